@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+/**
+ * The `ballot` command. Each subcommand is loaded only when it runs, so `--help` stays instant.
+ * A user's mistake is one line on stderr and exit status 2; never a stack trace.
+ */
+import { UsageError } from './args.js';
+
+export interface CommandIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+}
+
+type CommandRunner = (argv: readonly string[], io: CommandIo) => number | Promise<number>;
+
+interface CommandEntry {
+  readonly summary: string;
+  readonly load: () => Promise<CommandRunner>;
+}
+
+export const commands: Record<string, CommandEntry> = {
+  sim: {
+    summary: 'run one election scenario in the deterministic simulator',
+    load: async () => {
+      const { runSim } = await import('./sim.js');
+      return (argv, io) => runSim(argv, io.out);
+    },
+  },
+};
+
+function version(): string {
+  return '0.1.0';
+}
+
+function usage(): string {
+  const names = Object.keys(commands);
+  const width = Math.max(...names.map((n) => n.length)) + 2;
+  return [
+    'Usage: ballot <command> [options]',
+    '',
+    'Leader election — Bully, Raft and ZAB — simulated, run for real, and measured.',
+    '',
+    'Commands:',
+    ...names.map((name) => `  ${name.padEnd(width)}${commands[name]!.summary}`),
+    '',
+    "Run 'ballot <command> --help' for a command's options.",
+  ].join('\n') + '\n';
+}
+
+export async function main(argv: readonly string[], io: CommandIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(usage());
+    return 0;
+  }
+  if (name === '--version' || name === '-v') {
+    io.out(`ballot ${version()}\n`);
+    return 0;
+  }
+  const entry = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (!entry) {
+    io.err(`ballot: unknown command ${JSON.stringify(name)} (commands: ${Object.keys(commands).join(', ')}; see ballot --help)\n`);
+    return 2;
+  }
+  try {
+    const run = await entry.load();
+    return await run(rest, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`ballot ${name}: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+const io: CommandIo = {
+  out: (text) => void process.stdout.write(text),
+  err: (text) => void process.stderr.write(text),
+};
+
+// Run only when executed as the command, not when imported by tests.
+const invokedAs = process.argv[1] ?? '';
+if (/[\\/](main\.js|ballot)$/.test(invokedAs)) {
+  main(process.argv.slice(2), io).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`ballot: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 70;
+    },
+  );
+}

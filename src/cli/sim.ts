@@ -1,0 +1,173 @@
+/** `ballot sim`: one simulated run (CONTRACT.md). */
+import { readFileSync } from 'node:fs';
+import { algorithmNames, findAlgorithm } from '../core/algorithms.js';
+import type { Timing } from '../core/types.js';
+import { parseSchedule, ScheduleError, type Action } from '../sim/schedule.js';
+import { isScenarioName, scenarioNames, type ScenarioName } from '../sim/scenarios.js';
+import { simulate, type SimOptions, type SimResult } from '../sim/simulation.js';
+import { UsageError, helpText, idMap, integer, number, oneOf, parseOptions, range, type CommandSpec } from './args.js';
+
+export const simSpec: CommandSpec = {
+  name: 'sim',
+  usage: 'ballot sim --algorithm bully|raft|zab [options]',
+  summary:
+    'Runs one election scenario in the deterministic simulator (virtual time, seeded faults) and prints a\n' +
+    'timeline, or the result as JSON. The same seed and arguments always give the same result.',
+  options: {
+    algorithm: { type: 'string', value: 'NAME', description: `the election algorithm: ${algorithmNames.join(', ')} (required)` },
+    nodes: { type: 'string', value: 'N', description: 'voting members, ids 1..N (default 5)' },
+    observers: { type: 'string', value: 'K', description: 'non-voting members after the voters (ZAB observers, Raft learners; default 0)' },
+    seed: { type: 'string', value: 'N', description: 'seed of every random choice (default 1)' },
+    scenario: { type: 'string', value: 'NAME', description: `${scenarioNames.join(', ')} (default cold-start)` },
+    schedule: { type: 'string', value: 'FILE', description: 'a JSON schedule of timed faults instead of a scenario' },
+    duration: { type: 'string', value: 'MS', description: 'virtual time to simulate (default 10000, scaled up with slow timeouts)' },
+    latency: { type: 'string', value: 'MIN-MAX', description: 'one-way message latency in ms, uniform (default 1-5)' },
+    loss: { type: 'string', value: 'P', description: 'probability a message is lost (default 0)' },
+    duplicate: { type: 'string', value: 'P', description: 'probability a message is delivered twice (default 0)' },
+    'election-timeout': { type: 'string', value: 'MIN-MAX', description: 'election timeout range in ms (raft default 150-300)' },
+    heartbeat: { type: 'string', value: 'MS', description: 'leader heartbeat interval in ms (raft default 50)' },
+    history: { type: 'string', value: 'ID=N,...', description: 'node ID starts with N durable log entries (raft: term 1; zab: zxid 1:N)' },
+    json: { type: 'boolean', description: 'print the result as one JSON object' },
+  },
+  epilog:
+    'Exit status: 0 when no invariant was violated, 1 when one was, 2 for bad arguments.\n' +
+    'Example: ballot sim --algorithm raft --nodes 5 --scenario leader-crash --seed 7',
+};
+
+export interface SimCommand {
+  readonly options: SimOptions;
+  readonly json: boolean;
+}
+
+/** Turns the command line into simulator options; throws UsageError for any mistake. */
+export function parseSimArgs(argv: readonly string[], readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): SimCommand | 'help' {
+  const values = parseOptions(simSpec, argv);
+  if (values.help) return 'help';
+  const algorithmName = oneOf(values.algorithm, 'algorithm', algorithmNames);
+  const algorithm = findAlgorithm(algorithmName);
+  if (!algorithm) throw new UsageError(`--algorithm ${algorithmName} is not implemented yet`);
+  const nodes = integer(values.nodes, 'nodes', 5, 1, 100);
+  const observers = integer(values.observers, 'observers', 0, 0, 100);
+  if (observers > 0 && algorithmName === 'bully') throw new UsageError('--observers: bully has no non-voting members');
+  const seed = integer(values.seed, 'seed', 1, 0, Number.MAX_SAFE_INTEGER);
+  const members = Array.from({ length: nodes + observers }, (_, i) => i + 1);
+
+  let scenario: ScenarioName = 'cold-start';
+  if (values.scenario !== undefined) {
+    if (typeof values.scenario !== 'string' || !isScenarioName(values.scenario)) {
+      throw new UsageError(`--scenario must be one of ${scenarioNames.join(', ')}, got ${JSON.stringify(values.scenario)}`);
+    }
+    scenario = values.scenario;
+  }
+  let schedule: Action[] | undefined;
+  if (values.schedule !== undefined) {
+    if (values.scenario !== undefined) throw new UsageError('give either --scenario or --schedule, not both');
+    schedule = readSchedule(String(values.schedule), members, readFile);
+  }
+
+  const timeout = range(values['election-timeout'], 'election-timeout');
+  const timing: Partial<Timing> = {
+    ...(timeout ? { electionTimeoutMinMs: timeout.min, electionTimeoutMaxMs: timeout.max } : {}),
+    ...(values.heartbeat !== undefined ? { heartbeatMs: number(values.heartbeat, 'heartbeat', 0, 0.001, 3_600_000) } : {}),
+  };
+  if (timeout && timeout.max <= 0) throw new UsageError('--election-timeout must be positive');
+  const latency = range(values.latency, 'latency');
+
+  const history = new Map<number, number>();
+  for (const [id, count] of idMap(values.history, 'history')) {
+    if (!members.includes(id)) throw new UsageError(`--history: unknown node id ${id} (members: 1..${members.length})`);
+    history.set(id, integer(count, `history ${id}=`, 0, 0, 1_000_000));
+  }
+
+  const options: SimOptions = {
+    algorithm,
+    nodes,
+    observers,
+    seed,
+    scenario,
+    ...(schedule ? { schedule, scheduleName: 'schedule' } : {}),
+    ...(values.duration !== undefined ? { durationMs: number(values.duration, 'duration', 0, 1, 100_000_000) } : {}),
+    ...(latency ? { latency: { minMs: latency.min, maxMs: latency.max } } : {}),
+    loss: number(values.loss, 'loss', 0, 0, 1),
+    duplicate: number(values.duplicate, 'duplicate', 0, 0, 1),
+    timing,
+    history,
+  };
+  return { options, json: values.json === true };
+}
+
+function readSchedule(path: string, members: number[], readFile: (path: string) => string): Action[] {
+  let text: string;
+  try {
+    text = readFile(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(`--schedule: cannot read ${path}${code ? ` (${code})` : ''}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--schedule: ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  try {
+    return parseSchedule(json, members);
+  } catch (error) {
+    if (error instanceof ScheduleError) throw new UsageError(`--schedule: ${path}: ${error.message}`);
+    throw error;
+  }
+}
+
+/** Runs the command; returns the exit status. */
+export function runSim(argv: readonly string[], write: (text: string) => void): number {
+  const command = parseSimArgs(argv);
+  if (command === 'help') {
+    write(helpText(simSpec));
+    return 0;
+  }
+  const result = simulate({ ...command.options, timeline: !command.json });
+  if (command.json) {
+    const { timeline: _timeline, ...json } = result;
+    write(JSON.stringify(json, null, 2) + '\n');
+  } else {
+    write(formatTimeline(result, argv));
+  }
+  return result.violations.length > 0 ? 1 : 0;
+}
+
+const ms = (value: number): string => value.toFixed(1);
+
+/** The readable report: one line per event in fixed columns, then the measurements. */
+export function formatTimeline(result: SimResult, argv: readonly string[]): string {
+  const lines: string[] = [];
+  const members = result.observers.length > 0 ? `${result.nodes.length} voters + ${result.observers.length} observers` : `${result.nodes.length} nodes`;
+  lines.push(`${result.algorithm}, ${members}, seed ${result.seed}, ${result.scenario}, ${result.durationMs} ms of virtual time`);
+  lines.push('');
+  lines.push(`${'time ms'.padStart(10)}  event`);
+  for (const entry of result.timeline ?? []) lines.push(`${ms(entry.atMs).padStart(10)}  ${entry.text}`);
+  lines.push('');
+  lines.push('elections (from the loss of a leader until every live node on its side agrees):');
+  if (result.elections.length === 0) lines.push('  none completed');
+  for (const e of result.elections) {
+    lines.push(
+      `  ${ms(e.startMs).padStart(9)} -> ${ms(e.endMs).padStart(9)} ms  ${ms(e.endMs - e.startMs).padStart(7)} ms  ` +
+        `leader ${e.leader}, term ${e.term}, ${e.messages} messages, ${e.rounds} round${e.rounds === 1 ? '' : 's'}`,
+    );
+  }
+  const byType = Object.entries(result.messages.byType).map(([type, count]) => `${type} ${count}`).join(', ');
+  lines.push(`messages: ${result.messages.total}${byType ? ` (${byType})` : ''}`);
+  lines.push(`dual-leader time: ${ms(result.dualLeaderMs)} ms`);
+  lines.push('final:');
+  lines.push(`  ${'node'.padEnd(6)}${'up'.padEnd(5)}${'role'.padEnd(13)}${'leader'.padEnd(8)}term`);
+  for (const f of result.final) {
+    lines.push(`  ${String(f.node).padEnd(6)}${(f.up ? 'yes' : 'no').padEnd(5)}${f.role.padEnd(13)}${String(f.leader ?? '-').padEnd(8)}${f.term}`);
+  }
+  if (result.violations.length === 0) {
+    lines.push('invariants: all held');
+  } else {
+    lines.push(`invariants: ${result.violations.length} violated`);
+    for (const v of result.violations) lines.push(`  ${ms(v.atMs).padStart(9)} ms  ${v.invariant}: ${v.detail}`);
+    lines.push(`replay: ballot sim ${argv.join(' ')}`);
+  }
+  return lines.join('\n') + '\n';
+}

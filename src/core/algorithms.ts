@@ -1,0 +1,13 @@
+/** The registry of algorithms, by the name the command line uses. */
+import { raft } from './raft/index.js';
+import type { AlgorithmName, AnyAlgorithm } from './types.js';
+
+export const algorithms: Partial<Record<AlgorithmName, AnyAlgorithm>> = {
+  raft,
+};
+
+export const algorithmNames: readonly AlgorithmName[] = ['bully', 'raft', 'zab'];
+
+export function findAlgorithm(name: string): AnyAlgorithm | undefined {
+  return Object.hasOwn(algorithms, name) ? algorithms[name as AlgorithmName] : undefined;
+}

@@ -1,0 +1,6 @@
+export * from './types.js';
+export * from './quorum.js';
+export { OutputBuffer } from './output.js';
+export { algorithms, algorithmNames, findAlgorithm } from './algorithms.js';
+export { raft, RaftNode } from './raft/index.js';
+export type { RaftMessage, RaftDurable } from './raft/index.js';

@@ -1,0 +1,26 @@
+import type { Algorithm } from '../types.js';
+import { raftMessageTypes, type RaftDurable, type RaftMessage } from './messages.js';
+import { RaftNode } from './raft.js';
+import { majority } from '../quorum.js';
+
+export * from './messages.js';
+export { RaftNode, type RaftRole } from './raft.js';
+
+export const raft: Algorithm<RaftMessage, RaftDurable> = {
+  name: 'raft',
+  // §5.2 / §9.3 of the paper: 150–300 ms timeouts; heartbeats well inside the smallest timeout.
+  defaultTiming: { electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, heartbeatMs: 50 },
+  messageTypes: raftMessageTypes,
+  roles: ['follower', 'candidate', 'leader', 'learner'],
+  initialDurable(historyLength) {
+    // `--history N`: N entries of term 1 (and so at least term 1: a node cannot hold entries of a term
+    // it has never seen).
+    return {
+      currentTerm: historyLength > 0 ? 1 : 0,
+      votedFor: null,
+      log: Array.from({ length: historyLength }, () => ({ term: 1 })),
+    };
+  },
+  create: (config, durable, random, now) => new RaftNode(config, durable, random, now),
+  canElect: (live, total) => live >= majority(total),
+};

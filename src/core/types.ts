@@ -1,0 +1,143 @@
+/**
+ * The core contract shared by Bully, Raft and ZAB.
+ *
+ * A core node is a pure state machine: the host hands it time (milliseconds, any origin, never
+ * decreasing), randomness and messages; the node hands back what the host must do. It never reads a
+ * clock, sets a timer or touches I/O, so the same object runs unchanged in the simulator (virtual time),
+ * in a real process (wall-clock time, TCP, files) and in the browser.
+ *
+ * The host loop, in every host:
+ *   1. deliver an input: `receive(now, from, message)`, or `tick(now)` once `now >= nextDeadline()`;
+ *   2. `takeOutput()`: persist `output.persist` (if not null) durably FIRST, then send `output.messages`
+ *      in order, then act on `output.events`. A Raft vote is on disk before the grant leaves the node;
+ *   3. re-arm ONE timer for `nextDeadline()`.
+ */
+
+/** Node ids are positive integers (CONTRACT.md). */
+export type NodeId = number;
+
+/**
+ * Injected randomness. The simulator hands in a seeded PRNG (a seed replays a run exactly); the runtime
+ * hands in a crypto-backed one. The core never uses Math.random.
+ */
+export interface Random {
+  /** A float uniformly distributed in [0, 1). */
+  next(): number;
+}
+
+/** A float uniform in [min, max]. */
+export function uniform(random: Random, min: number, max: number): number {
+  return min + (max - min) * random.next();
+}
+
+/**
+ * The uniform status of a node, the same shape for all three algorithms (CONTRACT.md, /status).
+ * A node believes it is THE leader exactly when `leader === id`; hosts, invariants and metrics use
+ * that one test. (ZAB reports itself as leader only once established by a quorum, not on entering
+ * LEADING, so the test means the same thing in all three algorithms.)
+ */
+export interface Status {
+  readonly id: NodeId;
+  /** The role in the algorithm's own words, lower case (bully: leader|follower|electing, ...). */
+  readonly role: string;
+  readonly leader: NodeId | null;
+  /** Raft: term; ZAB: epoch; Bully: generation. Usable as a fencing token. */
+  readonly term: number;
+}
+
+/** Events a node reports to its host (and, through the runtime, to embedding applications). */
+export type ElectionEvent =
+  | { readonly type: 'became-leader'; readonly term: number }
+  | { readonly type: 'lost-leadership'; readonly term: number }
+  | { readonly type: 'leader-changed'; readonly leader: NodeId | null; readonly term: number }
+  | { readonly type: 'election-started'; readonly term: number };
+
+export interface Envelope<M> {
+  readonly to: NodeId;
+  readonly message: M;
+}
+
+/** What the host must do after an input, in this order: persist, send, report. */
+export interface Output<M, D> {
+  /** Durable state to write (the whole state, replacing the previous one) before any message is sent. */
+  readonly persist: D | null;
+  readonly messages: readonly Envelope<M>[];
+  readonly events: readonly ElectionEvent[];
+}
+
+/** Every algorithm's messages are a discriminated union on `type`. */
+export interface Message {
+  readonly type: string;
+}
+
+/** One running member of a cluster, as a pure state machine. */
+export interface ElectionNode<M extends Message, D> {
+  readonly id: NodeId;
+  receive(now: number, from: NodeId, message: M): void;
+  /** Called by the host once `now >= nextDeadline()` (calling it earlier is harmless). */
+  tick(now: number): void;
+  /** The time of the node's next deadline, or Infinity when it waits only for messages. */
+  nextDeadline(): number;
+  /** Drains what the host must do; see Output. */
+  takeOutput(): Output<M, D>;
+  status(): Status;
+}
+
+/** Timing knobs shared by the command line of all three algorithms (`--election-timeout`, `--heartbeat`). */
+export interface Timing {
+  /** Randomized election timeout range, ms (Raft: 150–300; Bully/ZAB: leader-failure detection). */
+  readonly electionTimeoutMinMs: number;
+  readonly electionTimeoutMaxMs: number;
+  /** Leader heartbeat (Raft AppendEntries, Bully coordinator heartbeat, ZAB ping) interval, ms. */
+  readonly heartbeatMs: number;
+}
+
+export interface NodeConfig {
+  readonly id: NodeId;
+  /** Voting members, ascending, including `id` when the node is a voter. */
+  readonly voters: readonly NodeId[];
+  /** Non-voting members (ZAB observers, Raft learners), ascending. */
+  readonly observers: readonly NodeId[];
+  readonly timing: Timing;
+}
+
+/**
+ * An algorithm as the hosts see it: how to build a node and what its durable state looks like.
+ * `M` is the message union, `D` the durable state (JSON-serializable: the runtime writes it to disk).
+ */
+export interface Algorithm<M extends Message, D> {
+  readonly name: AlgorithmName;
+  readonly defaultTiming: Timing;
+  /** Every message type of the union, for metrics (messages by type) and validation. */
+  readonly messageTypes: readonly M['type'][];
+  /** Every role word `status().role` can report. */
+  readonly roles: readonly string[];
+  /** Durable state of a node that has never run, with a history of `historyLength` entries (`--history`). */
+  initialDurable(historyLength: number): D;
+  /** Builds a node from its durable state (fresh or recovered after a crash), at time `now`. */
+  create(config: NodeConfig, durable: D, random: Random, now: number): ElectionNode<M, D>;
+  /**
+   * The leader the algorithm promises once the network is connected and faults have stopped, or
+   * undefined when it promises only "some leader" (Raft, ZAB). Bully promises the highest live id.
+   */
+  expectedLeader?(liveVoters: readonly NodeId[]): NodeId | undefined;
+  /**
+   * Whether a cluster with these live voters can elect a leader at all (Raft/ZAB: a strict majority of
+   * voters; Bully: any live node). The simulator checks convergence only where this holds.
+   */
+  canElect(liveVoters: number, totalVoters: number): boolean;
+  /**
+   * Algorithm-specific safety checks on each message sent, e.g. "observers never vote" (ZAB).
+   * Returns a description of the violation, or null.
+   */
+  checkSend?(from: NodeId, to: NodeId, message: M, config: { voters: readonly NodeId[]; observers: readonly NodeId[] }): string | null;
+}
+
+export type AlgorithmName = 'bully' | 'raft' | 'zab';
+
+/**
+ * An algorithm with its type parameters erased, for hosts that handle all three alike. (Method
+ * parameters are bivariant, so every Algorithm<M, D> is assignable to it.)
+ */
+export type AnyAlgorithm = Algorithm<Message, unknown>;
+export type AnyNode = ElectionNode<Message, unknown>;

@@ -1,0 +1,154 @@
+/**
+ * Named scenarios (CONTRACT.md) and the random nemesis. Scenario times scale with the election timeout
+ * so a run with slow timings still has time to elect before the first fault.
+ */
+import type { NodeId, Timing } from '../core/types.js';
+import { Prng } from './prng.js';
+import type { Action } from './schedule.js';
+
+export const scenarioNames = ['cold-start', 'leader-crash', 'leader-isolate', 'partition', 'flapping', 'random'] as const;
+export type ScenarioName = (typeof scenarioNames)[number];
+
+export function isScenarioName(name: string): name is ScenarioName {
+  return (scenarioNames as readonly string[]).includes(name);
+}
+
+/** 1 for the default timings; proportionally more for slower ones. */
+export function timeScale(timing: Timing): number {
+  return Math.max(1, timing.electionTimeoutMaxMs / 300);
+}
+
+export function defaultDurationMs(timing: Timing): number {
+  return 10_000 * timeScale(timing);
+}
+
+/** The time after which the random nemesis stops injecting faults (and heals everything). */
+export function nemesisQuietAtMs(timing: Timing): number {
+  return 6_000 * timeScale(timing);
+}
+
+/** The fixed actions of a named scenario ('random' has none: its faults come from the Nemesis). */
+export function scenarioActions(name: ScenarioName, voters: readonly NodeId[], timing: Timing): Action[] {
+  const s = timeScale(timing);
+  const at = (ms: number) => ms * s;
+  const highest = Math.max(...voters);
+  switch (name) {
+    case 'cold-start':
+    case 'random':
+      return [];
+    case 'leader-crash':
+      return [{ atMs: at(2000), do: 'crash', node: 'leader' }];
+    case 'leader-isolate':
+      return [
+        { atMs: at(2000), do: 'isolate', node: 'leader' },
+        { atMs: at(6000), do: 'heal' },
+      ];
+    case 'partition': {
+      // The leader ends up in the minority, so the majority must elect anew (and Bully splits its brain).
+      const minority = Math.max(1, Math.ceil(voters.length / 2) - 1);
+      if (voters.length < 2) return [];
+      return [
+        { atMs: at(2000), do: 'split', minority },
+        { atMs: at(6000), do: 'heal' },
+      ];
+    }
+    case 'flapping': {
+      // The highest id crashes and comes back, again and again: Bully's "frequent leader switches".
+      const actions: Action[] = [];
+      for (let t = 2000; t < 9000; t += 2000) {
+        actions.push({ atMs: at(t), do: 'crash', node: highest });
+        actions.push({ atMs: at(t + 1000), do: 'restart', node: highest });
+      }
+      return actions;
+    }
+  }
+}
+
+/**
+ * The random nemesis: a seeded stream of faults. Each run first draws its own fault mix ("swarm
+ * testing"), so rare combinations get tried across seeds. Faults stop at `quietAtMs`, when everything is
+ * healed and restarted; the run must then converge (checked by the simulator). The stream depends only
+ * on the seed, never on the cluster's state or the run's duration, so appending to or cutting a run
+ * short never changes its beginning.
+ */
+export class Nemesis {
+  private readonly random: Prng;
+  private readonly members: readonly NodeId[];
+  private readonly quietAtMs: number;
+  private readonly meanGapMs: number;
+  private readonly weights: Record<'crash' | 'restart' | 'partition' | 'isolate' | 'cut' | 'heal' | 'loss' | 'duplicate', number>;
+  private done = false;
+
+  constructor(seed: number, members: readonly NodeId[], timing: Timing) {
+    this.random = new Prng(seed, 'nemesis');
+    this.members = members;
+    this.quietAtMs = nemesisQuietAtMs(timing);
+    const r = this.random;
+    this.meanGapMs = (100 + r.int(700)) * timeScale(timing);
+    this.weights = {
+      crash: r.int(5),
+      restart: 1 + r.int(5),
+      partition: r.int(4),
+      isolate: r.int(4),
+      cut: r.int(3),
+      heal: 1 + r.int(4),
+      loss: r.int(3),
+      duplicate: r.int(2),
+    };
+  }
+
+  /** The next fault after `afterMs`, or null once faults have stopped for good. */
+  next(afterMs: number): Action | null {
+    if (this.done) return null;
+    const r = this.random;
+    const atMs = afterMs + 1 + r.next() * 2 * this.meanGapMs;
+    if (atMs >= this.quietAtMs) {
+      this.done = true;
+      return null;
+    }
+    const entries = Object.entries(this.weights) as [keyof Nemesis['weights'], number][];
+    const total = entries.reduce((sum, [, w]) => sum + w, 0);
+    let pick = r.next() * total;
+    let kind: keyof Nemesis['weights'] = 'heal';
+    for (const [name, weight] of entries) {
+      if (pick < weight) {
+        kind = name;
+        break;
+      }
+      pick -= weight;
+    }
+    const anyNode = (): NodeId | 'leader' => (r.chance(0.4) ? 'leader' : r.pick(this.members));
+    switch (kind) {
+      case 'crash':
+        return { atMs, do: 'crash', node: anyNode() };
+      case 'restart':
+        return { atMs, do: 'restart', node: r.chance(0.2) ? 'all' : r.pick(this.members) };
+      case 'partition': {
+        const shuffled = r.shuffle(this.members);
+        const cut = 1 + r.int(Math.max(1, shuffled.length - 1));
+        return { atMs, do: 'partition', groups: [shuffled.slice(0, cut)] };
+      }
+      case 'isolate':
+        return { atMs, do: 'isolate', node: anyNode() };
+      case 'cut':
+        return { atMs, do: 'cut', from: anyNode(), to: r.pick(this.members) };
+      case 'heal':
+        return { atMs, do: 'heal' };
+      case 'loss':
+        return { atMs, do: 'loss', p: r.pick([0, 0.05, 0.2, 0.5]) };
+      case 'duplicate':
+        return { atMs, do: 'duplicate', p: r.pick([0, 0.1, 0.3]) };
+    }
+  }
+
+  /** The actions that end the fault phase: everything healed and restarted. */
+  quietActions(): Action[] {
+    const atMs = this.quietAtMs;
+    return [
+      { atMs, do: 'heal' },
+      { atMs, do: 'loss', p: 0 },
+      { atMs, do: 'duplicate', p: 0 },
+      { atMs, do: 'restart', node: 'all' },
+    ];
+  }
+}

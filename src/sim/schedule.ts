@@ -1,0 +1,122 @@
+/**
+ * Scripted fault schedules (CONTRACT.md, "Schedule files"): a JSON array of timed actions.
+ * Validation happens here, at the edge, with a clear message naming the offending entry.
+ */
+import { z } from 'zod';
+import type { NodeId } from '../core/types.js';
+
+/** A node reference: an id, or the leader at the moment the action runs. */
+export type NodeRef = NodeId | 'leader';
+
+export type Action =
+  | { readonly atMs: number; readonly do: 'crash'; readonly node: NodeRef }
+  | { readonly atMs: number; readonly do: 'restart'; readonly node: NodeId | 'all' }
+  /** Nodes not listed in any group form one more group together. "leader" may appear in a group. */
+  | { readonly atMs: number; readonly do: 'partition'; readonly groups: readonly (readonly NodeRef[])[] }
+  /** Extension: cut the leader off together with the `minority - 1` lowest other ids. */
+  | { readonly atMs: number; readonly do: 'split'; readonly minority: number }
+  | { readonly atMs: number; readonly do: 'isolate'; readonly node: NodeRef }
+  /** Extension: a one-way link failure — messages from `from` to `to` are lost, the other way not. */
+  | { readonly atMs: number; readonly do: 'cut'; readonly from: NodeRef; readonly to: NodeRef }
+  | { readonly atMs: number; readonly do: 'heal' }
+  | { readonly atMs: number; readonly do: 'loss'; readonly p: number }
+  | { readonly atMs: number; readonly do: 'duplicate'; readonly p: number };
+
+const nodeId = z.number().int().positive();
+const nodeRef = z.union([nodeId, z.literal('leader')]);
+const atMs = z.number().finite().nonnegative();
+const probability = z.number().min(0).max(1);
+
+const actionSchema = z.discriminatedUnion('do', [
+  z.strictObject({ atMs, do: z.literal('crash'), node: nodeRef }),
+  z.strictObject({ atMs, do: z.literal('restart'), node: z.union([nodeId, z.literal('all')]) }),
+  z.strictObject({ atMs, do: z.literal('partition'), groups: z.array(z.array(nodeRef).min(1)).min(1) }),
+  z.strictObject({ atMs, do: z.literal('split'), minority: z.number().int().positive() }),
+  z.strictObject({ atMs, do: z.literal('isolate'), node: nodeRef }),
+  z.strictObject({ atMs, do: z.literal('cut'), from: nodeRef, to: nodeRef }),
+  z.strictObject({ atMs, do: z.literal('heal') }),
+  z.strictObject({ atMs, do: z.literal('loss'), p: probability }),
+  z.strictObject({ atMs, do: z.literal('duplicate'), p: probability }),
+]);
+
+export const actionNames = ['crash', 'restart', 'partition', 'split', 'isolate', 'cut', 'heal', 'loss', 'duplicate'] as const;
+
+export class ScheduleError extends Error {}
+
+/**
+ * Parses and validates a schedule against the cluster's member ids. Throws ScheduleError with one
+ * readable line on any problem (unknown action, unknown id, bad field).
+ */
+export function parseSchedule(json: unknown, members: readonly NodeId[]): Action[] {
+  if (!Array.isArray(json)) throw new ScheduleError('a schedule must be a JSON array of actions');
+  const known = new Set(members);
+  const actions: Action[] = [];
+  json.forEach((raw, index) => {
+    const where = `schedule entry ${index}`;
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ScheduleError(`${where}: not an object`);
+    const kind = (raw as { do?: unknown }).do;
+    if (typeof kind !== 'string' || !(actionNames as readonly string[]).includes(kind)) {
+      throw new ScheduleError(`${where}: unknown action ${JSON.stringify(kind)} (known: ${actionNames.join(', ')})`);
+    }
+    const parsed = actionSchema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const path = issue && issue.path.length > 0 ? ` field "${issue.path.join('.')}"` : '';
+      throw new ScheduleError(`${where} (${kind}):${path} ${issue?.message ?? 'invalid'}`);
+    }
+    const action = parsed.data as Action;
+    for (const id of referencedIds(action)) {
+      if (!known.has(id)) throw new ScheduleError(`${where} (${kind}): unknown node id ${id} (members: ${members.join(', ')})`);
+    }
+    if (action.do === 'split' && action.minority >= members.length) {
+      throw new ScheduleError(`${where} (split): minority ${action.minority} must be smaller than the cluster (${members.length})`);
+    }
+    actions.push(action);
+  });
+  // A stable sort keeps same-instant actions in file order.
+  return actions.map((action, index) => ({ action, index }))
+    .sort((x, y) => x.action.atMs - y.action.atMs || x.index - y.index)
+    .map(({ action }) => action);
+}
+
+function referencedIds(action: Action): NodeId[] {
+  const ids = (refs: readonly (NodeRef | 'all')[]) => refs.filter((r): r is NodeId => typeof r === 'number');
+  switch (action.do) {
+    case 'crash':
+    case 'isolate':
+      return ids([action.node]);
+    case 'restart':
+      return ids([action.node]);
+    case 'partition':
+      return ids(action.groups.flat());
+    case 'cut':
+      return ids([action.from, action.to]);
+    case 'split':
+    case 'heal':
+    case 'loss':
+    case 'duplicate':
+      return [];
+  }
+}
+
+/** One line describing an action, for the timeline. */
+export function describeAction(action: Action): string {
+  switch (action.do) {
+    case 'crash':
+    case 'isolate':
+      return `${action.do} ${action.node}`;
+    case 'restart':
+      return `restart ${action.node}`;
+    case 'partition':
+      return `partition ${action.groups.map((g) => `[${g.join(',')}]`).join(' ')}`;
+    case 'split':
+      return `split leader into a minority of ${action.minority}`;
+    case 'cut':
+      return `cut ${action.from} -> ${action.to}`;
+    case 'heal':
+      return 'heal';
+    case 'loss':
+    case 'duplicate':
+      return `${action.do} ${action.p}`;
+  }
+}
