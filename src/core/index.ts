@@ -1,5 +1,6 @@
 export * from './types.js';
 export * from './quorum.js';
+export type { FieldShape, ShapeOf, MessageShapes } from './shapes.js';
 export { OutputBuffer } from './output.js';
 export { algorithms, algorithmNames, findAlgorithm } from './algorithms.js';
 export { raft, RaftNode } from './raft/index.js';

@@ -13,6 +13,8 @@
  *   3. re-arm ONE timer for `nextDeadline()`.
  */
 
+import type { MessageShapes, ShapeOf } from './shapes.js';
+
 /** Node ids are positive integers (CONTRACT.md). */
 export type NodeId = number;
 
@@ -110,6 +112,10 @@ export interface Algorithm<M extends Message, D> {
   readonly defaultTiming: Timing;
   /** Every message type of the union, for metrics (messages by type) and validation. */
   readonly messageTypes: readonly M['type'][];
+  /** The fields of each message type, for validating frames at the runtime's edge. */
+  readonly messageShapes: MessageShapes<M>;
+  /** The fields of the durable state, for validating what is read back from disk. */
+  readonly durableShape: ShapeOf<D>;
   /** Every role word `status().role` can report. */
   readonly roles: readonly string[];
   /** Durable state of a node that has never run, with a history of `historyLength` entries (`--history`). */

@@ -11,6 +11,17 @@ export const raft: Algorithm<RaftMessage, RaftDurable> = {
   // §5.2 / §9.3 of the paper: 150–300 ms timeouts; heartbeats well inside the smallest timeout.
   defaultTiming: { electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, heartbeatMs: 50 },
   messageTypes: raftMessageTypes,
+  messageShapes: {
+    RequestVote: { term: 'nat', lastLogIndex: 'nat', lastLogTerm: 'nat' },
+    RequestVoteResponse: { term: 'nat', voteGranted: 'bool' },
+    AppendEntries: { term: 'nat', leaderCommit: 'nat' },
+    AppendEntriesResponse: { term: 'nat', success: 'bool' },
+  },
+  durableShape: {
+    currentTerm: 'nat',
+    votedFor: 'id-or-null',
+    log: { list: { object: { term: 'nat' } }, max: 10_000_000 },
+  },
   roles: ['follower', 'candidate', 'leader', 'learner'],
   initialDurable(historyLength) {
     // `--history N`: N entries of term 1 (and so at least term 1: a node cannot hold entries of a term

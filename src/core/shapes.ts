@@ -1,0 +1,28 @@
+/**
+ * Wire shapes: each algorithm declares the fields of its messages and of its durable state as plain
+ * data. The core never validates anything (untrusted bytes are the runtime's business); the runtime
+ * turns these declarations into validators at its edge. The mapped types below make the declaration
+ * complete by construction: a message field without a shape, or a shape without a field, fails to compile.
+ */
+import type { Message } from './types.js';
+
+export type FieldShape =
+  /** A non-negative safe integer (terms, epochs, indexes, zxids). */
+  | 'nat'
+  /** A node id: a positive safe integer. */
+  | 'id'
+  | 'id-or-null'
+  | 'bool'
+  /** One of these strings. */
+  | { readonly oneOf: readonly string[] }
+  /** A list of at most `max` items of one shape. */
+  | { readonly list: FieldShape; readonly max: number }
+  | { readonly object: ShapeOf<object> };
+
+/** The shape of every field of T. */
+export type ShapeOf<T> = { readonly [K in keyof T]-?: FieldShape };
+
+/** For each message type of the union, the shapes of its fields other than `type`. */
+export type MessageShapes<M extends Message> = {
+  readonly [T in M['type']]: ShapeOf<Omit<Extract<M, { type: T }>, 'type'>>;
+};
