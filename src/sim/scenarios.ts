@@ -3,6 +3,7 @@
  * so a run with slow timings still has time to elect before the first fault.
  */
 import type { NodeId, Timing } from '../core/types.js';
+import type { LatencyRange } from './network.js';
 import { Prng } from './prng.js';
 import type { Action } from './schedule.js';
 
@@ -76,10 +77,10 @@ export class Nemesis {
   private readonly members: readonly NodeId[];
   private readonly quietAtMs: number;
   private readonly meanGapMs: number;
-  private readonly weights: Record<'crash' | 'restart' | 'partition' | 'isolate' | 'cut' | 'heal' | 'loss' | 'duplicate', number>;
+  private readonly weights: Record<'crash' | 'bounce' | 'restart' | 'partition' | 'isolate' | 'cut' | 'heal' | 'loss' | 'duplicate' | 'latency', number>;
   private done = false;
 
-  constructor(seed: number, members: readonly NodeId[], timing: Timing) {
+  constructor(seed: number, members: readonly NodeId[], timing: Timing, private readonly baseLatency: LatencyRange) {
     this.random = new Prng(seed, 'nemesis');
     this.members = members;
     this.quietAtMs = nemesisQuietAtMs(timing);
@@ -87,6 +88,9 @@ export class Nemesis {
     this.meanGapMs = (100 + r.int(700)) * timeScale(timing);
     this.weights = {
       crash: r.int(5),
+      // A crash followed by a quick restart: the case where a vote that was not made durable would
+      // be cast twice in one term.
+      bounce: r.int(5),
       restart: 1 + r.int(5),
       partition: r.int(4),
       isolate: r.int(4),
@@ -94,11 +98,12 @@ export class Nemesis {
       heal: 1 + r.int(4),
       loss: r.int(3),
       duplicate: r.int(2),
+      latency: r.int(3),
     };
   }
 
-  /** The next fault after `afterMs`, or null once faults have stopped for good. */
-  next(afterMs: number): Action | null {
+  /** The next faults after `afterMs` (usually one, two for a bounce), or null once faults have stopped. */
+  next(afterMs: number): Action[] | null {
     if (this.done) return null;
     const r = this.random;
     const atMs = afterMs + 1 + r.next() * 2 * this.meanGapMs;
@@ -120,34 +125,46 @@ export class Nemesis {
     const anyNode = (): NodeId | 'leader' => (r.chance(0.4) ? 'leader' : r.pick(this.members));
     switch (kind) {
       case 'crash':
-        return { atMs, do: 'crash', node: anyNode() };
+        return [{ atMs, do: 'crash', node: anyNode() }];
+      case 'bounce': {
+        const node = r.pick(this.members);
+        return [
+          { atMs, do: 'crash', node },
+          { atMs: atMs + r.next() * 20, do: 'restart', node },
+        ];
+      }
       case 'restart':
-        return { atMs, do: 'restart', node: r.chance(0.2) ? 'all' : r.pick(this.members) };
+        return [{ atMs, do: 'restart', node: r.chance(0.2) ? 'all' : r.pick(this.members) }];
       case 'partition': {
         const shuffled = r.shuffle(this.members);
         const cut = 1 + r.int(Math.max(1, shuffled.length - 1));
-        return { atMs, do: 'partition', groups: [shuffled.slice(0, cut)] };
+        return [{ atMs, do: 'partition', groups: [shuffled.slice(0, cut)] }];
       }
       case 'isolate':
-        return { atMs, do: 'isolate', node: anyNode() };
+        return [{ atMs, do: 'isolate', node: anyNode() }];
       case 'cut':
-        return { atMs, do: 'cut', from: anyNode(), to: r.pick(this.members) };
+        return [{ atMs, do: 'cut', from: anyNode(), to: r.pick(this.members) }];
       case 'heal':
-        return { atMs, do: 'heal' };
+        return [{ atMs, do: 'heal' }];
       case 'loss':
-        return { atMs, do: 'loss', p: r.pick([0, 0.05, 0.2, 0.5]) };
+        return [{ atMs, do: 'loss', p: r.pick([0, 0.05, 0.2, 0.5]) }];
       case 'duplicate':
-        return { atMs, do: 'duplicate', p: r.pick([0, 0.1, 0.3]) };
+        return [{ atMs, do: 'duplicate', p: r.pick([0, 0.1, 0.3]) }];
+      case 'latency': {
+        const [minMs, maxMs] = r.pick([[0, 1], [1, 5], [5, 30], [1, 100]] as const);
+        return [{ atMs, do: 'latency', minMs, maxMs }];
+      }
     }
   }
 
-  /** The actions that end the fault phase: everything healed and restarted. */
+  /** The actions that end the fault phase: everything healed and restarted, latency as configured. */
   quietActions(): Action[] {
     const atMs = this.quietAtMs;
     return [
       { atMs, do: 'heal' },
       { atMs, do: 'loss', p: 0 },
       { atMs, do: 'duplicate', p: 0 },
+      { atMs, do: 'latency', ...this.baseLatency },
       { atMs, do: 'restart', node: 'all' },
     ];
   }

@@ -20,7 +20,9 @@ export type Action =
   | { readonly atMs: number; readonly do: 'cut'; readonly from: NodeRef; readonly to: NodeRef }
   | { readonly atMs: number; readonly do: 'heal' }
   | { readonly atMs: number; readonly do: 'loss'; readonly p: number }
-  | { readonly atMs: number; readonly do: 'duplicate'; readonly p: number };
+  | { readonly atMs: number; readonly do: 'duplicate'; readonly p: number }
+  /** Extension: the one-way latency range from now on. */
+  | { readonly atMs: number; readonly do: 'latency'; readonly minMs: number; readonly maxMs: number };
 
 const nodeId = z.number().int().positive();
 const nodeRef = z.union([nodeId, z.literal('leader')]);
@@ -37,9 +39,11 @@ const actionSchema = z.discriminatedUnion('do', [
   z.strictObject({ atMs, do: z.literal('heal') }),
   z.strictObject({ atMs, do: z.literal('loss'), p: probability }),
   z.strictObject({ atMs, do: z.literal('duplicate'), p: probability }),
+  z.strictObject({ atMs, do: z.literal('latency'), minMs: z.number().finite().nonnegative(), maxMs: z.number().finite().nonnegative() })
+    .refine((a) => a.minMs <= a.maxMs, { message: 'minMs must not exceed maxMs' }),
 ]);
 
-export const actionNames = ['crash', 'restart', 'partition', 'split', 'isolate', 'cut', 'heal', 'loss', 'duplicate'] as const;
+export const actionNames = ['crash', 'restart', 'partition', 'split', 'isolate', 'cut', 'heal', 'loss', 'duplicate', 'latency'] as const;
 
 export class ScheduleError extends Error {}
 
@@ -95,6 +99,7 @@ function referencedIds(action: Action): NodeId[] {
     case 'heal':
     case 'loss':
     case 'duplicate':
+    case 'latency':
       return [];
   }
 }
@@ -118,5 +123,7 @@ export function describeAction(action: Action): string {
     case 'loss':
     case 'duplicate':
       return `${action.do} ${action.p}`;
+    case 'latency':
+      return `latency ${action.minMs}-${action.maxMs} ms`;
   }
 }

@@ -181,10 +181,9 @@ class Simulation {
     this.scenarioName = options.schedule ? (options.scheduleName ?? 'schedule') : scenario;
     const actions = options.schedule ?? scenarioActions(scenario, this.voters, this.timing);
     for (const action of actions) this.pushAction(action, false);
-    this.nemesis = !options.schedule && scenario === 'random' ? new Nemesis(options.seed, members, this.timing) : null;
+    this.nemesis = !options.schedule && scenario === 'random' ? new Nemesis(options.seed, members, this.timing, this.network.latency) : null;
     if (this.nemesis) {
-      const first = this.nemesis.next(0);
-      if (first) this.pushAction(first, true);
+      this.pushNemesis(0);
       for (const action of this.nemesis.quietActions()) this.pushAction(action, false);
     }
 
@@ -249,10 +248,7 @@ class Simulation {
       }
       case 'action':
         this.apply(event.action);
-        if (event.nemesis && this.nemesis) {
-          const next = this.nemesis.next(this.now);
-          if (next) this.pushAction(next, true);
-        }
+        if (event.nemesis) this.pushNemesis(this.now);
         return;
     }
   }
@@ -297,6 +293,12 @@ class Simulation {
         message,
       });
     }
+  }
+
+  /** Queues the nemesis's next faults; the first of them, when it runs, asks for the ones after. */
+  private pushNemesis(afterMs: number): void {
+    const actions = this.nemesis?.next(afterMs);
+    actions?.forEach((action, index) => this.pushAction(action, index === 0));
   }
 
   private pushAction(action: Action, nemesis: boolean): void {
@@ -367,6 +369,10 @@ class Simulation {
         this.network.duplicate = resolved.p;
         this.note(`duplicate ${resolved.p}`);
         return;
+      case 'latency':
+        this.network.latency = { minMs: resolved.minMs, maxMs: resolved.maxMs };
+        this.note(describeAction(resolved));
+        return;
     }
     this.dirty = true; // the network changed: who is on the leader's side may have changed
   }
@@ -400,6 +406,7 @@ class Simulation {
       case 'heal':
       case 'loss':
       case 'duplicate':
+      case 'latency':
         return action;
     }
   }
