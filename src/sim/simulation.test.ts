@@ -95,6 +95,17 @@ describe('scenarios (raft)', () => {
     assert.deepEqual(r.violations, []);
   });
 
+  test('a rejoining follower with an inflated term deposes the leader (no PreVote), and that election is measured', () => {
+    // Regression: an election opened after the fact (agreement lost at heal, the leader deposed later)
+    // was recorded with 0 messages and 0 rounds.
+    const schedule: Action[] = [{ atMs: 2000, do: 'isolate', node: 1 }, { atMs: 4000, do: 'heal' }];
+    const r = simulate({ ...base, seed: 2, schedule });
+    const atHeal = r.elections.find((e) => e.startMs === 4000);
+    assert.ok(atHeal, JSON.stringify(r.elections));
+    assert.ok(atHeal.term > 5, 'the isolated follower raised its term while cut off');
+    assert.ok(atHeal.messages > 0 && atHeal.rounds >= 1, JSON.stringify(atHeal));
+  });
+
   test('a crashed majority leaves no leader, and the run does not count it as a violation', () => {
     const schedule: Action[] = [
       { atMs: 1000, do: 'crash', node: 1 },

@@ -116,6 +116,13 @@ interface SimNode {
   highestTerm: number;
 }
 
+interface ElectionStart {
+  readonly startMs: number;
+  /** messagesSent and electionsStarted at that moment. */
+  readonly messages: number;
+  readonly rounds: number;
+}
+
 interface Agreement {
   readonly leader: NodeId;
   readonly term: number;
@@ -158,8 +165,10 @@ class Simulation {
   private dualLeaderMs = 0;
   private agreement: Agreement | null = null;
   private lastAgreedLeader: NodeId | null = null;
-  private agreementLostAt = 0;
-  private open: { startMs: number; messages: number; rounds: number } | null = { startMs: 0, messages: 0, rounds: 0 };
+  /** When agreement was last lost, with the counters at that moment. */
+  private agreementLost: ElectionStart = { startMs: 0, messages: 0, rounds: 0 };
+  /** The election period in progress, if a leader was lost (or the run just started). */
+  private open: ElectionStart | null = { startMs: 0, messages: 0, rounds: 0 };
   private dirty = true;
   private lastDisturbanceMs = 0;
 
@@ -497,12 +506,13 @@ class Simulation {
     const next = this.computeAgreement();
     if (previous?.leader === next?.leader && previous?.term === next?.term) return;
     this.agreement = next;
+    const here: ElectionStart = { startMs: this.now, messages: this.messagesSent, rounds: this.electionsStarted };
     if (previous && !next) {
-      this.agreementLostAt = this.now;
+      this.agreementLost = here;
       const leader = this.byId.get(previous.leader)!;
       const lost = !leader.up || !leader.believesLeader || !this.largestGroup().includes(leader);
       if (lost && !this.open) {
-        this.open = { startMs: this.now, messages: this.messagesSent, rounds: this.electionsStarted };
+        this.open = here;
         this.note(`leader ${previous.leader} lost`);
       }
       return;
@@ -510,9 +520,10 @@ class Simulation {
     if (!next) return;
     let open = this.open;
     if (!open && next.leader !== this.lastAgreedLeader) {
-      // Agreement moved to another leader without the old one being lost first.
-      const startMs = previous ? this.now : this.agreementLostAt;
-      open = { startMs, messages: this.messagesSent, rounds: this.electionsStarted };
+      // Agreement moved to another leader without the old one being lost first (a rejoining node
+      // deposed it, or Bully's recovered higher id took over): the election ran from the moment
+      // agreement was lost (or from now, if agreement never broke).
+      open = previous ? here : this.agreementLost;
     }
     if (open) {
       this.elections.push({
