@@ -47,6 +47,8 @@ export interface ElectionRecord {
   readonly messages: number;
   /** Extension: elections started by any node in the period (Raft candidacies, ZAB rounds, Bully elections). */
   readonly rounds: number;
+  /** Extension: `messages` by message type (types with a count of 0 are left out). */
+  readonly messagesByType: Record<string, number>;
 }
 
 export interface Violation {
@@ -61,6 +63,8 @@ export interface FinalStatus {
   readonly role: string;
   readonly leader: NodeId | null;
   readonly term: number;
+  /** Extension: bytes of the node's durable state (as JSON) at the end of the run. */
+  readonly durableBytes: number;
 }
 
 export interface TimelineEntry {
@@ -116,6 +120,14 @@ interface SimNode {
   highestTerm: number;
 }
 
+/** An election period not yet closed: the counters as they stood when it opened. */
+interface OpenElection {
+  readonly startMs: number;
+  readonly messages: number;
+  readonly rounds: number;
+  readonly byType: ReadonlyMap<string, number>;
+}
+
 interface Agreement {
   readonly leader: NodeId;
   readonly term: number;
@@ -126,6 +138,8 @@ export function simulate(options: SimOptions): SimResult {
 }
 
 const round = (ms: number): number => Math.round(ms * 1000) / 1000;
+/** TextEncoder rather than Buffer: the simulator also runs in the browser. */
+const utf8 = new TextEncoder();
 
 class Simulation {
   private readonly algorithm: AnyAlgorithm;
@@ -159,7 +173,7 @@ class Simulation {
   private agreement: Agreement | null = null;
   private lastAgreedLeader: NodeId | null = null;
   private agreementLostAt = 0;
-  private open: { startMs: number; messages: number; rounds: number } | null = { startMs: 0, messages: 0, rounds: 0 };
+  private open: OpenElection | null = { startMs: 0, messages: 0, rounds: 0, byType: new Map() };
   private dirty = true;
   private lastDisturbanceMs = 0;
 
@@ -495,7 +509,7 @@ class Simulation {
       const leader = this.byId.get(previous.leader)!;
       const lost = !leader.up || !leader.believesLeader || !this.largestGroup().includes(leader);
       if (lost && !this.open) {
-        this.open = { startMs: this.now, messages: this.messagesSent, rounds: this.electionsStarted };
+        this.open = { startMs: this.now, messages: this.messagesSent, rounds: this.electionsStarted, byType: new Map(this.byType) };
         this.note(`leader ${previous.leader} lost`);
       }
       return;
@@ -505,7 +519,7 @@ class Simulation {
     if (!open && next.leader !== this.lastAgreedLeader) {
       // Agreement moved to another leader without the old one being lost first.
       const startMs = previous ? this.now : this.agreementLostAt;
-      open = { startMs, messages: this.messagesSent, rounds: this.electionsStarted };
+      open = { startMs, messages: this.messagesSent, rounds: this.electionsStarted, byType: new Map(this.byType) };
     }
     if (open) {
       this.elections.push({
@@ -515,11 +529,24 @@ class Simulation {
         term: next.term,
         messages: this.messagesSent - open.messages,
         rounds: this.electionsStarted - open.rounds,
+        messagesByType: this.countsSince(open.byType),
       });
       this.note(`all agree on leader ${next.leader} (term ${next.term}) after ${round(this.now - open.startMs)} ms`);
       this.open = null;
     }
     this.lastAgreedLeader = next.leader;
+  }
+
+  /** Messages sent by type since `before` (a snapshot of `byType`), in the algorithm's type order. */
+  private countsSince(before: ReadonlyMap<string, number>): Record<string, number> {
+    const counts: Record<string, number> = {};
+    const add = (type: string) => {
+      const count = (this.byType.get(type) ?? 0) - (before.get(type) ?? 0);
+      if (count > 0) counts[type] = count;
+    };
+    for (const type of this.algorithm.messageTypes) add(type);
+    for (const type of this.byType.keys()) if (!(type in counts)) add(type);
+    return counts;
   }
 
   /** The largest partition group counted in live nodes (ties: the one with the smallest id). */
@@ -598,6 +625,7 @@ class Simulation {
         role: n.status.role,
         leader: n.status.leader,
         term: n.status.term,
+        durableBytes: utf8.encode(JSON.stringify(n.durable)).length,
       })),
       violations: this.violations,
       ...(this.wantTimeline ? { timeline: this.timeline } : {}),
