@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { algorithmNames, algorithms } from '../core/algorithms.js';
@@ -130,7 +130,8 @@ test('--markdown and --html: Markdown tables, and one self-contained page with S
   try {
     const file = join(dir, 'report.html');
     const c = capture();
-    await compareCommand(['--algorithms', 'raft', '--sizes', '3,4,5', '--trials', '3', '--markdown', '--html', file, '--jobs', '1'], c.io, pipe);
+    const svgDir = join(dir, 'charts');
+    await compareCommand(['--algorithms', 'raft', '--sizes', '3,4,5', '--trials', '3', '--markdown', '--html', file, '--svg', svgDir, '--jobs', '1'], c.io, pipe);
     assert.match(c.out, /^Produced by `ballot compare --algorithms raft --sizes 3,4,5 --trials 3 --markdown --html /);
     assert.match(c.out, /\n### Election time by cluster size, p50 \/ p99 ms\n\n\| algorithm \| nodes \| cold-start \|/);
     const html = readFileSync(file, 'utf8');
@@ -138,7 +139,15 @@ test('--markdown and --html: Markdown tables, and one self-contained page with S
     assert.ok((html.match(/<svg /g) ?? []).length >= 4 + 2 + 4, 'distributions, messages and time charts');
     assert.ok(!/<script|<link|\bsrc=|@import|url\(/i.test(html), 'nothing to fetch: it opens offline');
     assert.match(html, /Messages per election against cluster size \(leader-crash, mean\)/);
-    assert.match(c.err, /wrote .*report\.html/);
+    assert.match(c.err, /wrote .*report\.html, .*charts\/\*\.svg/);
+    // Each chart also stands alone as an SVG file, linked from the Markdown relative to the chart directory.
+    const files = readdirSync(svgDir).sort();
+    assert.equal(files.length, 4 + 2 + 4);
+    assert.ok(files.includes('election-time-leader-crash-n5.svg') && files.includes('messages-leader-crash.svg'), files.join(' '));
+    for (const f of files) {
+      assert.ok(c.out.includes(`](charts/${f})`), `markdown links ${f}`);
+      assert.match(readFileSync(join(svgDir, f), 'utf8'), /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]*>\n<style>/);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -159,6 +168,7 @@ test('bad input is one line on stderr and exit 2', async () => {
     [['--json', '--markdown'], /either --json or --markdown/],
     [['--per-trial'], /--per-trial goes with --json/],
     [['--html', '/nonexistent-dir/x.html'], /--html: directory \/nonexistent-dir does not exist/],
+    [['--svg', '/nonexistent-dir/charts'], /--svg: directory \/nonexistent-dir does not exist/],
     [['--frobnicate'], /unknown option '--frobnicate'/],
   ];
   if (unregistered) cases.push([['--algorithms', unregistered], /is not implemented yet/]);

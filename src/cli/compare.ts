@@ -1,13 +1,13 @@
 /** `ballot compare`: the same seeded scenarios for every algorithm, as measured tables and charts. */
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { algorithmNames, algorithms, findAlgorithm } from '../core/algorithms.js';
 import { compareScenarios } from '../compare/metrics.js';
-import { renderHtml } from '../compare/html.js';
+import { charts, renderHtml, type Chart } from '../compare/html.js';
 import { toJson } from '../compare/json.js';
 import { comparisonTables, oddEvenAnswer, renderMarkdown, renderText } from '../compare/report.js';
-import { runCompare, type CompareGrid, type CompareResult } from '../compare/run.js';
+import { runCompare, threadsFor, type CompareGrid, type CompareResult } from '../compare/run.js';
 import { isScenarioName, scenarioNames, type ScenarioName } from '../sim/scenarios.js';
 import { UsageError, helpText, integer, number, parseOptions, type CommandSpec } from './args.js';
 
@@ -38,6 +38,7 @@ export const compareSpec: CommandSpec = {
     'per-trial': { type: 'boolean', description: 'with --json: include every trial\'s measurements' },
     markdown: { type: 'boolean', description: 'print the tables as Markdown (for docs/comparison.md)' },
     html: { type: 'string', value: 'FILE', description: 'also write a self-contained HTML page with charts to FILE' },
+    svg: { type: 'string', value: 'DIR', description: 'also write each chart as an SVG file into DIR (with --markdown: linked as DIR-name/FILE.svg)' },
   },
   epilog:
     'A progress bar goes to stderr when it is a terminal.\n' +
@@ -50,6 +51,7 @@ export interface CompareCommand {
   readonly format: 'text' | 'json' | 'markdown';
   readonly perTrial: boolean;
   readonly html: string | null;
+  readonly svg: string | null;
 }
 
 function list(value: string | boolean | undefined, name: string): string[] | undefined {
@@ -95,12 +97,20 @@ export function parseCompareArgs(argv: readonly string[]): CompareCommand | 'hel
     if (existsSync(html) && statSync(html).isDirectory()) throw new UsageError(`--html: ${html} is a directory`);
   }
 
+  let svg: string | null = null;
+  if (values.svg !== undefined) {
+    svg = resolve(String(values.svg));
+    if (existsSync(svg) && !statSync(svg).isDirectory()) throw new UsageError(`--svg: ${svg} is not a directory`);
+    if (!existsSync(dirname(svg))) throw new UsageError(`--svg: directory ${dirname(svg)} does not exist`);
+  }
+
   return {
     grid: { algorithms: algorithmList, sizes, scenarios, trials, ...(durationMs !== undefined ? { durationMs } : {}) },
     jobs,
     format: values.json ? 'json' : values.markdown ? 'markdown' : 'text',
     perTrial: values['per-trial'] === true,
     html,
+    svg,
   };
 }
 
@@ -146,7 +156,11 @@ export function formatText(result: CompareResult, command: string): string {
   return lines.join('\n') + '\n' + tables.join('\n') + (answer.length > 0 ? `\n4 or 5 nodes?\n${answer.map((a) => `  ${a}`).join('\n')}\n` : '');
 }
 
-export function formatMarkdown(result: CompareResult, command: string): string {
+/**
+ * The tables as Markdown; with `images`, the charts are linked as `dirName/FILE.svg`, for a document
+ * that sits beside the chart directory (docs/comparison.md beside docs/comparison/).
+ */
+export function formatMarkdown(result: CompareResult, command: string, images?: { readonly dirName: string; readonly charts: readonly Chart[] }): string {
   const { grid } = result;
   const head = [
     `Produced by \`${command}\`: ${result.runs} simulated runs (${grid.algorithms.join(', ')}; sizes ${grid.sizes.join(', ')}; ` +
@@ -154,8 +168,12 @@ export function formatMarkdown(result: CompareResult, command: string): string {
     '',
   ];
   const answer = oddEvenAnswer(result);
-  const tables = comparisonTables(result).map(renderMarkdown);
-  return head.join('\n') + '\n' + tables.join('\n') + (answer.length > 0 ? `\n### 4 or 5 nodes?\n\n${answer.map((a) => `- ${a}`).join('\n')}\n` : '');
+  const [headline, ...details] = comparisonTables(result).map(renderMarkdown);
+  const pictures = images
+    ? ['### Charts', '', ...images.charts.map((c) => `![${c.title}](${images.dirName}/${c.file})`), ''].join('\n')
+    : null;
+  const oddEven = answer.length > 0 ? `### 4 or 5 nodes?\n\n${answer.map((a) => `- ${a}`).join('\n')}\n` : null;
+  return head.join('\n') + '\n' + [headline, oddEven, pictures, ...details].filter((x) => x !== null && x !== undefined).join('\n');
 }
 
 /** Runs the command; returns the exit status (1 when any run violated an invariant). */
@@ -185,7 +203,7 @@ export async function compareCommand(
       io.out(JSON.stringify(toJson(result, shown, command.perTrial), null, 2) + '\n');
       break;
     case 'markdown':
-      io.out(formatMarkdown(result, shown));
+      io.out(formatMarkdown(result, shown, command.svg ? { dirName: basename(command.svg), charts: charts(result) } : undefined));
       break;
     case 'text':
       io.out(formatText(result, shown));
@@ -198,7 +216,17 @@ export async function compareCommand(
       throw new UsageError(`--html: cannot write ${command.html} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
     }
   }
-  io.err(`ballot compare: ${result.runs} runs in ${seconds} s on ${Math.min(command.jobs, result.runs)} thread${command.jobs === 1 ? '' : 's'}${command.html ? `; wrote ${command.html}` : ''}\n`);
+  if (command.svg) {
+    try {
+      mkdirSync(command.svg, { recursive: true });
+      for (const chart of charts(result)) writeFileSync(join(command.svg, chart.file), chart.svg);
+    } catch (error) {
+      throw new UsageError(`--svg: cannot write into ${command.svg} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    }
+  }
+  const wrote = [command.html, command.svg && `${command.svg}/*.svg`].filter(Boolean).join(', ');
+  const threads = threadsFor(command.grid, command.jobs);
+  io.err(`ballot compare: ${result.runs} runs in ${seconds} s on ${threads} thread${threads === 1 ? '' : 's'}${wrote ? `; wrote ${wrote}` : ''}\n`);
   const violations = result.cells.reduce((sum, c) => sum + c.summary.violations, 0);
   if (violations > 0) io.err(`ballot compare: ${violations} invariant violation(s); see the violations column and replay with ballot sim\n`);
   return violations > 0 ? 1 : 0;

@@ -37,9 +37,9 @@ interface Series {
 
 /** A line chart with numeric x (cluster sizes) and y from 0. */
 function lineChart(title: string, xLabel: string, yLabel: string, xs: readonly number[], series: readonly Series[]): string {
-  const width = 560;
+  const width = 580;
   const height = 300;
-  const m = { left: 56, right: 150, top: 30, bottom: 42 };
+  const m = { left: 56, right: 176, top: 30, bottom: 42 };
   const plotW = width - m.left - m.right;
   const plotH = height - m.top - m.bottom;
   const xMin = Math.min(...xs);
@@ -130,8 +130,20 @@ function histograms(title: string, groups: readonly { name: string; colour: stri
   return svg(width, height, parts);
 }
 
+/** Each SVG carries its own style, so it also stands alone as a file (`--svg DIR`). */
+const svgStyle = `
+text { font: 11px system-ui, -apple-system, "Segoe UI", sans-serif; fill: #333; }
+text.title { font-size: 13px; font-weight: 600; }
+text.label { font-size: 12px; font-weight: 600; }
+text.small { font-size: 10px; fill: #555; }
+.grid { stroke: #eee; } .axis { stroke: #888; } .mark { stroke: #222; stroke-dasharray: 3 3; }
+`;
+
 function svg(width: number, height: number, parts: readonly string[]): string {
-  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img">\n${parts.join('\n')}\n</svg>`;
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img">\n` +
+    `<style>${svgStyle}</style>\n<rect width="100%" height="100%" fill="#fff"/>\n${parts.join('\n')}\n</svg>\n`
+  );
 }
 
 const style = `
@@ -143,57 +155,71 @@ th, td { border-bottom: 1px solid #ddd; padding: 3px 10px; text-align: right; wh
 thead th { border-bottom: 2px solid #999; } tbody th { text-align: left; font-weight: 600; }
 ul.notes { color: #555; font-size: 12.5px; margin-top: 4px; }
 .charts { display: flex; flex-wrap: wrap; gap: 16px; }
-svg { background: #fff; border: 1px solid #e4e4e4; }
-svg text { font: 11px system-ui, sans-serif; fill: #333; }
-svg text.title { font-size: 13px; font-weight: 600; }
-svg text.label { font-size: 12px; font-weight: 600; }
-svg text.small { font-size: 10px; fill: #555; }
-svg .grid { stroke: #eee; } svg .axis { stroke: #888; } svg .mark { stroke: #222; stroke-dasharray: 3 3; }
+svg { border: 1px solid #e4e4e4; max-width: 100%; height: auto; }
 `;
 
-export function renderHtml(result: CompareResult, command: string): string {
+export interface Chart {
+  /** A stable file name for `--svg DIR`. */
+  readonly file: string;
+  readonly section: 'distributions' | 'messages' | 'time';
+  readonly title: string;
+  readonly svg: string;
+}
+
+/** Every chart of the report: election-time distributions, messages and election time against size. */
+export function charts(result: CompareResult): Chart[] {
   const { grid } = result;
   const cells = new CellIndex(result);
   const n = headlineSize(grid.sizes);
   const names = result.algorithms.map((a) => a.name);
   const colours = new Map(names.map((name, i) => [name, colour(name, i)]));
   const sizes = [...grid.sizes].sort((a, b) => a - b);
+  const out: Chart[] = [];
 
-  const distributionCharts = grid.scenarios.map((scenario) =>
-    histograms(
-      `Election time, ${scenario}, ${n} nodes (${grid.trials} runs per algorithm)`,
-      names.map((name) => ({
-        name,
-        colour: colours.get(name)!,
-        values: result.cells.find((c) => c.summary.algorithm === name && c.summary.nodes === n && c.summary.scenario === scenario)!.trials.flatMap((t) => t.elections.map((e) => e.ms)),
-      })),
-    ),
-  );
+  for (const scenario of grid.scenarios) {
+    const title = `Election time, ${scenario}, ${n} nodes (${grid.trials} runs per algorithm)`;
+    const groups = names.map((name) => ({
+      name,
+      colour: colours.get(name)!,
+      values: result.cells
+        .find((c) => c.summary.algorithm === name && c.summary.nodes === n && c.summary.scenario === scenario)!
+        .trials.flatMap((t) => t.elections.map((e) => e.ms)),
+    }));
+    out.push({ file: `election-time-${scenario}-n${n}.svg`, section: 'distributions', title, svg: histograms(title, groups) });
+  }
 
-  const messageCharts = (['cold-start', 'leader-crash'] as const satisfies readonly ScenarioName[])
-    .filter((s) => grid.scenarios.includes(s))
-    .map((scenario) => {
-      const series: Series[] = [];
-      for (const name of names) {
-        const c = colours.get(name)!;
-        series.push({ name: `${name}: all`, colour: c, points: sizes.map((k) => [k, cells.get(name, k, scenario)!.messages.mean] as const) });
-        series.push({ name: `${name}: election types`, colour: c, dash: '6 4', points: sizes.map((k) => [k, cells.get(name, k, scenario)!.electionMessages.mean] as const) });
-        if (textbookMessages(name, sizes[0]!)) {
-          series.push({ name: `${name}: textbook`, colour: c, dash: '1 4', points: sizes.map((k) => [k, textbookMessages(name, k)!.value] as const) });
-        }
+  for (const scenario of (['cold-start', 'leader-crash'] as const satisfies readonly ScenarioName[]).filter((s) => grid.scenarios.includes(s))) {
+    const series: Series[] = [];
+    for (const name of names) {
+      const c = colours.get(name)!;
+      series.push({ name: `${name}: all`, colour: c, points: sizes.map((k) => [k, cells.get(name, k, scenario)!.messages.mean] as const) });
+      series.push({ name: `${name}: election types`, colour: c, dash: '6 4', points: sizes.map((k) => [k, cells.get(name, k, scenario)!.electionMessages.mean] as const) });
+      if (textbookMessages(name, sizes[0]!)) {
+        series.push({ name: `${name}: textbook`, colour: c, dash: '1 4', points: sizes.map((k) => [k, textbookMessages(name, k)!.value] as const) });
       }
-      return lineChart(`Messages per election against cluster size (${scenario}, mean)`, 'nodes', 'messages', sizes, series);
-    });
+    }
+    const title = `Messages per election against cluster size (${scenario}, mean)`;
+    out.push({ file: `messages-${scenario}.svg`, section: 'messages', title, svg: lineChart(title, 'nodes', 'messages', sizes, series) });
+  }
 
-  const timeCharts = grid.scenarios.map((scenario) => {
+  for (const scenario of grid.scenarios) {
     const series: Series[] = [];
     for (const name of names) {
       series.push({ name: `${name} p50`, colour: colours.get(name)!, points: sizes.map((k) => [k, cells.get(name, k, scenario)!.electionMs.p50] as const) });
       series.push({ name: `${name} p99`, colour: colours.get(name)!, dash: '6 4', points: sizes.map((k) => [k, cells.get(name, k, scenario)!.electionMs.p99] as const) });
     }
-    return lineChart(`Election time against cluster size (${scenario})`, 'nodes', 'ms', sizes, series);
-  });
+    const title = `Election time against cluster size (${scenario})`;
+    out.push({ file: `election-time-by-size-${scenario}.svg`, section: 'time', title, svg: lineChart(title, 'nodes', 'ms', sizes, series) });
+  }
+  return out;
+}
 
+export function renderHtml(result: CompareResult, command: string): string {
+  const { grid } = result;
+  const names = result.algorithms.map((a) => a.name);
+  const all = charts(result);
+  const section = (name: Chart['section']) => `<div class="charts">${all.filter((c) => c.section === name).map((c) => c.svg).join('\n')}</div>`;
+  const [headline, ...details] = comparisonTables(result).map(renderHtmlTable);
   const answer = oddEvenAnswer(result);
   return `<!doctype html>
 <html lang="en">
@@ -204,20 +230,21 @@ export function renderHtml(result: CompareResult, command: string): string {
 <style>${style}</style>
 </head>
 <body>
-<h1>Bully, Raft and ZAB, measured: ${escapeHtml(names.join(', '))}</h1>
+<h1>Leader election, measured: ${escapeHtml(names.join(', '))}</h1>
 <p>${result.runs} simulated runs: algorithms ${escapeHtml(names.join(', '))}; cluster sizes ${escapeHtml(grid.sizes.join(', '))};
 scenarios ${escapeHtml(grid.scenarios.join(', '))}; ${grid.trials} trials each, trial <i>k</i> with seed <i>k</i>.
 Produced by <code>${escapeHtml(command)}</code>. Replay any run with
-<code>ballot sim --algorithm A --nodes N --scenario S --seed K</code>.</p>
+<code>ballot sim --algorithm A --nodes N --scenario S --seed K${grid.durationMs !== undefined ? ` --duration ${grid.durationMs}` : ''}</code>.</p>
+${headline ?? ''}
 ${answer.length > 0 ? `<h2>4 or 5 nodes?</h2><ul>${answer.map((a) => `<li>${escapeHtml(a)}</li>`).join('')}</ul>` : ''}
 <h2>Election-time distributions</h2>
-<div class="charts">${distributionCharts.join('\n')}</div>
+${section('distributions')}
 <h2>Messages against cluster size</h2>
 <p class="notes">Solid: every message sent during the election period; dashed: only the message types a settled cluster never sends; dotted: the textbook figure.</p>
-<div class="charts">${messageCharts.join('\n')}</div>
+${section('messages')}
 <h2>Election time against cluster size</h2>
-<div class="charts">${timeCharts.join('\n')}</div>
-${comparisonTables(result).map(renderHtmlTable).join('\n')}
+${section('time')}
+${details.join('\n')}
 </body>
 </html>
 `;

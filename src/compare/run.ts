@@ -169,7 +169,7 @@ export async function runCompare(grid: CompareGrid, options: RunOptions = {}): P
     done += chunk.lastSeed - chunk.firstSeed + 1;
     options.onProgress?.(done, total, chunk);
   };
-  const jobs = Math.max(1, Math.min(options.jobs ?? 1, chunks.length));
+  const jobs = threadsFor(grid, options.jobs ?? 1);
   const results = jobs === 1 ? runInProcess(chunks, finished) : await runInWorkers(chunks, jobs, finished);
 
   const cells: Cell[] = keys.map((key, i) => {
@@ -178,6 +178,12 @@ export async function runCompare(grid: CompareGrid, options: RunOptions = {}): P
     return { summary: summarizeCell(key, trials), trials };
   });
   return { grid, algorithms, cells, runs: total };
+}
+
+/** The threads a run of `grid` uses when `jobs` are allowed: never more than there are chunks. */
+export function threadsFor(grid: CompareGrid, jobs: number): number {
+  const chunks = cellKeys(grid).length * Math.ceil(grid.trials / CHUNK_TRIALS);
+  return Math.max(1, Math.min(jobs, chunks));
 }
 
 function runInProcess(chunks: readonly ChunkRequest[], finished: (chunk: ChunkRequest) => void): TrialMetrics[][] {
