@@ -32,7 +32,7 @@ function sim(nodes: number, scenario: string, seed: number) {
   runSim(['--algorithm', 'raft', '--nodes', String(nodes), '--scenario', scenario, '--seed', String(seed), '--json'], (t) => void (out += t));
   return JSON.parse(out) as {
     leaders: unknown[];
-    elections: { startMs: number; endMs: number; messages: number; rounds: number; messagesByType: Record<string, number> }[];
+    elections: { startMs: number; endMs: number; messages: number; rounds: number; candidates: number; messagesByType: Record<string, number> }[];
     dualLeaderMs: number;
     final: { durableBytes: number }[];
     violations: unknown[];
@@ -59,7 +59,7 @@ test('compare\'s numbers agree with ballot sim for the same seed', async () => {
       scenario: string;
       electionMs: { p50: number; p99: number };
       dualLeaderMs: { mean: number };
-      perTrial: { seed: number; elections: { ms: number; messages: number; electionMessages: number; rounds: number }[]; leaderChanges: number; dualLeaderMs: number; durableBytes: number; violations: number }[];
+      perTrial: { seed: number; elections: { ms: number; messages: number; electionMessages: number; rounds: number; candidates: number }[]; leaderChanges: number; dualLeaderMs: number; durableBytes: number; violations: number }[];
     }[];
   };
   assert.equal(report.cells.length, 2 * scenarios.length);
@@ -79,6 +79,7 @@ test('compare\'s numbers agree with ballot sim for the same seed', async () => {
           messages: e.messages,
           electionMessages: (e.messagesByType.RequestVote ?? 0) + (e.messagesByType.RequestVoteResponse ?? 0),
           rounds: e.rounds,
+          candidates: e.candidates,
         })),
         where,
       );

@@ -2,16 +2,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { raft } from '../core/raft/index.js';
 import type { SimResult } from '../sim/simulation.js';
-import { firstFaultMs, measuredElections, percentile, summarize, summarizeCell, trialMetrics } from './metrics.js';
+import { firstFaultMs, measuredElections, percentile, round, summarize, summarizeCell, trialMetrics } from './metrics.js';
 
 function fakeResult(overrides: Partial<SimResult> = {}): SimResult {
-  const election = (startMs: number, endMs: number, byType: Record<string, number>, rounds = 1) => ({
+  const election = (startMs: number, endMs: number, byType: Record<string, number>, rounds = 1, candidates = rounds) => ({
     startMs,
     endMs,
     leader: 1,
     term: 1,
     messages: Object.values(byType).reduce((a, b) => a + b, 0),
     rounds,
+    candidates,
     messagesByType: byType,
   });
   return {
@@ -28,7 +29,7 @@ function fakeResult(overrides: Partial<SimResult> = {}): SimResult {
     ],
     elections: [
       election(0, 100, { RequestVote: 2, RequestVoteResponse: 2, AppendEntries: 2 }),
-      election(2000, 2200, { RequestVote: 4, RequestVoteResponse: 3, AppendEntries: 2, AppendEntriesResponse: 1 }, 2),
+      election(2000, 2200, { RequestVote: 4, RequestVoteResponse: 3, AppendEntries: 2, AppendEntriesResponse: 1 }, 3, 2),
       election(4000, 4200, { RequestVote: 2, RequestVoteResponse: 1, AppendEntries: 2 }),
     ],
     messages: { total: 100, byType: {} },
@@ -68,8 +69,8 @@ test('the scenarios measure elections from their first fault; cold-start measure
 test('trial metrics: election messages leave out the steady-state types', () => {
   const metrics = trialMetrics(fakeResult(), 2000, new Set(['AppendEntries', 'AppendEntriesResponse']));
   assert.deepEqual(metrics.elections, [
-    { ms: 200, messages: 10, electionMessages: 7, rounds: 2 },
-    { ms: 200, messages: 5, electionMessages: 3, rounds: 1 },
+    { ms: 200, messages: 10, electionMessages: 7, rounds: 3, candidates: 2 },
+    { ms: 200, messages: 5, electionMessages: 3, rounds: 1, candidates: 1 },
   ]);
   assert.equal(metrics.leaderChanges, 2);
   assert.equal(metrics.dualLeaderMs, 12.5);
@@ -95,11 +96,13 @@ test('a cell sums its trials: failed rounds, shares, violations and their seeds'
   const cell = summarizeCell({ algorithm: 'raft', nodes: 3, scenario: 'leader-crash' }, [a, b]);
   assert.equal(cell.trials, 2);
   assert.equal(cell.elections, 4);
-  assert.equal(cell.failedRounds.mean, 0.5); // rounds 2, 1, 2, 1
+  assert.equal(cell.failedRounds.mean, 1); // rounds 3, 1, 3, 1
   assert.equal(cell.failedRoundShare, 0.5);
+  assert.equal(cell.restartedRounds.mean, 0.5); // rounds − candidates: 1, 0, 1, 0
+  assert.equal(cell.restartedShare, 0.5);
   assert.equal(cell.dualLeaderShare, 0.5);
   assert.equal(cell.dualLeaderMs.mean, 6.25);
-  assert.equal(cell.electionMessagesPerRound.mean, 3.25); // (7/2 + 3 + 7/2 + 3) / 4
+  assert.equal(cell.electionMessagesPerRound.mean, round(((7 / 3) + 3 + (7 / 3) + 3) / 4));
   assert.equal(cell.violations, 1);
   assert.deepEqual(cell.violationSeeds, [8]);
   assert.equal(cell.durableBytes, 43);

@@ -20,6 +20,8 @@ export interface ElectionSample {
   readonly electionMessages: number;
   /** Elections started by any node in the period (Raft candidacies, ZAB rounds, Bully elections). */
   readonly rounds: number;
+  /** Distinct nodes among those starts; `rounds − candidates` are new rounds after a failed one. */
+  readonly candidates: number;
 }
 
 /** The measurements of one trial: one `simulate()` run, seed = trial number. */
@@ -79,7 +81,7 @@ export function trialMetrics(result: SimResult, faultMs: number, steadyTypes: Re
   const elections = measuredElections(result, faultMs).map((e): ElectionSample => {
     let electionMessages = 0;
     for (const [type, count] of Object.entries(e.messagesByType)) if (!steadyTypes.has(type)) electionMessages += count;
-    return { ms: round(e.endMs - e.startMs), messages: e.messages, electionMessages, rounds: e.rounds };
+    return { ms: round(e.endMs - e.startMs), messages: e.messages, electionMessages, rounds: e.rounds, candidates: e.candidates };
   });
   return {
     seed: result.seed,
@@ -150,10 +152,14 @@ export interface CellSummary extends CellKey {
   readonly electionMessages: Summary;
   /** electionMessages / rounds per election, comparable to the textbook's per-round figures. */
   readonly electionMessagesPerRound: Summary;
-  /** rounds − 1 per election: split votes and restarted rounds. */
+  /** rounds − 1 per election: every extra start, competing candidates and restarted rounds alike. */
   readonly failedRounds: Summary;
-  /** Share of elections that needed more than one round. */
+  /** Share of elections with more than one start. */
   readonly failedRoundShare: number;
+  /** rounds − candidates per election: rounds a node had to start again (Raft: after a split vote). */
+  readonly restartedRounds: Summary;
+  /** Share of elections in which some node had to start a new round. */
+  readonly restartedShare: number;
   readonly leaderChanges: Summary;
   readonly dualLeaderMs: Summary;
   /** Share of trials with any dual-leader time. */
@@ -178,6 +184,8 @@ export function summarizeCell(key: CellKey, trials: readonly TrialMetrics[]): Ce
     electionMessagesPerRound: summarize(elections.filter((e) => e.rounds > 0).map((e) => round(e.electionMessages / e.rounds))),
     failedRounds: summarize(elections.map((e) => Math.max(0, e.rounds - 1))),
     failedRoundShare: share(elections.filter((e) => e.rounds > 1).length, elections.length),
+    restartedRounds: summarize(elections.map((e) => Math.max(0, e.rounds - e.candidates))),
+    restartedShare: share(elections.filter((e) => e.rounds > e.candidates).length, elections.length),
     leaderChanges: summarize(trials.map((t) => t.leaderChanges)),
     dualLeaderMs: summarize(trials.map((t) => t.dualLeaderMs)),
     dualLeaderShare: share(trials.filter((t) => t.dualLeaderMs > 0).length, trials.length),

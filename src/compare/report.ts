@@ -88,7 +88,8 @@ export function comparisonTables(result: CompareResult): Table[] {
     });
     row('election messages per round, mean', (a) => one(cells.get(a, n, failover)!.electionMessagesPerRound.mean));
     row('textbook messages per election', (a) => textbookMessages(a, n)?.text ?? dash);
-    row(`elections with failed rounds (${failover})`, (a) => pct(cells.get(a, n, failover)!.failedRoundShare));
+    row(`elections with more than one start (${failover})`, (a) => pct(cells.get(a, n, failover)!.failedRoundShare));
+    row(`elections that needed a new round, split votes (${failover})`, (a) => pct(cells.get(a, n, failover)!.restartedShare));
   }
   if (has('flapping')) row('leader changes under flapping, mean / max per run', (a) => {
     const c = cells.get(a, n, 'flapping')!;
@@ -152,7 +153,7 @@ export function comparisonTables(result: CompareResult): Table[] {
   // 4. Failed rounds, stability, split brain.
   const failedScenarios = grid.scenarios.filter((s) => s !== 'flapping');
   tables.push({
-    title: 'Failed rounds (split votes, restarted rounds): mean per election (share of elections with any)',
+    title: 'Failed rounds per election, mean: extra starts / new rounds (share of elections with a new round)',
     columns: ['algorithm', 'nodes', ...failedScenarios],
     rows: names.flatMap((a) =>
       grid.sizes.map((size) => [
@@ -160,11 +161,14 @@ export function comparisonTables(result: CompareResult): Table[] {
         String(size),
         ...failedScenarios.map((s) => {
           const c = cells.get(a, size, s)!;
-          return c.elections === 0 ? dash : `${c.failedRounds.mean.toFixed(2)} (${pct(c.failedRoundShare)})`;
+          return c.elections === 0 ? dash : `${c.failedRounds.mean.toFixed(2)} / ${c.restartedRounds.mean.toFixed(2)} (${pct(c.restartedShare)})`;
         }),
       ]),
     ),
-    notes: ['Failed rounds = rounds − 1, where rounds counts the elections any node started in the period (Raft: candidacies).'],
+    notes: [
+      'rounds: elections any node started in the period (Raft: candidacies); candidates: the distinct nodes among them.',
+      'extra starts = rounds − 1 (competing candidates and new rounds alike); new rounds = rounds − candidates (a node had to try again: Raft after a split vote).',
+    ],
   });
 
   if (has('flapping') || has('partition')) {
@@ -228,7 +232,7 @@ function oddEvenTable(result: CompareResult, cells: CellIndex): Table | null {
       'nodes',
       'crashes tolerated',
       ...scenarios.map((s) => `${s} p50 / p99 ms`),
-      ...scenarios.map((s) => `${s} failed rounds`),
+      ...scenarios.map((s) => `${s}: new round needed`),
     ],
     rows: result.algorithms.flatMap((info) =>
       sizes.map((n) => [
@@ -236,12 +240,12 @@ function oddEvenTable(result: CompareResult, cells: CellIndex): Table | null {
         String(n),
         String(info.faultsTolerated[n]),
         ...scenarios.map((s) => p50p99(cells.get(info.name, n, s)!.electionMs)),
-        ...scenarios.map((s) => pct(cells.get(info.name, n, s)!.failedRoundShare)),
+        ...scenarios.map((s) => pct(cells.get(info.name, n, s)!.restartedShare)),
       ]),
     ),
     notes: [
       'crashes tolerated: the most voters that may be down while the others can still elect (from the algorithm\'s canElect).',
-      'failed rounds: share of elections that needed more than one round (the seeds\' "tied votes, vote again").',
+      'new round needed: share of elections in which some node had to start again (the seeds\' "tied votes, vote again"); a lower bound, since a retry by a node that had not run yet is not counted.',
     ],
   };
 }
@@ -259,7 +263,7 @@ export function oddEvenAnswer(result: CompareResult): string[] {
     return (
       `${info.name}: 4 nodes tolerate ${info.faultsTolerated[4]} crash${info.faultsTolerated[4] === 1 ? '' : 'es'}, ` +
       `5 tolerate ${info.faultsTolerated[5]}; ${scenario} election p50 ${int(four.electionMs.p50)} vs ${int(five.electionMs.p50)} ms, ` +
-      `p99 ${int(four.electionMs.p99)} vs ${int(five.electionMs.p99)} ms; elections with failed rounds ${pct(four.failedRoundShare)} vs ${pct(five.failedRoundShare)}.`
+      `p99 ${int(four.electionMs.p99)} vs ${int(five.electionMs.p99)} ms; elections that needed a new round ${pct(four.restartedShare)} vs ${pct(five.restartedShare)}.`
     );
   });
 }

@@ -49,6 +49,8 @@ export interface ElectionRecord {
   readonly rounds: number;
   /** Extension: `messages` by message type (types with a count of 0 are left out). */
   readonly messagesByType: Record<string, number>;
+  /** Extension: distinct nodes that started an election in the period; `rounds − candidates` are retries. */
+  readonly candidates: number;
 }
 
 export interface Violation {
@@ -126,6 +128,8 @@ interface OpenElection {
   readonly messages: number;
   readonly rounds: number;
   readonly byType: ReadonlyMap<string, number>;
+  /** The nodes that have started an election since it opened. */
+  readonly candidates: Set<NodeId>;
 }
 
 interface Agreement {
@@ -173,7 +177,7 @@ class Simulation {
   private agreement: Agreement | null = null;
   private lastAgreedLeader: NodeId | null = null;
   private agreementLostAt = 0;
-  private open: OpenElection | null = { startMs: 0, messages: 0, rounds: 0, byType: new Map() };
+  private open: OpenElection | null = { startMs: 0, messages: 0, rounds: 0, byType: new Map(), candidates: new Set() };
   private dirty = true;
   private lastDisturbanceMs = 0;
 
@@ -278,7 +282,10 @@ class Simulation {
     if (output.persist !== null) node.durable = output.persist;
     for (const { to, message } of output.messages) this.send(node, to, message);
     for (const event of output.events) {
-      if (event.type === 'election-started') this.electionsStarted++;
+      if (event.type === 'election-started') {
+        this.electionsStarted++;
+        this.open?.candidates.add(node.id);
+      }
     }
     this.observe(node, core.status());
     const deadline = core.nextDeadline();
@@ -509,7 +516,7 @@ class Simulation {
       const leader = this.byId.get(previous.leader)!;
       const lost = !leader.up || !leader.believesLeader || !this.largestGroup().includes(leader);
       if (lost && !this.open) {
-        this.open = { startMs: this.now, messages: this.messagesSent, rounds: this.electionsStarted, byType: new Map(this.byType) };
+        this.open = { startMs: this.now, messages: this.messagesSent, rounds: this.electionsStarted, byType: new Map(this.byType), candidates: new Set() };
         this.note(`leader ${previous.leader} lost`);
       }
       return;
@@ -519,7 +526,7 @@ class Simulation {
     if (!open && next.leader !== this.lastAgreedLeader) {
       // Agreement moved to another leader without the old one being lost first.
       const startMs = previous ? this.now : this.agreementLostAt;
-      open = { startMs, messages: this.messagesSent, rounds: this.electionsStarted, byType: new Map(this.byType) };
+      open = { startMs, messages: this.messagesSent, rounds: this.electionsStarted, byType: new Map(this.byType), candidates: new Set() };
     }
     if (open) {
       this.elections.push({
@@ -530,6 +537,7 @@ class Simulation {
         messages: this.messagesSent - open.messages,
         rounds: this.electionsStarted - open.rounds,
         messagesByType: this.countsSince(open.byType),
+        candidates: open.candidates.size,
       });
       this.note(`all agree on leader ${next.leader} (term ${next.term}) after ${round(this.now - open.startMs)} ms`);
       this.open = null;
