@@ -99,7 +99,7 @@ export function comparisonTables(result: CompareResult): Table[] {
     const c = cells.get(a, n, 'partition')!;
     return `${int(c.dualLeaderMs.mean)} (${pct(c.dualLeaderShare)})`;
   });
-  row('durable state per node, bytes (fresh / largest seen)', (a) => {
+  row('durable state per node, bytes (fresh / largest at the end of a run)', (a) => {
     const info = result.algorithms.find((x) => x.name === a)!;
     const largest = Math.max(...grid.scenarios.map((s) => cells.get(a, n, s)!.durableBytes));
     return `${info.initialDurableBytes} / ${largest}`;
@@ -153,7 +153,7 @@ export function comparisonTables(result: CompareResult): Table[] {
   // 4. Failed rounds, stability, split brain.
   const failedScenarios = grid.scenarios.filter((s) => s !== 'flapping');
   tables.push({
-    title: 'Failed rounds per election, mean: extra starts / new rounds (share of elections with a new round)',
+    title: 'Failed rounds per election, mean (share of elections with any): extra starts / new rounds',
     columns: ['algorithm', 'nodes', ...failedScenarios],
     rows: names.flatMap((a) =>
       grid.sizes.map((size) => [
@@ -161,7 +161,9 @@ export function comparisonTables(result: CompareResult): Table[] {
         String(size),
         ...failedScenarios.map((s) => {
           const c = cells.get(a, size, s)!;
-          return c.elections === 0 ? dash : `${c.failedRounds.mean.toFixed(2)} / ${c.restartedRounds.mean.toFixed(2)} (${pct(c.restartedShare)})`;
+          return c.elections === 0
+            ? dash
+            : `${c.failedRounds.mean.toFixed(2)} (${pct(c.failedRoundShare)}) / ${c.restartedRounds.mean.toFixed(2)} (${pct(c.restartedShare)})`;
         }),
       ]),
     ),
