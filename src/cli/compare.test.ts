@@ -123,7 +123,10 @@ test('a progress bar is drawn on a terminal, and ends at 100%', async () => {
   clock = 200;
   bar.update(4, 4, 'c');
   assert.equal(frames.length, 2);
-  assert.ok(frames.every((f) => f.startsWith('\r[') && f.length === 59));
+  // Each frame rewrites the whole line (\r, then exactly columns − 1 characters) with a bar of one width.
+  assert.ok(frames.every((f) => f.startsWith('\r[') && f.length === 60), JSON.stringify(frames));
+  assert.equal(frames[0]!.indexOf(']'), frames[1]!.indexOf(']'));
+  assert.match(frames[1]!, /\[#+\] 100% {2}4\/4 runs {2}0\.2 s {2}c/);
 });
 
 test('--markdown and --html: Markdown tables, and one self-contained page with SVG charts', async () => {

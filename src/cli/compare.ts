@@ -120,7 +120,7 @@ export interface Terminal {
   readonly columns: number;
 }
 
-const processTerminal = (): Terminal => ({ isTTY: process.stderr.isTTY === true, columns: process.stderr.columns ?? 80 });
+const processTerminal = (): Terminal => ({ isTTY: process.stderr.isTTY === true, columns: process.stderr.columns || 80 });
 
 /** A one-line bar redrawn in place at most every 100 ms. */
 export function progressBar(err: (text: string) => void, columns: number, now: () => number = () => performance.now()) {
@@ -133,9 +133,12 @@ export function progressBar(err: (text: string) => void, columns: number, now: (
       last = t;
       const seconds = ((t - started) / 1000).toFixed(1);
       const text = ` ${String(Math.floor((done / total) * 100)).padStart(3)}%  ${done}/${total} runs  ${seconds} s  ${label}`;
-      const width = Math.max(10, Math.min(40, columns - text.length - 3));
+      // A fixed-width bar, so it does not jump as the label changes; the label is cut to fit the line.
+      const width = Math.max(10, Math.min(30, columns - 56));
       const filled = Math.round((done / total) * width);
-      err(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]${text}`.slice(0, Math.max(20, columns - 1)).padEnd(Math.max(20, columns - 1)));
+      const line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]${text}`;
+      const room = Math.max(20, columns - 1);
+      err(`\r${line.slice(0, room).padEnd(room)}`);
     },
     clear(): void {
       err(`\r${' '.repeat(Math.max(20, columns - 1))}\r`);

@@ -60,10 +60,12 @@ test('the scenarios measure elections from their first fault; cold-start measure
   for (const scenario of ['leader-crash', 'flapping', 'partition', 'leader-isolate'] as const) {
     assert.equal(firstFaultMs(scenario, 5, raft), 2000, scenario);
   }
+  assert.equal(firstFaultMs('partition', 1, raft), Infinity, 'one node cannot be partitioned: nothing to measure');
   const result = fakeResult();
   assert.deepEqual(measuredElections(result, 0).map((e) => e.startMs), [0]);
   assert.deepEqual(measuredElections(result, 2000).map((e) => e.startMs), [2000, 4000]);
   assert.deepEqual(measuredElections(result, 5000), []);
+  assert.deepEqual(measuredElections(result, Infinity), []);
 });
 
 test('trial metrics: election messages leave out the steady-state types', () => {

@@ -41,13 +41,15 @@ export interface TrialMetrics {
 }
 
 /**
- * When the scenario's first fault strikes (its first scheduled action), or 0 for cold-start, which has
- * none. Elections that start at or after it are the ones the scenario measures.
+ * When the scenario's first fault strikes (its first scheduled action); 0 for cold-start, which has
+ * none; Infinity for a scenario with nothing to do at this size (a partition of one node). Elections
+ * that start at or after it are the ones the scenario measures.
  */
 export function firstFaultMs(scenario: ScenarioName, nodes: number, algorithm: AnyAlgorithm): number {
+  if (scenario === 'cold-start') return 0;
   const voters = Array.from({ length: nodes }, (_, i) => i + 1);
   const actions = scenarioActions(scenario, voters, algorithm.defaultTiming);
-  return actions.length === 0 ? 0 : Math.min(...actions.map((a) => a.atMs));
+  return actions.length === 0 ? Infinity : Math.min(...actions.map((a) => a.atMs));
 }
 
 /**
