@@ -128,8 +128,8 @@ interface OpenElection {
   readonly messages: number;
   readonly rounds: number;
   readonly byType: ReadonlyMap<string, number>;
-  /** The nodes that have started an election since it opened. */
-  readonly candidates: Set<NodeId>;
+  /** `startsByNode` when it opened. */
+  readonly starts: ReadonlyMap<NodeId, number>;
 }
 
 interface Agreement {
@@ -177,7 +177,9 @@ class Simulation {
   private agreement: Agreement | null = null;
   private lastAgreedLeader: NodeId | null = null;
   private agreementLostAt = 0;
-  private open: OpenElection | null = { startMs: 0, messages: 0, rounds: 0, byType: new Map(), candidates: new Set() };
+  private open: OpenElection | null = { startMs: 0, messages: 0, rounds: 0, byType: new Map(), starts: new Map() };
+  /** Elections started, per node, since the beginning (for `candidates`). */
+  private readonly startsByNode = new Map<NodeId, number>();
   private dirty = true;
   private lastDisturbanceMs = 0;
 
@@ -284,7 +286,7 @@ class Simulation {
     for (const event of output.events) {
       if (event.type === 'election-started') {
         this.electionsStarted++;
-        this.open?.candidates.add(node.id);
+        this.startsByNode.set(node.id, (this.startsByNode.get(node.id) ?? 0) + 1);
       }
     }
     this.observe(node, core.status());
@@ -516,7 +518,7 @@ class Simulation {
       const leader = this.byId.get(previous.leader)!;
       const lost = !leader.up || !leader.believesLeader || !this.largestGroup().includes(leader);
       if (lost && !this.open) {
-        this.open = { startMs: this.now, messages: this.messagesSent, rounds: this.electionsStarted, byType: new Map(this.byType), candidates: new Set() };
+        this.open = { startMs: this.now, messages: this.messagesSent, rounds: this.electionsStarted, byType: new Map(this.byType), starts: new Map(this.startsByNode) };
         this.note(`leader ${previous.leader} lost`);
       }
       return;
@@ -526,7 +528,7 @@ class Simulation {
     if (!open && next.leader !== this.lastAgreedLeader) {
       // Agreement moved to another leader without the old one being lost first.
       const startMs = previous ? this.now : this.agreementLostAt;
-      open = { startMs, messages: this.messagesSent, rounds: this.electionsStarted, byType: new Map(this.byType), candidates: new Set() };
+      open = { startMs, messages: this.messagesSent, rounds: this.electionsStarted, byType: new Map(this.byType), starts: new Map(this.startsByNode) };
     }
     if (open) {
       this.elections.push({
@@ -537,7 +539,7 @@ class Simulation {
         messages: this.messagesSent - open.messages,
         rounds: this.electionsStarted - open.rounds,
         messagesByType: this.countsSince(open.byType),
-        candidates: open.candidates.size,
+        candidates: this.startersSince(open.starts),
       });
       this.note(`all agree on leader ${next.leader} (term ${next.term}) after ${round(this.now - open.startMs)} ms`);
       this.open = null;
@@ -555,6 +557,13 @@ class Simulation {
     for (const type of this.algorithm.messageTypes) add(type);
     for (const type of this.byType.keys()) if (!(type in counts)) add(type);
     return counts;
+  }
+
+  /** How many nodes have started an election since `before` (a snapshot of `startsByNode`). */
+  private startersSince(before: ReadonlyMap<NodeId, number>): number {
+    let starters = 0;
+    for (const [id, count] of this.startsByNode) if (count > (before.get(id) ?? 0)) starters++;
+    return starters;
   }
 
   /** The largest partition group counted in live nodes (ties: the one with the smallest id). */
