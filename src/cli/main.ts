@@ -25,6 +25,10 @@ export const commands: Record<string, CommandEntry> = {
       return (argv, io) => runSim(argv, io.out);
     },
   },
+  compare: {
+    summary: 'run the same seeded scenarios for every algorithm and print the measured comparison',
+    load: async () => (await import('./compare.js')).compareCommand,
+  },
 };
 
 function version(): string {

@@ -47,6 +47,10 @@ export interface ElectionRecord {
   readonly messages: number;
   /** Extension: elections started by any node in the period (Raft candidacies, ZAB rounds, Bully elections). */
   readonly rounds: number;
+  /** Extension: `messages` by message type (types with a count of 0 are left out). */
+  readonly messagesByType: Record<string, number>;
+  /** Extension: distinct nodes that started an election in the period; `rounds − candidates` are retries. */
+  readonly candidates: number;
 }
 
 export interface Violation {
@@ -61,6 +65,8 @@ export interface FinalStatus {
   readonly role: string;
   readonly leader: NodeId | null;
   readonly term: number;
+  /** Extension: bytes of the node's durable state (as JSON) at the end of the run. */
+  readonly durableBytes: number;
 }
 
 export interface TimelineEntry {
@@ -121,6 +127,9 @@ interface ElectionStart {
   /** messagesSent and electionsStarted at that moment. */
   readonly messages: number;
   readonly rounds: number;
+  /** `byType` and `startsByNode` at that moment. */
+  readonly byType: ReadonlyMap<string, number>;
+  readonly starts: ReadonlyMap<NodeId, number>;
 }
 
 interface Agreement {
@@ -133,6 +142,8 @@ export function simulate(options: SimOptions): SimResult {
 }
 
 const round = (ms: number): number => Math.round(ms * 1000) / 1000;
+/** TextEncoder rather than Buffer: the simulator also runs in the browser. */
+const utf8 = new TextEncoder();
 
 class Simulation {
   private readonly algorithm: AnyAlgorithm;
@@ -166,9 +177,11 @@ class Simulation {
   private agreement: Agreement | null = null;
   private lastAgreedLeader: NodeId | null = null;
   /** When agreement was last lost, with the counters at that moment. */
-  private agreementLost: ElectionStart = { startMs: 0, messages: 0, rounds: 0 };
+  private agreementLost: ElectionStart = { startMs: 0, messages: 0, rounds: 0, byType: new Map(), starts: new Map() };
   /** The election period in progress, if a leader was lost (or the run just started). */
-  private open: ElectionStart | null = { startMs: 0, messages: 0, rounds: 0 };
+  private open: ElectionStart | null = { startMs: 0, messages: 0, rounds: 0, byType: new Map(), starts: new Map() };
+  /** Elections started, per node, since the beginning (for `candidates`). */
+  private readonly startsByNode = new Map<NodeId, number>();
   private dirty = true;
   private lastDisturbanceMs = 0;
 
@@ -269,7 +282,10 @@ class Simulation {
     if (output.persist !== null) node.durable = output.persist;
     for (const { to, message } of output.messages) this.send(node, to, message);
     for (const event of output.events) {
-      if (event.type === 'election-started') this.electionsStarted++;
+      if (event.type === 'election-started') {
+        this.electionsStarted++;
+        this.startsByNode.set(node.id, (this.startsByNode.get(node.id) ?? 0) + 1);
+      }
     }
     this.observe(node, core.status());
     const deadline = core.nextDeadline();
@@ -506,7 +522,13 @@ class Simulation {
     const next = this.computeAgreement();
     if (previous?.leader === next?.leader && previous?.term === next?.term) return;
     this.agreement = next;
-    const here: ElectionStart = { startMs: this.now, messages: this.messagesSent, rounds: this.electionsStarted };
+    const here: ElectionStart = {
+      startMs: this.now,
+      messages: this.messagesSent,
+      rounds: this.electionsStarted,
+      byType: new Map(this.byType),
+      starts: new Map(this.startsByNode),
+    };
     if (previous && !next) {
       this.agreementLost = here;
       const leader = this.byId.get(previous.leader)!;
@@ -533,11 +555,32 @@ class Simulation {
         term: next.term,
         messages: this.messagesSent - open.messages,
         rounds: this.electionsStarted - open.rounds,
+        messagesByType: this.countsSince(open.byType),
+        candidates: this.startersSince(open.starts),
       });
       this.note(`all agree on leader ${next.leader} (term ${next.term}) after ${round(this.now - open.startMs)} ms`);
       this.open = null;
     }
     this.lastAgreedLeader = next.leader;
+  }
+
+  /** Messages sent by type since `before` (a snapshot of `byType`), in the algorithm's type order. */
+  private countsSince(before: ReadonlyMap<string, number>): Record<string, number> {
+    const counts: Record<string, number> = {};
+    const add = (type: string) => {
+      const count = (this.byType.get(type) ?? 0) - (before.get(type) ?? 0);
+      if (count > 0) counts[type] = count;
+    };
+    for (const type of this.algorithm.messageTypes) add(type);
+    for (const type of this.byType.keys()) if (!(type in counts)) add(type);
+    return counts;
+  }
+
+  /** How many nodes have started an election since `before` (a snapshot of `startsByNode`). */
+  private startersSince(before: ReadonlyMap<NodeId, number>): number {
+    let starters = 0;
+    for (const [id, count] of this.startsByNode) if (count > (before.get(id) ?? 0)) starters++;
+    return starters;
   }
 
   /** The largest partition group counted in live nodes (ties: the one with the smallest id). */
@@ -616,6 +659,7 @@ class Simulation {
         role: n.status.role,
         leader: n.status.leader,
         term: n.status.term,
+        durableBytes: utf8.encode(JSON.stringify(n.durable)).length,
       })),
       violations: this.violations,
       ...(this.wantTimeline ? { timeline: this.timeline } : {}),

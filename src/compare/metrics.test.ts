@@ -1,0 +1,111 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { raft } from '../core/raft/index.js';
+import type { SimResult } from '../sim/simulation.js';
+import { firstFaultMs, measuredElections, percentile, round, summarize, summarizeCell, trialMetrics } from './metrics.js';
+
+function fakeResult(overrides: Partial<SimResult> = {}): SimResult {
+  const election = (startMs: number, endMs: number, byType: Record<string, number>, rounds = 1, candidates = rounds) => ({
+    startMs,
+    endMs,
+    leader: 1,
+    term: 1,
+    messages: Object.values(byType).reduce((a, b) => a + b, 0),
+    rounds,
+    candidates,
+    messagesByType: byType,
+  });
+  return {
+    algorithm: 'raft',
+    nodes: [1, 2, 3],
+    observers: [],
+    seed: 7,
+    scenario: 'leader-crash',
+    durationMs: 10_000,
+    leaders: [
+      { atMs: 100, node: 1, term: 1 },
+      { atMs: 2200, node: 2, term: 2 },
+      { atMs: 4200, node: 3, term: 3 },
+    ],
+    elections: [
+      election(0, 100, { RequestVote: 2, RequestVoteResponse: 2, AppendEntries: 2 }),
+      election(2000, 2200, { RequestVote: 4, RequestVoteResponse: 3, AppendEntries: 2, AppendEntriesResponse: 1 }, 3, 2),
+      election(4000, 4200, { RequestVote: 2, RequestVoteResponse: 1, AppendEntries: 2 }),
+    ],
+    messages: { total: 100, byType: {} },
+    dualLeaderMs: 12.5,
+    final: [
+      { node: 1, up: false, role: 'leader', leader: 1, term: 1, durableBytes: 40 },
+      { node: 2, up: true, role: 'follower', leader: 3, term: 3, durableBytes: 43 },
+      { node: 3, up: true, role: 'leader', leader: 3, term: 3, durableBytes: 41 },
+    ],
+    violations: [],
+    ...overrides,
+  };
+}
+
+test('percentile is nearest-rank', () => {
+  const values = Array.from({ length: 100 }, (_, i) => 100 - i); // 100..1, unsorted on purpose
+  assert.equal(percentile(values, 50), 50);
+  assert.equal(percentile(values, 99), 99);
+  assert.equal(percentile(values, 100), 100);
+  assert.equal(percentile(values, 0), 1);
+  assert.equal(percentile([7], 99), 7);
+  assert.ok(Number.isNaN(percentile([], 50)));
+  assert.deepEqual(summarize([3, 1, 2]), { count: 3, mean: 2, p50: 2, p99: 3, max: 3 });
+});
+
+test('the scenarios measure elections from their first fault; cold-start measures the first election', () => {
+  assert.equal(firstFaultMs('cold-start', 5, raft), 0);
+  for (const scenario of ['leader-crash', 'flapping', 'partition', 'leader-isolate'] as const) {
+    assert.equal(firstFaultMs(scenario, 5, raft), 2000, scenario);
+  }
+  assert.equal(firstFaultMs('partition', 1, raft), Infinity, 'one node cannot be partitioned: nothing to measure');
+  const result = fakeResult();
+  assert.deepEqual(measuredElections(result, 0).map((e) => e.startMs), [0]);
+  assert.deepEqual(measuredElections(result, 2000).map((e) => e.startMs), [2000, 4000]);
+  assert.deepEqual(measuredElections(result, 5000), []);
+  assert.deepEqual(measuredElections(result, Infinity), []);
+});
+
+test('trial metrics: election messages leave out the steady-state types', () => {
+  const metrics = trialMetrics(fakeResult(), 2000, new Set(['AppendEntries', 'AppendEntriesResponse']));
+  assert.deepEqual(metrics.elections, [
+    { ms: 200, messages: 10, electionMessages: 7, rounds: 3, candidates: 2 },
+    { ms: 200, messages: 5, electionMessages: 3, rounds: 1, candidates: 1 },
+  ]);
+  assert.equal(metrics.leaderChanges, 2);
+  assert.equal(metrics.dualLeaderMs, 12.5);
+  assert.equal(metrics.durableBytes, 43);
+  assert.equal(metrics.unfinished, false);
+  assert.equal(metrics.seed, 7);
+});
+
+test('a failover scenario without a completed election is unfinished; flapping without one is not', () => {
+  const none = { elections: [] };
+  assert.equal(trialMetrics(fakeResult(none), 2000, new Set()).unfinished, true);
+  assert.equal(trialMetrics(fakeResult({ ...none, scenario: 'flapping' }), 2000, new Set()).unfinished, false);
+});
+
+test('a cell sums its trials: failed rounds, shares, violations and their seeds', () => {
+  const steady = new Set(['AppendEntries', 'AppendEntriesResponse']);
+  const a = trialMetrics(fakeResult(), 2000, steady);
+  const b = trialMetrics(
+    fakeResult({ seed: 8, dualLeaderMs: 0, violations: [{ atMs: 1, invariant: 'election-safety', detail: 'x' }] }),
+    2000,
+    steady,
+  );
+  const cell = summarizeCell({ algorithm: 'raft', nodes: 3, scenario: 'leader-crash' }, [a, b]);
+  assert.equal(cell.trials, 2);
+  assert.equal(cell.elections, 4);
+  assert.equal(cell.failedRounds.mean, 1); // rounds 3, 1, 3, 1
+  assert.equal(cell.failedRoundShare, 0.5);
+  assert.equal(cell.restartedRounds.mean, 0.5); // rounds − candidates: 1, 0, 1, 0
+  assert.equal(cell.restartedShare, 0.5);
+  assert.equal(cell.dualLeaderShare, 0.5);
+  assert.equal(cell.dualLeaderMs.mean, 6.25);
+  assert.equal(cell.electionMessagesPerRound.mean, round(((7 / 3) + 3 + (7 / 3) + 3) / 4));
+  assert.equal(cell.violations, 1);
+  assert.deepEqual(cell.violationSeeds, [8]);
+  assert.equal(cell.durableBytes, 43);
+});

@@ -1,0 +1,202 @@
+/**
+ * What `ballot compare` measures in one simulated run (a trial), and how trials add up to a cell
+ * (one algorithm, one cluster size, one scenario). Every definition here is also written out in
+ * docs/comparison.md; the two must say the same thing.
+ */
+import type { AnyAlgorithm } from '../core/types.js';
+import { scenarioActions, type ScenarioName } from '../sim/scenarios.js';
+import type { ElectionRecord, SimResult } from '../sim/simulation.js';
+
+/** The scenarios `ballot compare` runs by default: one per row of the seeds' comparison. */
+export const compareScenarios = ['cold-start', 'leader-crash', 'flapping', 'partition'] as const satisfies readonly ScenarioName[];
+
+/** One measured election of a trial. */
+export interface ElectionSample {
+  /** endMs − startMs: from the loss of the leader (or the start) until every live node on its side agrees. */
+  readonly ms: number;
+  /** Every message sent in the period, heartbeats included (CONTRACT.md `elections[].messages`). */
+  readonly messages: number;
+  /** Messages of the period whose type a settled cluster never sends (see `steadyStateTypes`). */
+  readonly electionMessages: number;
+  /** Elections started by any node in the period (Raft candidacies, ZAB rounds, Bully elections). */
+  readonly rounds: number;
+  /** Distinct nodes among those starts; `rounds − candidates` are new rounds after a failed one. */
+  readonly candidates: number;
+}
+
+/** The measurements of one trial: one `simulate()` run, seed = trial number. */
+export interface TrialMetrics {
+  readonly seed: number;
+  /** The elections the scenario is about (see `measuredElections`), in order. */
+  readonly elections: readonly ElectionSample[];
+  /** True when the scenario should have produced a measured election and none completed. */
+  readonly unfinished: boolean;
+  /** leaders.length − 1: every time a node became leader after the first one (stability). */
+  readonly leaderChanges: number;
+  /** Virtual ms during which two or more live nodes each believed they led (split brain). */
+  readonly dualLeaderMs: number;
+  /** The largest durable state of any node at the end of the run, in bytes of JSON. */
+  readonly durableBytes: number;
+  readonly violations: number;
+}
+
+/**
+ * When the scenario's first fault strikes (its first scheduled action); 0 for cold-start, which has
+ * none; Infinity for a scenario with nothing to do at this size (a partition of one node). Elections
+ * that start at or after it are the ones the scenario measures.
+ */
+export function firstFaultMs(scenario: ScenarioName, nodes: number, algorithm: AnyAlgorithm): number {
+  if (scenario === 'cold-start') return 0;
+  const voters = Array.from({ length: nodes }, (_, i) => i + 1);
+  const actions = scenarioActions(scenario, voters, algorithm.defaultTiming);
+  return actions.length === 0 ? Infinity : Math.min(...actions.map((a) => a.atMs));
+}
+
+/**
+ * The elections a scenario is about:
+ * - cold-start: the first election (from time 0 until all nodes agree on the first leader);
+ * - every other scenario: every election that starts at or after the first fault (leader-crash: the
+ *   failover; partition: the majority's election and any change at the heal; flapping: each change the
+ *   crashes and restarts cause). Elections before the first fault are the cold start, not the scenario.
+ */
+export function measuredElections(result: SimResult, faultMs: number): ElectionRecord[] {
+  if (faultMs === 0) return result.elections.slice(0, 1);
+  return result.elections.filter((e) => e.startMs >= faultMs);
+}
+
+/** Scenarios in which a trial with no measured election is a failure to elect (flapping may have none). */
+function expectsElection(scenario: string, nodes: number): boolean {
+  switch (scenario) {
+    case 'cold-start':
+    case 'leader-crash':
+    case 'leader-isolate':
+      return true;
+    case 'partition':
+      return nodes >= 2;
+    default:
+      return false;
+  }
+}
+
+/** Reads one trial's measurements off a simulator result. */
+export function trialMetrics(result: SimResult, faultMs: number, steadyTypes: ReadonlySet<string>): TrialMetrics {
+  const elections = measuredElections(result, faultMs).map((e): ElectionSample => {
+    let electionMessages = 0;
+    for (const [type, count] of Object.entries(e.messagesByType)) if (!steadyTypes.has(type)) electionMessages += count;
+    return { ms: round(e.endMs - e.startMs), messages: e.messages, electionMessages, rounds: e.rounds, candidates: e.candidates };
+  });
+  return {
+    seed: result.seed,
+    elections,
+    unfinished: elections.length === 0 && expectsElection(result.scenario, result.nodes.length),
+    leaderChanges: Math.max(0, result.leaders.length - 1),
+    dualLeaderMs: result.dualLeaderMs,
+    durableBytes: Math.max(0, ...result.final.map((f) => f.durableBytes)),
+    violations: result.violations.length,
+  };
+}
+
+// ---- statistics ------------------------------------------------------------------------------------
+
+/** Nearest-rank percentile (p in 0..100) of the values; NaN when there are none. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[rank - 1]!;
+}
+
+export function mean(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  let sum = 0;
+  for (const v of values) sum += v;
+  return sum / values.length;
+}
+
+export interface Summary {
+  readonly count: number;
+  readonly mean: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+export function summarize(values: readonly number[]): Summary {
+  return {
+    count: values.length,
+    mean: round(mean(values)),
+    p50: percentile(values, 50),
+    p99: percentile(values, 99),
+    max: values.length === 0 ? NaN : Math.max(...values),
+  };
+}
+
+/** Rounds to microseconds (and keeps NaN), so JSON stays short and byte-stable. */
+export function round(value: number): number {
+  return Number.isFinite(value) ? Math.round(value * 1000) / 1000 : value;
+}
+
+/** A cell: one algorithm, one cluster size, one scenario, all its trials. */
+export interface CellKey {
+  readonly algorithm: string;
+  readonly nodes: number;
+  readonly scenario: ScenarioName;
+}
+
+export interface CellSummary extends CellKey {
+  readonly trials: number;
+  /** Measured elections over all trials (a trial may have none, or several under flapping). */
+  readonly elections: number;
+  /** Trials that should have elected a leader but did not within the run. */
+  readonly unfinished: number;
+  readonly electionMs: Summary;
+  readonly messages: Summary;
+  readonly electionMessages: Summary;
+  /** electionMessages / rounds per election, comparable to the textbook's per-round figures. */
+  readonly electionMessagesPerRound: Summary;
+  /** rounds − 1 per election: every extra start, competing candidates and restarted rounds alike. */
+  readonly failedRounds: Summary;
+  /** Share of elections with more than one start. */
+  readonly failedRoundShare: number;
+  /** rounds − candidates per election: rounds a node had to start again (Raft: after a split vote). */
+  readonly restartedRounds: Summary;
+  /** Share of elections in which some node had to start a new round. */
+  readonly restartedShare: number;
+  readonly leaderChanges: Summary;
+  readonly dualLeaderMs: Summary;
+  /** Share of trials with any dual-leader time. */
+  readonly dualLeaderShare: number;
+  readonly durableBytes: number;
+  readonly violations: number;
+  /** Seeds of the trials with violations (at most 10), to replay with `ballot sim`. */
+  readonly violationSeeds: readonly number[];
+}
+
+export function summarizeCell(key: CellKey, trials: readonly TrialMetrics[]): CellSummary {
+  const elections = trials.flatMap((t) => t.elections);
+  const withViolations = trials.filter((t) => t.violations > 0);
+  return {
+    ...key,
+    trials: trials.length,
+    elections: elections.length,
+    unfinished: trials.filter((t) => t.unfinished).length,
+    electionMs: summarize(elections.map((e) => e.ms)),
+    messages: summarize(elections.map((e) => e.messages)),
+    electionMessages: summarize(elections.map((e) => e.electionMessages)),
+    electionMessagesPerRound: summarize(elections.filter((e) => e.rounds > 0).map((e) => round(e.electionMessages / e.rounds))),
+    failedRounds: summarize(elections.map((e) => Math.max(0, e.rounds - 1))),
+    failedRoundShare: share(elections.filter((e) => e.rounds > 1).length, elections.length),
+    restartedRounds: summarize(elections.map((e) => Math.max(0, e.rounds - e.candidates))),
+    restartedShare: share(elections.filter((e) => e.rounds > e.candidates).length, elections.length),
+    leaderChanges: summarize(trials.map((t) => t.leaderChanges)),
+    dualLeaderMs: summarize(trials.map((t) => t.dualLeaderMs)),
+    dualLeaderShare: share(trials.filter((t) => t.dualLeaderMs > 0).length, trials.length),
+    durableBytes: Math.max(0, ...trials.map((t) => t.durableBytes)),
+    violations: trials.reduce((sum, t) => sum + t.violations, 0),
+    violationSeeds: withViolations.slice(0, 10).map((t) => t.seed),
+  };
+}
+
+function share(part: number, whole: number): number {
+  return whole === 0 ? NaN : round(part / whole);
+}

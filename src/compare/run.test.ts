@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { raft } from '../core/raft/index.js';
+import { crashesTolerated, describeAlgorithm, runCompare, steadyStateTypes } from './run.js';
+
+test('Raft\'s steady-state traffic is the heartbeat and its answer', () => {
+  assert.deepEqual(steadyStateTypes(raft), ['AppendEntries', 'AppendEntriesResponse']);
+  const info = describeAlgorithm('raft', { algorithms: ['raft'], sizes: [1, 2, 3, 4, 5, 6, 7], scenarios: ['cold-start'], trials: 1 });
+  assert.deepEqual(info.electionTypes, ['RequestVote', 'RequestVoteResponse']);
+  // A majority must survive: 3 and 4 nodes both survive one crash, 5 survives two (seed 000's comment).
+  assert.deepEqual(info.faultsTolerated, { 1: 0, 2: 0, 3: 1, 4: 1, 5: 2, 6: 2, 7: 3 });
+  assert.equal(info.initialDurableBytes, JSON.stringify(raft.initialDurable(0)).length);
+});
+
+test('crashes tolerated come from canElect, so an algorithm that elects with anyone tolerates n − 1', () => {
+  assert.equal(crashesTolerated({ canElect: (live) => live >= 1 }, 5), 4);
+  assert.equal(crashesTolerated({ canElect: () => false }, 5), 0);
+  assert.equal(crashesTolerated(raft, 9), 4);
+});
+
+test('Raft cold-start elections cost 2(n−1) election messages per round, the textbook figure', async () => {
+  const result = await runCompare({ algorithms: ['raft'], sizes: [3, 5], scenarios: ['cold-start'], trials: 20 }, { jobs: 1 });
+  for (const cell of result.cells) {
+    assert.equal(cell.summary.electionMessagesPerRound.p50, 2 * (cell.summary.nodes - 1), `n=${cell.summary.nodes}`);
+    assert.equal(cell.summary.unfinished, 0);
+    assert.equal(cell.summary.violations, 0);
+  }
+});
+
+test('the result does not depend on the number of worker threads', async () => {
+  const grid = { algorithms: ['raft'], sizes: [3, 4], scenarios: ['leader-crash', 'partition'] as const, trials: 45 };
+  const progress: number[] = [];
+  const one = await runCompare({ ...grid, scenarios: [...grid.scenarios] }, { jobs: 1 });
+  const two = await runCompare({ ...grid, scenarios: [...grid.scenarios] }, { jobs: 2, onProgress: (done) => progress.push(done) });
+  assert.deepEqual(two, one);
+  assert.equal(one.runs, 2 * 2 * 45);
+  assert.equal(progress.at(-1), one.runs);
+  assert.ok(progress.every((d, i) => i === 0 || d > progress[i - 1]!), 'progress only moves forward');
+  for (const cell of one.cells) assert.deepEqual(cell.trials.map((t) => t.seed), Array.from({ length: 45 }, (_, i) => i + 1));
+});
+
+test('the simulator extensions compare relies on: per-election counts by type, final durable size', async () => {
+  const { simulate } = await import('../sim/simulation.js');
+  for (const scenario of ['cold-start', 'leader-crash', 'partition', 'flapping'] as const) {
+    const result = simulate({ algorithm: raft, nodes: 5, seed: 3, scenario });
+    assert.ok(result.elections.length > 0, scenario);
+    for (const e of result.elections) {
+      assert.equal(Object.values(e.messagesByType).reduce((a, b) => a + b, 0), e.messages, scenario);
+    }
+    const totals: Record<string, number> = {};
+    for (const e of result.elections) for (const [t, n] of Object.entries(e.messagesByType)) totals[t] = (totals[t] ?? 0) + n;
+    for (const [t, n] of Object.entries(totals)) assert.ok(n <= result.messages.byType[t]!, `${scenario} ${t}`);
+    // Raft keeps { currentTerm, votedFor, log }; no entries are written in an election-only run.
+    for (const f of result.final) {
+      const sizes = [null, f.node].map((votedFor) => JSON.stringify({ currentTerm: f.term, votedFor, log: [] }).length);
+      assert.ok(sizes.includes(f.durableBytes), `${scenario} node ${f.node}: ${f.durableBytes} bytes`);
+    }
+  }
+});
