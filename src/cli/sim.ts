@@ -1,6 +1,7 @@
 /** `ballot sim`: one simulated run (CONTRACT.md). */
 import { readFileSync } from 'node:fs';
 import { algorithmNames, findAlgorithm } from '../core/algorithms.js';
+import { bullyStable } from '../core/bully/index.js';
 import type { Timing } from '../core/types.js';
 import { parseSchedule, ScheduleError, type Action } from '../sim/schedule.js';
 import { isScenarioName, scenarioNames, type ScenarioName } from '../sim/scenarios.js';
@@ -27,6 +28,7 @@ export const simSpec: CommandSpec = {
     'election-timeout': { type: 'string', value: 'MIN-MAX', description: 'election timeout range in ms (raft default 150-300)' },
     heartbeat: { type: 'string', value: 'MS', description: 'leader heartbeat interval in ms (raft default 50)' },
     history: { type: 'string', value: 'ID=N,...', description: 'node ID starts with N durable log entries (raft: term 1; zab: zxid 1:N)' },
+    'bully-mode': { type: 'string', value: 'MODE', description: 'bully only: preempt (a recovered higher id takes over; default) or stable (it follows the live coordinator)' },
     json: { type: 'boolean', description: 'print the result as one JSON object' },
   },
   epilog:
@@ -44,7 +46,9 @@ export function parseSimArgs(argv: readonly string[], readFile: (path: string) =
   const values = parseOptions(simSpec, argv);
   if (values.help) return 'help';
   const algorithmName = oneOf(values.algorithm, 'algorithm', algorithmNames);
-  const algorithm = findAlgorithm(algorithmName);
+  const bullyMode = oneOf(values['bully-mode'], 'bully-mode', ['preempt', 'stable'], 'preempt');
+  if (values['bully-mode'] !== undefined && algorithmName !== 'bully') throw new UsageError('--bully-mode applies to --algorithm bully only');
+  const algorithm = bullyMode === 'stable' ? bullyStable : findAlgorithm(algorithmName);
   if (!algorithm) throw new UsageError(`--algorithm ${algorithmName} is not implemented yet`);
   const nodes = integer(values.nodes, 'nodes', 5, 1, 100);
   const observers = integer(values.observers, 'observers', 0, 0, 100);

@@ -1,8 +1,10 @@
 /** The registry of algorithms, by the name the command line uses. */
+import { bully } from './bully/index.js';
 import { raft } from './raft/index.js';
 import type { AlgorithmName, AnyAlgorithm } from './types.js';
 
 export const algorithms: Partial<Record<AlgorithmName, AnyAlgorithm>> = {
+  bully,
   raft,
 };
 

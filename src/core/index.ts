@@ -5,3 +5,5 @@ export { OutputBuffer } from './output.js';
 export { algorithms, algorithmNames, findAlgorithm } from './algorithms.js';
 export { raft, RaftNode } from './raft/index.js';
 export type { RaftMessage, RaftDurable } from './raft/index.js';
+export { bully, bullyStable, createBully, BullyNode, nextGeneration } from './bully/index.js';
+export type { BullyMessage, BullyDurable, BullyMode, BullyOptions } from './bully/index.js';

@@ -502,9 +502,19 @@ class Simulation {
     node.believesLeader = believes;
     const before = this.believers;
     this.believers += believes ? 1 : -1;
-    if (before < 2 && this.believers >= 2) this.dualSince = this.now;
+    // Two self-believed leaders at once is measured (dualLeaderMs), not a violation: Raft's deposed
+    // leader may not know it yet, and Bully promises nothing under a partition (split brain). The
+    // timeline says when it starts and ends, so it is seen, not hidden.
+    if (before < 2 && this.believers >= 2) {
+      this.dualSince = this.now;
+      if (this.wantTimeline) {
+        const leaders = this.nodes.filter((n) => n.believesLeader).map((n) => `${n.id} (term ${n.status.term})`);
+        this.note(`dual leaders: ${leaders.join(' and ')} each believe they lead`);
+      }
+    }
     if (before >= 2 && this.believers < 2) {
       this.dualLeaderMs += this.now - this.dualSince;
+      this.note(`one leader again, after ${round(this.now - this.dualSince)} ms of dual leaders`);
       this.dualSince = -1;
     }
   }

@@ -1,0 +1,43 @@
+import type { Algorithm, NodeId } from '../types.js';
+import { BullyNode, type BullyOptions } from './bully.js';
+import { bullyMessageTypes, type BullyDurable, type BullyMessage } from './messages.js';
+
+export * from './messages.js';
+export { BullyNode, nextGeneration, type BullyMode, type BullyOptions, type BullyRole } from './bully.js';
+
+/**
+ * Bully as the hosts see it, in either mode. 'preempt' (Garcia-Molina's, the default `bully`) promises
+ * the highest live id as leader once faults stop; 'stable' promises only one leader (a recovered higher
+ * id follows the live coordinator), so it declares no expected leader.
+ */
+export function createBully(options: BullyOptions): Algorithm<BullyMessage, BullyDurable> {
+  const highest = (live: readonly NodeId[]): NodeId | undefined => (live.length === 0 ? undefined : Math.max(...live));
+  return {
+    name: 'bully',
+    // Detection timeout 150–300 ms, heartbeat 50 ms: the same knobs and values as Raft, so that the two
+    // compare like for like. T defaults to the heartbeat interval (a round trip fits well inside it, or
+    // heartbeats could not keep a follower's 150 ms timer alive), T' to 2 T (the answering node's own T,
+    // plus the Victory's trip). Failover: detection, plus T when a lower id notices first.
+    defaultTiming: { electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, heartbeatMs: 50 },
+    messageTypes: bullyMessageTypes,
+    messageShapes: {
+      Election: { generation: 'nat' },
+      Alive: { generation: 'nat' },
+      Victory: { generation: 'nat' },
+      Heartbeat: { generation: 'nat' },
+    },
+    durableShape: { generation: 'nat' },
+    roles: ['leader', 'follower', 'electing'],
+    initialDurable: () => ({ generation: 0 }), // `--history` means nothing to Bully: ids decide, not logs
+    create: (config, durable, random, now) => new BullyNode(config, durable, random, now, options),
+    // No quorum: any live node can be (and, alone, is) the coordinator.
+    canElect: (live) => live >= 1,
+    ...(options.mode === 'preempt' ? { expectedLeader: highest } : {}),
+  };
+}
+
+/** Garcia-Molina's Bully: a higher id always takes over (the seeds' "frequent leader switches"). */
+export const bully = createBully({ mode: 'preempt' });
+
+/** The non-preempting variant: a recovered higher id follows a live coordinator (`--bully-mode stable`). */
+export const bullyStable = createBully({ mode: 'stable' });
