@@ -1,5 +1,5 @@
 /**
- * Unit tests of the Bully core (src/core/bully), kept here because src/core may not import node:test
+ * Unit tests of the Bully core (src/core/bully), kept in src/core-tests because src/core may not import node:test
  * (the purity rules of eslint.config.js and check-layers forbid node:* there, tests included).
  *
  * Transcript style: nodes are driven by hand (zero-latency FIFO delivery, time advanced to the
@@ -8,8 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { ElectionEvent, NodeId, Random, Timing } from '../core/types.js';
-import { createBully, nextGeneration, type BullyDurable, type BullyMessage, type BullyMode } from '../core/bully/index.js';
+import type { ElectionEvent, NodeId, Random, Timing } from '../../core/types.js';
+import { createBully, nextGeneration, type BullyDurable, type BullyMessage, type BullyMode } from '../../core/bully/index.js';
 
 const timing: Timing = { electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, heartbeatMs: 50 };
 
