@@ -1,9 +1,11 @@
 /** The registry of algorithms, by the name the command line uses. */
 import { raft } from './raft/index.js';
+import { zab } from './zab/index.js';
 import type { AlgorithmName, AnyAlgorithm } from './types.js';
 
 export const algorithms: Partial<Record<AlgorithmName, AnyAlgorithm>> = {
   raft,
+  zab,
 };
 
 export const algorithmNames: readonly AlgorithmName[] = ['bully', 'raft', 'zab'];

@@ -5,3 +5,5 @@ export { OutputBuffer } from './output.js';
 export { algorithms, algorithmNames, findAlgorithm } from './algorithms.js';
 export { raft, RaftNode } from './raft/index.js';
 export type { RaftMessage, RaftDurable } from './raft/index.js';
+export { zab, ZabNode } from './zab/index.js';
+export type { ZabMessage, ZabDurable } from './zab/index.js';
