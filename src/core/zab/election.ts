@@ -69,7 +69,7 @@ export interface ElectionHost {
 export interface Decision {
   readonly vote: Vote;
   readonly quorum: readonly NodeId[];
-  /** 'elected': a quorum of the round agreed; 'joined': a quorum already follows an established leader. */
+  /** 'elected': a quorum of the round agreed after finalizeWait; 'joined': a quorum already follows a leader that says it leads. */
   readonly how: 'elected' | 'joined';
 }
 
@@ -177,7 +177,12 @@ export class FastLeaderElection {
       }
       this.finalizeDeadline = Infinity;
     }
-    this.pollDeadline = now + this.notTimeout;
+    // The queue poll returned a notification, so no re-send yet. Only news counts (a deviation: in
+    // ZooKeeper any notification does): answers from settled nodes that were not enough to join, and
+    // a peer's unchanged re-sends, must not keep postponing our own next re-send forever.
+    const previous = this.recvset.get(from);
+    const repeat = previous !== undefined && sameVote(previous, vote);
+    if (n.state === 'looking' && !repeat) this.pollDeadline = now + this.notTimeout;
     switch (n.state) {
       case 'looking':
         this.receiveLooking(from, vote);
@@ -219,7 +224,7 @@ export class FastLeaderElection {
       this.recvset.set(from, n);
       const quorum = this.agreeing(this.recvset, n);
       if (isQuorum(this.host.voters, quorum) && this.checkLeader(this.recvset, n.leader, n.electionEpoch)) {
-        return this.decide(n, quorum, 'elected');
+        return this.decide(n, quorum, 'joined');
       }
     }
     // Any round: before joining an established ensemble, a quorum must follow the same leader, and the

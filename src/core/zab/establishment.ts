@@ -139,6 +139,12 @@ export class LeaderSession {
           this.maxAcceptedEpoch = Math.max(this.maxAcceptedEpoch, message.acceptedEpoch);
           return this.advance(now);
         }
+        if (message.acceptedEpoch > this.newEpoch) {
+          // Extension: this voter promised a later epoch (to a leader whose discovery failed) and Zab
+          // forbids it to accept ours, ever. ZooKeeper's learner throws and retries until the leader
+          // changes; stepping down lets the next election pick an epoch above that promise.
+          return abandon(`voter ${from} promised epoch ${message.acceptedEpoch}, above ours (${this.newEpoch})`);
+        }
         this.host.send(from, { type: 'LeaderInfo', epoch: this.newEpoch });
         return null;
       case 'AckEpoch':

@@ -27,7 +27,7 @@ export type ZabOptions = ElectionTiming;
 export const defaultZabOptions: ZabOptions = {
   finalizeWaitMs: 200,
   minNotificationIntervalMs: 200,
-  maxNotificationIntervalMs: 1600,
+  maxNotificationIntervalMs: 800,
 };
 
 type Phase =
