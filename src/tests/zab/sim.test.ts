@@ -152,9 +152,10 @@ test('messages of a cold-start election: n·(n−1) notifications to start with,
     for (let seed = 1; seed <= runs; seed++) {
       const full = simulate({ algorithm, nodes: n, seed, scenario: 'cold-start', durationMs: 1000 });
       const election = full.elections[0]!;
-      // Cutting a run at the election's end replays it exactly, so its byType is the election's.
+      // Cutting a run at the election's end replays it exactly, so its byType is the election's (plus
+      // whatever else happened in that very millisecond).
       const cut = simulate({ algorithm, nodes: n, seed, scenario: 'cold-start', durationMs: election.endMs });
-      assert.equal(cut.messages.total, election.messages);
+      assert.ok(cut.messages.total >= election.messages && cut.messages.total <= election.messages + n);
       const byType = cut.messages.byType;
       const count = byType['Notification'] ?? 0;
       assert.ok(count >= n * (n - 1), `n=${n}: ${count} notifications`);
