@@ -6,7 +6,7 @@
  * One instance lives as long as the process, as in ZooKeeper: the logical clock (election round)
  * survives from one LOOKING period to the next and is lost on a crash.
  */
-import { isQuorum } from '../quorum.js';
+import { isQuorum, majority } from '../quorum.js';
 import type { NodeId } from '../types.js';
 import type { Notification, ServerState } from './messages.js';
 
@@ -88,11 +88,14 @@ export class FastLeaderElection {
   private finalizeQuorum: NodeId[] = [];
   private readonly voterSet: ReadonlySet<NodeId>;
   private readonly isVoter: boolean;
+  /** A lower bound only, to skip work; isQuorum decides. */
+  private readonly quorumSize: number;
 
   constructor(private readonly host: ElectionHost, private readonly timing: ElectionTiming) {
     this.notTimeout = timing.minNotificationIntervalMs;
     this.voterSet = new Set(host.voters);
     this.isVoter = this.voterSet.has(host.id);
+    this.quorumSize = majority(host.voters.length);
   }
 
   /** The election round (ZooKeeper's logicalclock). */
@@ -261,10 +264,12 @@ export class FastLeaderElection {
     }
   }
 
+  /** The voters whose tallied vote agrees with `vote`: empty unless they could form a quorum (cheap). */
   private agreeing(votes: ReadonlyMap<NodeId, Vote>, vote: Vote): NodeId[] {
+    if (votes.size < this.quorumSize) return [];
     const ids: NodeId[] = [];
     for (const [id, v] of votes) if (sameVote(v, vote)) ids.push(id);
-    return ids.sort((a, b) => a - b);
+    return ids.length < this.quorumSize ? [] : ids.sort((a, b) => a - b);
   }
 
   private decide(vote: Vote, quorum: readonly NodeId[], how: Decision['how']): Decision {
