@@ -58,6 +58,17 @@ test('`term` is the epoch: it grows by one per established leader in a run of cr
   assert.ok(r.leaders.filter((l) => l.node === 5).length === 1, JSON.stringify(r.leaders));
 });
 
+test('a leader cut off steps down before the others establish a new one: no dual-leader time', () => {
+  for (const scenario of ['leader-isolate', 'partition'] as const) {
+    for (let seed = 1; seed <= 30; seed++) {
+      const r = simulate({ algorithm, nodes: 5, observers: 1, seed, scenario });
+      assert.deepEqual(r.violations, [], describe(r));
+      assert.equal(r.dualLeaderMs, 0, `${scenario} seed ${seed}`);
+      assert.ok(r.leaders.length >= 2, `${scenario} seed ${seed}: a new leader was elected`);
+    }
+  }
+});
+
 /** The (epoch, zxid, id) order of FLE, on durable states. */
 function better(a: { id: NodeId; d: ZabDurable }, b: { id: NodeId; d: ZabDurable }): boolean {
   if (a.d.currentEpoch !== b.d.currentEpoch) return a.d.currentEpoch > b.d.currentEpoch;
