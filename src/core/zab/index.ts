@@ -45,10 +45,10 @@ export function checkZabSend(
 
 export const zab: Algorithm<ZabMessage, ZabDurable> = {
   name: 'zab',
-  // Pings every 50 ms; a follower that hears nothing from its leader for 100–200 ms (drawn per session),
-  // or a leader that hears from no quorum for as long, goes back to LOOKING. FLE's finalizeWait is
-  // ZooKeeper's 200 ms. See docs/algorithms/zab.md.
-  defaultTiming: { electionTimeoutMinMs: 100, electionTimeoutMaxMs: 200, heartbeatMs: 50 },
+  // Raft's defaults, so the algorithms compare at matched settings: pings every 50 ms; a learner that
+  // hears nothing from its leader for 150 ms (three pings), or a leader that hears from no quorum for
+  // 300 ms, goes back to LOOKING. FLE's finalizeWait is ZooKeeper's 200 ms. See docs/algorithms/zab.md.
+  defaultTiming: { electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, heartbeatMs: 50 },
   messageTypes: zabMessageTypes,
   messageShapes: {
     Notification: { leader: 'id-or-null', zxid: 'nat', electionEpoch: 'nat', peerEpoch: 'nat', state: { oneOf: serverStates } },
