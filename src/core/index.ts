@@ -7,3 +7,5 @@ export { raft, RaftNode } from './raft/index.js';
 export type { RaftMessage, RaftDurable } from './raft/index.js';
 export { bully, bullyStable, createBully, BullyNode, nextGeneration } from './bully/index.js';
 export type { BullyMessage, BullyDurable, BullyMode, BullyOptions } from './bully/index.js';
+export { zab, ZabNode } from './zab/index.js';
+export type { ZabMessage, ZabDurable } from './zab/index.js';
