@@ -1,6 +1,6 @@
 /** `ballot sim`: one simulated run (CONTRACT.md). */
 import { readFileSync } from 'node:fs';
-import { algorithmNames, findAlgorithm } from '../core/algorithms.js';
+import { algorithmNames, algorithms } from '../core/algorithms.js';
 import { bullyStable } from '../core/bully/index.js';
 import type { Timing } from '../core/types.js';
 import { parseSchedule, ScheduleError, type Action } from '../sim/schedule.js';
@@ -48,8 +48,7 @@ export function parseSimArgs(argv: readonly string[], readFile: (path: string) =
   const algorithmName = oneOf(values.algorithm, 'algorithm', algorithmNames);
   const bullyMode = oneOf(values['bully-mode'], 'bully-mode', ['preempt', 'stable'], 'preempt');
   if (values['bully-mode'] !== undefined && algorithmName !== 'bully') throw new UsageError('--bully-mode applies to --algorithm bully only');
-  const algorithm = bullyMode === 'stable' ? bullyStable : findAlgorithm(algorithmName);
-  if (!algorithm) throw new UsageError(`--algorithm ${algorithmName} is not implemented yet`);
+  const algorithm = bullyMode === 'stable' ? bullyStable : algorithms[algorithmName];
   const nodes = integer(values.nodes, 'nodes', 5, 1, 100);
   const observers = integer(values.observers, 'observers', 0, 0, 100);
   if (observers > 0 && algorithmName === 'bully') throw new UsageError('--observers: bully has no non-voting members');

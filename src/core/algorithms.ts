@@ -4,13 +4,13 @@ import { raft } from './raft/index.js';
 import { zab } from './zab/index.js';
 import type { AlgorithmName, AnyAlgorithm } from './types.js';
 
-export const algorithms: Partial<Record<AlgorithmName, AnyAlgorithm>> = {
+export const algorithms: Readonly<Record<AlgorithmName, AnyAlgorithm>> = {
   bully,
   raft,
   zab,
 };
 
-export const algorithmNames: readonly AlgorithmName[] = ['bully', 'raft', 'zab'];
+export const algorithmNames = Object.keys(algorithms) as readonly AlgorithmName[];
 
 export function findAlgorithm(name: string): AnyAlgorithm | undefined {
   return Object.hasOwn(algorithms, name) ? algorithms[name as AlgorithmName] : undefined;
