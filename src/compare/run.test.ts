@@ -1,7 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { algorithms } from '../core/algorithms.js';
 import { raft } from '../core/raft/index.js';
+import { simulate } from '../sim/simulation.js';
 import { crashesTolerated, describeAlgorithm, runCompare, steadyStateTypes } from './run.js';
+
+test('each algorithm declares exactly the message types a settled cluster keeps sending', () => {
+  for (const algorithm of Object.values(algorithms)) {
+    for (const seed of [1, 2, 3]) {
+      // Runs are prefix-stable: the longer run's extra messages are what the settled cluster sent.
+      const settled = simulate({ algorithm, nodes: 5, seed, durationMs: 2000 }).messages.byType;
+      const later = simulate({ algorithm, nodes: 5, seed, durationMs: 5000 }).messages.byType;
+      const sentWhileSettled = Object.keys(later).filter((type) => later[type]! > (settled[type] ?? 0));
+      assert.deepEqual(sentWhileSettled.sort(), [...algorithm.heartbeatTypes].sort(), `${algorithm.name} seed ${seed}`);
+    }
+  }
+});
 
 test('Raft\'s steady-state traffic is the heartbeat and its answer', () => {
   assert.deepEqual(steadyStateTypes(raft), ['AppendEntries', 'AppendEntriesResponse']);

@@ -94,24 +94,12 @@ export function runChunk(request: ChunkRequest): TrialMetrics[] {
 }
 
 /**
- * The message types a settled cluster keeps sending: those sent outside every election period of a
- * quiet cold start (3 nodes, no faults). Whatever else an election period contains is what electing
- * costs (Raft: RequestVote and its response; the new leader's first AppendEntries round counts as
- * background, since it is the heartbeat a settled cluster sends anyway).
+ * The message types a settled cluster keeps sending, as each algorithm declares them (the leader's
+ * heartbeat and its answers); whatever else an election period contains is what electing costs. (Raft:
+ * the new leader's first AppendEntries round counts as background, since a settled cluster sends it anyway.)
  */
 export function steadyStateTypes(algorithm: AnyAlgorithm): string[] {
-  for (let seed = 1; seed <= 20; seed++) {
-    const result = simulate({ algorithm, nodes: 3, seed, scenario: 'cold-start' });
-    if (result.elections.length === 0 || result.violations.length > 0) continue;
-    const inElections = new Map<string, number>();
-    for (const e of result.elections) {
-      for (const [type, count] of Object.entries(e.messagesByType)) inElections.set(type, (inElections.get(type) ?? 0) + count);
-    }
-    return Object.entries(result.messages.byType)
-      .filter(([type, count]) => count > (inElections.get(type) ?? 0))
-      .map(([type]) => type);
-  }
-  return [];
+  return [...algorithm.heartbeatTypes];
 }
 
 /** The largest k such that n − k live voters can still elect (Raft/ZAB: a majority; Bully: anyone). */

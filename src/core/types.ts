@@ -112,6 +112,11 @@ export interface Algorithm<M extends Message, D> {
   readonly defaultTiming: Timing;
   /** Every message type of the union, for metrics (messages by type) and validation. */
   readonly messageTypes: readonly M['type'][];
+  /**
+   * The message types a settled cluster keeps sending (the leader's heartbeat and its answers). Every
+   * other type is the cost of electing; `ballot compare` counts election messages with this split.
+   */
+  readonly heartbeatTypes: readonly M['type'][];
   /** The fields of each message type, for validating frames at the runtime's edge. */
   readonly messageShapes: MessageShapes<M>;
   /** The fields of the durable state, for validating what is read back from disk. */

@@ -20,6 +20,7 @@ export function createBully(options: BullyOptions): Algorithm<BullyMessage, Bull
     // plus the Victory's trip). Failover: detection, plus T when a lower id notices first.
     defaultTiming: { electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, heartbeatMs: 50 },
     messageTypes: bullyMessageTypes,
+    heartbeatTypes: ['Heartbeat'],
     messageShapes: {
       Election: { generation: 'nat' },
       Alive: { generation: 'nat' },

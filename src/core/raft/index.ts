@@ -11,6 +11,7 @@ export const raft: Algorithm<RaftMessage, RaftDurable> = {
   // §5.2 / §9.3 of the paper: 150–300 ms timeouts; heartbeats well inside the smallest timeout.
   defaultTiming: { electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, heartbeatMs: 50 },
   messageTypes: raftMessageTypes,
+  heartbeatTypes: ['AppendEntries', 'AppendEntriesResponse'],
   messageShapes: {
     RequestVote: { term: 'nat', lastLogIndex: 'nat', lastLogTerm: 'nat' },
     RequestVoteResponse: { term: 'nat', voteGranted: 'bool' },

@@ -50,6 +50,7 @@ export const zab: Algorithm<ZabMessage, ZabDurable> = {
   // 300 ms, goes back to LOOKING. FLE's finalizeWait is ZooKeeper's 200 ms. See docs/algorithms/zab.md.
   defaultTiming: { electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, heartbeatMs: 50 },
   messageTypes: zabMessageTypes,
+  heartbeatTypes: ['Ping', 'PingReply'],
   messageShapes: {
     Notification: { leader: 'id-or-null', zxid: 'nat', electionEpoch: 'nat', peerEpoch: 'nat', state: { oneOf: serverStates } },
     FollowerInfo: { acceptedEpoch: 'nat' },
