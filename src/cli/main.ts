@@ -25,6 +25,13 @@ export const commands: Record<string, CommandEntry> = {
       return (argv, io) => runSim(argv, io.out);
     },
   },
+  bench: {
+    summary: 'failover of real processes: ballot, etcd and ZooKeeper side by side',
+    load: async () => {
+      const { runBench } = await import('./bench.js');
+      return (argv, io) => runBench(argv, { ...io, tty: process.stderr.isTTY === true });
+    },
+  },
 };
 
 function version(): string {
