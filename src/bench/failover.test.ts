@@ -298,6 +298,7 @@ test('an interrupted run stops its cluster and returns what it measured', async 
     assert.equal(report.failures, 0);
     assert.equal(log.starts.length, 3);
     assert.equal(log.stops, 3, 'the interrupted cluster was stopped too');
+    assert.deepEqual(await readdir(workDir), [], "the interrupted trial's data removed too");
   });
 });
 

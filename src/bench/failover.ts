@@ -190,8 +190,7 @@ export async function runFailoverBench(system: SystemUnderTest, options: Failove
   const stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
   const { signal } = options;
 
-  const firstOptions = clusterOptions(options, 0, join(options.workDir, 'x'));
-  const settings = system.describe(firstOptions);
+  const settings = system.describe(clusterOptions(options, 0, options.workDir));
   const results: TrialResult[] = [];
   let aborted = false;
 
@@ -321,7 +320,8 @@ export async function runFailoverBench(system: SystemUnderTest, options: Failove
     }
     const result = await runTrial(trial);
     if (signal?.aborted) {
-      // An interrupted trial measured nothing: leave it out rather than count it as a failure.
+      // An interrupted trial measured nothing: leave it (and its data) out rather than count it as a failure.
+      if (result.keptDataDir !== null && options.keepData !== true) await rm(result.keptDataDir, { recursive: true, force: true });
       aborted = true;
       break;
     }

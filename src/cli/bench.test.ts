@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FailoverReport } from '../bench/failover.js';
 import { UsageError } from './args.js';
 import { formatTable, matchedDefaultTiming, parseBenchFailoverArgs, runBench, timingFor, type BenchCommand } from './bench.js';
@@ -98,9 +101,30 @@ test('ballot bench: help, and an unknown benchmark is a usage error (exit 2, one
   assert.equal(await main(['bench', 'failover', '--help'], io), 0);
   assert.match(out, /--election-timeout MIN-MAX/);
   assert.equal(await main(['bench', 'latency'], io), 2);
-  assert.equal(err, 'ballot bench: unknown benchmark "latency" (benchmarks: failover)\n');
+  assert.equal(err, 'ballot bench: unknown benchmark "latency" (benchmarks: failover, report)\n');
   err = '';
   assert.equal(await main(['bench', 'failover', '--system', 'consul'], io), 2);
   assert.equal(err.split('\n').length, 2, 'one line');
   await assert.rejects(runBench(['failover', '--nodes', '3'], { ...io, tty: false }), UsageError);
+});
+
+test('ballot bench report: saved --json results side by side', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ballot-report-test-'));
+  try {
+    const row = { kind: 'unavailable', system: 'ballot-zab', nodes: 5, reason: 'not in this build' };
+    await writeFile(join(dir, 'a.json'), JSON.stringify({ rows: [row] }));
+    await writeFile(join(dir, 'b.json'), JSON.stringify({ rows: [{ ...row, nodes: 3 }] }));
+    await writeFile(join(dir, 'bad.json'), '{"nothing": 1}');
+    let out = '';
+    const io = { out: (t: string) => void (out += t), err: () => undefined, tty: false };
+    assert.equal(await runBench(['report', join(dir, 'a.json'), join(dir, 'b.json')], io), 0);
+    const lines = out.trimEnd().split('\n');
+    assert.equal(lines.length, 4);
+    assert.match(lines[2]!, /ballot-zab \| 5 /);
+    assert.match(lines[3]!, /ballot-zab \| 3 /);
+    await assert.rejects(runBench(['report', join(dir, 'bad.json')], io), /not the output of ballot bench failover --json/);
+    await assert.rejects(runBench(['report'], io), UsageError);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

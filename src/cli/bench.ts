@@ -2,8 +2,8 @@
  * `ballot bench failover`: the real-process failover benchmark (src/bench/failover.ts) against ballot's
  * nodes, etcd and ZooKeeper, printed side by side from one run.
  */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { findAlgorithm } from '../core/algorithms.js';
 import { etcdDefaultTiming, etcdSystem } from '../bench/etcd-system.js';
@@ -54,8 +54,11 @@ export const benchFailoverSpec: CommandSpec = {
 
 const benchSpec: CommandSpec = {
   name: 'bench',
-  usage: 'ballot bench failover [options]',
-  summary: 'Benchmarks of real processes. Subcommands:\n  failover   kill -9 the leader, time until the survivors agree on a new one',
+  usage: 'ballot bench failover [options] | ballot bench report FILE.json...',
+  summary:
+    'Benchmarks of real processes. Subcommands:\n' +
+    '  failover   kill -9 the leader, time until the survivors agree on a new one\n' +
+    '  report     print the table of saved `failover --json` results, side by side',
   options: {},
   epilog: "Run 'ballot bench failover --help' for its options.",
 };
@@ -241,7 +244,8 @@ export async function runBench(argv: readonly string[], io: BenchIo): Promise<nu
     io.out(helpText(benchSpec));
     return 0;
   }
-  if (sub !== 'failover') throw new UsageError(`unknown benchmark ${JSON.stringify(sub)} (benchmarks: failover)`);
+  if (sub === 'report') return runReport(rest, io);
+  if (sub !== 'failover') throw new UsageError(`unknown benchmark ${JSON.stringify(sub)} (benchmarks: failover, report)`);
   const command = parseBenchFailoverArgs(rest);
   if (command === 'help') {
     io.out(helpText(benchFailoverSpec));
@@ -255,6 +259,10 @@ export async function runBench(argv: readonly string[], io: BenchIo): Promise<nu
   process.once('SIGTERM', onSignal);
   const rows: Row[] = [];
   const startedAt = new Date().toISOString();
+  const loadBefore = loadavg();
+  if (loadBefore[0]! > cpus().length * 0.5) {
+    io.err(`note: the machine is busy (load ${loadBefore[0]!.toFixed(1)} on ${cpus().length} cores); real-process timings will be skewed\n`);
+  }
   try {
     for (const nodes of command.nodes) {
       for (const target of command.targets) {
@@ -292,7 +300,9 @@ export async function runBench(argv: readonly string[], io: BenchIo): Promise<nu
   if (command.json) {
     const json = {
       startedAt,
-      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', platform: process.platform, node: process.version },
+      finishedAt: new Date().toISOString(),
+      // Other work on the machine skews real-process timings: the load averages say whether there was any.
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', platform: process.platform, node: process.version, loadavgBefore: loadBefore, loadavgAfter: loadavg() },
       command: ['ballot', 'bench', ...argv],
       rows,
     };
@@ -310,4 +320,27 @@ export async function runBench(argv: readonly string[], io: BenchIo): Promise<nu
   }
   if (abort.signal.aborted) return 130;
   return failed ? 1 : 0;
+}
+
+/** `ballot bench report FILE...`: the rows of saved `--json` results in one table. */
+async function runReport(files: readonly string[], io: BenchIo): Promise<number> {
+  if (files.length === 0 || files.includes('--help') || files.includes('-h')) {
+    if (files.length === 0) throw new UsageError('report needs the JSON files of `ballot bench failover --json` runs');
+    io.out('Usage: ballot bench report FILE.json...\n\nPrints the table of saved `ballot bench failover --json` results, in the order given.\n');
+    return 0;
+  }
+  const rows: Row[] = [];
+  for (const file of files) {
+    let json: unknown;
+    try {
+      json = JSON.parse(await readFile(file, 'utf8'));
+    } catch (error) {
+      throw new UsageError(`cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const saved = (json as { rows?: unknown }).rows;
+    if (!Array.isArray(saved)) throw new UsageError(`${file} is not the output of ballot bench failover --json (no rows)`);
+    rows.push(...(saved as Row[]));
+  }
+  io.out(formatTable(rows));
+  return 0;
 }
