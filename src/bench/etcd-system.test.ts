@@ -12,14 +12,20 @@ import { liveProcessCount } from './processes.js';
 
 const options = { nodes: 3, basePort: 20000, dataDir: '/data', heartbeatMs: 50, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300 };
 
-test("matched timing: etcd's randomized range [E, 2E) equals ballot's 150-300, heartbeat lowered to E/5", () => {
-  assert.deepEqual(etcdTiming(options), { heartbeatMs: 30, electionMs: 150, randomizedMs: [150, 300] });
-  // Heartbeat-matched variant: E = 250 allows a 50 ms heartbeat.
-  assert.deepEqual(etcdTiming({ heartbeatMs: 50, electionTimeoutMinMs: 250, electionTimeoutMaxMs: 500 }), { heartbeatMs: 50, electionMs: 250, randomizedMs: [250, 500] });
+test('matched timing: the same mean effective election timeout, heartbeat as close as E >= 5H allows', () => {
+  // ballot's defaults: 50 ms, 150–300 (mean 225) → 35 / 175: campaigns 140–315 ms after the last heartbeat, mean 227.5.
+  assert.deepEqual(etcdTiming(options), { heartbeatMs: 35, electionMs: 175, effectiveMs: [140, 315], effectiveMeanMs: 227.5 });
   // etcd's own defaults map to themselves.
-  assert.deepEqual(etcdTiming(etcdDefaultTiming), { heartbeatMs: 100, electionMs: 1000, randomizedMs: [1000, 2000] });
-  // The mean is what is matched when max is not 2·min: (200 + 250) / 3 = 150.
-  assert.equal(etcdTiming({ heartbeatMs: 10, electionTimeoutMinMs: 200, electionTimeoutMaxMs: 250 }).electionMs, 150);
+  assert.deepEqual(etcdTiming(etcdDefaultTiming), { heartbeatMs: 100, electionMs: 1000, effectiveMs: [900, 1900], effectiveMeanMs: 1400 });
+  // When the 5-tick rule allows it, ballot's heartbeat is kept.
+  assert.deepEqual(etcdTiming({ heartbeatMs: 50, electionTimeoutMinMs: 250, electionTimeoutMaxMs: 550 }), { heartbeatMs: 50, electionMs: 300, effectiveMs: [250, 550], effectiveMeanMs: 400 });
+  assert.deepEqual(etcdTiming({ heartbeatMs: 50, electionTimeoutMinMs: 200, electionTimeoutMaxMs: 450 }).electionMs, 250);
+  // Never below etcd's 5 ticks, whatever is asked.
+  for (const [h, min, max] of [[1, 1, 1], [50, 10, 20], [1000, 150, 300], [7, 3000, 3001]] as const) {
+    const t = etcdTiming({ heartbeatMs: h, electionTimeoutMinMs: min, electionTimeoutMaxMs: max });
+    assert.ok(t.electionMs >= 5 * t.heartbeatMs && t.heartbeatMs >= 1, `${h} ${min}-${max}`);
+    assert.ok(Math.abs(t.effectiveMeanMs - (min + max) / 2) <= Math.max(t.heartbeatMs, 7), `${h} ${min}-${max}: mean ${t.effectiveMeanMs}`);
+  }
 });
 
 test('every member listens on 127.0.0.1 only, in a static initial cluster', () => {
@@ -27,8 +33,8 @@ test('every member listens on 127.0.0.1 only, in a static initial cluster', () =
   assert.ok(args.includes('--listen-client-urls=http://127.0.0.1:20002'));
   assert.ok(args.includes('--listen-peer-urls=http://127.0.0.1:20003'));
   assert.ok(args.includes('--initial-cluster=n1=http://127.0.0.1:20001,n2=http://127.0.0.1:20003,n3=http://127.0.0.1:20005'));
-  assert.ok(args.includes('--heartbeat-interval=30'));
-  assert.ok(args.includes('--election-timeout=150'));
+  assert.ok(args.includes('--heartbeat-interval=35'));
+  assert.ok(args.includes('--election-timeout=175'));
   assert.ok(args.includes(`--data-dir=${join('/data', 'n2')}`));
   assert.ok(args.every((a) => !a.includes('0.0.0.0') && !a.includes('localhost')));
 });
@@ -81,7 +87,7 @@ test(
         nodes: 3,
         trials: 1,
         timing: { heartbeatMs: 50, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300 },
-        basePort: 46100,
+        basePort: 29100, // below the ephemeral range (32768+), where outgoing connections take ports
         workDir,
         settleMs: 100,
         startTimeoutMs: 20_000,

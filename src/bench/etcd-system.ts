@@ -4,14 +4,19 @@
  * `POST /v3/maintenance/status` on its client URL over a keep-alive HTTP connection (etcdctl costs
  * 20–40 ms per call, too coarse for a 5 ms poll).
  *
- * Timing. etcd has two knobs, both in ms: --heartbeat-interval (the raft tick; the leader heartbeats
- * every tick) and --election-timeout E. Its raft draws each randomized election timeout from
- * [E, 2E) in whole ticks (etcd-io/raft resetRandomizedElectionTimeout), and refuses E < 5 × heartbeat.
- * ballot's Raft draws uniformly from [min, max]. We match the MEAN: etcd's nominal mean is 1.5 E, so
- * E = (min + max) / 3; for ballot's defaults (150–300) that is E = 150, whose range [150, 300) is
- * exactly ballot's. The heartbeat is then lowered to E / 5 when needed (50 → 30 ms for E = 150),
- * because etcd accepts nothing else; a heartbeat-matched variant (heartbeat 50, E = 250) is the
- * command line `--heartbeat 50 --election-timeout 250-500`. See docs/bench.md.
+ * Timing: what "matched" means. etcd has two knobs, both in ms: --heartbeat-interval H (the raft
+ * tick; the leader heartbeats every tick) and --election-timeout E, with E >= 5 H enforced. Its raft
+ * gives each follower a random timeout of k ticks, k uniform in [E/H, 2E/H) (etcd-io/raft
+ * resetRandomizedElectionTimeout), counts ticks since the last heartbeat it heard (electionElapsed,
+ * reset to 0 by a heartbeat) and campaigns at the k-th. The ticker runs independently of the
+ * heartbeats, so the first tick comes somewhere in (0, H] after the reset, and the EFFECTIVE timeout —
+ * last heartbeat heard to campaign — lies in ((k-1) H, k H]: over all k, in (E - H, 2E - H], mean
+ * 1.5 E - H. ballot's Raft campaigns a uniform [min, max] after the last heartbeat it heard. We give
+ * etcd the same mean effective timeout, at ballot's heartbeat when etcd's E >= 5 H rule allows it and
+ * otherwise at the largest heartbeat it allows (E = 5 H, mean 6.5 H). For ballot's defaults (heartbeat
+ * 50, 150–300, mean 225) that is heartbeat 35, election 175: effective 140–315 ms, mean 227.5.
+ * etcd's own defaults (100 / 1000, effective 900–1900) are heartbeat 100, election 900–1900 in these
+ * terms. docs/bench.md shows other matchings (nominal range, heartbeat first) and their numbers.
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -20,8 +25,8 @@ import { join } from 'node:path';
 import { requireFreePorts, startProcess, type StartedProcess } from './processes.js';
 import type { ClusterOptions, ClusterUnderTest, SystemUnderTest } from './system.js';
 
-/** etcd's own defaults (heartbeat 100 ms, election timeout 1000 ms), in ballot's terms. */
-export const etcdDefaultTiming = { heartbeatMs: 100, electionTimeoutMinMs: 1000, electionTimeoutMaxMs: 2000 } as const;
+/** etcd's own defaults (heartbeat 100 ms, election timeout 1000 ms) in ballot's terms (see above). */
+export const etcdDefaultTiming = { heartbeatMs: 100, electionTimeoutMinMs: 900, electionTimeoutMaxMs: 1900 } as const;
 
 /** The etcd binary: $BALLOT_ETCD, else Debian's /usr/bin/etcd, else `etcd` on the PATH. */
 export function etcdBinary(env: NodeJS.ProcessEnv = process.env): string {
@@ -32,19 +37,32 @@ export function etcdBinary(env: NodeJS.ProcessEnv = process.env): string {
 export interface EtcdTiming {
   /** --heartbeat-interval, ms (one raft tick). */
   readonly heartbeatMs: number;
-  /** --election-timeout, ms. */
+  /** --election-timeout, ms: a whole number of ticks, at least 5. */
   readonly electionMs: number;
-  /** The randomized election timeout's nominal range, [lo, hi) ms, in whole ticks. */
-  readonly randomizedMs: readonly [number, number];
+  /** From the last heartbeat a follower heard until it campaigns: (lo, hi] ms, and the mean. */
+  readonly effectiveMs: readonly [number, number];
+  readonly effectiveMeanMs: number;
 }
 
-/** ballot's timing mapped to etcd's two flags (see the file comment for why this is "matched"). */
+/** etcd's smallest election timeout, in ticks: "--election-timeout should be at least as 5 times as --heartbeat-interval". */
+const MIN_ELECTION_TICKS = 5;
+
+/** ballot's timing mapped to etcd's two flags: the same mean effective election timeout (see above). */
 export function etcdTiming(options: Pick<ClusterOptions, 'heartbeatMs' | 'electionTimeoutMinMs' | 'electionTimeoutMaxMs'>): EtcdTiming {
-  const electionMs = Math.max(5, Math.round((options.electionTimeoutMinMs + options.electionTimeoutMaxMs) / 3));
-  // etcd: "--election-timeout should be at least as 5 times as --heartbeat-interval".
-  const heartbeatMs = Math.max(1, Math.min(Math.round(options.heartbeatMs), Math.floor(electionMs / 5)));
-  const ticks = Math.floor(electionMs / heartbeatMs);
-  return { heartbeatMs, electionMs, randomizedMs: [ticks * heartbeatMs, 2 * ticks * heartbeatMs] };
+  const mean = (options.electionTimeoutMinMs + options.electionTimeoutMaxMs) / 2;
+  // Effective mean with T ticks of H ms: H (1.5 T - 1). First try ballot's heartbeat.
+  let heartbeatMs = Math.max(1, Math.round(options.heartbeatMs));
+  let ticks = Math.round((mean / heartbeatMs + 1) / 1.5);
+  if (ticks < MIN_ELECTION_TICKS) {
+    ticks = MIN_ELECTION_TICKS;
+    heartbeatMs = Math.max(1, Math.round(mean / (1.5 * MIN_ELECTION_TICKS - 1)));
+  }
+  return {
+    heartbeatMs,
+    electionMs: ticks * heartbeatMs,
+    effectiveMs: [(ticks - 1) * heartbeatMs, (2 * ticks - 1) * heartbeatMs],
+    effectiveMeanMs: heartbeatMs * (1.5 * ticks - 1),
+  };
 }
 
 /** Member i (1-based) uses client port base + 2(i-1) and peer port base + 2(i-1) + 1. */
@@ -185,7 +203,7 @@ export const etcdSystem: SystemUnderTest = {
   name: 'etcd',
   describe(options) {
     const t = etcdTiming(options);
-    return `heartbeat-interval ${t.heartbeatMs}, election-timeout ${t.electionMs} (randomized [${t.randomizedMs[0]}, ${t.randomizedMs[1]}) ms)`;
+    return `heartbeat-interval ${t.heartbeatMs}, election-timeout ${t.electionMs} (campaigns ${t.effectiveMs[0]}–${t.effectiveMs[1]} ms after the last heartbeat, mean ${Math.round(t.effectiveMeanMs)})`;
   },
   async start(options) {
     const binary = etcdBinary();

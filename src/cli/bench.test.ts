@@ -43,7 +43,7 @@ test('sizes, trials and timing are read', () => {
 test("--defaults: each system's own timing", () => {
   const command = parse('--system etcd,zookeeper --defaults');
   assert.equal(command.timing, 'defaults');
-  assert.deepEqual(timingFor({ kind: 'etcd' }, 'defaults'), { heartbeatMs: 100, electionTimeoutMinMs: 1000, electionTimeoutMaxMs: 2000 });
+  assert.deepEqual(timingFor({ kind: 'etcd' }, 'defaults'), { heartbeatMs: 100, electionTimeoutMinMs: 900, electionTimeoutMaxMs: 1900 });
   assert.equal(timingFor({ kind: 'zookeeper' }, 'defaults').heartbeatMs, 1000);
   assert.deepEqual(timingFor({ kind: 'ballot', algorithm: 'raft' }, 'defaults'), { heartbeatMs: 50, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300 });
   assert.deepEqual(timingFor({ kind: 'etcd' }, matchedDefaultTiming), matchedDefaultTiming);

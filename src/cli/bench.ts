@@ -39,7 +39,7 @@ export const benchFailoverSpec: CommandSpec = {
     heartbeat: { type: 'string', value: 'MS', description: 'heartbeat interval to match (default 50)' },
     'election-timeout': { type: 'string', value: 'MIN-MAX', description: 'election timeout range to match (default 150-300)' },
     defaults: { type: 'boolean', description: "each system at its own default timing instead (etcd 100/1000, ZooKeeper tickTime 2000)" },
-    'base-port': { type: 'string', value: 'PORT', description: `first port; trials rotate through ${PORT_BLOCKS} blocks of ${PORT_BLOCK_SIZE} (default 21000)` },
+    'base-port': { type: 'string', value: 'PORT', description: `first port, below 32768 (outgoing connections take ports above); trials rotate through ${PORT_BLOCKS} blocks of ${PORT_BLOCK_SIZE} (default 21000)` },
     'data-dir': { type: 'string', value: 'DIR', description: 'where trial data goes (default: a fresh temporary directory)' },
     'keep-data': { type: 'boolean', description: "keep every trial's data and logs (those of failed trials are always kept)" },
     settle: { type: 'string', value: 'MS', description: 'quiet time between agreement and the kill, before the random phase (default 1000)' },
