@@ -29,6 +29,13 @@ export const commands: Record<string, CommandEntry> = {
     summary: 'run the same seeded scenarios for every algorithm and print the measured comparison',
     load: async () => (await import('./compare.js')).compareCommand,
   },
+  bench: {
+    summary: 'failover of real processes: ballot, etcd and ZooKeeper side by side',
+    load: async () => {
+      const { runBench } = await import('./bench.js');
+      return (argv, io) => runBench(argv, { ...io, tty: process.stderr.isTTY === true });
+    },
+  },
 };
 
 function version(): string {

@@ -1,0 +1,222 @@
+/**
+ * etcd as a system under test: `etcd` processes (Debian package etcd-server, /usr/bin/etcd) on
+ * 127.0.0.1 with a static initial cluster, each member's leader read from
+ * `POST /v3/maintenance/status` on its client URL over a keep-alive HTTP connection (etcdctl costs
+ * 20–40 ms per call, too coarse for a 5 ms poll).
+ *
+ * Timing: what "matched" means. etcd has two knobs, both in ms: --heartbeat-interval H (the raft
+ * tick; the leader heartbeats every tick) and --election-timeout E, with E >= 5 H enforced. Its raft
+ * gives each follower a random timeout of k ticks, k uniform in [E/H, 2E/H) (etcd-io/raft
+ * resetRandomizedElectionTimeout), counts ticks since the last heartbeat it heard (electionElapsed,
+ * reset to 0 by a heartbeat) and campaigns at the k-th. The ticker runs independently of the
+ * heartbeats, so the first tick comes somewhere in (0, H] after the reset, and the EFFECTIVE timeout —
+ * last heartbeat heard to campaign — lies in ((k-1) H, k H]: over all k, in (E - H, 2E - H], mean
+ * 1.5 E - H. ballot's Raft campaigns a uniform [min, max] after the last heartbeat it heard. We give
+ * etcd the same mean effective timeout, at ballot's heartbeat when etcd's E >= 5 H rule allows it and
+ * otherwise at the largest heartbeat it allows (E = 5 H, mean 6.5 H). For ballot's defaults (heartbeat
+ * 50, 150–300, mean 225) that is heartbeat 35, election 175: effective 140–315 ms, mean 227.5.
+ * etcd's own defaults (100 / 1000, effective 900–1900) are heartbeat 100, election 900–1900 in these
+ * terms. docs/bench.md shows other matchings (nominal range, heartbeat first) and their numbers.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { Agent, request } from 'node:http';
+import { join } from 'node:path';
+import { requireFreePorts, startProcess, type StartedProcess } from './processes.js';
+import type { ClusterOptions, ClusterUnderTest, SystemUnderTest } from './system.js';
+
+/** etcd's own defaults (heartbeat 100 ms, election timeout 1000 ms) in ballot's terms (see above). */
+export const etcdDefaultTiming = { heartbeatMs: 100, electionTimeoutMinMs: 900, electionTimeoutMaxMs: 1900 } as const;
+
+/** The etcd binary: $BALLOT_ETCD, else Debian's /usr/bin/etcd, else `etcd` on the PATH. */
+export function etcdBinary(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.BALLOT_ETCD) return env.BALLOT_ETCD;
+  return existsSync('/usr/bin/etcd') ? '/usr/bin/etcd' : 'etcd';
+}
+
+export interface EtcdTiming {
+  /** --heartbeat-interval, ms (one raft tick). */
+  readonly heartbeatMs: number;
+  /** --election-timeout, ms: a whole number of ticks, at least 5. */
+  readonly electionMs: number;
+  /** From the last heartbeat a follower heard until it campaigns: (lo, hi] ms, and the mean. */
+  readonly effectiveMs: readonly [number, number];
+  readonly effectiveMeanMs: number;
+}
+
+/** etcd's smallest election timeout, in ticks: "--election-timeout should be at least as 5 times as --heartbeat-interval". */
+const MIN_ELECTION_TICKS = 5;
+
+/** ballot's timing mapped to etcd's two flags: the same mean effective election timeout (see above). */
+export function etcdTiming(options: Pick<ClusterOptions, 'heartbeatMs' | 'electionTimeoutMinMs' | 'electionTimeoutMaxMs'>): EtcdTiming {
+  const mean = (options.electionTimeoutMinMs + options.electionTimeoutMaxMs) / 2;
+  // Effective mean with T ticks of H ms: H (1.5 T - 1). First try ballot's heartbeat.
+  let heartbeatMs = Math.max(1, Math.round(options.heartbeatMs));
+  let ticks = Math.round((mean / heartbeatMs + 1) / 1.5);
+  if (ticks < MIN_ELECTION_TICKS) {
+    ticks = MIN_ELECTION_TICKS;
+    heartbeatMs = Math.max(1, Math.round(mean / (1.5 * MIN_ELECTION_TICKS - 1)));
+  }
+  return {
+    heartbeatMs,
+    electionMs: ticks * heartbeatMs,
+    effectiveMs: [(ticks - 1) * heartbeatMs, (2 * ticks - 1) * heartbeatMs],
+    effectiveMeanMs: heartbeatMs * (1.5 * ticks - 1),
+  };
+}
+
+/** Member i (1-based) uses client port base + 2(i-1) and peer port base + 2(i-1) + 1. */
+export function etcdPorts(basePort: number, member: number): { client: number; peer: number } {
+  return { client: basePort + 2 * (member - 1), peer: basePort + 2 * (member - 1) + 1 };
+}
+
+/** The command line of member `member`. */
+export function etcdArgs(options: ClusterOptions, member: number, clusterToken: string): string[] {
+  const timing = etcdTiming(options);
+  const { client, peer } = etcdPorts(options.basePort, member);
+  const initialCluster = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}=http://127.0.0.1:${etcdPorts(options.basePort, i + 1).peer}`).join(',');
+  return [
+    `--name=n${member}`,
+    `--data-dir=${join(options.dataDir, `n${member}`)}`,
+    `--listen-client-urls=http://127.0.0.1:${client}`,
+    `--advertise-client-urls=http://127.0.0.1:${client}`,
+    `--listen-peer-urls=http://127.0.0.1:${peer}`,
+    `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
+    `--initial-cluster=${initialCluster}`,
+    '--initial-cluster-state=new',
+    `--initial-cluster-token=${clusterToken}`,
+    `--heartbeat-interval=${timing.heartbeatMs}`,
+    `--election-timeout=${timing.electionMs}`,
+    // zap: capnslog (3.4's default logger) prints a deprecation warning; the log level stays etcd's default.
+    '--logger=zap',
+    '--log-outputs=stderr',
+  ];
+}
+
+/** What one member's status says: its own member id and the leader's (null: none known). */
+export interface EtcdStatus {
+  readonly memberId: string;
+  readonly leaderId: string | null;
+}
+
+/** Parses the JSON reply of /v3/maintenance/status (ids are uint64 as decimal strings; 0 or absent: none). */
+export function parseEtcdStatus(text: string): EtcdStatus | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof json !== 'object' || json === null) return null;
+  const header = (json as { header?: unknown }).header;
+  if (typeof header !== 'object' || header === null) return null;
+  const memberId = (header as { member_id?: unknown }).member_id;
+  if (typeof memberId !== 'string' || !/^\d+$/.test(memberId)) return null;
+  const leader = (json as { leader?: unknown }).leader;
+  const leaderId = typeof leader === 'string' && /^\d+$/.test(leader) && leader !== '0' ? leader : null;
+  return { memberId, leaderId };
+}
+
+/** One member's status over a keep-alive connection; null when it does not answer in time. */
+export function fetchStatus(agent: Agent, port: number, timeoutMs: number): Promise<EtcdStatus | null> {
+  return new Promise((resolve) => {
+    const body = '{}';
+    const req = request(
+      { host: '127.0.0.1', port, method: 'POST', path: '/v3/maintenance/status', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve(res.statusCode === 200 ? parseEtcdStatus(Buffer.concat(chunks).toString('utf8')) : null));
+        res.on('error', () => resolve(null));
+      },
+    );
+    req.setTimeout(timeoutMs, () => req.destroy());
+    req.on('error', () => resolve(null));
+    req.end(body);
+  });
+}
+
+const POLL_TIMEOUT_MS = 500;
+
+class EtcdCluster implements ClusterUnderTest {
+  readonly members: readonly number[];
+  private readonly processes = new Map<number, StartedProcess>();
+  private readonly agents = new Map<number, Agent>();
+  /** etcd's member ids (from each member's own status) → our 1..N. */
+  private readonly memberOf = new Map<string, number>();
+  private readonly killed = new Set<number>();
+  private stopped = false;
+
+  constructor(private readonly options: ClusterOptions) {
+    this.members = Array.from({ length: options.nodes }, (_, i) => i + 1);
+  }
+
+  async launch(): Promise<void> {
+    const binary = etcdBinary();
+    const token = `ballot-bench-${process.pid}-${Date.now().toString(36)}`;
+    for (const member of this.members) {
+      await mkdir(join(this.options.dataDir, `n${member}`), { recursive: true });
+    }
+    // All members at once, as a cluster restart would: etcd's cold start is bimodal (ANCHORS.md).
+    for (const member of this.members) {
+      const started = await startProcess(binary, { args: etcdArgs(this.options, member, token), logFile: join(this.options.dataDir, `n${member}.log`) });
+      this.processes.set(member, started);
+      this.agents.set(member, new Agent({ keepAlive: true, maxSockets: 1 }));
+    }
+  }
+
+  async leaderViews(): Promise<Map<number, number | null>> {
+    const live = this.members.filter((m) => !this.killed.has(m));
+    for (const member of live) {
+      const child = this.processes.get(member)!;
+      if (!child.isRunning()) throw new Error(`etcd member ${member} exited unexpectedly; its log ends:\n${child.logTail()}`);
+    }
+    const replies = await Promise.all(live.map((m) => fetchStatus(this.agents.get(m)!, etcdPorts(this.options.basePort, m).client, POLL_TIMEOUT_MS)));
+    // Learn every answering member's id first, so a leader named in this same poll can be mapped.
+    replies.forEach((reply, i) => {
+      if (reply) this.memberOf.set(reply.memberId, live[i]!);
+    });
+    const views = new Map<number, number | null>();
+    replies.forEach((reply, i) => {
+      const leader = reply?.leaderId ? this.memberOf.get(reply.leaderId) : undefined;
+      views.set(live[i]!, leader ?? null);
+    });
+    return views;
+  }
+
+  async kill(member: number): Promise<void> {
+    this.killed.add(member);
+    this.agents.get(member)?.destroy();
+    await this.processes.get(member)?.kill();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const agent of this.agents.values()) agent.destroy();
+    // kill -9 is enough: the data directory is thrown away after the trial.
+    await Promise.all([...this.processes.values()].map((p) => p.kill()));
+  }
+}
+
+export const etcdSystem: SystemUnderTest = {
+  name: 'etcd',
+  describe(options) {
+    const t = etcdTiming(options);
+    return `heartbeat-interval ${t.heartbeatMs}, election-timeout ${t.electionMs} (campaigns ${t.effectiveMs[0]}–${t.effectiveMs[1]} ms after the last heartbeat, mean ${Math.round(t.effectiveMeanMs)})`;
+  },
+  async start(options) {
+    const binary = etcdBinary();
+    if (binary.includes('/') && !existsSync(binary)) throw new Error(`etcd is not installed (${binary} not found; see scripts/install-comparison-systems.sh)`);
+    const ports = Array.from({ length: options.nodes }, (_, i) => etcdPorts(options.basePort, i + 1)).flatMap((p) => [p.client, p.peer]);
+    await requireFreePorts(ports);
+    const cluster = new EtcdCluster(options);
+    try {
+      await cluster.launch();
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  },
+};

@@ -1,0 +1,131 @@
+/**
+ * Child processes of the failover bench (etcd, java, ballot node): spawned with their output in a log
+ * file, killed with SIGKILL, and never left behind. Every process started here is recorded until it
+ * exits; if the bench itself exits (normally, on an uncaught error, or after Ctrl-C) the survivors are
+ * killed synchronously from the 'exit' hook, so a benchmark run leaves no orphans.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const child of live) {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
+/** How many processes started here are still running (tests use it to prove cleanup). */
+export function liveProcessCount(): number {
+  return live.size;
+}
+
+export interface StartedProcess {
+  readonly pid: number;
+  readonly logFile: string;
+  /** Settles when the process has exited, with its exit code or signal. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  isRunning(): boolean;
+  /** kill -9; resolves once the process is gone (bounded: a SIGKILLed process always goes). */
+  kill(): Promise<void>;
+  /** The last lines of the log, for error messages. */
+  logTail(lines?: number): string;
+}
+
+export interface StartOptions {
+  readonly args: readonly string[];
+  /** stdout and stderr go to this file (created or truncated). */
+  readonly logFile: string;
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Starts `command`; rejects if it cannot be started at all (ENOENT: not installed), with a message that
+ * names the command.
+ */
+export async function startProcess(command: string, options: StartOptions): Promise<StartedProcess> {
+  installExitHook();
+  const log = openSync(options.logFile, 'w');
+  let child: ChildProcess;
+  try {
+    child = spawn(command, [...options.args], {
+      stdio: ['ignore', log, log],
+      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+      ...(options.env !== undefined ? { env: options.env } : {}),
+    });
+  } finally {
+    // The child holds its own descriptor for the file; ours is no longer needed.
+    closeSync(log);
+  }
+  live.add(child);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      live.delete(child);
+      reject(new Error(error.code === 'ENOENT' ? `${command} not found (is it installed?)` : `cannot start ${command}: ${error.message}`));
+    });
+  });
+  let running = true;
+  void exited.then(() => {
+    running = false;
+  });
+  const pid = child.pid!;
+  return {
+    pid,
+    logFile: options.logFile,
+    exited,
+    isRunning: () => running,
+    async kill() {
+      if (!running) return;
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        // raced with its exit
+      }
+      await exited;
+    },
+    logTail(lines = 5) {
+      try {
+        const text = readFileSync(options.logFile, 'utf8').trimEnd();
+        return text.split('\n').slice(-lines).join('\n');
+      } catch {
+        return '';
+      }
+    },
+  };
+}
+
+/** Resolves true when 127.0.0.1:port can be bound right now (nothing else listens there). */
+export function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => {
+      server.close(() => resolve(true));
+    });
+  });
+}
+
+/** Rejects, naming the first busy port, unless every port is free. */
+export async function requireFreePorts(ports: readonly number[]): Promise<void> {
+  for (const port of ports) {
+    if (!(await portIsFree(port))) throw new Error(`port ${port} on 127.0.0.1 is in use (choose another --base-port)`);
+  }
+}

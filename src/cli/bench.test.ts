@@ -1,0 +1,130 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FailoverReport } from '../bench/failover.js';
+import { UsageError } from './args.js';
+import { formatTable, matchedDefaultTiming, parseBenchFailoverArgs, runBench, timingFor, type BenchCommand } from './bench.js';
+import { main } from './main.js';
+
+function parse(line: string): BenchCommand {
+  const command = parseBenchFailoverArgs(line.split(' ').filter(Boolean));
+  assert.notEqual(command, 'help');
+  return command as BenchCommand;
+}
+
+test('targets: algorithms, systems, --all, without duplicates', () => {
+  assert.deepEqual(parse('--algorithm raft').targets, [{ kind: 'ballot', algorithm: 'raft' }]);
+  assert.deepEqual(parse('--system etcd,zookeeper --algorithm zab').targets, [{ kind: 'ballot', algorithm: 'zab' }, { kind: 'etcd' }, { kind: 'zookeeper' }]);
+  assert.deepEqual(
+    parse('--all --system etcd').targets.map((t) => (t.kind === 'ballot' ? t.algorithm : t.kind)),
+    ['etcd', 'bully', 'raft', 'zab', 'zookeeper'],
+  );
+});
+
+test('defaults: 3 nodes, 15 trials, ballot Raft timing matched on every system', () => {
+  const command = parse('--system etcd');
+  assert.deepEqual(command.nodes, [3]);
+  assert.equal(command.trials, 15);
+  assert.deepEqual(command.timing, matchedDefaultTiming);
+  assert.equal(command.json, false);
+  assert.equal(command.dataDir, null);
+});
+
+test('sizes, trials and timing are read', () => {
+  const command = parse('--system zookeeper --nodes 3,5 --trials 20 --heartbeat 100 --election-timeout 1000-2000 --json');
+  assert.deepEqual(command.nodes, [3, 5]);
+  assert.equal(command.trials, 20);
+  assert.deepEqual(command.timing, { heartbeatMs: 100, electionTimeoutMinMs: 1000, electionTimeoutMaxMs: 2000 });
+  assert.equal(command.json, true);
+});
+
+test("--defaults: each system's own timing", () => {
+  const command = parse('--system etcd,zookeeper --defaults');
+  assert.equal(command.timing, 'defaults');
+  assert.deepEqual(timingFor({ kind: 'etcd' }, 'defaults'), { heartbeatMs: 100, electionTimeoutMinMs: 900, electionTimeoutMaxMs: 1900 });
+  assert.equal(timingFor({ kind: 'zookeeper' }, 'defaults').heartbeatMs, 1000);
+  assert.deepEqual(timingFor({ kind: 'ballot', algorithm: 'raft' }, 'defaults'), { heartbeatMs: 50, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300 });
+  assert.deepEqual(timingFor({ kind: 'etcd' }, matchedDefaultTiming), matchedDefaultTiming);
+});
+
+test('mistakes are usage errors naming the option', () => {
+  const cases: [string, RegExp][] = [
+    ['', /say what to measure/],
+    ['--system consul', /--system must be among etcd, zookeeper/],
+    ['--algorithm paxos', /--algorithm must be among bully, raft, zab/],
+    ['--system etcd --nodes 1', /--nodes must be at least 2/],
+    ['--system etcd --nodes 3,x', /--nodes must be an integer/],
+    ['--system etcd --trials 0', /--trials must be at least 1/],
+    ['--system etcd --election-timeout 300-150', /MIN \(300\) is greater than MAX/],
+    ['--system etcd --defaults --heartbeat 50', /--defaults uses each system's own timing/],
+    ['--system etcd --base-port 80', /--base-port must be at least 1024/],
+    ['--system etcd --frobnicate', /unknown option '--frobnicate'/],
+  ];
+  for (const [line, message] of cases) {
+    assert.throws(() => parseBenchFailoverArgs(line.split(' ').filter(Boolean)), (error: unknown) => error instanceof UsageError && message.test(error.message), line);
+  }
+});
+
+test('the table: one row per system and size, failures counted, unavailable systems said so', () => {
+  const summary = { count: 2, min: 100, mean: 150, median: 150.4, p90: 190, p99: 199, max: 200 };
+  const report: FailoverReport = {
+    system: 'etcd',
+    nodes: 3,
+    timing: matchedDefaultTiming,
+    settings: 'heartbeat-interval 30, election-timeout 150',
+    trials: [],
+    failover: summary,
+    coldStart: { ...summary, median: 585 },
+    failures: 1,
+    aborted: false,
+  };
+  const table = formatTable([
+    { kind: 'report', report: { ...report, trials: [{} as never, {} as never, {} as never] } },
+    { kind: 'unavailable', system: 'ballot-raft', nodes: 3, reason: 'not in this build' },
+  ]);
+  const lines = table.trimEnd().split('\n');
+  assert.equal(lines.length, 4);
+  assert.match(lines[0]!, /\| system \| N \| settings \| failover p50 \| p90 \| p99 \| max \| cold start p50 \| failures \|/);
+  assert.equal(lines[2], '| etcd | 3 | heartbeat-interval 30, election-timeout 150 | 150 | 190 | 199 | 200 | 585 | 1/3 |');
+  assert.match(lines[3]!, /ballot-raft \| 3 \| not available: not in this build/);
+});
+
+test('ballot bench: help, and an unknown benchmark is a usage error (exit 2, one line)', async () => {
+  let out = '';
+  let err = '';
+  const io = { out: (t: string) => void (out += t), err: (t: string) => void (err += t) };
+  assert.equal(await main(['bench'], io), 0);
+  assert.match(out, /failover/);
+  out = '';
+  assert.equal(await main(['bench', 'failover', '--help'], io), 0);
+  assert.match(out, /--election-timeout MIN-MAX/);
+  assert.equal(await main(['bench', 'latency'], io), 2);
+  assert.equal(err, 'ballot bench: unknown benchmark "latency" (benchmarks: failover, report)\n');
+  err = '';
+  assert.equal(await main(['bench', 'failover', '--system', 'consul'], io), 2);
+  assert.equal(err.split('\n').length, 2, 'one line');
+  await assert.rejects(runBench(['failover', '--nodes', '3'], { ...io, tty: false }), UsageError);
+});
+
+test('ballot bench report: saved --json results side by side', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ballot-report-test-'));
+  try {
+    const row = { kind: 'unavailable', system: 'ballot-zab', nodes: 5, reason: 'not in this build' };
+    await writeFile(join(dir, 'a.json'), JSON.stringify({ rows: [row] }));
+    await writeFile(join(dir, 'b.json'), JSON.stringify({ rows: [{ ...row, nodes: 3 }] }));
+    await writeFile(join(dir, 'bad.json'), '{"nothing": 1}');
+    let out = '';
+    const io = { out: (t: string) => void (out += t), err: () => undefined, tty: false };
+    assert.equal(await runBench(['report', join(dir, 'a.json'), join(dir, 'b.json')], io), 0);
+    const lines = out.trimEnd().split('\n');
+    assert.equal(lines.length, 4);
+    assert.match(lines[2]!, /ballot-zab \| 5 /);
+    assert.match(lines[3]!, /ballot-zab \| 3 /);
+    await assert.rejects(runBench(['report', join(dir, 'bad.json')], io), /not the output of ballot bench failover --json/);
+    await assert.rejects(runBench(['report'], io), UsageError);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,347 @@
+/**
+ * `ballot bench failover`: the real-process failover benchmark (src/bench/failover.ts) against ballot's
+ * nodes, etcd and ZooKeeper, printed side by side from one run.
+ */
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { findAlgorithm } from '../core/algorithms.js';
+import { etcdDefaultTiming, etcdSystem } from '../bench/etcd-system.js';
+import { MAX_NODES, PORT_BLOCKS, PORT_BLOCK_SIZE, runFailoverBench, type FailoverReport, type FailoverTiming, type ProgressEvent } from '../bench/failover.js';
+import type { SystemUnderTest } from '../bench/system.js';
+import { zookeeperDefaultTiming, zookeeperSystem } from '../bench/zookeeper-system.js';
+import { UsageError, helpText, integer, parseOptions, range, type CommandSpec } from './args.js';
+
+const ballotAlgorithms = ['bully', 'raft', 'zab'] as const;
+type BallotAlgorithm = (typeof ballotAlgorithms)[number];
+const otherSystems = ['etcd', 'zookeeper'] as const;
+type OtherSystem = (typeof otherSystems)[number];
+
+export type Target = { readonly kind: 'ballot'; readonly algorithm: BallotAlgorithm } | { readonly kind: OtherSystem };
+
+/** ballot's Raft defaults: what every system is matched to unless told otherwise. */
+export const matchedDefaultTiming: FailoverTiming = { heartbeatMs: 50, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300 };
+
+export const benchFailoverSpec: CommandSpec = {
+  name: 'bench failover',
+  usage: 'ballot bench failover [--algorithm LIST | --system LIST | --all] [--nodes 3,5] [--trials 15] [options]',
+  summary:
+    'Measures failover of real processes on 127.0.0.1: per trial a fresh cluster, wait until all members\n' +
+    'agree on a leader, kill -9 the leader at a random heartbeat phase, time until every survivor names\n' +
+    'the same new leader. ballot, etcd and ZooKeeper run through the same harness at matched timing\n' +
+    '(see docs/bench.md) and are printed side by side.',
+  options: {
+    algorithm: { type: 'string', value: 'LIST', description: `ballot's own nodes, comma-separated: ${ballotAlgorithms.join(', ')}` },
+    system: { type: 'string', value: 'LIST', description: `other systems, comma-separated: ${otherSystems.join(', ')} (scripts/install-comparison-systems.sh)` },
+    all: { type: 'boolean', description: 'every algorithm and system' },
+    nodes: { type: 'string', value: 'N[,N]', description: 'cluster sizes (default 3)' },
+    trials: { type: 'string', value: 'T', description: 'trials per system and size (default 15)' },
+    heartbeat: { type: 'string', value: 'MS', description: 'heartbeat interval to match (default 50)' },
+    'election-timeout': { type: 'string', value: 'MIN-MAX', description: 'election timeout range to match (default 150-300)' },
+    defaults: { type: 'boolean', description: "each system at its own default timing instead (etcd 100/1000, ZooKeeper tickTime 2000)" },
+    'base-port': { type: 'string', value: 'PORT', description: `first port, below 32768 (outgoing connections take ports above); trials rotate through ${PORT_BLOCKS} blocks of ${PORT_BLOCK_SIZE} (default 21000)` },
+    'data-dir': { type: 'string', value: 'DIR', description: 'where trial data goes (default: a fresh temporary directory)' },
+    'keep-data': { type: 'boolean', description: "keep every trial's data and logs (those of failed trials are always kept)" },
+    settle: { type: 'string', value: 'MS', description: 'quiet time between agreement and the kill, before the random phase (default 1000)' },
+    timeout: { type: 'string', value: 'MS', description: 'a failover slower than this is a failed trial (default 30000)' },
+    json: { type: 'boolean', description: 'print every trial and summary as one JSON object' },
+  },
+  epilog:
+    'Exit status: 0 when every trial converged, 1 when some did not (they are counted in the table),\n' +
+    '2 for bad arguments, 130 when interrupted.\n' +
+    'Example: ballot bench failover --algorithm raft --system etcd --nodes 3,5 --trials 20',
+};
+
+const benchSpec: CommandSpec = {
+  name: 'bench',
+  usage: 'ballot bench failover [options] | ballot bench report FILE.json...',
+  summary:
+    'Benchmarks of real processes. Subcommands:\n' +
+    '  failover   kill -9 the leader, time until the survivors agree on a new one\n' +
+    '  report     print the table of saved `failover --json` results, side by side',
+  options: {},
+  epilog: "Run 'ballot bench failover --help' for its options.",
+};
+
+export interface BenchCommand {
+  readonly targets: readonly Target[];
+  readonly nodes: readonly number[];
+  readonly trials: number;
+  /** 'defaults': each system's own default timing. */
+  readonly timing: FailoverTiming | 'defaults';
+  readonly basePort: number;
+  readonly dataDir: string | null;
+  readonly settleMs: number;
+  readonly failoverTimeoutMs: number;
+  readonly keepData: boolean;
+  readonly json: boolean;
+}
+
+function list(value: string | boolean | undefined): string[] {
+  if (typeof value !== 'string') return [];
+  return value.split(',').map((part) => part.trim()).filter((part) => part !== '');
+}
+
+/** Turns `ballot bench failover …` (without `failover`) into a command; throws UsageError for any mistake. */
+export function parseBenchFailoverArgs(argv: readonly string[]): BenchCommand | 'help' {
+  const values = parseOptions(benchFailoverSpec, argv);
+  if (values.help) return 'help';
+  const targets: Target[] = [];
+  const add = (target: Target): void => {
+    if (!targets.some((t) => targetName(t) === targetName(target))) targets.push(target);
+  };
+  if (values.algorithm !== undefined && list(values.algorithm).length === 0) throw new UsageError('--algorithm needs a name (bully, raft, zab)');
+  if (values.system !== undefined && list(values.system).length === 0) throw new UsageError('--system needs a name (etcd, zookeeper)');
+  for (const name of list(values.algorithm)) {
+    if (!(ballotAlgorithms as readonly string[]).includes(name)) throw new UsageError(`--algorithm must be among ${ballotAlgorithms.join(', ')}, got ${JSON.stringify(name)}`);
+    add({ kind: 'ballot', algorithm: name as BallotAlgorithm });
+  }
+  for (const name of list(values.system)) {
+    if (!(otherSystems as readonly string[]).includes(name)) throw new UsageError(`--system must be among ${otherSystems.join(', ')}, got ${JSON.stringify(name)}`);
+    add({ kind: name as OtherSystem });
+  }
+  if (values.all === true) {
+    for (const algorithm of ballotAlgorithms) add({ kind: 'ballot', algorithm });
+    for (const system of otherSystems) add({ kind: system });
+  }
+  if (targets.length === 0) throw new UsageError('say what to measure: --algorithm bully|raft|zab, --system etcd|zookeeper, or --all');
+
+  const nodes = values.nodes === undefined ? [3] : list(values.nodes).map((n) => integer(n, 'nodes', 3, 2, MAX_NODES));
+  if (nodes.length === 0) throw new UsageError('--nodes needs a number, e.g. 3 or 3,5');
+  const trials = integer(values.trials, 'trials', 15, 1, 10_000);
+
+  let timing: FailoverTiming | 'defaults';
+  if (values.defaults === true) {
+    if (values.heartbeat !== undefined || values['election-timeout'] !== undefined) {
+      throw new UsageError('--defaults uses each system\'s own timing; leave out --heartbeat and --election-timeout');
+    }
+    timing = 'defaults';
+  } else {
+    const heartbeatMs = integer(values.heartbeat, 'heartbeat', matchedDefaultTiming.heartbeatMs, 1, 600_000);
+    const timeout = range(values['election-timeout'], 'election-timeout');
+    if (timeout && timeout.min <= 0) throw new UsageError('--election-timeout must be positive');
+    timing = {
+      heartbeatMs,
+      electionTimeoutMinMs: timeout?.min ?? matchedDefaultTiming.electionTimeoutMinMs,
+      electionTimeoutMaxMs: timeout?.max ?? matchedDefaultTiming.electionTimeoutMaxMs,
+    };
+  }
+  const basePort = integer(values['base-port'], 'base-port', 21_000, 1024, 65_535 - PORT_BLOCKS * PORT_BLOCK_SIZE);
+  const dataDir = typeof values['data-dir'] === 'string' ? resolve(values['data-dir']) : null;
+  if (values['data-dir'] !== undefined && (dataDir === null || values['data-dir'] === '')) throw new UsageError('--data-dir needs a directory');
+  const settleMs = integer(values.settle, 'settle', 1000, 0, 600_000);
+  const failoverTimeoutMs = integer(values.timeout, 'timeout', 30_000, 100, 3_600_000);
+  return { targets, nodes, trials, timing, basePort, dataDir, settleMs, failoverTimeoutMs, keepData: values['keep-data'] === true, json: values.json === true };
+}
+
+/** The timing a target runs at: the matched timing, or with --defaults the system's own. */
+export function timingFor(target: Target, timing: FailoverTiming | 'defaults'): FailoverTiming {
+  if (timing !== 'defaults') return timing;
+  switch (target.kind) {
+    case 'etcd':
+      return etcdDefaultTiming;
+    case 'zookeeper':
+      return zookeeperDefaultTiming;
+    case 'ballot':
+      return findAlgorithm(target.algorithm)?.defaultTiming ?? matchedDefaultTiming;
+  }
+}
+
+export function targetName(target: Target): string {
+  return target.kind === 'ballot' ? `ballot-${target.algorithm}` : target.kind;
+}
+
+/**
+ * ballot's own adapter (src/bench/ballot-system.ts, `ballotSystem(algorithm)`), loaded only when asked
+ * for: it is written in parallel with this command, and a build without it must still measure etcd and
+ * ZooKeeper.
+ */
+async function loadBallotSystem(algorithm: string): Promise<SystemUnderTest> {
+  const specifier = '../bench/ballot-system.js';
+  let module: unknown;
+  try {
+    module = await import(specifier);
+  } catch (error) {
+    // Only the adapter itself missing means "not in this build"; a module IT fails to find is a real error.
+    const missing = (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes('ballot-system.js');
+    if (missing) throw new Error("ballot's own nodes are not in this build yet (src/bench/ballot-system.ts is missing)");
+    throw error;
+  }
+  const factory = (module as { ballotSystem?: unknown }).ballotSystem;
+  if (typeof factory !== 'function') throw new Error('src/bench/ballot-system.ts does not export ballotSystem(algorithm)');
+  return (factory as (name: string) => SystemUnderTest)(algorithm);
+}
+
+async function systemFor(target: Target): Promise<SystemUnderTest> {
+  switch (target.kind) {
+    case 'etcd':
+      return etcdSystem;
+    case 'zookeeper':
+      return zookeeperSystem;
+    case 'ballot':
+      return loadBallotSystem(target.algorithm);
+  }
+}
+
+/** One row of the table: a report, or why the system could not be measured at all. */
+export type Row = { readonly kind: 'report'; readonly report: FailoverReport } | { readonly kind: 'unavailable'; readonly system: string; readonly nodes: number; readonly reason: string };
+
+const ms = (value: number | undefined): string => (value === undefined ? '-' : String(Math.round(value)));
+
+/** The side-by-side table, in Markdown (readable in a terminal, pasted as is into docs/bench.md). */
+export function formatTable(rows: readonly Row[]): string {
+  const header = ['system', 'N', 'settings', 'failover p50', 'p90', 'p99', 'max', 'cold start p50', 'failures'];
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i >= 3 ? '---:' : '---')).join('|')}|`];
+  for (const row of rows) {
+    if (row.kind === 'unavailable') {
+      lines.push(`| ${row.system} | ${row.nodes} | not available: ${row.reason} | - | - | - | - | - | - |`);
+      continue;
+    }
+    const r = row.report;
+    const f = r.failover;
+    lines.push(
+      `| ${r.system} | ${r.nodes} | ${r.settings} | ${ms(f?.median)} | ${ms(f?.p90)} | ${ms(f?.p99)} | ${ms(f?.max)} | ${ms(r.coldStart?.median)} | ${r.failures}/${r.trials.length}${r.aborted ? ' (interrupted)' : ''} |`,
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Why trials failed, one line each (below the table). */
+function formatFailures(rows: readonly Row[]): string {
+  const lines: string[] = [];
+  for (const row of rows) {
+    if (row.kind !== 'report') continue;
+    for (const t of row.report.trials) {
+      if (t.failure) lines.push(`${row.report.system} N=${row.report.nodes} trial ${t.trial}: ${t.failure.phase}: ${t.failure.message.split('\n')[0]}${t.keptDataDir ? ` (logs: ${t.keptDataDir})` : ''}`);
+    }
+  }
+  return lines.length > 0 ? `\nfailed trials:\n${lines.join('\n')}\n` : '';
+}
+
+export interface BenchIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  /** Whether stderr is a terminal: progress is shown only there. */
+  readonly tty: boolean;
+}
+
+function progressPrinter(io: BenchIo): ((event: ProgressEvent) => void) | undefined {
+  if (!io.tty) return undefined;
+  return (event) => {
+    const head = `${event.system} N=${event.nodes} trial ${event.trial + 1}/${event.trials}`;
+    if (event.kind === 'phase') {
+      io.err(`\r\x1b[K${head}: ${event.phase}`);
+    } else {
+      const r = event.result;
+      io.err(`\r\x1b[K${head}: ${r.ok ? `failover ${Math.round(r.failoverMs!)} ms (${r.killed} → ${r.newLeader}), cold start ${Math.round(r.coldStartMs!)} ms` : `FAILED in ${r.failure?.phase}`}\n`);
+    }
+  };
+}
+
+/** Runs `ballot bench …`; returns the exit status. */
+export async function runBench(argv: readonly string[], io: BenchIo): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h') {
+    io.out(helpText(benchSpec));
+    return 0;
+  }
+  if (sub === 'report') return runReport(rest, io);
+  if (sub !== 'failover') throw new UsageError(`unknown benchmark ${JSON.stringify(sub)} (benchmarks: failover, report)`);
+  const command = parseBenchFailoverArgs(rest);
+  if (command === 'help') {
+    io.out(helpText(benchFailoverSpec));
+    return 0;
+  }
+
+  const workDir = command.dataDir ?? (await mkdtemp(join(tmpdir(), 'ballot-bench-')));
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const rows: Row[] = [];
+  const startedAt = new Date().toISOString();
+  const loadBefore = loadavg();
+  if (loadBefore[0]! > cpus().length * 0.5) {
+    io.err(`note: the machine is busy (load ${loadBefore[0]!.toFixed(1)} on ${cpus().length} cores); real-process timings will be skewed\n`);
+  }
+  try {
+    for (const nodes of command.nodes) {
+      for (const target of command.targets) {
+        if (abort.signal.aborted) break;
+        let system: SystemUnderTest;
+        try {
+          system = await systemFor(target);
+        } catch (error) {
+          const reason = error instanceof Error ? error.message : String(error);
+          io.err(`${targetName(target)}: ${reason}\n`);
+          rows.push({ kind: 'unavailable', system: targetName(target), nodes, reason });
+          continue;
+        }
+        const onProgress = progressPrinter(io);
+        const report = await runFailoverBench(system, {
+          nodes,
+          trials: command.trials,
+          timing: timingFor(target, command.timing),
+          basePort: command.basePort,
+          workDir,
+          settleMs: command.settleMs,
+          failoverTimeoutMs: command.failoverTimeoutMs,
+          keepData: command.keepData,
+          signal: abort.signal,
+          ...(onProgress ? { onProgress } : {}),
+        });
+        rows.push({ kind: 'report', report });
+      }
+    }
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+
+  if (command.json) {
+    const json = {
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      // Other work on the machine skews real-process timings: the load averages say whether there was any.
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', platform: process.platform, node: process.version, loadavgBefore: loadBefore, loadavgAfter: loadavg() },
+      command: ['ballot', 'bench', ...argv],
+      rows,
+    };
+    io.out(JSON.stringify(json, null, 2) + '\n');
+  } else {
+    io.out(formatTable(rows) + formatFailures(rows));
+  }
+
+  const failed = rows.some((row) => row.kind === 'unavailable' || row.report.failures > 0);
+  // Keep the data of failed trials (their logs); remove the rest, and our temporary directory if empty.
+  if (command.dataDir === null) {
+    const left = await readdir(workDir).catch(() => []);
+    if (left.length === 0) await rm(workDir, { recursive: true, force: true });
+    else io.err(`trial data kept in ${workDir}\n`);
+  }
+  if (abort.signal.aborted) return 130;
+  return failed ? 1 : 0;
+}
+
+/** `ballot bench report FILE...`: the rows of saved `--json` results in one table. */
+async function runReport(files: readonly string[], io: BenchIo): Promise<number> {
+  if (files.length === 0 || files.includes('--help') || files.includes('-h')) {
+    if (files.length === 0) throw new UsageError('report needs the JSON files of `ballot bench failover --json` runs');
+    io.out('Usage: ballot bench report FILE.json...\n\nPrints the table of saved `ballot bench failover --json` results, in the order given.\n');
+    return 0;
+  }
+  const rows: Row[] = [];
+  for (const file of files) {
+    let json: unknown;
+    try {
+      json = JSON.parse(await readFile(file, 'utf8'));
+    } catch (error) {
+      throw new UsageError(`cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const saved = (json as { rows?: unknown }).rows;
+    if (!Array.isArray(saved)) throw new UsageError(`${file} is not the output of ballot bench failover --json (no rows)`);
+    rows.push(...(saved as Row[]));
+  }
+  io.out(formatTable(rows));
+  return 0;
+}
