@@ -1,0 +1,131 @@
+/**
+ * The programmatic API, in process: several nodes in one process (each with its own metrics
+ * registry), real sockets on 127.0.0.1, real files. Every algorithm of the registry is covered.
+ */
+import { after, test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { algorithms } from '../core/algorithms.js';
+import type { AnyAlgorithm, NodeId } from '../core/types.js';
+import { ConfigError } from './config.js';
+import { startNode, type NodeEvents, type NodeHandle } from './node.js';
+import { StorageError } from './storage.js';
+import { freePorts, metricValue, waitFor } from './testing.js';
+
+const host = (port: number): string => `127.0.0.1:${port}`;
+
+async function startTrio(algorithm: AnyAlgorithm, dir: string): Promise<NodeHandle[]> {
+  const ports = await freePorts(3);
+  const peers = new Map(ports.map((port, i) => [i + 1, host(port)]));
+  return Promise.all([1, 2, 3].map((id) => startNode({ id, algorithm: algorithm.name, peers, dataDir: join(dir, `n${id}`), http: '127.0.0.1:0' })));
+}
+
+/** The one leader every given node names, once they agree. */
+function agreedLeader(nodes: readonly NodeHandle[]): NodeId | undefined {
+  const views = nodes.map((node) => node.status().leader);
+  return views[0] !== null && views[0] !== undefined && views.every((view) => view === views[0]) ? views[0] : undefined;
+}
+
+for (const algorithm of Object.values(algorithms)) {
+  describe(`startNode (${algorithm.name})`, () => {
+    test('three nodes elect one leader; events carry the term; a stopped leader is replaced', { timeout: 20_000 }, async () => {
+      const dir = mkdtempSync(join(tmpdir(), `ballot-api-${algorithm.name}-`));
+      const nodes = await startTrio(algorithm, dir);
+      const events = new Map<NodeId, { type: keyof NodeEvents; payload: unknown }[]>(nodes.map((node) => [node.id, []]));
+      for (const node of nodes) {
+        for (const type of ['became-leader', 'lost-leadership', 'leader-changed'] as const) {
+          node.on(type, (payload) => events.get(node.id)!.push({ type, payload }));
+        }
+      }
+      try {
+        const leaderId = await waitFor('an agreed leader', 10_000, () => agreedLeader(nodes));
+        const leader = nodes.find((node) => node.id === leaderId)!;
+        assert.deepEqual(nodes.filter((node) => node.isLeader()).map((node) => node.id), [leaderId]);
+        const term = leader.status().term;
+        assert.deepEqual(events.get(leaderId)!.filter((e) => e.type === 'became-leader').at(-1)?.payload, { term });
+        for (const node of nodes) {
+          if (node.id === leaderId) continue;
+          assert.deepEqual(events.get(node.id)!.filter((e) => e.type === 'leader-changed').at(-1)?.payload, { leader: leaderId, term });
+        }
+        const text = await leader.metrics();
+        assert.equal(metricValue(text, 'ballot_is_leader'), 1);
+        assert.equal(metricValue(text, 'ballot_term'), term);
+
+        await leader.stop();
+        assert.deepEqual(events.get(leaderId)!.at(-1), { type: 'lost-leadership', payload: { term } });
+        assert.equal(leader.isLeader(), false);
+
+        const survivors = nodes.filter((node) => node !== leader);
+        const next = await waitFor('a new leader among the survivors', 10_000, () => {
+          const id = agreedLeader(survivors);
+          return id !== undefined && id !== leaderId ? id : undefined;
+        });
+        const successor = survivors.find((node) => node.id === next)!;
+        assert.ok(successor.status().term > term, `the new leader's term ${successor.status().term} is above ${term}`);
+        assert.equal(successor.isLeader(), true);
+      } finally {
+        await Promise.all(nodes.map((node) => node.stop()));
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+}
+
+describe('startNode configuration errors', () => {
+  const raft = algorithms.raft!;
+  const dir = mkdtempSync(join(tmpdir(), 'ballot-config-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('own id missing from peers', async () => {
+    await assert.rejects(startNode({ id: 4, algorithm: 'raft', peers: { 1: '127.0.0.1:7001', 2: '127.0.0.1:7002' }, dataDir: dir }), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, /own id 4 is missing/);
+      return true;
+    });
+  });
+
+  test('a member both voter and observer; two members on one address', async () => {
+    await assert.rejects(
+      startNode({ id: 1, algorithm: raft, peers: { 1: '127.0.0.1:7001', 2: '127.0.0.1:7002' }, observers: { 2: '127.0.0.1:7003' }, dataDir: dir }),
+      /node 2 is given twice/,
+    );
+    await assert.rejects(startNode({ id: 1, algorithm: raft, peers: { 1: '127.0.0.1:7001', 2: '127.0.0.1:7001' }, dataDir: dir }), /same address/);
+  });
+
+  test('port in use', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen({ host: '127.0.0.1', port: 0 }, resolve));
+    const port = (blocker.address() as import('node:net').AddressInfo).port;
+    try {
+      await assert.rejects(startNode({ id: 1, algorithm: raft, peers: { 1: host(port) }, dataDir: join(dir, 'port') }), (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, /address already in use/);
+        return true;
+      });
+      // The HTTP port too, and the failed start leaves nothing listening on the peer port.
+      const [peer] = await freePorts(1);
+      await assert.rejects(startNode({ id: 1, algorithm: raft, peers: { 1: host(peer!) }, http: host(port), dataDir: join(dir, 'port') }), /cannot serve HTTP/);
+      const again = await startNode({ id: 1, algorithm: raft, peers: { 1: host(peer!) }, dataDir: join(dir, 'port') });
+      await again.stop();
+    } finally {
+      blocker.close();
+    }
+  });
+
+  test('unusable data dir, corrupt state', async () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    const [port] = await freePorts(1);
+    await assert.rejects(startNode({ id: 1, algorithm: raft, peers: { 1: host(port!) }, dataDir: file }), (error: unknown) => {
+      assert.ok(error instanceof StorageError);
+      assert.match(error.message, /cannot use data dir/);
+      return true;
+    });
+    mkdirSync(join(dir, 'corrupt'));
+    writeFileSync(join(dir, 'corrupt', 'state.json'), '{"format":1,');
+    await assert.rejects(startNode({ id: 1, algorithm: raft, peers: { 1: host(port!) }, dataDir: join(dir, 'corrupt') }), /corrupt/);
+  });
+});
