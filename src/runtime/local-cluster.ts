@@ -163,24 +163,7 @@ export class LocalCluster {
 
   /** One member's /status, or null when it does not answer within `timeoutMs`. */
   status(id: NodeId, timeoutMs = 1000): Promise<NodeStatus | null> {
-    const member = this.member(id);
-    return new Promise((resolve) => {
-      const request = get({ host: HOST, port: member.httpPort, path: '/status', agent: this.agent, timeout: timeoutMs }, (response) => {
-        let body = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (body += chunk));
-        response.on('end', () => {
-          try {
-            resolve(response.statusCode === 200 ? (JSON.parse(body) as NodeStatus) : null);
-          } catch {
-            resolve(null);
-          }
-        });
-        response.on('error', () => resolve(null));
-      });
-      request.on('timeout', () => request.destroy());
-      request.on('error', () => resolve(null));
-    });
+    return fetchStatus(this.member(id).httpPort, this.agent, timeoutMs);
   }
 
   /** Every running member's /status (null for one that does not answer), polled in parallel. */
@@ -222,4 +205,25 @@ export class LocalCluster {
     if (!member) throw new Error(`local cluster: no member ${id}`);
     return member;
   }
+}
+
+/** GET /status of the node serving HTTP on 127.0.0.1:`port`, or null when it does not answer in time. */
+export function fetchStatus(port: number, agent: Agent | false = false, timeoutMs = 1000): Promise<NodeStatus | null> {
+  return new Promise((resolve) => {
+    const request = get({ host: HOST, port, path: '/status', agent, timeout: timeoutMs }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => {
+        try {
+          resolve(response.statusCode === 200 ? (JSON.parse(body) as NodeStatus) : null);
+        } catch {
+          resolve(null);
+        }
+      });
+      response.on('error', () => resolve(null));
+    });
+    request.on('timeout', () => request.destroy());
+    request.on('error', () => resolve(null));
+  });
 }

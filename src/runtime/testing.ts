@@ -21,6 +21,28 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
+/** `count` consecutive ports, all free right now, from a random base (for `--base-port` style options). */
+export async function freePortBlock(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const servers: import('node:net').Server[] = [];
+    let ok = true;
+    for (let port = base; port < base + count && ok; port++) {
+      ok = await new Promise<boolean>((resolve) => {
+        const server = createServer();
+        server.once('error', () => resolve(false));
+        server.listen({ host: '127.0.0.1', port, exclusive: true }, () => {
+          servers.push(server);
+          resolve(true);
+        });
+      });
+    }
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    if (ok) return base;
+  }
+  throw new Error(`no block of ${count} free ports found`);
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
