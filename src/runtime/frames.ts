@@ -56,10 +56,11 @@ export interface DecodeResult {
   readonly error: RejectReason | null;
 }
 
+const EMPTY = Buffer.alloc(0);
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export class FrameDecoder {
-  private buffered: Buffer = Buffer.alloc(0);
+  private buffered: Buffer = EMPTY;
   private broken = false;
 
   constructor(private readonly maxBytes = MAX_FRAME_BYTES) {}
@@ -68,7 +69,9 @@ export class FrameDecoder {
   push(chunk: Uint8Array): DecodeResult {
     const values: unknown[] = [];
     if (this.broken) return { values, error: null };
-    this.buffered = this.buffered.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buffered, chunk]);
+    // The common case, whole frames in one chunk, parses the chunk in place without copying it.
+    this.buffered =
+      this.buffered.length > 0 ? Buffer.concat([this.buffered, chunk]) : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     let offset = 0;
     let error: RejectReason | null = null;
     while (this.buffered.length - offset >= HEADER_BYTES) {
@@ -97,10 +100,11 @@ export class FrameDecoder {
     }
     if (error !== null) {
       this.broken = true;
-      this.buffered = Buffer.alloc(0);
+      this.buffered = EMPTY;
     } else {
-      // Keep only the incomplete tail (copied, so the large chunk it came from can be freed).
-      this.buffered = offset === 0 ? this.buffered : Buffer.from(this.buffered.subarray(offset));
+      // Keep only the incomplete tail, copied: the caller may reuse the chunk, and a small tail must not
+      // pin a large chunk in memory.
+      this.buffered = offset === this.buffered.length ? EMPTY : Buffer.from(this.buffered.subarray(offset));
     }
     return { values, error };
   }

@@ -11,19 +11,25 @@ import { rejectReasons, type RejectReason } from './frames.js';
 export type Direction = 'inbound' | 'outbound';
 export type DropReason = 'queue-full' | 'too-large';
 
+/** Sets a counter's sample to an absolute count (counters only go up through inc). */
+function setCount(counter: Counter<'type'>, type: string, count: number): void {
+  counter.remove({ type });
+  counter.inc({ type }, count);
+}
+
 export class NodeMetrics {
   readonly registry = new Registry();
   private readonly isLeader: Gauge;
   private readonly term: Gauge;
   private readonly leaderChanges: Counter;
   private readonly electionsStarted: Counter;
-  private readonly sent = new Map<string, Counter.Internal>();
-  private readonly received = new Map<string, Counter.Internal>();
+  // Per-message counts are plain numbers, copied into the counters only when /metrics is scraped:
+  // a labelled prom-client increment hashes its labels, and these run for every heartbeat.
+  private readonly sent = new Map<string, number>();
+  private readonly received = new Map<string, number>();
   private readonly rejected: Counter<'reason'>;
   private readonly dropped: Counter<'reason'>;
   private readonly connected: Gauge<'peer' | 'direction'>;
-  private readonly sentCounter: Counter<'type'>;
-  private readonly receivedCounter: Counter<'type'>;
 
   constructor(algorithm: AnyAlgorithm, id: NodeId, cluster: string, peers: readonly NodeId[]) {
     const registers = [this.registry];
@@ -37,13 +43,29 @@ export class NodeMetrics {
     this.term = new Gauge({ name: 'ballot_term', help: 'Current term (Raft), epoch (ZAB) or generation (Bully).', registers });
     this.leaderChanges = new Counter({ name: 'ballot_leader_changes_total', help: 'Times this node learned of a new leader (a new leader id, or the same id in a new term).', registers });
     this.electionsStarted = new Counter({ name: 'ballot_elections_started_total', help: 'Elections this node started.', registers });
-    this.sentCounter = new Counter({ name: 'ballot_messages_sent_total', help: 'Messages handed to the transport, by type.', labelNames: ['type'], registers });
-    this.receivedCounter = new Counter({ name: 'ballot_messages_received_total', help: 'Valid messages delivered to the algorithm, by type.', labelNames: ['type'], registers });
+    const sent = this.sent;
+    const received = this.received;
+    new Counter({
+      name: 'ballot_messages_sent_total',
+      help: 'Messages handed to the transport, by type.',
+      labelNames: ['type'],
+      registers,
+      collect() {
+        for (const [type, count] of sent) setCount(this, type, count);
+      },
+    });
+    new Counter({
+      name: 'ballot_messages_received_total',
+      help: 'Valid messages delivered to the algorithm, by type.',
+      labelNames: ['type'],
+      registers,
+      collect() {
+        for (const [type, count] of received) setCount(this, type, count);
+      },
+    });
     for (const type of algorithm.messageTypes) {
-      this.sent.set(type, this.sentCounter.labels({ type }));
-      this.received.set(type, this.receivedCounter.labels({ type }));
-      this.sentCounter.inc({ type }, 0);
-      this.receivedCounter.inc({ type }, 0);
+      sent.set(type, 0);
+      received.set(type, 0);
     }
     this.rejected = new Counter({ name: 'ballot_frames_rejected_total', help: 'Frames refused at the peer port (the connection is closed), by reason.', labelNames: ['reason'], registers });
     for (const reason of rejectReasons) this.rejected.inc({ reason }, 0);
@@ -72,11 +94,13 @@ export class NodeMetrics {
   }
 
   messageSent(type: string): void {
-    this.sent.get(type)?.inc();
+    const count = this.sent.get(type);
+    if (count !== undefined) this.sent.set(type, count + 1);
   }
 
   messageReceived(type: string): void {
-    this.received.get(type)?.inc();
+    const count = this.received.get(type);
+    if (count !== undefined) this.received.set(type, count + 1);
   }
 
   frameRejected(reason: RejectReason): void {

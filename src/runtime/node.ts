@@ -77,6 +77,8 @@ class NodeHost {
   private transport: Transport | null = null;
   private http: StatusServer | null = null;
   private timer: NodeJS.Timeout | null = null;
+  /** The deadline the armed timer was set for. */
+  private timerAt = Infinity;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private last: Status;
   private readonly listeners = new Map<NodeEventName, Set<Listener>>();
@@ -204,6 +206,7 @@ class NodeHost {
       this.transport?.send(to, message);
       this.metrics.messageSent(message.type);
     }
+    this.transport?.endBatch();
     for (const event of output.events) {
       if (event.type === 'election-started') {
         this.metrics.electionStarted();
@@ -214,12 +217,20 @@ class NodeHost {
     this.arm();
   }
 
+  /**
+   * One timer for the core's next deadline. A follower's deadline moves later with every heartbeat;
+   * rather than clearing and setting a timer per message, an armed timer that fires no later than the
+   * deadline is kept: it may fire early, the tick then does nothing (the contract allows early ticks),
+   * and the timer is re-armed for the real deadline. A deadline that moves EARLIER re-arms at once.
+   */
   private arm(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
     const deadline = this.core!.nextDeadline();
+    if (this.timer !== null && this.timerAt <= deadline) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
     if (!Number.isFinite(deadline)) return;
     const delay = Math.max(0, Math.ceil(deadline - performance.now()));
+    this.timerAt = deadline;
     this.timer = setTimeout(() => {
       this.timer = null;
       this.step((now) => this.core!.tick(now));

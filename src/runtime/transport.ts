@@ -104,9 +104,28 @@ export class Transport {
     return typeof address === 'object' && address !== null ? address.port : 0;
   }
 
+  private lastMessage: Message | null = null;
+  private lastFrame: Buffer | null = null;
+
   /** Hands a message to the link toward `to`; never blocks, never throws. */
   send(to: NodeId, message: Message): void {
-    this.links.get(to)?.send(message);
+    const link = this.links.get(to);
+    if (!link) return;
+    // A broadcast hands the same message object to every peer: encode it once.
+    if (message !== this.lastMessage) {
+      this.lastMessage = message;
+      this.lastFrame = encodeFrame(message, this.options.maxFrameBytes ?? MAX_FRAME_BYTES);
+    }
+    if (this.lastFrame === null) {
+      this.options.metrics.messageDropped('too-large');
+      return;
+    }
+    link.send(this.lastFrame);
+  }
+
+  /** Ends an output batch: the one-message encoding cache never outlives it. */
+  endBatch(): void {
+    this.lastMessage = this.lastFrame = null;
   }
 
   async close(): Promise<void> {
@@ -211,7 +230,6 @@ class PeerLink {
   private backoffMs = BACKOFF_MIN_MS;
   private readonly queue: Buffer[] = [];
   private readonly maxQueue: number;
-  private readonly maxFrameBytes: number;
   private failures = 0;
 
   constructor(
@@ -221,20 +239,14 @@ class PeerLink {
     private readonly options: TransportOptions,
   ) {
     this.maxQueue = options.maxQueuedMessages ?? 64;
-    this.maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES;
   }
 
   start(): void {
     this.dial();
   }
 
-  send(message: Message): void {
+  send(frame: Buffer): void {
     if (this.closed) return;
-    const frame = encodeFrame(message, this.maxFrameBytes);
-    if (!frame) {
-      this.options.metrics.messageDropped('too-large');
-      return;
-    }
     if (this.open && this.queue.length === 0 && this.socket!.writableLength < HIGH_WATER_BYTES) {
       this.socket!.write(frame);
       return;

@@ -1,0 +1,189 @@
+/**
+ * Issue 5's benchmark of real nodes (not a test): `node dist/bench/runtime-bench.js [options]`.
+ *
+ * - Failover: a fresh 5-node cluster of real processes per trial; once all agree on a leader, wait a
+ *   random part of a heartbeat, kill -9 the leader, and time until every survivor's /status names the
+ *   same new leader (polled every --poll ms over keep-alive HTTP). Median, p90, p99 (nearest rank).
+ * - Idle cost: a settled 5-node cluster left alone (no polling) for --idle seconds: CPU per node from
+ *   /proc/PID/stat (utime+stime), resident memory from /proc/PID/status (VmRSS).
+ *
+ * Defaults: every registered algorithm with its default timing, 20 trials. Linux only (/proc).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { algorithms } from '../core/algorithms.js';
+import type { AlgorithmName, AnyAlgorithm, NodeId } from '../core/types.js';
+import { LocalCluster } from '../runtime/local-cluster.js';
+import { freePortBlock, freePorts, sleep, waitFor } from '../runtime/testing.js';
+import { ballotSystem } from './ballot-system.js';
+import type { ClusterUnderTest } from './system.js';
+
+const MAIN_JS = new URL('../cli/main.js', import.meta.url).pathname;
+
+/** Nearest-rank percentile of sorted values. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** The leader every view names, when they all name the same non-null one. */
+function agreed(views: Map<NodeId, NodeId | null>): NodeId | null {
+  const leaders = new Set(views.values());
+  const [leader] = leaders;
+  return leaders.size === 1 && leader !== undefined && leader !== null ? leader : null;
+}
+
+async function failoverTrial(algorithm: AnyAlgorithm, nodes: number, pollMs: number): Promise<number> {
+  const dataDir = mkdtempSync(join(tmpdir(), `ballot-bench-${algorithm.name}-`));
+  const basePort = await freePortBlock(2 * nodes);
+  const timing = algorithm.defaultTiming;
+  let cluster: ClusterUnderTest | null = null;
+  try {
+    cluster = await ballotSystem(algorithm.name).start({
+      nodes,
+      basePort,
+      dataDir,
+      heartbeatMs: timing.heartbeatMs,
+      electionTimeoutMinMs: timing.electionTimeoutMinMs,
+      electionTimeoutMaxMs: timing.electionTimeoutMaxMs,
+    });
+    const running = cluster;
+    const leader = await waitFor('a first leader', 20_000, async () => {
+      const views = await running.leaderViews();
+      return views.size === nodes ? (agreed(views) ?? undefined) : undefined;
+    });
+    // Kill at a random phase of the leader's heartbeat cycle.
+    await sleep(Math.random() * timing.heartbeatMs);
+    const killedAt = performance.now();
+    await running.kill(leader);
+    for (;;) {
+      const views = await running.leaderViews();
+      const now = agreed(views);
+      if (now !== null && now !== leader) return performance.now() - killedAt;
+      if (performance.now() - killedAt > 30_000) throw new Error(`${algorithm.name}: no new leader 30 s after the kill`);
+      await sleep(pollMs);
+    }
+  } finally {
+    await cluster?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+interface IdleCost {
+  readonly cpuPercentPerNode: readonly number[];
+  readonly leaderCpuPercent: number;
+  readonly rssMiBPerNode: readonly number[];
+}
+
+function cpuTicks(pid: number): number {
+  // Fields after the command name (which may contain spaces): utime is field 14, stime 15.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+function rssMiB(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : NaN;
+}
+
+async function idleCost(algorithm: AnyAlgorithm, nodes: number, seconds: number): Promise<IdleCost> {
+  const dataDir = mkdtempSync(join(tmpdir(), `ballot-idle-${algorithm.name}-`));
+  const ports = await freePorts(2 * nodes);
+  const cluster = new LocalCluster({
+    command: [process.execPath, MAIN_JS, 'node'],
+    algorithm: algorithm.name,
+    voters: nodes,
+    peerPorts: ports.slice(0, nodes),
+    httpPorts: ports.slice(nodes),
+    dataDir,
+  });
+  const killAll = (): void => cluster.killAllSync();
+  process.on('exit', killAll);
+  try {
+    cluster.startAll();
+    const leader = await waitFor('a leader', 20_000, async () => {
+      const views = await cluster.statuses(500);
+      return agreed(new Map([...views].map(([id, view]) => [id, view?.leader ?? null]))) ?? undefined;
+    });
+    await sleep(2000); // let start-up work (module loading, JIT) settle
+    const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    const pids = cluster.members.map((id) => cluster.pid(id)!);
+    const before = pids.map(cpuTicks);
+    const startedAt = performance.now();
+    await sleep(seconds * 1000);
+    const elapsed = (performance.now() - startedAt) / 1000;
+    const cpu = pids.map((pid, i) => ((cpuTicks(pid) - before[i]!) / ticksPerSecond / elapsed) * 100);
+    return { cpuPercentPerNode: cpu, leaderCpuPercent: cpu[leader - 1]!, rssMiBPerNode: pids.map(rssMiB) };
+  } finally {
+    await cluster.stop();
+    process.off('exit', killAll);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      algorithm: { type: 'string', multiple: true },
+      trials: { type: 'string', default: '20' },
+      nodes: { type: 'string', default: '5' },
+      idle: { type: 'string', default: '10' },
+      poll: { type: 'string', default: '5' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const names = (values.algorithm ?? Object.keys(algorithms)) as AlgorithmName[];
+  const trials = Number(values.trials);
+  const nodes = Number(values.nodes);
+  const pollMs = Number(values.poll);
+  const results: Record<string, unknown>[] = [];
+  for (const name of names) {
+    const algorithm = algorithms[name];
+    if (!algorithm) {
+      process.stderr.write(`runtime-bench: ${name} is not implemented yet, skipped\n`);
+      continue;
+    }
+    const timing = algorithm.defaultTiming;
+    const idle = await idleCost(algorithm, nodes, Number(values.idle));
+    const samples: number[] = [];
+    for (let trial = 0; trial < trials; trial++) {
+      samples.push(await failoverTrial(algorithm, nodes, pollMs));
+      if (!values.json) process.stderr.write(`\r${name}: trial ${trial + 1}/${trials}: ${samples.at(-1)!.toFixed(0)} ms   `);
+    }
+    if (!values.json) process.stderr.write('\n');
+    const sorted = [...samples].sort((a, b) => a - b);
+    results.push({
+      algorithm: name,
+      nodes,
+      timing: `election ${timing.electionTimeoutMinMs}-${timing.electionTimeoutMaxMs} ms, heartbeat ${timing.heartbeatMs} ms`,
+      trials,
+      failoverMs: { median: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), min: sorted[0], max: sorted.at(-1) },
+      samplesMs: samples.map((s) => Math.round(s * 10) / 10),
+      idleCpuPercent: { leader: idle.leaderCpuPercent, max: Math.max(...idle.cpuPercentPerNode), perNode: idle.cpuPercentPerNode },
+      rssMiB: { max: Math.max(...idle.rssMiBPerNode), perNode: idle.rssMiBPerNode },
+    });
+  }
+  if (values.json) {
+    process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+    return;
+  }
+  const f = (n: unknown, digits = 0): string => (typeof n === 'number' ? n.toFixed(digits) : String(n));
+  process.stdout.write(`| algorithm | timing | failover median | p90 | p99 | min–max | idle CPU/node (leader) | RSS/node |\n|---|---|---|---|---|---|---|---|\n`);
+  for (const r of results as { algorithm: string; timing: string; failoverMs: Record<string, number>; idleCpuPercent: { leader: number; max: number }; rssMiB: { max: number } }[]) {
+    process.stdout.write(
+      `| ${r.algorithm} | ${r.timing} | ${f(r.failoverMs.median)} ms | ${f(r.failoverMs.p90)} ms | ${f(r.failoverMs.p99)} ms | ${f(r.failoverMs.min)}–${f(r.failoverMs.max)} ms | ≤ ${f(r.idleCpuPercent.max, 2)}% (${f(r.idleCpuPercent.leader, 2)}%) | ≤ ${f(r.rssMiB.max, 1)} MiB |\n`,
+    );
+  }
+}
+
+const invokedAs = process.argv[1] ?? '';
+if (/runtime-bench\.js$/.test(invokedAs)) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`runtime-bench: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  });
+}
