@@ -129,3 +129,27 @@ describe('startNode configuration errors', () => {
     await assert.rejects(startNode({ id: 1, algorithm: raft, peers: { 1: host(port!) }, dataDir: join(dir, 'corrupt') }), /corrupt/);
   });
 });
+
+test('the README example: a job runs only while its node leads, with the term as its fencing token', { timeout: 10_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ballot-example-'));
+  const [port] = await freePorts(1);
+  const runs: number[] = [];
+  const runJob = ({ fencingToken }: { fencingToken: number }): void => void runs.push(fencingToken);
+  // A cluster of one elects itself; the same code runs unchanged on every member of a real cluster.
+  const node = await startNode({ id: 1, algorithm: 'raft', dataDir: dir, peers: { 1: host(port!) }, timing: { heartbeatMs: 10, electionTimeoutMinMs: 20, electionTimeoutMaxMs: 40 } });
+  let job: NodeJS.Timeout | undefined;
+  node.on('became-leader', ({ term }) => (job = setInterval(() => runJob({ fencingToken: term }), 5)));
+  node.on('lost-leadership', () => clearInterval(job));
+  try {
+    await waitFor('the job to run', 5000, () => (runs.length >= 3 ? true : undefined));
+    assert.deepEqual(new Set(runs), new Set([node.status().term]));
+    await node.stop();
+    const count = runs.length;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(runs.length, count, 'the job stopped with the leadership');
+  } finally {
+    clearInterval(job);
+    await node.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
