@@ -13,6 +13,7 @@ import type { AnyAlgorithm, NodeId } from '../core/types.js';
 import { ConfigError } from './config.js';
 import { startNode, type NodeEvents, type NodeHandle } from './node.js';
 import { StorageError } from './storage.js';
+import { jsonLogger } from './log.js';
 import { freePorts, metricValue, waitFor } from './testing.js';
 
 const host = (port: number): string => `127.0.0.1:${port}`;
@@ -150,6 +151,28 @@ test('the README example: a job runs only while its node leads, with the term as
   } finally {
     clearInterval(job);
     await node.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a peer of another cluster is refused and counted; the refused side logs it once, not per redial', { timeout: 10_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ballot-misconfigured-'));
+  const ports = await freePorts(2);
+  const peers = { 1: host(ports[0]!), 2: host(ports[1]!) };
+  const lines: { level: string; event: string }[] = [];
+  const logger = jsonLogger('info', (line) => void lines.push(JSON.parse(line) as { level: string; event: string }));
+  const a = await startNode({ id: 1, algorithm: 'raft', peers, clusterId: 'blue', dataDir: join(dir, 'a'), logger });
+  const b = await startNode({ id: 2, algorithm: 'raft', peers, clusterId: 'green', dataDir: join(dir, 'b') });
+  try {
+    // Several redials (25 ms backoff, doubling) go by in 1.5 s.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const rejected = metricValue(await b.metrics(), 'ballot_frames_rejected_total{reason="wrong-cluster"}') ?? 0;
+    assert.ok(rejected >= 3, `B refused A's handshakes (${rejected})`);
+    const outbound = lines.filter((line) => line.event.startsWith('peer-'));
+    assert.deepEqual(outbound.map((line) => line.event), ['peer-connected', 'peer-disconnected', 'peer-unstable']);
+    assert.equal(a.status().leader, null, 'two clusters of one member each: no majority of two');
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -50,6 +50,8 @@ const BACKOFF_MAX_MS = 1000;
 const CONNECT_TIMEOUT_MS = 2000;
 /** An inbound connection must present its handshake within this time. */
 const HANDSHAKE_TIMEOUT_MS = 2000;
+/** An outbound connection closed sooner than this after opening counts as refused. */
+const UNSTABLE_MS = 1000;
 
 export class Transport {
   private readonly links = new Map<NodeId, PeerLink>();
@@ -231,6 +233,9 @@ class PeerLink {
   private readonly queue: Buffer[] = [];
   private readonly maxQueue: number;
   private failures = 0;
+  private openedAt = 0;
+  /** The last connection was closed by the peer right after it opened (see 'close'). */
+  private unstable = false;
 
   constructor(
     private readonly peer: NodeId,
@@ -288,10 +293,11 @@ class PeerLink {
       socket.setKeepAlive(true, 5000);
       socket.write(this.handshake);
       this.open = true;
+      this.openedAt = performance.now();
       this.backoffMs = BACKOFF_MIN_MS;
       this.failures = 0;
       this.options.metrics.connection(this.peer, 'outbound', true);
-      this.options.logger.info('peer-connected', { peer: this.peer, direction: 'outbound' });
+      this.log('peer-connected');
       this.flush();
     });
     socket.on('drain', () => this.flush());
@@ -308,7 +314,17 @@ class PeerLink {
       if (this.open) {
         this.open = false;
         this.options.metrics.connection(this.peer, 'outbound', false);
-        if (!this.closed) this.options.logger.info('peer-disconnected', { peer: this.peer, direction: 'outbound' });
+        if (!this.closed) this.log('peer-disconnected');
+        // A peer that closes our connections right after the handshake refuses it (another cluster id
+        // or algorithm, or a peer list without us): say so once, then stop logging every redial.
+        const refused = performance.now() - this.openedAt < UNSTABLE_MS;
+        if (refused && !this.unstable && !this.closed) {
+          this.options.logger.info('peer-unstable', {
+            peer: this.peer,
+            hint: 'the peer closes connections right after the handshake; check --cluster-id, --algorithm and --peers on both nodes',
+          });
+        }
+        this.unstable = refused;
       }
       if (this.closed) return;
       // Exponential backoff with jitter, so that restarted clusters do not redial in lockstep.
@@ -319,6 +335,13 @@ class PeerLink {
         this.dial();
       }, delay);
     });
+  }
+
+  /** Connection changes at info, except while the link is unstable (then at debug). */
+  private log(event: 'peer-connected' | 'peer-disconnected'): void {
+    const fields = { peer: this.peer, direction: 'outbound' };
+    if (this.unstable) this.options.logger.debug(event, fields);
+    else this.options.logger.info(event, fields);
   }
 
   private flush(): void {
