@@ -4,8 +4,9 @@
  * - Failover: a fresh 5-node cluster of real processes per trial; once all agree on a leader, wait a
  *   random part of a heartbeat, kill -9 the leader, and time until every survivor's /status names the
  *   same new leader (polled every --poll ms over keep-alive HTTP). Median, p90, p99 (nearest rank).
- * - Idle cost: a settled 5-node cluster left alone (no polling) for --idle seconds: CPU per node from
- *   /proc/PID/stat (utime+stime), resident memory from /proc/PID/status (VmRSS).
+ * - Idle cost: a 5-node cluster, --warmup seconds after it agreed on a leader, left alone (no polling)
+ *   for --idle seconds: CPU per node from /proc/PID/stat (utime+stime), resident memory from
+ *   /proc/PID/status (VmRSS).
  *
  * Defaults: every registered algorithm with its default timing, 20 trials. Linux only (/proc).
  */
@@ -90,7 +91,7 @@ function rssMiB(pid: number): number {
   return match ? Number(match[1]) / 1024 : NaN;
 }
 
-async function idleCost(algorithm: AnyAlgorithm, nodes: number, seconds: number): Promise<IdleCost> {
+async function idleCost(algorithm: AnyAlgorithm, nodes: number, seconds: number, warmupSeconds: number): Promise<IdleCost> {
   const dataDir = mkdtempSync(join(tmpdir(), `ballot-idle-${algorithm.name}-`));
   const ports = await freePorts(2 * nodes);
   const cluster = new LocalCluster({
@@ -109,7 +110,9 @@ async function idleCost(algorithm: AnyAlgorithm, nodes: number, seconds: number)
       const views = await cluster.statuses(500);
       return agreed(new Map([...views].map(([id, view]) => [id, view?.leader ?? null]))) ?? undefined;
     });
-    await sleep(2000); // let start-up work (module loading, JIT) settle
+    await sleep(warmupSeconds * 1000); // let start-up work (module loading, JIT tiers) settle
+    const settled = await cluster.statuses(500);
+    if (![...settled.values()].every((view) => view?.leader === leader)) throw new Error(`${algorithm.name}: the leader changed during the warm-up`);
     const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
     const pids = cluster.members.map((id) => cluster.pid(id)!);
     const before = pids.map(cpuTicks);
@@ -117,7 +120,12 @@ async function idleCost(algorithm: AnyAlgorithm, nodes: number, seconds: number)
     await sleep(seconds * 1000);
     const elapsed = (performance.now() - startedAt) / 1000;
     const cpu = pids.map((pid, i) => ((cpuTicks(pid) - before[i]!) / ticksPerSecond / elapsed) * 100);
-    return { cpuPercentPerNode: cpu, leaderCpuPercent: cpu[leader - 1]!, rssMiBPerNode: pids.map(rssMiB) };
+    const rss = pids.map(rssMiB);
+    // The leader at the end of the window must be the one it started with, or the window saw an election.
+    const after = await cluster.statuses(500);
+    const stable = [...after.values()].every((view) => view?.leader === leader);
+    if (!stable) throw new Error(`${algorithm.name}: the leader changed during the idle window; run again on a quieter machine`);
+    return { cpuPercentPerNode: cpu, leaderCpuPercent: cpu[leader - 1]!, rssMiBPerNode: rss };
   } finally {
     await cluster.stop();
     process.off('exit', killAll);
@@ -132,6 +140,7 @@ async function main(): Promise<void> {
       trials: { type: 'string', default: '20' },
       nodes: { type: 'string', default: '5' },
       idle: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '2' },
       poll: { type: 'string', default: '5' },
       json: { type: 'boolean', default: false },
     },
@@ -148,7 +157,7 @@ async function main(): Promise<void> {
       continue;
     }
     const timing = algorithm.defaultTiming;
-    const idle = await idleCost(algorithm, nodes, Number(values.idle));
+    const idle = await idleCost(algorithm, nodes, Number(values.idle), Number(values.warmup));
     const samples: number[] = [];
     for (let trial = 0; trial < trials; trial++) {
       samples.push(await failoverTrial(algorithm, nodes, pollMs));

@@ -159,6 +159,7 @@ class ClusterView {
   private readonly started = performance.now();
   private readonly rows = new Map<number, string>();
   private drawnLines = 0;
+  private drawn = '';
 
   constructor(
     private readonly cluster: LocalCluster,
@@ -227,6 +228,9 @@ class ClusterView {
     const live = this.cluster.running().length;
     const views = [...leaders.entries()].map(([key, count]) => `${key.replace('@', ' (term ')}) named by ${count}/${live}`);
     lines.push(`leader: ${views.length > 0 ? views.join('; ') : 'none'}`);
+    const text = lines.join('\n');
+    if (text === this.drawn) return; // nothing changed: leave the terminal alone
+    this.drawn = text;
     // Move the cursor back over the previous drawing and overwrite it line by line.
     const up = this.drawnLines > 0 ? `\x1b[${this.drawnLines}A` : '';
     this.io.out(up + lines.map((line) => `\r\x1b[2K${line}\n`).join(''));

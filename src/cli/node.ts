@@ -93,8 +93,7 @@ export async function runNode(argv: readonly string[], io: CommandIo): Promise<n
   }
   return new Promise<number>((resolve) => {
     let code = 0;
-    // Installed until the node has stopped: a second signal (Ctrl-C on a terminal reaches both
-    // `ballot cluster` and its children, which then also get SIGTERM) must not cut the clean stop short.
+    // A second signal while stopping is ignored: stop() is idempotent.
     const stop = (): void => {
       if (command.exitOnStdinClose) process.stdin.destroy();
       void handle.stop();
@@ -112,8 +111,9 @@ export async function runNode(argv: readonly string[], io: CommandIo): Promise<n
       stop();
     });
     void handle.stopped.then(() => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
+      // The signal handlers stay until the process has exited: a late second signal (a terminal's
+      // Ctrl-C reaches the children of `ballot cluster`, which then also sends SIGTERM) must not turn
+      // a clean exit into a death by signal. They do not keep the process alive.
       process.stdin.off('close', stop);
       process.stdin.off('end', stop);
       resolve(code);

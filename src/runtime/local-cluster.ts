@@ -173,13 +173,23 @@ export class LocalCluster {
     return new Map(ids.map((id, i) => [id, replies[i]!]));
   }
 
-  /** Stops every member: SIGTERM (a clean stop), then SIGKILL after `graceMs`. Safe to call twice. */
+  /**
+   * Stops every member cleanly: closes their stdin (they run with --exit-on-stdin-close), sends
+   * SIGTERM to any still running after a second, and SIGKILL after `graceMs`. Closing stdin first
+   * matters on a terminal: Ctrl-C reaches the children too, and a SIGTERM landing while a child is
+   * already exiting would be reported as a death by signal. Safe to call twice.
+   */
   async stop(graceMs = 5000): Promise<MemberExit[]> {
-    const exits = this.members.filter((id) => this.isRunning(id)).map((id) => this.member(id).exited!);
-    for (const id of this.members) this.member(id).child?.kill('SIGTERM');
-    const timer = setTimeout(() => this.killAllSync(), graceMs);
+    const running = this.members.filter((id) => this.isRunning(id));
+    const exits = running.map((id) => this.member(id).exited!);
+    for (const id of running) this.member(id).child?.stdin?.end();
+    const term = setTimeout(() => {
+      for (const id of this.members) this.member(id).child?.kill('SIGTERM');
+    }, Math.min(1000, graceMs / 2));
+    const kill = setTimeout(() => this.killAllSync(), graceMs);
     const results = await Promise.all(exits);
-    clearTimeout(timer);
+    clearTimeout(term);
+    clearTimeout(kill);
     this.agent.destroy();
     await Promise.all([...this.logs.values()].map((log) => new Promise<void>((resolve) => log.end(() => resolve()))));
     this.logs.clear();
