@@ -37,7 +37,18 @@ function agreed(views: Map<NodeId, NodeId | null>): NodeId | null {
   return leaders.size === 1 && leader !== undefined && leader !== null ? leader : null;
 }
 
+/** One trial; a port taken by someone else between choosing it and binding it costs a retry, not the run. */
 async function failoverTrial(algorithm: AnyAlgorithm, nodes: number, pollMs: number): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await failoverTrialOnce(algorithm, nodes, pollMs);
+    } catch (error) {
+      if (attempt >= 3 || !(error instanceof Error) || !error.message.includes('address already in use')) throw error;
+    }
+  }
+}
+
+async function failoverTrialOnce(algorithm: AnyAlgorithm, nodes: number, pollMs: number): Promise<number> {
   const dataDir = mkdtempSync(join(tmpdir(), `ballot-bench-${algorithm.name}-`));
   const basePort = await freePortBlock(2 * nodes);
   const timing = algorithm.defaultTiming;

@@ -14,9 +14,9 @@ import { StatusServer } from './http.js';
 import { silentLogger, type Logger } from './log.js';
 import { NodeMetrics } from './metrics.js';
 import { cryptoRandom } from './random.js';
-import { messageSchema } from './schema.js';
+import { messageValidator, sampleMessages } from './schema.js';
 import { DurableStore, StorageError } from './storage.js';
-import { Transport } from './transport.js';
+import { Transport, warmUp } from './transport.js';
 
 /** What a node tells the service embedding it. Every event carries the term: use it as a fencing token. */
 export interface NodeEvents {
@@ -116,6 +116,8 @@ class NodeHost {
     this.last = core.status();
     this.metrics.observeStatus(this.last);
     this.state = 'running';
+    const validateMessage = messageValidator(algorithm);
+    warmUp(validateMessage, sampleMessages(algorithm));
     try {
       if (this.config.http) {
         this.http = await StatusServer.listen(this.config.http, {
@@ -131,7 +133,7 @@ class NodeHost {
         algorithmName: algorithm.name,
         peers: this.config.addresses,
         listen: this.config.listen,
-        validateMessage: messageSchema(algorithm),
+        validateMessage,
         metrics: this.metrics,
         logger: this.logger,
         onMessage: (from, message) => this.step((now) => core.receive(now, from, message)),

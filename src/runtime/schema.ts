@@ -47,21 +47,65 @@ export function objectSchema(shape: ShapeOf<object>): z.ZodObject {
   return z.strictObject(fields);
 }
 
+/** Checks one decoded frame: the message it is, or null when it is not one of the algorithm's. */
+export type MessageValidator = (value: unknown) => Message | null;
+
 /**
- * The validator of an algorithm's message union: `type` is one of its message types, and the other
- * fields are exactly those declared for that type.
+ * The validator of an algorithm's messages: `type` is one of its message types, and the other fields
+ * are exactly those declared for that type. It dispatches on `type` through a Map to one strict object
+ * schema per type (cheaper than a zod union, which matters at 20 heartbeats a second per peer).
  */
-export function messageSchema(algorithm: AnyAlgorithm): z.ZodType<Message> {
+export function messageValidator(algorithm: AnyAlgorithm): MessageValidator {
+  const byType = new Map<string, z.ZodType>();
+  for (const [type, shape] of messageShapeEntries(algorithm)) byType.set(type, objectSchema(shape).extend({ type: z.literal(type) }));
+  return (value) => {
+    if (typeof value !== 'object' || value === null) return null;
+    const type = (value as { type?: unknown }).type;
+    const schema = typeof type === 'string' ? byType.get(type) : undefined;
+    if (!schema) return null;
+    const parsed = schema.safeParse(value);
+    return parsed.success ? (parsed.data as Message) : null;
+  };
+}
+
+function messageShapeEntries(algorithm: AnyAlgorithm): [string, ShapeOf<object>][] {
   const shapes = algorithm.messageShapes as unknown as Readonly<Record<string, ShapeOf<object>>>;
-  const variants = algorithm.messageTypes.map((type) => {
+  if (algorithm.messageTypes.length === 0) throw new Error(`schema: ${algorithm.name} has no message types`);
+  return algorithm.messageTypes.map((type) => {
     const shape = Object.hasOwn(shapes, type) ? shapes[type] : undefined;
     if (!shape) throw new Error(`schema: ${algorithm.name} declares message type ${type} without a shape`);
     if (Object.hasOwn(shape, 'type')) throw new Error(`schema: ${algorithm.name} ${type} declares a field named "type"`);
-    return objectSchema(shape).extend({ type: z.literal(type) });
+    return [type, shape];
   });
-  if (variants.length === 0) throw new Error(`schema: ${algorithm.name} has no message types`);
-  const [first, ...rest] = variants;
-  return z.discriminatedUnion('type', [first!, ...rest]) as unknown as z.ZodType<Message>;
+}
+
+/** The simplest value of a shape (0, 1, false, the first choice, an empty list). */
+export function sampleValue(shape: FieldShape): unknown {
+  if (typeof shape === 'string') {
+    switch (shape) {
+      case 'nat':
+        return 0;
+      case 'id':
+      case 'id-or-null':
+        return 1;
+      case 'bool':
+        return false;
+    }
+  }
+  if ('oneOf' in shape) return shape.oneOf[0];
+  if ('list' in shape) return [];
+  return sampleObject(shape.object);
+}
+
+function sampleObject(shape: ShapeOf<object>): Record<string, unknown> {
+  const value: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(shape as Record<string, FieldShape>)) value[key] = sampleValue(field);
+  return value;
+}
+
+/** One sample message of each type, as they arrive: parsed from JSON. */
+export function sampleMessages(algorithm: AnyAlgorithm): unknown[] {
+  return messageShapeEntries(algorithm).map(([type, shape]) => JSON.parse(JSON.stringify({ type, ...sampleObject(shape) })) as unknown);
 }
 
 /** The validator of an algorithm's durable state, for what is read back from disk. */
