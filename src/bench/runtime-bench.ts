@@ -8,6 +8,9 @@
  *   for --idle seconds: CPU per node from /proc/PID/stat (utime+stime), resident memory from
  *   /proc/PID/status (VmRSS).
  *
+ * - `--floor`: the same idle measurement for bare Node.js sockets carrying a leader's traffic, without
+ *   parsing, validation or algorithm: the floor under a leader's idle cost.
+ *
  * Defaults: every registered algorithm with its default timing, 20 trials. Linux only (/proc).
  */
 import { execFileSync } from 'node:child_process';
@@ -144,6 +147,36 @@ async function idleCost(algorithm: AnyAlgorithm, nodes: number, seconds: number,
   }
 }
 
+/**
+ * The floor under a leader's idle cost: bare Node.js sockets carrying the traffic of a leader with
+ * `peers` followers (one small frame out and one answer in per follower per heartbeat), with no
+ * parsing, validation or algorithm. Separate processes, the same /proc method as idleCost.
+ */
+async function socketFloor(peers: number, heartbeatMs: number, warmupSeconds: number, seconds: number): Promise<number> {
+  const ports = await freePorts(peers);
+  const frame = "Buffer.from('\\0\\0\\0\\x2d{\"type\":\"AppendEntries\",\"term\":1,\"leaderCommit\":0}')";
+  const echo = `const net=require('node:net');const f=${frame};net.createServer(s=>{s.setNoDelay(true);s.on('data',()=>s.write(f))}).listen(+process.argv[1],'127.0.0.1');process.stdin.on('end',()=>process.exit(0));process.stdin.resume();`;
+  const lead =
+    `const net=require('node:net');const f=${frame};const ps=process.argv[1].split(',').map(Number);` +
+    `const ss=ps.map(p=>{const c=net.connect(p,'127.0.0.1');c.setNoDelay(true);c.on('data',()=>{});return c});` +
+    `const tick=()=>{for(const c of ss)c.write(f);setTimeout(tick,${heartbeatMs})};setTimeout(tick,${heartbeatMs});process.stdin.on('end',()=>process.exit(0));process.stdin.resume();`;
+  const { spawn } = await import('node:child_process');
+  const children = ports.map((port) => spawn(process.execPath, ['-e', echo, String(port)], { stdio: ['pipe', 'ignore', 'inherit'] }));
+  await sleep(300);
+  const leader = spawn(process.execPath, ['-e', lead, ports.join(',')], { stdio: ['pipe', 'ignore', 'inherit'] });
+  children.push(leader);
+  try {
+    await sleep(warmupSeconds * 1000);
+    const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    const before = cpuTicks(leader.pid!);
+    const startedAt = performance.now();
+    await sleep(seconds * 1000);
+    return ((cpuTicks(leader.pid!) - before) / ticksPerSecond / ((performance.now() - startedAt) / 1000)) * 100;
+  } finally {
+    for (const child of children) child.stdin!.end();
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -154,8 +187,17 @@ async function main(): Promise<void> {
       warmup: { type: 'string', default: '2' },
       poll: { type: 'string', default: '5' },
       json: { type: 'boolean', default: false },
+      floor: { type: 'boolean', default: false },
     },
   });
+  if (values.floor) {
+    const nodes = Number(values.nodes);
+    const warmup = Number(values.warmup);
+    const idle = Number(values.idle);
+    const cpu = await socketFloor(nodes - 1, 50, warmup, idle);
+    process.stdout.write(`bare Node.js sockets, a leader's traffic with ${nodes - 1} followers at a 50 ms heartbeat: ${cpu.toFixed(2)}% of a core (${warmup} s warm-up, ${idle} s window)\n`);
+    return;
+  }
   const names = (values.algorithm ?? Object.keys(algorithms)) as AlgorithmName[];
   const trials = Number(values.trials);
   const nodes = Number(values.nodes);
