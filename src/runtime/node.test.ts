@@ -176,3 +176,23 @@ test('a peer of another cluster is refused and counted; the refused side logs it
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a node whose state can no longer be written stops itself (fatal) instead of sending what depends on it', { timeout: 10_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'ballot-fatal-'));
+  const dataDir = join(root, 'n1');
+  const ports = await freePorts(3);
+  // Members 2 and 3 never answer, so node 1 campaigns again and again: each campaign persists a new term.
+  const node = await startNode({ id: 1, algorithm: 'raft', dataDir, peers: { 1: host(ports[0]!), 2: host(ports[1]!), 3: host(ports[2]!) } });
+  const fatal = new Promise<Error>((resolve) => node.on('fatal', ({ error }) => resolve(error)));
+  try {
+    rmSync(dataDir, { recursive: true, force: true });
+    writeFileSync(dataDir, 'not a directory any more');
+    const error = await fatal;
+    assert.match(error.message, /cannot persist durable state/);
+    await node.stopped;
+    assert.equal(node.isLeader(), false);
+  } finally {
+    await node.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
