@@ -25,6 +25,14 @@ export const commands: Record<string, CommandEntry> = {
       return (argv, io) => runSim(argv, io.out);
     },
   },
+  node: {
+    summary: 'run one real node (TCP between peers, state on disk, HTTP status)',
+    load: async () => (await import('./node.js')).runNode,
+  },
+  cluster: {
+    summary: 'run a local cluster of real nodes and show who leads',
+    load: async () => (await import('./cluster.js')).runCluster,
+  },
   compare: {
     summary: 'run the same seeded scenarios for every algorithm and print the measured comparison',
     load: async () => (await import('./compare.js')).compareCommand,

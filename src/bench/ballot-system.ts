@@ -1,0 +1,73 @@
+/**
+ * ballot's own nodes as a system under test (system.ts): real `ballot node` processes on 127.0.0.1,
+ * one per member, polled over keep-alive HTTP. Member i listens for peers on basePort+i-1 and serves
+ * HTTP on basePort+nodes+i-1 (one contiguous block of 2·nodes ports).
+ */
+import { fileURLToPath } from 'node:url';
+import { findAlgorithm } from '../core/algorithms.js';
+import type { AlgorithmName } from '../core/types.js';
+import { LocalCluster, type MemberExit } from '../runtime/local-cluster.js';
+import { waitFor } from '../runtime/testing.js';
+import type { ClusterOptions, ClusterUnderTest, SystemUnderTest } from './system.js';
+
+const MAIN_JS = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+/** How long a status poll may take before the member counts as naming no leader. */
+const POLL_TIMEOUT_MS = 500;
+
+export function ballotSystem(algorithm: AlgorithmName): SystemUnderTest {
+  return {
+    name: `ballot-${algorithm}`,
+    describe: (options) =>
+      `ballot ${algorithm}, ${options.nodes} processes, heartbeat ${options.heartbeatMs} ms, election timeout ${options.electionTimeoutMinMs}-${options.electionTimeoutMaxMs} ms`,
+    start: (options) => startBallotCluster(algorithm, options),
+  };
+}
+
+async function startBallotCluster(algorithm: AlgorithmName, options: ClusterOptions): Promise<ClusterUnderTest> {
+  if (!findAlgorithm(algorithm)) throw new Error(`ballot: algorithm ${algorithm} is not implemented yet`);
+  const { nodes, basePort } = options;
+  const cluster = new LocalCluster({
+    command: [process.execPath, MAIN_JS, 'node'],
+    algorithm,
+    voters: nodes,
+    peerPorts: Array.from({ length: nodes }, (_, i) => basePort + i),
+    httpPorts: Array.from({ length: nodes }, (_, i) => basePort + nodes + i),
+    dataDir: options.dataDir,
+    logDir: options.dataDir,
+    extraArgs: ['--election-timeout', `${options.electionTimeoutMinMs}-${options.electionTimeoutMaxMs}`, '--heartbeat', String(options.heartbeatMs)],
+  });
+  const killAll = (): void => cluster.killAllSync();
+  process.on('exit', killAll);
+  let failed: MemberExit | null = null;
+  const unsubscribe = cluster.onExit((exit) => {
+    if (exit.code !== null) failed ??= exit;
+  });
+  cluster.startAll();
+  try {
+    await waitFor(`all ${nodes} ballot nodes to serve /status`, 20_000, async () => {
+      if (failed) throw new Error(`ballot node ${failed.id} exited with status ${failed.code}: ${failed.stderr.at(-1) ?? ''}`);
+      const views = await cluster.statuses(POLL_TIMEOUT_MS);
+      return [...views.values()].every((view) => view !== null) ? true : undefined;
+    });
+  } catch (error) {
+    await cluster.stop(1000);
+    process.off('exit', killAll);
+    throw error;
+  }
+  unsubscribe();
+  let stopped: Promise<void> | null = null;
+  return {
+    members: cluster.members,
+    async leaderViews() {
+      const views = await cluster.statuses(POLL_TIMEOUT_MS);
+      return new Map([...views].map(([id, view]) => [id, view?.leader ?? null]));
+    },
+    async kill(member) {
+      await cluster.kill(member, 'SIGKILL');
+    },
+    stop() {
+      stopped ??= cluster.stop(2000).then(() => void process.off('exit', killAll));
+      return stopped;
+    },
+  };
+}

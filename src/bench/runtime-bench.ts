@@ -1,0 +1,251 @@
+/**
+ * Issue 5's benchmark of real nodes (not a test): `node dist/bench/runtime-bench.js [options]`.
+ *
+ * - Failover: a fresh 5-node cluster of real processes per trial; once all agree on a leader, wait a
+ *   random part of a heartbeat, kill -9 the leader, and time until every survivor's /status names the
+ *   same new leader (polled every --poll ms over keep-alive HTTP). Median, p90, p99 (nearest rank).
+ * - Idle cost: a 5-node cluster, --warmup seconds after it agreed on a leader, left alone (no polling)
+ *   for --idle seconds: CPU per node from /proc/PID/stat (utime+stime), resident memory from
+ *   /proc/PID/status (VmRSS).
+ *
+ * - `--floor`: the same idle measurement for bare Node.js sockets carrying a leader's traffic, without
+ *   parsing, validation or algorithm: the floor under a leader's idle cost.
+ *
+ * Defaults: every registered algorithm with its default timing, 20 trials. Linux only (/proc).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { algorithms } from '../core/algorithms.js';
+import type { AlgorithmName, AnyAlgorithm, NodeId } from '../core/types.js';
+import { LocalCluster } from '../runtime/local-cluster.js';
+import { freePortBlock, freePorts, sleep, waitFor } from '../runtime/testing.js';
+import { ballotSystem } from './ballot-system.js';
+import type { ClusterUnderTest } from './system.js';
+
+const MAIN_JS = new URL('../cli/main.js', import.meta.url).pathname;
+
+/** Nearest-rank percentile of sorted values. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** The leader every view names, when they all name the same non-null one. */
+function agreed(views: Map<NodeId, NodeId | null>): NodeId | null {
+  const leaders = new Set(views.values());
+  const [leader] = leaders;
+  return leaders.size === 1 && leader !== undefined && leader !== null ? leader : null;
+}
+
+/** One trial; a port taken by someone else between choosing it and binding it costs a retry, not the run. */
+async function failoverTrial(algorithm: AnyAlgorithm, nodes: number, pollMs: number): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await failoverTrialOnce(algorithm, nodes, pollMs);
+    } catch (error) {
+      if (attempt >= 3 || !(error instanceof Error) || !error.message.includes('address already in use')) throw error;
+    }
+  }
+}
+
+async function failoverTrialOnce(algorithm: AnyAlgorithm, nodes: number, pollMs: number): Promise<number> {
+  const dataDir = mkdtempSync(join(tmpdir(), `ballot-bench-${algorithm.name}-`));
+  const basePort = await freePortBlock(2 * nodes);
+  const timing = algorithm.defaultTiming;
+  let cluster: ClusterUnderTest | null = null;
+  try {
+    cluster = await ballotSystem(algorithm.name).start({
+      nodes,
+      basePort,
+      dataDir,
+      heartbeatMs: timing.heartbeatMs,
+      electionTimeoutMinMs: timing.electionTimeoutMinMs,
+      electionTimeoutMaxMs: timing.electionTimeoutMaxMs,
+    });
+    const running = cluster;
+    const leader = await waitFor('a first leader', 20_000, async () => {
+      const views = await running.leaderViews();
+      return views.size === nodes ? (agreed(views) ?? undefined) : undefined;
+    });
+    // Kill at a random phase of the leader's heartbeat cycle.
+    await sleep(Math.random() * timing.heartbeatMs);
+    const killedAt = performance.now();
+    await running.kill(leader);
+    for (;;) {
+      const views = await running.leaderViews();
+      const now = agreed(views);
+      if (now !== null && now !== leader) return performance.now() - killedAt;
+      if (performance.now() - killedAt > 30_000) throw new Error(`${algorithm.name}: no new leader 30 s after the kill`);
+      await sleep(pollMs);
+    }
+  } finally {
+    await cluster?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+interface IdleCost {
+  readonly cpuPercentPerNode: readonly number[];
+  readonly leaderCpuPercent: number;
+  readonly rssMiBPerNode: readonly number[];
+}
+
+function cpuTicks(pid: number): number {
+  // Fields after the command name (which may contain spaces): utime is field 14, stime 15.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+function rssMiB(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : NaN;
+}
+
+async function idleCost(algorithm: AnyAlgorithm, nodes: number, seconds: number, warmupSeconds: number): Promise<IdleCost> {
+  const dataDir = mkdtempSync(join(tmpdir(), `ballot-idle-${algorithm.name}-`));
+  const ports = await freePorts(2 * nodes);
+  const cluster = new LocalCluster({
+    command: [process.execPath, MAIN_JS, 'node'],
+    algorithm: algorithm.name,
+    voters: nodes,
+    peerPorts: ports.slice(0, nodes),
+    httpPorts: ports.slice(nodes),
+    dataDir,
+  });
+  const killAll = (): void => cluster.killAllSync();
+  process.on('exit', killAll);
+  try {
+    cluster.startAll();
+    const leader = await waitFor('a leader', 20_000, async () => {
+      const views = await cluster.statuses(500);
+      return agreed(new Map([...views].map(([id, view]) => [id, view?.leader ?? null]))) ?? undefined;
+    });
+    await sleep(warmupSeconds * 1000); // let start-up work (module loading, JIT tiers) settle
+    const settled = await cluster.statuses(500);
+    if (![...settled.values()].every((view) => view?.leader === leader)) throw new Error(`${algorithm.name}: the leader changed during the warm-up`);
+    const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    const pids = cluster.members.map((id) => cluster.pid(id)!);
+    const before = pids.map(cpuTicks);
+    const startedAt = performance.now();
+    await sleep(seconds * 1000);
+    const elapsed = (performance.now() - startedAt) / 1000;
+    const cpu = pids.map((pid, i) => ((cpuTicks(pid) - before[i]!) / ticksPerSecond / elapsed) * 100);
+    const rss = pids.map(rssMiB);
+    // The leader at the end of the window must be the one it started with, or the window saw an election.
+    const after = await cluster.statuses(500);
+    const stable = [...after.values()].every((view) => view?.leader === leader);
+    if (!stable) throw new Error(`${algorithm.name}: the leader changed during the idle window; run again on a quieter machine`);
+    return { cpuPercentPerNode: cpu, leaderCpuPercent: cpu[leader - 1]!, rssMiBPerNode: rss };
+  } finally {
+    await cluster.stop();
+    process.off('exit', killAll);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The floor under a leader's idle cost: bare Node.js sockets carrying the traffic of a leader with
+ * `peers` followers (one small frame out and one answer in per follower per heartbeat), with no
+ * parsing, validation or algorithm. Separate processes, the same /proc method as idleCost.
+ */
+async function socketFloor(peers: number, heartbeatMs: number, warmupSeconds: number, seconds: number): Promise<number> {
+  const ports = await freePorts(peers);
+  const frame = "Buffer.from('\\0\\0\\0\\x2d{\"type\":\"AppendEntries\",\"term\":1,\"leaderCommit\":0}')";
+  const echo = `const net=require('node:net');const f=${frame};net.createServer(s=>{s.setNoDelay(true);s.on('data',()=>s.write(f))}).listen(+process.argv[1],'127.0.0.1');process.stdin.on('end',()=>process.exit(0));process.stdin.resume();`;
+  const lead =
+    `const net=require('node:net');const f=${frame};const ps=process.argv[1].split(',').map(Number);` +
+    `const ss=ps.map(p=>{const c=net.connect(p,'127.0.0.1');c.setNoDelay(true);c.on('data',()=>{});return c});` +
+    `const tick=()=>{for(const c of ss)c.write(f);setTimeout(tick,${heartbeatMs})};setTimeout(tick,${heartbeatMs});process.stdin.on('end',()=>process.exit(0));process.stdin.resume();`;
+  const { spawn } = await import('node:child_process');
+  const children = ports.map((port) => spawn(process.execPath, ['-e', echo, String(port)], { stdio: ['pipe', 'ignore', 'inherit'] }));
+  await sleep(300);
+  const leader = spawn(process.execPath, ['-e', lead, ports.join(',')], { stdio: ['pipe', 'ignore', 'inherit'] });
+  children.push(leader);
+  try {
+    await sleep(warmupSeconds * 1000);
+    const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    const before = cpuTicks(leader.pid!);
+    const startedAt = performance.now();
+    await sleep(seconds * 1000);
+    return ((cpuTicks(leader.pid!) - before) / ticksPerSecond / ((performance.now() - startedAt) / 1000)) * 100;
+  } finally {
+    for (const child of children) child.stdin!.end();
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      algorithm: { type: 'string', multiple: true },
+      trials: { type: 'string', default: '20' },
+      nodes: { type: 'string', default: '5' },
+      idle: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '2' },
+      poll: { type: 'string', default: '5' },
+      json: { type: 'boolean', default: false },
+      floor: { type: 'boolean', default: false },
+    },
+  });
+  if (values.floor) {
+    const nodes = Number(values.nodes);
+    const warmup = Number(values.warmup);
+    const idle = Number(values.idle);
+    const cpu = await socketFloor(nodes - 1, 50, warmup, idle);
+    process.stdout.write(`bare Node.js sockets, a leader's traffic with ${nodes - 1} followers at a 50 ms heartbeat: ${cpu.toFixed(2)}% of a core (${warmup} s warm-up, ${idle} s window)\n`);
+    return;
+  }
+  const names = (values.algorithm ?? Object.keys(algorithms)) as AlgorithmName[];
+  const trials = Number(values.trials);
+  const nodes = Number(values.nodes);
+  const pollMs = Number(values.poll);
+  const results: Record<string, unknown>[] = [];
+  for (const name of names) {
+    const algorithm = algorithms[name];
+    if (!algorithm) {
+      process.stderr.write(`runtime-bench: ${name} is not implemented yet, skipped\n`);
+      continue;
+    }
+    const timing = algorithm.defaultTiming;
+    const idle = await idleCost(algorithm, nodes, Number(values.idle), Number(values.warmup));
+    const samples: number[] = [];
+    for (let trial = 0; trial < trials; trial++) {
+      samples.push(await failoverTrial(algorithm, nodes, pollMs));
+      if (!values.json) process.stderr.write(`\r${name}: trial ${trial + 1}/${trials}: ${samples.at(-1)!.toFixed(0)} ms   `);
+    }
+    if (!values.json) process.stderr.write('\n');
+    const sorted = [...samples].sort((a, b) => a - b);
+    results.push({
+      algorithm: name,
+      nodes,
+      timing: `election ${timing.electionTimeoutMinMs}-${timing.electionTimeoutMaxMs} ms, heartbeat ${timing.heartbeatMs} ms`,
+      trials,
+      failoverMs: { median: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), min: sorted[0], max: sorted.at(-1) },
+      samplesMs: samples.map((s) => Math.round(s * 10) / 10),
+      idleCpuPercent: { leader: idle.leaderCpuPercent, max: Math.max(...idle.cpuPercentPerNode), perNode: idle.cpuPercentPerNode },
+      rssMiB: { max: Math.max(...idle.rssMiBPerNode), perNode: idle.rssMiBPerNode },
+    });
+  }
+  if (values.json) {
+    process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+    return;
+  }
+  const f = (n: unknown, digits = 0): string => (typeof n === 'number' ? n.toFixed(digits) : String(n));
+  process.stdout.write(`| algorithm | timing | failover median | p90 | p99 | min–max | idle CPU/node (leader) | RSS/node |\n|---|---|---|---|---|---|---|---|\n`);
+  for (const r of results as { algorithm: string; timing: string; failoverMs: Record<string, number>; idleCpuPercent: { leader: number; max: number }; rssMiB: { max: number } }[]) {
+    process.stdout.write(
+      `| ${r.algorithm} | ${r.timing} | ${f(r.failoverMs.median)} ms | ${f(r.failoverMs.p90)} ms | ${f(r.failoverMs.p99)} ms | ${f(r.failoverMs.min)}–${f(r.failoverMs.max)} ms | ≤ ${f(r.idleCpuPercent.max, 2)}% (${f(r.idleCpuPercent.leader, 2)}%) | ≤ ${f(r.rssMiB.max, 1)} MiB |\n`,
+    );
+  }
+}
+
+const invokedAs = process.argv[1] ?? '';
+if (/runtime-bench\.js$/.test(invokedAs)) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`runtime-bench: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  });
+}

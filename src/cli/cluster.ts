@@ -1,0 +1,239 @@
+/**
+ * `ballot cluster`: a local cluster of real `ballot node` processes on 127.0.0.1 (CONTRACT.md), with a
+ * live table of who leads. Node i listens for peers on base+i-1 and serves HTTP on httpBase+i-1.
+ * Ctrl-C or SIGTERM stops every child it started; children also stop by themselves if this process
+ * dies without a chance to clean up (their stdin pipe closes).
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { algorithmNames, findAlgorithm } from '../core/algorithms.js';
+import { logLevels } from '../runtime/log.js';
+import { LocalCluster, type MemberExit, type NodeStatus } from '../runtime/local-cluster.js';
+import { UsageError, helpText, integer, number, oneOf, parseOptions, range, type CommandSpec } from './args.js';
+import type { CommandIo } from './main.js';
+
+export const clusterSpec: CommandSpec = {
+  name: 'cluster',
+  usage: 'ballot cluster --algorithm bully|raft|zab [--nodes 5] [--base-port 7001] [--http-base-port 8001] [--data-dir DIR]',
+  summary:
+    'Starts one `ballot node` process per member on 127.0.0.1 (node i: peer port base+i-1, HTTP port\n' +
+    'http-base+i-1), shows a live table of their role, leader and term, and stops them all on Ctrl-C.\n' +
+    'Kill a node (kill -9 PID) to watch a failover.',
+  options: {
+    algorithm: { type: 'string', value: 'NAME', description: `the election algorithm: ${algorithmNames.join(', ')} (required)` },
+    nodes: { type: 'string', value: 'N', description: 'voting members, ids 1..N (default 5)' },
+    observers: { type: 'string', value: 'K', description: 'non-voting members after the voters (default 0)' },
+    'base-port': { type: 'string', value: 'PORT', description: 'peer port of node 1 (default 7001)' },
+    'http-base-port': { type: 'string', value: 'PORT', description: 'HTTP port of node 1 (default 8001)' },
+    'data-dir': { type: 'string', value: 'DIR', description: 'node i keeps its state in DIR/n<i> and its log in DIR/node-<i>.log (default: a temporary directory, removed at exit)' },
+    'cluster-id': { type: 'string', value: 'NAME', description: 'the cluster id every node is given (default "ballot")' },
+    'election-timeout': { type: 'string', value: 'MIN-MAX', description: 'election timeout range in ms, for every node' },
+    heartbeat: { type: 'string', value: 'MS', description: 'leader heartbeat interval in ms, for every node' },
+    log: { type: 'string', value: 'LEVEL', description: `log level of the nodes' log files: ${logLevels.join(', ')} (default info)` },
+  },
+  epilog: 'Exit status: 0 after Ctrl-C/SIGTERM, 2 for bad arguments or when a node cannot start (e.g. a port in use).',
+};
+
+export interface ClusterCommand {
+  readonly algorithm: string;
+  readonly nodes: number;
+  readonly observers: number;
+  readonly basePort: number;
+  readonly httpBasePort: number;
+  readonly dataDir: string | null;
+  readonly nodeArgs: readonly string[];
+}
+
+export function parseClusterArgs(argv: readonly string[]): ClusterCommand | 'help' {
+  const values = parseOptions(clusterSpec, argv);
+  if (values.help) return 'help';
+  const algorithm = oneOf(values.algorithm, 'algorithm', algorithmNames);
+  if (!findAlgorithm(algorithm)) throw new UsageError(`--algorithm ${algorithm} is not implemented yet`);
+  const nodes = integer(values.nodes, 'nodes', 5, 1, 100);
+  const observers = integer(values.observers, 'observers', 0, 0, 100);
+  const total = nodes + observers;
+  const basePort = integer(values['base-port'], 'base-port', 7001, 1, 65536 - total);
+  const httpBasePort = integer(values['http-base-port'], 'http-base-port', 8001, 1, 65536 - total);
+  if (basePort < httpBasePort + total && httpBasePort < basePort + total) {
+    throw new UsageError(`--base-port ${basePort} and --http-base-port ${httpBasePort} overlap for ${total} nodes`);
+  }
+  const nodeArgs: string[] = [];
+  const timeout = range(values['election-timeout'], 'election-timeout');
+  if (timeout) {
+    if (timeout.min <= 0) throw new UsageError('--election-timeout must be positive');
+    nodeArgs.push('--election-timeout', `${timeout.min}-${timeout.max}`);
+  }
+  if (values.heartbeat !== undefined) nodeArgs.push('--heartbeat', String(number(values.heartbeat, 'heartbeat', 0, 0.001, 3_600_000)));
+  if (values['cluster-id'] !== undefined) nodeArgs.push('--cluster-id', String(values['cluster-id']));
+  nodeArgs.push('--log', oneOf(values.log, 'log', logLevels, 'info'));
+  const dataDir = values['data-dir'];
+  if (dataDir !== undefined && (typeof dataDir !== 'string' || dataDir === '')) throw new UsageError('--data-dir needs a directory');
+  return { algorithm, nodes, observers, basePort, httpBasePort, dataDir: dataDir === undefined ? null : resolve(dataDir), nodeArgs };
+}
+
+const POLL_MS = 200;
+
+export async function runCluster(argv: readonly string[], io: CommandIo): Promise<number> {
+  const command = parseClusterArgs(argv);
+  if (command === 'help') {
+    io.out(helpText(clusterSpec));
+    return 0;
+  }
+  const temporary = command.dataDir === null;
+  let dataDir: string;
+  try {
+    dataDir = command.dataDir ?? mkdtempSync(join(tmpdir(), 'ballot-cluster-'));
+    mkdirSync(dataDir, { recursive: true });
+  } catch (error) {
+    throw new UsageError(`--data-dir: cannot use ${command.dataDir} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  }
+  const total = command.nodes + command.observers;
+  const cluster = new LocalCluster({
+    command: [process.execPath, fileURLToPath(new URL('./main.js', import.meta.url)), 'node'],
+    algorithm: command.algorithm,
+    voters: command.nodes,
+    observers: command.observers,
+    peerPorts: Array.from({ length: total }, (_, i) => command.basePort + i),
+    httpPorts: Array.from({ length: total }, (_, i) => command.httpBasePort + i),
+    dataDir,
+    logDir: dataDir,
+    extraArgs: command.nodeArgs,
+  });
+  // Whatever ends this process, no child outlives it.
+  const killAll = (): void => cluster.killAllSync();
+  process.on('exit', killAll);
+
+  const view = new ClusterView(cluster, command, dataDir, io, process.stdout.isTTY === true);
+  let failure: MemberExit | null = null;
+  let stopping = false;
+  let wake: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => (wake = resolve));
+  cluster.onExit((exit) => {
+    view.exited(exit);
+    // Exit status 2 is a node refusing its configuration (a port in use, an unusable data dir):
+    // the cluster cannot run as asked, so stop it and say why.
+    if (!stopping && exit.code === 2 && failure === null) {
+      failure = exit;
+      wake();
+    }
+  });
+  const onSignal = (): void => wake();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  cluster.startAll();
+  view.header();
+  let polling = true;
+  const poll = async (): Promise<void> => {
+    while (polling) {
+      view.update(await cluster.statuses(POLL_MS * 2));
+      await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, POLL_MS))]);
+    }
+  };
+  const poller = poll();
+  await stopped;
+  stopping = true;
+  polling = false;
+  await poller;
+  // The signal handlers stay until the children are gone: a second Ctrl-C must not kill this process
+  // half-way (the children would still stop, through their stdin, but without a report).
+  await cluster.stop();
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  process.off('exit', killAll);
+  if (temporary) rmSync(dataDir, { recursive: true, force: true });
+  if (failure !== null) {
+    const { id, stderr } = failure as MemberExit;
+    const reason = [...stderr].reverse().find((line) => line.startsWith('ballot')) ?? stderr.at(-1) ?? 'exit status 2';
+    io.err(`ballot cluster: node ${id} could not start: ${reason.replace(/^ballot node: /, '')}\n`);
+    return 2;
+  }
+  io.out(`stopped ${total} nodes${temporary ? '' : `; their state is in ${dataDir}`}\n`);
+  return 0;
+}
+
+/** The live table: redrawn in place on a terminal, one line per change otherwise. */
+class ClusterView {
+  private readonly started = performance.now();
+  private readonly rows = new Map<number, string>();
+  private drawnLines = 0;
+  private drawn = '';
+
+  constructor(
+    private readonly cluster: LocalCluster,
+    private readonly command: ClusterCommand,
+    private readonly dataDir: string,
+    private readonly io: CommandIo,
+    private readonly tty: boolean,
+  ) {}
+
+  header(): void {
+    const { algorithm, nodes, observers } = this.command;
+    const members = observers > 0 ? `${nodes} voters + ${observers} observers` : `${nodes} nodes`;
+    this.io.out(`ballot cluster: ${algorithm}, ${members} on 127.0.0.1, data and logs in ${this.dataDir} (Ctrl-C stops them all)\n`);
+    if (!this.tty) {
+      for (const id of this.cluster.members) {
+        this.io.out(`node ${id} pid ${this.cluster.pid(id) ?? '-'} peer 127.0.0.1:${this.command.basePort + id - 1} http 127.0.0.1:${this.cluster.httpPort(id)}\n`);
+      }
+    }
+  }
+
+  exited(exit: MemberExit): void {
+    const how = exit.signal ?? `exit ${exit.code}`;
+    this.rows.set(exit.id, `down (${how})`);
+    if (!this.tty) this.line(`node ${exit.id}: down (${how})`);
+  }
+
+  update(statuses: Map<number, NodeStatus | null>): void {
+    const changed: string[] = [];
+    for (const id of this.cluster.members) {
+      if (!statuses.has(id)) continue; // not running; its row says why
+      const status = statuses.get(id) ?? null;
+      const text = status === null ? 'starting' : `${status.role}, leader ${status.leader ?? '-'}, term ${status.term}`;
+      if (this.rows.get(id) !== text) {
+        this.rows.set(id, text);
+        changed.push(`node ${id}: ${text}`);
+      }
+    }
+    if (this.tty) this.draw(statuses);
+    else for (const text of changed) this.line(text);
+  }
+
+  private line(text: string): void {
+    const seconds = ((performance.now() - this.started) / 1000).toFixed(3);
+    this.io.out(`[${seconds.padStart(8)}s] ${text}\n`);
+  }
+
+  private draw(statuses: Map<number, NodeStatus | null>): void {
+    const lines = [`${'node'.padStart(4)}  ${'pid'.padEnd(8)}${'peer'.padEnd(17)}${'http'.padEnd(17)}${'role'.padEnd(13)}${'leader'.padStart(6)}${'term'.padStart(7)}`];
+    const leaders = new Map<string, number>();
+    for (const id of this.cluster.members) {
+      const status = statuses.get(id) ?? null;
+      const pid = this.cluster.pid(id);
+      const peer = `127.0.0.1:${this.command.basePort + id - 1}`;
+      const http = `127.0.0.1:${this.cluster.httpPort(id)}`;
+      const prefix = `${String(id).padStart(4)}  ${String(pid ?? '-').padEnd(8)}${peer.padEnd(17)}${http.padEnd(17)}`;
+      if (status === null) {
+        lines.push(prefix + (this.cluster.isRunning(id) ? 'starting' : (this.rows.get(id) ?? 'down')));
+        continue;
+      }
+      lines.push(prefix + status.role.padEnd(13) + String(status.leader ?? '-').padStart(6) + String(status.term).padStart(7));
+      if (status.leader !== null) {
+        const key = `${status.leader}@${status.term}`;
+        leaders.set(key, (leaders.get(key) ?? 0) + 1);
+      }
+    }
+    const live = this.cluster.running().length;
+    const views = [...leaders.entries()].map(([key, count]) => `${key.replace('@', ' (term ')}) named by ${count}/${live}`);
+    lines.push(`leader: ${views.length > 0 ? views.join('; ') : 'none'}`);
+    const text = lines.join('\n');
+    if (text === this.drawn) return; // nothing changed: leave the terminal alone
+    this.drawn = text;
+    // Move the cursor back over the previous drawing and overwrite it line by line.
+    const up = this.drawnLines > 0 ? `\x1b[${this.drawnLines}A` : '';
+    this.io.out(up + lines.map((line) => `\r\x1b[2K${line}\n`).join(''));
+    this.drawnLines = lines.length;
+  }
+}

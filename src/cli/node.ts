@@ -1,0 +1,122 @@
+/** `ballot node`: one real node (CONTRACT.md), a thin shell over the runtime's startNode. */
+import { algorithmNames, findAlgorithm } from '../core/algorithms.js';
+import type { Timing } from '../core/types.js';
+import { ConfigError, StorageError, jsonLogger, logLevels, startNode, type LogLevel, type NodeHandle, type StartOptions } from '../runtime/index.js';
+import { UsageError, helpText, idMap, integer, number, oneOf, parseOptions, range, type CommandSpec } from './args.js';
+import type { CommandIo } from './main.js';
+
+export const nodeSpec: CommandSpec = {
+  name: 'node',
+  usage: 'ballot node --id N --algorithm bully|raft|zab --peers ID=HOST:PORT,... --data-dir DIR [options]',
+  summary:
+    'Runs one real node: elects a leader with its peers over TCP, keeps its durable state in --data-dir\n' +
+    '(read back at start, so a node killed and started again with the same arguments resumes), and\n' +
+    'serves /status, /health and /metrics over HTTP. Runs until SIGTERM or SIGINT, then stops cleanly.',
+  options: {
+    id: { type: 'string', value: 'N', description: "this node's id (a positive integer; must appear in --peers or --observers)" },
+    algorithm: { type: 'string', value: 'NAME', description: `the election algorithm: ${algorithmNames.join(', ')} (required)` },
+    listen: { type: 'string', value: 'HOST:PORT', description: "where to accept peer connections (default: this node's address in --peers)" },
+    http: { type: 'string', value: 'HOST:PORT', description: 'where to serve /status, /health, /metrics (default: no HTTP)' },
+    peers: { type: 'string', value: 'ID=HOST:PORT,...', description: 'every voting member and its peer address, this node included (required)' },
+    observers: { type: 'string', value: 'ID=HOST:PORT,...', description: 'non-voting members (ZAB observers, Raft learners)' },
+    'data-dir': { type: 'string', value: 'DIR', description: "this node's durable state (created if missing; required)" },
+    'cluster-id': { type: 'string', value: 'NAME', description: 'only members naming the same cluster id may talk (default "ballot")' },
+    'election-timeout': { type: 'string', value: 'MIN-MAX', description: 'election timeout range in ms (raft default 150-300)' },
+    heartbeat: { type: 'string', value: 'MS', description: 'leader heartbeat interval in ms (raft default 50)' },
+    log: { type: 'string', value: 'LEVEL', description: `${logLevels.join(', ')}: JSON lines on stderr, one per leadership or connection change at info (default info)` },
+    'exit-on-stdin-close': { type: 'boolean', description: 'also stop when stdin closes (used by ballot cluster, so a dead parent leaves no orphans)' },
+  },
+  epilog:
+    'Exit status: 0 after a clean stop, 1 when the node had to stop (e.g. its state could not be written),\n' +
+    '2 for bad arguments or configuration (duplicate ids, own id missing, port in use, unusable data dir).\n' +
+    'Example: ballot node --id 1 --algorithm raft --listen 127.0.0.1:7001 --http 127.0.0.1:8001 \\\n' +
+    '           --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 --data-dir ./data/n1',
+};
+
+export interface NodeCommand {
+  readonly options: StartOptions;
+  readonly log: LogLevel;
+  readonly exitOnStdinClose: boolean;
+}
+
+function required(value: string | boolean | undefined, name: string): string {
+  if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+/** Turns the command line into node options; throws UsageError for any mistake it can see. */
+export function parseNodeArgs(argv: readonly string[]): NodeCommand | 'help' {
+  const values = parseOptions(nodeSpec, argv);
+  if (values.help) return 'help';
+  if (values.id === undefined) throw new UsageError('--id is required');
+  const id = integer(values.id, 'id', 0, 1);
+  const algorithm = oneOf(values.algorithm, 'algorithm', algorithmNames);
+  if (!findAlgorithm(algorithm)) throw new UsageError(`--algorithm ${algorithm} is not implemented yet`);
+  const peers = idMap(required(values.peers, 'peers'), 'peers');
+  const observers = idMap(values.observers, 'observers');
+  const dataDir = required(values['data-dir'], 'data-dir');
+  const timeout = range(values['election-timeout'], 'election-timeout');
+  if (timeout && timeout.min <= 0) throw new UsageError('--election-timeout must be positive');
+  const timing: Partial<Timing> = {
+    ...(timeout ? { electionTimeoutMinMs: timeout.min, electionTimeoutMaxMs: timeout.max } : {}),
+    ...(values.heartbeat !== undefined ? { heartbeatMs: number(values.heartbeat, 'heartbeat', 0, 0.001, 3_600_000) } : {}),
+  };
+  const options: StartOptions = {
+    id,
+    algorithm,
+    peers,
+    observers,
+    dataDir,
+    timing,
+    ...(values.listen !== undefined ? { listen: required(values.listen, 'listen') } : {}),
+    ...(values.http !== undefined ? { http: required(values.http, 'http') } : {}),
+    ...(values['cluster-id'] !== undefined ? { clusterId: required(values['cluster-id'], 'cluster-id') } : {}),
+  };
+  return { options, log: oneOf(values.log, 'log', logLevels, 'info'), exitOnStdinClose: values['exit-on-stdin-close'] === true };
+}
+
+/** Runs the node until a signal (or stdin closing, if asked); returns the exit status. */
+export async function runNode(argv: readonly string[], io: CommandIo): Promise<number> {
+  const command = parseNodeArgs(argv);
+  if (command === 'help') {
+    io.out(helpText(nodeSpec));
+    return 0;
+  }
+  const logger = jsonLogger(command.log, io.err, { node: command.options.id });
+  let handle: NodeHandle;
+  try {
+    handle = await startNode({ ...command.options, logger });
+  } catch (error) {
+    // Configuration the user can fix: one line, exit 2 (main prints UsageErrors that way).
+    if (error instanceof ConfigError || error instanceof StorageError) throw new UsageError(error.message);
+    throw error;
+  }
+  return new Promise<number>((resolve) => {
+    let code = 0;
+    // A second signal while stopping is ignored: stop() is idempotent.
+    const stop = (): void => {
+      if (command.exitOnStdinClose) process.stdin.destroy();
+      void handle.stop();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    if (command.exitOnStdinClose) {
+      process.stdin.on('end', stop);
+      process.stdin.on('close', stop);
+      process.stdin.resume();
+    }
+    handle.on('fatal', ({ error }) => {
+      io.err(`ballot node: ${error.message}\n`);
+      code = 1;
+      stop();
+    });
+    void handle.stopped.then(() => {
+      // The signal handlers stay until the process has exited: a late second signal (a terminal's
+      // Ctrl-C reaches the children of `ballot cluster`, which then also sends SIGTERM) must not turn
+      // a clean exit into a death by signal. They do not keep the process alive.
+      process.stdin.off('close', stop);
+      process.stdin.off('end', stop);
+      resolve(code);
+    });
+  });
+}

@@ -1,0 +1,115 @@
+/**
+ * Checking what a node is told to be: ids, addresses, timing. Shared by the programmatic API and
+ * `ballot node`; a mistake is a ConfigError whose message is one line a user can act on (the command
+ * prints it and exits 2).
+ */
+import { findAlgorithm } from '../core/algorithms.js';
+import type { AlgorithmName, AnyAlgorithm, NodeId, Timing } from '../core/types.js';
+import { CLUSTER_ID_PATTERN } from './schema.js';
+
+export class ConfigError extends Error {}
+
+export interface Address {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** "HOST:PORT", with "[v6]:PORT" for IPv6 literals. Port 0 only where `allowZero` (tests). */
+export function parseAddress(text: string, what: string, allowZero = false): Address {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(text.trim());
+  if (!match) throw new ConfigError(`${what}: expected HOST:PORT, got ${JSON.stringify(text)}`);
+  const port = Number(match[3]);
+  if (port > 65535 || (port === 0 && !allowZero)) throw new ConfigError(`${what}: port ${port} is out of range (1-65535)`);
+  return { host: (match[1] ?? match[2])!, port };
+}
+
+export function formatAddress(address: Address): string {
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+export type Members = ReadonlyMap<NodeId, string> | Readonly<Record<number, string>>;
+
+/** Options of `startNode` (and, one to one, of `ballot node`). */
+export interface NodeOptions {
+  readonly id: NodeId;
+  readonly algorithm: AlgorithmName | AnyAlgorithm;
+  /** Voting members and their peer addresses ("HOST:PORT"), including this node if it votes. */
+  readonly peers: Members;
+  /** Non-voting members (ZAB observers, Raft learners) and their peer addresses. */
+  readonly observers?: Members;
+  /** Where to accept peer connections; default: this node's own address in `peers`/`observers`. */
+  readonly listen?: string;
+  /** Where to serve /status, /health, /metrics; omitted: no HTTP server. */
+  readonly http?: string;
+  /** The directory holding this node's durable state (created if missing). */
+  readonly dataDir: string;
+  /** Nodes only talk to members naming the same cluster id (default "ballot"). */
+  readonly clusterId?: string;
+  /** Timing knobs; each defaults to the algorithm's own default. */
+  readonly timing?: Partial<Timing>;
+}
+
+export interface ResolvedConfig {
+  readonly id: NodeId;
+  readonly algorithm: AnyAlgorithm;
+  readonly voters: readonly NodeId[];
+  readonly observers: readonly NodeId[];
+  /** Every member but this node, with its address. */
+  readonly addresses: ReadonlyMap<NodeId, Address>;
+  readonly listen: Address;
+  readonly http: Address | null;
+  readonly dataDir: string;
+  readonly clusterId: string;
+  readonly timing: Timing;
+}
+
+function entries(members: Members): [NodeId, string][] {
+  return members instanceof Map ? [...members.entries()] : Object.entries(members).map(([id, address]) => [Number(id), address]);
+}
+
+export function resolveConfig(options: NodeOptions): ResolvedConfig {
+  const algorithm = typeof options.algorithm === 'string' ? findAlgorithm(options.algorithm) : options.algorithm;
+  if (!algorithm) throw new ConfigError(`algorithm ${JSON.stringify(options.algorithm)} is not available`);
+  const { id } = options;
+  if (!Number.isSafeInteger(id) || id < 1) throw new ConfigError(`node id must be a positive integer, got ${id}`);
+
+  const addresses = new Map<NodeId, Address>();
+  const seenAddress = new Map<string, NodeId>();
+  let own: Address | undefined;
+  const read = (members: Members, what: string): NodeId[] => {
+    const ids: NodeId[] = [];
+    for (const [member, text] of entries(members)) {
+      if (!Number.isSafeInteger(member) || member < 1) throw new ConfigError(`${what}: node ids are positive integers, got ${member}`);
+      if (ids.includes(member) || addresses.has(member) || (own && member === id)) throw new ConfigError(`${what}: node ${member} is given twice`);
+      const address = parseAddress(text, `${what}: node ${member}`);
+      const key = formatAddress(address);
+      const other = seenAddress.get(key);
+      if (other !== undefined) throw new ConfigError(`${what}: nodes ${other} and ${member} have the same address ${key}`);
+      seenAddress.set(key, member);
+      if (member === id) own = address;
+      else addresses.set(member, address);
+      ids.push(member);
+    }
+    return ids.sort((a, b) => a - b);
+  };
+  const voters = read(options.peers, 'peers');
+  const observers = read(options.observers ?? new Map(), 'observers');
+  if (voters.length === 0) throw new ConfigError('peers: at least one voting member is needed');
+  if (!own) throw new ConfigError(`peers: this node's own id ${id} is missing (give its address in --peers, or in --observers for a non-voter)`);
+
+  const listen = options.listen !== undefined ? parseAddress(options.listen, 'listen', true) : own;
+  const http = options.http !== undefined ? parseAddress(options.http, 'http', true) : null;
+  if (http && http.port !== 0 && http.port === listen.port && http.host === listen.host) throw new ConfigError(`http: ${formatAddress(http)} is also the peer address`);
+
+  const clusterId = options.clusterId ?? 'ballot';
+  if (!CLUSTER_ID_PATTERN.test(clusterId)) throw new ConfigError(`cluster id must be 1-64 characters of A-Z a-z 0-9 . _ -, got ${JSON.stringify(clusterId)}`);
+
+  const timing: Timing = { ...algorithm.defaultTiming, ...options.timing };
+  if (!(timing.electionTimeoutMinMs > 0 && timing.electionTimeoutMinMs <= timing.electionTimeoutMaxMs)) {
+    throw new ConfigError(`election timeout must be a positive range MIN-MAX, got ${timing.electionTimeoutMinMs}-${timing.electionTimeoutMaxMs}`);
+  }
+  if (!(timing.heartbeatMs > 0)) throw new ConfigError(`heartbeat must be positive, got ${timing.heartbeatMs}`);
+  if (typeof options.dataDir !== 'string' || options.dataDir === '') throw new ConfigError('a data dir is required');
+
+  return { id, algorithm, voters, observers, addresses, listen, http, dataDir: options.dataDir, clusterId, timing };
+}

@@ -1,0 +1,239 @@
+/**
+ * A cluster of real `ballot node` processes on one machine: what `ballot cluster`, the failover
+ * benchmark and the runtime's tests share. It starts, kills and restarts members with exactly the same
+ * command line (so a restarted member resumes from its data dir), polls their /status over keep-alive
+ * HTTP, and never leaves a child behind: children are started with --exit-on-stdin-close, so even a
+ * parent killed with kill -9 takes them down (their stdin pipe closes), and `killAllSync` is meant for
+ * the parent's 'exit' handler.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { Agent, get } from 'node:http';
+import { join } from 'node:path';
+import type { NodeId, Status } from '../core/types.js';
+
+export interface LocalClusterOptions {
+  /** The command that runs `ballot node`, e.g. [process.execPath, '/…/dist/cli/main.js', 'node']. */
+  readonly command: readonly string[];
+  readonly algorithm: string;
+  /** Voting members, ids 1..voters. */
+  readonly voters: number;
+  /** Non-voting members, ids after the voters. */
+  readonly observers?: number;
+  /** Peer port and HTTP port of each member, in id order (voters then observers). */
+  readonly peerPorts: readonly number[];
+  readonly httpPorts: readonly number[];
+  /** Member i keeps its state in `${dataDir}/n${i}`. */
+  readonly dataDir: string;
+  readonly clusterId?: string;
+  /** More arguments for every member (timing knobs, --log). */
+  readonly extraArgs?: readonly string[];
+  /** Append each member's stderr to `${logDir}/node-${i}.log`; default: not kept on disk. */
+  readonly logDir?: string;
+}
+
+export interface NodeStatus extends Status {
+  readonly algorithm: string;
+}
+
+export interface MemberExit {
+  readonly id: NodeId;
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** The last lines the member wrote on stderr. */
+  readonly stderr: readonly string[];
+}
+
+const HOST = '127.0.0.1';
+const STDERR_LINES = 20;
+
+interface Member {
+  readonly id: NodeId;
+  readonly args: readonly string[];
+  readonly httpPort: number;
+  child: ChildProcess | null;
+  exited: Promise<MemberExit> | null;
+  stderr: string[];
+}
+
+export class LocalCluster {
+  readonly members: readonly NodeId[];
+  private readonly table = new Map<NodeId, Member>();
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 1, keepAliveMsecs: 1000 });
+  private readonly exitListeners = new Set<(exit: MemberExit) => void>();
+  private readonly logs = new Map<NodeId, WriteStream>();
+
+  constructor(private readonly options: LocalClusterOptions) {
+    const total = options.voters + (options.observers ?? 0);
+    if (options.peerPorts.length < total || options.httpPorts.length < total) throw new Error('local cluster: a peer and an HTTP port per member are needed');
+    this.members = Array.from({ length: total }, (_, i) => i + 1);
+    const address = (id: NodeId): string => `${id}=${HOST}:${options.peerPorts[id - 1]!}`;
+    const voters = this.members.filter((id) => id <= options.voters);
+    const observers = this.members.filter((id) => id > options.voters);
+    for (const id of this.members) {
+      const args = [
+        ...options.command.slice(1),
+        '--id', String(id),
+        '--algorithm', options.algorithm,
+        '--listen', `${HOST}:${options.peerPorts[id - 1]!}`,
+        '--http', `${HOST}:${options.httpPorts[id - 1]!}`,
+        '--peers', voters.map(address).join(','),
+        ...(observers.length > 0 ? ['--observers', observers.map(address).join(',')] : []),
+        '--data-dir', join(options.dataDir, `n${id}`),
+        ...(options.clusterId ? ['--cluster-id', options.clusterId] : []),
+        ...(options.extraArgs ?? []),
+        '--exit-on-stdin-close',
+      ];
+      this.table.set(id, { id, args, httpPort: options.httpPorts[id - 1]!, child: null, exited: null, stderr: [] });
+    }
+  }
+
+  /** Starts every member that is not running. */
+  startAll(): void {
+    for (const id of this.members) if (!this.isRunning(id)) this.start(id);
+  }
+
+  /** The full command line of a member (the same on every restart). */
+  commandLine(id: NodeId): string[] {
+    return [this.options.command[0]!, ...this.member(id).args];
+  }
+
+  httpPort(id: NodeId): number {
+    return this.member(id).httpPort;
+  }
+
+  pid(id: NodeId): number | null {
+    return this.member(id).child?.pid ?? null;
+  }
+
+  isRunning(id: NodeId): boolean {
+    return this.member(id).child !== null;
+  }
+
+  running(): NodeId[] {
+    return this.members.filter((id) => this.isRunning(id));
+  }
+
+  /** Called whenever a member's process exits, for whatever reason. */
+  onExit(listener: (exit: MemberExit) => void): () => void {
+    this.exitListeners.add(listener);
+    return () => void this.exitListeners.delete(listener);
+  }
+
+  /** Starts (or restarts, with the same arguments) one member. */
+  start(id: NodeId): void {
+    const member = this.member(id);
+    if (member.child) throw new Error(`local cluster: member ${id} is already running`);
+    if (this.options.logDir !== undefined && !this.logs.has(id)) {
+      mkdirSync(this.options.logDir, { recursive: true });
+      this.logs.set(id, createWriteStream(join(this.options.logDir, `node-${id}.log`), { flags: 'a' }));
+    }
+    const child = spawn(this.options.command[0]!, member.args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    member.child = child;
+    member.stderr = [];
+    const log = this.logs.get(id);
+    let partial = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (text: string) => {
+      log?.write(text);
+      const lines = (partial + text).split('\n');
+      partial = lines.pop()!;
+      member.stderr.push(...lines.filter((line) => line.trim() !== ''));
+      if (member.stderr.length > STDERR_LINES) member.stderr.splice(0, member.stderr.length - STDERR_LINES);
+    });
+    child.stdin!.on('error', () => {}); // the child may be gone before we close its stdin
+    member.exited = new Promise<MemberExit>((resolve) => {
+      child.once('exit', (code, signal) => {
+        if (member.child === child) member.child = null;
+        if (partial.trim() !== '') member.stderr.push(partial);
+        const exit: MemberExit = { id, code, signal, stderr: [...member.stderr] };
+        for (const listener of this.exitListeners) listener(exit);
+        resolve(exit);
+      });
+    });
+  }
+
+  /** Sends a signal to a member and resolves once its process is gone (kill -9 by default). */
+  async kill(id: NodeId, signal: NodeJS.Signals = 'SIGKILL'): Promise<MemberExit | null> {
+    const member = this.member(id);
+    if (!member.child || !member.exited) return null;
+    member.child.kill(signal);
+    return member.exited;
+  }
+
+  /** One member's /status, or null when it does not answer within `timeoutMs`. */
+  status(id: NodeId, timeoutMs = 1000): Promise<NodeStatus | null> {
+    return fetchStatus(this.member(id).httpPort, this.agent, timeoutMs);
+  }
+
+  /** Every running member's /status (null for one that does not answer), polled in parallel. */
+  async statuses(timeoutMs = 1000): Promise<Map<NodeId, NodeStatus | null>> {
+    const ids = this.running();
+    const replies = await Promise.all(ids.map((id) => this.status(id, timeoutMs)));
+    return new Map(ids.map((id, i) => [id, replies[i]!]));
+  }
+
+  /**
+   * Stops every member cleanly: closes their stdin (they run with --exit-on-stdin-close), sends
+   * SIGTERM to any still running after a second, and SIGKILL after `graceMs`. Closing stdin first
+   * matters on a terminal: Ctrl-C reaches the children too, and a SIGTERM landing while a child is
+   * already exiting would be reported as a death by signal. Safe to call twice.
+   */
+  async stop(graceMs = 5000): Promise<MemberExit[]> {
+    const running = this.members.filter((id) => this.isRunning(id));
+    const exits = running.map((id) => this.member(id).exited!);
+    for (const id of running) this.member(id).child?.stdin?.end();
+    const term = setTimeout(() => {
+      for (const id of this.members) this.member(id).child?.kill('SIGTERM');
+    }, Math.min(1000, graceMs / 2));
+    const kill = setTimeout(() => this.killAllSync(), graceMs);
+    const results = await Promise.all(exits);
+    clearTimeout(term);
+    clearTimeout(kill);
+    this.agent.destroy();
+    await Promise.all([...this.logs.values()].map((log) => new Promise<void>((resolve) => log.end(() => resolve()))));
+    this.logs.clear();
+    return results;
+  }
+
+  /** kill -9 of every running member, synchronously (for process 'exit' handlers). */
+  killAllSync(): void {
+    for (const id of this.members) {
+      const child = this.member(id).child;
+      if (child) {
+        try {
+          child.kill('SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+  }
+
+  private member(id: NodeId): Member {
+    const member = this.table.get(id);
+    if (!member) throw new Error(`local cluster: no member ${id}`);
+    return member;
+  }
+}
+
+/** GET /status of the node serving HTTP on 127.0.0.1:`port`, or null when it does not answer in time. */
+export function fetchStatus(port: number, agent: Agent | false = false, timeoutMs = 1000): Promise<NodeStatus | null> {
+  return new Promise((resolve) => {
+    const request = get({ host: HOST, port, path: '/status', agent, timeout: timeoutMs }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => {
+        try {
+          resolve(response.statusCode === 200 ? (JSON.parse(body) as NodeStatus) : null);
+        } catch {
+          resolve(null);
+        }
+      });
+      response.on('error', () => resolve(null));
+    });
+    request.on('timeout', () => request.destroy());
+    request.on('error', () => resolve(null));
+  });
+}

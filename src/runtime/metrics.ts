@@ -1,0 +1,122 @@
+/**
+ * Prometheus metrics of one node (CONTRACT.md, /metrics). Each node has its own Registry, never the
+ * global one, so several nodes can run in one process (tests, or a service embedding more than one).
+ * Label sets are closed (message types of the algorithm, reject reasons, member ids), so a peer cannot
+ * grow the metric's cardinality by sending odd frames.
+ */
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { AnyAlgorithm, NodeId, Status } from '../core/types.js';
+import { rejectReasons, type RejectReason } from './frames.js';
+
+export type Direction = 'inbound' | 'outbound';
+export type DropReason = 'queue-full' | 'too-large';
+
+/** Sets a counter's sample to an absolute count (counters only go up through inc). */
+function setCount(counter: Counter<'type'>, type: string, count: number): void {
+  counter.remove({ type });
+  counter.inc({ type }, count);
+}
+
+export class NodeMetrics {
+  readonly registry = new Registry();
+  private readonly isLeader: Gauge;
+  private readonly term: Gauge;
+  private readonly leaderChanges: Counter;
+  private readonly electionsStarted: Counter;
+  // Per-message counts are plain numbers, copied into the counters only when /metrics is scraped:
+  // a labelled prom-client increment hashes its labels, and these run for every heartbeat.
+  private readonly sent = new Map<string, number>();
+  private readonly received = new Map<string, number>();
+  private readonly rejected: Counter<'reason'>;
+  private readonly dropped: Counter<'reason'>;
+  private readonly connected: Gauge<'peer' | 'direction'>;
+
+  constructor(algorithm: AnyAlgorithm, id: NodeId, cluster: string, peers: readonly NodeId[]) {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'ballot_info',
+      help: 'Constant 1, labelled with what this node is.',
+      labelNames: ['node', 'algorithm', 'cluster'],
+      registers,
+    }).set({ node: String(id), algorithm: algorithm.name, cluster }, 1);
+    this.isLeader = new Gauge({ name: 'ballot_is_leader', help: '1 while this node believes it is the leader (status.leader = status.id), else 0.', registers });
+    this.term = new Gauge({ name: 'ballot_term', help: 'Current term (Raft), epoch (ZAB) or generation (Bully).', registers });
+    this.leaderChanges = new Counter({ name: 'ballot_leader_changes_total', help: 'Times this node learned of a new leader (a new leader id, or the same id in a new term).', registers });
+    this.electionsStarted = new Counter({ name: 'ballot_elections_started_total', help: 'Elections this node started.', registers });
+    const sent = this.sent;
+    const received = this.received;
+    new Counter({
+      name: 'ballot_messages_sent_total',
+      help: 'Messages handed to the transport, by type.',
+      labelNames: ['type'],
+      registers,
+      collect() {
+        for (const [type, count] of sent) setCount(this, type, count);
+      },
+    });
+    new Counter({
+      name: 'ballot_messages_received_total',
+      help: 'Valid messages delivered to the algorithm, by type.',
+      labelNames: ['type'],
+      registers,
+      collect() {
+        for (const [type, count] of received) setCount(this, type, count);
+      },
+    });
+    for (const type of algorithm.messageTypes) {
+      sent.set(type, 0);
+      received.set(type, 0);
+    }
+    this.rejected = new Counter({ name: 'ballot_frames_rejected_total', help: 'Frames refused at the peer port (the connection is closed), by reason.', labelNames: ['reason'], registers });
+    for (const reason of rejectReasons) this.rejected.inc({ reason }, 0);
+    this.dropped = new Counter({ name: 'ballot_messages_dropped_total', help: 'Outgoing messages dropped (peer queue full while unreachable or congested; frame too large).', labelNames: ['reason'], registers });
+    this.dropped.inc({ reason: 'queue-full' }, 0);
+    this.dropped.inc({ reason: 'too-large' }, 0);
+    this.connected = new Gauge({ name: 'ballot_peer_connected', help: '1 while an authenticated connection to (outbound) or from (inbound) the peer is open.', labelNames: ['peer', 'direction'], registers });
+    for (const peer of peers) {
+      if (peer === id) continue;
+      this.connected.set({ peer: String(peer), direction: 'inbound' }, 0);
+      this.connected.set({ peer: String(peer), direction: 'outbound' }, 0);
+    }
+  }
+
+  observeStatus(status: Status): void {
+    this.isLeader.set(status.leader === status.id ? 1 : 0);
+    this.term.set(status.term);
+  }
+
+  leaderChanged(): void {
+    this.leaderChanges.inc();
+  }
+
+  electionStarted(): void {
+    this.electionsStarted.inc();
+  }
+
+  messageSent(type: string): void {
+    const count = this.sent.get(type);
+    if (count !== undefined) this.sent.set(type, count + 1);
+  }
+
+  messageReceived(type: string): void {
+    const count = this.received.get(type);
+    if (count !== undefined) this.received.set(type, count + 1);
+  }
+
+  frameRejected(reason: RejectReason): void {
+    this.rejected.inc({ reason });
+  }
+
+  messageDropped(reason: DropReason): void {
+    this.dropped.inc({ reason });
+  }
+
+  connection(peer: NodeId, direction: Direction, up: boolean): void {
+    this.connected.set({ peer: String(peer), direction }, up ? 1 : 0);
+  }
+
+  /** The Prometheus text exposition. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

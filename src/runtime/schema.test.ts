@@ -1,0 +1,117 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { algorithms } from '../core/algorithms.js';
+import type { FieldShape, ShapeOf } from '../core/shapes.js';
+import type { AnyAlgorithm } from '../core/types.js';
+import { durableSchema, fieldSchema, handshakeSchema, messageValidator, objectSchema, sampleMessages } from './schema.js';
+
+/** Values of a shape, for property tests. */
+function arbitrary(shape: FieldShape): fc.Arbitrary<unknown> {
+  if (typeof shape === 'string') {
+    switch (shape) {
+      case 'nat':
+        return fc.maxSafeNat();
+      case 'id':
+        return fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER });
+      case 'id-or-null':
+        return fc.option(fc.integer({ min: 1, max: 1000 }), { nil: null });
+      case 'bool':
+        return fc.boolean();
+    }
+  }
+  if ('oneOf' in shape) return fc.constantFrom(...shape.oneOf);
+  if ('list' in shape) return fc.array(arbitrary(shape.list), { maxLength: Math.min(shape.max, 5) });
+  return objectArbitrary(shape.object);
+}
+
+function objectArbitrary(shape: ShapeOf<object>): fc.Arbitrary<Record<string, unknown>> {
+  const fields: Record<string, fc.Arbitrary<unknown>> = {};
+  for (const [key, field] of Object.entries(shape as Record<string, FieldShape>)) fields[key] = arbitrary(field);
+  return fc.record(fields);
+}
+
+function messageArbitrary(algorithm: AnyAlgorithm): fc.Arbitrary<Record<string, unknown>> {
+  const shapes = algorithm.messageShapes as unknown as Record<string, ShapeOf<object>>;
+  return fc.oneof(...algorithm.messageTypes.map((type) => objectArbitrary(shapes[type]!).map((fields) => ({ type, ...fields }))));
+}
+
+/** A wrong value for any shape: a string is the wrong kind for every shape but oneOf, where it is unknown. */
+const WRONG = '\u0000not-a-value';
+
+for (const algorithm of Object.values(algorithms) as AnyAlgorithm[]) {
+  const validate = messageValidator(algorithm);
+  const schema = { safeParse: (value: unknown) => ({ success: validate(value) !== null }) };
+
+  test(`${algorithm.name}: every message the shapes allow is accepted, after a JSON round trip`, () => {
+    fc.assert(
+      fc.property(messageArbitrary(algorithm), (message) => {
+        assert.equal(schema.safeParse(JSON.parse(JSON.stringify(message))).success, true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test(`${algorithm.name}: a missing, extra or mistyped field, or an unknown type, is refused`, () => {
+    fc.assert(
+      fc.property(messageArbitrary(algorithm), fc.nat(), (message, pick) => {
+        const keys = Object.keys(message).filter((key) => key !== 'type');
+        assert.equal(schema.safeParse({ ...message, extra: 1 }).success, false, 'extra field');
+        assert.equal(schema.safeParse({ ...message, type: 'NoSuchMessage' }).success, false, 'unknown type');
+        const { type: _type, ...untyped } = message;
+        assert.equal(schema.safeParse(untyped).success, false, 'no type');
+        if (keys.length === 0) return;
+        const key = keys[pick % keys.length]!;
+        const { [key]: _dropped, ...missing } = message;
+        assert.equal(schema.safeParse(missing).success, false, `missing ${key}`);
+        assert.equal(schema.safeParse({ ...message, [key]: WRONG }).success, false, `mistyped ${key}`);
+      }),
+      { numRuns: 200 },
+    );
+    // JSON.parse makes "__proto__" an own key; strict objects refuse it like any unknown key.
+    const [valid] = fc.sample(messageArbitrary(algorithm), 1);
+    const polluted = JSON.stringify(valid).replace(/^\{/, '{"__proto__":{"isLeader":true},');
+    assert.equal(schema.safeParse(JSON.parse(polluted)).success, false, '__proto__ key');
+  });
+
+  test(`${algorithm.name}: the sample messages (used to warm up the receive path) are valid`, () => {
+    const samples = sampleMessages(algorithm);
+    assert.equal(samples.length, algorithm.messageTypes.length);
+    for (const sample of samples) assert.notEqual(validate(sample), null, JSON.stringify(sample));
+  });
+
+  test(`${algorithm.name}: the initial durable state matches the durable shape`, () => {
+    const durable = durableSchema(algorithm);
+    for (const length of [0, 1, 7]) assert.equal(durable.safeParse(JSON.parse(JSON.stringify(algorithm.initialDurable(length)))).success, true);
+    assert.equal(durable.safeParse({}).success, false);
+  });
+}
+
+test('field shapes: naturals, ids, lists, choices and objects are bounded and strict', () => {
+  const accept = (shape: FieldShape, value: unknown): boolean => fieldSchema(shape).safeParse(value).success;
+  assert.equal(accept('nat', 0), true);
+  assert.equal(accept('nat', -1), false);
+  assert.equal(accept('nat', 1.5), false);
+  assert.equal(accept('nat', 2 ** 53), false, 'beyond safe integers');
+  assert.equal(accept('nat', '1'), false);
+  assert.equal(accept('id', 0), false);
+  assert.equal(accept('id-or-null', null), true);
+  assert.equal(accept('bool', 0), false);
+  assert.equal(accept({ oneOf: ['LOOKING', 'FOLLOWING'] }, 'LEADING'), false);
+  assert.equal(accept({ oneOf: ['LOOKING', 'FOLLOWING'] }, 'LOOKING'), true);
+  assert.equal(accept({ list: 'nat', max: 2 }, [1, 2]), true);
+  assert.equal(accept({ list: 'nat', max: 2 }, [1, 2, 3]), false);
+  const object = objectSchema({ a: 'nat', b: { object: { c: 'bool' } } });
+  assert.equal(object.safeParse({ a: 1, b: { c: true } }).success, true);
+  assert.equal(object.safeParse({ a: 1, b: { c: true, d: 1 } }).success, false, 'nested objects are strict too');
+});
+
+test('the handshake names version, cluster, algorithm, sender and receiver, nothing else', () => {
+  const good = { ballot: 1, cluster: 'prod-1', algorithm: 'raft', from: 2, to: 1 };
+  assert.equal(handshakeSchema.safeParse(good).success, true);
+  assert.equal(handshakeSchema.safeParse({ ...good, ballot: 2 }).success, false);
+  assert.equal(handshakeSchema.safeParse({ ...good, cluster: 'a b' }).success, false);
+  assert.equal(handshakeSchema.safeParse({ ...good, cluster: 'x'.repeat(65) }).success, false);
+  assert.equal(handshakeSchema.safeParse({ ...good, from: 0 }).success, false);
+  assert.equal(handshakeSchema.safeParse({ ...good, role: 'leader' }).success, false);
+});
