@@ -49,6 +49,8 @@ export class StatusServer {
     server.headersTimeout = 5_000;
     server.requestTimeout = 5_000;
     server.maxHeadersCount = 50;
+    // The port faces the network: bound what a flood of idle connections can hold open.
+    server.maxConnections = 256;
     await new Promise<void>((resolve, reject) => {
       const onError = (error: NodeJS.ErrnoException): void => {
         const why = error.code === 'EADDRINUSE' ? 'address already in use' : (error.code ?? error.message);
