@@ -4,6 +4,7 @@
  * is unit-tested without spawning processes.
  */
 import { parseArgs } from 'node:util';
+import type { Timing } from '../core/types.js';
 
 /** A mistake in what the user typed: printed as one line on stderr, exit status 2. */
 export class UsageError extends Error {}
@@ -117,4 +118,25 @@ export function idMap(value: string | boolean | undefined, name: string): Map<nu
     map.set(id, match[2]!);
   }
   return map;
+}
+
+// ---- the timing knobs every command that runs nodes shares -----------------------------------------
+
+export const timingOptions = {
+  'election-timeout': {
+    type: 'string',
+    value: 'MIN-MAX',
+    description: 'election timeout range in ms; bully, zab: leader-failure detection (default 150-300)',
+  },
+  heartbeat: { type: 'string', value: 'MS', description: 'leader heartbeat interval in ms (default 50)' },
+} as const satisfies Record<string, OptionSpec>;
+
+/** The timing the user asked for; what is left out keeps the algorithm's default. */
+export function timing(values: ParsedOptions): Partial<Timing> {
+  const timeout = range(values['election-timeout'], 'election-timeout');
+  if (timeout && timeout.min <= 0) throw new UsageError('--election-timeout must be positive');
+  return {
+    ...(timeout ? { electionTimeoutMinMs: timeout.min, electionTimeoutMaxMs: timeout.max } : {}),
+    ...(values.heartbeat !== undefined ? { heartbeatMs: number(values.heartbeat, 'heartbeat', 0, 0.001, 3_600_000) } : {}),
+  };
 }

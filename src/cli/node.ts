@@ -1,8 +1,7 @@
 /** `ballot node`: one real node (CONTRACT.md), a thin shell over the runtime's startNode. */
-import { algorithmNames, findAlgorithm } from '../core/algorithms.js';
-import type { Timing } from '../core/types.js';
+import { algorithmNames } from '../core/algorithms.js';
 import { ConfigError, StorageError, jsonLogger, logLevels, startNode, type LogLevel, type NodeHandle, type StartOptions } from '../runtime/index.js';
-import { UsageError, helpText, idMap, integer, number, oneOf, parseOptions, range, type CommandSpec } from './args.js';
+import { UsageError, helpText, idMap, integer, oneOf, parseOptions, timing, timingOptions, type CommandSpec } from './args.js';
 import type { CommandIo } from './main.js';
 
 export const nodeSpec: CommandSpec = {
@@ -21,8 +20,7 @@ export const nodeSpec: CommandSpec = {
     observers: { type: 'string', value: 'ID=HOST:PORT,...', description: 'non-voting members (ZAB observers, Raft learners)' },
     'data-dir': { type: 'string', value: 'DIR', description: "this node's durable state (created if missing; required)" },
     'cluster-id': { type: 'string', value: 'NAME', description: 'only members naming the same cluster id may talk (default "ballot")' },
-    'election-timeout': { type: 'string', value: 'MIN-MAX', description: 'election timeout range in ms; bully, zab: leader-failure detection (default 150-300)' },
-    heartbeat: { type: 'string', value: 'MS', description: 'leader heartbeat interval in ms (default 50)' },
+    ...timingOptions,
     log: { type: 'string', value: 'LEVEL', description: `${logLevels.join(', ')}: JSON lines on stderr, one per leadership or connection change at info (default info)` },
     'exit-on-stdin-close': { type: 'boolean', description: 'also stop when stdin closes (used by ballot cluster, so a dead parent leaves no orphans)' },
   },
@@ -51,23 +49,16 @@ export function parseNodeArgs(argv: readonly string[]): NodeCommand | 'help' {
   if (values.id === undefined) throw new UsageError('--id is required');
   const id = integer(values.id, 'id', 0, 1);
   const algorithm = oneOf(values.algorithm, 'algorithm', algorithmNames);
-  if (!findAlgorithm(algorithm)) throw new UsageError(`--algorithm ${algorithm} is not implemented yet`);
   const peers = idMap(required(values.peers, 'peers'), 'peers');
   const observers = idMap(values.observers, 'observers');
   const dataDir = required(values['data-dir'], 'data-dir');
-  const timeout = range(values['election-timeout'], 'election-timeout');
-  if (timeout && timeout.min <= 0) throw new UsageError('--election-timeout must be positive');
-  const timing: Partial<Timing> = {
-    ...(timeout ? { electionTimeoutMinMs: timeout.min, electionTimeoutMaxMs: timeout.max } : {}),
-    ...(values.heartbeat !== undefined ? { heartbeatMs: number(values.heartbeat, 'heartbeat', 0, 0.001, 3_600_000) } : {}),
-  };
   const options: StartOptions = {
     id,
     algorithm,
     peers,
     observers,
     dataDir,
-    timing,
+    timing: timing(values),
     ...(values.listen !== undefined ? { listen: required(values.listen, 'listen') } : {}),
     ...(values.http !== undefined ? { http: required(values.http, 'http') } : {}),
     ...(values['cluster-id'] !== undefined ? { clusterId: required(values['cluster-id'], 'cluster-id') } : {}),

@@ -2,11 +2,10 @@
 import { readFileSync } from 'node:fs';
 import { algorithmNames, algorithms } from '../core/algorithms.js';
 import { bullyStable } from '../core/bully/index.js';
-import type { Timing } from '../core/types.js';
 import { parseSchedule, ScheduleError, type Action } from '../sim/schedule.js';
 import { isScenarioName, scenarioNames, type ScenarioName } from '../sim/scenarios.js';
 import { simulate, type SimOptions, type SimResult } from '../sim/simulation.js';
-import { UsageError, helpText, idMap, integer, number, oneOf, parseOptions, range, type CommandSpec } from './args.js';
+import { UsageError, helpText, idMap, integer, number, oneOf, parseOptions, range, timing, timingOptions, type CommandSpec } from './args.js';
 
 export const simSpec: CommandSpec = {
   name: 'sim',
@@ -25,8 +24,7 @@ export const simSpec: CommandSpec = {
     latency: { type: 'string', value: 'MIN-MAX', description: 'one-way message latency in ms, uniform (default 1-5)' },
     loss: { type: 'string', value: 'P', description: 'probability a message is lost (default 0)' },
     duplicate: { type: 'string', value: 'P', description: 'probability a message is delivered twice (default 0)' },
-    'election-timeout': { type: 'string', value: 'MIN-MAX', description: 'election timeout range in ms; bully, zab: leader-failure detection (default 150-300)' },
-    heartbeat: { type: 'string', value: 'MS', description: 'leader heartbeat interval in ms (default 50)' },
+    ...timingOptions,
     history: { type: 'string', value: 'ID=N,...', description: 'node ID starts with N durable log entries (raft: term 1; zab: zxid 1:N)' },
     'bully-mode': { type: 'string', value: 'MODE', description: 'bully only: preempt (a recovered higher id takes over; default) or stable (it follows the live coordinator)' },
     json: { type: 'boolean', description: 'print the result as one JSON object' },
@@ -68,12 +66,6 @@ export function parseSimArgs(argv: readonly string[], readFile: (path: string) =
     schedule = readSchedule(String(values.schedule), members, readFile);
   }
 
-  const timeout = range(values['election-timeout'], 'election-timeout');
-  const timing: Partial<Timing> = {
-    ...(timeout ? { electionTimeoutMinMs: timeout.min, electionTimeoutMaxMs: timeout.max } : {}),
-    ...(values.heartbeat !== undefined ? { heartbeatMs: number(values.heartbeat, 'heartbeat', 0, 0.001, 3_600_000) } : {}),
-  };
-  if (timeout && timeout.max <= 0) throw new UsageError('--election-timeout must be positive');
   const latency = range(values.latency, 'latency');
 
   const history = new Map<number, number>();
@@ -93,7 +85,7 @@ export function parseSimArgs(argv: readonly string[], readFile: (path: string) =
     ...(latency ? { latency: { minMs: latency.min, maxMs: latency.max } } : {}),
     loss: number(values.loss, 'loss', 0, 0, 1),
     duplicate: number(values.duplicate, 'duplicate', 0, 0, 1),
-    timing,
+    timing: timing(values),
     history,
   };
   return { options, json: values.json === true };
