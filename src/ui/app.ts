@@ -40,8 +40,8 @@ function roleColour(role: string, believesLeader: boolean, up: boolean): string 
   }
 }
 
-/** Colour-blind-friendly palette (Okabe–Ito plus two), one colour per message type in the algorithm's order. */
-const palette = ['#0072b2', '#d55e00', '#009e73', '#cc79a7', '#e69f00', '#56b4e9', '#7f3c8d', '#000000', '#a6761d'];
+/** Okabe–Ito first (colour-blind friendly), then distinct extras: one colour per message type (ZAB has 10). */
+const palette = ['#0072b2', '#d55e00', '#009e73', '#cc79a7', '#e69f00', '#56b4e9', '#7f3c8d', '#000000', '#a6761d', '#e7298a', '#66a61e', '#808080'];
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const element = document.getElementById(id);
@@ -86,8 +86,22 @@ interface Current {
   readonly size: number;
   readonly colours: ReadonlyMap<string, string>;
   readonly positions: ReadonlyMap<NodeId, { x: number; y: number }>;
+  /** Drawn once per run and updated in place, so a click is never lost to a redraw. */
+  readonly figures: ReadonlyMap<NodeId, NodeFigure>;
+  readonly links: SVGGElement;
+  readonly dots: SVGGElement;
+  readonly caption: SVGTextElement;
   shownTimeline: number;
   shownElections: number;
+}
+
+interface NodeFigure {
+  readonly group: SVGGElement;
+  readonly ring: SVGCircleElement;
+  readonly body: SVGCircleElement;
+  readonly role: SVGTextElement;
+  readonly detail: SVGTextElement;
+  up: boolean;
 }
 
 let current: Current | null = null;
@@ -119,7 +133,27 @@ function newRun(): void {
     const angle = -Math.PI / 2 + (2 * Math.PI * i) / size;
     positions.set(i + 1, { x: CX + RING * Math.cos(angle), y: CY + RING * Math.sin(angle) });
   }
-  current = { algorithm, run, size, colours, positions, shownTimeline: 0, shownElections: 0 };
+  const links = svg('g', {});
+  const dots = svg('g', {});
+  const caption = svg('text', { x: 8, y: 16, 'font-size': 13, fill: '#6a7282' });
+  const figures = new Map<NodeId, NodeFigure>();
+  const nodeLayer = svg('g', {});
+  for (const [id, p] of positions) {
+    const group = svg('g', { class: 'node', 'data-node': id });
+    const ring = svg('circle', { cx: p.x, cy: p.y, r: NODE_R + 7, fill: 'none', stroke: '#f2b705', 'stroke-width': 3 });
+    const body = svg('circle', { cx: p.x, cy: p.y, r: NODE_R, 'stroke-width': 1.5 });
+    const role = svg('text', { x: p.x, y: p.y + 14, 'text-anchor': 'middle', 'font-size': 11, fill: '#1d2330' });
+    const below = p.y > CY ? NODE_R + 18 : -NODE_R - 10;
+    const detail = svg('text', { x: p.x, y: p.y + below, 'text-anchor': 'middle', 'font-size': 12, fill: '#4a5263' });
+    const label = svg('text', { x: p.x, y: p.y - 4, 'text-anchor': 'middle', 'font-size': 20, 'font-weight': 700, fill: '#1d2330' }, String(id));
+    group.append(ring, body, label, role, detail);
+    const figure: NodeFigure = { group, ring, body, role, detail, up: true };
+    group.addEventListener('click', () => inject(figure.up ? { atMs: 0, do: 'crash', node: id } : { atMs: 0, do: 'restart', node: id }));
+    figures.set(id, figure);
+    nodeLayer.append(group);
+  }
+  ui.stage.replaceChildren(links, caption, dots, nodeLayer);
+  current = { algorithm, run, size, colours, positions, figures, links, dots, caption, shownTimeline: 0, shownElections: 0 };
   ui.timeline.replaceChildren();
   ui.elections.replaceChildren();
   drawLegend(current);
@@ -158,26 +192,28 @@ function draw(c: Current): void {
   ui.clock.textContent = `${snap.nowMs.toFixed(1)} ms`;
   const group = new Map<NodeId, number>();
   snap.components.forEach((members, i) => members.forEach((id) => group.set(id, i)));
-  const children: SVGElement[] = [];
-
   // Links between every pair; a cut link (different partition groups) is drawn dashed red.
+  const links: SVGElement[] = [];
   for (let a = 1; a <= c.size; a++) {
     for (let b = a + 1; b <= c.size; b++) {
       const p = c.positions.get(a)!;
       const q = c.positions.get(b)!;
       const cut = group.get(a) !== group.get(b);
-      children.push(svg('line', { x1: p.x, y1: p.y, x2: q.x, y2: q.y, stroke: cut ? '#e5484d' : '#e6e9ee', 'stroke-width': cut ? 1 : 1.2, 'stroke-dasharray': cut ? '3 5' : '' }));
+      links.push(svg('line', { x1: p.x, y1: p.y, x2: q.x, y2: q.y, stroke: cut ? '#f0a0a2' : '#e6e9ee', 'stroke-width': cut ? 1 : 1.2, 'stroke-dasharray': cut ? '3 5' : '' }));
     }
   }
+  c.links.replaceChildren(...links);
   // Messages in flight: a dot moving from sender to receiver, at the fraction of its latency elapsed.
+  const dots: SVGElement[] = [];
   for (const m of snap.inFlight) {
     const p = c.positions.get(m.from);
     const q = c.positions.get(m.to);
     if (!p || !q) continue;
     const span = m.deliverMs - m.sentMs;
     const f = span > 0 ? Math.min(1, Math.max(0, (snap.nowMs - m.sentMs) / span)) : 1;
-    const doomed = group.get(m.from) !== group.get(m.to);
-    children.push(
+    // Dropped on arrival: across a partition, or to a node that is down.
+    const doomed = group.get(m.from) !== group.get(m.to) || snap.nodes.find((n) => n.node === m.to)?.up === false;
+    dots.push(
       svg('circle', {
         cx: p.x + (q.x - p.x) * f,
         cy: p.y + (q.y - p.y) * f,
@@ -189,23 +225,22 @@ function draw(c: Current): void {
       }),
     );
   }
+  c.dots.replaceChildren(...dots);
   for (const n of snap.nodes) {
-    const p = c.positions.get(n.node)!;
+    const figure = c.figures.get(n.node);
+    if (!figure) continue;
     const believes = n.up && n.leader === n.node;
-    const g = svg('g', { class: 'node', 'data-node': n.node, 'data-role': n.up ? n.role : 'crashed', 'data-up': String(n.up) });
-    if (believes) g.append(svg('circle', { cx: p.x, cy: p.y, r: NODE_R + 7, fill: 'none', stroke: '#f2b705', 'stroke-width': 3 }));
-    g.append(
-      svg('circle', { cx: p.x, cy: p.y, r: NODE_R, fill: roleColour(n.role, believes, n.up), stroke: n.up ? '#1d2330' : '#8a919c', 'stroke-width': 1.5, 'stroke-dasharray': n.up ? '' : '4 3' }),
-      svg('text', { x: p.x, y: p.y - 4, 'text-anchor': 'middle', 'font-size': 20, 'font-weight': 700, fill: '#1d2330' }, String(n.node)),
-      svg('text', { x: p.x, y: p.y + 14, 'text-anchor': 'middle', 'font-size': 11, fill: '#1d2330' }, n.up ? n.role : 'crashed'),
-    );
-    const below = p.y > CY ? NODE_R + 18 : -NODE_R - 10;
-    g.append(svg('text', { x: p.x, y: p.y + below, 'text-anchor': 'middle', 'font-size': 12, fill: '#4a5263' }, `term ${n.term} · leader ${n.leader ?? '–'}`));
-    g.addEventListener('click', () => inject(n.up ? { atMs: 0, do: 'crash', node: n.node } : { atMs: 0, do: 'restart', node: n.node }));
-    children.push(g);
+    figure.up = n.up;
+    figure.group.dataset['role'] = n.up ? n.role : 'crashed';
+    figure.group.dataset['up'] = String(n.up);
+    figure.ring.setAttribute('visibility', believes ? 'visible' : 'hidden');
+    figure.body.setAttribute('fill', roleColour(n.role, believes, n.up));
+    figure.body.setAttribute('stroke', n.up ? '#1d2330' : '#8a919c');
+    figure.body.setAttribute('stroke-dasharray', n.up ? '' : '4 3');
+    figure.role.textContent = n.up ? n.role : 'crashed';
+    figure.detail.textContent = `term ${n.term} · leader ${n.leader ?? '–'}`;
   }
-  children.push(svg('text', { x: CX, y: CY + 4, 'text-anchor': 'middle', 'font-size': 13, fill: '#6a7282' }, `${c.algorithm.name} · ${snap.inFlight.length} in flight`));
-  ui.stage.replaceChildren(...children);
+  c.caption.textContent = `${c.algorithm.name} · ${snap.inFlight.length} in flight`;
 
   const leader = snap.agreedLeader;
   const term = snap.nodes.find((n) => n.node === leader)?.term;

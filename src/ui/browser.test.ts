@@ -58,6 +58,12 @@ test('the page elects a raft leader, shows its crash and a new leader', { timeou
     assert.ok(timeline.some((line) => line.includes(`${second} becomes leader`)), timeline.join('\n'));
     assert.equal(await page.getAttribute(`g.node[data-node="${first}"]`, 'data-up'), 'false');
     assert.ok((await page.locator('#elections tr').count()) >= 2, 'the initial election and the failover are listed');
+    // Clicking a node crashes it; clicking it again restarts it.
+    const node = page.locator(`g.node[data-node="${second}"]`);
+    await node.click();
+    assert.equal(await node.getAttribute('data-up'), 'false');
+    await node.click();
+    assert.equal(await node.getAttribute('data-up'), 'true');
     assert.deepEqual(errors, []);
   } finally {
     await context?.close();
