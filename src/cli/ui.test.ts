@@ -2,7 +2,9 @@
  * `ballot ui`: its options and its mistakes (the server itself is tested in src/ui).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { UsageError } from './args.js';
 import { main } from './main.js';
 import { parseUiArgs } from './ui.js';
@@ -29,4 +31,32 @@ test('ballot ui --help prints the options; a mistake exits 2 with one line', asy
   assert.equal(await main(['ui', '--port', 'abc'], io), 2);
   assert.match(err, /^ballot ui: --port must be an integer/);
   assert.equal(err.trim().split('\n').length, 1);
+});
+
+test('ballot ui prints its URL, serves the page, and stops on SIGINT with exit 0', { timeout: 15_000 }, async () => {
+  const main = fileURLToPath(new URL('./main.js', import.meta.url));
+  const child = spawn(process.execPath, [main, 'ui', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no URL printed: ${out}`)), 10_000);
+      child.stdout.on('data', () => {
+        const match = /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      });
+    });
+    const page = await fetch(url);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<title>ballot/);
+    child.kill('SIGINT');
+    assert.equal(await exited, 0);
+    assert.match(out, /stopped/);
+  } finally {
+    child.kill('SIGKILL');
+  }
 });

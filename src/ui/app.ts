@@ -16,6 +16,8 @@ const CX = W / 2;
 const CY = H / 2 + 6;
 const RING = 190;
 const NODE_R = 34;
+/** Timeline entries kept on the page (a long random run at 10× would otherwise grow without bound). */
+const MAX_TIMELINE = 1000;
 
 /** Role colours: the leader stands out, those electing are warm, followers cool, observers muted. */
 function roleColour(role: string, believesLeader: boolean, up: boolean): string {
@@ -189,7 +191,9 @@ function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string,
 
 function draw(c: Current): void {
   const snap = c.run.snapshot();
-  ui.clock.textContent = `${snap.nowMs.toFixed(1)} ms`;
+  const end = c.run.durationMs;
+  // The scenario's faults and the convergence check are planned within durationMs; the run may go on.
+  ui.clock.textContent = `${snap.nowMs.toFixed(1)} ms${snap.nowMs >= end ? ' (scenario over)' : ` of ${end}`}`;
   const group = new Map<NodeId, number>();
   snap.components.forEach((members, i) => members.forEach((id) => group.set(id, i)));
   // Links between every pair; a cut link (different partition groups) is drawn dashed red.
@@ -270,6 +274,7 @@ function drawTimeline(c: Current, snap: RunSnapshot): void {
     text.textContent = entry.text;
     li.append(time, text);
     ui.timeline.prepend(li);
+    if (ui.timeline.childElementCount > MAX_TIMELINE) ui.timeline.lastElementChild?.remove();
   }
   for (; c.shownElections < snap.elections.length; c.shownElections++) {
     const e = snap.elections[c.shownElections]!;
