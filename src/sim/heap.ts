@@ -27,6 +27,11 @@ export class EventHeap<E extends Timed> {
     items[i] = item;
   }
 
+  /** Every queued item, in no particular order (for inspection: the stepping API's snapshot). */
+  all(): readonly E[] {
+    return this.items;
+  }
+
   peek(): E | undefined {
     return this.items[0];
   }

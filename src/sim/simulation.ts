@@ -98,6 +98,8 @@ type SimEvent =
       readonly time: number;
       readonly seq: number;
       readonly kind: 'deliver';
+      /** When it was sent (for the stepping API's snapshot of messages in flight). */
+      readonly sentMs: number;
       readonly from: NodeId;
       readonly to: SimNode;
       readonly incarnation: number;
@@ -141,11 +143,69 @@ export function simulate(options: SimOptions): SimResult {
   return new Simulation(options).run();
 }
 
+/** A message on the wire: sent, not yet delivered (or dropped on arrival). */
+export interface InFlight {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly type: string;
+  readonly sentMs: number;
+  readonly deliverMs: number;
+}
+
+export interface NodeView {
+  readonly node: NodeId;
+  readonly up: boolean;
+  readonly role: string;
+  readonly leader: NodeId | null;
+  readonly term: number;
+}
+
+/** What a stepped run looks like at its current instant. */
+export interface RunSnapshot {
+  readonly nowMs: number;
+  readonly nodes: NodeView[];
+  /** Sorted by delivery time. */
+  readonly inFlight: InFlight[];
+  /** Groups of mutually connected nodes (one group when the network is whole). */
+  readonly components: NodeId[][];
+  /** The leader every live node of the largest group agrees on, if any. */
+  readonly agreedLeader: NodeId | null;
+  readonly leaders: readonly LeaderRecord[];
+  readonly elections: readonly ElectionRecord[];
+  readonly violations: readonly Violation[];
+  /** Only with `timeline: true`. */
+  readonly timeline: readonly TimelineEntry[];
+}
+
+/**
+ * A simulation advanced by its host rather than all at once (the browser visualizer steps it frame by
+ * frame). Same engine as `simulate()`: stepping to `durationMs` and calling `finish()` gives the same
+ * result, event for event.
+ */
+export interface SimRun {
+  readonly durationMs: number;
+  /** Virtual time of the last event processed. */
+  readonly nowMs: number;
+  /** Processes the next event, if any; false when nothing is queued. */
+  step(): boolean;
+  /** Processes every event due at or before `timeMs`, then sets the clock to `timeMs` (never backwards). */
+  stepUntil(timeMs: number): void;
+  /** Carries out `action` now (its `atMs` is ignored): it is queued behind the events already due now. */
+  inject(action: Action): void;
+  snapshot(): RunSnapshot;
+  /** Ends the run at the current time: final convergence check and the `ballot sim` result. */
+  finish(): SimResult;
+}
+
+export function createRun(options: SimOptions): SimRun {
+  return new Simulation(options);
+}
+
 const round = (ms: number): number => Math.round(ms * 1000) / 1000;
 /** TextEncoder rather than Buffer: the simulator also runs in the browser. */
 const utf8 = new TextEncoder();
 
-class Simulation {
+class Simulation implements SimRun {
   private readonly algorithm: AnyAlgorithm;
   private readonly timing: Timing;
   private readonly voters: NodeId[];
@@ -155,7 +215,7 @@ class Simulation {
   private readonly network: Network;
   private readonly heap = new EventHeap<SimEvent>();
   private readonly nemesis: Nemesis | null;
-  private readonly durationMs: number;
+  readonly durationMs: number;
   private readonly scenarioName: string;
   private readonly wantTimeline: boolean;
   private readonly seed: number;
@@ -233,17 +293,61 @@ class Simulation {
   }
 
   run(): SimResult {
-    const end = this.durationMs;
+    this.stepUntil(this.durationMs);
+    return this.finish();
+  }
+
+  // ---- the stepping API (SimRun) ------------------------------------------------------------------
+
+  get nowMs(): number {
+    return this.now;
+  }
+
+  step(): boolean {
+    const event = this.heap.pop();
+    if (!event) return false;
+    this.now = event.time;
+    this.dispatch(event);
+    if (this.dirty) this.settle();
+    return true;
+  }
+
+  stepUntil(timeMs: number): void {
     for (;;) {
       const event = this.heap.peek();
-      if (!event || event.time > end) break;
-      this.heap.pop();
-      this.now = event.time;
-      this.dispatch(event);
-      if (this.dirty) this.settle();
+      if (!event || event.time > timeMs) break;
+      this.step();
     }
-    this.now = end;
-    if (this.dualSince >= 0) this.dualLeaderMs += end - this.dualSince;
+    this.now = Math.max(this.now, timeMs);
+  }
+
+  inject(action: Action): void {
+    this.pushAction({ ...action, atMs: this.now }, false);
+  }
+
+  snapshot(): RunSnapshot {
+    const inFlight: InFlight[] = [];
+    for (const event of this.heap.all()) {
+      if (event.kind !== 'deliver' || event.incarnation !== event.to.incarnation) continue;
+      inFlight.push({ from: event.from, to: event.to.id, type: event.message.type, sentMs: event.sentMs, deliverMs: event.time });
+    }
+    inFlight.sort((a, b) => a.deliverMs - b.deliverMs);
+    return {
+      nowMs: this.now,
+      nodes: this.nodes.map((n) => ({ node: n.id, up: n.up, role: n.status.role, leader: n.status.leader, term: n.status.term })),
+      inFlight,
+      components: this.network.components().map((group) => [...group]),
+      agreedLeader: this.agreement?.leader ?? null,
+      leaders: this.leaders,
+      elections: this.elections,
+      violations: this.violations,
+      timeline: this.timeline,
+    };
+  }
+
+  finish(): SimResult {
+    if (this.dualSince >= 0) this.dualLeaderMs += this.now - this.dualSince;
+    this.dualSince = -1;
     this.checkConvergence();
     return this.result();
   }
@@ -312,6 +416,7 @@ class Simulation {
         time: this.now + delay,
         seq: this.seq++,
         kind: 'deliver',
+        sentMs: this.now,
         from: from.id,
         to: target,
         incarnation: target.incarnation,
