@@ -249,7 +249,13 @@ function draw(c: Current): void {
   const leader = snap.agreedLeader;
   const term = snap.nodes.find((n) => n.node === leader)?.term;
   ui.leader.dataset['leader'] = leader === null ? '' : String(leader);
-  ui.leader.textContent = leader === null ? 'no agreed leader' : `leader: node ${leader} (term ${term}), agreed by all live nodes`;
+  // The simulator's agreement covers the largest group of live nodes that can talk to each other; under
+  // a partition the others may still name someone else (a stale leader), so say which nodes agree.
+  const partitioned = snap.components.length > 1;
+  ui.leader.textContent =
+    leader === null
+      ? 'no agreed leader'
+      : `leader: node ${leader} (term ${term}), agreed by every live node${partitioned ? ' on the larger side' : ''}`;
   ui.network.textContent = snap.components.length > 1 ? `network: partitioned ${snap.components.map((g) => `[${g.join(',')}]`).join(' ')}` : 'network: whole';
   drawTimeline(c, snap);
 }

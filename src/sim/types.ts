@@ -1,0 +1,144 @@
+/**
+ * What the simulator takes and gives: the options of a run, its result (the `ballot sim --json` object,
+ * CONTRACT.md), and the stepping API's snapshots (what the browser visualizer draws).
+ */
+import type { AnyAlgorithm, NodeId, Timing } from '../core/types.js';
+import type { LatencyRange } from './network.js';
+import type { ScenarioName } from './scenarios.js';
+import type { Action } from './schedule.js';
+
+export interface SimOptions {
+  readonly algorithm: AnyAlgorithm;
+  readonly nodes: number;
+  readonly observers?: number;
+  readonly seed: number;
+  /** A named scenario; ignored when `schedule` is given. Default 'cold-start'. */
+  readonly scenario?: ScenarioName;
+  /** Explicit actions (from a schedule file); they replace the scenario's. */
+  readonly schedule?: readonly Action[];
+  /** What to report as `scenario` in the result when `schedule` is used. */
+  readonly scheduleName?: string;
+  readonly durationMs?: number;
+  readonly latency?: LatencyRange;
+  readonly loss?: number;
+  readonly duplicate?: number;
+  readonly timing?: Partial<Timing>;
+  /** Node id → number of durable history entries it starts with (`--history`). */
+  readonly history?: ReadonlyMap<NodeId, number>;
+  /** Collect a human-readable timeline (off for sweeps and benchmarks). */
+  readonly timeline?: boolean;
+}
+
+export interface LeaderRecord {
+  readonly atMs: number;
+  readonly node: NodeId;
+  readonly term: number;
+}
+
+export interface ElectionRecord {
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly leader: NodeId;
+  readonly term: number;
+  /** All messages sent in the period (CONTRACT.md). */
+  readonly messages: number;
+  /** Extension: elections started by any node in the period (Raft candidacies, ZAB rounds, Bully elections). */
+  readonly rounds: number;
+  /** Extension: `messages` by message type (types with a count of 0 are left out). */
+  readonly messagesByType: Record<string, number>;
+  /** Extension: distinct nodes that started an election in the period; `rounds − candidates` are retries. */
+  readonly candidates: number;
+}
+
+export interface Violation {
+  readonly atMs: number;
+  readonly invariant: string;
+  readonly detail: string;
+}
+
+export interface FinalStatus {
+  readonly node: NodeId;
+  readonly up: boolean;
+  readonly role: string;
+  readonly leader: NodeId | null;
+  readonly term: number;
+  /** Extension: bytes of the node's durable state (as JSON) at the end of the run. */
+  readonly durableBytes: number;
+}
+
+export interface TimelineEntry {
+  readonly atMs: number;
+  readonly text: string;
+}
+
+/** The `--json` object of `ballot sim` (CONTRACT.md). */
+export interface SimResult {
+  readonly algorithm: string;
+  readonly nodes: NodeId[];
+  readonly observers: NodeId[];
+  readonly seed: number;
+  readonly scenario: string;
+  readonly durationMs: number;
+  readonly leaders: LeaderRecord[];
+  readonly elections: ElectionRecord[];
+  readonly messages: { total: number; byType: Record<string, number> };
+  readonly dualLeaderMs: number;
+  readonly final: FinalStatus[];
+  readonly violations: Violation[];
+  /** Only when `timeline: true` was asked for; not part of the JSON output. */
+  readonly timeline?: TimelineEntry[];
+}
+
+/** A message on the wire: sent, not yet delivered (or dropped on arrival). */
+export interface InFlight {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly type: string;
+  readonly sentMs: number;
+  readonly deliverMs: number;
+}
+
+export interface NodeView {
+  readonly node: NodeId;
+  readonly up: boolean;
+  readonly role: string;
+  readonly leader: NodeId | null;
+  readonly term: number;
+}
+
+/** What a stepped run looks like at its current instant. */
+export interface RunSnapshot {
+  readonly nowMs: number;
+  readonly nodes: NodeView[];
+  /** Sorted by delivery time. */
+  readonly inFlight: InFlight[];
+  /** Groups of mutually connected nodes (one group when the network is whole). */
+  readonly components: NodeId[][];
+  /** The leader every live node of the largest group agrees on, if any. */
+  readonly agreedLeader: NodeId | null;
+  readonly leaders: readonly LeaderRecord[];
+  readonly elections: readonly ElectionRecord[];
+  readonly violations: readonly Violation[];
+  /** Only with `timeline: true`. */
+  readonly timeline: readonly TimelineEntry[];
+}
+
+/**
+ * A simulation advanced by its host rather than all at once (the browser visualizer steps it frame by
+ * frame). Same engine as `simulate()`: stepping to `durationMs` and calling `finish()` gives the same
+ * result, event for event.
+ */
+export interface SimRun {
+  readonly durationMs: number;
+  /** Virtual time of the last event processed. */
+  readonly nowMs: number;
+  /** Processes the next event, if any; false when nothing is queued. */
+  step(): boolean;
+  /** Processes every event due at or before `timeMs`, then sets the clock to `timeMs` (never backwards). */
+  stepUntil(timeMs: number): void;
+  /** Carries out `action` now (its `atMs` is ignored): it is queued behind the events already due now. */
+  inject(action: Action): void;
+  snapshot(): RunSnapshot;
+  /** Ends the run at the current time: final convergence check and the `ballot sim` result. */
+  finish(): SimResult;
+}
