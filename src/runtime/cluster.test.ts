@@ -73,8 +73,7 @@ async function garbageIsRefused(cluster: LocalCluster, algorithm: AnyAlgorithm, 
     { bytes: Buffer.concat([valid, frame({ type: 'NoSuchMessage' })]), reason: 'bad-message' },
   ];
   const before = await (await fetch(`http://127.0.0.1:${cluster.httpPort(target)}/metrics`)).text();
-  const total = (text: string): number =>
-    text.split('\n').filter((line) => line.startsWith('ballot_frames_rejected_total{')).reduce((sum, line) => sum + Number(line.split(' ')[1]), 0);
+  const total = (text: string): number => metricValue(text, 'ballot_frames_rejected_total') ?? 0;
   // All at once, as a burst: one peer's garbage must not stall the node or the other connections.
   const outcomes = await Promise.all(cases.map((c) => sendAndAwaitClose(peerPort, c.bytes, { end: c.end ?? false })));
   assert.deepEqual(outcomes, cases.map(() => 'closed'), 'the node closes every connection that sent garbage');
@@ -83,7 +82,7 @@ async function garbageIsRefused(cluster: LocalCluster, algorithm: AnyAlgorithm, 
   const expected = new Map<string, number>();
   for (const c of cases) if (c.reason) expected.set(c.reason, (expected.get(c.reason) ?? 0) + 1);
   for (const [reason, count] of expected) {
-    const sample = `ballot_frames_rejected_total{reason="${reason}"}`;
+    const sample = `ballot_frames_rejected_by_reason_total{reason="${reason}"}`;
     assert.ok((metricValue(after, sample) ?? 0) - (metricValue(before, sample) ?? 0) >= count, `${sample} counts ${count} more`);
   }
 }

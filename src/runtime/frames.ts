@@ -12,7 +12,7 @@
 export const MAX_FRAME_BYTES = 64 * 1024;
 const HEADER_BYTES = 4;
 
-/** Why a frame (and with it, its connection) was refused; the label of ballot_frames_rejected_total. */
+/** Why a frame (and with it, its connection) was refused; the label of ballot_frames_rejected_by_reason_total. */
 export type RejectReason =
   | 'oversized' // length prefix above the maximum, or zero
   | 'truncated' // the connection ended inside a frame

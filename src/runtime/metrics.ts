@@ -27,7 +27,8 @@ export class NodeMetrics {
   // a labelled prom-client increment hashes its labels, and these run for every heartbeat.
   private readonly sent = new Map<string, number>();
   private readonly received = new Map<string, number>();
-  private readonly rejected: Counter<'reason'>;
+  private readonly rejected: Counter;
+  private readonly rejectedByReason: Counter<'reason'>;
   private readonly dropped: Counter<'reason'>;
   private readonly connected: Gauge<'peer' | 'direction'>;
 
@@ -67,8 +68,10 @@ export class NodeMetrics {
       sent.set(type, 0);
       received.set(type, 0);
     }
-    this.rejected = new Counter({ name: 'ballot_frames_rejected_total', help: 'Frames refused at the peer port (the connection is closed), by reason.', labelNames: ['reason'], registers });
-    for (const reason of rejectReasons) this.rejected.inc({ reason }, 0);
+    // The contract's name is one unlabelled total, so any scraper can read it; the reasons have their own family.
+    this.rejected = new Counter({ name: 'ballot_frames_rejected_total', help: 'Frames refused at the peer port (the connection is closed).', registers });
+    this.rejectedByReason = new Counter({ name: 'ballot_frames_rejected_by_reason_total', help: 'Frames refused at the peer port, by reason.', labelNames: ['reason'], registers });
+    for (const reason of rejectReasons) this.rejectedByReason.inc({ reason }, 0);
     this.dropped = new Counter({ name: 'ballot_messages_dropped_total', help: 'Outgoing messages dropped (peer queue full while unreachable or congested; frame too large).', labelNames: ['reason'], registers });
     this.dropped.inc({ reason: 'queue-full' }, 0);
     this.dropped.inc({ reason: 'too-large' }, 0);
@@ -104,7 +107,8 @@ export class NodeMetrics {
   }
 
   frameRejected(reason: RejectReason): void {
-    this.rejected.inc({ reason });
+    this.rejected.inc();
+    this.rejectedByReason.inc({ reason });
   }
 
   messageDropped(reason: DropReason): void {

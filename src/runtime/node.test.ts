@@ -166,7 +166,7 @@ test('a peer of another cluster is refused and counted; the refused side logs it
   try {
     // Several redials (25 ms backoff, doubling) go by in 1.5 s.
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    const rejected = metricValue(await b.metrics(), 'ballot_frames_rejected_total{reason="wrong-cluster"}') ?? 0;
+    const rejected = metricValue(await b.metrics(), 'ballot_frames_rejected_by_reason_total{reason="wrong-cluster"}') ?? 0;
     assert.ok(rejected >= 3, `B refused A's handshakes (${rejected})`);
     const outbound = lines.filter((line) => line.event.startsWith('peer-'));
     assert.deepEqual(outbound.map((line) => line.event), ['peer-connected', 'peer-disconnected', 'peer-unstable']);

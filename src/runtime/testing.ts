@@ -95,7 +95,7 @@ export function frame(value: unknown): Buffer {
   return bytes;
 }
 
-/** The value of one sample in Prometheus text, e.g. metricValue(text, 'ballot_frames_rejected_total{reason="bad-json"}'). */
+/** The value of one sample in Prometheus text, e.g. metricValue(text, 'ballot_frames_rejected_by_reason_total{reason="bad-json"}'). */
 export function metricValue(text: string, sample: string): number | undefined {
   for (const line of text.split('\n')) {
     if (line.startsWith(sample + ' ')) return Number(line.slice(sample.length + 1));
