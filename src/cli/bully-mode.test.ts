@@ -29,3 +29,13 @@ test('ballot sim --algorithm bully --scenario flapping: the timeline names each 
   assert.equal(text.match(/5 becomes leader/g)?.length, 5);
   assert.match(text, /invariants: all held/);
 });
+
+test('--json says which Bully mode ran: "variant": "stable" for the stable mode, nothing for the default', () => {
+  const json = (argv: string[]): Record<string, unknown> => {
+    let out = '';
+    runSim(argv, (text) => (out += text));
+    return JSON.parse(out) as Record<string, unknown>;
+  };
+  assert.equal(json(['--algorithm', 'bully', '--bully-mode', 'stable', '--json'])['variant'], 'stable');
+  assert.ok(!('variant' in json(['--algorithm', 'bully', '--json'])));
+});

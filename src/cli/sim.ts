@@ -136,7 +136,7 @@ const ms = (value: number): string => value.toFixed(1);
 export function formatTimeline(result: SimResult, argv: readonly string[]): string {
   const lines: string[] = [];
   const members = result.observers.length > 0 ? `${result.nodes.length} voters + ${result.observers.length} observers` : `${result.nodes.length} nodes`;
-  lines.push(`${result.algorithm}, ${members}, seed ${result.seed}, ${result.scenario}, ${result.durationMs} ms of virtual time`);
+  lines.push(`${result.algorithm}${result.variant ? ` (${result.variant})` : ''}, ${members}, seed ${result.seed}, ${result.scenario}, ${result.durationMs} ms of virtual time`);
   lines.push('');
   lines.push(`${'time ms'.padStart(10)}  event`);
   for (const entry of result.timeline ?? []) lines.push(`${ms(entry.atMs).padStart(10)}  ${entry.text}`);

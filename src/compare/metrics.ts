@@ -48,6 +48,7 @@ export interface TrialMetrics {
 export function firstFaultMs(scenario: ScenarioName, nodes: number, algorithm: AnyAlgorithm): number {
   if (scenario === 'cold-start') return 0;
   const voters = Array.from({ length: nodes }, (_, i) => i + 1);
+  // At the nominal times: every run's faults fall at or up to one heartbeat after them.
   const actions = scenarioActions(scenario, voters, algorithm.defaultTiming);
   return actions.length === 0 ? Infinity : Math.min(...actions.map((a) => a.atMs));
 }

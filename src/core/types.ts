@@ -109,6 +109,8 @@ export interface NodeConfig {
  */
 export interface Algorithm<M extends Message, D> {
   readonly name: AlgorithmName;
+  /** A named variant of the algorithm (Bully's 'stable' mode), reported beside its name; none for the default. */
+  readonly variant?: string;
   readonly defaultTiming: Timing;
   /** Every message type of the union, for metrics (messages by type) and validation. */
   readonly messageTypes: readonly M['type'][];

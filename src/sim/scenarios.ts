@@ -28,10 +28,23 @@ export function nemesisQuietAtMs(timing: Timing): number {
   return 6_000 * timeScale(timing);
 }
 
-/** The fixed actions of a named scenario ('random' has none: its faults come from the Nemesis). */
-export function scenarioActions(name: ScenarioName, voters: readonly NodeId[], timing: Timing): Action[] {
+/**
+ * Where in the leader's heartbeat cycle a scenario's faults fall: a seeded fraction of one heartbeat
+ * interval, added to every fault time. Without it a leader elected at a fixed time (Bully's coordinator
+ * declares at t = 0, and heartbeats every 50 ms) would always be crashed at the same phase, just after a
+ * heartbeat, which understated Bully's failover by about 25 ms against a real kill -9 at a random phase.
+ */
+export function scenarioPhaseMs(seed: number, timing: Timing): number {
+  return new Prng(seed, 'scenario-phase').next() * timing.heartbeatMs;
+}
+
+/**
+ * The fixed actions of a named scenario ('random' has none: its faults come from the Nemesis), at the
+ * nominal times (2 s, 6 s, ... scaled with slow timings) plus `phaseMs` (see scenarioPhaseMs).
+ */
+export function scenarioActions(name: ScenarioName, voters: readonly NodeId[], timing: Timing, phaseMs = 0): Action[] {
   const s = timeScale(timing);
-  const at = (ms: number) => ms * s;
+  const at = (ms: number) => ms * s + phaseMs;
   const highest = Math.max(...voters);
   switch (name) {
     case 'cold-start':

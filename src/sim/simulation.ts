@@ -7,7 +7,7 @@ import type { AnyAlgorithm, AnyNode, Message, NodeConfig, NodeId, Status, Timing
 import { EventHeap } from './heap.js';
 import { Network } from './network.js';
 import { Prng } from './prng.js';
-import { Nemesis, defaultDurationMs, scenarioActions } from './scenarios.js';
+import { Nemesis, defaultDurationMs, scenarioActions, scenarioPhaseMs } from './scenarios.js';
 import { describeAction, type Action, type NodeRef } from './schedule.js';
 import type {
   SimOptions,
@@ -150,7 +150,7 @@ class Simulation implements SimRun {
 
     const scenario = options.scenario ?? 'cold-start';
     this.scenarioName = options.schedule ? (options.scheduleName ?? 'schedule') : scenario;
-    const actions = options.schedule ?? scenarioActions(scenario, this.voters, this.timing);
+    const actions = options.schedule ?? scenarioActions(scenario, this.voters, this.timing, scenarioPhaseMs(options.seed, this.timing));
     for (const action of actions) this.pushAction(action, false);
     this.nemesis = !options.schedule && scenario === 'random' ? new Nemesis(options.seed, members, this.timing, this.network.latency) : null;
     if (this.nemesis) {
@@ -648,6 +648,7 @@ class Simulation implements SimRun {
     for (const [type, count] of this.byType) if (!(type in byType)) byType[type] = count;
     return {
       algorithm: this.algorithm.name,
+      ...(this.algorithm.variant !== undefined ? { variant: this.algorithm.variant } : {}),
       nodes: this.voters,
       observers: this.observerIds,
       seed: this.seed,

@@ -74,6 +74,8 @@ export interface TimelineEntry {
 /** The `--json` object of `ballot sim` (CONTRACT.md). */
 export interface SimResult {
   readonly algorithm: string;
+  /** Extension: present only for a non-default variant (`--bully-mode stable` → "stable"). */
+  readonly variant?: string;
   readonly nodes: NodeId[];
   readonly observers: NodeId[];
   readonly seed: number;

@@ -14,6 +14,7 @@ export function createBully(options: BullyOptions): Algorithm<BullyMessage, Bull
   const highest = (live: readonly NodeId[]): NodeId | undefined => (live.length === 0 ? undefined : Math.max(...live));
   return {
     name: 'bully',
+    ...(options.mode === 'stable' ? { variant: 'stable' } : {}),
     // Detection timeout 150–300 ms, heartbeat 50 ms: the same knobs and values as Raft, so that the two
     // compare like for like. T defaults to the heartbeat interval (a round trip fits well inside it, or
     // heartbeats could not keep a follower's 150 ms timer alive), T' to 2 T (the answering node's own T,
