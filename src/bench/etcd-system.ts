@@ -22,7 +22,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
-import { requireFreePorts, startProcess, type StartedProcess } from './processes.js';
+import { ProcessGroup, requireFreePorts, startProcess } from './processes.js';
 import type { ClusterOptions, ClusterUnderTest, SystemUnderTest } from './system.js';
 
 /** etcd's own defaults (heartbeat 100 ms, election timeout 1000 ms) in ballot's terms (see above). */
@@ -140,12 +140,10 @@ const POLL_TIMEOUT_MS = 500;
 
 class EtcdCluster implements ClusterUnderTest {
   readonly members: readonly number[];
-  private readonly processes = new Map<number, StartedProcess>();
+  private readonly processes = new ProcessGroup('etcd member');
   private readonly agents = new Map<number, Agent>();
   /** etcd's member ids (from each member's own status) → our 1..N. */
   private readonly memberOf = new Map<string, number>();
-  private readonly killed = new Set<number>();
-  private stopped = false;
 
   constructor(private readonly options: ClusterOptions) {
     this.members = Array.from({ length: options.nodes }, (_, i) => i + 1);
@@ -160,17 +158,13 @@ class EtcdCluster implements ClusterUnderTest {
     // All members at once, as a cluster restart would: etcd's cold start is bimodal (ANCHORS.md).
     for (const member of this.members) {
       const started = await startProcess(binary, { args: etcdArgs(this.options, member, token), logFile: join(this.options.dataDir, `n${member}.log`) });
-      this.processes.set(member, started);
+      this.processes.add(member, started);
       this.agents.set(member, new Agent({ keepAlive: true, maxSockets: 1 }));
     }
   }
 
   async leaderViews(): Promise<Map<number, number | null>> {
-    const live = this.members.filter((m) => !this.killed.has(m));
-    for (const member of live) {
-      const child = this.processes.get(member)!;
-      if (!child.isRunning()) throw new Error(`etcd member ${member} exited unexpectedly; its log ends:\n${child.logTail()}`);
-    }
+    const live = this.processes.live(this.members);
     const replies = await Promise.all(live.map((m) => fetchStatus(this.agents.get(m)!, etcdPorts(this.options.basePort, m).client, POLL_TIMEOUT_MS)));
     // Learn every answering member's id first, so a leader named in this same poll can be mapped.
     replies.forEach((reply, i) => {
@@ -185,17 +179,13 @@ class EtcdCluster implements ClusterUnderTest {
   }
 
   async kill(member: number): Promise<void> {
-    this.killed.add(member);
     this.agents.get(member)?.destroy();
-    await this.processes.get(member)?.kill();
+    await this.processes.kill(member);
   }
 
   async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
     for (const agent of this.agents.values()) agent.destroy();
-    // kill -9 is enough: the data directory is thrown away after the trial.
-    await Promise.all([...this.processes.values()].map((p) => p.kill()));
+    await this.processes.stop();
   }
 }
 

@@ -42,6 +42,45 @@ export interface StartedProcess {
   logTail(lines?: number): string;
 }
 
+/**
+ * The processes of one cluster under test, by member: which are alive, kill -9 of one, stop of all.
+ * Shared by the etcd and ZooKeeper adapters, which differ only in how they start and poll.
+ */
+export class ProcessGroup {
+  private readonly processes = new Map<number, StartedProcess>();
+  private readonly killed = new Set<number>();
+  private stopped = false;
+
+  /** `what` names a member in errors, e.g. 'etcd member' or 'ZooKeeper server'. */
+  constructor(private readonly what: string) {}
+
+  add(member: number, process: StartedProcess): void {
+    this.processes.set(member, process);
+  }
+
+  /** The members not killed by the bench; throws, with the log's tail, if one of them died by itself. */
+  live(members: readonly number[]): number[] {
+    const live = members.filter((m) => !this.killed.has(m));
+    for (const member of live) {
+      const child = this.processes.get(member);
+      if (child && !child.isRunning()) throw new Error(`${this.what} ${member} exited unexpectedly; its log ends:\n${child.logTail()}`);
+    }
+    return live;
+  }
+
+  async kill(member: number): Promise<void> {
+    this.killed.add(member);
+    await this.processes.get(member)?.kill();
+  }
+
+  /** kill -9 of every process (the data directory is thrown away after the trial); safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await Promise.all([...this.processes.values()].map((p) => p.kill()));
+  }
+}
+
 export interface StartOptions {
   readonly args: readonly string[];
   /** stdout and stderr go to this file (created or truncated). */

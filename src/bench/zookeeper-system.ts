@@ -24,7 +24,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { requireFreePorts, startProcess, type StartedProcess } from './processes.js';
+import { ProcessGroup, requireFreePorts, startProcess } from './processes.js';
 import type { ClusterOptions, ClusterUnderTest, SystemUnderTest } from './system.js';
 
 /** ZooKeeper's own defaults (tickTime 2000, initLimit 10, syncLimit 5: its sample zoo.cfg), in ballot's terms. */
@@ -134,9 +134,7 @@ const POLL_TIMEOUT_MS = 500;
 
 class ZookeeperCluster implements ClusterUnderTest {
   readonly members: readonly number[];
-  private readonly processes = new Map<number, StartedProcess>();
-  private readonly killed = new Set<number>();
-  private stopped = false;
+  private readonly processes = new ProcessGroup('ZooKeeper server');
 
   constructor(private readonly options: ClusterOptions) {
     this.members = Array.from({ length: options.nodes }, (_, i) => i + 1);
@@ -164,30 +162,22 @@ class ZookeeperCluster implements ClusterUnderTest {
         MAIN_CLASS,
         join(this.options.dataDir, `zoo${member}.cfg`),
       ];
-      this.processes.set(member, await startProcess(java, { args, logFile: join(this.options.dataDir, `n${member}.log`) }));
+      this.processes.add(member, await startProcess(java, { args, logFile: join(this.options.dataDir, `n${member}.log`) }));
     }
   }
 
   async leaderViews(): Promise<Map<number, number | null>> {
-    const live = this.members.filter((m) => !this.killed.has(m));
-    for (const member of live) {
-      const child = this.processes.get(member)!;
-      if (!child.isRunning()) throw new Error(`ZooKeeper server ${member} exited unexpectedly; its log ends:\n${child.logTail()}`);
-    }
+    const live = this.processes.live(this.members);
     const modes = await Promise.all(live.map((m) => srvr(zookeeperPorts(this.options.basePort, m).client, POLL_TIMEOUT_MS)));
     return viewsFromModes(new Map(live.map((member, i) => [member, modes[i]!])));
   }
 
-  async kill(member: number): Promise<void> {
-    this.killed.add(member);
-    await this.processes.get(member)?.kill();
+  kill(member: number): Promise<void> {
+    return this.processes.kill(member);
   }
 
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    // kill -9 is enough: the data directory is thrown away after the trial.
-    await Promise.all([...this.processes.values()].map((p) => p.kill()));
+  stop(): Promise<void> {
+    return this.processes.stop();
   }
 }
 
