@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { etcdArgs, etcdBinary, etcdDefaultTiming, etcdSystem, etcdTiming, fetchStatus, parseEtcdStatus } from './etcd-system.js';
 import { runFailoverBench } from './failover.js';
 import { liveProcessCount } from './processes.js';
+import { requires } from '../testing/requires.js';
 
 const options = { nodes: 3, basePort: 20000, dataDir: '/data', heartbeatMs: 50, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300 };
 
@@ -79,7 +80,7 @@ const binary = etcdBinary();
 const installed = binary.includes('/') ? existsSync(binary) : false;
 test(
   'etcd smoke: one real failover of a 3-member cluster, no process left behind',
-  { skip: installed ? false : `etcd is not installed (${binary}); see scripts/install-comparison-systems.sh`, timeout: 40_000 },
+  { ...requires(installed, `etcd is not installed (${binary}); see scripts/install-comparison-systems.sh`), timeout: 40_000 },
   async () => {
     const workDir = await mkdtemp(join(tmpdir(), 'ballot-etcd-smoke-'));
     try {

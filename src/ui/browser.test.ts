@@ -9,12 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { chromium, type BrowserContext } from 'playwright-core';
+import { requires } from '../testing/requires.js';
 import { startUiServer, type UiServer } from './server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
-test('the page elects a raft leader, shows its crash and a new leader', { timeout: 30_000 }, async () => {
-  assert.ok(existsSync(CHROMIUM), `the browser test needs Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
+const chromiumMissing = `needs Chromium at ${CHROMIUM} (apt-get install -y chromium)`;
+
+test('the page elects a raft leader, shows its crash and a new leader', { ...requires(existsSync(CHROMIUM), chromiumMissing), timeout: 30_000 }, async () => {
+  assert.ok(existsSync(CHROMIUM), `the browser test ${chromiumMissing}`);
   const userDataDir = mkdtempSync(join(tmpdir(), 'ballot-ui-chromium-'));
   let server: UiServer | null = null;
   let context: BrowserContext | null = null;
