@@ -2,6 +2,7 @@ export * from './types.js';
 export * from './quorum.js';
 export type { FieldShape, ShapeOf, MessageShapes } from './shapes.js';
 export { OutputBuffer } from './output.js';
+export { NodeDriver, leads, type DriverEvent, type DriverEventType, type DriverHost } from './driver.js';
 export { algorithms, algorithmNames, findAlgorithm } from './algorithms.js';
 export { raft, RaftNode } from './raft/index.js';
 export type { RaftMessage, RaftDurable } from './raft/index.js';

@@ -6,8 +6,9 @@
  * clock, sets a timer or touches I/O, so the same object runs unchanged in the simulator (virtual time),
  * in a real process (wall-clock time, TCP, files) and in the browser.
  *
- * The host loop, in every host:
- *   1. deliver an input: `receive(now, from, message)`, or `tick(now)` once `now >= nextDeadline()`;
+ * The host loop, in every host (one implementation of it: NodeDriver in src/core/driver.ts):
+ *   1. deliver an input through the single door `step(now, input)`: a message from a peer, or a tick
+ *      once `now >= nextDeadline()`;
  *   2. `takeOutput()`: persist `output.persist` (if not null) durably FIRST, then send `output.messages`
  *      in order, then act on `output.events`. A Raft vote is on disk before the grant leaves the node;
  *   3. re-arm ONE timer for `nextDeadline()`.
@@ -72,12 +73,20 @@ export interface Message {
   readonly type: string;
 }
 
+/**
+ * Everything a node can be told, as one union, so that every input goes through one door (etcd's
+ * `Step`) and can be recorded and replayed: a message from a peer, or a tick of the host's one timer
+ * (due once `now >= nextDeadline()`; an early tick is harmless). Local requests join this union later.
+ */
+export type Input<M extends Message = Message> =
+  | { readonly type: 'message'; readonly from: NodeId; readonly message: M }
+  | { readonly type: 'tick' };
+
 /** One running member of a cluster, as a pure state machine. */
 export interface ElectionNode<M extends Message, D> {
   readonly id: NodeId;
-  receive(now: number, from: NodeId, message: M): void;
-  /** Called by the host once `now >= nextDeadline()` (calling it earlier is harmless). */
-  tick(now: number): void;
+  /** The single input door: applies one input at time `now` (never decreasing). */
+  step(now: number, input: Input<M>): void;
   /** The time of the node's next deadline, or Infinity when it waits only for messages. */
   nextDeadline(): number;
   /** Drains what the host must do; see Output. */

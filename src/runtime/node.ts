@@ -136,7 +136,7 @@ class NodeHost {
         validateMessage,
         metrics: this.metrics,
         logger: this.logger,
-        onMessage: (from, message) => this.step((now) => core.receive(now, from, message)),
+        onMessage: (from, message) => this.step((now) => core.step(now, { type: 'message', from, message })),
       });
     } catch (error) {
       this.state = 'stopped';
@@ -235,7 +235,7 @@ class NodeHost {
     this.timerAt = deadline;
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.step((now) => this.core!.tick(now));
+      this.step((now) => this.core!.step(now, { type: 'tick' }));
     }, delay);
   }
 

@@ -249,7 +249,7 @@ class Simulation implements SimRun {
         const node = event.node;
         if (!node.up || node.incarnation !== event.incarnation || node.timerAt !== event.time) return; // stale
         node.timerAt = Infinity;
-        node.core!.tick(this.now);
+        node.core!.step(this.now, { type: 'tick' });
         this.drain(node);
         return;
       }
@@ -257,7 +257,7 @@ class Simulation implements SimRun {
         const node = event.to;
         if (!node.up || node.incarnation !== event.incarnation) return; // the receiver crashed meanwhile
         if (!this.network.connected(event.from, node.id)) return; // a partition also drops what is in flight
-        node.core!.receive(this.now, event.from, event.message);
+        node.core!.step(this.now, { type: 'message', from: event.from, message: event.message });
         this.drain(node);
         return;
       }

@@ -62,7 +62,7 @@ class Cluster {
   tick(id: NodeId, at?: number): void {
     const node = this.nodes.get(id)!;
     this.now = Math.max(this.now, at ?? node.nextDeadline());
-    node.tick(this.now);
+    node.step(this.now, { type: 'tick' });
     this.drain(id);
   }
 
@@ -71,7 +71,7 @@ class Cluster {
     for (let message = this.queue.shift(); message; message = this.queue.shift()) {
       const node = this.nodes.get(message.to);
       if (!node) continue;
-      node.receive(this.now, message.from, message.message);
+      node.step(this.now, { type: 'message', from: message.from, message: message.message });
       this.drain(message.to);
     }
   }
@@ -220,8 +220,8 @@ test("T': an Alive came but no Victory within T' (the higher node died meanwhile
 
 test('a coordinator answers an Election with Alive and its Victory, and stays coordinator', () => {
   const cluster = settled(5);
-  cluster.nodes.get(2)!.receive(cluster.now, 1, { type: 'Election', generation: 1 });
-  cluster.nodes.get(5)!.receive(cluster.now, 1, { type: 'Election', generation: 1 });
+  cluster.nodes.get(2)!.step(cluster.now, { type: 'message', from: 1, message: { type: 'Election', generation: 1 } });
+  cluster.nodes.get(5)!.step(cluster.now, { type: 'message', from: 1, message: { type: 'Election', generation: 1 } });
   const out5 = cluster.nodes.get(5)!.takeOutput();
   assert.deepEqual(out5.messages, [
     { to: 1, message: { type: 'Alive', generation: 1 } },
@@ -261,7 +261,7 @@ test('preempt: a coordinator behind a restarted node learns the newer generation
   cluster.crash(5);
   cluster.tick(4);
   cluster.runUntilAgreed();
-  cluster.nodes.get(4)!.receive(cluster.now, 3, { type: 'Election', generation: 9 }); // 4 hears of 9
+  cluster.nodes.get(4)!.step(cluster.now, { type: 'message', from: 3, message: { type: 'Election', generation: 9 } }); // 4 hears of 9
   cluster.runUntilAgreed();
   assert.equal(cluster.status(4).term, 12, '4 re-declared above 9 with a number of its own');
   cluster.start(5);
@@ -288,7 +288,7 @@ test('stable: a restarted higher id listens, hears the live coordinator, and fol
 
 test('stable: a follower of a live coordinator answers an Election with Alive only; the coordinator answers the asker', () => {
   const cluster = settled(5, 'stable');
-  cluster.nodes.get(3)!.receive(cluster.now, 1, { type: 'Election', generation: 1 });
+  cluster.nodes.get(3)!.step(cluster.now, { type: 'message', from: 1, message: { type: 'Election', generation: 1 } });
   assert.deepEqual(cluster.nodes.get(3)!.takeOutput().messages, [{ to: 1, message: { type: 'Alive', generation: 1 } }]);
   assert.deepEqual(cluster.status(3), { id: 3, role: 'follower', leader: 5, term: 1 });
 });
@@ -296,12 +296,12 @@ test('stable: a follower of a live coordinator answers an Election with Alive on
 test('split brain heals: a coordinator hearing a lower coordinator of a newer generation declares above it', () => {
   const cluster = settled(5);
   // The other side of a partition crowned 3 with generation 8 (3 owns 3, 8, 13 ...).
-  cluster.nodes.get(5)!.receive(cluster.now, 3, { type: 'Heartbeat', generation: 8 });
+  cluster.nodes.get(5)!.step(cluster.now, { type: 'message', from: 3, message: { type: 'Heartbeat', generation: 8 } });
   const out = cluster.nodes.get(5)!.takeOutput();
   assert.deepEqual(out.persist, { generation: 11 });
   assert.deepEqual(out.messages.map((m) => `${m.to} ${m.message.type} ${m.message.generation}`), ['1 Victory 11', '2 Victory 11', '3 Victory 11', '4 Victory 11']);
   // Behind us, it is told alone (a broadcast per claim would let duplicated claims multiply).
-  cluster.nodes.get(5)!.receive(cluster.now, 3, { type: 'Heartbeat', generation: 8 });
+  cluster.nodes.get(5)!.step(cluster.now, { type: 'message', from: 3, message: { type: 'Heartbeat', generation: 8 } });
   assert.deepEqual(cluster.nodes.get(5)!.takeOutput().messages, [{ to: 3, message: { type: 'Victory', generation: 11 } }]);
 });
 
@@ -310,9 +310,9 @@ test('a follower of a live coordinator ignores a stale claim (regression: one-wa
   cluster.tick(5, cluster.now + timing.heartbeatMs);
   cluster.deliverAll();
   // 2 follows 5 at generation 1; say it has seen generation 7 since. A claim of 4 at generation 2 is stale.
-  cluster.nodes.get(2)!.receive(cluster.now, 1, { type: 'Alive', generation: 7 });
+  cluster.nodes.get(2)!.step(cluster.now, { type: 'message', from: 1, message: { type: 'Alive', generation: 7 } });
   cluster.nodes.get(2)!.takeOutput();
-  cluster.nodes.get(2)!.receive(cluster.now, 4, { type: 'Heartbeat', generation: 2 });
+  cluster.nodes.get(2)!.step(cluster.now, { type: 'message', from: 4, message: { type: 'Heartbeat', generation: 2 } });
   assert.deepEqual(cluster.nodes.get(2)!.takeOutput().messages, []);
   assert.deepEqual(cluster.status(2), { id: 2, role: 'follower', leader: 5, term: 7 });
 });

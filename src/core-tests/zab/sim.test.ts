@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { AnyAlgorithm, Message, NodeId } from '../../core/types.js';
+import type { AnyAlgorithm, Input, Message, NodeId } from '../../core/types.js';
 import { zab, ZabNode, type ZabDurable, type ZabMessage } from '../../core/zab/index.js';
 import { Prng } from '../../sim/prng.js';
 import { scenarioNames, scenarioPhaseMs } from '../../sim/scenarios.js';
@@ -114,8 +114,7 @@ function watchedZab(problems: string[]): AnyAlgorithm {
       const node = zab.create(config, durable, random, now) as ZabNode;
       return {
         id: node.id,
-        receive: (t: number, from: NodeId, m: ZabMessage) => node.receive(t, from, m),
-        tick: (t: number) => node.tick(t),
+        step: (t: number, input: Input<ZabMessage>) => node.step(t, input),
         nextDeadline: () => node.nextDeadline(),
         status: () => node.status(),
         takeOutput() {

@@ -30,6 +30,7 @@ import { OutputBuffer } from '../output.js';
 import {
   uniform,
   type ElectionNode,
+  type Input,
   type NodeConfig,
   type NodeId,
   type Output,
@@ -114,6 +115,16 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
   }
 
   // ---- inputs -------------------------------------------------------------------------------------
+
+  /** The single door (src/core/types.ts, Input): every host delivers messages and ticks here. */
+  step(now: number, input: Input<BullyMessage>): void {
+    switch (input.type) {
+      case 'message':
+        return this.receive(now, input.from, input.message);
+      case 'tick':
+        return this.tick(now);
+    }
+  }
 
   receive(now: number, from: NodeId, message: BullyMessage): void {
     if (from === this.id || !this.others.includes(from)) return; // not a member: nothing to learn from it

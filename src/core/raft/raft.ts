@@ -10,6 +10,7 @@ import { tallyVotes } from '../quorum.js';
 import {
   uniform,
   type ElectionNode,
+  type Input,
   type NodeConfig,
   type NodeId,
   type Output,
@@ -64,6 +65,16 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   }
 
   // ---- inputs -------------------------------------------------------------------------------------
+
+  /** The single door (src/core/types.ts, Input): every host delivers messages and ticks here. */
+  step(now: number, input: Input<RaftMessage>): void {
+    switch (input.type) {
+      case 'message':
+        return this.receive(now, input.from, input.message);
+      case 'tick':
+        return this.tick(now);
+    }
+  }
 
   receive(now: number, from: NodeId, message: RaftMessage): void {
     // §5.1: "If RPC request or response contains term T > currentTerm: set currentTerm = T, convert to

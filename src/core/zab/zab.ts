@@ -11,6 +11,7 @@
 import { OutputBuffer } from '../output.js';
 import {
   type ElectionNode,
+  type Input,
   type NodeConfig,
   type NodeId,
   type Output,
@@ -96,6 +97,16 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
 
   // ---- inputs -------------------------------------------------------------------------------------
 
+  /** The single door (src/core/types.ts, Input): every host delivers messages and ticks here. */
+  step(now: number, input: Input<ZabMessage>): void {
+    switch (input.type) {
+      case 'message':
+        return this.receive(now, input.from, input.message);
+      case 'tick':
+        return this.tick(now);
+    }
+  }
+
   receive(now: number, from: NodeId, message: ZabMessage): void {
     if (message.type === 'Notification') {
       this.receiveNotification(now, from, message);
@@ -107,11 +118,11 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
         if (message.type === 'FollowerInfo' || message.type === 'ObserverInfo') this.earlyInfos.set(from, message);
         return;
       case 'leading':
-        this.step(now, phase.leader.receive(now, from, message));
+        this.actOnPhase(now, phase.leader.receive(now, from, message));
         return;
       case 'following':
       case 'observing':
-        this.step(now, phase.learner.receive(now, from, message));
+        this.actOnPhase(now, phase.learner.receive(now, from, message));
         return;
     }
   }
@@ -125,11 +136,11 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
         return;
       }
       case 'leading':
-        this.step(now, phase.leader.tick(now));
+        this.actOnPhase(now, phase.leader.tick(now));
         return;
       case 'following':
       case 'observing':
-        this.step(now, phase.learner.tick(now));
+        this.actOnPhase(now, phase.learner.tick(now));
         return;
     }
   }
@@ -281,23 +292,23 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
       this.settledVote = { ...decision.vote, state: 'observing' };
       const learner = new LearnerSession(this.host, leader, true, timing, now);
       this.phase = { state: 'observing', learner };
-      this.step(now, learner.start());
+      this.actOnPhase(now, learner.start());
     } else if (leader === this.id) {
       this.settledVote = { ...decision.vote, state: 'leading' };
       const session = new LeaderSession(this.host, this.config.observers, timing, now);
       this.phase = { state: 'leading', leader: session };
-      if (this.step(now, session.start(now))) {
+      if (this.actOnPhase(now, session.start(now))) {
         // Learners that reached us before we left LOOKING (a listen backlog).
         for (const [from, message] of this.earlyInfos) {
           if (this.phase.state !== 'leading' || this.phase.leader !== session) break;
-          this.step(now, session.receive(now, from, message));
+          this.actOnPhase(now, session.receive(now, from, message));
         }
       }
     } else {
       this.settledVote = { ...decision.vote, state: 'following' };
       const learner = new LearnerSession(this.host, leader, false, timing, now);
       this.phase = { state: 'following', learner };
-      this.step(now, learner.start());
+      this.actOnPhase(now, learner.start());
     }
     this.earlyInfos.clear();
     this.missedOurVote.clear();
@@ -305,7 +316,7 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
   }
 
   /** Acts on what a phase asked for; returns whether the node is still in that phase. */
-  private step(now: number, result: PhaseStep): boolean {
+  private actOnPhase(now: number, result: PhaseStep): boolean {
     if (result === null) return true;
     switch (result.kind) {
       case 'established':

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { NodeDriver, type DriverEvent } from '../core/driver.js';
+import { raft, type RaftDurable, type RaftMessage } from '../core/raft/index.js';
+import type { Message, NodeId } from '../core/types.js';
+
+const timing = raft.defaultTiming;
+const fixed = { next: () => 0.5 };
+
+function driven(voters: NodeId[], persist: (state: unknown) => void = () => {}) {
+  const events: DriverEvent[] = [];
+  const sent: { to: NodeId; message: Message }[] = [];
+  const order: string[] = [];
+  const core = raft.create({ id: 1, voters, observers: [], timing }, raft.initialDurable(0), fixed, 0);
+  const driver = new NodeDriver<RaftMessage, RaftDurable>(core, {
+    persist: (state) => {
+      order.push('persist');
+      persist(state);
+    },
+    send: (to, message) => {
+      order.push(`send ${message.type}`);
+      sent.push({ to, message });
+    },
+    publish: (event) => {
+      if (event.type === 'core') {
+        if (event.event.type === 'election-started') order.push('core');
+      }
+      else if (event.type !== 'input' && event.type !== 'persisted') order.push(event.type);
+      events.push(event);
+    },
+  }, 0);
+  return { driver, events, sent, order };
+}
+
+test('the driver persists, then sends, then reports, and derives leadership once from status', () => {
+  const { driver, order, events } = driven([1, 2, 3]);
+  assert.deepEqual(order, ['status']); // starting -> follower, drained at creation
+  order.length = 0;
+  driver.tick(driver.nextDeadline()); // election timeout: candidate of term 1
+  assert.deepEqual(order, ['persist', 'send RequestVote', 'send RequestVote', 'core', 'status']);
+  assert.deepEqual(events[1], { type: 'input', atMs: 225, input: { type: 'tick' } });
+  order.length = 0;
+  driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
+  assert.deepEqual(order, ['send AppendEntries', 'send AppendEntries', 'status', 'leader-changed', 'became-leader']);
+  assert.deepEqual(events.at(-1), { type: 'became-leader', atMs: 230, term: 1, again: false });
+  assert.deepEqual(driver.status(), { id: 1, role: 'leader', leader: 1, term: 1 });
+  order.length = 0;
+  driver.receive(240, 3, { type: 'AppendEntries', term: 2, leaderCommit: 0 }); // a newer leader
+  assert.deepEqual(order, ['persist', 'send AppendEntriesResponse', 'status', 'lost-leadership', 'leader-changed']);
+});
+
+test('a persist that throws stops the batch: none of its messages leave', () => {
+  const { driver, sent } = driven([1, 2, 3], () => {
+    throw new Error('disk full');
+  });
+  assert.throws(() => driver.tick(driver.nextDeadline()), /disk full/);
+  assert.equal(sent.length, 0);
+});
+
+test('a cluster of one elects itself while the driver drains its creation', () => {
+  const { driver } = driven([1]);
+  driver.tick(driver.nextDeadline());
+  assert.equal(driver.status().leader, 1);
+});

@@ -1,0 +1,128 @@
+/**
+ * The one host loop. Every host — the simulator, a real node, the browser page, the tests — runs a core
+ * node through a NodeDriver, so the rules of DESIGN.md hold in one place:
+ *
+ *   1. every input enters through `step(now, input)` (the core's single door, like etcd's Step), and
+ *      is published first, so a host can record it and replay it later;
+ *   2. the output is drained in the contract's order: persist (the host's `persist` must return only
+ *      once the state is durable; if it throws, nothing of the batch is sent), then send, then events;
+ *   3. leadership is derived ONCE, from status (a node leads exactly when `status.leader === status.id`,
+ *      src/core/types.ts), and published as typed events that metrics, invariant checkers, timelines,
+ *      the page and the embedding API subscribe to;
+ *   4. the host arms one timer for `nextDeadline()`.
+ *
+ * The driver is pure (it lives in src/core): time comes in with each step, persistence and sending are
+ * the host's callbacks, and nothing here reads a clock or sets a timer.
+ */
+import type { AnyNode, ElectionEvent, Input, Message, NodeId, Status } from './types.js';
+
+/** What a driven node did, in order. One union, so every subscriber switches over the same kinds. */
+export type DriverEvent =
+  /** An input about to enter the core (record these to replay the node). */
+  | { readonly type: 'input'; readonly atMs: number; readonly input: Input<Message> }
+  /** The state handed to `persist` is durable. */
+  | { readonly type: 'persisted'; readonly atMs: number; readonly state: unknown }
+  /** An event the core itself reported (election-started, ...), passed through unchanged. */
+  | { readonly type: 'core'; readonly atMs: number; readonly event: ElectionEvent }
+  /** role, leader or term changed. */
+  | { readonly type: 'status'; readonly atMs: number; readonly previous: Status; readonly status: Status }
+  /** This node no longer leads in `term` (it stepped down, or leads again under a newer term). */
+  | { readonly type: 'lost-leadership'; readonly atMs: number; readonly term: number }
+  /** The leader this node knows changed (null: none known), or the same node leads in a new term. */
+  | { readonly type: 'leader-changed'; readonly atMs: number; readonly leader: NodeId | null; readonly term: number }
+  /** This node now leads in `term`; `again` when it already led and declared itself under a newer term. */
+  | { readonly type: 'became-leader'; readonly atMs: number; readonly term: number; readonly again: boolean };
+
+export type DriverEventType = DriverEvent['type'];
+
+export interface DriverHost<M extends Message, D> {
+  /** Make `state` durable before returning. Throwing stops the batch: none of its messages leave. */
+  persist(state: D): void;
+  /** Hand a message to the network (never blocks). */
+  send(to: NodeId, message: M): void;
+  /** Every event of the stream, in order; see DriverEvent. */
+  publish(event: DriverEvent): void;
+}
+
+/** Whether a status names its own node as leader: the one test of leadership (src/core/types.ts). */
+export function leads(status: Status): boolean {
+  return status.leader === status.id;
+}
+
+export class NodeDriver<M extends Message = Message, D = unknown> {
+  private last: Status;
+
+  /**
+   * Wraps a core node built by its algorithm's `create` (which may already hold output, e.g. a cluster
+   * of one that elects itself at once): that output is drained here, at `now`.
+   */
+  constructor(
+    readonly core: AnyNode,
+    private readonly host: DriverHost<M, D>,
+    now: number,
+  ) {
+    this.last = { id: core.id, role: 'starting', leader: null, term: 0 };
+    this.drain(now);
+  }
+
+  get id(): NodeId {
+    return this.core.id;
+  }
+
+  /** The status as of the last drained step (what every subscriber has been told). */
+  status(): Status {
+    return this.last;
+  }
+
+  nextDeadline(): number {
+    return this.core.nextDeadline();
+  }
+
+  /** Delivers one input through the core's single door, then drains the output in order. */
+  step(now: number, input: Input<M>): void {
+    this.host.publish({ type: 'input', atMs: now, input });
+    this.core.step(now, input);
+    this.drain(now);
+  }
+
+  /** Shorthands for the two kinds of input. */
+  receive(now: number, from: NodeId, message: M): void {
+    this.step(now, { type: 'message', from, message });
+  }
+
+  tick(now: number): void {
+    this.step(now, { type: 'tick' });
+  }
+
+  /** Persist, then send, then report; then derive leadership from the new status. */
+  private drain(now: number): void {
+    const output = this.core.takeOutput();
+    if (output.persist !== null) {
+      this.host.persist(output.persist as D);
+      this.host.publish({ type: 'persisted', atMs: now, state: output.persist });
+    }
+    for (const { to, message } of output.messages) this.host.send(to, message as M);
+    for (const event of output.events) this.host.publish({ type: 'core', atMs: now, event });
+    this.observe(now, this.core.status());
+  }
+
+  /**
+   * Leadership events derived from status, so that events, `status()`, /status and ballot_is_leader can
+   * never disagree: lost-leadership, then leader-changed, then became-leader.
+   */
+  private observe(now: number, status: Status): void {
+    const previous = this.last;
+    if (previous.leader === status.leader && previous.term === status.term && previous.role === status.role) return;
+    this.last = status;
+    this.host.publish({ type: 'status', atMs: now, previous, status });
+    const wasLeader = leads(previous);
+    const isLeader = leads(status);
+    if (wasLeader && (!isLeader || status.term !== previous.term)) this.host.publish({ type: 'lost-leadership', atMs: now, term: previous.term });
+    if (status.leader !== previous.leader || (status.leader !== null && status.term !== previous.term)) {
+      this.host.publish({ type: 'leader-changed', atMs: now, leader: status.leader, term: status.term });
+    }
+    if (isLeader && (!wasLeader || status.term !== previous.term)) {
+      this.host.publish({ type: 'became-leader', atMs: now, term: status.term, again: wasLeader });
+    }
+  }
+}
