@@ -18,8 +18,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleepFor } from 'node:timers/promises';
-import { agreedLeader, leaderViewsOf } from '../core/agreement.js';
-import { summarize, type Summary } from '../core/stats.js';
+import { agreedLeader, leaderViewsOf, summarize, type Summary } from '../core/index.js';
 import type { ClusterOptions, ClusterUnderTest, SystemUnderTest } from './system.js';
 
 export interface Clock {

@@ -7,9 +7,8 @@
  * Targets (issue 2): >= 500,000 deliveries/s; <= 20 s for the 10,000 trials on a 2-core machine.
  */
 import { performance } from 'node:perf_hooks';
-import { raft } from '../core/raft/index.js';
-import { summarize } from '../core/stats.js';
-import { simulate } from '../sim/simulation.js';
+import { raft, summarize } from '../core/index.js';
+import { simulate } from '../sim/index.js';
 
 function throughput(): { deliveries: number; seconds: number } {
   // Warm up the JIT first, then measure the median of three runs.

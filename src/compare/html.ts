@@ -2,8 +2,8 @@
  * `ballot compare --html FILE`: one self-contained page — inline CSS and inline SVG drawn here, no
  * script, no fonts or libraries from the network — so it opens offline and can be mailed around.
  */
-import type { ScenarioName } from '../sim/scenarios.js';
-import { quantile } from '../core/stats.js';
+import { quantile } from '../core/index.js';
+import type { ScenarioName } from '../sim/index.js';
 import { CellIndex, comparisonTables, escapeHtml, headlineSize, oddEvenAnswer, renderHtmlTable, textbookMessages } from './report.js';
 import type { CompareResult } from './run.js';
 

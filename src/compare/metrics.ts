@@ -3,10 +3,10 @@
  * (one algorithm, one cluster size, one scenario). Every definition here is also written out in
  * docs/comparison.md; the two must say the same thing.
  */
-import { summarize as summarizeSamples } from '../core/stats.js';
-import type { AnyAlgorithm } from '../core/types.js';
-import { scenarioActions, type ScenarioName } from '../sim/scenarios.js';
-import type { ElectionRecord, SimResult } from '../sim/simulation.js';
+import { summarize as summarizeSamples, type AnyAlgorithm } from '../core/index.js';
+import type { ElectionRecord, ScenarioName, SimResult } from '../sim/index.js';
+// Not part of the simulator's public API: the nominal fault times, to tell a scenario's elections from the cold start.
+import { scenarioActions } from '../sim/scenarios.js';
 
 /** The scenarios `ballot compare` runs by default: one per row of the seeds' comparison. */
 export const compareScenarios = ['cold-start', 'leader-crash', 'flapping', 'partition'] as const satisfies readonly ScenarioName[];
