@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { agreedLeader, leaderViewsOf } from '../core/agreement.js';
 import { algorithms } from '../core/algorithms.js';
 import { freePortBlock, waitFor } from '../runtime/testing.js';
 import { ballotSystem } from './ballot-system.js';
@@ -15,11 +16,7 @@ test('the ballot adapter: start, agree, kill -9 the leader, survivors agree on a
   const cluster = await system.start(options);
   try {
     assert.deepEqual(cluster.members, [1, 2, 3]);
-    const agreed = (views: Map<number, number | null>): number | undefined => {
-      const leaders = new Set(views.values());
-      const [leader] = leaders;
-      return leaders.size === 1 && typeof leader === 'number' ? leader : undefined;
-    };
+    const agreed = (views: Map<number, number | null>): number | undefined => agreedLeader(leaderViewsOf(views, views.keys()))?.leader;
     const leader = await waitFor('agreement', 10_000, async () => agreed(await cluster.leaderViews()));
     await cluster.kill(leader);
     const views = await cluster.leaderViews();

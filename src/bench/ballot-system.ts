@@ -4,8 +4,7 @@
  * HTTP on basePort+nodes+i-1 (one contiguous block of 2·nodes ports).
  */
 import { fileURLToPath } from 'node:url';
-import { findAlgorithm } from '../core/algorithms.js';
-import type { AlgorithmName } from '../core/types.js';
+import { findAlgorithm, type AlgorithmName } from '../core/index.js';
 import { LocalCluster, type MemberExit } from '../runtime/local-cluster.js';
 import { waitFor } from '../runtime/testing.js';
 import type { ClusterOptions, ClusterUnderTest, SystemUnderTest } from './system.js';

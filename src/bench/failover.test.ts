@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { agreedLeader, clusterOptions, PORT_BLOCK_SIZE, PORT_BLOCKS, runFailoverBench, type Clock, type FailoverBenchOptions } from './failover.js';
+import { clusterOptions, PORT_BLOCK_SIZE, PORT_BLOCKS, runFailoverBench, type Clock, type FailoverBenchOptions } from './failover.js';
 import type { ClusterOptions, ClusterUnderTest, SystemUnderTest } from './system.js';
 
 /**
@@ -153,17 +153,6 @@ function run(script: FakeScript, extra: Partial<FailoverBenchOptions> & { workDi
   const options: FailoverBenchOptions = { nodes: 3, trials: 3, timing, basePort: 30000, clock, random: () => 0.5, ...extra };
   return { clock, log, result: runFailoverBench(fakeSystem(clock, script, log), options) };
 }
-
-test('agreedLeader: every expected member must name the same live leader, not the excluded one', () => {
-  const views = (entries: [number, number | null][]) => new Map(entries);
-  assert.equal(agreedLeader(views([[1, 3], [2, 3], [3, 3]]), [1, 2, 3]), 3);
-  assert.equal(agreedLeader(views([[1, 3], [2, null], [3, 3]]), [1, 2, 3]), null);
-  assert.equal(agreedLeader(views([[1, 3], [2, 2], [3, 3]]), [1, 2, 3]), null);
-  assert.equal(agreedLeader(views([[1, 3], [3, 3]]), [1, 2, 3]), null, 'a member that did not answer');
-  assert.equal(agreedLeader(views([[1, 3], [2, 3]]), [1, 2], 3), null, 'survivors naming the killed leader');
-  assert.equal(agreedLeader(views([[1, 9], [2, 9]]), [1, 2]), null, 'a leader that is not a member');
-  assert.equal(agreedLeader(views([[1, 2], [2, 2], [3, 1]]), [1, 2]), 2, 'members outside the expected set are ignored');
-});
 
 test('each trial gets a fresh data directory and its own rotating port block', () => {
   const a = clusterOptions({ nodes: 3, basePort: 20000, timing }, 0, '/x');

@@ -18,7 +18,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleepFor } from 'node:timers/promises';
-import { summarize, type Summary } from './stats.js';
+import { agreedLeader, leaderViewsOf, summarize, type Summary } from '../core/index.js';
 import type { ClusterOptions, ClusterUnderTest, SystemUnderTest } from './system.js';
 
 export interface Clock {
@@ -127,23 +127,6 @@ class TrialError extends Error {
   }
 }
 
-/**
- * The leader every one of `expected` names, or null when one of them names none, does not answer, or
- * names another. A leader outside `expected` (e.g. the killed member, or a stale view) or equal to
- * `excluded` is no agreement.
- */
-export function agreedLeader(views: ReadonlyMap<number, number | null>, expected: readonly number[], excluded: number | null = null): number | null {
-  let leader: number | null = null;
-  for (const member of expected) {
-    const view = views.get(member);
-    if (view === undefined || view === null) return null;
-    if (leader === null) leader = view;
-    else if (view !== leader) return null;
-  }
-  if (leader === null || leader === excluded || !expected.includes(leader)) return null;
-  return leader;
-}
-
 function formatViews(views: ReadonlyMap<number, number | null> | null): string {
   if (views === null) return 'no answer';
   const parts = [...views.entries()].sort(([a], [b]) => a - b).map(([member, leader]) => `${member}→${leader ?? '-'}`);
@@ -218,8 +201,9 @@ export async function runFailoverBench(system: SystemUnderTest, options: Failove
       polls += 1;
       if (views !== null) {
         last = views;
-        const leader = agreedLeader(views, expected, excluded);
-        if (leader !== null) return { leader, at, polls, pollMs: at - pollStart };
+        // The killed leader is not among the survivors asked, so an agreement cannot name it.
+        const agreement = agreedLeader(leaderViewsOf(views, expected));
+        if (agreement !== null && agreement.leader !== excluded) return { leader: agreement.leader, at, polls, pollMs: at - pollStart };
       }
       if (at >= deadline) {
         throw new TrialError(phase, `members ${expected.join(',')} did not agree on a leader${excluded !== null ? ` other than ${excluded}` : ''} in ${Math.round(at - since)} ms of polling; last views (member→leader): ${formatViews(last)}`);

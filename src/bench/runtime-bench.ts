@@ -3,7 +3,8 @@
  *
  * - Failover: a fresh 5-node cluster of real processes per trial; once all agree on a leader, wait a
  *   random part of a heartbeat, kill -9 the leader, and time until every survivor's /status names the
- *   same new leader (polled every --poll ms over keep-alive HTTP). Median, p90, p99 (nearest rank).
+ *   same new leader (polled every --poll ms over keep-alive HTTP). Median, p90, p99 (src/core/stats.ts:
+ *   type 7, linear between the nearest trials).
  * - Idle cost: a 5-node cluster, --warmup seconds after it agreed on a leader, left alone (no polling)
  *   for --idle seconds: CPU per node from /proc/PID/stat (utime+stime), resident memory from
  *   /proc/PID/status (VmRSS).
@@ -18,8 +19,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { algorithms } from '../core/algorithms.js';
-import type { AlgorithmName, AnyAlgorithm, NodeId } from '../core/types.js';
+import { agreedLeader, algorithms, leaderViewsOf, summarize, type AlgorithmName, type AnyAlgorithm, type NodeId } from '../core/index.js';
 import { LocalCluster } from '../runtime/local-cluster.js';
 import { freePortBlock, freePorts, sleep, waitFor } from '../runtime/testing.js';
 import { ballotSystem } from './ballot-system.js';
@@ -27,17 +27,9 @@ import type { ClusterUnderTest } from './system.js';
 
 const MAIN_JS = new URL('../cli/main.js', import.meta.url).pathname;
 
-/** Nearest-rank percentile of sorted values. */
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-/** The leader every view names, when they all name the same non-null one. */
-function agreed(views: Map<NodeId, NodeId | null>): NodeId | null {
-  const leaders = new Set(views.values());
-  const [leader] = leaders;
-  return leaders.size === 1 && leader !== undefined && leader !== null ? leader : null;
+/** The leader every member that answered names (a map of member → named leader, as leaderViews() returns). */
+function agreed(views: ReadonlyMap<NodeId, NodeId | null>): NodeId | null {
+  return agreedLeader(leaderViewsOf(views, views.keys()))?.leader ?? null;
 }
 
 /** One trial; a port taken by someone else between choosing it and binding it costs a retry, not the run. */
@@ -122,7 +114,7 @@ async function idleCost(algorithm: AnyAlgorithm, nodes: number, seconds: number,
     cluster.startAll();
     const leader = await waitFor('a leader', 20_000, async () => {
       const views = await cluster.statuses(500);
-      return agreed(new Map([...views].map(([id, view]) => [id, view?.leader ?? null]))) ?? undefined;
+      return agreedLeader(views.values())?.leader;
     });
     await sleep(warmupSeconds * 1000); // let start-up work (module loading, JIT tiers) settle
     const settled = await cluster.statuses(500);
@@ -217,13 +209,13 @@ async function main(): Promise<void> {
       if (!values.json) process.stderr.write(`\r${name}: trial ${trial + 1}/${trials}: ${samples.at(-1)!.toFixed(0)} ms   `);
     }
     if (!values.json) process.stderr.write('\n');
-    const sorted = [...samples].sort((a, b) => a - b);
+    const failover = summarize(samples);
     results.push({
       algorithm: name,
       nodes,
       timing: `election ${timing.electionTimeoutMinMs}-${timing.electionTimeoutMaxMs} ms, heartbeat ${timing.heartbeatMs} ms`,
       trials,
-      failoverMs: { median: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), min: sorted[0], max: sorted.at(-1) },
+      failoverMs: failover && { median: failover.median, p90: failover.p90, p99: failover.p99, min: failover.min, max: failover.max },
       samplesMs: samples.map((s) => Math.round(s * 10) / 10),
       idleCpuPercent: { leader: idle.leaderCpuPercent, max: Math.max(...idle.cpuPercentPerNode), perNode: idle.cpuPercentPerNode },
       rssMiB: { max: Math.max(...idle.rssMiBPerNode), perNode: idle.rssMiBPerNode },
@@ -235,9 +227,9 @@ async function main(): Promise<void> {
   }
   const f = (n: unknown, digits = 0): string => (typeof n === 'number' ? n.toFixed(digits) : String(n));
   process.stdout.write(`| algorithm | timing | failover median | p90 | p99 | min–max | idle CPU/node (leader) | RSS/node |\n|---|---|---|---|---|---|---|---|\n`);
-  for (const r of results as { algorithm: string; timing: string; failoverMs: Record<string, number>; idleCpuPercent: { leader: number; max: number }; rssMiB: { max: number } }[]) {
+  for (const r of results as { algorithm: string; timing: string; failoverMs: Record<string, number> | null; idleCpuPercent: { leader: number; max: number }; rssMiB: { max: number } }[]) {
     process.stdout.write(
-      `| ${r.algorithm} | ${r.timing} | ${f(r.failoverMs.median)} ms | ${f(r.failoverMs.p90)} ms | ${f(r.failoverMs.p99)} ms | ${f(r.failoverMs.min)}–${f(r.failoverMs.max)} ms | ≤ ${f(r.idleCpuPercent.max, 2)}% (${f(r.idleCpuPercent.leader, 2)}%) | ≤ ${f(r.rssMiB.max, 1)} MiB |\n`,
+      `| ${r.algorithm} | ${r.timing} | ${f(r.failoverMs?.median)} ms | ${f(r.failoverMs?.p90)} ms | ${f(r.failoverMs?.p99)} ms | ${f(r.failoverMs?.min)}–${f(r.failoverMs?.max)} ms | ≤ ${f(r.idleCpuPercent.max, 2)}% (${f(r.idleCpuPercent.leader, 2)}%) | ≤ ${f(r.rssMiB.max, 1)} MiB |\n`,
     );
   }
 }

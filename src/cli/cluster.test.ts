@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { agreedLeader } from '../core/agreement.js';
 import { fetchStatus } from '../runtime/local-cluster.js';
 import { freePortBlock, waitFor } from '../runtime/testing.js';
 import { parseClusterArgs } from './cluster.js';
@@ -51,8 +52,7 @@ test('ballot cluster starts real nodes that elect a leader, and Ctrl-C stops eve
     });
     const leader = await waitFor('one leader named by all three', 15_000, async () => {
       const views = await Promise.all([3, 4, 5].map((offset) => fetchStatus(base + offset)));
-      const leaders = new Set(views.map((view) => view?.leader));
-      return leaders.size === 1 && views[0]?.leader ? views[0].leader : undefined;
+      return agreedLeader(views)?.leader;
     });
     // The plain (non-terminal) view reports each change as a line.
     await waitFor('the table to show the leader', 5000, () => (output().includes(`leader ${leader}, term`) ? true : undefined));

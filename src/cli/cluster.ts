@@ -8,11 +8,11 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { algorithmNames, findAlgorithm } from '../core/algorithms.js';
+import { agreedLeader, algorithmNames, findAlgorithm } from '../core/index.js';
 import { logLevels } from '../runtime/log.js';
 import { LocalCluster, type MemberExit, type NodeStatus } from '../runtime/local-cluster.js';
 import { UsageError, helpText, integer, oneOf, parseOptions, timing, timingOptions, type CommandSpec } from './args.js';
-import type { CommandIo } from './main.js';
+import type { CommandIo } from './io.js';
 
 export const clusterSpec: CommandSpec = {
   name: 'cluster',
@@ -222,9 +222,14 @@ class ClusterView {
         leaders.set(key, (leaders.get(key) ?? 0) + 1);
       }
     }
-    const live = this.cluster.running().length;
-    const views = [...leaders.entries()].map(([key, count]) => `${key.replace('@', ' (term ')}) named by ${count}/${live}`);
-    lines.push(`leader: ${views.length > 0 ? views.join('; ') : 'none'}`);
+    const live = this.cluster.running();
+    const agreed = agreedLeader(live.map((id) => statuses.get(id) ?? null));
+    const views = [...leaders.entries()].map(([key, count]) => `${key.replace('@', ' (term ')}) named by ${count}/${live.length}`);
+    lines.push(
+      agreed !== null
+        ? `leader: ${agreed.leader} (term ${agreed.term}), agreed by all ${live.length} live nodes`
+        : `leader: ${views.length > 0 ? `no agreement: ${views.join('; ')}` : 'none'}`,
+    );
     const text = lines.join('\n');
     if (text === this.drawn) return; // nothing changed: leave the terminal alone
     this.drawn = text;

@@ -4,11 +4,9 @@
  * A user's mistake is one line on stderr and exit status 2; never a stack trace.
  */
 import { UsageError } from './args.js';
+import type { CommandIo } from './io.js';
 
-export interface CommandIo {
-  readonly out: (text: string) => void;
-  readonly err: (text: string) => void;
-}
+export type { CommandIo } from './io.js';
 
 type CommandRunner = (argv: readonly string[], io: CommandIo) => number | Promise<number>;
 

@@ -2,7 +2,7 @@
 import { algorithmNames } from '../core/algorithms.js';
 import { ConfigError, StorageError, jsonLogger, logLevels, startNode, type LogLevel, type NodeHandle, type StartOptions } from '../runtime/index.js';
 import { UsageError, helpText, idMap, integer, oneOf, parseOptions, timing, timingOptions, type CommandSpec } from './args.js';
-import type { CommandIo } from './main.js';
+import type { CommandIo } from './io.js';
 
 export const nodeSpec: CommandSpec = {
   name: 'node',

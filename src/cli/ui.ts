@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import { startUiServer } from '../ui/server.js';
 import { UsageError, helpText, integer, parseOptions, type CommandSpec } from './args.js';
-import type { CommandIo } from './main.js';
+import type { CommandIo } from './io.js';
 
 export const uiSpec: CommandSpec = {
   name: 'ui',

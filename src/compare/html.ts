@@ -2,8 +2,8 @@
  * `ballot compare --html FILE`: one self-contained page — inline CSS and inline SVG drawn here, no
  * script, no fonts or libraries from the network — so it opens offline and can be mailed around.
  */
-import type { ScenarioName } from '../sim/scenarios.js';
-import { percentile } from './metrics.js';
+import { quantile } from '../core/index.js';
+import type { ScenarioName } from '../sim/index.js';
 import { CellIndex, comparisonTables, escapeHtml, headlineSize, oddEvenAnswer, renderHtmlTable, textbookMessages } from './report.js';
 import type { CompareResult } from './run.js';
 
@@ -84,7 +84,7 @@ function histograms(title: string, groups: readonly { name: string; colour: stri
   const m = { left: 70, right: 20, top: 30, bottom: 40 };
   const height = m.top + m.bottom + groups.length * panelH;
   const plotW = width - m.left - m.right;
-  const xTop = Math.max(1, ...groups.map((g) => percentile(g.values, 99)).filter(Number.isFinite));
+  const xTop = Math.max(1, ...groups.filter((g) => g.values.length > 0).map((g) => quantile(g.values, 0.99)));
   const xTicks = ticks(xTop * 1.05, 8);
   const xMax = xTicks[xTicks.length - 1]!;
   const bins = 48;
@@ -113,8 +113,8 @@ function histograms(title: string, groups: readonly { name: string; colour: stri
     });
     if (g.values.length > 0) {
       // p50 labelled at the top, p99 a line lower, so the two never overprint when they are close.
-      for (const [p, label, dy] of [[50, 'p50', 9], [99, 'p99', 21]] as const) {
-        const v = percentile(g.values, p);
+      for (const [p, label, dy] of [[0.5, 'p50', 9], [0.99, 'p99', 21]] as const) {
+        const v = quantile(g.values, p);
         if (v > xMax) continue;
         parts.push(`<line x1="${x(v).toFixed(1)}" x2="${x(v).toFixed(1)}" y1="${top}" y2="${top + h}" class="mark"/>`);
         parts.push(`<text x="${(x(v) + 3).toFixed(1)}" y="${top + dy}" class="small">${label} ${fmt(v)}</text>`);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { raft } from '../core/raft/index.js';
 import type { SimResult } from '../sim/simulation.js';
-import { firstFaultMs, measuredElections, percentile, round, summarize, summarizeCell, trialMetrics } from './metrics.js';
+import { firstFaultMs, measuredElections, round, summarize, summarizeCell, trialMetrics } from './metrics.js';
 
 function fakeResult(overrides: Partial<SimResult> = {}): SimResult {
   const election = (startMs: number, endMs: number, byType: Record<string, number>, rounds = 1, candidates = rounds) => ({
@@ -44,15 +44,14 @@ function fakeResult(overrides: Partial<SimResult> = {}): SimResult {
   };
 }
 
-test('percentile is nearest-rank', () => {
+test("a metric's summary uses core's type-7 quantiles, rounded to microseconds; NaN when empty", () => {
   const values = Array.from({ length: 100 }, (_, i) => 100 - i); // 100..1, unsorted on purpose
-  assert.equal(percentile(values, 50), 50);
-  assert.equal(percentile(values, 99), 99);
-  assert.equal(percentile(values, 100), 100);
-  assert.equal(percentile(values, 0), 1);
-  assert.equal(percentile([7], 99), 7);
-  assert.ok(Number.isNaN(percentile([], 50)));
-  assert.deepEqual(summarize([3, 1, 2]), { count: 3, mean: 2, p50: 2, p99: 3, max: 3 });
+  assert.deepEqual(summarize(values), { count: 100, mean: 50.5, p50: 50.5, p99: 99.01, max: 100 });
+  assert.deepEqual(summarize([3, 1, 2]), { count: 3, mean: 2, p50: 2, p99: 2.98, max: 3 });
+  assert.deepEqual(summarize([1 / 3, 2 / 3]), { count: 2, mean: 0.5, p50: 0.5, p99: 0.663, max: 2 / 3 });
+  const empty = summarize([]);
+  assert.equal(empty.count, 0);
+  for (const v of [empty.mean, empty.p50, empty.p99, empty.max]) assert.ok(Number.isNaN(v));
 });
 
 test('the scenarios measure elections from their first fault; cold-start measures the first election', () => {

@@ -3,9 +3,10 @@
  * (one algorithm, one cluster size, one scenario). Every definition here is also written out in
  * docs/comparison.md; the two must say the same thing.
  */
-import type { AnyAlgorithm } from '../core/types.js';
-import { scenarioActions, type ScenarioName } from '../sim/scenarios.js';
-import type { ElectionRecord, SimResult } from '../sim/simulation.js';
+import { summarize as summarizeSamples, type AnyAlgorithm } from '../core/index.js';
+import type { ElectionRecord, ScenarioName, SimResult } from '../sim/index.js';
+// Not part of the simulator's public API: the nominal fault times, to tell a scenario's elections from the cold start.
+import { scenarioActions } from '../sim/scenarios.js';
 
 /** The scenarios `ballot compare` runs by default: one per row of the seeds' comparison. */
 export const compareScenarios = ['cold-start', 'leader-crash', 'flapping', 'partition'] as const satisfies readonly ScenarioName[];
@@ -99,21 +100,10 @@ export function trialMetrics(result: SimResult, faultMs: number, steadyTypes: Re
 
 // ---- statistics ------------------------------------------------------------------------------------
 
-/** Nearest-rank percentile (p in 0..100) of the values; NaN when there are none. */
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[rank - 1]!;
-}
-
-export function mean(values: readonly number[]): number {
-  if (values.length === 0) return NaN;
-  let sum = 0;
-  for (const v of values) sum += v;
-  return sum / values.length;
-}
-
+/**
+ * The numbers compare reports for one metric of a cell, from src/core/stats.ts (quantiles are type 7,
+ * linear between the nearest samples); every field is NaN when there are no values (JSON: null).
+ */
 export interface Summary {
   readonly count: number;
   readonly mean: number;
@@ -123,13 +113,9 @@ export interface Summary {
 }
 
 export function summarize(values: readonly number[]): Summary {
-  return {
-    count: values.length,
-    mean: round(mean(values)),
-    p50: percentile(values, 50),
-    p99: percentile(values, 99),
-    max: values.length === 0 ? NaN : Math.max(...values),
-  };
+  const s = summarizeSamples(values);
+  if (s === null) return { count: 0, mean: NaN, p50: NaN, p99: NaN, max: NaN };
+  return { count: s.count, mean: round(s.mean), p50: round(s.median), p99: round(s.p99), max: s.max };
 }
 
 /** Rounds to microseconds (and keeps NaN), so JSON stays short and byte-stable. */

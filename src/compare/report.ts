@@ -3,7 +3,7 @@
  * versus even question. One table model, rendered as aligned text (terminal), Markdown (the docs) or
  * HTML (the page).
  */
-import type { ScenarioName } from '../sim/scenarios.js';
+import type { ScenarioName } from '../sim/index.js';
 import type { CellSummary, Summary } from './metrics.js';
 import type { CompareResult } from './run.js';
 

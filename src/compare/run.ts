@@ -8,10 +8,8 @@
  * on how many workers ran it.
  */
 import { Worker } from 'node:worker_threads';
-import { findAlgorithm } from '../core/algorithms.js';
-import type { AnyAlgorithm, Timing } from '../core/types.js';
-import { defaultDurationMs, type ScenarioName } from '../sim/scenarios.js';
-import { simulate } from '../sim/simulation.js';
+import { findAlgorithm, type AnyAlgorithm, type Timing } from '../core/index.js';
+import { defaultDurationMs, simulate, type ScenarioName } from '../sim/index.js';
 import { firstFaultMs, summarizeCell, trialMetrics, type CellKey, type CellSummary, type TrialMetrics } from './metrics.js';
 
 export interface CompareGrid {

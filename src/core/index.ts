@@ -1,6 +1,8 @@
 export * from './types.js';
 export * from './quorum.js';
 export type { FieldShape, ShapeOf, MessageShapes } from './shapes.js';
+export { quantile, quantileSorted, mean, summarize, sortedAscending, type Summary } from './stats.js';
+export { agreedLeader, leaderViewsOf, type LeaderView, type Agreement } from './agreement.js';
 export { OutputBuffer } from './output.js';
 export { NodeDriver, leads, type DriverEvent, type DriverEventType, type DriverHost } from './driver.js';
 export { algorithms, algorithmNames, findAlgorithm } from './algorithms.js';

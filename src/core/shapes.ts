@@ -4,7 +4,7 @@
  * turns these declarations into validators at its edge. The mapped types below make the declaration
  * complete by construction: a message field without a shape, or a shape without a field, fails to compile.
  */
-import type { Message } from './types.js';
+import type { Message } from './message.js';
 
 export type FieldShape =
   /** A non-negative safe integer (terms, epochs, indexes, zxids). */

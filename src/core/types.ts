@@ -14,7 +14,11 @@
  *   3. re-arm ONE timer for `nextDeadline()`.
  */
 
+import type { Message } from './message.js';
 import type { MessageShapes, ShapeOf } from './shapes.js';
+
+// Message lives in its own module so that shapes.ts can use it without importing this file back.
+export type { Message } from './message.js';
 
 /** Node ids are positive integers (CONTRACT.md). */
 export type NodeId = number;
@@ -66,11 +70,6 @@ export interface Output<M, D> {
   readonly persist: D | null;
   readonly messages: readonly Envelope<M>[];
   readonly events: readonly ElectionEvent[];
-}
-
-/** Every algorithm's messages are a discriminated union on `type`. */
-export interface Message {
-  readonly type: string;
 }
 
 /**

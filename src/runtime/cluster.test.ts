@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { agreedLeader } from '../core/agreement.js';
 import { algorithms } from '../core/algorithms.js';
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
 import { LocalCluster, type NodeStatus } from './local-cluster.js';
@@ -27,7 +28,7 @@ interface Agreement {
   readonly views: Map<NodeId, NodeStatus | null>;
 }
 
-/** Resolves once every one of `members` answers and names the same leader, which names itself. */
+/** Resolves once every one of `members` answers and names the same leader, which names itself (core/agreement.ts). */
 function agreement(cluster: LocalCluster, members: readonly NodeId[], timeoutMs: number, what: string): Promise<Agreement> {
   let last = '';
   return waitFor(
@@ -37,12 +38,8 @@ function agreement(cluster: LocalCluster, members: readonly NodeId[], timeoutMs:
       const views = new Map<NodeId, NodeStatus | null>();
       await Promise.all(members.map(async (id) => views.set(id, await cluster.status(id, 500))));
       last = JSON.stringify([...views.values()]);
-      const leaders = new Set([...views.values()].map((view) => view?.leader ?? null));
-      if (leaders.size !== 1) return undefined;
-      const [leader] = leaders;
-      if (leader === null || leader === undefined || !members.includes(leader)) return undefined;
-      const own = views.get(leader)!;
-      return own.leader === leader ? { leader, term: own.term, views } : undefined;
+      const agreed = agreedLeader(views.values());
+      return agreed === null ? undefined : { leader: agreed.leader, term: views.get(agreed.leader)!.term, views };
     },
     25,
     () => last,

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { agreedLeader } from '../core/agreement.js';
 import { algorithms } from '../core/algorithms.js';
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
 import { ConfigError } from './config.js';
@@ -24,10 +25,9 @@ async function startTrio(algorithm: AnyAlgorithm, dir: string): Promise<NodeHand
   return Promise.all([1, 2, 3].map((id) => startNode({ id, algorithm: algorithm.name, peers, dataDir: join(dir, `n${id}`), http: '127.0.0.1:0' })));
 }
 
-/** The one leader every given node names, once they agree. */
-function agreedLeader(nodes: readonly NodeHandle[]): NodeId | undefined {
-  const views = nodes.map((node) => node.status().leader);
-  return views[0] !== null && views[0] !== undefined && views.every((view) => view === views[0]) ? views[0] : undefined;
+/** The one leader every given node names, once they agree (core/agreement.ts). */
+function agreedAmong(nodes: readonly NodeHandle[]): NodeId | undefined {
+  return agreedLeader(nodes.map((node) => node.status()))?.leader;
 }
 
 for (const algorithm of Object.values(algorithms)) {
@@ -42,7 +42,7 @@ for (const algorithm of Object.values(algorithms)) {
         }
       }
       try {
-        const leaderId = await waitFor('an agreed leader', 10_000, () => agreedLeader(nodes));
+        const leaderId = await waitFor('an agreed leader', 10_000, () => agreedAmong(nodes));
         const leader = nodes.find((node) => node.id === leaderId)!;
         assert.deepEqual(nodes.filter((node) => node.isLeader()).map((node) => node.id), [leaderId]);
         const term = leader.status().term;
@@ -61,7 +61,7 @@ for (const algorithm of Object.values(algorithms)) {
 
         const survivors = nodes.filter((node) => node !== leader);
         const next = await waitFor('a new leader among the survivors', 10_000, () => {
-          const id = agreedLeader(survivors);
+          const id = agreedAmong(survivors);
           return id !== undefined && id !== leaderId ? id : undefined;
         });
         const successor = survivors.find((node) => node.id === next)!;

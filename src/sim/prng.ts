@@ -17,7 +17,13 @@ function splitmix32(state: number): () => number {
   };
 }
 
-/** sfc32 (Small Fast Counting generator): fast, passes PractRand, 128 bits of state. */
+/**
+ * sfc32 (Small Fast Counting generator): fast, passes PractRand, 128 bits of state.
+ *
+ * The state is kept as int32 (`| 0`), not uint32 (`>>> 0`): the bits are the same, but V8 keeps int32
+ * values as small integers while a uint32 above 2^31 becomes a heap number, so every draw allocated.
+ * Only the value handed out is made unsigned. The stream is pinned by prng.test.ts (issue 10, item 8).
+ */
 export class Prng implements Random {
   private a: number;
   private b: number;
@@ -31,21 +37,20 @@ export class Prng implements Random {
     const low = seed >>> 0;
     const high = Math.floor(seed / 0x100000000) >>> 0;
     const mix = splitmix32(low ^ Math.imul(high, 0x9e3779b1) ^ h);
-    this.a = mix();
-    this.b = mix();
-    this.c = mix();
-    this.d = mix();
+    this.a = mix() | 0;
+    this.b = mix() | 0;
+    this.c = mix() | 0;
+    this.d = mix() | 0;
     for (let i = 0; i < 12; i++) this.nextUint32();
   }
 
   nextUint32(): number {
-    const t = (((this.a + this.b) >>> 0) + this.d) >>> 0;
-    this.d = (this.d + 1) >>> 0;
+    const t = (((this.a + this.b) | 0) + this.d) | 0;
+    this.d = (this.d + 1) | 0;
     this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) >>> 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) >>> 0;
-    return t;
+    this.b = (this.c + (this.c << 3)) | 0;
+    this.c = (((this.c << 21) | (this.c >>> 11)) + t) | 0;
+    return t >>> 0;
   }
 
   next(): number {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { quantile, quantileSorted, summarize } from './stats.js';
+import { mean, quantile, quantileSorted, summarize } from '../core/stats.js';
 
 test('median of an odd count is the middle sample, of an even count the mean of the middle two', () => {
   assert.equal(quantile([5, 1, 3], 0.5), 3);
@@ -17,6 +17,25 @@ test('quantiles interpolate between order statistics (type 7)', () => {
   // 15 trials: p99 sits between the two largest, near the max.
   const fifteen = Array.from({ length: 15 }, (_, i) => i + 1);
   assert.ok(Math.abs(quantile(fifteen, 0.99) - 14.86) < 1e-9);
+});
+
+test('known answers of R type 7 / numpy.percentile (linear)', () => {
+  // numpy.percentile([1, 2, 3, 4], [25, 50, 75]) == [1.75, 2.5, 3.25]
+  assert.deepEqual([0.25, 0.5, 0.75].map((p) => quantile([4, 3, 2, 1], p)), [1.75, 2.5, 3.25]);
+  // Wikipedia, "Percentile", the C = 1 variant: the 40th percentile of 15, 20, 35, 40, 50 is 29; the 75th is 40.
+  assert.equal(quantile([15, 20, 35, 40, 50], 0.4), 29);
+  assert.equal(quantile([15, 20, 35, 40, 50], 0.75), 40);
+  // R: quantile(1:10, 0.99, type = 7) == 9.91; nearest rank would say 10.
+  assert.ok(Math.abs(quantile(Array.from({ length: 10 }, (_, i) => i + 1), 0.99) - 9.91) < 1e-12);
+  // 200 samples 1..200: the median is 100.5 (nearest rank: 100), p99 is 198.01 (nearest rank: 198).
+  const twoHundred = Array.from({ length: 200 }, (_, i) => 200 - i);
+  assert.equal(quantile(twoHundred, 0.5), 100.5);
+  assert.ok(Math.abs(quantile(twoHundred, 0.99) - 198.01) < 1e-9);
+});
+
+test('mean of the samples; NaN of none', () => {
+  assert.equal(mean([1, 2, 3, 6]), 3);
+  assert.ok(Number.isNaN(mean([])));
 });
 
 test('a single sample is every quantile', () => {
