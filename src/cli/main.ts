@@ -4,6 +4,7 @@
  * A user's mistake is one line on stderr and exit status 2; never a stack trace.
  */
 import { UsageError } from './args.js';
+import { catchStopSignals } from './signals.js';
 
 export interface CommandIo {
   readonly out: (text: string) => void;
@@ -104,6 +105,8 @@ const io: CommandIo = {
 // Run only when executed as the command, not when imported by tests.
 const invokedAs = process.argv[1] ?? '';
 if (/[\\/](main\.js|ballot)$/.test(invokedAs)) {
+  // `ballot node` exits 0 on SIGTERM at any time, also while it loads the runtime (signals.ts).
+  if (process.argv[2] === 'node') catchStopSignals();
   main(process.argv.slice(2), io).then(
     (code) => {
       process.exitCode = code;
