@@ -114,8 +114,6 @@ class NodeHost {
   private readonly lastHeard = new Map<NodeId, number>();
   /** Whether the data dir held no state at start (DurableStore.open found none). */
   private fresh = false;
-  /** Whether anything was persisted after the initial state a fresh node writes. */
-  private persistedSinceStart = false;
   private joinNewLogged = false;
   private store: DurableStore | null = null;
   private core: AnyNode | null = null;
@@ -266,9 +264,9 @@ class NodeHost {
    * A peer says it knew this member before (the transport's handshake calls this; to be connected as
    * Transport.listen's `onRecognized`, with `fresh: this.fresh` in the handshake). A node whose data
    * dir held no state may have voted in the current term before its disk was lost, and could now vote
-   * again (Raft §5.2 requires votedFor to survive): it stops, unless told --join-new. The state file
-   * it created is removed again if nothing but the initial state was written, so that starting it
-   * again without --join-new is refused again rather than silently accepted.
+   * again (Raft §5.2 requires votedFor to survive): it stops, unless told --join-new. The data dir is
+   * left empty as it was found (all its state is from this run), so that starting the node again
+   * without --join-new is refused again rather than silently accepted.
    */
   recognizedBy(peer: NodeId): void {
     if (!this.fresh || this.state !== 'running') return;
@@ -278,7 +276,7 @@ class NodeHost {
       this.joinNewLogged = true;
       return;
     }
-    if (!this.persistedSinceStart) rmSync(this.store!.path, { force: true });
+    rmSync(this.store!.path, { force: true });
     this.halt(
       new ConfigError(
         `data dir ${dataDir} is empty but node ${peer} knows node ${id} as an existing member: its votes may be lost; ` +
@@ -307,7 +305,6 @@ class NodeHost {
     if (output.persist !== null) {
       try {
         this.store!.save(output.persist);
-        this.persistedSinceStart = true;
       } catch (error) {
         // Nothing of this batch may leave the node: its messages depend on the state just lost.
         this.fail(error instanceof Error ? error : new Error(String(error)), 'cannot persist durable state');
