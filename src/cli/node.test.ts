@@ -85,7 +85,7 @@ test('ballot node --help', async () => {
   const { code, out } = await run(['--help']);
   assert.equal(code, 0);
   assert.match(out, /--peers ID=HOST:PORT/);
-  assert.match(out, /--join-new  .*data dir is empty/);
+  assert.match(out, /--join-new {2}.*data dir is empty/);
   assert.match(out, /\/livez, \/readyz/);
 });
 

@@ -126,6 +126,20 @@ async function probeRepeatedly(port: number, paths: readonly string[], forMs: nu
   return { probes, slowestMs, replies };
 }
 
+/** Three voters of `algorithm` as real processes, with their state and logs under `dir`. */
+async function threeNodes(algorithm: string, dir: string): Promise<LocalCluster> {
+  const ports = await freePorts(6);
+  return new LocalCluster({
+    command: [process.execPath, mainJs, 'node'],
+    algorithm,
+    voters: 3,
+    peerPorts: ports.slice(0, 3),
+    httpPorts: ports.slice(3),
+    dataDir: dir,
+    logDir: join(dir, 'logs'),
+  });
+}
+
 function handlers(overrides: Partial<HttpHandlers> = {}): HttpHandlers {
   return {
     status: () => ({ id: 1, role: 'follower', leader: 2, term: 7 }),
@@ -217,16 +231,7 @@ test('slow, silent and idle connections are closed by the timeouts', { timeout: 
 
 test('a real node under a slowloris of 300 connections: /status, /livez, /readyz answer within 1 s for 5 s, and its cluster does not notice', { timeout: 60_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ballot-http-'));
-  const ports = await freePorts(6);
-  const cluster = new LocalCluster({
-    command: [process.execPath, mainJs, 'node'],
-    algorithm: 'raft',
-    voters: 3,
-    peerPorts: ports.slice(0, 3),
-    httpPorts: ports.slice(3),
-    dataDir: dir,
-    logDir: join(dir, 'logs'),
-  });
+  const cluster = await threeNodes('raft', dir);
   let attack: Slowloris | null = null;
   try {
     cluster.startAll();
@@ -262,16 +267,7 @@ test('a real node under a slowloris of 300 connections: /status, /livez, /readyz
 for (const algorithm of Object.values(algorithms)) {
   test(`${algorithm.name}: /readyz on real nodes is 200 with a leader and a quorum, 503 with a reason without the quorum`, { timeout: 60_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ballot-readyz-'));
-    const ports = await freePorts(6);
-    const cluster = new LocalCluster({
-      command: [process.execPath, mainJs, 'node'],
-      algorithm: algorithm.name,
-      voters: 3,
-      peerPorts: ports.slice(0, 3),
-      httpPorts: ports.slice(3),
-      dataDir: dir,
-      logDir: join(dir, 'logs'),
-    });
+    const cluster = await threeNodes(algorithm.name, dir);
     const readyz = (id: number): Promise<Reply | undefined> => probe(cluster.httpPort(id), '/readyz').catch(() => undefined);
     try {
       cluster.startAll();
