@@ -5,6 +5,7 @@
  */
 import { UsageError } from './args.js';
 import type { CommandIo } from './io.js';
+import { catchStopSignals } from './signals.js';
 
 export type { CommandIo } from './io.js';
 
@@ -102,6 +103,8 @@ const io: CommandIo = {
 // Run only when executed as the command, not when imported by tests.
 const invokedAs = process.argv[1] ?? '';
 if (/[\\/](main\.js|ballot)$/.test(invokedAs)) {
+  // `ballot node` exits 0 on SIGTERM at any time, also while it loads the runtime (signals.ts).
+  if (process.argv[2] === 'node') catchStopSignals();
   main(process.argv.slice(2), io).then(
     (code) => {
       process.exitCode = code;

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { fetchStatus } from '../runtime/local-cluster.js';
 import { freePorts, waitFor } from '../runtime/testing.js';
 import { main } from './main.js';
-import { parseNodeArgs } from './node.js';
+import { ConfigError } from '../runtime/index.js';
+import { fatalExitCode, parseNodeArgs } from './node.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ballot-cli-node-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -34,7 +35,15 @@ test('ballot node parses the contract command line', () => {
   assert.deepEqual([...(command.options.peers as Map<number, string>).keys()], [1, 2, 3]);
   assert.deepEqual(command.options.timing, { electionTimeoutMinMs: 200, electionTimeoutMaxMs: 400, heartbeatMs: 60 });
   assert.equal(command.options.clusterId, 'prod');
+  assert.equal(command.options.joinNew, undefined);
   assert.equal(command.log, 'info');
+});
+
+test('--join-new is parsed; a node that stopped itself exits 2 when the user must act, else 1', () => {
+  const command = parseNodeArgs(['--id', '1', '--algorithm', 'raft', '--peers', '1=127.0.0.1:7001', '--data-dir', 'd', '--join-new']);
+  assert.ok(command !== 'help' && command.options.joinNew === true);
+  assert.equal(fatalExitCode(new ConfigError('data dir d is empty but node 3 knows node 1 as an existing member')), 2);
+  assert.equal(fatalExitCode(new Error('cannot persist durable state: EIO')), 1);
 });
 
 test('configuration mistakes: one line on stderr, exit 2', async () => {
@@ -76,6 +85,8 @@ test('ballot node --help', async () => {
   const { code, out } = await run(['--help']);
   assert.equal(code, 0);
   assert.match(out, /--peers ID=HOST:PORT/);
+  assert.match(out, /--join-new {2}.*data dir is empty/);
+  assert.match(out, /\/livez, \/readyz/);
 });
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -3,6 +3,7 @@ import { algorithmNames } from '../core/algorithms.js';
 import { ConfigError, StorageError, jsonLogger, logLevels, startNode, type LogLevel, type NodeHandle, type StartOptions } from '../runtime/index.js';
 import { UsageError, helpText, idMap, integer, oneOf, parseOptions, timing, timingOptions, type CommandSpec } from './args.js';
 import type { CommandIo } from './io.js';
+import { onStopSignal, stopSignalCaught } from './signals.js';
 
 export const nodeSpec: CommandSpec = {
   name: 'node',
@@ -10,23 +11,28 @@ export const nodeSpec: CommandSpec = {
   summary:
     'Runs one real node: elects a leader with its peers over TCP, keeps its durable state in --data-dir\n' +
     '(read back at start, so a node killed and started again with the same arguments resumes), and\n' +
-    'serves /status, /health and /metrics over HTTP. Runs until SIGTERM or SIGINT, then stops cleanly.',
+    'serves /status, /health, /livez, /readyz and /metrics over HTTP. Runs until SIGTERM or SIGINT\n' +
+    '(at any time, also during start-up), then stops cleanly.',
   options: {
     id: { type: 'string', value: 'N', description: "this node's id (a positive integer; must appear in --peers or --observers)" },
     algorithm: { type: 'string', value: 'NAME', description: `the election algorithm: ${algorithmNames.join(', ')} (required)` },
     listen: { type: 'string', value: 'HOST:PORT', description: "where to accept peer connections (default: this node's address in --peers)" },
-    http: { type: 'string', value: 'HOST:PORT', description: 'where to serve /status, /health, /metrics (default: no HTTP)' },
+    http: { type: 'string', value: 'HOST:PORT', description: 'where to serve /status, /health, /livez, /readyz, /metrics (default: no HTTP)' },
     peers: { type: 'string', value: 'ID=HOST:PORT,...', description: 'every voting member and its peer address, this node included (required)' },
     observers: { type: 'string', value: 'ID=HOST:PORT,...', description: 'non-voting members (ZAB observers, Raft learners)' },
     'data-dir': { type: 'string', value: 'DIR', description: "this node's durable state (created if missing; required)" },
     'cluster-id': { type: 'string', value: 'NAME', description: 'only members naming the same cluster id may talk (default "ballot")' },
+    'join-new': { type: 'boolean', description: 'run although the data dir is empty and peers knew this node (a lost disk; read docs/runtime.md first)' },
     ...timingOptions,
     log: { type: 'string', value: 'LEVEL', description: `${logLevels.join(', ')}: JSON lines on stderr, one per leadership or connection change at info (default info)` },
     'exit-on-stdin-close': { type: 'boolean', description: 'also stop when stdin closes (used by ballot cluster, so a dead parent leaves no orphans)' },
   },
   epilog:
     'Exit status: 0 after a clean stop, 1 when the node had to stop (e.g. its state could not be written),\n' +
-    '2 for bad arguments or configuration (duplicate ids, own id missing, port in use, unusable data dir).\n' +
+    '2 for bad arguments or configuration (duplicate ids, own id missing, port in use, unusable data dir),\n' +
+    'and when the data dir was empty but a peer knew this node as an existing member: it may have voted in\n' +
+    'the current term and forgotten it. --join-new runs it anyway; that is safe only once the cluster has\n' +
+    'moved past the term in which the disk was lost.\n' +
     'Example: ballot node --id 1 --algorithm raft --listen 127.0.0.1:7001 --http 127.0.0.1:8001 \\\n' +
     '           --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 --data-dir ./data/n1',
 };
@@ -62,8 +68,17 @@ export function parseNodeArgs(argv: readonly string[]): NodeCommand | 'help' {
     ...(values.listen !== undefined ? { listen: required(values.listen, 'listen') } : {}),
     ...(values.http !== undefined ? { http: required(values.http, 'http') } : {}),
     ...(values['cluster-id'] !== undefined ? { clusterId: required(values['cluster-id'], 'cluster-id') } : {}),
+    ...(values['join-new'] === true ? { joinNew: true } : {}),
   };
   return { options, log: oneOf(values.log, 'log', logLevels, 'info'), exitOnStdinClose: values['exit-on-stdin-close'] === true };
+}
+
+/**
+ * The exit status after the node stopped itself: 2 when the user must fix something before starting it
+ * again (its data dir is empty but the cluster knew it), 1 otherwise (its state could not be written).
+ */
+export function fatalExitCode(error: Error): 1 | 2 {
+  return error instanceof ConfigError ? 2 : 1;
 }
 
 /** Runs the node until a signal (or stdin closing, if asked); returns the exit status. */
@@ -73,6 +88,9 @@ export async function runNode(argv: readonly string[], io: CommandIo): Promise<n
     io.out(helpText(nodeSpec));
     return 0;
   }
+  // Told to stop before the node has even started (while the runtime was loading): do not join the
+  // cluster just to leave it.
+  if (stopSignalCaught() !== null) return 0;
   const logger = jsonLogger(command.log, io.err, { node: command.options.id });
   let handle: NodeHandle;
   try {
@@ -89,8 +107,8 @@ export async function runNode(argv: readonly string[], io: CommandIo): Promise<n
       if (command.exitOnStdinClose) process.stdin.destroy();
       void handle.stop();
     };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
+    // A signal that came while the node was starting stops it now (signals.ts).
+    onStopSignal(stop);
     if (command.exitOnStdinClose) {
       process.stdin.on('end', stop);
       process.stdin.on('close', stop);
@@ -98,13 +116,11 @@ export async function runNode(argv: readonly string[], io: CommandIo): Promise<n
     }
     handle.on('fatal', ({ error }) => {
       io.err(`ballot node: ${error.message}\n`);
-      code = 1;
+      code = fatalExitCode(error);
       stop();
     });
     void handle.stopped.then(() => {
-      // The signal handlers stay until the process has exited: a late second signal (a terminal's
-      // Ctrl-C reaches the children of `ballot cluster`, which then also sends SIGTERM) must not turn
-      // a clean exit into a death by signal. They do not keep the process alive.
+      // The signal handlers stay (signals.ts); stdin's go.
       process.stdin.off('close', stop);
       process.stdin.off('end', stop);
       resolve(code);

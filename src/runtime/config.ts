@@ -47,6 +47,12 @@ export interface NodeOptions {
   readonly clusterId?: string;
   /** Timing knobs; each defaults to the algorithm's own default. */
   readonly timing?: Partial<Timing>;
+  /**
+   * This node starts on purpose with an empty data dir although the cluster knew it before (its disk
+   * was replaced). Without it, a node whose data dir held no state stops when a peer recognizes it as
+   * an existing member: it may have voted in the current term and forgotten it. See docs/runtime.md.
+   */
+  readonly joinNew?: boolean;
 }
 
 export interface ResolvedConfig {
@@ -61,6 +67,7 @@ export interface ResolvedConfig {
   readonly dataDir: string;
   readonly clusterId: string;
   readonly timing: Timing;
+  readonly joinNew: boolean;
 }
 
 function entries(members: Members): [NodeId, string][] {
@@ -111,5 +118,5 @@ export function resolveConfig(options: NodeOptions): ResolvedConfig {
   if (!(timing.heartbeatMs > 0)) throw new ConfigError(`heartbeat must be positive, got ${timing.heartbeatMs}`);
   if (typeof options.dataDir !== 'string' || options.dataDir === '') throw new ConfigError('a data dir is required');
 
-  return { id, algorithm, voters, observers, addresses, listen, http, dataDir: options.dataDir, clusterId, timing };
+  return { id, algorithm, voters, observers, addresses, listen, http, dataDir: options.dataDir, clusterId, timing, joinNew: options.joinNew === true };
 }

@@ -1,23 +1,58 @@
 /**
- * HTTP on its own port (CONTRACT.md): GET /status, /health, /metrics. Separate from the peer port so
- * that monitoring never shares a listener, a connection limit or a parser with election traffic.
+ * HTTP on its own port (CONTRACT.md): GET /status, /health, /metrics, /livez, /readyz. Separate from the
+ * peer port so that monitoring never shares a listener, a connection limit or a parser with election
+ * traffic.
+ *
+ * The port faces the network, and a health probe must get through even while someone holds many slow
+ * connections open (slowloris: headers sent a byte at a time). Two defences, both needed:
+ * - timeouts that bite: a connection that has not sent its headers within HEADERS_TIMEOUT_MS is closed,
+ *   checked every CHECK_INTERVAL_MS (Node checks only every 30 s by default, so its own 60 s header
+ *   timeout let a slow connection live for up to 90 s);
+ * - a connection cap that never refuses a newcomer while it can make room (see `admit`).
  */
 import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Status } from '../core/types.js';
 import { ConfigError, formatAddress, type Address } from './config.js';
+
+/** Whether the node is fit to serve (`GET /readyz`), and why, in one line. */
+export interface Readiness {
+  readonly ready: boolean;
+  readonly reason: string;
+}
 
 export interface HttpHandlers {
   readonly status: () => Status;
   readonly algorithm: string;
   readonly metrics: () => Promise<string>;
   readonly metricsContentType: string;
+  readonly ready: () => Readiness;
+}
+
+/** At most this many connections at once; the oldest one without a request in progress makes room. */
+export const MAX_HTTP_CONNECTIONS = 256;
+/** A connection must have sent a request's complete headers within this time (from its start, or from the end of its previous request). */
+export const HEADERS_TIMEOUT_MS = 5_000;
+/** A whole request (headers and body) within this time. */
+export const REQUEST_TIMEOUT_MS = 10_000;
+/** An idle keep-alive connection is closed after this long (Node's default; pollers reconnect). */
+export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** How often Node looks for connections past the header or request timeout. */
+export const CHECK_INTERVAL_MS = 1_000;
+
+interface Connection {
+  /** Requests whose response has not yet finished (more than one with HTTP pipelining). */
+  inFlight: number;
 }
 
 export class StatusServer {
+  /** Open connections, oldest first (a Map keeps insertion order). */
+  private readonly connections = new Map<Socket, Connection>();
+
   private constructor(private readonly server: Server) {}
 
   static async listen(address: Address, handlers: HttpHandlers): Promise<StatusServer> {
-    const server = createServer((request, response) => {
+    const server = createServer({ connectionsCheckingInterval: CHECK_INTERVAL_MS, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (request, response) => {
       const path = (request.url ?? '/').split('?')[0];
       if (request.method !== 'GET' && request.method !== 'HEAD') {
         response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
@@ -34,6 +69,16 @@ export class StatusServer {
         case '/health':
           response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
           return;
+        case '/livez':
+          // The process serves: nothing else is asked (a liveness probe must not fail over a lost quorum,
+          // or an orchestrator would restart every node of a partitioned cluster).
+          response.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end('ok\n');
+          return;
+        case '/readyz': {
+          const { ready, reason } = handlers.ready();
+          response.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end(`${reason}\n`);
+          return;
+        }
         case '/metrics':
           handlers.metrics().then(
             (text) => response.writeHead(200, { 'content-type': handlers.metricsContentType }).end(text),
@@ -41,16 +86,18 @@ export class StatusServer {
           );
           return;
         default:
-          response.writeHead(404, { 'content-type': 'text/plain' }).end('not found (try /status, /health, /metrics)\n');
+          response.writeHead(404, { 'content-type': 'text/plain' }).end('not found (try /status, /health, /livez, /readyz, /metrics)\n');
       }
     });
-    // Pollers (the bench, `ballot cluster`) keep connections alive; idle ones are closed after a while.
-    server.keepAliveTimeout = 10_000;
-    server.headersTimeout = 5_000;
-    server.requestTimeout = 5_000;
     server.maxHeadersCount = 50;
-    // The port faces the network: bound what a flood of idle connections can hold open.
-    server.maxConnections = 256;
+    const statusServer = new StatusServer(server);
+    server.on('connection', (socket: Socket) => statusServer.admit(socket));
+    server.on('request', (request, response) => {
+      const connection = statusServer.connections.get(request.socket);
+      if (!connection) return;
+      connection.inFlight++;
+      response.once('close', () => connection.inFlight--);
+    });
     await new Promise<void>((resolve, reject) => {
       const onError = (error: NodeJS.ErrnoException): void => {
         const why = error.code === 'EADDRINUSE' ? 'address already in use' : (error.code ?? error.message);
@@ -62,7 +109,28 @@ export class StatusServer {
         resolve();
       });
     });
-    return new StatusServer(server);
+    return statusServer;
+  }
+
+  /**
+   * The connection cap. Node's own `maxConnections` refuses every newcomer once the cap is reached, so
+   * 256 slow connections shut out every health probe until the header timeout frees a slot. Instead,
+   * when the cap is exceeded, close the OLDEST connection that has no request in progress: a slow one
+   * still sending its headers, or an idle keep-alive one. A probe sends its request at once, so it is
+   * answered long before 256 newer connections could push it out; an attacker's slow connections are
+   * the oldest and go first. Connections in the middle of a request are never cut (each is bounded by
+   * REQUEST_TIMEOUT_MS); only when all the others are, the newcomer itself, the youngest, is closed.
+   */
+  private admit(socket: Socket): void {
+    this.connections.set(socket, { inFlight: 0 });
+    socket.once('close', () => this.connections.delete(socket));
+    if (this.connections.size <= MAX_HTTP_CONNECTIONS) return;
+    for (const [candidate, { inFlight }] of this.connections) {
+      if (inFlight > 0) continue;
+      this.connections.delete(candidate);
+      candidate.destroy();
+      return;
+    }
   }
 
   port(): number {

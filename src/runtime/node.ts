@@ -8,11 +8,13 @@
  * transport, THEN report its events; finally re-arm ONE timer for `nextDeadline()`. No polling: an
  * idle follower wakes only for messages and its own deadline.
  */
+import { rmSync } from 'node:fs';
+import { isQuorum, majority } from '../core/quorum.js';
 import type { AlgorithmName, AnyNode, NodeId, Status } from '../core/types.js';
-import { resolveConfig, type NodeOptions, type ResolvedConfig } from './config.js';
-import { StatusServer } from './http.js';
+import { ConfigError, resolveConfig, type NodeOptions, type ResolvedConfig } from './config.js';
+import { StatusServer, type Readiness } from './http.js';
 import { silentLogger, type Logger } from './log.js';
-import { NodeMetrics } from './metrics.js';
+import { NodeMetrics, type Direction } from './metrics.js';
 import { cryptoRandom } from './random.js';
 import { messageValidator, sampleMessages } from './schema.js';
 import { DurableStore, StorageError } from './storage.js';
@@ -26,7 +28,10 @@ export interface NodeEvents {
   readonly 'lost-leadership': { readonly term: number };
   /** The leader this node knows changed (null: none known), or the same node leads in a new term. */
   readonly 'leader-changed': { readonly leader: NodeId | null; readonly term: number };
-  /** The node stopped itself because it could not go on safely (e.g. its state could not be persisted). */
+  /**
+   * The node stopped itself because it could not go on safely: its state could not be persisted, or
+   * its data dir was empty while a peer knew it as an existing member (then `error` is a ConfigError).
+   */
   readonly fatal: { readonly error: Error };
 }
 
@@ -64,14 +69,52 @@ export async function startNode(options: StartOptions): Promise<NodeHandle> {
   const config = resolveConfig(options);
   const host = new NodeHost(config, options.logger ?? silentLogger);
   await host.start();
-  return host.handle();
+  const handle = host.handle();
+  hosts.set(handle, host);
+  return handle;
 }
 
 type Listener = (payload: never) => void;
 
+/**
+ * Switch on when the transport carries `fresh` in its handshake and calls back `onRecognized` (the
+ * peer-transport work of issue 9); until then Transport.listen is not given them.
+ */
+const TRANSPORT_RECOGNIZES_MEMBERS = false;
+
+const hosts = new WeakMap<NodeHandle, NodeHost>();
+
+/**
+ * Tells a node that `peer` knows it as an existing member, as the transport's handshake does. For tests
+ * that run without the transport's side of it.
+ */
+export function recognizedBy(handle: NodeHandle, peer: NodeId): void {
+  hosts.get(handle)?.recognizedBy(peer);
+}
+
+/**
+ * The node's metrics, also remembering which peers have an inbound connection open, for readiness.
+ * Interim: the transport will answer `peersHeardWithin(ms)` itself (see NodeHost.peersHeard).
+ */
+class HostMetrics extends NodeMetrics {
+  readonly inbound = new Set<NodeId>();
+
+  override connection(peer: NodeId, direction: Direction, up: boolean): void {
+    super.connection(peer, direction, up);
+    if (direction !== 'inbound') return;
+    if (up) this.inbound.add(peer);
+    else this.inbound.delete(peer);
+  }
+}
+
 class NodeHost {
-  private readonly metrics: NodeMetrics;
+  private readonly metrics: HostMetrics;
   private readonly members: ReadonlySet<NodeId>;
+  /** When the last message of each peer was delivered (performance.now()). */
+  private readonly lastHeard = new Map<NodeId, number>();
+  /** Whether the data dir held no state at start (DurableStore.open found none). */
+  private fresh = false;
+  private joinNewLogged = false;
   private store: DurableStore | null = null;
   private core: AnyNode | null = null;
   private transport: Transport | null = null;
@@ -91,7 +134,7 @@ class NodeHost {
     private readonly logger: Logger,
   ) {
     this.members = new Set(config.addresses.keys());
-    this.metrics = new NodeMetrics(config.algorithm, config.id, config.clusterId, [...config.voters, ...config.observers]);
+    this.metrics = new HostMetrics(config.algorithm, config.id, config.clusterId, [...config.voters, ...config.observers]);
     this.last = { id: config.id, role: 'starting', leader: null, term: 0 };
   }
 
@@ -100,6 +143,7 @@ class NodeHost {
     const opened = DurableStore.open(this.config.dataDir, algorithm, id);
     const store = opened.store;
     let durable = opened.durable;
+    this.fresh = durable === null;
     if (durable === null) {
       // A node that has never run: write its initial state now, which also proves the directory is
       // writable before the node joins the cluster.
@@ -125,6 +169,7 @@ class NodeHost {
           algorithm: algorithm.name,
           metrics: () => this.metrics.text(),
           metricsContentType: this.metrics.registry.contentType,
+          ready: () => this.readiness(),
         });
       }
       this.transport = await Transport.listen({
@@ -136,14 +181,19 @@ class NodeHost {
         validateMessage,
         metrics: this.metrics,
         logger: this.logger,
-        onMessage: (from, message) => this.step((now) => core.step(now, { type: 'message', from, message })),
+        ...(TRANSPORT_RECOGNIZES_MEMBERS ? { fresh: this.fresh, onRecognized: (peer: NodeId) => this.recognizedBy(peer) } : {}),
+        onMessage: (from, message) =>
+          this.step((now) => {
+            this.lastHeard.set(from, now);
+            core.step(now, { type: 'message', from, message });
+          }),
       });
     } catch (error) {
       this.state = 'stopped';
       await this.http?.close();
       throw error;
     }
-    this.logger.info('started', { algorithm: algorithm.name, cluster: this.config.clusterId, term: this.last.term });
+    this.logger.info('started', { algorithm: algorithm.name, cluster: this.config.clusterId, term: this.last.term, fresh: this.fresh });
     // The core may have output from its creation; drain it and arm the timer.
     this.drain();
   }
@@ -175,6 +225,64 @@ class NodeHost {
   private status(): Status {
     if (this.state === 'running' && this.core) return this.core.status();
     return { ...this.last, leader: this.last.leader === this.config.id ? null : this.last.leader };
+  }
+
+  // ---- readiness (GET /readyz) ----------------------------------------------------------------------
+
+  /**
+   * Ready = a leader is known and this node hears a quorum of voters (itself included if it votes):
+   * a node cut off with a minority may still name a leader it has not heard from for a while, and must
+   * not be sent traffic that needs one.
+   */
+  private readiness(): Readiness {
+    if (this.state !== 'running') return { ready: false, reason: `not running (${this.state})` };
+    const { id, voters, timing } = this.config;
+    const heard = this.peersHeard(timing.electionTimeoutMaxMs);
+    if (voters.includes(id)) heard.push(id);
+    const count = heard.filter((member) => voters.includes(member)).length;
+    const hearing = `hears ${count} of ${voters.length} voters, a quorum is ${majority(voters.length)}`;
+    const { leader, term } = this.status();
+    if (leader === null) return { ready: false, reason: `no leader known; ${hearing}` };
+    if (!isQuorum(voters, heard)) return { ready: false, reason: `no quorum: ${hearing}` };
+    return { ready: true, reason: `ready: leader ${leader} in term ${term}; ${hearing}` };
+  }
+
+  /**
+   * The other members heard within the last `withinMs`. Interim, until the transport answers it
+   * (`transport.peersHeardWithin(ms)`, from its link liveness checks): a peer with an inbound
+   * connection open, or whose last message arrived within the window. An inbound connection alone
+   * counts because followers do not message each other (a Raft follower hears only the leader).
+   */
+  private peersHeard(withinMs: number): NodeId[] {
+    const since = performance.now() - withinMs;
+    return [...this.members].filter((peer) => this.metrics.inbound.has(peer) || (this.lastHeard.get(peer) ?? -Infinity) >= since);
+  }
+
+  // ---- a lost data dir ------------------------------------------------------------------------------
+
+  /**
+   * A peer says it knew this member before (the transport's handshake calls this; to be connected as
+   * Transport.listen's `onRecognized`, with `fresh: this.fresh` in the handshake). A node whose data
+   * dir held no state may have voted in the current term before its disk was lost, and could now vote
+   * again (Raft §5.2 requires votedFor to survive): it stops, unless told --join-new. The data dir is
+   * left empty as it was found (all its state is from this run), so that starting the node again
+   * without --join-new is refused again rather than silently accepted.
+   */
+  recognizedBy(peer: NodeId): void {
+    if (!this.fresh || this.state !== 'running') return;
+    const { dataDir, id } = this.config;
+    if (this.config.joinNew) {
+      if (!this.joinNewLogged) this.logger.info('joined-new', { peer, dataDir });
+      this.joinNewLogged = true;
+      return;
+    }
+    rmSync(this.store!.path, { force: true });
+    this.halt(
+      new ConfigError(
+        `data dir ${dataDir} is empty but node ${peer} knows node ${id} as an existing member: its votes may be lost; ` +
+          'if the disk was lost on purpose, start again with --join-new',
+      ),
+    );
   }
 
   // ---- the host loop --------------------------------------------------------------------------------
@@ -292,7 +400,11 @@ class NodeHost {
   }
 
   private fail(error: Error, what: string): void {
-    const fatal = new Error(`${what}: ${error.message}`, { cause: error });
+    this.halt(new Error(`${what}: ${error.message}`, { cause: error }));
+  }
+
+  /** Stops the node because it cannot go on safely, and says why. */
+  private halt(fatal: Error): void {
     this.logger.info('fatal', { error: fatal.message });
     void this.stop();
     this.emit('fatal', { error: fatal });
