@@ -1,5 +1,6 @@
 export * from './types.js';
 export * from './quorum.js';
+export * from './bounds.js';
 export type { FieldShape, ShapeOf, MessageShapes } from './shapes.js';
 export { OutputBuffer } from './output.js';
 export { algorithms, algorithmNames, findAlgorithm } from './algorithms.js';

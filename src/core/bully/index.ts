@@ -23,12 +23,12 @@ export function createBully(options: BullyOptions): Algorithm<BullyMessage, Bull
     messageTypes: bullyMessageTypes,
     heartbeatTypes: ['Heartbeat'],
     messageShapes: {
-      Election: { generation: 'nat' },
-      Alive: { generation: 'nat' },
-      Victory: { generation: 'nat' },
-      Heartbeat: { generation: 'nat' },
+      Election: { generation: 'term' },
+      Alive: { generation: 'term' },
+      Victory: { generation: 'term' },
+      Heartbeat: { generation: 'term' },
     },
-    durableShape: { generation: 'nat' },
+    durableShape: { generation: 'term' },
     roles: ['leader', 'follower', 'electing'],
     initialDurable: () => ({ generation: 0 }), // `--history` means nothing to Bully: ids decide, not logs
     create: (config, durable, random, now) => new BullyNode(config, durable, random, now, options),

@@ -13,15 +13,15 @@ export const raft: Algorithm<RaftMessage, RaftDurable> = {
   messageTypes: raftMessageTypes,
   heartbeatTypes: ['AppendEntries', 'AppendEntriesResponse'],
   messageShapes: {
-    RequestVote: { term: 'nat', lastLogIndex: 'nat', lastLogTerm: 'nat' },
-    RequestVoteResponse: { term: 'nat', voteGranted: 'bool' },
-    AppendEntries: { term: 'nat', leaderCommit: 'nat' },
-    AppendEntriesResponse: { term: 'nat', success: 'bool' },
+    RequestVote: { term: 'term', lastLogIndex: 'nat', lastLogTerm: 'term' },
+    RequestVoteResponse: { term: 'term', voteGranted: 'bool' },
+    AppendEntries: { term: 'term', leaderCommit: 'nat' },
+    AppendEntriesResponse: { term: 'term', success: 'bool' },
   },
   durableShape: {
-    currentTerm: 'nat',
+    currentTerm: 'term',
     votedFor: 'id-or-null',
-    log: { list: { object: { term: 'nat' } }, max: 10_000_000 },
+    log: { list: { object: { term: 'term' } }, max: 10_000_000 },
   },
   roles: ['follower', 'candidate', 'leader', 'learner'],
   initialDurable(historyLength) {
