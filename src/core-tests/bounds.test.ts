@@ -25,35 +25,41 @@ interface Forgery {
   readonly message: Message;
 }
 
-/** The algorithm, except that each forgery reaches its node's core at its time (once), as if sent. */
+/**
+ * The algorithm, except that each forgery reaches its node's core at its time (once), as if sent.
+ * The node is wrapped in a Proxy that delivers due forgeries before any input (whichever input
+ * methods the core exposes) and advances `nextDeadline` to the next forgery; all else passes through.
+ */
 function withForgeries(algorithm: AnyAlgorithm, forgeries: readonly Forgery[]): AnyAlgorithm {
   const pending = [...forgeries];
   return {
     ...algorithm,
     create(config, durable, random, now): AnyNode {
       const inner = algorithm.create(config, durable, random, now);
+      // Every core class has this message door (RaftNode, BullyNode, ZabNode).
+      const core = inner as unknown as { receive(now: number, from: NodeId, message: Message): void; nextDeadline(): number };
       const due = (): Forgery[] => pending.filter((f) => f.to === config.id);
       const deliver = (now: number): void => {
         for (const forgery of due()) {
           if (forgery.atMs > now) continue;
           pending.splice(pending.indexOf(forgery), 1);
-          inner.receive(now, forgery.from, forgery.message);
+          core.receive(now, forgery.from, forgery.message);
         }
       };
-      return {
-        id: inner.id,
-        receive: (now, from, message) => {
-          deliver(now);
-          inner.receive(now, from, message);
+      const inputs = new Set<PropertyKey>(['receive', 'tick', 'step']);
+      return new Proxy(inner, {
+        get(target, property) {
+          const value: unknown = Reflect.get(target, property, target);
+          if (property === 'nextDeadline') return () => Math.min(core.nextDeadline(), ...due().map((f) => f.atMs));
+          if (typeof value !== 'function') return value;
+          const method = value as (...args: unknown[]) => unknown;
+          if (!inputs.has(property)) return method.bind(target);
+          return (now: number, ...rest: unknown[]) => {
+            deliver(now);
+            return method.call(target, now, ...rest);
+          };
         },
-        tick: (now) => {
-          deliver(now);
-          inner.tick(now);
-        },
-        nextDeadline: () => Math.min(inner.nextDeadline(), ...due().map((f) => f.atMs)),
-        takeOutput: () => inner.takeOutput(),
-        status: () => inner.status(),
-      };
+      });
     },
   };
 }
