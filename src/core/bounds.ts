@@ -15,6 +15,7 @@
  *  3. No algorithm adds past a ceiling on its own (`increment`): at the ceiling it refuses to campaign
  *     or to propose and reports a 'ceiling-reached' event, which the host logs as one line.
  */
+import type { AlgorithmName } from './types.js';
 
 /**
  * The ceiling of the term-like counters: Raft's term, Bully's generation, ZAB's election round (FLE's
@@ -57,6 +58,13 @@ export const MAX_ZXID = MAX_EPOCH * ZXID_COUNTER_SPAN + (ZXID_COUNTER_SPAN - 1);
 
 /** The counters these bounds govern, as named in events, logs and metrics. */
 export type BoundedCounter = 'term' | 'generation' | 'epoch' | 'round';
+
+/** The bounded counters each algorithm carries in its messages (closed label sets for metrics). */
+export const boundedCounters: Readonly<Record<AlgorithmName, readonly BoundedCounter[]>> = {
+  raft: ['term'],
+  bully: ['generation'],
+  zab: ['epoch', 'round'],
+};
 
 /** Whether `incoming` is at most `step` ahead of `own` (anything at or behind `own` is believable). */
 export function believable(incoming: number, own: number, step: number): boolean {

@@ -13,7 +13,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MAX_EPOCH, MAX_EPOCH_STEP, MAX_TERM, MAX_TERM_STEP } from '../core/bounds.js';
 import type { NodeId } from '../core/types.js';
+import { algorithms } from '../core/algorithms.js';
 import { LocalCluster, type MemberExit } from './local-cluster.js';
+import { jsonLogger } from './log.js';
+import { startNode } from './node.js';
+import { DurableStore } from './storage.js';
 import { PROTOCOL_VERSION } from './schema.js';
 import { frame, freePorts, metricValue, rawConnection, sleep, waitFor } from './testing.js';
 
@@ -184,5 +188,27 @@ test('bully over TCP: forged Victory frames never leave two leaders, nor two rei
     await crashAndRestart(trio, leader);
   } finally {
     await trio.close();
+  }
+});
+
+test('a node at the term ceiling stays up, does not campaign, and says so in one log line and a gauge', { timeout: 30_000 }, async () => {
+  const [port] = await freePorts(1);
+  const dir = mkdtempSync(join(tmpdir(), 'ballot-bounds-ceiling-'));
+  DurableStore.open(dir, algorithms.raft, 1).store.save({ currentTerm: MAX_TERM, votedFor: null, log: [] });
+  const lines: { event: string; counter?: string; value?: number }[] = [];
+  const logger = jsonLogger('info', (line) => void lines.push(JSON.parse(line) as { event: string }));
+  const node = await startNode({ id: 1, algorithm: 'raft', peers: { 1: `127.0.0.1:${port!}` }, dataDir: dir, logger });
+  try {
+    // A one-member cluster would elect itself within 300 ms; give it several election timeouts.
+    await sleep(1500);
+    assert.deepEqual(node.status(), { id: 1, role: 'follower', leader: null, term: MAX_TERM });
+    const ceiling = lines.filter((line) => line.event === 'ceiling-reached');
+    assert.equal(ceiling.length, 1, `one line, not one per timeout (${JSON.stringify(lines)})`);
+    assert.deepEqual([ceiling[0]!.counter, ceiling[0]!.value], ['term', MAX_TERM]);
+    assert.equal(metricValue(await node.metrics(), 'ballot_counter_at_ceiling{counter="term"}'), 1);
+    assert.deepEqual(DurableStore.open(dir, algorithms.raft, 1).durable, { currentTerm: MAX_TERM, votedFor: null, log: [] }, 'nothing past the ceiling was written');
+  } finally {
+    await node.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -5,18 +5,12 @@
  * grow the metric's cardinality by sending odd frames.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { BoundedCounter } from '../core/bounds.js';
-import type { AlgorithmName, AnyAlgorithm, NodeId, Status } from '../core/types.js';
+import { boundedCounters, type BoundedCounter } from '../core/bounds.js';
+import type { AnyAlgorithm, NodeId, Status } from '../core/types.js';
 import { rejectReasons, type RejectReason } from './frames.js';
 
 export type Direction = 'inbound' | 'outbound';
 export type DropReason = 'queue-full' | 'too-large';
-
-/** The bounded counters (src/core/bounds.ts) each algorithm carries in its messages. */
-function boundedCountersOf(algorithm: AnyAlgorithm): readonly BoundedCounter[] {
-  const byAlgorithm: Record<AlgorithmName, readonly BoundedCounter[]> = { raft: ['term'], bully: ['generation'], zab: ['epoch', 'round'] };
-  return byAlgorithm[algorithm.name];
-}
 
 /** Sets a counter's sample to an absolute count (counters only go up through inc). */
 function setCount(counter: Counter<'type'>, type: string, count: number): void {
@@ -86,7 +80,7 @@ export class NodeMetrics {
     this.dropped.inc({ reason: 'queue-full' }, 0);
     this.dropped.inc({ reason: 'too-large' }, 0);
     // Bounds (src/core/bounds.ts): the counters each algorithm exchanges, with closed label sets.
-    const counters = boundedCountersOf(algorithm);
+    const counters = boundedCounters[algorithm.name];
     this.ignored = new Counter({
       name: 'ballot_messages_ignored_total',
       help: 'Valid frames the algorithm ignored because a counter in them was implausibly far ahead of its own (forged or corrupt), by counter.',
