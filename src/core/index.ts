@@ -1,5 +1,6 @@
 export * from './types.js';
 export * from './quorum.js';
+export * from './bounds.js';
 export type { FieldShape, ShapeOf, MessageShapes } from './shapes.js';
 export { quantile, quantileSorted, mean, summarize, sortedAscending, type Summary } from './stats.js';
 export { agreedLeader, leaderViewsOf, type LeaderView, type Agreement } from './agreement.js';

@@ -7,8 +7,14 @@
 import type { Message } from './message.js';
 
 export type FieldShape =
-  /** A non-negative safe integer (terms, epochs, indexes, zxids). */
+  /** A non-negative safe integer (indexes, counts). */
   | 'nat'
+  /** A term-like counter: Raft term, Bully generation, ZAB election round; 0 .. MAX_TERM (src/core/bounds.ts). */
+  | 'term'
+  /** A ZAB epoch: 0 .. MAX_EPOCH, so that every zxid of it is a safe integer. */
+  | 'epoch'
+  /** A ZAB zxid: epoch · 2^32 + counter, its epoch half at most MAX_EPOCH and its counter half below 2^32. */
+  | 'zxid'
   /** A node id: a positive safe integer. */
   | 'id'
   | 'id-or-null'

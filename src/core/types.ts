@@ -14,6 +14,7 @@
  *   3. re-arm ONE timer for `nextDeadline()`.
  */
 
+import type { BoundedCounter } from './bounds.js';
 import type { Message } from './message.js';
 import type { MessageShapes, ShapeOf } from './shapes.js';
 
@@ -57,7 +58,17 @@ export type ElectionEvent =
   | { readonly type: 'became-leader'; readonly term: number }
   | { readonly type: 'lost-leadership'; readonly term: number }
   | { readonly type: 'leader-changed'; readonly leader: NodeId | null; readonly term: number }
-  | { readonly type: 'election-started'; readonly term: number };
+  | { readonly type: 'election-started'; readonly term: number }
+  /**
+   * A counter is at its ceiling (src/core/bounds.ts): the node refuses to add past it, so it does not
+   * campaign (Raft, Bully) or propose a new epoch (ZAB). Emitted at each refusal; hosts report it once.
+   */
+  | { readonly type: 'ceiling-reached'; readonly counter: BoundedCounter; readonly value: number }
+  /**
+   * A message was ignored because its counter was implausibly far ahead of the node's own (more than
+   * the believable step of src/core/bounds.ts): forged or corrupt, and treated as lost.
+   */
+  | { readonly type: 'message-ignored'; readonly counter: BoundedCounter; readonly value: number };
 
 export interface Envelope<M> {
   readonly to: NodeId;
@@ -129,6 +140,8 @@ export interface Algorithm<M extends Message, D> {
   readonly heartbeatTypes: readonly M['type'][];
   /** The fields of each message type, for validating frames at the runtime's edge. */
   readonly messageShapes: MessageShapes<M>;
+  /** The bounded counters the algorithm carries in its messages (src/core/bounds.ts; closed label sets for metrics). */
+  readonly boundedCounters: readonly BoundedCounter[];
   /** The fields of the durable state, for validating what is read back from disk. */
   readonly durableShape: ShapeOf<D>;
   /** Every role word `status().role` can report. */

@@ -5,6 +5,7 @@
  * grow the metric's cardinality by sending odd frames.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
+import type { BoundedCounter } from '../core/bounds.js';
 import type { AnyAlgorithm, NodeId, Status } from '../core/types.js';
 import { rejectReasons, type RejectReason } from './frames.js';
 
@@ -31,6 +32,9 @@ export class NodeMetrics {
   private readonly rejectedByReason: Counter<'reason'>;
   private readonly dropped: Counter<'reason'>;
   private readonly connected: Gauge<'peer' | 'direction'>;
+  private readonly ignored: Counter<'counter'>;
+  private readonly atCeiling: Gauge<'counter'>;
+  private readonly reachedCeilings = new Set<BoundedCounter>();
 
   constructor(algorithm: AnyAlgorithm, id: NodeId, cluster: string, peers: readonly NodeId[]) {
     const registers = [this.registry];
@@ -75,6 +79,24 @@ export class NodeMetrics {
     this.dropped = new Counter({ name: 'ballot_messages_dropped_total', help: 'Outgoing messages dropped (peer queue full while unreachable or congested; frame too large).', labelNames: ['reason'], registers });
     this.dropped.inc({ reason: 'queue-full' }, 0);
     this.dropped.inc({ reason: 'too-large' }, 0);
+    // Bounds (src/core/bounds.ts): the counters each algorithm exchanges, with closed label sets.
+    const counters = algorithm.boundedCounters;
+    this.ignored = new Counter({
+      name: 'ballot_messages_ignored_total',
+      help: 'Valid frames the algorithm ignored because a counter in them was implausibly far ahead of its own (forged or corrupt), by counter.',
+      labelNames: ['counter'],
+      registers,
+    });
+    this.atCeiling = new Gauge({
+      name: 'ballot_counter_at_ceiling',
+      help: '1 once a counter reached its ceiling and the node refused to campaign or propose past it, by counter.',
+      labelNames: ['counter'],
+      registers,
+    });
+    for (const counter of counters) {
+      this.ignored.inc({ counter }, 0);
+      this.atCeiling.set({ counter }, 0);
+    }
     this.connected = new Gauge({ name: 'ballot_peer_connected', help: '1 while an authenticated connection to (outbound) or from (inbound) the peer is open.', labelNames: ['peer', 'direction'], registers });
     for (const peer of peers) {
       if (peer === id) continue;
@@ -109,6 +131,18 @@ export class NodeMetrics {
   frameRejected(reason: RejectReason): void {
     this.rejected.inc();
     this.rejectedByReason.inc({ reason });
+  }
+
+  messageIgnored(counter: BoundedCounter): void {
+    this.ignored.inc({ counter });
+  }
+
+  /** Records that `counter` reached its ceiling; true the first time, so the host logs it once. */
+  ceilingReached(counter: BoundedCounter): boolean {
+    if (this.reachedCeilings.has(counter)) return false;
+    this.reachedCeilings.add(counter);
+    this.atCeiling.set({ counter }, 1);
+    return true;
   }
 
   messageDropped(reason: DropReason): void {

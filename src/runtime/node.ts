@@ -321,6 +321,12 @@ class NodeHost {
       if (event.type === 'election-started') {
         this.metrics.electionStarted();
         this.logger.debug('election-started', { term: event.term });
+      } else if (event.type === 'message-ignored') {
+        this.metrics.messageIgnored(event.counter);
+        this.logger.debug('message-ignored', { counter: event.counter, value: event.value, reason: 'implausibly far ahead' });
+      } else if (event.type === 'ceiling-reached' && this.metrics.ceilingReached(event.counter)) {
+        // Once per counter and process (the core reports every refusal): the node stays up, electing nothing.
+        this.logger.info('ceiling-reached', { counter: event.counter, value: event.value, effect: 'this node will not campaign or propose past it' });
       }
     }
     this.observe(core.status());

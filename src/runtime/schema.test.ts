@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { algorithms } from '../core/algorithms.js';
+import { MAX_EPOCH, MAX_TERM, MAX_ZXID } from '../core/bounds.js';
+import { makeZxid } from '../core/zab/messages.js';
 import type { FieldShape, ShapeOf } from '../core/shapes.js';
 import type { AnyAlgorithm } from '../core/types.js';
 import { durableSchema, fieldSchema, handshakeSchema, messageValidator, objectSchema, sampleMessages } from './schema.js';
@@ -12,6 +14,12 @@ function arbitrary(shape: FieldShape): fc.Arbitrary<unknown> {
     switch (shape) {
       case 'nat':
         return fc.maxSafeNat();
+      case 'term':
+        return fc.oneof(fc.integer({ min: 0, max: MAX_TERM }), fc.constant(MAX_TERM));
+      case 'epoch':
+        return fc.oneof(fc.integer({ min: 0, max: MAX_EPOCH }), fc.constant(MAX_EPOCH));
+      case 'zxid':
+        return fc.oneof(fc.integer({ min: 0, max: MAX_ZXID }), fc.constant(MAX_ZXID));
       case 'id':
         return fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER });
       case 'id-or-null':
@@ -114,4 +122,52 @@ test('the handshake names version, cluster, algorithm, sender and receiver, noth
   assert.equal(handshakeSchema.safeParse({ ...good, cluster: 'x'.repeat(65) }).success, false);
   assert.equal(handshakeSchema.safeParse({ ...good, from: 0 }).success, false);
   assert.equal(handshakeSchema.safeParse({ ...good, role: 'leader' }).success, false);
+});
+
+test('bounds: terms, epochs and zxids above their ceiling are refused at the edge (src/core/bounds.ts)', () => {
+  const accept = (shape: FieldShape, value: unknown): boolean => fieldSchema(shape).safeParse(value).success;
+  assert.equal(accept('term', MAX_TERM), true);
+  assert.equal(accept('term', MAX_TERM + 1), false);
+  assert.equal(accept('term', Number.MAX_SAFE_INTEGER), false);
+  assert.equal(accept('epoch', MAX_EPOCH), true);
+  assert.equal(accept('epoch', MAX_EPOCH + 1), false);
+  assert.equal(accept('zxid', makeZxid(MAX_EPOCH, 2 ** 32 - 1)), true, 'the largest zxid: both halves at their bound');
+  assert.equal(makeZxid(MAX_EPOCH, 2 ** 32 - 1), Number.MAX_SAFE_INTEGER);
+  assert.equal(accept('zxid', 2 ** 53), false);
+  assert.equal(accept('zxid', -1), false);
+});
+
+test('bounds: each algorithm refuses a frame whose term, generation, epoch, round or zxid is out of bounds', () => {
+  const refused = (algorithm: AnyAlgorithm, message: Record<string, unknown>): boolean => messageValidator(algorithm)(message) === null;
+  const raft = algorithms.raft;
+  const bully = algorithms.bully;
+  const zab = algorithms.zab;
+  for (const term of [MAX_TERM + 1, Number.MAX_SAFE_INTEGER]) {
+    assert.ok(refused(raft, { type: 'RequestVote', term, lastLogIndex: 0, lastLogTerm: 0 }));
+    assert.ok(refused(raft, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: term }));
+    assert.ok(refused(raft, { type: 'AppendEntries', term, leaderCommit: 0 }));
+    assert.ok(refused(bully, { type: 'Victory', generation: term }));
+    assert.ok(refused(zab, { type: 'Notification', leader: 1, zxid: 0, electionEpoch: term, peerEpoch: 0, state: 'looking' }));
+  }
+  assert.ok(!refused(raft, { type: 'RequestVote', term: MAX_TERM, lastLogIndex: 0, lastLogTerm: MAX_TERM }));
+  assert.ok(!refused(bully, { type: 'Victory', generation: MAX_TERM }));
+  assert.ok(refused(zab, { type: 'LeaderInfo', epoch: MAX_EPOCH + 1 }));
+  assert.ok(refused(zab, { type: 'FollowerInfo', acceptedEpoch: MAX_EPOCH + 1 }));
+  assert.ok(refused(zab, { type: 'NewLeader', epoch: 1, zxid: 2 ** 53 }));
+  assert.ok(refused(zab, { type: 'Notification', leader: 1, zxid: 0, electionEpoch: 0, peerEpoch: MAX_EPOCH + 1, state: 'looking' }));
+  assert.ok(!refused(zab, { type: 'LeaderInfo', epoch: MAX_EPOCH }));
+  assert.ok(!refused(zab, { type: 'NewLeader', epoch: MAX_EPOCH, zxid: MAX_ZXID }));
+});
+
+test('bounds: the durable state refuses what the wire refuses, and accepts every state at the ceiling', () => {
+  const raft = durableSchema(algorithms.raft);
+  assert.equal(raft.safeParse({ currentTerm: MAX_TERM, votedFor: 1, log: [{ term: MAX_TERM }] }).success, true);
+  assert.equal(raft.safeParse({ currentTerm: MAX_TERM + 1, votedFor: 1, log: [] }).success, false);
+  assert.equal(raft.safeParse({ currentTerm: 2 ** 53, votedFor: 1, log: [] }).success, false);
+  const bully = durableSchema(algorithms.bully);
+  assert.equal(bully.safeParse({ generation: MAX_TERM }).success, true);
+  assert.equal(bully.safeParse({ generation: MAX_TERM + 1 }).success, false);
+  const zab = durableSchema(algorithms.zab);
+  assert.equal(zab.safeParse({ acceptedEpoch: MAX_EPOCH, currentEpoch: MAX_EPOCH, lastZxid: MAX_ZXID }).success, true);
+  assert.equal(zab.safeParse({ acceptedEpoch: MAX_EPOCH + 1, currentEpoch: 0, lastZxid: 0 }).success, false);
 });

@@ -5,10 +5,12 @@
  * the declaration complete, and this file turns it into a zod validator.
  *
  * Every object is strict (an unknown key is a rejection, which also stops `__proto__` keys from
- * JSON.parse), every number is a safe integer, every list has a bound, every string is one of a closed
+ * JSON.parse), every number is a safe integer (terms, epochs and zxids at most their ceiling,
+ * src/core/bounds.ts), every list has a bound, every string is one of a closed
  * set, so a frame that passes cannot smuggle anything the core did not declare.
  */
 import { z } from 'zod';
+import { MAX_EPOCH, MAX_TERM, MAX_ZXID } from '../core/bounds.js';
 import type { FieldShape, ShapeOf } from '../core/shapes.js';
 import type { AnyAlgorithm, Message } from '../core/types.js';
 
@@ -21,6 +23,13 @@ export function fieldSchema(shape: FieldShape): z.ZodType {
     switch (shape) {
       case 'nat':
         return z.int().min(0);
+      case 'term':
+        return z.int().min(0).max(MAX_TERM);
+      case 'epoch':
+        return z.int().min(0).max(MAX_EPOCH);
+      case 'zxid':
+        // Every integer of 0 .. MAX_ZXID has an epoch half <= MAX_EPOCH and a counter half < 2^32.
+        return z.int().min(0).max(MAX_ZXID);
       case 'id':
         return z.int().min(1);
       case 'id-or-null':
@@ -84,6 +93,9 @@ export function sampleValue(shape: FieldShape): unknown {
   if (typeof shape === 'string') {
     switch (shape) {
       case 'nat':
+      case 'term':
+      case 'epoch':
+      case 'zxid':
         return 0;
       case 'id':
       case 'id-or-null':

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { algorithms } from '../core/algorithms.js';
+import { MAX_EPOCH, MAX_TERM, MAX_ZXID } from '../core/bounds.js';
 import type { AnyAlgorithm } from '../core/types.js';
 import { DurableStore, realFileOps, StorageError, STATE_FILE, type FileOps } from './storage.js';
 
@@ -88,4 +89,22 @@ test('a data dir that is a file is unusable', () => {
   const file = join(root, 'plain-file');
   writeFileSync(file, '');
   assert.throws(() => DurableStore.open(file, raft, 1), /cannot use data dir .*plain-file/);
+});
+
+test('bounds: a state at every ceiling is saved and read back; one past a ceiling is refused as corrupt', () => {
+  const atCeiling: Record<string, unknown> = {
+    raft: { currentTerm: MAX_TERM, votedFor: 2, log: [{ term: MAX_TERM }] },
+    bully: { generation: MAX_TERM },
+    zab: { acceptedEpoch: MAX_EPOCH, currentEpoch: MAX_EPOCH, lastZxid: MAX_ZXID },
+  };
+  for (const algorithm of Object.values(algorithms) as AnyAlgorithm[]) {
+    const dir = freshDir();
+    const { store } = DurableStore.open(dir, algorithm, 3);
+    store.save(atCeiling[algorithm.name]);
+    assert.deepEqual(DurableStore.open(dir, algorithm, 3).durable, atCeiling[algorithm.name], algorithm.name);
+  }
+  // What an unbounded node used to persist after adopting term 2^53 − 1 and adding one.
+  const dir = freshDir();
+  DurableStore.open(dir, raft, 1).store.save({ currentTerm: 2 ** 53, votedFor: 1, log: [] });
+  assert.throws(() => DurableStore.open(dir, raft, 1), (error: unknown) => error instanceof StorageError && /corrupt/.test(error.message));
 });

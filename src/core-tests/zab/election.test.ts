@@ -69,7 +69,7 @@ test('votes agree like ZooKeeper Vote.equals: everything within a round, (leader
 function election(id: number, voters = [1, 2, 3], own: Proposal | null = { leader: id, zxid: 0, peerEpoch: 0 }) {
   const sent: { to: number; n: Notification }[] = [];
   const fle = new FastLeaderElection(
-    { id, voters, initialProposal: () => own, send: (to, n) => sent.push({ to, n }) },
+    { id, voters, initialProposal: () => own, send: (to, n) => sent.push({ to, n }), emit: () => {} },
     { finalizeWaitMs: 200, minNotificationIntervalMs: 200, maxNotificationIntervalMs: 800 },
   );
   return { fle, sent };

@@ -5,6 +5,7 @@ import { LeaderSession, LearnerSession, type PhaseHost } from '../../core/zab/es
 import { makeZxid, type Notification, type ZabDurable, type ZabMessage } from '../../core/zab/messages.js';
 import { ZabNode } from '../../core/zab/zab.js';
 import { zab } from '../../core/zab/index.js';
+import type { ElectionEvent } from '../../core/types.js';
 
 const serving = (c: Cluster, ids: readonly number[]) => () =>
   ids.every((id) => c.nodes.has(id) && c.node(id).status().leader !== null) && c.leaders().length === 1;
@@ -182,7 +183,10 @@ test('an established leader whose voters are gone steps down even while its obse
 
 // ---- the phases on their own ------------------------------------------------------------------
 
-function phaseHost(id: number, durable: ZabDurable): PhaseHost & { sent: { to: number; message: ZabMessage }[]; state: ZabDurable } {
+function phaseHost(
+  id: number,
+  durable: ZabDurable,
+): PhaseHost & { sent: { to: number; message: ZabMessage }[]; state: ZabDurable; events: ElectionEvent[] } {
   const host = {
     id,
     voters: [1, 2, 3],
@@ -193,6 +197,8 @@ function phaseHost(id: number, durable: ZabDurable): PhaseHost & { sent: { to: n
       host.state = { ...host.state, ...changes };
     },
     send: (to: number, message: ZabMessage) => host.sent.push({ to, message }),
+    events: [] as ElectionEvent[],
+    emit: (event: ElectionEvent) => host.events.push(event),
   };
   return host;
 }

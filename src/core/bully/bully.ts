@@ -26,6 +26,7 @@
  * brain, and the later reign always carries the larger number. What Bully does NOT promise is one
  * coordinator at a time: a partition crowns one on each side (measured as dual-leader time).
  */
+import { believable, MAX_TERM, MAX_TERM_STEP } from '../bounds.js';
 import { OutputBuffer } from '../output.js';
 import {
   uniform,
@@ -128,6 +129,12 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
 
   receive(now: number, from: NodeId, message: BullyMessage): void {
     if (from === this.id || !this.others.includes(from)) return; // not a member: nothing to learn from it
+    // Bounds (src/core/bounds.ts): no correct member is 2^32 generations ahead; such a claim is forged
+    // or corrupt, and following it would spend the generation space. Drop it: Bully tolerates loss.
+    if (!believable(message.generation, this.generation, MAX_TERM_STEP)) {
+      this.out.emit({ type: 'message-ignored', counter: 'generation', value: message.generation });
+      return;
+    }
     // Every message says the highest generation its sender has seen; keep the highest (durably, since
     // it is our `term`, and the next reign we lead must exceed it).
     this.observeGeneration(message.generation);
@@ -271,7 +278,12 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
 
   /** Victory: a new reign with a generation of our own above all we have seen, announced to lower ids. */
   private becomeCoordinator(now: number): void {
-    this.generation = nextGeneration(this.generation, this.id, this.config.voters);
+    const generation = nextGeneration(this.generation, this.id, this.config.voters);
+    if (generation > MAX_TERM) {
+      this.stallAtCeiling(now);
+      return;
+    }
+    this.generation = generation;
     this.reign = this.generation;
     // Durable before the Victory leaves: a restarted node must never lead this generation again.
     this.persist();
@@ -285,12 +297,32 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
   /** As coordinator, declare again (with a new reign if a newer generation is known): Victory to lower ids. */
   private reassert(now: number): void {
     if (this.generation > this.reign) {
-      this.generation = nextGeneration(this.generation, this.id, this.config.voters);
+      const generation = nextGeneration(this.generation, this.id, this.config.voters);
+      if (generation > MAX_TERM) {
+        this.stallAtCeiling(now);
+        return;
+      }
+      this.generation = generation;
       this.reign = this.generation;
       this.persist();
       this.out.emit({ type: 'became-leader', term: this.reign });
     }
     this.announceVictory(now);
+  }
+
+  /**
+   * No generation of ours is left below MAX_TERM: refuse to lead (a reign without a number of its own
+   * would be no fencing token), step down if leading, and try again after a detection timeout.
+   */
+  private stallAtCeiling(now: number): void {
+    const wasLeader = this.role === 'leader';
+    this.role = 'electing';
+    this.phase = 'awaiting-alive';
+    this.heartbeatDeadline = Infinity;
+    if (wasLeader) this.out.emit({ type: 'lost-leadership', term: this.generation });
+    this.setLeader(null);
+    this.out.emit({ type: 'ceiling-reached', counter: 'generation', value: this.generation });
+    this.deadline = now + this.detectionTimeout();
   }
 
   private announceVictory(now: number): void {

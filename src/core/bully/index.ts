@@ -22,13 +22,14 @@ export function createBully(options: BullyOptions): Algorithm<BullyMessage, Bull
     defaultTiming: { electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, heartbeatMs: 50 },
     messageTypes: bullyMessageTypes,
     heartbeatTypes: ['Heartbeat'],
-    messageShapes: {
-      Election: { generation: 'nat' },
-      Alive: { generation: 'nat' },
-      Victory: { generation: 'nat' },
-      Heartbeat: { generation: 'nat' },
+    boundedCounters: ['generation'],
+  messageShapes: {
+      Election: { generation: 'term' },
+      Alive: { generation: 'term' },
+      Victory: { generation: 'term' },
+      Heartbeat: { generation: 'term' },
     },
-    durableShape: { generation: 'nat' },
+    durableShape: { generation: 'term' },
     roles: ['leader', 'follower', 'electing'],
     initialDurable: () => ({ generation: 0 }), // `--history` means nothing to Bully: ids decide, not logs
     create: (config, durable, random, now) => new BullyNode(config, durable, random, now, options),

@@ -12,16 +12,17 @@ export const raft: Algorithm<RaftMessage, RaftDurable> = {
   defaultTiming: { electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, heartbeatMs: 50 },
   messageTypes: raftMessageTypes,
   heartbeatTypes: ['AppendEntries', 'AppendEntriesResponse'],
+  boundedCounters: ['term'],
   messageShapes: {
-    RequestVote: { term: 'nat', lastLogIndex: 'nat', lastLogTerm: 'nat' },
-    RequestVoteResponse: { term: 'nat', voteGranted: 'bool' },
-    AppendEntries: { term: 'nat', leaderCommit: 'nat' },
-    AppendEntriesResponse: { term: 'nat', success: 'bool' },
+    RequestVote: { term: 'term', lastLogIndex: 'nat', lastLogTerm: 'term' },
+    RequestVoteResponse: { term: 'term', voteGranted: 'bool' },
+    AppendEntries: { term: 'term', leaderCommit: 'nat' },
+    AppendEntriesResponse: { term: 'term', success: 'bool' },
   },
   durableShape: {
-    currentTerm: 'nat',
+    currentTerm: 'term',
     votedFor: 'id-or-null',
-    log: { list: { object: { term: 'nat' } }, max: 10_000_000 },
+    log: { list: { object: { term: 'term' } }, max: 10_000_000 },
   },
   roles: ['follower', 'candidate', 'leader', 'learner'],
   initialDurable(historyLength) {

@@ -5,6 +5,7 @@
  * (a higher term makes the receiver a follower of that term; a lower term is answered with the current
  * one so a stale sender learns it is stale), then the role's own handler runs.
  */
+import { believable, increment, MAX_TERM, MAX_TERM_STEP } from '../bounds.js';
 import { OutputBuffer } from '../output.js';
 import { tallyVotes } from '../quorum.js';
 import {
@@ -77,6 +78,12 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   }
 
   receive(now: number, from: NodeId, message: RaftMessage): void {
+    // Bounds (src/core/bounds.ts): no correct peer is 2^32 terms ahead, so such a term is forged or
+    // corrupt; adopting it would spend the term space. Drop the message: Raft tolerates any loss.
+    if (!believable(message.term, this.currentTerm, MAX_TERM_STEP)) {
+      this.out.emit({ type: 'message-ignored', counter: 'term', value: message.term });
+      return;
+    }
     // §5.1: "If RPC request or response contains term T > currentTerm: set currentTerm = T, convert to
     // follower." A heartbeat also names the sender as leader of that term.
     if (message.term > this.currentTerm) {
@@ -193,8 +200,16 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private becomeCandidate(now: number): void {
     if (!this.isVoter) throw new Error(`raft: learner ${this.id} cannot campaign`);
     // §5.2: increment currentTerm, vote for self, reset election timer, send RequestVote to all others.
+    const term = increment(this.currentTerm, MAX_TERM);
+    if (term === null) {
+      // At the ceiling: never persist a term no node could read back. Stay a follower of this term (a
+      // leader of it may still appear) and try again at the next timeout.
+      this.out.emit({ type: 'ceiling-reached', counter: 'term', value: this.currentTerm });
+      this.resetElectionTimer(now);
+      return;
+    }
     this.role = 'candidate';
-    this.currentTerm += 1;
+    this.currentTerm = term;
     this.votedFor = this.id;
     this.persistDurable();
     this.setLeader(null);

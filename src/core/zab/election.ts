@@ -7,7 +7,8 @@
  * survives from one LOOKING period to the next and is lost on a crash.
  */
 import { isQuorum, majority } from '../quorum.js';
-import type { NodeId } from '../types.js';
+import { increment, MAX_TERM } from '../bounds.js';
+import type { ElectionEvent, NodeId } from '../types.js';
 import type { Notification, ServerState } from './messages.js';
 
 /** What a vote proposes: a leader, with the last zxid and the epoch that leader had. */
@@ -63,6 +64,8 @@ export interface ElectionHost {
   /** The node's own vote at the start of a round: (id, lastZxid, currentEpoch); null for an observer. */
   initialProposal(): Proposal | null;
   send(to: NodeId, notification: Notification): void;
+  /** Reports a ceiling reached (src/core/bounds.ts). */
+  emit(event: ElectionEvent): void;
 }
 
 /** How a round ended: the vote the node settled on, and the voters whose agreement decided it. */
@@ -123,7 +126,12 @@ export class FastLeaderElection {
 
   /** lookForLeader: a new round, voting for ourselves, told to every voter. */
   start(now: number): Decision | null {
-    this.logicalclock += 1;
+    const round = increment(this.logicalclock, MAX_TERM);
+    // At the ceiling (src/core/bounds.ts) the round saturates: it is volatile (a restart begins at 0
+    // again) and the epoch quorum, not the round, keeps leaders unique, so electing again in the same
+    // round is safe; it only lets that round's earlier votes count again.
+    if (round === null) this.host.emit({ type: 'ceiling-reached', counter: 'round', value: this.logicalclock });
+    else this.logicalclock = round;
     this.recvset.clear();
     this.outofelection.clear();
     this.proposal = this.host.initialProposal();

@@ -14,8 +14,9 @@
  * The simulated network may lose what TCP would not; a learner re-sends its last handshake message
  * every heartbeat until the next step arrives, and the leader answers each message idempotently.
  */
+import { increment, MAX_EPOCH } from '../bounds.js';
 import { isQuorum } from '../quorum.js';
-import type { NodeId } from '../types.js';
+import type { ElectionEvent, NodeId } from '../types.js';
 import type { AckEpoch, ZabDurable, ZabMessage } from './messages.js';
 
 /** What the phases need from their node. */
@@ -26,6 +27,8 @@ export interface PhaseHost {
   /** Changes durable state; the node persists it before any message of the same batch is sent. */
   update(changes: Partial<ZabDurable>): void;
   send(to: NodeId, message: ZabMessage): void;
+  /** Reports a ceiling reached (src/core/bounds.ts). */
+  emit(event: ElectionEvent): void;
 }
 
 export interface PhaseTiming {
@@ -215,7 +218,14 @@ export class LeaderSession {
     if (this.newEpoch === null) {
       if (!isQuorum(voters, this.connecting)) return null;
       // Discovery: an epoch above every epoch promised by a quorum, promised first by the leader itself.
-      this.newEpoch = this.maxAcceptedEpoch + 1;
+      const epoch = increment(this.maxAcceptedEpoch, MAX_EPOCH);
+      if (epoch === null) {
+        // The end of this implementation's epochs (src/core/bounds.ts): no zxid of a later epoch fits a
+        // JS number, and persisting one would leave a state no node could read back. Refuse to lead.
+        this.host.emit({ type: 'ceiling-reached', counter: 'epoch', value: this.maxAcceptedEpoch });
+        return abandon(`epoch ${this.maxAcceptedEpoch} is the ceiling; no new epoch can be proposed`);
+      }
+      this.newEpoch = epoch;
       this.host.update({ acceptedEpoch: this.newEpoch });
       this.electing.add(id);
       for (const learner of this.connecting) {

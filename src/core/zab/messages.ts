@@ -6,6 +6,7 @@
  * Transactions (PROPOSAL / COMMIT) are not modelled: ballot elects leaders, it does not replicate a log.
  * A node's history is summarised by its last zxid, which is all the election compares.
  */
+import { ZXID_COUNTER_SPAN } from '../bounds.js';
 import type { NodeId } from '../types.js';
 
 /** The four server states of ZooKeeper (QuorumPeer.ServerState), in lower case as `status().role`. */
@@ -17,9 +18,10 @@ export const serverStates = ['looking', 'following', 'leading', 'observing'] as 
 
 /**
  * A zxid is (epoch << 32) | counter, kept in a JS number: epoch * 2^32 + counter stays a safe integer
- * while epochs stay below 2^21 (two million elections). Never use `<<` here: it truncates to 32 bits.
+ * while epochs stay at most MAX_EPOCH = 2^21 − 1 (src/core/bounds.ts). Never use `<<` here: it
+ * truncates to 32 bits.
  */
-const COUNTER_SPAN = 0x1_0000_0000;
+const COUNTER_SPAN = ZXID_COUNTER_SPAN;
 
 export function makeZxid(epoch: number, counter: number): number {
   return epoch * COUNTER_SPAN + counter;

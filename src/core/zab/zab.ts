@@ -8,6 +8,7 @@
  * Every input comes through `receive` or `tick`. Notifications are answered here whatever the state,
  * as ZooKeeper's WorkerReceiver does: a node out of the election tells a LOOKING peer whom it follows.
  */
+import { believable, MAX_EPOCH_STEP, MAX_TERM_STEP } from '../bounds.js';
 import { OutputBuffer } from '../output.js';
 import {
   type ElectionNode,
@@ -20,7 +21,7 @@ import {
 } from '../types.js';
 import { FastLeaderElection, toNotification, totalOrderPredicate, type Decision, type ElectionTiming, type Vote } from './election.js';
 import { LeaderSession, LearnerSession, type PhaseHost, type PhaseStep } from './establishment.js';
-import type { Notification, ServerState, ZabDurable, ZabMessage } from './messages.js';
+import { epochOfZxid, type Notification, type ServerState, type ZabDurable, type ZabMessage } from './messages.js';
 
 export type ZabOptions = ElectionTiming;
 
@@ -78,6 +79,7 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
         initialProposal: () =>
           this.isVoter ? { leader: this.id, zxid: this.durable.lastZxid, peerEpoch: this.durable.currentEpoch } : null,
         send: (to, notification) => this.out.send(to, notification),
+        emit: (event) => this.out.emit(event),
       },
       options,
     );
@@ -90,6 +92,7 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
         this.out.persist(this.durable);
       },
       send: (to, message) => this.out.send(to, message),
+      emit: (event) => this.out.emit(event),
     };
     // A server starts LOOKING.
     this.lookForLeader(now);
@@ -108,6 +111,7 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
   }
 
   receive(now: number, from: NodeId, message: ZabMessage): void {
+    if (this.implausible(message)) return;
     if (message.type === 'Notification') {
       this.receiveNotification(now, from, message);
       return;
@@ -340,6 +344,47 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
   }
 
   // ---- helpers ------------------------------------------------------------------------------------
+
+  /**
+   * Bounds (src/core/bounds.ts): a message naming an epoch more than MAX_EPOCH_STEP above every epoch
+   * this node has accepted, or a round more than MAX_TERM_STEP above its own, comes from no correct
+   * peer (it is forged or corrupt); following it would spend the epoch space, the lifetime of the
+   * ensemble. It is ignored, as if lost: FLE re-sends and Zab's phases time out, so loss is safe.
+   */
+  private implausible(message: ZabMessage): boolean {
+    const ownEpoch = this.durable.acceptedEpoch;
+    let epoch: number;
+    switch (message.type) {
+      case 'Notification':
+        if (!believable(message.electionEpoch, this.fle.round, MAX_TERM_STEP)) {
+          this.out.emit({ type: 'message-ignored', counter: 'round', value: message.electionEpoch });
+          return true;
+        }
+        epoch = Math.max(message.peerEpoch, epochOfZxid(message.zxid));
+        break;
+      case 'FollowerInfo':
+        epoch = message.acceptedEpoch;
+        break;
+      case 'AckEpoch':
+        epoch = Math.max(message.epoch, message.currentEpoch, epochOfZxid(message.lastZxid));
+        break;
+      case 'NewLeader':
+        epoch = Math.max(message.epoch, epochOfZxid(message.zxid));
+        break;
+      case 'LeaderInfo':
+      case 'Ack':
+      case 'UpToDate':
+      case 'Ping':
+      case 'PingReply':
+        epoch = message.epoch;
+        break;
+      case 'ObserverInfo':
+        return false;
+    }
+    if (believable(epoch, ownEpoch, MAX_EPOCH_STEP)) return false;
+    this.out.emit({ type: 'message-ignored', counter: 'epoch', value: epoch });
+    return true;
+  }
 
   /** The leader this node vouches for: itself once established, its leader once synchronized. */
   private currentLeader(): NodeId | null {
