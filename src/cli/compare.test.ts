@@ -99,12 +99,12 @@ test('compare\'s numbers agree with ballot sim for the same seed', async () => {
   }
 });
 
-test('the text report carries the seeds\' table, the odd/even answer and a plain line on stderr when piped', async () => {
+test('the text report carries the source documents\' table, the odd/even answer and a plain line on stderr when piped', async () => {
   const c = capture();
   const code = await compareCommand(['--algorithms', 'raft', '--sizes', '4,5', '--trials', '4', '--jobs', '1'], c.io, pipe);
   assert.equal(code, 0);
   assert.match(c.out, /^ballot compare --algorithms raft --sizes 4,5 --trials 4 --jobs 1\n/);
-  assert.match(c.out, /The seeds' comparison, measured: 5 nodes, 4 seeded runs per scenario/);
+  assert.match(c.out, /The source documents' comparison, measured: 5 nodes, 4 seeded runs per scenario/);
   assert.match(c.out, /2\(n−1\) = 8 per round/);
   assert.match(c.out, /raft: 4 nodes tolerate 1 crash, 5 tolerate 2;/);
   assert.ok(!c.err.includes('\r'), 'no progress bar on a pipe');

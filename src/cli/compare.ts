@@ -20,7 +20,7 @@ export const compareSpec: CommandSpec = {
   name: 'compare',
   usage: 'ballot compare [--algorithms LIST] [--sizes LIST] [--scenarios LIST] [--trials N] [--json | --markdown] [--html FILE]',
   summary:
-    'Runs the same seeded scenarios for every algorithm over several cluster sizes and prints the seeds\'\n' +
+    'Runs the same seeded scenarios for every algorithm over several cluster sizes and prints the source documents\'\n' +
     'comparison (election time, messages, failed rounds, stability, split brain, storage, fault tolerance)\n' +
     'as measured tables. Trial k runs with seed k, so any run replays with `ballot sim ... --seed K`.',
   options: {

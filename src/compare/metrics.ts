@@ -8,7 +8,7 @@ import type { ElectionRecord, ScenarioName, SimResult } from '../sim/index.js';
 // Not part of the simulator's public API: the nominal fault times, to tell a scenario's elections from the cold start.
 import { scenarioActions } from '../sim/scenarios.js';
 
-/** The scenarios `ballot compare` runs by default: one per row of the seeds' comparison. */
+/** The scenarios `ballot compare` runs by default: one per row of the source documents' comparison. */
 export const compareScenarios = ['cold-start', 'leader-crash', 'flapping', 'partition'] as const satisfies readonly ScenarioName[];
 
 /** One measured election of a trial. */

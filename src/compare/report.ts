@@ -1,5 +1,5 @@
 /**
- * The comparison as tables: the seeds' table measured, then the details by cluster size and the odd
+ * The comparison as tables: the source documents' table measured, then the details by cluster size and the odd
  * versus even question. One table model, rendered as aligned text (terminal), Markdown (the docs) or
  * HTML (the page).
  */
@@ -16,9 +16,9 @@ export interface Table {
 }
 
 /**
- * The figures the literature and the seeds give for the messages of one election, for the algorithms
+ * The figures the literature and the source documents give for the messages of one election, for the algorithms
  * that have one: Raft, one RequestVote and one answer per other voter per round (§5.2); ZAB, every
- * voter notifying every other voter once (seed 003: "n*(n-1)"); Bully, n−2 Victory messages when the
+ * voter notifying every other voter once (source document 003: "n*(n-1)"); Bully, n−2 Victory messages when the
  * second-highest id notices first, O(n²) when the lowest does (Garcia-Molina 1982).
  */
 export function textbookMessages(algorithm: string, n: number): { readonly text: string; readonly value: number } | null {
@@ -55,7 +55,7 @@ export class CellIndex {
   }
 }
 
-/** The size the headline table is about: 5 when measured (the seeds' usual example), else the middle one. */
+/** The size the headline table is about: 5 when measured (the source documents' usual example), else the middle one. */
 export function headlineSize(sizes: readonly number[]): number {
   if (sizes.includes(5)) return 5;
   const sorted = [...sizes].sort((a, b) => a - b);
@@ -76,7 +76,7 @@ export function comparisonTables(result: CompareResult): Table[] {
   const failover = failoverScenario(grid.scenarios);
   const tables: Table[] = [];
 
-  // 1. The seeds' table, measured, at one size: one row per property, one column per algorithm.
+  // 1. The source documents' table, measured, at one size: one row per property, one column per algorithm.
   const rows: string[][] = [];
   const row = (label: string, value: (name: string) => string) => rows.push([label, ...names.map(value)]);
   if (has('cold-start')) row('election time, cold start, p50 / p99 ms', (a) => p50p99(cells.get(a, n, 'cold-start')!.electionMs));
@@ -107,7 +107,7 @@ export function comparisonTables(result: CompareResult): Table[] {
   row(`crashed voters tolerated (of ${n})`, (a) => String(result.algorithms.find((x) => x.name === a)!.faultsTolerated[n]));
   row('invariant violations (all scenarios)', (a) => String(grid.scenarios.reduce((sum, s) => sum + cells.get(a, n, s)!.violations, 0)));
   tables.push({
-    title: `The seeds' comparison, measured: ${n} nodes, ${grid.trials} seeded runs per scenario`,
+    title: `The source documents' comparison, measured: ${n} nodes, ${grid.trials} seeded runs per scenario`,
     columns: ['', ...names],
     rows,
     notes: [
@@ -247,7 +247,7 @@ function oddEvenTable(result: CompareResult, cells: CellIndex): Table | null {
     ),
     notes: [
       'crashes tolerated: the most voters that may be down while the others can still elect (from the algorithm\'s canElect).',
-      'new round needed: share of elections in which some node had to start again (the seeds\' "tied votes, vote again"); a lower bound, since a retry by a node that had not run yet is not counted.',
+      'new round needed: share of elections in which some node had to start again (the source documents\' "tied votes, vote again"); a lower bound, since a retry by a node that had not run yet is not counted.',
     ],
   };
 }

@@ -1,5 +1,5 @@
 /**
- * The Bully algorithm (Garcia-Molina 1982, "Elections in a Distributed Computing System"; seeds 003
+ * The Bully algorithm (Garcia-Molina 1982, "Elections in a Distributed Computing System"; source documents 003
  * and 004) as a pure state machine: among the live nodes, the one with the highest id is coordinator.
  * No votes, no quorum: every node knows every member id, and ids decide.
  *
@@ -11,7 +11,7 @@
  *   so it, or someone above it, must take over). A coordinator answers with Alive and its Victory.
  * - The coordinator sends Victory to every lower id, then heartbeats to everyone.
  * - A node that (re)starts with a higher id than the coordinator takes over: it "bullies". That is the
- *   default, 'preempt' mode, with the seeds' weakness (frequent leader switches when a high id flaps).
+ *   default, 'preempt' mode, with the source documents' weakness (frequent leader switches when a high id flaps).
  *   The optional 'stable' mode does not preempt: a (re)starting node first listens for a coordinator's
  *   heartbeat and follows any live coordinator, and a follower of a live coordinator answers an
  *   Election with Alive without starting its own election (the coordinator answers the asker).

@@ -39,7 +39,7 @@ export function createBully(options: BullyOptions): Algorithm<BullyMessage, Bull
   };
 }
 
-/** Garcia-Molina's Bully: a higher id always takes over (the seeds' "frequent leader switches"). */
+/** Garcia-Molina's Bully: a higher id always takes over (the source documents' "frequent leader switches"). */
 export const bully = createBully({ mode: 'preempt' });
 
 /** The non-preempting variant: a recovered higher id follows a live coordinator (`--bully-mode stable`). */

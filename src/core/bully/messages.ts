@@ -1,5 +1,5 @@
 /**
- * The Bully algorithm's messages (Garcia-Molina 1982; seeds 003 and 004), in the seeds' words:
+ * The Bully algorithm's messages (Garcia-Molina 1982; source documents 003 and 004), in the source documents' words:
  * Election (start an election), Alive (the answer to an Election), Victory (the coordinator's claim).
  * Heartbeat is the coordinator's periodic proof of life, from which followers detect its loss.
  *
