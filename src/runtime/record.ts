@@ -172,9 +172,9 @@ export interface ReplayedRun {
   readonly inputs: number;
   /** The record of this run ended at its size limit. */
   readonly full: boolean;
+  /** The file's last line was cut short (the machine stopped mid-write) and was left out. */
+  readonly cut: boolean;
   readonly transitions: readonly Transition[];
-  /** Every leader-changed event, as the real node logs them (`ballot node --log info`). */
-  readonly leaderChanges: readonly { readonly atMs: number; readonly leader: NodeId | null; readonly term: number; readonly role: string }[];
 }
 
 /** Every algorithm a node can run, by name and variant. */
@@ -202,7 +202,13 @@ export function replayRecord(text: string): ReplayedRun[] {
     try {
       value = JSON.parse(line);
     } catch {
-      throw new RecordError(`${where}: not JSON${index === lines.length - 1 ? ' (a line cut short? the node may have died while writing it)' : ''}`);
+      // A last line cut short (a crash of the machine mid-write; a kill -9 cannot cut a write(2)):
+      // replay what came before it, and say so.
+      if (index === lines.length - 1 && current !== null && !text.endsWith('\n')) {
+        (current as RunReplayer).cut = true;
+        return;
+      }
+      throw new RecordError(`${where}: not JSON`);
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new RecordError(`${where}: expected a JSON object`);
     const fields = value as Record<string, unknown>;
@@ -274,10 +280,10 @@ class RunReplayer {
   private readonly validate: (value: unknown) => Message | null;
   private readonly members: ReadonlySet<NodeId>;
   private readonly transitions: Transition[] = [];
-  private readonly leaderChanges: { atMs: number; leader: NodeId | null; term: number; role: string }[] = [];
   private step: { atMs: number; events: string[]; status: Status | null } | null = null;
   private inputs = 0;
   private full = false;
+  cut = false;
   private lastAt = 0;
 
   constructor(private readonly header: RecordHeader) {
@@ -325,7 +331,7 @@ class RunReplayer {
   }
 
   finish(): ReplayedRun {
-    return { header: this.header, inputs: this.inputs, full: this.full, transitions: this.transitions, leaderChanges: this.leaderChanges };
+    return { header: this.header, inputs: this.inputs, full: this.full, cut: this.cut, transitions: this.transitions };
   }
 
   private observe(event: DriverEvent): void {
@@ -335,17 +341,15 @@ class RunReplayer {
       case 'persisted':
         return;
       case 'core':
-        step.events.push(event.event.type);
+        // The core's own leadership events say what the driver derives from status (and publishes
+        // below): list them once, the driver's way, as every host reports them.
+        if (event.event.type === 'election-started') step.events.push(event.event.type);
         return;
       case 'status':
         step.status = event.status;
         return;
-      case 'leader-changed':
-        // 'status' always comes first in a drain (NodeDriver.observe): the role is the new one, as the node logs it.
-        this.leaderChanges.push({ atMs: event.atMs, leader: event.leader, term: event.term, role: step.status!.role });
-        step.events.push(event.type);
-        return;
       case 'lost-leadership':
+      case 'leader-changed':
       case 'became-leader':
         step.events.push(event.type);
         return;
