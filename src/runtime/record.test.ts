@@ -61,3 +61,15 @@ test('a record stops at its size bound, says so in the file, and replays up to t
   assert.equal(run!.full, true);
   assert.ok(run!.inputs > 5 && run!.inputs < 1000);
 });
+
+test('a node restarted with the same record appends a run, and each run replays from its own header', () => {
+  const path = join(dir, 'restarted.jsonl');
+  const first = recordLonelyVoter(path, 1 << 20, 20);
+  const second = recordLonelyVoter(path, 1 << 20, 30);
+  const runs = replayRecord(readFileSync(path, 'utf8'));
+  assert.deepEqual(runs.map((run) => run.inputs), [20, 30]);
+  runs.forEach((run, index) => {
+    const changes = [first, second][index]!.changes;
+    assert.deepEqual(run.transitions.map((t) => t.atMs), changes.map((event) => event.atMs));
+  });
+});

@@ -19,9 +19,10 @@
  * A node restarted with the same --record appends a new header, and replay runs each run in turn.
  *
  * Writing: one synchronous append (write(2), no fsync) per input, after the core has handled it and
- * before any of its leadership events are reported. A kill -9 therefore loses nothing the node acted
- * on and reported (the kernel holds what was written); only a machine crash or power loss can lose
- * what the kernel had not flushed. A follower at idle writes one short line per heartbeat.
+ * before any of its leadership events are reported. A kill -9 therefore loses at most the input being
+ * handled at that instant, none of whose leadership changes was reported yet (the kernel holds what
+ * was written); only a machine crash or power loss can lose what the kernel had not flushed. A
+ * follower at idle writes one short line per heartbeat and per timer tick.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { bullyStable } from '../core/bully/index.js';
