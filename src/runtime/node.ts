@@ -61,7 +61,7 @@ export interface StartOptions extends NodeOptions {
   readonly logger?: Logger;
   /** Append every input the core receives to this file, for `ballot replay` (record.ts). */
   readonly record?: string;
-  /** Stop recording once the file would grow past this many bytes (default 256 MiB). */
+  /** Stop recording once the file would grow past this many bytes (default 1 GiB). */
   readonly recordMaxBytes?: number;
 }
 
