@@ -177,7 +177,7 @@ class NodeHost {
     try {
       this.driver = new NodeDriver(core, { persist: (state) => this.persist(state), send: (to, message) => this.send(to, message), publish: (event) => this.observe(event) }, 0);
     } catch (error) {
-      this.fail(error, 'cannot persist durable state');
+      this.fail(error, error instanceof PersistFailed ? 'cannot persist durable state' : 'the algorithm failed');
       return;
     }
     this.arm();
