@@ -27,7 +27,7 @@
  * node reported: the replay of a killed node still ends in the last state it reported. A machine crash
  * or power loss can also lose what the kernel had not flushed.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
 import { bullyStable } from '../core/bully/index.js';
 import { algorithms, findAlgorithm } from '../core/algorithms.js';
 import { NodeDriver, type DriverEvent } from '../core/driver.js';
@@ -65,12 +65,6 @@ export interface RecordHeader {
   readonly draws: readonly number[];
 }
 
-export interface RecordedInput {
-  readonly at: number;
-  readonly input: Input<Message>;
-  readonly draws: readonly number[];
-}
-
 // ---- writing ------------------------------------------------------------------------------------
 
 /**
@@ -94,6 +88,8 @@ export class InputRecorder {
     private readonly onFull: () => void = () => {},
   ) {
     this.fd = openSync(path, 'a');
+    // The bound is on the file, earlier runs included.
+    this.bytes = fstatSync(this.fd).size;
   }
 
   /** Wraps the core's random source so that every draw is written beside the input that caused it. */
