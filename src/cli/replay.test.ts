@@ -140,3 +140,19 @@ test('ballot replay: a file that is not a record is one line on stderr, exit 2',
   assert.equal(help.code, 0);
   assert.match(help.out, /ballot replay FILE \[--json\]/);
 });
+
+test('ballot node --record mistakes: one line on stderr, exit 2', async () => {
+  const [peer] = await freePorts(1);
+  const base = ['node', '--id', '1', '--algorithm', 'raft', '--peers', `1=127.0.0.1:${peer}`, '--data-dir', join(dir, 'record-mistakes')];
+  const cases: [string[], RegExp][] = [
+    [['--record', join(dir, 'no', 'such', 'dir', 'r.jsonl')], /^ballot node: cannot record to .*\(ENOENT\)\n$/],
+    [['--record-max-mb', '5'], /^ballot node: --record-max-mb needs --record FILE\n$/],
+    [['--record', join(dir, 'r.jsonl'), '--record-max-mb', '0'], /^ballot node: --record-max-mb must be at least 1, got 0\n$/],
+  ];
+  for (const [extra, expected] of cases) {
+    let err = '';
+    const code = await main([...base, ...extra], { out: () => {}, err: (text) => (err += text) });
+    assert.equal(code, 2, err);
+    assert.match(err, expected);
+  }
+});
