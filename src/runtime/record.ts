@@ -21,11 +21,11 @@
  * Writing: lines are buffered and appended synchronously (write(2), no fsync) whenever a step changed
  * the node's status or the core reported an event — BEFORE the driver publishes that change to the
  * node's logs, metrics and listeners — and otherwise once a second (of the node's clock, checked at
- * each input: no timer) or every 64 KiB. A follower at idle handles ~25 inputs a second; one write(2)
- * per input measurably raised its idle CPU, one a second does not. So a kill -9 loses at most the
- * last second of inputs after which nothing was reported, and never an input whose consequences the
- * node reported: the replay of a killed node still ends in the last state it reported. A machine crash
- * or power loss can also lose what the kernel had not flushed.
+ * each input: no timer) or every 64 KiB. A follower at idle handles ~25 inputs a second: one write(2)
+ * a second rather than one per input (docs/runtime.md has the measured cost). So a kill -9 loses at
+ * most the last second of inputs after which nothing was reported, and never an input whose
+ * consequences the node reported: the replay of a killed node still gives every change it reported.
+ * A machine crash or power loss can also lose what the kernel had not flushed.
  */
 import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
 import { bullyStable } from '../core/bully/index.js';
