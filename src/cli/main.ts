@@ -43,6 +43,10 @@ export const commands: Record<string, CommandEntry> = {
       return (argv, io) => runBench(argv, { ...io, tty: process.stderr.isTTY === true });
     },
   },
+  replay: {
+    summary: "replay a node's --record file in a fresh core and print its transitions",
+    load: async () => (await import('./replay.js')).runReplay,
+  },
   ui: {
     summary: 'serve the browser visualizer: watch and disturb simulated elections',
     load: async () => (await import('./ui.js')).runUi,

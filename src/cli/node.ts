@@ -25,6 +25,8 @@ export const nodeSpec: CommandSpec = {
     'join-new': { type: 'boolean', description: 'run although the data dir is empty and peers knew this node (a lost disk; read docs/runtime.md first)' },
     ...timingOptions,
     log: { type: 'string', value: 'LEVEL', description: `${logLevels.join(', ')}: JSON lines on stderr, one per leadership or connection change at info (default info)` },
+    record: { type: 'string', value: 'FILE', description: 'append every input the core receives to FILE (JSON lines) for `ballot replay FILE`' },
+    'record-max-mb': { type: 'string', value: 'MB', description: 'stop recording once FILE would pass MB mebibytes (default 1024: ~4 days of an idle Raft follower)' },
     'exit-on-stdin-close': { type: 'boolean', description: 'also stop when stdin closes (used by ballot cluster, so a dead parent leaves no orphans)' },
   },
   epilog:
@@ -69,7 +71,10 @@ export function parseNodeArgs(argv: readonly string[]): NodeCommand | 'help' {
     ...(values.http !== undefined ? { http: required(values.http, 'http') } : {}),
     ...(values['cluster-id'] !== undefined ? { clusterId: required(values['cluster-id'], 'cluster-id') } : {}),
     ...(values['join-new'] === true ? { joinNew: true } : {}),
+    ...(values.record !== undefined ? { record: required(values.record, 'record') } : {}),
+    ...(values['record-max-mb'] !== undefined ? { recordMaxBytes: integer(values['record-max-mb'], 'record-max-mb', 1024, 1, 1024 * 1024) * 1024 * 1024 } : {}),
   };
+  if (values['record-max-mb'] !== undefined && values.record === undefined) throw new UsageError('--record-max-mb needs --record FILE');
   return { options, log: oneOf(values.log, 'log', logLevels, 'info'), exitOnStdinClose: values['exit-on-stdin-close'] === true };
 }
 

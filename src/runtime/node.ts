@@ -3,19 +3,24 @@
  * and a real file. `startNode` is the programmatic API (e.g. "run this job only on the leader");
  * `ballot node` is a thin shell over it.
  *
- * The host loop (src/core/types.ts): after every input (a message, or the one timer), take the core's
- * output; persist its durable state atomically and synchronously, THEN hand its messages to the
- * transport, THEN report its events; finally re-arm ONE timer for `nextDeadline()`. No polling: an
- * idle follower wakes only for messages and its own deadline.
+ * The host loop is NodeDriver (src/core/driver.ts), the same one the simulator runs: every input (a
+ * message, or the one timer) enters the core through it; it persists the durable state (here: the
+ * DurableStore's atomic, synchronous save), THEN hands the messages to the transport, THEN publishes
+ * one typed event stream, to which metrics, logs, the embedding API's events and the recorder
+ * subscribe. This file adds what only a real host has: a clock (the core's time is ms since the node
+ * started) and ONE timer re-armed for `nextDeadline()`. No polling: an idle follower wakes only for
+ * messages and its own deadline.
  */
 import { rmSync } from 'node:fs';
+import { NodeDriver, leads, type DriverEvent } from '../core/driver.js';
 import { isQuorum, majority } from '../core/quorum.js';
-import type { AlgorithmName, AnyNode, NodeId, Status } from '../core/types.js';
+import type { AlgorithmName, ElectionEvent, Input, Message, NodeId, Status } from '../core/types.js';
 import { ConfigError, resolveConfig, type NodeOptions, type ResolvedConfig } from './config.js';
 import { StatusServer, type Readiness } from './http.js';
 import { silentLogger, type Logger } from './log.js';
 import { NodeMetrics, type Direction } from './metrics.js';
 import { cryptoRandom } from './random.js';
+import { InputRecorder } from './record.js';
 import { messageValidator, sampleMessages } from './schema.js';
 import { DurableStore, StorageError } from './storage.js';
 import { Transport, warmUp } from './transport.js';
@@ -59,6 +64,10 @@ export interface NodeHandle {
 export interface StartOptions extends NodeOptions {
   /** Structured log sink (log.ts); default: silent. */
   readonly logger?: Logger;
+  /** Append every input the core receives to this file, for `ballot replay` (record.ts). */
+  readonly record?: string;
+  /** Stop recording once the file would grow past this many bytes (default 1 GiB). */
+  readonly recordMaxBytes?: number;
 }
 
 /**
@@ -67,7 +76,7 @@ export interface StartOptions extends NodeOptions {
  */
 export async function startNode(options: StartOptions): Promise<NodeHandle> {
   const config = resolveConfig(options);
-  const host = new NodeHost(config, options.logger ?? silentLogger);
+  const host = new NodeHost(config, options.logger ?? silentLogger, options);
   await host.start();
   const handle = host.handle();
   hosts.set(handle, host);
@@ -116,7 +125,10 @@ class NodeHost {
   private fresh = false;
   private joinNewLogged = false;
   private store: DurableStore | null = null;
-  private core: AnyNode | null = null;
+  private driver: NodeDriver | null = null;
+  private recorder: InputRecorder | null = null;
+  /** performance.now() when the core was created: the core's clock reads ms since then. */
+  private origin = 0;
   private transport: Transport | null = null;
   private http: StatusServer | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -132,6 +144,7 @@ class NodeHost {
   constructor(
     private readonly config: ResolvedConfig,
     private readonly logger: Logger,
+    private readonly recording: Pick<StartOptions, 'record' | 'recordMaxBytes'> = {},
   ) {
     this.members = new Set(config.addresses.keys());
     this.metrics = new HostMetrics(config.algorithm, config.id, config.clusterId, [...config.voters, ...config.observers]);
@@ -139,7 +152,7 @@ class NodeHost {
   }
 
   async start(): Promise<void> {
-    const { algorithm, id, voters, observers, timing } = this.config;
+    const { algorithm, id } = this.config;
     const opened = DurableStore.open(this.config.dataDir, algorithm, id);
     const store = opened.store;
     let durable = opened.durable;
@@ -155,11 +168,14 @@ class NodeHost {
       }
     }
     this.store = store;
-    const core = algorithm.create({ id, voters, observers, timing }, durable, cryptoRandom(), performance.now());
-    this.core = core;
-    this.last = core.status();
+    if (this.recording.record !== undefined) {
+      try {
+        this.recorder = new InputRecorder(this.recording.record, this.recording.recordMaxBytes, () => this.logger.info('record-full', { path: this.recording.record! }));
+      } catch (error) {
+        throw new StorageError(`cannot record to ${this.recording.record} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+      }
+    }
     this.metrics.observeStatus(this.last);
-    this.state = 'running';
     const validateMessage = messageValidator(algorithm);
     warmUp(validateMessage, sampleMessages(algorithm));
     try {
@@ -182,20 +198,38 @@ class NodeHost {
         metrics: this.metrics,
         logger: this.logger,
         ...(TRANSPORT_RECOGNIZES_MEMBERS ? { fresh: this.fresh, onRecognized: (peer: NodeId) => this.recognizedBy(peer) } : {}),
-        onMessage: (from, message) =>
-          this.step((now) => {
-            this.lastHeard.set(from, now);
-            core.step(now, { type: 'message', from, message });
-          }),
+        onMessage: (from, message) => {
+          this.lastHeard.set(from, performance.now());
+          this.step({ type: 'message', from, message });
+        },
       });
     } catch (error) {
       this.state = 'stopped';
+      this.recorder?.close();
       await this.http?.close();
       throw error;
     }
-    this.logger.info('started', { algorithm: algorithm.name, cluster: this.config.clusterId, term: this.last.term, fresh: this.fresh });
-    // The core may have output from its creation; drain it and arm the timer.
-    this.drain();
+    this.startCore(durable);
+  }
+
+  /** Creates the core at time 0 of its clock and hosts it through the driver, which drains its first output. */
+  private startCore(durable: unknown): void {
+    const { algorithm, id, voters, observers, timing } = this.config;
+    const random = this.recorder ? this.recorder.random(cryptoRandom()) : cryptoRandom();
+    // The state the core starts from, as it was before the core could touch it (the record's header).
+    const startedFrom = this.recorder ? structuredClone(durable) : null;
+    this.origin = performance.now();
+    const core = algorithm.create({ id, voters, observers, timing }, durable, random, 0);
+    this.recorder?.start({ algorithm: algorithm.name, variant: algorithm.variant ?? null, id, voters, observers, timing, durable: startedFrom, startedAt: new Date().toISOString() });
+    this.state = 'running';
+    this.logger.info('started', { algorithm: algorithm.name, cluster: this.config.clusterId, term: core.status().term, fresh: this.fresh });
+    try {
+      this.driver = new NodeDriver(core, { persist: (state) => this.persist(state), send: (to, message) => this.send(to, message), publish: (event) => this.observe(event) }, 0);
+    } catch (error) {
+      this.fail(error, error instanceof PersistFailed ? 'cannot persist durable state' : 'the algorithm failed');
+      return;
+    }
+    this.arm();
   }
 
   handle(): NodeHandle {
@@ -223,7 +257,7 @@ class NodeHost {
 
   /** The status the node reports; a stopped node leads nothing. */
   private status(): Status {
-    if (this.state === 'running' && this.core) return this.core.status();
+    if (this.state === 'running' && this.driver) return this.driver.status();
     return { ...this.last, leader: this.last.leader === this.config.id ? null : this.last.leader };
   }
 
@@ -287,50 +321,39 @@ class NodeHost {
 
   // ---- the host loop --------------------------------------------------------------------------------
 
-  private step(input: (now: number) => void): void {
-    if (this.state !== 'running') return;
-    try {
-      input(performance.now());
-    } catch (error) {
-      this.fail(error instanceof Error ? error : new Error(String(error)), 'the algorithm failed');
-      return;
-    }
-    this.drain();
+  /** The core's clock: ms since it was created (so that a record's times are the core's own). */
+  private now(): number {
+    return performance.now() - this.origin;
   }
 
-  /** Persist, then send, then report; then re-arm the one timer. */
-  private drain(): void {
-    const core = this.core!;
-    const output = core.takeOutput();
-    if (output.persist !== null) {
-      try {
-        this.store!.save(output.persist);
-      } catch (error) {
-        // Nothing of this batch may leave the node: its messages depend on the state just lost.
-        this.fail(error instanceof Error ? error : new Error(String(error)), 'cannot persist durable state');
-        return;
-      }
+  /** One input through the driver (persist, send, events), then re-arm the one timer. */
+  private step(input: Input<Message>): void {
+    if (this.state !== 'running' || !this.driver) return;
+    try {
+      this.driver.step(this.now(), input);
+    } catch (error) {
+      this.recorder?.endInput();
+      this.fail(error, error instanceof PersistFailed ? 'cannot persist durable state' : 'the algorithm failed');
+      return;
     }
-    for (const { to, message } of output.messages) {
-      if (!this.members.has(to)) continue;
-      this.transport?.send(to, message);
-      this.metrics.messageSent(message.type);
-    }
-    this.transport?.endBatch();
-    for (const event of output.events) {
-      if (event.type === 'election-started') {
-        this.metrics.electionStarted();
-        this.logger.debug('election-started', { term: event.term });
-      } else if (event.type === 'message-ignored') {
-        this.metrics.messageIgnored(event.counter);
-        this.logger.debug('message-ignored', { counter: event.counter, value: event.value, reason: 'implausibly far ahead' });
-      } else if (event.type === 'ceiling-reached' && this.metrics.ceilingReached(event.counter)) {
-        // Once per counter and process (the core reports every refusal): the node stays up, electing nothing.
-        this.logger.info('ceiling-reached', { counter: event.counter, value: event.value, effect: 'this node will not campaign or propose past it' });
-      }
-    }
-    this.observe(core.status());
+    this.recorder?.endInput();
     this.arm();
+  }
+
+  private persist(state: unknown): void {
+    try {
+      this.store!.save(state);
+    } catch (error) {
+      // Thrown through the driver, which then sends nothing of this batch: its messages depend on the
+      // state just lost.
+      throw new PersistFailed(error);
+    }
+  }
+
+  private send(to: NodeId, message: Message): void {
+    if (!this.members.has(to)) return;
+    this.transport?.send(to, message);
+    this.metrics.messageSent(message.type);
   }
 
   /**
@@ -340,37 +363,79 @@ class NodeHost {
    * and the timer is re-armed for the real deadline. A deadline that moves EARLIER re-arms at once.
    */
   private arm(): void {
-    const deadline = this.core!.nextDeadline();
+    const deadline = this.driver!.nextDeadline();
     if (this.timer !== null && this.timerAt <= deadline) return;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     if (!Number.isFinite(deadline)) return;
-    const delay = Math.max(0, Math.ceil(deadline - performance.now()));
+    const delay = Math.max(0, Math.ceil(deadline - this.now()));
     this.timerAt = deadline;
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.step((now) => this.core!.step(now, { type: 'tick' }));
+      this.step({ type: 'tick' });
     }, delay);
   }
 
   /**
-   * Leadership events derived from status (the one test of DESIGN.md: leader === id), so that events,
-   * isLeader(), /status and ballot_is_leader can never disagree.
+   * The driver's event stream: the recorder first (so an input is on disk before anything it caused is
+   * reported), then metrics, logs and the embedding API's events. Leadership comes derived once, by the
+   * driver, from status (DESIGN.md: leader === id), so events, isLeader(), /status and ballot_is_leader
+   * can never disagree.
    */
-  private observe(status: Status): void {
-    const previous = this.last;
-    if (previous.leader === status.leader && previous.term === status.term && previous.role === status.role) return;
-    this.last = status;
-    this.metrics.observeStatus(status);
-    const wasLeader = previous.leader === previous.id;
-    const isLeader = status.leader === status.id;
-    if (wasLeader && (!isLeader || status.term !== previous.term)) this.emit('lost-leadership', { term: previous.term });
-    if (status.leader !== previous.leader || (status.leader !== null && status.term !== previous.term)) {
-      if (status.leader !== null) this.metrics.leaderChanged();
-      this.logger.info('leader-changed', { leader: status.leader, term: status.term, role: status.role });
-      this.emit('leader-changed', { leader: status.leader, term: status.term });
+  /** What the core itself reported (leadership is derived by the driver, not read from here). */
+  private onCoreEvent(event: ElectionEvent): void {
+    switch (event.type) {
+      case 'election-started':
+        this.metrics.electionStarted();
+        this.logger.debug('election-started', { term: event.term });
+        return;
+      case 'message-ignored':
+        this.metrics.messageIgnored(event.counter);
+        this.logger.debug('message-ignored', { counter: event.counter, value: event.value, reason: 'implausibly far ahead' });
+        return;
+      case 'ceiling-reached':
+        // Once per counter and process (the core reports every refusal): the node stays up, electing nothing.
+        if (this.metrics.ceilingReached(event.counter)) {
+          this.logger.info('ceiling-reached', { counter: event.counter, value: event.value, effect: 'this node will not campaign or propose past it' });
+        }
+        return;
+      case 'became-leader':
+      case 'lost-leadership':
+      case 'leader-changed':
+        return; // derived once, from status, by the driver
     }
-    if (isLeader && (!wasLeader || status.term !== previous.term)) this.emit('became-leader', { term: status.term });
+  }
+
+  private observe(event: DriverEvent): void {
+    this.recorder?.observe(event);
+    switch (event.type) {
+      case 'input':
+      case 'persisted':
+        return;
+      case 'core':
+        this.onCoreEvent(event.event);
+        return;
+      case 'status':
+        this.last = event.status;
+        this.metrics.observeStatus(event.status);
+        return;
+      case 'lost-leadership':
+        this.emit('lost-leadership', { term: event.term });
+        return;
+      case 'leader-changed':
+        if (event.leader !== null) this.metrics.leaderChanged();
+        // atMs: the core's clock, so that `ballot replay` of this node's record can be compared line by line.
+        this.logger.info('leader-changed', { leader: event.leader, term: event.term, role: this.last.role, atMs: event.atMs });
+        this.emit('leader-changed', { leader: event.leader, term: event.term });
+        return;
+      case 'became-leader':
+        this.emit('became-leader', { term: event.term });
+        return;
+      default: {
+        const unreachable: never = event;
+        return unreachable;
+      }
+    }
   }
 
   private emit<E extends NodeEventName>(event: E, payload: NodeEvents[E]): void {
@@ -391,13 +456,14 @@ class NodeHost {
 
   private stop(): Promise<void> {
     if (this.stopping) return this.stopping;
-    const wasLeader = this.state === 'running' && this.last.leader === this.config.id;
+    const wasLeader = this.state === 'running' && leads(this.last);
     this.state = 'stopping';
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (wasLeader) this.emit('lost-leadership', { term: this.last.term });
     this.stopping = (async () => {
       await Promise.all([this.transport?.close(), this.http?.close()]);
+      this.recorder?.close();
       this.state = 'stopped';
       this.logger.info('stopped', { term: this.last.term });
       this.resolveStopped();
@@ -405,8 +471,9 @@ class NodeHost {
     return this.stopping;
   }
 
-  private fail(error: Error, what: string): void {
-    this.halt(new Error(`${what}: ${error.message}`, { cause: error }));
+  private fail(thrown: unknown, what: string): void {
+    const error = thrown instanceof PersistFailed ? thrown.cause : thrown;
+    this.halt(new Error(`${what}: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
   }
 
   /** Stops the node because it cannot go on safely, and says why. */
@@ -414,5 +481,12 @@ class NodeHost {
     this.logger.info('fatal', { error: fatal.message });
     void this.stop();
     this.emit('fatal', { error: fatal });
+  }
+}
+
+/** The DurableStore could not save: thrown through the driver so that nothing of the batch is sent. */
+class PersistFailed extends Error {
+  constructor(cause: unknown) {
+    super('persist failed', { cause });
   }
 }

@@ -112,8 +112,10 @@ export class Transport {
   send(to: NodeId, message: Message): void {
     const link = this.links.get(to);
     if (!link) return;
-    // A broadcast hands the same message object to every peer: encode it once.
+    // A broadcast hands the same message object to every peer: encode it once. The cache lives until
+    // the current synchronous turn (the host loop's send phase) ends, so it never outlives the batch.
     if (message !== this.lastMessage) {
+      if (this.lastMessage === null) queueMicrotask(() => (this.lastMessage = this.lastFrame = null));
       this.lastMessage = message;
       this.lastFrame = encodeFrame(message, this.options.maxFrameBytes ?? MAX_FRAME_BYTES);
     }
@@ -122,11 +124,6 @@ export class Transport {
       return;
     }
     link.send(this.lastFrame);
-  }
-
-  /** Ends an output batch: the one-message encoding cache never outlives it. */
-  endBatch(): void {
-    this.lastMessage = this.lastFrame = null;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,75 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NodeDriver, type DriverEvent } from '../core/driver.js';
+import { raft } from '../core/raft/index.js';
+import { cryptoRandom } from './random.js';
+import { InputRecorder, ReplayDiverged, replayRecord } from './record.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ballot-record-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A Raft voter of three whose peers never answer: it times out, draws, and stands again and again. */
+function recordLonelyVoter(path: string, maxBytes: number, ticks: number): { changes: DriverEvent[]; full: boolean } {
+  let full = false;
+  const recorder = new InputRecorder(path, maxBytes, () => (full = true));
+  const timing = raft.defaultTiming;
+  const durable = raft.initialDurable(0);
+  const core = raft.create({ id: 1, voters: [1, 2, 3], observers: [], timing }, durable, recorder.random(cryptoRandom()), 0);
+  recorder.start({ algorithm: 'raft', variant: null, id: 1, voters: [1, 2, 3], observers: [], timing, durable, startedAt: new Date(0).toISOString() });
+  const changes: DriverEvent[] = [];
+  const driver = new NodeDriver(core, { persist: () => {}, send: () => {}, publish: (event) => (recorder.observe(event), event.type === 'status' && changes.push(event)) }, 0);
+  for (let i = 0; i < ticks; i++) {
+    driver.tick(driver.nextDeadline());
+    recorder.endInput();
+  }
+  recorder.close();
+  return { changes, full };
+}
+
+test('a recorded core replays to the same transitions, at the same times, with the same draws', () => {
+  const path = join(dir, 'same.jsonl');
+  const { changes, full } = recordLonelyVoter(path, 1 << 20, 50);
+  assert.equal(full, false);
+  const [run] = replayRecord(readFileSync(path, 'utf8'));
+  assert.equal(run!.inputs, 50);
+  const recorded = changes.map((event) => (event.type === 'status' ? [event.atMs, event.status.role, event.status.term] : []));
+  assert.ok(recorded.length > 10, 'the voter stood for election many times');
+  assert.deepEqual(run!.transitions.map((t) => [t.atMs, t.role, t.term]), recorded);
+});
+
+test('a replay that draws differently from the node is reported as diverged', () => {
+  const path = join(dir, 'diverge.jsonl');
+  recordLonelyVoter(path, 1 << 20, 5);
+  const lines = readFileSync(path, 'utf8').split('\n');
+  const index = lines.findIndex((line) => line.includes('"kind":"tick"') && line.includes('"draws"'));
+  assert.ok(index > 0);
+  lines[index] = JSON.stringify({ ...(JSON.parse(lines[index]!) as object), draws: [] });
+  writeFileSync(path, lines.join('\n'));
+  assert.throws(() => replayRecord(lines.join('\n')), (error) => error instanceof ReplayDiverged && error.message.includes(`line ${index + 1}: replay diverged`));
+});
+
+test('a record stops at its size bound, says so in the file, and replays up to there', () => {
+  const path = join(dir, 'bounded.jsonl');
+  const { full } = recordLonelyVoter(path, 4096, 1000);
+  assert.equal(full, true);
+  const size = statSync(path).size;
+  assert.ok(size <= 4096 + 64, `${size} bytes`);
+  const [run] = replayRecord(readFileSync(path, 'utf8'));
+  assert.equal(run!.full, true);
+  assert.ok(run!.inputs > 5 && run!.inputs < 1000);
+});
+
+test('a node restarted with the same record appends a run, and each run replays from its own header', () => {
+  const path = join(dir, 'restarted.jsonl');
+  const first = recordLonelyVoter(path, 1 << 20, 20);
+  const second = recordLonelyVoter(path, 1 << 20, 30);
+  const runs = replayRecord(readFileSync(path, 'utf8'));
+  assert.deepEqual(runs.map((run) => run.inputs), [20, 30]);
+  runs.forEach((run, index) => {
+    const changes = [first, second][index]!.changes;
+    assert.deepEqual(run.transitions.map((t) => t.atMs), changes.map((event) => event.atMs));
+  });
+});
