@@ -11,6 +11,16 @@ import { rejectReasons, type RejectReason } from './frames.js';
 export type Direction = 'inbound' | 'outbound';
 export type DropReason = 'queue-full' | 'too-large';
 
+/** Why the peer port closed a connection that sent no bad frame: the label of ballot_connections_rejected_total. */
+export type ConnectionRejectReason =
+  | 'pending-evicted' // no handshake yet, and the oldest such connection when a newer one arrived with every pending slot taken
+  | 'pending-full' // arrived while every pending slot held a connection that had not yet had a chance to send its handshake
+  | 'handshake-timeout' // no handshake within the deadline
+  | 'candidate-replaced' // a checked handshake waiting for its member's established connection to die, replaced by a newer one
+  | 'server-full'; // the hard cap on open connections (a backstop; the rules above keep below it)
+
+export const connectionRejectReasons: readonly ConnectionRejectReason[] = ['pending-evicted', 'pending-full', 'handshake-timeout', 'candidate-replaced', 'server-full'];
+
 /** Sets a counter's sample to an absolute count (counters only go up through inc). */
 function setCount(counter: Counter<'type'>, type: string, count: number): void {
   counter.remove({ type });
@@ -31,6 +41,8 @@ export class NodeMetrics {
   private readonly rejectedByReason: Counter<'reason'>;
   private readonly dropped: Counter<'reason'>;
   private readonly connected: Gauge<'peer' | 'direction'>;
+  private readonly connectionsRejected: Counter<'reason'>;
+  private readonly linkTimeouts: Counter<'direction'>;
 
   constructor(algorithm: AnyAlgorithm, id: NodeId, cluster: string, peers: readonly NodeId[]) {
     const registers = [this.registry];
@@ -76,6 +88,21 @@ export class NodeMetrics {
     this.dropped.inc({ reason: 'queue-full' }, 0);
     this.dropped.inc({ reason: 'too-large' }, 0);
     this.connected = new Gauge({ name: 'ballot_peer_connected', help: '1 while an authenticated connection to (outbound) or from (inbound) the peer is open.', labelNames: ['peer', 'direction'], registers });
+    this.connectionsRejected = new Counter({
+      name: 'ballot_connections_rejected_total',
+      help: 'Connections the peer port closed before they could carry messages (admission rules), by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const reason of connectionRejectReasons) this.connectionsRejected.inc({ reason }, 0);
+    this.linkTimeouts = new Counter({
+      name: 'ballot_peer_link_timeouts_total',
+      help: 'Peer connections closed because nothing was heard on them within the liveness deadline, by direction.',
+      labelNames: ['direction'],
+      registers,
+    });
+    this.linkTimeouts.inc({ direction: 'inbound' }, 0);
+    this.linkTimeouts.inc({ direction: 'outbound' }, 0);
     for (const peer of peers) {
       if (peer === id) continue;
       this.connected.set({ peer: String(peer), direction: 'inbound' }, 0);
@@ -113,6 +140,14 @@ export class NodeMetrics {
 
   messageDropped(reason: DropReason): void {
     this.dropped.inc({ reason });
+  }
+
+  connectionRejected(reason: ConnectionRejectReason): void {
+    this.connectionsRejected.inc({ reason });
+  }
+
+  linkTimedOut(direction: Direction): void {
+    this.linkTimeouts.inc({ direction });
   }
 
   connection(peer: NodeId, direction: Direction, up: boolean): void {

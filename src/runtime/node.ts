@@ -95,7 +95,8 @@ class NodeHost {
     this.last = { id: config.id, role: 'starting', leader: null, term: 0 };
   }
 
-  async start(): Promise<void> {
+  /** `fresh`: the data dir was empty at this start and the node was not told it joins as a new member. */
+  async start(fresh = false): Promise<void> {
     const { algorithm, id, voters, observers, timing } = this.config;
     const opened = DurableStore.open(this.config.dataDir, algorithm, id);
     const store = opened.store;
@@ -133,6 +134,8 @@ class NodeHost {
         algorithmName: algorithm.name,
         peers: this.config.addresses,
         listen: this.config.listen,
+        timing,
+        fresh,
         validateMessage,
         metrics: this.metrics,
         logger: this.logger,
