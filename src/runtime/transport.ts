@@ -185,9 +185,11 @@ export class Transport {
     private readonly server: Server,
   ) {
     this.timing = linkTiming(options.timing);
-    // A member needs a pending slot only for the round trip its handshake takes; a few spare slots
-    // let every peer reconnect at once while outsiders hold the rest.
-    this.pendingSlots = options.peers.size + 4;
+    // A member needs a pending slot only for the round trip its handshake takes. As many slots as the
+    // whole port used to take let every peer reconnect at once, and a burst of a dozen connections be
+    // read in full (then judged by its frames), while outsiders can at most hold them all, each until
+    // the next newcomer evicts it.
+    this.pendingSlots = 2 * options.peers.size + 8;
     const handshake: Handshake = {
       ballot: PROTOCOL_VERSION,
       cluster: options.clusterId,
