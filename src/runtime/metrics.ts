@@ -14,7 +14,7 @@ export type DropReason = 'queue-full' | 'too-large';
 /** Why the peer port closed a connection that sent no bad frame: the label of ballot_connections_rejected_total. */
 export type ConnectionRejectReason =
   | 'pending-evicted' // no handshake yet, and the oldest such connection when a newer one arrived with every pending slot taken
-  | 'pending-full' // arrived while every pending slot held a connection that had not yet had a chance to send its handshake
+  | 'pending-full' // arrived at the hard cap of pending connections, none of which had yet had its chance to send a handshake
   | 'handshake-timeout' // no handshake within the deadline
   | 'candidate-replaced' // a checked handshake waiting for its member's established connection to die, replaced by a newer one
   | 'server-full'; // the hard cap on open connections (a backstop; the rules above keep below it)

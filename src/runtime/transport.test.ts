@@ -28,6 +28,7 @@ test('link deadlines derive from the timing and keep their proportions', () => {
     keepaliveMs: 150,
     connectTimeoutMs: 300,
     handshakeTimeoutMs: 300,
+    handshakeGraceMs: 75,
     backoffMaxMs: 300,
   });
   // Fast test timings do not make the deadlines measure the scheduler: 500 ms at least.
@@ -159,7 +160,8 @@ test('outsiders and fake handshakes do not cut a member off; their connections a
   const outsiders: Socket[] = [];
   try {
     await waitFor('the link from 2', 5000, async () => ((await sample(a, 'ballot_peer_connected{peer="2",direction="inbound"}')) === 1 ? true : undefined));
-    // 40 idle connections, all at once, then 40 more one at a time.
+    // 40 idle connections, all at once, then (past their grace) 40 more one at a time, each evicting one.
+    const pastGrace = (): Promise<void> => sleep(deadlines.handshakeGraceMs + 50);
     const open = async (): Promise<Socket> => {
       const socket = await rawConnection(p1!).catch(() => null);
       if (socket) {
@@ -170,7 +172,9 @@ test('outsiders and fake handshakes do not cut a member off; their connections a
       return socket!;
     };
     await Promise.all(Array.from({ length: 40 }, open));
+    await pastGrace();
     for (let i = 0; i < 40; i++) await open();
+    await pastGrace();
     // Fake handshakes for member 2: one that sends a refused frame, one that stays silent.
     const refused = await open();
     refused.write(Buffer.concat([handshake(2, 1), frame({ type: 'AppendEntries', term: 'x' })]));
@@ -183,13 +187,15 @@ test('outsiders and fake handshakes do not cut a member off; their connections a
     assert.equal(await closedWithin(refused, 1000), 'closed');
     // The idle fake is a candidate: it waits while member 2's link lives, then dies of silence.
     assert.equal(await closedWithin(idle, deadlines.livenessMs + deadlines.keepaliveMs + 1000), 'closed');
+    await waitFor('every outsider closed', 3000, () => (outsiders.every((socket) => socket.closed) ? true : undefined));
     const text = await a.metrics.text();
     const count = (reason: string): number => metricValue(text, `ballot_connections_rejected_total{reason="${reason}"}`) ?? 0;
-    assert.ok(count('pending-evicted') + count('pending-full') + count('server-full') >= 70, text);
+    // Each idle outsider was closed for exactly one reason: evicted for a newcomer, refused at the hard
+    // cap, or silent past the handshake timeout.
+    assert.equal(count('pending-evicted') + count('pending-full') + count('handshake-timeout') + count('server-full'), 80, text);
+    assert.ok(count('pending-evicted') >= 40 && count('handshake-timeout') >= 1, text);
     assert.equal(metricValue(text, 'ballot_frames_rejected_by_reason_total{reason="bad-message"}'), 1);
     assert.equal(metricValue(text, 'ballot_peer_link_timeouts_total{direction="inbound"}'), 1, 'the idle fake, not the member');
-    await waitFor('every outsider closed by the handshake timeout', 3000, () => (outsiders.every((socket) => socket.destroyed || socket.closed) ? true : undefined));
-    assert.ok(count('handshake-timeout') >= 1);
     // Member 2's link never went down, and still carries messages.
     assert.equal(metricValue(text, 'ballot_peer_connected{peer="2",direction="inbound"}'), 1);
     b.transport.send(1, heartbeat);

@@ -75,6 +75,8 @@ export interface LinkTiming {
   readonly connectTimeoutMs: number;
   /** An inbound connection must present its handshake within this time. */
   readonly handshakeTimeoutMs: number;
+  /** A connection without a handshake cannot be evicted for a newcomer before this age. */
+  readonly handshakeGraceMs: number;
   /** The longest wait between two dials of a broken link. */
   readonly backoffMaxMs: number;
 }
@@ -101,7 +103,8 @@ const MIN_LIVENESS_MS = 500;
  *   connect timeout + backoff ≤ liveness, whatever the length of the cut (and the first link back makes
  *   its reverse redial at once). A connect is one round trip, far below this.
  * - handshake timeout = liveness / 2: a member writes its handshake with its first bytes, so a
- *   connection that has not sent one in that time is not a member.
+ *   connection that has not sent one in that time is not a member. The grace before a connection
+ *   without a handshake may be evicted for a newcomer is a quarter of that (see Transport's constructor).
  */
 export function linkTiming(timing: Timing): LinkTiming {
   const livenessMs = Math.max(2 * timing.electionTimeoutMaxMs, 10 * timing.heartbeatMs, MIN_LIVENESS_MS);
@@ -110,6 +113,7 @@ export function linkTiming(timing: Timing): LinkTiming {
     keepaliveMs: livenessMs / 4,
     connectTimeoutMs: livenessMs / 2,
     handshakeTimeoutMs: livenessMs / 2,
+    handshakeGraceMs: livenessMs / 8,
     backoffMaxMs: livenessMs / 2,
   };
 }
@@ -158,7 +162,7 @@ interface Inbound {
   lastHeard: number;
   sentSinceTick: boolean;
   /** It has been through a poll of the event loop since it was accepted: its handshake could have been read. */
-  seasoned: boolean;
+  polled: boolean;
   /** Rejected or being closed: it delivers nothing more. */
   done: boolean;
   readonly held: Message[];
@@ -177,6 +181,7 @@ export class Transport {
   private readonly known = new Set<NodeId>();
   private readonly timing: LinkTiming;
   private readonly pendingSlots: number;
+  private readonly pendingCap: number;
   private readonly ticker: NodeJS.Timeout;
   private closed = false;
 
@@ -188,8 +193,14 @@ export class Transport {
     // A member needs a pending slot only for the round trip its handshake takes. As many slots as the
     // whole port used to take let every peer reconnect at once, and a burst of a dozen connections be
     // read in full (then judged by its frames), while outsiders can at most hold them all, each until
-    // the next newcomer evicts it.
+    // a newcomer evicts it. A connection is evicted only after a grace (a fraction of the handshake
+    // timeout, and one read of the event loop): a member writes its handshake as soon as it is
+    // connected, but on a loaded machine its process may take a while to get there, and an outsider
+    // reconnecting in a tight loop must not evict it in the meantime. Within the grace, newcomers are
+    // taken beyond the slots, up to the hard cap, so a member is refused only by an outsider holding
+    // that many connections at once.
     this.pendingSlots = 2 * options.peers.size + 8;
+    this.pendingCap = 4 * this.pendingSlots;
     const handshake: Handshake = {
       ballot: PROTOCOL_VERSION,
       cluster: options.clusterId,
@@ -203,9 +214,9 @@ export class Transport {
       if (!frame) throw new Error('transport: handshake does not fit in a frame');
       this.links.set(peer, new PeerLink(peer, address, frame, options, this.timing));
     }
-    // A backstop only: the admission rules keep at most pendingSlots + 2 per member open, but
+    // A backstop only: the admission rules keep at most pendingCap + 2 per member open, but
     // connections refused or evicted in one burst count until their close is processed.
-    server.maxConnections = 2 * (this.pendingSlots + 2 * options.peers.size);
+    server.maxConnections = 2 * (this.pendingCap + 2 * options.peers.size);
     server.on('drop', () => options.metrics.connectionRejected('server-full'));
     server.on('connection', (socket) => this.accept(socket));
     this.ticker = setInterval(() => this.tick(), this.timing.keepaliveMs / 2);
@@ -351,7 +362,7 @@ export class Transport {
       fresh: false,
       lastHeard: now,
       sentSinceTick: false,
-      seasoned: false,
+      polled: false,
       done: false,
       held: [],
     };
@@ -359,23 +370,23 @@ export class Transport {
       // 'close' follows; a reset by the peer is an ordinary disconnection.
     });
     if (this.pending.size >= this.pendingSlots) {
-      // Evict the oldest connection still without a handshake, but only if it has had its chance to
-      // send one: in a burst, libuv accepts every waiting connection before reading any of them, and
-      // evicting by age alone would let a burst of outsiders evict a member's connection unread.
+      // Evict the oldest connection still without a handshake if it has had its chance to send one
+      // (see the constructor). Note that in a burst libuv accepts every waiting connection before
+      // reading any of them: age alone would let a burst of outsiders evict a member's connection unread.
       const oldest = this.pending.values().next().value!;
-      if (!oldest.seasoned) {
+      if (oldest.polled && now - oldest.openedAt >= this.timing.handshakeGraceMs) this.evict(oldest, 'pending-evicted');
+      else if (this.pending.size >= this.pendingCap) {
         this.options.metrics.connectionRejected('pending-full');
         this.options.logger.debug('connection-rejected', { reason: 'pending-full', remote: connection.remote });
         socket.destroy();
         return;
       }
-      this.evict(oldest, 'pending-evicted');
     }
     this.connections.add(connection);
     this.pending.add(connection);
     // The first setImmediate runs after this turn's poll, the second after the next one, which reads
     // whatever the connection sent with its first bytes.
-    setImmediate(() => setImmediate(() => (connection.seasoned = true)));
+    setImmediate(() => setImmediate(() => (connection.polled = true)));
     socket.setKeepAlive(true, TCP_KEEPALIVE_MS);
 
     socket.on('data', (chunk: Buffer) => {
