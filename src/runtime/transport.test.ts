@@ -13,7 +13,8 @@ import { silentLogger } from './log.js';
 import { NodeMetrics } from './metrics.js';
 import { messageValidator, PROTOCOL_VERSION } from './schema.js';
 import { frame, freePorts, metricValue, rawConnection, sleep, waitFor } from './testing.js';
-import { linkTiming, Transport } from './transport.js';
+import { linkTiming } from './links.js';
+import { Transport } from './transport.js';
 
 const raft = algorithms.raft!;
 const validate = messageValidator(raft);
