@@ -163,7 +163,7 @@ export class PeerLink {
     const heardAt = Math.max(this.lastHeard, this.openedAt);
     if (now - heardAt <= livenessMs) return;
     confirmAfterPoll(
-      () => this.socket === socket && performance.now() - Math.max(this.lastHeard, this.openedAt) > livenessMs,
+      () => !this.closed && this.socket === socket && performance.now() - Math.max(this.lastHeard, this.openedAt) > livenessMs,
       () => {
         this.options.metrics.linkTimedOut('outbound');
         this.options.logger.info('peer-timeout', { peer: this.peer, direction: 'outbound', silentMs: Math.round(performance.now() - heardAt) });
@@ -188,7 +188,7 @@ export class PeerLink {
     this.connectTimer = setTimeout(() => {
       this.connectTimer = null;
       confirmAfterPoll(
-        () => this.socket === socket && socket.connecting,
+        () => !this.closed && this.socket === socket && socket.connecting,
         () => socket.destroy(),
       );
     }, this.timing.connectTimeoutMs);
