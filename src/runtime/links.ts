@@ -31,10 +31,13 @@ export interface LinkTiming {
 
 /** Below this, a liveness deadline would measure the machine's scheduler rather than the network. */
 const MIN_LIVENESS_MS = 500;
+/** The shortest connect timeout and backoff cap. */
+const MIN_REDIAL_MS = 200;
 
 /**
  * The link deadlines for a node's timing. With the defaults (heartbeat 50 ms, election timeout up to
- * 300 ms): liveness 600 ms, keepalive 150 ms, connect and handshake timeouts and backoff cap 300 ms.
+ * 300 ms): liveness 600 ms, keepalive 150 ms, handshake timeout 300 ms, connect timeout and backoff
+ * cap 200 ms.
  *
  * - liveness = max(2 × the longest election timeout, 10 heartbeats, 500 ms). Ten heartbeats: a link is
  *   never judged on a few late keepalives; on a loaded 2-core machine a timer is late by a GC pause or
@@ -46,23 +49,26 @@ const MIN_LIVENESS_MS = 500;
  *   holds (confirmAfterPoll), so a GC pause here cannot kill a link whose peer kept talking.
  * - keepalive = liveness / 4, checked every keepalive / 2: a live connection carries a frame at least
  *   every `keepalive`, so three keepalives in a row must be lost or late before the deadline.
- * - connect timeout and backoff cap = liveness / 2: during a cut, SYNs are lost and the kernel would
- *   retry them only after 1, 3, 7 s…; redialing instead means that after a heal a new SYN leaves within
- *   connect timeout + backoff ≤ liveness, whatever the length of the cut (and the first link back makes
- *   its reverse redial at once). A connect is one round trip, far below this.
+ * - connect timeout and backoff cap = max(4 heartbeats, 200 ms), at most liveness / 2: during a cut,
+ *   SYNs are lost and the kernel would retry them only after 1, 3, 7 s…; redialing instead means that
+ *   after a heal a new SYN leaves within connect timeout + backoff cap (400 ms by default), whatever the
+ *   length of the cut and however long the election timeout (and the first link back makes its reverse
+ *   redial at once). A connect is one round trip, far below this, and a dial judged too early (this
+ *   process paused) is only retried; the cost is a few refused dials a second toward a peer that is down.
  * - handshake timeout = liveness / 2: a member writes its handshake with its first bytes, so a
  *   connection that has not sent one in that time is not a member. The grace before a connection
  *   without a handshake may be evicted for a newcomer is a quarter of that (see Transport's constructor).
  */
 export function linkTiming(timing: Timing): LinkTiming {
   const livenessMs = Math.max(2 * timing.electionTimeoutMaxMs, 10 * timing.heartbeatMs, MIN_LIVENESS_MS);
+  const redialMs = Math.min(livenessMs / 2, Math.max(4 * timing.heartbeatMs, MIN_REDIAL_MS));
   return {
     livenessMs,
     keepaliveMs: livenessMs / 4,
-    connectTimeoutMs: livenessMs / 2,
+    connectTimeoutMs: redialMs,
     handshakeTimeoutMs: livenessMs / 2,
     handshakeGraceMs: livenessMs / 8,
-    backoffMaxMs: livenessMs / 2,
+    backoffMaxMs: redialMs,
   };
 }
 
@@ -108,6 +114,8 @@ export class PeerLink {
   /** The last connection was closed by the peer right after it opened (see 'close'). */
   private unstable = false;
   private sentSinceTick = false;
+  /** The current connection is being closed for silence (not a refusal by the peer). */
+  private timedOut = false;
   /** When the peer last answered on this link (keepalives); -Infinity before it ever did. */
   lastHeard = -Infinity;
 
@@ -165,6 +173,7 @@ export class PeerLink {
     confirmAfterPoll(
       () => !this.closed && this.socket === socket && performance.now() - Math.max(this.lastHeard, this.openedAt) > livenessMs,
       () => {
+        this.timedOut = true;
         this.options.metrics.linkTimedOut('outbound');
         this.options.logger.info('peer-timeout', { peer: this.peer, direction: 'outbound', silentMs: Math.round(performance.now() - heardAt) });
         socket.destroy();
@@ -241,7 +250,8 @@ export class PeerLink {
         if (!this.closed) this.log('peer-disconnected');
         // A peer that closes our connections right after the handshake refuses it (another cluster id
         // or algorithm, or a peer list without us): say so once, then stop logging every redial.
-        const refused = performance.now() - this.openedAt < UNSTABLE_MS;
+        const refused = !this.timedOut && performance.now() - this.openedAt < UNSTABLE_MS;
+        this.timedOut = false;
         if (refused && !this.unstable && !this.closed) {
           this.options.logger.info('peer-unstable', {
             peer: this.peer,

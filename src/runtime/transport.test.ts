@@ -27,10 +27,10 @@ test('link deadlines derive from the timing and keep their proportions', () => {
   assert.deepEqual(linkTiming({ heartbeatMs: 50, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300 }), {
     livenessMs: 600,
     keepaliveMs: 150,
-    connectTimeoutMs: 300,
+    connectTimeoutMs: 200,
     handshakeTimeoutMs: 300,
     handshakeGraceMs: 75,
-    backoffMaxMs: 300,
+    backoffMaxMs: 200,
   });
   // Fast test timings do not make the deadlines measure the scheduler: 500 ms at least.
   assert.equal(linkTiming({ heartbeatMs: 10, electionTimeoutMinMs: 20, electionTimeoutMaxMs: 40 }).livenessMs, 500);
@@ -42,6 +42,7 @@ test('link deadlines derive from the timing and keep their proportions', () => {
       assert.ok(t.livenessMs >= 2 * electionTimeoutMaxMs && t.livenessMs >= 10 * heartbeatMs, 'never before the algorithm would act on the silence');
       assert.ok(t.keepaliveMs * 4 <= t.livenessMs, 'three keepalives can be lost or late before the deadline');
       assert.ok(t.connectTimeoutMs + t.backoffMaxMs <= t.livenessMs, 'after a heal, a new dial within one liveness deadline');
+      assert.ok(t.connectTimeoutMs + t.backoffMaxMs <= Math.max(8 * heartbeatMs, 400), 'and within a few heartbeats, whatever the election timeout');
     }
   }
 });
