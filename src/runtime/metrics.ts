@@ -39,10 +39,10 @@ export class NodeMetrics {
   private readonly received = new Map<string, number>();
   private readonly rejected: Counter;
   private readonly rejectedByReason: Counter<'reason'>;
-  private readonly dropped: Counter<'reason'>;
-  private readonly connected: Gauge<'peer' | 'direction'>;
   private readonly connectionsRejected: Counter<'reason'>;
   private readonly linkTimeouts: Counter<'direction'>;
+  private readonly dropped: Counter<'reason'>;
+  private readonly connected: Gauge<'peer' | 'direction'>;
 
   constructor(algorithm: AnyAlgorithm, id: NodeId, cluster: string, peers: readonly NodeId[]) {
     const registers = [this.registry];
