@@ -77,24 +77,32 @@ async function agreedLeader(cluster: LocalCluster, what: string, timeoutMs = 30_
 }
 
 /**
- * Sends each message to each member over its own connection, as each other member (a bad frame closes
- * the connection, so one frame per connection), and waits until the member has had time to read it.
+ * Forges frames in the name of a follower (frames it never sent: a bug, or an outsider who knows the
+ * cluster id) to the two other members, each message over its own connection (a bad frame closes it),
+ * and waits until they have had time to read them; returns the two receivers. While a member's real
+ * link is up, the transport lets no second connection in its name deliver anything (admission,
+ * docs/runtime.md), so the forger speaks for a member that is down: the follower is killed first and
+ * started again afterwards.
  */
-async function forge(trio: Trio, algorithm: string, messages: readonly object[]): Promise<void> {
-  const sockets = [];
-  for (const to of [1, 2, 3]) {
-    for (const from of [1, 2, 3]) {
-      if (from === to) continue;
-      for (const message of messages) {
-        const socket = await rawConnection(trio.peerPorts[to - 1]!);
-        socket.on('error', () => {});
-        socket.write(Buffer.concat([frame({ ballot: PROTOCOL_VERSION, cluster: 'ballot', algorithm, from, to }), frame(message)]));
-        sockets.push(socket);
-      }
+async function forge(trio: Trio, algorithm: string, leader: NodeId, messages: readonly object[]): Promise<NodeId[]> {
+  const from = [1, 2, 3].find((id) => id !== leader)!;
+  const receivers = [1, 2, 3].filter((id) => id !== from);
+  await trio.cluster.kill(from);
+  // One connection at a time: a second connection in the same name would wait as a candidate while
+  // the first is open (admission), so each is closed before the next one speaks.
+  for (const message of messages) {
+    const sockets = [];
+    for (const to of receivers) {
+      const socket = await rawConnection(trio.peerPorts[to - 1]!);
+      socket.on('error', () => {});
+      socket.write(Buffer.concat([frame({ ballot: PROTOCOL_VERSION, cluster: 'ballot', algorithm, from, to }), frame(message)]));
+      sockets.push(socket);
     }
+    await sleep(150);
+    for (const socket of sockets) socket.destroy();
   }
-  await sleep(300);
-  for (const socket of sockets) socket.destroy();
+  trio.cluster.start(from);
+  return receivers;
 }
 
 async function metrics(trio: Trio, id: NodeId): Promise<string> {
@@ -122,13 +130,13 @@ const options = { timeout: 180_000 };
 test('raft over TCP: RequestVote/AppendEntries of term 2^53−1 and of MAX_TERM leave the cluster electing and restartable', options, async () => {
   const trio = await startTrio('raft');
   try {
-    await agreedLeader(trio.cluster, 'a first leader');
-    await forge(trio, 'raft', [
+    const first = await agreedLeader(trio.cluster, 'a first leader');
+    const receivers = await forge(trio, 'raft', first.leader, [
       { type: 'RequestVote', term: HUGE, lastLogIndex: 0, lastLogTerm: 0 },
       { type: 'RequestVote', term: MAX_TERM, lastLogIndex: 0, lastLogTerm: 0 },
       { type: 'AppendEntries', term: MAX_TERM, leaderCommit: 0 },
     ]);
-    for (const id of [1, 2, 3]) {
+    for (const id of receivers) {
       const text = await metrics(trio, id);
       assert.ok((metricValue(text, 'ballot_frames_rejected_by_reason_total{reason="bad-message"}') ?? 0) >= 1, `node ${id} refused term 2^53−1 at the edge`);
       assert.ok((metricValue(text, 'ballot_messages_ignored_total{counter="term"}') ?? 0) >= 1, `node ${id} ignored term MAX_TERM in its core`);
@@ -144,8 +152,8 @@ test('raft over TCP: RequestVote/AppendEntries of term 2^53−1 and of MAX_TERM 
 test('zab over TCP: rounds of 2^53−1 and MAX_TERM, epochs of MAX_EPOCH and above, leave the ensemble electing and restartable', options, async () => {
   const trio = await startTrio('zab');
   try {
-    await agreedLeader(trio.cluster, 'a first leader');
-    await forge(trio, 'zab', [
+    const first = await agreedLeader(trio.cluster, 'a first leader');
+    const receivers = await forge(trio, 'zab', first.leader, [
       { type: 'Notification', leader: 3, zxid: 0, electionEpoch: HUGE, peerEpoch: 0, state: 'looking' },
       { type: 'Notification', leader: 3, zxid: 0, electionEpoch: MAX_TERM, peerEpoch: 0, state: 'looking' },
       { type: 'Notification', leader: 3, zxid: 0, electionEpoch: 1, peerEpoch: MAX_EPOCH, state: 'leading' },
@@ -153,7 +161,7 @@ test('zab over TCP: rounds of 2^53−1 and MAX_TERM, epochs of MAX_EPOCH and abo
       { type: 'FollowerInfo', acceptedEpoch: MAX_EPOCH + 1 },
       { type: 'LeaderInfo', epoch: MAX_EPOCH },
     ]);
-    for (const id of [1, 2, 3]) {
+    for (const id of receivers) {
       const text = await metrics(trio, id);
       assert.ok((metricValue(text, 'ballot_frames_rejected_by_reason_total{reason="bad-message"}') ?? 0) >= 2, `node ${id} refused round 2^53−1 and epoch 2^21 at the edge`);
       assert.ok((metricValue(text, 'ballot_messages_ignored_total{counter="round"}') ?? 0) >= 1, `node ${id} ignored round MAX_TERM`);
@@ -174,14 +182,15 @@ test('bully over TCP: forged Victory frames never leave two leaders, nor two rei
     const first = await agreedLeader(trio.cluster, 'a first leader');
     // Before the bounds, three Victory frames of 2^53 − 1 made all three members leader at once, two
     // of them with the same generation (2^53 + k rounds to the same float).
-    await forge(trio, 'bully', [{ type: 'Victory', generation: HUGE }, { type: 'Victory', generation: MAX_TERM }]);
+    const receivers = await forge(trio, 'bully', first.leader, [{ type: 'Victory', generation: HUGE }, { type: 'Victory', generation: MAX_TERM }]);
+    const second = await agreedLeader(trio.cluster, 'a leader after the first forged frames');
     // A believable jump is followed: the generations move up, and must stay distinct per reign.
-    await forge(trio, 'bully', [{ type: 'Victory', generation: Math.max(...first.terms) + MAX_TERM_STEP }]);
+    await forge(trio, 'bully', second.leader, [{ type: 'Victory', generation: Math.max(...second.terms) + MAX_TERM_STEP }]);
     const { leader, terms } = await agreedLeader(trio.cluster, 'one leader after the forged frames');
     const statuses = [...(await trio.cluster.statuses()).values()];
     assert.deepEqual(statuses.filter((s) => s !== null && s.leader === s.id).map((s) => s!.id), [leader], 'exactly one member believes it leads');
     for (const term of terms) assert.ok(term <= MAX_TERM && Number.isSafeInteger(term), `generations stay exact (${terms.join(', ')})`);
-    for (const id of [1, 2, 3]) {
+    for (const id of receivers) {
       const text = await metrics(trio, id);
       assert.ok((metricValue(text, 'ballot_messages_ignored_total{counter="generation"}') ?? 0) >= 1, `node ${id} ignored generation MAX_TERM`);
     }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { encodeFrame, FrameDecoder, MAX_FRAME_BYTES, rejectReasons } from './frames.js';
+import { encodeFrame, FrameDecoder, KEEPALIVE, KEEPALIVE_FRAME, MAX_FRAME_BYTES, rejectReasons } from './frames.js';
 
 /** Feeds `bytes` to a fresh decoder in the given chunk sizes; collects values and the first error. */
 function decodeInChunks(bytes: Uint8Array, cuts: number[], max = MAX_FRAME_BYTES): { values: unknown[]; error: string | null } {
@@ -44,13 +44,17 @@ test('frames survive any split into chunks, in order', () => {
   );
 });
 
-test('an oversized or zero length is refused at once, before its body arrives', () => {
+test('an oversized length is refused at once, before its body arrives, even when its header comes in pieces', () => {
   const header = Buffer.alloc(4);
   header.writeUInt32BE(MAX_FRAME_BYTES + 1);
   const decoder = new FrameDecoder();
   assert.deepEqual(decoder.push(header), { values: [], error: 'oversized' });
   assert.deepEqual(decoder.push(Buffer.from('more')), { values: [], error: null }, 'a broken stream takes nothing more');
-  assert.equal(new FrameDecoder().push(Buffer.alloc(4)).error, 'oversized');
+  const split = new FrameDecoder();
+  const ok = encodeFrame('x')!;
+  assert.deepEqual(split.push(Buffer.concat([ok, header.subarray(0, 2)])), { values: ['x'], error: null });
+  assert.deepEqual(split.push(header.subarray(2, 3)), { values: [], error: null });
+  assert.deepEqual(split.push(header.subarray(3)), { values: [], error: 'oversized' });
   assert.equal(encodeFrame('x'.repeat(MAX_FRAME_BYTES)), null, 'the encoder refuses what the decoder would');
 });
 
@@ -68,4 +72,45 @@ test('a truncated frame, bad UTF-8 and bad JSON each have their reason', () => {
   const result = new FrameDecoder().push(badJson);
   assert.equal(result.values.length, 1, 'frames before the broken one are delivered');
   assert.equal(result.error, 'bad-json');
+});
+
+test('a zero-length frame is the keepalive, in its place among the values, however it is cut', () => {
+  const a = encodeFrame({ a: 1 })!;
+  const bytes = Buffer.concat([KEEPALIVE_FRAME, a, KEEPALIVE_FRAME, KEEPALIVE_FRAME, a]);
+  assert.deepEqual(new FrameDecoder().push(bytes), { values: [KEEPALIVE, { a: 1 }, KEEPALIVE, KEEPALIVE, { a: 1 }], error: null });
+  fc.assert(
+    fc.property(fc.array(fc.nat(), { maxLength: 8 }), (cuts) => {
+      assert.deepEqual(decodeInChunks(bytes, cuts), { values: [KEEPALIVE, { a: 1 }, KEEPALIVE, KEEPALIVE, { a: 1 }], error: null });
+    }),
+  );
+  const half = new FrameDecoder();
+  half.push(KEEPALIVE_FRAME.subarray(0, 3));
+  assert.equal(half.end(), 'truncated', 'a keepalive cut short is a truncated frame');
+});
+
+test('one-byte chunks are decoded in linear time: each byte is copied a bounded number of times', () => {
+  // A frame near the maximum, fed one byte at a time. Joining the buffer on every chunk copies
+  // n²/2 bytes (about 2·10⁹ here); gathering copies each byte twice. Counted through Buffer.concat's
+  // total argument, not timed, so a loaded machine cannot make this flaky.
+  const big = encodeFrame('y'.repeat(MAX_FRAME_BYTES - 2))!;
+  const concat = Buffer.concat;
+  let copied = 0;
+  Buffer.concat = ((list: readonly Uint8Array[], total?: number) => {
+    copied += total ?? list.reduce((sum, piece) => sum + piece.length, 0);
+    return concat(list, total);
+  }) as typeof Buffer.concat;
+  const values: unknown[] = [];
+  try {
+    const decoder = new FrameDecoder();
+    for (let i = 0; i < big.length; i++) {
+      const result = decoder.push(big.subarray(i, i + 1));
+      assert.equal(result.error, null);
+      values.push(...result.values);
+    }
+  } finally {
+    Buffer.concat = concat;
+  }
+  assert.equal(values.length, 1);
+  assert.equal((values[0] as string).length, MAX_FRAME_BYTES - 2);
+  assert.ok(copied <= 2 * big.length, `joined ${copied} bytes for a ${big.length}-byte frame`);
 });

@@ -12,6 +12,16 @@ import { rejectReasons, type RejectReason } from './frames.js';
 export type Direction = 'inbound' | 'outbound';
 export type DropReason = 'queue-full' | 'too-large';
 
+/** Why the peer port closed a connection that sent no bad frame: the label of ballot_connections_rejected_total. */
+export type ConnectionRejectReason =
+  | 'pending-evicted' // no handshake yet, and the oldest such connection when a newer one arrived with every pending slot taken
+  | 'pending-full' // arrived at the hard cap of pending connections, none of which had yet had its chance to send a handshake
+  | 'handshake-timeout' // no handshake within the deadline
+  | 'candidate-replaced' // a checked handshake waiting for its member's established connection to die, replaced by a newer one
+  | 'server-full'; // the hard cap on open connections (a backstop; the rules above keep below it)
+
+export const connectionRejectReasons: readonly ConnectionRejectReason[] = ['pending-evicted', 'pending-full', 'handshake-timeout', 'candidate-replaced', 'server-full'];
+
 /** Sets a counter's sample to an absolute count (counters only go up through inc). */
 function setCount(counter: Counter<'type'>, type: string, count: number): void {
   counter.remove({ type });
@@ -30,6 +40,8 @@ export class NodeMetrics {
   private readonly received = new Map<string, number>();
   private readonly rejected: Counter;
   private readonly rejectedByReason: Counter<'reason'>;
+  private readonly connectionsRejected: Counter<'reason'>;
+  private readonly linkTimeouts: Counter<'direction'>;
   private readonly dropped: Counter<'reason'>;
   private readonly connected: Gauge<'peer' | 'direction'>;
   private readonly ignored: Counter<'counter'>;
@@ -98,6 +110,21 @@ export class NodeMetrics {
       this.atCeiling.set({ counter }, 0);
     }
     this.connected = new Gauge({ name: 'ballot_peer_connected', help: '1 while an authenticated connection to (outbound) or from (inbound) the peer is open.', labelNames: ['peer', 'direction'], registers });
+    this.connectionsRejected = new Counter({
+      name: 'ballot_connections_rejected_total',
+      help: 'Connections the peer port closed before they could carry messages (admission rules), by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const reason of connectionRejectReasons) this.connectionsRejected.inc({ reason }, 0);
+    this.linkTimeouts = new Counter({
+      name: 'ballot_peer_link_timeouts_total',
+      help: 'Peer connections closed because nothing was heard on them within the liveness deadline, by direction.',
+      labelNames: ['direction'],
+      registers,
+    });
+    this.linkTimeouts.inc({ direction: 'inbound' }, 0);
+    this.linkTimeouts.inc({ direction: 'outbound' }, 0);
     for (const peer of peers) {
       if (peer === id) continue;
       this.connected.set({ peer: String(peer), direction: 'inbound' }, 0);
@@ -147,6 +174,14 @@ export class NodeMetrics {
 
   messageDropped(reason: DropReason): void {
     this.dropped.inc({ reason });
+  }
+
+  connectionRejected(reason: ConnectionRejectReason): void {
+    this.connectionsRejected.inc({ reason });
+  }
+
+  linkTimedOut(direction: Direction): void {
+    this.linkTimeouts.inc({ direction });
   }
 
   connection(peer: NodeId, direction: Direction, up: boolean): void {

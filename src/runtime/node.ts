@@ -18,7 +18,7 @@ import type { AlgorithmName, ElectionEvent, Input, Message, NodeId, Status } fro
 import { ConfigError, resolveConfig, type NodeOptions, type ResolvedConfig } from './config.js';
 import { StatusServer, type Readiness } from './http.js';
 import { silentLogger, type Logger } from './log.js';
-import { NodeMetrics, type Direction } from './metrics.js';
+import { NodeMetrics } from './metrics.js';
 import { cryptoRandom } from './random.js';
 import { InputRecorder } from './record.js';
 import { messageValidator, sampleMessages } from './schema.js';
@@ -85,42 +85,19 @@ export async function startNode(options: StartOptions): Promise<NodeHandle> {
 
 type Listener = (payload: never) => void;
 
-/**
- * Switch on when the transport carries `fresh` in its handshake and calls back `onRecognized` (the
- * peer-transport work of issue 9); until then Transport.listen is not given them.
- */
-const TRANSPORT_RECOGNIZES_MEMBERS = false;
-
 const hosts = new WeakMap<NodeHandle, NodeHost>();
 
 /**
- * Tells a node that `peer` knows it as an existing member, as the transport's handshake does. For tests
- * that run without the transport's side of it.
+ * Tells a node that `peer` knows it as an existing member, as the transport's handshake does (for
+ * tests of the node's side alone).
  */
 export function recognizedBy(handle: NodeHandle, peer: NodeId): void {
   hosts.get(handle)?.recognizedBy(peer);
 }
 
-/**
- * The node's metrics, also remembering which peers have an inbound connection open, for readiness.
- * Interim: the transport will answer `peersHeardWithin(ms)` itself (see NodeHost.peersHeard).
- */
-class HostMetrics extends NodeMetrics {
-  readonly inbound = new Set<NodeId>();
-
-  override connection(peer: NodeId, direction: Direction, up: boolean): void {
-    super.connection(peer, direction, up);
-    if (direction !== 'inbound') return;
-    if (up) this.inbound.add(peer);
-    else this.inbound.delete(peer);
-  }
-}
-
 class NodeHost {
-  private readonly metrics: HostMetrics;
+  private readonly metrics: NodeMetrics;
   private readonly members: ReadonlySet<NodeId>;
-  /** When the last message of each peer was delivered (performance.now()). */
-  private readonly lastHeard = new Map<NodeId, number>();
   /** Whether the data dir held no state at start (DurableStore.open found none). */
   private fresh = false;
   private joinNewLogged = false;
@@ -147,7 +124,7 @@ class NodeHost {
     private readonly recording: Pick<StartOptions, 'record' | 'recordMaxBytes'> = {},
   ) {
     this.members = new Set(config.addresses.keys());
-    this.metrics = new HostMetrics(config.algorithm, config.id, config.clusterId, [...config.voters, ...config.observers]);
+    this.metrics = new NodeMetrics(config.algorithm, config.id, config.clusterId, [...config.voters, ...config.observers]);
     this.last = { id: config.id, role: 'starting', leader: null, term: 0 };
   }
 
@@ -194,14 +171,15 @@ class NodeHost {
         algorithmName: algorithm.name,
         peers: this.config.addresses,
         listen: this.config.listen,
+        timing: this.config.timing,
+        // A node on an empty data dir says so in its handshakes; a peer that knew it answers, and
+        // recognizedBy stops it unless it was told --join-new (see there).
+        fresh: this.fresh,
+        onRecognized: (peer) => this.recognizedBy(peer),
         validateMessage,
         metrics: this.metrics,
         logger: this.logger,
-        ...(TRANSPORT_RECOGNIZES_MEMBERS ? { fresh: this.fresh, onRecognized: (peer: NodeId) => this.recognizedBy(peer) } : {}),
-        onMessage: (from, message) => {
-          this.lastHeard.set(from, performance.now());
-          this.step({ type: 'message', from, message });
-        },
+        onMessage: (from, message) => this.step({ type: 'message', from, message }),
       });
     } catch (error) {
       this.state = 'stopped';
@@ -270,8 +248,10 @@ class NodeHost {
    */
   private readiness(): Readiness {
     if (this.state !== 'running') return { ready: false, reason: `not running (${this.state})` };
-    const { id, voters, timing } = this.config;
-    const heard = this.peersHeard(timing.electionTimeoutMaxMs);
+    const { id, voters } = this.config;
+    // Heard = any frame, keepalives included, within the link liveness deadline: followers do not
+    // message each other (a Raft follower hears only its leader), but their links carry keepalives.
+    const heard = this.transport?.livePeers() ?? [];
     if (voters.includes(id)) heard.push(id);
     const count = heard.filter((member) => voters.includes(member)).length;
     const hearing = `hears ${count} of ${voters.length} voters, a quorum is ${majority(voters.length)}`;
@@ -281,22 +261,11 @@ class NodeHost {
     return { ready: true, reason: `ready: leader ${leader} in term ${term}; ${hearing}` };
   }
 
-  /**
-   * The other members heard within the last `withinMs`. Interim, until the transport answers it
-   * (`transport.peersHeardWithin(ms)`, from its link liveness checks): a peer with an inbound
-   * connection open, or whose last message arrived within the window. An inbound connection alone
-   * counts because followers do not message each other (a Raft follower hears only the leader).
-   */
-  private peersHeard(withinMs: number): NodeId[] {
-    const since = performance.now() - withinMs;
-    return [...this.members].filter((peer) => this.metrics.inbound.has(peer) || (this.lastHeard.get(peer) ?? -Infinity) >= since);
-  }
 
   // ---- a lost data dir ------------------------------------------------------------------------------
 
   /**
-   * A peer says it knew this member before (the transport's handshake calls this; to be connected as
-   * Transport.listen's `onRecognized`, with `fresh: this.fresh` in the handshake). A node whose data
+   * A peer says it knew this member before (the transport's answer to a fresh handshake). A node whose data
    * dir held no state may have voted in the current term before its disk was lost, and could now vote
    * again (Raft §5.2 requires votedFor to survive): it stops, unless told --join-new. The data dir is
    * left empty as it was found (all its state is from this run), so that starting the node again

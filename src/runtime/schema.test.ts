@@ -114,10 +114,12 @@ test('field shapes: naturals, ids, lists, choices and objects are bounded and st
   assert.equal(object.safeParse({ a: 1, b: { c: true, d: 1 } }).success, false, 'nested objects are strict too');
 });
 
-test('the handshake names version, cluster, algorithm, sender and receiver, nothing else', () => {
-  const good = { ballot: 1, cluster: 'prod-1', algorithm: 'raft', from: 2, to: 1 };
+test('the handshake names version, cluster, algorithm, sender and receiver (and fresh: true), nothing else', () => {
+  const good = { ballot: 2, cluster: 'prod-1', algorithm: 'raft', from: 2, to: 1 };
   assert.equal(handshakeSchema.safeParse(good).success, true);
-  assert.equal(handshakeSchema.safeParse({ ...good, ballot: 2 }).success, false);
+  assert.equal(handshakeSchema.safeParse({ ...good, fresh: true }).success, true);
+  assert.equal(handshakeSchema.safeParse({ ...good, fresh: false }).success, false, 'fresh is present only when true');
+  assert.equal(handshakeSchema.safeParse({ ...good, ballot: 1 }).success, false, 'a version-1 peer is refused');
   assert.equal(handshakeSchema.safeParse({ ...good, cluster: 'a b' }).success, false);
   assert.equal(handshakeSchema.safeParse({ ...good, cluster: 'x'.repeat(65) }).success, false);
   assert.equal(handshakeSchema.safeParse({ ...good, from: 0 }).success, false);

@@ -14,8 +14,13 @@ import { MAX_EPOCH, MAX_TERM, MAX_ZXID } from '../core/bounds.js';
 import type { FieldShape, ShapeOf } from '../core/shapes.js';
 import type { AnyAlgorithm, Message } from '../core/types.js';
 
-/** Version of the wire protocol, named in the handshake. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Version of the wire protocol, named in the handshake. 2: the keepalive frame (length 0, both
+ * directions; an acceptor now writes on its connections), the handshake's optional `fresh`, and the
+ * acceptor's `{"recognized":true}` answer. A version-1 node refuses all three, so members are upgraded
+ * together (a v1 and a v2 node refuse each other's handshakes, counted as bad-handshake).
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** A validator for one field shape. */
 export function fieldSchema(shape: FieldShape): z.ZodType {
@@ -132,6 +137,11 @@ export interface Handshake {
   readonly algorithm: string;
   readonly from: number;
   readonly to: number;
+  /**
+   * Present (true) when the sender started on an empty data dir without being told it joins as a new
+   * member: an acceptor that knew the sender before answers `{"recognized":true}` (a lost disk).
+   */
+  readonly fresh?: true | undefined;
 }
 
 /** Cluster ids: short printable names (they appear in logs and handshakes). */
@@ -143,4 +153,12 @@ export const handshakeSchema: z.ZodType<Handshake> = z.strictObject({
   algorithm: z.string().max(32),
   from: z.int().min(1),
   to: z.int().min(1),
+  fresh: z.literal(true).optional(),
 });
+
+/**
+ * The only JSON frame an acceptor writes (besides keepalives): the answer to a fresh handshake from a
+ * member this process has known before, i.e. one that has lost its data dir (transport.ts).
+ */
+export const RECOGNIZED = { recognized: true } as const;
+export const recognizedSchema = z.strictObject({ recognized: z.literal(true) });

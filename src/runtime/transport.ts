@@ -1,14 +1,28 @@
 /**
  * The TCP transport between nodes.
  *
- * Each node dials every other member once (its outbound link, used only to send) and accepts one
- * connection from each (inbound, used only to receive), so every direction of every pair is one TCP
- * stream and messages between two nodes arrive in the order they were sent. A connection starts with a
- * handshake frame naming the protocol version, the cluster id, the algorithm, the sender and the
- * intended receiver; every later frame must be one of the algorithm's messages (schema.ts). Anything
- * else is counted in ballot_frames_rejected_total and the connection is closed: a broken peer cannot
- * feed the node more than one bad frame per connection, and a connection's claimed sender can never
- * change.
+ * Each node dials every other member once (its outbound link, which carries its messages) and accepts
+ * one connection from each (inbound, which carries the peer's messages), so every direction of every
+ * pair is one TCP stream and messages between two nodes arrive in the order they were sent. A
+ * connection starts with a handshake frame naming the protocol version, the cluster id, the algorithm,
+ * the sender and the intended receiver; every later frame must be one of the algorithm's messages
+ * (schema.ts) or a keepalive. Anything else is counted in ballot_frames_rejected_total and the
+ * connection is closed: a broken peer cannot feed the node more than one bad frame per connection, and
+ * a connection's claimed sender can never change.
+ *
+ * Liveness. A stalled connection (a partition: packets silently dropped) looks open to TCP for
+ * minutes, and its retransmissions back off to seconds, so after a heal the link would stay dead long
+ * after the network is back. So both ends of every connection send a keepalive (a zero-length frame)
+ * when they have sent nothing for a while, and close a connection on which nothing at all was heard
+ * within the liveness deadline; the outbound side then redials. All deadlines derive from the node's
+ * timing (linkTiming).
+ *
+ * Admission. Outsiders can reach the peer port; they must not starve members or cut a member's link.
+ * Connections that have not sent a handshake yet share a few pending slots (the oldest is evicted for
+ * a newcomer, and must send its handshake within a short deadline); a checked handshake from member X
+ * does not replace X's established connection, it waits as X's candidate until the established one
+ * dies (closed, or silent past the liveness deadline), so a fake handshake for X, or a fake that sends
+ * refused frames, cannot cut X's live link. Each member thus holds at most two inbound connections.
  *
  * Toward a peer that is down or congested, each link keeps a small queue and drops the OLDEST message
  * when it is full: election traffic is periodic and superseded (a newer heartbeat or vote request
@@ -17,15 +31,15 @@
  * with exponential backoff and jitter; an inbound connection from a peer proves it is back, and makes
  * the link toward it redial at once.
  */
-import { createServer, connect, type Server, type Socket } from 'node:net';
-import type { Message, NodeId } from '../core/types.js';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Message, NodeId, Timing } from '../core/types.js';
 import { ConfigError, formatAddress, type Address } from './config.js';
-import { encodeFrame, FrameDecoder, MAX_FRAME_BYTES, type RejectReason } from './frames.js';
-import type { Logger } from './log.js';
-import type { NodeMetrics } from './metrics.js';
-import { handshakeSchema, PROTOCOL_VERSION, type Handshake, type MessageValidator } from './schema.js';
+import { encodeFrame, FrameDecoder, KEEPALIVE, KEEPALIVE_FRAME, MAX_FRAME_BYTES, type RejectReason } from './frames.js';
+import type { ConnectionRejectReason } from './metrics.js';
+import { confirmAfterPoll, linkTiming, PeerLink, TCP_KEEPALIVE_MS, type LinkOptions, type LinkTiming } from './links.js';
+import { handshakeSchema, PROTOCOL_VERSION, RECOGNIZED, type Handshake, type MessageValidator } from './schema.js';
 
-export interface TransportOptions {
+export interface TransportOptions extends LinkOptions {
   readonly id: NodeId;
   readonly clusterId: string;
   readonly algorithmName: string;
@@ -33,56 +47,99 @@ export interface TransportOptions {
   readonly peers: ReadonlyMap<NodeId, Address>;
   readonly listen: Address;
   readonly validateMessage: MessageValidator;
-  readonly metrics: NodeMetrics;
-  readonly logger: Logger;
+  /** The node's timing; every link deadline derives from it (linkTiming). */
+  readonly timing: Timing;
+  /**
+   * This node started on an empty data dir and was not told it joins as a new member: its handshakes
+   * say `fresh`, so that a peer that knew it before can say so (onRecognized).
+   */
+  readonly fresh: boolean;
   /** Called for every valid message, in arrival order per sender. */
   readonly onMessage: (from: NodeId, message: Message) => void;
   readonly maxFrameBytes?: number;
-  /** Messages kept per peer while it is unreachable or congested (default 64). */
-  readonly maxQueuedMessages?: number;
 }
 
-/** Bytes the kernel and the socket may hold toward a peer before the link counts as congested. */
-const HIGH_WATER_BYTES = 64 * 1024;
-const BACKOFF_MIN_MS = 25;
-const BACKOFF_MAX_MS = 1000;
-const CONNECT_TIMEOUT_MS = 2000;
-/** An inbound connection must present its handshake within this time. */
-const HANDSHAKE_TIMEOUT_MS = 2000;
-/** An outbound connection closed sooner than this after opening counts as refused. */
-const UNSTABLE_MS = 1000;
+/** Valid messages a candidate connection may hold until it is promoted (the newest are kept). */
+const MAX_HELD_MESSAGES = 16;
+const RECOGNIZED_FRAME = encodeFrame(RECOGNIZED)!;
+
+
+/** One accepted connection. */
+interface Inbound {
+  readonly socket: Socket;
+  readonly remote: string;
+  readonly decoder: FrameDecoder;
+  readonly openedAt: number;
+  /** pending: no handshake yet; candidate: a checked handshake waiting for its member's slot. */
+  state: 'pending' | 'candidate' | 'established';
+  from: NodeId | null;
+  fresh: boolean;
+  lastHeard: number;
+  sentSinceTick: boolean;
+  /** It has been through a poll of the event loop since it was accepted: its handshake could have been read. */
+  polled: boolean;
+  /** Rejected or being closed: it delivers nothing more. */
+  done: boolean;
+  readonly held: Message[];
+}
 
 export class Transport {
   private readonly links = new Map<NodeId, PeerLink>();
-  private readonly inbound = new Map<NodeId, Socket>();
-  private readonly sockets = new Set<Socket>();
+  private readonly connections = new Set<Inbound>();
+  /** Connections without a handshake yet, oldest first. */
+  private readonly pending = new Set<Inbound>();
+  private readonly established = new Map<NodeId, Inbound>();
+  private readonly candidates = new Map<NodeId, Inbound>();
+  /** When each member was last heard on its established inbound connection. */
+  private readonly heard = new Map<NodeId, number>();
+  /** Members seen with a non-fresh handshake that then sent a valid frame, in this process's life. */
+  private readonly known = new Set<NodeId>();
+  private readonly timing: LinkTiming;
+  private readonly pendingSlots: number;
+  private readonly pendingCap: number;
+  private readonly ticker: NodeJS.Timeout;
   private closed = false;
 
   private constructor(
     private readonly options: TransportOptions,
     private readonly server: Server,
   ) {
+    this.timing = linkTiming(options.timing);
+    // A member needs a pending slot only for the round trip its handshake takes. As many slots as the
+    // whole port used to take let every peer reconnect at once, and a burst of a dozen connections be
+    // read in full (then judged by its frames), while outsiders can at most hold them all, each until
+    // a newcomer evicts it. A connection is evicted only after a grace (a fraction of the handshake
+    // timeout, and one read of the event loop): a member writes its handshake as soon as it is
+    // connected, but on a loaded machine its process may take a while to get there, and an outsider
+    // reconnecting in a tight loop must not evict it in the meantime. Within the grace, newcomers are
+    // taken beyond the slots, up to the hard cap, so a member is refused only by an outsider holding
+    // that many connections at once.
+    this.pendingSlots = 2 * options.peers.size + 8;
+    this.pendingCap = 4 * this.pendingSlots;
     const handshake: Handshake = {
       ballot: PROTOCOL_VERSION,
       cluster: options.clusterId,
       algorithm: options.algorithmName,
       from: options.id,
       to: 0,
+      ...(options.fresh ? { fresh: true as const } : {}),
     };
     for (const [peer, address] of options.peers) {
       const frame = encodeFrame({ ...handshake, to: peer });
       if (!frame) throw new Error('transport: handshake does not fit in a frame');
-      this.links.set(peer, new PeerLink(peer, address, frame, options));
+      this.links.set(peer, new PeerLink(peer, address, frame, options, this.timing));
     }
+    // A backstop only: the admission rules keep at most pendingCap + 2 per member open, but
+    // connections refused or evicted in one burst count until their close is processed.
+    server.maxConnections = 2 * (this.pendingCap + 2 * options.peers.size);
+    server.on('drop', () => options.metrics.connectionRejected('server-full'));
     server.on('connection', (socket) => this.accept(socket));
+    this.ticker = setInterval(() => this.tick(), this.timing.keepaliveMs / 2);
   }
 
   /** Binds the peer port (a ConfigError if it cannot) and starts dialing every peer. */
   static async listen(options: TransportOptions): Promise<Transport> {
     const server = createServer({ noDelay: true });
-    // A member opens one connection; a few more are tolerated for reconnects and a restarted peer
-    // whose old connection the kernel has not closed yet. Beyond that, connections are refused.
-    server.maxConnections = 2 * options.peers.size + 8;
     await new Promise<void>((resolve, reject) => {
       const onError = (error: NodeJS.ErrnoException): void => {
         const why = error.code === 'EADDRINUSE' ? 'address already in use' : (error.code ?? error.message);
@@ -103,6 +160,29 @@ export class Transport {
   port(): number {
     const address = this.server.address();
     return typeof address === 'object' && address !== null ? address.port : 0;
+  }
+
+  /** The link deadlines in force (linkTiming of the node's timing). */
+  linkTiming(): LinkTiming {
+    return this.timing;
+  }
+
+  /**
+   * The peers heard within the last `ms` (any frame, keepalives included, on their established inbound
+   * connection or as an answer on our outbound one), ascending.
+   */
+  peersHeardWithin(ms: number): NodeId[] {
+    const since = performance.now() - ms;
+    const peers: NodeId[] = [];
+    for (const [peer, link] of this.links) {
+      if (Math.max(this.heard.get(peer) ?? -Infinity, link.lastHeard) >= since) peers.push(peer);
+    }
+    return peers.sort((a, b) => a - b);
+  }
+
+  /** The peers heard within the liveness deadline: those whose links are alive. */
+  livePeers(): NodeId[] {
+    return this.peersHeardWithin(this.timing.livenessMs);
   }
 
   private lastMessage: Message | null = null;
@@ -129,9 +209,51 @@ export class Transport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.ticker);
     for (const link of this.links.values()) link.close();
-    for (const socket of this.sockets) socket.destroy();
+    for (const connection of this.connections) connection.socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  // ---- liveness -----------------------------------------------------------------------------------
+
+  /** Every keepalive / 2: keepalives on idle connections, and the deadlines. */
+  private tick(): void {
+    const now = performance.now();
+    const { livenessMs, handshakeTimeoutMs } = this.timing;
+    for (const connection of this.pending) {
+      if (now - connection.openedAt <= handshakeTimeoutMs) break; // oldest first
+      confirmAfterPoll(
+        () => connection.state === 'pending' && !connection.done,
+        () => this.evict(connection, 'handshake-timeout'),
+      );
+    }
+    for (const connection of this.connections) {
+      if (connection.state === 'pending' || connection.done) continue;
+      // An acceptor writes nothing but keepalives, so this is one every other tick.
+      const idle = !connection.sentSinceTick;
+      connection.sentSinceTick = false;
+      if (idle) this.write(connection, KEEPALIVE_FRAME);
+      if (now - connection.lastHeard > livenessMs) {
+        confirmAfterPoll(
+          () => !connection.done && performance.now() - connection.lastHeard > livenessMs,
+          () => {
+            connection.done = true;
+            this.options.metrics.linkTimedOut('inbound');
+            this.options.logger.info('peer-timeout', { peer: connection.from, direction: 'inbound', state: connection.state, silentMs: Math.round(performance.now() - connection.lastHeard) });
+            connection.socket.destroy();
+          },
+        );
+      }
+    }
+    for (const link of this.links.values()) link.tick(now);
+  }
+
+  private write(connection: Inbound, frame: Buffer): void {
+    // A connection whose kernel buffer is full is stalled: more keepalives would only queue up.
+    if (connection.socket.writableLength > 0) return;
+    connection.socket.write(frame);
+    connection.sentSinceTick = true;
   }
 
   // ---- inbound ------------------------------------------------------------------------------------
@@ -141,72 +263,164 @@ export class Transport {
       socket.destroy();
       return;
     }
-    const { metrics, logger } = this.options;
-    this.sockets.add(socket);
-    const decoder = new FrameDecoder(this.options.maxFrameBytes ?? MAX_FRAME_BYTES);
-    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-    let from: NodeId | null = null;
-    let done = false;
-    const handshakeTimer = setTimeout(() => {
-      logger.debug('handshake-timeout', { remote });
-      socket.destroy();
-    }, HANDSHAKE_TIMEOUT_MS);
-
-    const reject = (reason: RejectReason): void => {
-      if (done) return;
-      done = true;
-      metrics.frameRejected(reason);
-      logger.debug('frame-rejected', { reason, remote, peer: from });
-      socket.destroy();
+    const now = performance.now();
+    const connection: Inbound = {
+      socket,
+      remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
+      decoder: new FrameDecoder(this.options.maxFrameBytes ?? MAX_FRAME_BYTES),
+      openedAt: now,
+      state: 'pending',
+      from: null,
+      fresh: false,
+      lastHeard: now,
+      sentSinceTick: false,
+      polled: false,
+      done: false,
+      held: [],
     };
-
-    socket.on('data', (chunk: Buffer) => {
-      if (done) return;
-      const { values, error } = decoder.push(chunk);
-      for (const value of values) {
-        if (done) return;
-        if (from === null) {
-          const verdict = this.checkHandshake(value);
-          if (typeof verdict === 'string') return reject(verdict);
-          from = verdict;
-          clearTimeout(handshakeTimer);
-          // A member keeps one outbound connection to us; a newer one means the older one is dead.
-          const previous = this.inbound.get(from);
-          this.inbound.set(from, socket);
-          if (previous) previous.destroy();
-          metrics.connection(from, 'inbound', true);
-          logger.info('peer-connected', { peer: from, direction: 'inbound' });
-          // The peer is up again: do not wait out our backoff to dial it back.
-          this.links.get(from)?.kick();
-          continue;
-        }
-        const message = this.options.validateMessage(value);
-        if (message === null) return reject('bad-message');
-        metrics.messageReceived(message.type);
-        this.options.onMessage(from, message);
-      }
-      if (error !== null) reject(error);
-    });
-    socket.on('end', () => {
-      const reason = decoder.end();
-      if (reason !== null) reject(reason);
-    });
     socket.on('error', () => {
       // 'close' follows; a reset by the peer is an ordinary disconnection.
     });
-    socket.on('close', () => {
-      clearTimeout(handshakeTimer);
-      this.sockets.delete(socket);
-      if (from !== null && this.inbound.get(from) === socket) {
-        this.inbound.delete(from);
-        metrics.connection(from, 'inbound', false);
-        if (!this.closed) logger.info('peer-disconnected', { peer: from, direction: 'inbound' });
+    if (this.pending.size >= this.pendingSlots) {
+      // Evict the oldest connection still without a handshake if it has had its chance to send one
+      // (see the constructor). Note that in a burst libuv accepts every waiting connection before
+      // reading any of them: age alone would let a burst of outsiders evict a member's connection unread.
+      const oldest = this.pending.values().next().value!;
+      if (oldest.polled && now - oldest.openedAt >= this.timing.handshakeGraceMs) this.evict(oldest, 'pending-evicted');
+      else if (this.pending.size >= this.pendingCap) {
+        this.options.metrics.connectionRejected('pending-full');
+        this.options.logger.debug('connection-rejected', { reason: 'pending-full', remote: connection.remote });
+        socket.destroy();
+        return;
       }
+    }
+    this.connections.add(connection);
+    this.pending.add(connection);
+    // The first setImmediate runs after this turn's poll, the second after the next one, which reads
+    // whatever the connection sent with its first bytes.
+    setImmediate(() => setImmediate(() => (connection.polled = true)));
+    socket.setKeepAlive(true, TCP_KEEPALIVE_MS);
+
+    socket.on('data', (chunk: Buffer) => {
+      if (connection.done) return;
+      connection.lastHeard = performance.now();
+      const { values, error } = connection.decoder.push(chunk);
+      for (const value of values) {
+        if (connection.done) return;
+        this.receive(connection, value);
+      }
+      if (error !== null) this.reject(connection, error);
     });
+    socket.on('end', () => {
+      const reason = connection.decoder.end();
+      if (reason !== null) this.reject(connection, reason);
+      // Members never half-close: the peer is gone, and its candidate (if any) can take over now.
+      socket.destroy();
+    });
+    socket.on('close', () => this.closedInbound(connection));
   }
 
-  /** The sender's id when the handshake is acceptable, else why not. */
-  private checkHandshake(value: unknown): NodeId | RejectReason {
+  private receive(connection: Inbound, value: unknown): void {
+    if (connection.state === 'pending') {
+      const verdict = value === KEEPALIVE ? 'bad-handshake' : this.checkHandshake(value);
+      if (typeof verdict === 'string') return this.reject(connection, verdict);
+      return this.admit(connection, verdict);
+    }
+    const from = connection.from!;
+    if (value !== KEEPALIVE) {
+      const message = this.options.validateMessage(value);
+      if (message === null) return this.reject(connection, 'bad-message');
+      if (connection.state === 'candidate') {
+        if (connection.held.length >= MAX_HELD_MESSAGES) connection.held.shift();
+        connection.held.push(message);
+      } else {
+        this.deliver(from, message);
+      }
+    }
+    // A valid frame after a checked handshake: this member's state predates a fresh start of it.
+    if (!connection.fresh) this.known.add(from);
+    if (connection.state === 'established') this.heard.set(from, connection.lastHeard);
+  }
+
+  private deliver(from: NodeId, message: Message): void {
+    this.options.metrics.messageReceived(message.type);
+    this.options.onMessage(from, message);
+  }
+
+  /** A checked handshake: the member's connection, or its candidate while an established one lives. */
+  private admit(connection: Inbound, handshake: Handshake): void {
+    const { from } = handshake;
+    this.pending.delete(connection);
+    connection.from = from;
+    connection.fresh = handshake.fresh === true;
+    if (connection.fresh && this.known.has(from)) {
+      // It started on an empty data dir, yet we spoke with it before: it has lost its state (a vote,
+      // a term) and must not rejoin as a new member without being told to (--join-new).
+      this.options.logger.info('peer-lost-state', { peer: from, hint: 'the peer started on an empty data dir, but this node knew it before' });
+      this.write(connection, RECOGNIZED_FRAME);
+    }
+    const established = this.established.get(from);
+    if (!established) return this.establish(connection);
+    const previous = this.candidates.get(from);
+    connection.state = 'candidate';
+    this.candidates.set(from, connection);
+    if (previous) this.evict(previous, 'candidate-replaced');
+    // Probe the established connection at once: if the member's end of it is gone (it restarted,
+    // or its dialer gave up on it), the answer is a reset and the candidate takes over within a round
+    // trip rather than at the liveness deadline.
+    this.write(established, KEEPALIVE_FRAME);
+  }
+
+  private establish(connection: Inbound): void {
+    const from = connection.from!;
+    connection.state = 'established';
+    this.established.set(from, connection);
+    this.heard.set(from, performance.now());
+    this.options.metrics.connection(from, 'inbound', true);
+    this.options.logger.info('peer-connected', { peer: from, direction: 'inbound' });
+    for (const message of connection.held.splice(0)) this.deliver(from, message);
+    // The peer is up again: do not wait out our backoff to dial it back.
+    this.links.get(from)?.kick();
+  }
+
+  private closedInbound(connection: Inbound): void {
+    connection.done = true;
+    this.connections.delete(connection);
+    this.pending.delete(connection);
+    const from = connection.from;
+    if (from === null) return;
+    if (this.candidates.get(from) === connection) this.candidates.delete(from);
+    if (this.established.get(from) !== connection) return;
+    this.established.delete(from);
+    this.options.metrics.connection(from, 'inbound', false);
+    if (this.closed) return;
+    this.options.logger.info('peer-disconnected', { peer: from, direction: 'inbound' });
+    const candidate = this.candidates.get(from);
+    if (candidate && !candidate.done) {
+      this.candidates.delete(from);
+      this.establish(candidate);
+    }
+  }
+
+  private reject(connection: Inbound, reason: RejectReason): void {
+    if (connection.done) return;
+    connection.done = true;
+    this.options.metrics.frameRejected(reason);
+    this.options.logger.debug('frame-rejected', { reason, remote: connection.remote, peer: connection.from });
+    connection.socket.destroy();
+  }
+
+  private evict(connection: Inbound, reason: ConnectionRejectReason): void {
+    if (connection.done) return;
+    connection.done = true;
+    this.pending.delete(connection);
+    this.options.metrics.connectionRejected(reason);
+    this.options.logger.debug('connection-rejected', { reason, remote: connection.remote, peer: connection.from });
+    connection.socket.destroy();
+  }
+
+  /** The handshake when it is acceptable, else why not. */
+  private checkHandshake(value: unknown): Handshake | RejectReason {
     const parsed = handshakeSchema.safeParse(value);
     if (!parsed.success) return 'bad-handshake';
     const handshake = parsed.data;
@@ -214,138 +428,10 @@ export class Transport {
     if (handshake.algorithm !== this.options.algorithmName) return 'wrong-algorithm';
     if (handshake.to !== this.options.id) return 'wrong-recipient';
     if (!this.links.has(handshake.from)) return 'unknown-sender';
-    return handshake.from;
+    return handshake;
   }
 }
 
-/** The outbound side toward one peer: dial, handshake, send; redial with backoff when it breaks. */
-class PeerLink {
-  private socket: Socket | null = null;
-  private open = false;
-  private closed = false;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private connectTimer: NodeJS.Timeout | null = null;
-  private backoffMs = BACKOFF_MIN_MS;
-  private readonly queue: Buffer[] = [];
-  private readonly maxQueue: number;
-  private failures = 0;
-  private openedAt = 0;
-  /** The last connection was closed by the peer right after it opened (see 'close'). */
-  private unstable = false;
-
-  constructor(
-    private readonly peer: NodeId,
-    private readonly address: Address,
-    private readonly handshake: Buffer,
-    private readonly options: TransportOptions,
-  ) {
-    this.maxQueue = options.maxQueuedMessages ?? 64;
-  }
-
-  start(): void {
-    this.dial();
-  }
-
-  send(frame: Buffer): void {
-    if (this.closed) return;
-    if (this.open && this.queue.length === 0 && this.socket!.writableLength < HIGH_WATER_BYTES) {
-      this.socket!.write(frame);
-      return;
-    }
-    // Unreachable or congested: keep the newest messages only (see the file comment).
-    if (this.queue.length >= this.maxQueue) {
-      this.queue.shift();
-      this.options.metrics.messageDropped('queue-full');
-    }
-    this.queue.push(frame);
-  }
-
-  /** Redial now if waiting out a backoff. */
-  kick(): void {
-    if (this.closed || this.retryTimer === null) return;
-    clearTimeout(this.retryTimer);
-    this.retryTimer = null;
-    this.backoffMs = BACKOFF_MIN_MS;
-    this.dial();
-  }
-
-  close(): void {
-    this.closed = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    if (this.connectTimer) clearTimeout(this.connectTimer);
-    this.retryTimer = this.connectTimer = null;
-    this.socket?.destroy();
-    this.queue.length = 0;
-  }
-
-  private dial(): void {
-    const { host, port } = this.address;
-    const socket = connect({ host, port, noDelay: true });
-    this.socket = socket;
-    this.connectTimer = setTimeout(() => socket.destroy(), CONNECT_TIMEOUT_MS);
-    socket.on('connect', () => {
-      if (this.connectTimer) clearTimeout(this.connectTimer);
-      this.connectTimer = null;
-      socket.setKeepAlive(true, 5000);
-      socket.write(this.handshake);
-      this.open = true;
-      this.openedAt = performance.now();
-      this.backoffMs = BACKOFF_MIN_MS;
-      this.failures = 0;
-      this.options.metrics.connection(this.peer, 'outbound', true);
-      this.log('peer-connected');
-      this.flush();
-    });
-    socket.on('drain', () => this.flush());
-    // The peer never writes on our outbound connection; reading keeps us told of its FIN at once.
-    socket.on('data', () => socket.destroy());
-    socket.on('error', (error: NodeJS.ErrnoException) => {
-      if (!this.open && this.failures++ === 0) this.options.logger.debug('connect-failed', { peer: this.peer, code: error.code ?? error.message });
-    });
-    socket.on('close', () => {
-      if (this.connectTimer) clearTimeout(this.connectTimer);
-      this.connectTimer = null;
-      if (this.socket !== socket) return;
-      this.socket = null;
-      if (this.open) {
-        this.open = false;
-        this.options.metrics.connection(this.peer, 'outbound', false);
-        if (!this.closed) this.log('peer-disconnected');
-        // A peer that closes our connections right after the handshake refuses it (another cluster id
-        // or algorithm, or a peer list without us): say so once, then stop logging every redial.
-        const refused = performance.now() - this.openedAt < UNSTABLE_MS;
-        if (refused && !this.unstable && !this.closed) {
-          this.options.logger.info('peer-unstable', {
-            peer: this.peer,
-            hint: 'the peer closes connections right after the handshake; check --cluster-id, --algorithm and --peers on both nodes',
-          });
-        }
-        this.unstable = refused;
-      }
-      if (this.closed) return;
-      // Exponential backoff with jitter, so that restarted clusters do not redial in lockstep.
-      const delay = this.backoffMs * (0.5 + Math.random() / 2);
-      this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = null;
-        this.dial();
-      }, delay);
-    });
-  }
-
-  /** Connection changes at info, except while the link is unstable (then at debug). */
-  private log(event: 'peer-connected' | 'peer-disconnected'): void {
-    const fields = { peer: this.peer, direction: 'outbound' };
-    if (this.unstable) this.options.logger.debug(event, fields);
-    else this.options.logger.info(event, fields);
-  }
-
-  private flush(): void {
-    const socket = this.socket;
-    if (!socket || !this.open) return;
-    while (this.queue.length > 0 && socket.writableLength < HIGH_WATER_BYTES) socket.write(this.queue.shift()!);
-  }
-}
 
 /**
  * Runs the pure part of the receive path (encode, decode, validate) over sample messages, so that V8

@@ -1,0 +1,303 @@
+/**
+ * Peer links: the deadlines every connection between members keeps (linkTiming), and the outbound
+ * side toward one peer (PeerLink: dial, handshake, send, keepalives, redial). The transport
+ * (transport.ts) owns the inbound side and the admission rules.
+ */
+import { connect, type Socket } from 'node:net';
+import type { NodeId, Timing } from '../core/types.js';
+import type { Address } from './config.js';
+import { FrameDecoder, KEEPALIVE, KEEPALIVE_FRAME, type RejectReason } from './frames.js';
+import { recognizedSchema } from './schema.js';
+import type { Logger } from './log.js';
+import type { NodeMetrics } from './metrics.js';
+
+/** What a link needs of the transport's options (TransportOptions extends it). */
+export interface LinkOptions {
+  readonly metrics: NodeMetrics;
+  readonly logger: Logger;
+  /** A peer answered our fresh handshake: it knew this node before, so this node has lost its state. */
+  readonly onRecognized?: (peer: NodeId) => void;
+  /** Messages kept per peer while it is unreachable or congested (default 64). */
+  readonly maxQueuedMessages?: number;
+}
+
+/** The deadlines of every peer link, derived from the node's timing. */
+export interface LinkTiming {
+  /** A connection on which nothing was heard for this long is closed (and the outbound side redials). */
+  readonly livenessMs: number;
+  /** A connection on which nothing was sent for about this long gets a keepalive. */
+  readonly keepaliveMs: number;
+  /** A dial that has not connected within this time is abandoned and retried. */
+  readonly connectTimeoutMs: number;
+  /** An inbound connection must present its handshake within this time. */
+  readonly handshakeTimeoutMs: number;
+  /** A connection without a handshake cannot be evicted for a newcomer before this age. */
+  readonly handshakeGraceMs: number;
+  /** The longest wait between two dials of a broken link. */
+  readonly backoffMaxMs: number;
+}
+
+/** Below this, a liveness deadline would measure the machine's scheduler rather than the network. */
+const MIN_LIVENESS_MS = 500;
+/** The shortest connect timeout and backoff cap. */
+const MIN_REDIAL_MS = 200;
+
+/**
+ * The link deadlines for a node's timing. With the defaults (heartbeat 50 ms, election timeout up to
+ * 300 ms): liveness 600 ms, keepalive 150 ms, handshake timeout 300 ms, connect timeout and backoff
+ * cap 200 ms.
+ *
+ * - liveness = max(2 × the longest election timeout, 10 heartbeats, 500 ms). Ten heartbeats: a link is
+ *   never judged on a few late keepalives; on a loaded 2-core machine a timer is late by a GC pause or
+ *   a scheduling delay (tens of ms, a heartbeat or two), not by ten. Twice the election timeout: by
+ *   then the algorithm has already acted on the silence (followers campaign after one election
+ *   timeout), so a link that times out no sooner adds no disruption the algorithm had not already
+ *   paid, and a peer paused that long is treated as failed by everyone anyway. And this process's own
+ *   pauses never count: an overdue link is judged only after the event loop has read what the kernel
+ *   holds (confirmAfterPoll), so a GC pause here cannot kill a link whose peer kept talking.
+ * - keepalive = liveness / 4, checked every keepalive / 2: a live connection carries a frame at least
+ *   every `keepalive`, so three keepalives in a row must be lost or late before the deadline.
+ * - connect timeout and backoff cap = max(4 heartbeats, 200 ms), at most liveness / 2: during a cut,
+ *   SYNs are lost and the kernel would retry them only after 1, 3, 7 s…; redialing instead means that
+ *   after a heal a new SYN leaves within connect timeout + backoff cap (400 ms by default), whatever the
+ *   length of the cut and however long the election timeout (and the first link back makes its reverse
+ *   redial at once). A connect is one round trip, far below this, and a dial judged too early (this
+ *   process paused) is only retried; the cost is a few refused dials a second toward a peer that is down.
+ * - handshake timeout = liveness / 2: a member writes its handshake with its first bytes, so a
+ *   connection that has not sent one in that time is not a member. The grace before a connection
+ *   without a handshake may be evicted for a newcomer is a quarter of that (see Transport's constructor).
+ */
+export function linkTiming(timing: Timing): LinkTiming {
+  const livenessMs = Math.max(2 * timing.electionTimeoutMaxMs, 10 * timing.heartbeatMs, MIN_LIVENESS_MS);
+  const redialMs = Math.min(livenessMs / 2, Math.max(4 * timing.heartbeatMs, MIN_REDIAL_MS));
+  return {
+    livenessMs,
+    keepaliveMs: livenessMs / 4,
+    connectTimeoutMs: redialMs,
+    handshakeTimeoutMs: livenessMs / 2,
+    handshakeGraceMs: livenessMs / 8,
+    backoffMaxMs: redialMs,
+  };
+}
+
+/** Bytes the kernel and the socket may hold toward a peer before the link counts as congested. */
+const HIGH_WATER_BYTES = 64 * 1024;
+const BACKOFF_MIN_MS = 25;
+/**
+ * TCP keep-alive probes after this much idleness (both directions). The keepalive frames keep every
+ * link busier than that, so these matter only if the application stops writing; Node has no API for
+ * TCP_USER_TIMEOUT, whose job (close a connection whose data goes unacknowledged) the liveness deadline
+ * does for both directions.
+ */
+export const TCP_KEEPALIVE_MS = 5000;
+/** An outbound connection closed sooner than this after opening counts as refused. */
+const UNSTABLE_MS = 1000;
+/** What an acceptor may send on an inbound connection: keepalives and `{"recognized":true}`. */
+const MAX_ANSWER_BYTES = 64;
+
+/**
+ * Runs `act` if `stillDue()` still holds once the event loop has read what the kernel has buffered:
+ * a timer scheduled in the timers phase runs before this turn's poll, and setImmediate after it. After
+ * a pause of this process (GC, CPU starvation) its timers fire late, all at once, with the peers'
+ * frames still unread; judging then would blame the peers for our own pause.
+ */
+export function confirmAfterPoll(stillDue: () => boolean, act: () => void): void {
+  setImmediate(() => {
+    if (stillDue()) act();
+  });
+}
+
+/** The outbound side toward one peer: dial, handshake, send; redial with backoff when it breaks. */
+export class PeerLink {
+  private socket: Socket | null = null;
+  private open = false;
+  private closed = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private connectTimer: NodeJS.Timeout | null = null;
+  private backoffMs = BACKOFF_MIN_MS;
+  private readonly queue: Buffer[] = [];
+  private readonly maxQueue: number;
+  private failures = 0;
+  private openedAt = 0;
+  /** The last connection was closed by the peer right after it opened (see 'close'). */
+  private unstable = false;
+  private sentSinceTick = false;
+  /** The current connection is being closed for silence (not a refusal by the peer). */
+  private timedOut = false;
+  /** When the peer last answered on this link (keepalives); -Infinity before it ever did. */
+  lastHeard = -Infinity;
+
+  constructor(
+    private readonly peer: NodeId,
+    private readonly address: Address,
+    private readonly handshake: Buffer,
+    private readonly options: LinkOptions,
+    private readonly timing: LinkTiming,
+  ) {
+    this.maxQueue = options.maxQueuedMessages ?? 64;
+  }
+
+  start(): void {
+    this.dial();
+  }
+
+  send(frame: Buffer): void {
+    if (this.closed) return;
+    if (this.open && this.queue.length === 0 && this.socket!.writableLength < HIGH_WATER_BYTES) {
+      this.socket!.write(frame);
+      this.sentSinceTick = true;
+      return;
+    }
+    // Unreachable or congested: keep the newest messages only (see the file comment).
+    if (this.queue.length >= this.maxQueue) {
+      this.queue.shift();
+      this.options.metrics.messageDropped('queue-full');
+    }
+    this.queue.push(frame);
+  }
+
+  /** Redial now if waiting out a backoff. */
+  kick(): void {
+    if (this.closed || this.retryTimer === null) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.backoffMs = BACKOFF_MIN_MS;
+    this.dial();
+  }
+
+  /** A keepalive if nothing was sent since the last tick; the liveness deadline. */
+  tick(now: number): void {
+    const socket = this.socket;
+    if (!socket || !this.open) return;
+    const idle = !this.sentSinceTick;
+    this.sentSinceTick = false;
+    if (idle && socket.writableLength === 0) {
+      socket.write(KEEPALIVE_FRAME);
+      this.sentSinceTick = true;
+    }
+    const { livenessMs } = this.timing;
+    const heardAt = Math.max(this.lastHeard, this.openedAt);
+    if (now - heardAt <= livenessMs) return;
+    confirmAfterPoll(
+      () => !this.closed && this.socket === socket && performance.now() - Math.max(this.lastHeard, this.openedAt) > livenessMs,
+      () => {
+        this.timedOut = true;
+        this.options.metrics.linkTimedOut('outbound');
+        this.options.logger.info('peer-timeout', { peer: this.peer, direction: 'outbound', silentMs: Math.round(performance.now() - heardAt) });
+        socket.destroy();
+      },
+    );
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.retryTimer = this.connectTimer = null;
+    this.socket?.destroy();
+    this.queue.length = 0;
+  }
+
+  private dial(): void {
+    const { host, port } = this.address;
+    const socket = connect({ host, port, noDelay: true });
+    this.socket = socket;
+    this.connectTimer = setTimeout(() => {
+      this.connectTimer = null;
+      confirmAfterPoll(
+        () => !this.closed && this.socket === socket && socket.connecting,
+        () => socket.destroy(),
+      );
+    }, this.timing.connectTimeoutMs);
+    const decoder = new FrameDecoder(MAX_ANSWER_BYTES);
+    socket.on('connect', () => {
+      if (this.connectTimer) clearTimeout(this.connectTimer);
+      this.connectTimer = null;
+      socket.setKeepAlive(true, TCP_KEEPALIVE_MS);
+      socket.write(this.handshake);
+      this.sentSinceTick = true;
+      this.open = true;
+      this.openedAt = performance.now();
+      this.backoffMs = BACKOFF_MIN_MS;
+      this.failures = 0;
+      this.options.metrics.connection(this.peer, 'outbound', true);
+      this.log('peer-connected');
+      this.flush();
+    });
+    socket.on('drain', () => this.flush());
+    // The peer writes only keepalives here, and `{"recognized":true}` to a fresh handshake; anything
+    // else is a broken or foreign peer.
+    socket.on('data', (chunk: Buffer) => {
+      if (this.socket !== socket) return;
+      this.lastHeard = performance.now();
+      const { values, error } = decoder.push(chunk);
+      for (const value of values) {
+        if (value === KEEPALIVE) continue;
+        if (recognizedSchema.safeParse(value).success) {
+          this.options.logger.info('recognized-by-peer', { peer: this.peer, hint: 'this node started on an empty data dir, but the peer knew it before' });
+          this.options.onRecognized?.(this.peer);
+          continue;
+        }
+        this.refuse('bad-message');
+        return;
+      }
+      if (error !== null) this.refuse(error);
+    });
+    socket.on('end', () => socket.destroy());
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (!this.open && this.failures++ === 0) this.options.logger.debug('connect-failed', { peer: this.peer, code: error.code ?? error.message });
+    });
+    socket.on('close', () => {
+      if (this.connectTimer) clearTimeout(this.connectTimer);
+      this.connectTimer = null;
+      if (this.socket !== socket) return;
+      this.socket = null;
+      if (this.open) {
+        this.open = false;
+        this.options.metrics.connection(this.peer, 'outbound', false);
+        if (!this.closed) this.log('peer-disconnected');
+        // A peer that closes our connections right after the handshake refuses it (another cluster id
+        // or algorithm, or a peer list without us): say so once, then stop logging every redial.
+        const refused = !this.timedOut && performance.now() - this.openedAt < UNSTABLE_MS;
+        this.timedOut = false;
+        if (refused && !this.unstable && !this.closed) {
+          this.options.logger.info('peer-unstable', {
+            peer: this.peer,
+            hint: 'the peer closes connections right after the handshake; check --cluster-id, --algorithm and --peers on both nodes',
+          });
+        }
+        this.unstable = refused;
+      }
+      if (this.closed) return;
+      // Exponential backoff with jitter, so that restarted clusters do not redial in lockstep.
+      const delay = this.backoffMs * (0.5 + Math.random() / 2);
+      this.backoffMs = Math.min(this.backoffMs * 2, this.timing.backoffMaxMs);
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        this.dial();
+      }, delay);
+    });
+  }
+
+  private refuse(reason: RejectReason): void {
+    this.options.metrics.frameRejected(reason);
+    this.options.logger.debug('frame-rejected', { reason, peer: this.peer, direction: 'outbound' });
+    this.socket?.destroy();
+  }
+
+  /** Connection changes at info, except while the link is unstable (then at debug). */
+  private log(event: 'peer-connected' | 'peer-disconnected'): void {
+    const fields = { peer: this.peer, direction: 'outbound' };
+    if (this.unstable) this.options.logger.debug(event, fields);
+    else this.options.logger.info(event, fields);
+  }
+
+  private flush(): void {
+    const socket = this.socket;
+    if (!socket || !this.open) return;
+    while (this.queue.length > 0 && socket.writableLength < HIGH_WATER_BYTES) {
+      socket.write(this.queue.shift()!);
+      this.sentSinceTick = true;
+    }
+  }
+}
