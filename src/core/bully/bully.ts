@@ -252,10 +252,8 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
    * whose loss we detected), then wait T for an Alive; with nobody higher to ask, declare at once.
    */
   private startElection(now: number, suspect: NodeId | null): void {
-    const wasLeader = this.role === 'leader';
     this.role = 'electing';
     this.heartbeatDeadline = Infinity;
-    if (wasLeader) this.out.emit({ type: 'lost-leadership', term: this.generation });
     this.setLeader(null);
     this.out.emit({ type: 'election-started', term: this.generation });
     const targets = this.higher.filter((id) => id !== suspect);
@@ -278,7 +276,6 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
     this.role = 'leader';
     this.deadline = Infinity;
     this.setLeader(this.id);
-    this.out.emit({ type: 'became-leader', term: this.reign });
     this.announceVictory(now);
   }
 
@@ -288,7 +285,6 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
       this.generation = nextGeneration(this.generation, this.id, this.config.voters);
       this.reign = this.generation;
       this.persist();
-      this.out.emit({ type: 'became-leader', term: this.reign });
     }
     this.announceVictory(now);
   }
@@ -299,10 +295,8 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
   }
 
   private follow(now: number, coordinator: NodeId): void {
-    const wasLeader = this.role === 'leader';
     this.role = 'follower';
     this.heartbeatDeadline = Infinity;
-    if (wasLeader) this.out.emit({ type: 'lost-leadership', term: this.generation });
     this.setLeader(coordinator);
     this.deadline = now + this.detectionTimeout();
   }
@@ -348,9 +342,7 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
   }
 
   private setLeader(leader: NodeId | null): void {
-    if (leader === this.leader) return;
     this.leader = leader;
-    this.out.emit({ type: 'leader-changed', leader, term: this.generation });
   }
 
   private persist(): void {
