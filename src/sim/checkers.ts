@@ -110,7 +110,7 @@ export class Convergence implements Checker {
   }
 }
 
-/** Every checker the simulator runs, in the order their violations are reported for one event. */
+/** Every checker the simulator runs, in the order their violations are reported for one event (term-monotonic first). */
 export function defaultCheckers(engine: Engine): Checker[] {
   return [new TermMonotonic(), new ElectionSafety(), new MessageCheck(engine.algorithm, engine.voters, engine.observers), new Convergence(engine)];
 }

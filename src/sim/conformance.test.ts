@@ -54,6 +54,19 @@ const suites: Record<string, Suite> = {
 const SEEDS = 60;
 const seeds = Array.from({ length: SEEDS }, (_, i) => i + 1);
 
+/** 1 and 2 are cut off from 3, 4 and 5 from 2 s to 6 s. */
+function minorityPartition(algorithm: AnyAlgorithm, seed: number): SimResult {
+  const result = simulate({
+    algorithm,
+    nodes: 5,
+    seed,
+    schedule: [{ atMs: 2000, do: 'partition', groups: [[1, 2]] }, { atMs: 6000, do: 'heal' }],
+    durationMs: 9000,
+  });
+  noViolations(result, 'minority partition');
+  return result;
+}
+
 function noViolations(result: SimResult, what: string): void {
   assert.deepEqual(result.violations, [], `${what}, seed ${result.seed}: replay with ballot sim --seed ${result.seed}`);
 }
@@ -139,15 +152,7 @@ const cases: Record<CaseName, (algorithm: AnyAlgorithm) => void> = {
 
   'a partitioned minority cannot elect a leader': (algorithm) => {
     for (const seed of seeds) {
-      // 1 and 2 are cut off from 3, 4, 5 from 2 s to 6 s.
-      const result = simulate({
-        algorithm,
-        nodes: 5,
-        seed,
-        schedule: [{ atMs: 2000, do: 'partition', groups: [[1, 2]] }, { atMs: 6000, do: 'heal' }],
-        durationMs: 9000,
-      });
-      noViolations(result, 'minority partition');
+      const result = minorityPartition(algorithm, seed);
       const minorityLeaders = result.leaders.filter((l) => l.atMs > 2000 && l.atMs < 6000 && l.node <= 2);
       assert.deepEqual(minorityLeaders, [], `seed ${seed}: the minority elected`);
     }
@@ -155,14 +160,7 @@ const cases: Record<CaseName, (algorithm: AnyAlgorithm) => void> = {
 
   'a partitioned minority elects its own leader (split brain)': (algorithm) => {
     for (const seed of seeds) {
-      const result = simulate({
-        algorithm,
-        nodes: 5,
-        seed,
-        schedule: [{ atMs: 2000, do: 'partition', groups: [[1, 2]] }, { atMs: 6000, do: 'heal' }],
-        durationMs: 9000,
-      });
-      noViolations(result, 'minority partition');
+      const result = minorityPartition(algorithm, seed);
       assert.ok(result.leaders.some((l) => l.atMs > 2000 && l.atMs < 6000 && l.node === 2), `seed ${seed}: 2 led its side`);
       assert.ok(result.dualLeaderMs > 0, `seed ${seed}: two leaders at once`);
       assert.equal(agreedAtEnd(result), 5, `seed ${seed}: one leader again after the heal`);

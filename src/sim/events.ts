@@ -11,6 +11,7 @@
 import type { DriverEvent } from '../core/driver.js';
 import type { Message, NodeId, Status } from '../core/types.js';
 import type { Action } from './schedule.js';
+import type { NetworkChange } from './types.js';
 
 export type SimEvent =
   /** Every event of a node's NodeDriver, in its order (reused object). */
@@ -35,14 +36,8 @@ export type SimEvent =
   | { readonly type: 'skipped'; readonly action: Action }
   | { readonly type: 'crash'; readonly node: NodeId; readonly wasLeader: boolean }
   | { readonly type: 'restart'; readonly node: NodeId }
-  /** The network's partition groups after a partition (or a split of the leader into a minority). */
-  | { readonly type: 'partition'; readonly groups: readonly (readonly NodeId[])[] }
-  | { readonly type: 'isolate'; readonly node: NodeId }
-  | { readonly type: 'cut'; readonly from: NodeId; readonly to: NodeId }
-  | { readonly type: 'heal' }
-  | { readonly type: 'loss'; readonly p: number }
-  | { readonly type: 'duplicate'; readonly p: number }
-  | { readonly type: 'latency'; readonly minMs: number; readonly maxMs: number }
+  /** A fault changed the network (a split of the leader into a minority is a partition). */
+  | { readonly type: 'network'; readonly change: NetworkChange }
   /** Derived by the election metrics: two or more live nodes believe they lead (with their terms). */
   | { readonly type: 'dual-leaders'; readonly leaders: readonly { readonly node: NodeId; readonly term: number }[] }
   /** Derived: at most one believer again, after `afterMs` of dual leaders. */

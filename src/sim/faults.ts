@@ -84,7 +84,7 @@ export class Faults {
       }
       case 'partition':
         network.partition(resolved.groups);
-        this.publish({ type: 'partition', groups: network.components() });
+        this.publish({ type: 'network', change: { kind: 'partition', groups: network.components() } });
         return;
       case 'split': {
         const leader = this.currentLeader();
@@ -94,35 +94,35 @@ export class Faults {
         }
         const others = engine.nodes.map((n) => n.id).filter((id) => id !== leader);
         network.partition([[leader, ...others.slice(0, resolved.minority - 1)]]);
-        this.publish({ type: 'partition', groups: network.components() });
+        this.publish({ type: 'network', change: { kind: 'partition', groups: network.components() } });
         return;
       }
       case 'isolate':
         network.isolate(resolved.node);
-        this.publish({ type: 'isolate', node: resolved.node });
+        this.publish({ type: 'network', change: { kind: 'isolate', node: resolved.node } });
         return;
       case 'cut':
         network.cut(resolved.from, resolved.to);
-        this.publish({ type: 'cut', from: resolved.from, to: resolved.to });
+        this.publish({ type: 'network', change: { kind: 'cut', from: resolved.from, to: resolved.to } });
         return;
       case 'heal':
         if (!network.faulty) return;
         network.heal();
-        this.publish({ type: 'heal' });
+        this.publish({ type: 'network', change: { kind: 'heal' } });
         return;
       case 'loss':
         if (network.loss === resolved.p) return;
         network.loss = resolved.p;
-        this.publish({ type: 'loss', p: resolved.p });
+        this.publish({ type: 'network', change: { kind: 'loss', p: resolved.p } });
         return;
       case 'duplicate':
         if (network.duplicate === resolved.p) return;
         network.duplicate = resolved.p;
-        this.publish({ type: 'duplicate', p: resolved.p });
+        this.publish({ type: 'network', change: { kind: 'duplicate', p: resolved.p } });
         return;
       case 'latency':
         network.latency = { minMs: resolved.minMs, maxMs: resolved.maxMs };
-        this.publish({ type: 'latency', minMs: resolved.minMs, maxMs: resolved.maxMs });
+        this.publish({ type: 'network', change: { kind: 'latency', minMs: resolved.minMs, maxMs: resolved.maxMs } });
         return;
     }
   }

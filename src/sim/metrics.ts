@@ -22,7 +22,7 @@ interface ElectionStart {
 const coldStart = (): ElectionStart => ({ startMs: 0, messages: 0, rounds: 0, byType: new Map(), starts: new Map() });
 
 export class ElectionMetrics implements Subscriber {
-  readonly wants = ['driver', 'status', 'crash', 'partition', 'isolate', 'cut', 'heal'] as const;
+  readonly wants = ['driver', 'status', 'crash', 'network'] as const;
   readonly leaders: LeaderRecord[] = [];
   readonly elections: ElectionRecord[] = [];
   private electionsStarted = 0;
@@ -73,11 +73,9 @@ export class ElectionMetrics implements Subscriber {
         this.dirty = true;
         if (event.wasLeader) this.countBeliever(false);
         return;
-      case 'partition':
-      case 'isolate':
-      case 'cut':
-      case 'heal':
-        this.dirty = true; // who is on the leader's side may have changed
+      case 'network':
+        // Who is on the leader's side may have changed (loss, duplication and latency change nothing).
+        if (event.change.kind === 'partition' || event.change.kind === 'isolate' || event.change.kind === 'cut' || event.change.kind === 'heal') this.dirty = true;
         return;
       default:
         return;

@@ -67,12 +67,7 @@ class Simulation implements SimRun {
   private readonly metrics: ElectionMetrics;
   private readonly timeline: Timeline | null;
   private readonly checkers: CheckerSubscriber[];
-  /**
-   * Everything that follows the stream, in the order each event reaches them. The order is part of the
-   * output: a timeline line comes after the violation a checker found before it and before the ones
-   * found after it (term-monotonic, the leader's line, election-safety, ...; then the metrics' derived
-   * events, such as dual leaders).
-   */
+  /** Event type → the subscribers that read it, in the order they are called (see the constructor). */
   private readonly routes = new Map<SimEventType, Subscriber[]>();
   private readonly violations: Violation[] = [];
 
@@ -88,8 +83,12 @@ class Simulation implements SimRun {
     this.timeline = options.timeline ? new Timeline(engine) : null;
     const report = (checker: Checker, details: readonly string[]) => this.report(checker.name, details);
     this.checkers = defaultCheckers(engine).map((checker) => new CheckerSubscriber(checker, report));
-    const [first, ...rest] = this.checkers;
-    for (const subscriber of [...(first ? [first] : []), ...(this.timeline ? [this.timeline] : []), ...rest, this.metrics]) {
+    // The order is part of the text output, as it was when all this was one class: for a node's new
+    // status, a term going back is reported before the line "N becomes leader", election safety after
+    // it; the metrics come last, so what they derive (dual leaders, a lost leader) follows the cause.
+    const [termMonotonic, ...otherCheckers] = this.checkers;
+    const ordered = [termMonotonic!, ...(this.timeline ? [this.timeline] : []), ...otherCheckers, this.metrics];
+    for (const subscriber of ordered) {
       for (const type of subscriber.wants) {
         const route = this.routes.get(type);
         if (route) route.push(subscriber);

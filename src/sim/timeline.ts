@@ -5,15 +5,32 @@
 import { roundMs, type Engine } from './engine.js';
 import type { SimEvent, Subscriber } from './events.js';
 import { describeAction } from './schedule.js';
-import type { TimelineEntry } from './types.js';
+import type { NetworkChange, TimelineEntry } from './types.js';
 
 /** Distributes over the union: each kind of entry without the two fields every entry has. */
 type EntryFields<E> = E extends TimelineEntry ? Omit<E, 'atMs' | 'text'> : never;
 
+function describeChange(change: NetworkChange): string {
+  switch (change.kind) {
+    case 'partition':
+      return `partition ${change.groups.map((g) => `[${g.join(',')}]`).join(' ')}`;
+    case 'isolate':
+      return `isolate ${change.node}`;
+    case 'cut':
+      return `cut ${change.from} -> ${change.to}`;
+    case 'heal':
+      return 'heal';
+    case 'loss':
+    case 'duplicate':
+      return `${change.kind} ${change.p}`;
+    case 'latency':
+      return describeAction({ atMs: 0, do: 'latency', minMs: change.minMs, maxMs: change.maxMs });
+  }
+}
+
 export class Timeline implements Subscriber {
   readonly wants = [
-    'status', 'skipped', 'crash', 'restart', 'partition', 'isolate', 'cut', 'heal', 'loss', 'duplicate', 'latency',
-    'dual-leaders', 'one-leader', 'leader-lost', 'agreed', 'violation',
+    'status', 'skipped', 'crash', 'restart', 'network', 'dual-leaders', 'one-leader', 'leader-lost', 'agreed', 'violation',
   ] as const;
   readonly entries: TimelineEntry[] = [];
 
@@ -36,26 +53,8 @@ export class Timeline implements Subscriber {
       case 'restart':
         this.add({ kind: 'restart', node: event.node }, `restart ${event.node}`);
         return;
-      case 'partition': {
-        const groups = event.groups.map((g) => [...g]);
-        this.add({ kind: 'partition', groups }, `partition ${groups.map((g) => `[${g.join(',')}]`).join(' ')}`);
-        return;
-      }
-      case 'isolate':
-        this.add({ kind: 'isolate', node: event.node }, `isolate ${event.node}`);
-        return;
-      case 'cut':
-        this.add({ kind: 'cut', from: event.from, to: event.to }, `cut ${event.from} -> ${event.to}`);
-        return;
-      case 'heal':
-        this.add({ kind: 'heal' }, 'heal');
-        return;
-      case 'loss':
-      case 'duplicate':
-        this.add({ kind: event.type, p: event.p }, `${event.type} ${event.p}`);
-        return;
-      case 'latency':
-        this.add({ kind: 'latency', minMs: event.minMs, maxMs: event.maxMs }, describeAction({ atMs: 0, do: 'latency', minMs: event.minMs, maxMs: event.maxMs }));
+      case 'network':
+        this.add(event.change, describeChange(event.change));
         return;
       case 'dual-leaders':
         this.add(
@@ -89,6 +88,6 @@ export class Timeline implements Subscriber {
   }
 
   private add(fields: EntryFields<TimelineEntry>, text: string): void {
-    this.entries.push({ atMs: roundMs(this.engine.now), text, ...fields } as TimelineEntry);
+    this.entries.push({ atMs: roundMs(this.engine.now), text, ...fields });
   }
 }

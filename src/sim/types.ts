@@ -66,6 +66,16 @@ export interface FinalStatus {
   readonly durableBytes: number;
 }
 
+/** A change made to the simulated network by a fault (the partition groups are those after it). */
+export type NetworkChange =
+  | { readonly kind: 'partition'; readonly groups: readonly (readonly NodeId[])[] }
+  | { readonly kind: 'isolate'; readonly node: NodeId }
+  | { readonly kind: 'cut'; readonly from: NodeId; readonly to: NodeId }
+  | { readonly kind: 'heal' }
+  | { readonly kind: 'loss'; readonly p: number }
+  | { readonly kind: 'duplicate'; readonly p: number }
+  | { readonly kind: 'latency'; readonly minMs: number; readonly maxMs: number };
+
 /**
  * One line of the timeline: what happened (`kind`, with its typed fields: read these, never the text)
  * and the line `ballot sim` prints for it.
@@ -74,14 +84,7 @@ export type TimelineEntry = { readonly atMs: number; readonly text: string } & (
   | { readonly kind: 'became-leader'; readonly node: NodeId; readonly term: number }
   | { readonly kind: 'crash'; readonly node: NodeId }
   | { readonly kind: 'restart'; readonly node: NodeId }
-  /** The partition groups after the change, each sorted, in order of their smallest id. */
-  | { readonly kind: 'partition'; readonly groups: readonly (readonly NodeId[])[] }
-  | { readonly kind: 'isolate'; readonly node: NodeId }
-  | { readonly kind: 'cut'; readonly from: NodeId; readonly to: NodeId }
-  | { readonly kind: 'heal' }
-  | { readonly kind: 'loss'; readonly p: number }
-  | { readonly kind: 'duplicate'; readonly p: number }
-  | { readonly kind: 'latency'; readonly minMs: number; readonly maxMs: number }
+  | NetworkChange
   /** A fault naming "the leader" found none. */
   | { readonly kind: 'skipped'; readonly action: Action }
   /** Two or more live nodes believe they lead. */
