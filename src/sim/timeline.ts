@@ -4,28 +4,16 @@
  */
 import { roundMs, type Engine } from './engine.js';
 import type { SimEvent, Subscriber } from './events.js';
-import { describeAction } from './schedule.js';
+import { describeAction, type Action } from './schedule.js';
 import type { NetworkChange, TimelineEntry } from './types.js';
 
 /** Distributes over the union: each kind of entry without the two fields every entry has. */
 type EntryFields<E> = E extends TimelineEntry ? Omit<E, 'atMs' | 'text'> : never;
 
+/** A network change is worded as the action that made it (partition groups: as they are after it). */
 function describeChange(change: NetworkChange): string {
-  switch (change.kind) {
-    case 'partition':
-      return `partition ${change.groups.map((g) => `[${g.join(',')}]`).join(' ')}`;
-    case 'isolate':
-      return `isolate ${change.node}`;
-    case 'cut':
-      return `cut ${change.from} -> ${change.to}`;
-    case 'heal':
-      return 'heal';
-    case 'loss':
-    case 'duplicate':
-      return `${change.kind} ${change.p}`;
-    case 'latency':
-      return describeAction({ atMs: 0, do: 'latency', minMs: change.minMs, maxMs: change.maxMs });
-  }
+  const { kind, ...fields } = change;
+  return describeAction({ atMs: 0, do: kind, ...fields } as Action);
 }
 
 export class Timeline implements Subscriber {
