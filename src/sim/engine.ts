@@ -41,7 +41,7 @@ export interface SimNode {
   incarnation: number;
   /** The running incarnation's host loop; null while down. */
   driver: NodeDriver | null;
-  readonly host: DriverHost<Message, unknown>;
+  host: SimHost;
   durable: unknown;
   /** The deadline a timer event is queued for (Infinity when none). */
   timerAt: number;
@@ -70,13 +70,40 @@ export interface EngineHooks {
 type Mutable<E> = { -readonly [K in keyof E]: E[K] };
 type EventOf<T extends SimEvent['type']> = Mutable<Extract<SimEvent, { type: T }>>;
 
+/**
+ * What a node's driver calls back: a class rather than closures, so the hot path (a send per message)
+ * stays one monomorphic call.
+ */
+class SimHost implements DriverHost<Message, unknown> {
+  /** The engine delivers every input itself (and publishes the deliveries): the drivers need not. */
+  readonly publishInputs = false;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly node: SimNode,
+  ) {}
+
+  persist(state: unknown): void {
+    this.node.durable = state;
+  }
+
+  send(to: NodeId, message: Message): void {
+    this.engine.send(this.node, to, message);
+  }
+
+  publish(event: DriverEvent): void {
+    this.engine.onDriverEvent(this.node, event);
+  }
+}
+
 export class Engine {
   readonly algorithm: AnyAlgorithm;
   readonly timing: Timing;
   readonly voters: NodeId[];
   readonly observers: NodeId[];
   readonly nodes: SimNode[];
-  private readonly byId = new Map<NodeId, SimNode>();
+  /** Node by id (ids are small positive integers: an array, read once per message). */
+  private readonly byId: (SimNode | undefined)[] = [];
   readonly network: Network;
   private readonly heap = new EventHeap<Queued>();
   private seq = 0;
@@ -116,27 +143,20 @@ export class Engine {
         up: false,
         incarnation: 0,
         driver: null,
-        host: {
-          persist: (state) => {
-            node.durable = state;
-          },
-          send: (to, message) => this.send(node, to, message),
-          publish: (event) => this.onDriverEvent(node, event),
-          // The engine delivers every input itself (and publishes the deliveries): the drivers need not.
-          publishInputs: false,
-        },
+        host: null!,
         durable: this.algorithm.initialDurable(options.history?.get(id) ?? 0),
         timerAt: Infinity,
         status: { id, role: 'starting', leader: null, term: 0 },
         believesLeader: false,
       };
-      this.byId.set(id, node);
+      node.host = new SimHost(this, node);
+      this.byId[id] = node;
       return node;
     });
   }
 
   node(id: NodeId): SimNode | undefined {
-    return this.byId.get(id);
+    return this.byId[id];
   }
 
   /** Starts every node (once the scenario's actions are queued: queue order breaks ties in time). */
@@ -242,7 +262,8 @@ export class Engine {
     }
   }
 
-  private onDriverEvent(node: SimNode, event: DriverEvent): void {
+  /** An event of `node`'s driver (SimHost.publish). */
+  onDriverEvent(node: SimNode, event: DriverEvent): void {
     if (event.type === 'status') this.observe(node, event.status);
     if (!this.publishing.driver) return;
     const wrapped = this.driverEvent;
@@ -263,7 +284,8 @@ export class Engine {
     this.hooks.publish({ type: 'status', node: node.id, previous, status, wasLeader });
   }
 
-  private send(from: SimNode, to: NodeId, message: Message): void {
+  /** A message `from` sent (SimHost.send). */
+  send(from: SimNode, to: NodeId, message: Message): void {
     this.messagesSent++;
     this.sentByType.set(message.type, (this.sentByType.get(message.type) ?? 0) + 1);
     if (this.publishing.sent) {
@@ -273,23 +295,20 @@ export class Engine {
       sent.message = message;
       this.hooks.publish(sent);
     }
-    const target = this.byId.get(to);
+    const target = this.byId[to];
     if (!target) {
       this.hooks.publish({ type: 'undeliverable', from: from.id, to, message });
       return;
     }
-    for (const delay of this.network.transmit(from.id, to)) {
-      this.heap.push({
-        time: this.now + delay,
-        seq: this.seq++,
-        kind: 'deliver',
-        sentMs: this.now,
-        from: from.id,
-        to: target,
-        incarnation: target.incarnation,
-        message,
-      });
-    }
+    const delay = this.network.transmit(from.id, to);
+    if (delay < 0) return;
+    this.queueDelivery(from.id, target, message, delay);
+    const duplicate = this.network.duplicateDelay();
+    if (duplicate >= 0) this.queueDelivery(from.id, target, message, duplicate);
+  }
+
+  private queueDelivery(from: NodeId, to: SimNode, message: Message, delay: number): void {
+    this.heap.push({ time: this.now + delay, seq: this.seq++, kind: 'deliver', sentMs: this.now, from, to, incarnation: to.incarnation, message });
   }
 
   // ---- views of the cluster -----------------------------------------------------------------------
@@ -298,7 +317,7 @@ export class Engine {
   largestGroup(): SimNode[] {
     let best: SimNode[] = [];
     for (const component of this.network.components()) {
-      const live = component.map((id) => this.byId.get(id)!).filter((n) => n.up);
+      const live = component.map((id) => this.byId[id]!).filter((n) => n.up);
       if (live.length > best.length) best = live;
     }
     return best;
@@ -311,7 +330,7 @@ export class Engine {
     const leaderId = group[0]!.status.leader;
     if (leaderId === null) return null;
     for (const node of group) if (node.status.leader !== leaderId) return null;
-    const leader = this.byId.get(leaderId);
+    const leader = this.byId[leaderId];
     if (!leader || !leader.up || !leader.believesLeader || !group.includes(leader)) return null;
     return { leader: leaderId, term: leader.status.term };
   }
