@@ -11,7 +11,7 @@ import { EventHeap } from './heap.js';
 import { Network } from './network.js';
 import { Prng } from './prng.js';
 import type { Action } from './schedule.js';
-import type { SimOptions } from './types.js';
+import type { InFlight, SimOptions } from './types.js';
 
 /** Times in results and the timeline are rounded to the microsecond. */
 export const roundMs = (ms: number): number => Math.round(ms * 1000) / 1000;
@@ -41,7 +41,6 @@ export interface SimNode {
   incarnation: number;
   /** The running incarnation's host loop; null while down. */
   driver: NodeDriver | null;
-  host: SimHost;
   durable: unknown;
   /** The deadline a timer event is queued for (Infinity when none). */
   timerAt: number;
@@ -143,13 +142,11 @@ export class Engine {
         up: false,
         incarnation: 0,
         driver: null,
-        host: null!,
         durable: this.algorithm.initialDurable(options.history?.get(id) ?? 0),
         timerAt: Infinity,
         status: { id, role: 'starting', leader: null, term: 0 },
         believesLeader: false,
       };
-      node.host = new SimHost(this, node);
       this.byId[id] = node;
       return node;
     });
@@ -223,8 +220,8 @@ export class Engine {
   }
 
   /** Messages queued for delivery to the incarnation they were sent to, sorted by delivery time. */
-  inFlight(): { from: NodeId; to: NodeId; type: string; sentMs: number; deliverMs: number }[] {
-    const inFlight: { from: NodeId; to: NodeId; type: string; sentMs: number; deliverMs: number }[] = [];
+  inFlight(): InFlight[] {
+    const inFlight: InFlight[] = [];
     for (const event of this.heap.all()) {
       if (event.kind !== 'deliver' || event.incarnation !== event.to.incarnation) continue;
       inFlight.push({ from: event.from, to: event.to.id, type: event.message.type, sentMs: event.sentMs, deliverMs: event.time });
@@ -239,7 +236,7 @@ export class Engine {
     node.up = true;
     node.timerAt = Infinity;
     const core = this.algorithm.create(node.config, node.durable, node.random, this.now);
-    node.driver = new NodeDriver(core, node.host, this.now);
+    node.driver = new NodeDriver(core, new SimHost(this, node), this.now);
     this.armTimer(node);
   }
 
