@@ -1,16 +1,14 @@
 /**
  * One conformance suite, run against every algorithm (as hono runs one suite against every router):
- * the election properties any leader election here promises, each checked over many seeds. An
- * algorithm that does not promise a case lists it in `skips` with the reason. A fourth algorithm is
- * one more entry in `suites`.
+ * the election properties any leader election here promises, each checked over many seeds. Every
+ * algorithm of the registry (src/core/algorithms.ts) runs it, a fourth one too; one that does not
+ * promise a case lists it in `skips` with the reason.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { leads } from '../core/driver.js';
-import { bully } from '../core/bully/index.js';
-import { raft } from '../core/raft/index.js';
-import { zab } from '../core/zab/index.js';
-import type { Algorithm, AnyAlgorithm, Message, NodeId } from '../core/types.js';
+import { algorithms } from '../core/algorithms.js';
+import type { Algorithm, AlgorithmName, AnyAlgorithm, Message, NodeId } from '../core/types.js';
 import { createRun, simulate, type SimResult } from './simulation.js';
 import { TestNet } from './testnet.js';
 
@@ -26,29 +24,15 @@ type CaseName =
   | 'a crashed and restarted node rejoins and follows the agreed leader'
   | 'observers never lead';
 
-interface Suite {
-  readonly algorithm: AnyAlgorithm;
-  /** Cases this algorithm does not promise, with the reason. */
-  readonly skips: Partial<Record<CaseName, string>>;
-}
-
-const suites: Record<string, Suite> = {
+/** The cases each algorithm does not promise, with the reason. */
+const skips: Record<AlgorithmName, Partial<Record<CaseName, string>>> = {
   bully: {
-    algorithm: bully as unknown as AnyAlgorithm,
-    skips: {
-      'a partitioned minority cannot elect a leader':
-        'Bully has no quorum: each side of a partition elects its own coordinator (the documented split brain, checked by the next case)',
-      'observers never lead': 'Bully has no non-voting members (createBully rejects observers)',
-    },
+    'a partitioned minority cannot elect a leader':
+      'Bully has no quorum: each side of a partition elects its own coordinator (the documented split brain, checked by the next case)',
+    'observers never lead': 'Bully has no non-voting members (createBully rejects observers)',
   },
-  raft: {
-    algorithm: raft as unknown as AnyAlgorithm,
-    skips: { 'a partitioned minority elects its own leader (split brain)': 'Raft needs a majority of voters to elect (§5.2)' },
-  },
-  zab: {
-    algorithm: zab as unknown as AnyAlgorithm,
-    skips: { 'a partitioned minority elects its own leader (split brain)': 'ZAB needs a quorum of voters to establish a leader' },
-  },
+  raft: { 'a partitioned minority elects its own leader (split brain)': 'Raft needs a majority of voters to elect (§5.2)' },
+  zab: { 'a partitioned minority elects its own leader (split brain)': 'ZAB needs a quorum of voters to establish a leader' },
 };
 
 const SEEDS = 60;
@@ -194,11 +178,11 @@ const cases: Record<CaseName, (algorithm: AnyAlgorithm) => void> = {
   },
 };
 
-for (const [name, suite] of Object.entries(suites)) {
+for (const [name, algorithm] of Object.entries(algorithms) as [AlgorithmName, AnyAlgorithm][]) {
   describe(`conformance: ${name}`, () => {
     for (const [caseName, run] of Object.entries(cases) as [CaseName, (algorithm: AnyAlgorithm) => void][]) {
-      const skip = suite.skips[caseName];
-      test(caseName, skip ? { skip } : {}, () => run(suite.algorithm));
+      const skip = skips[name][caseName];
+      test(caseName, skip ? { skip } : {}, () => run(algorithm));
     }
   });
 }
