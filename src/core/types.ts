@@ -53,11 +53,11 @@ export interface Status {
   readonly term: number;
 }
 
-/** Events a node reports to its host (and, through the runtime, to embedding applications). */
+/**
+ * Events a node reports to its host. Leadership (became-leader, lost-leadership, leader-changed) is not
+ * among them: the host loop derives it once from `status()` (NodeDriver, src/core/driver.ts).
+ */
 export type ElectionEvent =
-  | { readonly type: 'became-leader'; readonly term: number }
-  | { readonly type: 'lost-leadership'; readonly term: number }
-  | { readonly type: 'leader-changed'; readonly leader: NodeId | null; readonly term: number }
   | { readonly type: 'election-started'; readonly term: number }
   /**
    * A counter is at its ceiling (src/core/bounds.ts): the node refuses to add past it, so it does not

@@ -368,10 +368,6 @@ class NodeHost {
           this.logger.info('ceiling-reached', { counter: event.counter, value: event.value, effect: 'this node will not campaign or propose past it' });
         }
         return;
-      case 'became-leader':
-      case 'lost-leadership':
-      case 'leader-changed':
-        return; // derived once, from status, by the driver
     }
   }
 

@@ -12,8 +12,11 @@ export interface LatencyRange {
 }
 
 export class Network {
-  /** Partition group of each node; nodes in different groups cannot talk. No partition: all 0. */
-  private group = new Map<NodeId, number>();
+  /**
+   * Partition group of each node, indexed by node id (ids are small positive integers; an array
+   * because this is read twice per message); nodes in different groups cannot talk. No partition: all 0.
+   */
+  private group: number[] = [];
   private readonly cuts = new Set<string>();
   loss = 0;
   duplicate = 0;
@@ -27,18 +30,24 @@ export class Network {
   }
 
   connected(from: NodeId, to: NodeId): boolean {
-    return this.group.get(from) === this.group.get(to) && (this.cuts.size === 0 || !this.cuts.has(`${from}>${to}`));
+    return this.group[from] === this.group[to] && (this.cuts.size === 0 || !this.cuts.has(`${from}>${to}`));
   }
 
   /**
-   * The delays of the copies of one message: [] when it is lost, two entries when it is duplicated.
-   * Connectivity is checked again at delivery, so a partition also drops messages in flight.
+   * The delay of one message, or -1 when it is lost; then call `duplicateDelay()` for its second copy.
+   * Two calls rather than an array of delays: this runs once per message sent, and the random draws
+   * keep their order (loss, delay, duplication, second delay). Connectivity is checked again at
+   * delivery, so a partition also drops messages in flight.
    */
-  transmit(from: NodeId, to: NodeId): number[] {
-    if (!this.connected(from, to)) return [];
-    if (this.random.chance(this.loss)) return [];
-    const first = this.delay();
-    return this.random.chance(this.duplicate) ? [first, this.delay()] : [first];
+  transmit(from: NodeId, to: NodeId): number {
+    if (!this.connected(from, to)) return -1;
+    if (this.random.chance(this.loss)) return -1;
+    return this.delay();
+  }
+
+  /** After a `transmit` that was not lost: the delay of a duplicate copy, or -1 for none. */
+  duplicateDelay(): number {
+    return this.random.chance(this.duplicate) ? this.delay() : -1;
   }
 
   private delay(): number {
@@ -48,16 +57,15 @@ export class Network {
 
   /** Nodes in `groups` are split accordingly; every node not listed joins one more group. */
   partition(groups: readonly (readonly NodeId[])[]): void {
-    const next = new Map<NodeId, number>();
-    for (const id of this.members) next.set(id, groups.length);
-    groups.forEach((g, index) => g.forEach((id) => next.set(id, index)));
+    const next = this.filled(groups.length);
+    groups.forEach((g, index) => g.forEach((id) => (next[id] = index)));
     this.group = next;
     this.version++;
   }
 
   isolate(node: NodeId): void {
-    const next = new Map(this.group);
-    next.set(node, -1 - node); // a group of its own
+    const next = [...this.group];
+    next[node] = -1 - node; // a group of its own
     this.group = next;
     this.version++;
   }
@@ -68,15 +76,20 @@ export class Network {
   }
 
   heal(): void {
-    this.group = new Map(this.members.map((id) => [id, 0]));
+    this.group = this.filled(0);
     this.cuts.clear();
     this.version++;
+  }
+
+  /** A group of every id up to the highest member's (a packed array: no holes). */
+  private filled(group: number): number[] {
+    return new Array<number>(Math.max(0, ...this.members) + 1).fill(group);
   }
 
   /** Whether any partition or cut is in force. */
   get faulty(): boolean {
     if (this.cuts.size > 0) return true;
-    for (const g of this.group.values()) if (g !== 0) return true;
+    for (const id of this.members) if (this.group[id] !== 0) return true;
     return false;
   }
 
@@ -84,7 +97,7 @@ export class Network {
   components(): NodeId[][] {
     const byGroup = new Map<number, NodeId[]>();
     for (const id of this.members) {
-      const g = this.group.get(id)!;
+      const g = this.group[id]!;
       const list = byGroup.get(g);
       if (list) list.push(id);
       else byGroup.set(g, [id]);

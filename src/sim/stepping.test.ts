@@ -48,7 +48,7 @@ test('inject crashes the leader now and the cluster elects another', () => {
   run.inject({ atMs: 0, do: 'crash', node: first });
   run.stepUntil(run.nowMs);
   assert.equal(run.snapshot().nodes.find((n) => n.node === first)!.up, false);
-  assert.ok(run.snapshot().timeline.some((e) => e.text === `crash ${first}` && e.atMs === 2000));
+  assert.ok(run.snapshot().timeline.some((e) => e.kind === 'crash' && e.node === first && e.atMs === 2000));
   run.stepUntil(5000);
   const second = run.snapshot().agreedLeader;
   assert.ok(second !== null && second !== first, `new leader ${second}`);

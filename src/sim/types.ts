@@ -66,10 +66,38 @@ export interface FinalStatus {
   readonly durableBytes: number;
 }
 
-export interface TimelineEntry {
-  readonly atMs: number;
-  readonly text: string;
-}
+/** A change made to the simulated network by a fault (the partition groups are those after it). */
+export type NetworkChange =
+  | { readonly kind: 'partition'; readonly groups: readonly (readonly NodeId[])[] }
+  | { readonly kind: 'isolate'; readonly node: NodeId }
+  | { readonly kind: 'cut'; readonly from: NodeId; readonly to: NodeId }
+  | { readonly kind: 'heal' }
+  | { readonly kind: 'loss'; readonly p: number }
+  | { readonly kind: 'duplicate'; readonly p: number }
+  | { readonly kind: 'latency'; readonly minMs: number; readonly maxMs: number };
+
+/**
+ * One line of the timeline: what happened (`kind`, with its typed fields: read these, never the text)
+ * and the line `ballot sim` prints for it.
+ */
+export type TimelineEntry = { readonly atMs: number; readonly text: string } & (
+  | { readonly kind: 'became-leader'; readonly node: NodeId; readonly term: number }
+  | { readonly kind: 'crash'; readonly node: NodeId }
+  | { readonly kind: 'restart'; readonly node: NodeId }
+  | NetworkChange
+  /** A fault naming "the leader" found none. */
+  | { readonly kind: 'skipped'; readonly action: Action }
+  /** Two or more live nodes believe they lead. */
+  | { readonly kind: 'dual-leaders'; readonly leaders: readonly { readonly node: NodeId; readonly term: number }[] }
+  /** At most one again, after `afterMs` of dual leaders. */
+  | { readonly kind: 'one-leader'; readonly afterMs: number }
+  | { readonly kind: 'leader-lost'; readonly leader: NodeId }
+  /** Every live node of the largest group agrees on `leader`, `afterMs` after the election began. */
+  | { readonly kind: 'agreed'; readonly leader: NodeId; readonly term: number; readonly afterMs: number }
+  | { readonly kind: 'violation'; readonly invariant: string; readonly detail: string }
+);
+
+export type TimelineKind = TimelineEntry['kind'];
 
 /** The `--json` object of `ballot sim` (CONTRACT.md). */
 export interface SimResult {

@@ -7,7 +7,7 @@
  */
 import { algorithms, findAlgorithm } from '../core/algorithms.js';
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
-import { createRun, scenarioNames, isScenarioName, type Action, type RunSnapshot, type SimRun } from '../sim/index.js';
+import { createRun, scenarioNames, isScenarioName, type Action, type RunSnapshot, type SimRun, type TimelineEntry } from '../sim/index.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const W = 600;
@@ -260,19 +260,38 @@ function draw(c: Current): void {
   drawTimeline(c, snap);
 }
 
+/** How a timeline line is highlighted (the page's CSS classes), by its kind. */
+function timelineClass(entry: TimelineEntry): 'violation' | 'leader' | 'agree' | 'fault' | '' {
+  switch (entry.kind) {
+    case 'violation':
+      return 'violation';
+    case 'became-leader':
+      return 'leader';
+    case 'agreed':
+      return 'agree';
+    case 'crash':
+    case 'isolate':
+    case 'partition':
+    case 'cut':
+    case 'leader-lost':
+    case 'dual-leaders':
+      return 'fault';
+    case 'restart':
+    case 'heal':
+    case 'loss':
+    case 'duplicate':
+    case 'latency':
+    case 'skipped':
+    case 'one-leader':
+      return '';
+  }
+}
+
 function drawTimeline(c: Current, snap: RunSnapshot): void {
   for (; c.shownTimeline < snap.timeline.length; c.shownTimeline++) {
     const entry = snap.timeline[c.shownTimeline]!;
     const li = document.createElement('li');
-    const kind = /^VIOLATION/.test(entry.text)
-      ? 'violation'
-      : /becomes leader/.test(entry.text)
-        ? 'leader'
-        : /^all agree/.test(entry.text)
-          ? 'agree'
-          : /^(crash|isolate|partition|cut|leader \d+ lost|dual)/.test(entry.text)
-            ? 'fault'
-            : '';
+    const kind = timelineClass(entry);
     if (kind) li.className = kind;
     const time = document.createElement('time');
     time.textContent = entry.atMs.toFixed(1);

@@ -8,8 +8,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { ElectionEvent, NodeId, Random, Timing } from '../../core/types.js';
+import type { DriverEvent } from '../../core/driver.js';
+import type { NodeId, Random, Timing } from '../../core/types.js';
 import { createBully, nextGeneration, type BullyDurable, type BullyMessage, type BullyMode } from '../../core/bully/index.js';
+import { TestNet, type Sent } from '../../sim/testnet.js';
 
 const timing: Timing = { electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, heartbeatMs: 50 };
 
@@ -19,108 +21,46 @@ function lcg(seed: number): Random {
   return { next: () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 0x100000000) };
 }
 
-interface InFlight {
-  readonly from: NodeId;
-  readonly to: NodeId;
-  readonly message: BullyMessage;
-}
-
-/** A hand-driven cluster: the test decides who ticks when; messages are delivered in send order. */
-class Cluster {
+/**
+ * A hand-driven cluster on the test network (src/sim/testnet.ts): the test decides who ticks when;
+ * messages are delivered in send order at the instant they are sent (latency 0).
+ */
+class Cluster extends TestNet<BullyMessage, BullyDurable> {
   readonly ids: NodeId[];
-  readonly algorithm;
-  readonly nodes = new Map<NodeId, ReturnType<Cluster['algorithm']['create']>>();
-  readonly durable = new Map<NodeId, BullyDurable>();
-  readonly events = new Map<NodeId, ElectionEvent[]>();
-  readonly queue: InFlight[] = [];
-  /** Messages sent, by type, since the last `resetCounts()`. */
-  counts: Record<BullyMessage['type'], number> = { Election: 0, Alive: 0, Victory: 0, Heartbeat: 0 };
-  /** Every batch a node released: what it persisted and what it sent, in order. */
-  readonly batches: { node: NodeId; persist: BullyDurable | null; sent: InFlight[] }[] = [];
-  now = 0;
+  /** Where `counts` and `eventsOf` start (moved by `resetCounts()`). */
+  private sentMark = 0;
+  private eventMark = 0;
 
   constructor(n: number, mode: BullyMode = 'preempt') {
-    this.ids = Array.from({ length: n }, (_, i) => i + 1);
-    this.algorithm = createBully({ mode });
-    for (const id of this.ids) {
-      this.durable.set(id, this.algorithm.initialDurable(0));
-      this.events.set(id, []);
-      this.start(id);
-    }
+    super({ algorithm: createBully({ mode }), voters: n, timing, random: lcg });
+    this.ids = this.voters;
   }
 
-  start(id: NodeId): void {
-    const node = this.algorithm.create({ id, voters: this.ids, observers: [], timing }, this.durable.get(id)!, lcg(id), this.now);
-    this.nodes.set(id, node);
-    this.drain(id);
+  /** Messages in flight, in delivery order. */
+  get queue(): Sent<BullyMessage>[] {
+    return this.pending();
   }
 
-  crash(id: NodeId): void {
-    this.nodes.delete(id);
+  /** Messages sent, by type, since the last `resetCounts()`. */
+  get counts(): Record<BullyMessage['type'], number> {
+    const counts = { Election: 0, Alive: 0, Victory: 0, Heartbeat: 0 };
+    for (const { message } of this.sent.slice(this.sentMark)) counts[message.type]++;
+    return counts;
   }
 
-  tick(id: NodeId, at?: number): void {
-    const node = this.nodes.get(id)!;
-    this.now = Math.max(this.now, at ?? node.nextDeadline());
-    node.step(this.now, { type: 'tick' });
-    this.drain(id);
-  }
-
-  /** Delivers what is in flight, in order, until nothing is (messages to crashed nodes are lost). */
-  deliverAll(): void {
-    for (let message = this.queue.shift(); message; message = this.queue.shift()) {
-      const node = this.nodes.get(message.to);
-      if (!node) continue;
-      node.step(this.now, { type: 'message', from: message.from, message: message.message });
-      this.drain(message.to);
-    }
-  }
-
-  /**
-   * Runs until every live node names the same live leader with nothing but heartbeats in flight: at
-   * each step delivers everything, then moves time to the earliest deadline and ticks that node.
-   */
-  runUntilAgreed(limitMs = 10_000): NodeId {
-    for (;;) {
-      this.deliverAll();
-      const agreed = this.agreedLeader();
-      if (agreed !== null) return agreed;
-      let next: NodeId | null = null;
-      for (const [id, node] of this.nodes) if (next === null || node.nextDeadline() < this.nodes.get(next)!.nextDeadline()) next = id;
-      assert.ok(next !== null && this.nodes.get(next)!.nextDeadline() < this.now + limitMs, 'no progress');
-      this.tick(next);
-    }
-  }
-
-  agreedLeader(): NodeId | null {
-    const leaders = new Set([...this.nodes.values()].map((n) => n.status().leader));
-    if (leaders.size !== 1) return null;
-    const [leader] = leaders;
-    if (leader === null || leader === undefined || !this.nodes.has(leader)) return null;
-    return this.nodes.get(leader)!.status().role === 'leader' ? leader : null;
+  /** The driver events of `id` since the last `resetCounts()`. */
+  eventsOf(id: NodeId): DriverEvent[] {
+    return this.events.slice(this.eventMark).filter((e) => e.node === id).map((e) => e.event);
   }
 
   resetCounts(): void {
-    this.counts = { Election: 0, Alive: 0, Victory: 0, Heartbeat: 0 };
-    for (const id of this.ids) this.events.set(id, []);
+    this.sentMark = this.sent.length;
+    this.eventMark = this.events.length;
   }
 
   electionMessages(): number {
-    return this.counts.Election + this.counts.Alive + this.counts.Victory;
-  }
-
-  status(id: NodeId) {
-    return this.nodes.get(id)!.status();
-  }
-
-  private drain(id: NodeId): void {
-    const output = this.nodes.get(id)!.takeOutput();
-    if (output.persist !== null) this.durable.set(id, output.persist);
-    const sent = output.messages.map(({ to, message }) => ({ from: id, to, message }));
-    for (const m of sent) this.counts[m.message.type]++;
-    this.queue.push(...sent);
-    this.events.get(id)!.push(...output.events);
-    this.batches.push({ node: id, persist: output.persist, sent });
+    const counts = this.counts;
+    return counts.Election + counts.Alive + counts.Victory;
   }
 }
 
@@ -156,7 +96,7 @@ test('seed 004: five nodes, leader 5 crashes, 4 detects it, becomes leader, and 
   // "其他节点收到消息,更新自己的 Leader 为 4".
   for (const id of [1, 2, 3]) assert.deepEqual(cluster.status(id), { id, role: 'follower', leader: 4, term: 2 });
   assert.equal(cluster.agreedLeader(), 4);
-  assert.deepEqual(cluster.events.get(4)!.filter((e) => e.type === 'became-leader'), [{ type: 'became-leader', term: 2 }]);
+  assert.deepEqual(cluster.eventsOf(4).flatMap((e) => (e.type === 'became-leader' ? [e.term] : [])), [2], 'became leader once, of generation 2');
 });
 
 test('seed 004, another detector: 2 notices first, the election climbs the ids, and 4 still wins', () => {
@@ -195,11 +135,11 @@ test('T: with no Alive within T the asker declares Victory; the wait is the hear
   const cluster = settled(5);
   cluster.crash(5);
   cluster.crash(4);
-  const detectedAt = cluster.nodes.get(3)!.nextDeadline();
+  const detectedAt = cluster.node(3).nextDeadline();
   cluster.tick(3);
   assert.deepEqual(cluster.queue.map((m) => `${m.to} ${m.message.type}`), ['4 Election']); // 5 is the one it lost
   cluster.deliverAll();
-  assert.equal(cluster.nodes.get(3)!.nextDeadline(), detectedAt + timing.heartbeatMs);
+  assert.equal(cluster.node(3).nextDeadline(), detectedAt + timing.heartbeatMs);
   cluster.tick(3);
   assert.deepEqual(cluster.status(3), { id: 3, role: 'leader', leader: 3, term: 3 });
 });
@@ -211,7 +151,7 @@ test("T': an Alive came but no Victory within T' (the higher node died meanwhile
   cluster.deliverAll(); // 4 answers Alive and starts its own election (asks 5, which is gone)
   assert.equal(cluster.status(3).role, 'electing');
   cluster.crash(4); // before its T runs out
-  const waitUntil = cluster.nodes.get(3)!.nextDeadline();
+  const waitUntil = cluster.node(3).nextDeadline();
   assert.equal(waitUntil, cluster.now + 2 * timing.heartbeatMs);
   cluster.tick(3, waitUntil); // T' over: a new election, this time asking 4 and 5 again
   assert.deepEqual(cluster.queue.map((m) => `${m.to} ${m.message.type}`), ['4 Election', '5 Election']);
@@ -220,16 +160,16 @@ test("T': an Alive came but no Victory within T' (the higher node died meanwhile
 
 test('a coordinator answers an Election with Alive and its Victory, and stays coordinator', () => {
   const cluster = settled(5);
-  cluster.nodes.get(2)!.step(cluster.now, { type: 'message', from: 1, message: { type: 'Election', generation: 1 } });
-  cluster.nodes.get(5)!.step(cluster.now, { type: 'message', from: 1, message: { type: 'Election', generation: 1 } });
-  const out5 = cluster.nodes.get(5)!.takeOutput();
+  cluster.node(2).step(cluster.now, { type: 'message', from: 1, message: { type: 'Election', generation: 1 } });
+  cluster.node(5).step(cluster.now, { type: 'message', from: 1, message: { type: 'Election', generation: 1 } });
+  const out5 = cluster.node(5).takeOutput();
   assert.deepEqual(out5.messages, [
     { to: 1, message: { type: 'Alive', generation: 1 } },
     { to: 1, message: { type: 'Victory', generation: 1 } },
   ]);
   assert.equal(cluster.status(5).role, 'leader');
   // Preempt mode: a follower answers a lower id with Alive and starts its own election (Garcia-Molina).
-  const out2 = cluster.nodes.get(2)!.takeOutput();
+  const out2 = cluster.node(2).takeOutput();
   assert.deepEqual(out2.messages.map((m) => `${m.to} ${m.message.type}`), ['1 Alive', '3 Election', '4 Election', '5 Election']);
   assert.equal(cluster.status(2).role, 'electing');
 });
@@ -252,7 +192,7 @@ test('preempt (default): a restarted higher id bullies the live coordinator, abo
   assert.deepEqual(cluster.status(5), { id: 5, role: 'leader', leader: 5, term: 6 });
   assert.equal(cluster.runUntilAgreed(), 5);
   for (const id of [1, 2, 3, 4]) assert.deepEqual(cluster.status(id), { id, role: 'follower', leader: 5, term: 6 });
-  assert.ok(cluster.events.get(4)!.some((e) => e.type === 'lost-leadership'));
+  assert.ok(cluster.eventsOf(4).some((e) => e.type === 'lost-leadership'));
 });
 
 test('preempt: a coordinator behind a restarted node learns the newer generation and declares above it', () => {
@@ -261,7 +201,7 @@ test('preempt: a coordinator behind a restarted node learns the newer generation
   cluster.crash(5);
   cluster.tick(4);
   cluster.runUntilAgreed();
-  cluster.nodes.get(4)!.step(cluster.now, { type: 'message', from: 3, message: { type: 'Election', generation: 9 } }); // 4 hears of 9
+  cluster.node(4).step(cluster.now, { type: 'message', from: 3, message: { type: 'Election', generation: 9 } }); // 4 hears of 9
   cluster.runUntilAgreed();
   assert.equal(cluster.status(4).term, 12, '4 re-declared above 9 with a number of its own');
   cluster.start(5);
@@ -288,21 +228,21 @@ test('stable: a restarted higher id listens, hears the live coordinator, and fol
 
 test('stable: a follower of a live coordinator answers an Election with Alive only; the coordinator answers the asker', () => {
   const cluster = settled(5, 'stable');
-  cluster.nodes.get(3)!.step(cluster.now, { type: 'message', from: 1, message: { type: 'Election', generation: 1 } });
-  assert.deepEqual(cluster.nodes.get(3)!.takeOutput().messages, [{ to: 1, message: { type: 'Alive', generation: 1 } }]);
+  cluster.node(3).step(cluster.now, { type: 'message', from: 1, message: { type: 'Election', generation: 1 } });
+  assert.deepEqual(cluster.node(3).takeOutput().messages, [{ to: 1, message: { type: 'Alive', generation: 1 } }]);
   assert.deepEqual(cluster.status(3), { id: 3, role: 'follower', leader: 5, term: 1 });
 });
 
 test('split brain heals: a coordinator hearing a lower coordinator of a newer generation declares above it', () => {
   const cluster = settled(5);
   // The other side of a partition crowned 3 with generation 8 (3 owns 3, 8, 13 ...).
-  cluster.nodes.get(5)!.step(cluster.now, { type: 'message', from: 3, message: { type: 'Heartbeat', generation: 8 } });
-  const out = cluster.nodes.get(5)!.takeOutput();
+  cluster.node(5).step(cluster.now, { type: 'message', from: 3, message: { type: 'Heartbeat', generation: 8 } });
+  const out = cluster.node(5).takeOutput();
   assert.deepEqual(out.persist, { generation: 11 });
   assert.deepEqual(out.messages.map((m) => `${m.to} ${m.message.type} ${m.message.generation}`), ['1 Victory 11', '2 Victory 11', '3 Victory 11', '4 Victory 11']);
   // Behind us, it is told alone (a broadcast per claim would let duplicated claims multiply).
-  cluster.nodes.get(5)!.step(cluster.now, { type: 'message', from: 3, message: { type: 'Heartbeat', generation: 8 } });
-  assert.deepEqual(cluster.nodes.get(5)!.takeOutput().messages, [{ to: 3, message: { type: 'Victory', generation: 11 } }]);
+  cluster.node(5).step(cluster.now, { type: 'message', from: 3, message: { type: 'Heartbeat', generation: 8 } });
+  assert.deepEqual(cluster.node(5).takeOutput().messages, [{ to: 3, message: { type: 'Victory', generation: 11 } }]);
 });
 
 test('a follower of a live coordinator ignores a stale claim (regression: one-way cut storm, sweep seed 1094)', () => {
@@ -310,10 +250,10 @@ test('a follower of a live coordinator ignores a stale claim (regression: one-wa
   cluster.tick(5, cluster.now + timing.heartbeatMs);
   cluster.deliverAll();
   // 2 follows 5 at generation 1; say it has seen generation 7 since. A claim of 4 at generation 2 is stale.
-  cluster.nodes.get(2)!.step(cluster.now, { type: 'message', from: 1, message: { type: 'Alive', generation: 7 } });
-  cluster.nodes.get(2)!.takeOutput();
-  cluster.nodes.get(2)!.step(cluster.now, { type: 'message', from: 4, message: { type: 'Heartbeat', generation: 2 } });
-  assert.deepEqual(cluster.nodes.get(2)!.takeOutput().messages, []);
+  cluster.node(2).step(cluster.now, { type: 'message', from: 1, message: { type: 'Alive', generation: 7 } });
+  cluster.node(2).takeOutput();
+  cluster.node(2).step(cluster.now, { type: 'message', from: 4, message: { type: 'Heartbeat', generation: 2 } });
+  assert.deepEqual(cluster.node(2).takeOutput().messages, []);
   assert.deepEqual(cluster.status(2), { id: 2, role: 'follower', leader: 5, term: 7 });
 });
 

@@ -8,6 +8,7 @@ import type { NodeConfig, Random } from '../../core/types.js';
 import { raft } from '../../core/raft/index.js';
 import type { RaftDurable, RaftMessage } from '../../core/raft/messages.js';
 import { RaftNode } from '../../core/raft/raft.js';
+import { NodeDriver, type DriverEvent } from '../../core/driver.js';
 
 const timing = { electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, heartbeatMs: 50 };
 /** A Random that always returns the same fraction: timeouts become predictable. */
@@ -25,6 +26,17 @@ function node(id: number, durable: Partial<RaftDurable> = {}, now = 0, random = 
 function timeout(n: RaftNode) {
   n.tick(n.nextDeadline());
   return n.takeOutput();
+}
+
+/**
+ * Hosts `n` in the one host loop from now on, collecting what it sends and the events the driver
+ * derives: leadership is reported by the driver (from status), not by the core.
+ */
+function hosted(n: RaftNode) {
+  const messages: { to: number; message: RaftMessage }[] = [];
+  const events: DriverEvent[] = [];
+  const driver = new NodeDriver<RaftMessage, RaftDurable>(n, { persist() {}, send: (to, message) => messages.push({ to, message }), publish: (e) => events.push(e) }, 0);
+  return { driver, messages, events };
 }
 
 const sent = (output: { messages: readonly { to: number; message: RaftMessage }[] }, type: RaftMessage['type']) =>
@@ -58,13 +70,13 @@ describe('raft §5.2 leader election', () => {
   test('a candidate with votes from a majority becomes leader and heartbeats at once', () => {
     const n = node(1);
     timeout(n);
-    n.receive(160, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
+    const { driver, messages, events } = hosted(n);
+    driver.receive(160, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
     assert.equal(n.status().role, 'candidate', 'two of five is not a majority');
-    n.receive(161, 3, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
+    driver.receive(161, 3, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
     assert.deepEqual(n.status(), { id: 1, role: 'leader', leader: 1, term: 1 });
-    const out = n.takeOutput();
-    assert.deepEqual(sent(out, 'AppendEntries').map((m) => m.to), [2, 3, 4, 5]);
-    assert.ok(out.events.some((e) => e.type === 'became-leader' && e.term === 1));
+    assert.deepEqual(sent({ messages }, 'AppendEntries').map((m) => m.to), [2, 3, 4, 5]);
+    assert.ok(events.some((e) => e.type === 'became-leader' && e.term === 1));
     assert.equal(n.nextDeadline(), 161 + 50, 'next heartbeat one interval later');
   });
 
@@ -185,11 +197,14 @@ describe('raft §5.1 terms', () => {
     n.receive(160, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
     n.receive(160, 3, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
     n.takeOutput();
+    const { driver, events } = hosted(n);
     n.receive(200, 4, { type: 'AppendEntriesResponse', term: 3, success: false });
     assert.deepEqual(n.status(), { id: 1, role: 'follower', leader: null, term: 3 });
     const out = n.takeOutput();
     assert.deepEqual(out.persist, { currentTerm: 3, votedFor: null, log: [] });
-    assert.ok(out.events.some((e) => e.type === 'lost-leadership' && e.term === 3));
+    driver.tick(200); // the host's next step observes the new status: the leader of term 1 lost it, in term 3
+    assert.ok(events.some((e) => e.type === 'lost-leadership' && e.term === 1));
+    assert.ok(events.some((e) => e.type === 'leader-changed' && e.leader === null && e.term === 3));
     assert.ok(Number.isFinite(n.nextDeadline()), 'a deposed leader arms an election timer');
   });
 

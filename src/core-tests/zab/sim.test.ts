@@ -112,6 +112,8 @@ function watchedZab(problems: string[]): AnyAlgorithm {
     ...zab,
     create(config, durable, random, now) {
       const node = zab.create(config, durable, random, now) as ZabNode;
+      /** The term it was last seen leading in (leadership is read from status, as the host loop does). */
+      let ledTerm: number | null = null;
       return {
         id: node.id,
         step: (t: number, input: Input<ZabMessage>) => node.step(t, input),
@@ -126,14 +128,16 @@ function watchedZab(problems: string[]): AnyAlgorithm {
             if (!summaries.has(key)) summaries.set(key, new Map());
             summaries.get(key)!.set(node.id, { currentEpoch: message.currentEpoch, lastZxid: message.lastZxid });
           }
-          for (const event of output.events) {
-            if (event.type !== 'became-leader') continue;
+          const status = node.status();
+          const becameLeader = status.leader === node.id && ledTerm !== status.term;
+          ledTerm = status.leader === node.id ? status.term : null;
+          if (becameLeader) {
             const own = leadingSince.get(node.id)!;
             for (const member of node.establishedBy ?? []) {
-              const theirs = summaries.get(`${node.id}/${event.term}`)?.get(member);
+              const theirs = summaries.get(`${node.id}/${status.term}`)?.get(member);
               if (!theirs || member === node.id) continue;
               const ahead = theirs.currentEpoch > own.currentEpoch || (theirs.currentEpoch === own.currentEpoch && theirs.lastZxid > own.lastZxid);
-              if (ahead) problems.push(`leader ${node.id} (epoch ${event.term}) ${JSON.stringify(own)} behind quorum member ${member} ${JSON.stringify(theirs)}`);
+              if (ahead) problems.push(`leader ${node.id} (epoch ${status.term}) ${JSON.stringify(own)} behind quorum member ${member} ${JSON.stringify(theirs)}`);
             }
           }
           return output;

@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Cluster } from './cluster.test.util.js';
+import { zabNet, type ZabNet } from './net.test.util.js';
 import { LeaderSession, LearnerSession, type PhaseHost } from '../../core/zab/establishment.js';
 import { makeZxid, type Notification, type ZabDurable, type ZabMessage } from '../../core/zab/messages.js';
 import { ZabNode } from '../../core/zab/zab.js';
 import { zab } from '../../core/zab/index.js';
 import type { ElectionEvent } from '../../core/types.js';
 
-const serving = (c: Cluster, ids: readonly number[]) => () =>
-  ids.every((id) => c.nodes.has(id) && c.node(id).status().leader !== null) && c.leaders().length === 1;
+const serving = (c: ZabNet, ids: readonly number[]) => () =>
+  ids.every((id) => c.isUp(id) && c.node(id).status().leader !== null) && c.leaders().length === 1;
 
 test('seed 003: three servers starting together with equal zxids elect server 3; 1 and 2 re-vote for 3 and follow', () => {
-  const c = new Cluster({ voters: 3 });
+  const c = zabNet({ voters: 3 });
   // Round 1: everyone votes for itself and tells the others: n·(n−1) = 6 notifications.
   const first = c.sentOfType('Notification');
   assert.equal(first.length, 6);
@@ -37,7 +37,7 @@ test('seed 003: three servers starting together with equal zxids elect server 3;
 });
 
 test('with histories the most up-to-date server leads, whatever its id (epoch, then zxid, then id)', () => {
-  const c = new Cluster({ voters: 3, history: { 1: 5, 2: 3 } });
+  const c = zabNet({ voters: 3, history: { 1: 5, 2: 3 } });
   c.runUntilTrue(serving(c, [1, 2, 3]), 1000);
   assert.deepEqual(c.leaders(), [1]);
   // Synchronization gives every follower the leader's history, in the new epoch.
@@ -45,7 +45,7 @@ test('with histories the most up-to-date server leads, whatever its id (epoch, t
 });
 
 test('the leader is established only once a quorum acknowledged NEWLEADER, and reports itself only then', () => {
-  const c = new Cluster({ voters: 3 });
+  const c = zabNet({ voters: 3 });
   c.runUntilTrue(() => c.node(3).stage === 'leading/synchronization', 1000);
   assert.equal(c.node(3).status().leader, null, 'LEADING but not yet established');
   assert.deepEqual(c.leaders(), []);
@@ -57,7 +57,7 @@ test('the leader is established only once a quorum acknowledged NEWLEADER, and r
 });
 
 test('a leader that gets no NEWLEADER quorum is never established and goes back to LOOKING', () => {
-  const c = new Cluster({ voters: 3 });
+  const c = zabNet({ voters: 3 });
   c.runUntilTrue(() => c.node(3).stage === 'leading/synchronization', 1000);
   // The followers' ACKs never arrive.
   c.drop((m) => m.message.type === 'Ack');
@@ -101,7 +101,7 @@ test('the epoch is on disk before the ACKEPOCH that promises it leaves, and the 
 });
 
 test('a restarted server joins the established leader from FOLLOWING/LEADING notifications, without an election', () => {
-  const c = new Cluster({ voters: 3 });
+  const c = zabNet({ voters: 3 });
   c.runUntilTrue(serving(c, [1, 2, 3]), 1000);
   c.run(500);
   c.crash(1);
@@ -113,12 +113,12 @@ test('a restarted server joins the established leader from FOLLOWING/LEADING not
   assert.equal(c.node(1).status().leader, 3);
   assert.equal(c.node(1).status().term, 1, 'same epoch: the leader did not change');
   assert.ok(c.now - restartAt < 50, `joined in ${c.now - restartAt} ms, without finalizeWait`);
-  const othersLooked = c.events.filter((e) => e.at >= restartAt && e.node !== 1 && e.event.type === 'election-started');
+  const othersLooked = c.events.filter((e) => e.at >= restartAt && e.node !== 1 && e.event.type === 'core' && e.event.event.type === 'election-started');
   assert.deepEqual(othersLooked, [], 'nodes 2 and 3 never left their roles');
 });
 
 test('a follower that loses its leader goes LOOKING after the election-timeout minimum, and a new epoch begins', () => {
-  const c = new Cluster({ voters: 3 });
+  const c = zabNet({ voters: 3 });
   c.runUntilTrue(serving(c, [1, 2, 3]), 1000);
   c.run(1000);
   const crashAt = c.now;
@@ -133,7 +133,7 @@ test('a follower that loses its leader goes LOOKING after the election-timeout m
 });
 
 test('a leader that loses its quorum goes back to LOOKING; healed, it follows the new leader', () => {
-  const c = new Cluster({ voters: 3 });
+  const c = zabNet({ voters: 3 });
   c.runUntilTrue(serving(c, [1, 2, 3]), 1000);
   c.run(1000);
   const cutAt = c.now;
@@ -150,7 +150,7 @@ test('a leader that loses its quorum goes back to LOOKING; healed, it follows th
 });
 
 test('observers learn the leader but never vote: no vote on the wire, and no quorum counted from them', () => {
-  const c = new Cluster({ voters: 3, observers: 2 });
+  const c = zabNet({ voters: 3, observers: 2 });
   c.runUntilTrue(serving(c, [1, 2, 3, 4, 5]), 1000);
   assert.deepEqual(c.node(4).status(), { id: 4, role: 'observing', leader: 3, term: 1 });
   assert.deepEqual(c.node(5).status(), { id: 5, role: 'observing', leader: 3, term: 1 });
@@ -173,7 +173,7 @@ test('observers learn the leader but never vote: no vote on the wire, and no quo
 });
 
 test('an established leader whose voters are gone steps down even while its observers answer pings', () => {
-  const c = new Cluster({ voters: 3, observers: 2 });
+  const c = zabNet({ voters: 3, observers: 2 });
   c.runUntilTrue(serving(c, [1, 2, 3, 4, 5]), 1000);
   c.crash(1);
   c.crash(2);

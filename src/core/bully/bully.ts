@@ -259,10 +259,8 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
    * whose loss we detected), then wait T for an Alive; with nobody higher to ask, declare at once.
    */
   private startElection(now: number, suspect: NodeId | null): void {
-    const wasLeader = this.role === 'leader';
     this.role = 'electing';
     this.heartbeatDeadline = Infinity;
-    if (wasLeader) this.out.emit({ type: 'lost-leadership', term: this.generation });
     this.setLeader(null);
     this.out.emit({ type: 'election-started', term: this.generation });
     const targets = this.higher.filter((id) => id !== suspect);
@@ -290,7 +288,6 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
     this.role = 'leader';
     this.deadline = Infinity;
     this.setLeader(this.id);
-    this.out.emit({ type: 'became-leader', term: this.reign });
     this.announceVictory(now);
   }
 
@@ -305,7 +302,6 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
       this.generation = generation;
       this.reign = this.generation;
       this.persist();
-      this.out.emit({ type: 'became-leader', term: this.reign });
     }
     this.announceVictory(now);
   }
@@ -315,11 +311,9 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
    * would be no fencing token), step down if leading, and try again after a detection timeout.
    */
   private stallAtCeiling(now: number): void {
-    const wasLeader = this.role === 'leader';
     this.role = 'electing';
     this.phase = 'awaiting-alive';
     this.heartbeatDeadline = Infinity;
-    if (wasLeader) this.out.emit({ type: 'lost-leadership', term: this.generation });
     this.setLeader(null);
     this.out.emit({ type: 'ceiling-reached', counter: 'generation', value: this.generation });
     this.deadline = now + this.detectionTimeout();
@@ -331,10 +325,8 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
   }
 
   private follow(now: number, coordinator: NodeId): void {
-    const wasLeader = this.role === 'leader';
     this.role = 'follower';
     this.heartbeatDeadline = Infinity;
-    if (wasLeader) this.out.emit({ type: 'lost-leadership', term: this.generation });
     this.setLeader(coordinator);
     this.deadline = now + this.detectionTimeout();
   }
@@ -380,9 +372,7 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
   }
 
   private setLeader(leader: NodeId | null): void {
-    if (leader === this.leader) return;
     this.leader = leader;
-    this.out.emit({ type: 'leader-changed', leader, term: this.generation });
   }
 
   private persist(): void {

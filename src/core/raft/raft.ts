@@ -190,10 +190,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.role = this.isVoter ? 'follower' : 'learner';
     this.votes.clear();
     this.heartbeatDeadline = Infinity;
-    if (wasLeader) {
-      this.out.emit({ type: 'lost-leadership', term: this.currentTerm });
-      if (this.isVoter) this.resetElectionTimer(now);
-    }
+    if (wasLeader && this.isVoter) this.resetElectionTimer(now);
     this.setLeader(leader);
   }
 
@@ -235,7 +232,6 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.votes.clear();
     this.electionDeadline = Infinity;
     this.setLeader(this.id);
-    this.out.emit({ type: 'became-leader', term: this.currentTerm });
     // §5.2: the new leader sends heartbeats at once "to establish its authority and prevent new elections".
     this.broadcastHeartbeat(now);
   }
@@ -266,9 +262,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   }
 
   private setLeader(leader: NodeId | null): void {
-    if (leader === this.leader) return;
     this.leader = leader;
-    this.out.emit({ type: 'leader-changed', leader, term: this.currentTerm });
   }
 
   private persistDurable(): void {

@@ -65,7 +65,6 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
   private readonly askedBy = new Set<NodeId>();
   /** The last LOOKING notification of each voter during this LOOKING period (to spot repeats). */
   private readonly lastHeardVote = new Map<NodeId, Notification>();
-  private reportedLeader: NodeId | null = null;
 
   constructor(config: NodeConfig, durable: ZabDurable, _random: Random, now: number, private readonly options: ZabOptions = defaultZabOptions) {
     this.id = config.id;
@@ -275,7 +274,6 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
     this.missedOurVote.clear();
     this.askedBy.clear();
     this.lastHeardVote.clear();
-    this.report();
     // "rounds" in the simulator's election records: LOOKING periods started by voters.
     if (this.isVoter) this.out.emit({ type: 'election-started', term: this.durable.currentEpoch });
     const decision = this.fle.start(now);
@@ -327,16 +325,12 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
         // ZOOKEEPER-1732: once in the new epoch, advertise it as the vote's epoch, so that every member
         // of the ensemble tells a newcomer the same (leader, epoch), however it joined.
         if (this.settledVote) this.settledVote = { ...this.settledVote, peerEpoch: this.durable.currentEpoch };
-        if (this.phase.state === 'leading') this.out.emit({ type: 'became-leader', term: this.durable.currentEpoch });
         // Extension: observers that asked during the election are told its outcome now, rather than
         // finding it at their next re-send (ZooKeeper's observers poll, backing off from 200 ms).
         for (const observer of this.askedBy) this.answer(observer);
         this.askedBy.clear();
-        this.report();
         return true;
       case 'abandon': {
-        const wasLeader = this.currentLeader() === this.id;
-        if (wasLeader) this.out.emit({ type: 'lost-leadership', term: this.durable.currentEpoch });
         this.lookForLeader(now);
         return false;
       }
@@ -398,13 +392,6 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
       case 'observing':
         return phase.learner.isServing ? phase.learner.leader : null;
     }
-  }
-
-  private report(): void {
-    const leader = this.currentLeader();
-    if (leader === this.reportedLeader) return;
-    this.reportedLeader = leader;
-    this.out.emit({ type: 'leader-changed', leader, term: this.durable.currentEpoch });
   }
 
   /**

@@ -1,0 +1,163 @@
+/**
+ * Faults: queues a scenario's (or a schedule's) actions and the random nemesis's, and applies each when
+ * its time comes — crashes and restarts through the engine, partitions, cuts, loss, duplication and
+ * latency on its network — publishing what it did on the event stream.
+ */
+import type { NodeId, Timing } from '../core/types.js';
+import type { Engine, SimNode } from './engine.js';
+import type { SimEvent } from './events.js';
+import { Nemesis, scenarioActions, scenarioPhaseMs, type ScenarioName } from './scenarios.js';
+import type { Action, NodeRef } from './schedule.js';
+
+type ResolvedAction =
+  | { readonly do: 'crash' | 'isolate'; readonly node: NodeId }
+  | { readonly do: 'cut'; readonly from: NodeId; readonly to: NodeId }
+  | { readonly do: 'partition'; readonly groups: readonly (readonly NodeId[])[] }
+  | Exclude<Action, { do: 'crash' | 'isolate' | 'cut' | 'partition' }>;
+
+export interface FaultPlan {
+  readonly seed: number;
+  readonly scenario: ScenarioName;
+  /** Explicit actions that replace the scenario's. */
+  readonly schedule?: readonly Action[];
+}
+
+export class Faults {
+  private readonly nemesis: Nemesis | null;
+
+  /**
+   * Queues the plan's actions on the engine. `currentLeader` names the node a "leader" reference
+   * resolves to at the moment an action is applied (null: none, and the action is skipped).
+   */
+  constructor(
+    private readonly engine: Engine,
+    plan: FaultPlan,
+    private readonly currentLeader: () => NodeId | null,
+    private readonly publish: (event: SimEvent) => void,
+  ) {
+    const timing: Timing = engine.timing;
+    const actions = plan.schedule ?? scenarioActions(plan.scenario, engine.voters, timing, scenarioPhaseMs(plan.seed, timing));
+    for (const action of actions) engine.pushAction(action, false);
+    const members = engine.nodes.map((n) => n.id);
+    this.nemesis = !plan.schedule && plan.scenario === 'random' ? new Nemesis(plan.seed, members, timing, engine.network.latency) : null;
+    if (this.nemesis) {
+      this.pushNemesis(0);
+      for (const action of this.nemesis.quietActions()) engine.pushAction(action, false);
+    }
+  }
+
+  /** Applies `action` now; a nemesis action first queues the nemesis's next faults. */
+  apply(action: Action, nemesis: boolean): void {
+    this.carryOut(action);
+    if (nemesis) this.pushNemesis(this.engine.now);
+  }
+
+  /** Queues the nemesis's next faults; the first of them, when it runs, asks for the ones after. */
+  private pushNemesis(afterMs: number): void {
+    const actions = this.nemesis?.next(afterMs);
+    actions?.forEach((action, index) => this.engine.pushAction(action, index === 0));
+  }
+
+  private carryOut(action: Action): void {
+    const { engine } = this;
+    const network = engine.network;
+    this.publish({ type: 'fault', action });
+    const resolved = this.resolve(action);
+    if (resolved === null) {
+      this.publish({ type: 'skipped', action });
+      return;
+    }
+    switch (resolved.do) {
+      case 'crash': {
+        const node = engine.node(resolved.node)!;
+        if (node.up) engine.crash(node);
+        return;
+      }
+      case 'restart': {
+        const targets: SimNode[] = resolved.node === 'all' ? engine.nodes : [engine.node(resolved.node)!];
+        for (const node of targets) {
+          if (node.up) continue;
+          this.publish({ type: 'restart', node: node.id });
+          engine.start(node);
+        }
+        return;
+      }
+      case 'partition':
+        network.partition(resolved.groups);
+        this.publish({ type: 'network', change: { kind: 'partition', groups: network.components() } });
+        return;
+      case 'split': {
+        const leader = this.currentLeader();
+        if (leader === null) {
+          this.publish({ type: 'skipped', action });
+          return;
+        }
+        const others = engine.nodes.map((n) => n.id).filter((id) => id !== leader);
+        network.partition([[leader, ...others.slice(0, resolved.minority - 1)]]);
+        this.publish({ type: 'network', change: { kind: 'partition', groups: network.components() } });
+        return;
+      }
+      case 'isolate':
+        network.isolate(resolved.node);
+        this.publish({ type: 'network', change: { kind: 'isolate', node: resolved.node } });
+        return;
+      case 'cut':
+        network.cut(resolved.from, resolved.to);
+        this.publish({ type: 'network', change: { kind: 'cut', from: resolved.from, to: resolved.to } });
+        return;
+      case 'heal':
+        if (!network.faulty) return;
+        network.heal();
+        this.publish({ type: 'network', change: { kind: 'heal' } });
+        return;
+      case 'loss':
+        if (network.loss === resolved.p) return;
+        network.loss = resolved.p;
+        this.publish({ type: 'network', change: { kind: 'loss', p: resolved.p } });
+        return;
+      case 'duplicate':
+        if (network.duplicate === resolved.p) return;
+        network.duplicate = resolved.p;
+        this.publish({ type: 'network', change: { kind: 'duplicate', p: resolved.p } });
+        return;
+      case 'latency':
+        network.latency = { minMs: resolved.minMs, maxMs: resolved.maxMs };
+        this.publish({ type: 'network', change: { kind: 'latency', minMs: resolved.minMs, maxMs: resolved.maxMs } });
+        return;
+    }
+  }
+
+  /** Replaces "leader" references by the current leader's id; null when there is none to name. */
+  private resolve(action: Action): ResolvedAction | null {
+    const leader = this.currentLeader();
+    const ref = (r: NodeRef): NodeId | null => (r === 'leader' ? leader : r);
+    switch (action.do) {
+      case 'crash':
+      case 'isolate': {
+        const node = ref(action.node);
+        return node === null ? null : { do: action.do, node };
+      }
+      case 'cut': {
+        const from = ref(action.from);
+        const to = ref(action.to);
+        return from === null || to === null ? null : { do: 'cut', from, to };
+      }
+      case 'partition': {
+        const groups: NodeId[][] = [];
+        for (const group of action.groups) {
+          const ids = group.map(ref);
+          if (ids.some((id) => id === null)) return null;
+          groups.push(ids as NodeId[]);
+        }
+        return { do: 'partition', groups };
+      }
+      case 'restart':
+      case 'split':
+      case 'heal':
+      case 'loss':
+      case 'duplicate':
+      case 'latency':
+        return action;
+    }
+  }
+}
