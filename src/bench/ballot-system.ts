@@ -4,7 +4,7 @@
  * HTTP on basePort+nodes+i-1 (one contiguous block of 2·nodes ports).
  */
 import { fileURLToPath } from 'node:url';
-import { findAlgorithm, type AlgorithmName } from '../core/index.js';
+import { findAlgorithm } from '../core/index.js';
 import { LocalCluster, type MemberExit } from '../runtime/local-cluster.js';
 import { waitFor } from '../runtime/testing.js';
 import type { ClusterOptions, ClusterUnderTest, SystemUnderTest } from './system.js';
@@ -13,7 +13,7 @@ const MAIN_JS = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 /** How long a status poll may take before the member counts as naming no leader. */
 const POLL_TIMEOUT_MS = 500;
 
-export function ballotSystem(algorithm: AlgorithmName): SystemUnderTest {
+export function ballotSystem(algorithm: string): SystemUnderTest {
   return {
     name: `ballot-${algorithm}`,
     describe: (options) =>
@@ -22,7 +22,7 @@ export function ballotSystem(algorithm: AlgorithmName): SystemUnderTest {
   };
 }
 
-async function startBallotCluster(algorithm: AlgorithmName, options: ClusterOptions): Promise<ClusterUnderTest> {
+async function startBallotCluster(algorithm: string, options: ClusterOptions): Promise<ClusterUnderTest> {
   if (!findAlgorithm(algorithm)) throw new Error(`ballot: algorithm ${algorithm} is not implemented yet`);
   const { nodes, basePort } = options;
   const cluster = new LocalCluster({

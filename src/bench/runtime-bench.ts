@@ -19,7 +19,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { agreedLeader, algorithms, leaderViewsOf, summarize, type AlgorithmName, type AnyAlgorithm, type NodeId } from '../core/index.js';
+import { agreedLeader, algorithms, findAlgorithm, leaderViewsOf, summarize, type AlgorithmName, type AnyAlgorithm, type NodeId } from '../core/index.js';
 import { LocalCluster } from '../runtime/local-cluster.js';
 import { freePortBlock, freePorts, sleep, waitFor } from '../runtime/testing.js';
 import { ballotSystem } from './ballot-system.js';
@@ -196,7 +196,7 @@ async function main(): Promise<void> {
   const pollMs = Number(values.poll);
   const results: Record<string, unknown>[] = [];
   for (const name of names) {
-    const algorithm = algorithms[name];
+    const algorithm = findAlgorithm(name);
     if (!algorithm) {
       process.stderr.write(`runtime-bench: ${name} is not implemented yet, skipped\n`);
       continue;

@@ -52,6 +52,7 @@ export function parseClusterArgs(argv: readonly string[]): ClusterCommand | 'hel
   if (!findAlgorithm(algorithm)) throw new UsageError(`--algorithm ${algorithm} is not implemented yet`);
   const nodes = integer(values.nodes, 'nodes', 5, 1, 100);
   const observers = integer(values.observers, 'observers', 0, 0, 100);
+  if (observers > 0 && !findAlgorithm(algorithm)!.supportsObservers) throw new UsageError(`--observers: ${algorithm} has no non-voting members`);
   const total = nodes + observers;
   const basePort = integer(values['base-port'], 'base-port', 7001, 1, 65536 - total);
   const httpBasePort = integer(values['http-base-port'], 'http-base-port', 8001, 1, 65536 - total);

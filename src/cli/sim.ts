@@ -49,7 +49,7 @@ export function parseSimArgs(argv: readonly string[], readFile: (path: string) =
   const algorithm = bullyMode === 'stable' ? bullyStable : algorithms[algorithmName];
   const nodes = integer(values.nodes, 'nodes', 5, 1, 100);
   const observers = integer(values.observers, 'observers', 0, 0, 100);
-  if (observers > 0 && algorithmName === 'bully') throw new UsageError('--observers: bully has no non-voting members');
+  if (observers > 0 && !algorithm.supportsObservers) throw new UsageError(`--observers: ${algorithm.name} has no non-voting members`);
   const seed = integer(values.seed, 'seed', 1, 0, Number.MAX_SAFE_INTEGER);
   const members = Array.from({ length: nodes + observers }, (_, i) => i + 1);
 

@@ -3,6 +3,7 @@
  * versus even question. One table model, rendered as aligned text (terminal), Markdown (the docs) or
  * HTML (the page).
  */
+import { findAlgorithm } from '../core/index.js';
 import type { ScenarioName } from '../sim/index.js';
 import type { CellSummary, Summary } from './metrics.js';
 import type { CompareResult } from './run.js';
@@ -15,23 +16,9 @@ export interface Table {
   readonly notes?: readonly string[];
 }
 
-/**
- * The figures the literature and the source documents give for the messages of one election, for the algorithms
- * that have one: Raft, one RequestVote and one answer per other voter per round (§5.2); ZAB, every
- * voter notifying every other voter once (source document 003: "n*(n-1)"); Bully, n−2 Victory messages when the
- * second-highest id notices first, O(n²) when the lowest does (Garcia-Molina 1982).
- */
+/** The textbook's count of messages for one election, where the algorithm declares one (Algorithm.textbookMessages). */
 export function textbookMessages(algorithm: string, n: number): { readonly text: string; readonly value: number } | null {
-  switch (algorithm) {
-    case 'raft':
-      return { text: `2(n−1) = ${2 * (n - 1)} per round`, value: 2 * (n - 1) };
-    case 'zab':
-      return { text: `≈ n(n−1) = ${n * (n - 1)}`, value: n * (n - 1) };
-    case 'bully':
-      return { text: `n−2 = ${Math.max(0, n - 2)} best, O(n²) worst`, value: Math.max(0, n - 2) };
-    default:
-      return null;
-  }
+  return findAlgorithm(algorithm)?.textbookMessages?.(n) ?? null;
 }
 
 // ---- number formats ---------------------------------------------------------------------------------

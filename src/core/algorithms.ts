@@ -2,13 +2,17 @@
 import { bully } from './bully/index.js';
 import { raft } from './raft/index.js';
 import { zab } from './zab/index.js';
-import type { AlgorithmName, AnyAlgorithm } from './types.js';
+import type { AnyAlgorithm } from './types.js';
 
-export const algorithms: Readonly<Record<AlgorithmName, AnyAlgorithm>> = {
+/** Every algorithm, by name. Adding one is a folder in src/core and one line here. */
+export const algorithms = {
   bully,
   raft,
   zab,
-};
+} as const satisfies Readonly<Record<string, AnyAlgorithm>>;
+
+/** The name of a registered algorithm (`--algorithm NAME`). */
+export type AlgorithmName = keyof typeof algorithms;
 
 export const algorithmNames = Object.keys(algorithms) as readonly AlgorithmName[];
 

@@ -6,7 +6,7 @@ export { quantile, quantileSorted, mean, summarize, sortedAscending, type Summar
 export { agreedLeader, leaderViewsOf, type LeaderView, type Agreement } from './agreement.js';
 export { OutputBuffer } from './output.js';
 export { NodeDriver, leads, type DriverEvent, type DriverEventType, type DriverHost } from './driver.js';
-export { algorithms, algorithmNames, findAlgorithm } from './algorithms.js';
+export { algorithms, algorithmNames, findAlgorithm, type AlgorithmName } from './algorithms.js';
 export { raft, RaftNode } from './raft/index.js';
 export type { RaftMessage, RaftDurable } from './raft/index.js';
 export { bully, bullyStable, createBully, BullyNode, nextGeneration } from './bully/index.js';

@@ -127,7 +127,8 @@ export interface NodeConfig {
  * `M` is the message union, `D` the durable state (JSON-serializable: the runtime writes it to disk).
  */
 export interface Algorithm<M extends Message, D> {
-  readonly name: AlgorithmName;
+  /** The name the command line uses; the registry (src/core/algorithms.ts) keys the algorithm by it. */
+  readonly name: string;
   /** A named variant of the algorithm (Bully's 'stable' mode), reported beside its name; none for the default. */
   readonly variant?: string;
   readonly defaultTiming: Timing;
@@ -144,6 +145,13 @@ export interface Algorithm<M extends Message, D> {
   readonly boundedCounters: readonly BoundedCounter[];
   /** The fields of the durable state, for validating what is read back from disk. */
   readonly durableShape: ShapeOf<D>;
+  /** Whether the algorithm has non-voting members (ZAB observers, Raft learners); Bully has none. */
+  readonly supportsObservers: boolean;
+  /**
+   * The textbook's count of messages for one election among `voters` nodes, for `ballot compare` to set
+   * beside the measured count; omitted when the literature gives none.
+   */
+  textbookMessages?(voters: number): { readonly text: string; readonly value: number };
   /** Every role word `status().role` can report. */
   readonly roles: readonly string[];
   /** Durable state of a node that has never run, with a history of `historyLength` entries (`--history`). */
@@ -166,8 +174,6 @@ export interface Algorithm<M extends Message, D> {
    */
   checkSend?(from: NodeId, to: NodeId, message: M, config: { voters: readonly NodeId[]; observers: readonly NodeId[] }): string | null;
 }
-
-export type AlgorithmName = 'bully' | 'raft' | 'zab';
 
 /**
  * An algorithm with its type parameters erased, for hosts that handle all three alike. (Method

@@ -3,8 +3,8 @@
  * `ballot node`; a mistake is a ConfigError whose message is one line a user can act on (the command
  * prints it and exits 2).
  */
-import { findAlgorithm } from '../core/algorithms.js';
-import type { AlgorithmName, AnyAlgorithm, NodeId, Timing } from '../core/types.js';
+import { findAlgorithm, type AlgorithmName } from '../core/algorithms.js';
+import type { AnyAlgorithm, NodeId, Timing } from '../core/types.js';
 import { CLUSTER_ID_PATTERN } from './schema.js';
 
 export class ConfigError extends Error {}
@@ -103,6 +103,7 @@ export function resolveConfig(options: NodeOptions): ResolvedConfig {
   const observers = read(options.observers ?? new Map(), 'observers');
   if (voters.length === 0) throw new ConfigError('peers: at least one voting member is needed');
   if (!own) throw new ConfigError(`peers: this node's own id ${id} is missing (give its address in --peers, or in --observers for a non-voter)`);
+  if (observers.length > 0 && !algorithm.supportsObservers) throw new ConfigError(`observers: ${algorithm.name} has no non-voting members`);
 
   const listen = options.listen !== undefined ? parseAddress(options.listen, 'listen', true) : own;
   const http = options.http !== undefined ? parseAddress(options.http, 'http', true) : null;

@@ -22,7 +22,7 @@ const host = (port: number): string => `127.0.0.1:${port}`;
 async function startTrio(algorithm: AnyAlgorithm, dir: string): Promise<NodeHandle[]> {
   const ports = await freePorts(3);
   const peers = new Map(ports.map((port, i) => [i + 1, host(port)]));
-  return Promise.all([1, 2, 3].map((id) => startNode({ id, algorithm: algorithm.name, peers, dataDir: join(dir, `n${id}`), http: '127.0.0.1:0' })));
+  return Promise.all([1, 2, 3].map((id) => startNode({ id, algorithm, peers, dataDir: join(dir, `n${id}`), http: '127.0.0.1:0' })));
 }
 
 /** The one leader every given node names, once they agree (core/agreement.ts). */

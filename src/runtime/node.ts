@@ -14,7 +14,7 @@
 import { rmSync } from 'node:fs';
 import { NodeDriver, leads, type DriverEvent } from '../core/driver.js';
 import { isQuorum, majority } from '../core/quorum.js';
-import type { AlgorithmName, ElectionEvent, Input, Message, NodeId, Status } from '../core/types.js';
+import type { ElectionEvent, Input, Message, NodeId, Status } from '../core/types.js';
 import { ConfigError, resolveConfig, type NodeOptions, type ResolvedConfig } from './config.js';
 import { StatusServer, type Readiness } from './http.js';
 import { silentLogger, type Logger } from './log.js';
@@ -44,7 +44,8 @@ export type NodeEventName = keyof NodeEvents;
 
 export interface NodeHandle {
   readonly id: NodeId;
-  readonly algorithm: AlgorithmName;
+  /** The algorithm's name (`--algorithm`). */
+  readonly algorithm: string;
   /** The bound peer port and HTTP port (the real ones when port 0 was asked for). */
   readonly peerPort: number;
   readonly httpPort: number | null;

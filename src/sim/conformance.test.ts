@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { leads } from '../core/driver.js';
 import { algorithms } from '../core/algorithms.js';
-import type { Algorithm, AlgorithmName, AnyAlgorithm, Message, NodeId } from '../core/types.js';
+import type { AlgorithmName } from '../core/algorithms.js';
+import type { Algorithm, AnyAlgorithm, Message, NodeId } from '../core/types.js';
 import { createRun, simulate, type SimResult } from './simulation.js';
 import { TestNet } from './testnet.js';
 

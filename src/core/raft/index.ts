@@ -25,6 +25,9 @@ export const raft: Algorithm<RaftMessage, RaftDurable> = {
     log: { list: { object: { term: 'term' } }, max: 10_000_000 },
   },
   roles: ['follower', 'candidate', 'leader', 'learner'],
+  supportsObservers: true,
+  // One RequestVote and one answer per other voter (§5.2).
+  textbookMessages: (n) => ({ text: `2(n−1) = ${2 * (n - 1)} per round`, value: 2 * (n - 1) }),
   initialDurable(historyLength) {
     // `--history N`: N entries of term 1 (and so at least term 1: a node cannot hold entries of a term
     // it has never seen).

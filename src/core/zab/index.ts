@@ -67,6 +67,9 @@ export const zab: Algorithm<ZabMessage, ZabDurable> = {
   },
   durableShape: { acceptedEpoch: 'epoch', currentEpoch: 'epoch', lastZxid: 'zxid' },
   roles: serverStates,
+  supportsObservers: true,
+  // Every voter notifies every other voter once (source document 003: "n*(n-1)").
+  textbookMessages: (n) => ({ text: `≈ n(n−1) = ${n * (n - 1)}`, value: n * (n - 1) }),
   initialDurable(historyLength) {
     // `--history N`: the last zxid is (epoch 1, counter N), so the node has lived through epoch 1.
     if (historyLength <= 0) return { acceptedEpoch: 0, currentEpoch: 0, lastZxid: 0 };
