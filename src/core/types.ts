@@ -92,6 +92,23 @@ export type Input<M extends Message = Message> =
   | { readonly type: 'message'; readonly from: NodeId; readonly message: M }
   | { readonly type: 'tick' };
 
+/**
+ * The single door's dispatch, shared by every core: a message goes to `receive`, a tick to `tick`.
+ * (Cores keep the two handlers; hosts only ever call `step`.)
+ */
+export function applyInput<M extends Message>(
+  node: { receive(now: number, from: NodeId, message: M): void; tick(now: number): void },
+  now: number,
+  input: Input<M>,
+): void {
+  switch (input.type) {
+    case 'message':
+      return node.receive(now, input.from, input.message);
+    case 'tick':
+      return node.tick(now);
+  }
+}
+
 /** One running member of a cluster, as a pure state machine. */
 export interface ElectionNode<M extends Message, D> {
   readonly id: NodeId;

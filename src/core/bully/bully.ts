@@ -30,6 +30,7 @@ import { believable, MAX_TERM, MAX_TERM_STEP } from '../bounds.js';
 import { OutputBuffer } from '../output.js';
 import {
   uniform,
+  applyInput,
   type ElectionNode,
   type Input,
   type NodeConfig,
@@ -119,12 +120,7 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
 
   /** The single door (src/core/types.ts, Input): every host delivers messages and ticks here. */
   step(now: number, input: Input<BullyMessage>): void {
-    switch (input.type) {
-      case 'message':
-        return this.receive(now, input.from, input.message);
-      case 'tick':
-        return this.tick(now);
-    }
+    applyInput(this, now, input);
   }
 
   receive(now: number, from: NodeId, message: BullyMessage): void {
@@ -274,17 +270,25 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
     this.deadline = now + this.answerTimeoutMs;
   }
 
-  /** Victory: a new reign with a generation of our own above all we have seen, announced to lower ids. */
-  private becomeCoordinator(now: number): void {
+  /**
+   * A new reign: a generation of our own above all we have seen, durable before any Victory announces it
+   * (a restarted node must never lead this generation again). False at the ceiling: the node stalls.
+   */
+  private startReign(now: number): boolean {
     const generation = nextGeneration(this.generation, this.id, this.config.voters);
     if (generation > MAX_TERM) {
       this.stallAtCeiling(now);
-      return;
+      return false;
     }
     this.generation = generation;
-    this.reign = this.generation;
-    // Durable before the Victory leaves: a restarted node must never lead this generation again.
+    this.reign = generation;
     this.persist();
+    return true;
+  }
+
+  /** Victory: a new reign with a generation of our own above all we have seen, announced to lower ids. */
+  private becomeCoordinator(now: number): void {
+    if (!this.startReign(now)) return;
     this.role = 'leader';
     this.deadline = Infinity;
     this.setLeader(this.id);
@@ -293,16 +297,7 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
 
   /** As coordinator, declare again (with a new reign if a newer generation is known): Victory to lower ids. */
   private reassert(now: number): void {
-    if (this.generation > this.reign) {
-      const generation = nextGeneration(this.generation, this.id, this.config.voters);
-      if (generation > MAX_TERM) {
-        this.stallAtCeiling(now);
-        return;
-      }
-      this.generation = generation;
-      this.reign = this.generation;
-      this.persist();
-    }
+    if (this.generation > this.reign && !this.startReign(now)) return;
     this.announceVictory(now);
   }
 

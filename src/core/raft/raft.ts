@@ -10,6 +10,7 @@ import { OutputBuffer } from '../output.js';
 import { tallyVotes } from '../quorum.js';
 import {
   uniform,
+  applyInput,
   type ElectionNode,
   type Input,
   type NodeConfig,
@@ -69,12 +70,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
 
   /** The single door (src/core/types.ts, Input): every host delivers messages and ticks here. */
   step(now: number, input: Input<RaftMessage>): void {
-    switch (input.type) {
-      case 'message':
-        return this.receive(now, input.from, input.message);
-      case 'tick':
-        return this.tick(now);
-    }
+    applyInput(this, now, input);
   }
 
   receive(now: number, from: NodeId, message: RaftMessage): void {

@@ -11,6 +11,7 @@
 import { believable, MAX_EPOCH_STEP, MAX_TERM_STEP } from '../bounds.js';
 import { OutputBuffer } from '../output.js';
 import {
+  applyInput,
   type ElectionNode,
   type Input,
   type NodeConfig,
@@ -101,12 +102,7 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
 
   /** The single door (src/core/types.ts, Input): every host delivers messages and ticks here. */
   step(now: number, input: Input<ZabMessage>): void {
-    switch (input.type) {
-      case 'message':
-        return this.receive(now, input.from, input.message);
-      case 'tick':
-        return this.tick(now);
-    }
+    applyInput(this, now, input);
   }
 
   receive(now: number, from: NodeId, message: ZabMessage): void {
