@@ -302,7 +302,7 @@ function drawNode(view: PaneView, n: NodeView, nowMs: number, timeoutScaleMs: nu
     figure.timer.setAttribute('visibility', 'visible');
     figure.timer.dataset['purpose'] = timer.purpose;
     figure.timer.dataset['leftMs'] = left.toFixed(1);
-    remaining = ` · ⏱${left.toFixed(0)}`;
+    remaining = ` · ${left.toFixed(0)} ms`;
   } else {
     figure.timer.setAttribute('visibility', 'hidden');
   }
