@@ -427,6 +427,9 @@ if (clickAction('pause', 'leader', 3)) {
   $('restart-all').after(pause);
 }
 
+// The speed is the viewer's, not the moment's, but an address may still set it (?speed=0.3).
+const speed = new URLSearchParams(location.search).get('speed');
+if (speed !== null && Array.from(ui.speed.options).some((o) => o.value === speed)) ui.speed.value = speed;
 const initial = parseMoment(location.search);
 if ('error' in initial) {
   ui.error.textContent = initial.error;
