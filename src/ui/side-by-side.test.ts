@@ -77,26 +77,11 @@ test('a moment survives its URL', () => {
   }
 });
 
-test('each node shows its timer: a timeout until it leads, then its heartbeat', () => {
+test('the first Raft candidate is captioned as the node whose timer ran out first', () => {
   const run = createRun({ algorithm: algorithms.raft, nodes: 5, seed: 1 });
-  const { electionTimeoutMinMs, electionTimeoutMaxMs, heartbeatMs } = algorithms.raft.defaultTiming;
-  for (const n of run.snapshot().nodes) {
-    assert.equal(n.timer?.purpose, 'timeout');
-    assert.ok(n.timer.atMs >= electionTimeoutMinMs && n.timer.atMs <= electionTimeoutMaxMs, String(n.timer.atMs));
-  }
-  // The first candidate is the node whose timer ran out first.
   const first = [...run.snapshot().nodes].sort((a, b) => a.timer!.atMs - b.timer!.atMs)[0]!;
   run.stepUntil(first.timer!.atMs);
-  assert.equal(run.snapshot().nodes.find((n) => n.node === first.node)!.role, 'candidate');
-  assert.match(caption(algorithms.raft, run.snapshot()), new RegExp(`^${first.node} timed out first: it asks for votes in term 1$`));
-  run.stepUntil(1000);
-  const snap = run.snapshot();
-  const leader = snap.nodes.find((n) => n.node === snap.agreedLeader)!;
-  assert.equal(leader.timer?.purpose, 'heartbeat');
-  assert.ok(leader.timer.atMs > snap.nowMs && leader.timer.atMs <= snap.nowMs + heartbeatMs);
-  run.inject({ atMs: 0, do: 'crash', node: leader.node });
-  run.stepUntil(1000);
-  assert.equal(run.snapshot().nodes.find((n) => n.node === leader.node)!.timer, null, 'a crashed node has no timer');
+  assert.equal(caption(algorithms.raft, run.snapshot()), `${first.node} timed out first: it asks for votes in term 1`);
 });
 
 test('captions use each algorithm\'s own words; the comparison counts what happened', () => {

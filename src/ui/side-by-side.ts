@@ -434,6 +434,7 @@ export interface Comparison {
   readonly messages: number;
   /** Time two or more nodes believed they led, so far (including a stretch still going on). */
   readonly dualLeaderMs: number;
+  // Lease-overlap time joins here once snapshots carry leases (Raft): the time two nodes held one.
 }
 
 export function compare(algorithm: AnyAlgorithm, snap: RunSnapshot): Comparison {
