@@ -407,6 +407,8 @@ ui.scrubber.addEventListener('input', () => {
   model?.seek(Number(ui.scrubber.value));
   draw();
 });
+// Let go of the scrubber once dragged, so it follows the clock again when playing.
+ui.scrubber.addEventListener('change', () => ui.scrubber.blur());
 ui.share.addEventListener('click', () => {
   if (!model) return;
   const query = momentQuery({ setup: model.setup, clicks: model.clicks, atMs: model.nowMs });

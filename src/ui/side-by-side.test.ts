@@ -26,6 +26,11 @@ test('a click crashes the leader of every pane at the same virtual time', () => 
   });
   model.advanceTo(3000);
   for (const pane of model.panes) assert.ok(pane.run.snapshot().elections.length >= 2, `${pane.algorithm.name} failed over`);
+  // A clock a hair past the grid (frames add floating-point times) still rounds up, never back.
+  model.advanceTo(3738.000000000002);
+  const late = model.click(clickAction('crash', 1, 5)!);
+  assert.equal(late.atMs, 3739);
+  for (const pane of model.panes) assert.equal(pane.run.snapshot().nodes[0]!.up, false, pane.algorithm.name);
 });
 
 test('going back re-runs the simulation: the state equals a fresh run with the same clicks', () => {

@@ -119,7 +119,8 @@ export class SideBySide {
    * forgotten: after a rewind, a new click starts a new history.
    */
   click(action: Action): Click {
-    const atMs = Math.ceil(this.now / clickGridMs - 1e-6) * clickGridMs;
+    // Never below now (advanceTo does not go back): ceil, with no tolerance for a clock a hair past the grid.
+    const atMs = Math.ceil(this.now / clickGridMs) * clickGridMs;
     this.clickList = this.clickList.filter((c) => c.atMs <= this.now);
     this.applied = Math.min(this.applied, this.clickList.length);
     const click = { atMs, action };
