@@ -31,6 +31,7 @@ export type {
   SimResult,
   InFlight,
   NodeView,
+  NodeTimer,
   RunSnapshot,
   SimRun,
 } from './types.js';
@@ -135,7 +136,16 @@ class Simulation implements SimRun {
     const { engine } = this;
     return {
       nowMs: engine.now,
-      nodes: engine.nodes.map((n) => ({ node: n.id, up: n.up, role: n.status.role, leader: n.status.leader, term: n.status.term })),
+      nodes: engine.nodes.map((n) => ({
+        node: n.id,
+        up: n.up,
+        role: n.status.role,
+        leader: n.status.leader,
+        term: n.status.term,
+        // What the deadline is for follows from leadership: a leader's one timer is its heartbeat.
+        timer: n.up && n.timerAt !== Infinity ? { atMs: n.timerAt, purpose: n.believesLeader ? 'heartbeat' : 'timeout' } : null,
+      })),
+      messagesSent: engine.messagesSent,
       inFlight: engine.inFlight(),
       components: engine.network.components().map((group) => [...group]),
       agreedLeader: this.metrics.agreement?.leader ?? null,

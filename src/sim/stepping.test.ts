@@ -57,3 +57,26 @@ test('inject crashes the leader now and the cluster elects another', () => {
   assert.equal(run.snapshot().components.length, 2);
   assert.deepEqual(run.finish().violations, []);
 });
+
+test('each node view carries its timer: a timeout until the node leads, then its heartbeat; none while down', () => {
+  const run = createRun({ algorithm: algorithms.raft, nodes: 5, seed: 1 });
+  const { electionTimeoutMinMs, electionTimeoutMaxMs, heartbeatMs } = algorithms.raft.defaultTiming;
+  for (const n of run.snapshot().nodes) {
+    assert.equal(n.timer?.purpose, 'timeout');
+    assert.ok(n.timer.atMs >= electionTimeoutMinMs && n.timer.atMs <= electionTimeoutMaxMs, String(n.timer.atMs));
+  }
+  // Raft §5.2: the first candidate is the node whose election timeout ran out first.
+  const first = [...run.snapshot().nodes].sort((a, b) => a.timer!.atMs - b.timer!.atMs)[0]!;
+  run.stepUntil(first.timer!.atMs);
+  assert.equal(run.snapshot().nodes.find((n) => n.node === first.node)!.role, 'candidate');
+  run.stepUntil(1000);
+  const snap = run.snapshot();
+  const leader = snap.nodes.find((n) => n.node === snap.agreedLeader)!;
+  assert.equal(leader.timer?.purpose, 'heartbeat');
+  assert.ok(leader.timer.atMs > snap.nowMs && leader.timer.atMs <= snap.nowMs + heartbeatMs);
+  for (const n of snap.nodes) if (n.node !== leader.node) assert.equal(n.timer?.purpose, 'timeout', `follower ${n.node}`);
+  run.inject({ atMs: 0, do: 'crash', node: leader.node });
+  run.stepUntil(1000);
+  assert.equal(run.snapshot().nodes.find((n) => n.node === leader.node)!.timer, null, 'a crashed node has no timer');
+  assert.equal(run.snapshot().messagesSent, run.finish().messages.total);
+});

@@ -128,18 +128,33 @@ export interface InFlight {
   readonly deliverMs: number;
 }
 
+/**
+ * A node's one timer (the host loop arms one, for the core's `nextDeadline()`): when it fires and what
+ * for. A node that leads sends its next heartbeat then; any other node gives up waiting (for the
+ * leader, or for its election round) and acts: Raft's election timeout, Bully's and ZAB's failure
+ * detectors and round timeouts.
+ */
+export interface NodeTimer {
+  readonly atMs: number;
+  readonly purpose: 'heartbeat' | 'timeout';
+}
+
 export interface NodeView {
   readonly node: NodeId;
   readonly up: boolean;
   readonly role: string;
   readonly leader: NodeId | null;
   readonly term: number;
+  /** The node's armed timer; null while it is down or waits only for messages. */
+  readonly timer: NodeTimer | null;
 }
 
 /** What a stepped run looks like at its current instant. */
 export interface RunSnapshot {
   readonly nowMs: number;
   readonly nodes: NodeView[];
+  /** Messages sent so far, in total (the result's `messages.total` at this instant). */
+  readonly messagesSent: number;
   /** Sorted by delivery time. */
   readonly inFlight: InFlight[];
   /** Groups of mutually connected nodes (one group when the network is whole). */

@@ -37,7 +37,10 @@ test('the server serves the page, the app and zod, and 404s the rest', async () 
     const app = await fetch(new URL('/dist/ui/app.js', server.url));
     assert.equal(app.status, 200);
     assert.match(app.headers.get('content-type') ?? '', /^text\/javascript/);
-    assert.match(await app.text(), /createRun/);
+    assert.match(await app.text(), /from '\.\/side-by-side\.js'/);
+    const model = await fetch(new URL('/dist/ui/side-by-side.js', server.url));
+    assert.equal(model.status, 200);
+    assert.match(await model.text(), /createRun/);
     assert.equal((await fetch(new URL('/vendor/zod/index.js', server.url))).status, 200);
     assert.equal((await fetch(new URL('/dist/runtime/node.js', server.url))).status, 404);
     assert.equal((await fetch(new URL('/dist/sim/nope.js', server.url))).status, 404);
