@@ -6,6 +6,7 @@
 import { findAlgorithm, type AlgorithmName } from '../core/algorithms.js';
 import type { AnyAlgorithm, NodeId, Timing } from '../core/types.js';
 import { CLUSTER_ID_PATTERN } from './schema.js';
+import { isLoopback, PeerTls, type TlsOptions } from './tls.js';
 
 export class ConfigError extends Error {}
 
@@ -53,6 +54,14 @@ export interface NodeOptions {
    * an existing member: it may have voted in the current term and forgotten it. See docs/runtime.md.
    */
   readonly joinNew?: boolean;
+  /**
+   * Mutual TLS on the peer port (tls.ts): PEM of this member's certificate (subject CN
+   * `ballot-node-<id>`), its key, and the cluster CA. Without it, the peer port speaks plaintext,
+   * which is allowed only when every member and the listen address are on loopback, or with `insecure`.
+   */
+  readonly tls?: TlsOptions;
+  /** Plaintext although some member is not on loopback (anyone who reaches the peer port can vote). */
+  readonly insecure?: boolean;
 }
 
 export interface ResolvedConfig {
@@ -68,6 +77,9 @@ export interface ResolvedConfig {
   readonly clusterId: string;
   readonly timing: Timing;
   readonly joinNew: boolean;
+  readonly tls: PeerTls | null;
+  /** Plaintext with members beyond loopback (--insecure): the node warns once at start. */
+  readonly insecure: boolean;
 }
 
 function entries(members: Members): [NodeId, string][] {
@@ -119,5 +131,13 @@ export function resolveConfig(options: NodeOptions): ResolvedConfig {
   if (!(timing.heartbeatMs > 0)) throw new ConfigError(`heartbeat must be positive, got ${timing.heartbeatMs}`);
   if (typeof options.dataDir !== 'string' || options.dataDir === '') throw new ConfigError('a data dir is required');
 
-  return { id, algorithm, voters, observers, addresses, listen, http, dataDir: options.dataDir, clusterId, timing, joinNew: options.joinNew === true };
+  const tls = options.tls ? PeerTls.create(options.tls, id) : null;
+  // Without TLS, anyone who reaches the peer port and knows the cluster id can speak as a member
+  // (one forged vote request deposes a leader): plaintext only where only this machine can reach it.
+  const exposed = [listen, ...addresses.values()].filter((address) => !isLoopback(address.host)).map(formatAddress);
+  if (!tls && exposed.length > 0 && options.insecure !== true) {
+    throw new ConfigError(`${exposed[0]} is not a loopback address: give --tls-cert, --tls-key and --tls-ca for authenticated peers (or --insecure to run unauthenticated anyway)`);
+  }
+  const insecure = !tls && exposed.length > 0;
+  return { id, algorithm, voters, observers, addresses, listen, http, dataDir: options.dataDir, clusterId, timing, joinNew: options.joinNew === true, tls, insecure };
 }
