@@ -35,8 +35,8 @@ export const nodeSpec: CommandSpec = {
     observers: { type: 'string', value: 'ID=HOST:PORT,...', description: 'non-voting members (ZAB observers, Raft learners)' },
     'data-dir': { type: 'string', value: 'DIR', description: "this node's durable state (created if missing; required)" },
     'cluster-id': { type: 'string', value: 'NAME', description: 'only members naming the same cluster id may talk (default "ballot")' },
-    'tls-cert': { type: 'string', value: 'FILE', description: "mutual TLS on the peer port: this node's certificate (PEM, subject CN ballot-node-<id>)" },
-    'tls-key': { type: 'string', value: 'FILE', description: "the certificate's private key (PEM)" },
+    'tls-cert': { type: 'string', value: 'FILE', description: "mutual TLS on the peer port: this node's certificate (PEM, subject CN ballot-node-<id>; {id} in FILE is the id)" },
+    'tls-key': { type: 'string', value: 'FILE', description: "the certificate's private key (PEM; {id} in FILE is the id)" },
     'tls-ca': { type: 'string', value: 'FILE', description: "the cluster CA's certificate (PEM); peers must present a certificate it signed" },
     insecure: { type: 'boolean', description: 'without TLS, run although some member is not on loopback (and warn): anyone reaching the port can vote' },
     'join-new': { type: 'boolean', description: 'run although the data dir is empty and peers knew this node (a lost disk; read docs/runtime.md first)' },
@@ -172,12 +172,20 @@ export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
     ...(values['cluster-id'] !== undefined ? { clusterId: required(values['cluster-id'], 'cluster-id') } : {}),
     ...(values['join-new'] === true ? { joinNew: true } : {}),
     ...(values.insecure === true ? { insecure: true } : {}),
-    ...(tlsFlags.length === 3 ? { tls: readTls(required(values['tls-cert'], 'tls-cert'), required(values['tls-key'], 'tls-key'), required(values['tls-ca'], 'tls-ca')) } : {}),
+    ...(tlsFlags.length === 3 ? { tls: readTls(withId(values['tls-cert'], 'tls-cert', id), withId(values['tls-key'], 'tls-key', id), required(values['tls-ca'], 'tls-ca')) } : {}),
     ...(values.record !== undefined ? { record: required(values.record, 'record') } : {}),
     ...(values['record-max-mb'] !== undefined ? { recordMaxBytes: integer(values['record-max-mb'], 'record-max-mb', 1024, 1, 1024 * 1024) * 1024 * 1024 } : {}),
   };
   if (values['record-max-mb'] !== undefined && values.record === undefined) throw new UsageError('--record-max-mb needs --record FILE');
   return { options, log: oneOf(values.log, 'log', logLevels, 'info'), exitOnStdinClose: values['exit-on-stdin-close'] === true };
+}
+
+/**
+ * A path in which `{id}` stands for the node id: every pod of a StatefulSet gets the same settings and
+ * the same Secret, and picks its own certificate with /etc/ballot/tls/node-{id}.crt.
+ */
+function withId(value: string | boolean | undefined, name: string, id: number): string {
+  return required(value, name).replaceAll('{id}', String(id));
 }
 
 function readTls(cert: string, key: string, ca: string): TlsOptions {
