@@ -168,6 +168,10 @@ test('raft over mutual TLS: forged frames are refused by reason, and no member s
       ["non-member 9's certificate claiming member 3", tlsAttempt(port, member(9), certificates.ca, forged(3))],
       ["non-member 9's certificate as itself", tlsAttempt(port, member(9), certificates.ca, forged(9))],
     ];
+    // The handshake deadline covers the TLS handshake: silent in TCP (no ClientHello), or silent after
+    // a good TLS handshake (no handshake frame), both are closed by it (2 s with this timing).
+    attempts.push(['silent before TLS', sendAndAwaitClose(port, Buffer.alloc(0), { timeoutMs: 8000 })]);
+    attempts.push(['silent after TLS', tlsAttempt(port, member(2), certificates.ca, Buffer.alloc(0), 8000)]);
     for (const [what, attempt] of attempts) assert.equal(await attempt, 'closed', `${what}: the node closed the connection`);
     // Long enough for a deposed leader to be noticed: several heartbeats.
     await sleep(1500);
@@ -183,6 +187,7 @@ test('raft over mutual TLS: forged frames are refused by reason, and no member s
     assert.equal(refused('wrong-identity'), 2);
     // Non-member 9 as itself: its certificate is genuine, but 9 is not a member.
     assert.equal(refused('unknown-sender'), 1);
+    assert.equal(metricValue(text, 'ballot_connections_rejected_total{reason="handshake-timeout"}'), 2);
     for (const peer of cluster.members.filter((id) => id !== target)) {
       assert.equal(metricValue(text, `ballot_peer_connected{peer="${peer}",direction="inbound"}`), 1, `member ${peer} is still connected`);
     }
