@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { algorithmNames } from '../core/algorithms.js';
 import { ConfigError, StorageError, jsonLogger, logLevels, startNode, type LogLevel, type NodeHandle, type StartOptions } from '../runtime/index.js';
-import { readTlsFiles, type TlsOptions } from '../runtime/tls.js';
+import { readTlsFiles, type TlsOptions } from '../runtime/config.js';
 import { UsageError, helpText, idMap, integer, oneOf, parseOptions, timing, timingOptions, type CommandSpec, type ParsedOptions } from './args.js';
 import type { CommandIo } from './io.js';
 import { onStopSignal, stopSignalCaught } from './signals.js';
@@ -48,7 +48,7 @@ export const nodeSpec: CommandSpec = {
   },
   epilog:
     'Precedence: flags, then BALLOT_* variables (BALLOT_DATA_DIR=DIR, BALLOT_JOIN_NEW=true), then --config.\n' +
-    'Without --tls-* the peer port speaks plaintext, allowed only when every member is on loopback.\n' +
+    'Without --tls-* the peer port speaks plaintext: only when every member is on loopback, else --insecure.\n' +
     'Exit status: 0 after a clean stop, 1 when the node had to stop (e.g. its state could not be written),\n' +
     '2 for bad arguments or configuration (duplicate ids, own id missing, port in use, unusable data dir),\n' +
     'and when the data dir was empty but a peer knew this node as an existing member: it may have voted in\n' +

@@ -3,10 +3,10 @@
  * `ballot node`; a mistake is a ConfigError whose message is one line a user can act on (the command
  * prints it and exits 2).
  */
+import { readFileSync } from 'node:fs';
 import { findAlgorithm, type AlgorithmName } from '../core/algorithms.js';
 import type { AnyAlgorithm, NodeId, Timing } from '../core/types.js';
 import { CLUSTER_ID_PATTERN } from './schema.js';
-import { isLoopback, PeerTls, type TlsOptions } from './tls.js';
 
 export class ConfigError extends Error {}
 
@@ -26,6 +26,30 @@ export function parseAddress(text: string, what: string, allowZero = false): Add
 
 export function formatAddress(address: Address): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+/** PEM text of this member's certificate, its private key and the cluster CA's certificate. */
+export interface TlsOptions {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+  readonly ca: string | Buffer;
+}
+
+/** Reads the three PEM files of --tls-cert, --tls-key, --tls-ca (a ConfigError names the one that cannot be read). */
+export function readTlsFiles(paths: { readonly cert: string; readonly key: string; readonly ca: string }): TlsOptions {
+  const read = (path: string, flag: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new ConfigError(`--${flag}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    }
+  };
+  return { cert: read(paths.cert, 'tls-cert'), key: read(paths.key, 'tls-key'), ca: read(paths.ca, 'tls-ca') };
+}
+
+/** Whether a peer address is on this machine's loopback (plaintext is allowed only there). */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === '::1' || /^::ffff:127\./i.test(host);
 }
 
 export type Members = ReadonlyMap<NodeId, string> | Readonly<Record<number, string>>;
@@ -77,7 +101,8 @@ export interface ResolvedConfig {
   readonly clusterId: string;
   readonly timing: Timing;
   readonly joinNew: boolean;
-  readonly tls: PeerTls | null;
+  /** Checked when the node starts (tls.ts's PeerTls.create), which loads TLS only then. */
+  readonly tls: TlsOptions | null;
   /** Plaintext with members beyond loopback (--insecure): the node warns once at start. */
   readonly insecure: boolean;
 }
@@ -131,7 +156,7 @@ export function resolveConfig(options: NodeOptions): ResolvedConfig {
   if (!(timing.heartbeatMs > 0)) throw new ConfigError(`heartbeat must be positive, got ${timing.heartbeatMs}`);
   if (typeof options.dataDir !== 'string' || options.dataDir === '') throw new ConfigError('a data dir is required');
 
-  const tls = options.tls ? PeerTls.create(options.tls, id) : null;
+  const tls = options.tls ?? null;
   // Without TLS, anyone who reaches the peer port and knows the cluster id can speak as a member
   // (one forged vote request deposes a leader): plaintext only where only this machine can reach it.
   const exposed = [listen, ...addresses.values()].filter((address) => !isLoopback(address.host)).map(formatAddress);

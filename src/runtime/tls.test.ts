@@ -21,8 +21,8 @@ import { LocalCluster } from './local-cluster.js';
 import { startNode } from './node.js';
 import { PROTOCOL_VERSION } from './schema.js';
 import { frame, freePorts, metricValue, sendAndAwaitClose, sleep, waitFor } from './testing.js';
-import { isLoopback, memberIdOf, PeerTls } from './tls.js';
-import { ConfigError, resolveConfig } from './config.js';
+import { memberIdOf, PeerTls } from './tls.js';
+import { ConfigError, isLoopback, resolveConfig } from './config.js';
 import { jsonLogger } from './log.js';
 
 const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -64,9 +64,11 @@ test('configuration: certificates that do not fit the node, and plaintext beyond
   const other = await generateClusterCertificates([1]);
   const member = certificates.members.get(1)!;
   const base = { algorithm: 'raft' as const, dataDir: '/nonexistent-not-touched', peers: { 1: '127.0.0.1:7001', 2: '127.0.0.1:7002' } };
+  // What startNode checks: the options (resolveConfig), then the certificates (PeerTls.create).
   const error = (options: Parameters<typeof resolveConfig>[0]): string => {
     try {
-      resolveConfig(options);
+      const config = resolveConfig(options);
+      if (config.tls) PeerTls.create(config.tls, config.id);
     } catch (caught) {
       assert.ok(caught instanceof ConfigError, String(caught));
       assert.ok(!caught.message.includes('\n'));

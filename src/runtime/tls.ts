@@ -13,20 +13,15 @@
  * Acceptor: the certificate's id must equal the handshake's `from` (transport.ts, 'wrong-identity').
  * Dialer: the acceptor's certificate must name the member it dialed (checkServerIdentity), so an
  * address taken over by another member, or by anyone else, is not believed to be that member.
+ *
+ * Loaded by the node only when it is given certificates (node.ts), so that a plaintext node does not
+ * pay for loading TLS at start.
  */
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { connect, createSecureContext, TLSSocket, type PeerCertificate, type SecureContext } from 'node:tls';
 import type { NodeId } from '../core/types.js';
-import { ConfigError, type Address } from './config.js';
-
-/** PEM text of this member's certificate, its private key and the cluster CA's certificate. */
-export interface TlsOptions {
-  readonly cert: string | Buffer;
-  readonly key: string | Buffer;
-  readonly ca: string | Buffer;
-}
+import { ConfigError, type Address, type TlsOptions } from './config.js';
 
 /** The certificate common name of member `id`. */
 export function memberName(id: NodeId): string {
@@ -126,18 +121,6 @@ export class PeerTls {
   }
 }
 
-/** Reads the three PEM files of --tls-cert, --tls-key, --tls-ca (a ConfigError names the one that cannot be read). */
-export function readTlsFiles(paths: { readonly cert: string; readonly key: string; readonly ca: string }): TlsOptions {
-  const read = (path: string, flag: string): Buffer => {
-    try {
-      return readFileSync(path);
-    } catch (error) {
-      throw new ConfigError(`--${flag}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? describe(error)})`);
-    }
-  };
-  return { cert: read(paths.cert, 'tls-cert'), key: read(paths.key, 'tls-key'), ca: read(paths.ca, 'tls-ca') };
-}
-
 function parseCertificate(pem: string | Buffer, flag: string): X509Certificate {
   try {
     return new X509Certificate(pem);
@@ -148,9 +131,4 @@ function parseCertificate(pem: string | Buffer, flag: string): X509Certificate {
 
 function describe(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
-}
-
-/** Whether a peer address is on this machine's loopback (plaintext is allowed only there). */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === '::1' || /^::ffff:127\./i.test(host);
 }
