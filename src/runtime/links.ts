@@ -278,7 +278,7 @@ export class PeerLink {
         if (refused && !this.unstable && !this.closed) {
           this.options.logger.info('peer-unstable', {
             peer: this.peer,
-            hint: 'the peer closes connections right after the handshake; check --cluster-id, --algorithm and --peers on both nodes',
+            hint: `the peer closes connections right after the handshake; check --cluster-id, --algorithm and --peers${this.options.tls ? ', and that both certificates come from the same CA' : ''} on both nodes`,
           });
         }
         this.unstable = refused;
