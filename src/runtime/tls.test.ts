@@ -228,3 +228,25 @@ test('ballot node --tls-*: mistakes are one line, exit 2', { timeout: 30_000 }, 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('ballot node --insecure: plaintext with a member beyond loopback starts, and warns once', { timeout: 30_000 }, async () => {
+  const { spawn } = await import('node:child_process');
+  const dir = mkdtempSync(join(tmpdir(), 'ballot-insecure-'));
+  const [port, http] = await freePorts(2);
+  // 192.0.2.1 is TEST-NET-1 (RFC 5737): never a real host; the node only dials it in vain.
+  const child = spawn(process.execPath, [mainJs, 'node', '--id', '1', '--algorithm', 'raft', '--peers', `1=127.0.0.1:${port!},2=192.0.2.1:7002,3=192.0.2.2:7003`, '--http', `127.0.0.1:${http!}`, '--data-dir', join(dir, 'data'), '--insecure'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    await waitFor('the node to serve', 20_000, async () => ((await fetch(`http://127.0.0.1:${http!}/livez`).catch(() => null))?.status === 200 ? true : undefined), 100);
+    await sleep(500);
+    const warnings = stderr.split('\n').filter((line) => line.includes('"event":"insecure"'));
+    assert.equal(warnings.length, 1, stderr);
+    assert.match(warnings[0]!, /anyone who reaches it can speak as a member/);
+  } finally {
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
