@@ -2,7 +2,8 @@
  * `ballot cluster`: a local cluster of real `ballot node` processes on 127.0.0.1 (CONTRACT.md), with a
  * live table of who leads. Node i listens for peers on base+i-1 and serves HTTP on httpBase+i-1.
  * Ctrl-C or SIGTERM stops every child it started; children also stop by themselves if this process
- * dies without a chance to clean up (their stdin pipe closes).
+ * dies without a chance to clean up (their stdin pipe closes). The nodes speak mutual TLS, with
+ * certificates from a throw-away CA made for this run (certificates.ts) and kept in DIR/tls.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +21,8 @@ export const clusterSpec: CommandSpec = {
   summary:
     'Starts one `ballot node` process per member on 127.0.0.1 (node i: peer port base+i-1, HTTP port\n' +
     'http-base+i-1), shows a live table of their role, leader and term, and stops them all on Ctrl-C.\n' +
-    'Kill a node (kill -9 PID) to watch a failover.',
+    'Kill a node (kill -9 PID) to watch a failover. The nodes authenticate each other with mutual TLS,\n' +
+    'from a throw-away CA made at start (its certificates in DIR/tls).',
   options: {
     algorithm: { type: 'string', value: 'NAME', description: `the election algorithm: ${algorithmNames.join(', ')} (required)` },
     nodes: { type: 'string', value: 'N', description: 'voting members, ids 1..N (default 5)' },
@@ -88,6 +90,10 @@ export async function runCluster(argv: readonly string[], io: CommandIo): Promis
     throw new UsageError(`--data-dir: cannot use ${command.dataDir} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
   }
   const total = command.nodes + command.observers;
+  // Loaded here, not at the top: only this command needs the certificate library.
+  const { generateClusterCertificates, writeClusterCertificates } = await import('../runtime/certificates.js');
+  const tlsDir = join(dataDir, 'tls');
+  writeClusterCertificates(tlsDir, await generateClusterCertificates(Array.from({ length: total }, (_, i) => i + 1), 'ballot cluster'));
   const cluster = new LocalCluster({
     command: [process.execPath, fileURLToPath(new URL('./main.js', import.meta.url)), 'node'],
     algorithm: command.algorithm,
@@ -97,6 +103,7 @@ export async function runCluster(argv: readonly string[], io: CommandIo): Promis
     httpPorts: Array.from({ length: total }, (_, i) => command.httpBasePort + i),
     dataDir,
     logDir: dataDir,
+    tlsDir,
     extraArgs: command.nodeArgs,
   });
   // Whatever ends this process, no child outlives it.
@@ -170,7 +177,7 @@ class ClusterView {
   header(): void {
     const { algorithm, nodes, observers } = this.command;
     const members = observers > 0 ? `${nodes} voters + ${observers} observers` : `${nodes} nodes`;
-    this.io.out(`ballot cluster: ${algorithm}, ${members} on 127.0.0.1, data and logs in ${this.dataDir} (Ctrl-C stops them all)\n`);
+    this.io.out(`ballot cluster: ${algorithm}, ${members} on 127.0.0.1 (mutual TLS), data and logs in ${this.dataDir} (Ctrl-C stops them all)\n`);
     if (!this.tty) {
       for (const id of this.cluster.members) {
         this.io.out(`node ${id} pid ${this.cluster.pid(id) ?? '-'} peer 127.0.0.1:${this.command.basePort + id - 1} http 127.0.0.1:${this.cluster.httpPort(id)}\n`);

@@ -1,13 +1,24 @@
-/** `ballot node`: one real node (CONTRACT.md), a thin shell over the runtime's startNode. */
+/**
+ * `ballot node`: one real node (docs/reference.md), a thin shell over the runtime's startNode.
+ *
+ * Its settings come from three places, the first that gives one winning: flags, then `BALLOT_*`
+ * environment variables (BALLOT_DATA_DIR for --data-dir), then a JSON file (--config FILE, keys the
+ * flags' names). A container or a StatefulSet configures a node without a shell to build a command line.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { z } from 'zod';
 import { algorithmNames } from '../core/algorithms.js';
 import { ConfigError, StorageError, jsonLogger, logLevels, startNode, type LogLevel, type NodeHandle, type StartOptions } from '../runtime/index.js';
-import { UsageError, helpText, idMap, integer, oneOf, parseOptions, timing, timingOptions, type CommandSpec } from './args.js';
+import { readTlsFiles, type TlsOptions } from '../runtime/config.js';
+import { UsageError, helpText, idMap, integer, oneOf, parseOptions, timing, timingOptions, type CommandSpec, type ParsedOptions } from './args.js';
 import type { CommandIo } from './io.js';
 import { onStopSignal, stopSignalCaught } from './signals.js';
 
 export const nodeSpec: CommandSpec = {
   name: 'node',
-  usage: 'ballot node --id N --algorithm bully|raft|zab --peers ID=HOST:PORT,... --data-dir DIR [options]',
+  usage: 'ballot node --id N --algorithm bully|raft|zab --peers ID=HOST:PORT,... --data-dir DIR [options]\n' +
+    '       (every option also as BALLOT_<NAME> in the environment, or a key of --config FILE)',
   summary:
     'Runs one real node: elects a leader with its peers over TCP, keeps its durable state in --data-dir\n' +
     '(read back at start, so a node killed and started again with the same arguments resumes), and\n' +
@@ -15,6 +26,8 @@ export const nodeSpec: CommandSpec = {
     '(at any time, also during start-up), then stops cleanly.',
   options: {
     id: { type: 'string', value: 'N', description: "this node's id (a positive integer; must appear in --peers or --observers)" },
+    'id-from-hostname': { type: 'boolean', description: 'the id is the ordinal ending $HOSTNAME plus one (a StatefulSet pod: ballot-0 is node 1)' },
+    config: { type: 'string', value: 'FILE', description: 'a JSON object of settings, keys the option names ({"algorithm":"raft",...}); flags and BALLOT_* win' },
     algorithm: { type: 'string', value: 'NAME', description: `the election algorithm: ${algorithmNames.join(', ')} (required)` },
     listen: { type: 'string', value: 'HOST:PORT', description: "where to accept peer connections (default: this node's address in --peers)" },
     http: { type: 'string', value: 'HOST:PORT', description: 'where to serve /status, /health, /livez, /readyz, /metrics (default: no HTTP)' },
@@ -22,6 +35,10 @@ export const nodeSpec: CommandSpec = {
     observers: { type: 'string', value: 'ID=HOST:PORT,...', description: 'non-voting members (ZAB observers, Raft learners)' },
     'data-dir': { type: 'string', value: 'DIR', description: "this node's durable state (created if missing; required)" },
     'cluster-id': { type: 'string', value: 'NAME', description: 'only members naming the same cluster id may talk (default "ballot")' },
+    'tls-cert': { type: 'string', value: 'FILE', description: "mutual TLS on the peer port: this node's certificate (PEM, subject CN ballot-node-<id>; {id} in FILE is the id)" },
+    'tls-key': { type: 'string', value: 'FILE', description: "the certificate's private key (PEM; {id} in FILE is the id)" },
+    'tls-ca': { type: 'string', value: 'FILE', description: "the cluster CA's certificate (PEM); peers must present a certificate it signed" },
+    insecure: { type: 'boolean', description: 'without TLS, run although some member is not on loopback (and warn): anyone reaching the port can vote' },
     'join-new': { type: 'boolean', description: 'run although the data dir is empty and peers knew this node (a lost disk; read docs/runtime.md first)' },
     ...timingOptions,
     log: { type: 'string', value: 'LEVEL', description: `${logLevels.join(', ')}: JSON lines on stderr, one per leadership or connection change at info (default info)` },
@@ -30,6 +47,8 @@ export const nodeSpec: CommandSpec = {
     'exit-on-stdin-close': { type: 'boolean', description: 'also stop when stdin closes (used by ballot cluster, so a dead parent leaves no orphans)' },
   },
   epilog:
+    'Precedence: flags, then BALLOT_* variables (BALLOT_DATA_DIR=DIR, BALLOT_JOIN_NEW=true), then --config.\n' +
+    'Without --tls-* the peer port speaks plaintext: only when every member is on loopback, else --insecure.\n' +
     'Exit status: 0 after a clean stop, 1 when the node had to stop (e.g. its state could not be written),\n' +
     '2 for bad arguments or configuration (duplicate ids, own id missing, port in use, unusable data dir),\n' +
     'and when the data dir was empty but a peer knew this node as an existing member: it may have voted in\n' +
@@ -50,12 +69,93 @@ function required(value: string | boolean | undefined, name: string): string {
   return value;
 }
 
-/** Turns the command line into node options; throws UsageError for any mistake it can see. */
-export function parseNodeArgs(argv: readonly string[]): NodeCommand | 'help' {
-  const values = parseOptions(nodeSpec, argv);
-  if (values.help) return 'help';
-  if (values.id === undefined) throw new UsageError('--id is required');
-  const id = integer(values.id, 'id', 0, 1);
+/** The variable that stands for option `name`: BALLOT_DATA_DIR for data-dir. */
+export function envName(name: string): string {
+  return `BALLOT_${name.toUpperCase().replace(/-/g, '_')}`;
+}
+
+/** Settings from BALLOT_* variables; an empty variable counts as unset. */
+function fromEnvironment(env: NodeJS.ProcessEnv): ParsedOptions {
+  const values: ParsedOptions = {};
+  for (const [name, option] of Object.entries(nodeSpec.options)) {
+    const text = env[envName(name)];
+    if (text === undefined || text === '') continue;
+    if (option.type === 'string') values[name] = text;
+    else if (/^(1|true|yes|on)$/i.test(text)) values[name] = true;
+    else if (/^(0|false|no|off)$/i.test(text)) values[name] = false;
+    else throw new UsageError(`${envName(name)} must be true or false, got ${JSON.stringify(text)}`);
+  }
+  return values;
+}
+
+/** A member list in a config file: "1=HOST:PORT,..." or {"1": "HOST:PORT", ...}. */
+const memberList = z.union([z.string(), z.record(z.string().regex(/^\d+$/, 'a node id'), z.string())]).transform((value) =>
+  typeof value === 'string' ? value : Object.entries(value).map(([id, address]) => `${id}=${address}`).join(','),
+);
+
+/** The config file's shape, from the option table: one key per option, unknown keys refused. */
+const configFileSchema = z.strictObject(
+  Object.fromEntries(
+    Object.entries(nodeSpec.options)
+      .filter(([name]) => name !== 'config')
+      .map(([name, option]) => [
+        name,
+        (name === 'peers' || name === 'observers' ? memberList : option.type === 'boolean' ? z.boolean() : z.union([z.string(), z.number()]).transform(String)).optional(),
+      ]),
+  ),
+);
+
+function fromFile(path: string): ParsedOptions {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--config: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--config ${path}: not JSON (${(error as Error).message})`);
+  }
+  const parsed = configFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const where = issue.path.length > 0 ? `"${issue.path.join('.')}"` : 'the file';
+    const what = issue.code === 'unrecognized_keys' ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}` : `${where}: ${issue.message}`;
+    throw new UsageError(`--config ${path}: ${what}`);
+  }
+  return parsed.data as ParsedOptions;
+}
+
+/** Flags over BALLOT_* variables over the --config file (itself named by a flag or BALLOT_CONFIG). */
+export function mergeSources(flags: ParsedOptions, env: NodeJS.ProcessEnv): ParsedOptions {
+  const environment = fromEnvironment(env);
+  const configPath = flags.config ?? environment.config;
+  const file = configPath === undefined ? {} : fromFile(required(configPath, 'config'));
+  const defined = (values: ParsedOptions): ParsedOptions => Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined));
+  return { ...defined(file), ...defined(environment), ...defined(flags) };
+}
+
+/** A StatefulSet pod's ordinal plus one: `ballot-2` → 3 (ids start at 1, ordinals at 0). */
+export function idFromHostname(name: string): number {
+  const match = /-(\d{1,9})$/.exec(name);
+  if (!match) throw new UsageError(`--id-from-hostname: hostname ${JSON.stringify(name)} does not end in -<ordinal> (as a StatefulSet pod's, e.g. ballot-0)`);
+  return Number(match[1]) + 1;
+}
+
+/** Turns the command line (and the environment, and a config file) into node options; throws UsageError for any mistake it can see. */
+export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): NodeCommand | 'help' {
+  const flags = parseOptions(nodeSpec, argv);
+  if (flags.help) return 'help';
+  const values = mergeSources(flags, env);
+  if (values.id !== undefined && values['id-from-hostname'] === true) throw new UsageError('give --id or --id-from-hostname, not both');
+  // Kubernetes sets HOSTNAME to the pod's name; os.hostname() is the same there and elsewhere a fallback.
+  const id = values['id-from-hostname'] === true ? idFromHostname(env.HOSTNAME || hostname()) : values.id === undefined ? null : integer(values.id, 'id', 0, 1);
+  if (id === null) throw new UsageError('--id is required (or --id-from-hostname)');
+  const tlsFlags = (['tls-cert', 'tls-key', 'tls-ca'] as const).filter((name) => values[name] !== undefined);
+  if (tlsFlags.length > 0 && tlsFlags.length < 3) throw new UsageError('--tls-cert, --tls-key and --tls-ca go together');
+  if (tlsFlags.length === 3 && values.insecure === true) throw new UsageError('--insecure contradicts --tls-cert: with TLS the peer port is authenticated');
   const algorithm = oneOf(values.algorithm, 'algorithm', algorithmNames);
   const peers = idMap(required(values.peers, 'peers'), 'peers');
   const observers = idMap(values.observers, 'observers');
@@ -71,11 +171,30 @@ export function parseNodeArgs(argv: readonly string[]): NodeCommand | 'help' {
     ...(values.http !== undefined ? { http: required(values.http, 'http') } : {}),
     ...(values['cluster-id'] !== undefined ? { clusterId: required(values['cluster-id'], 'cluster-id') } : {}),
     ...(values['join-new'] === true ? { joinNew: true } : {}),
+    ...(values.insecure === true ? { insecure: true } : {}),
+    ...(tlsFlags.length === 3 ? { tls: readTls(withId(values['tls-cert'], 'tls-cert', id), withId(values['tls-key'], 'tls-key', id), required(values['tls-ca'], 'tls-ca')) } : {}),
     ...(values.record !== undefined ? { record: required(values.record, 'record') } : {}),
     ...(values['record-max-mb'] !== undefined ? { recordMaxBytes: integer(values['record-max-mb'], 'record-max-mb', 1024, 1, 1024 * 1024) * 1024 * 1024 } : {}),
   };
   if (values['record-max-mb'] !== undefined && values.record === undefined) throw new UsageError('--record-max-mb needs --record FILE');
   return { options, log: oneOf(values.log, 'log', logLevels, 'info'), exitOnStdinClose: values['exit-on-stdin-close'] === true };
+}
+
+/**
+ * A path in which `{id}` stands for the node id: every pod of a StatefulSet gets the same settings and
+ * the same Secret, and picks its own certificate with /etc/ballot/tls/node-{id}.crt.
+ */
+function withId(value: string | boolean | undefined, name: string, id: number): string {
+  return required(value, name).replaceAll('{id}', String(id));
+}
+
+function readTls(cert: string, key: string, ca: string): TlsOptions {
+  try {
+    return readTlsFiles({ cert, key, ca });
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 /**

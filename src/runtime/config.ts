@@ -3,6 +3,7 @@
  * `ballot node`; a mistake is a ConfigError whose message is one line a user can act on (the command
  * prints it and exits 2).
  */
+import { readFileSync } from 'node:fs';
 import { findAlgorithm, type AlgorithmName } from '../core/algorithms.js';
 import type { AnyAlgorithm, NodeId, Timing } from '../core/types.js';
 import { CLUSTER_ID_PATTERN } from './schema.js';
@@ -25,6 +26,30 @@ export function parseAddress(text: string, what: string, allowZero = false): Add
 
 export function formatAddress(address: Address): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+/** PEM text of this member's certificate, its private key and the cluster CA's certificate. */
+export interface TlsOptions {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+  readonly ca: string | Buffer;
+}
+
+/** Reads the three PEM files of --tls-cert, --tls-key, --tls-ca (a ConfigError names the one that cannot be read). */
+export function readTlsFiles(paths: { readonly cert: string; readonly key: string; readonly ca: string }): TlsOptions {
+  const read = (path: string, flag: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new ConfigError(`--${flag}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    }
+  };
+  return { cert: read(paths.cert, 'tls-cert'), key: read(paths.key, 'tls-key'), ca: read(paths.ca, 'tls-ca') };
+}
+
+/** Whether a peer address is on this machine's loopback (plaintext is allowed only there). */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === '::1' || /^::ffff:127\./i.test(host);
 }
 
 export type Members = ReadonlyMap<NodeId, string> | Readonly<Record<number, string>>;
@@ -53,6 +78,14 @@ export interface NodeOptions {
    * an existing member: it may have voted in the current term and forgotten it. See docs/runtime.md.
    */
   readonly joinNew?: boolean;
+  /**
+   * Mutual TLS on the peer port (tls.ts): PEM of this member's certificate (subject CN
+   * `ballot-node-<id>`), its key, and the cluster CA. Without it, the peer port speaks plaintext,
+   * which is allowed only when every member and the listen address are on loopback, or with `insecure`.
+   */
+  readonly tls?: TlsOptions;
+  /** Plaintext although some member is not on loopback (anyone who reaches the peer port can vote). */
+  readonly insecure?: boolean;
 }
 
 export interface ResolvedConfig {
@@ -68,6 +101,10 @@ export interface ResolvedConfig {
   readonly clusterId: string;
   readonly timing: Timing;
   readonly joinNew: boolean;
+  /** Checked when the node starts (tls.ts's PeerTls.create), which loads TLS only then. */
+  readonly tls: TlsOptions | null;
+  /** Plaintext with members beyond loopback (--insecure): the node warns once at start. */
+  readonly insecure: boolean;
 }
 
 function entries(members: Members): [NodeId, string][] {
@@ -119,5 +156,13 @@ export function resolveConfig(options: NodeOptions): ResolvedConfig {
   if (!(timing.heartbeatMs > 0)) throw new ConfigError(`heartbeat must be positive, got ${timing.heartbeatMs}`);
   if (typeof options.dataDir !== 'string' || options.dataDir === '') throw new ConfigError('a data dir is required');
 
-  return { id, algorithm, voters, observers, addresses, listen, http, dataDir: options.dataDir, clusterId, timing, joinNew: options.joinNew === true };
+  const tls = options.tls ?? null;
+  // Without TLS, anyone who reaches the peer port and knows the cluster id can speak as a member
+  // (one forged vote request deposes a leader): plaintext only where only this machine can reach it.
+  const exposed = [listen, ...addresses.values()].filter((address) => !isLoopback(address.host)).map(formatAddress);
+  if (!tls && exposed.length > 0 && options.insecure !== true) {
+    throw new ConfigError(`${exposed[0]} is not a loopback address: give --tls-cert, --tls-key and --tls-ca for authenticated peers (or --insecure to run unauthenticated anyway)`);
+  }
+  const insecure = !tls && exposed.length > 0;
+  return { id, algorithm, voters, observers, addresses, listen, http, dataDir: options.dataDir, clusterId, timing, joinNew: options.joinNew === true, tls, insecure };
 }

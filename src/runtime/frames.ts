@@ -31,7 +31,9 @@ export type RejectReason =
   | 'wrong-algorithm'
   | 'wrong-recipient' // the handshake names another node as the receiver
   | 'unknown-sender' // the handshake names a node that is not a member (or ourselves)
-  | 'bad-message'; // not one of the algorithm's messages, wrong fields or kinds
+  | 'bad-message' // not one of the algorithm's messages, wrong fields or kinds
+  | 'tls-refused' // with TLS: the TLS handshake failed (no certificate, or one the cluster's CA did not sign)
+  | 'wrong-identity'; // with TLS: the handshake's sender is not the member the certificate names
 
 export const rejectReasons: readonly RejectReason[] = [
   'oversized',
@@ -44,6 +46,8 @@ export const rejectReasons: readonly RejectReason[] = [
   'wrong-recipient',
   'unknown-sender',
   'bad-message',
+  'tls-refused',
+  'wrong-identity',
 ];
 
 /** Encodes one value as a frame, or returns null when it would exceed `maxBytes`. */

@@ -10,6 +10,7 @@ import { FrameDecoder, KEEPALIVE, KEEPALIVE_FRAME, type RejectReason } from './f
 import { recognizedSchema } from './schema.js';
 import type { Logger } from './log.js';
 import type { NodeMetrics } from './metrics.js';
+import type { PeerTls } from './tls.js';
 
 /** What a link needs of the transport's options (TransportOptions extends it). */
 export interface LinkOptions {
@@ -19,6 +20,8 @@ export interface LinkOptions {
   readonly onRecognized?: (peer: NodeId) => void;
   /** Messages kept per peer while it is unreachable or congested (default 64). */
   readonly maxQueuedMessages?: number;
+  /** Mutual TLS on every connection (tls.ts); null or absent: plaintext. */
+  readonly tls?: PeerTls | null;
 }
 
 /** The deadlines of every peer link, derived from the node's timing. */
@@ -124,6 +127,8 @@ export class PeerLink {
   private sentSinceTick = false;
   /** The current connection is being closed for silence (not a refusal by the peer). */
   private timedOut = false;
+  /** The peer's certificate was refused since the link last opened (logged once). */
+  private certificateRefused = false;
   /** When the peer last answered on this link (keepalives); -Infinity before it ever did. */
   lastHeard = -Infinity;
 
@@ -200,17 +205,20 @@ export class PeerLink {
 
   private dial(): void {
     const { host, port } = this.address;
-    const socket = connect({ host, port, noDelay: true });
+    const tls = this.options.tls;
+    const socket: Socket = tls ? tls.dial(this.address, this.peer) : connect({ host, port, noDelay: true });
     this.socket = socket;
+    // The connect timeout covers the TLS handshake too: the link opens only once the peer proved it is
+    // the member dialed ('secureConnect'), and until then `open` is false.
     this.connectTimer = setTimeout(() => {
       this.connectTimer = null;
       confirmAfterPoll(
-        () => !this.closed && this.socket === socket && socket.connecting,
+        () => !this.closed && this.socket === socket && !this.open,
         () => socket.destroy(),
       );
     }, this.timing.connectTimeoutMs);
     const decoder = new FrameDecoder(MAX_ANSWER_BYTES);
-    socket.on('connect', () => {
+    socket.on(tls ? 'secureConnect' : 'connect', () => {
       if (this.connectTimer) clearTimeout(this.connectTimer);
       this.connectTimer = null;
       socket.setKeepAlive(true, TCP_KEEPALIVE_MS);
@@ -220,6 +228,7 @@ export class PeerLink {
       this.openedAt = performance.now();
       this.backoffMs = BACKOFF_MIN_MS;
       this.failures = 0;
+      this.certificateRefused = false;
       this.options.metrics.connection(this.peer, 'outbound', true);
       this.log('peer-connected');
       this.flush();
@@ -245,6 +254,12 @@ export class PeerLink {
     });
     socket.on('end', () => socket.destroy());
     socket.on('error', (error: NodeJS.ErrnoException) => {
+      // A certificate the dialer refuses (not the member dialed, not from the CA) is worth a line at
+      // info: it is a configuration mistake or an impostor, not a peer that is merely down.
+      if (tls && !this.open && !this.certificateRefused && error.code !== 'ECONNREFUSED' && error.code !== 'ECONNRESET' && /certificate|peer at this address|self.signed|verify/i.test(error.message)) {
+        this.certificateRefused = true;
+        this.options.logger.info('peer-certificate-refused', { peer: this.peer, error: error.message.split('\n')[0]! });
+      }
       if (!this.open && this.failures++ === 0) this.options.logger.debug('connect-failed', { peer: this.peer, code: error.code ?? error.message });
     });
     socket.on('close', () => {
@@ -263,7 +278,7 @@ export class PeerLink {
         if (refused && !this.unstable && !this.closed) {
           this.options.logger.info('peer-unstable', {
             peer: this.peer,
-            hint: 'the peer closes connections right after the handshake; check --cluster-id, --algorithm and --peers on both nodes',
+            hint: `the peer closes connections right after the handshake; check --cluster-id, --algorithm and --peers${this.options.tls ? ', and that both certificates come from the same CA' : ''} on both nodes`,
           });
         }
         this.unstable = refused;

@@ -28,6 +28,11 @@ export interface LocalClusterOptions {
   readonly clusterId?: string;
   /** More arguments for every member (timing knobs, --log). */
   readonly extraArgs?: readonly string[];
+  /**
+   * Run every member with mutual TLS, from the files certificates.ts writes into this directory
+   * (ca.crt, node-<i>.crt, node-<i>.key); default: plaintext (every member is on loopback).
+   */
+  readonly tlsDir?: string;
   /** Append each member's stderr to `${logDir}/node-${i}.log`; default: not kept on disk. */
   readonly logDir?: string;
 }
@@ -45,6 +50,11 @@ export interface MemberExit {
 }
 
 const HOST = '127.0.0.1';
+
+/** The --tls-* arguments of member `id`, in the layout of certificates.ts's certificateFiles. */
+function tlsArgs(dir: string, id: NodeId): string[] {
+  return ['--tls-cert', join(dir, `node-${id}.crt`), '--tls-key', join(dir, `node-${id}.key`), '--tls-ca', join(dir, 'ca.crt')];
+}
 const STDERR_LINES = 20;
 
 interface Member {
@@ -81,6 +91,7 @@ export class LocalCluster {
         ...(observers.length > 0 ? ['--observers', observers.map(address).join(',')] : []),
         '--data-dir', join(options.dataDir, `n${id}`),
         ...(options.clusterId ? ['--cluster-id', options.clusterId] : []),
+        ...(options.tlsDir ? tlsArgs(options.tlsDir, id) : []),
         ...(options.extraArgs ?? []),
         '--exit-on-stdin-close',
       ];

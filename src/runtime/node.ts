@@ -181,7 +181,11 @@ class NodeHost {
         metrics: this.metrics,
         logger: this.logger,
         onMessage: (from, message) => this.step({ type: 'message', from, message }),
+        tls: this.config.tls ? (await import('./tls.js')).PeerTls.create(this.config.tls, id) : null,
       });
+      if (this.config.insecure) {
+        this.logger.info('insecure', { hint: 'the peer port speaks plaintext beyond loopback: anyone who reaches it can speak as a member (--insecure); see docs/runtime.md, Security' });
+      }
     } catch (error) {
       this.state = 'stopped';
       this.recorder?.close();

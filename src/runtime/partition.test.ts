@@ -136,7 +136,7 @@ class Lab {
     for (const member of this.members) {
       const node = spawn(
         'ip',
-        ['netns', 'exec', member.namespace, process.execPath, mainJs, 'node', '--id', String(member.id), '--algorithm', 'raft', '--peers', peers,
+        ['netns', 'exec', member.namespace, process.execPath, mainJs, 'node', '--id', String(member.id), '--algorithm', 'raft', '--peers', peers, '--insecure',
           '--http', `${member.address}:8000`, '--data-dir', join(this.dir, `n${member.id}`), '--log', 'info', '--exit-on-stdin-close'],
         { stdio: ['pipe', 'ignore', 'pipe'] },
       );

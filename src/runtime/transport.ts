@@ -24,6 +24,12 @@
  * dies (closed, or silent past the liveness deadline), so a fake handshake for X, or a fake that sends
  * refused frames, cannot cut X's live link. Each member thus holds at most two inbound connections.
  *
+ * TLS (tls.ts). With a node's `tls`, every connection is mutual TLS: the acceptor runs the TLS
+ * handshake on the connection admission already counts as pending, so the handshake deadline and the
+ * pending slots cover it (an outsider stalling in TLS is evicted like one stalling before its
+ * handshake frame), and the handshake frame's `from` must be the member its certificate names
+ * ('wrong-identity'); a failed TLS handshake counts as 'tls-refused'.
+ *
  * Toward a peer that is down or congested, each link keeps a small queue and drops the OLDEST message
  * when it is full: election traffic is periodic and superseded (a newer heartbeat or vote request
  * carries the newest term; the algorithms retransmit on their own timers), so the newest messages are
@@ -32,6 +38,7 @@
  * the link toward it redial at once.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Message, NodeId, Timing } from '../core/types.js';
 import { ConfigError, formatAddress, type Address } from './config.js';
 import { encodeFrame, FrameDecoder, KEEPALIVE, KEEPALIVE_FRAME, MAX_FRAME_BYTES, type RejectReason } from './frames.js';
@@ -81,6 +88,8 @@ interface Inbound {
   /** Rejected or being closed: it delivers nothing more. */
   done: boolean;
   readonly held: Message[];
+  /** With TLS: the member its verified certificate names (null until the TLS handshake is done). */
+  certified: NodeId | null;
 }
 
 export class Transport {
@@ -258,15 +267,17 @@ export class Transport {
 
   // ---- inbound ------------------------------------------------------------------------------------
 
-  private accept(socket: Socket): void {
+  private accept(raw: Socket): void {
     if (this.closed) {
-      socket.destroy();
+      raw.destroy();
       return;
     }
+    const tls = this.options.tls;
+    const socket: Socket = tls ? tls.accept(raw) : raw;
     const now = performance.now();
     const connection: Inbound = {
       socket,
-      remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
+      remote: `${raw.remoteAddress ?? '?'}:${raw.remotePort ?? '?'}`,
       decoder: new FrameDecoder(this.options.maxFrameBytes ?? MAX_FRAME_BYTES),
       openedAt: now,
       state: 'pending',
@@ -277,9 +288,21 @@ export class Transport {
       polled: false,
       done: false,
       held: [],
+      certified: null,
     };
+    let secured = false;
+    if (tls) {
+      socket.once('secure', () => {
+        secured = true;
+        connection.certified = tls.peerId(socket as TLSSocket);
+        if (connection.certified === null) this.reject(connection, 'tls-refused');
+      });
+      raw.on('error', () => {});
+    }
     socket.on('error', () => {
-      // 'close' follows; a reset by the peer is an ordinary disconnection.
+      // 'close' follows; a reset by the peer is an ordinary disconnection. A TLS handshake that
+      // failed (no certificate, or one the CA did not sign) is a refusal.
+      if (tls && !secured) this.reject(connection, 'tls-refused');
     });
     if (this.pending.size >= this.pendingSlots) {
       // Evict the oldest connection still without a handshake if it has had its chance to send one
@@ -299,7 +322,7 @@ export class Transport {
     // The first setImmediate runs after this turn's poll, the second after the next one, which reads
     // whatever the connection sent with its first bytes.
     setImmediate(() => setImmediate(() => (connection.polled = true)));
-    socket.setKeepAlive(true, TCP_KEEPALIVE_MS);
+    raw.setKeepAlive(true, TCP_KEEPALIVE_MS);
 
     socket.on('data', (chunk: Buffer) => {
       if (connection.done) return;
@@ -322,7 +345,8 @@ export class Transport {
 
   private receive(connection: Inbound, value: unknown): void {
     if (connection.state === 'pending') {
-      const verdict = value === KEEPALIVE ? 'bad-handshake' : this.checkHandshake(value);
+      const checked = value === KEEPALIVE ? 'bad-handshake' : this.checkHandshake(value);
+      const verdict = typeof checked === 'string' ? checked : this.checkIdentity(connection, checked);
       if (typeof verdict === 'string') return this.reject(connection, verdict);
       return this.admit(connection, verdict);
     }
@@ -429,6 +453,11 @@ export class Transport {
     if (handshake.to !== this.options.id) return 'wrong-recipient';
     if (!this.links.has(handshake.from)) return 'unknown-sender';
     return handshake;
+  }
+
+  /** With TLS, a member speaks only for the member its certificate names. */
+  private checkIdentity(connection: Inbound, handshake: Handshake): Handshake | RejectReason {
+    return this.options.tls && connection.certified !== handshake.from ? 'wrong-identity' : handshake;
   }
 }
 
