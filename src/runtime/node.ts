@@ -389,7 +389,7 @@ class NodeHost {
         this.emit('lost-leadership', { term: event.term });
         return;
       case 'leader-changed':
-        if (event.leader !== null) this.metrics.leaderChanged();
+        this.metrics.leaderChanged(event.leader, event.atMs);
         // atMs: the core's clock, so that `ballot replay` of this node's record can be compared line by line.
         this.logger.info('leader-changed', { leader: event.leader, term: event.term, role: this.last.role, atMs: event.atMs });
         this.emit('leader-changed', { leader: event.leader, term: event.term });
