@@ -43,30 +43,37 @@ for (const algorithm of Object.values(algorithms)) {
       for (const bound of electionDurationBuckets) assert.match(alone, new RegExp(`^ballot_election_duration_seconds_bucket\\{le="${bound}"\\} \\d+$`, 'm'));
 
       nodes.push(...(await Promise.all([2, 3].map((id) => startNode({ id, algorithm, peers, dataDir: join(dir, `n${id}`), http: '127.0.0.1:0' })))));
-      const leaderId = await waitFor('an agreed leader', 15_000, () => agreedLeader(nodes.map((node) => node.status()))?.leader);
-      const before = new Map<number, string>();
-      for (const node of nodes) {
-        const text = await scrape(node);
-        before.set(node.id, text);
-        assert.equal(metricValue(text, 'ballot_has_leader'), 1, `node ${node.id}`);
-        assert.ok((count(text) ?? 0) >= 1, `node ${node.id} observed its first election`);
-        assert.ok((sum(text) ?? 0) > 0, `node ${node.id}: the first election took time`);
+      // Agreement and metrics read together until they match: on a loaded machine an early leader may
+      // be replaced once before the cluster settles.
+      const settled = async (members: readonly NodeHandle[], not: number | null): Promise<Map<number, string> | undefined> => {
+        const leader = agreedLeader(members.map((node) => node.status()))?.leader;
+        if (leader === undefined || leader === not) return undefined;
+        const texts = new Map<number, string>();
+        for (const node of members) texts.set(node.id, await scrape(node));
+        if (agreedLeader(members.map((node) => node.status()))?.leader !== leader) return undefined;
+        return [...texts.values()].every((text) => metricValue(text, 'ballot_has_leader') === 1) ? texts : undefined;
+      };
+      const before = await waitFor('an agreed leader, shown in /metrics', 15_000, () => settled(nodes, null));
+      for (const [id, text] of before) {
+        assert.ok((count(text) ?? 0) >= 1, `node ${id} observed its first election`);
+        assert.ok((sum(text) ?? 0) > 0, `node ${id}: the first election took time`);
       }
 
+      const leaderId = agreedLeader(nodes.map((node) => node.status()))!.leader;
       const leader = nodes.find((node) => node.id === leaderId)!;
       await leader.stop();
       const survivors = nodes.filter((node) => node !== leader);
-      await waitFor('a new leader among the survivors', 15_000, () => {
-        const next = agreedLeader(survivors.map((node) => node.status()))?.leader;
-        return next !== undefined && next !== leaderId ? next : undefined;
-      });
-      for (const node of survivors) {
-        const text = await scrape(node);
-        assert.equal(metricValue(text, 'ballot_has_leader'), 1, `node ${node.id}`);
-        assert.ok(count(text)! > count(before.get(node.id)!)!, `node ${node.id} observed the failover's election`);
-        // The failover's election lasted at least until the leader's failure was detected.
-        const added = sum(text)! - sum(before.get(node.id)!)!;
-        assert.ok(added > 0 && added < 15, `node ${node.id}: the failover took ${added} s`);
+      const after = await waitFor('a new leader among the survivors, shown in /metrics', 15_000, () => settled(survivors, leaderId));
+      // A survivor that heard the new leader before it noticed the old one's failure (Bully's
+      // Coordinator can arrive first) went from one leader to the next without waiting: no election
+      // to observe. The new leader itself at least campaigned, and observed one.
+      const observed = survivors.filter((node) => count(after.get(node.id)!)! > count(before.get(node.id)!)!);
+      assert.ok(observed.length >= 1, 'a survivor observed the failover election');
+      if (algorithm.name !== 'bully') assert.equal(observed.length, survivors.length, 'every survivor lost its leader, then knew a new one');
+      for (const node of observed) {
+        const added = sum(after.get(node.id)!)! - sum(before.get(node.id)!)!;
+        // Bully's highest survivor notices the failure and wins in the same instant (no one to ask): 0 s.
+        assert.ok(added >= (algorithm.name === 'bully' ? 0 : 0.001) && added < 15, `node ${node.id}: the failover took ${added} s`);
       }
     } finally {
       await Promise.all(nodes.map((node) => node.stop()));

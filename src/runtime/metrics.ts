@@ -38,8 +38,12 @@ export class NodeMetrics {
   private readonly leaderChanges: Counter;
   private readonly hasLeader: Gauge;
   private readonly electionDuration: Histogram;
-  /** The core's clock (ms) since when this node has known no leader; null while it knows one. 0: since it started. */
-  private leaderlessSince: number | null = 0;
+  /**
+   * The core's clock (ms) since when this node has waited for a leader: since it started (0), lost its
+   * leader, or started an election (a Bully node campaigns while it still names the failed leader);
+   * null while it knows one and is not electing.
+   */
+  private waitingSince: number | null = 0;
   private readonly electionsStarted: Counter;
   // Per-message counts are plain numbers, copied into the counters only when /metrics is scraped:
   // a labelled prom-client increment hashes its labels, and these run for every heartbeat.
@@ -69,7 +73,7 @@ export class NodeMetrics {
     this.hasLeader = new Gauge({ name: 'ballot_has_leader', help: '1 while this node knows a leader (status.leader is not null), else 0.', registers });
     this.electionDuration = new Histogram({
       name: 'ballot_election_duration_seconds',
-      help: 'Time without a known leader, from the moment this node lost its leader (or started) until it knew a new one.',
+      help: 'Time this node waited for a leader: from losing its leader, starting an election or starting up, until it knew a (new) leader.',
       buckets: [...electionDurationBuckets],
       registers,
     });
@@ -155,18 +159,20 @@ export class NodeMetrics {
   /** The leader this node knows changed, at `atMs` of the core's clock (0 = the node started). */
   leaderChanged(leader: NodeId | null, atMs: number): void {
     if (leader === null) {
-      this.leaderlessSince ??= atMs;
+      this.waitingSince ??= atMs;
       return;
     }
     this.leaderChanges.inc();
-    // A leader replaced by another without a leaderless moment in between (a newer term heard first)
-    // is not an election this node waited for: nothing to observe.
-    if (this.leaderlessSince !== null) this.electionDuration.observe(Math.max(0, atMs - this.leaderlessSince) / 1000);
-    this.leaderlessSince = null;
+    // A leader replaced by another while this node waited for nothing (the new leader was heard before
+    // the old one's failure was noticed) is not an election this node waited for: nothing to observe.
+    if (this.waitingSince !== null) this.electionDuration.observe(Math.max(0, atMs - this.waitingSince) / 1000);
+    this.waitingSince = null;
   }
 
-  electionStarted(): void {
+  /** This node started an election at `atMs`: a Bully node may do so while it still names the old leader. */
+  electionStarted(atMs: number): void {
     this.electionsStarted.inc();
+    this.waitingSince ??= atMs;
   }
 
   messageSent(type: string): void {
