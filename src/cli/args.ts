@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { Timing } from '../core/types.js';
+import { heartbeatProblem } from '../runtime/timing-rule.js';
 
 /** A mistake in what the user typed: printed as one line on stderr, exit status 2. */
 export class UsageError extends Error {}
@@ -35,11 +36,36 @@ export function parseOptions(spec: CommandSpec, argv: readonly string[]): Parsed
     options[name] = option.short ? { type: option.type, short: option.short } : { type: option.type };
   }
   try {
-    const { values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false });
+    const { values } = parseArgs({ args: attachNegativeValues(argv, options), options, strict: true, allowPositionals: false });
     return values as ParsedOptions;
   } catch (error) {
     throw new UsageError(describeParseError(error));
   }
+}
+
+/**
+ * `--seed -1` → `--seed=-1`: parseArgs takes a value that starts with '-' for an option and calls it
+ * "ambiguous", so a negative number would never reach the value parser that says what range is allowed.
+ */
+function attachNegativeValues(argv: readonly string[], options: Readonly<Record<string, { type: 'string' | 'boolean'; short?: string }>>): string[] {
+  const takesValue = (token: string): string | undefined => {
+    if (token.startsWith('--')) return options[token.slice(2)]?.type === 'string' ? token.slice(2) : undefined;
+    if (/^-[A-Za-z]$/.test(token)) return Object.entries(options).find(([, option]) => option.short === token[1] && option.type === 'string')?.[0];
+    return undefined;
+  };
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i]!;
+    const next = argv[i + 1];
+    const name = takesValue(token);
+    if (name !== undefined && next !== undefined && /^-\.?\d/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else {
+      out.push(token);
+    }
+  }
+  return out;
 }
 
 function describeParseError(error: unknown): string {
@@ -69,7 +95,7 @@ export function integer(value: string | boolean | undefined, name: string, fallb
   if (typeof value !== 'string' || !/^-?\d+$/.test(value.trim())) throw new UsageError(`--${name} must be an integer, got ${JSON.stringify(value)}`);
   const n = Number(value);
   if (!Number.isSafeInteger(n)) throw new UsageError(`--${name} is too large: ${value}`);
-  if (n < min) throw new UsageError(`--${name} must be at least ${min}, got ${n}`);
+  if (n < min) throw new UsageError(min === 0 ? `--${name} must be ≥ 0, got ${n}` : `--${name} must be at least ${min}, got ${n}`);
   if (n > max) throw new UsageError(`--${name} must be at most ${max}, got ${n}`);
   return n;
 }
@@ -78,6 +104,7 @@ export function number(value: string | boolean | undefined, name: string, fallba
   if (value === undefined) return fallback;
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
   if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got ${JSON.stringify(value)}`);
+  if (n < 0 && min === 0) throw new UsageError(`--${name} must be ≥ 0, got ${n}`);
   if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max}, got ${n}`);
   return n;
 }
@@ -122,21 +149,28 @@ export function idMap(value: string | boolean | undefined, name: string): Map<nu
 
 // ---- the timing knobs every command that runs nodes shares -----------------------------------------
 
+/** Every algorithm's default timing (the registry's defaultTiming), as --help states it. */
+const DEFAULT_TIMEOUT_MIN_MS = 150;
+const DEFAULT_HEARTBEAT_MS = 50;
+
 export const timingOptions = {
   'election-timeout': {
     type: 'string',
     value: 'MIN-MAX',
-    description: 'election timeout range in ms; bully, zab: leader-failure detection (default 150-300)',
+    description: `election timeout range in ms; bully, zab: leader-failure detection (default ${DEFAULT_TIMEOUT_MIN_MS}-300)`,
   },
-  heartbeat: { type: 'string', value: 'MS', description: 'leader heartbeat interval in ms (default 50)' },
+  heartbeat: { type: 'string', value: 'MS', description: `leader heartbeat interval in ms, below the election timeout's MIN (default ${DEFAULT_HEARTBEAT_MS})` },
 } as const satisfies Record<string, OptionSpec>;
 
 /** The timing the user asked for; what is left out keeps the algorithm's default. */
 export function timing(values: ParsedOptions): Partial<Timing> {
   const timeout = range(values['election-timeout'], 'election-timeout');
   if (timeout && timeout.min <= 0) throw new UsageError('--election-timeout must be positive');
+  const heartbeatMs = values.heartbeat !== undefined ? number(values.heartbeat, 'heartbeat', 0, 0.001, 3_600_000) : undefined;
+  const problem = heartbeatProblem(heartbeatMs ?? DEFAULT_HEARTBEAT_MS, timeout?.min ?? DEFAULT_TIMEOUT_MIN_MS);
+  if (problem) throw new UsageError(`--${problem}`);
   return {
     ...(timeout ? { electionTimeoutMinMs: timeout.min, electionTimeoutMaxMs: timeout.max } : {}),
-    ...(values.heartbeat !== undefined ? { heartbeatMs: number(values.heartbeat, 'heartbeat', 0, 0.001, 3_600_000) } : {}),
+    ...(heartbeatMs !== undefined ? { heartbeatMs } : {}),
   };
 }

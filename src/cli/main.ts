@@ -74,7 +74,13 @@ function usage(): string {
 
 export async function main(argv: readonly string[], io: CommandIo): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === undefined) {
+    // No command is a mistake, not a request for help: usage on stderr, exit 2 (a script that forgot
+    // its arguments must not pass).
+    io.err(usage());
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     io.out(usage());
     return 0;
   }

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { findAlgorithm, type AlgorithmName } from '../core/algorithms.js';
 import type { AnyAlgorithm, NodeId, Timing } from '../core/types.js';
 import { CLUSTER_ID_PATTERN } from './schema.js';
+import { heartbeatProblem } from './timing-rule.js';
 
 export class ConfigError extends Error {}
 
@@ -154,6 +155,8 @@ export function resolveConfig(options: NodeOptions): ResolvedConfig {
     throw new ConfigError(`election timeout must be a positive range MIN-MAX, got ${timing.electionTimeoutMinMs}-${timing.electionTimeoutMaxMs}`);
   }
   if (!(timing.heartbeatMs > 0)) throw new ConfigError(`heartbeat must be positive, got ${timing.heartbeatMs}`);
+  const heartbeat = heartbeatProblem(timing.heartbeatMs, timing.electionTimeoutMinMs);
+  if (heartbeat) throw new ConfigError(heartbeat);
   if (typeof options.dataDir !== 'string' || options.dataDir === '') throw new ConfigError('a data dir is required');
 
   const tls = options.tls ?? null;

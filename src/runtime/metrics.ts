@@ -4,7 +4,7 @@
  * Label sets are closed (message types of the algorithm, reject reasons, member ids), so a peer cannot
  * grow the metric's cardinality by sending odd frames.
  */
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BoundedCounter } from '../core/bounds.js';
 import type { AnyAlgorithm, NodeId, Status } from '../core/types.js';
 import { rejectReasons, type RejectReason } from './frames.js';
@@ -28,11 +28,22 @@ function setCount(counter: Counter<'type'>, type: string, count: number): void {
   counter.inc({ type }, count);
 }
 
+/** Seconds: from a fast local election (tens of ms) to a slow one on a lossy network (10 s). */
+export const electionDurationBuckets: readonly number[] = [0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10];
+
 export class NodeMetrics {
   readonly registry = new Registry();
   private readonly isLeader: Gauge;
   private readonly term: Gauge;
   private readonly leaderChanges: Counter;
+  private readonly hasLeader: Gauge;
+  private readonly electionDuration: Histogram;
+  /**
+   * The core's clock (ms) since when this node has waited for a leader: since it started (0), lost its
+   * leader, or started an election (a Bully node campaigns while it still names the failed leader);
+   * null while it knows one and is not electing.
+   */
+  private waitingSince: number | null = 0;
   private readonly electionsStarted: Counter;
   // Per-message counts are plain numbers, copied into the counters only when /metrics is scraped:
   // a labelled prom-client increment hashes its labels, and these run for every heartbeat.
@@ -59,6 +70,13 @@ export class NodeMetrics {
     this.isLeader = new Gauge({ name: 'ballot_is_leader', help: '1 while this node believes it is the leader (status.leader = status.id), else 0.', registers });
     this.term = new Gauge({ name: 'ballot_term', help: 'Current term (Raft), epoch (ZAB) or generation (Bully).', registers });
     this.leaderChanges = new Counter({ name: 'ballot_leader_changes_total', help: 'Times this node learned of a new leader (a new leader id, or the same id in a new term).', registers });
+    this.hasLeader = new Gauge({ name: 'ballot_has_leader', help: '1 while this node knows a leader (status.leader is not null), else 0.', registers });
+    this.electionDuration = new Histogram({
+      name: 'ballot_election_duration_seconds',
+      help: 'Time this node waited for a leader: from losing its leader, starting an election or starting up, until it knew a (new) leader.',
+      buckets: [...electionDurationBuckets],
+      registers,
+    });
     this.electionsStarted = new Counter({ name: 'ballot_elections_started_total', help: 'Elections this node started.', registers });
     const sent = this.sent;
     const received = this.received;
@@ -134,15 +152,27 @@ export class NodeMetrics {
 
   observeStatus(status: Status): void {
     this.isLeader.set(status.leader === status.id ? 1 : 0);
+    this.hasLeader.set(status.leader === null ? 0 : 1);
     this.term.set(status.term);
   }
 
-  leaderChanged(): void {
+  /** The leader this node knows changed, at `atMs` of the core's clock (0 = the node started). */
+  leaderChanged(leader: NodeId | null, atMs: number): void {
+    if (leader === null) {
+      this.waitingSince ??= atMs;
+      return;
+    }
     this.leaderChanges.inc();
+    // A leader replaced by another while this node waited for nothing (the new leader was heard before
+    // the old one's failure was noticed) is not an election this node waited for: nothing to observe.
+    if (this.waitingSince !== null) this.electionDuration.observe(Math.max(0, atMs - this.waitingSince) / 1000);
+    this.waitingSince = null;
   }
 
-  electionStarted(): void {
+  /** This node started an election at `atMs`: a Bully node may do so while it still names the old leader. */
+  electionStarted(atMs: number): void {
     this.electionsStarted.inc();
+    this.waitingSince ??= atMs;
   }
 
   messageSent(type: string): void {

@@ -21,7 +21,7 @@ import { silentLogger, type Logger } from './log.js';
 import { NodeMetrics } from './metrics.js';
 import { cryptoRandom } from './random.js';
 import { InputRecorder } from './record.js';
-import { messageValidator, sampleMessages } from './schema.js';
+import { messageValidator, sampleMessages, type MessageValidator } from './schema.js';
 import { DurableStore, StorageError } from './storage.js';
 import { Transport, warmUp } from './transport.js';
 
@@ -110,6 +110,9 @@ class NodeHost {
   private transport: Transport | null = null;
   private http: StatusServer | null = null;
   private timer: NodeJS.Timeout | null = null;
+  /** Starts the receive path's warm-up once a leader is known (see warmUpInSlices); null once started. */
+  private startWarmUp: (() => void) | null = null;
+  private warmUpSlice: NodeJS.Immediate | null = null;
   /** The deadline the armed timer was set for. */
   private timerAt = Infinity;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -155,7 +158,7 @@ class NodeHost {
     }
     this.metrics.observeStatus(this.last);
     const validateMessage = messageValidator(algorithm);
-    warmUp(validateMessage, sampleMessages(algorithm));
+    this.startWarmUp = () => this.warmUpInSlices(validateMessage, sampleMessages(algorithm));
     try {
       if (this.config.http) {
         this.http = await StatusServer.listen(this.config.http, {
@@ -242,6 +245,24 @@ class NodeHost {
   private status(): Status {
     if (this.state === 'running' && this.driver) return this.driver.status();
     return { ...this.last, leader: this.last.leader === this.config.id ? null : this.last.leader };
+  }
+
+  /**
+   * V8 warm-up of the receive path (transport.ts warmUp), off the start-up path: run before listening,
+   * as it was, its 1000 rounds cost 60-670 ms per node (Bully to Raft, measured on a loaded 2-core
+   * machine) before the first election could begin (docs/runtime.md, start-up). It runs once this node knows a leader, in slices of 25 rounds between I/O, so a
+   * heartbeat waits at most one slice.
+   */
+  private warmUpInSlices(validate: MessageValidator, samples: readonly unknown[], rounds = 1000, slice = 25): void {
+    let left = rounds;
+    const next = (): void => {
+      this.warmUpSlice = null;
+      if (this.state !== 'running') return;
+      warmUp(validate, samples, Math.min(slice, left));
+      left -= slice;
+      if (left > 0) this.warmUpSlice = setImmediate(next);
+    };
+    this.warmUpSlice = setImmediate(next);
   }
 
   // ---- readiness (GET /readyz) ----------------------------------------------------------------------
@@ -357,10 +378,10 @@ class NodeHost {
    * can never disagree.
    */
   /** What the core itself reported (leadership is derived by the driver, not read from here). */
-  private onCoreEvent(event: ElectionEvent): void {
+  private onCoreEvent(event: ElectionEvent, atMs: number): void {
     switch (event.type) {
       case 'election-started':
-        this.metrics.electionStarted();
+        this.metrics.electionStarted(atMs);
         this.logger.debug('election-started', { term: event.term });
         return;
       case 'message-ignored':
@@ -383,7 +404,7 @@ class NodeHost {
       case 'persisted':
         return;
       case 'core':
-        this.onCoreEvent(event.event);
+        this.onCoreEvent(event.event, event.atMs);
         return;
       case 'status':
         this.last = event.status;
@@ -393,7 +414,11 @@ class NodeHost {
         this.emit('lost-leadership', { term: event.term });
         return;
       case 'leader-changed':
-        if (event.leader !== null) this.metrics.leaderChanged();
+        this.metrics.leaderChanged(event.leader, event.atMs);
+        if (event.leader !== null && this.startWarmUp) {
+          this.startWarmUp();
+          this.startWarmUp = null;
+        }
         // atMs: the core's clock, so that `ballot replay` of this node's record can be compared line by line.
         this.logger.info('leader-changed', { leader: event.leader, term: event.term, role: this.last.role, atMs: event.atMs });
         this.emit('leader-changed', { leader: event.leader, term: event.term });
@@ -430,6 +455,8 @@ class NodeHost {
     this.state = 'stopping';
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.warmUpSlice) clearImmediate(this.warmUpSlice);
+    this.warmUpSlice = null;
     if (wasLeader) this.emit('lost-leadership', { term: this.last.term });
     this.stopping = (async () => {
       await Promise.all([this.transport?.close(), this.http?.close()]);

@@ -85,6 +85,25 @@ test('a corrupt or foreign state file is refused, never reset', () => {
   }
 });
 
+test("another algorithm's data dir is named as such, not called corrupt", () => {
+  const zab = algorithms.zab!;
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, raft, 1);
+  store.save(raft.initialDurable(0));
+  assert.throws(() => DurableStore.open(dir, zab, 1), (error: unknown) => {
+    assert.ok(error instanceof StorageError, String(error));
+    assert.match(error.message, /is the state of a raft node, not zab; refusing to start/);
+    assert.doesNotMatch(error.message, /corrupt/);
+    return true;
+  });
+});
+
+test('a data dir under /proc fails with one error rather than retrying mkdir forever', { skip: existsSync('/proc/self') ? false : 'no /proc here', timeout: 10_000 }, () => {
+  // node's mkdirSync(recursive) spins on this path (ENOENT with an existing parent).
+  assert.throws(() => DurableStore.open('/proc/ballot-no-such-dir/data', raft, 1), (error: unknown) => error instanceof StorageError && /^cannot use data dir \/proc\/ballot-no-such-dir\/data \(ENOENT\)$/.test(error.message));
+  assert.throws(() => DurableStore.open('/proc/ballot-no-such-dir', raft, 1), StorageError);
+});
+
 test('a data dir that is a file is unusable', () => {
   const file = join(root, 'plain-file');
   writeFileSync(file, '');

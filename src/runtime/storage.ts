@@ -14,7 +14,7 @@
  * let the node vote twice in one term.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, accessSync, constants } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
 import { durableSchema } from './schema.js';
@@ -57,9 +57,29 @@ function errnoCode(error: unknown): string {
   return (error as NodeJS.ErrnoException | undefined)?.code ?? (error instanceof Error ? error.message : String(error));
 }
 
+/**
+ * `mkdir -p`, bounded. node's own `mkdirSync(dir, { recursive: true })` retries forever where a
+ * parent exists but refuses children with ENOENT (any path under /proc): 100% CPU, never an error.
+ * Here each level is tried at most twice, so such a path fails with its errno.
+ */
+function makeDirectory(dir: string): void {
+  try {
+    mkdirSync(dir);
+    return;
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === 'EEXIST') return; // accessSync (or the first write) then says whether it is usable
+    const parent = dirname(dir);
+    if (code !== 'ENOENT' || parent === dir) throw error;
+    makeDirectory(parent);
+  }
+  mkdirSync(dir);
+}
+
 export class DurableStore {
   readonly path: string;
-  private readonly envelope: z.ZodType<{ format: number; algorithm: string; node: number; state: unknown }>;
+  private readonly envelope = z.strictObject({ format: z.literal(FORMAT), algorithm: z.string(), node: z.int().min(1), state: z.unknown() });
+  private readonly state: z.ZodType;
 
   private constructor(
     readonly dir: string,
@@ -68,12 +88,7 @@ export class DurableStore {
     private readonly ops: FileOps,
   ) {
     this.path = join(dir, STATE_FILE);
-    this.envelope = z.strictObject({
-      format: z.literal(FORMAT),
-      algorithm: z.string(),
-      node: z.int().min(1),
-      state: durableSchema(algorithm),
-    });
+    this.state = durableSchema(algorithm);
   }
 
   /**
@@ -82,7 +97,7 @@ export class DurableStore {
    */
   static open(dir: string, algorithm: AnyAlgorithm, node: NodeId, ops: FileOps = realFileOps): { store: DurableStore; durable: unknown } {
     try {
-      mkdirSync(dir, { recursive: true });
+      makeDirectory(dir);
       accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
     } catch (error) {
       throw new StorageError(`cannot use data dir ${dir} (${errnoCode(error)})`);
@@ -108,14 +123,21 @@ export class DurableStore {
     } catch {
       throw refuse('corrupt (not JSON)');
     }
-    const parsed = this.envelope.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw refuse(`corrupt (${issue ? `${issue.path.join('.') || 'top level'}: ${issue.message}` : 'invalid'})`);
-    }
-    if (parsed.data.algorithm !== this.algorithm.name) throw refuse(`the state of a ${parsed.data.algorithm} node, not ${this.algorithm.name}`);
-    if (parsed.data.node !== this.node) throw refuse(`the state of node ${parsed.data.node}, not node ${this.node}`);
-    return parsed.data.state;
+    const corrupt = (error: z.ZodError, under: string): StorageError => {
+      const issue = error.issues[0];
+      const path = [under, ...(issue?.path ?? [])].filter((part) => part !== '').join('.');
+      return refuse(`corrupt (${issue ? `${path || 'top level'}: ${issue.message}` : 'invalid'})`);
+    };
+    // The envelope first: a data dir of another algorithm or node is named as such, not as a state
+    // that fails this algorithm's schema.
+    const envelope = this.envelope.safeParse(json);
+    if (!envelope.success) throw corrupt(envelope.error, '');
+    const { algorithm, node } = envelope.data;
+    if (algorithm !== this.algorithm.name) throw refuse(`the state of a ${algorithm} node, not ${this.algorithm.name}`);
+    if (node !== this.node) throw refuse(`the state of node ${node}, not node ${this.node}`);
+    const state = this.state.safeParse(envelope.data.state);
+    if (!state.success) throw corrupt(state.error, 'state');
+    return state.data;
   }
 
   /** Replaces the durable state atomically; returns once it is on disk. Throws on any I/O error. */
