@@ -9,6 +9,7 @@
 import type { AlgorithmName } from '../core/algorithms.js';
 import type { AnyAlgorithm, NodeId, Timing } from '../core/types.js';
 import { BullyComponents, BullyVictory } from './checkers/bully.js';
+import { AfterFaults } from './checkers/quiet.js';
 import { LeaderCompleteness, OneVotePerTerm, VoteDurability } from './checkers/raft.js';
 import { ZabEpochPromise, ZabHistory } from './checkers/zab.js';
 import { roundMs, type Engine } from './engine.js';
@@ -85,26 +86,17 @@ export class MessageCheck implements Checker {
 }
 
 /**
- * Liveness, checked once at the end: when faults stopped long enough ago on a connected network and
- * enough voters are up, every live node must name one leader (for Bully: the highest live id).
+ * Liveness with a number, checked once at the end: when faults stopped at least `convergenceBoundMs`
+ * ago on a connected, loss-free network and enough voters are up, every live node must name one
+ * leader (for preempting Bully: the highest live id).
  */
-export class Convergence implements Checker {
+export class Convergence extends AfterFaults {
   readonly name = 'convergence';
-  readonly wants = ['fault'] as const;
-  private lastDisturbanceMs = 0;
-
-  constructor(private readonly engine: Engine) {}
-
-  observe(event: SimEvent): readonly string[] {
-    if (event.type === 'fault') this.lastDisturbanceMs = this.engine.now;
-    return NO_VIOLATIONS;
-  }
 
   finish(): readonly string[] {
     const { engine } = this;
     const { algorithm, network, now } = engine;
-    const boundMs = convergenceBoundMs(engine.timing);
-    if (network.faulty || network.loss > 0 || now - this.lastDisturbanceMs < boundMs) return NO_VIOLATIONS;
+    if (network.faulty || !this.quietFor(convergenceBoundMs(engine.timing))) return NO_VIOLATIONS;
     const liveVoters = engine.nodes.filter((n) => n.up && engine.voters.includes(n.id)).map((n) => n.id);
     if (!algorithm.canElect(liveVoters.length, engine.voters.length)) return NO_VIOLATIONS;
     const agreement = engine.agreement();

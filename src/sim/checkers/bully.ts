@@ -6,6 +6,7 @@ import type { BullyMessage } from '../../core/bully/messages.js';
 import type { NodeId } from '../../core/types.js';
 import { roundMs, type Engine } from '../engine.js';
 import { NO_VIOLATIONS, startsReign, type Checker, type SimEvent } from '../events.js';
+import { AfterFaults } from './quiet.js';
 
 /**
  * A node declares victory only when no higher id answered its election: an Alive from a higher id
@@ -51,25 +52,20 @@ export class BullyVictory implements Checker {
  * connected component (of nodes that all reach each other both ways, no loss) follows its highest
  * live id. Bully has no quorum, so each side of a partition crowns its own highest id.
  */
-export class BullyComponents implements Checker {
+export class BullyComponents extends AfterFaults {
   readonly name = 'bully-components';
-  readonly wants = ['fault'] as const;
-  private lastDisturbanceMs = 0;
 
   constructor(
-    private readonly engine: Engine,
+    engine: Engine,
     private readonly boundMs: number,
-  ) {}
-
-  observe(event: SimEvent): readonly string[] {
-    if (event.type === 'fault') this.lastDisturbanceMs = this.engine.now;
-    return NO_VIOLATIONS;
+  ) {
+    super(engine);
   }
 
   finish(): readonly string[] {
     const { engine } = this;
     const { network, now } = engine;
-    if (network.loss > 0 || now - this.lastDisturbanceMs < this.boundMs) return NO_VIOLATIONS;
+    if (!this.quietFor(this.boundMs)) return NO_VIOLATIONS;
     const problems: string[] = [];
     for (const component of network.components()) {
       const live = component.filter((id) => engine.node(id)!.up);
