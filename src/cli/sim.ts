@@ -30,9 +30,7 @@ export const simSpec: CommandSpec = {
     history: {
       type: 'string',
       value: 'ID=H,...',
-      description:
-        'node ID starts with durable history H: N entries of term 1, or runs TERM:N+TERM:N (1:3+2:2 = three of term 1,\n' +
-        'then two of term 2; terms increasing). raft: its log; zab: last zxid = newest epoch:its entries; bully: ignored',
+      description: 'node ID starts with history H: N entries of term 1, or TERM:N+TERM:N... (1:3+2:2; raft: log; zab: last zxid 2:2)',
     },
     'bully-mode': { type: 'string', value: 'MODE', description: 'bully only: preempt (a recovered higher id takes over; default) or stable (it follows the live coordinator)' },
     json: { type: 'boolean', description: 'print the result as one JSON object' },
