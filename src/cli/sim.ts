@@ -1,7 +1,9 @@
 /** `ballot sim`: one simulated run (CONTRACT.md). */
 import { readFileSync } from 'node:fs';
 import { algorithmNames, algorithms } from '../core/algorithms.js';
+import { MAX_EPOCH } from '../core/bounds.js';
 import { bullyStable } from '../core/bully/index.js';
+import type { History, HistoryRun } from '../core/history.js';
 import { parseSchedule, ScheduleError, type Action } from '../sim/schedule.js';
 import { isScenarioName, scenarioNames, type ScenarioName } from '../sim/scenarios.js';
 import { simulate, type SimOptions, type SimResult } from '../sim/simulation.js';
@@ -25,7 +27,11 @@ export const simSpec: CommandSpec = {
     loss: { type: 'string', value: 'P', description: 'probability a message is lost (default 0)' },
     duplicate: { type: 'string', value: 'P', description: 'probability a message is delivered twice (default 0)' },
     ...timingOptions,
-    history: { type: 'string', value: 'ID=N,...', description: 'node ID starts with N durable log entries (raft: term 1; zab: zxid 1:N)' },
+    history: {
+      type: 'string',
+      value: 'ID=H,...',
+      description: 'node ID starts with history H: N entries of term 1, or TERM:N+TERM:N... (1:3+2:2; raft: log; zab: last zxid 2:2)',
+    },
     'bully-mode': { type: 'string', value: 'MODE', description: 'bully only: preempt (a recovered higher id takes over; default) or stable (it follows the live coordinator)' },
     json: { type: 'boolean', description: 'print the result as one JSON object' },
   },
@@ -68,10 +74,10 @@ export function parseSimArgs(argv: readonly string[], readFile: (path: string) =
 
   const latency = range(values.latency, 'latency');
 
-  const history = new Map<number, number>();
-  for (const [id, count] of idMap(values.history, 'history')) {
+  const history = new Map<number, History>();
+  for (const [id, text] of idMap(values.history, 'history')) {
     if (!members.includes(id)) throw new UsageError(`--history: unknown node id ${id} (members: 1..${members.length})`);
-    history.set(id, integer(count, `history ${id}=`, 0, 0, 1_000_000));
+    history.set(id, parseHistory(id, text));
   }
 
   const options: SimOptions = {
@@ -89,6 +95,26 @@ export function parseSimArgs(argv: readonly string[], readFile: (path: string) =
     history,
   };
   return { options, json: values.json === true };
+}
+
+/** `N` (N entries of term 1) or `TERM:N+TERM:N...` with increasing terms (src/core/history.ts). */
+function parseHistory(id: number, text: string): History {
+  const name = `history ${id}=`;
+  if (!text.includes(':')) return integer(text, name, 0, 0, 1_000_000);
+  const runs: HistoryRun[] = [];
+  let total = 0;
+  for (const part of text.split('+')) {
+    const match = /^(\d+):(\d+)$/.exec(part);
+    if (!match) throw new UsageError(`--history ${id}: cannot read ${JSON.stringify(part)} (expected TERM:ENTRIES, e.g. 1:3+2:2)`);
+    const term = integer(match[1], `${name}TERM`, 0, 1, MAX_EPOCH);
+    const entries = integer(match[2], `${name}ENTRIES`, 0, 0, 1_000_000);
+    const previous = runs[runs.length - 1];
+    if (previous && term <= previous.term) throw new UsageError(`--history ${id}: terms must increase (${previous.term} then ${term})`);
+    total += entries;
+    if (total > 1_000_000) throw new UsageError(`--history ${id}: at most 1000000 entries in all`);
+    runs.push({ term, entries });
+  }
+  return runs;
 }
 
 function readSchedule(path: string, members: number[], readFile: (path: string) => string): Action[] {

@@ -1,6 +1,7 @@
 export * from './types.js';
 export * from './quorum.js';
 export * from './bounds.js';
+export { historyRuns, lastHistoryTerm, type History, type HistoryRun } from './history.js';
 export type { FieldShape, ShapeOf, MessageShapes } from './shapes.js';
 export { quantile, quantileSorted, mean, summarize, sortedAscending, type Summary } from './stats.js';
 export { agreedLeader, leaderViewsOf, type LeaderView, type Agreement } from './agreement.js';

@@ -15,6 +15,7 @@
  */
 
 import type { BoundedCounter } from './bounds.js';
+import type { History } from './history.js';
 import type { Message } from './message.js';
 import type { MessageShapes, ShapeOf } from './shapes.js';
 
@@ -171,8 +172,8 @@ export interface Algorithm<M extends Message, D> {
   textbookMessages?(voters: number): { readonly text: string; readonly value: number };
   /** Every role word `status().role` can report. */
   readonly roles: readonly string[];
-  /** Durable state of a node that has never run, with a history of `historyLength` entries (`--history`). */
-  initialDurable(historyLength: number): D;
+  /** Durable state of a node that has never run, holding `history` (`--history`, src/core/history.ts). */
+  initialDurable(history: History): D;
   /** Builds a node from its durable state (fresh or recovered after a crash), at time `now`. */
   create(config: NodeConfig, durable: D, random: Random, now: number): ElectionNode<M, D>;
   /**

@@ -1,21 +1,31 @@
 /**
  * The invariants the simulator checks, each its own Checker (events.ts) following the event stream:
  * election safety, term monotonicity, the algorithm's own message check, and convergence (liveness,
- * checked once at the end). A fifth invariant is one more class here and one more line in
- * `defaultCheckers`.
+ * checked once at the end), for every algorithm; and each algorithm's own rules, in checkers/raft.ts,
+ * checkers/zab.ts and checkers/bully.ts. docs/invariants.md lists them all, with the rule each cites
+ * and the broken cores (src/sim/mutants.test.ts) each catches. A new invariant is one more class and
+ * one more line in `defaultCheckers`.
  */
-import type { AnyAlgorithm, NodeId } from '../core/types.js';
+import type { AlgorithmName } from '../core/algorithms.js';
+import type { AnyAlgorithm, NodeId, Timing } from '../core/types.js';
+import { BullyComponents, BullyVictory } from './checkers/bully.js';
+import { AfterFaults } from './checkers/quiet.js';
+import { LeaderCompleteness, OneVotePerTerm, VoteDurability } from './checkers/raft.js';
+import { ZabEpochPromise, ZabHistory } from './checkers/zab.js';
 import { roundMs, type Engine } from './engine.js';
-import { NO_VIOLATIONS, type Checker, type SimEvent, type SimEventType } from './events.js';
+import { NO_VIOLATIONS, startsReign, type Checker, type SimEvent, type SimEventType } from './events.js';
 
-/** Election safety: at most one leader per term (Raft), epoch (ZAB) or generation (Bully). */
+/**
+ * Election safety: at most one leader per term (Raft), epoch (ZAB) or generation (Bully), checked at
+ * every reign (a re-declaration under a new term is a reign of its own).
+ */
 export class ElectionSafety implements Checker {
   readonly name = 'election-safety';
   readonly wants = ['status'] as const;
   private readonly leaderOfTerm = new Map<number, NodeId>();
 
   observe(event: SimEvent): readonly string[] {
-    if (event.type !== 'status' || event.wasLeader || event.status.leader !== event.node) return NO_VIOLATIONS;
+    if (event.type !== 'status' || !startsReign(event)) return NO_VIOLATIONS;
     const term = event.status.term;
     const holder = this.leaderOfTerm.get(term);
     if (holder !== undefined && holder !== event.node) return [`nodes ${holder} and ${event.node} both led term ${term}`];
@@ -76,26 +86,17 @@ export class MessageCheck implements Checker {
 }
 
 /**
- * Liveness, checked once at the end: when faults stopped long enough ago on a connected network and
- * enough voters are up, every live node must name one leader (for Bully: the highest live id).
+ * Liveness with a number, checked once at the end: when faults stopped at least `convergenceBoundMs`
+ * ago on a connected, loss-free network and enough voters are up, every live node must name one
+ * leader (for preempting Bully: the highest live id).
  */
-export class Convergence implements Checker {
+export class Convergence extends AfterFaults {
   readonly name = 'convergence';
-  readonly wants = ['fault'] as const;
-  private lastDisturbanceMs = 0;
-
-  constructor(private readonly engine: Engine) {}
-
-  observe(event: SimEvent): readonly string[] {
-    if (event.type === 'fault') this.lastDisturbanceMs = this.engine.now;
-    return NO_VIOLATIONS;
-  }
 
   finish(): readonly string[] {
     const { engine } = this;
     const { algorithm, network, now } = engine;
-    const boundMs = Math.max(3000, 10 * engine.timing.electionTimeoutMaxMs);
-    if (network.faulty || network.loss > 0 || now - this.lastDisturbanceMs < boundMs) return NO_VIOLATIONS;
+    if (network.faulty || !this.quietFor(convergenceBoundMs(engine.timing))) return NO_VIOLATIONS;
     const liveVoters = engine.nodes.filter((n) => n.up && engine.voters.includes(n.id)).map((n) => n.id);
     if (!algorithm.canElect(liveVoters.length, engine.voters.length)) return NO_VIOLATIONS;
     const agreement = engine.agreement();
@@ -110,7 +111,41 @@ export class Convergence implements Checker {
   }
 }
 
+/**
+ * How long after the last fault a connected cluster must agree on one leader (and keep it), for every
+ * algorithm: ten election timeouts (at the maximum), and at least 3 s. Raft: each term after a split
+ * vote is a fresh draw of randomized timeouts, and ten in a row is vanishingly rare at 5 nodes; ZAB:
+ * a learner's silence detection plus FLE's finalize wait and the initLimit fit in two or three; Bully:
+ * detection plus T and T' per lower id that notices first fit in two.
+ */
+export function convergenceBoundMs(timing: Timing): number {
+  return Math.max(3000, 10 * timing.electionTimeoutMaxMs);
+}
+
+/**
+ * Each registered algorithm's own invariants (docs/invariants.md), by name: a new algorithm must say
+ * which it has (the record is over every AlgorithmName). An algorithm not in the registry (a test's
+ * variant under another name) gets only the common ones.
+ */
+const ownCheckers: Readonly<Record<AlgorithmName, (engine: Engine) => Checker[]>> = {
+  raft: (engine) => [new LeaderCompleteness(engine), new OneVotePerTerm(), new VoteDurability(engine)],
+  zab: (engine) => [new ZabHistory(engine), new ZabEpochPromise(engine)],
+  // The component promise is preempting Bully's only ('stable' names no expected leader).
+  bully: (engine) => [new BullyVictory(), ...(engine.algorithm.expectedLeader ? [new BullyComponents(engine, convergenceBoundMs(engine.timing))] : [])],
+};
+
+function algorithmCheckers(engine: Engine): Checker[] {
+  const name = engine.algorithm.name;
+  return Object.hasOwn(ownCheckers, name) ? ownCheckers[name as AlgorithmName](engine) : [];
+}
+
 /** Every checker the simulator runs, in the order their violations are reported for one event (term-monotonic first). */
 export function defaultCheckers(engine: Engine): Checker[] {
-  return [new TermMonotonic(), new ElectionSafety(), new MessageCheck(engine.algorithm, engine.voters, engine.observers), new Convergence(engine)];
+  return [
+    new TermMonotonic(),
+    new ElectionSafety(),
+    new MessageCheck(engine.algorithm, engine.voters, engine.observers),
+    new Convergence(engine),
+    ...algorithmCheckers(engine),
+  ];
 }

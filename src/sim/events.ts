@@ -52,6 +52,15 @@ export type SimEvent =
 export type SimEventType = SimEvent['type'];
 
 /**
+ * Whether a 'status' event starts a reign: the node now leads, and either did not just before or leads
+ * under a new term (a Bully coordinator re-declaring itself with a new generation: the driver's
+ * `became-leader` with `again: true`). The one test of a reign for leaders[] and every checker.
+ */
+export function startsReign(event: Extract<SimEvent, { type: 'status' }>): boolean {
+  return event.status.leader === event.node && (!event.wasLeader || event.previous.term !== event.status.term);
+}
+
+/**
  * Anything that follows the stream. `wants` names the event types it reads: the stream routes only
  * those to it, so the hot path's events (deliveries, sends) cost nothing where nobody reads them.
  */

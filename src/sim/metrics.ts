@@ -6,7 +6,7 @@
  */
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
 import { roundMs, type Agreement, type Engine } from './engine.js';
-import type { SimEvent, Subscriber } from './events.js';
+import { startsReign, type SimEvent, type Subscriber } from './events.js';
 import type { ElectionRecord, LeaderRecord } from './types.js';
 
 interface ElectionStart {
@@ -65,7 +65,8 @@ export class ElectionMetrics implements Subscriber {
       case 'status': {
         this.dirty = true;
         const believes = event.status.leader === event.node;
-        if (believes && !event.wasLeader) this.leaders.push({ atMs: roundMs(this.engine.now), node: event.node, term: event.status.term });
+        // Every reign, including a re-declaration under a new term (Bully's new generation).
+        if (startsReign(event)) this.leaders.push({ atMs: roundMs(this.engine.now), node: event.node, term: event.status.term });
         if (believes !== event.wasLeader) this.countBeliever(believes);
         return;
       }

@@ -8,6 +8,7 @@
  * measured version of the same thing; this one is for tests that walk through a protocol step by step.
  */
 import { NodeDriver, leads, type DriverEvent } from '../core/driver.js';
+import type { History } from '../core/history.js';
 import type { Algorithm, ElectionNode, Message, NodeConfig, NodeId, Random, Status, Timing } from '../core/types.js';
 import { Prng } from './prng.js';
 
@@ -20,8 +21,8 @@ export interface TestNetOptions<M extends Message, D, N extends ElectionNode<M, 
   readonly timing?: Partial<Timing>;
   /** One-way latency of every message, ms (default 0: delivered at the instant it is sent). */
   readonly latencyMs?: number;
-  /** Node id → durable history entries it starts with (`--history`). */
-  readonly history?: Readonly<Record<NodeId, number>>;
+  /** Node id → the durable history it starts with (`--history`; src/core/history.ts). */
+  readonly history?: Readonly<Record<NodeId, History>>;
   /** Each node's randomness (default: a seeded stream per node). */
   readonly random?: (id: NodeId) => Random;
   /** Builds a node (default: the algorithm's `create`); a test may build the concrete class to inspect it. */

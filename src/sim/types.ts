@@ -2,6 +2,7 @@
  * What the simulator takes and gives: the options of a run, its result (the `ballot sim --json` object,
  * CONTRACT.md), and the stepping API's snapshots (what the browser visualizer draws).
  */
+import type { History } from '../core/history.js';
 import type { AnyAlgorithm, NodeId, Timing } from '../core/types.js';
 import type { LatencyRange } from './network.js';
 import type { ScenarioName } from './scenarios.js';
@@ -23,8 +24,8 @@ export interface SimOptions {
   readonly loss?: number;
   readonly duplicate?: number;
   readonly timing?: Partial<Timing>;
-  /** Node id → number of durable history entries it starts with (`--history`). */
-  readonly history?: ReadonlyMap<NodeId, number>;
+  /** Node id → the durable history it starts with (`--history`; src/core/history.ts). */
+  readonly history?: ReadonlyMap<NodeId, History>;
   /** Collect a human-readable timeline (off for sweeps and benchmarks). */
   readonly timeline?: boolean;
 }

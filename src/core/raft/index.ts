@@ -2,6 +2,7 @@ import type { Algorithm } from '../types.js';
 import { raftMessageTypes, type RaftDurable, type RaftMessage } from './messages.js';
 import { RaftNode } from './raft.js';
 import { majority } from '../quorum.js';
+import { historyRuns, lastHistoryTerm } from '../history.js';
 
 export * from './messages.js';
 export { RaftNode, type RaftRole } from './raft.js';
@@ -28,13 +29,13 @@ export const raft: Algorithm<RaftMessage, RaftDurable> = {
   supportsObservers: true,
   // One RequestVote and one answer per other voter (§5.2).
   textbookMessages: (n) => ({ text: `2(n−1) = ${2 * (n - 1)} per round`, value: 2 * (n - 1) }),
-  initialDurable(historyLength) {
-    // `--history N`: N entries of term 1 (and so at least term 1: a node cannot hold entries of a term
-    // it has never seen).
+  initialDurable(history) {
+    // `--history 1:3+2:2`: the log, run by run; the current term is the newest entry's (a node cannot
+    // hold entries of a term it has never seen).
     return {
-      currentTerm: historyLength > 0 ? 1 : 0,
+      currentTerm: lastHistoryTerm(history),
       votedFor: null,
-      log: Array.from({ length: historyLength }, () => ({ term: 1 })),
+      log: historyRuns(history).flatMap(({ term, entries }) => Array.from({ length: entries }, () => ({ term }))),
     };
   },
   create: (config, durable, random, now) => new RaftNode(config, durable, random, now),

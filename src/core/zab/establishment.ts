@@ -59,7 +59,7 @@ const established: PhaseStep = { kind: 'established' };
 const abandon = (reason: string): PhaseStep => ({ kind: 'abandon', reason });
 
 /** A history summary: who is more up to date (ZooKeeper's StateSummary.isMoreRecentThan). */
-function isMoreRecent(a: { currentEpoch: number; lastZxid: number }, b: { currentEpoch: number; lastZxid: number }): boolean {
+export function isMoreRecent(a: { currentEpoch: number; lastZxid: number }, b: { currentEpoch: number; lastZxid: number }): boolean {
   return a.currentEpoch > b.currentEpoch || (a.currentEpoch === b.currentEpoch && a.lastZxid > b.lastZxid);
 }
 

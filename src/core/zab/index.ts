@@ -1,3 +1,4 @@
+import { historyRuns } from '../history.js';
 import { majority } from '../quorum.js';
 import type { Algorithm, NodeId } from '../types.js';
 import { makeZxid, serverStates, zabMessageTypes, type ZabDurable, type ZabMessage } from './messages.js';
@@ -70,10 +71,13 @@ export const zab: Algorithm<ZabMessage, ZabDurable> = {
   supportsObservers: true,
   // Every voter notifies every other voter once (source document 003: "n*(n-1)").
   textbookMessages: (n) => ({ text: `≈ n(n−1) = ${n * (n - 1)}`, value: n * (n - 1) }),
-  initialDurable(historyLength) {
-    // `--history N`: the last zxid is (epoch 1, counter N), so the node has lived through epoch 1.
-    if (historyLength <= 0) return { acceptedEpoch: 0, currentEpoch: 0, lastZxid: 0 };
-    return { acceptedEpoch: 1, currentEpoch: 1, lastZxid: makeZxid(1, historyLength) };
+  initialDurable(history) {
+    // `--history 1:3+2:2`: a zxid's counter restarts in each epoch, so the last zxid is (the newest
+    // epoch, the entries of that epoch) = 2:2, and the node has lived through that epoch. `N` is 1:N.
+    const runs = historyRuns(history);
+    const last = runs[runs.length - 1];
+    if (last === undefined) return { acceptedEpoch: 0, currentEpoch: 0, lastZxid: 0 };
+    return { acceptedEpoch: last.term, currentEpoch: last.term, lastZxid: makeZxid(last.term, last.entries) };
   },
   create: (config, durable, random, now) => new ZabNode(config, durable, random, now),
   canElect: (live, total) => live >= majority(total),

@@ -1,0 +1,71 @@
+/**
+ * The invariant sweep at scale (issue 11), printed with its wall time:
+ *
+ *   node dist/bench/sweep.js --runs 100000            the correct cores, N random-nemesis runs each
+ *                                                     (3-9 voters, multi-term histories for half),
+ *                                                     plus the targeted schedules; exit 1 on any violation
+ *   node dist/bench/sweep.js --mutants --runs 500     (npm run mutants) each broken core of the catalog
+ *                                                     (src/testing/mutants.ts): in how many runs it is
+ *                                                     caught, and by which checker (docs/invariants.md)
+ *   --algorithm raft|zab|bully                        only one algorithm
+ *
+ * A failing run prints the options to replay it.
+ */
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import { algorithmNames, algorithms } from '../core/algorithms.js';
+import { sweep, type SweepReport } from '../sim/sweep.js';
+import { mutants, withMutant } from '../testing/mutants.js';
+
+function fail(message: string): never {
+  process.stderr.write(`sweep: ${message}\n`);
+  process.exit(2);
+}
+
+function main(): void {
+  let values;
+  try {
+    ({ values } = parseArgs({ options: { runs: { type: 'string' }, mutants: { type: 'boolean' }, algorithm: { type: 'string' }, help: { type: 'boolean' } } }));
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write('usage: node dist/bench/sweep.js [--runs N] [--mutants] [--algorithm raft|zab|bully]\n');
+    return;
+  }
+  const runs = Number(values.runs ?? (values.mutants ? 500 : 1000));
+  if (!Number.isSafeInteger(runs) || runs < 0) fail(`--runs must be a non-negative integer, got ${values.runs}`);
+  const only = values.algorithm;
+  if (only !== undefined && !(algorithmNames as readonly string[]).includes(only)) fail(`--algorithm must be one of ${algorithmNames.join(', ')}`);
+  const describe = (report: SweepReport) =>
+    [...report.caughtBy].sort((a, b) => b[1] - a[1]).map(([name, count]) => `${name} ${count}`).join(', ') || 'nothing';
+
+  let problems = 0;
+  if (values.mutants) {
+    process.stdout.write(`mutant | caught in (of ${runs} random + targeted runs) | by\n`);
+    for (const mutant of mutants) {
+      if (only !== undefined && mutant.algorithm.name !== only) continue;
+      const start = performance.now();
+      const report = withMutant(mutant, () => sweep(mutant.algorithm, runs));
+      const seconds = ((performance.now() - start) / 1000).toFixed(1);
+      process.stdout.write(`${mutant.name} | ${report.failed} of ${report.runs} | ${describe(report)} (${seconds} s)\n`);
+      if (report.failed === 0) problems++;
+    }
+  } else {
+    for (const name of algorithmNames) {
+      if (only !== undefined && name !== only) continue;
+      const start = performance.now();
+      const report = sweep(algorithms[name], runs);
+      const seconds = (performance.now() - start) / 1000;
+      process.stdout.write(`${name}: ${report.runs} runs, ${report.failed} with a violation, ${seconds.toFixed(1)} s (${(report.runs / seconds).toFixed(0)} runs/s)\n`);
+      if (report.firstFailure) {
+        const { options, result } = report.firstFailure;
+        process.stdout.write(`  first: seed ${options.seed}, ${options.nodes} nodes, ${options.scheduleName ?? options.scenario}: ${JSON.stringify(result.violations[0])}\n`);
+        problems++;
+      }
+    }
+  }
+  process.exitCode = problems > 0 ? 1 : 0;
+}
+
+main();

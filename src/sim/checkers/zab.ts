@@ -1,0 +1,168 @@
+/**
+ * ZAB's own invariants (Junqueira, Reed, Serafini 2011, "Zab: high-performance broadcast"), checked
+ * against every node's durable state (acceptedEpoch, currentEpoch, lastZxid) and every message.
+ */
+import { isQuorum } from '../../core/quorum.js';
+import type { NodeId } from '../../core/types.js';
+import { isMoreRecent } from '../../core/zab/establishment.js';
+import { formatZxid, type ZabDurable, type ZabMessage } from '../../core/zab/messages.js';
+import type { Engine } from '../engine.js';
+import { NO_VIOLATIONS, startsReign, type Checker, type SimEvent } from '../events.js';
+
+const durableOf = (engine: Engine, id: NodeId): ZabDurable => engine.node(id)!.durable as ZabDurable;
+
+/** A history summary, as ZooKeeper's StateSummary: the epoch last made current, then the last zxid. */
+interface Summary {
+  readonly currentEpoch: number;
+  readonly lastZxid: number;
+}
+
+const summaryOf = ({ currentEpoch, lastZxid }: ZabDurable): Summary => ({ currentEpoch, lastZxid });
+const describe = (s: Summary): string => `epoch ${s.currentEpoch}, zxid ${formatZxid(s.lastZxid)}`;
+
+/**
+ * No committed entry is lost (Zab's "primary order" / integrity; the paper's Phase 1 picks the most
+ * up-to-date history of the quorum). Two checks at each leader's establishment:
+ *   - its history is at least every history it was freshly promised with (each new promise's
+ *     lastZxid sent to it for that epoch: ZooKeeper's "Follower is ahead of the leader");
+ *   - its history holds every committed zxid, the highest zxid that a quorum of voters has held at
+ *     any time so far (a zxid summarises a prefix of the history, as in the election itself).
+ */
+export class ZabHistory implements Checker {
+  readonly name = 'zab-history';
+  readonly wants = ['status', 'sent', 'driver'] as const;
+  private committedZxid = 0;
+  /** `${leader}:${epoch}` → the most recent history freshly promised to it for that epoch, and by whom. */
+  private readonly promised = new Map<string, Summary & { readonly voter: NodeId }>();
+  /** `${leader}:${epoch}` → the leader's own history when it proposed the epoch (its first LEADERINFO). */
+  private readonly proposedWith = new Map<string, Summary>();
+
+  constructor(private readonly engine: Engine) {
+    this.updateCommitted();
+  }
+
+  observe(event: SimEvent): readonly string[] {
+    switch (event.type) {
+      case 'driver':
+        if (event.event.type === 'persisted' && this.engine.voters.includes(event.node)) this.updateCommitted();
+        return NO_VIOLATIONS;
+      case 'sent': {
+        const message = event.message as ZabMessage;
+        if (message.type === 'LeaderInfo') {
+          const key = `${event.from}:${message.epoch}`;
+          if (!this.proposedWith.has(key)) this.proposedWith.set(key, summaryOf(durableOf(this.engine, event.from)));
+          return NO_VIOLATIONS;
+        }
+        // Only fresh promises make up the establishing quorum (an old promise is not counted, as
+        // ZooKeeper's ACKEPOCH -1; its sender is synchronized later, and may lose uncommitted entries).
+        if (message.type !== 'AckEpoch' || !message.newlyAccepted || !this.engine.voters.includes(event.from)) return NO_VIOLATIONS;
+        const key = `${event.to}:${message.epoch}`;
+        const best = this.promised.get(key);
+        if (!best || isMoreRecent(message, best)) this.promised.set(key, { currentEpoch: message.currentEpoch, lastZxid: message.lastZxid, voter: event.from });
+        return NO_VIOLATIONS;
+      }
+      case 'status': {
+        if (!startsReign(event)) return NO_VIOLATIONS;
+        const mine = durableOf(this.engine, event.node).lastZxid;
+        const epoch = event.status.term;
+        const ahead = this.promised.get(`${event.node}:${epoch}`);
+        const own = this.proposedWith.get(`${event.node}:${epoch}`);
+        const problems: string[] = [];
+        if (ahead && own && isMoreRecent(ahead, own)) {
+          problems.push(`leader ${event.node} of epoch ${epoch} (history ${describe(own)}) was established by voter ${ahead.voter}, whose history ${describe(ahead)} is ahead`);
+        }
+        if (mine < this.committedZxid) {
+          problems.push(`leader ${event.node} of epoch ${epoch} lacks committed history: its last zxid ${formatZxid(mine)}, a quorum held ${formatZxid(this.committedZxid)}`);
+        }
+        return problems;
+      }
+      default:
+        return NO_VIOLATIONS;
+    }
+  }
+
+  /** The quorum-th highest lastZxid among the voters' durable states; committed stays committed. */
+  private updateCommitted(): void {
+    const { engine } = this;
+    const zxids = engine.voters.map((id) => durableOf(engine, id).lastZxid).sort((a, b) => b - a);
+    const quorumSize = Math.floor(engine.voters.length / 2) + 1;
+    this.committedZxid = Math.max(this.committedZxid, zxids[quorumSize - 1] ?? 0);
+  }
+}
+
+/**
+ * Epoch promises (Zab Phase 1; ZooKeeper's acceptedEpoch and its ACKEPOCH -1): a voter promises each
+ * epoch at most once, only an epoch above every one it promised before, and only once the promise is
+ * durable; a leader moves past discovery (sends NEWLEADER) only with fresh promises from a quorum.
+ * Together these make an epoch one leader's.
+ */
+export class ZabEpochPromise implements Checker {
+  readonly name = 'zab-epoch-promise';
+  readonly wants = ['sent', 'delivered', 'driver'] as const;
+  /** Per voter: its durable acceptedEpoch, and the one before the last raise. */
+  private readonly accepted = new Map<NodeId, { now: number; before: number }>();
+  /** `${voter}:${epoch}` → the leader it was promised to. */
+  private readonly promisedTo = new Map<string, NodeId>();
+  /** `${leader}:${epoch}` → voters whose fresh promise reached it. */
+  private readonly freshAt = new Map<string, Set<NodeId>>();
+  /** `${leader}:${epoch}` already checked at its first NEWLEADER. */
+  private readonly synchronizing = new Set<string>();
+
+  constructor(private readonly engine: Engine) {
+    for (const id of engine.voters) {
+      const epoch = durableOf(engine, id).acceptedEpoch;
+      this.accepted.set(id, { now: epoch, before: epoch });
+    }
+  }
+
+  observe(event: SimEvent): readonly string[] {
+    switch (event.type) {
+      case 'driver': {
+        if (event.event.type !== 'persisted') return NO_VIOLATIONS;
+        const accepted = this.accepted.get(event.node);
+        const epoch = (event.event.state as ZabDurable).acceptedEpoch;
+        if (accepted && epoch > accepted.now) {
+          accepted.before = accepted.now;
+          accepted.now = epoch;
+        }
+        return NO_VIOLATIONS;
+      }
+      case 'sent':
+        return this.sent(event.from, event.to, event.message as ZabMessage);
+      case 'delivered': {
+        const message = event.message as ZabMessage;
+        if (message.type !== 'AckEpoch' || !message.newlyAccepted || !this.engine.voters.includes(event.from)) return NO_VIOLATIONS;
+        const key = `${event.to}:${message.epoch}`;
+        const fresh = this.freshAt.get(key) ?? new Set<NodeId>();
+        fresh.add(event.from);
+        this.freshAt.set(key, fresh);
+        return NO_VIOLATIONS;
+      }
+      default:
+        return NO_VIOLATIONS;
+    }
+  }
+
+  private sent(from: NodeId, to: NodeId, message: ZabMessage): readonly string[] {
+    if (message.type === 'NewLeader') {
+      const key = `${from}:${message.epoch}`;
+      if (!this.engine.voters.includes(from) || this.synchronizing.has(key)) return NO_VIOLATIONS;
+      this.synchronizing.add(key);
+      const fresh = new Set(this.freshAt.get(key));
+      fresh.add(from); // the leader's own promise
+      if (isQuorum(this.engine.voters, fresh)) return NO_VIOLATIONS;
+      return [`leader ${from} synchronizes epoch ${message.epoch} with fresh promises from only ${[...fresh].sort((a, b) => a - b).join(',')}`];
+    }
+    if (message.type !== 'AckEpoch' || !message.newlyAccepted) return NO_VIOLATIONS;
+    const accepted = this.accepted.get(from);
+    if (!accepted) return NO_VIOLATIONS; // an observer: checkSend reports it
+    const key = `${from}:${message.epoch}`;
+    const earlier = this.promisedTo.get(key);
+    if (earlier === to) return NO_VIOLATIONS; // the same promise, re-sent
+    if (earlier !== undefined) return [`voter ${from} promised epoch ${message.epoch} to ${earlier} and again to ${to}`];
+    this.promisedTo.set(key, to);
+    if (accepted.now !== message.epoch) return [`voter ${from} promised epoch ${message.epoch} to ${to} before it was durable (acceptedEpoch on disk: ${accepted.now})`];
+    if (message.epoch <= accepted.before) return [`voter ${from} promised epoch ${message.epoch} to ${to}, not above its earlier promise ${accepted.before}`];
+    return NO_VIOLATIONS;
+  }
+}

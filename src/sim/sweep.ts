@@ -1,0 +1,127 @@
+/**
+ * The invariant sweep: seeded random-nemesis runs, with Raft/ZAB histories of several terms, plus
+ * targeted schedules for what random faults rarely make. It is what CI runs against the correct cores
+ * and against each broken one (src/sim/mutants.test.ts), and what `node dist/bench/sweep.js` runs at
+ * scale. docs/invariants.md reports its numbers.
+ */
+import type { History, HistoryRun } from '../core/history.js';
+import type { AnyAlgorithm, NodeId } from '../core/types.js';
+import { Prng } from './prng.js';
+import type { Action } from './schedule.js';
+import { simulate, type SimOptions, type SimResult } from './simulation.js';
+
+/**
+ * Histories of several terms that Raft can reach: every node holds a prefix of one log (runs of terms
+ * 1, 2, 3 ...), so "a majority holds it" means "committed" (src/sim/checkers/raft.ts). Half the seeds
+ * start empty (the plain random-nemesis run).
+ */
+export function sweepHistories(seed: number, nodes: number): ReadonlyMap<NodeId, History> | undefined {
+  const random = new Prng(seed, 'sweep-history');
+  if (random.chance(0.5)) return undefined;
+  const runs: HistoryRun[] = [];
+  const terms = 1 + random.int(3);
+  for (let term = 1; term <= terms; term++) runs.push({ term, entries: 1 + random.int(3) });
+  const total = runs.reduce((sum, run) => sum + run.entries, 0);
+  const histories = new Map<NodeId, History>();
+  for (let id = 1; id <= nodes; id++) histories.set(id, prefix(runs, random.int(total + 1)));
+  return histories;
+}
+
+/** The first `length` entries of a history given by runs. */
+function prefix(runs: readonly HistoryRun[], length: number): HistoryRun[] {
+  const out: HistoryRun[] = [];
+  let left = length;
+  for (const run of runs) {
+    if (left <= 0) break;
+    const entries = Math.min(run.entries, left);
+    out.push({ term: run.term, entries });
+    left -= entries;
+  }
+  return out;
+}
+
+/** One run of the sweep: seed → options (3 to 9 voters; histories for half the seeds). */
+export function sweepOptions(algorithm: AnyAlgorithm, seed: number): SimOptions {
+  const nodes = 3 + (seed % 7);
+  const history = algorithm.name === 'bully' ? undefined : sweepHistories(seed, nodes);
+  return { algorithm, nodes, seed, scenario: 'random', ...(history ? { history } : {}) };
+}
+
+/**
+ * Schedules aimed at what the nemesis rarely makes:
+ *   - ZAB, two would-be leaders of one epoch in overlapping groups during discovery: 5 cannot reach
+ *     1, 2 (both ways) nor send to 4, so 5 is elected and proposes epoch 1 but only 3 can promise it;
+ *     at T, 5 is partitioned away: 1, 2, 4 elect 4, whose connecting quorum {4, 1, 2} has promised
+ *     nothing and so proposes epoch 1 again; 3, timing out on 5, then joins 4 and is asked for epoch 1
+ *     a second time (a correct voter answers "not new", and a correct leader does not count it). A
+ *     cut 2 -> 4 soon after T delays 2's promise so that 3's answer comes first. T sweeps the moments.
+ *   - Raft/ZAB, a majority holding entries of a newer term than the highest ids: §5.4.1 decides.
+ */
+export function targetedRuns(algorithm: AnyAlgorithm): SimOptions[] {
+  const runs: SimOptions[] = [];
+  if (algorithm.name === 'zab') {
+    const both = (a: NodeId, b: NodeId, atMs = 0): Action[] => [{ atMs, do: 'cut', from: a, to: b }, { atMs, do: 'cut', from: b, to: a }];
+    for (let atMs = 1000; atMs <= 1500; atMs += 50) {
+      for (const slowMs of [0, 100, 200]) {
+        const schedule: Action[] = [
+          { atMs: 0, do: 'cut', from: 5, to: 4 },
+          ...both(5, 1),
+          ...both(5, 2),
+          { atMs, do: 'partition', groups: [[5], [1, 2, 3, 4]] },
+          ...(slowMs > 0 ? [{ atMs: atMs + slowMs, do: 'cut', from: 2, to: 4 } as const] : []),
+          { atMs: atMs + 3000, do: 'heal' },
+        ];
+        for (let seed = 1; seed <= 3; seed++) runs.push({ algorithm, nodes: 5, seed, schedule, scheduleName: 'overlapping-discovery', durationMs: 8000 });
+      }
+    }
+  }
+  const seeds = Array.from({ length: 40 }, (_, i) => i + 1);
+  if (algorithm.name === 'raft' || algorithm.name === 'zab') {
+    for (const seed of seeds) {
+      // Nodes 1..3 hold a newer term than 4 and 5, which hold more entries of an older one.
+      const newer: History = [{ term: 1, entries: 2 }, { term: 2, entries: 1 }];
+      const older: History = [{ term: 1, entries: 4 }];
+      const history = new Map<NodeId, History>([[1, newer], [2, newer], [3, newer], [4, older], [5, older]]);
+      runs.push({ algorithm, nodes: 5, seed, scenario: seed % 2 === 0 ? 'leader-crash' : 'random', history });
+    }
+  }
+  return runs;
+}
+
+export interface SweepReport {
+  readonly runs: number;
+  /** Runs with at least one violation, by invariant (a run counts once per invariant it broke). */
+  readonly caughtBy: ReadonlyMap<string, number>;
+  /** Runs with any violation. */
+  readonly failed: number;
+  /** The first failing run, to replay. */
+  readonly firstFailure: { readonly options: SimOptions; readonly result: SimResult } | null;
+}
+
+/**
+ * Runs `seeds` random-nemesis runs (seeds 1..N), then the targeted runs, and counts what broke;
+ * `stopWhen` ends the sweep early at the first run it accepts (CI: "caught by the checker meant to").
+ */
+export function sweep(
+  algorithm: AnyAlgorithm,
+  seeds: number,
+  { targeted = true, stopWhen }: { targeted?: boolean; stopWhen?: (result: SimResult) => boolean } = {},
+): SweepReport {
+  const caughtBy = new Map<string, number>();
+  let failed = 0;
+  let firstFailure: SweepReport['firstFailure'] = null;
+  const all: SimOptions[] = [];
+  for (let seed = 1; seed <= seeds; seed++) all.push(sweepOptions(algorithm, seed));
+  if (targeted) all.push(...targetedRuns(algorithm));
+  let runs = 0;
+  for (const options of all) {
+    const result = simulate(options);
+    runs++;
+    if (result.violations.length === 0) continue;
+    failed++;
+    firstFailure ??= { options, result };
+    for (const invariant of new Set(result.violations.map((v) => v.invariant))) caughtBy.set(invariant, (caughtBy.get(invariant) ?? 0) + 1);
+    if (stopWhen?.(result)) break;
+  }
+  return { runs, caughtBy, failed, firstFailure };
+}

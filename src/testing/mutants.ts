@@ -1,0 +1,191 @@
+/**
+ * The mutation catalog: each mutant is the REAL core with one rule broken, by wrapping one method of
+ * its class for as long as the mutant is applied (never a copy of the core). The sweep of
+ * src/sim/sweep.ts must catch every one (src/sim/mutants.test.ts); `npm run mutants` counts in how
+ * many runs each is caught, and by which checker (docs/invariants.md).
+ *
+ * The wrapped methods are private to the cores; a mutant that names one that no longer exists throws
+ * at once, so a renamed method cannot silently turn a mutant into the correct core.
+ */
+import { BullyNode } from '../core/bully/bully.js';
+import { bully } from '../core/bully/index.js';
+import { raft } from '../core/raft/index.js';
+import { RaftNode } from '../core/raft/raft.js';
+import type { AnyAlgorithm, NodeId } from '../core/types.js';
+import { FastLeaderElection } from '../core/zab/election.js';
+import { LearnerSession, LeaderSession, type PhaseHost } from '../core/zab/establishment.js';
+import { zab } from '../core/zab/index.js';
+import type { AckEpoch } from '../core/zab/messages.js';
+
+export interface Mutant {
+  readonly name: string;
+  /** The rule it breaks, with its source. */
+  readonly rule: string;
+  readonly algorithm: AnyAlgorithm;
+  /** The checker meant to catch it (others may catch it too). */
+  readonly caughtBy: string;
+  /** Breaks the rule; returns what restores the correct core. */
+  apply(): () => void;
+}
+
+/** The instance of a core as a mutant sees it: its private fields by name. */
+type Internals = Record<string, unknown>;
+type Method = (this: Internals, ...args: never[]) => unknown;
+
+/** Replaces `name` on `prototype` with `wrap(original)`; returns the undo. */
+function patch(prototype: object, name: string, wrap: (original: (self: Internals, ...args: unknown[]) => unknown) => Method): () => void {
+  const target = prototype as Record<string, unknown>;
+  const original = target[name];
+  if (typeof original !== 'function') throw new Error(`mutant: ${prototype.constructor.name}.${name} does not exist (renamed?)`);
+  target[name] = wrap((self, ...args) => (original as (...a: unknown[]) => unknown).apply(self, args));
+  return () => {
+    target[name] = original;
+  };
+}
+
+/** Applies several patches as one mutant. */
+function all(...undos: (() => void)[]): () => void {
+  return () => {
+    for (const undo of undos.reverse()) undo();
+  };
+}
+
+/** Calls `original` with `field` of `self` replaced by `value` for the duration of the call. */
+function withField(self: Internals, field: string, value: unknown, call: () => unknown): unknown {
+  const had = Object.hasOwn(self, field);
+  const saved = self[field];
+  self[field] = value;
+  try {
+    return call();
+  } finally {
+    if (had) self[field] = saved;
+    else delete self[field];
+  }
+}
+
+const asAny = (algorithm: unknown): AnyAlgorithm => algorithm as AnyAlgorithm;
+
+export const mutants: readonly Mutant[] = [
+  {
+    name: 'raft-ignores-log-restriction',
+    rule: 'Raft §5.4.1: vote only for a candidate whose log is at least as up to date',
+    algorithm: asAny(raft),
+    caughtBy: 'leader-completeness',
+    apply: () => patch(RaftNode.prototype, 'candidateLogIsUpToDate', () => function () {
+      return true;
+    }),
+  },
+  {
+    name: 'raft-vote-before-durable',
+    rule: 'Raft Figure 2: votedFor is on stable storage before the RequestVote is answered',
+    algorithm: asAny(raft),
+    caughtBy: 'vote-durability',
+    // The vote is not persisted with the grant (it reaches disk only with a later term change).
+    apply: () => patch(RaftNode.prototype, 'handleRequestVote', (original) => function (this: Internals, ...args: unknown[]) {
+      return withField(this, 'persistDurable', () => undefined, () => original(this, ...args));
+    }),
+  },
+  {
+    name: 'raft-votes-twice',
+    rule: 'Raft §5.2: at most one vote per term (first come, first served)',
+    algorithm: asAny(raft),
+    caughtBy: 'one-vote-per-term',
+    // The voter forgets whom it voted for in this term before each request.
+    apply: () => patch(RaftNode.prototype, 'handleRequestVote', (original) => function (this: Internals, ...args: unknown[]) {
+      this.votedFor = null;
+      return original(this, ...args);
+    }),
+  },
+  {
+    name: 'raft-ignores-higher-term',
+    rule: 'Raft §5.1: a higher term in any message makes the receiver adopt it and follow',
+    algorithm: asAny(raft),
+    caughtBy: 'convergence',
+    apply: () => patch(RaftNode.prototype, 'receive', (original) => function (this: Internals, now: number, from: NodeId, message: { term: number }) {
+      if (message.term <= (this.currentTerm as number)) return original(this, now, from, message);
+      return withField(this, 'becomeFollower', () => undefined, () => original(this, now, from, message));
+    }),
+  },
+  {
+    name: 'zab-elects-by-id-accepts-ahead',
+    rule: 'ZAB: FLE orders votes by (epoch, zxid, id), and a leader refuses a follower that is ahead (Phase 1)',
+    algorithm: asAny(zab),
+    caughtBy: 'zab-history',
+    apply: () => all(
+      // FLE compares server ids only.
+      patch(FastLeaderElection.prototype, 'beats', (original) => function (this: Internals, candidate: { leader: NodeId | null }, current: { leader: NodeId } | null) {
+        const idOnly = <T extends object>(p: T) => ({ ...p, zxid: 0, peerEpoch: 0 });
+        return original(this, idOnly(candidate), current === null ? null : idOnly(current));
+      }),
+      // The leader reads every follower's history as empty, so none is ever ahead.
+      patch(LeaderSession.prototype, 'receiveAckEpoch', (original) => function (this: Internals, now: number, from: NodeId, ack: AckEpoch) {
+        return original(this, now, from, { ...ack, currentEpoch: 0, lastZxid: 0 });
+      }),
+    ),
+  },
+  {
+    name: 'zab-promises-epoch-twice',
+    rule: 'ZAB Phase 1: a follower promises an epoch only if above its acceptedEpoch (once per epoch)',
+    algorithm: asAny(zab),
+    caughtBy: 'zab-epoch-promise',
+    // The follower reads its acceptedEpoch as just below the proposed epoch, so every proposal is new.
+    apply: () => patch(LearnerSession.prototype, 'acceptEpoch', (original) => function (this: Internals, epoch: number) {
+      const real = this.host as PhaseHost;
+      const forgetful: PhaseHost = { ...real, durable: () => ({ ...real.durable(), acceptedEpoch: Math.min(real.durable().acceptedEpoch, epoch - 1) }) };
+      return withField(this, 'host', forgetful, () => original(this, epoch));
+    }),
+  },
+  {
+    name: 'zab-counts-stale-promise',
+    rule: "ZAB Phase 1 (ZooKeeper's ACKEPOCH -1): a leader counts only new promises toward its epoch quorum",
+    algorithm: asAny(zab),
+    caughtBy: 'zab-epoch-promise',
+    apply: () => patch(LeaderSession.prototype, 'receiveAckEpoch', (original) => function (this: Internals, now: number, from: NodeId, ack: AckEpoch) {
+      return original(this, now, from, { ...ack, newlyAccepted: true });
+    }),
+  },
+  {
+    name: 'zab-leader-never-steps-down',
+    rule: "ZAB (ZooKeeper's syncLimit): a leader that hears from no quorum goes back to LOOKING",
+    algorithm: asAny(zab),
+    caughtBy: 'convergence',
+    // Its quorum check counts only itself, so it keeps pinging whoever is left and never abandons.
+    apply: () => patch(LeaderSession.prototype, 'tick', (original) => function (this: Internals, now: number) {
+      const host = this.host as PhaseHost;
+      return withField(this, 'host', { ...host, voters: [host.id] }, () => original(this, now));
+    }),
+  },
+  {
+    name: 'bully-generation-max-plus-one',
+    rule: 'Bully generations (src/core/bully/bully.ts): each member uses only its own numbers, so no two reigns share one',
+    algorithm: asAny(bully),
+    caughtBy: 'election-safety',
+    // nextGeneration over a membership of one is "the highest seen + 1".
+    apply: () => {
+      const alone = (original: (self: Internals, ...args: unknown[]) => unknown) => function (this: Internals, ...args: unknown[]) {
+        const config = this.config as { id: NodeId };
+        return withField(this, 'config', { ...config, voters: [config.id] }, () => original(this, ...args));
+      };
+      return all(patch(BullyNode.prototype, 'becomeCoordinator', alone), patch(BullyNode.prototype, 'reassert', alone));
+    },
+  },
+  {
+    name: 'bully-victory-despite-alive',
+    rule: 'Bully (Garcia-Molina 1982): an Alive from a higher id means wait for its Victory, not declare',
+    algorithm: asAny(bully),
+    caughtBy: 'bully-victory',
+    apply: () => patch(BullyNode.prototype, 'handleAlive', () => function () {
+      return undefined;
+    }),
+  },
+];
+
+/** Runs `body` with `mutant` applied, restoring the correct core afterwards (even on failure). */
+export function withMutant<T>(mutant: Mutant, body: () => T): T {
+  const undo = mutant.apply();
+  try {
+    return body();
+  } finally {
+    undo();
+  }
+}
