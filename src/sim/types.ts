@@ -25,6 +25,16 @@ export interface SimOptions {
   readonly timing?: Partial<Timing>;
   /** Node id → number of durable history entries it starts with (`--history`). */
   readonly history?: ReadonlyMap<NodeId, number>;
+  /**
+   * Messages sent to a node before it crashed are still delivered to it once it has restarted (as
+   * datagrams would be, to a process that reuses the address); default false: they are dropped.
+   */
+  readonly deliverStale?: boolean;
+  /**
+   * ρ: the random nemesis draws clock rates within 1 ± ρ (and schedules must stay within it).
+   * Default DEFAULT_MAX_CLOCK_DRIFT.
+   */
+  readonly maxClockDrift?: number;
   /** Collect a human-readable timeline (off for sweeps and benchmarks). */
   readonly timeline?: boolean;
 }
@@ -84,6 +94,9 @@ export type TimelineEntry = { readonly atMs: number; readonly text: string } & (
   | { readonly kind: 'became-leader'; readonly node: NodeId; readonly term: number }
   | { readonly kind: 'crash'; readonly node: NodeId }
   | { readonly kind: 'restart'; readonly node: NodeId }
+  | { readonly kind: 'pause'; readonly node: NodeId; readonly forMs: number }
+  | { readonly kind: 'resume'; readonly node: NodeId }
+  | { readonly kind: 'drift'; readonly node: NodeId; readonly rate: number }
   | NetworkChange
   /** A fault naming "the leader" found none. */
   | { readonly kind: 'skipped'; readonly action: Action }
