@@ -31,7 +31,7 @@ export interface SimOptions {
    */
   readonly deliverStale?: boolean;
   /**
-   * ρ: the random nemesis draws clock rates within 1 ± ρ (and schedules must stay within it).
+   * ρ: the random nemesis draws clock rates within 1 ± ρ (schedules are checked by parseSchedule).
    * Default DEFAULT_MAX_CLOCK_DRIFT.
    */
   readonly maxClockDrift?: number;
@@ -52,12 +52,25 @@ export interface ElectionRecord {
   readonly term: number;
   /** All messages sent in the period (CONTRACT.md). */
   readonly messages: number;
-  /** Extension: elections started by any node in the period (Raft candidacies, ZAB rounds, Bully elections). */
+  /**
+   * Deprecated alias of `candidacies` (the same number, kept for scripts that read it): despite its
+   * name it never counted rounds. Read `candidacies` or `terms`.
+   */
   readonly rounds: number;
   /** Extension: `messages` by message type (types with a count of 0 are left out). */
   readonly messagesByType: Record<string, number>;
-  /** Extension: distinct nodes that started an election in the period; `rounds − candidates` are retries. */
+  /** Extension: distinct nodes that started an election in the period. */
   readonly candidates: number;
+  /**
+   * Extension: elections started by any node in the period (Raft: candidacies; ZAB: a voter going
+   * LOOKING with a proposal; Bully: Election broadcasts). Two candidates in one term count 2.
+   */
+  readonly candidacies: number;
+  /**
+   * Extension: how many distinct terms (Raft terms, ZAB epochs, Bully generations) those candidacies
+   * were for: the rounds the period needed. `terms > 1`: a round failed and a new one began.
+   */
+  readonly terms: number;
 }
 
 export interface Violation {
