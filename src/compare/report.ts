@@ -234,7 +234,7 @@ function oddEvenTable(result: CompareResult, cells: CellIndex): Table | null {
     ),
     notes: [
       'crashes tolerated: the most voters that may be down while the others can still elect (from the algorithm\'s canElect).',
-      'new round needed: share of elections in which some node had to start again (the source documents\' "tied votes, vote again"); a lower bound, since a retry by a node that had not run yet is not counted.',
+      'new round needed: share of elections whose candidacies spanned more than one term (the source documents\' "tied votes, vote again"; Raft: a split vote). ZAB\'s epoch changes only when a leader is established, so its re-votes within one election are not counted here.',
     ],
   };
 }
