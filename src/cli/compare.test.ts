@@ -33,7 +33,7 @@ function sim(nodes: number, scenario: string, seed: number) {
   runSim(['--algorithm', 'raft', '--nodes', String(nodes), '--scenario', scenario, '--seed', String(seed), '--json'], (t) => void (out += t));
   return JSON.parse(out) as {
     leaders: unknown[];
-    elections: { startMs: number; endMs: number; messages: number; rounds: number; candidates: number; messagesByType: Record<string, number> }[];
+    elections: { startMs: number; endMs: number; messages: number; candidacies: number; candidates: number; terms: number; messagesByType: Record<string, number> }[];
     dualLeaderMs: number;
     final: { durableBytes: number }[];
     violations: unknown[];
@@ -60,7 +60,7 @@ test('compare\'s numbers agree with ballot sim for the same seed', async () => {
       scenario: string;
       electionMs: { p50: number; p99: number };
       dualLeaderMs: { mean: number };
-      perTrial: { seed: number; elections: { ms: number; messages: number; electionMessages: number; rounds: number; candidates: number }[]; leaderChanges: number; dualLeaderMs: number; durableBytes: number; violations: number }[];
+      perTrial: { seed: number; elections: { ms: number; messages: number; electionMessages: number; candidacies: number; candidates: number; terms: number }[]; leaderChanges: number; dualLeaderMs: number; durableBytes: number; violations: number }[];
     }[];
   };
   assert.equal(report.cells.length, 2 * scenarios.length);
@@ -79,8 +79,9 @@ test('compare\'s numbers agree with ballot sim for the same seed', async () => {
           ms: Math.round((e.endMs - e.startMs) * 1000) / 1000,
           messages: e.messages,
           electionMessages: (e.messagesByType.RequestVote ?? 0) + (e.messagesByType.RequestVoteResponse ?? 0),
-          rounds: e.rounds,
+          candidacies: e.candidacies,
           candidates: e.candidates,
+          terms: e.terms,
         })),
         where,
       );

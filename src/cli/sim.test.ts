@@ -77,6 +77,9 @@ describe('ballot sim: arguments', () => {
       ['[{"atMs": -5, "do": "heal"}]', /entry 0 \(heal\): field "atMs"/],
       ['[{"atMs": 1, "do": "crash", "node": 1, "extra": true}]', /entry 0 \(crash\)/],
       ['[{"atMs": 1, "do": "loss", "p": 2}]', /entry 0 \(loss\): field "p"/],
+      ['[{"atMs": 1, "do": "partition", "groups": [[1, 2], [2, 3]]}]', /entry 0 \(partition\): node 2 is in more than one group/],
+      ['[{"atMs": 1, "do": "drift", "node": 1, "rate": 3}]', /entry 0 \(drift\): rate 3 is outside 1 ± 0.5/],
+      ['[{"atMs": 1, "do": "pause", "node": 1, "forMs": -1}]', /entry 0 \(pause\): field "forMs"/],
     ];
     cases.forEach(([content, message], i) => {
       const path = schedule(`bad-${i}.json`, content);
@@ -117,6 +120,21 @@ describe('ballot sim: the command', () => {
     assert.ok(result.final.every((f) => f.up));
   });
 
+  test('pause and drift in a schedule show in the timeline; --deliver-stale is accepted; overlapping groups exit 2 on one line', async () => {
+    const path = schedule('faults.json', JSON.stringify([{ atMs: 0, do: 'drift', node: 2, rate: 1.02 }, { atMs: 2000, do: 'pause', node: 'leader', forMs: 800 }]));
+    const run = await runMain('sim', '--algorithm', 'raft', '--schedule', path, '--seed', '3', '--deliver-stale');
+    assert.equal(run.code, 0, run.err);
+    assert.match(run.out, /clock of 2 runs at 1\.02 x/);
+    assert.match(run.out, /2000\.0 {2}pause \d for 800 ms/);
+    assert.match(run.out, /2800\.0 {2}resume \d/);
+    assert.match(run.out, /\d+ candidac(y|ies) in \d+ terms?/);
+    const overlapping = schedule('overlap.json', JSON.stringify([{ atMs: 1, do: 'partition', groups: [[1, 2], [2, 3]] }]));
+    const refused = ballot('sim', '--algorithm', 'raft', '--schedule', overlapping);
+    assert.equal(refused.status, 2);
+    assert.equal(refused.stderr.trim().split('\n').length, 1, refused.stderr);
+    assert.match(refused.stderr, /node 2 is in more than one group/);
+  });
+
   test('the timeline names the leader, the crash and the failover time', async () => {
     const run = await runMain('sim', '--algorithm', 'raft', '--scenario', 'leader-crash', '--seed', '7');
     assert.equal(run.code, 0);
@@ -128,7 +146,7 @@ describe('ballot sim: the command', () => {
   test('--help lists every option and exits 0', async () => {
     const run = await runMain('sim', '--help');
     assert.equal(run.code, 0);
-    for (const flag of ['--algorithm', '--nodes', '--observers', '--seed', '--scenario', '--schedule', '--duration', '--latency', '--loss', '--duplicate', '--election-timeout', '--heartbeat', '--history', '--json']) {
+    for (const flag of ['--algorithm', '--nodes', '--observers', '--seed', '--scenario', '--schedule', '--duration', '--latency', '--loss', '--duplicate', '--election-timeout', '--heartbeat', '--history', '--deliver-stale', '--json']) {
       assert.ok(run.out.includes(flag), flag);
     }
   });

@@ -33,6 +33,7 @@ export const simSpec: CommandSpec = {
       description: 'node ID starts with history H: N entries of term 1, or TERM:N+TERM:N... (1:3+2:2; raft: log; zab: last zxid 2:2)',
     },
     'bully-mode': { type: 'string', value: 'MODE', description: 'bully only: preempt (a recovered higher id takes over; default) or stable (it follows the live coordinator)' },
+    'deliver-stale': { type: 'boolean', description: 'messages sent to a node before it crashed still reach it once restarted (datagrams; default: dropped)' },
     json: { type: 'boolean', description: 'print the result as one JSON object' },
   },
   epilog:
@@ -93,6 +94,7 @@ export function parseSimArgs(argv: readonly string[], readFile: (path: string) =
     duplicate: number(values.duplicate, 'duplicate', 0, 0, 1),
     timing: timing(values),
     history,
+    ...(values['deliver-stale'] === true ? { deliverStale: true } : {}),
   };
   return { options, json: values.json === true };
 }
@@ -172,7 +174,7 @@ export function formatTimeline(result: SimResult, argv: readonly string[]): stri
   for (const e of result.elections) {
     lines.push(
       `  ${ms(e.startMs).padStart(9)} -> ${ms(e.endMs).padStart(9)} ms  ${ms(e.endMs - e.startMs).padStart(7)} ms  ` +
-        `leader ${e.leader}, term ${e.term}, ${e.messages} messages, ${e.rounds} round${e.rounds === 1 ? '' : 's'}`,
+        `leader ${e.leader}, term ${e.term}, ${e.messages} messages, ${e.candidacies} ${e.candidacies === 1 ? 'candidacy' : 'candidacies'} in ${e.terms} term${e.terms === 1 ? '' : 's'}`,
     );
   }
   const byType = Object.entries(result.messages.byType).map(([type, count]) => `${type} ${count}`).join(', ');

@@ -5,15 +5,17 @@ import type { SimResult } from '../sim/simulation.js';
 import { firstFaultMs, measuredElections, round, summarize, summarizeCell, trialMetrics } from './metrics.js';
 
 function fakeResult(overrides: Partial<SimResult> = {}): SimResult {
-  const election = (startMs: number, endMs: number, byType: Record<string, number>, rounds = 1, candidates = rounds) => ({
+  const election = (startMs: number, endMs: number, byType: Record<string, number>, candidacies = 1, candidates = candidacies, terms = 1) => ({
     startMs,
     endMs,
     leader: 1,
     term: 1,
     messages: Object.values(byType).reduce((a, b) => a + b, 0),
-    rounds,
+    rounds: candidacies,
     candidates,
     messagesByType: byType,
+    candidacies,
+    terms,
   });
   return {
     algorithm: 'raft',
@@ -29,7 +31,7 @@ function fakeResult(overrides: Partial<SimResult> = {}): SimResult {
     ],
     elections: [
       election(0, 100, { RequestVote: 2, RequestVoteResponse: 2, AppendEntries: 2 }),
-      election(2000, 2200, { RequestVote: 4, RequestVoteResponse: 3, AppendEntries: 2, AppendEntriesResponse: 1 }, 3, 2),
+      election(2000, 2200, { RequestVote: 4, RequestVoteResponse: 3, AppendEntries: 2, AppendEntriesResponse: 1 }, 3, 2, 2),
       election(4000, 4200, { RequestVote: 2, RequestVoteResponse: 1, AppendEntries: 2 }),
     ],
     messages: { total: 100, byType: {} },
@@ -70,8 +72,8 @@ test('the scenarios measure elections from their first fault; cold-start measure
 test('trial metrics: election messages leave out the steady-state types', () => {
   const metrics = trialMetrics(fakeResult(), 2000, new Set(['AppendEntries', 'AppendEntriesResponse']));
   assert.deepEqual(metrics.elections, [
-    { ms: 200, messages: 10, electionMessages: 7, rounds: 3, candidates: 2 },
-    { ms: 200, messages: 5, electionMessages: 3, rounds: 1, candidates: 1 },
+    { ms: 200, messages: 10, electionMessages: 7, candidacies: 3, candidates: 2, terms: 2 },
+    { ms: 200, messages: 5, electionMessages: 3, candidacies: 1, candidates: 1, terms: 1 },
   ]);
   assert.equal(metrics.leaderChanges, 2);
   assert.equal(metrics.dualLeaderMs, 12.5);
@@ -86,7 +88,7 @@ test('a failover scenario without a completed election is unfinished; flapping w
   assert.equal(trialMetrics(fakeResult({ ...none, scenario: 'flapping' }), 2000, new Set()).unfinished, false);
 });
 
-test('a cell sums its trials: failed rounds, shares, violations and their seeds', () => {
+test('a cell sums its trials: extra candidacies, new rounds, shares, violations and their seeds', () => {
   const steady = new Set(['AppendEntries', 'AppendEntriesResponse']);
   const a = trialMetrics(fakeResult(), 2000, steady);
   const b = trialMetrics(
@@ -97,13 +99,13 @@ test('a cell sums its trials: failed rounds, shares, violations and their seeds'
   const cell = summarizeCell({ algorithm: 'raft', nodes: 3, scenario: 'leader-crash' }, [a, b]);
   assert.equal(cell.trials, 2);
   assert.equal(cell.elections, 4);
-  assert.equal(cell.failedRounds.mean, 1); // rounds 3, 1, 3, 1
-  assert.equal(cell.failedRoundShare, 0.5);
-  assert.equal(cell.restartedRounds.mean, 0.5); // rounds − candidates: 1, 0, 1, 0
-  assert.equal(cell.restartedShare, 0.5);
+  assert.equal(cell.extraCandidacies.mean, 1); // candidacies 3, 1, 3, 1
+  assert.equal(cell.extraCandidacyShare, 0.5);
+  assert.equal(cell.newRounds.mean, 0.5); // terms − 1: 1, 0, 1, 0
+  assert.equal(cell.newRoundShare, 0.5);
   assert.equal(cell.dualLeaderShare, 0.5);
   assert.equal(cell.dualLeaderMs.mean, 6.25);
-  assert.equal(cell.electionMessagesPerRound.mean, round(((7 / 3) + 3 + (7 / 3) + 3) / 4));
+  assert.equal(cell.electionMessagesPerCandidacy.mean, round(((7 / 3) + 3 + (7 / 3) + 3) / 4));
   assert.equal(cell.violations, 1);
   assert.deepEqual(cell.violationSeeds, [8]);
   assert.equal(cell.durableBytes, 43);

@@ -19,10 +19,12 @@ export interface ElectionSample {
   readonly messages: number;
   /** Messages of the period whose type a settled cluster never sends (see `steadyStateTypes`). */
   readonly electionMessages: number;
-  /** Elections started by any node in the period (Raft candidacies, ZAB rounds, Bully elections). */
-  readonly rounds: number;
-  /** Distinct nodes among those starts; `rounds − candidates` are new rounds after a failed one. */
+  /** Elections started by any node in the period (`elections[].candidacies`). */
+  readonly candidacies: number;
+  /** Distinct nodes among those starts. */
   readonly candidates: number;
+  /** Distinct terms (epochs, generations) those starts were for (`elections[].terms`): the rounds needed. */
+  readonly terms: number;
 }
 
 /** The measurements of one trial: one `simulate()` run, seed = trial number. */
@@ -85,7 +87,7 @@ export function trialMetrics(result: SimResult, faultMs: number, steadyTypes: Re
   const elections = measuredElections(result, faultMs).map((e): ElectionSample => {
     let electionMessages = 0;
     for (const [type, count] of Object.entries(e.messagesByType)) if (!steadyTypes.has(type)) electionMessages += count;
-    return { ms: round(e.endMs - e.startMs), messages: e.messages, electionMessages, rounds: e.rounds, candidates: e.candidates };
+    return { ms: round(e.endMs - e.startMs), messages: e.messages, electionMessages, candidacies: e.candidacies, candidates: e.candidates, terms: e.terms };
   });
   return {
     seed: result.seed,
@@ -139,16 +141,16 @@ export interface CellSummary extends CellKey {
   readonly electionMs: Summary;
   readonly messages: Summary;
   readonly electionMessages: Summary;
-  /** electionMessages / rounds per election, comparable to the textbook's per-round figures. */
-  readonly electionMessagesPerRound: Summary;
-  /** rounds − 1 per election: every extra start, competing candidates and restarted rounds alike. */
-  readonly failedRounds: Summary;
-  /** Share of elections with more than one start. */
-  readonly failedRoundShare: number;
-  /** rounds − candidates per election: rounds a node had to start again (Raft: after a split vote). */
-  readonly restartedRounds: Summary;
-  /** Share of elections in which some node had to start a new round. */
-  readonly restartedShare: number;
+  /** electionMessages / candidacies per election, comparable to the textbook's figures for one candidate's round. */
+  readonly electionMessagesPerCandidacy: Summary;
+  /** candidacies − 1 per election: every extra start, competing candidates in one term and new rounds alike. */
+  readonly extraCandidacies: Summary;
+  /** Share of elections with more than one candidacy. */
+  readonly extraCandidacyShare: number;
+  /** terms − 1 per election: rounds that failed and were followed by a new one (Raft: a split vote). */
+  readonly newRounds: Summary;
+  /** Share of elections that needed a second (or later) round: more than one term. */
+  readonly newRoundShare: number;
   readonly leaderChanges: Summary;
   readonly dualLeaderMs: Summary;
   /** Share of trials with any dual-leader time. */
@@ -170,11 +172,11 @@ export function summarizeCell(key: CellKey, trials: readonly TrialMetrics[]): Ce
     electionMs: summarize(elections.map((e) => e.ms)),
     messages: summarize(elections.map((e) => e.messages)),
     electionMessages: summarize(elections.map((e) => e.electionMessages)),
-    electionMessagesPerRound: summarize(elections.filter((e) => e.rounds > 0).map((e) => round(e.electionMessages / e.rounds))),
-    failedRounds: summarize(elections.map((e) => Math.max(0, e.rounds - 1))),
-    failedRoundShare: share(elections.filter((e) => e.rounds > 1).length, elections.length),
-    restartedRounds: summarize(elections.map((e) => Math.max(0, e.rounds - e.candidates))),
-    restartedShare: share(elections.filter((e) => e.rounds > e.candidates).length, elections.length),
+    electionMessagesPerCandidacy: summarize(elections.filter((e) => e.candidacies > 0).map((e) => round(e.electionMessages / e.candidacies))),
+    extraCandidacies: summarize(elections.map((e) => Math.max(0, e.candidacies - 1))),
+    extraCandidacyShare: share(elections.filter((e) => e.candidacies > 1).length, elections.length),
+    newRounds: summarize(elections.map((e) => Math.max(0, e.terms - 1))),
+    newRoundShare: share(elections.filter((e) => e.terms > 1).length, elections.length),
     leaderChanges: summarize(trials.map((t) => t.leaderChanges)),
     dualLeaderMs: summarize(trials.map((t) => t.dualLeaderMs)),
     dualLeaderShare: share(trials.filter((t) => t.dualLeaderMs > 0).length, trials.length),

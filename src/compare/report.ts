@@ -73,10 +73,10 @@ export function comparisonTables(result: CompareResult): Table[] {
       const c = cells.get(a, n, failover)!;
       return `${one(c.messages.mean)} / ${one(c.electionMessages.mean)}`;
     });
-    row('election messages per round, mean', (a) => one(cells.get(a, n, failover)!.electionMessagesPerRound.mean));
+    row('election messages per candidacy, mean', (a) => one(cells.get(a, n, failover)!.electionMessagesPerCandidacy.mean));
     row('textbook messages per election', (a) => textbookMessages(a, n)?.text ?? dash);
-    row(`elections with more than one start (${failover})`, (a) => pct(cells.get(a, n, failover)!.failedRoundShare));
-    row(`elections that needed a new round, split votes (${failover})`, (a) => pct(cells.get(a, n, failover)!.restartedShare));
+    row(`elections with more than one candidacy (${failover})`, (a) => pct(cells.get(a, n, failover)!.extraCandidacyShare));
+    row(`elections that needed a second round, more than one term (${failover})`, (a) => pct(cells.get(a, n, failover)!.newRoundShare));
   }
   if (has('flapping')) row('leader changes under flapping, mean / max per run', (a) => {
     const c = cells.get(a, n, 'flapping')!;
@@ -125,7 +125,7 @@ export function comparisonTables(result: CompareResult): Table[] {
           String(size),
           ...messageScenarios.map((s) => {
             const c = cells.get(a, size, s)!;
-            return `${one(c.messages.mean)} / ${one(c.electionMessages.mean)} / ${one(c.electionMessagesPerRound.mean)}`;
+            return `${one(c.messages.mean)} / ${one(c.electionMessages.mean)} / ${one(c.electionMessagesPerCandidacy.mean)}`;
           }),
           textbookMessages(a, size)?.text ?? dash,
         ]),
@@ -140,7 +140,7 @@ export function comparisonTables(result: CompareResult): Table[] {
   // 4. Failed rounds, stability, split brain.
   const failedScenarios = grid.scenarios.filter((s) => s !== 'flapping');
   tables.push({
-    title: 'Failed rounds per election, mean (share of elections with any): extra starts / new rounds',
+    title: 'Extra candidacies and new rounds per election, mean (share of elections with any): extra candidacies / new rounds',
     columns: ['algorithm', 'nodes', ...failedScenarios],
     rows: names.flatMap((a) =>
       grid.sizes.map((size) => [
@@ -150,13 +150,13 @@ export function comparisonTables(result: CompareResult): Table[] {
           const c = cells.get(a, size, s)!;
           return c.elections === 0
             ? dash
-            : `${c.failedRounds.mean.toFixed(2)} (${pct(c.failedRoundShare)}) / ${c.restartedRounds.mean.toFixed(2)} (${pct(c.restartedShare)})`;
+            : `${c.extraCandidacies.mean.toFixed(2)} (${pct(c.extraCandidacyShare)}) / ${c.newRounds.mean.toFixed(2)} (${pct(c.newRoundShare)})`;
         }),
       ]),
     ),
     notes: [
-      'rounds: elections any node started in the period (Raft: candidacies); candidates: the distinct nodes among them.',
-      'extra starts = rounds − 1 (competing candidates and new rounds alike); new rounds = rounds − candidates (a node had to try again: Raft after a split vote).',
+      'candidacies: elections any node started in the period (Raft: a node became candidate); terms: the distinct terms (ZAB: epochs, Bully: generations) they were for.',
+      'extra candidacies = candidacies − 1 (competing candidates in one term and new rounds alike); new rounds = terms − 1 (a round failed and another began: Raft after a split vote).',
     ],
   });
 
@@ -229,12 +229,12 @@ function oddEvenTable(result: CompareResult, cells: CellIndex): Table | null {
         String(n),
         String(info.faultsTolerated[n]),
         ...scenarios.map((s) => p50p99(cells.get(info.name, n, s)!.electionMs)),
-        ...scenarios.map((s) => pct(cells.get(info.name, n, s)!.restartedShare)),
+        ...scenarios.map((s) => pct(cells.get(info.name, n, s)!.newRoundShare)),
       ]),
     ),
     notes: [
       'crashes tolerated: the most voters that may be down while the others can still elect (from the algorithm\'s canElect).',
-      'new round needed: share of elections in which some node had to start again (the source documents\' "tied votes, vote again"); a lower bound, since a retry by a node that had not run yet is not counted.',
+      'new round needed: share of elections whose candidacies spanned more than one term (the source documents\' "tied votes, vote again"; Raft: a split vote). ZAB\'s epoch changes only when a leader is established, so its re-votes within one election are not counted here.',
     ],
   };
 }
@@ -252,7 +252,7 @@ export function oddEvenAnswer(result: CompareResult): string[] {
     return (
       `${info.name}: 4 nodes tolerate ${info.faultsTolerated[4]} crash${info.faultsTolerated[4] === 1 ? '' : 'es'}, ` +
       `5 tolerate ${info.faultsTolerated[5]}; ${scenario} election p50 ${int(four.electionMs.p50)} vs ${int(five.electionMs.p50)} ms, ` +
-      `p99 ${int(four.electionMs.p99)} vs ${int(five.electionMs.p99)} ms; elections that needed a new round ${pct(four.restartedShare)} vs ${pct(five.restartedShare)}.`
+      `p99 ${int(four.electionMs.p99)} vs ${int(five.electionMs.p99)} ms; elections that needed a new round ${pct(four.newRoundShare)} vs ${pct(five.newRoundShare)}.`
     );
   });
 }

@@ -30,7 +30,12 @@ type Queued =
       readonly incarnation: number;
       readonly message: Message;
     }
-  | { readonly time: number; readonly seq: number; readonly kind: 'action'; readonly action: Action; readonly nemesis: boolean };
+  | { readonly time: number; readonly seq: number; readonly kind: 'action'; readonly action: Action; readonly nemesis: boolean }
+  /** The end of a pause (a node frozen like a GC stall or SIGSTOP runs again). */
+  | { readonly time: number; readonly seq: number; readonly kind: 'resume'; readonly node: SimNode; readonly incarnation: number };
+
+/** An input that reached a paused node: it waits, in arrival order, until the node resumes. */
+type PendingInput = { readonly kind: 'message'; readonly from: NodeId; readonly message: Message } | { readonly kind: 'timer' };
 
 /** A member of the simulated cluster, up or down. */
 export interface SimNode {
@@ -49,6 +54,21 @@ export interface SimNode {
   status: Status;
   /** Up and naming itself leader. */
   believesLeader: boolean;
+  /**
+   * While paused (a GC stall, SIGSTOP): the virtual time the pause ends, else -Infinity. A paused node
+   * runs nothing: its inputs wait in `pending` and it keeps believing what it believed (a paused
+   * leader still thinks it leads), then it takes them in order when it resumes.
+   */
+  pausedUntil: number;
+  pending: PendingInput[];
+  /**
+   * The node's own clock: local = clockBase + clockRate × (virtual − clockAnchor). The core is handed
+   * local times and its deadlines are converted back to virtual time for the queue. The clock runs on
+   * across crashes and pauses (it is the machine's clock); `drift` changes its rate from now on.
+   */
+  clockRate: number;
+  clockBase: number;
+  clockAnchor: number;
 }
 
 /** The leader every live node of the largest group names, and its term. */
@@ -119,7 +139,13 @@ export class Engine {
   /** Which hot-path events anything reads (see EngineHooks.wants). */
   private readonly publishing = { driver: true, sent: true, delivered: true, dropped: true };
 
+  /** Deliver messages sent to an earlier incarnation to the restarted node (datagram-like); off: dropped. */
+  private readonly deliverStale: boolean;
+  /** Whether the nodes were started: actions at time 0 run before that (see `startAll`). */
+  private booted = false;
+
   constructor(options: SimOptions, private readonly hooks: EngineHooks) {
+    this.deliverStale = options.deliverStale ?? false;
     this.algorithm = options.algorithm;
     this.timing = { ...options.algorithm.defaultTiming, ...options.timing };
     this.voters = Array.from({ length: options.nodes }, (_, i) => i + 1);
@@ -140,13 +166,20 @@ export class Engine {
         id,
         config,
         random: new Prng(options.seed, `node:${id}`),
-        up: false,
+        // Up from the beginning, though its core starts only in `startAll`: a crash at time 0 takes it
+        // down before it has said anything.
+        up: true,
         incarnation: 0,
         driver: null,
         durable: this.algorithm.initialDurable(options.history?.get(id) ?? 0),
         timerAt: Infinity,
         status: { id, role: 'starting', leader: null, term: 0 },
         believesLeader: false,
+        pausedUntil: -Infinity,
+        pending: [],
+        clockRate: 1,
+        clockBase: 0,
+        clockAnchor: 0,
       };
       this.byId[id] = node;
       return node;
@@ -157,10 +190,16 @@ export class Engine {
     return this.byId[id];
   }
 
-  /** Starts every node (once the scenario's actions are queued: queue order breaks ties in time). */
+  /**
+   * Starts every node, once the scenario's actions are queued. The actions due at time 0 run first, so a
+   * node crashed (or paused) at 0 never spoke before it; then every node that is up and not paused
+   * starts, in id order.
+   */
   startAll(): void {
     for (const type of ['driver', 'sent', 'delivered', 'dropped'] as const) this.publishing[type] = this.hooks.wants(type);
-    for (const node of this.nodes) this.start(node);
+    for (let next = this.heap.peek(); next?.kind === 'action' && next.time <= 0; next = this.heap.peek()) this.step();
+    this.booted = true;
+    for (const node of this.nodes) if (node.up && node.driver === null && !this.paused(node)) this.boot(node);
   }
 
   // ---- the queue ----------------------------------------------------------------------------------
@@ -180,13 +219,17 @@ export class Engine {
         const node = event.node;
         if (!node.up || node.incarnation !== event.incarnation || node.timerAt !== event.time) return true; // stale
         node.timerAt = Infinity;
-        node.driver!.tick(this.now);
+        if (node.pausedUntil > this.now) {
+          node.pending.push({ kind: 'timer' }); // it fires late, when the node resumes
+          return true;
+        }
+        node.driver!.tick(this.localNow(node));
         this.armTimer(node);
         return true;
       }
       case 'deliver': {
         const node = event.to;
-        const crashed = !node.up || node.incarnation !== event.incarnation;
+        const crashed = !node.up || (node.incarnation !== event.incarnation && !this.deliverStale);
         // A partition also drops what is in flight.
         if (crashed || !this.network.connected(event.from, node.id)) {
           if (!this.publishing.dropped) return true;
@@ -198,19 +241,19 @@ export class Engine {
           this.hooks.publish(dropped);
           return true;
         }
-        if (this.publishing.delivered) {
-          const delivered = this.deliveredEvent;
-          delivered.from = event.from;
-          delivered.to = node.id;
-          delivered.message = event.message;
-          this.hooks.publish(delivered);
+        if (node.pausedUntil > this.now || node.driver === null) {
+          node.pending.push({ kind: 'message', from: event.from, message: event.message });
+          return true;
         }
-        node.driver!.receive(this.now, event.from, event.message);
+        this.receive(node, event.from, event.message);
         this.armTimer(node);
         return true;
       }
       case 'action':
         this.hooks.act(event.action, event.nemesis);
+        return true;
+      case 'resume':
+        if (event.node.incarnation === event.incarnation && event.node.pausedUntil === event.time) this.resume(event.node);
         return true;
     }
   }
@@ -224,7 +267,7 @@ export class Engine {
   inFlight(): InFlight[] {
     const inFlight: InFlight[] = [];
     for (const event of this.heap.all()) {
-      if (event.kind !== 'deliver' || event.incarnation !== event.to.incarnation) continue;
+      if (event.kind !== 'deliver' || (event.incarnation !== event.to.incarnation && !this.deliverStale)) continue;
       inFlight.push({ from: event.from, to: event.to.id, type: event.message.type, sentMs: event.sentMs, deliverMs: event.time });
     }
     return inFlight.sort((a, b) => a.deliverMs - b.deliverMs);
@@ -232,12 +275,21 @@ export class Engine {
 
   // ---- nodes --------------------------------------------------------------------------------------
 
-  /** Builds the node from its durable state and hosts it through a fresh NodeDriver. */
+  /**
+   * Brings a node up (a restart). Its core is built at once unless the nodes have not started yet
+   * (`startAll` builds it) or the node is paused (it is built when the pause ends).
+   */
   start(node: SimNode): void {
     node.up = true;
     node.timerAt = Infinity;
-    const core = this.algorithm.create(node.config, node.durable, node.random, this.now);
-    node.driver = new NodeDriver(core, new SimHost(this, node), this.now);
+    if (this.booted && !this.paused(node)) this.boot(node);
+  }
+
+  /** Builds the node's core from its durable state and hosts it through a fresh NodeDriver. */
+  private boot(node: SimNode): void {
+    const now = this.localNow(node);
+    const core = this.algorithm.create(node.config, node.durable, node.random, now);
+    node.driver = new NodeDriver(core, new SimHost(this, node), now);
     this.armTimer(node);
   }
 
@@ -248,11 +300,97 @@ export class Engine {
     node.incarnation++;
     node.timerAt = Infinity;
     node.believesLeader = false;
+    // A killed process is no longer stopped, and what waited for it is lost with it.
+    node.pausedUntil = -Infinity;
+    node.pending = [];
     this.hooks.publish({ type: 'crash', node: node.id, wasLeader });
   }
 
+  /** Hands a message to a running node (published as delivered only now: a paused node has not read it). */
+  private receive(node: SimNode, from: NodeId, message: Message): void {
+    if (this.publishing.delivered) {
+      const delivered = this.deliveredEvent;
+      delivered.from = from;
+      delivered.to = node.id;
+      delivered.message = message;
+      this.hooks.publish(delivered);
+    }
+    node.driver!.receive(this.localNow(node), from, message);
+  }
+
+  /** Whether `node` is frozen now. */
+  paused(node: SimNode): boolean {
+    return node.pausedUntil > this.now;
+  }
+
+  /**
+   * Freezes a node that is up for `forMs` (a pause while paused lasts until the later end). Its clock
+   * runs on; whatever reaches it waits until it resumes. Returns false for a node that is down.
+   */
+  pause(node: SimNode, forMs: number): boolean {
+    if (!node.up) return false;
+    const until = Math.max(node.pausedUntil, this.now + forMs);
+    if (until <= this.now) return true;
+    node.pausedUntil = until;
+    this.heap.push({ time: until, seq: this.seq++, kind: 'resume', node, incarnation: node.incarnation });
+    return true;
+  }
+
+  /** The end of a pause: the node starts if it was restarted meanwhile, then takes its inputs in order. */
+  private resume(node: SimNode): void {
+    node.pausedUntil = -Infinity;
+    this.hooks.publish({ type: 'resume', node: node.id });
+    if (!node.up) return;
+    if (node.driver === null) {
+      if (!this.booted) return;
+      this.boot(node);
+    }
+    const pending = node.pending;
+    node.pending = [];
+    const driver = node.driver!;
+    for (const input of pending) {
+      // A timer that fell due during the pause fires in its place among the messages (late).
+      if (input.kind === 'message') this.receive(node, input.from, input.message);
+      else if (driver.nextDeadline() <= this.localNow(node)) driver.tick(this.localNow(node));
+    }
+    node.timerAt = NaN; // re-arm whatever the deadline (the timer event that fired during the pause is gone)
+    this.armTimer(node);
+  }
+
+  /**
+   * Sets the rate of `node`'s clock from now on (1 = true time). Its local time runs on continuously,
+   * and its pending deadline is converted again at the new rate.
+   */
+  drift(node: SimNode, rate: number): void {
+    node.clockBase = this.localNow(node);
+    node.clockAnchor = this.now;
+    node.clockRate = rate;
+    if (node.driver !== null && !this.paused(node)) {
+      node.timerAt = NaN; // the queued timer is at the old rate's time: queue it again
+      this.armTimer(node);
+    }
+  }
+
+  /** `node`'s own clock at the current virtual time (the identity until its rate is changed). */
+  localNow(node: SimNode): number {
+    // Exactly `now` while the clock was never changed (0 + 1 × (now − 0)): runs without drift stay identical.
+    return node.clockBase + node.clockRate * (this.now - node.clockAnchor);
+  }
+
+  /**
+   * The earliest virtual time at which `node`'s clock reads `local` or later. Rounding may land the
+   * division a hair early; the core would then see its deadline not yet due, and the timer would be
+   * queued again for the same instant forever: step up until the clock has reached it.
+   */
+  private virtualAt(node: SimNode, local: number): number {
+    let virtual = node.clockAnchor + (local - node.clockBase) / node.clockRate;
+    while (node.clockBase + node.clockRate * (virtual - node.clockAnchor) < local) virtual += Math.max(Math.abs(virtual) * Number.EPSILON, Number.MIN_VALUE);
+    return virtual;
+  }
+
   private armTimer(node: SimNode): void {
-    const deadline = node.driver!.nextDeadline();
+    const local = node.driver!.nextDeadline();
+    const deadline = local === Infinity ? Infinity : this.virtualAt(node, local);
     if (deadline === node.timerAt) return;
     node.timerAt = deadline;
     if (deadline !== Infinity) {

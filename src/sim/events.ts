@@ -36,6 +36,12 @@ export type SimEvent =
   | { readonly type: 'skipped'; readonly action: Action }
   | { readonly type: 'crash'; readonly node: NodeId; readonly wasLeader: boolean }
   | { readonly type: 'restart'; readonly node: NodeId }
+  /** A node froze for `forMs` (a GC stall, SIGSTOP): its clock runs on, its inputs wait. */
+  | { readonly type: 'pause'; readonly node: NodeId; readonly forMs: number }
+  /** A paused node runs again and takes the inputs that waited, in order. */
+  | { readonly type: 'resume'; readonly node: NodeId }
+  /** A node's clock runs at `rate` × true time from now on. */
+  | { readonly type: 'drift'; readonly node: NodeId; readonly rate: number }
   /** A fault changed the network (a split of the leader into a minority is a partition). */
   | { readonly type: 'network'; readonly change: NetworkChange }
   /** Derived by the election metrics: two or more live nodes believe they lead (with their terms). */

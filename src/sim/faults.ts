@@ -11,15 +11,19 @@ import type { Action, NodeRef } from './schedule.js';
 
 type ResolvedAction =
   | { readonly do: 'crash' | 'isolate'; readonly node: NodeId }
+  | { readonly do: 'pause'; readonly node: NodeId; readonly forMs: number }
+  | { readonly do: 'drift'; readonly node: NodeId; readonly rate: number }
   | { readonly do: 'cut'; readonly from: NodeId; readonly to: NodeId }
   | { readonly do: 'partition'; readonly groups: readonly (readonly NodeId[])[] }
-  | Exclude<Action, { do: 'crash' | 'isolate' | 'cut' | 'partition' }>;
+  | Exclude<Action, { do: 'crash' | 'isolate' | 'cut' | 'partition' | 'pause' | 'drift' }>;
 
 export interface FaultPlan {
   readonly seed: number;
   readonly scenario: ScenarioName;
   /** Explicit actions that replace the scenario's. */
   readonly schedule?: readonly Action[];
+  /** ρ for the random nemesis's clock rates (SimOptions.maxClockDrift). */
+  readonly maxClockDrift?: number;
 }
 
 export class Faults {
@@ -39,7 +43,7 @@ export class Faults {
     const actions = plan.schedule ?? scenarioActions(plan.scenario, engine.voters, timing, scenarioPhaseMs(plan.seed, timing));
     for (const action of actions) engine.pushAction(action, false);
     const members = engine.nodes.map((n) => n.id);
-    this.nemesis = !plan.schedule && plan.scenario === 'random' ? new Nemesis(plan.seed, members, timing, engine.network.latency) : null;
+    this.nemesis = !plan.schedule && plan.scenario === 'random' ? new Nemesis(plan.seed, members, timing, engine.network.latency, plan.maxClockDrift) : null;
     if (this.nemesis) {
       this.pushNemesis(0);
       for (const action of this.nemesis.quietActions()) engine.pushAction(action, false);
@@ -82,6 +86,15 @@ export class Faults {
         }
         return;
       }
+      case 'pause': {
+        const node = engine.node(resolved.node)!;
+        if (engine.pause(node, resolved.forMs)) this.publish({ type: 'pause', node: node.id, forMs: resolved.forMs });
+        return;
+      }
+      case 'drift':
+        engine.drift(engine.node(resolved.node)!, resolved.rate);
+        this.publish({ type: 'drift', node: resolved.node, rate: resolved.rate });
+        return;
       case 'partition':
         network.partition(resolved.groups);
         this.publish({ type: 'network', change: { kind: 'partition', groups: network.components() } });
@@ -136,6 +149,14 @@ export class Faults {
       case 'isolate': {
         const node = ref(action.node);
         return node === null ? null : { do: action.do, node };
+      }
+      case 'pause': {
+        const node = ref(action.node);
+        return node === null ? null : { do: 'pause', node, forMs: action.forMs };
+      }
+      case 'drift': {
+        const node = ref(action.node);
+        return node === null ? null : { do: 'drift', node, rate: action.rate };
       }
       case 'cut': {
         const from = ref(action.from);

@@ -1,7 +1,7 @@
 /**
  * Election metrics, as CONTRACT.md defines them, from the event stream: who became leader when, the
  * election periods (from the loss of the agreed leader until every live node of the largest group
- * agrees again) with their messages and rounds, and the time two nodes both believed they led.
+ * agrees again) with their messages, candidacies and terms, and the time two nodes both believed they led.
  * Message counts are the engine's counters (a counter rather than an event per message).
  */
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
@@ -14,18 +14,22 @@ interface ElectionStart {
   /** Messages sent and elections started at that moment. */
   readonly messages: number;
   readonly rounds: number;
+  /** How many elections had been started (the length of `startedTerms`) at that moment. */
+  readonly starts: number;
   /** Messages by type and elections started by node at that moment. */
   readonly byType: ReadonlyMap<string, number>;
-  readonly starts: ReadonlyMap<NodeId, number>;
+  readonly startsByNode: ReadonlyMap<NodeId, number>;
 }
 
-const coldStart = (): ElectionStart => ({ startMs: 0, messages: 0, rounds: 0, byType: new Map(), starts: new Map() });
+const coldStart = (): ElectionStart => ({ startMs: 0, messages: 0, rounds: 0, starts: 0, byType: new Map(), startsByNode: new Map() });
 
 export class ElectionMetrics implements Subscriber {
   readonly wants = ['driver', 'status', 'crash', 'network'] as const;
   readonly leaders: LeaderRecord[] = [];
   readonly elections: ElectionRecord[] = [];
   private electionsStarted = 0;
+  /** The term (epoch, generation) of every election started, in order (for `terms`). */
+  private readonly startedTerms: number[] = [];
   /** Elections started, per node, since the beginning (for `candidates`). */
   private readonly startsByNode = new Map<NodeId, number>();
   private believers = 0;
@@ -59,6 +63,7 @@ export class ElectionMetrics implements Subscriber {
       case 'driver':
         if (event.event.type === 'core' && event.event.event.type === 'election-started') {
           this.electionsStarted++;
+          this.startedTerms.push(event.event.event.term);
           this.startsByNode.set(event.node, (this.startsByNode.get(event.node) ?? 0) + 1);
         }
         return;
@@ -123,8 +128,9 @@ export class ElectionMetrics implements Subscriber {
       startMs: engine.now,
       messages: engine.messagesSent,
       rounds: this.electionsStarted,
+      starts: this.startedTerms.length,
       byType: new Map(engine.sentByType),
-      starts: new Map(this.startsByNode),
+      startsByNode: new Map(this.startsByNode),
     };
     if (previous && !next) {
       this.agreementLost = here;
@@ -153,7 +159,9 @@ export class ElectionMetrics implements Subscriber {
         messages: engine.messagesSent - open.messages,
         rounds: this.electionsStarted - open.rounds,
         messagesByType: countsSince(engine.algorithm, engine.sentByType, open.byType),
-        candidates: this.startersSince(open.starts),
+        candidates: this.startersSince(open.startsByNode),
+        candidacies: this.electionsStarted - open.rounds,
+        terms: new Set(this.startedTerms.slice(open.starts)).size,
       });
       this.publish({ type: 'agreed', leader: next.leader, term: next.term, afterMs: roundMs(engine.now - open.startMs) });
       this.open = null;

@@ -79,6 +79,12 @@ export function scenarioActions(name: ScenarioName, voters: readonly NodeId[], t
 }
 
 /**
+ * The clock drift bound ρ the random nemesis draws within (rates in 1 ± ρ), unless a run sets its own:
+ * 5 %, far beyond a real quartz clock (~0.01 %), so that timeouts that depend on clocks are stressed.
+ */
+export const DEFAULT_MAX_CLOCK_DRIFT = 0.05;
+
+/**
  * The random nemesis: a seeded stream of faults. Each run first draws its own fault mix ("swarm
  * testing"), so rare combinations get tried across seeds. Faults stop at `quietAtMs`, when everything is
  * healed and restarted; the run must then converge (checked by the simulator). The stream depends only
@@ -90,10 +96,22 @@ export class Nemesis {
   private readonly members: readonly NodeId[];
   private readonly quietAtMs: number;
   private readonly meanGapMs: number;
-  private readonly weights: Record<'crash' | 'bounce' | 'restart' | 'partition' | 'isolate' | 'cut' | 'heal' | 'loss' | 'duplicate' | 'latency', number>;
+  private readonly weights: Record<
+    'crash' | 'bounce' | 'restart' | 'partition' | 'isolate' | 'cut' | 'heal' | 'loss' | 'duplicate' | 'latency' | 'pause' | 'drift',
+    number
+  >;
+  /** Pause lengths are drawn in units of the longest election timeout (a pause shorter than it changes little). */
+  private readonly timeoutMs: number;
   private done = false;
 
-  constructor(seed: number, members: readonly NodeId[], timing: Timing, private readonly baseLatency: LatencyRange) {
+  /** `maxClockDrift` (ρ): the clock rates it draws lie within 1 ± ρ. */
+  constructor(
+    seed: number,
+    members: readonly NodeId[],
+    timing: Timing,
+    private readonly baseLatency: LatencyRange,
+    private readonly maxClockDrift = DEFAULT_MAX_CLOCK_DRIFT,
+  ) {
     this.random = new Prng(seed, 'nemesis');
     this.members = members;
     this.quietAtMs = nemesisQuietAtMs(timing);
@@ -112,7 +130,11 @@ export class Nemesis {
       loss: r.int(3),
       duplicate: r.int(2),
       latency: r.int(3),
+      // A frozen process (GC stall, SIGSTOP): a leader that still believes it leads when it wakes.
+      pause: r.int(4),
+      drift: r.int(3),
     };
+    this.timeoutMs = timing.electionTimeoutMaxMs;
   }
 
   /** The next faults after `afterMs` (usually one, two for a bounce), or null once faults have stopped. */
@@ -166,6 +188,14 @@ export class Nemesis {
       case 'latency': {
         const [minMs, maxMs] = r.pick([[0, 1], [1, 5], [5, 30], [1, 100]] as const);
         return [{ atMs, do: 'latency', minMs, maxMs }];
+      }
+      case 'pause':
+        return [{ atMs, do: 'pause', node: anyNode(), forMs: r.pick([0.25, 0.5, 1, 2, 4]) * this.timeoutMs }];
+      case 'drift': {
+        // A rate within 1 ± ρ, rounded to a readable step (0.1 % of ρ); the extremes are drawn often.
+        const rho = this.maxClockDrift;
+        const rate = r.chance(0.3) ? (r.chance(0.5) ? 1 - rho : 1 + rho) : 1 + Math.round((2 * r.next() - 1) * 1000) * rho / 1000;
+        return [{ atMs, do: 'drift', node: r.pick(this.members), rate }];
       }
     }
   }

@@ -22,7 +22,17 @@ export type Action =
   | { readonly atMs: number; readonly do: 'loss'; readonly p: number }
   | { readonly atMs: number; readonly do: 'duplicate'; readonly p: number }
   /** Extension: the one-way latency range from now on. */
-  | { readonly atMs: number; readonly do: 'latency'; readonly minMs: number; readonly maxMs: number };
+  | { readonly atMs: number; readonly do: 'latency'; readonly minMs: number; readonly maxMs: number }
+  /**
+   * The node freezes for `forMs` (a GC stall, SIGSTOP): its clock runs on, what reaches it waits, then
+   * it takes it all in order. A paused leader still believes it leads. Nothing happens to a node that is down.
+   */
+  | { readonly atMs: number; readonly do: 'pause'; readonly node: NodeRef; readonly forMs: number }
+  /** The node's clock runs at `rate` × true time from now on (1.01: 1 % fast); its deadlines scale with it. */
+  | { readonly atMs: number; readonly do: 'drift'; readonly node: NodeRef; readonly rate: number };
+
+/** The largest clock rate change a schedule may ask for, either way (`rate` within 1 ± this). */
+export const MAX_SCHEDULE_DRIFT = 0.5;
 
 const nodeId = z.number().int().positive();
 const nodeRef = z.union([nodeId, z.literal('leader')]);
@@ -41,17 +51,20 @@ const actionSchema = z.discriminatedUnion('do', [
   z.strictObject({ atMs, do: z.literal('duplicate'), p: probability }),
   z.strictObject({ atMs, do: z.literal('latency'), minMs: z.number().finite().nonnegative(), maxMs: z.number().finite().nonnegative() })
     .refine((a) => a.minMs <= a.maxMs, { message: 'minMs must not exceed maxMs' }),
+  z.strictObject({ atMs, do: z.literal('pause'), node: nodeRef, forMs: z.number().finite().positive() }),
+  z.strictObject({ atMs, do: z.literal('drift'), node: nodeRef, rate: z.number().finite().positive() }),
 ]);
 
-export const actionNames = ['crash', 'restart', 'partition', 'split', 'isolate', 'cut', 'heal', 'loss', 'duplicate', 'latency'] as const;
+export const actionNames = ['crash', 'restart', 'partition', 'split', 'isolate', 'cut', 'heal', 'loss', 'duplicate', 'latency', 'pause', 'drift'] as const;
 
 export class ScheduleError extends Error {}
 
 /**
  * Parses and validates a schedule against the cluster's member ids. Throws ScheduleError with one
- * readable line on any problem (unknown action, unknown id, bad field).
+ * readable line on any problem (unknown action, unknown id, bad field, a node in two partition groups,
+ * a clock rate outside 1 ± `maxClockDrift`, default MAX_SCHEDULE_DRIFT).
  */
-export function parseSchedule(json: unknown, members: readonly NodeId[]): Action[] {
+export function parseSchedule(json: unknown, members: readonly NodeId[], maxClockDrift = MAX_SCHEDULE_DRIFT): Action[] {
   if (!Array.isArray(json)) throw new ScheduleError('a schedule must be a JSON array of actions');
   const known = new Set(members);
   const actions: Action[] = [];
@@ -72,6 +85,17 @@ export function parseSchedule(json: unknown, members: readonly NodeId[]): Action
     for (const id of referencedIds(action)) {
       if (!known.has(id)) throw new ScheduleError(`${where} (${kind}): unknown node id ${id} (members: ${members.join(', ')})`);
     }
+    if (action.do === 'partition') {
+      // A node in two groups would be connected to both: the groups would not be a partition at all.
+      const seen = new Set<NodeRef>();
+      for (const ref of action.groups.flat()) {
+        if (seen.has(ref)) throw new ScheduleError(`${where} (partition): node ${JSON.stringify(ref)} is in more than one group (groups must not overlap)`);
+        seen.add(ref);
+      }
+    }
+    if (action.do === 'drift' && Math.abs(action.rate - 1) > maxClockDrift) {
+      throw new ScheduleError(`${where} (drift): rate ${action.rate} is outside 1 ± ${maxClockDrift} (from ${1 - maxClockDrift} to ${1 + maxClockDrift})`);
+    }
     if (action.do === 'split' && action.minority >= members.length) {
       throw new ScheduleError(`${where} (split): minority ${action.minority} must be smaller than the cluster (${members.length})`);
     }
@@ -88,6 +112,8 @@ function referencedIds(action: Action): NodeId[] {
   switch (action.do) {
     case 'crash':
     case 'isolate':
+    case 'pause':
+    case 'drift':
       return ids([action.node]);
     case 'restart':
       return ids([action.node]);
@@ -125,5 +151,9 @@ export function describeAction(action: Action): string {
       return `${action.do} ${action.p}`;
     case 'latency':
       return `latency ${action.minMs}-${action.maxMs} ms`;
+    case 'pause':
+      return `pause ${action.node} for ${action.forMs} ms`;
+    case 'drift':
+      return `clock of ${action.node} runs at ${action.rate} x`;
   }
 }

@@ -98,7 +98,8 @@ class Simulation implements SimRun {
     }
     this.faults = new Faults(
       engine,
-      { seed: options.seed, scenario: options.scenario ?? 'cold-start', ...(options.schedule ? { schedule: options.schedule } : {}) },
+      { seed: options.seed, scenario: options.scenario ?? 'cold-start', ...(options.schedule ? { schedule: options.schedule } : {}),
+        ...(options.maxClockDrift !== undefined ? { maxClockDrift: options.maxClockDrift } : {}) },
       () => this.currentLeader(),
       (event) => this.publish(event),
     );

@@ -61,7 +61,7 @@ export function targetedRuns(algorithm: AnyAlgorithm): SimOptions[] {
   const runs: SimOptions[] = [];
   if (algorithm.name === 'zab') {
     const both = (a: NodeId, b: NodeId, atMs = 0): Action[] => [{ atMs, do: 'cut', from: a, to: b }, { atMs, do: 'cut', from: b, to: a }];
-    for (let atMs = 1000; atMs <= 1500; atMs += 50) {
+    for (let atMs = 500; atMs <= 2000; atMs += 50) {
       for (const slowMs of [0, 100, 200]) {
         const schedule: Action[] = [
           { atMs: 0, do: 'cut', from: 5, to: 4 },

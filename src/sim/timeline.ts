@@ -18,7 +18,7 @@ function describeChange(change: NetworkChange): string {
 
 export class Timeline implements Subscriber {
   readonly wants = [
-    'status', 'skipped', 'crash', 'restart', 'network', 'dual-leaders', 'one-leader', 'leader-lost', 'agreed', 'violation',
+    'status', 'skipped', 'crash', 'restart', 'pause', 'resume', 'drift', 'network', 'dual-leaders', 'one-leader', 'leader-lost', 'agreed', 'violation',
   ] as const;
   readonly entries: TimelineEntry[] = [];
 
@@ -40,6 +40,15 @@ export class Timeline implements Subscriber {
         return;
       case 'restart':
         this.add({ kind: 'restart', node: event.node }, `restart ${event.node}`);
+        return;
+      case 'pause':
+        this.add({ kind: 'pause', node: event.node, forMs: event.forMs }, `pause ${event.node} for ${event.forMs} ms`);
+        return;
+      case 'resume':
+        this.add({ kind: 'resume', node: event.node }, `resume ${event.node}`);
+        return;
+      case 'drift':
+        this.add({ kind: 'drift', node: event.node, rate: event.rate }, `clock of ${event.node} runs at ${event.rate} x`);
         return;
       case 'network':
         this.add(event.change, describeChange(event.change));

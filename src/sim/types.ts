@@ -26,6 +26,16 @@ export interface SimOptions {
   readonly timing?: Partial<Timing>;
   /** Node id → the durable history it starts with (`--history`; src/core/history.ts). */
   readonly history?: ReadonlyMap<NodeId, History>;
+  /**
+   * Messages sent to a node before it crashed are still delivered to it once it has restarted (as
+   * datagrams would be, to a process that reuses the address); default false: they are dropped.
+   */
+  readonly deliverStale?: boolean;
+  /**
+   * ρ: the random nemesis draws clock rates within 1 ± ρ (schedules are checked by parseSchedule).
+   * Default DEFAULT_MAX_CLOCK_DRIFT.
+   */
+  readonly maxClockDrift?: number;
   /** Collect a human-readable timeline (off for sweeps and benchmarks). */
   readonly timeline?: boolean;
 }
@@ -43,12 +53,25 @@ export interface ElectionRecord {
   readonly term: number;
   /** All messages sent in the period (CONTRACT.md). */
   readonly messages: number;
-  /** Extension: elections started by any node in the period (Raft candidacies, ZAB rounds, Bully elections). */
+  /**
+   * Deprecated alias of `candidacies` (the same number, kept for scripts that read it): despite its
+   * name it never counted rounds. Read `candidacies` or `terms`.
+   */
   readonly rounds: number;
   /** Extension: `messages` by message type (types with a count of 0 are left out). */
   readonly messagesByType: Record<string, number>;
-  /** Extension: distinct nodes that started an election in the period; `rounds − candidates` are retries. */
+  /** Extension: distinct nodes that started an election in the period. */
   readonly candidates: number;
+  /**
+   * Extension: elections started by any node in the period (Raft: candidacies; ZAB: a voter going
+   * LOOKING with a proposal; Bully: Election broadcasts). Two candidates in one term count 2.
+   */
+  readonly candidacies: number;
+  /**
+   * Extension: how many distinct terms (Raft terms, ZAB epochs, Bully generations) those candidacies
+   * were for: the rounds the period needed. `terms > 1`: a round failed and a new one began.
+   */
+  readonly terms: number;
 }
 
 export interface Violation {
@@ -85,6 +108,9 @@ export type TimelineEntry = { readonly atMs: number; readonly text: string } & (
   | { readonly kind: 'became-leader'; readonly node: NodeId; readonly term: number }
   | { readonly kind: 'crash'; readonly node: NodeId }
   | { readonly kind: 'restart'; readonly node: NodeId }
+  | { readonly kind: 'pause'; readonly node: NodeId; readonly forMs: number }
+  | { readonly kind: 'resume'; readonly node: NodeId }
+  | { readonly kind: 'drift'; readonly node: NodeId; readonly rate: number }
   | NetworkChange
   /** A fault naming "the leader" found none. */
   | { readonly kind: 'skipped'; readonly action: Action }

@@ -325,9 +325,12 @@ function timelineClass(entry: TimelineEntry): 'violation' | 'leader' | 'agree' |
     case 'isolate':
     case 'partition':
     case 'cut':
+    case 'pause':
+    case 'drift':
     case 'leader-lost':
     case 'dual-leaders':
       return 'fault';
+    case 'resume':
     case 'restart':
     case 'heal':
     case 'loss':

@@ -390,6 +390,12 @@ function entryCaption(algorithm: AnyAlgorithm, entry: TimelineEntry, snap: RunSn
       return `${entry.node} crashed: it answers nothing until it restarts`;
     case 'restart':
       return `${entry.node} restarted from its durable state`;
+    case 'pause':
+      return `${entry.node} is frozen for ${entry.forMs.toFixed(0)} ms: its clock runs on, its messages wait`;
+    case 'resume':
+      return `${entry.node} resumes and reads what arrived while it was frozen`;
+    case 'drift':
+      return `${entry.node}'s clock now runs at ${entry.rate}× real time`;
     case 'isolate':
       return `${entry.node} is cut off from everyone: the others hear nothing from it`;
     case 'partition':

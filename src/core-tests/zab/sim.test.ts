@@ -123,7 +123,10 @@ function watchedZab(problems: string[]): AnyAlgorithm {
           const output = node.takeOutput();
           if (node.state !== 'leading') leadingSince.set(node.id, node.durableState);
           for (const { to, message } of output.messages) {
-            if (message.type !== 'AckEpoch') continue;
+            // Only fresh promises establish an epoch; a repeated ACKEPOCH (a follower that already took
+            // this leader's NEWLEADER while paused, answering a re-sent LEADERINFO) reports the leader's
+            // own new epoch and is no history of the quorum (seed 223, once the nemesis could pause).
+            if (message.type !== 'AckEpoch' || !message.newlyAccepted) continue;
             const key = `${to}/${message.epoch}`;
             if (!summaries.has(key)) summaries.set(key, new Map());
             summaries.get(key)!.set(node.id, { currentEpoch: message.currentEpoch, lastZxid: message.lastZxid });
@@ -152,7 +155,11 @@ test('under faults, no leader is established by a quorum holding a more up-to-da
   for (let seed = 1; seed <= 300; seed++) {
     const random = new Prng(seed, 'history-nemesis');
     const nodes = 3 + 2 * random.int(2);
-    const history = randomHistory(random, nodes);
+    // Histories ZAB can reach: every voter lived through epoch 1 and holds a prefix of its log (1-4
+    // entries). Independent random histories could give one voter epoch-1 entries while a quorum never
+    // saw epoch 1 — a state no run reaches, in which a new leader reuses epoch 1 (seed 108 found it once
+    // the nemesis could pause the voter holding them through the first election).
+    const history = new Map(Array.from({ length: nodes }, (_, i) => [i + 1, 1 + random.int(4)] as const));
     const problems: string[] = [];
     const r = simulate({ algorithm: watchedZab(problems), nodes, observers: 1, seed, scenario: 'random', history });
     assert.deepEqual(r.violations, [], describe(r));
