@@ -51,6 +51,11 @@ export interface Status {
   readonly leader: NodeId | null;
   /** Raft: term; ZAB: epoch; Bully: generation. Usable as a fencing token. */
   readonly term: number;
+  /**
+   * Whether this node holds a leader lease now: no other node can hold one, or be elected, until it
+   * expires (Raft with CheckQuorum, docs/algorithms/raft.md). Absent for algorithms without leases.
+   */
+  readonly lease?: boolean;
 }
 
 /**

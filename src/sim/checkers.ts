@@ -7,6 +7,7 @@
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
 import { roundMs, type Engine } from './engine.js';
 import { NO_VIOLATIONS, type Checker, type SimEvent, type SimEventType } from './events.js';
+import { LeaseSafety } from './lease-checker.js';
 
 /** Election safety: at most one leader per term (Raft), epoch (ZAB) or generation (Bully). */
 export class ElectionSafety implements Checker {
@@ -112,5 +113,5 @@ export class Convergence implements Checker {
 
 /** Every checker the simulator runs, in the order their violations are reported for one event (term-monotonic first). */
 export function defaultCheckers(engine: Engine): Checker[] {
-  return [new TermMonotonic(), new ElectionSafety(), new MessageCheck(engine.algorithm, engine.voters, engine.observers), new Convergence(engine)];
+  return [new TermMonotonic(), new ElectionSafety(), new MessageCheck(engine.algorithm, engine.voters, engine.observers), new Convergence(engine), new LeaseSafety()];
 }

@@ -7,6 +7,7 @@
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
 import { roundMs, type Agreement, type Engine } from './engine.js';
 import type { SimEvent, Subscriber } from './events.js';
+import { LeaseHolders } from './lease-checker.js';
 import type { ElectionRecord, LeaderRecord } from './types.js';
 
 interface ElectionStart {
@@ -31,6 +32,10 @@ export class ElectionMetrics implements Subscriber {
   private believers = 0;
   private dualSince = -1;
   private dualLeaderTotalMs = 0;
+  /** Lease overlap (lease-checker.ts): when two or more nodes began to hold leases at once, and the total. */
+  private readonly leases = new LeaseHolders();
+  private leaseOverlapSince = -1;
+  private leaseOverlapTotalMs = 0;
   private agreed: Agreement | null = null;
   private lastAgreedLeader: NodeId | null = null;
   /** When agreement was last lost, with the counters at that moment. */
@@ -54,7 +59,12 @@ export class ElectionMetrics implements Subscriber {
     return this.dualLeaderTotalMs;
   }
 
+  get leaseOverlapMs(): number {
+    return this.leaseOverlapTotalMs;
+  }
+
   observe(event: SimEvent): void {
+    if (this.leases.update(event)) this.countLeaseHolders();
     switch (event.type) {
       case 'driver':
         if (event.event.type === 'core' && event.event.event.type === 'election-started') {
@@ -100,6 +110,16 @@ export class ElectionMetrics implements Subscriber {
       this.dualLeaderTotalMs += now - this.dualSince;
       this.publish({ type: 'one-leader', afterMs: roundMs(now - this.dualSince) });
       this.dualSince = -1;
+    }
+  }
+
+  /** Virtual time with two or more lease holders (0 where the lease-safety invariant holds). */
+  private countLeaseHolders(): void {
+    const overlapping = this.leases.count >= 2;
+    if (overlapping && this.leaseOverlapSince < 0) this.leaseOverlapSince = this.engine.now;
+    if (!overlapping && this.leaseOverlapSince >= 0) {
+      this.leaseOverlapTotalMs += this.engine.now - this.leaseOverlapSince;
+      this.leaseOverlapSince = -1;
     }
   }
 
@@ -164,6 +184,8 @@ export class ElectionMetrics implements Subscriber {
   finish(): void {
     if (this.dualSince >= 0) this.dualLeaderTotalMs += this.engine.now - this.dualSince;
     this.dualSince = -1;
+    if (this.leaseOverlapSince >= 0) this.leaseOverlapTotalMs += this.engine.now - this.leaseOverlapSince;
+    this.leaseOverlapSince = -1;
   }
 
   /** How many nodes have started an election since `before` (a snapshot of `startsByNode`). */
