@@ -1,5 +1,7 @@
 /** `ballot node`: one real node (CONTRACT.md), a thin shell over the runtime's startNode. */
 import { algorithmNames } from '../core/algorithms.js';
+import { createRaft } from '../core/raft/index.js';
+import { parseRaftOptions, raftOptions } from './raft-flags.js';
 import { ConfigError, StorageError, jsonLogger, logLevels, startNode, type LogLevel, type NodeHandle, type StartOptions } from '../runtime/index.js';
 import { UsageError, helpText, idMap, integer, oneOf, parseOptions, timing, timingOptions, type CommandSpec } from './args.js';
 import type { CommandIo } from './io.js';
@@ -24,6 +26,7 @@ export const nodeSpec: CommandSpec = {
     'cluster-id': { type: 'string', value: 'NAME', description: 'only members naming the same cluster id may talk (default "ballot")' },
     'join-new': { type: 'boolean', description: 'run although the data dir is empty and peers knew this node (a lost disk; read docs/runtime.md first)' },
     ...timingOptions,
+    ...raftOptions,
     log: { type: 'string', value: 'LEVEL', description: `${logLevels.join(', ')}: JSON lines on stderr, one per leadership or connection change at info (default info)` },
     record: { type: 'string', value: 'FILE', description: 'append every input the core receives to FILE (JSON lines) for `ballot replay FILE`' },
     'record-max-mb': { type: 'string', value: 'MB', description: 'stop recording once FILE would pass MB mebibytes (default 1024: ~4 days of an idle Raft follower)' },
@@ -60,9 +63,10 @@ export function parseNodeArgs(argv: readonly string[]): NodeCommand | 'help' {
   const peers = idMap(required(values.peers, 'peers'), 'peers');
   const observers = idMap(values.observers, 'observers');
   const dataDir = required(values['data-dir'], 'data-dir');
+  const raftAsked = parseRaftOptions(values, [algorithm], timing(values));
   const options: StartOptions = {
     id,
-    algorithm,
+    algorithm: algorithm === 'raft' ? createRaft(raftAsked) : algorithm,
     peers,
     observers,
     dataDir,

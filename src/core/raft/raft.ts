@@ -124,9 +124,6 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
 
   /** The single door (src/core/types.ts, Input): every host delivers messages and ticks here. */
   step(now: number, input: Input<RaftMessage>): void {
-    // The lease is checked before any input is acted on (and after): a leader resumed from a pause
-    // learns that its lease ran out before it handles anything.
-    this.checkLease(now);
     switch (input.type) {
       case 'message':
         this.receive(now, input.from, input.message);
@@ -135,10 +132,14 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
         this.tick(now);
         break;
     }
+    // And after: a leader whose election outlasted its grace (see becomeLeader) steps down at once.
     this.checkLease(now);
   }
 
   receive(now: number, from: NodeId, message: RaftMessage): void {
+    // The lease is checked before any input is acted on: a leader resumed from a pause learns that its
+    // lease ran out before it handles anything.
+    this.checkLease(now);
     // Bounds (src/core/bounds.ts): no correct peer is 2^32 terms ahead, so such a term is forged or
     // corrupt; adopting it would spend the term space. Drop the message: Raft tolerates any loss.
     if (!believable(message.term, this.currentTerm, MAX_TERM_STEP)) {
@@ -186,6 +187,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   }
 
   tick(now: number): void {
+    this.checkLease(now);
     if (this.role === 'leader') {
       if (now >= this.heartbeatDeadline) this.broadcastHeartbeat(now);
       return;
