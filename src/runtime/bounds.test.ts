@@ -64,12 +64,9 @@ async function agreedLeader(cluster: LocalCluster, what: string, timeoutMs = 30_
     what,
     timeoutMs,
     async () => {
-      const statuses = [...(await cluster.statuses()).values()];
-      last = JSON.stringify(statuses);
-      if (statuses.length === 0 || statuses.some((s) => s === null)) return undefined;
-      const leader = statuses[0]!.leader;
-      if (leader === null || statuses.some((s) => s!.leader !== leader)) return undefined;
-      return { leader, terms: statuses.map((s) => s!.term) };
+      const statuses = await cluster.agreement();
+      last = JSON.stringify(statuses ?? (await cluster.statuses()));
+      return statuses && { leader: statuses[0]!.leader!, terms: statuses.map((s) => s.term) };
     },
     50,
     () => last,

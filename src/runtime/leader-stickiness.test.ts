@@ -24,13 +24,10 @@ async function settled(cluster: LocalCluster, what: string, lease: boolean): Pro
     what,
     30_000,
     async () => {
-      const statuses = [...(await cluster.statuses()).values()];
-      last = JSON.stringify(statuses);
-      if (statuses.length === 0 || statuses.some((s) => s === null)) return undefined;
-      const leader = statuses[0]!.leader;
-      if (leader === null || statuses.some((s) => s!.leader !== leader)) return undefined;
-      if (lease && statuses.find((s) => s!.id === leader)?.lease !== true) return undefined;
-      return statuses as NodeStatus[];
+      const statuses = await cluster.agreement();
+      last = JSON.stringify(statuses ?? (await cluster.statuses()));
+      if (statuses && lease && statuses.find((s) => s.id === s.leader)?.lease !== true) return undefined;
+      return statuses;
     },
     50,
     () => last,

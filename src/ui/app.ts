@@ -27,6 +27,7 @@ function roleColour(role: string, believesLeader: boolean, up: boolean): string 
     case 'leader':
     case 'leading':
       return '#f7d46b'; // says leader but not (yet) established (ZAB before NEWLEADER is acked)
+    case 'precandidate':
     case 'candidate':
     case 'electing':
     case 'looking':
