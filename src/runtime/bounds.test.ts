@@ -207,7 +207,7 @@ test('a node at the term ceiling stays up, does not campaign, and says so in one
   try {
     // A one-member cluster would elect itself within 300 ms; give it several election timeouts.
     await sleep(1500);
-    assert.deepEqual(node.status(), { id: 1, role: 'follower', leader: null, term: MAX_TERM });
+    assert.deepEqual(node.status(), { id: 1, role: 'follower', leader: null, term: MAX_TERM, lease: false });
     const ceiling = lines.filter((line) => line.event === 'ceiling-reached');
     assert.equal(ceiling.length, 1, `one line, not one per timeout (${JSON.stringify(lines)})`);
     assert.deepEqual([ceiling[0]!.counter, ceiling[0]!.value], ['term', MAX_TERM]);

@@ -188,3 +188,11 @@ describe('raft CheckQuorum and the leader lease (thesis §6.4)', () => {
     assert.equal(n.status().lease, false);
   });
 });
+
+test('raft: a cluster of one is its own quorum and holds its lease', () => {
+  const n = new RaftNode({ id: 1, voters: [1], observers: [], timing }, raft.initialDurable(0), fixed(0), 0);
+  n.tick(n.nextDeadline());
+  assert.deepEqual(n.status(), { id: 1, role: 'leader', leader: 1, term: 1, lease: true });
+  for (let t = 200; t < 2000; t += 50) n.tick(t);
+  assert.deepEqual(n.status(), { id: 1, role: 'leader', leader: 1, term: 1, lease: true }, 'it renews it at every heartbeat');
+});

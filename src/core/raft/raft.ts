@@ -306,6 +306,11 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     if (!this.config.voters.includes(from) || response.round > this.round) return;
     if (response.round <= (this.ackedRound.get(from) ?? 0)) return;
     this.ackedRound.set(from, response.round);
+    this.renewLease(now);
+  }
+
+  /** The lease runs from the send time of the highest round a quorum of voters (this leader included) acknowledged. */
+  private renewLease(now: number): void {
     const acknowledged = this.config.voters.map((voter) => (voter === this.id ? this.round : (this.ackedRound.get(voter) ?? 0))).sort((a, b) => b - a);
     const quorumRound = acknowledged[majority(this.config.voters.length) - 1]!;
     const sentAt = this.roundSentAt.get(quorumRound);
@@ -434,7 +439,10 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
 
   private broadcastHeartbeat(now: number): void {
     this.round++;
-    if (this.options.checkQuorum) this.roundSentAt.set(this.round, now);
+    if (this.options.checkQuorum) {
+      this.roundSentAt.set(this.round, now);
+      this.renewLease(now); // a cluster of one is its own quorum
+    }
     const heartbeat: AppendEntries = { type: 'AppendEntries', term: this.currentTerm, leaderCommit: 0, round: this.round };
     this.out.broadcast(this.members, this.id, heartbeat);
     this.heartbeatDeadline = now + this.config.timing.heartbeatMs;
