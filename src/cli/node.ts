@@ -6,8 +6,8 @@
  * flags' names). A container or a StatefulSet configures a node without a shell to build a command line.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
-import { z } from 'zod';
 import { algorithmNames } from '../core/algorithms.js';
 import { ConfigError, StorageError, jsonLogger, logLevels, startNode, type LogLevel, type NodeHandle, type StartOptions } from '../runtime/index.js';
 import { readTlsFiles, type TlsOptions } from '../runtime/config.js';
@@ -88,22 +88,28 @@ function fromEnvironment(env: NodeJS.ProcessEnv): ParsedOptions {
   return values;
 }
 
-/** A member list in a config file: "1=HOST:PORT,..." or {"1": "HOST:PORT", ...}. */
-const memberList = z.union([z.string(), z.record(z.string().regex(/^\d+$/, 'a node id'), z.string())]).transform((value) =>
-  typeof value === 'string' ? value : Object.entries(value).map(([id, address]) => `${id}=${address}`).join(','),
-);
-
-/** The config file's shape, from the option table: one key per option, unknown keys refused. */
-const configFileSchema = z.strictObject(
-  Object.fromEntries(
-    Object.entries(nodeSpec.options)
-      .filter(([name]) => name !== 'config')
-      .map(([name, option]) => [
-        name,
-        (name === 'peers' || name === 'observers' ? memberList : option.type === 'boolean' ? z.boolean() : z.union([z.string(), z.number()]).transform(String)).optional(),
-      ]),
-  ),
-);
+/**
+ * The config file's shape, from the option table: one key per option, unknown keys refused; a member
+ * list as "1=HOST:PORT,..." or {"1": "HOST:PORT", ...}. zod is loaded only for a --config file
+ * (synchronously, so parsing stays synchronous): a node started from flags never pays for it
+ * (docs/runtime.md, Start-up; src/cli/lazy-modules.test.ts).
+ */
+function configFileSchema(): import('zod').ZodType<ParsedOptions> {
+  const { z } = createRequire(import.meta.url)('zod') as typeof import('zod');
+  const memberList = z.union([z.string(), z.record(z.string().regex(/^\d+$/, 'a node id'), z.string())]).transform((value) =>
+    typeof value === 'string' ? value : Object.entries(value).map(([id, address]) => `${id}=${address}`).join(','),
+  );
+  return z.strictObject(
+    Object.fromEntries(
+      Object.entries(nodeSpec.options)
+        .filter(([name]) => name !== 'config')
+        .map(([name, option]) => [
+          name,
+          (name === 'peers' || name === 'observers' ? memberList : option.type === 'boolean' ? z.boolean() : z.union([z.string(), z.number()]).transform(String)).optional(),
+        ]),
+    ),
+  );
+}
 
 function fromFile(path: string): ParsedOptions {
   let text: string;
@@ -118,14 +124,14 @@ function fromFile(path: string): ParsedOptions {
   } catch (error) {
     throw new UsageError(`--config ${path}: not JSON (${(error as Error).message})`);
   }
-  const parsed = configFileSchema.safeParse(json);
+  const parsed = configFileSchema().safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const where = issue.path.length > 0 ? `"${issue.path.join('.')}"` : 'the file';
     const what = issue.code === 'unrecognized_keys' ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}` : `${where}: ${issue.message}`;
     throw new UsageError(`--config ${path}: ${what}`);
   }
-  return parsed.data as ParsedOptions;
+  return parsed.data;
 }
 
 /** Flags over BALLOT_* variables over the --config file (itself named by a flag or BALLOT_CONFIG). */

@@ -1,10 +1,18 @@
 /**
- * Prometheus metrics of one node (CONTRACT.md, /metrics). Each node has its own Registry, never the
- * global one, so several nodes can run in one process (tests, or a service embedding more than one).
- * Label sets are closed (message types of the algorithm, reject reasons, member ids), so a peer cannot
- * grow the metric's cardinality by sending odd frames.
+ * Prometheus metrics of one node (CONTRACT.md, /metrics), in the Prometheus text format 0.0.4. Each
+ * node has its own metrics, never a process-wide registry, so several nodes can run in one process
+ * (tests, or a service embedding more than one). Label sets are closed (message types of the
+ * algorithm, reject reasons, member ids), so a peer cannot grow the metric's cardinality by sending
+ * odd frames.
+ *
+ * Every value is a plain number, and text() writes the exposition itself, byte for byte what
+ * prom-client's Registry wrote for the same families (metrics.test.ts compares the two). prom-client
+ * was dropped from the run-time path because loading it is expensive and cannot be deferred safely:
+ * its ~400 files took about a fifth of a node's CPU from spawn to its first election, and loading it
+ * lazily at the first scrape blocks the event loop in one piece for 140-700 ms on a loaded 2-core
+ * machine (measured), longer than the shortest election timeout: a leader scraped for the first time
+ * could be deposed by its own metrics (docs/runtime.md, Start-up).
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BoundedCounter } from '../core/bounds.js';
 import type { AnyAlgorithm, NodeId, Status } from '../core/types.js';
 import { rejectReasons, type RejectReason } from './frames.js';
@@ -22,138 +30,134 @@ export type ConnectionRejectReason =
 
 export const connectionRejectReasons: readonly ConnectionRejectReason[] = ['pending-evicted', 'pending-full', 'handshake-timeout', 'candidate-replaced', 'server-full'];
 
-/** Sets a counter's sample to an absolute count (counters only go up through inc). */
-function setCount(counter: Counter<'type'>, type: string, count: number): void {
-  counter.remove({ type });
-  counter.inc({ type }, count);
-}
+/** The Content-Type of the exposition: the Prometheus text format 0.0.4. */
+export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 /** Seconds: from a fast local election (tens of ms) to a slow one on a lossy network (10 s). */
 export const electionDurationBuckets: readonly number[] = [0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10];
 
+/** Counts by one label's value, in the order the values were first seen (the order /metrics lists them). */
+class LabelledCounts {
+  readonly counts = new Map<string, number>();
+
+  constructor(values: Iterable<string> = []) {
+    for (const value of values) this.counts.set(value, 0);
+  }
+
+  add(value: string): void {
+    this.counts.set(value, (this.counts.get(value) ?? 0) + 1);
+  }
+
+  /** Adds only to a value of the closed set given at construction. */
+  addKnown(value: string): void {
+    const count = this.counts.get(value);
+    if (count !== undefined) this.counts.set(value, count + 1);
+  }
+}
+
+/** A label value or HELP text escaped as the text format requires (a label value also escapes "). */
+function escapeText(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) return 'Nan'; // sic: prom-client's spelling, kept so the text stays the same
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return String(value);
+}
+
+type Labels = Readonly<Record<string, string>>;
+
+function sample(name: string, labels: Labels, value: number): string {
+  const pairs = Object.entries(labels).map(([label, text]) => `${label}="${escapeText(text).replace(/"/g, '\\"')}"`);
+  return `${name}${pairs.length > 0 ? `{${pairs.join(',')}}` : ''} ${formatValue(value)}`;
+}
+
+/** One metric family: its HELP and TYPE lines, then its samples. */
+function family(name: string, type: 'counter' | 'gauge' | 'histogram', help: string, samples: readonly string[]): string {
+  return [`# HELP ${name} ${escapeText(help)}`, `# TYPE ${name} ${type}`, ...samples].join('\n');
+}
+
+/** Samples of a family with one label, in the order its values were first seen. */
+function byLabel(name: string, label: string, counts: ReadonlyMap<string, number>): string[] {
+  return [...counts].map(([value, count]) => sample(name, { [label]: value }, count));
+}
+
+/** A histogram without labels: cumulative buckets (an observation counts in every bucket whose bound it does not exceed), +Inf, sum, count. */
+class Histogram {
+  private readonly counts: number[];
+  private sum = 0;
+  private count = 0;
+
+  constructor(private readonly bounds: readonly number[]) {
+    this.counts = bounds.map(() => 0);
+  }
+
+  observe(value: number): void {
+    const bucket = this.bounds.findIndex((bound) => value <= bound);
+    if (bucket >= 0) this.counts[bucket]! += 1;
+    this.sum += value;
+    this.count += 1;
+  }
+
+  samples(name: string): string[] {
+    let cumulative = 0;
+    return [
+      ...this.bounds.map((bound, i) => sample(`${name}_bucket`, { le: String(bound) }, (cumulative += this.counts[i]!))),
+      sample(`${name}_bucket`, { le: '+Inf' }, this.count),
+      sample(`${name}_sum`, {}, this.sum),
+      sample(`${name}_count`, {}, this.count),
+    ];
+  }
+}
+
 export class NodeMetrics {
-  readonly registry = new Registry();
-  private readonly isLeader: Gauge;
-  private readonly term: Gauge;
-  private readonly leaderChanges: Counter;
-  private readonly hasLeader: Gauge;
-  private readonly electionDuration: Histogram;
+  /** The Content-Type of text(). */
+  readonly contentType = METRICS_CONTENT_TYPE;
+  /** The unlabelled samples. */
+  private readonly values = { isLeader: 0, term: 0, hasLeader: 0, leaderChanges: 0, electionsStarted: 0, rejected: 0 };
+  private readonly electionDuration = new Histogram(electionDurationBuckets);
   /**
    * The core's clock (ms) since when this node has waited for a leader: since it started (0), lost its
    * leader, or started an election (a Bully node campaigns while it still names the failed leader);
    * null while it knows one and is not electing.
    */
   private waitingSince: number | null = 0;
-  private readonly electionsStarted: Counter;
-  // Per-message counts are plain numbers, copied into the counters only when /metrics is scraped:
-  // a labelled prom-client increment hashes its labels, and these run for every heartbeat.
-  private readonly sent = new Map<string, number>();
-  private readonly received = new Map<string, number>();
-  private readonly rejected: Counter;
-  private readonly rejectedByReason: Counter<'reason'>;
-  private readonly connectionsRejected: Counter<'reason'>;
-  private readonly linkTimeouts: Counter<'direction'>;
-  private readonly dropped: Counter<'reason'>;
-  private readonly connected: Gauge<'peer' | 'direction'>;
-  private readonly ignored: Counter<'counter'>;
-  private readonly atCeiling: Gauge<'counter'>;
+  // Per-message counts run for every heartbeat: a Map lookup and an addition.
+  private readonly sent: LabelledCounts;
+  private readonly received: LabelledCounts;
+  private readonly rejectedByReason = new LabelledCounts(rejectReasons);
+  private readonly connectionsRejected = new LabelledCounts(connectionRejectReasons);
+  private readonly linkTimeouts = new LabelledCounts(['inbound', 'outbound']);
+  private readonly dropped = new LabelledCounts(['queue-full', 'too-large']);
+  private readonly ignored: LabelledCounts;
+  private readonly atCeiling: Map<string, number>;
+  /** ballot_peer_connected by "peer direction", with its labels. */
+  private readonly connected = new Map<string, { readonly peer: string; readonly direction: Direction; value: number }>();
   private readonly reachedCeilings = new Set<BoundedCounter>();
 
-  constructor(algorithm: AnyAlgorithm, id: NodeId, cluster: string, peers: readonly NodeId[]) {
-    const registers = [this.registry];
-    new Gauge({
-      name: 'ballot_info',
-      help: 'Constant 1, labelled with what this node is.',
-      labelNames: ['node', 'algorithm', 'cluster'],
-      registers,
-    }).set({ node: String(id), algorithm: algorithm.name, cluster }, 1);
-    this.isLeader = new Gauge({ name: 'ballot_is_leader', help: '1 while this node believes it is the leader (status.leader = status.id), else 0.', registers });
-    this.term = new Gauge({ name: 'ballot_term', help: 'Current term (Raft), epoch (ZAB) or generation (Bully).', registers });
-    this.leaderChanges = new Counter({ name: 'ballot_leader_changes_total', help: 'Times this node learned of a new leader (a new leader id, or the same id in a new term).', registers });
-    this.hasLeader = new Gauge({ name: 'ballot_has_leader', help: '1 while this node knows a leader (status.leader is not null), else 0.', registers });
-    this.electionDuration = new Histogram({
-      name: 'ballot_election_duration_seconds',
-      help: 'Time this node waited for a leader: from losing its leader, starting an election or starting up, until it knew a (new) leader.',
-      buckets: [...electionDurationBuckets],
-      registers,
-    });
-    this.electionsStarted = new Counter({ name: 'ballot_elections_started_total', help: 'Elections this node started.', registers });
-    const sent = this.sent;
-    const received = this.received;
-    new Counter({
-      name: 'ballot_messages_sent_total',
-      help: 'Messages handed to the transport, by type.',
-      labelNames: ['type'],
-      registers,
-      collect() {
-        for (const [type, count] of sent) setCount(this, type, count);
-      },
-    });
-    new Counter({
-      name: 'ballot_messages_received_total',
-      help: 'Valid messages delivered to the algorithm, by type.',
-      labelNames: ['type'],
-      registers,
-      collect() {
-        for (const [type, count] of received) setCount(this, type, count);
-      },
-    });
-    for (const type of algorithm.messageTypes) {
-      sent.set(type, 0);
-      received.set(type, 0);
-    }
-    // The contract's name is one unlabelled total, so any scraper can read it; the reasons have their own family.
-    this.rejected = new Counter({ name: 'ballot_frames_rejected_total', help: 'Frames refused at the peer port (the connection is closed).', registers });
-    this.rejectedByReason = new Counter({ name: 'ballot_frames_rejected_by_reason_total', help: 'Frames refused at the peer port, by reason.', labelNames: ['reason'], registers });
-    for (const reason of rejectReasons) this.rejectedByReason.inc({ reason }, 0);
-    this.dropped = new Counter({ name: 'ballot_messages_dropped_total', help: 'Outgoing messages dropped (peer queue full while unreachable or congested; frame too large).', labelNames: ['reason'], registers });
-    this.dropped.inc({ reason: 'queue-full' }, 0);
-    this.dropped.inc({ reason: 'too-large' }, 0);
-    // Bounds (src/core/bounds.ts): the counters each algorithm exchanges, with closed label sets.
-    const counters = algorithm.boundedCounters;
-    this.ignored = new Counter({
-      name: 'ballot_messages_ignored_total',
-      help: 'Valid frames the algorithm ignored because a counter in them was implausibly far ahead of its own (forged or corrupt), by counter.',
-      labelNames: ['counter'],
-      registers,
-    });
-    this.atCeiling = new Gauge({
-      name: 'ballot_counter_at_ceiling',
-      help: '1 once a counter reached its ceiling and the node refused to campaign or propose past it, by counter.',
-      labelNames: ['counter'],
-      registers,
-    });
-    for (const counter of counters) {
-      this.ignored.inc({ counter }, 0);
-      this.atCeiling.set({ counter }, 0);
-    }
-    this.connected = new Gauge({ name: 'ballot_peer_connected', help: '1 while an authenticated connection to (outbound) or from (inbound) the peer is open.', labelNames: ['peer', 'direction'], registers });
-    this.connectionsRejected = new Counter({
-      name: 'ballot_connections_rejected_total',
-      help: 'Connections the peer port closed before they could carry messages (admission rules), by reason.',
-      labelNames: ['reason'],
-      registers,
-    });
-    for (const reason of connectionRejectReasons) this.connectionsRejected.inc({ reason }, 0);
-    this.linkTimeouts = new Counter({
-      name: 'ballot_peer_link_timeouts_total',
-      help: 'Peer connections closed because nothing was heard on them within the liveness deadline, by direction.',
-      labelNames: ['direction'],
-      registers,
-    });
-    this.linkTimeouts.inc({ direction: 'inbound' }, 0);
-    this.linkTimeouts.inc({ direction: 'outbound' }, 0);
+  constructor(
+    private readonly algorithm: AnyAlgorithm,
+    private readonly id: NodeId,
+    private readonly cluster: string,
+    peers: readonly NodeId[],
+  ) {
+    this.sent = new LabelledCounts(algorithm.messageTypes);
+    this.received = new LabelledCounts(algorithm.messageTypes);
+    this.ignored = new LabelledCounts(algorithm.boundedCounters);
+    this.atCeiling = new Map(algorithm.boundedCounters.map((counter) => [counter, 0]));
     for (const peer of peers) {
       if (peer === id) continue;
-      this.connected.set({ peer: String(peer), direction: 'inbound' }, 0);
-      this.connected.set({ peer: String(peer), direction: 'outbound' }, 0);
+      this.connection(peer, 'inbound', false);
+      this.connection(peer, 'outbound', false);
     }
   }
 
   observeStatus(status: Status): void {
-    this.isLeader.set(status.leader === status.id ? 1 : 0);
-    this.hasLeader.set(status.leader === null ? 0 : 1);
-    this.term.set(status.term);
+    this.values.isLeader = status.leader === status.id ? 1 : 0;
+    this.values.hasLeader = status.leader === null ? 0 : 1;
+    this.values.term = status.term;
   }
 
   /** The leader this node knows changed, at `atMs` of the core's clock (0 = the node started). */
@@ -162,7 +166,7 @@ export class NodeMetrics {
       this.waitingSince ??= atMs;
       return;
     }
-    this.leaderChanges.inc();
+    this.values.leaderChanges += 1;
     // A leader replaced by another while this node waited for nothing (the new leader was heard before
     // the old one's failure was noticed) is not an election this node waited for: nothing to observe.
     if (this.waitingSince !== null) this.electionDuration.observe(Math.max(0, atMs - this.waitingSince) / 1000);
@@ -171,55 +175,113 @@ export class NodeMetrics {
 
   /** This node started an election at `atMs`: a Bully node may do so while it still names the old leader. */
   electionStarted(atMs: number): void {
-    this.electionsStarted.inc();
+    this.values.electionsStarted += 1;
     this.waitingSince ??= atMs;
   }
 
   messageSent(type: string): void {
-    const count = this.sent.get(type);
-    if (count !== undefined) this.sent.set(type, count + 1);
+    this.sent.addKnown(type);
   }
 
   messageReceived(type: string): void {
-    const count = this.received.get(type);
-    if (count !== undefined) this.received.set(type, count + 1);
+    this.received.addKnown(type);
   }
 
   frameRejected(reason: RejectReason): void {
-    this.rejected.inc();
-    this.rejectedByReason.inc({ reason });
+    this.values.rejected += 1;
+    this.rejectedByReason.add(reason);
   }
 
   messageIgnored(counter: BoundedCounter): void {
-    this.ignored.inc({ counter });
+    this.ignored.add(counter);
   }
 
   /** Records that `counter` reached its ceiling; true the first time, so the host logs it once. */
   ceilingReached(counter: BoundedCounter): boolean {
     if (this.reachedCeilings.has(counter)) return false;
     this.reachedCeilings.add(counter);
-    this.atCeiling.set({ counter }, 1);
+    this.atCeiling.set(counter, 1);
     return true;
   }
 
   messageDropped(reason: DropReason): void {
-    this.dropped.inc({ reason });
+    this.dropped.add(reason);
   }
 
   connectionRejected(reason: ConnectionRejectReason): void {
-    this.connectionsRejected.inc({ reason });
+    this.connectionsRejected.add(reason);
   }
 
   linkTimedOut(direction: Direction): void {
-    this.linkTimeouts.inc({ direction });
+    this.linkTimeouts.add(direction);
   }
 
   connection(peer: NodeId, direction: Direction, up: boolean): void {
-    this.connected.set({ peer: String(peer), direction }, up ? 1 : 0);
+    const key = `${peer} ${direction}`;
+    const entry = this.connected.get(key);
+    if (entry) entry.value = up ? 1 : 0;
+    else this.connected.set(key, { peer: String(peer), direction, value: up ? 1 : 0 });
   }
 
-  /** The Prometheus text exposition. */
+  /** The Prometheus text exposition: every family, in the order below, each sample in the order it was first set. */
   text(): Promise<string> {
-    return this.registry.metrics();
+    const { values } = this;
+    const families = [
+      family('ballot_info', 'gauge', 'Constant 1, labelled with what this node is.', [sample('ballot_info', { node: String(this.id), algorithm: this.algorithm.name, cluster: this.cluster }, 1)]),
+      family('ballot_is_leader', 'gauge', '1 while this node believes it is the leader (status.leader = status.id), else 0.', [sample('ballot_is_leader', {}, values.isLeader)]),
+      family('ballot_term', 'gauge', 'Current term (Raft), epoch (ZAB) or generation (Bully).', [sample('ballot_term', {}, values.term)]),
+      family('ballot_leader_changes_total', 'counter', 'Times this node learned of a new leader (a new leader id, or the same id in a new term).', [sample('ballot_leader_changes_total', {}, values.leaderChanges)]),
+      family('ballot_has_leader', 'gauge', '1 while this node knows a leader (status.leader is not null), else 0.', [sample('ballot_has_leader', {}, values.hasLeader)]),
+      family(
+        'ballot_election_duration_seconds',
+        'histogram',
+        'Time this node waited for a leader: from losing its leader, starting an election or starting up, until it knew a (new) leader.',
+        this.electionDuration.samples('ballot_election_duration_seconds'),
+      ),
+      family('ballot_elections_started_total', 'counter', 'Elections this node started.', [sample('ballot_elections_started_total', {}, values.electionsStarted)]),
+      family('ballot_messages_sent_total', 'counter', 'Messages handed to the transport, by type.', byLabel('ballot_messages_sent_total', 'type', this.sent.counts)),
+      family('ballot_messages_received_total', 'counter', 'Valid messages delivered to the algorithm, by type.', byLabel('ballot_messages_received_total', 'type', this.received.counts)),
+      // The contract's name is one unlabelled total, so any scraper can read it; the reasons have their own family.
+      family('ballot_frames_rejected_total', 'counter', 'Frames refused at the peer port (the connection is closed).', [sample('ballot_frames_rejected_total', {}, values.rejected)]),
+      family('ballot_frames_rejected_by_reason_total', 'counter', 'Frames refused at the peer port, by reason.', byLabel('ballot_frames_rejected_by_reason_total', 'reason', this.rejectedByReason.counts)),
+      family(
+        'ballot_messages_dropped_total',
+        'counter',
+        'Outgoing messages dropped (peer queue full while unreachable or congested; frame too large).',
+        byLabel('ballot_messages_dropped_total', 'reason', this.dropped.counts),
+      ),
+      // Bounds (src/core/bounds.ts): the counters each algorithm exchanges, with closed label sets.
+      family(
+        'ballot_messages_ignored_total',
+        'counter',
+        'Valid frames the algorithm ignored because a counter in them was implausibly far ahead of its own (forged or corrupt), by counter.',
+        byLabel('ballot_messages_ignored_total', 'counter', this.ignored.counts),
+      ),
+      family(
+        'ballot_counter_at_ceiling',
+        'gauge',
+        '1 once a counter reached its ceiling and the node refused to campaign or propose past it, by counter.',
+        byLabel('ballot_counter_at_ceiling', 'counter', this.atCeiling),
+      ),
+      family(
+        'ballot_peer_connected',
+        'gauge',
+        '1 while an authenticated connection to (outbound) or from (inbound) the peer is open.',
+        [...this.connected.values()].map(({ peer, direction, value }) => sample('ballot_peer_connected', { peer, direction }, value)),
+      ),
+      family(
+        'ballot_connections_rejected_total',
+        'counter',
+        'Connections the peer port closed before they could carry messages (admission rules), by reason.',
+        byLabel('ballot_connections_rejected_total', 'reason', this.connectionsRejected.counts),
+      ),
+      family(
+        'ballot_peer_link_timeouts_total',
+        'counter',
+        'Peer connections closed because nothing was heard on them within the liveness deadline, by direction.',
+        byLabel('ballot_peer_link_timeouts_total', 'direction', this.linkTimeouts.counts),
+      ),
+    ];
+    return Promise.resolve(`${families.join('\n\n')}\n`);
   }
 }

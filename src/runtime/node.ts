@@ -165,7 +165,7 @@ class NodeHost {
           status: () => this.status(),
           algorithm: algorithm.name,
           metrics: () => this.metrics.text(),
-          metricsContentType: this.metrics.registry.contentType,
+          metricsContentType: this.metrics.contentType,
           ready: () => this.readiness(),
         });
       }

@@ -2,17 +2,146 @@
  * Validators for untrusted bytes, built from the wire shapes each algorithm declares
  * (src/core/shapes.ts). One generic converter serves every algorithm, so no algorithm carries a
  * hand-written schema and a new message field cannot be forgotten at the edge: the mapped types make
- * the declaration complete, and this file turns it into a zod validator.
+ * the declaration complete, and this file turns it into a validator.
  *
  * Every object is strict (an unknown key is a rejection, which also stops `__proto__` keys from
  * JSON.parse), every number is a safe integer (terms, epochs and zxids at most their ceiling,
  * src/core/bounds.ts), every list has a bound, every string is one of a closed
  * set, so a frame that passes cannot smuggle anything the core did not declare.
+ *
+ * The validators are written here rather than with zod: the shapes need only integers, booleans,
+ * closed strings, bounded lists and strict objects, and zod (some 70 files, its locales included) cost
+ * a node about a quarter of its CPU from spawn to its first election (docs/runtime.md, Start-up).
+ * They keep zod's `safeParse` form, so callers read a result the same way.
  */
-import { z } from 'zod';
 import { MAX_EPOCH, MAX_TERM, MAX_ZXID } from '../core/bounds.js';
 import type { FieldShape, ShapeOf } from '../core/shapes.js';
 import type { AnyAlgorithm, Message } from '../core/types.js';
+
+/** Why a value was refused: where (the keys and indexes leading to it) and what was wrong. */
+export interface Issue {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
+export type Parsed<T> = { readonly success: true; readonly data: T } | { readonly success: false; readonly error: { readonly issues: readonly Issue[] } };
+
+/** A check of untrusted input; `data` is the input itself once it passed (nothing is converted). */
+export interface Validator<T = unknown> {
+  safeParse(value: unknown): Parsed<T>;
+}
+
+/** The first problem with `value` at `path`, or null when it is fine. */
+type Check = (value: unknown, path: (string | number)[]) => Issue | null;
+
+/** What a refused value was, for the message: its type, and its value when that is short. */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${value}`;
+  if (typeof value === 'string') return value.length <= 32 ? `string ${JSON.stringify(value)}` : 'a string';
+  return typeof value === 'object' ? 'an object' : typeof value;
+}
+
+function validator<T>(check: Check): Validator<T> {
+  return {
+    safeParse(value) {
+      const issue = check(value, []);
+      return issue === null ? { success: true, data: value as T } : { success: false, error: { issues: [issue] } };
+    },
+  };
+}
+
+function integer(min: number, max: number = Number.MAX_SAFE_INTEGER): Check {
+  return (value, path) => {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value)) return { path, message: `expected a safe integer, got ${describe(value)}` };
+    if (value < min) return { path, message: `too small: expected >= ${min}, got ${value}` };
+    if (value > max) return { path, message: `too big: expected <= ${max}, got ${value}` };
+    return null;
+  };
+}
+
+function literal(expected: string | number | boolean): Check {
+  return (value, path) => (value === expected ? null : { path, message: `expected ${JSON.stringify(expected)}, got ${describe(value)}` });
+}
+
+function strictObject(fields: Readonly<Record<string, Check>>, optional: ReadonlySet<string> = new Set()): Check {
+  const entries = Object.entries(fields);
+  return (value, path) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return { path, message: `expected an object, got ${describe(value)}` };
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) if (!Object.hasOwn(fields, key)) return { path, message: `unrecognized key ${JSON.stringify(key)}` };
+    for (const [key, check] of entries) {
+      if (!Object.hasOwn(record, key)) {
+        if (optional.has(key)) continue;
+        return { path: [...path, key], message: 'missing' };
+      }
+      const issue = check(record[key], [...path, key]);
+      if (issue !== null) return issue;
+    }
+    return null;
+  };
+}
+
+function fieldCheck(shape: FieldShape): Check {
+  if (typeof shape === 'string') {
+    switch (shape) {
+      case 'nat':
+        return integer(0);
+      case 'term':
+        return integer(0, MAX_TERM);
+      case 'epoch':
+        return integer(0, MAX_EPOCH);
+      case 'zxid':
+        // Every integer of 0 .. MAX_ZXID has an epoch half <= MAX_EPOCH and a counter half < 2^32.
+        return integer(0, MAX_ZXID);
+      case 'id':
+        return integer(1);
+      case 'id-or-null': {
+        const id = integer(1);
+        return (value, path) => (value === null ? null : id(value, path));
+      }
+      case 'bool':
+        return (value, path) => (typeof value === 'boolean' ? null : { path, message: `expected a boolean, got ${describe(value)}` });
+    }
+  }
+  if ('oneOf' in shape) {
+    if (shape.oneOf.length === 0) throw new Error('schema: oneOf needs at least one string');
+    const choices = new Set<unknown>(shape.oneOf);
+    return (value, path) => (choices.has(value) ? null : { path, message: `expected one of ${shape.oneOf.join(', ')}` });
+  }
+  if ('list' in shape) {
+    if (!Number.isSafeInteger(shape.max) || shape.max < 0) throw new Error(`schema: list bound must be a natural number, got ${shape.max}`);
+    const item = fieldCheck(shape.list);
+    const { max } = shape;
+    return (value, path) => {
+      if (!Array.isArray(value)) return { path, message: `expected an array, got ${describe(value)}` };
+      if (value.length > max) return { path, message: `too long: expected at most ${max} items, got ${value.length}` };
+      for (let i = 0; i < value.length; i++) {
+        const issue = item(value[i], [...path, i]);
+        if (issue !== null) return issue;
+      }
+      return null;
+    };
+  }
+  return objectCheck(shape.object);
+}
+
+function objectCheck(shape: ShapeOf<object>, extra: Readonly<Record<string, Check>> = {}): Check {
+  const fields: Record<string, Check> = {};
+  for (const [key, field] of Object.entries(shape as Record<string, FieldShape>)) fields[key] = fieldCheck(field);
+  return strictObject({ ...fields, ...extra });
+}
+
+/** A validator for one field shape. */
+export function fieldSchema(shape: FieldShape): Validator {
+  return validator(fieldCheck(shape));
+}
+
+/** A strict object validator: every declared field present with its shape, nothing else. */
+export function objectSchema(shape: ShapeOf<object>): Validator<Record<string, unknown>> {
+  return validator(objectCheck(shape));
+}
 
 /**
  * Version of the wire protocol, named in the handshake. 2: the keepalive frame (length 0, both
@@ -22,63 +151,23 @@ import type { AnyAlgorithm, Message } from '../core/types.js';
  */
 export const PROTOCOL_VERSION = 2;
 
-/** A validator for one field shape. */
-export function fieldSchema(shape: FieldShape): z.ZodType {
-  if (typeof shape === 'string') {
-    switch (shape) {
-      case 'nat':
-        return z.int().min(0);
-      case 'term':
-        return z.int().min(0).max(MAX_TERM);
-      case 'epoch':
-        return z.int().min(0).max(MAX_EPOCH);
-      case 'zxid':
-        // Every integer of 0 .. MAX_ZXID has an epoch half <= MAX_EPOCH and a counter half < 2^32.
-        return z.int().min(0).max(MAX_ZXID);
-      case 'id':
-        return z.int().min(1);
-      case 'id-or-null':
-        return z.int().min(1).nullable();
-      case 'bool':
-        return z.boolean();
-    }
-  }
-  if ('oneOf' in shape) {
-    if (shape.oneOf.length === 0) throw new Error('schema: oneOf needs at least one string');
-    return z.enum(shape.oneOf as [string, ...string[]]);
-  }
-  if ('list' in shape) {
-    if (!Number.isSafeInteger(shape.max) || shape.max < 0) throw new Error(`schema: list bound must be a natural number, got ${shape.max}`);
-    return z.array(fieldSchema(shape.list)).max(shape.max);
-  }
-  return objectSchema(shape.object);
-}
-
-/** A strict object validator: every declared field present with its shape, nothing else. */
-export function objectSchema(shape: ShapeOf<object>): z.ZodObject {
-  const fields: Record<string, z.ZodType> = {};
-  for (const [key, field] of Object.entries(shape as Record<string, FieldShape>)) fields[key] = fieldSchema(field);
-  return z.strictObject(fields);
-}
-
 /** Checks one decoded frame: the message it is, or null when it is not one of the algorithm's. */
 export type MessageValidator = (value: unknown) => Message | null;
 
 /**
  * The validator of an algorithm's messages: `type` is one of its message types, and the other fields
  * are exactly those declared for that type. It dispatches on `type` through a Map to one strict object
- * schema per type (cheaper than a zod union, which matters at 20 heartbeats a second per peer).
+ * validator per type (cheaper than trying each, which matters at 20 heartbeats a second per peer).
  */
 export function messageValidator(algorithm: AnyAlgorithm): MessageValidator {
-  const byType = new Map<string, z.ZodType>();
-  for (const [type, shape] of messageShapeEntries(algorithm)) byType.set(type, objectSchema(shape).extend({ type: z.literal(type) }));
+  const byType = new Map<string, Check>();
+  for (const [type, shape] of messageShapeEntries(algorithm)) byType.set(type, objectCheck(shape, { type: literal(type) }));
   return (value) => {
     if (typeof value !== 'object' || value === null) return null;
     const type = (value as { type?: unknown }).type;
-    const schema = typeof type === 'string' ? byType.get(type) : undefined;
-    if (!schema) return null;
-    const parsed = schema.safeParse(value);
-    return parsed.success ? (parsed.data as Message) : null;
+    const check = typeof type === 'string' ? byType.get(type) : undefined;
+    if (!check) return null;
+    return check(value, []) === null ? (value as Message) : null;
   };
 }
 
@@ -126,7 +215,7 @@ export function sampleMessages(algorithm: AnyAlgorithm): unknown[] {
 }
 
 /** The validator of an algorithm's durable state, for what is read back from disk. */
-export function durableSchema(algorithm: AnyAlgorithm): z.ZodType<unknown> {
+export function durableSchema(algorithm: AnyAlgorithm): Validator {
   return objectSchema(algorithm.durableShape as ShapeOf<object>);
 }
 
@@ -147,18 +236,38 @@ export interface Handshake {
 /** Cluster ids: short printable names (they appear in logs and handshakes). */
 export const CLUSTER_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
-export const handshakeSchema: z.ZodType<Handshake> = z.strictObject({
-  ballot: z.literal(PROTOCOL_VERSION),
-  cluster: z.string().regex(CLUSTER_ID_PATTERN),
-  algorithm: z.string().max(32),
-  from: z.int().min(1),
-  to: z.int().min(1),
-  fresh: z.literal(true).optional(),
-});
+/** A string of at most `max` characters, matching `pattern` if given. */
+function string(max: number, pattern?: RegExp): Check {
+  return (value, path) => {
+    if (typeof value !== 'string') return { path, message: `expected a string, got ${describe(value)}` };
+    if (value.length > max) return { path, message: `too long: expected at most ${max} characters` };
+    if (pattern && !pattern.test(value)) return { path, message: `does not match ${pattern}` };
+    return null;
+  };
+}
+
+export const handshakeSchema: Validator<Handshake> = validator(
+  strictObject(
+    {
+      ballot: literal(PROTOCOL_VERSION),
+      cluster: string(64, CLUSTER_ID_PATTERN),
+      algorithm: string(32),
+      from: integer(1),
+      to: integer(1),
+      fresh: literal(true),
+    },
+    new Set(['fresh']),
+  ),
+);
 
 /**
  * The only JSON frame an acceptor writes (besides keepalives): the answer to a fresh handshake from a
  * member this process has known before, i.e. one that has lost its data dir (transport.ts).
  */
 export const RECOGNIZED = { recognized: true } as const;
-export const recognizedSchema = z.strictObject({ recognized: z.literal(true) });
+export const recognizedSchema: Validator<typeof RECOGNIZED> = validator(strictObject({ recognized: literal(true) }));
+
+/** The envelope of a state file (storage.ts): which format, algorithm and node it belongs to, and the state. */
+export function envelopeSchema(format: number): Validator<{ format: number; algorithm: string; node: number; state: unknown }> {
+  return validator(strictObject({ format: literal(format), algorithm: string(Number.MAX_SAFE_INTEGER), node: integer(1), state: () => null }));
+}

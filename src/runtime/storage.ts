@@ -15,9 +15,8 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, accessSync, constants } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { z } from 'zod';
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
-import { durableSchema } from './schema.js';
+import { durableSchema, envelopeSchema, type Issue, type Validator } from './schema.js';
 
 export const STATE_FILE = 'state.json';
 const FORMAT = 1;
@@ -78,8 +77,8 @@ function makeDirectory(dir: string): void {
 
 export class DurableStore {
   readonly path: string;
-  private readonly envelope = z.strictObject({ format: z.literal(FORMAT), algorithm: z.string(), node: z.int().min(1), state: z.unknown() });
-  private readonly state: z.ZodType;
+  private readonly envelope = envelopeSchema(FORMAT);
+  private readonly state: Validator;
 
   private constructor(
     readonly dir: string,
@@ -123,7 +122,7 @@ export class DurableStore {
     } catch {
       throw refuse('corrupt (not JSON)');
     }
-    const corrupt = (error: z.ZodError, under: string): StorageError => {
+    const corrupt = (error: { readonly issues: readonly Issue[] }, under: string): StorageError => {
       const issue = error.issues[0];
       const path = [under, ...(issue?.path ?? [])].filter((part) => part !== '').join('.');
       return refuse(`corrupt (${issue ? `${path || 'top level'}: ${issue.message}` : 'invalid'})`);
