@@ -39,7 +39,7 @@ async function paneStates(page: Page): Promise<Record<string, { state: string; c
 
 const paneLeader = (page: Page, algorithm: string) => page.getAttribute(`.pane[data-algorithm="${algorithm}"]`, 'data-leader');
 
-test('three panes elect, one click crashes every leader at once, the scrubber and a URL bring a moment back', { ...requires(existsSync(CHROMIUM), chromiumMissing), timeout: 180_000 }, async () => {
+test('three panes elect, one click crashes every leader at once, the scrubber and a URL bring a moment back', { ...requires(existsSync(CHROMIUM), chromiumMissing, 'browser'), timeout: 180_000 }, async () => {
   assert.ok(existsSync(CHROMIUM), `the browser test ${chromiumMissing}`);
   const userDataDir = mkdtempSync(join(tmpdir(), 'ballot-ui-chromium-'));
   let server: UiServer | null = null;
