@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { MAX_EPOCH, MAX_TERM, MAX_ZXID } from '../core/bounds.js';
 import type { FieldShape, ShapeOf } from '../core/shapes.js';
 import type { AnyAlgorithm, Message } from '../core/types.js';
+import { metaSchema, type Meta } from './meta.js';
 
 /**
  * Version of the wire protocol, named in the handshake. 2: the keepalive frame (length 0, both
@@ -142,6 +143,12 @@ export interface Handshake {
    * member: an acceptor that knew the sender before answers `{"recognized":true}` (a lost disk).
    */
   readonly fresh?: true | undefined;
+  /**
+   * What the sender advertises (meta.ts), present only when it advertises something: a node that
+   * advertises nothing sends the handshake every version-2 node accepts, so `meta` needs no version
+   * bump; members that advertise need peers that know the field (upgrade, then advertise).
+   */
+  readonly meta?: Meta | undefined;
 }
 
 /** Cluster ids: short printable names (they appear in logs and handshakes). */
@@ -154,6 +161,7 @@ export const handshakeSchema: z.ZodType<Handshake> = z.strictObject({
   from: z.int().min(1),
   to: z.int().min(1),
   fresh: z.literal(true).optional(),
+  meta: metaSchema.optional(),
 });
 
 /**

@@ -44,6 +44,7 @@ import { ConfigError, formatAddress, type Address } from './config.js';
 import { encodeFrame, FrameDecoder, KEEPALIVE, KEEPALIVE_FRAME, MAX_FRAME_BYTES, type RejectReason } from './frames.js';
 import type { ConnectionRejectReason } from './metrics.js';
 import { confirmAfterPoll, linkTiming, PeerLink, TCP_KEEPALIVE_MS, type LinkOptions, type LinkTiming } from './links.js';
+import type { Meta } from './meta.js';
 import { handshakeSchema, PROTOCOL_VERSION, RECOGNIZED, type Handshake, type MessageValidator } from './schema.js';
 
 export interface TransportOptions extends LinkOptions {
@@ -61,6 +62,10 @@ export interface TransportOptions extends LinkOptions {
    * say `fresh`, so that a peer that knew it before can say so (onRecognized).
    */
   readonly fresh: boolean;
+  /** What this node advertises (meta.ts), sent in its handshakes; absent or empty: nothing. */
+  readonly meta?: Meta;
+  /** A peer's handshake brought its meta (the first time, or a different one after it restarted). */
+  readonly onMeta?: (peer: NodeId, meta: Meta) => void;
   /** Called for every valid message, in arrival order per sender. */
   readonly onMessage: (from: NodeId, message: Message) => void;
   readonly maxFrameBytes?: number;
@@ -101,6 +106,8 @@ export class Transport {
   private readonly candidates = new Map<NodeId, Inbound>();
   /** When each member was last heard on its established inbound connection. */
   private readonly heard = new Map<NodeId, number>();
+  /** What each member advertised in its latest checked handshake ({} when nothing); kept while it is away. */
+  private readonly metas = new Map<NodeId, Meta>();
   /** Members seen with a non-fresh handshake that then sent a valid frame, in this process's life. */
   private readonly known = new Set<NodeId>();
   private readonly timing: LinkTiming;
@@ -132,6 +139,7 @@ export class Transport {
       from: options.id,
       to: 0,
       ...(options.fresh ? { fresh: true as const } : {}),
+      ...(options.meta && Object.keys(options.meta).length > 0 ? { meta: options.meta } : {}),
     };
     for (const [peer, address] of options.peers) {
       const frame = encodeFrame({ ...handshake, to: peer });
@@ -169,6 +177,11 @@ export class Transport {
   port(): number {
     const address = this.server.address();
     return typeof address === 'object' && address !== null ? address.port : 0;
+  }
+
+  /** What `peer` advertised in its latest handshake ({} if nothing), or null before its first handshake reached this node. */
+  metaOf(peer: NodeId): Meta | null {
+    return this.metas.get(peer) ?? null;
   }
 
   /** The link deadlines in force (linkTiming of the node's timing). */
@@ -377,6 +390,7 @@ export class Transport {
     this.pending.delete(connection);
     connection.from = from;
     connection.fresh = handshake.fresh === true;
+    this.learnMeta(from, handshake.meta ?? {});
     if (connection.fresh && this.known.has(from)) {
       // It started on an empty data dir, yet we spoke with it before: it has lost its state (a vote,
       // a term) and must not rejoin as a new member without being told to (--join-new).
@@ -393,6 +407,18 @@ export class Transport {
     // or its dialer gave up on it), the answer is a reset and the candidate takes over within a round
     // trip rather than at the liveness deadline.
     this.write(established, KEEPALIVE_FRAME);
+  }
+
+  /**
+   * A checked handshake names what its sender advertises. Taken from candidates too: only a member can
+   * pass the checks (with TLS, only the holder of its certificate), and its newest handshake is its
+   * newest word on where it serves.
+   */
+  private learnMeta(from: NodeId, meta: Meta): void {
+    const known = this.metas.get(from);
+    if (known !== undefined && JSON.stringify(known) === JSON.stringify(meta)) return;
+    this.metas.set(from, meta);
+    this.options.onMeta?.(from, meta);
   }
 
   private establish(connection: Inbound): void {
