@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { algorithmNames } from '../core/algorithms.js';
-import { parseMeta, type Meta } from '../runtime/meta.js';
+import { InvalidMeta, parseMeta, type Meta } from '../runtime/meta.js';
 import { ConfigError, StorageError, jsonLogger, logLevels, startNode, type LogLevel, type NodeHandle, type StartOptions } from '../runtime/index.js';
 import { readTlsFiles, type TlsOptions } from '../runtime/config.js';
 import { UsageError, helpText, idMap, integer, oneOf, parseOptions, timing, timingOptions, type CommandSpec, type ParsedOptions } from './args.js';
@@ -192,7 +192,7 @@ function advertised(text: string): Meta {
   try {
     return parseMeta(text);
   } catch (error) {
-    if (error instanceof ConfigError) throw new UsageError(error.message);
+    if (error instanceof InvalidMeta) throw new UsageError(error.message);
     throw error;
   }
 }

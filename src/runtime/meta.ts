@@ -7,11 +7,16 @@
  * It crosses the wire, so it is bounded and flat: a JSON object of at most MAX_META_KEYS keys, each
  * a short name, each value a string (at most MAX_META_STRING characters), a finite number, a boolean
  * or null, and at most MAX_META_BYTES of JSON in all. The same check runs on what this node is told
- * (a ConfigError) and on every handshake received (a refused handshake, never a crash). Keys start
+ * (InvalidMeta) and on every handshake received (a refused handshake, never a crash). Keys start
  * with a letter, which also keeps `__proto__` and its kin out.
  */
 import { z } from 'zod';
-import { ConfigError } from './config.js';
+
+/**
+ * What `checkMeta` throws; startNode turns it into a ConfigError, `ballot node` into exit 2. (Not a
+ * ConfigError itself: config.ts → schema.ts → this module would be an import cycle.)
+ */
+export class InvalidMeta extends Error {}
 
 export type MetaValue = string | number | boolean | null;
 /** A member's advertised payload, as every node knows it. */
@@ -37,14 +42,14 @@ export const metaSchema: z.ZodType<Meta> = z
   .pipe(z.record(z.string(), metaValue))
   .refine((meta) => Buffer.byteLength(JSON.stringify(meta), 'utf8') <= MAX_META_BYTES, { message: `at most ${MAX_META_BYTES} bytes of JSON` });
 
-/** Checks what a node is told to advertise; a ConfigError (one line) names what is wrong. */
+/** Checks what a node is told to advertise; an InvalidMeta (one line) names what is wrong. */
 export function checkMeta(value: unknown, what = 'advertise'): Meta {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(`${what}: expected a JSON object such as {"url":"http://10.0.0.5:8080"}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidMeta(`${what}: expected a JSON object such as {"url":"http://10.0.0.5:8080"}`);
   const parsed = metaSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const where = issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
-    throw new ConfigError(`${what}: not a valid advertisement${where} (${issue.message}; values are strings up to ${MAX_META_STRING} characters, numbers, booleans or null)`);
+    throw new InvalidMeta(`${what}: not a valid advertisement${where} (${issue.message}; values are strings up to ${MAX_META_STRING} characters, numbers, booleans or null)`);
   }
   return Object.freeze({ ...parsed.data });
 }
@@ -55,7 +60,7 @@ export function parseMeta(text: string, what = '--advertise'): Meta {
   try {
     value = JSON.parse(text);
   } catch {
-    throw new ConfigError(`${what}: not JSON (expected an object such as {"url":"http://10.0.0.5:8080"})`);
+    throw new InvalidMeta(`${what}: not JSON (expected an object such as {"url":"http://10.0.0.5:8080"})`);
   }
   return checkMeta(value, what);
 }

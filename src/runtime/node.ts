@@ -19,7 +19,7 @@ import { ConfigError, resolveConfig, type NodeOptions, type ResolvedConfig } fro
 import { StatusServer, type Readiness } from './http.js';
 import { LeadershipScope, type LeaderInfo, type LeadershipJob, type LeaderJob, type LeadOptions, type Reign } from './leadership.js';
 import { adaptLogger, silentLogger, type Logger, type PinoLikeLogger } from './log.js';
-import { checkMeta, type Meta } from './meta.js';
+import { checkMeta, InvalidMeta, type Meta } from './meta.js';
 import { NodeMetrics } from './metrics.js';
 import { cryptoRandom } from './random.js';
 import { InputRecorder } from './record.js';
@@ -104,12 +104,21 @@ export interface StartOptions extends NodeOptions {
  */
 export async function startNode(options: StartOptions): Promise<NodeHandle> {
   const config = resolveConfig(options);
-  const meta = options.advertise === undefined ? {} : checkMeta(options.advertise);
+  const meta = options.advertise === undefined ? {} : advertised(options.advertise);
   const host = new NodeHost(config, adaptLogger(options.logger ?? silentLogger, { node: config.id }), options, meta);
   await host.start();
   const handle = host.handle();
   hosts.set(handle, host);
   return handle;
+}
+
+/** `advertise`, checked (meta.ts); a mistake is a ConfigError like every other option's. */
+function advertised(value: Readonly<Record<string, unknown>>): Meta {
+  try {
+    return checkMeta(value);
+  } catch (error) {
+    throw error instanceof InvalidMeta ? new ConfigError(error.message) : error;
+  }
 }
 
 type Listener = (payload: never) => void;
