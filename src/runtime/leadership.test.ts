@@ -214,7 +214,7 @@ describe('real nodes', () => {
     const nodes: NodeHandle[] = [];
     try {
       for (const id of [1, 2, 3]) {
-        nodes.push(await startNode({ id, algorithm: 'raft', peers, dataDir: join(dir, `n${id}`), advertise: { url: `http://10.0.0.${id}:8080`, zone: 'a' }, logger: pinoLike({ app: 'test' }) }));
+        nodes.push(await startNode({ id, algorithm: 'raft', peers, dataDir: join(dir, `n${id}`), http: '127.0.0.1:0', advertise: { url: `http://10.0.0.${id}:8080`, zone: 'a' }, logger: pinoLike({ app: 'test' }) }));
       }
       const active = new Set<NodeId>();
       const log: string[] = [];
@@ -232,6 +232,11 @@ describe('real nodes', () => {
       const leader = nodes.find((node) => node.id === first.id)!;
       await waitFor('every node to name the leader and its URL', 10_000, () => (nodes.every((node) => node.leader()?.id === first.id && node.leader()?.meta?.['url'] === `http://10.0.0.${first.id}:8080`) ? true : undefined));
       assert.deepEqual(leader.meta, { url: `http://10.0.0.${first.id}:8080`, zone: 'a' });
+      // Any member answers GET /leader with the leader's advertised meta.
+      const follower = nodes.find((node) => node.id !== first.id)!;
+      const answer = await fetch(`http://127.0.0.1:${follower.httpPort}/leader`);
+      assert.equal(answer.status, 200);
+      assert.deepEqual(await answer.json(), { id: first.id, term: first.term, meta: { url: `http://10.0.0.${first.id}:8080`, zone: 'a' } });
       await waitFor('the leader\'s job to run', 5000, () => (active.has(first.id) ? true : undefined));
       assert.deepEqual([...active], [first.id]);
 
