@@ -5,6 +5,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -278,5 +279,34 @@ describe('real nodes', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('a failed job with nobody to tell', () => {
+  const nodeJs = new URL('./node.js', import.meta.url).href;
+  /** A one-node cluster (it leads at once) whose job throws; `listen`: a 'job-failed' listener. */
+  function run(listen: boolean, port: number): ReturnType<typeof spawnSync> {
+    const dir = mkdtempSync(join(tmpdir(), 'ballot-job-failed-'));
+    const script = `
+      import { startNode } from ${JSON.stringify(nodeJs)};
+      const node = await startNode({ id: 1, algorithm: 'raft', peers: { 1: '127.0.0.1:${port}' }, dataDir: ${JSON.stringify(dir)} });
+      ${listen ? "node.on('job-failed', ({ error, reign }) => { console.log('reported', error.message, reign.term); void node.stop(); });" : ''}
+      node.lead(async () => { throw new Error('the job broke'); });
+    `;
+    try {
+      return spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  test('is rethrown as an uncaught exception (the process exits 1, as for an unhandled rejection); with a job-failed listener it is reported there', { timeout: 45_000 }, async () => {
+    const [first, second] = await freePorts(2);
+    const crashed = run(false, first!);
+    assert.equal(crashed.status, 1, String(crashed.stderr));
+    assert.match(String(crashed.stderr), /Error: the job broke/);
+    const reported = run(true, second!);
+    assert.equal(reported.status, 0, String(reported.stderr));
+    assert.match(String(reported.stdout), /^reported the job broke \d+$/m);
   });
 });
