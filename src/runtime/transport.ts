@@ -86,6 +86,8 @@ interface Inbound {
   state: 'pending' | 'candidate' | 'established';
   from: NodeId | null;
   fresh: boolean;
+  /** What its handshake advertised ({} if nothing); learned when the connection is established. */
+  meta: Meta;
   lastHeard: number;
   sentSinceTick: boolean;
   /** It has been through a poll of the event loop since it was accepted: its handshake could have been read. */
@@ -296,6 +298,7 @@ export class Transport {
       state: 'pending',
       from: null,
       fresh: false,
+      meta: {},
       lastHeard: now,
       sentSinceTick: false,
       polled: false,
@@ -390,7 +393,7 @@ export class Transport {
     this.pending.delete(connection);
     connection.from = from;
     connection.fresh = handshake.fresh === true;
-    this.learnMeta(from, handshake.meta ?? {});
+    connection.meta = handshake.meta ?? {};
     if (connection.fresh && this.known.has(from)) {
       // It started on an empty data dir, yet we spoke with it before: it has lost its state (a vote,
       // a term) and must not rejoin as a new member without being told to (--join-new).
@@ -410,9 +413,9 @@ export class Transport {
   }
 
   /**
-   * A checked handshake names what its sender advertises. Taken from candidates too: only a member can
-   * pass the checks (with TLS, only the holder of its certificate), and its newest handshake is its
-   * newest word on where it serves.
+   * What a member advertises, from the handshake of its established connection: a candidate's (which
+   * may be a fake in its name, without TLS) counts only once it has taken over, as it cannot cut the
+   * member's live link either. Kept while the member is away: the last word on where it serves.
    */
   private learnMeta(from: NodeId, meta: Meta): void {
     const known = this.metas.get(from);
@@ -426,6 +429,7 @@ export class Transport {
     connection.state = 'established';
     this.established.set(from, connection);
     this.heard.set(from, performance.now());
+    this.learnMeta(from, connection.meta);
     this.options.metrics.connection(from, 'inbound', true);
     this.options.logger.info('peer-connected', { peer: from, direction: 'inbound' });
     for (const message of connection.held.splice(0)) this.deliver(from, message);
