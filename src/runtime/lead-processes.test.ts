@@ -53,7 +53,8 @@ interface Interval {
 /** The resource the jobs write to: a fence in front of a log of admitted writes. */
 class Resource {
   readonly fence = createFence();
-  readonly writes: { token: FenceToken; admitted: boolean; at: bigint }[] = [];
+  /** Every write, in the order the fence judged them; `straggler`: sent by the test in a deposed reign's name. */
+  readonly writes: { token: FenceToken; admitted: boolean; at: bigint; straggler: boolean }[] = [];
   private constructor(readonly server: Server) {}
 
   static async start(): Promise<Resource> {
@@ -65,7 +66,7 @@ class Resource {
         request.on('end', () => {
           const token = JSON.parse(body) as FenceToken;
           const admitted = resource.fence.admit(token);
-          resource.writes.push({ token, admitted, at: process.hrtime.bigint() });
+          resource.writes.push({ token, admitted, at: process.hrtime.bigint(), straggler: false });
           response.writeHead(admitted ? 200 : 409).end();
         });
       }),
@@ -81,7 +82,7 @@ class Resource {
   /** A write in the name of `token`, as a straggler of a deposed leader would send it: admitted? */
   straggler(token: FenceToken): boolean {
     const admitted = this.fence.admit(token);
-    this.writes.push({ token, admitted, at: process.hrtime.bigint() });
+    this.writes.push({ token, admitted, at: process.hrtime.bigint(), straggler: true });
     return admitted;
   }
 
@@ -288,7 +289,7 @@ describe('lead() on three real processes: leader-only jobs under kill -9, gracef
     await restart(old.id);
   });
 
-  test('SIGSTOP, a new leader, SIGCONT: the resumed leader steps down and its job ends; every write it sent after the new reign began was refused', async () => {
+  test('SIGSTOP, a new leader, SIGCONT: the resumed leader steps down and its job ends; every write it sent after the new reign began was refused', async (t) => {
     const old = await cluster.leader();
     const before = cluster.intervals().length;
     const child = cluster.processes.get(old.id)!;
@@ -307,6 +308,8 @@ describe('lead() on three real processes: leader-only jobs under kill -9, gracef
     const firstNew = resource.writes.find((write) => write.admitted && compareTokens(write.token, newToken) === 0)!;
     const late = resource.writes.filter((write) => write.at > firstNew.at && compareTokens(write.token, newToken) < 0);
     assert.ok(late.every((write) => !write.admitted), `no write of an older reign admitted after the new one wrote: ${JSON.stringify(late.map((w) => w.token))}`);
+    const resumed = late.filter((write) => !write.straggler).length;
+    t.diagnostic(`writes of older reigns after the new one began: ${late.length}, ${resumed} of them sent by the resumed process; all refused`);
     // Admitted writes never go back to an older reign.
     const admitted = resource.writes.filter((write) => write.admitted);
     for (let i = 1; i < admitted.length; i++) assert.ok(compareTokens(admitted[i]!.token, admitted[i - 1]!.token) >= 0, 'admitted tokens never decrease');
