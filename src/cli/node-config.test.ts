@@ -105,3 +105,23 @@ test('mistakes in the environment or the --config file: one line on stderr, exit
     assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
   }
 });
+
+test('--advertise: JSON from a flag, BALLOT_ADVERTISE or an object in --config; a mistake is one line, exit 2', { timeout: 60_000 }, () => {
+  const base = ['--id', '1', '--algorithm', 'raft', '--peers', '1=127.0.0.1:7001', '--data-dir', join(dir, 'adv')];
+  assert.deepEqual(parse([...base, '--advertise', '{"url":"http://10.0.0.1:8080","zone":"b"}']).options.advertise, { url: 'http://10.0.0.1:8080', zone: 'b' });
+  assert.deepEqual(parse(base, { BALLOT_ADVERTISE: '{"url":"u"}' }).options.advertise, { url: 'u' });
+  assert.deepEqual(parse([...base, '--config', file('advertise.json', { advertise: { url: 'from-file', weight: 2 } })]).options.advertise, { url: 'from-file', weight: 2 });
+  assert.equal(parse(base).options.advertise, undefined);
+  const cases: [string, RegExp][] = [
+    ['{"url":', /^ballot node: --advertise: not JSON/],
+    ['[1,2]', /^ballot node: --advertise: expected a JSON object/],
+    ['{"url":{"host":"a"}}', /^ballot node: --advertise: not a valid advertisement at url/],
+    [JSON.stringify({ url: 'x'.repeat(1100) }), /^ballot node: --advertise: not a valid advertisement at url/],
+  ];
+  for (const [json, expected] of cases) {
+    const result = spawnSync(process.execPath, [mainJs, 'node', ...base, '--advertise', json], { env: { PATH: process.env['PATH'] }, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(result.status, 2, `${json}: ${result.stderr}`);
+    assert.match(result.stderr.trim(), expected);
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+  }
+});

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { algorithmNames } from '../core/algorithms.js';
+import { InvalidMeta, parseMeta, type Meta } from '../runtime/meta.js';
 import { ConfigError, StorageError, jsonLogger, logLevels, startNode, type LogLevel, type NodeHandle, type StartOptions } from '../runtime/index.js';
 import { readTlsFiles, type TlsOptions } from '../runtime/config.js';
 import { UsageError, helpText, idMap, integer, oneOf, parseOptions, timing, timingOptions, type CommandSpec, type ParsedOptions } from './args.js';
@@ -30,7 +31,8 @@ export const nodeSpec: CommandSpec = {
     config: { type: 'string', value: 'FILE', description: 'a JSON object of settings, keys the option names ({"algorithm":"raft",...}); flags and BALLOT_* win' },
     algorithm: { type: 'string', value: 'NAME', description: `the election algorithm: ${algorithmNames.join(', ')} (required)` },
     listen: { type: 'string', value: 'HOST:PORT', description: "where to accept peer connections (default: this node's address in --peers)" },
-    http: { type: 'string', value: 'HOST:PORT', description: 'where to serve /status, /health, /livez, /readyz, /metrics (default: no HTTP)' },
+    http: { type: 'string', value: 'HOST:PORT', description: 'where to serve /status, /health, /livez, /readyz, /leader, /watch, /metrics (default: no HTTP)' },
+    advertise: { type: 'string', value: 'JSON', description: 'a small flat JSON object this node tells its peers, e.g. \'{"url":"http://10.0.0.5:8080"}\' (GET /leader shows the leader\'s)' },
     peers: { type: 'string', value: 'ID=HOST:PORT,...', description: 'every voting member and its peer address, this node included (required)' },
     observers: { type: 'string', value: 'ID=HOST:PORT,...', description: 'non-voting members (ZAB observers, Raft learners)' },
     'data-dir': { type: 'string', value: 'DIR', description: "this node's durable state (created if missing; required)" },
@@ -105,7 +107,12 @@ function configFileSchema(): import('zod').ZodType<ParsedOptions> {
         .filter(([name]) => name !== 'config')
         .map(([name, option]) => [
           name,
-          (name === 'peers' || name === 'observers' ? memberList : option.type === 'boolean' ? z.boolean() : z.union([z.string(), z.number()]).transform(String)).optional(),
+          (name === 'peers' || name === 'observers'
+            ? memberList
+            : name === 'advertise'
+              ? z.union([z.string(), z.record(z.string(), z.unknown())]).transform((value) => (typeof value === 'string' ? value : JSON.stringify(value)))
+              : option.type === 'boolean' ? z.boolean() : z.union([z.string(), z.number()]).transform(String)
+          ).optional(),
         ]),
     ),
   );
@@ -180,10 +187,21 @@ export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
     ...(values.insecure === true ? { insecure: true } : {}),
     ...(tlsFlags.length === 3 ? { tls: readTls(withId(values['tls-cert'], 'tls-cert', id), withId(values['tls-key'], 'tls-key', id), required(values['tls-ca'], 'tls-ca')) } : {}),
     ...(values.record !== undefined ? { record: required(values.record, 'record') } : {}),
+    ...(values.advertise !== undefined ? { advertise: advertised(required(values.advertise, 'advertise')) } : {}),
     ...(values['record-max-mb'] !== undefined ? { recordMaxBytes: integer(values['record-max-mb'], 'record-max-mb', 1024, 1, 1024 * 1024) * 1024 * 1024 } : {}),
   };
   if (values['record-max-mb'] !== undefined && values.record === undefined) throw new UsageError('--record-max-mb needs --record FILE');
   return { options, log: oneOf(values.log, 'log', logLevels, 'info'), exitOnStdinClose: values['exit-on-stdin-close'] === true };
+}
+
+/** `--advertise JSON`, checked here so that a mistake is one line and exit 2 before anything starts. */
+function advertised(text: string): Meta {
+  try {
+    return parseMeta(text);
+  } catch (error) {
+    if (error instanceof InvalidMeta) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 /**

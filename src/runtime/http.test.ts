@@ -148,6 +148,7 @@ function handlers(overrides: Partial<HttpHandlers> = {}): HttpHandlers {
     metrics: () => Promise.resolve('ballot_term 7\n'),
     metricsContentType: 'text/plain',
     ready: () => ({ ready: true, reason: 'ready: leader 2 in term 7' }),
+    leader: () => ({ id: 2, term: 7, meta: { url: 'http://127.0.0.1:9002' } }),
     ...overrides,
   };
 }

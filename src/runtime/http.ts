@@ -1,5 +1,6 @@
 /**
- * HTTP on its own port (CONTRACT.md): GET /status, /health, /metrics, /livez, /readyz. Separate from the
+ * HTTP on its own port (CONTRACT.md): GET /status, /health, /metrics, /livez, /readyz, /leader, /watch
+ * (watch.ts). Separate from the
  * peer port so that monitoring never shares a listener, a connection limit or a parser with election
  * traffic.
  *
@@ -14,6 +15,8 @@ import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Status } from '../core/types.js';
 import { ConfigError, formatAddress, type Address } from './config.js';
+import type { LeaderInfo } from './leadership.js';
+import { leaderBody, WatchHub } from './watch.js';
 
 /** Whether the node is fit to serve (`GET /readyz`), and why, in one line. */
 export interface Readiness {
@@ -27,6 +30,11 @@ export interface HttpHandlers {
   readonly metrics: () => Promise<string>;
   readonly metricsContentType: string;
   readonly ready: () => Readiness;
+  /** The leader this node knows, with its advertised meta (GET /leader, GET /watch). */
+  readonly leader: () => LeaderInfo | null;
+  /** Watch streams at once, and the interval of their keepalive comments (watch.ts defaults). */
+  readonly maxWatchers?: number;
+  readonly watchHeartbeatMs?: number;
 }
 
 /** At most this many connections at once; the oldest one without a request in progress makes room. */
@@ -49,9 +57,14 @@ export class StatusServer {
   /** Open connections, oldest first (a Map keeps insertion order). */
   private readonly connections = new Map<Socket, Connection>();
 
-  private constructor(private readonly server: Server) {}
+  private constructor(
+    private readonly server: Server,
+    private readonly watch: WatchHub,
+  ) {}
 
   static async listen(address: Address, handlers: HttpHandlers): Promise<StatusServer> {
+    const leaderNow = (): string => leaderBody(handlers.leader(), handlers.status().term);
+    const watch = new WatchHub(leaderNow, handlers.maxWatchers, handlers.watchHeartbeatMs);
     const server = createServer({ connectionsCheckingInterval: CHECK_INTERVAL_MS, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (request, response) => {
       const path = (request.url ?? '/').split('?')[0];
       if (request.method !== 'GET' && request.method !== 'HEAD') {
@@ -79,6 +92,15 @@ export class StatusServer {
           response.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end(`${reason}\n`);
           return;
         }
+        case '/leader': {
+          // Any member answers, so a client that is not one can find the leader (and its advertised URL).
+          const known = handlers.leader() !== null;
+          response.writeHead(known ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(leaderNow());
+          return;
+        }
+        case '/watch':
+          watch.add(request, response);
+          return;
         case '/metrics':
           handlers.metrics().then(
             (text) => response.writeHead(200, { 'content-type': handlers.metricsContentType }).end(text),
@@ -86,11 +108,11 @@ export class StatusServer {
           );
           return;
         default:
-          response.writeHead(404, { 'content-type': 'text/plain' }).end('not found (try /status, /health, /livez, /readyz, /metrics)\n');
+          response.writeHead(404, { 'content-type': 'text/plain' }).end('not found (try /status, /health, /livez, /readyz, /leader, /watch, /metrics)\n');
       }
     });
     server.maxHeadersCount = 50;
-    const statusServer = new StatusServer(server);
+    const statusServer = new StatusServer(server, watch);
     server.on('connection', (socket: Socket) => statusServer.admit(socket));
     server.on('request', (request, response) => {
       const connection = statusServer.connections.get(request.socket);
@@ -101,6 +123,7 @@ export class StatusServer {
     await new Promise<void>((resolve, reject) => {
       const onError = (error: NodeJS.ErrnoException): void => {
         const why = error.code === 'EADDRINUSE' ? 'address already in use' : (error.code ?? error.message);
+        watch.close();
         reject(new ConfigError(`cannot serve HTTP on ${formatAddress(address)} (${why})`));
       };
       server.once('error', onError);
@@ -138,7 +161,14 @@ export class StatusServer {
     return typeof address === 'object' && address !== null ? address.port : 0;
   }
 
+  /** The leader (or its meta) may have changed: tell the watchers. */
+  leaderChanged(): void {
+    this.watch.publish();
+  }
+
   async close(): Promise<void> {
+    // Watch streams end cleanly first (a client sees the end of the stream, not a reset).
+    this.watch.close();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
     await closed;

@@ -28,3 +28,33 @@ export function jsonLogger(level: LogLevel, write: (line: string) => void, base:
     debug: (event, fields) => emit('debug', event, fields),
   };
 }
+
+/**
+ * A logger of the pino family (pino, bunyan's shape, or anything with `info(object, message)`,
+ * `debug(object, message)` and `child(bindings)`), so a service hands its own logger to startNode and
+ * gets ballot's lines in its own format and destination. Only these three methods are used.
+ */
+export interface PinoLikeLogger {
+  info(fields: object, message?: string): void;
+  debug(fields: object, message?: string): void;
+  child(bindings: Record<string, unknown>): PinoLikeLogger;
+}
+
+/** Whether `logger` is a pino-like one (it has `child`) rather than ballot's own Logger. */
+export function isPinoLike(logger: Logger | PinoLikeLogger): logger is PinoLikeLogger {
+  return typeof (logger as Partial<PinoLikeLogger>).child === 'function';
+}
+
+/**
+ * Either kind of logger as ballot's Logger. A pino-like one gets a child bound to `bindings` (e.g. the
+ * node id), and every line as `info({ event, ...fields }, event)`: the event name is both a field (to
+ * filter on) and the message (to read).
+ */
+export function adaptLogger(logger: Logger | PinoLikeLogger, bindings: LogFields = {}): Logger {
+  if (!isPinoLike(logger)) return logger;
+  const child = logger.child({ ...bindings });
+  return {
+    info: (event, fields) => child.info({ event, ...fields }, event),
+    debug: (event, fields) => child.debug({ event, ...fields }, event),
+  };
+}

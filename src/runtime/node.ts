@@ -17,7 +17,9 @@ import { isQuorum, majority } from '../core/quorum.js';
 import type { ElectionEvent, Input, Message, NodeId, Status } from '../core/types.js';
 import { ConfigError, resolveConfig, type NodeOptions, type ResolvedConfig } from './config.js';
 import { StatusServer, type Readiness } from './http.js';
-import { silentLogger, type Logger } from './log.js';
+import { LeadershipScope, type LeaderInfo, type LeadershipJob, type LeaderJob, type LeadOptions, type Reign } from './leadership.js';
+import { adaptLogger, silentLogger, type Logger, type PinoLikeLogger } from './log.js';
+import { checkMeta, InvalidMeta, type Meta } from './meta.js';
 import { NodeMetrics } from './metrics.js';
 import { cryptoRandom } from './random.js';
 import { InputRecorder } from './record.js';
@@ -38,6 +40,8 @@ export interface NodeEvents {
    * its data dir was empty while a peer knew it as an existing member (then `error` is a ConfigError).
    */
   readonly fatal: { readonly error: Error };
+  /** A run of a `lead()` job threw or rejected, and the job has no `onError` (leadership.ts). */
+  readonly 'job-failed': { readonly error: unknown; readonly reign: Reign };
 }
 
 export type NodeEventName = keyof NodeEvents;
@@ -52,6 +56,19 @@ export interface NodeHandle {
   status(): Status;
   /** Whether this node believes it is THE leader now (status().leader === status().id). */
   isLeader(): boolean;
+  /**
+   * Runs `job` while this node leads (and holds its lease, where the algorithm has one): once per
+   * reign, with a signal aborted the moment leadership ends, and again when it returns; never two runs
+   * at once. `reign.token` is the fencing token to send with every write (fence.ts). See leadership.ts
+   * and docs/embedding.md.
+   */
+  lead(job: LeaderJob, options?: LeadOptions): LeadershipJob;
+  /** The leader this node knows, with the meta it advertises; null while none is known. */
+  leader(): LeaderInfo | null;
+  /** Resolves as soon as a leader is known; rejects when `signal` aborts or the node stops. */
+  waitForLeader(options?: { readonly signal?: AbortSignal }): Promise<LeaderInfo>;
+  /** What this node advertises to its peers (`advertise`, {} if nothing). */
+  readonly meta: Meta;
   /** Subscribes to an event; returns the function that unsubscribes. */
   on<E extends NodeEventName>(event: E, listener: (payload: NodeEvents[E]) => void): () => void;
   /** The Prometheus text of /metrics. */
@@ -63,8 +80,18 @@ export interface NodeHandle {
 }
 
 export interface StartOptions extends NodeOptions {
-  /** Structured log sink (log.ts); default: silent. */
-  readonly logger?: Logger;
+  /**
+   * Structured log sink: ballot's own Logger (log.ts, e.g. jsonLogger) or a pino-compatible one
+   * (`info(obj, msg)`, `debug(obj, msg)`, `child(bindings)`), which gets a child bound to `{ node: id }`.
+   * Default: silent.
+   */
+  readonly logger?: Logger | PinoLikeLogger;
+  /**
+   * A small JSON object this node advertises to every peer (meta.ts: flat, at most 16 keys and 1 KiB),
+   * e.g. `{ url: 'http://10.0.0.5:8080' }`: any node's `leader()` and `GET /leader` then say where the
+   * leader serves. Members that advertise need peers of this version or later.
+   */
+  readonly advertise?: Readonly<Record<string, unknown>>;
   /** Append every input the core receives to this file, for `ballot replay` (record.ts). */
   readonly record?: string;
   /** Stop recording once the file would grow past this many bytes (default 1 GiB). */
@@ -77,11 +104,21 @@ export interface StartOptions extends NodeOptions {
  */
 export async function startNode(options: StartOptions): Promise<NodeHandle> {
   const config = resolveConfig(options);
-  const host = new NodeHost(config, options.logger ?? silentLogger, options);
+  const meta = options.advertise === undefined ? {} : advertised(options.advertise);
+  const host = new NodeHost(config, adaptLogger(options.logger ?? silentLogger, { node: config.id }), options, meta);
   await host.start();
   const handle = host.handle();
   hosts.set(handle, host);
   return handle;
+}
+
+/** `advertise`, checked (meta.ts); a mistake is a ConfigError like every other option's. */
+function advertised(value: Readonly<Record<string, unknown>>): Meta {
+  try {
+    return checkMeta(value);
+  } catch (error) {
+    throw error instanceof InvalidMeta ? new ConfigError(error.message) : error;
+  }
 }
 
 type Listener = (payload: never) => void;
@@ -121,15 +158,25 @@ class NodeHost {
   private stopping: Promise<void> | null = null;
   private resolveStopped!: () => void;
   private readonly stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
+  /** lead(), leader(), waitForLeader(): fed every status change (leadership.ts). */
+  private readonly leadership: LeadershipScope;
 
   constructor(
     private readonly config: ResolvedConfig,
     private readonly logger: Logger,
     private readonly recording: Pick<StartOptions, 'record' | 'recordMaxBytes'> = {},
+    private readonly meta: Meta = {},
   ) {
     this.members = new Set(config.addresses.keys());
     this.metrics = new NodeMetrics(config.algorithm, config.id, config.clusterId, [...config.voters, ...config.observers]);
     this.last = { id: config.id, role: 'starting', leader: null, term: 0 };
+    this.leadership = new LeadershipScope(
+      config.id,
+      this.last,
+      (member) => (member === config.id ? this.meta : (this.transport?.metaOf(member) ?? null)),
+      logger,
+      (error, reign) => this.emit('job-failed', { error, reign }),
+    );
   }
 
   async start(): Promise<void> {
@@ -167,6 +214,7 @@ class NodeHost {
           metrics: () => this.metrics.text(),
           metricsContentType: this.metrics.contentType,
           ready: () => this.readiness(),
+          leader: () => this.leadership.leader(),
         });
       }
       this.transport = await Transport.listen({
@@ -180,6 +228,9 @@ class NodeHost {
         // recognizedBy stops it unless it was told --join-new (see there).
         fresh: this.fresh,
         onRecognized: (peer) => this.recognizedBy(peer),
+        meta: this.meta,
+        // The leader's meta may arrive after the leader is known (its handshake on a later connection).
+        onMeta: () => this.http?.leaderChanged(),
         validateMessage,
         metrics: this.metrics,
         logger: this.logger,
@@ -235,6 +286,10 @@ class NodeHost {
         set.add(listener as Listener);
         return () => void set.delete(listener as Listener);
       },
+      lead: (job, options) => this.leadership.lead(job, options),
+      leader: () => this.leadership.leader(),
+      waitForLeader: (options) => this.leadership.waitForLeader(options),
+      meta: this.meta,
       metrics: () => this.metrics.text(),
       stop: () => this.stop(),
       stopped: this.stopped,
@@ -409,6 +464,9 @@ class NodeHost {
       case 'status':
         this.last = event.status;
         this.metrics.observeStatus(event.status);
+        // Here, not at 'lost-leadership': a status change comes first in the driver's order, and a lease
+        // lost without losing leadership (leadership.ts) is seen only here.
+        this.leadership.observe(event.status);
         return;
       case 'lost-leadership':
         this.emit('lost-leadership', { term: event.term });
@@ -422,6 +480,7 @@ class NodeHost {
         // atMs: the core's clock, so that `ballot replay` of this node's record can be compared line by line.
         this.logger.info('leader-changed', { leader: event.leader, term: event.term, role: this.last.role, atMs: event.atMs });
         this.emit('leader-changed', { leader: event.leader, term: event.term });
+        this.http?.leaderChanged();
         return;
       case 'became-leader':
         this.emit('became-leader', { term: event.term });
@@ -433,8 +492,11 @@ class NodeHost {
     }
   }
 
-  private emit<E extends NodeEventName>(event: E, payload: NodeEvents[E]): void {
-    for (const listener of this.listeners.get(event) ?? []) {
+  /** Returns whether anyone listens to `event`. */
+  private emit<E extends NodeEventName>(event: E, payload: NodeEvents[E]): boolean {
+    const listeners = this.listeners.get(event);
+    if (!listeners || listeners.size === 0) return false;
+    for (const listener of listeners) {
       try {
         (listener as (payload: NodeEvents[E]) => void)(payload);
       } catch (error) {
@@ -445,6 +507,7 @@ class NodeHost {
         });
       }
     }
+    return true;
   }
 
   // ---- stopping -------------------------------------------------------------------------------------
@@ -457,6 +520,8 @@ class NodeHost {
     this.timer = null;
     if (this.warmUpSlice) clearImmediate(this.warmUpSlice);
     this.warmUpSlice = null;
+    // Before anything closes: every lead() job is aborted while this node still holds what it held.
+    this.leadership.close();
     if (wasLeader) this.emit('lost-leadership', { term: this.last.term });
     this.stopping = (async () => {
       await Promise.all([this.transport?.close(), this.http?.close()]);

@@ -17,6 +17,7 @@
 import { MAX_EPOCH, MAX_TERM, MAX_ZXID } from '../core/bounds.js';
 import type { FieldShape, ShapeOf } from '../core/shapes.js';
 import type { AnyAlgorithm, Message } from '../core/types.js';
+import { metaProblem, type Meta } from './meta.js';
 
 /** Why a value was refused: where (the keys and indexes leading to it) and what was wrong. */
 export interface Issue {
@@ -231,6 +232,12 @@ export interface Handshake {
    * member: an acceptor that knew the sender before answers `{"recognized":true}` (a lost disk).
    */
   readonly fresh?: true | undefined;
+  /**
+   * What the sender advertises (meta.ts), present only when it advertises something: a node that
+   * advertises nothing sends the handshake every version-2 node accepts, so `meta` needs no version
+   * bump; members that advertise need peers that know the field (upgrade, then advertise).
+   */
+  readonly meta?: Meta | undefined;
 }
 
 /** Cluster ids: short printable names (they appear in logs and handshakes). */
@@ -255,8 +262,12 @@ export const handshakeSchema: Validator<Handshake> = validator(
       from: integer(1),
       to: integer(1),
       fresh: literal(true),
+      meta: (value, path) => {
+        const issue = metaProblem(value);
+        return issue === null ? null : { path: [...path, 'meta', ...issue.path], message: issue.message };
+      },
     },
-    new Set(['fresh']),
+    new Set(['fresh', 'meta']),
   ),
 );
 

@@ -254,3 +254,35 @@ test('a keepalive before the handshake is refused as a bad handshake', { timeout
     await a.transport.close();
   }
 });
+
+test('the handshake carries what a member advertises; a handshake whose meta breaks the bounds is refused, one without meta is accepted', { timeout: 10_000 }, async () => {
+  const [p1, p2] = await freePorts(2);
+  const a = await startPeer(1, new Map([[1, p1!], [2, p2!]]));
+  try {
+    assert.equal(a.transport.metaOf(2), null, 'nothing known before a handshake');
+    for (const meta of [{ url: 'x'.repeat(513) }, { nested: { url: 'x' } }, { '9lives': 1 }, ['url'], Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, i]))]) {
+      const socket = await rawConnection(p1!);
+      socket.on('error', () => {});
+      socket.write(handshake(2, 1, { meta }));
+      assert.equal(await closedWithin(socket, 2000), 'closed', JSON.stringify(meta).slice(0, 60));
+    }
+    assert.equal(await sample(a, 'ballot_frames_rejected_by_reason_total{reason="bad-handshake"}'), 5);
+    assert.equal(a.transport.metaOf(2), null);
+
+    const plain = await rawConnection(p1!);
+    plain.on('error', () => {});
+    plain.write(handshake(2, 1));
+    await waitFor('the plain handshake admitted', 2000, () => (a.transport.metaOf(2) !== null ? true : undefined));
+    assert.deepEqual(a.transport.metaOf(2), {}, 'a member that advertises nothing');
+    plain.destroy();
+
+    const advertising = await rawConnection(p1!);
+    advertising.on('error', () => {});
+    advertising.write(handshake(2, 1, { meta: { url: 'http://10.0.0.2:8080', weight: 3, primary: false, note: null } }));
+    await waitFor('the meta learned', 2000, () => (a.transport.metaOf(2)?.['url'] !== undefined ? true : undefined));
+    assert.deepEqual(a.transport.metaOf(2), { url: 'http://10.0.0.2:8080', weight: 3, primary: false, note: null });
+    advertising.destroy();
+  } finally {
+    await a.transport.close();
+  }
+});

@@ -44,6 +44,7 @@ import { ConfigError, formatAddress, type Address } from './config.js';
 import { encodeFrame, FrameDecoder, KEEPALIVE, KEEPALIVE_FRAME, MAX_FRAME_BYTES, type RejectReason } from './frames.js';
 import type { ConnectionRejectReason } from './metrics.js';
 import { confirmAfterPoll, linkTiming, PeerLink, TCP_KEEPALIVE_MS, type LinkOptions, type LinkTiming } from './links.js';
+import type { Meta } from './meta.js';
 import { handshakeSchema, PROTOCOL_VERSION, RECOGNIZED, type Handshake, type MessageValidator } from './schema.js';
 
 export interface TransportOptions extends LinkOptions {
@@ -61,6 +62,10 @@ export interface TransportOptions extends LinkOptions {
    * say `fresh`, so that a peer that knew it before can say so (onRecognized).
    */
   readonly fresh: boolean;
+  /** What this node advertises (meta.ts), sent in its handshakes; absent or empty: nothing. */
+  readonly meta?: Meta;
+  /** A peer's handshake brought its meta (the first time, or a different one after it restarted). */
+  readonly onMeta?: (peer: NodeId, meta: Meta) => void;
   /** Called for every valid message, in arrival order per sender. */
   readonly onMessage: (from: NodeId, message: Message) => void;
   readonly maxFrameBytes?: number;
@@ -81,6 +86,8 @@ interface Inbound {
   state: 'pending' | 'candidate' | 'established';
   from: NodeId | null;
   fresh: boolean;
+  /** What its handshake advertised ({} if nothing); learned when the connection is established. */
+  meta: Meta;
   lastHeard: number;
   sentSinceTick: boolean;
   /** It has been through a poll of the event loop since it was accepted: its handshake could have been read. */
@@ -101,6 +108,8 @@ export class Transport {
   private readonly candidates = new Map<NodeId, Inbound>();
   /** When each member was last heard on its established inbound connection. */
   private readonly heard = new Map<NodeId, number>();
+  /** What each member advertised in its latest checked handshake ({} when nothing); kept while it is away. */
+  private readonly metas = new Map<NodeId, Meta>();
   /** Members seen with a non-fresh handshake that then sent a valid frame, in this process's life. */
   private readonly known = new Set<NodeId>();
   private readonly timing: LinkTiming;
@@ -132,6 +141,7 @@ export class Transport {
       from: options.id,
       to: 0,
       ...(options.fresh ? { fresh: true as const } : {}),
+      ...(options.meta && Object.keys(options.meta).length > 0 ? { meta: options.meta } : {}),
     };
     for (const [peer, address] of options.peers) {
       const frame = encodeFrame({ ...handshake, to: peer });
@@ -169,6 +179,11 @@ export class Transport {
   port(): number {
     const address = this.server.address();
     return typeof address === 'object' && address !== null ? address.port : 0;
+  }
+
+  /** What `peer` advertised in its latest handshake ({} if nothing), or null before its first handshake reached this node. */
+  metaOf(peer: NodeId): Meta | null {
+    return this.metas.get(peer) ?? null;
   }
 
   /** The link deadlines in force (linkTiming of the node's timing). */
@@ -283,6 +298,7 @@ export class Transport {
       state: 'pending',
       from: null,
       fresh: false,
+      meta: {},
       lastHeard: now,
       sentSinceTick: false,
       polled: false,
@@ -377,6 +393,7 @@ export class Transport {
     this.pending.delete(connection);
     connection.from = from;
     connection.fresh = handshake.fresh === true;
+    connection.meta = handshake.meta ?? {};
     if (connection.fresh && this.known.has(from)) {
       // It started on an empty data dir, yet we spoke with it before: it has lost its state (a vote,
       // a term) and must not rejoin as a new member without being told to (--join-new).
@@ -395,11 +412,24 @@ export class Transport {
     this.write(established, KEEPALIVE_FRAME);
   }
 
+  /**
+   * What a member advertises, from the handshake of its established connection: a candidate's (which
+   * may be a fake in its name, without TLS) counts only once it has taken over, as it cannot cut the
+   * member's live link either. Kept while the member is away: the last word on where it serves.
+   */
+  private learnMeta(from: NodeId, meta: Meta): void {
+    const known = this.metas.get(from);
+    if (known !== undefined && JSON.stringify(known) === JSON.stringify(meta)) return;
+    this.metas.set(from, meta);
+    this.options.onMeta?.(from, meta);
+  }
+
   private establish(connection: Inbound): void {
     const from = connection.from!;
     connection.state = 'established';
     this.established.set(from, connection);
     this.heard.set(from, performance.now());
+    this.learnMeta(from, connection.meta);
     this.options.metrics.connection(from, 'inbound', true);
     this.options.logger.info('peer-connected', { peer: from, direction: 'inbound' });
     for (const message of connection.held.splice(0)) this.deliver(from, message);

@@ -1,0 +1,268 @@
+/**
+ * The embedding API's leadership scope: `node.lead(job)`, `node.leader()`, `node.waitForLeader()`.
+ *
+ * The user: a service of a few instances that must run one job on one instance at a time. The lesson
+ * of client-go's leaderelection (kyverno#14984: a context wired wrong kept a deposed leader running
+ * controllers) is that "stop when leadership ends" must not be left to the caller's wiring: here the
+ * job receives an AbortSignal that THIS module aborts, synchronously, inside the node's host step
+ * that observed the end (before the node reads another message, so before it can answer a rival), and
+ * the next run starts only after the previous one has settled, so a node never runs two copies.
+ *
+ * "Leads" is one rule, `holdsLeadership`: the driver's leadership (status.leader === status.id,
+ * src/core/driver.ts) and, where the status carries a lease (Raft with a leader lease), the lease.
+ * A node that leads without a lease has a quorum that may already be electing someone else.
+ */
+import { leads } from '../core/driver.js';
+import type { NodeId, Status } from '../core/types.js';
+import type { FenceToken } from './fence.js';
+import type { Logger } from './log.js';
+import type { Meta } from './meta.js';
+
+/** Who leads, as this node knows it. `meta`: what the leader advertises; null until its handshake has reached this node. */
+export interface LeaderInfo {
+  readonly id: NodeId;
+  readonly term: number;
+  readonly meta: Meta | null;
+}
+
+/** One reign of this node, handed to each run of a job. */
+export interface Reign {
+  /** Raft term, ZAB epoch, Bully generation. */
+  readonly term: number;
+  /** The fencing token of this reign (fence.ts): send it with every write. */
+  readonly token: FenceToken;
+}
+
+export type LeaderJob = (signal: AbortSignal, reign: Reign) => unknown;
+
+export interface LeadOptions {
+  /**
+   * Called when a run throws or rejects (except with the abort it was given, after its signal was
+   * aborted). Without it the node emits 'job-failed'; with no listener there either, the error is
+   * rethrown as an uncaught exception, as a rejected promise nobody handled would be.
+   */
+  readonly onError?: (error: unknown, reign: Reign) => void;
+}
+
+/** What `lead()` returns. */
+export interface LeadershipJob {
+  /** Whether a run of the job is in progress (it may have been aborted and not yet have settled). */
+  readonly running: boolean;
+  /** No more runs: aborts the current one; resolves once it has settled. */
+  stop(): Promise<void>;
+}
+
+/** Why a run's signal was aborted: its `reason`, an AbortError naming the term that ended. */
+export class LeadershipEnded extends Error {
+  constructor(
+    readonly term: number,
+    readonly why: 'lost-leadership' | 'lease-lost' | 'node-stopped' | 'job-stopped',
+  ) {
+    super(`leadership of term ${term} ended (${why})`);
+    this.name = 'AbortError';
+  }
+}
+
+/** The one test of "this node may act as leader now". */
+export function holdsLeadership(status: Status): boolean {
+  return leads(status) && (status as { readonly lease?: boolean }).lease !== false;
+}
+
+interface Run {
+  readonly term: number;
+  readonly controller: AbortController;
+  settled: Promise<void>;
+}
+
+/** Reports a failed run; returns whether someone took it (else the caller rethrows it). */
+export type FailureSink = (error: unknown, reign: Reign) => boolean;
+
+class JobRunner implements LeadershipJob {
+  private run: Run | null = null;
+  /** The term of the reign this node holds now, null when it does not lead. */
+  private wanted: number | null = null;
+  /** A run that returned (or threw) in this term: not started again within it. */
+  private finishedIn: number | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly nodeId: NodeId,
+    private readonly job: LeaderJob,
+    private readonly options: LeadOptions,
+    private readonly logger: Logger,
+    private readonly failed: FailureSink,
+    private readonly onStop: (runner: JobRunner) => void,
+  ) {}
+
+  get running(): boolean {
+    return this.run !== null;
+  }
+
+  /** The node's leadership changed (term: the reign it holds, null: none). Aborts at once; starts after the previous run settled. */
+  update(term: number | null, why: LeadershipEnded['why']): void {
+    const previous = this.wanted;
+    this.wanted = term;
+    const run = this.run;
+    if (run !== null && !run.controller.signal.aborted && run.term !== term) {
+      this.logger.info('job-aborted', { term: run.term, why });
+      run.controller.abort(new LeadershipEnded(run.term, why));
+    }
+    if (term !== previous && term !== null) this.startSoon();
+  }
+
+  stop(): Promise<void> {
+    this.stopped = true;
+    this.onStop(this);
+    const run = this.run;
+    if (run === null) return Promise.resolve();
+    if (!run.controller.signal.aborted) run.controller.abort(new LeadershipEnded(run.term, 'job-stopped'));
+    return run.settled;
+  }
+
+  /**
+   * Starts a run in a microtask, not inside the host step that observed the leadership: the job's
+   * synchronous part must not run in the middle of the node's own bookkeeping (it may call stop()).
+   */
+  private startSoon(): void {
+    queueMicrotask(() => this.start());
+  }
+
+  private start(): void {
+    const term = this.wanted;
+    if (this.stopped || this.run !== null || term === null || this.finishedIn === term) return;
+    const reign: Reign = { term, token: { term, node: this.nodeId } };
+    const controller = new AbortController();
+    const run: Run = { term, controller, settled: Promise.resolve() };
+    this.run = run;
+    this.logger.info('job-started', { term });
+    run.settled = (async () => {
+      try {
+        await this.job(controller.signal, reign);
+      } catch (error) {
+        // The abort it was handed (or an AbortError it caused) is the normal way for a run to end.
+        const aborted = controller.signal.aborted && (error === controller.signal.reason || (error instanceof Error && error.name === 'AbortError'));
+        if (!aborted) this.report(error, reign);
+      }
+    })().finally(() => {
+      this.run = null;
+      // A run that ended on its own is done for this reign; one that was aborted may run again if the
+      // node leads again (even in the same term, after regaining a lease).
+      if (!controller.signal.aborted) this.finishedIn = term;
+      this.logger.info('job-ended', { term, aborted: controller.signal.aborted });
+      this.start();
+    });
+  }
+
+  private report(error: unknown, reign: Reign): void {
+    this.logger.info('job-failed', { term: reign.term, error: error instanceof Error ? error.message : String(error) });
+    if (this.options.onError) {
+      try {
+        this.options.onError(error, reign);
+      } catch (thrown) {
+        queueMicrotask(() => {
+          throw thrown;
+        });
+      }
+      return;
+    }
+    if (!this.failed(error, reign)) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+}
+
+interface Waiter {
+  readonly resolve: (leader: LeaderInfo) => void;
+  readonly reject: (reason: unknown) => void;
+}
+
+/**
+ * Everything of the embedding API that follows the node's status: the jobs of `lead()` and the
+ * callers of `waitForLeader()`. The node feeds it every status change (`observe`) and its end (`close`).
+ */
+export class LeadershipScope {
+  private readonly jobs = new Set<JobRunner>();
+  private readonly waiters = new Set<Waiter>();
+  private status: Status;
+  private closed = false;
+
+  constructor(
+    private readonly id: NodeId,
+    initial: Status,
+    private readonly metaOf: (id: NodeId) => Meta | null,
+    private readonly logger: Logger,
+    private readonly failed: FailureSink,
+  ) {
+    this.status = initial;
+  }
+
+  /** Who leads now, as this node knows it (null: none known). */
+  leader(): LeaderInfo | null {
+    const { leader, term } = this.status;
+    if (leader === null) return null;
+    return { id: leader, term, meta: this.metaOf(leader) };
+  }
+
+  /** Resolves with the leader as soon as one is known; rejects when `signal` aborts or the node stops. */
+  waitForLeader({ signal }: { readonly signal?: AbortSignal } = {}): Promise<LeaderInfo> {
+    const known = this.leader();
+    if (known !== null) return Promise.resolve(known);
+    if (this.closed) return Promise.reject(new Error('the node has stopped'));
+    signal?.throwIfAborted();
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        this.waiters.delete(waiter);
+        reject(signal!.reason);
+      };
+      const waiter: Waiter = {
+        resolve: (leader) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(leader);
+        },
+        reject: (reason) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(reason);
+        },
+      };
+      this.waiters.add(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  lead(job: LeaderJob, options: LeadOptions = {}): LeadershipJob {
+    if (typeof job !== 'function') throw new TypeError('lead(job): job must be a function (signal, { term, token }) => ...');
+    const runner = new JobRunner(this.id, job, options, this.logger, this.failed, (stopped) => this.jobs.delete(stopped));
+    if (this.closed) {
+      void runner.stop();
+      return runner;
+    }
+    this.jobs.add(runner);
+    runner.update(holdsLeadership(this.status) ? this.status.term : null, 'lost-leadership');
+    return runner;
+  }
+
+  /** Every status change of the node, in the host step that made it. */
+  observe(status: Status): void {
+    if (this.closed) return;
+    this.status = status;
+    const holds = holdsLeadership(status);
+    const why = leads(status) && !holds ? 'lease-lost' : 'lost-leadership';
+    for (const job of this.jobs) job.update(holds ? status.term : null, why);
+    const leader = this.waiters.size > 0 ? this.leader() : null;
+    if (leader !== null) {
+      for (const waiter of this.waiters) waiter.resolve(leader);
+      this.waiters.clear();
+    }
+  }
+
+  /** The node is stopping: abort every run (synchronously), fail every waiter. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const job of this.jobs) job.update(null, 'node-stopped');
+    for (const waiter of this.waiters) waiter.reject(new Error('the node has stopped'));
+    this.waiters.clear();
+  }
+}
