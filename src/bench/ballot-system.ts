@@ -57,16 +57,37 @@ async function startBallotCluster(algorithm: string, options: ClusterOptions): P
   let stopped: Promise<void> | null = null;
   return {
     members: cluster.members,
-    async leaderViews() {
-      const views = await cluster.statuses(POLL_TIMEOUT_MS);
-      return new Map([...views].map(([id, view]) => [id, view?.leader ?? null]));
+    async views(members) {
+      const replies = await Promise.all(members.map((id) => cluster.status(id, POLL_TIMEOUT_MS)));
+      return new Map(members.map((id, i) => {
+        const status = replies[i];
+        if (!status) return [id, null];
+        const lease = leaseOf(status);
+        return [id, lease === undefined ? { leader: status.leader } : { leader: status.leader, lease }];
+      }));
     },
-    async kill(member) {
-      await cluster.kill(member, 'SIGKILL');
+    async signal(member, signal) {
+      if (signal === 'SIGKILL') {
+        await cluster.kill(member, 'SIGKILL');
+        return;
+      }
+      const pid = cluster.pid(member);
+      if (pid === null) return;
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // it exited meanwhile
+      }
     },
     stop() {
       stopped ??= cluster.stop(2000).then(() => void process.off('exit', killAll));
       return stopped;
     },
   };
+}
+
+/** `"lease": true|false` of a Raft node's /status (issue 12); undefined when the node does not report one. */
+export function leaseOf(status: object): boolean | undefined {
+  const lease = (status as { lease?: unknown }).lease;
+  return typeof lease === 'boolean' ? lease : undefined;
 }

@@ -30,6 +30,15 @@ test('defaults: 3 nodes, 15 trials, ballot Raft timing matched on every system',
   assert.deepEqual(command.timing, matchedDefaultTiming);
   assert.equal(command.json, false);
   assert.equal(command.dataDir, null);
+  assert.deepEqual(command.kinds, ['kill', 'pause', 'graceful'], 'every kind of failure');
+  assert.equal(command.resumeWindowMs, 2000);
+});
+
+test('--kind chooses the kinds of failure, in the order given; --resume-window the watch after a pause', () => {
+  assert.deepEqual(parse('--system etcd --kind pause,kill,pause').kinds, ['pause', 'kill']);
+  assert.equal(parse('--system etcd --resume-window 500').resumeWindowMs, 500);
+  assert.throws(() => parse('--system etcd --kind crash'), (error: unknown) => error instanceof UsageError && /--kind must be among kill, pause, graceful, got "crash"/.test(error.message));
+  assert.throws(() => parse('--system etcd --kind ,'), /--kind needs a name/);
 });
 
 test('sizes, trials and timing are read', () => {
@@ -74,9 +83,13 @@ test('the table: one row per system and size, failures counted, unavailable syst
     nodes: 3,
     timing: matchedDefaultTiming,
     settings: 'heartbeat-interval 30, election-timeout 150',
+    kind: 'kill',
     trials: [],
     failover: summary,
+    lease: null,
     coldStart: { ...summary, median: 585 },
+    load: { ...summary, median: 2.04 },
+    resumeDisrupted: null,
     failures: 1,
     aborted: false,
   };
@@ -86,9 +99,9 @@ test('the table: one row per system and size, failures counted, unavailable syst
   ]);
   const lines = table.trimEnd().split('\n');
   assert.equal(lines.length, 4);
-  assert.match(lines[0]!, /\| system \| N \| settings \| failover p50 \| p90 \| p99 \| max \| cold start p50 \| failures \|/);
-  assert.equal(lines[2], '| etcd | 3 | heartbeat-interval 30, election-timeout 150 | 150 | 190 | 199 | 200 | 585 | 1/3 |');
-  assert.match(lines[3]!, /ballot-raft \| 3 \| not available: not in this build/);
+  assert.match(lines[0]!, /\| system \| N \| kind \| settings \| failover p50 \| p90 \| p99 \| max \| lease p50 \| disrupted after resume \| cold start p50 \| load p50 \| failures \|/);
+  assert.equal(lines[2], '| etcd | 3 | kill | heartbeat-interval 30, election-timeout 150 | 150 | 190 | 199 | 200 | n/a | - | 585 | 2.0 | 1/3 |');
+  assert.match(lines[3]!, /ballot-raft \| 3 \| - \| not available: not in this build/);
 });
 
 test('ballot bench: help, and an unknown benchmark is a usage error (exit 2, one line)', async () => {
