@@ -379,6 +379,7 @@ test('pause: SIGSTOP, failover, SIGCONT once the survivors agree, then a watch o
     assert.deepEqual(log.signals, [[3, 'SIGSTOP'], [3, 'SIGCONT']]);
     assert.ok(trial.failoverMs! >= 250 && trial.failoverMs! < 255);
     assert.equal(trial.resumeDisrupted, false, 'the survivors kept naming the new leader');
+    assert.equal(trial.resumeDisruption, null);
     // The resumed leader named itself for 40 ms: last seen doing so within one poll of that.
     assert.ok(trial.resumedSelfLeaderMs! >= 35 && trial.resumedSelfLeaderMs! < 40, `${trial.resumedSelfLeaderMs}`);
     assert.equal(report.resumeDisrupted, 0);
@@ -393,6 +394,7 @@ test('pause: survivors that lose their leader after the resume are a disruption'
   await withWorkDir(async (workDir) => {
     const report = await run({ resumeDisruptsMs: 100 }, { workDir, trials: 2, kind: 'pause', resumeWindowMs: 500 }).result;
     assert.deepEqual(report.trials.map((t) => t.resumeDisrupted), [true, true]);
+    assert.match(report.trials[0]!.resumeDisruption!, /^\+0 ms: 1→- 2→- 3→1$/, 'when, and what the members said');
     assert.equal(report.resumeDisrupted, 2);
   });
 });

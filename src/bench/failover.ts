@@ -148,6 +148,8 @@ export interface TrialResult {
    * other than the new one, or none.
    */
   readonly resumeDisrupted: boolean | null;
+  /** 'pause' only: the first disrupted poll, e.g. "+84 ms: 1→- 2→3 3→3" (member→leader, '-' none); null if none. */
+  readonly resumeDisruption: string | null;
   /** 'pause' only: how long after SIGCONT the old leader was last seen naming itself (null: never seen). */
   readonly resumedSelfLeaderMs: number | null;
   readonly failure: TrialFailure | null;
@@ -315,14 +317,15 @@ export async function runFailoverRows(rows: readonly FailoverRow[], options: Fai
   }
 
   interface ResumeWatch {
-    readonly disrupted: boolean;
+    /** The first disrupted poll, described; null when there was none. */
+    readonly disruption: string | null;
     readonly selfLeaderMs: number | null;
   }
 
   /** After SIGCONT: watches every member for the window; see TrialResult.resumeDisrupted. */
   async function watchResume(cluster: ClusterUnderTest, survivors: readonly number[], resumed: number, newLeader: number, since: number): Promise<ResumeWatch> {
     const end = since + resumeWindowMs;
-    let disrupted = false;
+    let disruption: string | null = null;
     let selfLeaderMs: number | null = null;
     const everyone = [...survivors, resumed].sort((a, b) => a - b);
     while (clock.now() < end) {
@@ -333,12 +336,16 @@ export async function runFailoverRows(rows: readonly FailoverRow[], options: Fai
       if (views !== null) {
         // A survivor that answers naming anyone but the new leader (or no one) was disturbed; one that
         // does not answer in time says nothing either way (a slow poll on a loaded machine).
-        if (survivors.some((member) => { const view = views.get(member); return view != null && view.leader !== newLeader; })) disrupted = true;
+        const disturbed = survivors.some((member) => {
+          const view = views.get(member);
+          return view != null && view.leader !== newLeader;
+        });
+        if (disturbed) disruption ??= `+${Math.round(at - since)} ms: ${formatViews(views)}`;
         if (views.get(resumed)?.leader === resumed) selfLeaderMs = at - since;
       }
       await pace(pollStart, end);
     }
-    return { disrupted, selfLeaderMs };
+    return { disruption, selfLeaderMs };
   }
 
   async function runTrial(row: FailoverRow, trial: number, order: number): Promise<TrialResult> {
@@ -361,6 +368,7 @@ export async function runFailoverRows(rows: readonly FailoverRow[], options: Fai
     let failoverPolls = 0;
     let decidingPollMs: number | null = null;
     let resumeDisrupted: boolean | null = null;
+    let resumeDisruption: string | null = null;
     let resumedSelfLeaderMs: number | null = null;
     let failure: TrialFailure | null = null;
     const enter = (next: TrialPhase): void => {
@@ -419,7 +427,8 @@ export async function runFailoverRows(rows: readonly FailoverRow[], options: Fai
         await within(running.signal(old, 'SIGCONT'), stopTimeoutMs, clock, 'resume', `SIGCONT to member ${old}`);
         paused = null;
         const watch = await watchResume(running, survivors, old, newLeader, tResume);
-        resumeDisrupted = watch.disrupted;
+        resumeDisrupted = watch.disruption !== null;
+        resumeDisruption = watch.disruption;
         resumedSelfLeaderMs = watch.selfLeaderMs;
       }
     } catch (error) {
@@ -455,6 +464,7 @@ export async function runFailoverRows(rows: readonly FailoverRow[], options: Fai
       failoverPolls,
       decidingPollMs,
       resumeDisrupted,
+      resumeDisruption,
       resumedSelfLeaderMs,
       failure,
       keptDataDir: keep ? dataDir : null,

@@ -244,6 +244,17 @@ export function formatTable(rows: readonly Row[]): string {
 /** The reports among the rows. */
 const reportsOf = (rows: readonly Row[]): FailoverReport[] => rows.flatMap((row) => (row.kind === 'report' ? [row.report] : []));
 
+/** The pause trials whose survivors were disrupted after the old leader resumed: when, and what each member said. */
+export function formatDisruptions(rows: readonly Row[]): string {
+  const lines: string[] = [];
+  for (const report of reportsOf(rows)) {
+    for (const t of report.trials) {
+      if (t.resumeDisrupted === true) lines.push(`${report.system} N=${report.nodes} trial ${t.trial} (old leader ${t.killed}, new ${t.newLeader}): ${t.resumeDisruption ?? 'disrupted'}`);
+    }
+  }
+  return lines.length > 0 ? `\ndisrupted after the resume (first such poll, member→leader, '-' none):\n${lines.join('\n')}\n` : '';
+}
+
 /** Why trials failed, one line each (below the table). */
 function formatFailures(rows: readonly Row[]): string {
   const lines: string[] = [];
@@ -272,7 +283,7 @@ function progressPrinter(io: BenchIo): ((event: ProgressEvent) => void) | undefi
     } else {
       const r = event.result;
       const lease = r.leaseMs !== null ? `, lease ${Math.round(r.leaseMs)} ms` : '';
-      const resume = r.resumeDisrupted !== null ? `, ${r.resumeDisrupted ? 'disrupted' : 'undisturbed'} after the resume` : '';
+      const resume = r.resumeDisrupted !== null ? `, ${r.resumeDisrupted ? `disrupted after the resume (${r.resumeDisruption})` : 'undisturbed after the resume'}` : '';
       io.err(`\r\x1b[K${head}: ${r.ok ? `failover ${Math.round(r.failoverMs!)} ms (${r.killed} → ${r.newLeader})${lease}${resume}, cold start ${Math.round(r.coldStartMs!)} ms, load ${r.load.toFixed(1)}` : `FAILED in ${r.failure?.phase}`}\n`);
     }
   };
@@ -361,7 +372,7 @@ export async function runBench(argv: readonly string[], io: BenchIo): Promise<nu
     };
     io.out(JSON.stringify(json, null, 2) + '\n');
   } else {
-    io.out(formatTable(rows) + formatRatios(failoverRatios(reportsOf(rows))) + formatFailures(rows));
+    io.out(formatTable(rows) + formatRatios(failoverRatios(reportsOf(rows))) + formatDisruptions(rows) + formatFailures(rows));
   }
 
   const failed = rows.some((row) => row.kind === 'unavailable' || row.report.failures > 0);
@@ -403,7 +414,7 @@ async function runReport(files: readonly string[], io: BenchIo): Promise<number>
     const text = formatRatios(failoverRatios(reportsOf(fromFile)));
     if (text !== '') ratios += files.length > 1 ? `\n${file}:${text}` : text;
   }
-  io.out(formatTable(rows) + ratios);
+  io.out(formatTable(rows) + ratios + formatDisruptions(rows));
   return 0;
 }
 
