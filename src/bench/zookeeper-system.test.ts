@@ -38,16 +38,18 @@ test('srvr: the mode, or null while the server does not serve', () => {
   assert.equal(parseSrvr(''), null);
 });
 
-test('views: followers name the one leader of the poll, or with two leaders (a resumed old one) the leader of their epoch', () => {
+test('views: followers name the one leader of the poll, or with two leaders (a resumed old one) the leader of the newest epoch', () => {
   const reply = (mode: ZookeeperMode | null, epoch: number | null = 1): SrvrReply => ({ mode, epoch });
   const views = (entries: [number, SrvrReply | null][]) => [...viewsFromReplies(new Map(entries))];
   assert.deepEqual(views([[1, reply('follower')], [2, reply('leader')], [3, reply('follower')]]), [[1, { leader: 2 }], [2, { leader: 2 }], [3, { leader: 2 }]]);
   // No answer is null; an answer while not serving names nobody.
   assert.deepEqual(views([[1, reply('follower')], [3, null], [4, reply(null, null)]]), [[1, { leader: null }], [3, null], [4, { leader: null }]]);
-  // Old leader 1 (epoch 1) resumed beside new leader 2 (epoch 2): follower 3, in epoch 2, follows 2.
-  assert.deepEqual(views([[1, reply('leader', 1)], [2, reply('leader', 2)], [3, reply('follower', 2)]]), [[1, { leader: 1 }], [2, { leader: 2 }], [3, { leader: 2 }]]);
+  // Old leader 1 (epoch 1) resumed beside new leader 2 (epoch 2): follower 3 — whose last zxid may still be
+  // of epoch 1 — follows 2.
+  assert.deepEqual(views([[1, reply('leader', 1)], [2, reply('leader', 2)], [3, reply('follower', 1)]]), [[1, { leader: 1 }], [2, { leader: 2 }], [3, { leader: 2 }]]);
   // Two leaders and no epoch to tell them apart: the follower names nobody.
   assert.deepEqual(views([[1, reply('leader', null)], [2, reply('leader', null)], [3, reply('follower', null)]]), [[1, { leader: 1 }], [2, { leader: 2 }], [3, { leader: null }]]);
+  assert.deepEqual(views([[1, reply('leader', 2)], [2, reply('leader', 2)], [3, reply('follower', 2)]]), [[1, { leader: 1 }], [2, { leader: 2 }], [3, { leader: null }]]);
 });
 
 test('srvr is sent on a fresh connection and its reply read to the end; silence is null after the timeout', async () => {

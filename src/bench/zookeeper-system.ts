@@ -114,23 +114,25 @@ export function parseSrvr(text: string): SrvrReply | null {
 
 /**
  * One poll's replies → each member's view of the leader (see the file comment). A follower names the
- * one leader in the poll; when two servers say leader — an old leader resumed after a pause still
- * believes it leads until it misses its quorum — a follower names the leader of its own epoch.
+ * one leader in the poll. Two servers may say leader at once: an old leader resumed after a pause
+ * believes it leads until it misses its quorum (syncLimit ticks). Then a follower names the leader of
+ * the newest epoch (the epoch of a leader's zxid is its own; a follower's last zxid may still carry the
+ * epoch before, until it commits a transaction in the new one, so it cannot tell whom it follows).
  */
 export function viewsFromReplies(replies: ReadonlyMap<number, SrvrReply | null>): Map<number, MemberView | null> {
-  const leaders = [...replies].filter(([, reply]) => reply?.mode === 'leader');
+  const leaders = [...replies].flatMap(([member, reply]) => (reply?.mode === 'leader' ? [{ member, epoch: reply.epoch }] : []));
+  let current: number | null = leaders.length === 1 ? leaders[0]!.member : null;
+  if (leaders.length > 1 && leaders.every((leader) => leader.epoch !== null)) {
+    const newest = Math.max(...leaders.map((leader) => leader.epoch!));
+    const atNewest = leaders.filter((leader) => leader.epoch === newest);
+    if (atNewest.length === 1) current = atNewest[0]!.member;
+  }
   const views = new Map<number, MemberView | null>();
   for (const [member, reply] of replies) {
-    if (reply === null) {
-      views.set(member, null);
-    } else if (reply.mode === 'leader') {
-      views.set(member, { leader: member });
-    } else if (reply.mode === 'follower' || reply.mode === 'observer') {
-      const ofEpoch = leaders.length === 1 ? leaders : leaders.filter(([, leader]) => leader!.epoch !== null && leader!.epoch === reply.epoch);
-      views.set(member, { leader: ofEpoch.length === 1 ? ofEpoch[0]![0] : null });
-    } else {
-      views.set(member, { leader: null });
-    }
+    if (reply === null) views.set(member, null);
+    else if (reply.mode === 'leader') views.set(member, { leader: member });
+    else if (reply.mode === 'follower' || reply.mode === 'observer') views.set(member, { leader: current });
+    else views.set(member, { leader: null });
   }
   return views;
 }
