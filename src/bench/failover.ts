@@ -179,8 +179,8 @@ export interface FailoverReport {
 }
 
 export type ProgressEvent =
-  | { readonly kind: 'phase'; readonly system: string; readonly nodes: number; readonly failure: FailoverKind; readonly trial: number; readonly trials: number; readonly phase: TrialPhase }
-  | { readonly kind: 'trial'; readonly system: string; readonly nodes: number; readonly failure: FailoverKind; readonly trial: number; readonly trials: number; readonly result: TrialResult };
+  | { readonly kind: 'phase'; readonly system: string; readonly nodes: number; readonly failoverKind: FailoverKind; readonly trial: number; readonly trials: number; readonly phase: TrialPhase }
+  | { readonly kind: 'trial'; readonly system: string; readonly nodes: number; readonly failoverKind: FailoverKind; readonly trial: number; readonly trials: number; readonly result: TrialResult };
 
 /** A failure of one trial, with the phase it happened in. */
 class TrialError extends Error {
@@ -373,7 +373,7 @@ export async function runFailoverRows(rows: readonly FailoverRow[], options: Fai
     let failure: TrialFailure | null = null;
     const enter = (next: TrialPhase): void => {
       phase = next;
-      options.onProgress?.({ kind: 'phase', system: system.name, nodes: row.nodes, failure: kind, trial, trials: options.trials, phase: next });
+      options.onProgress?.({ kind: 'phase', system: system.name, nodes: row.nodes, failoverKind: kind, trial, trials: options.trials, phase: next });
     };
 
     const t0 = clock.now();
@@ -492,7 +492,7 @@ export async function runFailoverRows(rows: readonly FailoverRow[], options: Fai
       break;
     }
     results[row]!.push(result);
-    options.onProgress?.({ kind: 'trial', system: spec.system.name, nodes: spec.nodes, failure: spec.kind, trial, trials: options.trials, result });
+    options.onProgress?.({ kind: 'trial', system: spec.system.name, nodes: spec.nodes, failoverKind: spec.kind, trial, trials: options.trials, result });
     if (trial === 0 && result.failure?.phase === 'start') givenUp.add(row);
   }
   return rows.map((row, i) => summarizeRow(row, results[i]!, aborted, options.workDir));

@@ -52,8 +52,8 @@ export const benchFailoverSpec: CommandSpec = {
     'base-port': { type: 'string', value: 'PORT', description: `first port, below 32768 (outgoing connections take ports above); trials rotate through ${PORT_BLOCKS} blocks of ${PORT_BLOCK_SIZE} (default 21000)` },
     'data-dir': { type: 'string', value: 'DIR', description: 'where trial data goes (default: a fresh temporary directory)' },
     'keep-data': { type: 'boolean', description: "keep every trial's data and logs (those of failed trials are always kept)" },
-    settle: { type: 'string', value: 'MS', description: 'quiet time between agreement and the kill, before the random phase (default 1000)' },
-    timeout: { type: 'string', value: 'MS', description: 'a failover slower than this is a failed trial (default 30000)' },
+    settle: { type: 'string', value: 'MS', description: 'quiet time between agreement and the signal, before the random phase (default 1000)' },
+    timeout: { type: 'string', value: 'MS', description: 'a failover, or a lease after it, slower than this is a failed trial (default 30000)' },
     json: { type: 'boolean', description: 'print every trial and summary as one JSON object' },
   },
   epilog:
@@ -206,7 +206,7 @@ async function systemFor(target: Target): Promise<SystemUnderTest> {
 /** One row of the table: a report, or why the system could not be measured at all. */
 export type Row =
   | { readonly kind: 'report'; readonly report: FailoverReport }
-  | { readonly kind: 'unavailable'; readonly system: string; readonly nodes: number; readonly failure?: FailoverKind; readonly reason: string };
+  | { readonly kind: 'unavailable'; readonly system: string; readonly nodes: number; readonly failoverKind?: FailoverKind; readonly reason: string };
 
 const ms = (value: number | undefined): string => (value === undefined ? '-' : String(Math.round(value)));
 
@@ -228,7 +228,7 @@ export function formatTable(rows: readonly Row[]): string {
   const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i >= 4 ? '---:' : '---')).join('|')}|`];
   for (const row of rows) {
     if (row.kind === 'unavailable') {
-      lines.push(`| ${row.system} | ${row.nodes} | ${row.failure ?? '-'} | not available: ${row.reason} | - | - | - | - | - | - | - | - | - |`);
+      lines.push(`| ${row.system} | ${row.nodes} | ${row.failoverKind ?? '-'} | not available: ${row.reason} | - | - | - | - | - | - | - | - | - |`);
       continue;
     }
     const r = row.report;
@@ -277,7 +277,7 @@ export interface BenchIo {
 function progressPrinter(io: BenchIo): ((event: ProgressEvent) => void) | undefined {
   if (!io.tty) return undefined;
   return (event) => {
-    const head = `${event.system} N=${event.nodes} ${event.failure} trial ${event.trial + 1}/${event.trials}`;
+    const head = `${event.system} N=${event.nodes} ${event.failoverKind} trial ${event.trial + 1}/${event.trials}`;
     if (event.kind === 'phase') {
       io.err(`\r\x1b[K${head}: ${event.phase}`);
     } else {
@@ -328,7 +328,7 @@ export async function runBench(argv: readonly string[], io: BenchIo): Promise<nu
           } catch (error) {
             const reason = error instanceof Error ? error.message : String(error);
             io.err(`${targetName(target)}: ${reason}\n`);
-            slots.push({ kind: 'unavailable', system: targetName(target), nodes, failure: kind, reason });
+            slots.push({ kind: 'unavailable', system: targetName(target), nodes, failoverKind: kind, reason });
             continue;
           }
           const row: FailoverRow = { system, nodes, kind, timing: timingFor(target, command.timing) };
