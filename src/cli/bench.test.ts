@@ -141,3 +141,35 @@ test('ballot bench report: saved --json results side by side', async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('ballot bench report: ratios per file, disruptions after a resume, and files from before kinds existed', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ballot-report-test-'));
+  try {
+    const trial = (i: number, failoverMs: number, extra: object = {}) => ({ trial: i, ok: true, failoverMs, ...extra });
+    const summary = { count: 2, min: 100, mean: 150, median: 150, p90: 190, p99: 199, max: 200 };
+    // Saved before kinds, leases and load existed: no kind (a kill -9 run), no lease, no load.
+    const old = (system: string, times: number[]) => ({ kind: 'report', report: { system, nodes: 3, timing: matchedDefaultTiming, settings: 's', trials: times.map((ms, i) => trial(i + 1, ms)), failover: summary, coldStart: summary, failures: 0, aborted: false } });
+    await writeFile(join(dir, 'old.json'), JSON.stringify({ rows: [old('ballot-raft', [100, 100]), old('etcd', [200, 200])] }));
+    const paused = {
+      kind: 'report',
+      report: {
+        ...old('ballot-bully', []).report,
+        kind: 'pause',
+        trials: [trial(1, 300, { killed: 3, newLeader: 2, resumeDisrupted: true, resumeDisruption: '+27 ms: 1→3 2→- 3→3' }), trial(2, 310, { resumeDisrupted: false })],
+        lease: null,
+        load: { ...summary, median: 3.25 },
+        resumeDisrupted: 1,
+      },
+    };
+    await writeFile(join(dir, 'new.json'), JSON.stringify({ rows: [paused] }));
+    let out = '';
+    const io = { out: (t: string) => void (out += t), err: () => undefined, tty: false };
+    assert.equal(await runBench(['report', join(dir, 'old.json'), join(dir, 'new.json')], io), 0);
+    assert.match(out, /\| ballot-raft \| 3 \| kill \| s \| 150 \| 190 \| 199 \| 200 \| n\/a \| - \| 150 \| - \| 0\/2 \|/);
+    assert.match(out, /\| ballot-bully \| 3 \| pause \| s \| .* \| n\/a \| 1\/2 \| 150 \| 3\.3 \| 0\/2 \|/);
+    assert.match(out, /old\.json:\n.*\nRaft ÷ etcd, N=3, kill: median 0\.50 \(95% CI 0\.50–0\.50\), p99 0\.50 \(0\.50–0\.50\); 2 and 2 trials/);
+    assert.match(out, /ballot-bully N=3 trial 1 \(old leader 3, new 2\): \+27 ms: 1→3 2→- 3→3/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
