@@ -12,6 +12,7 @@ import type { ClusterOptions, ClusterUnderTest, SystemUnderTest } from './system
 const MAIN_JS = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 /** How long a status poll may take before the member counts as naming no leader. */
 const POLL_TIMEOUT_MS = 500;
+const START_TIMEOUT_MS = 60_000;
 
 export function ballotSystem(algorithm: string): SystemUnderTest {
   return {
@@ -43,7 +44,9 @@ async function startBallotCluster(algorithm: string, options: ClusterOptions): P
   });
   cluster.startAll();
   try {
-    await waitFor(`all ${nodes} ballot nodes to serve /status`, 20_000, async () => {
+    // As long as the harness's own bound on a start (failover.ts, 60 s): on a loaded 2-core machine five
+    // nodes loading their modules at once have taken over 20 s.
+    await waitFor(`all ${nodes} ballot nodes to serve /status`, START_TIMEOUT_MS, async () => {
       if (failed) throw new Error(`ballot node ${failed.id} exited with status ${failed.code}: ${failed.stderr.at(-1) ?? ''}`);
       const views = await cluster.statuses(POLL_TIMEOUT_MS);
       return [...views.values()].every((view) => view !== null) ? true : undefined;
