@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { agreedLeader, leaderViewsOf } from '../core/agreement.js';
 import { algorithms } from '../core/algorithms.js';
 import { freePortBlock, waitFor } from '../runtime/testing.js';
 import { ballotSystem } from './ballot-system.js';
+import { agreementOf } from './failover.js';
 
 test('the ballot adapter: start, agree, kill -9 the leader, survivors agree on another, stop', { skip: !algorithms.raft, timeout: 30_000 }, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'ballot-adapter-'));
@@ -16,13 +16,16 @@ test('the ballot adapter: start, agree, kill -9 the leader, survivors agree on a
   const cluster = await system.start(options);
   try {
     assert.deepEqual(cluster.members, [1, 2, 3]);
-    const agreed = (views: Map<number, number | null>): number | undefined => agreedLeader(leaderViewsOf(views, views.keys()))?.leader;
-    const leader = await waitFor('agreement', 10_000, async () => agreed(await cluster.leaderViews()));
-    await cluster.kill(leader);
-    const views = await cluster.leaderViews();
-    assert.deepEqual([...views.keys()].sort(), [1, 2, 3].filter((id) => id !== leader), 'a killed member is left out');
+    const agreed = async (members: readonly number[]): Promise<number | undefined> => agreementOf(await cluster.views(members), members) ?? undefined;
+    const leader = await waitFor('agreement', 10_000, () => agreed(cluster.members));
+    const views = await cluster.views(cluster.members);
+    const own = views.get(leader)!;
+    // ballot's Raft reports its lease in /status once issue 12's lease is in (`"lease": true|false`).
+    assert.ok(own.lease === undefined || typeof own.lease === 'boolean');
+    await cluster.signal(leader, 'SIGKILL');
+    const survivors = cluster.members.filter((id) => id !== leader);
     const next = await waitFor('a new leader', 10_000, async () => {
-      const now = agreed(await cluster.leaderViews());
+      const now = await agreed(survivors);
       return now !== undefined && now !== leader ? now : undefined;
     });
     assert.notEqual(next, leader);

@@ -12,6 +12,7 @@ import type { ClusterOptions, ClusterUnderTest, SystemUnderTest } from './system
 const MAIN_JS = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 /** How long a status poll may take before the member counts as naming no leader. */
 const POLL_TIMEOUT_MS = 500;
+const START_TIMEOUT_MS = 60_000;
 
 export function ballotSystem(algorithm: string): SystemUnderTest {
   return {
@@ -43,7 +44,9 @@ async function startBallotCluster(algorithm: string, options: ClusterOptions): P
   });
   cluster.startAll();
   try {
-    await waitFor(`all ${nodes} ballot nodes to serve /status`, 20_000, async () => {
+    // As long as the harness's own bound on a start (failover.ts, 60 s): on a loaded 2-core machine five
+    // nodes loading their modules at once have taken over 20 s.
+    await waitFor(`all ${nodes} ballot nodes to serve /status`, START_TIMEOUT_MS, async () => {
       if (failed) throw new Error(`ballot node ${failed.id} exited with status ${failed.code}: ${failed.stderr.at(-1) ?? ''}`);
       const views = await cluster.statuses(POLL_TIMEOUT_MS);
       return [...views.values()].every((view) => view !== null) ? true : undefined;
@@ -57,16 +60,37 @@ async function startBallotCluster(algorithm: string, options: ClusterOptions): P
   let stopped: Promise<void> | null = null;
   return {
     members: cluster.members,
-    async leaderViews() {
-      const views = await cluster.statuses(POLL_TIMEOUT_MS);
-      return new Map([...views].map(([id, view]) => [id, view?.leader ?? null]));
+    async views(members) {
+      const replies = await Promise.all(members.map((id) => cluster.status(id, POLL_TIMEOUT_MS)));
+      return new Map(members.map((id, i) => {
+        const status = replies[i];
+        if (!status) return [id, null];
+        const lease = leaseOf(status);
+        return [id, lease === undefined ? { leader: status.leader } : { leader: status.leader, lease }];
+      }));
     },
-    async kill(member) {
-      await cluster.kill(member, 'SIGKILL');
+    async signal(member, signal) {
+      if (signal === 'SIGKILL') {
+        await cluster.kill(member, 'SIGKILL');
+        return;
+      }
+      const pid = cluster.pid(member);
+      if (pid === null) return;
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // it exited meanwhile
+      }
     },
     stop() {
       stopped ??= cluster.stop(2000).then(() => void process.off('exit', killAll));
       return stopped;
     },
   };
+}
+
+/** `"lease": true|false` of a Raft node's /status (issue 12); undefined when the node does not report one. */
+export function leaseOf(status: object): boolean | undefined {
+  const lease = (status as { lease?: unknown }).lease;
+  return typeof lease === 'boolean' ? lease : undefined;
 }

@@ -22,8 +22,8 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
-import { ProcessGroup, requireFreePorts, startProcess } from './processes.js';
-import type { ClusterOptions, ClusterUnderTest, SystemUnderTest } from './system.js';
+import { startProcess, startProcessCluster, type ProcessClusterParts } from './processes.js';
+import type { ClusterOptions, SystemUnderTest } from './system.js';
 
 /** etcd's own defaults (heartbeat 100 ms, election timeout 1000 ms) in ballot's terms (see above). */
 export const etcdDefaultTiming = { heartbeatMs: 100, electionTimeoutMinMs: 900, electionTimeoutMaxMs: 1900 } as const;
@@ -138,55 +138,37 @@ export function fetchStatus(agent: Agent, port: number, timeoutMs: number): Prom
 
 const POLL_TIMEOUT_MS = 500;
 
-class EtcdCluster implements ClusterUnderTest {
-  readonly members: readonly number[];
-  private readonly processes = new ProcessGroup('etcd member');
-  private readonly agents = new Map<number, Agent>();
+/** Launch and poll of one etcd cluster: a keep-alive connection per member, member ids mapped to 1..N. */
+function etcdParts(options: ClusterOptions): ProcessClusterParts {
+  const agents = new Map<number, Agent>();
   /** etcd's member ids (from each member's own status) → our 1..N. */
-  private readonly memberOf = new Map<string, number>();
-
-  constructor(private readonly options: ClusterOptions) {
-    this.members = Array.from({ length: options.nodes }, (_, i) => i + 1);
-  }
-
-  async launch(): Promise<void> {
-    const binary = etcdBinary();
-    const token = `ballot-bench-${process.pid}-${Date.now().toString(36)}`;
-    for (const member of this.members) {
-      await mkdir(join(this.options.dataDir, `n${member}`), { recursive: true });
-    }
-    // All members at once, as a cluster restart would: etcd's cold start is bimodal (ANCHORS.md).
-    for (const member of this.members) {
-      const started = await startProcess(binary, { args: etcdArgs(this.options, member, token), logFile: join(this.options.dataDir, `n${member}.log`) });
-      this.processes.add(member, started);
-      this.agents.set(member, new Agent({ keepAlive: true, maxSockets: 1 }));
-    }
-  }
-
-  async leaderViews(): Promise<Map<number, number | null>> {
-    const live = this.processes.live(this.members);
-    const replies = await Promise.all(live.map((m) => fetchStatus(this.agents.get(m)!, etcdPorts(this.options.basePort, m).client, POLL_TIMEOUT_MS)));
-    // Learn every answering member's id first, so a leader named in this same poll can be mapped.
-    replies.forEach((reply, i) => {
-      if (reply) this.memberOf.set(reply.memberId, live[i]!);
-    });
-    const views = new Map<number, number | null>();
-    replies.forEach((reply, i) => {
-      const leader = reply?.leaderId ? this.memberOf.get(reply.leaderId) : undefined;
-      views.set(live[i]!, leader ?? null);
-    });
-    return views;
-  }
-
-  async kill(member: number): Promise<void> {
-    this.agents.get(member)?.destroy();
-    await this.processes.kill(member);
-  }
-
-  async stop(): Promise<void> {
-    for (const agent of this.agents.values()) agent.destroy();
-    await this.processes.stop();
-  }
+  const memberOf = new Map<string, number>();
+  return {
+    async launch(group) {
+      const binary = etcdBinary();
+      const token = `ballot-bench-${process.pid}-${Date.now().toString(36)}`;
+      for (let member = 1; member <= options.nodes; member++) await mkdir(join(options.dataDir, `n${member}`), { recursive: true });
+      // All members at once, as a cluster restart would: etcd's cold start is bimodal (docs/bench.md).
+      for (let member = 1; member <= options.nodes; member++) {
+        group.add(member, await startProcess(binary, { args: etcdArgs(options, member, token), logFile: join(options.dataDir, `n${member}.log`) }));
+        agents.set(member, new Agent({ keepAlive: true, maxSockets: 1 }));
+      }
+    },
+    async poll(members) {
+      const replies = await Promise.all(members.map((m) => fetchStatus(agents.get(m)!, etcdPorts(options.basePort, m).client, POLL_TIMEOUT_MS)));
+      // Learn every answering member's id first, so a leader named in this same poll can be mapped.
+      replies.forEach((reply, i) => {
+        if (reply) memberOf.set(reply.memberId, members[i]!);
+      });
+      return new Map(members.map((member, i) => {
+        const reply = replies[i];
+        return [member, reply ? { leader: (reply.leaderId ? memberOf.get(reply.leaderId) : undefined) ?? null } : null];
+      }));
+    },
+    release(member) {
+      for (const [id, agent] of agents) if (member === undefined || id === member) agent.destroy();
+    },
+  };
 }
 
 export const etcdSystem: SystemUnderTest = {
@@ -199,14 +181,6 @@ export const etcdSystem: SystemUnderTest = {
     const binary = etcdBinary();
     if (binary.includes('/') && !existsSync(binary)) throw new Error(`etcd is not installed (${binary} not found; see scripts/install-comparison-systems.sh)`);
     const ports = Array.from({ length: options.nodes }, (_, i) => etcdPorts(options.basePort, i + 1)).flatMap((p) => [p.client, p.peer]);
-    await requireFreePorts(ports);
-    const cluster = new EtcdCluster(options);
-    try {
-      await cluster.launch();
-    } catch (error) {
-      await cluster.stop();
-      throw error;
-    }
-    return cluster;
+    return startProcessCluster('etcd member', options.nodes, ports, etcdParts(options));
   },
 };

@@ -9,8 +9,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clusterOptions, PORT_BLOCK_SIZE, PORT_BLOCKS, runFailoverBench, type Clock, type FailoverBenchOptions } from './failover.js';
-import type { ClusterOptions, ClusterUnderTest, SystemUnderTest } from './system.js';
+import { clusterOptions, interleave, PORT_BLOCK_SIZE, PORT_BLOCKS, runFailoverBench, runFailoverRows, type Clock, type FailoverBenchOptions } from './failover.js';
+import type { ClusterOptions, ClusterUnderTest, MemberView, SystemUnderTest } from './system.js';
 
 /**
  * Virtual time: `sleep` registers a timer; one timer fires per macrotask turn (setImmediate), so all
@@ -65,12 +65,18 @@ class VirtualClock implements Clock {
 interface FakeScript {
   /** Virtual ms from start until all members agree (default 300). */
   coldStartMs?: number;
-  /** Virtual ms from the kill until the survivors agree; Infinity: never (default 200). */
+  /** Virtual ms from the signal until the survivors agree; Infinity: never (default 200). */
   failoverMs?: number;
-  /** Until this long after the kill, survivors still name the killed leader (stale views). */
+  /** Until this long after the signal, survivors still name the old leader (stale views). */
   staleMs?: number;
   /** The first leader (default: the highest id). */
   leader?: number;
+  /** The new leader reports a lease, true this long after the survivors agree (absent: no lease reported). */
+  leaseAfterMs?: number;
+  /** After SIGCONT the old leader names itself this long (default 0: it has stepped down at once). */
+  resumedSelfMs?: number;
+  /** After SIGCONT the survivors name nobody this long (an election the old leader forced). */
+  resumeDisruptsMs?: number;
   startRejects?: string;
   startHangs?: boolean;
   viewsThrowAfterKill?: string;
@@ -79,14 +85,18 @@ interface FakeScript {
 
 interface FakeLog {
   starts: ClusterOptions[];
+  /** Every signal sent, in order: [member, signal]. */
+  signals: [number, string][];
+  /** Which members each poll asked. */
+  polled: number[][];
   kills: number[];
   stops: number;
   killedAt: number[];
 }
 
-function fakeSystem(clock: VirtualClock, script: FakeScript, log: FakeLog): SystemUnderTest {
+function fakeSystem(clock: VirtualClock, script: FakeScript, log: FakeLog, name = 'fake'): SystemUnderTest {
   return {
-    name: 'fake',
+    name,
     describe: (o) => `heartbeat ${o.heartbeatMs}`,
     async start(options) {
       log.starts.push(options);
@@ -95,36 +105,49 @@ function fakeSystem(clock: VirtualClock, script: FakeScript, log: FakeLog): Syst
       const members = Array.from({ length: options.nodes }, (_, i) => i + 1);
       const startedAt = clock.now();
       const first = script.leader ?? options.nodes;
-      let killed: number | null = null;
-      let killedAt = 0;
+      let old: number | null = null;
+      let signalledAt = 0;
+      let resumedAt: number | null = null;
       let stopped = false;
       const cluster: ClusterUnderTest = {
         members,
-        async leaderViews() {
+        async views(asked) {
           if (stopped) throw new Error('polled after stop');
+          log.polled.push([...asked]);
           const now = clock.now();
-          const live = members.filter((m) => m !== killed);
-          const views = new Map<number, number | null>();
-          if (killed === null) {
-            for (const m of live) views.set(m, now - startedAt >= (script.coldStartMs ?? 300) ? first : null);
+          const views = new Map<number, MemberView | null>();
+          if (old === null) {
+            for (const m of asked) views.set(m, { leader: now - startedAt >= (script.coldStartMs ?? 300) ? first : null });
             return views;
           }
           if (script.viewsThrowAfterKill) throw new Error(script.viewsThrowAfterKill);
           if (script.pollHangsAfterKill) return new Promise(() => undefined);
-          const since = now - killedAt;
-          const successor = live[0]!;
-          live.forEach((m, i) => {
-            if (since < (script.staleMs ?? 0)) views.set(m, killed);
-            else if (since >= (script.failoverMs ?? 200)) views.set(m, successor);
-            else views.set(m, i === 0 ? successor : null);
-          });
+          const since = now - signalledAt;
+          const successor = members.find((m) => m !== old)!;
+          const failoverMs = script.failoverMs ?? 200;
+          for (const m of asked) {
+            if (m === old) {
+              assert.notEqual(resumedAt, null, 'a paused or killed member is never polled');
+              views.set(m, { leader: now - resumedAt! < (script.resumedSelfMs ?? 0) ? old : successor });
+            } else if (resumedAt !== null && now - resumedAt < (script.resumeDisruptsMs ?? 0)) views.set(m, { leader: null });
+            else if (since < (script.staleMs ?? 0)) views.set(m, { leader: old });
+            else if (since >= failoverMs) {
+              const lease = script.leaseAfterMs === undefined ? undefined : m === successor && since >= failoverMs + script.leaseAfterMs;
+              views.set(m, lease === undefined ? { leader: successor } : { leader: successor, lease });
+            } else views.set(m, { leader: m === successor ? successor : null });
+          }
           return views;
         },
-        async kill(member) {
-          killed = member;
-          killedAt = clock.now();
+        async signal(member, signal) {
+          log.signals.push([member, signal]);
+          if (signal === 'SIGCONT') {
+            resumedAt = clock.now();
+            return;
+          }
+          old = member;
+          signalledAt = clock.now();
           log.kills.push(member);
-          log.killedAt.push(killedAt);
+          log.killedAt.push(signalledAt);
         },
         async stop() {
           stopped = true;
@@ -145,12 +168,14 @@ async function withWorkDir<T>(body: (dir: string) => Promise<T>): Promise<T> {
   }
 }
 
+const newLog = (): FakeLog => ({ starts: [], signals: [], polled: [], kills: [], stops: 0, killedAt: [] });
+
 const timing = { heartbeatMs: 50, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300 };
 
 function run(script: FakeScript, extra: Partial<FailoverBenchOptions> & { workDir: string }) {
   const clock = new VirtualClock();
-  const log: FakeLog = { starts: [], kills: [], stops: 0, killedAt: [] };
-  const options: FailoverBenchOptions = { nodes: 3, trials: 3, timing, basePort: 30000, clock, random: () => 0.5, ...extra };
+  const log = newLog();
+  const options: FailoverBenchOptions = { nodes: 3, trials: 3, timing, basePort: 30000, clock, random: () => 0.5, load: () => 1.5, ...extra };
   return { clock, log, result: runFailoverBench(fakeSystem(clock, script, log), options) };
 }
 
@@ -268,7 +293,7 @@ test('an interrupted run stops its cluster and returns what it measured', async 
   await withWorkDir(async (workDir) => {
     const abort = new AbortController();
     const clock = new VirtualClock();
-    const log: FakeLog = { starts: [], kills: [], stops: 0, killedAt: [] };
+    const log = newLog();
     const report = await runFailoverBench(fakeSystem(clock, {}, log), {
       nodes: 3,
       trials: 10,
@@ -294,5 +319,111 @@ test('an interrupted run stops its cluster and returns what it measured', async 
 test('refuses a cluster too small to fail over', async () => {
   await withWorkDir(async (workDir) => {
     await assert.rejects(run({}, { workDir, nodes: 1 }).result, /nodes must be an integer in \[2/);
+  });
+});
+
+test('interleave: trial 1 of every row, then trial 2 of every row, …', () => {
+  assert.deepEqual(interleave(3, 2), [
+    { row: 0, trial: 0 },
+    { row: 1, trial: 0 },
+    { row: 2, trial: 0 },
+    { row: 0, trial: 1 },
+    { row: 1, trial: 1 },
+    { row: 2, trial: 1 },
+  ]);
+  assert.deepEqual(interleave(0, 5), []);
+  assert.deepEqual(interleave(2, 0), []);
+});
+
+test('a run of several rows interleaves their trials, rotates ports over the whole run, and records the load of each trial', async () => {
+  await withWorkDir(async (workDir) => {
+    const clock = new VirtualClock();
+    const log = newLog();
+    let load = 0;
+    const rows = ['a', 'b', 'c'].map((name) => ({ system: fakeSystem(clock, {}, log, name), nodes: 3, kind: 'kill' as const, timing }));
+    const reports = await runFailoverRows(rows, { trials: 3, basePort: 30000, workDir, clock, random: () => 0.5, load: () => (load += 1) });
+    // The clusters started in round-robin order: a1 b1 c1 a2 b2 c2 a3 b3 c3.
+    assert.deepEqual(log.starts.map((s) => s.dataDir.split('/').at(-1)), [1, 2, 3].flatMap((t) => ['a', 'b', 'c'].map((n) => `${n}-n3-kill-trial${t}`)));
+    assert.deepEqual(reports.map((r) => r.trials.map((t) => t.order)), [[1, 4, 7], [2, 5, 8], [3, 6, 9]], 'each trial knows its place in the run');
+    assert.deepEqual(reports[1]!.trials.map((t) => t.load), [2, 5, 8], 'the load when each trial started');
+    assert.deepEqual(reports[1]!.load && [reports[1]!.load.min, reports[1]!.load.median], [2, 5]);
+    // Consecutive trials never share a port block, whichever row they belong to.
+    const blocks = log.starts.map((s) => s.basePort);
+    for (let i = 1; i < blocks.length; i++) assert.notEqual(blocks[i], blocks[i - 1]);
+    assert.deepEqual(blocks.slice(0, PORT_BLOCKS + 1), [0, 1, 2, 3, 4, 0].map((b) => 30000 + b * PORT_BLOCK_SIZE));
+  });
+});
+
+test('kinds: kill sends SIGKILL, graceful SIGTERM; the old leader is never polled again', async () => {
+  await withWorkDir(async (workDir) => {
+    for (const [kind, signal] of [['kill', 'SIGKILL'], ['graceful', 'SIGTERM']] as const) {
+      const { log, result } = run({ failoverMs: 300 }, { workDir, trials: 1, kind });
+      const report = await result;
+      assert.equal(report.kind, kind);
+      assert.deepEqual(log.signals, [[3, signal]]);
+      assert.ok(report.trials[0]!.failoverMs! >= 300 && report.trials[0]!.failoverMs! < 305);
+      assert.equal(report.trials[0]!.resumeDisrupted, null);
+      assert.equal(report.resumeDisrupted, null);
+      const afterSignal = log.polled.slice(log.polled.findIndex((asked) => asked.length === 2));
+      assert.ok(afterSignal.length > 0 && afterSignal.every((asked) => !asked.includes(3)));
+    }
+  });
+});
+
+test('pause: SIGSTOP, failover, SIGCONT once the survivors agree, then a watch of every member for the window', async () => {
+  await withWorkDir(async (workDir) => {
+    const { clock, log, result } = run({ failoverMs: 250, resumedSelfMs: 40 }, { workDir, trials: 1, kind: 'pause', resumeWindowMs: 1000 });
+    const report = await result;
+    const trial = report.trials[0]!;
+    assert.equal(trial.failure, null);
+    assert.deepEqual(log.signals, [[3, 'SIGSTOP'], [3, 'SIGCONT']]);
+    assert.ok(trial.failoverMs! >= 250 && trial.failoverMs! < 255);
+    assert.equal(trial.resumeDisrupted, false, 'the survivors kept naming the new leader');
+    assert.equal(trial.resumeDisruption, null);
+    // The resumed leader named itself for 40 ms: last seen doing so within one poll of that.
+    assert.ok(trial.resumedSelfLeaderMs! >= 35 && trial.resumedSelfLeaderMs! < 40, `${trial.resumedSelfLeaderMs}`);
+    assert.equal(report.resumeDisrupted, 0);
+    // The watch polled all three members, for the whole window, and then the cluster stopped.
+    assert.ok(log.polled.some((asked) => asked.length === 3 && asked.includes(3)));
+    assert.ok(clock.now() - log.killedAt[0]! >= 250 + 1000);
+    assert.equal(log.stops, 1);
+  });
+});
+
+test('pause: survivors that lose their leader after the resume are a disruption', async () => {
+  await withWorkDir(async (workDir) => {
+    const report = await run({ resumeDisruptsMs: 100 }, { workDir, trials: 2, kind: 'pause', resumeWindowMs: 500 }).result;
+    assert.deepEqual(report.trials.map((t) => t.resumeDisrupted), [true, true]);
+    assert.match(report.trials[0]!.resumeDisruption!, /^\+0 ms: 1→- 2→- 3→1$/, 'when, and what the members said');
+    assert.equal(report.resumeDisrupted, 2);
+  });
+});
+
+test('pause: a trial that fails while the leader is stopped resumes it before stopping the cluster', async () => {
+  await withWorkDir(async (workDir) => {
+    const { log, result } = run({ failoverMs: Infinity }, { workDir, trials: 1, kind: 'pause', failoverTimeoutMs: 1000 });
+    const report = await result;
+    assert.equal(report.trials[0]!.failure!.phase, 'failover');
+    assert.deepEqual(log.signals, [[3, 'SIGSTOP'], [3, 'SIGCONT']]);
+    assert.equal(log.stops, 1);
+  });
+});
+
+test('lease: timed until the agreed leader reports it; n/a where no lease is reported', async () => {
+  await withWorkDir(async (workDir) => {
+    const leased = await run({ failoverMs: 200, leaseAfterMs: 300 }, { workDir, trials: 2 }).result;
+    for (const t of leased.trials) {
+      assert.equal(t.leaseReported, true);
+      assert.ok(t.failoverMs! >= 200 && t.failoverMs! < 205);
+      assert.ok(t.leaseMs! >= 500 && t.leaseMs! < 505, `lease ${t.leaseMs}`);
+    }
+    assert.equal(leased.lease!.count, 2);
+    const plain = await run({ failoverMs: 200 }, { workDir, trials: 2 }).result;
+    assert.deepEqual(plain.trials.map((t) => [t.leaseReported, t.leaseMs]), [[false, null], [false, null]]);
+    assert.equal(plain.lease, null);
+    // A lease that never comes fails the trial in its own phase.
+    const never = await run({ failoverMs: 200, leaseAfterMs: Infinity }, { workDir, trials: 1, failoverTimeoutMs: 1000 }).result;
+    assert.equal(never.trials[0]!.failure!.phase, 'lease');
+    assert.match(never.trials[0]!.failure!.message, /did not agree on a leader that holds its lease/);
   });
 });

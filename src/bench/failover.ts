@@ -2,24 +2,36 @@
  * The real-process failover benchmark: one harness for ballot's nodes, etcd and ZooKeeper (system.ts),
  * so their numbers stand side by side.
  *
+ * A run measures rows — (system, cluster size, kind of failure) — and interleaves their trials round
+ * robin: trial 1 of every row, then trial 2 of every row, and so on (`interleave`). Load from anything
+ * else on the machine then falls on every row alike instead of on whichever block of trials it
+ * coincided with, and the machine's load is recorded with every trial.
+ *
  * Each trial:
  *   1. starts a fresh cluster (fresh data directory, its own block of ports);
  *   2. polls every member until all name the same leader: the cold-start time, from the start call;
- *   3. lets the cluster settle, then waits a random fraction of a heartbeat interval, so the kill lands
- *      at a random phase of the leader's heartbeats (otherwise every trial would kill right after, or
+ *   3. lets the cluster settle, then waits a random fraction of a heartbeat interval, so the failure lands
+ *      at a random phase of the leader's heartbeats (otherwise every trial would strike right after, or
  *      right before, a heartbeat and measure one corner of the distribution);
- *   4. kill -9 of the leader (the leader the members agree on just before the kill);
+ *   4. takes the leader down, by kind: kill -9 ('kill'); SIGSTOP ('pause': a hung leader, whose sockets
+ *      stay open); SIGTERM ('graceful': a planned stop, which may hand leadership over);
  *   5. polls every survivor, all in parallel, every ~5 ms, until every survivor names the same new
- *      leader (not the killed one): the failover time, from just before the kill signal;
- *   6. stops the cluster.
+ *      leader (not the old one): the failover time, from just before the signal. Where the system
+ *      reports leader leases (ballot's Raft: `"lease"` in /status), polls on until that leader holds its
+ *      lease: the lease time;
+ *   6. 'pause' only: SIGCONT to the old leader, then watches every member for a window (default 2 s):
+ *      does any survivor name another leader, or none, after the old leader wakes up (a disruption)?
+ *      And how long does the old leader go on naming itself?
+ *   7. stops the cluster.
  * Every wait is bounded: a trial that does not converge is recorded as a failure (with the last views),
  * never a hang, and its cluster is stopped all the same.
  */
+import { loadavg } from 'node:os';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import { agreedLeader, leaderViewsOf, summarize, type Summary } from '../core/index.js';
-import type { ClusterOptions, ClusterUnderTest, SystemUnderTest } from './system.js';
+import type { ClusterOptions, ClusterUnderTest, MemberSignal, MemberView, SystemUnderTest } from './system.js';
 
 export interface Clock {
   now(): number;
@@ -38,11 +50,24 @@ export interface FailoverTiming {
   readonly electionTimeoutMaxMs: number;
 }
 
-export interface FailoverBenchOptions {
+/** How the leader is taken down: kill -9, SIGSTOP (resumed later with SIGCONT), or SIGTERM. */
+export const failoverKinds = ['kill', 'pause', 'graceful'] as const;
+export type FailoverKind = (typeof failoverKinds)[number];
+
+const signalOf: Record<FailoverKind, MemberSignal> = { kill: 'SIGKILL', pause: 'SIGSTOP', graceful: 'SIGTERM' };
+
+/** One row of a run: what is measured. */
+export interface FailoverRow {
+  readonly system: SystemUnderTest;
   readonly nodes: number;
-  readonly trials: number;
+  readonly kind: FailoverKind;
   readonly timing: FailoverTiming;
-  /** First port of the first trial's block; trials rotate through PORT_BLOCKS blocks of PORT_BLOCK_SIZE. */
+}
+
+/** How a run is carried out; the same for every row. */
+export interface FailoverRunOptions {
+  readonly trials: number;
+  /** First port of the first block; consecutive trials rotate through PORT_BLOCKS blocks of PORT_BLOCK_SIZE. */
   readonly basePort: number;
   /** Each trial gets a fresh directory under this one (removed after a successful trial, kept after a failure). */
   readonly workDir: string;
@@ -52,19 +77,31 @@ export interface FailoverBenchOptions {
   readonly pollTimeoutMs?: number;
   /** Bound on start plus first agreement (default 60 s: JVMs start slowly on 2 cores). */
   readonly startTimeoutMs?: number;
-  /** Bound on the failover (default 30 s). */
+  /** Bound on the failover, and on the lease after it (default 30 s). */
   readonly failoverTimeoutMs?: number;
   /** Quiet time after the first agreement, before the random heartbeat phase (default 1000 ms). */
   readonly settleMs?: number;
+  /** 'pause': how long every member is watched after the old leader resumes (default 2000 ms). */
+  readonly resumeWindowMs?: number;
   /** Keep every trial's data directory (logs), not only those of failed trials. */
   readonly keepData?: boolean;
   /** Bound on stopping a cluster (default 10 s). */
   readonly stopTimeoutMs?: number;
   readonly signal?: AbortSignal;
   readonly clock?: Clock;
-  /** Uniform in [0, 1); the heartbeat phase of each kill. */
+  /** Uniform in [0, 1); the heartbeat phase of each failure. */
   readonly random?: () => number;
+  /** The machine's load, recorded per trial (default: the 1-minute load average, os.loadavg()[0]). */
+  readonly load?: () => number;
   readonly onProgress?: (event: ProgressEvent) => void;
+}
+
+/** One row measured on its own (what the tests and a single-system run use). */
+export interface FailoverBenchOptions extends FailoverRunOptions {
+  readonly nodes: number;
+  readonly timing: FailoverTiming;
+  /** Default 'kill'. */
+  readonly kind?: FailoverKind;
 }
 
 export const PORT_BLOCK_SIZE = 100;
@@ -72,7 +109,7 @@ export const PORT_BLOCKS = 5;
 /** The most members a port block has room for (ZooKeeper uses 3 ports per member). */
 export const MAX_NODES = 25;
 
-export type TrialPhase = 'start' | 'cold-start' | 'settle' | 'kill' | 'failover' | 'stop';
+export type TrialPhase = 'start' | 'cold-start' | 'settle' | 'signal' | 'failover' | 'lease' | 'resume' | 'stop';
 
 export interface TrialFailure {
   readonly phase: TrialPhase;
@@ -81,19 +118,40 @@ export interface TrialFailure {
 
 export interface TrialResult {
   readonly trial: number;
+  readonly kind: FailoverKind;
+  /** The trial's place in the whole run (1-based), across every row: the interleaving, as it happened. */
+  readonly order: number;
+  /** The machine's 1-minute load average when the trial started. */
+  readonly load: number;
   readonly ok: boolean;
   /** From the start call until every member named the same leader. */
   readonly coldStartMs: number | null;
-  /** From just before the kill signal until every survivor named the same new leader. */
+  /** From just before the signal until every survivor named the same new leader. */
   readonly failoverMs: number | null;
-  /** The leader killed, and the one that followed it. */
+  /**
+   * From just before the signal until the survivors agreed on a leader that holds its lease; null when
+   * the system reports no lease (see leaseReported) or the trial failed first.
+   */
+  readonly leaseMs: number | null;
+  /** Whether the new leader's status said anything about a lease. */
+  readonly leaseReported: boolean;
+  /** The leader taken down (killed, paused or stopped), and the one that followed it. */
   readonly killed: number | null;
   readonly newLeader: number | null;
-  /** Time between the first agreement and the kill (settle + random heartbeat phase). */
+  /** Time between the first agreement and the signal (settle + random heartbeat phase). */
   readonly killDelayMs: number | null;
   /** Polls of all survivors during the failover, and how long the deciding poll took. */
   readonly failoverPolls: number;
   readonly decidingPollMs: number | null;
+  /**
+   * 'pause' only (null otherwise): whether, in the window after SIGCONT, any survivor named a leader
+   * other than the new one, or none.
+   */
+  readonly resumeDisrupted: boolean | null;
+  /** 'pause' only: the first disrupted poll, e.g. "+84 ms: 1→- 2→3 3→3" (member→leader, '-' none); null if none. */
+  readonly resumeDisruption: string | null;
+  /** 'pause' only: how long after SIGCONT the old leader was last seen naming itself (null: never seen). */
+  readonly resumedSelfLeaderMs: number | null;
   readonly failure: TrialFailure | null;
   /** The trial's data directory when it was kept (after a failure, or with keepData), for its logs. */
   readonly keptDataDir: string | null;
@@ -102,20 +160,27 @@ export interface TrialResult {
 export interface FailoverReport {
   readonly system: string;
   readonly nodes: number;
+  readonly kind: FailoverKind;
   readonly timing: FailoverTiming;
   /** The system's own settings, as its adapter describes them. */
   readonly settings: string;
   readonly trials: readonly TrialResult[];
   readonly failover: Summary | null;
+  /** Lease times of the trials that report one; null when none does ("n/a"). */
+  readonly lease: Summary | null;
   readonly coldStart: Summary | null;
+  /** The load of the row's trials. */
+  readonly load: Summary | null;
+  /** 'pause': how many successful trials saw a disruption after the resume; null for other kinds. */
+  readonly resumeDisrupted: number | null;
   readonly failures: number;
   /** True when the run was interrupted (Ctrl-C) before all trials ran. */
   readonly aborted: boolean;
 }
 
 export type ProgressEvent =
-  | { readonly kind: 'phase'; readonly system: string; readonly nodes: number; readonly trial: number; readonly trials: number; readonly phase: TrialPhase }
-  | { readonly kind: 'trial'; readonly system: string; readonly nodes: number; readonly trial: number; readonly trials: number; readonly result: TrialResult };
+  | { readonly kind: 'phase'; readonly system: string; readonly nodes: number; readonly failoverKind: FailoverKind; readonly trial: number; readonly trials: number; readonly phase: TrialPhase }
+  | { readonly kind: 'trial'; readonly system: string; readonly nodes: number; readonly failoverKind: FailoverKind; readonly trial: number; readonly trials: number; readonly result: TrialResult };
 
 /** A failure of one trial, with the phase it happened in. */
 class TrialError extends Error {
@@ -127,9 +192,11 @@ class TrialError extends Error {
   }
 }
 
-function formatViews(views: ReadonlyMap<number, number | null> | null): string {
+type Views = ReadonlyMap<number, MemberView | null>;
+
+function formatViews(views: Views | null): string {
   if (views === null) return 'no answer';
-  const parts = [...views.entries()].sort(([a], [b]) => a - b).map(([member, leader]) => `${member}→${leader ?? '-'}`);
+  const parts = [...views.entries()].sort(([a], [b]) => a - b).map(([member, view]) => `${member}→${view === null ? '?' : (view.leader ?? '-')}`);
   return parts.length > 0 ? parts.join(' ') : 'none';
 }
 
@@ -151,86 +218,162 @@ async function within<T>(promise: Promise<T>, ms: number, clock: Clock, phase: T
   }
 }
 
+/** The leader `members` agree on in one poll (core/agreement.ts), or null. A member missing or null did not answer. */
+export function agreementOf(views: ReadonlyMap<number, MemberView | null>, members: readonly number[]): number | null {
+  const named = new Map<number, number | null>();
+  for (const [member, view] of views) if (view !== null) named.set(member, view.leader);
+  return agreedLeader(leaderViewsOf(named, members))?.leader ?? null;
+}
+
 interface Agreement {
   readonly leader: number;
+  readonly views: Views;
   readonly at: number;
   readonly polls: number;
   readonly pollMs: number;
 }
 
-/** Runs `trials` trials against `system`; never throws for a trial's failure, only records it. */
-export async function runFailoverBench(system: SystemUnderTest, options: FailoverBenchOptions): Promise<FailoverReport> {
-  if (!Number.isInteger(options.nodes) || options.nodes < 2 || options.nodes > MAX_NODES) {
-    throw new RangeError(`nodes must be an integer in [2, ${MAX_NODES}] (a failover needs a survivor), got ${options.nodes}`);
+/**
+ * The order trials run in: round robin over the rows, trial 1 of every row first, then trial 2 …
+ * (`row` indexes `rows`; `trial` is 0-based).
+ */
+export function interleave(rows: number, trials: number): { readonly row: number; readonly trial: number }[] {
+  const order: { row: number; trial: number }[] = [];
+  for (let trial = 0; trial < trials; trial++) for (let row = 0; row < rows; row++) order.push({ row, trial });
+  return order;
+}
+
+/** Measures every row, trials interleaved (see `interleave`); never throws for a trial's failure, only records it. */
+export async function runFailoverRows(rows: readonly FailoverRow[], options: FailoverRunOptions): Promise<FailoverReport[]> {
+  for (const row of rows) {
+    if (!Number.isInteger(row.nodes) || row.nodes < 2 || row.nodes > MAX_NODES) {
+      throw new RangeError(`nodes must be an integer in [2, ${MAX_NODES}] (a failover needs a survivor), got ${row.nodes}`);
+    }
   }
   const clock = options.clock ?? realClock;
   const random = options.random ?? Math.random;
+  const load = options.load ?? ((): number => loadavg()[0]!);
   const pollIntervalMs = options.pollIntervalMs ?? 5;
   const pollTimeoutMs = options.pollTimeoutMs ?? 2000;
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   const failoverTimeoutMs = options.failoverTimeoutMs ?? 30_000;
   const settleMs = options.settleMs ?? 1000;
+  const resumeWindowMs = options.resumeWindowMs ?? 2000;
   const stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
   const { signal } = options;
 
-  const settings = system.describe(clusterOptions(options, 0, options.workDir));
-  const results: TrialResult[] = [];
-  let aborted = false;
+  /** Polls `members` once, bounded; a slow poll is null ("no agreement yet"), an adapter's error fails the trial. */
+  async function pollOnce(cluster: ClusterUnderTest, members: readonly number[], deadline: number, phase: TrialPhase): Promise<Views | null> {
+    const budget = Math.max(1, Math.min(pollTimeoutMs, deadline - clock.now()));
+    try {
+      return await within(cluster.views(members), budget, clock, phase, 'a poll of all members');
+    } catch (error) {
+      // Anything the adapter throws is fatal to the trial (a member process died, the system
+      // misbehaves), and waiting would only hide it.
+      if (!(error instanceof TrialError)) throw new TrialError(phase, errorMessage(error));
+      return null;
+    }
+  }
 
-  const progress = (trial: number, phase: TrialPhase): void =>
-    options.onProgress?.({ kind: 'phase', system: system.name, nodes: options.nodes, trial, trials: options.trials, phase });
+  /** Waits out the rest of one poll interval that began at `pollStart` (never past `deadline`). */
+  async function pace(pollStart: number, deadline: number): Promise<void> {
+    const wait = Math.min(pollStart + pollIntervalMs, deadline) - clock.now();
+    if (wait > 0) await clock.sleep(wait, signal).catch(() => undefined);
+  }
 
-  /** Polls `expected` until they agree on a leader other than `excluded`, or `deadline` passes. */
-  async function waitForAgreement(cluster: ClusterUnderTest, expected: readonly number[], excluded: number | null, deadline: number, phase: TrialPhase): Promise<Agreement> {
+  /**
+   * Polls `expected` until they agree on a leader other than `excluded` that `accept` accepts, or
+   * `deadline` passes.
+   */
+  async function waitForAgreement(
+    cluster: ClusterUnderTest,
+    expected: readonly number[],
+    excluded: number | null,
+    deadline: number,
+    phase: TrialPhase,
+    accept: (leader: number, views: Views) => boolean = () => true,
+  ): Promise<Agreement> {
     const since = clock.now();
     let polls = 0;
-    let last: ReadonlyMap<number, number | null> | null = null;
+    let last: Views | null = null;
     for (;;) {
       if (signal?.aborted) throw new TrialError(phase, 'interrupted');
       const pollStart = clock.now();
-      const budget = Math.max(1, Math.min(pollTimeoutMs, deadline - pollStart));
-      let views: ReadonlyMap<number, number | null> | null = null;
-      try {
-        views = await within(cluster.leaderViews(), budget, clock, phase, 'a poll of all members');
-      } catch (error) {
-        // A slow poll is "no agreement yet"; anything else the adapter throws is fatal to the trial
-        // (a member process died, the system misbehaves), and waiting would only hide it.
-        if (!(error instanceof TrialError)) throw new TrialError(phase, errorMessage(error));
-      }
+      const views = await pollOnce(cluster, expected, deadline, phase);
       const at = clock.now();
       polls += 1;
       if (views !== null) {
         last = views;
-        // The killed leader is not among the survivors asked, so an agreement cannot name it.
-        const agreement = agreedLeader(leaderViewsOf(views, expected));
-        if (agreement !== null && agreement.leader !== excluded) return { leader: agreement.leader, at, polls, pollMs: at - pollStart };
+        // The old leader is not among the survivors asked, so an agreement cannot name it.
+        const leader = agreementOf(views, expected);
+        if (leader !== null && leader !== excluded && accept(leader, views)) return { leader, views, at, polls, pollMs: at - pollStart };
       }
       if (at >= deadline) {
-        throw new TrialError(phase, `members ${expected.join(',')} did not agree on a leader${excluded !== null ? ` other than ${excluded}` : ''} in ${Math.round(at - since)} ms of polling; last views (member→leader): ${formatViews(last)}`);
+        const what = phase === 'lease' ? 'did not agree on a leader that holds its lease' : 'did not agree on a leader';
+        throw new TrialError(phase, `members ${expected.join(',')} ${what}${excluded !== null ? ` other than ${excluded}` : ''} in ${Math.round(at - since)} ms of polling; last views (member→leader): ${formatViews(last)}`);
       }
-      const wait = Math.min(pollStart + pollIntervalMs, deadline) - clock.now();
-      if (wait > 0) await clock.sleep(wait, signal).catch(() => undefined);
+      await pace(pollStart, deadline);
     }
   }
 
-  async function runTrial(trial: number): Promise<TrialResult> {
-    const dataDir = join(options.workDir, `${system.name}-n${options.nodes}-trial${trial + 1}`);
+  interface ResumeWatch {
+    /** The first disrupted poll, described; null when there was none. */
+    readonly disruption: string | null;
+    readonly selfLeaderMs: number | null;
+  }
+
+  /** After SIGCONT: watches every member for the window; see TrialResult.resumeDisrupted. */
+  async function watchResume(cluster: ClusterUnderTest, survivors: readonly number[], resumed: number, newLeader: number, since: number): Promise<ResumeWatch> {
+    const end = since + resumeWindowMs;
+    let disruption: string | null = null;
+    let selfLeaderMs: number | null = null;
+    const everyone = [...survivors, resumed].sort((a, b) => a - b);
+    while (clock.now() < end) {
+      if (signal?.aborted) throw new TrialError('resume', 'interrupted');
+      const pollStart = clock.now();
+      const views = await pollOnce(cluster, everyone, end, 'resume');
+      const at = clock.now();
+      if (views !== null) {
+        // A survivor that answers naming anyone but the new leader (or no one) was disturbed; one that
+        // does not answer in time says nothing either way (a slow poll on a loaded machine).
+        const disturbed = survivors.some((member) => {
+          const view = views.get(member);
+          return view != null && view.leader !== newLeader;
+        });
+        if (disturbed) disruption ??= `+${Math.round(at - since)} ms: ${formatViews(views)}`;
+        if (views.get(resumed)?.leader === resumed) selfLeaderMs = at - since;
+      }
+      await pace(pollStart, end);
+    }
+    return { disruption, selfLeaderMs };
+  }
+
+  async function runTrial(row: FailoverRow, trial: number, order: number): Promise<TrialResult> {
+    const { system, kind } = row;
+    const dataDir = join(options.workDir, `${system.name}-n${row.nodes}-${kind}-trial${trial + 1}`);
     await rm(dataDir, { recursive: true, force: true });
     await mkdir(dataDir, { recursive: true });
-    const cluster = clusterOptions(options, trial, dataDir);
+    const cluster = clusterOptions({ nodes: row.nodes, basePort: options.basePort, timing: row.timing }, order - 1, dataDir);
+    const trialLoad = load();
     let phase: TrialPhase = 'start';
     let running: ClusterUnderTest | null = null;
+    let paused: number | null = null;
     let coldStartMs: number | null = null;
     let failoverMs: number | null = null;
+    let leaseMs: number | null = null;
+    let leaseReported = false;
     let killed: number | null = null;
     let newLeader: number | null = null;
     let killDelayMs: number | null = null;
     let failoverPolls = 0;
     let decidingPollMs: number | null = null;
+    let resumeDisrupted: boolean | null = null;
+    let resumeDisruption: string | null = null;
+    let resumedSelfLeaderMs: number | null = null;
     let failure: TrialFailure | null = null;
     const enter = (next: TrialPhase): void => {
       phase = next;
-      progress(trial, next);
+      options.onProgress?.({ kind: 'phase', system: system.name, nodes: row.nodes, failoverKind: kind, trial, trials: options.trials, phase: next });
     };
 
     const t0 = clock.now();
@@ -249,30 +392,53 @@ export async function runFailoverBench(system: SystemUnderTest, options: Failove
       coldStartMs = first.at - t0;
 
       enter('settle');
-      await clock.sleep(settleMs + random() * options.timing.heartbeatMs, signal).catch(() => undefined);
+      await clock.sleep(settleMs + random() * row.timing.heartbeatMs, signal).catch(() => undefined);
       if (signal?.aborted) throw new TrialError('settle', 'interrupted');
-      // The leader may have changed while we waited (a spurious election): kill the one in office now.
+      // The leader may have changed while we waited (a spurious election): strike the one in office now.
       const current = await waitForAgreement(running, running.members, null, clock.now() + failoverTimeoutMs, 'settle');
 
-      enter('kill');
-      killed = current.leader;
+      enter('signal');
+      const old = current.leader;
+      killed = old;
       killDelayMs = current.at - first.at;
-      const tKill = clock.now();
-      await within(running.kill(killed), stopTimeoutMs, clock, 'kill', `kill -9 of member ${killed}`);
+      const tSignal = clock.now();
+      if (kind === 'pause') paused = old;
+      await within(running.signal(old, signalOf[kind]), stopTimeoutMs, clock, 'signal', `${signalOf[kind]} to member ${old}`);
 
       enter('failover');
-      const survivors = running.members.filter((member) => member !== killed);
-      const after = await waitForAgreement(running, survivors, killed, tKill + failoverTimeoutMs, 'failover');
-      failoverMs = after.at - tKill;
+      const survivors = running.members.filter((member) => member !== old);
+      const after = await waitForAgreement(running, survivors, old, tSignal + failoverTimeoutMs, 'failover');
+      failoverMs = after.at - tSignal;
       newLeader = after.leader;
       failoverPolls = after.polls;
       decidingPollMs = after.pollMs;
+
+      const leaseOf = (views: Views, leader: number): boolean | undefined => views.get(leader)?.lease;
+      leaseReported = leaseOf(after.views, after.leader) !== undefined;
+      if (leaseReported) {
+        enter('lease');
+        const leased = leaseOf(after.views, after.leader) === true ? after : await waitForAgreement(running, survivors, old, tSignal + failoverTimeoutMs, 'lease', (leader, views) => leaseOf(views, leader) === true);
+        leaseMs = leased.at - tSignal;
+      }
+
+      if (kind === 'pause') {
+        enter('resume');
+        const tResume = clock.now();
+        await within(running.signal(old, 'SIGCONT'), stopTimeoutMs, clock, 'resume', `SIGCONT to member ${old}`);
+        paused = null;
+        const watch = await watchResume(running, survivors, old, newLeader, tResume);
+        resumeDisrupted = watch.disruption !== null;
+        resumeDisruption = watch.disruption;
+        resumedSelfLeaderMs = watch.selfLeaderMs;
+      }
     } catch (error) {
       failure = error instanceof TrialError ? { phase: error.phase, message: error.message } : { phase, message: errorMessage(error) };
     } finally {
       if (running !== null) {
         enter('stop');
         try {
+          // A stopped process cannot act on a graceful stop; wake it first.
+          if (paused !== null) await within(running.signal(paused, 'SIGCONT'), stopTimeoutMs, clock, 'stop', `SIGCONT to member ${paused}`);
           await within(running.stop(), stopTimeoutMs, clock, 'stop', `stopping ${system.name}`);
         } catch (error) {
           failure ??= { phase: 'stop', message: errorMessage(error) };
@@ -284,56 +450,85 @@ export async function runFailoverBench(system: SystemUnderTest, options: Failove
     if (!keep) await rm(dataDir, { recursive: true, force: true });
     return {
       trial: trial + 1,
+      kind,
+      order,
+      load: trialLoad,
       ok,
       coldStartMs,
       failoverMs,
+      leaseMs,
+      leaseReported,
       killed,
       newLeader,
       killDelayMs,
       failoverPolls,
       decidingPollMs,
+      resumeDisrupted,
+      resumeDisruption,
+      resumedSelfLeaderMs,
       failure,
       keptDataDir: keep ? dataDir : null,
     };
   }
 
-  for (let trial = 0; trial < options.trials; trial++) {
+  const results = rows.map((): TrialResult[] => []);
+  /** Rows whose system could not start at all (not installed, ports taken): it will not start on the next trial either. */
+  const givenUp = new Set<number>();
+  let aborted = false;
+  let order = 0;
+  for (const { row, trial } of interleave(rows.length, options.trials)) {
+    if (givenUp.has(row)) continue;
     if (signal?.aborted) {
       aborted = true;
       break;
     }
-    const result = await runTrial(trial);
+    const spec = rows[row]!;
+    order += 1;
+    const result = await runTrial(spec, trial, order);
     if (signal?.aborted) {
       // An interrupted trial measured nothing: leave it (and its data) out rather than count it as a failure.
       if (result.keptDataDir !== null && options.keepData !== true) await rm(result.keptDataDir, { recursive: true, force: true });
       aborted = true;
       break;
     }
-    results.push(result);
-    options.onProgress?.({ kind: 'trial', system: system.name, nodes: options.nodes, trial, trials: options.trials, result });
-    // A system that cannot start at all (not installed, ports taken) will not start on the next trial.
-    if (trial === 0 && result.failure?.phase === 'start') break;
+    results[row]!.push(result);
+    options.onProgress?.({ kind: 'trial', system: spec.system.name, nodes: spec.nodes, failoverKind: spec.kind, trial, trials: options.trials, result });
+    if (trial === 0 && result.failure?.phase === 'start') givenUp.add(row);
   }
+  return rows.map((row, i) => summarizeRow(row, results[i]!, aborted, options.workDir));
+}
 
-  const succeeded = results.filter((r) => r.ok);
+function summarizeRow(row: FailoverRow, trials: readonly TrialResult[], aborted: boolean, workDir: string): FailoverReport {
+  const succeeded = trials.filter((t) => t.ok);
+  const values = (pick: (t: TrialResult) => number | null, of: readonly TrialResult[]): number[] => of.flatMap((t) => { const v = pick(t); return v === null ? [] : [v]; });
   return {
-    system: system.name,
-    nodes: options.nodes,
-    timing: options.timing,
-    settings,
-    trials: results,
-    failover: summarize(succeeded.map((r) => r.failoverMs!)),
-    coldStart: summarize(results.flatMap((r) => (r.coldStartMs === null ? [] : [r.coldStartMs]))),
-    failures: results.length - succeeded.length,
+    system: row.system.name,
+    nodes: row.nodes,
+    kind: row.kind,
+    timing: row.timing,
+    settings: row.system.describe(clusterOptions({ nodes: row.nodes, basePort: 0, timing: row.timing }, 0, workDir)),
+    trials,
+    failover: summarize(values((t) => t.failoverMs, succeeded)),
+    lease: summarize(values((t) => t.leaseMs, succeeded)),
+    coldStart: summarize(values((t) => t.coldStartMs, trials)),
+    load: summarize(trials.map((t) => t.load)),
+    resumeDisrupted: row.kind === 'pause' ? succeeded.filter((t) => t.resumeDisrupted === true).length : null,
+    failures: trials.length - succeeded.length,
     aborted,
   };
 }
 
-/** The options of one trial's cluster: its own port block (rotating) and data directory. */
-export function clusterOptions(options: Pick<FailoverBenchOptions, 'nodes' | 'basePort' | 'timing'>, trial: number, dataDir: string): ClusterOptions {
+/** Runs `trials` trials of one system, size and kind (default kill -9). */
+export async function runFailoverBench(system: SystemUnderTest, options: FailoverBenchOptions): Promise<FailoverReport> {
+  const [report] = await runFailoverRows([{ system, nodes: options.nodes, kind: options.kind ?? 'kill', timing: options.timing }], options);
+  return report!;
+}
+
+/** The options of one trial's cluster: its port block (the `slot`-th, rotating) and its data directory. */
+export function clusterOptions(options: { readonly nodes: number; readonly basePort: number; readonly timing: FailoverTiming }, slot: number, dataDir: string): ClusterOptions {
   return {
     nodes: options.nodes,
-    basePort: options.basePort + (trial % PORT_BLOCKS) * PORT_BLOCK_SIZE,
+    basePort: options.basePort + (slot % PORT_BLOCKS) * PORT_BLOCK_SIZE,
     dataDir,
     heartbeatMs: options.timing.heartbeatMs,
     electionTimeoutMinMs: options.timing.electionTimeoutMinMs,

@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import type { ClusterUnderTest, MemberSignal, MemberView } from './system.js';
 
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
@@ -38,17 +39,21 @@ export interface StartedProcess {
   isRunning(): boolean;
   /** kill -9; resolves once the process is gone (bounded: a SIGKILLed process always goes). */
   kill(): Promise<void>;
+  /** Sends a signal without waiting (a no-op once the process has exited). */
+  signal(signal: NodeJS.Signals): void;
   /** The last lines of the log, for error messages. */
   logTail(lines?: number): string;
 }
 
 /**
- * The processes of one cluster under test, by member: which are alive, kill -9 of one, stop of all.
- * Shared by the etcd and ZooKeeper adapters, which differ only in how they start and poll.
+ * The processes of one cluster under test, by member: which are alive, signals to one, stop of all.
+ * Shared by the etcd and ZooKeeper adapters (through startProcessCluster), which differ only in how
+ * they start and poll.
  */
 export class ProcessGroup {
   private readonly processes = new Map<number, StartedProcess>();
-  private readonly killed = new Set<number>();
+  /** Members sent SIGKILL or SIGTERM by the bench: their exit is expected. */
+  private readonly leaving = new Set<number>();
   private stopped = false;
 
   /** `what` names a member in errors, e.g. 'etcd member' or 'ZooKeeper server'. */
@@ -58,19 +63,20 @@ export class ProcessGroup {
     this.processes.set(member, process);
   }
 
-  /** The members not killed by the bench; throws, with the log's tail, if one of them died by itself. */
-  live(members: readonly number[]): number[] {
-    const live = members.filter((m) => !this.killed.has(m));
-    for (const member of live) {
+  /** Throws, with the log's tail, if one of `members` died although the bench did not stop it. */
+  requireAlive(members: readonly number[]): void {
+    for (const member of members) {
       const child = this.processes.get(member);
-      if (child && !child.isRunning()) throw new Error(`${this.what} ${member} exited unexpectedly; its log ends:\n${child.logTail()}`);
+      if (child && !this.leaving.has(member) && !child.isRunning()) throw new Error(`${this.what} ${member} exited unexpectedly; its log ends:\n${child.logTail()}`);
     }
-    return live;
   }
 
-  async kill(member: number): Promise<void> {
-    this.killed.add(member);
-    await this.processes.get(member)?.kill();
+  /** Sends `signal`; SIGKILL resolves once the process is gone. */
+  async signal(member: number, signal: MemberSignal): Promise<void> {
+    const child = this.processes.get(member);
+    if (signal === 'SIGKILL' || signal === 'SIGTERM') this.leaving.add(member);
+    if (signal === 'SIGKILL') await child?.kill();
+    else child?.signal(signal);
   }
 
   /** kill -9 of every process (the data directory is thrown away after the trial); safe to call twice. */
@@ -79,6 +85,47 @@ export class ProcessGroup {
     this.stopped = true;
     await Promise.all([...this.processes.values()].map((p) => p.kill()));
   }
+}
+
+/** What a system adds to a ProcessGroup to make a cluster under test (etcd-system.ts, zookeeper-system.ts). */
+export interface ProcessClusterParts {
+  /** Starts every member's process into `group`. */
+  launch(group: ProcessGroup): Promise<void>;
+  /** Polls each of `members` once (see ClusterUnderTest.views). */
+  poll(members: readonly number[]): Promise<Map<number, MemberView | null>>;
+  /** Releases what polling one member (or, without an argument, every member) holds: keep-alive connections. */
+  release?(member?: number): void;
+}
+
+/**
+ * A cluster of `nodes` members (ids 1..nodes), one process each: checks that `ports` are free, launches,
+ * and on a failed launch stops what did start before rethrowing.
+ */
+export async function startProcessCluster(what: string, nodes: number, ports: readonly number[], parts: ProcessClusterParts): Promise<ClusterUnderTest> {
+  await requireFreePorts(ports);
+  const group = new ProcessGroup(what);
+  const cluster: ClusterUnderTest = {
+    members: Array.from({ length: nodes }, (_, i) => i + 1),
+    views(members) {
+      group.requireAlive(members);
+      return parts.poll(members);
+    },
+    async signal(member, signal) {
+      if (signal === 'SIGKILL' || signal === 'SIGTERM') parts.release?.(member);
+      await group.signal(member, signal);
+    },
+    async stop() {
+      parts.release?.();
+      await group.stop();
+    },
+  };
+  try {
+    await parts.launch(group);
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
+  return cluster;
 }
 
 export interface StartOptions {
@@ -139,6 +186,14 @@ export async function startProcess(command: string, options: StartOptions): Prom
         // raced with its exit
       }
       await exited;
+    },
+    signal(signal) {
+      if (!running) return;
+      try {
+        child.kill(signal);
+      } catch {
+        // raced with its exit
+      }
     },
     logTail(lines = 5) {
       try {

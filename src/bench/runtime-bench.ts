@@ -19,18 +19,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { agreedLeader, algorithms, findAlgorithm, leaderViewsOf, summarize, type AlgorithmName, type AnyAlgorithm, type NodeId } from '../core/index.js';
+import { agreedLeader, algorithms, findAlgorithm, summarize, type AlgorithmName, type AnyAlgorithm } from '../core/index.js';
 import { LocalCluster } from '../runtime/local-cluster.js';
 import { freePortBlock, freePorts, sleep, waitFor } from '../runtime/testing.js';
 import { ballotSystem } from './ballot-system.js';
+import { agreementOf } from './failover.js';
 import type { ClusterUnderTest } from './system.js';
 
 const MAIN_JS = new URL('../cli/main.js', import.meta.url).pathname;
-
-/** The leader every member that answered names (a map of member → named leader, as leaderViews() returns). */
-function agreed(views: ReadonlyMap<NodeId, NodeId | null>): NodeId | null {
-  return agreedLeader(leaderViewsOf(views, views.keys()))?.leader ?? null;
-}
 
 /** One trial; a port taken by someone else between choosing it and binding it costs a retry, not the run. */
 async function failoverTrial(algorithm: AnyAlgorithm, nodes: number, pollMs: number): Promise<number> {
@@ -58,17 +54,14 @@ async function failoverTrialOnce(algorithm: AnyAlgorithm, nodes: number, pollMs:
       electionTimeoutMaxMs: timing.electionTimeoutMaxMs,
     });
     const running = cluster;
-    const leader = await waitFor('a first leader', 20_000, async () => {
-      const views = await running.leaderViews();
-      return views.size === nodes ? (agreed(views) ?? undefined) : undefined;
-    });
+    const leader = await waitFor('a first leader', 20_000, async () => agreementOf(await running.views(running.members), running.members) ?? undefined);
     // Kill at a random phase of the leader's heartbeat cycle.
     await sleep(Math.random() * timing.heartbeatMs);
     const killedAt = performance.now();
-    await running.kill(leader);
+    await running.signal(leader, 'SIGKILL');
+    const survivors = running.members.filter((id) => id !== leader);
     for (;;) {
-      const views = await running.leaderViews();
-      const now = agreed(views);
+      const now = agreementOf(await running.views(survivors), survivors);
       if (now !== null && now !== leader) return performance.now() - killedAt;
       if (performance.now() - killedAt > 30_000) throw new Error(`${algorithm.name}: no new leader 30 s after the kill`);
       await sleep(pollMs);

@@ -1,8 +1,9 @@
 /**
  * A system whose failover the bench measures: ballot's own nodes (any algorithm), etcd or ZooKeeper.
  * One harness (failover.ts) drives all of them the same way, so their numbers stand side by side:
- * start a fresh cluster, wait until all members agree on a leader, kill -9 the leader at a random
- * heartbeat phase, poll until every survivor names the same new leader.
+ * start a fresh cluster, wait until all members agree on a leader, take the leader down (kill -9, a
+ * SIGSTOP, or a graceful SIGTERM) at a random heartbeat phase, poll until every survivor names the same
+ * new leader.
  */
 
 export interface ClusterOptions {
@@ -18,16 +19,37 @@ export interface ClusterOptions {
   readonly electionTimeoutMaxMs: number;
 }
 
+/** What one member answered when polled. */
+export interface MemberView {
+  /** The member it names as leader; null when it names none. */
+  readonly leader: number | null;
+  /**
+   * Whether it holds a leader lease (ballot's Raft: `"lease"` in /status); undefined when the system
+   * does not report leases.
+   */
+  readonly lease?: boolean;
+}
+
+/**
+ * The signals the bench sends to a member's process: SIGKILL (kill -9: the process and its sockets are
+ * gone at once), SIGSTOP / SIGCONT (a hung leader: its sockets stay open, it answers nothing), SIGTERM
+ * (a graceful stop: the process may hand over before it exits).
+ */
+export type MemberSignal = 'SIGKILL' | 'SIGSTOP' | 'SIGCONT' | 'SIGTERM';
+
 /** A running cluster of real processes on 127.0.0.1. */
 export interface ClusterUnderTest {
   readonly members: readonly number[];
   /**
-   * Each live member's current view: the member id it names as leader, or null when it names none (or
-   * does not answer). Killed members are left out. One call polls every live member once.
+   * Polls each of `members` once, all in parallel: a member that does not answer in time is missing
+   * from the map (or maps to null). The harness never asks a stopped, paused or killed member.
    */
-  leaderViews(): Promise<Map<number, number | null>>;
-  /** kill -9 of one member's process; resolves once the process is gone. */
-  kill(member: number): Promise<void>;
+  views(members: readonly number[]): Promise<Map<number, MemberView | null>>;
+  /**
+   * Sends `signal` to one member's process. SIGKILL resolves once the process is gone; the others once
+   * the signal is sent. A member sent SIGKILL or SIGTERM is expected to exit: its exit is no error.
+   */
+  signal(member: number, signal: MemberSignal): Promise<void>;
   /** Stops every process it started and removes nothing but its processes. Safe to call twice. */
   stop(): Promise<void>;
 }

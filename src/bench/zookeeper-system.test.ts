@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { parseSrvrMode, srvr, viewsFromModes, zooCfg, zookeeperDefaultTiming, zookeeperTiming, type ZookeeperMode } from './zookeeper-system.js';
+import { parseSrvr, parseSrvrMode, srvr, viewsFromReplies, zooCfg, zookeeperDefaultTiming, zookeeperTiming, type SrvrReply, type ZookeeperMode } from './zookeeper-system.js';
 
 const options = { nodes: 3, basePort: 20000, dataDir: '/data', heartbeatMs: 50, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300 };
 
@@ -32,13 +32,24 @@ test('srvr: the mode, or null while the server does not serve', () => {
   assert.equal(parseSrvrMode(reply.replace('follower', 'leader')), 'leader');
   assert.equal(parseSrvrMode('This ZooKeeper instance is not currently serving requests\n'), null);
   assert.equal(parseSrvrMode(''), null);
+  // The epoch is the zxid's high 32 bits; an empty reply is no answer, "not serving" an answer without a mode.
+  assert.deepEqual(parseSrvr(reply.replace('0x100000000', '0x30000002a')), { mode: 'follower', epoch: 3 });
+  assert.deepEqual(parseSrvr('This ZooKeeper instance is not currently serving requests\n'), { mode: null, epoch: null });
+  assert.equal(parseSrvr(''), null);
 });
 
-test('views: followers name the one leader of the poll; with none or two, they name nobody', () => {
-  const modes = (entries: [number, ZookeeperMode | null][]) => new Map(entries);
-  assert.deepEqual([...viewsFromModes(modes([[1, 'follower'], [2, 'leader'], [3, 'follower']]))], [[1, 2], [2, 2], [3, 2]]);
-  assert.deepEqual([...viewsFromModes(modes([[1, 'follower'], [3, null]]))], [[1, null], [3, null]]);
-  assert.deepEqual([...viewsFromModes(modes([[1, 'leader'], [2, 'leader'], [3, 'follower']]))], [[1, 1], [2, 2], [3, null]]);
+test('views: followers name the one leader of the poll, or with two leaders (a resumed old one) the leader of the newest epoch', () => {
+  const reply = (mode: ZookeeperMode | null, epoch: number | null = 1): SrvrReply => ({ mode, epoch });
+  const views = (entries: [number, SrvrReply | null][]) => [...viewsFromReplies(new Map(entries))];
+  assert.deepEqual(views([[1, reply('follower')], [2, reply('leader')], [3, reply('follower')]]), [[1, { leader: 2 }], [2, { leader: 2 }], [3, { leader: 2 }]]);
+  // No answer is null; an answer while not serving names nobody.
+  assert.deepEqual(views([[1, reply('follower')], [3, null], [4, reply(null, null)]]), [[1, { leader: null }], [3, null], [4, { leader: null }]]);
+  // Old leader 1 (epoch 1) resumed beside new leader 2 (epoch 2): follower 3 — whose last zxid may still be
+  // of epoch 1 — follows 2.
+  assert.deepEqual(views([[1, reply('leader', 1)], [2, reply('leader', 2)], [3, reply('follower', 1)]]), [[1, { leader: 1 }], [2, { leader: 2 }], [3, { leader: 2 }]]);
+  // Two leaders and no epoch to tell them apart: the follower names nobody.
+  assert.deepEqual(views([[1, reply('leader', null)], [2, reply('leader', null)], [3, reply('follower', null)]]), [[1, { leader: 1 }], [2, { leader: 2 }], [3, { leader: null }]]);
+  assert.deepEqual(views([[1, reply('leader', 2)], [2, reply('leader', 2)], [3, reply('follower', 2)]]), [[1, { leader: 1 }], [2, { leader: 2 }], [3, { leader: null }]]);
 });
 
 test('srvr is sent on a fresh connection and its reply read to the end; silence is null after the timeout', async () => {
@@ -60,8 +71,8 @@ test('srvr is sent on a fresh connection and its reply read to the end; silence 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   try {
-    assert.equal(await srvr(port, 500), 'leader');
-    assert.equal(await srvr(port, 500), 'leader');
+    assert.deepEqual(await srvr(port, 500), { mode: 'leader', epoch: null });
+    assert.deepEqual(await srvr(port, 500), { mode: 'leader', epoch: null });
     assert.equal(connections, 2, 'one connection per poll');
     const started = performance.now();
     assert.equal(await srvr(port, 100), null);

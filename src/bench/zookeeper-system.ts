@@ -24,8 +24,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { ProcessGroup, requireFreePorts, startProcess } from './processes.js';
-import type { ClusterOptions, ClusterUnderTest, SystemUnderTest } from './system.js';
+import { startProcess, startProcessCluster, type ProcessClusterParts } from './processes.js';
+import type { ClusterOptions, MemberView, SystemUnderTest } from './system.js';
 
 /** ZooKeeper's own defaults (tickTime 2000, initLimit 10, syncLimit 5: its sample zoo.cfg), in ballot's terms. */
 export const zookeeperDefaultTiming = { heartbeatMs: 1000, electionTimeoutMinMs: 10_000, electionTimeoutMaxMs: 10_000 } as const;
@@ -97,88 +97,103 @@ export function parseSrvrMode(text: string): ZookeeperMode | null {
   return match ? (match[1] as ZookeeperMode) : null;
 }
 
-/** One poll's modes → each member's view of the leader (see the file comment). */
-export function viewsFromModes(modes: ReadonlyMap<number, ZookeeperMode | null>): Map<number, number | null> {
-  const leaders = [...modes].filter(([, mode]) => mode === 'leader').map(([member]) => member);
-  const views = new Map<number, number | null>();
-  for (const [member, mode] of modes) {
-    if (mode === 'leader') views.set(member, member);
-    else if ((mode === 'follower' || mode === 'observer') && leaders.length === 1) views.set(member, leaders[0]!);
-    else views.set(member, null);
+/** What `srvr` said: the mode (null while not serving) and the epoch of the last zxid it saw (null: unknown). */
+export interface SrvrReply {
+  readonly mode: ZookeeperMode | null;
+  readonly epoch: number | null;
+}
+
+/** A `srvr` reply, or null when the text is no reply at all (a refused or cut connection). */
+export function parseSrvr(text: string): SrvrReply | null {
+  const mode = parseSrvrMode(text);
+  if (mode === null) return /not currently serving/.test(text) ? { mode: null, epoch: null } : null;
+  // A zxid is the epoch in its high 32 bits and a counter in its low 32 (ZooKeeper's ZxidUtils).
+  const zxid = /^Zxid:\s*0x([0-9a-f]+)\s*$/im.exec(text);
+  return { mode, epoch: zxid ? Number(BigInt(`0x${zxid[1]!}`) >> 32n) : null };
+}
+
+/**
+ * One poll's replies → each member's view of the leader (see the file comment). A follower names the
+ * one leader in the poll. Two servers may say leader at once: an old leader resumed after a pause
+ * believes it leads until it misses its quorum (syncLimit ticks). Then a follower names the leader of
+ * the newest epoch (the epoch of a leader's zxid is its own; a follower's last zxid may still carry the
+ * epoch before, until it commits a transaction in the new one, so it cannot tell whom it follows).
+ */
+export function viewsFromReplies(replies: ReadonlyMap<number, SrvrReply | null>): Map<number, MemberView | null> {
+  const leaders = [...replies].flatMap(([member, reply]) => (reply?.mode === 'leader' ? [{ member, epoch: reply.epoch }] : []));
+  let current: number | null = leaders.length === 1 ? leaders[0]!.member : null;
+  if (leaders.length > 1 && leaders.every((leader) => leader.epoch !== null)) {
+    const newest = Math.max(...leaders.map((leader) => leader.epoch!));
+    const atNewest = leaders.filter((leader) => leader.epoch === newest);
+    if (atNewest.length === 1) current = atNewest[0]!.member;
+  }
+  const views = new Map<number, MemberView | null>();
+  for (const [member, reply] of replies) {
+    if (reply === null) views.set(member, null);
+    else if (reply.mode === 'leader') views.set(member, { leader: member });
+    else if (reply.mode === 'follower' || reply.mode === 'observer') views.set(member, { leader: current });
+    else views.set(member, { leader: null });
   }
   return views;
 }
 
-/** `srvr` on one server: a fresh TCP connection, the reply read to its end. Null on any failure. */
-export function srvr(port: number, timeoutMs: number): Promise<ZookeeperMode | null> {
+/** `srvr` on one server: a fresh TCP connection, the reply read to its end. Null when it does not answer. */
+export function srvr(port: number, timeoutMs: number): Promise<SrvrReply | null> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let done = false;
-    const finish = (mode: ZookeeperMode | null): void => {
+    const finish = (reply: SrvrReply | null): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       socket.destroy();
-      resolve(mode);
+      resolve(reply);
     };
+    const read = (): void => finish(parseSrvr(Buffer.concat(chunks).toString('utf8')));
     const socket = connect({ host: '127.0.0.1', port }, () => socket.end('srvr'));
     const timer = setTimeout(() => finish(null), timeoutMs);
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('end', () => finish(parseSrvrMode(Buffer.concat(chunks).toString('utf8'))));
+    socket.on('end', read);
     socket.on('error', () => finish(null));
-    socket.on('close', () => finish(parseSrvrMode(Buffer.concat(chunks).toString('utf8'))));
+    socket.on('close', read);
   });
 }
 
 const POLL_TIMEOUT_MS = 500;
 
-class ZookeeperCluster implements ClusterUnderTest {
-  readonly members: readonly number[];
-  private readonly processes = new ProcessGroup('ZooKeeper server');
-
-  constructor(private readonly options: ClusterOptions) {
-    this.members = Array.from({ length: options.nodes }, (_, i) => i + 1);
-  }
-
-  async launch(): Promise<void> {
-    const java = javaBinary();
-    const classpath = zookeeperClasspath();
-    for (const member of this.members) {
-      const dir = join(this.options.dataDir, `n${member}`);
-      await mkdir(dir, { recursive: true });
-      await writeFile(join(dir, 'myid'), `${member}\n`);
-      await writeFile(join(this.options.dataDir, `zoo${member}.cfg`), zooCfg(this.options, member));
-    }
-    for (const member of this.members) {
-      const args = [
-        `-Dzookeeper.log.dir=${this.options.dataDir}`,
-        '-Dorg.slf4j.simpleLogger.showDateTime=true',
-        '-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS',
-        // As the package's zkServer.sh does.
-        '-XX:+HeapDumpOnOutOfMemoryError',
-        '-XX:OnOutOfMemoryError=kill -9 %p',
-        '-cp',
-        classpath,
-        MAIN_CLASS,
-        join(this.options.dataDir, `zoo${member}.cfg`),
-      ];
-      this.processes.add(member, await startProcess(java, { args, logFile: join(this.options.dataDir, `n${member}.log`) }));
-    }
-  }
-
-  async leaderViews(): Promise<Map<number, number | null>> {
-    const live = this.processes.live(this.members);
-    const modes = await Promise.all(live.map((m) => srvr(zookeeperPorts(this.options.basePort, m).client, POLL_TIMEOUT_MS)));
-    return viewsFromModes(new Map(live.map((member, i) => [member, modes[i]!])));
-  }
-
-  kill(member: number): Promise<void> {
-    return this.processes.kill(member);
-  }
-
-  stop(): Promise<void> {
-    return this.processes.stop();
-  }
+/** Launch and poll of one ZooKeeper ensemble: a zoo.cfg and myid per server, `srvr` per poll. */
+function zookeeperParts(options: ClusterOptions): ProcessClusterParts {
+  return {
+    async launch(group) {
+      const java = javaBinary();
+      const classpath = zookeeperClasspath();
+      for (let member = 1; member <= options.nodes; member++) {
+        const dir = join(options.dataDir, `n${member}`);
+        await mkdir(dir, { recursive: true });
+        await writeFile(join(dir, 'myid'), `${member}\n`);
+        await writeFile(join(options.dataDir, `zoo${member}.cfg`), zooCfg(options, member));
+      }
+      for (let member = 1; member <= options.nodes; member++) {
+        const args = [
+          `-Dzookeeper.log.dir=${options.dataDir}`,
+          '-Dorg.slf4j.simpleLogger.showDateTime=true',
+          '-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS',
+          // As the package's zkServer.sh does.
+          '-XX:+HeapDumpOnOutOfMemoryError',
+          '-XX:OnOutOfMemoryError=kill -9 %p',
+          '-cp',
+          classpath,
+          MAIN_CLASS,
+          join(options.dataDir, `zoo${member}.cfg`),
+        ];
+        group.add(member, await startProcess(java, { args, logFile: join(options.dataDir, `n${member}.log`) }));
+      }
+    },
+    async poll(members) {
+      const replies = await Promise.all(members.map((m) => srvr(zookeeperPorts(options.basePort, m).client, POLL_TIMEOUT_MS)));
+      return viewsFromReplies(new Map(members.map((member, i) => [member, replies[i]!])));
+    },
+  };
 }
 
 export const zookeeperSystem: SystemUnderTest = {
@@ -192,14 +207,6 @@ export const zookeeperSystem: SystemUnderTest = {
     const missing = classpath.split(':').find((entry) => entry.endsWith('.jar') && !existsSync(entry));
     if (missing !== undefined) throw new Error(`ZooKeeper is not installed (${missing} not found; see scripts/install-comparison-systems.sh)`);
     const ports = Array.from({ length: options.nodes }, (_, i) => zookeeperPorts(options.basePort, i + 1)).flatMap((p) => [p.client, p.quorum, p.election]);
-    await requireFreePorts(ports);
-    const cluster = new ZookeeperCluster(options);
-    try {
-      await cluster.launch();
-    } catch (error) {
-      await cluster.stop();
-      throw error;
-    }
-    return cluster;
+    return startProcessCluster('ZooKeeper server', options.nodes, ports, zookeeperParts(options));
   },
 };

@@ -30,6 +30,15 @@ test('defaults: 3 nodes, 15 trials, ballot Raft timing matched on every system',
   assert.deepEqual(command.timing, matchedDefaultTiming);
   assert.equal(command.json, false);
   assert.equal(command.dataDir, null);
+  assert.deepEqual(command.kinds, ['kill', 'pause', 'graceful'], 'every kind of failure');
+  assert.equal(command.resumeWindowMs, 2000);
+});
+
+test('--kind chooses the kinds of failure, in the order given; --resume-window the watch after a pause', () => {
+  assert.deepEqual(parse('--system etcd --kind pause,kill,pause').kinds, ['pause', 'kill']);
+  assert.equal(parse('--system etcd --resume-window 500').resumeWindowMs, 500);
+  assert.throws(() => parse('--system etcd --kind crash'), (error: unknown) => error instanceof UsageError && /--kind must be among kill, pause, graceful, got "crash"/.test(error.message));
+  assert.throws(() => parse('--system etcd --kind ,'), /--kind needs a name/);
 });
 
 test('sizes, trials and timing are read', () => {
@@ -74,9 +83,13 @@ test('the table: one row per system and size, failures counted, unavailable syst
     nodes: 3,
     timing: matchedDefaultTiming,
     settings: 'heartbeat-interval 30, election-timeout 150',
+    kind: 'kill',
     trials: [],
     failover: summary,
+    lease: null,
     coldStart: { ...summary, median: 585 },
+    load: { ...summary, median: 2.04 },
+    resumeDisrupted: null,
     failures: 1,
     aborted: false,
   };
@@ -86,9 +99,9 @@ test('the table: one row per system and size, failures counted, unavailable syst
   ]);
   const lines = table.trimEnd().split('\n');
   assert.equal(lines.length, 4);
-  assert.match(lines[0]!, /\| system \| N \| settings \| failover p50 \| p90 \| p99 \| max \| cold start p50 \| failures \|/);
-  assert.equal(lines[2], '| etcd | 3 | heartbeat-interval 30, election-timeout 150 | 150 | 190 | 199 | 200 | 585 | 1/3 |');
-  assert.match(lines[3]!, /ballot-raft \| 3 \| not available: not in this build/);
+  assert.match(lines[0]!, /\| system \| N \| kind \| settings \| failover p50 \| p90 \| p99 \| max \| lease p50 \| disrupted after resume \| cold start p50 \| load p50 \| failures \|/);
+  assert.equal(lines[2], '| etcd | 3 | kill | heartbeat-interval 30, election-timeout 150 | 150 | 190 | 199 | 200 | n/a | - | 585 | 2.0 | 1/3 |');
+  assert.match(lines[3]!, /ballot-raft \| 3 \| - \| not available: not in this build/);
 });
 
 test('ballot bench: help, and an unknown benchmark is a usage error (exit 2, one line)', async () => {
@@ -124,6 +137,38 @@ test('ballot bench report: saved --json results side by side', async () => {
     assert.match(lines[3]!, /ballot-zab \| 3 /);
     await assert.rejects(runBench(['report', join(dir, 'bad.json')], io), /not the output of ballot bench failover --json/);
     await assert.rejects(runBench(['report'], io), UsageError);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('ballot bench report: ratios per file, disruptions after a resume, and files from before kinds existed', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ballot-report-test-'));
+  try {
+    const trial = (i: number, failoverMs: number, extra: object = {}) => ({ trial: i, ok: true, failoverMs, ...extra });
+    const summary = { count: 2, min: 100, mean: 150, median: 150, p90: 190, p99: 199, max: 200 };
+    // Saved before kinds, leases and load existed: no kind (a kill -9 run), no lease, no load.
+    const old = (system: string, times: number[]) => ({ kind: 'report', report: { system, nodes: 3, timing: matchedDefaultTiming, settings: 's', trials: times.map((ms, i) => trial(i + 1, ms)), failover: summary, coldStart: summary, failures: 0, aborted: false } });
+    await writeFile(join(dir, 'old.json'), JSON.stringify({ rows: [old('ballot-raft', [100, 100]), old('etcd', [200, 200])] }));
+    const paused = {
+      kind: 'report',
+      report: {
+        ...old('ballot-bully', []).report,
+        kind: 'pause',
+        trials: [trial(1, 300, { killed: 3, newLeader: 2, resumeDisrupted: true, resumeDisruption: '+27 ms: 1→3 2→- 3→3' }), trial(2, 310, { resumeDisrupted: false })],
+        lease: null,
+        load: { ...summary, median: 3.25 },
+        resumeDisrupted: 1,
+      },
+    };
+    await writeFile(join(dir, 'new.json'), JSON.stringify({ rows: [paused] }));
+    let out = '';
+    const io = { out: (t: string) => void (out += t), err: () => undefined, tty: false };
+    assert.equal(await runBench(['report', join(dir, 'old.json'), join(dir, 'new.json')], io), 0);
+    assert.match(out, /\| ballot-raft \| 3 \| kill \| s \| 150 \| 190 \| 199 \| 200 \| n\/a \| - \| 150 \| - \| 0\/2 \|/);
+    assert.match(out, /\| ballot-bully \| 3 \| pause \| s \| .* \| n\/a \| 1\/2 \| 150 \| 3\.3 \| 0\/2 \|/);
+    assert.match(out, /old\.json:\n.*\nRaft ÷ etcd, N=3, kill: median 0\.50 \(95% CI 0\.50–0\.50\), p99 0\.50 \(0\.50–0\.50\); 2 and 2 trials/);
+    assert.match(out, /ballot-bully N=3 trial 1 \(old leader 3, new 2\): \+27 ms: 1→3 2→- 3→3/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,13 +1,15 @@
 /**
  * `ballot bench failover`: the real-process failover benchmark (src/bench/failover.ts) against ballot's
- * nodes, etcd and ZooKeeper, printed side by side from one run.
+ * nodes, etcd and ZooKeeper, printed side by side from one run (trials interleaved round robin), with
+ * each ballot ÷ other ratio and its bootstrap interval (src/bench/ratios.ts).
  */
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { findAlgorithm } from '../core/algorithms.js';
 import { etcdDefaultTiming, etcdSystem } from '../bench/etcd-system.js';
-import { MAX_NODES, PORT_BLOCKS, PORT_BLOCK_SIZE, runFailoverBench, type FailoverReport, type FailoverTiming, type ProgressEvent } from '../bench/failover.js';
+import { failoverKinds, MAX_NODES, PORT_BLOCKS, PORT_BLOCK_SIZE, runFailoverRows, type FailoverKind, type FailoverReport, type FailoverRow, type FailoverTiming, type ProgressEvent } from '../bench/failover.js';
+import { failoverRatios, formatRatios } from '../bench/ratios.js';
 import type { SystemUnderTest } from '../bench/system.js';
 import { zookeeperDefaultTiming, zookeeperSystem } from '../bench/zookeeper-system.js';
 import { UsageError, helpText, integer, parseOptions, range, type CommandSpec } from './args.js';
@@ -24,26 +26,34 @@ export const matchedDefaultTiming: FailoverTiming = { heartbeatMs: 50, electionT
 
 export const benchFailoverSpec: CommandSpec = {
   name: 'bench failover',
-  usage: 'ballot bench failover [--algorithm LIST | --system LIST | --all] [--nodes 3,5] [--trials 15] [options]',
+  usage: 'ballot bench failover [--algorithm LIST | --system LIST | --all] [--nodes 3,5] [--trials 15] [--kind LIST] [options]',
   summary:
     'Measures failover of real processes on 127.0.0.1: per trial a fresh cluster, wait until all members\n' +
-    'agree on a leader, kill -9 the leader at a random heartbeat phase, time until every survivor names\n' +
-    'the same new leader. ballot, etcd and ZooKeeper run through the same harness at matched timing\n' +
-    '(see docs/bench.md) and are printed side by side.',
+    'agree on a leader, take the leader down at a random heartbeat phase, time until every survivor names\n' +
+    'the same new leader (and, where /status reports it, until that leader holds its lease). Kinds:\n' +
+    '  kill      kill -9 of the leader\n' +
+    '  pause     SIGSTOP of the leader (hung); SIGCONT once the survivors agree, then watch whether the\n' +
+    '            resumed old leader disrupts them (--resume-window)\n' +
+    '  graceful  SIGTERM of the leader (a planned stop)\n' +
+    'ballot, etcd and ZooKeeper run through the same harness at matched timing (see docs/bench.md), their\n' +
+    'trials interleaved round robin, with the machine load recorded per trial, and are printed side by\n' +
+    'side with each ballot ÷ other ratio (Raft ÷ etcd, ZAB ÷ ZooKeeper) and its bootstrap 95% interval.',
   options: {
     algorithm: { type: 'string', value: 'LIST', description: `ballot's own nodes, comma-separated: ${ballotAlgorithms.join(', ')}` },
     system: { type: 'string', value: 'LIST', description: `other systems, comma-separated: ${otherSystems.join(', ')} (scripts/install-comparison-systems.sh)` },
     all: { type: 'boolean', description: 'every algorithm and system' },
     nodes: { type: 'string', value: 'N[,N]', description: 'cluster sizes (default 3)' },
-    trials: { type: 'string', value: 'T', description: 'trials per system and size (default 15)' },
+    trials: { type: 'string', value: 'T', description: 'trials per system, size and kind (default 15)' },
+    kind: { type: 'string', value: 'LIST', description: `kinds of failure, comma-separated: ${failoverKinds.join(', ')} (default: all)` },
+    'resume-window': { type: 'string', value: 'MS', description: 'pause: how long to watch the cluster after the old leader resumes (default 2000)' },
     heartbeat: { type: 'string', value: 'MS', description: 'heartbeat interval to match (default 50)' },
     'election-timeout': { type: 'string', value: 'MIN-MAX', description: 'election timeout range to match (default 150-300)' },
     defaults: { type: 'boolean', description: "each system at its own default timing instead (etcd 100/1000, ZooKeeper tickTime 2000)" },
     'base-port': { type: 'string', value: 'PORT', description: `first port, below 32768 (outgoing connections take ports above); trials rotate through ${PORT_BLOCKS} blocks of ${PORT_BLOCK_SIZE} (default 21000)` },
     'data-dir': { type: 'string', value: 'DIR', description: 'where trial data goes (default: a fresh temporary directory)' },
     'keep-data': { type: 'boolean', description: "keep every trial's data and logs (those of failed trials are always kept)" },
-    settle: { type: 'string', value: 'MS', description: 'quiet time between agreement and the kill, before the random phase (default 1000)' },
-    timeout: { type: 'string', value: 'MS', description: 'a failover slower than this is a failed trial (default 30000)' },
+    settle: { type: 'string', value: 'MS', description: 'quiet time between agreement and the signal, before the random phase (default 1000)' },
+    timeout: { type: 'string', value: 'MS', description: 'a failover, or a lease after it, slower than this is a failed trial (default 30000)' },
     json: { type: 'boolean', description: 'print every trial and summary as one JSON object' },
   },
   epilog:
@@ -57,8 +67,8 @@ const benchSpec: CommandSpec = {
   usage: 'ballot bench failover [options] | ballot bench report FILE.json...',
   summary:
     'Benchmarks of real processes. Subcommands:\n' +
-    '  failover   kill -9 the leader, time until the survivors agree on a new one\n' +
-    '  report     print the table of saved `failover --json` results, side by side',
+    '  failover   take the leader down (kill -9, SIGSTOP, SIGTERM), time until the survivors agree on a new one\n' +
+    '  report     print the table and ratios of saved `failover --json` results',
   options: {},
   epilog: "Run 'ballot bench failover --help' for its options.",
 };
@@ -66,6 +76,7 @@ const benchSpec: CommandSpec = {
 export interface BenchCommand {
   readonly targets: readonly Target[];
   readonly nodes: readonly number[];
+  readonly kinds: readonly FailoverKind[];
   readonly trials: number;
   /** 'defaults': each system's own default timing. */
   readonly timing: FailoverTiming | 'defaults';
@@ -73,6 +84,7 @@ export interface BenchCommand {
   readonly dataDir: string | null;
   readonly settleMs: number;
   readonly failoverTimeoutMs: number;
+  readonly resumeWindowMs: number;
   readonly keepData: boolean;
   readonly json: boolean;
 }
@@ -109,6 +121,13 @@ export function parseBenchFailoverArgs(argv: readonly string[]): BenchCommand | 
   const nodes = values.nodes === undefined ? [3] : list(values.nodes).map((n) => integer(n, 'nodes', 3, 2, MAX_NODES));
   if (nodes.length === 0) throw new UsageError('--nodes needs a number, e.g. 3 or 3,5');
   const trials = integer(values.trials, 'trials', 15, 1, 10_000);
+  if (values.kind !== undefined && list(values.kind).length === 0) throw new UsageError(`--kind needs a name (${failoverKinds.join(', ')})`);
+  const kinds: FailoverKind[] = [];
+  for (const name of list(values.kind)) {
+    if (!(failoverKinds as readonly string[]).includes(name)) throw new UsageError(`--kind must be among ${failoverKinds.join(', ')}, got ${JSON.stringify(name)}`);
+    if (!kinds.includes(name as FailoverKind)) kinds.push(name as FailoverKind);
+  }
+  if (kinds.length === 0) kinds.push(...failoverKinds);
 
   let timing: FailoverTiming | 'defaults';
   if (values.defaults === true) {
@@ -131,7 +150,8 @@ export function parseBenchFailoverArgs(argv: readonly string[]): BenchCommand | 
   if (values['data-dir'] !== undefined && (dataDir === null || values['data-dir'] === '')) throw new UsageError('--data-dir needs a directory');
   const settleMs = integer(values.settle, 'settle', 1000, 0, 600_000);
   const failoverTimeoutMs = integer(values.timeout, 'timeout', 30_000, 100, 3_600_000);
-  return { targets, nodes, trials, timing, basePort, dataDir, settleMs, failoverTimeoutMs, keepData: values['keep-data'] === true, json: values.json === true };
+  const resumeWindowMs = integer(values['resume-window'], 'resume-window', 2000, 0, 600_000);
+  return { targets, nodes, kinds, trials, timing, basePort, dataDir, settleMs, failoverTimeoutMs, resumeWindowMs, keepData: values['keep-data'] === true, json: values.json === true };
 }
 
 /** The timing a target runs at: the matched timing, or with --defaults the system's own. */
@@ -184,26 +204,55 @@ async function systemFor(target: Target): Promise<SystemUnderTest> {
 }
 
 /** One row of the table: a report, or why the system could not be measured at all. */
-export type Row = { readonly kind: 'report'; readonly report: FailoverReport } | { readonly kind: 'unavailable'; readonly system: string; readonly nodes: number; readonly reason: string };
+export type Row =
+  | { readonly kind: 'report'; readonly report: FailoverReport }
+  | { readonly kind: 'unavailable'; readonly system: string; readonly nodes: number; readonly failoverKind?: FailoverKind; readonly reason: string };
 
 const ms = (value: number | undefined): string => (value === undefined ? '-' : String(Math.round(value)));
 
+/** What a column says for a report (saved reports from before a field existed say '-' or 'n/a'). */
+function leaseCell(report: FailoverReport): string {
+  if (report.lease) return ms(report.lease.median);
+  // No successful trial reported a lease: the system does not have one (etcd, ZooKeeper, ballot's ZAB and Bully).
+  return 'n/a';
+}
+
+function disruptedCell(report: FailoverReport): string {
+  if (report.kind !== 'pause' || report.resumeDisrupted === null || report.resumeDisrupted === undefined) return '-';
+  return `${report.resumeDisrupted}/${report.trials.filter((t) => t.ok).length}`;
+}
+
 /** The side-by-side table, in Markdown (readable in a terminal, pasted as is into docs/bench.md). */
 export function formatTable(rows: readonly Row[]): string {
-  const header = ['system', 'N', 'settings', 'failover p50', 'p90', 'p99', 'max', 'cold start p50', 'failures'];
-  const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i >= 3 ? '---:' : '---')).join('|')}|`];
+  const header = ['system', 'N', 'kind', 'settings', 'failover p50', 'p90', 'p99', 'max', 'lease p50', 'disrupted after resume', 'cold start p50', 'load p50', 'failures'];
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i >= 4 ? '---:' : '---')).join('|')}|`];
   for (const row of rows) {
     if (row.kind === 'unavailable') {
-      lines.push(`| ${row.system} | ${row.nodes} | not available: ${row.reason} | - | - | - | - | - | - |`);
+      lines.push(`| ${row.system} | ${row.nodes} | ${row.failoverKind ?? '-'} | not available: ${row.reason} | - | - | - | - | - | - | - | - | - |`);
       continue;
     }
     const r = row.report;
     const f = r.failover;
+    const load = r.load ? r.load.median.toFixed(1) : '-';
     lines.push(
-      `| ${r.system} | ${r.nodes} | ${r.settings} | ${ms(f?.median)} | ${ms(f?.p90)} | ${ms(f?.p99)} | ${ms(f?.max)} | ${ms(r.coldStart?.median)} | ${r.failures}/${r.trials.length}${r.aborted ? ' (interrupted)' : ''} |`,
+      `| ${r.system} | ${r.nodes} | ${r.kind} | ${r.settings} | ${ms(f?.median)} | ${ms(f?.p90)} | ${ms(f?.p99)} | ${ms(f?.max)} | ${leaseCell(r)} | ${disruptedCell(r)} | ${ms(r.coldStart?.median)} | ${load} | ${r.failures}/${r.trials.length}${r.aborted ? ' (interrupted)' : ''} |`,
     );
   }
   return lines.join('\n') + '\n';
+}
+
+/** The reports among the rows. */
+const reportsOf = (rows: readonly Row[]): FailoverReport[] => rows.flatMap((row) => (row.kind === 'report' ? [row.report] : []));
+
+/** The pause trials whose survivors were disrupted after the old leader resumed: when, and what each member said. */
+export function formatDisruptions(rows: readonly Row[]): string {
+  const lines: string[] = [];
+  for (const report of reportsOf(rows)) {
+    for (const t of report.trials) {
+      if (t.resumeDisrupted === true) lines.push(`${report.system} N=${report.nodes} trial ${t.trial} (old leader ${t.killed}, new ${t.newLeader}): ${t.resumeDisruption ?? 'disrupted'}`);
+    }
+  }
+  return lines.length > 0 ? `\ndisrupted after the resume (first such poll, member→leader, '-' none):\n${lines.join('\n')}\n` : '';
 }
 
 /** Why trials failed, one line each (below the table). */
@@ -228,12 +277,14 @@ export interface BenchIo {
 function progressPrinter(io: BenchIo): ((event: ProgressEvent) => void) | undefined {
   if (!io.tty) return undefined;
   return (event) => {
-    const head = `${event.system} N=${event.nodes} trial ${event.trial + 1}/${event.trials}`;
+    const head = `${event.system} N=${event.nodes} ${event.failoverKind} trial ${event.trial + 1}/${event.trials}`;
     if (event.kind === 'phase') {
       io.err(`\r\x1b[K${head}: ${event.phase}`);
     } else {
       const r = event.result;
-      io.err(`\r\x1b[K${head}: ${r.ok ? `failover ${Math.round(r.failoverMs!)} ms (${r.killed} → ${r.newLeader}), cold start ${Math.round(r.coldStartMs!)} ms` : `FAILED in ${r.failure?.phase}`}\n`);
+      const lease = r.leaseMs !== null ? `, lease ${Math.round(r.leaseMs)} ms` : '';
+      const resume = r.resumeDisrupted !== null ? `, ${r.resumeDisrupted ? `disrupted after the resume (${r.resumeDisruption})` : 'undisturbed after the resume'}` : '';
+      io.err(`\r\x1b[K${head}: ${r.ok ? `failover ${Math.round(r.failoverMs!)} ms (${r.killed} → ${r.newLeader})${lease}${resume}, cold start ${Math.round(r.coldStartMs!)} ms, load ${r.load.toFixed(1)}` : `FAILED in ${r.failure?.phase}`}\n`);
     }
   };
 }
@@ -265,33 +316,42 @@ export async function runBench(argv: readonly string[], io: BenchIo): Promise<nu
     io.err(`note: the machine is busy (load ${loadBefore[0]!.toFixed(1)} on ${cpus().length} cores); real-process timings will be skewed\n`);
   }
   try {
+    // Rows in table order (size, kind, system); their trials run interleaved (src/bench/failover.ts).
+    const measured: FailoverRow[] = [];
+    const slots: (Extract<Row, { kind: 'unavailable' }> | FailoverRow)[] = [];
     for (const nodes of command.nodes) {
-      for (const target of command.targets) {
-        if (abort.signal.aborted) break;
-        let system: SystemUnderTest;
-        try {
-          system = await systemFor(target);
-        } catch (error) {
-          const reason = error instanceof Error ? error.message : String(error);
-          io.err(`${targetName(target)}: ${reason}\n`);
-          rows.push({ kind: 'unavailable', system: targetName(target), nodes, reason });
-          continue;
+      for (const kind of command.kinds) {
+        for (const target of command.targets) {
+          let system: SystemUnderTest;
+          try {
+            system = await systemFor(target);
+          } catch (error) {
+            const reason = error instanceof Error ? error.message : String(error);
+            io.err(`${targetName(target)}: ${reason}\n`);
+            slots.push({ kind: 'unavailable', system: targetName(target), nodes, failoverKind: kind, reason });
+            continue;
+          }
+          const row: FailoverRow = { system, nodes, kind, timing: timingFor(target, command.timing) };
+          measured.push(row);
+          slots.push(row);
         }
-        const onProgress = progressPrinter(io);
-        const report = await runFailoverBench(system, {
-          nodes,
-          trials: command.trials,
-          timing: timingFor(target, command.timing),
-          basePort: command.basePort,
-          workDir,
-          settleMs: command.settleMs,
-          failoverTimeoutMs: command.failoverTimeoutMs,
-          keepData: command.keepData,
-          signal: abort.signal,
-          ...(onProgress ? { onProgress } : {}),
-        });
-        rows.push({ kind: 'report', report });
       }
+    }
+    const onProgress = progressPrinter(io);
+    const reports = await runFailoverRows(measured, {
+      trials: command.trials,
+      basePort: command.basePort,
+      workDir,
+      settleMs: command.settleMs,
+      failoverTimeoutMs: command.failoverTimeoutMs,
+      resumeWindowMs: command.resumeWindowMs,
+      keepData: command.keepData,
+      signal: abort.signal,
+      ...(onProgress ? { onProgress } : {}),
+    });
+    for (const slot of slots) {
+      if ('reason' in slot) rows.push(slot);
+      else rows.push({ kind: 'report', report: reports[measured.indexOf(slot)]! });
     }
   } finally {
     process.removeListener('SIGINT', onSignal);
@@ -305,11 +365,14 @@ export async function runBench(argv: readonly string[], io: BenchIo): Promise<nu
       // Other work on the machine skews real-process timings: the load averages say whether there was any.
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', platform: process.platform, node: process.version, loadavgBefore: loadBefore, loadavgAfter: loadavg() },
       command: ['ballot', 'bench', ...argv],
+      // Trials ran round robin over the rows (each trial's `order`), each with the load when it started.
+      interleaved: true,
       rows,
+      ratios: failoverRatios(reportsOf(rows)),
     };
     io.out(JSON.stringify(json, null, 2) + '\n');
   } else {
-    io.out(formatTable(rows) + formatFailures(rows));
+    io.out(formatTable(rows) + formatRatios(failoverRatios(reportsOf(rows))) + formatDisruptions(rows) + formatFailures(rows));
   }
 
   const failed = rows.some((row) => row.kind === 'unavailable' || row.report.failures > 0);
@@ -327,10 +390,15 @@ export async function runBench(argv: readonly string[], io: BenchIo): Promise<nu
 async function runReport(files: readonly string[], io: BenchIo): Promise<number> {
   if (files.length === 0 || files.includes('--help') || files.includes('-h')) {
     if (files.length === 0) throw new UsageError('report needs the JSON files of `ballot bench failover --json` runs');
-    io.out('Usage: ballot bench report FILE.json...\n\nPrints the table of saved `ballot bench failover --json` results, in the order given.\n');
+    io.out(
+      'Usage: ballot bench report FILE.json...\n\nPrints the table of saved `ballot bench failover --json` results, in the order given,\n' +
+        'and for each file the ballot ÷ other ratios of its run (Raft ÷ etcd, ZAB ÷ ZooKeeper: median and p99 of\n' +
+        'the failover time) with percentile-bootstrap 95% intervals (seeded: the same file prints the same intervals).\n',
+    );
     return 0;
   }
   const rows: Row[] = [];
+  let ratios = '';
   for (const file of files) {
     let json: unknown;
     try {
@@ -340,8 +408,22 @@ async function runReport(files: readonly string[], io: BenchIo): Promise<number>
     }
     const saved = (json as { rows?: unknown }).rows;
     if (!Array.isArray(saved)) throw new UsageError(`${file} is not the output of ballot bench failover --json (no rows)`);
-    rows.push(...(saved as Row[]));
+    const fromFile = (saved as Row[]).map(savedRow);
+    rows.push(...fromFile);
+    // Ratios within one file only: both sides of a ratio must come from the same run.
+    const text = formatRatios(failoverRatios(reportsOf(fromFile)));
+    if (text !== '') ratios += files.length > 1 ? `\n${file}:${text}` : text;
   }
-  io.out(formatTable(rows));
+  io.out(formatTable(rows) + ratios + formatDisruptions(rows));
   return 0;
+}
+
+/** A saved row, with the fields of files written before kinds, leases and load existed filled in. */
+function savedRow(row: Row): Row {
+  if (row.kind !== 'report') return row;
+  const report = row.report as Partial<FailoverReport> & FailoverReport;
+  return {
+    kind: 'report',
+    report: { ...report, kind: report.kind ?? 'kill', lease: report.lease ?? null, load: report.load ?? null, resumeDisrupted: report.resumeDisrupted ?? null },
+  };
 }

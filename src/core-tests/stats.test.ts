@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { mean, quantile, quantileSorted, summarize } from '../core/stats.js';
+import { bootstrapInterval, mean, quantile, quantileSorted, summarize } from '../core/stats.js';
+import { Prng } from '../sim/prng.js';
 
 test('median of an odd count is the middle sample, of an even count the mean of the middle two', () => {
   assert.equal(quantile([5, 1, 3], 0.5), 3);
@@ -61,4 +62,44 @@ test('summary is ordered and bounded by the samples, whatever their order', () =
       assert.deepEqual(summarize([...samples].reverse()), s);
     }),
   );
+});
+
+test('bootstrap: a two-point sample has a known resampling distribution', () => {
+  // Resamples of [0, 10] are (0,0), (0,10), (10,0), (10,10), each with chance 1/4: means 0, 5, 5, 10.
+  // So the 2.5% and 97.5% points of the bootstrap distribution are 0 and 10.
+  const interval = bootstrapInterval([[0, 10]], ([x]) => mean(x!), { random: new Prng(7, 'bootstrap') });
+  assert.deepEqual(interval, { estimate: 5, low: 0, high: 10, level: 0.95, resamples: 10_000 });
+});
+
+test('bootstrap: the mean of 1..20 gets the normal-theory interval, mean ± 1.96 · σ/√n', () => {
+  const sample = Array.from({ length: 20 }, (_, i) => i + 1);
+  // The bootstrap's standard error is the sample's population σ over √n: √((n² − 1)/12) / √n = 1.289.
+  const half = 1.96 * Math.sqrt((20 * 20 - 1) / 12) / Math.sqrt(20);
+  const interval = bootstrapInterval([sample], ([x]) => mean(x!), { random: new Prng(1, 'bootstrap'), resamples: 20_000 });
+  assert.equal(interval.estimate, 10.5);
+  assert.ok(Math.abs(interval.low - (10.5 - half)) < 0.25, `low ${interval.low} vs ${10.5 - half}`);
+  assert.ok(Math.abs(interval.high - (10.5 + half)) < 0.25, `high ${interval.high} vs ${10.5 + half}`);
+});
+
+test('bootstrap: a ratio of medians of independent groups; reproducible from the seed', () => {
+  const a = [100, 110, 120, 130, 140, 150, 160];
+  const b = [200, 220, 240, 260, 280, 300, 320];
+  const ratio = ([x, y]: readonly (readonly number[])[]): number => quantile(x!, 0.5) / quantile(y!, 0.5);
+  const first = bootstrapInterval([a, b], ratio, { random: new Prng(42, 'bootstrap'), resamples: 2000 });
+  const again = bootstrapInterval([a, b], ratio, { random: new Prng(42, 'bootstrap'), resamples: 2000 });
+  assert.deepEqual(first, again, 'the same seed gives the same interval');
+  assert.equal(first.estimate, 0.5);
+  // Every resampled median of a lies in [100, 160], of b in [200, 320].
+  assert.ok(first.low >= 100 / 320 && first.high <= 160 / 200, `${first.low}–${first.high}`);
+  assert.ok(first.low < 0.5 && first.high > 0.5);
+  // Constant groups: no spread at all.
+  assert.deepEqual(bootstrapInterval([[2, 2, 2], [4, 4]], ratio, { random: new Prng(1), resamples: 50 }), { estimate: 0.5, low: 0.5, high: 0.5, level: 0.95, resamples: 50 });
+});
+
+test('bootstrap: refuses empty groups and bad settings', () => {
+  const random = new Prng(1);
+  assert.throws(() => bootstrapInterval([[]], ([x]) => mean(x!), { random }), /empty/);
+  assert.throws(() => bootstrapInterval([[1]], ([x]) => mean(x!), { random, resamples: 0 }), /resamples/);
+  assert.throws(() => bootstrapInterval([[1]], ([x]) => mean(x!), { random, level: 1 }), /level/);
+  assert.throws(() => bootstrapInterval([[0]], () => Infinity, { random, resamples: 3 }), /not finite/);
 });

@@ -3,7 +3,7 @@ export * from './quorum.js';
 export * from './bounds.js';
 export { historyRuns, lastHistoryTerm, type History, type HistoryRun } from './history.js';
 export type { FieldShape, ShapeOf, MessageShapes } from './shapes.js';
-export { quantile, quantileSorted, mean, summarize, sortedAscending, type Summary } from './stats.js';
+export { quantile, quantileSorted, mean, summarize, sortedAscending, bootstrapInterval, type Summary, type Interval, type BootstrapOptions } from './stats.js';
 export { agreedLeader, leaderViewsOf, type LeaderView, type Agreement } from './agreement.js';
 export { OutputBuffer } from './output.js';
 export { NodeDriver, leads, type DriverEvent, type DriverEventType, type DriverHost } from './driver.js';

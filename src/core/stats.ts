@@ -14,6 +14,7 @@
  *
  * Pure: no I/O, no clock — it lives in src/core so the simulator and the runtime may both import it.
  */
+import type { Random } from './types.js';
 
 export interface Summary {
   readonly count: number;
@@ -67,4 +68,62 @@ export function summarize(samples: readonly number[]): Summary | null {
 /** A sorted copy; numeric order (Array.prototype.sort alone would compare as strings). */
 export function sortedAscending(samples: readonly number[]): number[] {
   return [...samples].sort((a, b) => a - b);
+}
+
+/** A statistic with its bootstrap confidence interval. */
+export interface Interval {
+  readonly estimate: number;
+  readonly low: number;
+  readonly high: number;
+  /** Coverage of [low, high], e.g. 0.95. */
+  readonly level: number;
+  readonly resamples: number;
+}
+
+export interface BootstrapOptions {
+  /** Seeded (src/sim/prng.ts) so that a report is reproducible. */
+  readonly random: Random;
+  /** Resamples drawn (default 10,000). */
+  readonly resamples?: number;
+  /** Coverage of the interval (default 0.95). */
+  readonly level?: number;
+}
+
+/**
+ * The percentile bootstrap (Efron & Tibshirani 1993, §13.3): resample each group with replacement (each
+ * group on its own, as independent samples), compute the statistic of every resample, and take the
+ * (1 − level)/2 and (1 + level)/2 quantiles of those values as the interval. `estimate` is the statistic
+ * of the groups themselves. Groups are resampled independently because the bench's samples are: the
+ * ratio of two systems' medians is `bootstrapInterval([a, b], ([x, y]) => quantile(x, .5) / quantile(y, .5))`.
+ * A resample whose statistic is not finite (a ratio over 0) is dropped; the interval is over the rest.
+ */
+export function bootstrapInterval(
+  groups: readonly (readonly number[])[],
+  statistic: (groups: readonly (readonly number[])[]) => number,
+  options: BootstrapOptions,
+): Interval {
+  if (groups.length === 0 || groups.some((group) => group.length === 0)) throw new RangeError('bootstrap of an empty sample');
+  const resamples = options.resamples ?? 10_000;
+  const level = options.level ?? 0.95;
+  if (!Number.isInteger(resamples) || resamples < 1) throw new RangeError(`resamples must be a positive integer, got ${resamples}`);
+  if (!(level > 0 && level < 1)) throw new RangeError(`level must be in (0, 1), got ${level}`);
+  const values: number[] = [];
+  const drawn = groups.map((group) => new Array<number>(group.length));
+  for (let r = 0; r < resamples; r++) {
+    groups.forEach((group, g) => {
+      const into = drawn[g]!;
+      for (let i = 0; i < group.length; i++) into[i] = group[Math.floor(options.random.next() * group.length)]!;
+    });
+    const value = statistic(drawn);
+    if (Number.isFinite(value)) values.push(value);
+  }
+  if (values.length === 0) throw new RangeError('bootstrap: the statistic is not finite on any resample');
+  const sorted = sortedAscending(values);
+  return {
+    estimate: statistic(groups),
+    low: quantileSorted(sorted, (1 - level) / 2),
+    high: quantileSorted(sorted, (1 + level) / 2),
+    level,
+    resamples,
+  };
 }
