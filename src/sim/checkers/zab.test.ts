@@ -15,13 +15,15 @@ import { sweepOptions } from '../sweep.js';
 const algorithm = zab as unknown as AnyAlgorithm;
 
 /**
- * Sweep seeds (node dist/bench/sweep.js --runs 100000 --algorithm zab) that zab-history once flagged,
+ * The four sweep seeds (node dist/bench/sweep.js --runs 100000 --algorithm zab) zab-history once flagged,
  * each with the late promise that caused it: `voter` promised `leader`'s epoch after the leader had a
  * quorum, with a history ahead of the leader's, and was synchronized to the leader's history.
  */
 const latePromises = [
   { seed: 24691, leader: 5, epoch: 6, voter: 4, why: 'voter 4 led epoch 5 through discovery (no quorum synchronized): currentEpoch 5 > 4' },
   { seed: 24885, leader: 3, epoch: 3, voter: 1, why: 'voter 1 holds an entry (1:1) no quorum holds: uncommitted, truncated' },
+  { seed: 69384, leader: 1, epoch: 5, voter: 2, why: 'voter 2 led epoch 4 through discovery only: currentEpoch 4 > 2' },
+  { seed: 74634, leader: 2, epoch: 3, voter: 3, why: 'voter 3 made epoch 2 current, no quorum did; its promise came 0.3 ms after the quorum' },
 ];
 
 for (const { seed, leader, epoch, voter, why } of latePromises) {
