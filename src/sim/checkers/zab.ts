@@ -26,9 +26,10 @@ const describe = (s: Summary): string => `epoch ${s.currentEpoch}, zxid ${format
  *   - its history is at least every history of the quorum it took the epoch from: each fresh promise
  *     (ACKEPOCH) that reached it while it was still in discovery for that epoch (ZooKeeper's
  *     "Follower is ahead of the leader", checked in waitForEpochAck until electionFinished). A promise
- *     that reaches it later is not part of that quorum: the paper's Phase 3 (step l.3.3) and
- *     ZooKeeper's LearnerHandler synchronize such a late follower to the leader's history (TRUNC,
- *     DIFF or SNAP), and anything committed it held is in the quorum's histories already;
+ *     that reaches it later is not part of that quorum: the paper's Phase 3 (a late CEPOCH is
+ *     answered with NEWEPOCH and NEWLEADER) and ZooKeeper's LearnerHandler synchronize such a late
+ *     follower to the leader's history (TRUNC, DIFF or SNAP), and anything committed it held is in
+ *     the quorum's histories already;
  *   - its history holds every committed zxid, the highest zxid that a quorum of voters has held at
  *     any time so far (a zxid summarises a prefix of the history, as in the election itself).
  */
