@@ -12,6 +12,7 @@ import { BullyComponents, BullyVictory } from './checkers/bully.js';
 import { AfterFaults } from './checkers/quiet.js';
 import { LeaderCompleteness, OneVotePerTerm, VoteDurability } from './checkers/raft.js';
 import { ZabEpochPromise, ZabHistory } from './checkers/zab.js';
+import { ZabSyncLimit } from './checkers/zab-sync-limit.js';
 import { roundMs, type Engine } from './engine.js';
 import { NO_VIOLATIONS, startsReign, type Checker, type SimEvent, type SimEventType } from './events.js';
 
@@ -129,7 +130,7 @@ export function convergenceBoundMs(timing: Timing): number {
  */
 const ownCheckers: Readonly<Record<AlgorithmName, (engine: Engine) => Checker[]>> = {
   raft: (engine) => [new LeaderCompleteness(engine), new OneVotePerTerm(), new VoteDurability(engine)],
-  zab: (engine) => [new ZabHistory(engine), new ZabEpochPromise(engine)],
+  zab: (engine) => [new ZabHistory(engine), new ZabEpochPromise(engine), new ZabSyncLimit(engine)],
   // The component promise is preempting Bully's only ('stable' names no expected leader).
   bully: (engine) => [new BullyVictory(), ...(engine.algorithm.expectedLeader ? [new BullyComponents(engine, convergenceBoundMs(engine.timing))] : [])],
 };

@@ -148,7 +148,7 @@ export const mutants: readonly Mutant[] = [
     name: 'zab-leader-never-steps-down',
     rule: "ZAB (ZooKeeper's syncLimit): a leader that hears from no quorum goes back to LOOKING",
     algorithm: asAny(zab),
-    caughtBy: 'convergence',
+    caughtBy: 'zab-sync-limit',
     // Its quorum check counts only itself, so it keeps pinging whoever is left and never abandons.
     apply: () => patch(LeaderSession.prototype, 'tick', (original) => function (this: Internals, now: number) {
       const host = this.host as PhaseHost;

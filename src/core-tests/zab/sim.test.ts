@@ -102,8 +102,9 @@ test('cold start with histories: the leader is the voter with the highest (epoch
 
 /**
  * Wraps ZAB to watch each establishment: the leader's history when it started leading must be at least
- * as recent as the history of every voter in the quorum that established it (as each told the leader in
- * its ACKEPOCH, before synchronization replaced it).
+ * as recent as the history of every voter in the quorum it took the epoch from: each fresh promise
+ * (ACKEPOCH) it read while still in discovery, as each voter told it before synchronization replaced
+ * it. A promise read later is a late follower's, synchronized to the leader's history (Zab Phase 3).
  */
 function watchedZab(problems: string[]): AnyAlgorithm {
   const summaries = new Map<string, Map<NodeId, { currentEpoch: number; lastZxid: number }>>();
@@ -116,29 +117,31 @@ function watchedZab(problems: string[]): AnyAlgorithm {
       let ledTerm: number | null = null;
       return {
         id: node.id,
-        step: (t: number, input: Input<ZabMessage>) => node.step(t, input),
+        step(t: number, input: Input<ZabMessage>) {
+          if (input.type === 'message' && node.stage === 'leading/discovery') {
+            const { from, message } = input;
+            if (message.type === 'AckEpoch' && message.newlyAccepted) {
+              const key = `${node.id}/${message.epoch}`;
+              if (!summaries.has(key)) summaries.set(key, new Map());
+              summaries.get(key)!.set(from, { currentEpoch: message.currentEpoch, lastZxid: message.lastZxid });
+            }
+          }
+          node.step(t, input);
+        },
         nextDeadline: () => node.nextDeadline(),
         status: () => node.status(),
         takeOutput() {
           const output = node.takeOutput();
           if (node.state !== 'leading') leadingSince.set(node.id, node.durableState);
-          for (const { to, message } of output.messages) {
-            // Only fresh promises establish an epoch; a repeated ACKEPOCH (a follower that already took
-            // this leader's NEWLEADER while paused, answering a re-sent LEADERINFO) reports the leader's
-            // own new epoch and is no history of the quorum (seed 223, once the nemesis could pause).
-            if (message.type !== 'AckEpoch' || !message.newlyAccepted) continue;
-            const key = `${to}/${message.epoch}`;
-            if (!summaries.has(key)) summaries.set(key, new Map());
-            summaries.get(key)!.set(node.id, { currentEpoch: message.currentEpoch, lastZxid: message.lastZxid });
-          }
           const status = node.status();
           const becameLeader = status.leader === node.id && ledTerm !== status.term;
           ledTerm = status.leader === node.id ? status.term : null;
           if (becameLeader) {
             const own = leadingSince.get(node.id)!;
-            for (const member of node.establishedBy ?? []) {
-              const theirs = summaries.get(`${node.id}/${status.term}`)?.get(member);
-              if (!theirs || member === node.id) continue;
+            // Only fresh promises count; a repeated ACKEPOCH (a follower that already took this leader's
+            // NEWLEADER while paused, answering a re-sent LEADERINFO) reports the leader's own new epoch
+            // and is no history of the quorum (seed 223, once the nemesis could pause).
+            for (const [member, theirs] of summaries.get(`${node.id}/${status.term}`) ?? []) {
               const ahead = theirs.currentEpoch > own.currentEpoch || (theirs.currentEpoch === own.currentEpoch && theirs.lastZxid > own.lastZxid);
               if (ahead) problems.push(`leader ${node.id} (epoch ${status.term}) ${JSON.stringify(own)} behind quorum member ${member} ${JSON.stringify(theirs)}`);
             }

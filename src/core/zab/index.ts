@@ -5,7 +5,7 @@ import { makeZxid, serverStates, zabMessageTypes, type ZabDurable, type ZabMessa
 import { ZabNode } from './zab.js';
 
 export * from './messages.js';
-export { ZabNode, defaultZabOptions, type ZabOptions } from './zab.js';
+export { ZabNode, defaultZabOptions, leaderStepDownBoundMs, sessionTimeoutMs, type ZabOptions } from './zab.js';
 export { FastLeaderElection, totalOrderPredicate, sameVote, type Proposal, type Vote, type Decision } from './election.js';
 
 /**

@@ -19,6 +19,7 @@ import {
   type Output,
   type Random,
   type Status,
+  type Timing,
 } from '../types.js';
 import { FastLeaderElection, toNotification, totalOrderPredicate, type Decision, type ElectionTiming, type Vote } from './election.js';
 import { LeaderSession, LearnerSession, type PhaseHost, type PhaseStep } from './establishment.js';
@@ -279,11 +280,11 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
   /** The election is over for this node: lead, follow or observe the leader it settled on. */
   private settle(now: number, decision: Decision): void {
     this.lastDecisionValue = decision;
-    const sessionTimeoutMs = this.sessionTimeout(this.isVoter && decision.vote.leader === this.id);
+    const sessionTimeout = sessionTimeoutMs(this.config.timing, this.isVoter && decision.vote.leader === this.id);
     const timing = {
       heartbeatMs: this.config.timing.heartbeatMs,
-      sessionTimeoutMs,
-      initTimeoutMs: sessionTimeoutMs + this.options.finalizeWaitMs,
+      sessionTimeoutMs: sessionTimeout,
+      initTimeoutMs: sessionTimeout + this.options.finalizeWaitMs,
     };
     const leader = decision.vote.leader;
     if (!this.isVoter) {
@@ -389,15 +390,26 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
         return phase.learner.isServing ? phase.learner.leader : null;
     }
   }
+}
 
-  /**
-   * How long a learner may go without hearing from its leader (the low end of the election-timeout
-   * range), and a leader without hearing from a quorum (the high end). Not randomized: FLE's total
-   * order, not timing, breaks ties, so a random draw would only delay the slowest detector. The leader
-   * waits longer than its followers, so a leader cut off steps down before they establish another.
-   */
-  private sessionTimeout(leading: boolean): number {
-    const { electionTimeoutMinMs, electionTimeoutMaxMs } = this.config.timing;
-    return leading ? electionTimeoutMaxMs : electionTimeoutMinMs;
-  }
+/**
+ * ZooKeeper's syncLimit here: how long a learner may go without hearing from its leader (the low end of
+ * the election-timeout range), and a leader without hearing from a quorum (the high end). Not
+ * randomized: FLE's total order, not timing, breaks ties, so a random draw would only delay the
+ * slowest detector. The leader waits longer than its followers, so a leader cut off steps down before
+ * they establish another.
+ */
+export function sessionTimeoutMs(timing: Timing, leading: boolean): number {
+  return leading ? timing.electionTimeoutMaxMs : timing.electionTimeoutMinMs;
+}
+
+/**
+ * The latest an established leader still leads, by its own clock, after it last heard from a quorum
+ * of voters (itself included) at local time T: T + this bound. It checks its quorum at each ping,
+ * every heartbeat, and steps down at the first check that finds no quorum heard within the session
+ * timeout (LeaderSession.tick): that check comes at most one heartbeat after T + the session timeout.
+ * A pause delays the check to the moment the leader runs again. (src/sim/checkers/zab-sync-limit.ts)
+ */
+export function leaderStepDownBoundMs(timing: Timing): number {
+  return sessionTimeoutMs(timing, true) + timing.heartbeatMs;
 }

@@ -23,16 +23,24 @@ const describe = (s: Summary): string => `epoch ${s.currentEpoch}, zxid ${format
 /**
  * No committed entry is lost (Zab's "primary order" / integrity; the paper's Phase 1 picks the most
  * up-to-date history of the quorum). Two checks at each leader's establishment:
- *   - its history is at least every history it was freshly promised with (each new promise's
- *     lastZxid sent to it for that epoch: ZooKeeper's "Follower is ahead of the leader");
+ *   - its history is at least every history of the quorum it took the epoch from: each fresh promise
+ *     (ACKEPOCH) that reached it while it was still in discovery for that epoch (ZooKeeper's
+ *     "Follower is ahead of the leader", checked in waitForEpochAck until electionFinished). A promise
+ *     that reaches it later is not part of that quorum: the paper's Phase 3 (a late CEPOCH is
+ *     answered with NEWEPOCH and NEWLEADER) and ZooKeeper's LearnerHandler synchronize such a late
+ *     follower to the leader's history (TRUNC, DIFF or SNAP), and anything committed it held is in
+ *     the quorum's histories already;
  *   - its history holds every committed zxid, the highest zxid that a quorum of voters has held at
  *     any time so far (a zxid summarises a prefix of the history, as in the election itself).
  */
 export class ZabHistory implements Checker {
   readonly name = 'zab-history';
-  readonly wants = ['status', 'sent', 'driver'] as const;
+  readonly wants = ['status', 'sent', 'delivered', 'driver'] as const;
   private committedZxid = 0;
-  /** `${leader}:${epoch}` → the most recent history freshly promised to it for that epoch, and by whom. */
+  /**
+   * `${leader}:${epoch}` → the most recent history freshly promised to it for that epoch while it was
+   * in discovery (its quorum), and by whom.
+   */
   private readonly promised = new Map<string, Summary & { readonly voter: NodeId }>();
   /** `${leader}:${epoch}` → the leader's own history when it proposed the epoch (its first LEADERINFO). */
   private readonly proposedWith = new Map<string, Summary>();
@@ -48,14 +56,23 @@ export class ZabHistory implements Checker {
         return NO_VIOLATIONS;
       case 'sent': {
         const message = event.message as ZabMessage;
-        if (message.type === 'LeaderInfo') {
-          const key = `${event.from}:${message.epoch}`;
-          if (!this.proposedWith.has(key)) this.proposedWith.set(key, summaryOf(durableOf(this.engine, event.from)));
-          return NO_VIOLATIONS;
-        }
+        if (message.type !== 'LeaderInfo') return NO_VIOLATIONS;
+        const key = `${event.from}:${message.epoch}`;
+        if (!this.proposedWith.has(key)) this.proposedWith.set(key, summaryOf(durableOf(this.engine, event.from)));
+        return NO_VIOLATIONS;
+      }
+      case 'delivered': {
         // Only fresh promises make up the establishing quorum (an old promise is not counted, as
-        // ZooKeeper's ACKEPOCH -1; its sender is synchronized later, and may lose uncommitted entries).
+        // ZooKeeper's ACKEPOCH -1; its sender is synchronized later, and may lose uncommitted entries),
+        // and only those read while the leader is still in discovery: it makes the epoch current (on
+        // disk) the moment a quorum has promised, and a promise read after that joins an epoch already
+        // taken (sweep seed 24691: voter 4, leader of an epoch no quorum synchronized with, promised
+        // epoch 6 to leader 5 after 2 and 3 had; 5 synchronized 4 to its history, as ZooKeeper does).
+        // A delivery is published before the receiver reads it, so its durable state is still the one
+        // it read the promise with.
+        const message = event.message as ZabMessage;
         if (message.type !== 'AckEpoch' || !message.newlyAccepted || !this.engine.voters.includes(event.from)) return NO_VIOLATIONS;
+        if (durableOf(this.engine, event.to).currentEpoch >= message.epoch) return NO_VIOLATIONS;
         const key = `${event.to}:${message.epoch}`;
         const best = this.promised.get(key);
         if (!best || isMoreRecent(message, best)) this.promised.set(key, { currentEpoch: message.currentEpoch, lastZxid: message.lastZxid, voter: event.from });
@@ -69,7 +86,7 @@ export class ZabHistory implements Checker {
         const own = this.proposedWith.get(`${event.node}:${epoch}`);
         const problems: string[] = [];
         if (ahead && own && isMoreRecent(ahead, own)) {
-          problems.push(`leader ${event.node} of epoch ${epoch} (history ${describe(own)}) was established by voter ${ahead.voter}, whose history ${describe(ahead)} is ahead`);
+          problems.push(`leader ${event.node} of epoch ${epoch} (history ${describe(own)}) took the epoch from a quorum with voter ${ahead.voter}, whose history ${describe(ahead)} is ahead`);
         }
         if (mine < this.committedZxid) {
           problems.push(`leader ${event.node} of epoch ${epoch} lacks committed history: its last zxid ${formatZxid(mine)}, a quorum held ${formatZxid(this.committedZxid)}`);
