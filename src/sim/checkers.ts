@@ -87,17 +87,29 @@ export class MessageCheck implements Checker {
 }
 
 /**
- * Liveness with a number, checked once at the end: when faults stopped at least `convergenceBoundMs`
- * ago on a connected, loss-free network and enough voters are up, every live node must name one
- * leader (for preempting Bully: the highest live id).
+ * Liveness with a number: when faults stopped at least `convergenceBoundMs` before the end on a
+ * connected, loss-free network and enough voters are up, every live node must name one leader (for
+ * preempting Bully: the highest live id) at the end, and the cluster must have agreed on that leader
+ * within the bound of the last fault — not merely by the end of the run. The agreement's moment is the
+ * metrics' `agreed` event (the one agreement rule, src/core/agreement.ts); an agreement that held
+ * through the last fault counts from before it.
  */
 export class Convergence extends AfterFaults {
   readonly name = 'convergence';
+  override readonly wants: readonly SimEventType[] = ['fault', 'agreed'];
+  /** When the cluster last came to agree on a leader (an `agreed` event), or -1. */
+  private agreedAtMs = -1;
+
+  override observe(event: SimEvent): readonly string[] {
+    if (event.type === 'agreed') this.agreedAtMs = this.engine.now;
+    return super.observe(event);
+  }
 
   finish(): readonly string[] {
     const { engine } = this;
     const { algorithm, network, now } = engine;
-    if (network.faulty || !this.quietFor(convergenceBoundMs(engine.timing))) return NO_VIOLATIONS;
+    const boundMs = convergenceBoundMs(engine.timing);
+    if (network.faulty || !this.quietFor(boundMs)) return NO_VIOLATIONS;
     const liveVoters = engine.nodes.filter((n) => n.up && engine.voters.includes(n.id)).map((n) => n.id);
     if (!algorithm.canElect(liveVoters.length, engine.voters.length)) return NO_VIOLATIONS;
     const agreement = engine.agreement();
@@ -108,6 +120,9 @@ export class Convergence extends AfterFaults {
     }
     const expected = algorithm.expectedLeader?.(liveVoters);
     if (expected !== undefined && agreement.leader !== expected) return [`leader is ${agreement.leader}, expected ${expected}`];
+    const lateMs = this.agreedAtMs - this.lastDisturbanceMs;
+    const since = this.sawFault ? 'the last fault' : 'the start';
+    if (lateMs > boundMs) return [`agreed on leader ${agreement.leader} only ${roundMs(lateMs)} ms after ${since} (bound ${boundMs} ms)`];
     return NO_VIOLATIONS;
   }
 }

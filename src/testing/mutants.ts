@@ -107,6 +107,17 @@ export const mutants: readonly Mutant[] = [
     }),
   },
   {
+    name: 'raft-slow-election-timeout',
+    rule: 'Raft §5.2/§5.6: election timeouts are drawn from the configured range (broadcastTime ≪ electionTimeout ≪ MTBF), so a leader is elected within a bound of the last fault',
+    algorithm: asAny(raft),
+    caughtBy: 'convergence',
+    // Every election timeout is 25 times the one drawn: the cluster agrees in the end, but far too late.
+    apply: () => patch(RaftNode.prototype, 'resetElectionTimer', (original) => function (this: Internals, now: number) {
+      original(this, now);
+      this.electionDeadline = now + 25 * ((this.electionDeadline as number) - now);
+    }),
+  },
+  {
     name: 'zab-elects-by-id-accepts-ahead',
     rule: 'ZAB: FLE orders votes by (epoch, zxid, id), and a leader refuses a follower that is ahead (Phase 1)',
     algorithm: asAny(zab),
