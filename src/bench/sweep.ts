@@ -58,6 +58,7 @@ function main(): void {
       const report = sweep(algorithms[name], runs);
       const seconds = (performance.now() - start) / 1000;
       process.stdout.write(`${name}: ${report.runs} runs, ${report.failed} with a violation, ${seconds.toFixed(1)} s (${(report.runs / seconds).toFixed(0)} runs/s)\n`);
+      process.stdout.write(`  lease overlap: ${report.leaseOverlapMs.toFixed(3)} ms in ${report.leaseOverlapRuns} runs\n`);
       if (report.firstFailure) {
         const { options, result } = report.firstFailure;
         process.stdout.write(`  first: seed ${options.seed}, ${options.nodes} nodes, ${options.scheduleName ?? options.scenario}: ${JSON.stringify(result.violations[0])}\n`);

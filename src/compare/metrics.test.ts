@@ -36,6 +36,7 @@ function fakeResult(overrides: Partial<SimResult> = {}): SimResult {
     ],
     messages: { total: 100, byType: {} },
     dualLeaderMs: 12.5,
+    leaseOverlapMs: 0,
     final: [
       { node: 1, up: false, role: 'leader', leader: 1, term: 1, durableBytes: 40 },
       { node: 2, up: true, role: 'follower', leader: 3, term: 3, durableBytes: 43 },

@@ -204,7 +204,7 @@ test('raft: a term more than 2^32 ahead is ignored and reported; 2^32 ahead is f
   assert.deepEqual(out.events, [{ type: 'message-ignored', counter: 'term', value: 5 + MAX_TERM_STEP + 1 }]);
   assert.equal(out.messages.length, 0);
   assert.equal(node.status().term, 5);
-  node.receive(2, 2, { type: 'RequestVote', term: 5 + MAX_TERM_STEP, lastLogIndex: 0, lastLogTerm: 0 });
+  node.receive(200, 2, { type: 'RequestVote', term: 5 + MAX_TERM_STEP, lastLogIndex: 0, lastLogTerm: 0 }); // after the minimum election timeout: a node that just started grants no vote (CheckQuorum)
   assert.equal(node.status().term, 5 + MAX_TERM_STEP);
 });
 

@@ -52,6 +52,11 @@ export interface Status {
   readonly leader: NodeId | null;
   /** Raft: term; ZAB: epoch; Bully: generation. Usable as a fencing token. */
   readonly term: number;
+  /**
+   * Whether this node holds a leader lease now: no other node can hold one, or be elected, until it
+   * expires (Raft with CheckQuorum, docs/algorithms/raft.md). Absent for algorithms without leases.
+   */
+  readonly lease?: boolean;
 }
 
 /**
@@ -69,7 +74,14 @@ export type ElectionEvent =
    * A message was ignored because its counter was implausibly far ahead of the node's own (more than
    * the believable step of src/core/bounds.ts): forged or corrupt, and treated as lost.
    */
-  | { readonly type: 'message-ignored'; readonly counter: BoundedCounter; readonly value: number };
+  | { readonly type: 'message-ignored'; readonly counter: BoundedCounter; readonly value: number }
+  /**
+   * This leader's lease (Status.lease) now lasts until `until`, by the node's own clock (the `now` its
+   * host hands it), unless it steps down first. Emitted at each renewal that extends it, before the
+   * status that says `lease: true`: a host that may have been paused, or an observer converting the
+   * node's clock to true time (the simulator's lease-safety checker), ends the lease there.
+   */
+  | { readonly type: 'lease-renewed'; readonly term: number; readonly until: number };
 
 export interface Envelope<M> {
   readonly to: NodeId;

@@ -254,7 +254,7 @@ test('a real node under a slowloris of 300 connections: /status, /livez, /readyz
     t.diagnostic(`${probes} probes under the slowloris, slowest ${slowestMs.toFixed(0)} ms; ${attack.closedByServer} attacking connections evicted or timed out`);
     assert.equal(replies.get('/livez')?.status, 200);
     assert.equal(replies.get('/readyz')?.status, 200, replies.get('/readyz')?.body);
-    assert.deepEqual(JSON.parse(replies.get('/status')!.body), { id: before.leader, algorithm: 'raft', role: 'leader', leader: before.leader, term: before.term });
+    assert.deepEqual(JSON.parse(replies.get('/status')!.body), { id: before.leader, algorithm: 'raft', role: 'leader', leader: before.leader, term: before.term, lease: true });
     attack.stop();
     attack = null;
     assert.deepEqual(await agreed(), before, 'the same leader in the same term, on every node');

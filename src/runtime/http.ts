@@ -60,9 +60,9 @@ export class StatusServer {
       }
       switch (path) {
         case '/status': {
-          const { id, role, leader, term } = handlers.status();
-          // Exactly the contract's fields, in the contract's order.
-          const body = JSON.stringify({ id, algorithm: handlers.algorithm, role, leader, term });
+          const { id, role, leader, term, lease } = handlers.status();
+          // The contract's fields first, in the contract's order; `lease` only where the algorithm has leases.
+          const body = JSON.stringify({ id, algorithm: handlers.algorithm, role, leader, term, ...(lease !== undefined ? { lease } : {}) });
           response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body);
           return;
         }

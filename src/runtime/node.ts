@@ -394,6 +394,8 @@ class NodeHost {
           this.logger.info('ceiling-reached', { counter: event.counter, value: event.value, effect: 'this node will not campaign or propose past it' });
         }
         return;
+      case 'lease-renewed':
+        return;
     }
   }
 

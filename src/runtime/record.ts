@@ -31,6 +31,7 @@ import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
 import { bullyStable } from '../core/bully/index.js';
 import { algorithms, findAlgorithm } from '../core/algorithms.js';
 import { NodeDriver, type DriverEvent } from '../core/driver.js';
+import { createRaft, raftOptionsOfVariant } from '../core/raft/index.js';
 import type { AnyAlgorithm, Input, Message, NodeId, Random, Status, Timing } from '../core/types.js';
 import { durableSchema, messageValidator } from './schema.js';
 
@@ -124,6 +125,10 @@ export class InputRecorder {
         this.endInput();
         return;
       case 'core':
+        this.endInput();
+        // A lease renewal (one a heartbeat interval) reports nothing outside: no write of its own.
+        if (event.event.type !== 'lease-renewed') this.flush();
+        return;
       case 'status':
       case 'lost-leadership':
       case 'leader-changed':
@@ -224,7 +229,11 @@ const knownAlgorithms: readonly AnyAlgorithm[] = [...Object.values(algorithms), 
 function algorithmOf(name: unknown, variant: unknown): AnyAlgorithm | undefined {
   if (typeof name !== 'string') return undefined;
   if (variant === null || variant === undefined) return findAlgorithm(name);
-  return knownAlgorithms.find((algorithm) => algorithm.name === name && algorithm.variant === variant);
+  const known = knownAlgorithms.find((algorithm) => algorithm.name === name && algorithm.variant === variant);
+  if (known !== undefined || name !== 'raft' || typeof variant !== 'string') return known;
+  // Raft's variants are its options (--pre-vote, --check-quorum, --max-clock-drift), named in words.
+  const options = raftOptionsOfVariant(variant);
+  return options === undefined ? undefined : createRaft(options);
 }
 
 const isNat = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;

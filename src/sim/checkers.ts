@@ -14,6 +14,7 @@ import { LeaderCompleteness, OneVotePerTerm, VoteDurability } from './checkers/r
 import { ZabEpochPromise, ZabHistory } from './checkers/zab.js';
 import { roundMs, type Engine } from './engine.js';
 import { NO_VIOLATIONS, startsReign, type Checker, type SimEvent, type SimEventType } from './events.js';
+import { LeaseSafety } from './checkers/lease-safety.js';
 
 /**
  * Election safety: at most one leader per term (Raft), epoch (ZAB) or generation (Bully), checked at
@@ -146,6 +147,7 @@ export function defaultCheckers(engine: Engine): Checker[] {
     new ElectionSafety(),
     new MessageCheck(engine.algorithm, engine.voters, engine.observers),
     new Convergence(engine),
+    new LeaseSafety(engine),
     ...algorithmCheckers(engine),
   ];
 }

@@ -378,11 +378,12 @@ export class Engine {
   }
 
   /**
-   * The earliest virtual time at which `node`'s clock reads `local` or later. Rounding may land the
+   * The earliest virtual time at which `node`'s clock reads `local` or later, at its current rate (a
+   * later `drift` changes the answer for times still ahead). Rounding may land the
    * division a hair early; the core would then see its deadline not yet due, and the timer would be
    * queued again for the same instant forever: step up until the clock has reached it.
    */
-  private virtualAt(node: SimNode, local: number): number {
+  virtualAt(node: SimNode, local: number): number {
     let virtual = node.clockAnchor + (local - node.clockBase) / node.clockRate;
     while (node.clockBase + node.clockRate * (virtual - node.clockAnchor) < local) virtual += Math.max(Math.abs(virtual) * Number.EPSILON, Number.MIN_VALUE);
     return virtual;

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { raft } from '../core/raft/index.js';
+import { createRaft, defaultRaftOptions, raft } from '../core/raft/index.js';
 import { majority } from '../core/quorum.js';
 import { quantile } from '../core/stats.js';
 import { scenarioPhaseMs } from './scenarios.js';
@@ -12,6 +12,8 @@ import type { Action } from './schedule.js';
 import { simulate, type SimOptions, type SimResult } from './simulation.js';
 
 const base: SimOptions = { algorithm: raft, nodes: 5, seed: 1 };
+/** The paper's Raft, without the thesis's PreVote and CheckQuorum, for the weaknesses those extensions remove. */
+const paperRaft = createRaft({ ...defaultRaftOptions, preVote: false, checkQuorum: false });
 const json = (result: SimResult) => JSON.stringify(result);
 
 /** The part of a result that happened strictly before `ms`. */
@@ -83,7 +85,7 @@ describe('scenarios (raft)', () => {
   });
 
   test('leader-isolate: the majority elects anew; the isolated leader keeps believing until healed (no CheckQuorum)', () => {
-    const r = simulate({ ...base, scenario: 'leader-isolate', seed: 4 });
+    const r = simulate({ ...base, algorithm: paperRaft, scenario: 'leader-isolate', seed: 4 });
     assert.ok(r.elections.length >= 2);
     assert.ok(r.dualLeaderMs > 0, 'a stale leader with no quorum still believes it leads');
     const leaders = new Set(r.final.map((f) => f.leader));
@@ -103,7 +105,7 @@ describe('scenarios (raft)', () => {
     // Regression: an election opened after the fact (agreement lost at heal, the leader deposed later)
     // was recorded with 0 messages and 0 rounds.
     const schedule: Action[] = [{ atMs: 2000, do: 'isolate', node: 1 }, { atMs: 4000, do: 'heal' }];
-    const r = simulate({ ...base, seed: 2, schedule });
+    const r = simulate({ ...base, algorithm: paperRaft, seed: 2, schedule });
     const atHeal = r.elections.find((e) => e.startMs === 4000);
     assert.ok(atHeal, JSON.stringify(r.elections));
     assert.ok(atHeal.term > 5, 'the isolated follower raised its term while cut off');

@@ -94,6 +94,9 @@ export interface SweepReport {
   readonly caughtBy: ReadonlyMap<string, number>;
   /** Runs with any violation. */
   readonly failed: number;
+  /** Virtual time during which two or more nodes held a lease, summed over the runs, and how many runs had any. */
+  readonly leaseOverlapMs: number;
+  readonly leaseOverlapRuns: number;
   /** The first failing run, to replay. */
   readonly firstFailure: { readonly options: SimOptions; readonly result: SimResult } | null;
 }
@@ -114,14 +117,20 @@ export function sweep(
   for (let seed = 1; seed <= seeds; seed++) all.push(sweepOptions(algorithm, seed));
   if (targeted) all.push(...targetedRuns(algorithm));
   let runs = 0;
+  let leaseOverlapMs = 0;
+  let leaseOverlapRuns = 0;
   for (const options of all) {
     const result = simulate(options);
     runs++;
+    if (result.leaseOverlapMs > 0) {
+      leaseOverlapMs += result.leaseOverlapMs;
+      leaseOverlapRuns++;
+    }
     if (result.violations.length === 0) continue;
     failed++;
     firstFailure ??= { options, result };
     for (const invariant of new Set(result.violations.map((v) => v.invariant))) caughtBy.set(invariant, (caughtBy.get(invariant) ?? 0) + 1);
     if (stopWhen?.(result)) break;
   }
-  return { runs, caughtBy, failed, firstFailure };
+  return { runs, caughtBy, failed, leaseOverlapMs, leaseOverlapRuns, firstFailure };
 }
