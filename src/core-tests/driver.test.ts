@@ -42,7 +42,7 @@ test('the driver persists, then sends, then reports, and derives leadership once
   assert.deepEqual(order, ['persist', 'send RequestVote', 'send RequestVote', 'core', 'status']);
   assert.deepEqual(events[1], { type: 'input', atMs: 225, input: { type: 'tick' } });
   order.length = 0;
-  driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
+  driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
   assert.deepEqual(order, ['send AppendEntries', 'send AppendEntries', 'status', 'leader-changed', 'became-leader']);
   assert.deepEqual(events.at(-1), { type: 'became-leader', atMs: 230, term: 1, again: false });
   assert.deepEqual(driver.status(), { id: 1, role: 'leader', leader: 1, term: 1 });

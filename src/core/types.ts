@@ -103,14 +103,20 @@ export interface Output<M, D> {
  */
 export type Input<M extends Message = Message> =
   | { readonly type: 'message'; readonly from: NodeId; readonly message: M }
-  | { readonly type: 'tick' };
+  | { readonly type: 'tick' }
+  /**
+   * The host's connection to `peer` closed or was refused (a process that dies closes its sockets at
+   * once: ZooKeeper's followers notice their leader's death this way). A hint, never proof: a reset may
+   * be spurious while the peer lives, so a core may act sooner on it but must stay safe when it is wrong.
+   */
+  | { readonly type: 'peer-down'; readonly peer: NodeId };
 
 /**
- * The single door's dispatch, shared by every core: a message goes to `receive`, a tick to `tick`.
- * (Cores keep the two handlers; hosts only ever call `step`.)
+ * The single door's dispatch, shared by every core: a message goes to `receive`, a tick to `tick`, a
+ * closed connection to `peerDown`. (Cores keep the handlers; hosts only ever call `step`.)
  */
 export function applyInput<M extends Message>(
-  node: { receive(now: number, from: NodeId, message: M): void; tick(now: number): void },
+  node: { receive(now: number, from: NodeId, message: M): void; tick(now: number): void; peerDown(now: number, peer: NodeId): void },
   now: number,
   input: Input<M>,
 ): void {
@@ -119,6 +125,8 @@ export function applyInput<M extends Message>(
       return node.receive(now, input.from, input.message);
     case 'tick':
       return node.tick(now);
+    case 'peer-down':
+      return node.peerDown(now, input.peer);
   }
 }
 

@@ -184,6 +184,8 @@ class NodeHost {
         metrics: this.metrics,
         logger: this.logger,
         onMessage: (from, message) => this.step({ type: 'message', from, message }),
+        // A closed connection is a hint the core may act on at once (a dead leader's sockets close).
+        onPeerDown: (peer) => this.step({ type: 'peer-down', peer }),
         tls: this.config.tls ? (await import('./tls.js')).PeerTls.create(this.config.tls, id) : null,
       });
       if (this.config.insecure) {

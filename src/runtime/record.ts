@@ -14,6 +14,7 @@
  *    "timing":{...},"durable":{...},"startedAt":"2026-…Z","draws":[0.42]}        one per run (header)
  *   {"at":152.3,"kind":"tick","draws":[0.17]}                                    an input
  *   {"at":160.9,"kind":"message","from":2,"message":{"type":"AppendEntries",…}}   an input
+ *   {"at":170.2,"kind":"peer-down","peer":2}                                     an input: a connection closed
  *   {"kind":"full","at":…}                                                       the size limit was reached
  * `at` is ms since the run started on the node's monotonic clock: the very number the core was given.
  * A node restarted with the same --record appends a new header, and replay runs each run in turn.
@@ -154,6 +155,7 @@ export class InputRecorder {
       at: pending.at,
       kind: input.type,
       ...(input.type === 'message' ? { from: input.from, message: input.message } : {}),
+      ...(input.type === 'peer-down' ? { peer: input.peer } : {}),
       ...(draws.length > 0 ? { draws } : {}),
     };
     this.write(line, pending.at);
@@ -368,8 +370,12 @@ class RunReplayer {
       const message = this.validate(fields.message);
       if (message === null) throw new RecordError(`${where}: not a valid ${this.header.algorithm} message`);
       input = { type: 'message', from, message };
+    } else if (fields.kind === 'peer-down') {
+      const peer = fields.peer;
+      if (!isNat(peer) || !this.members.has(peer) || peer === this.header.id) throw new RecordError(`${where}: "peer" must be another member's id`);
+      input = { type: 'peer-down', peer };
     } else {
-      throw new RecordError(`${where}: unknown kind ${JSON.stringify(fields.kind)} (expected tick, message or full)`);
+      throw new RecordError(`${where}: unknown kind ${JSON.stringify(fields.kind)} (expected tick, message, peer-down or full)`);
     }
     this.lastAt = at;
     this.inputs++;

@@ -29,8 +29,8 @@ function leader(): RaftNode {
   n.tick(150); // precandidate
   n.receive(151, 2, { type: 'PreVoteResponse', term: 1, voteGranted: true });
   n.receive(151, 3, { type: 'PreVoteResponse', term: 1, voteGranted: true });
-  n.receive(152, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
-  n.receive(152, 3, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
+  n.receive(152, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
+  n.receive(152, 3, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
   assert.equal(n.status().role, 'leader');
   n.takeOutput();
   return n;
@@ -117,7 +117,7 @@ describe('raft leader stickiness (thesis §4.2.3, with CheckQuorum)', () => {
     n.receive(1100, 4, { type: 'RequestVote', term: 4, lastLogIndex: 0, lastLogTerm: 0 });
     assert.deepEqual(sent(n), []);
     n.receive(1150, 4, { type: 'RequestVote', term: 4, lastLogIndex: 0, lastLogTerm: 0 });
-    assert.deepEqual(sent(n)[0]?.message, { type: 'RequestVoteResponse', term: 4, voteGranted: true });
+    assert.deepEqual(sent(n)[0]?.message, { type: 'RequestVoteResponse', term: 4, voteGranted: true, promiseMs: 0 });
   });
 
   test('without CheckQuorum the paper\'s rule holds: the higher term is adopted (and the vote granted)', () => {

@@ -73,9 +73,9 @@ describe('raft §5.2 leader election', () => {
     const n = node(1);
     timeout(n);
     const { driver, messages, events } = hosted(n);
-    driver.receive(160, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
+    driver.receive(160, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
     assert.equal(n.status().role, 'candidate', 'two of five is not a majority');
-    driver.receive(161, 3, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
+    driver.receive(161, 3, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
     assert.deepEqual(n.status(), { id: 1, role: 'leader', leader: 1, term: 1 });
     assert.deepEqual(sent({ messages }, 'AppendEntries').map((m) => m.to), [2, 3, 4, 5]);
     assert.ok(events.some((e) => e.type === 'became-leader' && e.term === 1));
@@ -85,13 +85,13 @@ describe('raft §5.2 leader election', () => {
   test('refusals do not count, and votes for an older term are ignored', () => {
     const n = node(1);
     timeout(n);
-    n.receive(160, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: false });
-    n.receive(160, 3, { type: 'RequestVoteResponse', term: 1, voteGranted: false });
-    n.receive(160, 4, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
+    n.receive(160, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: false, promiseMs: 0 });
+    n.receive(160, 3, { type: 'RequestVoteResponse', term: 1, voteGranted: false, promiseMs: 0 });
+    n.receive(160, 4, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
     assert.equal(n.status().role, 'candidate');
     timeout(n); // term 2
-    n.receive(400, 5, { type: 'RequestVoteResponse', term: 1, voteGranted: true }); // stale
-    n.receive(400, 4, { type: 'RequestVoteResponse', term: 1, voteGranted: true }); // stale
+    n.receive(400, 5, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 }); // stale
+    n.receive(400, 4, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 }); // stale
     assert.equal(n.status().role, 'candidate');
   });
 
@@ -124,11 +124,11 @@ describe('raft voting: one vote per term, durable before it is granted', () => {
     n.receive(10, 1, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0 });
     const first = n.takeOutput();
     assert.deepEqual(first.persist, { currentTerm: 1, votedFor: 1, log: [] });
-    assert.deepEqual(first.messages, [{ to: 1, message: { type: 'RequestVoteResponse', term: 1, voteGranted: true } }]);
+    assert.deepEqual(first.messages, [{ to: 1, message: { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 } }]);
     n.receive(11, 2, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0 });
     const second = n.takeOutput();
     assert.equal(second.persist, null, 'nothing new to persist');
-    assert.deepEqual(second.messages, [{ to: 2, message: { type: 'RequestVoteResponse', term: 1, voteGranted: false } }]);
+    assert.deepEqual(second.messages, [{ to: 2, message: { type: 'RequestVoteResponse', term: 1, voteGranted: false, promiseMs: 0 } }]);
   });
 
   test('a repeated request from the same candidate is granted again (the first answer may have been lost)', () => {
@@ -136,7 +136,7 @@ describe('raft voting: one vote per term, durable before it is granted', () => {
     n.receive(10, 1, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0 });
     n.takeOutput();
     n.receive(12, 1, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0 });
-    assert.deepEqual(n.takeOutput().messages, [{ to: 1, message: { type: 'RequestVoteResponse', term: 1, voteGranted: true } }]);
+    assert.deepEqual(n.takeOutput().messages, [{ to: 1, message: { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 } }]);
   });
 
   test('a node restarted from its durable state does not vote twice in a term', () => {
@@ -146,7 +146,7 @@ describe('raft voting: one vote per term, durable before it is granted', () => {
     const after = new RaftNode(config(3), durable, fixed(0), 1000, paper);
     after.receive(1001, 2, { type: 'RequestVote', term: 4, lastLogIndex: 0, lastLogTerm: 0 });
     const out = after.takeOutput();
-    assert.deepEqual(out.messages[0]?.message, { type: 'RequestVoteResponse', term: 4, voteGranted: false });
+    assert.deepEqual(out.messages[0]?.message, { type: 'RequestVoteResponse', term: 4, voteGranted: false, promiseMs: 0 });
     assert.equal(after.status().term, 4, 'the term survives the restart');
   });
 
@@ -165,7 +165,7 @@ describe('raft voting: one vote per term, durable before it is granted', () => {
     assert.equal(n.status().role, 'learner');
     assert.equal(n.nextDeadline(), Infinity);
     n.receive(5, 1, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0 });
-    assert.deepEqual(n.takeOutput().messages[0]?.message, { type: 'RequestVoteResponse', term: 1, voteGranted: false });
+    assert.deepEqual(n.takeOutput().messages[0]?.message, { type: 'RequestVoteResponse', term: 1, voteGranted: false, promiseMs: 0 });
     n.receive(6, 1, { type: 'AppendEntries', term: 1, leaderCommit: 0, round: 1 });
     assert.deepEqual(n.status(), { id: 6, role: 'learner', leader: 1, term: 1 });
   });
@@ -186,7 +186,7 @@ describe('raft §5.4.1 election restriction: only an up-to-date candidate gets a
       const n = node(2, history(voterLog));
       n.receive(10, 1, { type: 'RequestVote', term: 5, ...candidate });
       const out = n.takeOutput();
-      assert.deepEqual(out.messages[0]?.message, { type: 'RequestVoteResponse', term: 5, voteGranted: granted });
+      assert.deepEqual(out.messages[0]?.message, { type: 'RequestVoteResponse', term: 5, voteGranted: granted, promiseMs: 0 });
       assert.equal(n.status().term, 5, 'a refused vote still moves the voter to the higher term (§5.1)');
     });
   }
@@ -196,8 +196,8 @@ describe('raft §5.1 terms', () => {
   test('a leader that sees a higher term steps down and reports it', () => {
     const n = node(1);
     timeout(n);
-    n.receive(160, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
-    n.receive(160, 3, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
+    n.receive(160, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
+    n.receive(160, 3, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
     n.takeOutput();
     const { driver, events } = hosted(n);
     n.receive(200, 4, { type: 'AppendEntriesResponse', term: 3, success: false, round: 1 });
@@ -221,15 +221,15 @@ describe('raft §5.1 terms', () => {
     n.receive(10, 2, { type: 'AppendEntries', term: 3, leaderCommit: 0, round: 1 });
     assert.deepEqual(n.takeOutput().messages, [{ to: 2, message: { type: 'AppendEntriesResponse', term: 5, success: false, round: 1 } }]);
     n.receive(11, 3, { type: 'RequestVote', term: 4, lastLogIndex: 9, lastLogTerm: 4 });
-    assert.deepEqual(n.takeOutput().messages, [{ to: 3, message: { type: 'RequestVoteResponse', term: 5, voteGranted: false } }]);
+    assert.deepEqual(n.takeOutput().messages, [{ to: 3, message: { type: 'RequestVoteResponse', term: 5, voteGranted: false, promiseMs: 0 } }]);
     assert.deepEqual(n.status(), { id: 1, role: 'follower', leader: null, term: 5 });
   });
 
   test('a second leader of the same term (only possible after lost durable state) is ignored, not obeyed', () => {
     const n = node(1);
     timeout(n);
-    n.receive(160, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
-    n.receive(160, 3, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
+    n.receive(160, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
+    n.receive(160, 3, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
     n.takeOutput();
     n.receive(170, 4, { type: 'AppendEntries', term: 1, leaderCommit: 0, round: 1 });
     assert.equal(n.status().role, 'leader');

@@ -50,7 +50,7 @@ export function createRaft(options: RaftOptions = defaultRaftOptions): Algorithm
   boundedCounters: ['term'],
   messageShapes: {
     RequestVote: { term: 'term', lastLogIndex: 'nat', lastLogTerm: 'term' },
-    RequestVoteResponse: { term: 'term', voteGranted: 'bool' },
+    RequestVoteResponse: { term: 'term', voteGranted: 'bool', promiseMs: 'nat' },
     PreVote: { term: 'term', lastLogIndex: 'nat', lastLogTerm: 'term' },
     PreVoteResponse: { term: 'term', voteGranted: 'bool' },
     AppendEntries: { term: 'term', leaderCommit: 'nat', round: 'nat' },

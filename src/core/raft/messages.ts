@@ -17,6 +17,12 @@ export interface RequestVoteResponse {
   readonly type: 'RequestVoteResponse';
   readonly term: number;
   readonly voteGranted: boolean;
+  /**
+   * With CheckQuorum: how long (ms by the voter's clock, rounded up) the voter's promise to the leader it
+   * last heard still runs; 0 unless it voted early because that leader's connection closed. The new
+   * leader's lease starts only once every counted promise has certainly ended (docs/algorithms/raft.md).
+   */
+  readonly promiseMs: number;
 }
 
 /**

@@ -90,6 +90,12 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * that restarts has forgotten whom it heard, and a lease may rest on its acknowledgement).
    */
   private quietUntil: number;
+  /**
+   * The connection to the leader this follower heard closed (a peer-down input) and no heartbeat came
+   * since: it no longer "hears a leader", so it grants (pre-)votes before `quietUntil` — telling each
+   * candidate how long its promise still runs (RequestVoteResponse.promiseMs).
+   */
+  private leaderConnectionClosed = false;
   /** When the current (pre-)candidacy started, by this node's clock. */
   private candidacyStartedAt = 0;
   /** The last status handed out (see `status`). */
@@ -105,6 +111,15 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private leaseBase = 0;
   /** A quorum acknowledged a heartbeat round of this term, and the lease has not expired since. */
   private leaseHeld = false;
+  /** A quorum has acknowledged a heartbeat round of this term. */
+  private leaseAcked = false;
+  /**
+   * The lease cannot start before this (this node's clock): every promise made to an earlier leader by
+   * the voters that elected this one has certainly ended (their promiseMs, stretched by (1 + ρ)/(1 − ρ)).
+   */
+  private leaseNotBefore = -Infinity;
+  /** The lease end last announced ('lease-renewed'), so that each new end is announced once. */
+  private announcedUntil = -Infinity;
 
   constructor(config: NodeConfig, durable: RaftDurable, random: Random, now: number, options: RaftOptions = defaultRaftOptions) {
     this.id = config.id;
@@ -182,9 +197,25 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     }
   }
 
+  /**
+   * A closed connection (src/core/types.ts, 'peer-down'). With PreVote and CheckQuorum, a follower whose
+   * leader's connection closed stops counting that leader as heard and asks for pre-votes within one
+   * heartbeat interval (random, so the followers of a dead leader do not all stand at once) rather than a
+   * whole election timeout. A spurious reset is harmless: the followers that still hear the leader refuse
+   * the pre-vote; and if a quorum was told the same lie, the leader it elects holds no lease until every
+   * promise its voters made to the old one has certainly ended (docs/algorithms/raft.md, "Closed connections").
+   */
+  peerDown(now: number, peer: NodeId): void {
+    if (!this.options.preVote || !this.options.checkQuorum) return; // the paper's Raft would depose a live leader on a lie
+    if (this.role !== 'follower' || peer !== this.leader) return;
+    this.leaderConnectionClosed = true;
+    this.electionDeadline = Math.min(this.electionDeadline, now + uniform(this.random, 0, this.config.timing.heartbeatMs));
+  }
+
   tick(now: number): void {
     this.checkLease(now);
     if (this.role === 'leader') {
+      if (this.options.checkQuorum) this.refreshLease(now);
       if (now >= this.heartbeatDeadline) this.broadcastHeartbeat(now);
       return;
     }
@@ -200,7 +231,10 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
 
   nextDeadline(): number {
     if (this.role !== 'leader') return this.electionDeadline;
-    return this.options.checkQuorum ? Math.min(this.heartbeatDeadline, this.leaseEnd()) : this.heartbeatDeadline;
+    if (!this.options.checkQuorum) return this.heartbeatDeadline;
+    // A lease acknowledged but waiting for earlier promises to end starts at leaseNotBefore.
+    const leaseStarts = this.leaseAcked && !this.leaseHeld ? this.leaseNotBefore : Infinity;
+    return Math.min(this.heartbeatDeadline, this.leaseEnd(), leaseStarts);
   }
 
   takeOutput(): Output<RaftMessage, RaftDurable> {
@@ -242,13 +276,20 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       // §5.2: granting a vote resets the election timer.
       this.resetElectionTimer(now);
     }
-    const response: RequestVoteResponse = { type: 'RequestVoteResponse', term: this.currentTerm, voteGranted: grant };
+    const promiseMs = grant && this.options.checkQuorum ? Math.max(0, Math.ceil(this.quietUntil - now)) : 0;
+    const response: RequestVoteResponse = { type: 'RequestVoteResponse', term: this.currentTerm, voteGranted: grant, promiseMs };
     this.out.send(candidate, response);
   }
 
   private handleRequestVoteResponse(now: number, voter: NodeId, response: RequestVoteResponse): void {
     if (this.role !== 'candidate' || response.term !== this.currentTerm) return; // stale answer
     this.votes.set(voter, response.voteGranted);
+    if (response.voteGranted && response.promiseMs > 0) {
+      // The voter's promise ends within promiseMs of its clock, i.e. promiseMs/(1 − ρ) of real time after
+      // it answered; our clock measures that as at most promiseMs(1 + ρ)/(1 − ρ).
+      const rho = this.options.maxClockDrift;
+      this.leaseNotBefore = Math.max(this.leaseNotBefore, now + (response.promiseMs * (1 + rho)) / (1 - rho));
+    }
     // §5.2: a candidate wins with votes from a majority of the voters, for this term.
     if (tallyVotes(this.config.voters, this.votes) === 'won') this.becomeLeader(now);
   }
@@ -293,6 +334,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       return;
     }
     this.setLeader(leader);
+    this.leaderConnectionClosed = false;
     this.quietUntil = now + this.config.timing.electionTimeoutMinMs;
     if (this.isVoter) this.resetElectionTimer(now);
     const response: AppendEntriesResponse = { type: 'AppendEntriesResponse', term: this.currentTerm, success: true, round: request.round };
@@ -327,10 +369,17 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     if (quorumRound === 0) return; // not a new quorum round
     const sentAt = this.roundSentAt.get(quorumRound)!;
     for (const round of this.roundSentAt.keys()) if (round <= quorumRound) this.roundSentAt.delete(round);
-    const wasUntil = this.leaseHeld ? this.leaseEnd() : -Infinity;
     this.leaseBase = Math.max(this.leaseBase, sentAt);
-    this.leaseHeld = now < this.leaseEnd();
-    if (this.leaseHeld && this.leaseEnd() !== wasUntil) this.out.emit({ type: 'lease-renewed', term: this.currentTerm, until: this.leaseEnd() });
+    this.leaseAcked = true;
+    this.refreshLease(now);
+  }
+
+  /** Holds the lease from its start (leaseNotBefore) until its end, announcing each new end. */
+  private refreshLease(now: number): void {
+    this.leaseHeld = this.leaseAcked && now >= this.leaseNotBefore && now < this.leaseEnd();
+    if (!this.leaseHeld || this.leaseEnd() === this.announcedUntil) return;
+    this.announcedUntil = this.leaseEnd();
+    this.out.emit({ type: 'lease-renewed', term: this.currentTerm, until: this.announcedUntil });
   }
 
   // ---- role changes -------------------------------------------------------------------------------
@@ -389,6 +438,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     // Without PreVote the candidacy starts here; with it, when the pre-vote round started (the lease
     // of a leader it becomes is measured from the earlier of the two: both precede every vote).
     if (this.role !== 'precandidate') this.candidacyStartedAt = now;
+    // Our own vote: our promise to the leader we last heard (if its connection closed early) must end too.
+    this.leaseNotBefore = this.quietUntil;
     this.role = 'candidate';
     this.currentTerm = term;
     this.votedFor = this.id;
@@ -423,6 +474,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.ackedRound.clear();
     this.leaseBase = this.candidacyStartedAt;
     this.leaseHeld = false;
+    this.leaseAcked = false;
+    this.announcedUntil = -Infinity;
     this.setLeader(this.id);
     // §5.2: the new leader sends heartbeats at once "to establish its authority and prevent new elections".
     this.broadcastHeartbeat(now);
@@ -451,7 +504,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
 
   /** Whether a live leader was heard within electionTimeoutMin (a leader hears itself). */
   private hearsLeader(now: number): boolean {
-    return this.role === 'leader' || now < this.quietUntil;
+    return this.role === 'leader' || (now < this.quietUntil && !this.leaderConnectionClosed);
   }
 
   private broadcastHeartbeat(now: number): void {
