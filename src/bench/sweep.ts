@@ -59,6 +59,8 @@ function main(): void {
       const seconds = (performance.now() - start) / 1000;
       process.stdout.write(`${name}: ${report.runs} runs, ${report.failed} with a violation, ${seconds.toFixed(1)} s (${(report.runs / seconds).toFixed(0)} runs/s)\n`);
       process.stdout.write(`  lease overlap: ${report.leaseOverlapMs.toFixed(3)} ms in ${report.leaseOverlapRuns} runs\n`);
+      // Without a lease, believing it leads is all a leader-only job has to go on.
+      process.stdout.write(`  two self-believed leaders at once: ${report.dualLeaderMs.toFixed(3)} ms in ${report.dualLeaderRuns} runs\n`);
       if (report.firstFailure) {
         const { options, result } = report.firstFailure;
         process.stdout.write(`  first: seed ${options.seed}, ${options.nodes} nodes, ${options.scheduleName ?? options.scenario}: ${JSON.stringify(result.violations[0])}\n`);

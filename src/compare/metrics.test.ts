@@ -81,6 +81,8 @@ test('trial metrics: election messages leave out the steady-state types', () => 
   assert.equal(metrics.durableBytes, 43);
   assert.equal(metrics.unfinished, false);
   assert.equal(metrics.seed, 7);
+  assert.equal(metrics.leaderChangesAfterHeal, null, 'no heal in the scenario');
+  assert.equal(trialMetrics(fakeResult(), 2000, new Set(), 4000).leaderChangesAfterHeal, 1, 'the reign begun at 4200, after a heal at 4000');
 });
 
 test('a failover scenario without a completed election is unfinished; flapping without one is not', () => {

@@ -10,7 +10,8 @@
 import { Worker } from 'node:worker_threads';
 import { createRaft, findAlgorithm, type AnyAlgorithm, type RaftOptions, type Timing } from '../core/index.js';
 import { defaultDurationMs, simulate, type ScenarioName } from '../sim/index.js';
-import { firstFaultMs, summarizeCell, trialMetrics, type CellKey, type CellSummary, type TrialMetrics } from './metrics.js';
+import { scenarioPhaseMs } from '../sim/scenarios.js';
+import { firstFaultMs, healMs, summarizeCell, trialMetrics, type CellKey, type CellSummary, type TrialMetrics } from './metrics.js';
 
 export interface CompareGrid {
   readonly algorithms: readonly string[];
@@ -79,6 +80,7 @@ function algorithmOrThrow(name: string, raftOptions?: RaftOptions): AnyAlgorithm
 export function runChunk(request: ChunkRequest): TrialMetrics[] {
   const algorithm = algorithmOrThrow(request.algorithm, request.raft);
   const faultMs = firstFaultMs(request.scenario, request.nodes, algorithm);
+  const nominalHealMs = healMs(request.scenario, request.nodes, algorithm);
   const steady = new Set(request.steadyTypes);
   const trials: TrialMetrics[] = [];
   for (let seed = request.firstSeed; seed <= request.lastSeed; seed++) {
@@ -89,7 +91,9 @@ export function runChunk(request: ChunkRequest): TrialMetrics[] {
       scenario: request.scenario,
       ...(request.durationMs !== undefined ? { durationMs: request.durationMs } : {}),
     });
-    trials.push(trialMetrics(result, faultMs, steady));
+    // Each run's faults fall up to one heartbeat after the nominal times (its phase).
+    const healAtMs = nominalHealMs === null ? null : nominalHealMs + scenarioPhaseMs(seed, algorithm.defaultTiming);
+    trials.push(trialMetrics(result, faultMs, steady, healAtMs));
   }
   return trials;
 }

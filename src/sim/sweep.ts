@@ -97,6 +97,9 @@ export interface SweepReport {
   /** Virtual time during which two or more nodes held a lease, summed over the runs, and how many runs had any. */
   readonly leaseOverlapMs: number;
   readonly leaseOverlapRuns: number;
+  /** Virtual time with two or more self-believed leaders (dualLeaderMs), summed, and how many runs had any. */
+  readonly dualLeaderMs: number;
+  readonly dualLeaderRuns: number;
   /** The first failing run, to replay. */
   readonly firstFailure: { readonly options: SimOptions; readonly result: SimResult } | null;
 }
@@ -119,6 +122,8 @@ export function sweep(
   let runs = 0;
   let leaseOverlapMs = 0;
   let leaseOverlapRuns = 0;
+  let dualLeaderMs = 0;
+  let dualLeaderRuns = 0;
   for (const options of all) {
     const result = simulate(options);
     runs++;
@@ -126,11 +131,15 @@ export function sweep(
       leaseOverlapMs += result.leaseOverlapMs;
       leaseOverlapRuns++;
     }
+    if (result.dualLeaderMs > 0) {
+      dualLeaderMs += result.dualLeaderMs;
+      dualLeaderRuns++;
+    }
     if (result.violations.length === 0) continue;
     failed++;
     firstFailure ??= { options, result };
     for (const invariant of new Set(result.violations.map((v) => v.invariant))) caughtBy.set(invariant, (caughtBy.get(invariant) ?? 0) + 1);
     if (stopWhen?.(result)) break;
   }
-  return { runs, caughtBy, failed, leaseOverlapMs, leaseOverlapRuns, firstFailure };
+  return { runs, caughtBy, failed, leaseOverlapMs, leaseOverlapRuns, dualLeaderMs, dualLeaderRuns, firstFailure };
 }
