@@ -61,8 +61,9 @@ export class StatusServer {
       switch (path) {
         case '/status': {
           const { id, role, leader, term, lease } = handlers.status();
-          // The contract's fields first, in the contract's order; `lease` only where the algorithm has leases.
-          const body = JSON.stringify({ id, algorithm: handlers.algorithm, role, leader, term, ...(lease !== undefined ? { lease } : {}) });
+          // The contract's fields first, in the contract's order; then whether this node holds a leader
+          // lease now (always false for algorithms without leases: ZAB and Bully promise none).
+          const body = JSON.stringify({ id, algorithm: handlers.algorithm, role, leader, term, lease: lease === true });
           response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body);
           return;
         }

@@ -104,6 +104,8 @@ class NodeHost {
   private joinNewLogged = false;
   private store: DurableStore | null = null;
   private driver: NodeDriver | null = null;
+  /** The end of the lease the core last announced, by this node's clock (see status()). */
+  private leaseUntil = -Infinity;
   private recorder: InputRecorder | null = null;
   /** performance.now() when the core was created: the core's clock reads ms since then. */
   private origin = 0;
@@ -243,9 +245,16 @@ class NodeHost {
     };
   }
 
-  /** The status the node reports; a stopped node leads nothing. */
+  /**
+   * The status the node reports; a stopped node leads nothing. A lease is reported only until its end
+   * by this node's clock: a process resumed after a stop (SIGSTOP, a long GC) may answer /status before
+   * its timer has fired and the core has stepped down.
+   */
   private status(): Status {
-    if (this.state === 'running' && this.driver) return this.driver.status();
+    if (this.state === 'running' && this.driver) {
+      const status = this.driver.status();
+      return status.lease === true && this.now() >= this.leaseUntil ? { ...status, lease: false } : status;
+    }
     return { ...this.last, leader: this.last.leader === this.config.id ? null : this.last.leader };
   }
 
@@ -397,6 +406,7 @@ class NodeHost {
         }
         return;
       case 'lease-renewed':
+        this.leaseUntil = event.until;
         return;
     }
   }

@@ -105,19 +105,19 @@ export interface SweepReport {
 }
 
 /**
- * Runs `seeds` random-nemesis runs (seeds 1..N), then the targeted runs, and counts what broke;
+ * Runs `seeds` random-nemesis runs (seeds firstSeed.., default 1..N), then the targeted runs, and counts what broke;
  * `stopWhen` ends the sweep early at the first run it accepts (CI: "caught by the checker meant to").
  */
 export function sweep(
   algorithm: AnyAlgorithm,
   seeds: number,
-  { targeted = true, stopWhen }: { targeted?: boolean; stopWhen?: (result: SimResult) => boolean } = {},
+  { targeted = true, stopWhen, firstSeed = 1 }: { targeted?: boolean; stopWhen?: (result: SimResult) => boolean; firstSeed?: number } = {},
 ): SweepReport {
   const caughtBy = new Map<string, number>();
   let failed = 0;
   let firstFailure: SweepReport['firstFailure'] = null;
   const all: SimOptions[] = [];
-  for (let seed = 1; seed <= seeds; seed++) all.push(sweepOptions(algorithm, seed));
+  for (let seed = firstSeed; seed < firstSeed + seeds; seed++) all.push(sweepOptions(algorithm, seed));
   if (targeted) all.push(...targetedRuns(algorithm));
   let runs = 0;
   let leaseOverlapMs = 0;
