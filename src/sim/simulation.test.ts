@@ -214,16 +214,21 @@ describe('raft §5.4.1 in the simulator: histories decide who can lead', () => {
   });
 });
 
+/** Failover times (ms, sorted) after `leader-crash`, 5 nodes, seeds 0…999. */
+function failoverTimes(algorithm: SimOptions['algorithm']): number[] {
+  const times: number[] = [];
+  for (let seed = 0; seed < 1000; seed++) {
+    const r = simulate({ algorithm, nodes: 5, seed, scenario: 'leader-crash', durationMs: 4000 });
+    const failover = r.elections.find((e) => e.startMs >= 2000);
+    assert.ok(failover, `seed ${seed}: no failover`);
+    times.push(failover.endMs - failover.startMs);
+  }
+  return times.sort((a, b) => a - b);
+}
+
 describe('failover time agrees with the timing parameters', () => {
   test('leader-crash over 1,000 seeds, the crash noticed from closed connections: a PreVote within one heartbeat interval', () => {
-    const times: number[] = [];
-    for (let seed = 0; seed < 1000; seed++) {
-      const r = simulate({ algorithm: raft, nodes: 5, seed, scenario: 'leader-crash', durationMs: 4000 });
-      const failover = r.elections.find((e) => e.startMs >= 2000);
-      assert.ok(failover, `seed ${seed}: no failover`);
-      times.push(failover.endMs - failover.startMs);
-    }
-    times.sort((a, b) => a - b);
+    const times = failoverTimes(raft);
     // The first of four U(0, 50) delays after the close (a 1 ms FIN): ~10 ms, then a PreVote and a vote
     // round trip and the new leader's heartbeat, about five one-way latencies of 1–5 ms.
     const median = quantile(times, 0.5);
@@ -233,14 +238,7 @@ describe('failover time agrees with the timing parameters', () => {
   });
 
   test('leader-crash over 1,000 seeds, the paper\'s Raft (no closed-connection hint): median and p99 within what 150–300 ms timeouts and 50 ms heartbeats predict', () => {
-    const times: number[] = [];
-    for (let seed = 0; seed < 1000; seed++) {
-      const r = simulate({ algorithm: paperRaft, nodes: 5, seed, scenario: 'leader-crash', durationMs: 4000 });
-      const failover = r.elections.find((e) => e.startMs >= 2000);
-      assert.ok(failover, `seed ${seed}: no failover`);
-      times.push(failover.endMs - failover.startMs);
-    }
-    times.sort((a, b) => a - b);
+    const times = failoverTimes(paperRaft);
     const median = quantile(times, 0.5);
     const p99 = quantile(times, 0.99);
     // The earliest of four fresh timeouts, U(150, 300) each, measured from the last heartbeat, which came
