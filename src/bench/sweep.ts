@@ -8,6 +8,7 @@
  *                                                     (src/testing/mutants.ts): in how many runs it is
  *                                                     caught, and by which checker (docs/invariants.md)
  *   --algorithm raft|zab|bully                        only one algorithm
+ *   --from SEED                                       random seeds SEED..SEED+N-1 (a shard; targeted runs only with 1)
  *
  * A failing run prints the options to replay it.
  */
@@ -25,16 +26,19 @@ function fail(message: string): never {
 function main(): void {
   let values;
   try {
-    ({ values } = parseArgs({ options: { runs: { type: 'string' }, mutants: { type: 'boolean' }, algorithm: { type: 'string' }, help: { type: 'boolean' } } }));
+    ({ values } = parseArgs({ options: { runs: { type: 'string' }, from: { type: 'string' }, mutants: { type: 'boolean' }, algorithm: { type: 'string' }, help: { type: 'boolean' } } }));
   } catch (error) {
     fail((error as Error).message);
   }
   if (values.help) {
-    process.stdout.write('usage: node dist/bench/sweep.js [--runs N] [--mutants] [--algorithm raft|zab|bully]\n');
+    process.stdout.write('usage: node dist/bench/sweep.js [--runs N] [--from SEED] [--mutants] [--algorithm raft|zab|bully]\n');
     return;
   }
   const runs = Number(values.runs ?? (values.mutants ? 500 : 1000));
   if (!Number.isSafeInteger(runs) || runs < 0) fail(`--runs must be a non-negative integer, got ${values.runs}`);
+  // --from S: seeds S..S+N-1 (shards of one sweep on several processes; the targeted runs go with --from 1).
+  const firstSeed = Number(values.from ?? 1);
+  if (!Number.isSafeInteger(firstSeed) || firstSeed < 1) fail(`--from must be a positive integer, got ${values.from}`);
   const only = values.algorithm;
   if (only !== undefined && !(algorithmNames as readonly string[]).includes(only)) fail(`--algorithm must be one of ${algorithmNames.join(', ')}`);
   const describe = (report: SweepReport) =>
@@ -55,9 +59,12 @@ function main(): void {
     for (const name of algorithmNames) {
       if (only !== undefined && name !== only) continue;
       const start = performance.now();
-      const report = sweep(algorithms[name], runs);
+      const report = sweep(algorithms[name], runs, { firstSeed, targeted: firstSeed === 1 });
       const seconds = (performance.now() - start) / 1000;
       process.stdout.write(`${name}: ${report.runs} runs, ${report.failed} with a violation, ${seconds.toFixed(1)} s (${(report.runs / seconds).toFixed(0)} runs/s)\n`);
+      process.stdout.write(`  lease overlap: ${report.leaseOverlapMs.toFixed(3)} ms in ${report.leaseOverlapRuns} runs\n`);
+      // Without a lease, believing it leads is all a leader-only job has to go on.
+      process.stdout.write(`  two self-believed leaders at once: ${report.dualLeaderMs.toFixed(3)} ms in ${report.dualLeaderRuns} runs\n`);
       if (report.firstFailure) {
         const { options, result } = report.firstFailure;
         process.stdout.write(`  first: seed ${options.seed}, ${options.nodes} nodes, ${options.scheduleName ?? options.scenario}: ${JSON.stringify(result.violations[0])}\n`);

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { agreedLeader, algorithmNames, findAlgorithm } from '../core/index.js';
 import { logLevels } from '../runtime/log.js';
 import { LocalCluster, type MemberExit, type NodeStatus } from '../runtime/local-cluster.js';
+import { parseRaftOptions, raftOptions } from './raft-flags.js';
 import { UsageError, helpText, integer, oneOf, parseOptions, timing, timingOptions, type CommandSpec } from './args.js';
 import type { CommandIo } from './io.js';
 
@@ -32,6 +33,7 @@ export const clusterSpec: CommandSpec = {
     'data-dir': { type: 'string', value: 'DIR', description: 'node i keeps its state in DIR/n<i> and its log in DIR/node-<i>.log (default: a temporary directory, removed at exit)' },
     'cluster-id': { type: 'string', value: 'NAME', description: 'the cluster id every node is given (default "ballot")' },
     ...timingOptions,
+    ...raftOptions,
     log: { type: 'string', value: 'LEVEL', description: `log level of the nodes' log files: ${logLevels.join(', ')} (default info)` },
   },
   epilog: 'Exit status: 0 after Ctrl-C/SIGTERM, 2 for bad arguments or when a node cannot start (e.g. a port in use).',
@@ -67,6 +69,8 @@ export function parseClusterArgs(argv: readonly string[]): ClusterCommand | 'hel
   if (electionTimeoutMinMs !== undefined) nodeArgs.push('--election-timeout', `${electionTimeoutMinMs}-${electionTimeoutMaxMs}`);
   if (heartbeatMs !== undefined) nodeArgs.push('--heartbeat', String(heartbeatMs));
   if (values['cluster-id'] !== undefined) nodeArgs.push('--cluster-id', String(values['cluster-id']));
+  parseRaftOptions(values, [algorithm], timing(values));
+  for (const name of Object.keys(raftOptions)) if (values[name] !== undefined) nodeArgs.push(`--${name}`, String(values[name]));
   nodeArgs.push('--log', oneOf(values.log, 'log', logLevels, 'info'));
   const dataDir = values['data-dir'];
   if (dataDir !== undefined && (typeof dataDir !== 'string' || dataDir === '')) throw new UsageError('--data-dir needs a directory');

@@ -78,7 +78,7 @@ test('compare\'s numbers agree with ballot sim for the same seed', async () => {
         measured.map((e) => ({
           ms: Math.round((e.endMs - e.startMs) * 1000) / 1000,
           messages: e.messages,
-          electionMessages: (e.messagesByType.RequestVote ?? 0) + (e.messagesByType.RequestVoteResponse ?? 0),
+          electionMessages: (e.messagesByType.RequestVote ?? 0) + (e.messagesByType.RequestVoteResponse ?? 0) + (e.messagesByType.PreVote ?? 0) + (e.messagesByType.PreVoteResponse ?? 0),
           candidacies: e.candidacies,
           candidates: e.candidates,
           terms: e.terms,
@@ -106,7 +106,7 @@ test('the text report carries the source documents\' table, the odd/even answer 
   assert.equal(code, 0);
   assert.match(c.out, /^ballot compare --algorithms raft --sizes 4,5 --trials 4 --jobs 1\n/);
   assert.match(c.out, /The source documents' comparison, measured: 5 nodes, 4 seeded runs per scenario/);
-  assert.match(c.out, /2\(n−1\) = 8 per round/);
+  assert.match(c.out, /4\(n−1\) = 16 per round \(PreVote, then the vote\)/);
   assert.match(c.out, /raft: 4 nodes tolerate 1 crash, 5 tolerate 2;/);
   assert.ok(!c.err.includes('\r'), 'no progress bar on a pipe');
   assert.match(c.err, /^ballot compare: 32 runs in \d+\.\d s on 1 thread\n$/);

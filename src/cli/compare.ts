@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { algorithmNames } from '../core/algorithms.js';
+import { parseRaftOptions, raftOptions } from './raft-flags.js';
 import { compareScenarios } from '../compare/metrics.js';
 import { charts, renderHtml, type Chart } from '../compare/html.js';
 import { toJson } from '../compare/json.js';
@@ -35,6 +36,7 @@ export const compareSpec: CommandSpec = {
     markdown: { type: 'boolean', description: 'print the tables as Markdown (for docs/comparison.md)' },
     html: { type: 'string', value: 'FILE', description: 'also write a self-contained HTML page with charts to FILE' },
     svg: { type: 'string', value: 'DIR', description: 'also write each chart as an SVG file into DIR (with --markdown: linked as DIR-name/FILE.svg)' },
+    ...raftOptions,
   },
   epilog:
     'A progress bar goes to stderr when it is a terminal.\n' +
@@ -98,8 +100,9 @@ export function parseCompareArgs(argv: readonly string[]): CompareCommand | 'hel
     if (!existsSync(dirname(svg))) throw new UsageError(`--svg: directory ${dirname(svg)} does not exist`);
   }
 
+  const raftAsked = Object.keys(raftOptions).some((name) => values[name] !== undefined) ? { raft: parseRaftOptions(values, algorithmList, {}) } : {};
   return {
-    grid: { algorithms: algorithmList, sizes, scenarios, trials, ...(durationMs !== undefined ? { durationMs } : {}) },
+    grid: { algorithms: algorithmList, sizes, scenarios, trials, ...(durationMs !== undefined ? { durationMs } : {}), ...raftAsked },
     jobs,
     format: values.json ? 'json' : values.markdown ? 'markdown' : 'text',
     perTrial: values['per-trial'] === true,

@@ -9,7 +9,9 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { algorithmNames } from '../core/algorithms.js';
+import { createRaft } from '../core/raft/index.js';
 import { InvalidMeta, parseMeta, type Meta } from '../runtime/meta.js';
+import { parseRaftOptions, raftOptions } from './raft-flags.js';
 import { ConfigError, StorageError, jsonLogger, logLevels, startNode, type LogLevel, type NodeHandle, type StartOptions } from '../runtime/index.js';
 import { readTlsFiles, type TlsOptions } from '../runtime/config.js';
 import { UsageError, helpText, idMap, integer, oneOf, parseOptions, timing, timingOptions, type CommandSpec, type ParsedOptions } from './args.js';
@@ -43,6 +45,7 @@ export const nodeSpec: CommandSpec = {
     insecure: { type: 'boolean', description: 'without TLS, run although some member is not on loopback (and warn): anyone reaching the port can vote' },
     'join-new': { type: 'boolean', description: 'run although the data dir is empty and peers knew this node (a lost disk; read docs/runtime.md first)' },
     ...timingOptions,
+    ...raftOptions,
     log: { type: 'string', value: 'LEVEL', description: `${logLevels.join(', ')}: JSON lines on stderr, one per leadership or connection change at info (default info)` },
     record: { type: 'string', value: 'FILE', description: 'append every input the core receives to FILE (JSON lines) for `ballot replay FILE`' },
     'record-max-mb': { type: 'string', value: 'MB', description: 'stop recording once FILE would pass MB mebibytes (default 1024: ~4 days of an idle Raft follower)' },
@@ -173,9 +176,10 @@ export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
   const peers = idMap(required(values.peers, 'peers'), 'peers');
   const observers = idMap(values.observers, 'observers');
   const dataDir = required(values['data-dir'], 'data-dir');
+  const raftAsked = parseRaftOptions(values, [algorithm], timing(values));
   const options: StartOptions = {
     id,
-    algorithm,
+    algorithm: algorithm === 'raft' ? createRaft(raftAsked) : algorithm,
     peers,
     observers,
     dataDir,

@@ -106,7 +106,7 @@ describe('ballot sim: the command', () => {
     assert.equal(a.status, 0, a.stderr);
     assert.equal(a.stdout, b.stdout);
     const parsed = JSON.parse(a.stdout) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(parsed), ['algorithm', 'nodes', 'observers', 'seed', 'scenario', 'durationMs', 'leaders', 'elections', 'messages', 'dualLeaderMs', 'final', 'violations']);
+    assert.deepEqual(Object.keys(parsed), ['algorithm', 'nodes', 'observers', 'seed', 'scenario', 'durationMs', 'leaders', 'elections', 'messages', 'dualLeaderMs', 'leaseOverlapMs', 'final', 'violations']);
     assert.notEqual(ballot('sim', '--algorithm', 'raft', '--scenario', 'random', '--seed', '8', '--json').stdout, a.stdout);
   });
 

@@ -4,9 +4,11 @@ import { algorithmNames, algorithms } from '../core/algorithms.js';
 import { MAX_EPOCH } from '../core/bounds.js';
 import { bullyStable } from '../core/bully/index.js';
 import type { History, HistoryRun } from '../core/history.js';
+import { createRaft } from '../core/raft/index.js';
 import { parseSchedule, ScheduleError, type Action } from '../sim/schedule.js';
 import { isScenarioName, scenarioNames, type ScenarioName } from '../sim/scenarios.js';
 import { simulate, type SimOptions, type SimResult } from '../sim/simulation.js';
+import { parseRaftOptions, raftOptions } from './raft-flags.js';
 import { UsageError, helpText, idMap, integer, number, oneOf, parseOptions, range, timing, timingOptions, type CommandSpec } from './args.js';
 
 export const simSpec: CommandSpec = {
@@ -34,6 +36,7 @@ export const simSpec: CommandSpec = {
     },
     'bully-mode': { type: 'string', value: 'MODE', description: 'bully only: preempt (a recovered higher id takes over; default) or stable (it follows the live coordinator)' },
     'deliver-stale': { type: 'boolean', description: 'messages sent to a node before it crashed still reach it once restarted (datagrams; default: dropped)' },
+    ...raftOptions,
     json: { type: 'boolean', description: 'print the result as one JSON object' },
   },
   epilog:
@@ -53,7 +56,8 @@ export function parseSimArgs(argv: readonly string[], readFile: (path: string) =
   const algorithmName = oneOf(values.algorithm, 'algorithm', algorithmNames);
   const bullyMode = oneOf(values['bully-mode'], 'bully-mode', ['preempt', 'stable'], 'preempt');
   if (values['bully-mode'] !== undefined && algorithmName !== 'bully') throw new UsageError('--bully-mode applies to --algorithm bully only');
-  const algorithm = bullyMode === 'stable' ? bullyStable : algorithms[algorithmName];
+  const raftOptionsAsked = parseRaftOptions(values, [algorithmName], timing(values), true);
+  const algorithm = bullyMode === 'stable' ? bullyStable : algorithmName === 'raft' ? createRaft(raftOptionsAsked) : algorithms[algorithmName];
   const nodes = integer(values.nodes, 'nodes', 5, 1, 100);
   const observers = integer(values.observers, 'observers', 0, 0, 100);
   if (observers > 0 && !algorithm.supportsObservers) throw new UsageError(`--observers: ${algorithm.name} has no non-voting members`);
@@ -95,6 +99,8 @@ export function parseSimArgs(argv: readonly string[], readFile: (path: string) =
     timing: timing(values),
     history,
     ...(values['deliver-stale'] === true ? { deliverStale: true } : {}),
+    // ρ bounds the random nemesis's clock rates (every algorithm) and Raft's lease alike.
+    ...(values['max-clock-drift'] !== undefined ? { maxClockDrift: raftOptionsAsked.maxClockDrift } : {}),
   };
   return { options, json: values.json === true };
 }

@@ -36,6 +36,7 @@ function fakeResult(overrides: Partial<SimResult> = {}): SimResult {
     ],
     messages: { total: 100, byType: {} },
     dualLeaderMs: 12.5,
+    leaseOverlapMs: 0,
     final: [
       { node: 1, up: false, role: 'leader', leader: 1, term: 1, durableBytes: 40 },
       { node: 2, up: true, role: 'follower', leader: 3, term: 3, durableBytes: 43 },
@@ -80,6 +81,8 @@ test('trial metrics: election messages leave out the steady-state types', () => 
   assert.equal(metrics.durableBytes, 43);
   assert.equal(metrics.unfinished, false);
   assert.equal(metrics.seed, 7);
+  assert.equal(metrics.leaderChangesAfterHeal, null, 'no heal in the scenario');
+  assert.equal(trialMetrics(fakeResult(), 2000, new Set(), 4000).leaderChangesAfterHeal, 1, 'the reign begun at 4200, after a heal at 4000');
 });
 
 test('a failover scenario without a completed election is unfinished; flapping without one is not', () => {

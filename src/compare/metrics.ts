@@ -38,6 +38,10 @@ export interface TrialMetrics {
   readonly leaderChanges: number;
   /** Virtual ms during which two or more live nodes each believed they led (split brain). */
   readonly dualLeaderMs: number;
+  /** Virtual ms during which two or more nodes held a leader lease (`leaseOverlapMs`; 0 without leases). */
+  readonly leaseOverlapMs: number;
+  /** Reigns that began at or after the scenario's heal (null: the scenario has no heal): a healed cluster should keep its leader. */
+  readonly leaderChangesAfterHeal: number | null;
   /** The largest durable state of any node at the end of the run, in bytes of JSON. */
   readonly durableBytes: number;
   readonly violations: number;
@@ -54,6 +58,13 @@ export function firstFaultMs(scenario: ScenarioName, nodes: number, algorithm: A
   // At the nominal times: every run's faults fall at or up to one heartbeat after them.
   const actions = scenarioActions(scenario, voters, algorithm.defaultTiming);
   return actions.length === 0 ? Infinity : Math.min(...actions.map((a) => a.atMs));
+}
+
+/** When the scenario's network heals (its last 'heal' action at the nominal time), or null when it never does. */
+export function healMs(scenario: ScenarioName, nodes: number, algorithm: AnyAlgorithm): number | null {
+  const voters = Array.from({ length: nodes }, (_, i) => i + 1);
+  const heals = scenarioActions(scenario, voters, algorithm.defaultTiming).filter((a) => a.do === 'heal');
+  return heals.length === 0 ? null : Math.max(...heals.map((a) => a.atMs));
 }
 
 /**
@@ -83,7 +94,7 @@ function expectsElection(scenario: string, nodes: number): boolean {
 }
 
 /** Reads one trial's measurements off a simulator result. */
-export function trialMetrics(result: SimResult, faultMs: number, steadyTypes: ReadonlySet<string>): TrialMetrics {
+export function trialMetrics(result: SimResult, faultMs: number, steadyTypes: ReadonlySet<string>, healAtMs: number | null = null): TrialMetrics {
   const elections = measuredElections(result, faultMs).map((e): ElectionSample => {
     let electionMessages = 0;
     for (const [type, count] of Object.entries(e.messagesByType)) if (!steadyTypes.has(type)) electionMessages += count;
@@ -95,6 +106,8 @@ export function trialMetrics(result: SimResult, faultMs: number, steadyTypes: Re
     unfinished: elections.length === 0 && expectsElection(result.scenario, result.nodes.length),
     leaderChanges: Math.max(0, result.leaders.length - 1),
     dualLeaderMs: result.dualLeaderMs,
+    leaseOverlapMs: result.leaseOverlapMs,
+    leaderChangesAfterHeal: healAtMs === null ? null : result.leaders.filter((l) => l.atMs >= healAtMs).length,
     durableBytes: Math.max(0, ...result.final.map((f) => f.durableBytes)),
     violations: result.violations.length,
   };
@@ -155,6 +168,11 @@ export interface CellSummary extends CellKey {
   readonly dualLeaderMs: Summary;
   /** Share of trials with any dual-leader time. */
   readonly dualLeaderShare: number;
+  readonly leaseOverlapMs: Summary;
+  /** Share of trials with any lease overlap. */
+  readonly leaseOverlapShare: number;
+  /** Reigns begun at or after the heal, per trial (count 0 when the scenario has no heal). */
+  readonly leaderChangesAfterHeal: Summary;
   readonly durableBytes: number;
   readonly violations: number;
   /** Seeds of the trials with violations (at most 10), to replay with `ballot sim`. */
@@ -180,6 +198,9 @@ export function summarizeCell(key: CellKey, trials: readonly TrialMetrics[]): Ce
     leaderChanges: summarize(trials.map((t) => t.leaderChanges)),
     dualLeaderMs: summarize(trials.map((t) => t.dualLeaderMs)),
     dualLeaderShare: share(trials.filter((t) => t.dualLeaderMs > 0).length, trials.length),
+    leaseOverlapMs: summarize(trials.map((t) => t.leaseOverlapMs)),
+    leaseOverlapShare: share(trials.filter((t) => t.leaseOverlapMs > 0).length, trials.length),
+    leaderChangesAfterHeal: summarize(trials.flatMap((t) => (t.leaderChangesAfterHeal === null ? [] : [t.leaderChangesAfterHeal]))),
     durableBytes: Math.max(0, ...trials.map((t) => t.durableBytes)),
     violations: trials.reduce((sum, t) => sum + t.violations, 0),
     violationSeeds: withViolations.slice(0, 10).map((t) => t.seed),

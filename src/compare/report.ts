@@ -86,6 +86,19 @@ export function comparisonTables(result: CompareResult): Table[] {
     const c = cells.get(a, n, 'partition')!;
     return `${int(c.dualLeaderMs.mean)} (${pct(c.dualLeaderShare)})`;
   });
+  row('lease overlap, all scenarios: total ms (runs with any)', (a) => {
+    const scenarioCells = grid.scenarios.map((s) => cells.get(a, n, s)!);
+    const total = scenarioCells.reduce((sum, c) => sum + c.leaseOverlapMs.mean * c.trials, 0);
+    const runs = scenarioCells.reduce((sum, c) => sum + Math.round(c.leaseOverlapShare * c.trials), 0);
+    return `${int(total)} (${runs} of ${scenarioCells.reduce((sum, c) => sum + c.trials, 0)})`;
+  });
+  const healed = (['partition', 'leader-isolate'] as const).filter(has);
+  if (healed.length > 0) row(`leader changes after a heal (${healed.join(', ')}), mean / max per run`, (a) => {
+    const summaries = healed.map((s) => cells.get(a, n, s)!.leaderChangesAfterHeal);
+    const count = summaries.reduce((sum, s) => sum + s.count, 0);
+    const mean = count === 0 ? NaN : summaries.reduce((sum, s) => sum + (s.count === 0 ? 0 : s.mean * s.count), 0) / count;
+    return `${one(mean)} / ${int(Math.max(...summaries.map((s) => (s.count === 0 ? 0 : s.max))))}`;
+  });
   row('durable state per node, bytes (fresh / largest at the end of a run)', (a) => {
     const info = result.algorithms.find((x) => x.name === a)!;
     const largest = Math.max(...grid.scenarios.map((s) => cells.get(a, n, s)!.durableBytes));

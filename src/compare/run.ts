@@ -8,9 +8,10 @@
  * on how many workers ran it.
  */
 import { Worker } from 'node:worker_threads';
-import { findAlgorithm, type AnyAlgorithm, type Timing } from '../core/index.js';
+import { createRaft, findAlgorithm, type AnyAlgorithm, type RaftOptions, type Timing } from '../core/index.js';
 import { defaultDurationMs, simulate, type ScenarioName } from '../sim/index.js';
-import { firstFaultMs, summarizeCell, trialMetrics, type CellKey, type CellSummary, type TrialMetrics } from './metrics.js';
+import { scenarioPhaseMs } from '../sim/scenarios.js';
+import { firstFaultMs, healMs, summarizeCell, trialMetrics, type CellKey, type CellSummary, type TrialMetrics } from './metrics.js';
 
 export interface CompareGrid {
   readonly algorithms: readonly string[];
@@ -19,6 +20,8 @@ export interface CompareGrid {
   readonly trials: number;
   /** Virtual time per run; default: what `ballot sim` uses (10 s at default timings). */
   readonly durationMs?: number;
+  /** Raft's extensions (`--pre-vote`, `--check-quorum`, `--max-clock-drift`); default: the registry's raft. */
+  readonly raft?: RaftOptions;
 }
 
 /** One piece of work: consecutive trials of one cell. */
@@ -26,6 +29,7 @@ export interface ChunkRequest extends CellKey {
   readonly firstSeed: number;
   readonly lastSeed: number;
   readonly durationMs?: number;
+  readonly raft?: RaftOptions;
   readonly steadyTypes: readonly string[];
 }
 
@@ -66,16 +70,17 @@ export interface RunOptions {
 /** Trials per chunk: small enough for a smooth progress bar and balanced workers. */
 const CHUNK_TRIALS = 20;
 
-function algorithmOrThrow(name: string): AnyAlgorithm {
-  const algorithm = findAlgorithm(name);
+function algorithmOrThrow(name: string, raftOptions?: RaftOptions): AnyAlgorithm {
+  const algorithm = name === 'raft' && raftOptions ? createRaft(raftOptions) : findAlgorithm(name);
   if (!algorithm) throw new Error(`compare: algorithm ${name} is not registered`);
   return algorithm;
 }
 
 /** Runs the trials of one chunk; the same request always gives the same answer. */
 export function runChunk(request: ChunkRequest): TrialMetrics[] {
-  const algorithm = algorithmOrThrow(request.algorithm);
+  const algorithm = algorithmOrThrow(request.algorithm, request.raft);
   const faultMs = firstFaultMs(request.scenario, request.nodes, algorithm);
+  const nominalHealMs = healMs(request.scenario, request.nodes, algorithm);
   const steady = new Set(request.steadyTypes);
   const trials: TrialMetrics[] = [];
   for (let seed = request.firstSeed; seed <= request.lastSeed; seed++) {
@@ -86,7 +91,9 @@ export function runChunk(request: ChunkRequest): TrialMetrics[] {
       scenario: request.scenario,
       ...(request.durationMs !== undefined ? { durationMs: request.durationMs } : {}),
     });
-    trials.push(trialMetrics(result, faultMs, steady));
+    // Each run's faults fall up to one heartbeat after the nominal times (its phase).
+    const healAtMs = nominalHealMs === null ? null : nominalHealMs + scenarioPhaseMs(seed, algorithm.defaultTiming);
+    trials.push(trialMetrics(result, faultMs, steady, healAtMs));
   }
   return trials;
 }
@@ -108,7 +115,7 @@ export function crashesTolerated(algorithm: Pick<AnyAlgorithm, 'canElect'>, n: n
 }
 
 export function describeAlgorithm(name: string, grid: CompareGrid): AlgorithmInfo {
-  const algorithm = algorithmOrThrow(name);
+  const algorithm = algorithmOrThrow(name, grid.raft);
   const steady = steadyStateTypes(algorithm);
   const faultsTolerated: Record<number, number> = {};
   for (const n of grid.sizes) faultsTolerated[n] = crashesTolerated(algorithm, n);
@@ -145,6 +152,7 @@ export async function runCompare(grid: CompareGrid, options: RunOptions = {}): P
         firstSeed: first,
         lastSeed: Math.min(grid.trials, first + CHUNK_TRIALS - 1),
         ...(grid.durationMs !== undefined ? { durationMs: grid.durationMs } : {}),
+        ...(grid.raft !== undefined ? { raft: grid.raft } : {}),
         steadyTypes: steadyByName.get(key.algorithm)!,
       });
     }

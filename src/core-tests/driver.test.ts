@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NodeDriver, type DriverEvent } from '../core/driver.js';
-import { raft, type RaftDurable, type RaftMessage } from '../core/raft/index.js';
+import { createRaft, defaultRaftOptions, type RaftDurable, type RaftMessage } from '../core/raft/index.js';
 import type { Message, NodeId } from '../core/types.js';
 
+// The paper's Raft (no PreVote, no CheckQuorum): the transcript below is §5.2's.
+const raft = createRaft({ ...defaultRaftOptions, preVote: false, checkQuorum: false });
 const timing = raft.defaultTiming;
 const fixed = { next: () => 0.5 };
 
@@ -40,12 +42,12 @@ test('the driver persists, then sends, then reports, and derives leadership once
   assert.deepEqual(order, ['persist', 'send RequestVote', 'send RequestVote', 'core', 'status']);
   assert.deepEqual(events[1], { type: 'input', atMs: 225, input: { type: 'tick' } });
   order.length = 0;
-  driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
+  driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
   assert.deepEqual(order, ['send AppendEntries', 'send AppendEntries', 'status', 'leader-changed', 'became-leader']);
   assert.deepEqual(events.at(-1), { type: 'became-leader', atMs: 230, term: 1, again: false });
   assert.deepEqual(driver.status(), { id: 1, role: 'leader', leader: 1, term: 1 });
   order.length = 0;
-  driver.receive(240, 3, { type: 'AppendEntries', term: 2, leaderCommit: 0 }); // a newer leader
+  driver.receive(240, 3, { type: 'AppendEntries', term: 2, leaderCommit: 0, round: 1 }); // a newer leader
   assert.deepEqual(order, ['persist', 'send AppendEntriesResponse', 'status', 'lost-leadership', 'leader-changed']);
 });
 

@@ -120,7 +120,7 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
    */
   private observe(now: number, status: Status): void {
     const previous = this.last;
-    if (previous.leader === status.leader && previous.term === status.term && previous.role === status.role) return;
+    if (previous.leader === status.leader && previous.term === status.term && previous.role === status.role && previous.lease === status.lease) return;
     this.last = status;
     this.host.publish({ type: 'status', atMs: now, previous, status });
     const wasLeader = leads(previous);

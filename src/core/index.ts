@@ -8,8 +8,8 @@ export { agreedLeader, leaderViewsOf, type LeaderView, type Agreement } from './
 export { OutputBuffer } from './output.js';
 export { NodeDriver, leads, type DriverEvent, type DriverEventType, type DriverHost } from './driver.js';
 export { algorithms, algorithmNames, findAlgorithm, type AlgorithmName } from './algorithms.js';
-export { raft, RaftNode } from './raft/index.js';
-export type { RaftMessage, RaftDurable } from './raft/index.js';
+export { raft, createRaft, defaultRaftOptions, leaseDurationMs, RaftNode } from './raft/index.js';
+export type { RaftMessage, RaftDurable, RaftOptions } from './raft/index.js';
 export { bully, bullyStable, createBully, BullyNode, nextGeneration } from './bully/index.js';
 export type { BullyMessage, BullyDurable, BullyMode, BullyOptions } from './bully/index.js';
 export { zab, ZabNode } from './zab/index.js';

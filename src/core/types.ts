@@ -52,6 +52,11 @@ export interface Status {
   readonly leader: NodeId | null;
   /** Raft: term; ZAB: epoch; Bully: generation. Usable as a fencing token. */
   readonly term: number;
+  /**
+   * Whether this node holds a leader lease now: no other node can hold one, or be elected, until it
+   * expires (Raft with CheckQuorum, docs/algorithms/raft.md). Absent for algorithms without leases.
+   */
+  readonly lease?: boolean;
 }
 
 /**
@@ -69,7 +74,14 @@ export type ElectionEvent =
    * A message was ignored because its counter was implausibly far ahead of the node's own (more than
    * the believable step of src/core/bounds.ts): forged or corrupt, and treated as lost.
    */
-  | { readonly type: 'message-ignored'; readonly counter: BoundedCounter; readonly value: number };
+  | { readonly type: 'message-ignored'; readonly counter: BoundedCounter; readonly value: number }
+  /**
+   * This leader's lease (Status.lease) now lasts until `until`, by the node's own clock (the `now` its
+   * host hands it), unless it steps down first. Emitted at each renewal that extends it, before the
+   * status that says `lease: true`: a host that may have been paused, or an observer converting the
+   * node's clock to true time (the simulator's lease-safety checker), ends the lease there.
+   */
+  | { readonly type: 'lease-renewed'; readonly term: number; readonly until: number };
 
 export interface Envelope<M> {
   readonly to: NodeId;
@@ -91,14 +103,20 @@ export interface Output<M, D> {
  */
 export type Input<M extends Message = Message> =
   | { readonly type: 'message'; readonly from: NodeId; readonly message: M }
-  | { readonly type: 'tick' };
+  | { readonly type: 'tick' }
+  /**
+   * The host's connection to `peer` closed or was refused (a process that dies closes its sockets at
+   * once: ZooKeeper's followers notice their leader's death this way). A hint, never proof: a reset may
+   * be spurious while the peer lives, so a core may act sooner on it but must stay safe when it is wrong.
+   */
+  | { readonly type: 'peer-down'; readonly peer: NodeId };
 
 /**
- * The single door's dispatch, shared by every core: a message goes to `receive`, a tick to `tick`.
- * (Cores keep the two handlers; hosts only ever call `step`.)
+ * The single door's dispatch, shared by every core: a message goes to `receive`, a tick to `tick`, a
+ * closed connection to `peerDown`. (Cores keep the handlers; hosts only ever call `step`.)
  */
 export function applyInput<M extends Message>(
-  node: { receive(now: number, from: NodeId, message: M): void; tick(now: number): void },
+  node: { receive(now: number, from: NodeId, message: M): void; tick(now: number): void; peerDown(now: number, peer: NodeId): void },
   now: number,
   input: Input<M>,
 ): void {
@@ -107,6 +125,8 @@ export function applyInput<M extends Message>(
       return node.receive(now, input.from, input.message);
     case 'tick':
       return node.tick(now);
+    case 'peer-down':
+      return node.peerDown(now, input.peer);
   }
 }
 

@@ -64,12 +64,9 @@ async function agreedLeader(cluster: LocalCluster, what: string, timeoutMs = 30_
     what,
     timeoutMs,
     async () => {
-      const statuses = [...(await cluster.statuses()).values()];
-      last = JSON.stringify(statuses);
-      if (statuses.length === 0 || statuses.some((s) => s === null)) return undefined;
-      const leader = statuses[0]!.leader;
-      if (leader === null || statuses.some((s) => s!.leader !== leader)) return undefined;
-      return { leader, terms: statuses.map((s) => s!.term) };
+      const statuses = await cluster.agreement();
+      last = JSON.stringify(statuses ?? (await cluster.statuses()));
+      return statuses && { leader: statuses[0]!.leader!, terms: statuses.map((s) => s.term) };
     },
     50,
     () => last,
@@ -134,7 +131,7 @@ test('raft over TCP: RequestVote/AppendEntries of term 2^53−1 and of MAX_TERM 
     const receivers = await forge(trio, 'raft', first.leader, [
       { type: 'RequestVote', term: HUGE, lastLogIndex: 0, lastLogTerm: 0 },
       { type: 'RequestVote', term: MAX_TERM, lastLogIndex: 0, lastLogTerm: 0 },
-      { type: 'AppendEntries', term: MAX_TERM, leaderCommit: 0 },
+      { type: 'AppendEntries', term: MAX_TERM, leaderCommit: 0, round: 0 },
     ]);
     for (const id of receivers) {
       const text = await metrics(trio, id);
@@ -213,7 +210,7 @@ test('a node at the term ceiling stays up, does not campaign, and says so in one
   try {
     // A one-member cluster would elect itself within 300 ms; give it several election timeouts.
     await sleep(1500);
-    assert.deepEqual(node.status(), { id: 1, role: 'follower', leader: null, term: MAX_TERM });
+    assert.deepEqual(node.status(), { id: 1, role: 'follower', leader: null, term: MAX_TERM, lease: false });
     const ceiling = lines.filter((line) => line.event === 'ceiling-reached');
     assert.equal(ceiling.length, 1, `one line, not one per timeout (${JSON.stringify(lines)})`);
     assert.deepEqual([ceiling[0]!.counter, ceiling[0]!.value], ['term', MAX_TERM]);

@@ -73,9 +73,10 @@ export class StatusServer {
       }
       switch (path) {
         case '/status': {
-          const { id, role, leader, term } = handlers.status();
-          // Exactly the contract's fields, in the contract's order.
-          const body = JSON.stringify({ id, algorithm: handlers.algorithm, role, leader, term });
+          const { id, role, leader, term, lease } = handlers.status();
+          // The contract's fields first, in the contract's order; then whether this node holds a leader
+          // lease now (always false for algorithms without leases: ZAB and Bully promise none).
+          const body = JSON.stringify({ id, algorithm: handlers.algorithm, role, leader, term, lease: lease === true });
           response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body);
           return;
         }

@@ -18,6 +18,11 @@ export interface LinkOptions {
   readonly logger: Logger;
   /** A peer answered our fresh handshake: it knew this node before, so this node has lost its state. */
   readonly onRecognized?: (peer: NodeId) => void;
+  /**
+   * The connection with `peer` closed, or a dial to it failed: the hint a dead process gives at once
+   * (its sockets close). The node hands it to the core as a 'peer-down' input.
+   */
+  readonly onPeerDown?: (peer: NodeId) => void;
   /** Messages kept per peer while it is unreachable or congested (default 64). */
   readonly maxQueuedMessages?: number;
   /** Mutual TLS on every connection (tls.ts); null or absent: plaintext. */
@@ -284,6 +289,7 @@ export class PeerLink {
         this.unstable = refused;
       }
       if (this.closed) return;
+      this.options.onPeerDown?.(this.peer);
       // Exponential backoff with jitter, so that restarted clusters do not redial in lockstep.
       const delay = this.backoffMs * (0.5 + Math.random() / 2);
       this.backoffMs = Math.min(this.backoffMs * 2, this.timing.backoffMaxMs);

@@ -184,6 +184,15 @@ export class LocalCluster {
     return new Map(ids.map((id, i) => [id, replies[i]!]));
   }
 
+  /** Every running member's status, when they all answer and name one leader; else undefined (poll it). */
+  async agreement(timeoutMs = 1000): Promise<NodeStatus[] | undefined> {
+    const statuses = [...(await this.statuses(timeoutMs)).values()];
+    if (statuses.length === 0 || statuses.some((s) => s === null)) return undefined;
+    const leader = statuses[0]!.leader;
+    if (leader === null || statuses.some((s) => s!.leader !== leader)) return undefined;
+    return statuses as NodeStatus[];
+  }
+
   /**
    * Stops every member cleanly: closes their stdin (they run with --exit-on-stdin-close), sends
    * SIGTERM to any still running after a second, and SIGKILL after `graceMs`. Closing stdin first

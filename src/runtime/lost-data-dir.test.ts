@@ -5,6 +5,7 @@
  * that the next start is refused too; with joinNew it logs one line and runs on; a node that found its
  * state is not concerned. The transport's handshake will call the same `recognizedBy`.
  */
+import { createRaft, defaultRaftOptions } from '../core/raft/index.js';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -27,7 +28,8 @@ function recordingLogger(): { logger: Logger; lines: { event: string; fields: Lo
 
 async function options(name: string, extra: Partial<StartOptions> = {}): Promise<StartOptions> {
   const [own, other] = await freePorts(2);
-  return { id: 2, algorithm: 'raft', peers: { 2: `127.0.0.1:${own}`, 3: `127.0.0.1:${other}` }, dataDir: join(dir, name), ...extra };
+  // Without PreVote, so that a node left alone raises its term and persists it (with PreVote it would not).
+  return { id: 2, algorithm: createRaft({ ...defaultRaftOptions, preVote: false }), peers: { 2: `127.0.0.1:${own}`, 3: `127.0.0.1:${other}` }, dataDir: join(dir, name), ...extra };
 }
 
 function isStopped(handle: NodeHandle): Promise<boolean> {

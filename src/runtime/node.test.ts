@@ -2,6 +2,7 @@
  * The programmatic API, in process: several nodes in one process (each with its own metrics
  * registry), real sockets on 127.0.0.1, real files. Every algorithm of the registry is covered.
  */
+import { createRaft, defaultRaftOptions } from '../core/raft/index.js';
 import { after, test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -181,8 +182,9 @@ test('a node whose state can no longer be written stops itself (fatal) instead o
   const root = mkdtempSync(join(tmpdir(), 'ballot-fatal-'));
   const dataDir = join(root, 'n1');
   const ports = await freePorts(3);
-  // Members 2 and 3 never answer, so node 1 campaigns again and again: each campaign persists a new term.
-  const node = await startNode({ id: 1, algorithm: 'raft', dataDir, peers: { 1: host(ports[0]!), 2: host(ports[1]!), 3: host(ports[2]!) } });
+  // Members 2 and 3 never answer, so node 1 campaigns again and again: each campaign persists a new term
+  // (without PreVote; with it, a node that gets no pre-votes persists nothing).
+  const node = await startNode({ id: 1, algorithm: createRaft({ ...defaultRaftOptions, preVote: false }), dataDir, peers: { 1: host(ports[0]!), 2: host(ports[1]!), 3: host(ports[2]!) } });
   const fatal = new Promise<Error>((resolve) => node.on('fatal', ({ error }) => resolve(error)));
   try {
     rmSync(dataDir, { recursive: true, force: true });

@@ -141,6 +141,8 @@ class NodeHost {
   private joinNewLogged = false;
   private store: DurableStore | null = null;
   private driver: NodeDriver | null = null;
+  /** The end of the lease the core last announced, by this node's clock (see status()). */
+  private leaseUntil = -Infinity;
   private recorder: InputRecorder | null = null;
   /** performance.now() when the core was created: the core's clock reads ms since then. */
   private origin = 0;
@@ -235,6 +237,8 @@ class NodeHost {
         metrics: this.metrics,
         logger: this.logger,
         onMessage: (from, message) => this.step({ type: 'message', from, message }),
+        // A closed connection is a hint the core may act on at once (a dead leader's sockets close).
+        onPeerDown: (peer) => this.step({ type: 'peer-down', peer }),
         tls: this.config.tls ? (await import('./tls.js')).PeerTls.create(this.config.tls, id) : null,
       });
       if (this.config.insecure) {
@@ -296,9 +300,16 @@ class NodeHost {
     };
   }
 
-  /** The status the node reports; a stopped node leads nothing. */
+  /**
+   * The status the node reports; a stopped node leads nothing. A lease is reported only until its end
+   * by this node's clock: a process resumed after a stop (SIGSTOP, a long GC) may answer /status before
+   * its timer has fired and the core has stepped down.
+   */
   private status(): Status {
-    if (this.state === 'running' && this.driver) return this.driver.status();
+    if (this.state === 'running' && this.driver) {
+      const status = this.driver.status();
+      return status.lease === true && this.now() >= this.leaseUntil ? { ...status, lease: false } : status;
+    }
     return { ...this.last, leader: this.last.leader === this.config.id ? null : this.last.leader };
   }
 
@@ -448,6 +459,9 @@ class NodeHost {
         if (this.metrics.ceilingReached(event.counter)) {
           this.logger.info('ceiling-reached', { counter: event.counter, value: event.value, effect: 'this node will not campaign or propose past it' });
         }
+        return;
+      case 'lease-renewed':
+        this.leaseUntil = event.until;
         return;
     }
   }

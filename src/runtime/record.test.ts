@@ -4,12 +4,18 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodeDriver, type DriverEvent } from '../core/driver.js';
-import { raft } from '../core/raft/index.js';
+import { createRaft, defaultRaftOptions } from '../core/raft/index.js';
 import { cryptoRandom } from './random.js';
 import { InputRecorder, ReplayDiverged, replayRecord } from './record.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ballot-record-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+/**
+ * The paper's Raft (no PreVote: a precandidate would stay one, at term 0): its record names the variant,
+ * which the replay must rebuild.
+ */
+const raft = createRaft({ ...defaultRaftOptions, preVote: false });
 
 /** A Raft voter of three whose peers never answer: it times out, draws, and stands again and again. */
 function recordLonelyVoter(path: string, maxBytes: number, ticks: number): { changes: DriverEvent[]; full: boolean } {
@@ -18,7 +24,7 @@ function recordLonelyVoter(path: string, maxBytes: number, ticks: number): { cha
   const timing = raft.defaultTiming;
   const durable = raft.initialDurable(0);
   const core = raft.create({ id: 1, voters: [1, 2, 3], observers: [], timing }, durable, recorder.random(cryptoRandom()), 0);
-  recorder.start({ algorithm: 'raft', variant: null, id: 1, voters: [1, 2, 3], observers: [], timing, durable, startedAt: new Date(0).toISOString() });
+  recorder.start({ algorithm: 'raft', variant: raft.variant ?? null, id: 1, voters: [1, 2, 3], observers: [], timing, durable, startedAt: new Date(0).toISOString() });
   const changes: DriverEvent[] = [];
   const driver = new NodeDriver(core, { persist: () => {}, send: () => {}, publish: (event) => (recorder.observe(event), event.type === 'status' && changes.push(event)) }, 0);
   for (let i = 0; i < ticks; i++) {

@@ -14,6 +14,7 @@
  *    "timing":{...},"durable":{...},"startedAt":"2026-…Z","draws":[0.42]}        one per run (header)
  *   {"at":152.3,"kind":"tick","draws":[0.17]}                                    an input
  *   {"at":160.9,"kind":"message","from":2,"message":{"type":"AppendEntries",…}}   an input
+ *   {"at":170.2,"kind":"peer-down","peer":2}                                     an input: a connection closed
  *   {"kind":"full","at":…}                                                       the size limit was reached
  * `at` is ms since the run started on the node's monotonic clock: the very number the core was given.
  * A node restarted with the same --record appends a new header, and replay runs each run in turn.
@@ -31,6 +32,7 @@ import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
 import { bullyStable } from '../core/bully/index.js';
 import { algorithms, findAlgorithm } from '../core/algorithms.js';
 import { NodeDriver, type DriverEvent } from '../core/driver.js';
+import { createRaft, raftOptionsOfVariant } from '../core/raft/index.js';
 import type { AnyAlgorithm, Input, Message, NodeId, Random, Status, Timing } from '../core/types.js';
 import { durableSchema, messageValidator } from './schema.js';
 
@@ -124,6 +126,10 @@ export class InputRecorder {
         this.endInput();
         return;
       case 'core':
+        this.endInput();
+        // A lease renewal (one a heartbeat interval) reports nothing outside: no write of its own.
+        if (event.event.type !== 'lease-renewed') this.flush();
+        return;
       case 'status':
       case 'lost-leadership':
       case 'leader-changed':
@@ -149,6 +155,7 @@ export class InputRecorder {
       at: pending.at,
       kind: input.type,
       ...(input.type === 'message' ? { from: input.from, message: input.message } : {}),
+      ...(input.type === 'peer-down' ? { peer: input.peer } : {}),
       ...(draws.length > 0 ? { draws } : {}),
     };
     this.write(line, pending.at);
@@ -224,7 +231,11 @@ const knownAlgorithms: readonly AnyAlgorithm[] = [...Object.values(algorithms), 
 function algorithmOf(name: unknown, variant: unknown): AnyAlgorithm | undefined {
   if (typeof name !== 'string') return undefined;
   if (variant === null || variant === undefined) return findAlgorithm(name);
-  return knownAlgorithms.find((algorithm) => algorithm.name === name && algorithm.variant === variant);
+  const known = knownAlgorithms.find((algorithm) => algorithm.name === name && algorithm.variant === variant);
+  if (known !== undefined || name !== 'raft' || typeof variant !== 'string') return known;
+  // Raft's variants are its options (--pre-vote, --check-quorum, --max-clock-drift), named in words.
+  const options = raftOptionsOfVariant(variant);
+  return options === undefined ? undefined : createRaft(options);
 }
 
 const isNat = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
@@ -359,8 +370,12 @@ class RunReplayer {
       const message = this.validate(fields.message);
       if (message === null) throw new RecordError(`${where}: not a valid ${this.header.algorithm} message`);
       input = { type: 'message', from, message };
+    } else if (fields.kind === 'peer-down') {
+      const peer = fields.peer;
+      if (!isNat(peer) || !this.members.has(peer) || peer === this.header.id) throw new RecordError(`${where}: "peer" must be another member's id`);
+      input = { type: 'peer-down', peer };
     } else {
-      throw new RecordError(`${where}: unknown kind ${JSON.stringify(fields.kind)} (expected tick, message or full)`);
+      throw new RecordError(`${where}: unknown kind ${JSON.stringify(fields.kind)} (expected tick, message, peer-down or full)`);
     }
     this.lastAt = at;
     this.inputs++;

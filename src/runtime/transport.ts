@@ -453,7 +453,9 @@ export class Transport {
     if (candidate && !candidate.done) {
       this.candidates.delete(from);
       this.establish(candidate);
+      return;
     }
+    this.options.onPeerDown?.(from);
   }
 
   private reject(connection: Inbound, reason: RejectReason): void {

@@ -98,7 +98,9 @@ test('flapping: the default (preempt) switches leaders at every return of node 5
     assert.deepEqual(calm.violations, []);
     assert.ok(leaderChanges(preempt) > leaderChanges(calm), `seed ${seed}: ${leaderChanges(preempt)} vs ${leaderChanges(calm)}`);
     preemptTotal += leaderChanges(preempt);
-    stableTotal += leaderChanges(calm);
+    // Who leads, not how often it declares: the survivors notice 5's closed connections at once and may
+    // elect together, so 4 can re-declare under a newer generation (another reign of the same node).
+    stableTotal += calm.leaders.filter((l, i) => i === 0 || l.node !== calm.leaders[i - 1]!.node).length;
   }
   // Four crashes of 5, each followed by a restart: preempt crowns 5 and 4 in turn (1 + 2 * 4 = 9 per run);
   // stable crowns 5, then 4 for good.

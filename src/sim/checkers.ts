@@ -15,6 +15,7 @@ import { ZabEpochPromise, ZabHistory } from './checkers/zab.js';
 import { ZabSyncLimit } from './checkers/zab-sync-limit.js';
 import { roundMs, type Engine } from './engine.js';
 import { NO_VIOLATIONS, startsReign, type Checker, type SimEvent, type SimEventType } from './events.js';
+import { LeaseSafety } from './checkers/lease-safety.js';
 
 /**
  * Election safety: at most one leader per term (Raft), epoch (ZAB) or generation (Bully), checked at
@@ -162,6 +163,7 @@ export function defaultCheckers(engine: Engine): Checker[] {
     new ElectionSafety(),
     new MessageCheck(engine.algorithm, engine.voters, engine.observers),
     new Convergence(engine),
+    new LeaseSafety(engine),
     ...algorithmCheckers(engine),
   ];
 }

@@ -31,11 +31,16 @@ type Queued =
       readonly message: Message;
     }
   | { readonly time: number; readonly seq: number; readonly kind: 'action'; readonly action: Action; readonly nemesis: boolean }
+  /** A crashed node's connection closing at a live peer (the FIN on its way): a 'peer-down' input. */
+  | { readonly time: number; readonly seq: number; readonly kind: 'peer-down'; readonly node: SimNode; readonly incarnation: number; readonly peer: NodeId }
   /** The end of a pause (a node frozen like a GC stall or SIGSTOP runs again). */
   | { readonly time: number; readonly seq: number; readonly kind: 'resume'; readonly node: SimNode; readonly incarnation: number };
 
 /** An input that reached a paused node: it waits, in arrival order, until the node resumes. */
-type PendingInput = { readonly kind: 'message'; readonly from: NodeId; readonly message: Message } | { readonly kind: 'timer' };
+type PendingInput =
+  | { readonly kind: 'message'; readonly from: NodeId; readonly message: Message }
+  | { readonly kind: 'timer' }
+  | { readonly kind: 'peer-down'; readonly peer: NodeId };
 
 /** A member of the simulated cluster, up or down. */
 export interface SimNode {
@@ -252,6 +257,10 @@ export class Engine {
       case 'action':
         this.hooks.act(event.action, event.nemesis);
         return true;
+      case 'peer-down':
+        // The connection closed where it was open: not across a partition (the FIN is lost there too).
+        if (event.node.incarnation === event.incarnation && this.network.connected(event.peer, event.node.id)) this.peerDown(event.node, event.peer);
+        return true;
       case 'resume':
         if (event.node.incarnation === event.incarnation && event.node.pausedUntil === event.time) this.resume(event.node);
         return true;
@@ -304,6 +313,27 @@ export class Engine {
     node.pausedUntil = -Infinity;
     node.pending = [];
     this.hooks.publish({ type: 'crash', node: node.id, wasLeader });
+    // A dead process's sockets close at once: each live peer it was connected to reads the close one
+    // network delay later (ZooKeeper's followers act on it; Raft and Bully may too).
+    for (const peer of this.nodes) {
+      if (peer === node || !peer.up || !this.network.connected(node.id, peer.id)) continue;
+      this.heap.push({ time: this.now + this.network.latency.minMs, seq: this.seq++, kind: 'peer-down', node: peer, incarnation: peer.incarnation, peer: node.id });
+    }
+  }
+
+  /**
+   * Tells `node` its connection to `peer` closed (a 'peer-down' input), true or not. A paused node takes
+   * it when it resumes; a node that is down has no connection to lose.
+   */
+  peerDown(node: SimNode, peer: NodeId): void {
+    if (!node.up) return;
+    if (node.pausedUntil > this.now) {
+      node.pending.push({ kind: 'peer-down', peer });
+      return;
+    }
+    if (node.driver === null) return; // not started yet: it had no connection to lose
+    node.driver.step(this.localNow(node), { type: 'peer-down', peer });
+    this.armTimer(node);
   }
 
   /** Hands a message to a running node (published as delivered only now: a paused node has not read it). */
@@ -351,6 +381,7 @@ export class Engine {
     for (const input of pending) {
       // A timer that fell due during the pause fires in its place among the messages (late).
       if (input.kind === 'message') this.receive(node, input.from, input.message);
+      else if (input.kind === 'peer-down') driver.step(this.localNow(node), { type: 'peer-down', peer: input.peer });
       else if (driver.nextDeadline() <= this.localNow(node)) driver.tick(this.localNow(node));
     }
     node.timerAt = NaN; // re-arm whatever the deadline (the timer event that fired during the pause is gone)
@@ -378,11 +409,12 @@ export class Engine {
   }
 
   /**
-   * The earliest virtual time at which `node`'s clock reads `local` or later. Rounding may land the
+   * The earliest virtual time at which `node`'s clock reads `local` or later, at its current rate (a
+   * later `drift` changes the answer for times still ahead). Rounding may land the
    * division a hair early; the core would then see its deadline not yet due, and the timer would be
    * queued again for the same instant forever: step up until the clock has reached it.
    */
-  private virtualAt(node: SimNode, local: number): number {
+  virtualAt(node: SimNode, local: number): number {
     let virtual = node.clockAnchor + (local - node.clockBase) / node.clockRate;
     while (node.clockBase + node.clockRate * (virtual - node.clockAnchor) < local) virtual += Math.max(Math.abs(virtual) * Number.EPSILON, Number.MIN_VALUE);
     return virtual;

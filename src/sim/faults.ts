@@ -14,8 +14,9 @@ type ResolvedAction =
   | { readonly do: 'pause'; readonly node: NodeId; readonly forMs: number }
   | { readonly do: 'drift'; readonly node: NodeId; readonly rate: number }
   | { readonly do: 'cut'; readonly from: NodeId; readonly to: NodeId }
+  | { readonly do: 'disconnect'; readonly node: NodeId | 'all'; readonly peer: NodeId }
   | { readonly do: 'partition'; readonly groups: readonly (readonly NodeId[])[] }
-  | Exclude<Action, { do: 'crash' | 'isolate' | 'cut' | 'partition' | 'pause' | 'drift' }>;
+  | Exclude<Action, { do: 'crash' | 'isolate' | 'cut' | 'partition' | 'pause' | 'drift' | 'disconnect' }>;
 
 export interface FaultPlan {
   readonly seed: number;
@@ -95,6 +96,12 @@ export class Faults {
         engine.drift(engine.node(resolved.node)!, resolved.rate);
         this.publish({ type: 'drift', node: resolved.node, rate: resolved.rate });
         return;
+      case 'disconnect': {
+        const peer = resolved.peer;
+        const told = resolved.node === 'all' ? engine.nodes.filter((n) => n.id !== peer) : [engine.node(resolved.node)!];
+        for (const node of told) engine.peerDown(node, peer);
+        return;
+      }
       case 'partition':
         network.partition(resolved.groups);
         this.publish({ type: 'network', change: { kind: 'partition', groups: network.components() } });
@@ -157,6 +164,11 @@ export class Faults {
       case 'drift': {
         const node = ref(action.node);
         return node === null ? null : { do: 'drift', node, rate: action.rate };
+      }
+      case 'disconnect': {
+        const peer = ref(action.peer);
+        const node = action.node === 'all' ? 'all' : ref(action.node);
+        return peer === null || node === null || node === peer ? null : { do: 'disconnect', node, peer };
       }
       case 'cut': {
         const from = ref(action.from);

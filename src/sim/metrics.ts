@@ -7,6 +7,7 @@
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
 import { roundMs, type Agreement, type Engine } from './engine.js';
 import { startsReign, type SimEvent, type Subscriber } from './events.js';
+import { LeaseHolders } from './checkers/lease-safety.js';
 import type { ElectionRecord, LeaderRecord } from './types.js';
 
 interface ElectionStart {
@@ -24,7 +25,7 @@ interface ElectionStart {
 const coldStart = (): ElectionStart => ({ startMs: 0, messages: 0, rounds: 0, starts: 0, byType: new Map(), startsByNode: new Map() });
 
 export class ElectionMetrics implements Subscriber {
-  readonly wants = ['driver', 'status', 'crash', 'network'] as const;
+  readonly wants = ['driver', 'status', 'crash', 'network', 'drift'] as const;
   readonly leaders: LeaderRecord[] = [];
   readonly elections: ElectionRecord[] = [];
   private electionsStarted = 0;
@@ -35,6 +36,8 @@ export class ElectionMetrics implements Subscriber {
   private believers = 0;
   private dualSince = -1;
   private dualLeaderTotalMs = 0;
+  /** Lease overlap (checkers/lease-safety.ts): who holds a lease until when, and the overlap so far. */
+  private readonly leases: LeaseHolders;
   private agreed: Agreement | null = null;
   private lastAgreedLeader: NodeId | null = null;
   /** When agreement was last lost, with the counters at that moment. */
@@ -47,7 +50,9 @@ export class ElectionMetrics implements Subscriber {
   constructor(
     private readonly engine: Engine,
     private readonly publish: (event: SimEvent) => void,
-  ) {}
+  ) {
+    this.leases = new LeaseHolders(engine);
+  }
 
   /** The leader the cluster agreed on as of the last `settle`. */
   get agreement(): Agreement | null {
@@ -58,7 +63,12 @@ export class ElectionMetrics implements Subscriber {
     return this.dualLeaderTotalMs;
   }
 
+  get leaseOverlapMs(): number {
+    return this.leases.overlapMs;
+  }
+
   observe(event: SimEvent): void {
+    this.leases.update(event);
     switch (event.type) {
       case 'driver':
         if (event.event.type === 'core' && event.event.event.type === 'election-started') {
@@ -173,6 +183,7 @@ export class ElectionMetrics implements Subscriber {
   finish(): void {
     if (this.dualSince >= 0) this.dualLeaderTotalMs += this.engine.now - this.dualSince;
     this.dualSince = -1;
+    this.leases.finish();
   }
 
   /** How many nodes have started an election since `before` (a snapshot of `startsByNode`). */

@@ -28,6 +28,7 @@ export function simResult(
     elections: metrics.elections,
     messages: { total: engine.messagesSent, byType: countsSince(algorithm, engine.sentByType) },
     dualLeaderMs: roundMs(metrics.dualLeaderMs),
+    leaseOverlapMs: roundMs(metrics.leaseOverlapMs),
     final: engine.nodes.map((n) => ({
       node: n.id,
       up: n.up,

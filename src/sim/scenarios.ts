@@ -93,6 +93,13 @@ export const DEFAULT_MAX_CLOCK_DRIFT = 0.05;
  */
 export class Nemesis {
   private readonly random: Prng;
+  /**
+   * Spurious resets come from a stream of their own, so that adding them left every other fault of a
+   * seed as it was: after each fault, with this run's probability, a node (or every node) is told that
+   * its connection to a live peer (often the leader) closed.
+   */
+  private readonly resets: Prng;
+  private readonly resetChance: number;
   private readonly members: readonly NodeId[];
   private readonly quietAtMs: number;
   private readonly meanGapMs: number;
@@ -113,6 +120,8 @@ export class Nemesis {
     private readonly maxClockDrift = DEFAULT_MAX_CLOCK_DRIFT,
   ) {
     this.random = new Prng(seed, 'nemesis');
+    this.resets = new Prng(seed, 'nemesis-resets');
+    this.resetChance = this.resets.pick([0, 0, 0.1, 0.3, 0.6]);
     this.members = members;
     this.quietAtMs = nemesisQuietAtMs(timing);
     const r = this.random;
@@ -137,8 +146,18 @@ export class Nemesis {
     this.timeoutMs = timing.electionTimeoutMaxMs;
   }
 
-  /** The next faults after `afterMs` (usually one, two for a bounce), or null once faults have stopped. */
+  /** The next faults after `afterMs` (usually one, two for a bounce; and maybe a spurious reset), or null once faults have stopped. */
   next(afterMs: number): Action[] | null {
+    const faults = this.nextFault(afterMs);
+    if (faults === null || !this.resets.chance(this.resetChance)) return faults;
+    const r = this.resets;
+    const peer = r.chance(0.7) ? 'leader' : r.pick(this.members);
+    const node = r.chance(0.4) ? 'all' : r.pick(this.members);
+    const atMs = faults[0]!.atMs + r.next() * this.meanGapMs;
+    return atMs >= this.quietAtMs ? faults : [...faults, { atMs, do: 'disconnect', node, peer }];
+  }
+
+  private nextFault(afterMs: number): Action[] | null {
     if (this.done) return null;
     const r = this.random;
     const atMs = afterMs + 1 + r.next() * 2 * this.meanGapMs;

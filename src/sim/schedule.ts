@@ -29,7 +29,13 @@ export type Action =
    */
   | { readonly atMs: number; readonly do: 'pause'; readonly node: NodeRef; readonly forMs: number }
   /** The node's clock runs at `rate` × true time from now on (1.01: 1 % fast); its deadlines scale with it. */
-  | { readonly atMs: number; readonly do: 'drift'; readonly node: NodeRef; readonly rate: number };
+  | { readonly atMs: number; readonly do: 'drift'; readonly node: NodeRef; readonly rate: number }
+  /**
+   * A spurious reset: `node` (every other node for "all") is told its connection to `peer` closed, though
+   * `peer` lives and the network carries on (a middlebox, a flapping NIC). Crashes deliver the true
+   * "peer down" by themselves; this tries the lie.
+   */
+  | { readonly atMs: number; readonly do: 'disconnect'; readonly node: NodeRef | 'all'; readonly peer: NodeRef };
 
 /** The largest clock rate change a schedule may ask for, either way (`rate` within 1 ± this). */
 export const MAX_SCHEDULE_DRIFT = 0.5;
@@ -53,9 +59,10 @@ const actionSchema = z.discriminatedUnion('do', [
     .refine((a) => a.minMs <= a.maxMs, { message: 'minMs must not exceed maxMs' }),
   z.strictObject({ atMs, do: z.literal('pause'), node: nodeRef, forMs: z.number().finite().positive() }),
   z.strictObject({ atMs, do: z.literal('drift'), node: nodeRef, rate: z.number().finite().positive() }),
+  z.strictObject({ atMs, do: z.literal('disconnect'), node: z.union([nodeRef, z.literal('all')]), peer: nodeRef }),
 ]);
 
-export const actionNames = ['crash', 'restart', 'partition', 'split', 'isolate', 'cut', 'heal', 'loss', 'duplicate', 'latency', 'pause', 'drift'] as const;
+export const actionNames = ['crash', 'restart', 'partition', 'split', 'isolate', 'cut', 'heal', 'loss', 'duplicate', 'latency', 'pause', 'drift', 'disconnect'] as const;
 
 export class ScheduleError extends Error {}
 
@@ -121,6 +128,8 @@ function referencedIds(action: Action): NodeId[] {
       return ids(action.groups.flat());
     case 'cut':
       return ids([action.from, action.to]);
+    case 'disconnect':
+      return ids([action.node, action.peer]);
     case 'split':
     case 'heal':
     case 'loss':
@@ -155,5 +164,7 @@ export function describeAction(action: Action): string {
       return `pause ${action.node} for ${action.forMs} ms`;
     case 'drift':
       return `clock of ${action.node} runs at ${action.rate} x`;
+    case 'disconnect':
+      return `${action.node === 'all' ? 'every node' : action.node} told its connection to ${action.peer} closed`;
   }
 }

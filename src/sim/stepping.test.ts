@@ -65,10 +65,11 @@ test('each node view carries its timer: a timeout until the node leads, then its
     assert.equal(n.timer?.purpose, 'timeout');
     assert.ok(n.timer.atMs >= electionTimeoutMinMs && n.timer.atMs <= electionTimeoutMaxMs, String(n.timer.atMs));
   }
-  // Raft §5.2: the first candidate is the node whose election timeout ran out first.
+  // Raft §5.2: the first candidate is the node whose election timeout ran out first (with PreVote,
+  // thesis §9.6, it first asks for pre-votes as a precandidate).
   const first = [...run.snapshot().nodes].sort((a, b) => a.timer!.atMs - b.timer!.atMs)[0]!;
   run.stepUntil(first.timer!.atMs);
-  assert.equal(run.snapshot().nodes.find((n) => n.node === first.node)!.role, 'candidate');
+  assert.equal(run.snapshot().nodes.find((n) => n.node === first.node)!.role, 'precandidate');
   run.stepUntil(1000);
   const snap = run.snapshot();
   const leader = snap.nodes.find((n) => n.node === snap.agreedLeader)!;

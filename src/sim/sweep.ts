@@ -94,34 +94,52 @@ export interface SweepReport {
   readonly caughtBy: ReadonlyMap<string, number>;
   /** Runs with any violation. */
   readonly failed: number;
+  /** Virtual time during which two or more nodes held a lease, summed over the runs, and how many runs had any. */
+  readonly leaseOverlapMs: number;
+  readonly leaseOverlapRuns: number;
+  /** Virtual time with two or more self-believed leaders (dualLeaderMs), summed, and how many runs had any. */
+  readonly dualLeaderMs: number;
+  readonly dualLeaderRuns: number;
   /** The first failing run, to replay. */
   readonly firstFailure: { readonly options: SimOptions; readonly result: SimResult } | null;
 }
 
 /**
- * Runs `seeds` random-nemesis runs (seeds 1..N), then the targeted runs, and counts what broke;
+ * Runs `seeds` random-nemesis runs (seeds firstSeed.., default 1..N), then the targeted runs, and counts what broke;
  * `stopWhen` ends the sweep early at the first run it accepts (CI: "caught by the checker meant to").
  */
 export function sweep(
   algorithm: AnyAlgorithm,
   seeds: number,
-  { targeted = true, stopWhen }: { targeted?: boolean; stopWhen?: (result: SimResult) => boolean } = {},
+  { targeted = true, stopWhen, firstSeed = 1 }: { targeted?: boolean; stopWhen?: (result: SimResult) => boolean; firstSeed?: number } = {},
 ): SweepReport {
   const caughtBy = new Map<string, number>();
   let failed = 0;
   let firstFailure: SweepReport['firstFailure'] = null;
   const all: SimOptions[] = [];
-  for (let seed = 1; seed <= seeds; seed++) all.push(sweepOptions(algorithm, seed));
+  for (let seed = firstSeed; seed < firstSeed + seeds; seed++) all.push(sweepOptions(algorithm, seed));
   if (targeted) all.push(...targetedRuns(algorithm));
   let runs = 0;
+  let leaseOverlapMs = 0;
+  let leaseOverlapRuns = 0;
+  let dualLeaderMs = 0;
+  let dualLeaderRuns = 0;
   for (const options of all) {
     const result = simulate(options);
     runs++;
+    if (result.leaseOverlapMs > 0) {
+      leaseOverlapMs += result.leaseOverlapMs;
+      leaseOverlapRuns++;
+    }
+    if (result.dualLeaderMs > 0) {
+      dualLeaderMs += result.dualLeaderMs;
+      dualLeaderRuns++;
+    }
     if (result.violations.length === 0) continue;
     failed++;
     firstFailure ??= { options, result };
     for (const invariant of new Set(result.violations.map((v) => v.invariant))) caughtBy.set(invariant, (caughtBy.get(invariant) ?? 0) + 1);
     if (stopWhen?.(result)) break;
   }
-  return { runs, caughtBy, failed, firstFailure };
+  return { runs, caughtBy, failed, leaseOverlapMs, leaseOverlapRuns, dualLeaderMs, dualLeaderRuns, firstFailure };
 }

@@ -140,6 +140,8 @@ export interface SimResult {
   readonly elections: ElectionRecord[];
   readonly messages: { total: number; byType: Record<string, number> };
   readonly dualLeaderMs: number;
+  /** Virtual time during which two or more nodes held a leader lease at once (0 for algorithms without leases). */
+  readonly leaseOverlapMs: number;
   readonly final: FinalStatus[];
   readonly violations: Violation[];
   /** Only when `timeline: true` was asked for; not part of the JSON output. */

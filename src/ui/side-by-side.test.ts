@@ -86,7 +86,7 @@ test('the first Raft candidate is captioned as the node whose timer ran out firs
   const run = createRun({ algorithm: algorithms.raft, nodes: 5, seed: 1 });
   const first = [...run.snapshot().nodes].sort((a, b) => a.timer!.atMs - b.timer!.atMs)[0]!;
   run.stepUntil(first.timer!.atMs);
-  assert.equal(caption(algorithms.raft, run.snapshot()), `${first.node} timed out first: it asks for votes in term 1`);
+  assert.equal(caption(algorithms.raft, run.snapshot()), `${first.node} timed out first: it asks whether a majority would vote for it in term 1 (PreVote)`);
 });
 
 test('captions use each algorithm\'s own words; the comparison counts what happened', () => {

@@ -238,6 +238,7 @@ export function roleKind(role: string): RoleKind {
     case 'leader':
     case 'leading':
       return 'leading';
+    case 'precandidate':
     case 'candidate':
     case 'electing':
     case 'looking':
@@ -257,7 +258,7 @@ export function roleKind(role: string): RoleKind {
 export type MessageGroup = 'election' | 'office' | 'heartbeat';
 
 /** The types that elect (everything else but the heartbeat is the winner taking office). */
-const electionTypes: ReadonlySet<string> = new Set(['RequestVote', 'RequestVoteResponse', 'Election', 'Alive', 'Notification']);
+const electionTypes: ReadonlySet<string> = new Set(['PreVote', 'PreVoteResponse', 'RequestVote', 'RequestVoteResponse', 'Election', 'Alive', 'Notification']);
 
 export function messageGroup(algorithm: AnyAlgorithm, type: string): MessageGroup {
   if (algorithm.heartbeatTypes.includes(type)) return 'heartbeat';
@@ -268,7 +269,7 @@ export const groupNames: Record<MessageGroup, string> = { election: 'electing', 
 
 /** Colours per group (warm: electing; purple: taking office; blue: heartbeat), shades within a group. */
 const groupShades: Record<MessageGroup, readonly string[]> = {
-  election: ['#d55e00', '#e69f00', '#b8860b'],
+  election: ['#d55e00', '#e69f00', '#b8860b', '#a6611a'],
   office: ['#7f3c8d', '#cc79a7', '#9b59b6', '#e7298a', '#5e2a84', '#b07aa1', '#c51b7d'],
   heartbeat: ['#0072b2', '#56b4e9'],
 };
@@ -363,9 +364,12 @@ function isNews(entry: TimelineEntry): boolean {
 }
 
 function electingCaption(algorithm: AnyAlgorithm, electing: readonly NodeView[], snap: RunSnapshot): string {
-  const top = Math.max(...electing.map((n) => n.term));
-  const ahead = electing.filter((n) => n.term === top).map((n) => n.node);
-  const does = electingWords(algorithm, top);
+  // A Raft precandidate (PreVote, thesis §9.6) asks about the term after its own, which it keeps until a majority would vote.
+  const asksFor = (n: NodeView): number => (n.role === 'precandidate' ? n.term + 1 : n.term);
+  const top = Math.max(...electing.map(asksFor));
+  const aheadNodes = electing.filter((n) => asksFor(n) === top);
+  const ahead = aheadNodes.map((n) => n.node);
+  const does = aheadNodes.every((n) => n.role === 'precandidate') ? `asks whether a majority would vote for it in term ${top} (PreVote)` : electingWords(algorithm, top);
   if (algorithm.name === 'raft') {
     // A Raft candidate exists only because its election timeout ran out (§5.2); a term past the one
     // after the last leader's means an earlier vote split or stalled.

@@ -1,25 +1,27 @@
 /**
  * Raft election rules, one test per rule, written as transcripts: build nodes, deliver messages by
- * hand, check what comes out. Section numbers refer to Ongaro & Ousterhout 2014.
+ * hand, check what comes out. Section numbers refer to Ongaro & Ousterhout 2014. These transcripts are
+ * the paper's Raft (PreVote and CheckQuorum off); extensions.test.ts has the thesis's extensions.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { NodeConfig, Random } from '../../core/types.js';
 import { raft } from '../../core/raft/index.js';
 import type { RaftDurable, RaftMessage } from '../../core/raft/messages.js';
-import { RaftNode } from '../../core/raft/raft.js';
+import { RaftNode, defaultRaftOptions } from '../../core/raft/raft.js';
 import { NodeDriver, type DriverEvent } from '../../core/driver.js';
 
 const timing = { electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, heartbeatMs: 50 };
 /** A Random that always returns the same fraction: timeouts become predictable. */
 const fixed = (fraction: number): Random => ({ next: () => fraction });
+const paper = { ...defaultRaftOptions, preVote: false, checkQuorum: false };
 
 function config(id: number, voters = [1, 2, 3, 4, 5], observers: number[] = []): NodeConfig {
   return { id, voters, observers, timing };
 }
 
 function node(id: number, durable: Partial<RaftDurable> = {}, now = 0, random = fixed(0)): RaftNode {
-  return new RaftNode(config(id), { ...raft.initialDurable(0), ...durable }, random, now);
+  return new RaftNode(config(id), { ...raft.initialDurable(0), ...durable }, random, now, paper);
 }
 
 /** Runs the node's timer to its deadline and returns what it emitted. */
@@ -71,9 +73,9 @@ describe('raft §5.2 leader election', () => {
     const n = node(1);
     timeout(n);
     const { driver, messages, events } = hosted(n);
-    driver.receive(160, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
+    driver.receive(160, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
     assert.equal(n.status().role, 'candidate', 'two of five is not a majority');
-    driver.receive(161, 3, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
+    driver.receive(161, 3, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
     assert.deepEqual(n.status(), { id: 1, role: 'leader', leader: 1, term: 1 });
     assert.deepEqual(sent({ messages }, 'AppendEntries').map((m) => m.to), [2, 3, 4, 5]);
     assert.ok(events.some((e) => e.type === 'became-leader' && e.term === 1));
@@ -83,13 +85,13 @@ describe('raft §5.2 leader election', () => {
   test('refusals do not count, and votes for an older term are ignored', () => {
     const n = node(1);
     timeout(n);
-    n.receive(160, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: false });
-    n.receive(160, 3, { type: 'RequestVoteResponse', term: 1, voteGranted: false });
-    n.receive(160, 4, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
+    n.receive(160, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: false, promiseMs: 0 });
+    n.receive(160, 3, { type: 'RequestVoteResponse', term: 1, voteGranted: false, promiseMs: 0 });
+    n.receive(160, 4, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
     assert.equal(n.status().role, 'candidate');
     timeout(n); // term 2
-    n.receive(400, 5, { type: 'RequestVoteResponse', term: 1, voteGranted: true }); // stale
-    n.receive(400, 4, { type: 'RequestVoteResponse', term: 1, voteGranted: true }); // stale
+    n.receive(400, 5, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 }); // stale
+    n.receive(400, 4, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 }); // stale
     assert.equal(n.status().role, 'candidate');
   });
 
@@ -102,14 +104,14 @@ describe('raft §5.2 leader election', () => {
   test('a candidate that hears a heartbeat of its own term returns to follower and follows the sender', () => {
     const n = node(1);
     timeout(n);
-    n.receive(170, 2, { type: 'AppendEntries', term: 1, leaderCommit: 0 });
+    n.receive(170, 2, { type: 'AppendEntries', term: 1, leaderCommit: 0, round: 1 });
     assert.deepEqual(n.status(), { id: 1, role: 'follower', leader: 2, term: 1 });
-    assert.deepEqual(sent(n.takeOutput(), 'AppendEntriesResponse')[0]?.message, { type: 'AppendEntriesResponse', term: 1, success: true });
+    assert.deepEqual(sent(n.takeOutput(), 'AppendEntriesResponse')[0]?.message, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1 });
   });
 
   test('heartbeats reset the election timer', () => {
     const n = node(1);
-    n.receive(100, 2, { type: 'AppendEntries', term: 1, leaderCommit: 0 });
+    n.receive(100, 2, { type: 'AppendEntries', term: 1, leaderCommit: 0, round: 1 });
     assert.equal(n.nextDeadline(), 250);
     n.tick(200);
     assert.equal(n.status().role, 'follower');
@@ -122,11 +124,11 @@ describe('raft voting: one vote per term, durable before it is granted', () => {
     n.receive(10, 1, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0 });
     const first = n.takeOutput();
     assert.deepEqual(first.persist, { currentTerm: 1, votedFor: 1, log: [] });
-    assert.deepEqual(first.messages, [{ to: 1, message: { type: 'RequestVoteResponse', term: 1, voteGranted: true } }]);
+    assert.deepEqual(first.messages, [{ to: 1, message: { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 } }]);
     n.receive(11, 2, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0 });
     const second = n.takeOutput();
     assert.equal(second.persist, null, 'nothing new to persist');
-    assert.deepEqual(second.messages, [{ to: 2, message: { type: 'RequestVoteResponse', term: 1, voteGranted: false } }]);
+    assert.deepEqual(second.messages, [{ to: 2, message: { type: 'RequestVoteResponse', term: 1, voteGranted: false, promiseMs: 0 } }]);
   });
 
   test('a repeated request from the same candidate is granted again (the first answer may have been lost)', () => {
@@ -134,17 +136,17 @@ describe('raft voting: one vote per term, durable before it is granted', () => {
     n.receive(10, 1, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0 });
     n.takeOutput();
     n.receive(12, 1, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0 });
-    assert.deepEqual(n.takeOutput().messages, [{ to: 1, message: { type: 'RequestVoteResponse', term: 1, voteGranted: true } }]);
+    assert.deepEqual(n.takeOutput().messages, [{ to: 1, message: { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 } }]);
   });
 
   test('a node restarted from its durable state does not vote twice in a term', () => {
     const before = node(3);
     before.receive(10, 1, { type: 'RequestVote', term: 4, lastLogIndex: 0, lastLogTerm: 0 });
     const durable = before.takeOutput().persist!;
-    const after = new RaftNode(config(3), durable, fixed(0), 1000);
+    const after = new RaftNode(config(3), durable, fixed(0), 1000, paper);
     after.receive(1001, 2, { type: 'RequestVote', term: 4, lastLogIndex: 0, lastLogTerm: 0 });
     const out = after.takeOutput();
-    assert.deepEqual(out.messages[0]?.message, { type: 'RequestVoteResponse', term: 4, voteGranted: false });
+    assert.deepEqual(out.messages[0]?.message, { type: 'RequestVoteResponse', term: 4, voteGranted: false, promiseMs: 0 });
     assert.equal(after.status().term, 4, 'the term survives the restart');
   });
 
@@ -159,12 +161,12 @@ describe('raft voting: one vote per term, durable before it is granted', () => {
   });
 
   test('learners (non-voters) never vote and never campaign', () => {
-    const n = new RaftNode(config(6, [1, 2, 3, 4, 5], [6]), raft.initialDurable(0), fixed(0), 0);
+    const n = new RaftNode(config(6, [1, 2, 3, 4, 5], [6]), raft.initialDurable(0), fixed(0), 0, paper);
     assert.equal(n.status().role, 'learner');
     assert.equal(n.nextDeadline(), Infinity);
     n.receive(5, 1, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0 });
-    assert.deepEqual(n.takeOutput().messages[0]?.message, { type: 'RequestVoteResponse', term: 1, voteGranted: false });
-    n.receive(6, 1, { type: 'AppendEntries', term: 1, leaderCommit: 0 });
+    assert.deepEqual(n.takeOutput().messages[0]?.message, { type: 'RequestVoteResponse', term: 1, voteGranted: false, promiseMs: 0 });
+    n.receive(6, 1, { type: 'AppendEntries', term: 1, leaderCommit: 0, round: 1 });
     assert.deepEqual(n.status(), { id: 6, role: 'learner', leader: 1, term: 1 });
   });
 });
@@ -184,7 +186,7 @@ describe('raft §5.4.1 election restriction: only an up-to-date candidate gets a
       const n = node(2, history(voterLog));
       n.receive(10, 1, { type: 'RequestVote', term: 5, ...candidate });
       const out = n.takeOutput();
-      assert.deepEqual(out.messages[0]?.message, { type: 'RequestVoteResponse', term: 5, voteGranted: granted });
+      assert.deepEqual(out.messages[0]?.message, { type: 'RequestVoteResponse', term: 5, voteGranted: granted, promiseMs: 0 });
       assert.equal(n.status().term, 5, 'a refused vote still moves the voter to the higher term (§5.1)');
     });
   }
@@ -194,11 +196,11 @@ describe('raft §5.1 terms', () => {
   test('a leader that sees a higher term steps down and reports it', () => {
     const n = node(1);
     timeout(n);
-    n.receive(160, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
-    n.receive(160, 3, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
+    n.receive(160, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
+    n.receive(160, 3, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
     n.takeOutput();
     const { driver, events } = hosted(n);
-    n.receive(200, 4, { type: 'AppendEntriesResponse', term: 3, success: false });
+    n.receive(200, 4, { type: 'AppendEntriesResponse', term: 3, success: false, round: 1 });
     assert.deepEqual(n.status(), { id: 1, role: 'follower', leader: null, term: 3 });
     const out = n.takeOutput();
     assert.deepEqual(out.persist, { currentTerm: 3, votedFor: null, log: [] });
@@ -210,26 +212,26 @@ describe('raft §5.1 terms', () => {
 
   test('a heartbeat of a higher term makes the receiver follow its sender in that term', () => {
     const n = node(1);
-    n.receive(10, 4, { type: 'AppendEntries', term: 7, leaderCommit: 0 });
+    n.receive(10, 4, { type: 'AppendEntries', term: 7, leaderCommit: 0, round: 1 });
     assert.deepEqual(n.status(), { id: 1, role: 'follower', leader: 4, term: 7 });
   });
 
   test('messages of an older term are answered with the current term and change nothing', () => {
     const n = node(1, { currentTerm: 5 });
-    n.receive(10, 2, { type: 'AppendEntries', term: 3, leaderCommit: 0 });
-    assert.deepEqual(n.takeOutput().messages, [{ to: 2, message: { type: 'AppendEntriesResponse', term: 5, success: false } }]);
+    n.receive(10, 2, { type: 'AppendEntries', term: 3, leaderCommit: 0, round: 1 });
+    assert.deepEqual(n.takeOutput().messages, [{ to: 2, message: { type: 'AppendEntriesResponse', term: 5, success: false, round: 1 } }]);
     n.receive(11, 3, { type: 'RequestVote', term: 4, lastLogIndex: 9, lastLogTerm: 4 });
-    assert.deepEqual(n.takeOutput().messages, [{ to: 3, message: { type: 'RequestVoteResponse', term: 5, voteGranted: false } }]);
+    assert.deepEqual(n.takeOutput().messages, [{ to: 3, message: { type: 'RequestVoteResponse', term: 5, voteGranted: false, promiseMs: 0 } }]);
     assert.deepEqual(n.status(), { id: 1, role: 'follower', leader: null, term: 5 });
   });
 
   test('a second leader of the same term (only possible after lost durable state) is ignored, not obeyed', () => {
     const n = node(1);
     timeout(n);
-    n.receive(160, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
-    n.receive(160, 3, { type: 'RequestVoteResponse', term: 1, voteGranted: true });
+    n.receive(160, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
+    n.receive(160, 3, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
     n.takeOutput();
-    n.receive(170, 4, { type: 'AppendEntries', term: 1, leaderCommit: 0 });
+    n.receive(170, 4, { type: 'AppendEntries', term: 1, leaderCommit: 0, round: 1 });
     assert.equal(n.status().role, 'leader');
   });
 });

@@ -151,6 +151,15 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
     if (this.role === 'leader' && this.generation > this.reign) this.reassert(now);
   }
 
+  /**
+   * The connection to the coordinator closed: presumed dead at once, as its missing heartbeats would
+   * say one timeout later (the election that follows is the one `tick` starts). Bully promises nothing
+   * when the presumption is wrong (docs/algorithms/bully.md): a spurious reset is one more election.
+   */
+  peerDown(now: number, peer: NodeId): void {
+    if (this.role === 'follower' && peer === this.leader) this.startElection(now, peer);
+  }
+
   tick(now: number): void {
     switch (this.role) {
       case 'leader':

@@ -1,14 +1,48 @@
 import type { Algorithm } from '../types.js';
 import { raftMessageTypes, type RaftDurable, type RaftMessage } from './messages.js';
-import { RaftNode } from './raft.js';
+import { defaultRaftOptions, RaftNode, type RaftOptions } from './raft.js';
 import { majority } from '../quorum.js';
 import { historyRuns, lastHistoryTerm } from '../history.js';
 
 export * from './messages.js';
-export { RaftNode, type RaftRole } from './raft.js';
+export { RaftNode, defaultRaftOptions, leaseDurationMs, type RaftOptions, type RaftRole } from './raft.js';
 
-export const raft: Algorithm<RaftMessage, RaftDurable> = {
+/** The words naming options that differ from the defaults ('pre-vote off', 'max-clock-drift 0.1'), or none. */
+function variantOf(options: RaftOptions): string | undefined {
+  const words: string[] = [];
+  if (options.preVote !== defaultRaftOptions.preVote) words.push(`pre-vote ${options.preVote ? 'on' : 'off'}`);
+  if (options.checkQuorum !== defaultRaftOptions.checkQuorum) words.push(`check-quorum ${options.checkQuorum ? 'on' : 'off'}`);
+  if (options.maxClockDrift !== defaultRaftOptions.maxClockDrift) words.push(`max-clock-drift ${options.maxClockDrift}`);
+  return words.length > 0 ? words.join(', ') : undefined;
+}
+
+/**
+ * The options a variant's words name (the inverse of `variantOf`), or undefined for words that are not
+ * one: a record written by a node run with `--pre-vote off` replays with the same options.
+ */
+export function raftOptionsOfVariant(variant: string): RaftOptions | undefined {
+  let options: RaftOptions = defaultRaftOptions;
+  for (const word of variant.split(', ')) {
+    const [name, value, ...rest] = word.split(' ');
+    if (value === undefined || rest.length > 0) return undefined;
+    if ((name === 'pre-vote' || name === 'check-quorum') && (value === 'on' || value === 'off')) {
+      options = { ...options, [name === 'pre-vote' ? 'preVote' : 'checkQuorum']: value === 'on' };
+    } else if (name === 'max-clock-drift' && /^\d+(\.\d+)?(e-?\d+)?$/.test(value) && Number(value) < 1) {
+      options = { ...options, maxClockDrift: Number(value) };
+    } else {
+      return undefined;
+    }
+  }
+  return variantOf(options) === variant ? options : undefined;
+}
+
+/** Raft as the hosts see it, with its production extensions switched as `options` says. */
+export function createRaft(options: RaftOptions = defaultRaftOptions): Algorithm<RaftMessage, RaftDurable> {
+  if (!(options.maxClockDrift >= 0 && options.maxClockDrift < 1)) throw new RangeError(`raft: max clock drift must be in [0, 1), got ${options.maxClockDrift}`);
+  const variant = variantOf(options);
+  return {
   name: 'raft',
+  ...(variant !== undefined ? { variant } : {}),
   // §5.2 / §9.3 of the paper: 150–300 ms timeouts; heartbeats well inside the smallest timeout.
   defaultTiming: { electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, heartbeatMs: 50 },
   messageTypes: raftMessageTypes,
@@ -16,19 +50,23 @@ export const raft: Algorithm<RaftMessage, RaftDurable> = {
   boundedCounters: ['term'],
   messageShapes: {
     RequestVote: { term: 'term', lastLogIndex: 'nat', lastLogTerm: 'term' },
-    RequestVoteResponse: { term: 'term', voteGranted: 'bool' },
-    AppendEntries: { term: 'term', leaderCommit: 'nat' },
-    AppendEntriesResponse: { term: 'term', success: 'bool' },
+    RequestVoteResponse: { term: 'term', voteGranted: 'bool', promiseMs: 'nat' },
+    PreVote: { term: 'term', lastLogIndex: 'nat', lastLogTerm: 'term' },
+    PreVoteResponse: { term: 'term', voteGranted: 'bool' },
+    AppendEntries: { term: 'term', leaderCommit: 'nat', round: 'nat' },
+    AppendEntriesResponse: { term: 'term', success: 'bool', round: 'nat' },
   },
   durableShape: {
     currentTerm: 'term',
     votedFor: 'id-or-null',
     log: { list: { object: { term: 'term' } }, max: 10_000_000 },
   },
-  roles: ['follower', 'candidate', 'leader', 'learner'],
+  roles: ['follower', 'precandidate', 'candidate', 'leader', 'learner'],
   supportsObservers: true,
-  // One RequestVote and one answer per other voter (§5.2).
-  textbookMessages: (n) => ({ text: `2(n−1) = ${2 * (n - 1)} per round`, value: 2 * (n - 1) }),
+  // One RequestVote and one answer per other voter (§5.2); PreVote (thesis §9.6) adds as many before it.
+  textbookMessages: options.preVote
+    ? (n) => ({ text: `4(n−1) = ${4 * (n - 1)} per round (PreVote, then the vote)`, value: 4 * (n - 1) })
+    : (n) => ({ text: `2(n−1) = ${2 * (n - 1)} per round`, value: 2 * (n - 1) }),
   initialDurable(history) {
     // `--history 1:3+2:2`: the log, run by run; the current term is the newest entry's (a node cannot
     // hold entries of a term it has never seen).
@@ -38,6 +76,10 @@ export const raft: Algorithm<RaftMessage, RaftDurable> = {
       log: historyRuns(history).flatMap(({ term, entries }) => Array.from({ length: entries }, () => ({ term }))),
     };
   },
-  create: (config, durable, random, now) => new RaftNode(config, durable, random, now),
+  create: (config, durable, random, now) => new RaftNode(config, durable, random, now, options),
   canElect: (live, total) => live >= majority(total),
-};
+  };
+}
+
+/** Raft with PreVote, CheckQuorum and leases on (ρ = 0.05): the registry's `raft`. */
+export const raft = createRaft();

@@ -1,6 +1,7 @@
 /**
- * Raft's election messages (Ongaro & Ousterhout 2014, Figure 2). Log replication is not part of
- * election, so AppendEntries travels here as the leader's heartbeat and carries no entries yet.
+ * Raft's election messages (Ongaro & Ousterhout 2014, Figure 2; Ongaro's thesis §9.6 for PreVote).
+ * Log replication is not part of election, so AppendEntries travels here as the leader's heartbeat and
+ * carries no entries yet.
  */
 import type { NodeId } from '../types.js';
 
@@ -16,26 +17,59 @@ export interface RequestVoteResponse {
   readonly type: 'RequestVoteResponse';
   readonly term: number;
   readonly voteGranted: boolean;
+  /**
+   * With CheckQuorum: how long (ms by the voter's clock, rounded up) the voter's promise to the leader it
+   * last heard still runs; 0 unless it voted early because that leader's connection closed. The new
+   * leader's lease starts only once every counted promise has certainly ended (docs/algorithms/raft.md).
+   */
+  readonly promiseMs: number;
 }
 
-/** §5.2: the leader's heartbeat; it asserts leadership for `term` and resets followers' timers. */
+/**
+ * Thesis §9.6: "would you vote for me in `term`?" `term` is the precandidate's current term + 1, a term
+ * it has NOT adopted: neither side changes its term or its vote for a PreVote.
+ */
+export interface PreVote {
+  readonly type: 'PreVote';
+  readonly term: number;
+  readonly lastLogIndex: number;
+  readonly lastLogTerm: number;
+}
+
+/** A granted pre-vote carries the asked-for term; a refusal carries the voter's current term. */
+export interface PreVoteResponse {
+  readonly type: 'PreVoteResponse';
+  readonly term: number;
+  readonly voteGranted: boolean;
+}
+
+/**
+ * §5.2: the leader's heartbeat; it asserts leadership for `term` and resets followers' timers. `round`
+ * numbers the leader's heartbeats within its term and comes back in the answer, so that the leader
+ * knows WHEN (by its own clock) the heartbeat a quorum acknowledged was sent: its lease starts then.
+ */
 export interface AppendEntries {
   readonly type: 'AppendEntries';
   readonly term: number;
   readonly leaderCommit: number;
+  readonly round: number;
 }
 
 export interface AppendEntriesResponse {
   readonly type: 'AppendEntriesResponse';
   readonly term: number;
   readonly success: boolean;
+  /** The `round` of the heartbeat answered. */
+  readonly round: number;
 }
 
-export type RaftMessage = RequestVote | RequestVoteResponse | AppendEntries | AppendEntriesResponse;
+export type RaftMessage = RequestVote | RequestVoteResponse | PreVote | PreVoteResponse | AppendEntries | AppendEntriesResponse;
 
 export const raftMessageTypes = [
   'RequestVote',
   'RequestVoteResponse',
+  'PreVote',
+  'PreVoteResponse',
   'AppendEntries',
   'AppendEntriesResponse',
 ] as const satisfies readonly RaftMessage['type'][];

@@ -1,5 +1,7 @@
 /**
- * Raft leader election (Ongaro & Ousterhout 2014, §5.1, §5.2, §5.4.1) as a pure state machine.
+ * Raft leader election (Ongaro & Ousterhout 2014, §5.1, §5.2, §5.4.1) as a pure state machine, with
+ * PreVote (Ongaro's thesis §9.6), CheckQuorum and a leader lease (thesis §6.4, §4.2.3); the safety
+ * argument of the lease is in docs/algorithms/raft.md.
  *
  * Every input goes through one door (`receive`), where the term rules of §5.1 are applied once
  * (a higher term makes the receiver a follower of that term; a lower term is answered with the current
@@ -7,7 +9,7 @@
  */
 import { believable, increment, MAX_TERM, MAX_TERM_STEP } from '../bounds.js';
 import { OutputBuffer } from '../output.js';
-import { tallyVotes } from '../quorum.js';
+import { majority, tallyVotes } from '../quorum.js';
 import {
   uniform,
   applyInput,
@@ -22,13 +24,42 @@ import {
 import type {
   AppendEntries,
   AppendEntriesResponse,
+  PreVote,
+  PreVoteResponse,
   RaftDurable,
   RaftMessage,
   RequestVote,
   RequestVoteResponse,
 } from './messages.js';
 
-export type RaftRole = 'follower' | 'candidate' | 'leader' | 'learner';
+export type RaftRole = 'follower' | 'precandidate' | 'candidate' | 'leader' | 'learner';
+
+/** The production extensions, each on by default (`--pre-vote`, `--check-quorum`, `--max-clock-drift`). */
+export interface RaftOptions {
+  /** Thesis §9.6: ask for pre-votes for term + 1 before incrementing the term. */
+  readonly preVote: boolean;
+  /** Thesis §6.4: the leader holds a lease and steps down when it expires; followers that hear a live leader grant no vote. */
+  readonly checkQuorum: boolean;
+  /** ρ: every clock runs at a rate within [1 − ρ, 1 + ρ] of real time (0 ≤ ρ < 1). */
+  readonly maxClockDrift: number;
+}
+
+/**
+ * ρ = 0.05 is 100 times the 500 ppm an NTP-disciplined clock may be slewed by, and 500 times a cheap
+ * quartz oscillator's 100 ppm; it costs 9.5% of the lease ((1 − ρ)/(1 + ρ) = 0.905).
+ */
+export const defaultRaftOptions: RaftOptions = { preVote: true, checkQuorum: true, maxClockDrift: 0.05 };
+
+/**
+ * How long a lease lasts after the send time t (by the leader's clock) of a heartbeat a quorum
+ * acknowledged: electionTimeoutMin × (1 − ρ)/(1 + ρ). Each acknowledging follower refuses every vote
+ * until its own clock has advanced electionTimeoutMin past the moment it received that heartbeat, which is
+ * at least electionTimeoutMin/(1 + ρ) of real time after t; the lease, measured by a clock that may run
+ * slow, lasts at most lease/(1 − ρ) of real time. So the lease ends before any quorum can elect a rival.
+ */
+export function leaseDurationMs(electionTimeoutMinMs: number, maxClockDrift: number): number {
+  return (electionTimeoutMinMs * (1 - maxClockDrift)) / (1 + maxClockDrift);
+}
 
 export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   readonly id: NodeId;
@@ -38,6 +69,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   /** Voters and non-voters: the leader's heartbeats go to both. */
   private readonly members: readonly NodeId[];
   private readonly isVoter: boolean;
+  private readonly options: RaftOptions;
+  private readonly leaseMs: number;
 
   // Durable state (Figure 2): persisted before any message that depends on it is sent.
   private currentTerm: number;
@@ -47,15 +80,54 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   // Volatile state.
   private role: RaftRole;
   private leader: NodeId | null = null;
-  /** Votes answered in the current candidacy (true = granted). */
+  /** (Pre-)votes answered in the current (pre-)candidacy (true = granted). */
   private votes = new Map<NodeId, boolean>();
   private electionDeadline = Infinity;
   private heartbeatDeadline = Infinity;
+  /**
+   * Until then the node grants no vote (§4.2.3 of the thesis, with CheckQuorum) and no pre-vote (§9.6):
+   * it heard a live leader less than electionTimeoutMin ago, or it started less than that ago (a node
+   * that restarts has forgotten whom it heard, and a lease may rest on its acknowledgement).
+   */
+  private quietUntil: number;
+  /**
+   * The connection to the leader this follower heard closed (a peer-down input) and no heartbeat came
+   * since: it no longer "hears a leader", so it grants (pre-)votes before `quietUntil` — telling each
+   * candidate how long its promise still runs (RequestVoteResponse.promiseMs).
+   */
+  private leaderConnectionClosed = false;
+  /** When the current (pre-)candidacy started, by this node's clock. */
+  private candidacyStartedAt = 0;
+  /** The last status handed out (see `status`). */
+  private lastStatus: Status = { id: 0, role: '', leader: null, term: -1 };
 
-  constructor(config: NodeConfig, durable: RaftDurable, random: Random, now: number) {
+  // Leader state: heartbeat rounds and the lease (only with CheckQuorum).
+  private round = 0;
+  /** Send time of each heartbeat round not yet acknowledged by a quorum. */
+  private readonly roundSentAt = new Map<number, number>();
+  /** The highest round each voter acknowledged. */
+  private readonly ackedRound = new Map<NodeId, number>();
+  /** The leader's clock when a quorum last acknowledged it (the candidacy start until a heartbeat round is acknowledged). */
+  private leaseBase = 0;
+  /** A quorum acknowledged a heartbeat round of this term, and the lease has not expired since. */
+  private leaseHeld = false;
+  /** A quorum has acknowledged a heartbeat round of this term. */
+  private leaseAcked = false;
+  /**
+   * The lease cannot start before this (this node's clock): every promise made to an earlier leader by
+   * the voters that elected this one has certainly ended (their promiseMs, stretched by (1 + ρ)/(1 − ρ)).
+   */
+  private leaseNotBefore = -Infinity;
+  /** The lease end last announced ('lease-renewed'), so that each new end is announced once. */
+  private announcedUntil = -Infinity;
+
+  constructor(config: NodeConfig, durable: RaftDurable, random: Random, now: number, options: RaftOptions = defaultRaftOptions) {
     this.id = config.id;
     this.config = config;
     this.random = random;
+    this.options = options;
+    this.leaseMs = leaseDurationMs(config.timing.electionTimeoutMinMs, options.maxClockDrift);
+    this.quietUntil = now + config.timing.electionTimeoutMinMs;
     this.members = [...config.voters, ...config.observers];
     this.isVoter = config.voters.includes(config.id);
     this.currentTerm = durable.currentTerm;
@@ -71,18 +143,23 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   /** The single door (src/core/types.ts, Input): every host delivers messages and ticks here. */
   step(now: number, input: Input<RaftMessage>): void {
     applyInput(this, now, input);
+    // And after: a leader whose election outlasted its grace (see becomeLeader) steps down at once.
+    this.checkLease(now);
   }
 
   receive(now: number, from: NodeId, message: RaftMessage): void {
+    // The lease is checked before any input is acted on: a leader resumed from a pause learns that its
+    // lease ran out before it handles anything.
+    this.checkLease(now);
     // Bounds (src/core/bounds.ts): no correct peer is 2^32 terms ahead, so such a term is forged or
     // corrupt; adopting it would spend the term space. Drop the message: Raft tolerates any loss.
     if (!believable(message.term, this.currentTerm, MAX_TERM_STEP)) {
       this.out.emit({ type: 'message-ignored', counter: 'term', value: message.term });
       return;
     }
-    // §5.1: "If RPC request or response contains term T > currentTerm: set currentTerm = T, convert to
-    // follower." A heartbeat also names the sender as leader of that term.
-    if (message.term > this.currentTerm) {
+    if (message.term > this.currentTerm && this.adoptsTermOf(now, message)) {
+      // §5.1: "If RPC request or response contains term T > currentTerm: set currentTerm = T, convert to
+      // follower." A heartbeat also names the sender as leader of that term.
       this.becomeFollower(now, message.term, message.type === 'AppendEntries' ? from : null);
     }
     switch (message.type) {
@@ -90,26 +167,74 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
         return this.handleRequestVote(now, from, message);
       case 'RequestVoteResponse':
         return this.handleRequestVoteResponse(now, from, message);
+      case 'PreVote':
+        return this.handlePreVote(now, from, message);
+      case 'PreVoteResponse':
+        return this.handlePreVoteResponse(now, from, message);
       case 'AppendEntries':
         return this.handleAppendEntries(now, from, message);
       case 'AppendEntriesResponse':
-        return this.handleAppendEntriesResponse(message);
+        return this.handleAppendEntriesResponse(now, from, message);
     }
   }
 
+  /**
+   * Whether a message with a higher term makes this node adopt that term (§5.1). Three exceptions:
+   * a PreVote asks about a term nobody has adopted, and a granted pre-vote answers one (thesis §9.6);
+   * and with CheckQuorum, a RequestVote that reaches a node hearing a live leader is dropped whole,
+   * term included (thesis §4.2.3), or its higher term alone would depose the leader.
+   */
+  private adoptsTermOf(now: number, message: RaftMessage): boolean {
+    switch (message.type) {
+      case 'PreVote':
+        return false;
+      case 'PreVoteResponse':
+        return !message.voteGranted;
+      case 'RequestVote':
+        return !(this.options.checkQuorum && this.hearsLeader(now));
+      default:
+        return true;
+    }
+  }
+
+  /**
+   * A closed connection (src/core/types.ts, 'peer-down'). With PreVote and CheckQuorum, a follower whose
+   * leader's connection closed stops counting that leader as heard and asks for pre-votes within one
+   * heartbeat interval (random, so the followers of a dead leader do not all stand at once) rather than a
+   * whole election timeout. A spurious reset is harmless: the followers that still hear the leader refuse
+   * the pre-vote; and if a quorum was told the same lie, the leader it elects holds no lease until every
+   * promise its voters made to the old one has certainly ended (docs/algorithms/raft.md, "Closed connections").
+   */
+  peerDown(now: number, peer: NodeId): void {
+    if (!this.options.preVote || !this.options.checkQuorum) return; // the paper's Raft would depose a live leader on a lie
+    if (this.role !== 'follower' || peer !== this.leader) return;
+    this.leaderConnectionClosed = true;
+    this.electionDeadline = Math.min(this.electionDeadline, now + uniform(this.random, 0, this.config.timing.heartbeatMs));
+  }
+
   tick(now: number): void {
+    this.checkLease(now);
     if (this.role === 'leader') {
+      if (this.options.checkQuorum) this.refreshLease(now);
       if (now >= this.heartbeatDeadline) this.broadcastHeartbeat(now);
       return;
     }
     // §5.2: "If election timeout elapses without receiving AppendEntries from current leader or granting
     // vote to candidate: convert to candidate." A candidate whose election timed out (split vote) starts
-    // a new one with a new randomized timeout.
-    if (this.isVoter && now >= this.electionDeadline) this.becomeCandidate(now);
+    // a new one with a new randomized timeout; with PreVote (thesis §9.6) every attempt asks for
+    // pre-votes first.
+    if (this.isVoter && now >= this.electionDeadline) {
+      if (this.options.preVote) this.becomePreCandidate(now);
+      else this.becomeCandidate(now);
+    }
   }
 
   nextDeadline(): number {
-    return this.role === 'leader' ? this.heartbeatDeadline : this.electionDeadline;
+    if (this.role !== 'leader') return this.electionDeadline;
+    if (!this.options.checkQuorum) return this.heartbeatDeadline;
+    // A lease acknowledged but waiting for earlier promises to end starts at leaseNotBefore.
+    const leaseStarts = this.leaseAcked && !this.leaseHeld ? this.leaseNotBefore : Infinity;
+    return Math.min(this.heartbeatDeadline, this.leaseEnd(), leaseStarts);
   }
 
   takeOutput(): Output<RaftMessage, RaftDurable> {
@@ -117,15 +242,28 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   }
 
   status(): Status {
-    return { id: this.id, role: this.role, leader: this.leader, term: this.currentTerm };
+    // Asked after every input: the same object while nothing in it changed (the simulator's hot path).
+    const last = this.lastStatus;
+    const lease = this.options.checkQuorum ? this.leaseHeld : undefined;
+    if (last.role === this.role && last.leader === this.leader && last.term === this.currentTerm && last.lease === lease) return last;
+    // Without CheckQuorum there is no lease to report (like Bully and ZAB).
+    this.lastStatus =
+      lease === undefined
+        ? { id: this.id, role: this.role, leader: this.leader, term: this.currentTerm }
+        : { id: this.id, role: this.role, leader: this.leader, term: this.currentTerm, lease };
+    return this.lastStatus;
   }
 
   // ---- handlers -----------------------------------------------------------------------------------
 
   private handleRequestVote(now: number, candidate: NodeId, request: RequestVote): void {
+    // Dropped at the door (term and all): a node hearing a live leader does not even answer.
+    if (request.term > this.currentTerm) return;
     const grant =
       request.term === this.currentTerm &&
       this.isVoter &&
+      // Thesis §4.2.3 (with CheckQuorum): no vote while a live leader is heard; leases rest on it.
+      !(this.options.checkQuorum && this.hearsLeader(now)) &&
       // §5.2: at most one vote per term, first come first served (a repeated request is re-granted).
       (this.votedFor === null || this.votedFor === candidate) &&
       // §5.4.1: only to a candidate whose log is at least as up to date as ours.
@@ -138,26 +276,57 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       // §5.2: granting a vote resets the election timer.
       this.resetElectionTimer(now);
     }
-    const response: RequestVoteResponse = { type: 'RequestVoteResponse', term: this.currentTerm, voteGranted: grant };
+    const promiseMs = grant && this.options.checkQuorum ? Math.max(0, Math.ceil(this.quietUntil - now)) : 0;
+    const response: RequestVoteResponse = { type: 'RequestVoteResponse', term: this.currentTerm, voteGranted: grant, promiseMs };
     this.out.send(candidate, response);
   }
 
   private handleRequestVoteResponse(now: number, voter: NodeId, response: RequestVoteResponse): void {
     if (this.role !== 'candidate' || response.term !== this.currentTerm) return; // stale answer
     this.votes.set(voter, response.voteGranted);
+    if (response.voteGranted && response.promiseMs > 0) {
+      // The voter's promise ends within promiseMs of its clock, i.e. promiseMs/(1 − ρ) of real time after
+      // it answered; our clock measures that as at most promiseMs(1 + ρ)/(1 − ρ).
+      const rho = this.options.maxClockDrift;
+      this.leaseNotBefore = Math.max(this.leaseNotBefore, now + (response.promiseMs * (1 + rho)) / (1 - rho));
+    }
     // §5.2: a candidate wins with votes from a majority of the voters, for this term.
     if (tallyVotes(this.config.voters, this.votes) === 'won') this.becomeLeader(now);
+  }
+
+  /**
+   * Thesis §9.6: a pre-vote is granted to a voter whose log is up to date (§5.4.1) for a term above ours,
+   * and only when no live leader was heard within the minimum election timeout. Nothing changes here:
+   * no term, no vote, no timer.
+   */
+  private handlePreVote(now: number, candidate: NodeId, request: PreVote): void {
+    const grant =
+      this.isVoter &&
+      request.term > this.currentTerm &&
+      !this.hearsLeader(now) &&
+      this.candidateLogIsUpToDate(request.lastLogIndex, request.lastLogTerm);
+    // A refusal carries our term, so a precandidate that is behind learns the current term.
+    const response: PreVoteResponse = { type: 'PreVoteResponse', term: grant ? request.term : this.currentTerm, voteGranted: grant };
+    this.out.send(candidate, response);
+  }
+
+  private handlePreVoteResponse(now: number, voter: NodeId, response: PreVoteResponse): void {
+    // A refusal with a higher term has already made us a follower at the door.
+    if (this.role !== 'precandidate') return;
+    if (response.voteGranted ? response.term !== this.currentTerm + 1 : response.term !== this.currentTerm) return; // stale
+    this.votes.set(voter, response.voteGranted);
+    if (tallyVotes(this.config.voters, this.votes) === 'won') this.becomeCandidate(now);
   }
 
   private handleAppendEntries(now: number, leader: NodeId, request: AppendEntries): void {
     if (request.term < this.currentTerm) {
       // A stale leader learns the newer term from the refusal and steps down.
-      this.out.send(leader, { type: 'AppendEntriesResponse', term: this.currentTerm, success: false });
+      this.out.send(leader, { type: 'AppendEntriesResponse', term: this.currentTerm, success: false, round: request.round });
       return;
     }
     // Same term: the sender won this term's election. §5.2: a candidate "recognizes the leader as
-    // legitimate and returns to follower state".
-    if (this.role === 'candidate') this.becomeFollower(now, this.currentTerm, leader);
+    // legitimate and returns to follower state" (and so does a precandidate).
+    if (this.role === 'candidate' || this.role === 'precandidate') this.becomeFollower(now, this.currentTerm, leader);
     if (this.role === 'leader') {
       // Election safety makes a second leader of our term impossible among correct nodes; it can only
       // come from a peer that lost its durable state (a wiped data dir). Ignore it rather than crash:
@@ -165,19 +334,59 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       return;
     }
     this.setLeader(leader);
+    this.leaderConnectionClosed = false;
+    this.quietUntil = now + this.config.timing.electionTimeoutMinMs;
     if (this.isVoter) this.resetElectionTimer(now);
-    const response: AppendEntriesResponse = { type: 'AppendEntriesResponse', term: this.currentTerm, success: true };
+    const response: AppendEntriesResponse = { type: 'AppendEntriesResponse', term: this.currentTerm, success: true, round: request.round };
     this.out.send(leader, response);
   }
 
-  private handleAppendEntriesResponse(_response: AppendEntriesResponse): void {
-    // Term handling at the door is all election needs: a higher term has already made us a follower.
+  /**
+   * A higher term has already made us a follower at the door. A leader with CheckQuorum counts the
+   * acknowledgement: once a quorum of voters (itself included) acknowledged round r, its lease runs
+   * from the send time of r.
+   */
+  private handleAppendEntriesResponse(now: number, from: NodeId, response: AppendEntriesResponse): void {
+    if (this.role !== 'leader' || !this.options.checkQuorum || response.term !== this.currentTerm || !response.success) return;
+    if (!this.config.voters.includes(from) || response.round > this.round) return;
+    if (response.round <= (this.ackedRound.get(from) ?? 0)) return;
+    this.ackedRound.set(from, response.round);
+    this.renewLease(now);
+  }
+
+  /** The lease runs from the send time of the highest round a quorum of voters (this leader included) acknowledged. */
+  private renewLease(now: number): void {
+    // Rounds still unacknowledged by a quorum are few (a heartbeat interval's worth in flight): find the
+    // newest one a quorum has acknowledged now.
+    const quorum = majority(this.config.voters.length);
+    let quorumRound = 0;
+    for (const round of this.roundSentAt.keys()) {
+      if (round <= quorumRound) continue;
+      let acks = 0;
+      for (const voter of this.config.voters) if (voter === this.id || (this.ackedRound.get(voter) ?? 0) >= round) acks++;
+      if (acks >= quorum) quorumRound = round;
+    }
+    if (quorumRound === 0) return; // not a new quorum round
+    const sentAt = this.roundSentAt.get(quorumRound)!;
+    for (const round of this.roundSentAt.keys()) if (round <= quorumRound) this.roundSentAt.delete(round);
+    this.leaseBase = Math.max(this.leaseBase, sentAt);
+    this.leaseAcked = true;
+    this.refreshLease(now);
+  }
+
+  /** Holds the lease from its start (leaseNotBefore) until its end, announcing each new end. */
+  private refreshLease(now: number): void {
+    this.leaseHeld = this.leaseAcked && now >= this.leaseNotBefore && now < this.leaseEnd();
+    if (!this.leaseHeld || this.leaseEnd() === this.announcedUntil) return;
+    this.announcedUntil = this.leaseEnd();
+    this.out.emit({ type: 'lease-renewed', term: this.currentTerm, until: this.announcedUntil });
   }
 
   // ---- role changes -------------------------------------------------------------------------------
 
   private becomeFollower(now: number, term: number, leader: NodeId | null): void {
     const wasLeader = this.role === 'leader';
+    this.leaseHeld = false;
     if (term > this.currentTerm) {
       this.currentTerm = term;
       this.votedFor = null;
@@ -190,17 +399,47 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.setLeader(leader);
   }
 
+  /**
+   * Thesis §9.6: before disrupting anyone with a new term, ask whether a majority would vote for us in
+   * term + 1. Our term, our vote and our log stay as they are.
+   */
+  private becomePreCandidate(now: number): void {
+    if (!this.isVoter) throw new Error(`raft: learner ${this.id} cannot campaign`);
+    if (this.atTermCeiling(now)) return;
+    this.role = 'precandidate';
+    this.setLeader(null);
+    this.candidacyStartedAt = now;
+    this.votes = new Map([[this.id, true]]);
+    this.resetElectionTimer(now);
+    if (tallyVotes(this.config.voters, this.votes) === 'won') {
+      this.becomeCandidate(now); // a cluster of one
+      return;
+    }
+    const request: PreVote = { type: 'PreVote', term: this.currentTerm + 1, lastLogIndex: this.log.length, lastLogTerm: this.lastLogTerm() };
+    this.out.broadcast(this.config.voters, this.id, request);
+  }
+
+  /**
+   * At the ceiling: never persist a term no node could read back. Stay a follower of this term (a leader
+   * of it may still appear) and try again at the next timeout.
+   */
+  private atTermCeiling(now: number): boolean {
+    if (increment(this.currentTerm, MAX_TERM) !== null) return false;
+    this.out.emit({ type: 'ceiling-reached', counter: 'term', value: this.currentTerm });
+    this.resetElectionTimer(now);
+    return true;
+  }
+
   private becomeCandidate(now: number): void {
     if (!this.isVoter) throw new Error(`raft: learner ${this.id} cannot campaign`);
     // §5.2: increment currentTerm, vote for self, reset election timer, send RequestVote to all others.
-    const term = increment(this.currentTerm, MAX_TERM);
-    if (term === null) {
-      // At the ceiling: never persist a term no node could read back. Stay a follower of this term (a
-      // leader of it may still appear) and try again at the next timeout.
-      this.out.emit({ type: 'ceiling-reached', counter: 'term', value: this.currentTerm });
-      this.resetElectionTimer(now);
-      return;
-    }
+    if (this.atTermCeiling(now)) return;
+    const term = this.currentTerm + 1;
+    // Without PreVote the candidacy starts here; with it, when the pre-vote round started (the lease
+    // of a leader it becomes is measured from the earlier of the two: both precede every vote).
+    if (this.role !== 'precandidate') this.candidacyStartedAt = now;
+    // Our own vote: our promise to the leader we last heard (if its connection closed early) must end too.
+    this.leaseNotBefore = this.quietUntil;
     this.role = 'candidate';
     this.currentTerm = term;
     this.votedFor = this.id;
@@ -227,6 +466,16 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.role = 'leader';
     this.votes.clear();
     this.electionDeadline = Infinity;
+    // CheckQuorum: until a quorum acknowledges a heartbeat, the votes (answers to requests sent after the
+    // candidacy started) are what this leader has; it steps down one lease after that start without
+    // a heartbeat quorum. It holds no lease until then.
+    this.round = 0;
+    this.roundSentAt.clear();
+    this.ackedRound.clear();
+    this.leaseBase = this.candidacyStartedAt;
+    this.leaseHeld = false;
+    this.leaseAcked = false;
+    this.announcedUntil = -Infinity;
     this.setLeader(this.id);
     // §5.2: the new leader sends heartbeats at once "to establish its authority and prevent new elections".
     this.broadcastHeartbeat(now);
@@ -234,8 +483,37 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
 
   // ---- helpers ------------------------------------------------------------------------------------
 
+  /**
+   * The end of the lease (or of the grace before the first heartbeat quorum), by this node's clock. A
+   * lone voter is its own quorum at every instant (no rival can be elected without its vote): its lease
+   * never ends, so a timer that fires late (a loaded host) does not depose it.
+   */
+  private leaseEnd(): number {
+    return this.config.voters.length === 1 ? Infinity : this.leaseBase + this.leaseMs;
+  }
+
+  /**
+   * CheckQuorum (thesis §6.4): a leader whose lease ran out steps down — before any rival can be
+   * elected, by the inequality of leaseDurationMs. It stays in its term, names no leader, and may
+   * campaign again after an election timeout.
+   */
+  private checkLease(now: number): void {
+    if (this.role !== 'leader' || !this.options.checkQuorum || now < this.leaseEnd()) return;
+    this.becomeFollower(now, this.currentTerm, null);
+  }
+
+  /** Whether a live leader was heard within electionTimeoutMin (a leader hears itself). */
+  private hearsLeader(now: number): boolean {
+    return this.role === 'leader' || (now < this.quietUntil && !this.leaderConnectionClosed);
+  }
+
   private broadcastHeartbeat(now: number): void {
-    const heartbeat: AppendEntries = { type: 'AppendEntries', term: this.currentTerm, leaderCommit: 0 };
+    this.round++;
+    if (this.options.checkQuorum) {
+      this.roundSentAt.set(this.round, now);
+      this.renewLease(now); // a cluster of one is its own quorum
+    }
+    const heartbeat: AppendEntries = { type: 'AppendEntries', term: this.currentTerm, leaderCommit: 0, round: this.round };
     this.out.broadcast(this.members, this.id, heartbeat);
     this.heartbeatDeadline = now + this.config.timing.heartbeatMs;
   }

@@ -127,6 +127,17 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
     }
   }
 
+  /**
+   * The connection to our leader closed: a ZooKeeper follower's read from the leader's socket fails at
+   * once (Follower.followLeader), it shuts the session down and goes LOOKING, without waiting out its
+   * syncLimit. Anything else (a learner's socket closing at the leader, a peer while LOOKING) waits
+   * for the timeouts, as in ZooKeeper.
+   */
+  peerDown(now: number, peer: NodeId): void {
+    const phase = this.phase;
+    if ((phase.state === 'following' || phase.state === 'observing') && phase.learner.leader === peer) this.lookForLeader(now);
+  }
+
   tick(now: number): void {
     const phase = this.phase;
     switch (phase.state) {
