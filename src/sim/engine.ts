@@ -146,11 +146,14 @@ export class Engine {
 
   /** Deliver messages sent to an earlier incarnation to the restarted node (datagram-like); off: dropped. */
   private readonly deliverStale: boolean;
+  /** SimOptions.closedConnections: whether a crash closes its connections at live peers (peer-down). */
+  private readonly closedConnections: boolean;
   /** Whether the nodes were started: actions at time 0 run before that (see `startAll`). */
   private booted = false;
 
   constructor(options: SimOptions, private readonly hooks: EngineHooks) {
     this.deliverStale = options.deliverStale ?? false;
+    this.closedConnections = options.closedConnections ?? true;
     this.algorithm = options.algorithm;
     this.timing = { ...options.algorithm.defaultTiming, ...options.timing };
     this.voters = Array.from({ length: options.nodes }, (_, i) => i + 1);
@@ -315,7 +318,7 @@ export class Engine {
     this.hooks.publish({ type: 'crash', node: node.id, wasLeader });
     // A dead process's sockets close at once: each live peer it was connected to reads the close one
     // network delay later (ZooKeeper's followers act on it; Raft and Bully may too).
-    for (const peer of this.nodes) {
+    for (const peer of this.closedConnections ? this.nodes : []) {
       if (peer === node || !peer.up || !this.network.connected(node.id, peer.id)) continue;
       this.heap.push({ time: this.now + this.network.latency.minMs, seq: this.seq++, kind: 'peer-down', node: peer, incarnation: peer.incarnation, peer: node.id });
     }

@@ -25,6 +25,8 @@ export interface FaultPlan {
   readonly schedule?: readonly Action[];
   /** ρ for the random nemesis's clock rates (SimOptions.maxClockDrift). */
   readonly maxClockDrift?: number;
+  /** SimOptions.closedConnections: false draws no spurious resets. */
+  readonly closedConnections?: boolean;
 }
 
 export class Faults {
@@ -44,7 +46,7 @@ export class Faults {
     const actions = plan.schedule ?? scenarioActions(plan.scenario, engine.voters, timing, scenarioPhaseMs(plan.seed, timing));
     for (const action of actions) engine.pushAction(action, false);
     const members = engine.nodes.map((n) => n.id);
-    this.nemesis = !plan.schedule && plan.scenario === 'random' ? new Nemesis(plan.seed, members, timing, engine.network.latency, plan.maxClockDrift) : null;
+    this.nemesis = !plan.schedule && plan.scenario === 'random' ? new Nemesis(plan.seed, members, timing, engine.network.latency, plan.maxClockDrift, plan.closedConnections ?? true) : null;
     if (this.nemesis) {
       this.pushNemesis(0);
       for (const action of this.nemesis.quietActions()) engine.pushAction(action, false);

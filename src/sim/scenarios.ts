@@ -118,6 +118,7 @@ export class Nemesis {
     timing: Timing,
     private readonly baseLatency: LatencyRange,
     private readonly maxClockDrift = DEFAULT_MAX_CLOCK_DRIFT,
+    private readonly spuriousResets = true,
   ) {
     this.random = new Prng(seed, 'nemesis');
     this.resets = new Prng(seed, 'nemesis-resets');
@@ -149,7 +150,7 @@ export class Nemesis {
   /** The next faults after `afterMs` (usually one, two for a bounce; and maybe a spurious reset), or null once faults have stopped. */
   next(afterMs: number): Action[] | null {
     const faults = this.nextFault(afterMs);
-    if (faults === null || !this.resets.chance(this.resetChance)) return faults;
+    if (faults === null || !this.spuriousResets || !this.resets.chance(this.resetChance)) return faults;
     const r = this.resets;
     const peer = r.chance(0.7) ? 'leader' : r.pick(this.members);
     const node = r.chance(0.4) ? 'all' : r.pick(this.members);

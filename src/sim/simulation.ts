@@ -99,7 +99,8 @@ class Simulation implements SimRun {
     this.faults = new Faults(
       engine,
       { seed: options.seed, scenario: options.scenario ?? 'cold-start', ...(options.schedule ? { schedule: options.schedule } : {}),
-        ...(options.maxClockDrift !== undefined ? { maxClockDrift: options.maxClockDrift } : {}) },
+        ...(options.maxClockDrift !== undefined ? { maxClockDrift: options.maxClockDrift } : {}),
+        ...(options.closedConnections !== undefined ? { closedConnections: options.closedConnections } : {}) },
       () => this.currentLeader(),
       (event) => this.publish(event),
     );

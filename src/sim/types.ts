@@ -36,6 +36,13 @@ export interface SimOptions {
    * Default DEFAULT_MAX_CLOCK_DRIFT.
    */
   readonly maxClockDrift?: number;
+  /**
+   * Whether a connection's close reaches the other end as a 'peer-down' input: a crash closes the dead
+   * process's connections at its live peers, and the random nemesis adds spurious resets. Default true
+   * (the runtime's failure detection from closed connections); false runs the algorithms on timeouts
+   * alone, as every run recorded before that detection existed (regression seeds pin such runs).
+   */
+  readonly closedConnections?: boolean;
   /** Collect a human-readable timeline (off for sweeps and benchmarks). */
   readonly timeline?: boolean;
 }

@@ -1,6 +1,7 @@
 /**
  * zab-history counts the quorum a leader took its epoch from, not every voter that promised the epoch:
- * the sweep runs it once flagged because a voter's promise reached the leader after discovery (the
+ * the sweep runs it once flagged (recorded before crashes closed connections at their peers, so they run
+ * with `closedConnections: false`) because a voter's promise reached the leader after discovery (the
  * voter is then synchronized to the leader's history, as Zab's Phase 3 and ZooKeeper do), and the
  * broken core that counts an ahead promise in discovery is still caught.
  */
@@ -28,7 +29,8 @@ const latePromises = [
 
 for (const { seed, leader, epoch, voter, why } of latePromises) {
   test(`sweep seed ${seed}: a promise read after discovery is not the leader's quorum (${why})`, () => {
-    const options = sweepOptions(algorithm, seed);
+    // As the sweep ran them then: before failure detection from closed connections (issue 12).
+    const options = { ...sweepOptions(algorithm, seed), closedConnections: false };
     const result = simulate(options);
     assert.deepEqual(result.violations, []);
     const reign = result.leaders.find((l) => l.node === leader && l.term === epoch);
