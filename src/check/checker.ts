@@ -7,7 +7,7 @@
  */
 import type { Model, Operation } from './model.js';
 import { search } from './search.js';
-import { shrinkFailure } from './shrink.js';
+import { shrinkFailure, type FailureKind, type Shrunk } from './shrink.js';
 
 export interface CheckOptions {
   /** Asked now and then; `true` ends the check, with 'unknown' unless a failure was already found. */
@@ -32,7 +32,12 @@ export interface Excerpt<State, Input, Output> {
   readonly partition: string;
   /** Operations that cannot be linearized together, by invocation time. */
   readonly operations: readonly Operation<Input, Output>[];
-  /** True when removing any one of `operations` leaves a linearizable history. */
+  /**
+   * 'order': they could all take effect in some order, only in none that respects their times (a stale
+   * read); 'no-order': in no order at all (a read of a value never written). See shrink.ts.
+   */
+  readonly kind: FailureKind;
+  /** True when removing any one of `operations` leaves a linearizable history, or one of the other kind. */
   readonly minimal: boolean;
   /** The longest sequence of them the search could place, each with the model's state after it. */
   readonly linearized: readonly { readonly operation: Operation<Input, Output>; readonly stateAfter: State }[];
@@ -112,7 +117,7 @@ export function checkLinearizability<State, Input, Output>(
       kind: 'not-linearizable',
       failingPartitions: failing.map(([name]) => name),
       uncheckedPartitions,
-      excerpt: explain(model, partition, shrunk.operations, shrunk.minimal, shrinkSteps),
+      excerpt: explain(model, partition, shrunk, shrinkSteps),
       ...counts(),
     };
   };
@@ -135,8 +140,7 @@ export function checkLinearizability<State, Input, Output>(
 function explain<State, Input, Output>(
   model: Model<State, Input, Output>,
   partition: string,
-  operations: readonly Operation<Input, Output>[],
-  minimal: boolean,
+  { operations, kind, minimal }: Shrunk<Input, Output>,
   maxSteps: number,
 ): Excerpt<State, Input, Output> {
   const outcome = search(model, operations, { recordLongest: true, maxSteps });
@@ -152,6 +156,7 @@ function explain<State, Input, Output>(
   return {
     partition,
     operations,
+    kind,
     minimal,
     linearized,
     state,

@@ -165,15 +165,16 @@ function kvInput(op: KvOp, key: string, value: unknown, expect: unknown): KvInpu
 export function kvRecord(operation: KvOperation): KvRecord {
   const { input, output } = operation;
   const version = output?.version === undefined ? {} : { version: output.version };
+  const result = output !== null && output.version !== undefined ? { result: version } : {};
   const base = { client: operation.client, op: input.op, key: input.key };
   const times = { invoke: operation.invoke, complete: output === null ? null : operation.complete };
   switch (input.op) {
     case 'put':
-      return { ...base, value: input.value, ...times, ...(output ? { result: version } : {}) };
+      return { ...base, value: input.value, ...times, ...result };
     case 'delete':
-      return { ...base, ...times, ...(output ? { result: version } : {}) };
+      return { ...base, ...times, ...result };
     case 'get':
-      return { ...base, ...(output?.op === 'get' ? { value: output.value } : {}), ...times, ...(output ? { result: version } : {}) };
+      return { ...base, ...(output?.op === 'get' ? { value: output.value } : {}), ...times, ...result };
     case 'cas':
       return { ...base, expect: input.expect, value: input.value, ...times, ...(output?.op === 'cas' ? { result: { ok: output.ok, ...version } } : {}) };
   }

@@ -5,7 +5,14 @@
  * whole pass removes nothing). Linearizability is not monotone (dropping a write can break a read that
  * saw it), so every candidate is checked by the search itself; a set is only ever replaced by one the
  * search proved not linearizable, and the result is 1-minimal when `minimal` is true: removing any one
- * of its operations leaves a linearizable history.
+ * of its operations leaves a linearizable history, or one whose failure is of the other kind below.
+ *
+ * Two kinds of failure. Most are about time ('order'): the operations could all take effect in some
+ * order, only in none that respects when they ran (a stale read: put 1, put 2, then get 1). Then the
+ * excerpt is kept of that kind, so it keeps the writes its reads saw; otherwise the smallest set would
+ * be the read alone, reading a value nobody wrote, which says nothing about what went wrong. Failures
+ * that no order explains ('no-order': a read of a value never written, two compare-and-sets that both
+ * won on one version) are shrunk to the smallest such set.
  */
 import type { Model, Operation } from './model.js';
 import { search } from './search.js';
@@ -18,8 +25,11 @@ export interface ShrinkOptions {
   readonly onTrial?: (smallest: number, steps: number) => void;
 }
 
+export type FailureKind = 'order' | 'no-order';
+
 export interface Shrunk<Input, Output> {
   readonly operations: readonly Operation<Input, Output>[];
+  readonly kind: FailureKind;
   /** True when every single removal was tried on the final set and each left it linearizable. */
   readonly minimal: boolean;
 }
@@ -30,20 +40,26 @@ export function shrinkFailure<State, Input, Output>(
   failing: readonly Operation<Input, Output>[],
   options: ShrinkOptions,
 ): Shrunk<Input, Output> {
+  let current = [...failing].sort((a, b) => a.invoke - b.invoke || a.id - b.id);
   let undecided = false; // a trial ran out of steps, so a removal may have been missed
   let stopped = false;
-  const fails = (candidate: readonly Operation<Input, Output>[]): boolean => {
-    if (stopped) return false;
+  const trial = (candidate: readonly Operation<Input, Output>[]): 'linearizable' | 'not-linearizable' | 'stopped' => {
+    if (stopped) return 'stopped';
     const outcome = search(model, candidate, { maxSteps: options.maxStepsPerTrial, ...(options.shouldStop ? { shouldStop: options.shouldStop } : {}) });
     if (outcome.kind === 'stopped') {
       if (options.shouldStop?.() === true) stopped = true;
       undecided = true;
     }
     options.onTrial?.(current.length, outcome.steps);
-    return outcome.kind === 'not-linearizable';
+    return outcome.kind;
   };
+  /** Whether some order of `candidate`, ignoring their times, is a legal run (all made concurrent). */
+  const someOrder = (candidate: readonly Operation<Input, Output>[]): boolean =>
+    trial(candidate.map((op) => ({ ...op, invoke: 0, complete: op.complete === null ? null : 1 }))) === 'linearizable';
+  const kind: FailureKind = someOrder(failing) ? 'order' : 'no-order';
+  const fails = (candidate: readonly Operation<Input, Output>[]): boolean =>
+    trial(candidate) === 'not-linearizable' && (kind === 'no-order' || someOrder(candidate));
 
-  let current = [...failing].sort((a, b) => a.invoke - b.invoke || a.id - b.id);
   // 1. The shortest failing prefix (binary search keeps `high` a prefix shown to fail, `low` one that did not).
   let low = 0;
   let high = current.length;
@@ -68,9 +84,9 @@ export function shrinkFailure<State, Input, Output>(
         start += size;
       }
     }
-    if (stopped) return { operations: current, minimal: false };
+    if (stopped) return { operations: current, kind, minimal: false };
     if (size > 1) size = Math.max(1, size >>> 1);
     else if (!removed) break;
   }
-  return { operations: current, minimal: !undecided };
+  return { operations: current, kind, minimal: !undecided };
 }
