@@ -37,7 +37,10 @@ export interface Excerpt<State, Input, Output> {
    * read); 'no-order': in no order at all (a read of a value never written). See shrink.ts.
    */
   readonly kind: FailureKind;
-  /** True when removing any one of `operations` leaves a linearizable history, or one of the other kind. */
+  /**
+   * 'order' only: removing any one of `operations` leaves a linearizable history, or one that no order
+   * explains. A 'no-order' excerpt is every answered operation called by the first moment the history failed.
+   */
   readonly minimal: boolean;
   /** The longest sequence of them the search could place, each with the model's state after it. */
   readonly linearized: readonly { readonly operation: Operation<Input, Output>; readonly stateAfter: State }[];
