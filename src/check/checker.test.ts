@@ -200,7 +200,7 @@ const workloads = fc.oneof(
     operations: fc.integer({ min: 1, max: 400 }),
     keys: fc.integer({ min: 1, max: 4 }),
     clients: fc.integer({ min: 1, max: 12 }),
-    unknownRate: fc.constantFrom(0, 0.05, 0.2),
+    unknownRate: fc.constantFrom(0, 0.02, 0.05),
     reportVersions: fc.constant(true),
   }),
   fc.record({
