@@ -8,3 +8,4 @@
 export * from './core/index.js';
 export * from './sim/index.js';
 export * from './runtime/index.js';
+export * from './check/index.js';

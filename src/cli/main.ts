@@ -47,6 +47,7 @@ export const commands: Record<string, CommandEntry> = {
     summary: "replay a node's --record file in a fresh core and print its transitions",
     load: async () => (await import('./replay.js')).runReplay,
   },
+  check: { summary: 'check that a key-value history (JSON Lines) is linearizable', load: async () => (await import('./check.js')).runCheck },
   ui: {
     summary: 'serve the browser visualizer: watch and disturb simulated elections',
     load: async () => (await import('./ui.js')).runUi,
