@@ -149,6 +149,8 @@ class NodeHost {
   private transport: Transport | null = null;
   private http: StatusServer | null = null;
   private timer: NodeJS.Timeout | null = null;
+  /** A due tick waiting for the I/O that arrived with it (see arm). */
+  private dueTick: NodeJS.Immediate | null = null;
   /** Starts the receive path's warm-up once a leader is known (see warmUpInSlices); null once started. */
   private startWarmUp: (() => void) | null = null;
   private warmUpSlice: NodeJS.Immediate | null = null;
@@ -433,7 +435,18 @@ class NodeHost {
     this.timerAt = deadline;
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.step({ type: 'tick' });
+      // The tick runs after this turn's I/O, not before it. After a stall (a GC pause, a busy host)
+      // Node runs due timers before it reads the sockets, so a leader would check its lease, and a
+      // follower its election timeout, before reading the acknowledgements and heartbeats that
+      // arrived during the stall — and step down or campaign on news it already has. setImmediate
+      // runs after the poll phase, which reads them first. (Either order is safe; this one does not
+      // turn a stall into a spurious election; docs/runtime.md, "Stalls and CheckQuorum".)
+      if (this.dueTick === null) {
+        this.dueTick = setImmediate(() => {
+          this.dueTick = null;
+          this.step({ type: 'tick' });
+        });
+      }
     }, delay);
   }
 
@@ -532,6 +545,8 @@ class NodeHost {
     this.state = 'stopping';
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.dueTick) clearImmediate(this.dueTick);
+    this.dueTick = null;
     if (this.warmUpSlice) clearImmediate(this.warmUpSlice);
     this.warmUpSlice = null;
     // Before anything closes: every lead() job is aborted while this node still holds what it held.
