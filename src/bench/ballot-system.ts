@@ -58,6 +58,9 @@ async function startBallotCluster(algorithm: string, options: ClusterOptions): P
   }
   unsubscribe();
   let stopped: Promise<void> | null = null;
+  // /status always says `lease`, false where the algorithm holds none (ZAB, Bully): only Raft (with
+  // CheckQuorum, its default) has a lease to wait for after a failover.
+  const holdsLeases = algorithm === 'raft';
   return {
     members: cluster.members,
     async views(members) {
@@ -65,7 +68,7 @@ async function startBallotCluster(algorithm: string, options: ClusterOptions): P
       return new Map(members.map((id, i) => {
         const status = replies[i];
         if (!status) return [id, null];
-        const lease = leaseOf(status);
+        const lease = holdsLeases ? leaseOf(status) : undefined;
         return [id, lease === undefined ? { leader: status.leader } : { leader: status.leader, lease }];
       }));
     },
