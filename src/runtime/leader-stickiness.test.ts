@@ -46,7 +46,7 @@ async function forgeRequestVote(cluster: LocalCluster, peerPorts: readonly numbe
     socket.on('error', () => {});
     socket.write(Buffer.concat([
       frame({ ballot: PROTOCOL_VERSION, cluster: 'ballot', algorithm: 'raft', from, to }),
-      frame({ type: 'RequestVote', term, lastLogIndex: 0, lastLogTerm: 0 }),
+      frame({ type: 'RequestVote', term, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 }),
     ]));
     sockets.push(socket);
   }

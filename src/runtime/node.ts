@@ -463,6 +463,12 @@ class NodeHost {
       case 'lease-renewed':
         this.leaseUntil = event.until;
         return;
+      case 'transfer-started':
+        this.logger.info('transfer-started', { term: event.term, to: event.to });
+        return;
+      case 'transfer-abandoned':
+        this.logger.info('transfer-abandoned', { term: event.term, to: event.to, reason: 'the target was not elected within an election timeout' });
+        return;
     }
   }
 

@@ -258,7 +258,7 @@ export function roleKind(role: string): RoleKind {
 export type MessageGroup = 'election' | 'office' | 'heartbeat';
 
 /** The types that elect (everything else but the heartbeat is the winner taking office). */
-const electionTypes: ReadonlySet<string> = new Set(['PreVote', 'PreVoteResponse', 'RequestVote', 'RequestVoteResponse', 'Election', 'Alive', 'Notification']);
+const electionTypes: ReadonlySet<string> = new Set(['PreVote', 'PreVoteResponse', 'RequestVote', 'RequestVoteResponse', 'TimeoutNow', 'Election', 'Alive', 'Notification']);
 
 export function messageGroup(algorithm: AnyAlgorithm, type: string): MessageGroup {
   if (algorithm.heartbeatTypes.includes(type)) return 'heartbeat';
