@@ -13,26 +13,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LocalCluster, type NodeStatus } from './local-cluster.js';
-import { freePorts, waitFor } from './testing.js';
+import { LocalCluster } from './local-cluster.js';
+import { freePorts } from './testing.js';
 
 const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const slow = ['--election-timeout', '1000-2000', '--heartbeat', '100', '--log', 'info'];
-
-async function agreed(cluster: LocalCluster, what: string, done: (statuses: NodeStatus[]) => boolean): Promise<NodeStatus[]> {
-  let last = '';
-  return waitFor(
-    what,
-    30_000,
-    async () => {
-      const statuses = await cluster.agreement();
-      last = JSON.stringify(statuses ?? [...(await cluster.statuses()).values()]);
-      return statuses && done(statuses) ? statuses : undefined;
-    },
-    50,
-    () => last,
-  );
-}
 
 test('raft processes: SIGTERM to the leader hands leadership to the node it names, in exactly one new term', { timeout: 120_000 }, async () => {
   const ports = await freePorts(6);
@@ -40,7 +25,7 @@ test('raft processes: SIGTERM to the leader hands leadership to the node it name
   const cluster = new LocalCluster({ command: [process.execPath, mainJs, 'node'], algorithm: 'raft', voters: 3, peerPorts: ports.slice(0, 3), httpPorts: ports.slice(3), dataDir, extraArgs: slow });
   try {
     cluster.startAll();
-    const before = await agreed(cluster, 'a first leader holding its lease', (s) => s.find((x) => x.id === x.leader)?.lease === true);
+    const before = await cluster.agreed('a first leader holding its lease', (s) => s.find((x) => x.id === x.leader)?.lease === true);
     const { leader, term } = before[0]!;
     const exit = await cluster.kill(leader!, 'SIGTERM');
     assert.ok(exit, 'the leader exited');
@@ -49,7 +34,7 @@ test('raft processes: SIGTERM to the leader hands leadership to the node it name
     assert.ok(line, `the leader logged its transfer: ${exit.stderr.join('')}`);
     const target = (JSON.parse(line) as { to: number }).to;
     assert.notEqual(target, leader);
-    const after = await agreed(cluster, 'the survivors agree on a new leader', (s) => s.every((x) => x.leader !== leader));
+    const after = await cluster.agreed('the survivors agree on a new leader', (s) => s.every((x) => x.leader !== leader));
     for (const status of after) {
       assert.equal(status.leader, target, `the target leads: ${JSON.stringify(after)}`);
       assert.equal(status.term, term + 1, `exactly one new term: ${JSON.stringify(after)}`);
