@@ -171,6 +171,7 @@ class NodeHost {
   private last: Status;
   private readonly listeners = new Map<NodeEventName, Set<Listener>>();
   private stopping: Promise<void> | null = null;
+  private closing: Promise<void> | null = null;
   /** untilStatus's waiters: each status the driver reports, then null when the node stops. */
   private readonly statusWaiters = new Set<(status: Status | null) => void>();
   private resolveStopped!: () => void;
@@ -595,7 +596,9 @@ class NodeHost {
     return this.stopping;
   }
 
+  /** Closes everything, once (a fatal error during a hand-over closes at once, not after it). */
   private close(): Promise<void> {
+    if (this.closing) return this.closing;
     for (const waiter of [...this.statusWaiters]) waiter(null);
     const wasLeader = this.state === 'running' && leads(this.last);
     this.state = 'stopping';
@@ -606,13 +609,14 @@ class NodeHost {
     // Before anything closes: every lead() job is aborted while this node still holds what it held.
     this.leadership.close();
     if (wasLeader) this.emit('lost-leadership', { term: this.last.term });
-    return (async () => {
+    this.closing = (async () => {
       await Promise.all([this.transport?.close(), this.http?.close()]);
       this.recorder?.close();
       this.state = 'stopped';
       this.logger.info('stopped', { term: this.last.term });
       this.resolveStopped();
     })();
+    return this.closing;
   }
 
   private fail(thrown: unknown, what: string): void {
@@ -623,7 +627,8 @@ class NodeHost {
   /** Stops the node because it cannot go on safely, and says why. */
   private halt(fatal: Error): void {
     this.logger.info('fatal', { error: fatal.message });
-    void this.stop();
+    this.stopping ??= this.close();
+    void this.close();
     this.emit('fatal', { error: fatal });
   }
 }
