@@ -102,11 +102,13 @@ test('replay of each node of a real 3-node Raft cluster, its leader killed -9, e
       // The proof: the same changes, at the same core times, with the same leaders, terms and roles.
       assert.deepEqual(replayedChanges(runs[0]!), reported, `node ${node.id}`);
     }
-    // And the state each survivor reported over HTTP last is the state its replay ends in.
+    // And the state each survivor reported over HTTP last is a state its replay passes through. (Not
+    // necessarily the last: SIGTERM makes a Raft leader hand its leadership over before it exits, and
+    // those steps are recorded and replayed too.)
     survivors.forEach((node, index) => {
       const { role, leader, term } = lastSeen[index]!;
-      const last = replayed.get(node.id)!.transitions.at(-1)!;
-      assert.deepEqual({ role: last.role, leader: last.leader, term: last.term }, { role, leader, term }, `node ${node.id}`);
+      const states = replayed.get(node.id)!.transitions.map((t) => ({ role: t.role, leader: t.leader, term: t.term }));
+      assert.ok(states.some((state) => state.role === role && state.leader === leader && state.term === term), `node ${node.id}: ${JSON.stringify({ role, leader, term })} in ${JSON.stringify(states)}`);
     });
   } finally {
     for (const node of nodes) node.child.kill('SIGKILL');

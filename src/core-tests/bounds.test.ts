@@ -117,7 +117,7 @@ for (const term of implausibleTerms) {
     const result = runForged(
       algorithms.raft,
       fromEveryone(() => [
-        { type: 'RequestVote', term, lastLogIndex: 0, lastLogTerm: 0 } as Message,
+        { type: 'RequestVote', term, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 } as Message,
         { type: 'AppendEntries', term, leaderCommit: 0 } as Message,
       ]),
     );
@@ -164,7 +164,7 @@ test('believable jumps are followed (the check drops only the implausible): the 
   // (thesis §4.2.3), and with closed connections detected the cluster has a leader again before most of
   // the forgeries arrive.
   const paperRaft = createRaft({ ...defaultRaftOptions, preVote: false, checkQuorum: false });
-  const raft = runForged(paperRaft, fromEveryone(() => [{ type: 'RequestVote', term: MAX_TERM_STEP, lastLogIndex: 0, lastLogTerm: 0 } as Message]));
+  const raft = runForged(paperRaft, fromEveryone(() => [{ type: 'RequestVote', term: MAX_TERM_STEP, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 } as Message]));
   assertStillElecting(raft, 'raft +2^32');
   assert.ok(raft.final.every((f) => f.term >= MAX_TERM_STEP && f.term < 2 * MAX_TERM_STEP), JSON.stringify(raft.final));
   const bully = runForged(algorithms.bully, fromEveryone(() => [{ type: 'Victory', generation: MAX_TERM_STEP } as Message]));
@@ -204,12 +204,12 @@ test('raft: a node at MAX_TERM refuses to campaign, persists nothing, and says s
 
 test('raft: a term more than 2^32 ahead is ignored and reported; 2^32 ahead is followed', () => {
   const node = new RaftNode(config(1), { currentTerm: 5, votedFor: null, log: [] }, fixed, 0);
-  node.receive(1, 2, { type: 'RequestVote', term: 5 + MAX_TERM_STEP + 1, lastLogIndex: 0, lastLogTerm: 0 });
+  node.receive(1, 2, { type: 'RequestVote', term: 5 + MAX_TERM_STEP + 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
   const out = node.takeOutput();
   assert.deepEqual(out.events, [{ type: 'message-ignored', counter: 'term', value: 5 + MAX_TERM_STEP + 1 }]);
   assert.equal(out.messages.length, 0);
   assert.equal(node.status().term, 5);
-  node.receive(200, 2, { type: 'RequestVote', term: 5 + MAX_TERM_STEP, lastLogIndex: 0, lastLogTerm: 0 }); // after the minimum election timeout: a node that just started grants no vote (CheckQuorum)
+  node.receive(200, 2, { type: 'RequestVote', term: 5 + MAX_TERM_STEP, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 }); // after the minimum election timeout: a node that just started grants no vote (CheckQuorum)
   assert.equal(node.status().term, 5 + MAX_TERM_STEP);
 });
 

@@ -81,7 +81,14 @@ export type ElectionEvent =
    * status that says `lease: true`: a host that may have been paused, or an observer converting the
    * node's clock to true time (the simulator's lease-safety checker), ends the lease there.
    */
-  | { readonly type: 'lease-renewed'; readonly term: number; readonly until: number };
+  | { readonly type: 'lease-renewed'; readonly term: number; readonly until: number }
+  /**
+   * A leadership transfer (Raft's TimeoutNow) began: this leader gave up its lease and told `to` to
+   * campaign; it resumes at `deadline` (its clock) unless it has been deposed by then.
+   */
+  | { readonly type: 'transfer-started'; readonly term: number; readonly to: NodeId; readonly deadline: number }
+  /** The transfer begun in `term` did not complete within an election timeout: this node leads on. */
+  | { readonly type: 'transfer-abandoned'; readonly term: number; readonly to: NodeId };
 
 export interface Envelope<M> {
   readonly to: NodeId;
@@ -109,14 +116,25 @@ export type Input<M extends Message = Message> =
    * once: ZooKeeper's followers notice their leader's death this way). A hint, never proof: a reset may
    * be spurious while the peer lives, so a core may act sooner on it but must stay safe when it is wrong.
    */
-  | { readonly type: 'peer-down'; readonly peer: NodeId };
+  | { readonly type: 'peer-down'; readonly peer: NodeId }
+  /**
+   * A local request: hand leadership to `to` (null: the core picks the most up-to-date live voter).
+   * Raft transfers it (TimeoutNow, thesis §3.10); a core without a transfer ignores it, and so does a
+   * node that does not lead (docs/embedding.md, "Graceful restart").
+   */
+  | { readonly type: 'transfer-leadership'; readonly to: NodeId | null };
 
 /**
  * The single door's dispatch, shared by every core: a message goes to `receive`, a tick to `tick`, a
  * closed connection to `peerDown`. (Cores keep the handlers; hosts only ever call `step`.)
  */
 export function applyInput<M extends Message>(
-  node: { receive(now: number, from: NodeId, message: M): void; tick(now: number): void; peerDown(now: number, peer: NodeId): void },
+  node: {
+    receive(now: number, from: NodeId, message: M): void;
+    tick(now: number): void;
+    peerDown(now: number, peer: NodeId): void;
+    transferLeadership?(now: number, to: NodeId | null): void;
+  },
   now: number,
   input: Input<M>,
 ): void {
@@ -127,6 +145,8 @@ export function applyInput<M extends Message>(
       return node.tick(now);
     case 'peer-down':
       return node.peerDown(now, input.peer);
+    case 'transfer-leadership':
+      return node.transferLeadership?.(now, input.to);
   }
 }
 

@@ -92,7 +92,7 @@ test('raft: a vote granted before kill -9 is still cast after the restart (no se
   };
   try {
     child = await start();
-    const request = { type: 'RequestVote', term: 5, lastLogIndex: 0, lastLogTerm: 0 };
+    const request = { type: 'RequestVote', term: 5, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 };
     await peer2.send(nodePort!, request);
     assert.deepEqual(await peer2.answer('RequestVoteResponse', 0), { type: 'RequestVoteResponse', term: 5, voteGranted: true, promiseMs: 0 });
 

@@ -8,8 +8,8 @@
  * the resource (createFence, in this process) in every case.
  *
  * After SIGSTOP/SIGCONT the resumed leader's job runs until it hears of the newer term, next to the new
- * leader's: without a leader lease nothing can stop it sooner. That assertion is `todo` until Raft's
- * lease lands (lead() already honours `status.lease`); the fence refuses its writes meanwhile.
+ * leader's unless the lease ends it first, which depends on which overdue timer of the resumed process
+ * fires first: that assertion stays `todo` (see it); the fence refuses its writes meanwhile.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -317,7 +317,12 @@ describe('lead() on three real processes: leader-only jobs under kill -9, gracef
     sigstopOverlaps = overlaps(cluster.intervals().slice(Math.max(0, before - 1)), 'last-action');
   });
 
-  test('SIGSTOP, a new leader, SIGCONT: the two jobs never overlap', { todo: 'needs the Raft leader lease (issue 12): a resumed leader runs its job until it hears of the newer term; lead() already honours status.lease' }, () => {
+  test('SIGSTOP, a new leader, SIGCONT: the two jobs never overlap', {
+    todo:
+      'holds when the node\'s timer fires first after SIGCONT (it did in the runs of issue 13: the lease ends, the job is aborted before it writes), ' +
+      'but the order in which overdue timers of one process fire on resume is not guaranteed: the job\'s own timer may fire first and write once before the node ticks; ' +
+      'a lead() that checks the lease end against the clock before every action would close it',
+  }, () => {
     assert.ok(sigstopOverlaps !== null, 'the SIGSTOP run happened');
     assert.deepEqual(sigstopOverlaps, []);
   });

@@ -13,25 +13,13 @@ import { fileURLToPath } from 'node:url';
 import type { NodeId } from '../core/types.js';
 import { LocalCluster, type NodeStatus } from './local-cluster.js';
 import { PROTOCOL_VERSION } from './schema.js';
-import { frame, freePorts, rawConnection, sleep, waitFor } from './testing.js';
+import { frame, freePorts, rawConnection, sleep } from './testing.js';
 
 const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 /** The statuses of the running members once they all name one leader that holds its lease (when `lease`). */
-async function settled(cluster: LocalCluster, what: string, lease: boolean): Promise<NodeStatus[]> {
-  let last = '';
-  return waitFor(
-    what,
-    30_000,
-    async () => {
-      const statuses = await cluster.agreement();
-      last = JSON.stringify(statuses ?? (await cluster.statuses()));
-      if (statuses && lease && statuses.find((s) => s.id === s.leader)?.lease !== true) return undefined;
-      return statuses;
-    },
-    50,
-    () => last,
-  );
+function settled(cluster: LocalCluster, what: string, lease: boolean): Promise<NodeStatus[]> {
+  return cluster.agreed(what, (statuses) => !lease || statuses.find((s) => s.id === s.leader)?.lease === true);
 }
 
 /**
@@ -46,7 +34,7 @@ async function forgeRequestVote(cluster: LocalCluster, peerPorts: readonly numbe
     socket.on('error', () => {});
     socket.write(Buffer.concat([
       frame({ ballot: PROTOCOL_VERSION, cluster: 'ballot', algorithm: 'raft', from, to }),
-      frame({ type: 'RequestVote', term, lastLogIndex: 0, lastLogTerm: 0 }),
+      frame({ type: 'RequestVote', term, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 }),
     ]));
     sockets.push(socket);
   }

@@ -11,6 +11,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { Agent, get } from 'node:http';
 import { join } from 'node:path';
 import type { NodeId, Status } from '../core/types.js';
+import { waitFor } from './testing.js';
 
 export interface LocalClusterOptions {
   /** The command that runs `ballot node`, e.g. [process.execPath, '/…/dist/cli/main.js', 'node']. */
@@ -191,6 +192,25 @@ export class LocalCluster {
     const leader = statuses[0]!.leader;
     if (leader === null || statuses.some((s) => s!.leader !== leader)) return undefined;
     return statuses as NodeStatus[];
+  }
+
+  /**
+   * Polls until every running member answers and names one leader, and `done` accepts their statuses
+   * (default: any agreement); rejects after `timeoutMs` with the last statuses seen.
+   */
+  async agreed(what: string, done: (statuses: NodeStatus[]) => boolean = () => true, timeoutMs = 30_000): Promise<NodeStatus[]> {
+    let last = '';
+    return waitFor(
+      what,
+      timeoutMs,
+      async () => {
+        const statuses = await this.agreement();
+        last = JSON.stringify(statuses ?? [...(await this.statuses()).values()]);
+        return statuses && done(statuses) ? statuses : undefined;
+      },
+      50,
+      () => last,
+    );
   }
 
   /**

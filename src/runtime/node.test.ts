@@ -57,7 +57,9 @@ for (const algorithm of Object.values(algorithms)) {
         assert.equal(metricValue(text, 'ballot_term'), term);
 
         await leader.stop();
-        assert.deepEqual(events.get(leaderId)!.at(-1), { type: 'lost-leadership', payload: { term } });
+        // Raft hands leadership over before closing, so the stopped node may already name its successor
+        // (src/runtime/transfer.test.ts); every algorithm reports the end of the reign.
+        assert.ok(events.get(leaderId)!.some((e) => e.type === 'lost-leadership' && (e.payload as { term: number }).term === term), JSON.stringify(events.get(leaderId)));
         assert.equal(leader.isLeader(), false);
 
         const survivors = nodes.filter((node) => node !== leader);

@@ -73,7 +73,20 @@ export interface NodeHandle {
   on<E extends NodeEventName>(event: E, listener: (payload: NodeEvents[E]) => void): () => void;
   /** The Prometheus text of /metrics. */
   metrics(): Promise<string>;
-  /** Stops the node: closes sockets and the HTTP port; resolves once everything is closed. */
+  /**
+   * Hands this node's leadership to `to` (another voter), or to the most up-to-date live voter when
+   * omitted: Raft's TimeoutNow (thesis §3.10). The lease — and every lead() job — ends at once, before
+   * the target can be elected. Resolves true once another node leads in a newer term, false when this
+   * node does not lead, the algorithm has no transfer (Bully, ZAB: docs/embedding.md), or no hand-over
+   * came within the longest election timeout (the transfer is then abandoned and this node leads on).
+   * Throws a ConfigError for a `to` that is not another voter.
+   */
+  transferLeadership(to?: NodeId): Promise<boolean>;
+  /**
+   * Stops the node: a Raft leader first hands its leadership over (transferLeadership, waiting at most
+   * the longest election timeout), so a rolling restart costs about a round trip instead of an
+   * election timeout; then closes sockets and the HTTP port; resolves once everything is closed.
+   */
   stop(): Promise<void>;
   /** Resolves when the node has stopped, by stop() or after a fatal error. */
   readonly stopped: Promise<void>;
@@ -160,6 +173,9 @@ class NodeHost {
   private last: Status;
   private readonly listeners = new Map<NodeEventName, Set<Listener>>();
   private stopping: Promise<void> | null = null;
+  private closing: Promise<void> | null = null;
+  /** untilStatus's waiters: each status the driver reports, then null when the node stops. */
+  private readonly statusWaiters = new Set<(status: Status | null) => void>();
   private resolveStopped!: () => void;
   private readonly stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
   /** lead(), leader(), waitForLeader(): fed every status change (leadership.ts). */
@@ -297,7 +313,8 @@ class NodeHost {
       waitForLeader: (options) => this.leadership.waitForLeader(options),
       meta: this.meta,
       metrics: () => this.metrics.text(),
-      stop: () => this.stop(),
+      transferLeadership: (to) => this.transferLeadership(to ?? null),
+      stop: () => this.stop(true),
       stopped: this.stopped,
     };
   }
@@ -476,6 +493,12 @@ class NodeHost {
       case 'lease-renewed':
         this.leaseUntil = event.until;
         return;
+      case 'transfer-started':
+        this.logger.info('transfer-started', { term: event.term, to: event.to });
+        return;
+      case 'transfer-abandoned':
+        this.logger.info('transfer-abandoned', { term: event.term, to: event.to, reason: 'the target was not elected within an election timeout' });
+        return;
     }
   }
 
@@ -494,6 +517,7 @@ class NodeHost {
         // Here, not at 'lost-leadership': a status change comes first in the driver's order, and a lease
         // lost without losing leadership (leadership.ts) is seen only here.
         this.leadership.observe(event.status);
+        for (const waiter of [...this.statusWaiters]) waiter(event.status);
         return;
       case 'lost-leadership':
         this.emit('lost-leadership', { term: event.term });
@@ -539,8 +563,56 @@ class NodeHost {
 
   // ---- stopping -------------------------------------------------------------------------------------
 
-  private stop(): Promise<void> {
+  /**
+   * Raft only: Bully's highest live id always wins, so a hand-over elsewhere would be undone at once;
+   * ZooKeeper (ZAB) has no transfer either — its followers re-elect when the leader's connections close.
+   */
+  private async transferLeadership(to: NodeId | null): Promise<boolean> {
+    const { id, voters, algorithm, timing } = this.config;
+    if (to !== null && (to === id || !voters.includes(to))) throw new ConfigError(`transferLeadership: ${to} is not another voter of this cluster (voters: ${voters.join(', ')})`);
+    if (this.state !== 'running' || !leads(this.last) || algorithm.name !== 'raft') return false;
+    const term = this.last.term;
+    // The lease ends, and every lead() job is aborted, BEFORE TimeoutNow is written to a socket (the
+    // driver sends before it reports the status that says so): leases never overlap, even if this
+    // process were descheduled right after the write.
+    if (this.last.lease === true) this.leadership.observe({ ...this.last, lease: false });
+    this.step({ type: 'transfer-leadership', to });
+    return this.untilStatus((status) => status.term > term && status.leader !== null && status.leader !== id, timing.electionTimeoutMaxMs);
+  }
+
+  /** Resolves true once a status satisfies `done`, false after `timeoutMs` or when the node stops. */
+  private untilStatus(done: (status: Status) => boolean, timeoutMs: number): Promise<boolean> {
+    if (done(this.last)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const finish = (result: boolean): void => {
+        clearTimeout(timer);
+        this.statusWaiters.delete(check);
+        resolve(result);
+      };
+      const check = (status: Status | null): void => {
+        if (status === null) finish(false);
+        else if (done(status)) finish(true);
+      };
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      this.statusWaiters.add(check);
+    });
+  }
+
+  /** `handOver`: a leader transfers its leadership first (stop() by the user; not a fatal halt). */
+  private stop(handOver = false): Promise<void> {
     if (this.stopping) return this.stopping;
+    if (handOver && this.state === 'running' && leads(this.last) && this.config.algorithm.name === 'raft') {
+      this.stopping = this.transferLeadership(null).then(() => this.close());
+      return this.stopping;
+    }
+    this.stopping = this.close();
+    return this.stopping;
+  }
+
+  /** Closes everything, once (a fatal error during a hand-over closes at once, not after it). */
+  private close(): Promise<void> {
+    if (this.closing) return this.closing;
+    for (const waiter of [...this.statusWaiters]) waiter(null);
     const wasLeader = this.state === 'running' && leads(this.last);
     this.state = 'stopping';
     if (this.timer) clearTimeout(this.timer);
@@ -552,14 +624,14 @@ class NodeHost {
     // Before anything closes: every lead() job is aborted while this node still holds what it held.
     this.leadership.close();
     if (wasLeader) this.emit('lost-leadership', { term: this.last.term });
-    this.stopping = (async () => {
+    this.closing = (async () => {
       await Promise.all([this.transport?.close(), this.http?.close()]);
       this.recorder?.close();
       this.state = 'stopped';
       this.logger.info('stopped', { term: this.last.term });
       this.resolveStopped();
     })();
-    return this.stopping;
+    return this.closing;
   }
 
   private fail(thrown: unknown, what: string): void {
@@ -570,7 +642,8 @@ class NodeHost {
   /** Stops the node because it cannot go on safely, and says why. */
   private halt(fatal: Error): void {
     this.logger.info('fatal', { error: fatal.message });
-    void this.stop();
+    this.stopping ??= this.close();
+    void this.close();
     this.emit('fatal', { error: fatal });
   }
 }

@@ -115,11 +115,12 @@ test('field shapes: naturals, ids, lists, choices and objects are bounded and st
 });
 
 test('the handshake names version, cluster, algorithm, sender and receiver (and fresh: true), nothing else', () => {
-  const good = { ballot: 2, cluster: 'prod-1', algorithm: 'raft', from: 2, to: 1 };
+  const good = { ballot: 3, cluster: 'prod-1', algorithm: 'raft', from: 2, to: 1 };
   assert.equal(handshakeSchema.safeParse(good).success, true);
   assert.equal(handshakeSchema.safeParse({ ...good, fresh: true }).success, true);
   assert.equal(handshakeSchema.safeParse({ ...good, fresh: false }).success, false, 'fresh is present only when true');
   assert.equal(handshakeSchema.safeParse({ ...good, ballot: 1 }).success, false, 'a version-1 peer is refused');
+  assert.equal(handshakeSchema.safeParse({ ...good, ballot: 2 }).success, false, 'a version-2 peer is refused (its Raft messages lack round, promiseMs, transfer)');
   assert.equal(handshakeSchema.safeParse({ ...good, cluster: 'a b' }).success, false);
   assert.equal(handshakeSchema.safeParse({ ...good, cluster: 'x'.repeat(65) }).success, false);
   assert.equal(handshakeSchema.safeParse({ ...good, from: 0 }).success, false);
@@ -145,13 +146,13 @@ test('bounds: each algorithm refuses a frame whose term, generation, epoch, roun
   const bully = algorithms.bully;
   const zab = algorithms.zab;
   for (const term of [MAX_TERM + 1, Number.MAX_SAFE_INTEGER]) {
-    assert.ok(refused(raft, { type: 'RequestVote', term, lastLogIndex: 0, lastLogTerm: 0 }));
-    assert.ok(refused(raft, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: term }));
+    assert.ok(refused(raft, { type: 'RequestVote', term, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 }));
+    assert.ok(refused(raft, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: term, transfer: 0 }));
     assert.ok(refused(raft, { type: 'AppendEntries', term, leaderCommit: 0 }));
     assert.ok(refused(bully, { type: 'Victory', generation: term }));
     assert.ok(refused(zab, { type: 'Notification', leader: 1, zxid: 0, electionEpoch: term, peerEpoch: 0, state: 'looking' }));
   }
-  assert.ok(!refused(raft, { type: 'RequestVote', term: MAX_TERM, lastLogIndex: 0, lastLogTerm: MAX_TERM }));
+  assert.ok(!refused(raft, { type: 'RequestVote', term: MAX_TERM, lastLogIndex: 0, lastLogTerm: MAX_TERM, transfer: 0 }));
   assert.ok(!refused(bully, { type: 'Victory', generation: MAX_TERM }));
   assert.ok(refused(zab, { type: 'LeaderInfo', epoch: MAX_EPOCH + 1 }));
   assert.ok(refused(zab, { type: 'FollowerInfo', acceptedEpoch: MAX_EPOCH + 1 }));

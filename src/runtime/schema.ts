@@ -149,8 +149,12 @@ export function objectSchema(shape: ShapeOf<object>): Validator<Record<string, u
  * directions; an acceptor now writes on its connections), the handshake's optional `fresh`, and the
  * acceptor's `{"recognized":true}` answer. A version-1 node refuses all three, so members are upgraded
  * together (a v1 and a v2 node refuse each other's handshakes, counted as bad-handshake).
+ * 3: Raft's messages changed: RequestVoteResponse.promiseMs and AppendEntries/AppendEntriesResponse
+ * `round` (the leader lease), RequestVote.transfer and the new TimeoutNow (leadership transfer, thesis
+ * §3.10). A v2 node would refuse every such message as malformed (strict shapes), so the handshake says
+ * so first: v2 and v3 nodes refuse each other (bad-handshake), and a cluster is upgraded together.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** Checks one decoded frame: the message it is, or null when it is not one of the algorithm's. */
 export type MessageValidator = (value: unknown) => Message | null;

@@ -160,7 +160,7 @@ test('raft over mutual TLS: forged frames are refused by reason, and no member s
     const target: NodeId = 1;
     const port = ports[target - 1]!;
     const forged = (from: NodeId): Buffer =>
-      Buffer.concat([frame({ ballot: PROTOCOL_VERSION, cluster: 'ballot', algorithm: 'raft', from, to: target }), frame({ type: 'RequestVote', term: term + 1000, lastLogIndex: 1e6, lastLogTerm: term + 999 })]);
+      Buffer.concat([frame({ ballot: PROTOCOL_VERSION, cluster: 'ballot', algorithm: 'raft', from, to: target }), frame({ type: 'RequestVote', term: term + 1000, lastLogIndex: 1e6, lastLogTerm: term + 999, transfer: 0 })]);
     const member = (id: NodeId): MemberCertificate => certificates.members.get(id)!;
     const attempts: [string, Promise<'closed' | 'open'>][] = [
       ['plaintext', sendAndAwaitClose(port, forged(2))],

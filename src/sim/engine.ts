@@ -40,7 +40,8 @@ type Queued =
 type PendingInput =
   | { readonly kind: 'message'; readonly from: NodeId; readonly message: Message }
   | { readonly kind: 'timer' }
-  | { readonly kind: 'peer-down'; readonly peer: NodeId };
+  | { readonly kind: 'peer-down'; readonly peer: NodeId }
+  | { readonly kind: 'transfer-leadership'; readonly to: NodeId | null };
 
 /** A member of the simulated cluster, up or down. */
 export interface SimNode {
@@ -339,6 +340,21 @@ export class Engine {
     this.armTimer(node);
   }
 
+  /**
+   * Asks `node` to hand its leadership to `to` (null: a target of its choosing) — a local request, like
+   * `node.transferLeadership()`. A paused node takes it when it resumes; a node that is down ignores it.
+   */
+  transferLeadership(node: SimNode, to: NodeId | null): void {
+    if (!node.up) return;
+    if (node.pausedUntil > this.now) {
+      node.pending.push({ kind: 'transfer-leadership', to });
+      return;
+    }
+    if (node.driver === null) return;
+    node.driver.step(this.localNow(node), { type: 'transfer-leadership', to });
+    this.armTimer(node);
+  }
+
   /** Hands a message to a running node (published as delivered only now: a paused node has not read it). */
   private receive(node: SimNode, from: NodeId, message: Message): void {
     if (this.publishing.delivered) {
@@ -385,6 +401,7 @@ export class Engine {
       // A timer that fell due during the pause fires in its place among the messages (late).
       if (input.kind === 'message') this.receive(node, input.from, input.message);
       else if (input.kind === 'peer-down') driver.step(this.localNow(node), { type: 'peer-down', peer: input.peer });
+      else if (input.kind === 'transfer-leadership') driver.step(this.localNow(node), { type: 'transfer-leadership', to: input.to });
       else if (driver.nextDeadline() <= this.localNow(node)) driver.tick(this.localNow(node));
     }
     node.timerAt = NaN; // re-arm whatever the deadline (the timer event that fired during the pause is gone)

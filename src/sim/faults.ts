@@ -104,6 +104,15 @@ export class Faults {
         for (const node of told) engine.peerDown(node, peer);
         return;
       }
+      case 'transfer': {
+        const leader = this.currentLeader();
+        if (leader === null) {
+          this.publish({ type: 'skipped', action });
+          return;
+        }
+        engine.transferLeadership(engine.node(leader)!, resolved.to ?? null);
+        return;
+      }
       case 'partition':
         network.partition(resolved.groups);
         this.publish({ type: 'network', change: { kind: 'partition', groups: network.components() } });
@@ -192,6 +201,7 @@ export class Faults {
       case 'loss':
       case 'duplicate':
       case 'latency':
+      case 'transfer':
         return action;
     }
   }

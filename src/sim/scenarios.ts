@@ -100,6 +100,12 @@ export class Nemesis {
    */
   private readonly resets: Prng;
   private readonly resetChance: number;
+  /**
+   * Leadership transfers (`node.transferLeadership()`, a rolling restart's first step) come from a stream
+   * of their own too, drawn after the reset, so every other fault of a seed stayed as it was.
+   */
+  private readonly transfers: Prng;
+  private readonly transferChance: number;
   private readonly members: readonly NodeId[];
   private readonly quietAtMs: number;
   private readonly meanGapMs: number;
@@ -123,6 +129,8 @@ export class Nemesis {
     this.random = new Prng(seed, 'nemesis');
     this.resets = new Prng(seed, 'nemesis-resets');
     this.resetChance = this.resets.pick([0, 0, 0.1, 0.3, 0.6]);
+    this.transfers = new Prng(seed, 'nemesis-transfers');
+    this.transferChance = this.transfers.pick([0, 0, 0.1, 0.3, 0.6]);
     this.members = members;
     this.quietAtMs = nemesisQuietAtMs(timing);
     const r = this.random;
@@ -150,12 +158,26 @@ export class Nemesis {
   /** The next faults after `afterMs` (usually one, two for a bounce; and maybe a spurious reset), or null once faults have stopped. */
   next(afterMs: number): Action[] | null {
     const faults = this.nextFault(afterMs);
-    if (faults === null || !this.spuriousResets || !this.resets.chance(this.resetChance)) return faults;
+    if (faults === null) return null;
+    return [...faults, ...this.spuriousReset(faults[0]!.atMs), ...this.transfer(faults[0]!.atMs)];
+  }
+
+  private spuriousReset(faultAtMs: number): Action[] {
+    if (!this.spuriousResets || !this.resets.chance(this.resetChance)) return [];
     const r = this.resets;
     const peer = r.chance(0.7) ? 'leader' : r.pick(this.members);
     const node = r.chance(0.4) ? 'all' : r.pick(this.members);
-    const atMs = faults[0]!.atMs + r.next() * this.meanGapMs;
-    return atMs >= this.quietAtMs ? faults : [...faults, { atMs, do: 'disconnect', node, peer }];
+    const atMs = faultAtMs + r.next() * this.meanGapMs;
+    return atMs >= this.quietAtMs ? [] : [{ atMs, do: 'disconnect', node, peer }];
+  }
+
+  private transfer(faultAtMs: number): Action[] {
+    const t = this.transfers;
+    if (!t.chance(this.transferChance)) return [];
+    const atMs = faultAtMs + t.next() * this.meanGapMs;
+    const to = t.chance(0.5) ? t.pick(this.members) : undefined;
+    if (atMs >= this.quietAtMs) return [];
+    return [to === undefined ? { atMs, do: 'transfer' } : { atMs, do: 'transfer', to }];
   }
 
   private nextFault(afterMs: number): Action[] | null {

@@ -35,7 +35,12 @@ export type Action =
    * `peer` lives and the network carries on (a middlebox, a flapping NIC). Crashes deliver the true
    * "peer down" by themselves; this tries the lie.
    */
-  | { readonly atMs: number; readonly do: 'disconnect'; readonly node: NodeRef | 'all'; readonly peer: NodeRef };
+  | { readonly atMs: number; readonly do: 'disconnect'; readonly node: NodeRef | 'all'; readonly peer: NodeRef }
+  /**
+   * The current leader is asked to hand its leadership to `to` (omitted: a target of its choosing), as
+   * `node.transferLeadership(to)` asks a real one (Raft: TimeoutNow; Bully and ZAB ignore it).
+   */
+  | { readonly atMs: number; readonly do: 'transfer'; readonly to?: NodeId };
 
 /** The largest clock rate change a schedule may ask for, either way (`rate` within 1 ± this). */
 export const MAX_SCHEDULE_DRIFT = 0.5;
@@ -60,9 +65,10 @@ const actionSchema = z.discriminatedUnion('do', [
   z.strictObject({ atMs, do: z.literal('pause'), node: nodeRef, forMs: z.number().finite().positive() }),
   z.strictObject({ atMs, do: z.literal('drift'), node: nodeRef, rate: z.number().finite().positive() }),
   z.strictObject({ atMs, do: z.literal('disconnect'), node: z.union([nodeRef, z.literal('all')]), peer: nodeRef }),
+  z.strictObject({ atMs, do: z.literal('transfer'), to: nodeId.optional() }),
 ]);
 
-export const actionNames = ['crash', 'restart', 'partition', 'split', 'isolate', 'cut', 'heal', 'loss', 'duplicate', 'latency', 'pause', 'drift', 'disconnect'] as const;
+export const actionNames = ['crash', 'restart', 'partition', 'split', 'isolate', 'cut', 'heal', 'loss', 'duplicate', 'latency', 'pause', 'drift', 'disconnect', 'transfer'] as const;
 
 export class ScheduleError extends Error {}
 
@@ -130,6 +136,8 @@ function referencedIds(action: Action): NodeId[] {
       return ids([action.from, action.to]);
     case 'disconnect':
       return ids([action.node, action.peer]);
+    case 'transfer':
+      return action.to === undefined ? [] : ids([action.to]);
     case 'split':
     case 'heal':
     case 'loss':
@@ -166,5 +174,7 @@ export function describeAction(action: Action): string {
       return `clock of ${action.node} runs at ${action.rate} x`;
     case 'disconnect':
       return `${action.node === 'all' ? 'every node' : action.node} told its connection to ${action.peer} closed`;
+    case 'transfer':
+      return `the leader asked to hand over to ${action.to ?? 'a node of its choosing'}`;
   }
 }

@@ -258,7 +258,7 @@ export function roleKind(role: string): RoleKind {
 export type MessageGroup = 'election' | 'office' | 'heartbeat';
 
 /** The types that elect (everything else but the heartbeat is the winner taking office). */
-const electionTypes: ReadonlySet<string> = new Set(['PreVote', 'PreVoteResponse', 'RequestVote', 'RequestVoteResponse', 'Election', 'Alive', 'Notification']);
+const electionTypes: ReadonlySet<string> = new Set(['PreVote', 'PreVoteResponse', 'RequestVote', 'RequestVoteResponse', 'TimeoutNow', 'Election', 'Alive', 'Notification']);
 
 export function messageGroup(algorithm: AnyAlgorithm, type: string): MessageGroup {
   if (algorithm.heartbeatTypes.includes(type)) return 'heartbeat';
@@ -269,7 +269,7 @@ export const groupNames: Record<MessageGroup, string> = { election: 'electing', 
 
 /** Colours per group (warm: electing; purple: taking office; blue: heartbeat), shades within a group. */
 const groupShades: Record<MessageGroup, readonly string[]> = {
-  election: ['#d55e00', '#e69f00', '#b8860b', '#a6611a'],
+  election: ['#d55e00', '#e69f00', '#b8860b', '#a6611a', '#f4a582'],
   office: ['#7f3c8d', '#cc79a7', '#9b59b6', '#e7298a', '#5e2a84', '#b07aa1', '#c51b7d'],
   heartbeat: ['#0072b2', '#56b4e9'],
 };

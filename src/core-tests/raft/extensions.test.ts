@@ -97,7 +97,7 @@ describe('raft leader stickiness (thesis §4.2.3, with CheckQuorum)', () => {
     const n = node(2, { currentTerm: 3 });
     n.receive(200, 1, { type: 'AppendEntries', term: 3, leaderCommit: 0, round: 7 });
     n.takeOutput();
-    n.receive(250, 4, { type: 'RequestVote', term: 9, lastLogIndex: 5, lastLogTerm: 3 });
+    n.receive(250, 4, { type: 'RequestVote', term: 9, lastLogIndex: 5, lastLogTerm: 3, transfer: 0 });
     const out = n.takeOutput();
     assert.deepEqual(out.messages, []);
     assert.equal(out.persist, null);
@@ -106,7 +106,7 @@ describe('raft leader stickiness (thesis §4.2.3, with CheckQuorum)', () => {
 
   test('the leader drops it too', () => {
     const n = leader();
-    n.receive(160, 4, { type: 'RequestVote', term: 7, lastLogIndex: 0, lastLogTerm: 0 });
+    n.receive(160, 4, { type: 'RequestVote', term: 7, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
     assert.deepEqual(sent(n), []);
     assert.equal(n.status().leader, 1);
     assert.equal(n.status().term, 1);
@@ -114,9 +114,9 @@ describe('raft leader stickiness (thesis §4.2.3, with CheckQuorum)', () => {
 
   test('a node that just started grants no vote for the minimum election timeout (it may have acknowledged a lease before it crashed)', () => {
     const n = node(2, { currentTerm: 3 }, 1000);
-    n.receive(1100, 4, { type: 'RequestVote', term: 4, lastLogIndex: 0, lastLogTerm: 0 });
+    n.receive(1100, 4, { type: 'RequestVote', term: 4, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
     assert.deepEqual(sent(n), []);
-    n.receive(1150, 4, { type: 'RequestVote', term: 4, lastLogIndex: 0, lastLogTerm: 0 });
+    n.receive(1150, 4, { type: 'RequestVote', term: 4, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
     assert.deepEqual(sent(n)[0]?.message, { type: 'RequestVoteResponse', term: 4, voteGranted: true, promiseMs: 0 });
   });
 
@@ -124,7 +124,7 @@ describe('raft leader stickiness (thesis §4.2.3, with CheckQuorum)', () => {
     const n = node(2, { currentTerm: 3 }, 0, { ...defaultRaftOptions, checkQuorum: false });
     n.receive(200, 1, { type: 'AppendEntries', term: 3, leaderCommit: 0, round: 1 });
     n.takeOutput();
-    n.receive(250, 4, { type: 'RequestVote', term: 9, lastLogIndex: 0, lastLogTerm: 0 });
+    n.receive(250, 4, { type: 'RequestVote', term: 9, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
     assert.equal(n.status().term, 9);
     assert.equal(n.status().lease, undefined, 'no lease is reported without CheckQuorum');
   });

@@ -121,11 +121,11 @@ describe('raft §5.2 leader election', () => {
 describe('raft voting: one vote per term, durable before it is granted', () => {
   test('grants the first candidate of a term and refuses a second one', () => {
     const n = node(3);
-    n.receive(10, 1, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0 });
+    n.receive(10, 1, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
     const first = n.takeOutput();
     assert.deepEqual(first.persist, { currentTerm: 1, votedFor: 1, log: [] });
     assert.deepEqual(first.messages, [{ to: 1, message: { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 } }]);
-    n.receive(11, 2, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0 });
+    n.receive(11, 2, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
     const second = n.takeOutput();
     assert.equal(second.persist, null, 'nothing new to persist');
     assert.deepEqual(second.messages, [{ to: 2, message: { type: 'RequestVoteResponse', term: 1, voteGranted: false, promiseMs: 0 } }]);
@@ -133,18 +133,18 @@ describe('raft voting: one vote per term, durable before it is granted', () => {
 
   test('a repeated request from the same candidate is granted again (the first answer may have been lost)', () => {
     const n = node(3);
-    n.receive(10, 1, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0 });
+    n.receive(10, 1, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
     n.takeOutput();
-    n.receive(12, 1, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0 });
+    n.receive(12, 1, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
     assert.deepEqual(n.takeOutput().messages, [{ to: 1, message: { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 } }]);
   });
 
   test('a node restarted from its durable state does not vote twice in a term', () => {
     const before = node(3);
-    before.receive(10, 1, { type: 'RequestVote', term: 4, lastLogIndex: 0, lastLogTerm: 0 });
+    before.receive(10, 1, { type: 'RequestVote', term: 4, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
     const durable = before.takeOutput().persist!;
     const after = new RaftNode(config(3), durable, fixed(0), 1000, paper);
-    after.receive(1001, 2, { type: 'RequestVote', term: 4, lastLogIndex: 0, lastLogTerm: 0 });
+    after.receive(1001, 2, { type: 'RequestVote', term: 4, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
     const out = after.takeOutput();
     assert.deepEqual(out.messages[0]?.message, { type: 'RequestVoteResponse', term: 4, voteGranted: false, promiseMs: 0 });
     assert.equal(after.status().term, 4, 'the term survives the restart');
@@ -153,9 +153,9 @@ describe('raft voting: one vote per term, durable before it is granted', () => {
   test('granting a vote resets the election timer; refusing does not', () => {
     const n = node(3);
     const deadline = n.nextDeadline();
-    n.receive(100, 1, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0 });
+    n.receive(100, 1, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
     assert.equal(n.nextDeadline(), 250);
-    n.receive(120, 2, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0 });
+    n.receive(120, 2, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
     assert.equal(n.nextDeadline(), 250);
     assert.notEqual(deadline, 250);
   });
@@ -164,7 +164,7 @@ describe('raft voting: one vote per term, durable before it is granted', () => {
     const n = new RaftNode(config(6, [1, 2, 3, 4, 5], [6]), raft.initialDurable(0), fixed(0), 0, paper);
     assert.equal(n.status().role, 'learner');
     assert.equal(n.nextDeadline(), Infinity);
-    n.receive(5, 1, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0 });
+    n.receive(5, 1, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
     assert.deepEqual(n.takeOutput().messages[0]?.message, { type: 'RequestVoteResponse', term: 1, voteGranted: false, promiseMs: 0 });
     n.receive(6, 1, { type: 'AppendEntries', term: 1, leaderCommit: 0, round: 1 });
     assert.deepEqual(n.status(), { id: 6, role: 'learner', leader: 1, term: 1 });
@@ -184,7 +184,7 @@ describe('raft §5.4.1 election restriction: only an up-to-date candidate gets a
   for (const [name, voterLog, candidate, granted] of cases) {
     test(`${name}: ${granted ? 'granted' : 'refused'}`, () => {
       const n = node(2, history(voterLog));
-      n.receive(10, 1, { type: 'RequestVote', term: 5, ...candidate });
+      n.receive(10, 1, { type: 'RequestVote', term: 5, ...candidate, transfer: 0 });
       const out = n.takeOutput();
       assert.deepEqual(out.messages[0]?.message, { type: 'RequestVoteResponse', term: 5, voteGranted: granted, promiseMs: 0 });
       assert.equal(n.status().term, 5, 'a refused vote still moves the voter to the higher term (§5.1)');
@@ -220,7 +220,7 @@ describe('raft §5.1 terms', () => {
     const n = node(1, { currentTerm: 5 });
     n.receive(10, 2, { type: 'AppendEntries', term: 3, leaderCommit: 0, round: 1 });
     assert.deepEqual(n.takeOutput().messages, [{ to: 2, message: { type: 'AppendEntriesResponse', term: 5, success: false, round: 1 } }]);
-    n.receive(11, 3, { type: 'RequestVote', term: 4, lastLogIndex: 9, lastLogTerm: 4 });
+    n.receive(11, 3, { type: 'RequestVote', term: 4, lastLogIndex: 9, lastLogTerm: 4, transfer: 0 });
     assert.deepEqual(n.takeOutput().messages, [{ to: 3, message: { type: 'RequestVoteResponse', term: 5, voteGranted: false, promiseMs: 0 } }]);
     assert.deepEqual(n.status(), { id: 1, role: 'follower', leader: null, term: 5 });
   });

@@ -49,12 +49,13 @@ export function createRaft(options: RaftOptions = defaultRaftOptions): Algorithm
   heartbeatTypes: ['AppendEntries', 'AppendEntriesResponse'],
   boundedCounters: ['term'],
   messageShapes: {
-    RequestVote: { term: 'term', lastLogIndex: 'nat', lastLogTerm: 'term' },
+    RequestVote: { term: 'term', lastLogIndex: 'nat', lastLogTerm: 'term', transfer: 'nat' },
     RequestVoteResponse: { term: 'term', voteGranted: 'bool', promiseMs: 'nat' },
     PreVote: { term: 'term', lastLogIndex: 'nat', lastLogTerm: 'term' },
     PreVoteResponse: { term: 'term', voteGranted: 'bool' },
     AppendEntries: { term: 'term', leaderCommit: 'nat', round: 'nat' },
     AppendEntriesResponse: { term: 'term', success: 'bool', round: 'nat' },
+    TimeoutNow: { term: 'term', round: 'nat' },
   },
   durableShape: {
     currentTerm: 'term',

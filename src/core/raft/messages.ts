@@ -11,6 +11,13 @@ export interface RequestVote {
   readonly term: number;
   readonly lastLogIndex: number;
   readonly lastLogTerm: number;
+  /**
+   * 0 for an ordinary election. n > 0: a leadership transfer (thesis §3.10): the leader of term − 1 sent
+   * this candidate TimeoutNow after its heartbeat round n and gave up its lease; a voter that has
+   * acknowledged none of that leader's rounds after n votes although it hears that leader (etcd's
+   * campaignTransfer), because no lease rests on its acknowledgements any more (docs/algorithms/raft.md).
+   */
+  readonly transfer: number;
 }
 
 export interface RequestVoteResponse {
@@ -63,7 +70,18 @@ export interface AppendEntriesResponse {
   readonly round: number;
 }
 
-export type RaftMessage = RequestVote | RequestVoteResponse | PreVote | PreVoteResponse | AppendEntries | AppendEntriesResponse;
+/**
+ * Thesis §3.10 (etcd's MsgTimeoutNow): the leader of `term` tells the target of a leadership transfer to
+ * start an election at once, skipping PreVote. `round` is the leader's last heartbeat round: it holds no
+ * lease on that round or any earlier one from now on.
+ */
+export interface TimeoutNow {
+  readonly type: 'TimeoutNow';
+  readonly term: number;
+  readonly round: number;
+}
+
+export type RaftMessage = RequestVote | RequestVoteResponse | PreVote | PreVoteResponse | AppendEntries | AppendEntriesResponse | TimeoutNow;
 
 export const raftMessageTypes = [
   'RequestVote',
@@ -72,6 +90,7 @@ export const raftMessageTypes = [
   'PreVoteResponse',
   'AppendEntries',
   'AppendEntriesResponse',
+  'TimeoutNow',
 ] as const satisfies readonly RaftMessage['type'][];
 
 /** One log entry; only its term matters to election (§5.4.1). */

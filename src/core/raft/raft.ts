@@ -30,6 +30,7 @@ import type {
   RaftMessage,
   RequestVote,
   RequestVoteResponse,
+  TimeoutNow,
 } from './messages.js';
 
 export type RaftRole = 'follower' | 'precandidate' | 'candidate' | 'leader' | 'learner';
@@ -96,6 +97,22 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * candidate how long its promise still runs (RequestVoteResponse.promiseMs).
    */
   private leaderConnectionClosed = false;
+  /**
+   * The highest heartbeat round of the current term's leader this node acknowledged (the leader: the
+   * highest it sent); 0 when none. A leadership transfer after round n is voted for only by nodes whose
+   * acknowledgements stop at n (RequestVote.transfer).
+   */
+  private promisedRound = 0;
+  /**
+   * How long promises to leaders of EARLIER terms run (this node's clock): `quietUntil` as it stood
+   * when this node first acknowledged the current term's leader. A transfer vote reports these
+   * (promiseMs), as only the transferring leader's own promises are released by a transfer.
+   */
+  private earlierPromiseUntil = -Infinity;
+  /** Leader only: the transfer under way (thesis §3.10), or null. */
+  private transfer: { readonly to: NodeId; readonly round: number; readonly deadline: number } | null = null;
+  /** Leader only: rounds up to this one were given up by a transfer; no lease rests on them again. */
+  private leaseFloorRound = 0;
   /** When the current (pre-)candidacy started, by this node's clock. */
   private candidacyStartedAt = 0;
   /** The last status handed out (see `status`). */
@@ -157,14 +174,16 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       this.out.emit({ type: 'message-ignored', counter: 'term', value: message.term });
       return;
     }
-    if (message.term > this.currentTerm && this.adoptsTermOf(now, message)) {
+    // A transfer vote is judged before the door, by the term and rounds this node knows now.
+    const transferPromiseMs = message.type === 'RequestVote' ? this.transferPromiseMs(now, message) : null;
+    if (message.term > this.currentTerm && this.adoptsTermOf(now, message, transferPromiseMs !== null)) {
       // §5.1: "If RPC request or response contains term T > currentTerm: set currentTerm = T, convert to
       // follower." A heartbeat also names the sender as leader of that term.
       this.becomeFollower(now, message.term, message.type === 'AppendEntries' ? from : null);
     }
     switch (message.type) {
       case 'RequestVote':
-        return this.handleRequestVote(now, from, message);
+        return this.handleRequestVote(now, from, message, transferPromiseMs);
       case 'RequestVoteResponse':
         return this.handleRequestVoteResponse(now, from, message);
       case 'PreVote':
@@ -175,6 +194,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
         return this.handleAppendEntries(now, from, message);
       case 'AppendEntriesResponse':
         return this.handleAppendEntriesResponse(now, from, message);
+      case 'TimeoutNow':
+        return this.handleTimeoutNow(now, from, message);
     }
   }
 
@@ -182,16 +203,17 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * Whether a message with a higher term makes this node adopt that term (§5.1). Three exceptions:
    * a PreVote asks about a term nobody has adopted, and a granted pre-vote answers one (thesis §9.6);
    * and with CheckQuorum, a RequestVote that reaches a node hearing a live leader is dropped whole,
-   * term included (thesis §4.2.3), or its higher term alone would depose the leader.
+   * term included (thesis §4.2.3), or its higher term alone would depose the leader — unless it is a
+   * transfer vote this node may grant (`transferVote`, see transferPromiseMs).
    */
-  private adoptsTermOf(now: number, message: RaftMessage): boolean {
+  private adoptsTermOf(now: number, message: RaftMessage, transferVote: boolean): boolean {
     switch (message.type) {
       case 'PreVote':
         return false;
       case 'PreVoteResponse':
         return !message.voteGranted;
       case 'RequestVote':
-        return !(this.options.checkQuorum && this.hearsLeader(now));
+        return transferVote || !(this.options.checkQuorum && this.hearsLeader(now));
       default:
         return true;
     }
@@ -212,9 +234,54 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.electionDeadline = Math.min(this.electionDeadline, now + uniform(this.random, 0, this.config.timing.heartbeatMs));
   }
 
+  /**
+   * Thesis §3.10 (etcd's MsgTimeoutNow): hand leadership to `to`, or to the voter that acknowledged the
+   * newest heartbeat round (lowest id on a tie: the most up to date, as logs do not grow here). The
+   * leader gives up its lease at once, BEFORE TimeoutNow leaves (the host drains the lease's end with
+   * this step), and never again counts a round up to the current one; heartbeats during the transfer
+   * repeat that round, so they keep followers quiet without promising anything new. Leases never
+   * overlap: docs/algorithms/raft.md, "Leadership transfer".
+   */
+  transferLeadership(now: number, to: NodeId | null): void {
+    this.checkLease(now);
+    if (this.role !== 'leader' || this.transfer !== null) return;
+    const target = to ?? this.transferTarget();
+    if (target === null || target === this.id || !this.config.voters.includes(target)) return;
+    this.transfer = { to: target, round: this.round, deadline: now + this.config.timing.electionTimeoutMinMs };
+    this.leaseFloorRound = this.round;
+    this.roundSentAt.clear();
+    this.leaseHeld = false;
+    this.leaseAcked = false;
+    this.out.emit({ type: 'transfer-started', term: this.currentTerm, to: target, deadline: this.transfer.deadline });
+    const timeoutNow: TimeoutNow = { type: 'TimeoutNow', term: this.currentTerm, round: this.round };
+    this.out.send(target, timeoutNow);
+  }
+
+  /** The other voter that acknowledged the newest round (the lowest id first), or null in a cluster of one. */
+  private transferTarget(): NodeId | null {
+    let best: NodeId | null = null;
+    let bestRound = -1;
+    for (const voter of [...this.config.voters].sort((a, b) => a - b)) {
+      if (voter === this.id) continue;
+      const round = this.ackedRound.get(voter) ?? 0;
+      if (round > bestRound) [best, bestRound] = [voter, round];
+    }
+    return best;
+  }
+
   tick(now: number): void {
     this.checkLease(now);
     if (this.role === 'leader') {
+      if (this.transfer !== null && now >= this.transfer.deadline) {
+        // etcd abandons a transfer after an election timeout: the target did not win; lead on. The
+        // next heartbeat starts a new round, and a lease can rest only on rounds after the floor.
+        this.out.emit({ type: 'transfer-abandoned', term: this.currentTerm, to: this.transfer.to });
+        this.transfer = null;
+        this.heartbeatDeadline = now;
+        // CheckQuorum's grace starts again, as for a new leader: one lease to have a new round
+        // acknowledged by a quorum, or step down. (No lease is held meanwhile: leaseAcked is false.)
+        this.leaseBase = now;
+      }
       if (this.options.checkQuorum) this.refreshLease(now);
       if (now >= this.heartbeatDeadline) this.broadcastHeartbeat(now);
       return;
@@ -231,6 +298,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
 
   nextDeadline(): number {
     if (this.role !== 'leader') return this.electionDeadline;
+    // During a transfer the lease is given up and CheckQuorum waits for the transfer's end (checkLease).
+    if (this.transfer !== null) return Math.min(this.heartbeatDeadline, this.transfer.deadline);
     if (!this.options.checkQuorum) return this.heartbeatDeadline;
     // A lease acknowledged but waiting for earlier promises to end starts at leaseNotBefore.
     const leaseStarts = this.leaseAcked && !this.leaseHeld ? this.leaseNotBefore : Infinity;
@@ -256,14 +325,15 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
 
   // ---- handlers -----------------------------------------------------------------------------------
 
-  private handleRequestVote(now: number, candidate: NodeId, request: RequestVote): void {
+  private handleRequestVote(now: number, candidate: NodeId, request: RequestVote, transferPromiseMs: number | null): void {
     // Dropped at the door (term and all): a node hearing a live leader does not even answer.
     if (request.term > this.currentTerm) return;
     const grant =
       request.term === this.currentTerm &&
       this.isVoter &&
-      // Thesis §4.2.3 (with CheckQuorum): no vote while a live leader is heard; leases rest on it.
-      !(this.options.checkQuorum && this.hearsLeader(now)) &&
+      // Thesis §4.2.3 (with CheckQuorum): no vote while a live leader is heard; leases rest on it. A
+      // transfer vote is the exception (etcd's campaignTransfer): the leader heard gave its lease up.
+      (transferPromiseMs !== null || !(this.options.checkQuorum && this.hearsLeader(now))) &&
       // §5.2: at most one vote per term, first come first served (a repeated request is re-granted).
       (this.votedFor === null || this.votedFor === candidate) &&
       // §5.4.1: only to a candidate whose log is at least as up to date as ours.
@@ -276,7 +346,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       // §5.2: granting a vote resets the election timer.
       this.resetElectionTimer(now);
     }
-    const promiseMs = grant && this.options.checkQuorum ? Math.max(0, Math.ceil(this.quietUntil - now)) : 0;
+    const promiseUntil = transferPromiseMs !== null ? now + transferPromiseMs : this.quietUntil;
+    const promiseMs = grant && this.options.checkQuorum ? Math.max(0, Math.ceil(promiseUntil - now)) : 0;
     const response: RequestVoteResponse = { type: 'RequestVoteResponse', term: this.currentTerm, voteGranted: grant, promiseMs };
     this.out.send(candidate, response);
   }
@@ -335,7 +406,9 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     }
     this.setLeader(leader);
     this.leaderConnectionClosed = false;
-    this.quietUntil = now + this.config.timing.electionTimeoutMinMs;
+    if (this.promisedRound === 0) this.earlierPromiseUntil = this.quietUntil;
+    this.promisedRound = Math.max(this.promisedRound, request.round);
+    this.quietUntil = Math.max(this.quietUntil, now + this.config.timing.electionTimeoutMinMs);
     if (this.isVoter) this.resetElectionTimer(now);
     const response: AppendEntriesResponse = { type: 'AppendEntriesResponse', term: this.currentTerm, success: true, round: request.round };
     this.out.send(leader, response);
@@ -354,6 +427,34 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.renewLease(now);
   }
 
+  /**
+   * Thesis §3.10: the target of a transfer campaigns at once, skipping PreVote (its leader asked), unless
+   * it has acknowledged a round after the transfer's (the leader gave up, and leads on with a lease that
+   * rests on such rounds) or the message is stale.
+   */
+  private handleTimeoutNow(now: number, leader: NodeId, request: TimeoutNow): void {
+    if (request.term !== this.currentTerm || this.role !== 'follower' || this.leader !== leader) return;
+    if (this.promisedRound > request.round) return;
+    this.becomeCandidate(now, request.round);
+  }
+
+  /**
+   * Whether this node may vote for a transfer candidate although it hears a leader, and if so how long
+   * its remaining promises run (ms; they become the vote's promiseMs); null when it may not. It may when
+   * the request names a transfer from the leader of the term before it (our current term) after round n,
+   * and every round of that leader we acknowledged (sent, if we are it) is at most n: the leader holds no
+   * lease on those rounds any more, and a lease on a later round needs a quorum that includes a voter
+   * who then refuses this vote (or who voted first and so left the leader's term). Promises to leaders of
+   * earlier terms stand and are reported.
+   */
+  private transferPromiseMs(now: number, request: RequestVote): number | null {
+    if (!this.options.checkQuorum || request.transfer === 0 || request.term !== this.currentTerm + 1) return null;
+    const round = this.role === 'leader' ? this.round : this.promisedRound;
+    if (round > request.transfer) return null;
+    const earlier = round === 0 || this.role === 'leader' ? this.quietUntil : this.earlierPromiseUntil;
+    return Math.max(0, earlier - now);
+  }
+
   /** The lease runs from the send time of the highest round a quorum of voters (this leader included) acknowledged. */
   private renewLease(now: number): void {
     // Rounds still unacknowledged by a quorum are few (a heartbeat interval's worth in flight): find the
@@ -361,7 +462,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     const quorum = majority(this.config.voters.length);
     let quorumRound = 0;
     for (const round of this.roundSentAt.keys()) {
-      if (round <= quorumRound) continue;
+      if (round <= quorumRound || round <= this.leaseFloorRound) continue;
       let acks = 0;
       for (const voter of this.config.voters) if (voter === this.id || (this.ackedRound.get(voter) ?? 0) >= round) acks++;
       if (acks >= quorum) quorumRound = round;
@@ -387,9 +488,11 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private becomeFollower(now: number, term: number, leader: NodeId | null): void {
     const wasLeader = this.role === 'leader';
     this.leaseHeld = false;
+    this.transfer = null;
     if (term > this.currentTerm) {
       this.currentTerm = term;
       this.votedFor = null;
+      this.promisedRound = 0;
       this.persistDurable();
     }
     this.role = this.isVoter ? 'follower' : 'learner';
@@ -430,7 +533,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     return true;
   }
 
-  private becomeCandidate(now: number): void {
+  /** `transfer`: the round after which the leader handed its leadership to us (RequestVote.transfer), or 0. */
+  private becomeCandidate(now: number, transfer = 0): void {
     if (!this.isVoter) throw new Error(`raft: learner ${this.id} cannot campaign`);
     // §5.2: increment currentTerm, vote for self, reset election timer, send RequestVote to all others.
     if (this.atTermCeiling(now)) return;
@@ -438,8 +542,10 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     // Without PreVote the candidacy starts here; with it, when the pre-vote round started (the lease
     // of a leader it becomes is measured from the earlier of the two: both precede every vote).
     if (this.role !== 'precandidate') this.candidacyStartedAt = now;
-    // Our own vote: our promise to the leader we last heard (if its connection closed early) must end too.
-    this.leaseNotBefore = this.quietUntil;
+    // Our own vote: our promise to the leader we last heard (if its connection closed early) must end too
+    // — except, in a transfer, the promise to the leader who handed over (its lease is given up).
+    this.leaseNotBefore = transfer > 0 && this.promisedRound > 0 ? this.earlierPromiseUntil : this.quietUntil;
+    this.promisedRound = 0;
     this.role = 'candidate';
     this.currentTerm = term;
     this.votedFor = this.id;
@@ -457,6 +563,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       term: this.currentTerm,
       lastLogIndex: this.log.length,
       lastLogTerm: this.lastLogTerm(),
+      transfer,
     };
     this.out.broadcast(this.config.voters, this.id, request);
   }
@@ -476,6 +583,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.leaseHeld = false;
     this.leaseAcked = false;
     this.announcedUntil = -Infinity;
+    this.transfer = null;
+    this.leaseFloorRound = 0;
     this.setLeader(this.id);
     // §5.2: the new leader sends heartbeats at once "to establish its authority and prevent new elections".
     this.broadcastHeartbeat(now);
@@ -498,7 +607,9 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * campaign again after an election timeout.
    */
   private checkLease(now: number): void {
-    if (this.role !== 'leader' || !this.options.checkQuorum || now < this.leaseEnd()) return;
+    // During a transfer (at most an election timeout) the lease is already given up: stepping down would
+    // only stop the heartbeats that keep the followers quiet while the target campaigns.
+    if (this.role !== 'leader' || !this.options.checkQuorum || this.transfer !== null || now < this.leaseEnd()) return;
     this.becomeFollower(now, this.currentTerm, null);
   }
 
@@ -508,6 +619,13 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   }
 
   private broadcastHeartbeat(now: number): void {
+    if (this.transfer !== null) {
+      // During a transfer: repeat the given-up round, keeping followers quiet without a new promise.
+      const heartbeat: AppendEntries = { type: 'AppendEntries', term: this.currentTerm, leaderCommit: 0, round: this.round };
+      this.out.broadcast(this.members, this.id, heartbeat);
+      this.heartbeatDeadline = now + this.config.timing.heartbeatMs;
+      return;
+    }
     this.round++;
     if (this.options.checkQuorum) {
       this.roundSentAt.set(this.round, now);
