@@ -20,8 +20,8 @@ test('the ballot adapter: start, agree, kill -9 the leader, survivors agree on a
     const leader = await waitFor('agreement', 10_000, () => agreed(cluster.members));
     const views = await cluster.views(cluster.members);
     const own = views.get(leader)!;
-    // ballot's Raft reports its lease in /status once issue 12's lease is in (`"lease": true|false`).
-    assert.ok(own.lease === undefined || typeof own.lease === 'boolean');
+    // ballot's Raft holds a lease (CheckQuorum, on by default): the adapter reports it.
+    assert.equal(typeof own.lease, 'boolean');
     await cluster.signal(leader, 'SIGKILL');
     const survivors = cluster.members.filter((id) => id !== leader);
     const next = await waitFor('a new leader', 10_000, async () => {
@@ -35,4 +35,19 @@ test('the ballot adapter: start, agree, kill -9 the leader, survivors agree on a
     rmSync(dataDir, { recursive: true, force: true });
   }
   await assert.rejects(ballotSystem('paxos' as 'raft').start(options), /not implemented/);
+});
+
+test('the ballot adapter reports no lease for ZAB, whose /status always says "lease": false (waiting for one would never end)', { timeout: 30_000 }, async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ballot-adapter-'));
+  const system = ballotSystem('zab');
+  const options = { nodes: 3, basePort: await freePortBlock(6), dataDir, heartbeatMs: 50, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300 };
+  const cluster = await system.start(options);
+  try {
+    const leader = await waitFor('agreement', 10_000, async () => agreementOf(await cluster.views(cluster.members), cluster.members) ?? undefined);
+    const views = await cluster.views(cluster.members);
+    assert.equal(views.get(leader)!.lease, undefined);
+  } finally {
+    await cluster.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });
