@@ -313,3 +313,30 @@ describe('a failed job with nobody to tell', () => {
     assert.match(String(reported.stdout), /^reported the job broke \d+$/m);
   });
 });
+
+test('reign.holds() answers from the status at this instant: false once the lease is past its end, before the node has stepped down or aborted the run', async () => {
+  let now: Status = leading(3, true);
+  const scoped = new LeadershipScope(ME, follower(0, null), () => null, silentLogger, () => true, () => now);
+  scoped.observe(now);
+  let reign: Reign | null = null;
+  let signal: AbortSignal | null = null;
+  scoped.lead(async (s, r) => {
+    reign = r;
+    signal = s;
+    await new Promise((resolve) => s.addEventListener('abort', resolve, { once: true }));
+  });
+  await tick();
+  assert.ok(reign !== null && signal !== null);
+  const run = reign as Reign;
+  assert.equal(run.holds(), true);
+  // The lease ran out by the clock (a resumed process), and the node has not ticked yet: no abort so far.
+  now = leading(3, false);
+  assert.equal((signal as AbortSignal).aborted, false);
+  assert.equal(run.holds(), false);
+  // Held again in the same term, then a newer term: only this reign's term counts.
+  now = leading(3, true);
+  assert.equal(run.holds(), true);
+  now = leading(4, true);
+  assert.equal(run.holds(), false);
+  scoped.close();
+});

@@ -31,6 +31,14 @@ export interface Reign {
   readonly term: number;
   /** The fencing token of this reign (fence.ts): send it with every write. */
   readonly token: FenceToken;
+  /**
+   * Whether this run may act at this instant: its signal is not aborted, and the node still holds this
+   * reign — for Raft, its lease has not reached its end by the node's clock. Ask it right before each
+   * action. It answers from the clock, not from the node's bookkeeping, so it is false at once when a
+   * process resumes from a stop (SIGSTOP, a long GC) with its lease already expired, even if the job's
+   * own timer fires before the node's timer has ended the lease and aborted the signal.
+   */
+  holds(): boolean;
 }
 
 export type LeaderJob = (signal: AbortSignal, reign: Reign) => unknown;
@@ -92,6 +100,7 @@ class JobRunner implements LeadershipJob {
     private readonly logger: Logger,
     private readonly failed: FailureSink,
     private readonly onStop: (runner: JobRunner) => void,
+    private readonly holdsNow: (term: number) => boolean,
   ) {}
 
   get running(): boolean {
@@ -130,8 +139,8 @@ class JobRunner implements LeadershipJob {
   private start(): void {
     const term = this.wanted;
     if (this.stopped || this.run !== null || term === null || this.finishedIn === term) return;
-    const reign: Reign = { term, token: { term, node: this.nodeId } };
     const controller = new AbortController();
+    const reign: Reign = { term, token: { term, node: this.nodeId }, holds: () => !controller.signal.aborted && this.holdsNow(term) };
     const run: Run = { term, controller, settled: Promise.resolve() };
     this.run = run;
     this.logger.info('job-started', { term });
@@ -194,6 +203,11 @@ export class LeadershipScope {
     private readonly metaOf: (id: NodeId) => Meta | null,
     private readonly logger: Logger,
     private readonly failed: FailureSink,
+    /**
+     * The node's status as it stands at this instant (a lease past its end by the clock is not held);
+     * by default the last status observed.
+     */
+    private readonly statusNow: () => Status = () => this.status,
   ) {
     this.status = initial;
   }
@@ -233,7 +247,10 @@ export class LeadershipScope {
 
   lead(job: LeaderJob, options: LeadOptions = {}): LeadershipJob {
     if (typeof job !== 'function') throw new TypeError('lead(job): job must be a function (signal, { term, token }) => ...');
-    const runner = new JobRunner(this.id, job, options, this.logger, this.failed, (stopped) => this.jobs.delete(stopped));
+    const runner = new JobRunner(this.id, job, options, this.logger, this.failed, (stopped) => this.jobs.delete(stopped), (term) => {
+      const now = this.statusNow();
+      return !this.closed && holdsLeadership(now) && now.term === term;
+    });
     if (this.closed) {
       void runner.stop();
       return runner;

@@ -196,6 +196,7 @@ class NodeHost {
       (member) => (member === config.id ? this.meta : (this.transport?.metaOf(member) ?? null)),
       logger,
       (error, reign) => this.emit('job-failed', { error, reign }),
+      () => this.status(),
     );
   }
 

@@ -53,10 +53,12 @@ const node = await startNode({
   advertise: { url: `http://127.0.0.1:${9000 + config.id}` },
 });
 
-const job = node.lead(async (signal, { term, token }) => {
+const job = node.lead(async (signal, reign) => {
+  const { term, token } = reign;
   record({ ev: 'start', term });
   try {
-    while (!signal.aborted) {
+    // reign.holds() right before each write: after SIGCONT the job's timer may fire before the node's.
+    while (reign.holds()) {
       record({ ev: 'write', term });
       const admitted = await write(token);
       if (admitted === false) record({ ev: 'refused', term });
