@@ -19,7 +19,7 @@ import { jsonLogger } from './log.js';
 import { startNode } from './node.js';
 import { DurableStore } from './storage.js';
 import { PROTOCOL_VERSION } from './schema.js';
-import { frame, freePorts, metricValue, rawConnection, sleep, waitFor } from './testing.js';
+import { frame, freePorts, metricValue, rawConnection, sleep } from './testing.js';
 
 const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const HUGE = Number.MAX_SAFE_INTEGER; // 2^53 − 1: valid JSON, refused at the edge
@@ -59,18 +59,8 @@ async function startTrio(algorithm: string): Promise<Trio> {
 
 /** The leader every running member names, once they all agree and it says so itself. */
 async function agreedLeader(cluster: LocalCluster, what: string, timeoutMs = 30_000): Promise<{ leader: NodeId; terms: number[] }> {
-  let last = '';
-  return waitFor(
-    what,
-    timeoutMs,
-    async () => {
-      const statuses = await cluster.agreement();
-      last = JSON.stringify(statuses ?? (await cluster.statuses()));
-      return statuses && { leader: statuses[0]!.leader!, terms: statuses.map((s) => s.term) };
-    },
-    50,
-    () => last,
-  );
+  const statuses = await cluster.agreed(what, undefined, timeoutMs);
+  return { leader: statuses[0]!.leader!, terms: statuses.map((s) => s.term) };
 }
 
 /**
