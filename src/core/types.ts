@@ -88,7 +88,57 @@ export type ElectionEvent =
    */
   | { readonly type: 'transfer-started'; readonly term: number; readonly to: NodeId; readonly deadline: number }
   /** The transfer begun in `term` did not complete within an election timeout: this node leads on. */
-  | { readonly type: 'transfer-abandoned'; readonly term: number; readonly to: NodeId };
+  | { readonly type: 'transfer-abandoned'; readonly term: number; readonly to: NodeId }
+  | ReplicationEvent;
+
+/**
+ * Replication (issue 15): what a core tells its host about the replicated log. The cores replicate
+ * opaque commands (`Command`); the host owns the state machine (the key-value store, src/kv) and
+ * applies what is committed. Every core reports with these same events, so the simulator, the real
+ * node and the page drive any algorithm alike.
+ *
+ * Positions: `index` is the 1-based position in the node's log (Raft's log index; ZAB: the position in
+ * the history, whose zxid is (term = epoch, counter); Bully: the primary's sequence within its
+ * generation's log). `term` is the term/epoch/generation of the entry at that position.
+ */
+export type ReplicationEvent =
+  /**
+   * The leader accepted proposal `id` (Input 'propose') as the entry at `index` in `term`. The proposal
+   * took effect iff a `committed` event later reports that same (index, term); a committed entry of
+   * another term at `index` means it was lost (the client is told it failed, or nothing is known).
+   */
+  | { readonly type: 'proposed'; readonly id: number; readonly index: number; readonly term: number }
+  /**
+   * Request `id` (a proposal or a read) was not accepted: this node does not lead (or is handing its
+   * leadership over). `leader` is the leader it knows, for a redirect; null when none is known.
+   */
+  | { readonly type: 'request-refused'; readonly id: number; readonly leader: NodeId | null }
+  /**
+   * The entry at `index` is committed (and known so by this node): apply `command` to the state
+   * machine. Reported on EVERY node that learns it, in index order, each index once per node
+   * incarnation — after a restart, from the snapshot's index + 1 (`snapshot-installed` comes first).
+   * History entries given at start (`--history`) carry the empty command, which the host ignores.
+   */
+  | { readonly type: 'committed'; readonly index: number; readonly term: number; readonly command: Command }
+  /**
+   * Replace the state machine with `snapshot`, which holds every entry up to `index` (in `term`): a
+   * snapshot the leader sent (Raft InstallSnapshot, ZAB SNAP) or the node's own one read back at start.
+   * `committed` events continue from index + 1.
+   */
+  | { readonly type: 'snapshot-installed'; readonly index: number; readonly term: number; readonly snapshot: string }
+  /**
+   * Read `id` (Input 'read') is linearizable once this node's state machine has applied `index`: the
+   * leader confirmed it still led when the read arrived (Raft ReadIndex §6.4, or its lease), so the host
+   * serves the read locally once it has applied up to `index`.
+   */
+  | { readonly type: 'read-ready'; readonly id: number; readonly index: number };
+
+/**
+ * A client's command as the cores carry it: an opaque string (the host encodes its state machine's
+ * operation, e.g. JSON of a key-value operation). The empty string is a no-op (history entries, a new
+ * leader's blank entry), which the host's state machine skips.
+ */
+export type Command = string;
 
 export interface Envelope<M> {
   readonly to: NodeId;
@@ -122,7 +172,19 @@ export type Input<M extends Message = Message> =
    * Raft transfers it (TimeoutNow, thesis §3.10); a core without a transfer ignores it, and so does a
    * node that does not lead (docs/embedding.md, "Graceful restart").
    */
-  | { readonly type: 'transfer-leadership'; readonly to: NodeId | null };
+  | { readonly type: 'transfer-leadership'; readonly to: NodeId | null }
+  /**
+   * A local client asks to replicate `command`; `id` is the host's, unique per node incarnation, and
+   * comes back in 'proposed' or 'request-refused' (ReplicationEvent).
+   */
+  | { readonly type: 'propose'; readonly id: number; readonly command: Command }
+  /** A local client asks for a linearizable read; answered by 'read-ready' or 'request-refused'. */
+  | { readonly type: 'read'; readonly id: number }
+  /**
+   * The host's state machine has applied every entry up to `index` and `snapshot` holds it: the core
+   * keeps the snapshot in its durable state and may drop the entries it covers (log compaction, Raft §7).
+   */
+  | { readonly type: 'compact'; readonly index: number; readonly snapshot: string };
 
 /**
  * The single door's dispatch, shared by every core: a message goes to `receive`, a tick to `tick`, a
@@ -134,6 +196,9 @@ export function applyInput<M extends Message>(
     tick(now: number): void;
     peerDown(now: number, peer: NodeId): void;
     transferLeadership?(now: number, to: NodeId | null): void;
+    propose?(now: number, id: number, command: Command): void;
+    read?(now: number, id: number): void;
+    compact?(now: number, index: number, snapshot: string): void;
   },
   now: number,
   input: Input<M>,
@@ -147,6 +212,12 @@ export function applyInput<M extends Message>(
       return node.peerDown(now, input.peer);
     case 'transfer-leadership':
       return node.transferLeadership?.(now, input.to);
+    case 'propose':
+      return node.propose?.(now, input.id, input.command);
+    case 'read':
+      return node.read?.(now, input.id);
+    case 'compact':
+      return node.compact?.(now, input.index, input.snapshot);
   }
 }
 
