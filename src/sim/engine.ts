@@ -6,7 +6,7 @@
  */
 import { agreedLeader } from '../core/agreement.js';
 import { NodeDriver, leads, type DriverEvent, type DriverHost } from '../core/driver.js';
-import type { AnyAlgorithm, Message, NodeConfig, NodeId, Status, Timing } from '../core/types.js';
+import type { AnyAlgorithm, Input, Message, NodeConfig, NodeId, Status, Timing } from '../core/types.js';
 import type { SimEvent } from './events.js';
 import { EventHeap } from './heap.js';
 import { Network } from './network.js';
@@ -41,7 +41,11 @@ type PendingInput =
   | { readonly kind: 'message'; readonly from: NodeId; readonly message: Message }
   | { readonly kind: 'timer' }
   | { readonly kind: 'peer-down'; readonly peer: NodeId }
-  | { readonly kind: 'transfer-leadership'; readonly to: NodeId | null };
+  /** A local request (a leadership transfer, a client's proposal or read): see `local`. */
+  | { readonly kind: 'local'; readonly input: LocalInput };
+
+/** The inputs a host hands its node on its own behalf rather than from the network. */
+export type LocalInput = Extract<Input, { type: 'transfer-leadership' | 'propose' | 'read' | 'compact' }>;
 
 /** A member of the simulated cluster, up or down. */
 export interface SimNode {
@@ -341,18 +345,20 @@ export class Engine {
   }
 
   /**
-   * Asks `node` to hand its leadership to `to` (null: a target of its choosing) — a local request, like
-   * `node.transferLeadership()`. A paused node takes it when it resumes; a node that is down ignores it.
+   * Hands `node` a local request — a leadership transfer (like `node.transferLeadership()`), a client's
+   * proposal or read, a compaction. A paused node takes it when it resumes; a node that is down ignores
+   * it (returns false: the request was lost with the process).
    */
-  transferLeadership(node: SimNode, to: NodeId | null): void {
-    if (!node.up) return;
+  local(node: SimNode, input: LocalInput): boolean {
+    if (!node.up) return false;
     if (node.pausedUntil > this.now) {
-      node.pending.push({ kind: 'transfer-leadership', to });
-      return;
+      node.pending.push({ kind: 'local', input });
+      return true;
     }
-    if (node.driver === null) return;
-    node.driver.step(this.localNow(node), { type: 'transfer-leadership', to });
+    if (node.driver === null) return false;
+    node.driver.step(this.localNow(node), input);
     this.armTimer(node);
+    return true;
   }
 
   /** Hands a message to a running node (published as delivered only now: a paused node has not read it). */
@@ -401,7 +407,7 @@ export class Engine {
       // A timer that fell due during the pause fires in its place among the messages (late).
       if (input.kind === 'message') this.receive(node, input.from, input.message);
       else if (input.kind === 'peer-down') driver.step(this.localNow(node), { type: 'peer-down', peer: input.peer });
-      else if (input.kind === 'transfer-leadership') driver.step(this.localNow(node), { type: 'transfer-leadership', to: input.to });
+      else if (input.kind === 'local') driver.step(this.localNow(node), input.input);
       else if (driver.nextDeadline() <= this.localNow(node)) driver.tick(this.localNow(node));
     }
     node.timerAt = NaN; // re-arm whatever the deadline (the timer event that fired during the pause is gone)

@@ -110,7 +110,7 @@ export class Faults {
           this.publish({ type: 'skipped', action });
           return;
         }
-        engine.transferLeadership(engine.node(leader)!, resolved.to ?? null);
+        engine.local(engine.node(leader)!, { type: 'transfer-leadership', to: resolved.to ?? null });
         return;
       }
       case 'partition':
