@@ -21,6 +21,10 @@ export type FieldShape =
   | 'bool'
   /** One of these strings. */
   | { readonly oneOf: readonly string[] }
+  /** A string of at most `maxLength` UTF-16 code units (a replicated command, a snapshot). */
+  | { readonly text: number }
+  /** The field may be absent; when present it has this shape (fields added to durable state later). */
+  | { readonly optional: FieldShape }
   /** A list of at most `max` items of one shape. */
   | { readonly list: FieldShape; readonly max: number }
   | { readonly object: ShapeOf<object> };

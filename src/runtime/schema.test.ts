@@ -30,6 +30,8 @@ function arbitrary(shape: FieldShape): fc.Arbitrary<unknown> {
   }
   if ('oneOf' in shape) return fc.constantFrom(...shape.oneOf);
   if ('list' in shape) return fc.array(arbitrary(shape.list), { maxLength: Math.min(shape.max, 5) });
+  if ('text' in shape) return fc.string({ maxLength: Math.min(shape.text, 20) });
+  if ('optional' in shape) return fc.option(arbitrary(shape.optional), { nil: undefined });
   return objectArbitrary(shape.object);
 }
 
@@ -173,4 +175,15 @@ test('bounds: the durable state refuses what the wire refuses, and accepts every
   const zab = durableSchema(algorithms.zab);
   assert.equal(zab.safeParse({ acceptedEpoch: MAX_EPOCH, currentEpoch: MAX_EPOCH, lastZxid: MAX_ZXID }).success, true);
   assert.equal(zab.safeParse({ acceptedEpoch: MAX_EPOCH + 1, currentEpoch: 0, lastZxid: 0 }).success, false);
+});
+
+test('text and optional shapes: a bounded string; an optional field may be absent but not malformed', () => {
+  const check = objectSchema({ command: { text: 5 }, snapshot: { optional: { text: 3 } } });
+  const ok = (value: unknown): boolean => check.safeParse(value).success;
+  assert.equal(ok({ command: 'abcde' }), true, 'an optional field may be absent');
+  assert.equal(ok({ command: 'abcde', snapshot: 'xyz' }), true);
+  assert.equal(ok({ command: 'abcdef' }), false, 'longer than the bound');
+  assert.equal(ok({ command: 5 }), false, 'not a string');
+  assert.equal(ok({ command: '', snapshot: 'wxyz' }), false, 'an optional field present is checked');
+  assert.equal(ok({ command: '', extra: 1 }), false, 'still strict about unknown keys');
 });

@@ -111,6 +111,18 @@ function fieldCheck(shape: FieldShape): Check {
     const choices = new Set<unknown>(shape.oneOf);
     return (value, path) => (choices.has(value) ? null : { path, message: `expected one of ${shape.oneOf.join(', ')}` });
   }
+  if ('text' in shape) {
+    const { text: maxLength } = shape;
+    if (!Number.isSafeInteger(maxLength) || maxLength < 0) throw new Error(`schema: text bound must be a natural number, got ${maxLength}`);
+    return (value, path) => {
+      if (typeof value !== 'string') return { path, message: `expected a string, got ${describe(value)}` };
+      return value.length > maxLength ? { path, message: `too long: expected at most ${maxLength} characters, got ${value.length}` } : null;
+    };
+  }
+  if ('optional' in shape) {
+    const inner = fieldCheck(shape.optional);
+    return (value, path) => (value === undefined ? null : inner(value, path));
+  }
   if ('list' in shape) {
     if (!Number.isSafeInteger(shape.max) || shape.max < 0) throw new Error(`schema: list bound must be a natural number, got ${shape.max}`);
     const item = fieldCheck(shape.list);
@@ -130,8 +142,12 @@ function fieldCheck(shape: FieldShape): Check {
 
 function objectCheck(shape: ShapeOf<object>, extra: Readonly<Record<string, Check>> = {}): Check {
   const fields: Record<string, Check> = {};
-  for (const [key, field] of Object.entries(shape as Record<string, FieldShape>)) fields[key] = fieldCheck(field);
-  return strictObject({ ...fields, ...extra });
+  const optional = new Set<string>();
+  for (const [key, field] of Object.entries(shape as Record<string, FieldShape>)) {
+    fields[key] = fieldCheck(field);
+    if (typeof field === 'object' && 'optional' in field) optional.add(key);
+  }
+  return strictObject({ ...fields, ...extra }, optional);
 }
 
 /** A validator for one field shape. */
@@ -204,6 +220,8 @@ export function sampleValue(shape: FieldShape): unknown {
     }
   }
   if ('oneOf' in shape) return shape.oneOf[0];
+  if ('text' in shape) return '';
+  if ('optional' in shape) return undefined;
   if ('list' in shape) return [];
   return sampleObject(shape.object);
 }
