@@ -89,11 +89,8 @@ test('raft: a member restarts while an outsider fills its peer port and fakes an
   const stops: (() => void)[] = [];
   try {
     cluster.startAll();
-    const agreed = await waitFor('an agreed leader', 15_000, async () => {
-      const views = [...(await cluster.statuses(500)).values()];
-      const leader = views[0]?.leader;
-      return leader != null && views.every((view) => view?.leader === leader && view.term === views[0]!.term) ? { leader, term: views[0]!.term } : undefined;
-    });
+    const [first] = await cluster.agreed('an agreed leader', undefined, 15_000);
+    const agreed = { leader: first!.leader, term: first!.term };
     // Let the start-up settle: every link up, no election in flight.
     await sleep(1000);
     const { leader, term } = (await cluster.status(1))!;

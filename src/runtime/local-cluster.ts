@@ -185,17 +185,17 @@ export class LocalCluster {
     return new Map(ids.map((id, i) => [id, replies[i]!]));
   }
 
-  /** Every running member's status, when they all answer and name one leader; else undefined (poll it). */
+  /** Every running member's status, when they all answer and name one leader in one term; else undefined (poll it). */
   async agreement(timeoutMs = 1000): Promise<NodeStatus[] | undefined> {
     const statuses = [...(await this.statuses(timeoutMs)).values()];
     if (statuses.length === 0 || statuses.some((s) => s === null)) return undefined;
-    const leader = statuses[0]!.leader;
-    if (leader === null || statuses.some((s) => s!.leader !== leader)) return undefined;
+    const { leader, term } = statuses[0]!;
+    if (leader === null || statuses.some((s) => s!.leader !== leader || s!.term !== term)) return undefined;
     return statuses as NodeStatus[];
   }
 
   /**
-   * Polls until every running member answers and names one leader, and `done` accepts their statuses
+   * Polls until every running member answers and names one leader in one term, and `done` accepts their statuses
    * (default: any agreement); rejects after `timeoutMs` with the last statuses seen.
    */
   async agreed(what: string, done: (statuses: NodeStatus[]) => boolean = () => true, timeoutMs = 30_000): Promise<NodeStatus[]> {

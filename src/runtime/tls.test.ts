@@ -147,11 +147,8 @@ test('raft over mutual TLS: forged frames are refused by reason, and no member s
   });
   try {
     cluster.startAll();
-    const agreed = await waitFor('an agreed leader', 40_000, async () => {
-      const views = [...(await cluster.statuses(1000)).values()];
-      const leader = views[0]?.leader;
-      return views.length === 3 && leader != null && views.every((view) => view?.leader === leader && view.term === views[0]!.term) ? { leader, term: views[0]!.term } : undefined;
-    }, 100);
+    const [first] = await cluster.agreed('an agreed leader', (views) => views.length === 3, 40_000);
+    const agreed = { leader: first!.leader, term: first!.term };
     await sleep(1000);
     const { leader, term } = (await cluster.status(1))!;
     assert.deepEqual({ leader, term }, agreed);
