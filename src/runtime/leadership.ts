@@ -355,22 +355,37 @@ export class PreferredLeader {
     for (const peer of this.connectedSince.keys()) if (!live.has(peer)) this.connectedSince.delete(peer);
     for (const peer of live.keys()) if (!this.connectedSince.has(peer)) this.connectedSince.set(peer, now);
     if (!holdsLeadership(status) || now - this.reign.since < this.timing.settleMs || now - this.lastAttempt < this.timing.retryMs) return null;
+    const best = this.highest(live, this.priority, (peer) => now - this.connectedSince.get(peer)! >= this.timing.settleMs && this.notFailed(peer, now));
+    if (best !== null) this.lastAttempt = now;
+    return best;
+  }
+
+  /**
+   * Whom a leader that is stopping hands over to (node.ts, stop): the live voter of the highest priority
+   * above 0 that has not just failed a transfer, so that leadership need not move a second time; null
+   * when no live peer has a priority (then the core picks the most up-to-date voter).
+   */
+  handOverTarget(now: number, live: ReadonlyMap<NodeId, number>): NodeId | null {
+    return this.highest(live, 0, (peer) => this.notFailed(peer, now));
+  }
+
+  /** The voter in `live` of the highest priority strictly above `floor` that `eligible` accepts; the lowest id among equals. */
+  private highest(live: ReadonlyMap<NodeId, number>, floor: number, eligible: (peer: NodeId) => boolean): NodeId | null {
     let best: NodeId | null = null;
-    let bestPriority = this.priority;
+    let bestPriority = floor;
     for (const [peer, priority] of live) {
-      const eligible =
-        peer !== this.id &&
-        this.voters.includes(peer) &&
-        now - this.connectedSince.get(peer)! >= this.timing.settleMs &&
-        (this.failures.get(peer)?.until ?? -Infinity) <= now;
-      // Strictly higher than the best so far (this node's own priority first): equal never moves; among equals the lowest id.
-      if (eligible && (priority > bestPriority || (best !== null && priority === bestPriority && peer < best))) {
+      if (peer === this.id || !this.voters.includes(peer) || !eligible(peer)) continue;
+      // Strictly higher than the best so far (the floor first): equal never moves; among equals the lowest id.
+      if (priority > bestPriority || (best !== null && priority === bestPriority && peer < best)) {
         best = peer;
         bestPriority = priority;
       }
     }
-    if (best !== null) this.lastAttempt = now;
     return best;
+  }
+
+  private notFailed(peer: NodeId, now: number): boolean {
+    return (this.failures.get(peer)?.until ?? -Infinity) <= now;
   }
 
   /** The outcome of the attempt toward `to`: `won` when `to` leads now. A failed target is passed over for a while. */

@@ -585,9 +585,8 @@ class NodeHost {
 
   /** One look at the live voters' priorities (from their handshakes); hands leadership over if the policy says so. */
   private checkPreference(policy: PreferredLeader): void {
-    const transport = this.transport;
-    if (this.state !== 'running' || transport === null) return;
-    const live = new Map(transport.livePeers().map((peer) => [peer, transport.priorityOf(peer)] as const));
+    if (this.state !== 'running' || this.transport === null) return;
+    const live = this.livePriorities();
     const to = policy.target(this.now(), this.status(), live);
     if (to === null) return;
     this.logger.info('preferred-leader', { to, priority: live.get(to)!, own: policy.priority, term: this.last.term });
@@ -596,6 +595,17 @@ class NodeHost {
       policy.finished(this.now(), to, won);
       if (!won && this.state === 'running') this.logger.info('preferred-leader-failed', { to, leader: this.last.leader, term: this.last.term });
     });
+  }
+
+  /** A stopping leader's target: the live voter of the highest priority, if any has one (leadership.ts). */
+  private handOverTarget(): NodeId | null {
+    return this.preferred === null ? null : this.preferred.handOverTarget(this.now(), this.livePriorities());
+  }
+
+  /** The peers whose links are alive now, with the priority each advertised in its handshake. */
+  private livePriorities(): Map<NodeId, number> {
+    const transport = this.transport;
+    return new Map((transport?.livePeers() ?? []).map((peer) => [peer, transport!.priorityOf(peer)] as const));
   }
 
   // ---- stopping -------------------------------------------------------------------------------------
@@ -636,7 +646,7 @@ class NodeHost {
   private stop(handOver = false): Promise<void> {
     if (this.stopping) return this.stopping;
     if (handOver && this.state === 'running' && leads(this.last) && transfersLeadership(this.config.algorithm)) {
-      this.stopping = this.transferLeadership(null).then(() => this.close());
+      this.stopping = this.transferLeadership(this.handOverTarget()).then(() => this.close());
       return this.stopping;
     }
     this.stopping = this.close();

@@ -78,3 +78,11 @@ test('configuration: priority is an integer 0..1000000, for a voter of raft; bul
     assert.throws(() => resolveConfig(options as Parameters<typeof resolveConfig>[0]), (error: unknown) => error instanceof ConfigError && expected.test(error.message));
   }
 });
+
+test('a leader that stops hands over to the live voter of the highest priority (any, even below its own), else lets the core choose', () => {
+  const policy = new PreferredLeader(1, 9, [1, 2, 3, 4], timing);
+  assert.equal(policy.handOverTarget(0, peers([[2, 1], [3, 4], [4, 4], [7, 50]])), 3, 'the highest (3 and 4 tie: the lowest id); 7 is no voter');
+  assert.equal(policy.handOverTarget(0, peers([[2, 0], [3, 0]])), null, 'no priorities: the most up-to-date voter, the core decides');
+  policy.finished(0, 3, false);
+  assert.equal(policy.handOverTarget(10, peers([[2, 1], [3, 4], [4, 4]])), 4, 'not toward a peer that just failed a transfer');
+});
