@@ -585,7 +585,8 @@ class NodeHost {
 
   /** One look at the live voters' priorities (from their handshakes); hands leadership over if the policy says so. */
   private checkPreference(policy: PreferredLeader): void {
-    if (this.state !== 'running' || this.transport === null) return;
+    // A node that is stopping hands over by itself (stop()), to its own choice.
+    if (this.state !== 'running' || this.stopping !== null || this.transport === null) return;
     const live = this.livePriorities();
     const to = policy.target(this.now(), this.status(), live);
     if (to === null) return;
