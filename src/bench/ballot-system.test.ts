@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { algorithms } from '../core/algorithms.js';
 import { freePortBlock, waitFor } from '../runtime/testing.js';
-import { ballotSystem } from './ballot-system.js';
+import { announcedLeader, ballotSystem } from './ballot-system.js';
 import { agreementOf } from './failover.js';
 
 test('the ballot adapter: start, agree, kill -9 the leader, survivors agree on another, stop', { skip: !algorithms.raft, timeout: 30_000 }, async () => {
@@ -22,12 +22,17 @@ test('the ballot adapter: start, agree, kill -9 the leader, survivors agree on a
     const own = views.get(leader)!;
     // ballot's Raft holds a lease (CheckQuorum, on by default): the adapter reports it.
     assert.equal(typeof own.lease, 'boolean');
+    const said = new Map<number, number | null>();
+    const unsubscribe = cluster.announcements!((member, named) => said.set(member, named));
     await cluster.signal(leader, 'SIGKILL');
     const survivors = cluster.members.filter((id) => id !== leader);
     const next = await waitFor('a new leader', 10_000, async () => {
       const now = await agreed(survivors);
       return now !== undefined && now !== leader ? now : undefined;
     });
+    // Each survivor's own log line names the new leader too (what the bench's named time reads).
+    await waitFor('every survivor to announce the new leader', 10_000, () => (survivors.every((id) => said.get(id) === next) ? true : undefined));
+    unsubscribe();
     assert.notEqual(next, leader);
   } finally {
     await cluster.stop();
@@ -50,4 +55,11 @@ test('the ballot adapter reports no lease for ZAB, whose /status always says "le
     await cluster.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
+});
+
+test("log lines: the leader a node's 'leader-changed' line names, null for none; other lines say nothing", () => {
+  assert.equal(announcedLeader('{"time":"t","level":"info","node":2,"event":"leader-changed","leader":3,"term":4,"role":"follower","atMs":1}'), 3);
+  assert.equal(announcedLeader('{"time":"t","level":"info","node":2,"event":"leader-changed","leader":null,"term":4,"role":"candidate","atMs":1}'), null);
+  assert.equal(announcedLeader('{"time":"t","level":"info","node":2,"event":"transfer-started","term":4,"to":3}'), undefined);
+  assert.equal(announcedLeader('ballot node: something went wrong'), undefined);
 });

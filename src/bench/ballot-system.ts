@@ -85,11 +85,30 @@ async function startBallotCluster(algorithm: string, options: ClusterOptions): P
         // it exited meanwhile
       }
     },
+    announcements(listener) {
+      // The node's own log line on every leader change (node.ts: 'leader-changed', at info).
+      return cluster.onStderrLine((id, line) => {
+        if (!line.includes('"leader-changed"')) return;
+        const leader = announcedLeader(line);
+        if (leader !== undefined) listener(id, leader);
+      });
+    },
     stop() {
       stopped ??= cluster.stop(2000).then(() => void process.off('exit', killAll));
       return stopped;
     },
   };
+}
+
+/** The leader a `leader-changed` log line names (null: none); undefined for any other line. */
+export function announcedLeader(line: string): number | null | undefined {
+  try {
+    const entry = JSON.parse(line) as { event?: unknown; leader?: unknown };
+    if (entry.event !== 'leader-changed') return undefined;
+    return typeof entry.leader === 'number' ? entry.leader : entry.leader === null ? null : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** `"lease": true|false` of a Raft node's /status (issue 12); undefined when the node does not report one. */

@@ -6,7 +6,7 @@ import { Agent, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { etcdArgs, etcdBinary, etcdDefaultTiming, etcdSystem, etcdTiming, fetchStatus, parseEtcdStatus } from './etcd-system.js';
+import { announcedLeader, etcdArgs, etcdBinary, etcdDefaultTiming, etcdSystem, etcdTiming, fetchStatus, parseEtcdStatus } from './etcd-system.js';
 import { runFailoverBench } from './failover.js';
 import { liveProcessCount } from './processes.js';
 import { requires } from '../testing/requires.js';
@@ -38,6 +38,15 @@ test('every member listens on 127.0.0.1 only, in a static initial cluster', () =
   assert.ok(args.includes('--election-timeout=175'));
   assert.ok(args.includes(`--data-dir=${join('/data', 'n2')}`));
   assert.ok(args.every((a) => !a.includes('0.0.0.0') && !a.includes('localhost')));
+});
+
+test("log lines: the leader a member's raft names (hex in the log, decimal like the status API), null when it lost it", () => {
+  const line = (msg: string): string => JSON.stringify({ level: 'info', ts: '2026-11-30T12:04:46.177Z', caller: 'raft/node.go:327', msg });
+  assert.equal(announcedLeader(line('raft.node: 50dc888c673e741 elected leader f40ed421a73a6d09 at term 3')), BigInt('0xf40ed421a73a6d09').toString());
+  assert.equal(announcedLeader(line('raft.node: 50dc888c673e741 changed leader from 50dc888c673e741 to 9 at term 4')), '9');
+  assert.equal(announcedLeader(line('raft.node: 50dc888c673e741 lost leader 50dc888c673e741 at term 3')), null);
+  assert.equal(announcedLeader(line('50dc888c673e741 became leader at term 2')), undefined);
+  assert.equal(announcedLeader('not json at all'), undefined);
 });
 
 test('status replies: own member id and leader id; 0 or absent means no leader', () => {

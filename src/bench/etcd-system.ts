@@ -117,6 +117,18 @@ export function parseEtcdStatus(text: string): EtcdStatus | null {
   return { memberId, leaderId };
 }
 
+/**
+ * The leader a line of etcd's log names, as a decimal member id (null: none), or undefined for any other
+ * line: its raft logs "raft.node: <id> elected leader <id> at term T", "… changed leader from <id> to
+ * <id> at term T" and "… lost leader <id> at term T" (hex ids) the moment the member's raft node learns it (etcd-io/raft node.go), as ballot logs
+ * 'leader-changed'.
+ */
+export function announcedLeader(line: string): string | null | undefined {
+  const match = /raft\.node: [0-9a-f]+ (elected leader|changed leader from [0-9a-f]+ to|lost leader) ([0-9a-f]+) at term/.exec(line);
+  if (!match) return undefined;
+  return match[1] === 'lost leader' ? null : BigInt(`0x${match[2]!}`).toString();
+}
+
 /** One member's status over a keep-alive connection; null when it does not answer in time. */
 export function fetchStatus(agent: Agent, port: number, timeoutMs: number): Promise<EtcdStatus | null> {
   return new Promise((resolve) => {
@@ -143,6 +155,7 @@ function etcdParts(options: ClusterOptions): ProcessClusterParts {
   const agents = new Map<number, Agent>();
   /** etcd's member ids (from each member's own status) → our 1..N. */
   const memberOf = new Map<string, number>();
+  const listeners = new Set<(member: number, leader: number | null) => void>();
   return {
     async launch(group) {
       const binary = etcdBinary();
@@ -150,7 +163,14 @@ function etcdParts(options: ClusterOptions): ProcessClusterParts {
       for (let member = 1; member <= options.nodes; member++) await mkdir(join(options.dataDir, `n${member}`), { recursive: true });
       // All members at once, as a cluster restart would: etcd's cold start is bimodal (docs/bench.md).
       for (let member = 1; member <= options.nodes; member++) {
-        group.add(member, await startProcess(binary, { args: etcdArgs(options, member, token), logFile: join(options.dataDir, `n${member}.log`) }));
+        const onLine = (line: string): void => {
+          const named = announcedLeader(line);
+          if (named === undefined) return;
+          // Hex ids in the log, decimal in /v3/maintenance/status (learned by the polls since the start).
+          const leader = named === null ? null : (memberOf.get(named) ?? undefined);
+          if (leader !== undefined) for (const listener of listeners) listener(member, leader);
+        };
+        group.add(member, await startProcess(binary, { args: etcdArgs(options, member, token), logFile: join(options.dataDir, `n${member}.log`), onLine }));
         agents.set(member, new Agent({ keepAlive: true, maxSockets: 1 }));
       }
     },
@@ -164,6 +184,10 @@ function etcdParts(options: ClusterOptions): ProcessClusterParts {
         const reply = replies[i];
         return [member, reply ? { leader: (reply.leaderId ? memberOf.get(reply.leaderId) : undefined) ?? null } : null];
       }));
+    },
+    announcements(listener) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
     },
     release(member) {
       for (const [id, agent] of agents) if (member === undefined || id === member) agent.destroy();

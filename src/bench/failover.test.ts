@@ -77,6 +77,13 @@ interface FakeScript {
   resumedSelfMs?: number;
   /** After SIGCONT the survivors name nobody this long (an election the old leader forced). */
   resumeDisruptsMs?: number;
+  /**
+   * The system announces leaders (ClusterUnderTest.announcements): survivor i (in id order) says it
+   * follows the successor this many virtual ms after the signal; absent: no announcements at all.
+   */
+  announceAfterMs?: number[];
+  /** Then the last survivor says it follows nobody, this long after the signal. */
+  unannounceAfterMs?: number;
   startRejects?: string;
   startHangs?: boolean;
   viewsThrowAfterKill?: string;
@@ -109,6 +116,13 @@ function fakeSystem(clock: VirtualClock, script: FakeScript, log: FakeLog, name 
       let signalledAt = 0;
       let resumedAt: number | null = null;
       let stopped = false;
+      let announce: ((member: number, leader: number | null) => void) | null = null;
+      const announceFailover = (): void => {
+        const successor = members.find((m) => m !== old)!;
+        const survivors = members.filter((m) => m !== old);
+        script.announceAfterMs!.forEach((ms, i) => void clock.sleep(ms).then(() => announce?.(survivors[i]!, successor)));
+        if (script.unannounceAfterMs !== undefined) void clock.sleep(script.unannounceAfterMs).then(() => announce?.(survivors.at(-1)!, null));
+      };
       const cluster: ClusterUnderTest = {
         members,
         async views(asked) {
@@ -148,11 +162,20 @@ function fakeSystem(clock: VirtualClock, script: FakeScript, log: FakeLog, name 
           signalledAt = clock.now();
           log.kills.push(member);
           log.killedAt.push(signalledAt);
+          if (script.announceAfterMs) announceFailover();
         },
         async stop() {
           stopped = true;
           log.stops += 1;
         },
+        ...(script.announceAfterMs
+          ? {
+              announcements(listener: (member: number, leader: number | null) => void) {
+                announce = listener;
+                return () => void (announce = null);
+              },
+            }
+          : {}),
       };
       return cluster;
     },
@@ -425,5 +448,35 @@ test('lease: timed until the agreed leader reports it; n/a where no lease is rep
     const never = await run({ failoverMs: 200, leaseAfterMs: Infinity }, { workDir, trials: 1, failoverTimeoutMs: 1000 }).result;
     assert.equal(never.trials[0]!.failure!.phase, 'lease');
     assert.match(never.trials[0]!.failure!.message, /did not agree on a leader that holds its lease/);
+  });
+});
+
+test('named time: when the last survivor announced the new leader, from its own words, not the polls; null without announcements', async () => {
+  await withWorkDir(async (workDir) => {
+    const { result } = run({ failoverMs: 200, announceAfterMs: [30, 70] }, { workDir, trials: 2 });
+    const report = await result;
+    assert.equal(report.failures, 0);
+    for (const trial of report.trials) {
+      assert.ok(trial.failoverMs! >= 200, 'the polls see it later');
+      assert.equal(trial.namedMs, 70, 'the last survivor spoke 70 ms after the signal');
+    }
+    assert.equal(report.named?.median, 70);
+  });
+  await withWorkDir(async (workDir) => {
+    // The polls may agree before a survivor's log line arrives: it is waited for.
+    const report = await run({ failoverMs: 50, announceAfterMs: [10, 120] }, { workDir, trials: 1 }).result;
+    assert.equal(report.trials[0]!.namedMs, 120);
+  });
+  await withWorkDir(async (workDir) => {
+    // A survivor whose latest word names nobody: no named time (the words disagree with the polls).
+    const report = await run({ failoverMs: 200, announceAfterMs: [30, 70], unannounceAfterMs: 90 }, { workDir, trials: 1 }).result;
+    assert.equal(report.trials[0]!.ok, true);
+    assert.equal(report.trials[0]!.namedMs, null);
+    assert.equal(report.named, null);
+  });
+  await withWorkDir(async (workDir) => {
+    const report = await run({ failoverMs: 200 }, { workDir, trials: 1 }).result;
+    assert.equal(report.trials[0]!.namedMs, null, 'a system that does not announce');
+    assert.equal(report.named, null);
   });
 });

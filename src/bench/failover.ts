@@ -18,7 +18,10 @@
  *   5. polls every survivor, all in parallel, every ~5 ms, until every survivor names the same new
  *      leader (not the old one): the failover time, from just before the signal. Where the system
  *      reports leader leases (ballot's Raft: `"lease"` in /status), polls on until that leader holds its
- *      lease: the lease time;
+ *      lease: the lease time. Where the system's members log each leader they learn (ballot, etcd:
+ *      ClusterUnderTest.announcements), also the named time: from just before the signal until the
+ *      last survivor's log line naming the new leader was read, with no poll in between (a poll adds
+ *      its own round trips to four busy processes, and up to an interval of waiting);
  *   6. 'pause' only: SIGCONT to the old leader, then watches every member for a window (default 2 s):
  *      does any survivor name another leader, or none, after the old leader wakes up (a disruption)?
  *      And how long does the old leader go on naming itself?
@@ -104,6 +107,9 @@ export interface FailoverBenchOptions extends FailoverRunOptions {
   readonly kind?: FailoverKind;
 }
 
+/** How long after the polls agree the members' log lines may still be on their way (see namedTime). */
+const ANNOUNCEMENT_GRACE_MS = 1000;
+
 export const PORT_BLOCK_SIZE = 100;
 export const PORT_BLOCKS = 5;
 /** The most members a port block has room for (ZooKeeper uses 3 ports per member). */
@@ -135,6 +141,12 @@ export interface TrialResult {
   readonly leaseMs: number | null;
   /** Whether the new leader's status said anything about a lease. */
   readonly leaseReported: boolean;
+  /**
+   * From just before the signal until the last survivor's own log line naming the new leader was read
+   * (each survivor's latest such line names it); null where the system does not announce leaders
+   * (ClusterUnderTest.announcements) or the lines did not agree with the polls.
+   */
+  readonly namedMs: number | null;
   /** The leader taken down (killed, paused or stopped), and the one that followed it. */
   readonly killed: number | null;
   readonly newLeader: number | null;
@@ -168,6 +180,8 @@ export interface FailoverReport {
   readonly failover: Summary | null;
   /** Lease times of the trials that report one; null when none does ("n/a"). */
   readonly lease: Summary | null;
+  /** Named times of the trials that have one (TrialResult.namedMs); null when none does (absent in reports saved before it). */
+  readonly named?: Summary | null;
   readonly coldStart: Summary | null;
   /** The load of the row's trials. */
   readonly load: Summary | null;
@@ -316,6 +330,21 @@ export async function runFailoverRows(rows: readonly FailoverRow[], options: Fai
     }
   }
 
+  /**
+   * When the last of `survivors` announced `leader` (its latest announcement, read after `since`), less
+   * `since`. A log line may reach the bench a little after a poll saw the same news, so this waits for
+   * it, a bounded while; null if some survivor's latest word still names another leader (or none).
+   */
+  async function namedTime(announced: ReadonlyMap<number, { readonly leader: number | null; readonly at: number }>, survivors: readonly number[], leader: number, since: number): Promise<number | null> {
+    const deadline = clock.now() + ANNOUNCEMENT_GRACE_MS;
+    for (;;) {
+      const latest = survivors.map((member) => announced.get(member));
+      if (latest.every((word) => word !== undefined && word.leader === leader && word.at >= since)) return Math.max(...latest.map((word) => word!.at)) - since;
+      if (clock.now() >= deadline || signal?.aborted) return null;
+      await clock.sleep(pollIntervalMs, signal).catch(() => undefined);
+    }
+  }
+
   interface ResumeWatch {
     /** The first disrupted poll, described; null when there was none. */
     readonly disruption: string | null;
@@ -362,6 +391,10 @@ export async function runFailoverRows(rows: readonly FailoverRow[], options: Fai
     let failoverMs: number | null = null;
     let leaseMs: number | null = null;
     let leaseReported = false;
+    let namedMs: number | null = null;
+    /** Each survivor's latest announced leader and when it was read (ClusterUnderTest.announcements). */
+    const announced = new Map<number, { readonly leader: number | null; readonly at: number }>();
+    let unsubscribe: (() => void) | null = null;
     let killed: number | null = null;
     let newLeader: number | null = null;
     let killDelayMs: number | null = null;
@@ -401,6 +434,7 @@ export async function runFailoverRows(rows: readonly FailoverRow[], options: Fai
       const old = current.leader;
       killed = old;
       killDelayMs = current.at - first.at;
+      unsubscribe = running.announcements?.((member, leader) => announced.set(member, { leader, at: clock.now() })) ?? null;
       const tSignal = clock.now();
       if (kind === 'pause') paused = old;
       await within(running.signal(old, signalOf[kind]), stopTimeoutMs, clock, 'signal', `${signalOf[kind]} to member ${old}`);
@@ -412,6 +446,7 @@ export async function runFailoverRows(rows: readonly FailoverRow[], options: Fai
       newLeader = after.leader;
       failoverPolls = after.polls;
       decidingPollMs = after.pollMs;
+      if (unsubscribe !== null) namedMs = await namedTime(announced, survivors, after.leader, tSignal);
 
       const leaseOf = (views: Views, leader: number): boolean | undefined => views.get(leader)?.lease;
       leaseReported = leaseOf(after.views, after.leader) !== undefined;
@@ -434,6 +469,7 @@ export async function runFailoverRows(rows: readonly FailoverRow[], options: Fai
     } catch (error) {
       failure = error instanceof TrialError ? { phase: error.phase, message: error.message } : { phase, message: errorMessage(error) };
     } finally {
+      unsubscribe?.();
       if (running !== null) {
         enter('stop');
         try {
@@ -458,6 +494,7 @@ export async function runFailoverRows(rows: readonly FailoverRow[], options: Fai
       failoverMs,
       leaseMs,
       leaseReported,
+      namedMs,
       killed,
       newLeader,
       killDelayMs,
@@ -510,6 +547,7 @@ function summarizeRow(row: FailoverRow, trials: readonly TrialResult[], aborted:
     trials,
     failover: summarize(values((t) => t.failoverMs, succeeded)),
     lease: summarize(values((t) => t.leaseMs, succeeded)),
+    named: summarize(values((t) => t.namedMs, succeeded)),
     coldStart: summarize(values((t) => t.coldStartMs, trials)),
     load: summarize(trials.map((t) => t.load)),
     resumeDisrupted: row.kind === 'pause' ? succeeded.filter((t) => t.resumeDisrupted === true).length : null,

@@ -5,7 +5,7 @@
  * killed synchronously from the 'exit' hook, so a benchmark run leaves no orphans.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, createWriteStream, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { ClusterUnderTest, MemberSignal, MemberView } from './system.js';
 
@@ -95,6 +95,8 @@ export interface ProcessClusterParts {
   poll(members: readonly number[]): Promise<Map<number, MemberView | null>>;
   /** Releases what polling one member (or, without an argument, every member) holds: keep-alive connections. */
   release?(member?: number): void;
+  /** See ClusterUnderTest.announcements; absent where the system's log does not name the leader. */
+  announcements?(listener: (member: number, leader: number | null) => void): () => void;
 }
 
 /**
@@ -118,6 +120,7 @@ export async function startProcessCluster(what: string, nodes: number, ports: re
       parts.release?.();
       await group.stop();
     },
+    ...(parts.announcements ? { announcements: parts.announcements.bind(parts) } : {}),
   };
   try {
     await parts.launch(group);
@@ -134,6 +137,11 @@ export interface StartOptions {
   readonly logFile: string;
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Called with every line the process writes (stdout or stderr) as soon as it is read; its output
+   * then passes through this process on its way to `logFile` (without it, straight to the file).
+   */
+  readonly onLine?: (line: string) => void;
 }
 
 /**
@@ -144,13 +152,31 @@ export async function startProcess(command: string, options: StartOptions): Prom
   installExitHook();
   const log = openSync(options.logFile, 'w');
   let child: ChildProcess;
+  const onLine = options.onLine;
   try {
     child = spawn(command, [...options.args], {
-      stdio: ['ignore', log, log],
+      stdio: onLine ? ['ignore', 'pipe', 'pipe'] : ['ignore', log, log],
       ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
       ...(options.env !== undefined ? { env: options.env } : {}),
     });
-  } finally {
+  } catch (error) {
+    closeSync(log);
+    throw error;
+  }
+  if (onLine) {
+    const file = createWriteStream('', { fd: log });
+    for (const stream of [child.stdout!, child.stderr!]) {
+      let partial = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (text: string) => {
+        file.write(text);
+        const lines = (partial + text).split('\n');
+        partial = lines.pop()!;
+        for (const line of lines) onLine(line);
+      });
+    }
+    child.once('exit', () => file.end());
+  } else {
     // The child holds its own descriptor for the file; ours is no longer needed.
     closeSync(log);
   }

@@ -52,6 +52,13 @@ export interface ClusterUnderTest {
   signal(member: number, signal: MemberSignal): Promise<void>;
   /** Stops every process it started and removes nothing but its processes. Safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * Each member's own word on the leader it follows, as it writes it (its log line on a leader change,
+   * read from its stderr as it comes, no polling): `listener` is called at once with the member and the
+   * leader it now names (null: none). Absent where the system's log does not say whom it follows
+   * (ZooKeeper). Returns the function that unsubscribes.
+   */
+  announcements?(listener: (member: number, leader: number | null) => void): () => void;
 }
 
 export interface SystemUnderTest {

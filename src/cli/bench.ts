@@ -224,18 +224,18 @@ function disruptedCell(report: FailoverReport): string {
 
 /** The side-by-side table, in Markdown (readable in a terminal, pasted as is into docs/bench.md). */
 export function formatTable(rows: readonly Row[]): string {
-  const header = ['system', 'N', 'kind', 'settings', 'failover p50', 'p90', 'p99', 'max', 'lease p50', 'disrupted after resume', 'cold start p50', 'load p50', 'failures'];
+  const header = ['system', 'N', 'kind', 'settings', 'failover p50', 'p90', 'p99', 'max', 'named p50', 'lease p50', 'disrupted after resume', 'cold start p50', 'load p50', 'failures'];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i >= 4 ? '---:' : '---')).join('|')}|`];
   for (const row of rows) {
     if (row.kind === 'unavailable') {
-      lines.push(`| ${row.system} | ${row.nodes} | ${row.failoverKind ?? '-'} | not available: ${row.reason} | - | - | - | - | - | - | - | - | - |`);
+      lines.push(`| ${row.system} | ${row.nodes} | ${row.failoverKind ?? '-'} | not available: ${row.reason} | - | - | - | - | - | - | - | - | - | - |`);
       continue;
     }
     const r = row.report;
     const f = r.failover;
     const load = r.load ? r.load.median.toFixed(1) : '-';
     lines.push(
-      `| ${r.system} | ${r.nodes} | ${r.kind} | ${r.settings} | ${ms(f?.median)} | ${ms(f?.p90)} | ${ms(f?.p99)} | ${ms(f?.max)} | ${leaseCell(r)} | ${disruptedCell(r)} | ${ms(r.coldStart?.median)} | ${load} | ${r.failures}/${r.trials.length}${r.aborted ? ' (interrupted)' : ''} |`,
+      `| ${r.system} | ${r.nodes} | ${r.kind} | ${r.settings} | ${ms(f?.median)} | ${ms(f?.p90)} | ${ms(f?.p99)} | ${ms(f?.max)} | ${r.named ? ms(r.named.median) : 'n/a'} | ${leaseCell(r)} | ${disruptedCell(r)} | ${ms(r.coldStart?.median)} | ${load} | ${r.failures}/${r.trials.length}${r.aborted ? ' (interrupted)' : ''} |`,
     );
   }
   return lines.join('\n') + '\n';
@@ -284,7 +284,7 @@ function progressPrinter(io: BenchIo): ((event: ProgressEvent) => void) | undefi
       const r = event.result;
       const lease = r.leaseMs !== null ? `, lease ${Math.round(r.leaseMs)} ms` : '';
       const resume = r.resumeDisrupted !== null ? `, ${r.resumeDisrupted ? `disrupted after the resume (${r.resumeDisruption})` : 'undisturbed after the resume'}` : '';
-      io.err(`\r\x1b[K${head}: ${r.ok ? `failover ${Math.round(r.failoverMs!)} ms (${r.killed} → ${r.newLeader})${lease}${resume}, cold start ${Math.round(r.coldStartMs!)} ms, load ${r.load.toFixed(1)}` : `FAILED in ${r.failure?.phase}`}\n`);
+      io.err(`\r\x1b[K${head}: ${r.ok ? `failover ${Math.round(r.failoverMs!)} ms (${r.killed} → ${r.newLeader})${r.namedMs !== null ? `, named ${Math.round(r.namedMs)} ms` : ''}${lease}${resume}, cold start ${Math.round(r.coldStartMs!)} ms, load ${r.load.toFixed(1)}` : `FAILED in ${r.failure?.phase}`}\n`);
     }
   };
 }

@@ -125,3 +125,27 @@ test('--advertise: JSON from a flag, BALLOT_ADVERTISE or an object in --config; 
     assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
   }
 });
+
+test('--priority: from a flag, BALLOT_PRIORITY or a number in --config; raft only; a mistake is one line, exit 2', { timeout: 90_000 }, () => {
+  const base = (algorithm: string): string[] => ['--id', '1', '--algorithm', algorithm, '--peers', '1=127.0.0.1:7001,2=127.0.0.1:7002', '--data-dir', join(dir, `prio-${algorithm}`)];
+  assert.equal(parse([...base('raft'), '--priority', '5']).options.priority, 5);
+  assert.equal(parse(base('raft'), { BALLOT_PRIORITY: '7' }).options.priority, 7);
+  assert.equal(parse([...base('raft'), '--config', file('priority.json', { priority: 3 })]).options.priority, 3);
+  assert.equal(parse(base('raft')).options.priority, undefined);
+  const cases: [string[], RegExp][] = [
+    [[...base('raft'), '--priority', '-1'], /^ballot node: --priority must be ≥ 0/],
+    [[...base('raft'), '--priority', 'high'], /^ballot node: --priority must be an integer/],
+    [[...base('raft'), '--priority', '1000001'], /^ballot node: --priority must be at most 1000000/],
+    // Refused when the node starts (resolveConfig): Bully and ZAB cannot hand leadership over.
+    [[...base('bully'), '--priority', '1'], /^ballot node: priority: bully has no preferred leader to set: the highest live id always leads/],
+    [[...base('zab'), '--priority', '1'], /^ballot node: priority: zab cannot hand leadership over/],
+  ];
+  for (const [args, expected] of cases) {
+    const result = spawnSync(process.execPath, [mainJs, 'node', ...args], { env: { PATH: process.env['PATH'] }, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
+    assert.match(result.stderr.trim(), expected);
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+  }
+  // Priority 0 is the default and is accepted everywhere (it prefers nothing).
+  assert.equal(parse([...base('zab'), '--priority', '0']).options.priority, 0);
+});

@@ -14,6 +14,7 @@ import { InvalidMeta, parseMeta, type Meta } from '../runtime/meta.js';
 import { parseRaftOptions, raftOptions } from './raft-flags.js';
 import { ConfigError, StorageError, jsonLogger, logLevels, startNode, type LogLevel, type NodeHandle, type StartOptions } from '../runtime/index.js';
 import { readTlsFiles, type TlsOptions } from '../runtime/config.js';
+import { MAX_PRIORITY } from '../runtime/schema.js';
 import { UsageError, helpText, idMap, integer, oneOf, parseOptions, timing, timingOptions, type CommandSpec, type ParsedOptions } from './args.js';
 import type { CommandIo } from './io.js';
 import { onStopSignal, stopSignalCaught } from './signals.js';
@@ -36,6 +37,7 @@ export const nodeSpec: CommandSpec = {
     listen: { type: 'string', value: 'HOST:PORT', description: "where to accept peer connections (default: this node's address in --peers)" },
     http: { type: 'string', value: 'HOST:PORT', description: 'where to serve /status, /health, /livez, /readyz, /leader, /watch, /metrics (default: no HTTP)' },
     advertise: { type: 'string', value: 'JSON', description: 'a small flat JSON object this node tells its peers, e.g. \'{"url":"http://10.0.0.5:8080"}\' (GET /leader shows the leader\'s)' },
+    priority: { type: 'string', value: 'N', description: `raft: preferred leader, 0-${MAX_PRIORITY} (default 0); a leader hands over, by a transfer, to a connected voter of higher priority (docs/embedding.md)` },
     peers: { type: 'string', value: 'ID=HOST:PORT,...', description: 'every voting member and its peer address, this node included (required)' },
     observers: { type: 'string', value: 'ID=HOST:PORT,...', description: 'non-voting members (ZAB observers, Raft learners)' },
     'data-dir': { type: 'string', value: 'DIR', description: "this node's durable state (created if missing; required)" },
@@ -193,6 +195,7 @@ export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
     ...(tlsFlags.length === 3 ? { tls: readTls(withId(values['tls-cert'], 'tls-cert', id), withId(values['tls-key'], 'tls-key', id), required(values['tls-ca'], 'tls-ca')) } : {}),
     ...(values.record !== undefined ? { record: required(values.record, 'record') } : {}),
     ...(values.advertise !== undefined ? { advertise: advertised(required(values.advertise, 'advertise')) } : {}),
+    ...(values.priority !== undefined ? { priority: integer(values.priority, 'priority', 0, 0, MAX_PRIORITY) } : {}),
     ...(values['record-max-mb'] !== undefined ? { recordMaxBytes: integer(values['record-max-mb'], 'record-max-mb', 1024, 1, 1024 * 1024) * 1024 * 1024 } : {}),
   };
   if (values['record-max-mb'] !== undefined && values.record === undefined) throw new UsageError('--record-max-mb needs --record FILE');

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { findAlgorithm, type AlgorithmName } from '../core/algorithms.js';
 import type { AnyAlgorithm, NodeId, Timing } from '../core/types.js';
-import { CLUSTER_ID_PATTERN } from './schema.js';
+import { CLUSTER_ID_PATTERN, MAX_PRIORITY } from './schema.js';
 import { heartbeatProblem } from './timing-rule.js';
 
 export class ConfigError extends Error {}
@@ -87,6 +87,12 @@ export interface NodeOptions {
   readonly tls?: TlsOptions;
   /** Plaintext although some member is not on loopback (anyone who reaches the peer port can vote). */
   readonly insecure?: boolean;
+  /**
+   * Preferred leader (Raft only; leadership.ts, PreferredLeader): a leader that has led stably hands
+   * its leadership, by a transfer, to a connected voter of higher priority. 0 (the default) prefers
+   * nothing; equal priorities never move leadership. An integer 0..MAX_PRIORITY.
+   */
+  readonly priority?: number;
 }
 
 export interface ResolvedConfig {
@@ -106,6 +112,18 @@ export interface ResolvedConfig {
   readonly tls: TlsOptions | null;
   /** Plaintext with members beyond loopback (--insecure): the node warns once at start. */
   readonly insecure: boolean;
+  /** Leadership priority (preferred leader), 0 when none. */
+  readonly priority: number;
+}
+
+/**
+ * Whether the algorithm can hand its leadership to a chosen node (Raft's TimeoutNow, thesis §3.10).
+ * Bully cannot: its highest live id always wins, and any hand-over would be undone at once — its
+ * preferred leader is the highest id, by design. ZAB cannot: ZooKeeper has no transfer; its followers
+ * re-elect when the leader's connections close.
+ */
+export function transfersLeadership(algorithm: AnyAlgorithm): boolean {
+  return algorithm.name === 'raft';
 }
 
 function entries(members: Members): [NodeId, string][] {
@@ -167,5 +185,15 @@ export function resolveConfig(options: NodeOptions): ResolvedConfig {
     throw new ConfigError(`${exposed[0]} is not a loopback address: give --tls-cert, --tls-key and --tls-ca for authenticated peers (or --insecure to run unauthenticated anyway)`);
   }
   const insecure = !tls && exposed.length > 0;
-  return { id, algorithm, voters, observers, addresses, listen, http, dataDir: options.dataDir, clusterId, timing, joinNew: options.joinNew === true, tls, insecure };
+  const priority = options.priority ?? 0;
+  if (!Number.isSafeInteger(priority) || priority < 0 || priority > MAX_PRIORITY) throw new ConfigError(`priority must be an integer from 0 to ${MAX_PRIORITY}, got ${String(priority)}`);
+  if (priority > 0 && !transfersLeadership(algorithm)) {
+    throw new ConfigError(
+      algorithm.name === 'bully'
+        ? 'priority: bully has no preferred leader to set: the highest live id always leads (give the preferred node the highest id)'
+        : `priority: ${algorithm.name} cannot hand leadership over, so it cannot prefer a leader (only raft can)`,
+    );
+  }
+  if (priority > 0 && !voters.includes(id)) throw new ConfigError(`priority: node ${id} is not a voter, and only voters can lead`);
+  return { id, algorithm, voters, observers, addresses, listen, http, dataDir: options.dataDir, clusterId, timing, joinNew: options.joinNew === true, tls, insecure, priority };
 }

@@ -283,3 +283,118 @@ export class LeadershipScope {
     this.waiters.clear();
   }
 }
+
+// ---- preferred leader ------------------------------------------------------------------------------
+
+/**
+ * The pacing of the preferred-leader policy, from the node's timing (T = the longest election timeout).
+ */
+export interface PreferenceTiming {
+  /**
+   * How long this node must have led in its term, holding its lease, before it hands over, and how long
+   * the target must have been connected without a break: a leader just elected, or a peer just back,
+   * is left to settle (a flapping link must not bounce leadership).
+   */
+  readonly settleMs: number;
+  /** The least time between two attempts of this node. */
+  readonly retryMs: number;
+  /** How long a target that failed a transfer is passed over; doubled for each failure in a row, up to 8 times. */
+  readonly cooldownMs: number;
+  /** How often a leader looks at its peers' priorities. */
+  readonly checkMs: number;
+}
+
+export function preferenceTiming(timing: { readonly electionTimeoutMaxMs: number }): PreferenceTiming {
+  const longest = timing.electionTimeoutMaxMs;
+  return { settleMs: 2 * longest, retryMs: 5 * longest, cooldownMs: 10 * longest, checkMs: longest / 2 };
+}
+
+/**
+ * Preferred leader (issue 13, item 4), the sofa-jraft / TiKV PD approach: leadership moves to a node of
+ * higher priority only by a transfer (Raft's TimeoutNow, thesis §3.10) that the LEADER starts, never by
+ * the preferred node disrupting a term. The leader, having led stably for `settleMs`, picks the
+ * connected voter of the highest priority above its own (lowest id among equals) that has stayed
+ * connected for `settleMs` and has not just failed a transfer; at most one attempt per `retryMs`.
+ * Equal priorities never move leadership, and the preferred node itself never hands over, so
+ * leadership converges in one transfer and does not flap. The transfer itself (the core's) waits for
+ * the target to be caught up and is abandoned after an election timeout if the target does not win.
+ *
+ * A pure policy: the caller (node.ts) gives it the clock, the status and the live peers' priorities
+ * (from their handshakes, transport.ts), and carries out the transfer it names.
+ */
+export class PreferredLeader {
+  /** The term this node leads in and when it began leading in it; null while it does not lead. */
+  private reign: { readonly term: number; readonly since: number } | null = null;
+  /** When each peer's link was first seen alive in this reign, for as long as it stays alive (checked every checkMs). */
+  private readonly connectedSince = new Map<NodeId, number>();
+  private lastAttempt = -Infinity;
+  /** Targets that failed: how many times in a row, and until when they are passed over. */
+  private readonly failures = new Map<NodeId, { readonly count: number; readonly until: number }>();
+
+  constructor(
+    private readonly id: NodeId,
+    readonly priority: number,
+    private readonly voters: readonly NodeId[],
+    private readonly timing: PreferenceTiming,
+  ) {}
+
+  /**
+   * One check: the voter to hand leadership to now, or null. A non-null answer counts as an attempt;
+   * report its outcome with `finished`. `live`: every peer whose link is alive now, with its priority.
+   */
+  target(now: number, status: Status, live: ReadonlyMap<NodeId, number>): NodeId | null {
+    if (!leads(status)) {
+      this.reign = null;
+      return null;
+    }
+    if (this.reign === null || this.reign.term !== status.term) {
+      // A new reign: connections are timed from here (this node was not watching them before).
+      this.reign = { term: status.term, since: now };
+      this.connectedSince.clear();
+    }
+    for (const peer of this.connectedSince.keys()) if (!live.has(peer)) this.connectedSince.delete(peer);
+    for (const peer of live.keys()) if (!this.connectedSince.has(peer)) this.connectedSince.set(peer, now);
+    if (!holdsLeadership(status) || now - this.reign.since < this.timing.settleMs || now - this.lastAttempt < this.timing.retryMs) return null;
+    const best = this.highest(live, this.priority, (peer) => now - this.connectedSince.get(peer)! >= this.timing.settleMs && this.notFailed(peer, now));
+    if (best !== null) this.lastAttempt = now;
+    return best;
+  }
+
+  /**
+   * Whom a leader that is stopping hands over to (node.ts, stop): the live voter of the highest priority
+   * above 0 that has not just failed a transfer, so that leadership need not move a second time; null
+   * when no live peer has a priority (then the core picks the most up-to-date voter).
+   */
+  handOverTarget(now: number, live: ReadonlyMap<NodeId, number>): NodeId | null {
+    return this.highest(live, 0, (peer) => this.notFailed(peer, now));
+  }
+
+  /** The voter in `live` of the highest priority strictly above `floor` that `eligible` accepts; the lowest id among equals. */
+  private highest(live: ReadonlyMap<NodeId, number>, floor: number, eligible: (peer: NodeId) => boolean): NodeId | null {
+    let best: NodeId | null = null;
+    let bestPriority = floor;
+    for (const [peer, priority] of live) {
+      if (peer === this.id || !this.voters.includes(peer) || !eligible(peer)) continue;
+      // Strictly higher than the best so far (the floor first): equal never moves; among equals the lowest id.
+      if (priority > bestPriority || (best !== null && priority === bestPriority && peer < best)) {
+        best = peer;
+        bestPriority = priority;
+      }
+    }
+    return best;
+  }
+
+  private notFailed(peer: NodeId, now: number): boolean {
+    return (this.failures.get(peer)?.until ?? -Infinity) <= now;
+  }
+
+  /** The outcome of the attempt toward `to`: `won` when `to` leads now. A failed target is passed over for a while. */
+  finished(now: number, to: NodeId, won: boolean): void {
+    if (won) {
+      this.failures.delete(to);
+      return;
+    }
+    const count = (this.failures.get(to)?.count ?? 0) + 1;
+    this.failures.set(to, { count, until: now + this.timing.cooldownMs * 2 ** Math.min(count - 1, 3) });
+  }
+}

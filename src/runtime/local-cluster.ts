@@ -29,6 +29,8 @@ export interface LocalClusterOptions {
   readonly clusterId?: string;
   /** More arguments for every member (timing knobs, --log). */
   readonly extraArgs?: readonly string[];
+  /** More arguments for one member, by id (e.g. { 3: ['--priority', '1'] }), after extraArgs. */
+  readonly memberArgs?: Readonly<Record<NodeId, readonly string[]>>;
   /**
    * Run every member with mutual TLS, from the files certificates.ts writes into this directory
    * (ca.crt, node-<i>.crt, node-<i>.key); default: plaintext (every member is on loopback).
@@ -72,6 +74,7 @@ export class LocalCluster {
   private readonly table = new Map<NodeId, Member>();
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 1, keepAliveMsecs: 1000 });
   private readonly exitListeners = new Set<(exit: MemberExit) => void>();
+  private readonly lineListeners = new Set<(id: NodeId, line: string) => void>();
   private readonly logs = new Map<NodeId, WriteStream>();
 
   constructor(private readonly options: LocalClusterOptions) {
@@ -94,6 +97,7 @@ export class LocalCluster {
         ...(options.clusterId ? ['--cluster-id', options.clusterId] : []),
         ...(options.tlsDir ? tlsArgs(options.tlsDir, id) : []),
         ...(options.extraArgs ?? []),
+        ...(options.memberArgs?.[id] ?? []),
         '--exit-on-stdin-close',
       ];
       this.table.set(id, { id, args, httpPort: options.httpPorts[id - 1]!, child: null, exited: null, stderr: [] });
@@ -132,6 +136,12 @@ export class LocalCluster {
     return () => void this.exitListeners.delete(listener);
   }
 
+  /** Called with every line a member writes on stderr (its JSON log lines), as soon as it is read. */
+  onStderrLine(listener: (id: NodeId, line: string) => void): () => void {
+    this.lineListeners.add(listener);
+    return () => void this.lineListeners.delete(listener);
+  }
+
   /** Starts (or restarts, with the same arguments) one member. */
   start(id: NodeId): void {
     const member = this.member(id);
@@ -150,7 +160,9 @@ export class LocalCluster {
       log?.write(text);
       const lines = (partial + text).split('\n');
       partial = lines.pop()!;
-      member.stderr.push(...lines.filter((line) => line.trim() !== ''));
+      const complete = lines.filter((line) => line.trim() !== '');
+      member.stderr.push(...complete);
+      for (const line of complete) for (const listener of this.lineListeners) listener(id, line);
       if (member.stderr.length > STDERR_LINES) member.stderr.splice(0, member.stderr.length - STDERR_LINES);
     });
     child.stdin!.on('error', () => {}); // the child may be gone before we close its stdin

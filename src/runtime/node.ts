@@ -15,9 +15,9 @@ import { rmSync } from 'node:fs';
 import { NodeDriver, leads, type DriverEvent } from '../core/driver.js';
 import { isQuorum, majority } from '../core/quorum.js';
 import type { ElectionEvent, Input, Message, NodeId, Status } from '../core/types.js';
-import { ConfigError, resolveConfig, type NodeOptions, type ResolvedConfig } from './config.js';
+import { ConfigError, resolveConfig, transfersLeadership, type NodeOptions, type ResolvedConfig } from './config.js';
 import { StatusServer, type Readiness } from './http.js';
-import { LeadershipScope, type LeaderInfo, type LeadershipJob, type LeaderJob, type LeadOptions, type Reign } from './leadership.js';
+import { LeadershipScope, PreferredLeader, preferenceTiming, type LeaderInfo, type LeadershipJob, type LeaderJob, type LeadOptions, type Reign } from './leadership.js';
 import { adaptLogger, silentLogger, type Logger, type PinoLikeLogger } from './log.js';
 import { checkMeta, InvalidMeta, type Meta } from './meta.js';
 import { NodeMetrics } from './metrics.js';
@@ -180,6 +180,10 @@ class NodeHost {
   private readonly stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
   /** lead(), leader(), waitForLeader(): fed every status change (leadership.ts). */
   private readonly leadership: LeadershipScope;
+  /** The preferred-leader policy (leadership.ts), where the algorithm can hand leadership over; null elsewhere. */
+  private readonly preferred: PreferredLeader | null;
+  /** Runs the policy's check while this node leads (only then: a follower has nothing to decide). */
+  private preferenceTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly config: ResolvedConfig,
@@ -198,6 +202,7 @@ class NodeHost {
       (error, reign) => this.emit('job-failed', { error, reign }),
       () => this.status(),
     );
+    this.preferred = transfersLeadership(config.algorithm) ? new PreferredLeader(config.id, config.priority, config.voters, preferenceTiming(config.timing)) : null;
   }
 
   async start(): Promise<void> {
@@ -250,6 +255,7 @@ class NodeHost {
         fresh: this.fresh,
         onRecognized: (peer) => this.recognizedBy(peer),
         meta: this.meta,
+        priority: this.config.priority,
         // The leader's meta may arrive after the leader is known (its handshake on a later connection).
         onMeta: () => this.http?.leaderChanged(),
         validateMessage,
@@ -521,6 +527,7 @@ class NodeHost {
         for (const waiter of [...this.statusWaiters]) waiter(event.status);
         return;
       case 'lost-leadership':
+        this.stopPreferenceChecks();
         this.emit('lost-leadership', { term: event.term });
         return;
       case 'leader-changed':
@@ -535,6 +542,7 @@ class NodeHost {
         this.http?.leaderChanged();
         return;
       case 'became-leader':
+        this.startPreferenceChecks();
         this.emit('became-leader', { term: event.term });
         return;
       default: {
@@ -562,16 +570,52 @@ class NodeHost {
     return true;
   }
 
+  // ---- preferred leader (leadership.ts, PreferredLeader) --------------------------------------------
+
+  private startPreferenceChecks(): void {
+    const policy = this.preferred;
+    if (policy === null || this.preferenceTimer !== null) return;
+    this.preferenceTimer = setInterval(() => this.checkPreference(policy), preferenceTiming(this.config.timing).checkMs);
+  }
+
+  private stopPreferenceChecks(): void {
+    if (this.preferenceTimer !== null) clearInterval(this.preferenceTimer);
+    this.preferenceTimer = null;
+  }
+
+  /** One look at the live voters' priorities (from their handshakes); hands leadership over if the policy says so. */
+  private checkPreference(policy: PreferredLeader): void {
+    // A node that is stopping hands over by itself (stop()), to its own choice.
+    if (this.state !== 'running' || this.stopping !== null || this.transport === null) return;
+    const live = this.livePriorities();
+    const to = policy.target(this.now(), this.status(), live);
+    if (to === null) return;
+    this.logger.info('preferred-leader', { to, priority: live.get(to)!, own: policy.priority, term: this.last.term });
+    void this.transferLeadership(to).then((handedOver) => {
+      const won = handedOver && this.last.leader === to;
+      policy.finished(this.now(), to, won);
+      if (!won && this.state === 'running') this.logger.info('preferred-leader-failed', { to, leader: this.last.leader, term: this.last.term });
+    });
+  }
+
+  /** A stopping leader's target: the live voter of the highest priority, if any has one (leadership.ts). */
+  private handOverTarget(): NodeId | null {
+    return this.preferred === null ? null : this.preferred.handOverTarget(this.now(), this.livePriorities());
+  }
+
+  /** The peers whose links are alive now, with the priority each advertised in its handshake. */
+  private livePriorities(): Map<NodeId, number> {
+    const transport = this.transport;
+    return new Map((transport?.livePeers() ?? []).map((peer) => [peer, transport!.priorityOf(peer)] as const));
+  }
+
   // ---- stopping -------------------------------------------------------------------------------------
 
-  /**
-   * Raft only: Bully's highest live id always wins, so a hand-over elsewhere would be undone at once;
-   * ZooKeeper (ZAB) has no transfer either — its followers re-elect when the leader's connections close.
-   */
+  /** Raft only (config.ts, transfersLeadership, says why not Bully and ZAB). */
   private async transferLeadership(to: NodeId | null): Promise<boolean> {
     const { id, voters, algorithm, timing } = this.config;
     if (to !== null && (to === id || !voters.includes(to))) throw new ConfigError(`transferLeadership: ${to} is not another voter of this cluster (voters: ${voters.join(', ')})`);
-    if (this.state !== 'running' || !leads(this.last) || algorithm.name !== 'raft') return false;
+    if (this.state !== 'running' || !leads(this.last) || !transfersLeadership(algorithm)) return false;
     const term = this.last.term;
     // The lease ends, and every lead() job is aborted, BEFORE TimeoutNow is written to a socket (the
     // driver sends before it reports the status that says so): leases never overlap, even if this
@@ -602,8 +646,8 @@ class NodeHost {
   /** `handOver`: a leader transfers its leadership first (stop() by the user; not a fatal halt). */
   private stop(handOver = false): Promise<void> {
     if (this.stopping) return this.stopping;
-    if (handOver && this.state === 'running' && leads(this.last) && this.config.algorithm.name === 'raft') {
-      this.stopping = this.transferLeadership(null).then(() => this.close());
+    if (handOver && this.state === 'running' && leads(this.last) && transfersLeadership(this.config.algorithm)) {
+      this.stopping = this.transferLeadership(this.handOverTarget()).then(() => this.close());
       return this.stopping;
     }
     this.stopping = this.close();
@@ -620,6 +664,7 @@ class NodeHost {
     this.timer = null;
     if (this.dueTick) clearImmediate(this.dueTick);
     this.dueTick = null;
+    this.stopPreferenceChecks();
     if (this.warmUpSlice) clearImmediate(this.warmUpSlice);
     this.warmUpSlice = null;
     // Before anything closes: every lead() job is aborted while this node still holds what it held.

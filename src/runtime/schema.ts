@@ -260,7 +260,16 @@ export interface Handshake {
    * bump; members that advertise need peers that know the field (upgrade, then advertise).
    */
   readonly meta?: Meta | undefined;
+  /**
+   * The sender's leadership priority (`--priority`, preferred leader: leadership.ts), present only when
+   * above 0; like `meta` it needs no version bump: members given a priority need peers that know the
+   * field (upgrade, then set priorities).
+   */
+  readonly priority?: number | undefined;
 }
+
+/** The highest `--priority` (any bound would do; this one keeps the handshake's number small). */
+export const MAX_PRIORITY = 1_000_000;
 
 /** Cluster ids: short printable names (they appear in logs and handshakes). */
 export const CLUSTER_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
@@ -288,8 +297,9 @@ export const handshakeSchema: Validator<Handshake> = validator(
         const issue = metaProblem(value);
         return issue === null ? null : { path: [...path, 'meta', ...issue.path], message: issue.message };
       },
+      priority: integer(1, MAX_PRIORITY),
     },
-    new Set(['fresh', 'meta']),
+    new Set(['fresh', 'meta', 'priority']),
   ),
 );
 

@@ -66,6 +66,8 @@ export interface TransportOptions extends LinkOptions {
   readonly meta?: Meta;
   /** A peer's handshake brought its meta (the first time, or a different one after it restarted). */
   readonly onMeta?: (peer: NodeId, meta: Meta) => void;
+  /** This node's leadership priority (preferred leader, leadership.ts), sent in its handshakes when above 0. */
+  readonly priority?: number;
   /** Called for every valid message, in arrival order per sender. */
   readonly onMessage: (from: NodeId, message: Message) => void;
   readonly maxFrameBytes?: number;
@@ -88,6 +90,8 @@ interface Inbound {
   fresh: boolean;
   /** What its handshake advertised ({} if nothing); learned when the connection is established. */
   meta: Meta;
+  /** The priority its handshake gave (0 if none); learned, like meta, when the connection is established. */
+  priority: number;
   lastHeard: number;
   sentSinceTick: boolean;
   /** It has been through a poll of the event loop since it was accepted: its handshake could have been read. */
@@ -110,6 +114,8 @@ export class Transport {
   private readonly heard = new Map<NodeId, number>();
   /** What each member advertised in its latest checked handshake ({} when nothing); kept while it is away. */
   private readonly metas = new Map<NodeId, Meta>();
+  /** Each member's priority from its latest established handshake (absent: 0). */
+  private readonly priorities = new Map<NodeId, number>();
   /** Members seen with a non-fresh handshake that then sent a valid frame, in this process's life. */
   private readonly known = new Set<NodeId>();
   private readonly timing: LinkTiming;
@@ -142,6 +148,7 @@ export class Transport {
       to: 0,
       ...(options.fresh ? { fresh: true as const } : {}),
       ...(options.meta && Object.keys(options.meta).length > 0 ? { meta: options.meta } : {}),
+      ...(options.priority !== undefined && options.priority > 0 ? { priority: options.priority } : {}),
     };
     for (const [peer, address] of options.peers) {
       const frame = encodeFrame({ ...handshake, to: peer });
@@ -184,6 +191,11 @@ export class Transport {
   /** What `peer` advertised in its latest handshake ({} if nothing), or null before its first handshake reached this node. */
   metaOf(peer: NodeId): Meta | null {
     return this.metas.get(peer) ?? null;
+  }
+
+  /** The leadership priority `peer` gave in its latest established handshake; 0 when none (or none yet). */
+  priorityOf(peer: NodeId): number {
+    return this.priorities.get(peer) ?? 0;
   }
 
   /** The link deadlines in force (linkTiming of the node's timing). */
@@ -299,6 +311,7 @@ export class Transport {
       from: null,
       fresh: false,
       meta: {},
+      priority: 0,
       lastHeard: now,
       sentSinceTick: false,
       polled: false,
@@ -394,6 +407,7 @@ export class Transport {
     connection.from = from;
     connection.fresh = handshake.fresh === true;
     connection.meta = handshake.meta ?? {};
+    connection.priority = handshake.priority ?? 0;
     if (connection.fresh && this.known.has(from)) {
       // It started on an empty data dir, yet we spoke with it before: it has lost its state (a vote,
       // a term) and must not rejoin as a new member without being told to (--join-new).
@@ -430,6 +444,7 @@ export class Transport {
     this.established.set(from, connection);
     this.heard.set(from, performance.now());
     this.learnMeta(from, connection.meta);
+    this.priorities.set(from, connection.priority);
     this.options.metrics.connection(from, 'inbound', true);
     this.options.logger.info('peer-connected', { peer: from, direction: 'inbound' });
     for (const message of connection.held.splice(0)) this.deliver(from, message);
