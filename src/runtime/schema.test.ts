@@ -117,7 +117,7 @@ test('field shapes: naturals, ids, lists, choices and objects are bounded and st
 });
 
 test('the handshake names version, cluster, algorithm, sender and receiver (and fresh: true), nothing else', () => {
-  const good = { ballot: 3, cluster: 'prod-1', algorithm: 'raft', from: 2, to: 1 };
+  const good = { ballot: 4, cluster: 'prod-1', algorithm: 'raft', from: 2, to: 1 };
   assert.equal(handshakeSchema.safeParse(good).success, true);
   assert.equal(handshakeSchema.safeParse({ ...good, fresh: true }).success, true);
   assert.equal(handshakeSchema.safeParse({ ...good, fresh: false }).success, false, 'fresh is present only when true');
