@@ -93,6 +93,8 @@ export function createRaft(options: RaftOptions = defaultRaftOptions): Algorithm
     // §7: absent until the first compaction, and in files written before it existed.
     snapshot: { optional: { object: { index: 'nat', term: 'term', data: { text: MAX_SNAPSHOT_CHARS } } } },
   },
+  // An entry committed on one node is that entry on every node, and an acknowledged proposal is never lost.
+  replication: 'consensus',
   roles: ['follower', 'precandidate', 'candidate', 'leader', 'learner'],
   supportsObservers: true,
   // One RequestVote and one answer per other voter (§5.2); PreVote (thesis §9.6) adds as many before it.
