@@ -144,7 +144,7 @@ export const mutants: readonly Mutant[] = [
     caughtBy: 'log-agreement',
     // The follower checks only that it holds an entry at prevLogIndex, whatever its term.
     apply: () => patch(RaftNode.prototype, 'logMatches', () => function (this: Internals, index: number) {
-      return (this.termAt as (index: number) => number | undefined).call(this, index) !== undefined;
+      return (this.log as { termAt(index: number): number | undefined }).termAt(index) !== undefined;
     }),
   },
   {

@@ -39,11 +39,11 @@ import {
   type PreVoteResponse,
   type RaftDurable,
   type RaftMessage,
-  type RaftSnapshot,
   type RequestVote,
   type RequestVoteResponse,
   type TimeoutNow,
 } from './messages.js';
+import { RaftLog } from './log.js';
 
 /** The entries of a heartbeat (shared: an empty list allocates nothing per heartbeat). */
 const NO_ENTRIES: readonly LogEntry[] = Object.freeze([]);
@@ -100,14 +100,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   // Durable state (Figure 2): persisted before any message that depends on it is sent.
   private currentTerm: number;
   private votedFor: NodeId | null;
-  /**
-   * The entries after the snapshot (entry k has index snapshotIndex() + 1 + k). Copied before it is
-   * changed once it has been handed to the host (`logShared`): a persisted state never changes after.
-   */
-  private log: LogEntry[];
-  private logShared = true;
-  /** §7: the snapshot replacing the log up to its index, or null. */
-  private snapshot: RaftSnapshot | null;
+  /** The log and its snapshot (§5.3, §7). */
+  private readonly log: RaftLog;
 
   // Volatile state on all servers (Figure 2).
   /** The highest index known committed. */
@@ -201,12 +195,11 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.isVoter = config.voters.includes(config.id);
     this.currentTerm = durable.currentTerm;
     this.votedFor = durable.votedFor;
-    this.log = durable.log as LogEntry[];
-    this.snapshot = durable.snapshot ?? null;
+    this.log = new RaftLog(durable);
     // A snapshot holds only committed entries: the state machine starts from it (types.ts, committed).
-    this.commitIndex = this.reportedIndex = this.snapshotIndex();
-    if (this.snapshot !== null) {
-      const { index, term, data } = this.snapshot;
+    this.commitIndex = this.reportedIndex = this.log.snapshotIndex();
+    if (this.log.snapshot !== null) {
+      const { index, term, data } = this.log.snapshot;
       this.out.emit({ type: 'snapshot-installed', index, term, snapshot: data });
     }
     // §5.2: servers start up as followers (learners never campaign, so they need no election timer).
@@ -320,7 +313,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.out.emit({ type: 'transfer-started', term: this.currentTerm, to: target, deadline: this.transfer.deadline });
     // Reads waiting for a new round would wait for the transfer's end: refuse them now (no leader to name).
     this.refusePendingReads(null);
-    if ((this.matchIndex.get(target) ?? 0) === this.lastLogIndex()) this.sendTimeoutNow();
+    if ((this.matchIndex.get(target) ?? 0) === this.log.lastIndex()) this.sendTimeoutNow();
     else this.replicateTo(target);
   }
 
@@ -390,11 +383,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * the durable state and drop the entries it covers. Only what was reported committed can be compacted.
    */
   compact(_now: number, index: number, snapshot: string): void {
-    if (index <= this.snapshotIndex() || index > this.reportedIndex || snapshot.length > MAX_SNAPSHOT_CHARS) return;
-    const term = this.termAt(index)!;
-    this.log = this.log.slice(index - this.snapshotIndex());
-    this.logShared = false;
-    this.snapshot = { index, term, data: snapshot };
+    if (index <= this.log.snapshotIndex() || index > this.reportedIndex || snapshot.length > MAX_SNAPSHOT_CHARS) return;
+    this.log.compact(index, snapshot);
     this.persistDurable();
   }
 
@@ -526,20 +516,25 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     }
     if (!this.hearLeader(now, leader, request.round)) return;
     let { prevLogIndex, prevLogTerm, entries } = request;
-    const snapshotIndex = this.snapshotIndex();
+    const snapshotIndex = this.log.snapshotIndex();
     if (prevLogIndex < snapshotIndex) {
       // Entries up to our snapshot are committed, hence the leader's too (§5.4, Leader Completeness):
       // skip them, and check the rest against the snapshot's last entry.
       entries = entries.slice(Math.min(entries.length, snapshotIndex - prevLogIndex));
       prevLogIndex = snapshotIndex;
-      prevLogTerm = this.snapshot!.term;
+      prevLogTerm = this.log.snapshot!.term;
     }
     // §5.3: "Reply false if log doesn't contain an entry at prevLogIndex whose term matches prevLogTerm."
     if (!this.logMatches(prevLogIndex, prevLogTerm)) {
-      this.out.send(leader, { type: 'AppendEntriesResponse', term: this.currentTerm, success: false, round: request.round, matchIndex: this.conflictHint(prevLogIndex) });
+      this.out.send(leader, { type: 'AppendEntriesResponse', term: this.currentTerm, success: false, round: request.round, matchIndex: this.log.conflictHint(prevLogIndex) });
       return;
     }
-    this.appendEntries(prevLogIndex, entries);
+    const { changed, deletedFrom } = this.log.merge(prevLogIndex, entries);
+    // Never for a correct leader (§5.4.3): a committed entry is in every later leader's log. Should a
+    // broken core delete one, it is committed again from the leader's, and the replacement is reported
+    // (the simulator's log checker sees two entries at one index).
+    if (deletedFrom !== null && deletedFrom <= this.commitIndex) this.commitIndex = this.reportedIndex = deletedFrom - 1;
+    if (changed) this.persistDurable(); // before the answer leaves
     const lastNewIndex = prevLogIndex + entries.length;
     // Figure 2: "If leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of last new entry)."
     if (request.leaderCommit > this.commitIndex) this.commitUpTo(Math.min(request.leaderCommit, lastNewIndex));
@@ -573,46 +568,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
 
   /** §5.3's consistency check: our log holds an entry at `index` of `term` (index 0: the empty prefix). */
   private logMatches(index: number, term: number): boolean {
-    return this.termAt(index) === term;
-  }
-
-  /**
-   * After a failed consistency check at `prevLogIndex`: the highest index that may still match (the
-   * optimization at the end of §5.3): below our last index, and below every entry of the conflicting
-   * term, so the leader skips a whole term per round trip rather than one entry.
-   */
-  private conflictHint(prevLogIndex: number): number {
-    const last = this.lastLogIndex();
-    if (prevLogIndex > last) return last;
-    const conflictTerm = this.termAt(prevLogIndex);
-    let index = prevLogIndex - 1;
-    while (index > this.snapshotIndex() && this.termAt(index) === conflictTerm) index--;
-    return index;
-  }
-
-  /**
-   * §5.3, Figure 2: "If an existing entry conflicts with a new one (same index but different terms),
-   * delete the existing entry and all that follow it. Append any new entries not already in the log."
-   * Entries that match are kept (a reordered, older AppendEntries never truncates what a newer one
-   * brought). Durable before the answer leaves.
-   */
-  private appendEntries(prevLogIndex: number, entries: readonly LogEntry[]): void {
-    for (let k = 0; k < entries.length; k++) {
-      const index = prevLogIndex + 1 + k;
-      const existing = this.termAt(index);
-      if (existing === entries[k]!.term) continue;
-      const log = this.writableLog();
-      if (existing !== undefined) {
-        log.length = index - 1 - this.snapshotIndex();
-        // Never for a correct leader (§5.4.3): a committed entry is in every later leader's log. Should
-        // a broken core truncate one, it is committed again from the leader's, and the replacement is
-        // reported (the simulator's checkers see two commands at one index).
-        if (index <= this.commitIndex) this.commitIndex = this.reportedIndex = index - 1;
-      }
-      for (let j = k; j < entries.length; j++) log.push(entries[j]!);
-      this.persistDurable();
-      return;
-    }
+    return this.log.termAt(index) === term;
   }
 
   /**
@@ -624,14 +580,14 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     if (this.role !== 'leader' || response.term !== this.currentTerm || from === this.id || !this.members.includes(from)) return;
     const match = this.matchIndex.get(from) ?? 0;
     if (response.success) {
-      if (response.matchIndex > match && response.matchIndex <= this.lastLogIndex()) {
+      if (response.matchIndex > match && response.matchIndex <= this.log.lastIndex()) {
         this.matchIndex.set(from, response.matchIndex);
         if ((this.nextIndex.get(from) ?? 0) <= response.matchIndex) this.nextIndex.set(from, response.matchIndex + 1);
         if (this.config.voters.includes(from)) this.advanceCommit();
         if (this.role !== 'leader') return;
       }
       // A follower catching up gets the next batch (in steady state nextIndex is already past the end).
-      if ((this.nextIndex.get(from) ?? 0) <= this.lastLogIndex()) this.replicateTo(from);
+      if ((this.nextIndex.get(from) ?? 0) <= this.log.lastIndex()) this.replicateTo(from);
     } else {
       // §5.3: "decrement nextIndex and retry", to the follower's hint at once (never below what it matched).
       const next = Math.max(response.matchIndex, match) + 1;
@@ -648,7 +604,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private continueTransfer(from: NodeId): void {
     const transfer = this.transfer;
     if (this.role !== 'leader' || transfer === null || transfer.timeoutNowSent || transfer.to !== from) return;
-    if ((this.matchIndex.get(from) ?? 0) === this.lastLogIndex()) this.sendTimeoutNow();
+    if ((this.matchIndex.get(from) ?? 0) === this.log.lastIndex()) this.sendTimeoutNow();
   }
 
   /**
@@ -697,9 +653,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     if (!request.done) return answer(received.length, false);
     this.incoming = null;
     const data = received.chunks.join('');
-    this.log = this.termAt(index) === term ? this.log.slice(index - this.snapshotIndex()) : [];
-    this.logShared = false;
-    this.snapshot = { index, term, data };
+    this.log.install({ index, term, data });
     this.commitIndex = this.reportedIndex = index;
     this.persistDurable();
     this.out.emit({ type: 'snapshot-installed', index, term, snapshot: data });
@@ -710,14 +664,14 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     if (this.role !== 'leader' || response.term !== this.currentTerm || from === this.id || !this.members.includes(from)) return;
     if (response.done) {
       this.snapshotSent.delete(from);
-      if (response.lastIncludedIndex > (this.matchIndex.get(from) ?? 0) && response.lastIncludedIndex <= this.lastLogIndex()) {
+      if (response.lastIncludedIndex > (this.matchIndex.get(from) ?? 0) && response.lastIncludedIndex <= this.log.lastIndex()) {
         this.matchIndex.set(from, response.lastIncludedIndex);
         if (this.config.voters.includes(from)) this.advanceCommit();
       }
       if ((this.nextIndex.get(from) ?? 0) <= response.lastIncludedIndex) this.nextIndex.set(from, response.lastIncludedIndex + 1);
       if (this.role === 'leader') this.replicateTo(from);
-    } else if (this.snapshot !== null && response.lastIncludedIndex === this.snapshot.index) {
-      this.snapshotSent.set(from, { index: this.snapshot.index, offset: response.offset });
+    } else if (this.log.snapshot !== null && response.lastIncludedIndex === this.log.snapshot.index) {
+      this.snapshotSent.set(from, { index: this.log.snapshot.index, offset: response.offset });
       this.replicateTo(from);
     }
     this.acknowledged(now, from, response.round);
@@ -817,7 +771,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       this.becomeCandidate(now); // a cluster of one
       return;
     }
-    const request: PreVote = { type: 'PreVote', term: this.currentTerm + 1, lastLogIndex: this.lastLogIndex(), lastLogTerm: this.lastLogTerm() };
+    const request: PreVote = { type: 'PreVote', term: this.currentTerm + 1, lastLogIndex: this.log.lastIndex(), lastLogTerm: this.log.lastTerm() };
     this.out.broadcast(this.config.voters, this.id, request);
   }
 
@@ -860,8 +814,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     const request: RequestVote = {
       type: 'RequestVote',
       term: this.currentTerm,
-      lastLogIndex: this.lastLogIndex(),
-      lastLogTerm: this.lastLogTerm(),
+      lastLogIndex: this.log.lastIndex(),
+      lastLogTerm: this.log.lastTerm(),
       transfer,
     };
     this.out.broadcast(this.config.voters, this.id, request);
@@ -889,7 +843,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.nextIndex.clear();
     this.matchIndex.clear();
     this.snapshotSent.clear();
-    for (const member of this.members) if (member !== this.id) this.nextIndex.set(member, this.lastLogIndex() + 1);
+    for (const member of this.members) if (member !== this.id) this.nextIndex.set(member, this.log.lastIndex() + 1);
     // Thesis §6.4 / paper §8: a blank entry of the new term at once, so that the leader can commit (and
     // with it every earlier entry, §5.4.2) and serve reads without waiting for a client's write.
     this.appendOwnEntry('');
@@ -942,7 +896,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       }
     }
     let shared: AppendEntries | null = null;
-    const next = this.lastLogIndex() + 1;
+    const next = this.log.lastIndex() + 1;
     for (const member of this.members) {
       if (member === this.id) continue;
       if (this.nextIndex.get(member) !== next) {
@@ -963,24 +917,16 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * member whose next entry was compacted away gets the snapshot instead, one chunk at a time (§7).
    */
   private replicateTo(member: NodeId): void {
-    const next = this.nextIndex.get(member) ?? this.lastLogIndex() + 1;
-    if (next <= this.snapshotIndex()) {
+    const next = this.nextIndex.get(member) ?? this.log.lastIndex() + 1;
+    if (next <= this.log.snapshotIndex()) {
       this.sendSnapshotChunk(member);
       return;
     }
-    const last = this.lastLogIndex();
+    const last = this.log.lastIndex();
     let entries = NO_ENTRIES;
     if (next <= last) {
-      const batch: LogEntry[] = [];
-      let chars = 0;
-      for (let index = next; index <= last && batch.length < MAX_APPEND_ENTRIES; index++) {
-        const entry = this.entryAt(index);
-        chars += entry.command?.length ?? 0;
-        if (batch.length > 0 && chars > MAX_APPEND_CHARS) break;
-        batch.push(entry);
-      }
-      entries = batch;
-      this.nextIndex.set(member, next + batch.length);
+      entries = this.log.batchFrom(next, MAX_APPEND_ENTRIES, MAX_APPEND_CHARS);
+      this.nextIndex.set(member, next + entries.length);
     }
     this.out.send(member, this.appendEntriesFrom(next, entries));
   }
@@ -991,7 +937,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       type: 'AppendEntries',
       term: this.currentTerm,
       prevLogIndex: next - 1,
-      prevLogTerm: this.termAt(next - 1)!,
+      prevLogTerm: this.log.termAt(next - 1)!,
       entries,
       leaderCommit: this.commitIndex,
       round: this.round,
@@ -1000,7 +946,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
 
   /** §7: the next chunk of our snapshot to `member`, from what it acknowledged (resent at each heartbeat until it answers). */
   private sendSnapshotChunk(member: NodeId): void {
-    const snapshot = this.snapshot!;
+    const snapshot = this.log.snapshot!;
     const sent = this.snapshotSent.get(member);
     const offset = sent !== undefined && sent.index === snapshot.index ? sent.offset : 0;
     const data = snapshot.data.slice(offset, offset + MAX_CHUNK_CHARS);
@@ -1019,10 +965,10 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
 
   /** The leader appends an entry of its term, durably (before this step's messages leave); returns its index. */
   private appendOwnEntry(command: Command): number {
-    this.writableLog().push({ term: this.currentTerm, command });
+    const index = this.log.append(this.currentTerm, command);
     this.persistDurable();
     this.advanceCommit(); // a cluster of one commits at once
-    return this.lastLogIndex();
+    return index;
   }
 
   /**
@@ -1032,7 +978,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    */
   private advanceCommit(): void {
     if (this.role !== 'leader' || !this.isVoter) return;
-    const matched = this.config.voters.map((voter) => (voter === this.id ? this.lastLogIndex() : (this.matchIndex.get(voter) ?? 0)));
+    const matched = this.config.voters.map((voter) => (voter === this.id ? this.log.lastIndex() : (this.matchIndex.get(voter) ?? 0)));
     matched.sort((a, b) => b - a);
     const quorumIndex = matched[majority(this.config.voters.length) - 1]!;
     if (quorumIndex <= this.commitIndex || !this.commitsByCounting(quorumIndex)) return;
@@ -1042,7 +988,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
 
   /** §5.4.2: "only log entries from the leader's current term are committed by counting replicas". */
   private commitsByCounting(index: number): boolean {
-    return this.termAt(index) === this.currentTerm;
+    return this.log.termAt(index) === this.currentTerm;
   }
 
   /** Advances commitIndex to `index` and reports each newly committed entry, in index order (types.ts, committed). */
@@ -1051,7 +997,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.commitIndex = index;
     while (this.reportedIndex < this.commitIndex) {
       const next = this.reportedIndex + 1;
-      const entry = this.entryAt(next);
+      const entry = this.log.entryAt(next);
       this.reportedIndex = next;
       this.out.emit({ type: 'committed', index: next, term: entry.term, command: entry.command ?? '' });
     }
@@ -1059,7 +1005,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
 
   /** Whether an entry of the leader's own term is committed (its no-op): thesis §6.4's precondition for reads. */
   private committedInOwnTerm(): boolean {
-    return this.termAt(this.commitIndex) === this.currentTerm;
+    return this.log.termAt(this.commitIndex) === this.currentTerm;
   }
 
   /** Answers the waiting reads whose round a quorum of voters acknowledged, once this term has committed. */
@@ -1090,47 +1036,9 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
 
   /** §5.4.1: compare the last entries' terms; with equal terms, the longer log is more up to date. */
   private candidateLogIsUpToDate(lastLogIndex: number, lastLogTerm: number): boolean {
-    const myLastTerm = this.lastLogTerm();
+    const myLastTerm = this.log.lastTerm();
     if (lastLogTerm !== myLastTerm) return lastLogTerm > myLastTerm;
-    return lastLogIndex >= this.lastLogIndex();
-  }
-
-  // ---- the log (indexes are 1-based; entries up to the snapshot's index are compacted away) ---------
-
-  private snapshotIndex(): number {
-    return this.snapshot === null ? 0 : this.snapshot.index;
-  }
-
-  private lastLogIndex(): number {
-    return this.snapshotIndex() + this.log.length;
-  }
-
-  private lastLogTerm(): number {
-    return this.termAt(this.lastLogIndex())!;
-  }
-
-  /** The term of the entry at `index` (0 for index 0, the snapshot's at its index), or undefined when it is not held. */
-  private termAt(index: number): number | undefined {
-    const snapshotIndex = this.snapshotIndex();
-    if (index === snapshotIndex) return this.snapshot === null ? 0 : this.snapshot.term;
-    if (index < snapshotIndex) return undefined;
-    return this.log[index - snapshotIndex - 1]?.term;
-  }
-
-  /** The entry at `index`, which must be held (after the snapshot, at most the last). */
-  private entryAt(index: number): LogEntry {
-    const entry = this.log[index - this.snapshotIndex() - 1];
-    if (entry === undefined) throw new Error(`raft: node ${this.id} holds no entry ${index}`);
-    return entry;
-  }
-
-  /** The log, copied first if the host holds it (a persisted state must never change afterwards). */
-  private writableLog(): LogEntry[] {
-    if (this.logShared) {
-      this.log = this.log.slice();
-      this.logShared = false;
-    }
-    return this.log;
+    return lastLogIndex >= this.log.lastIndex();
   }
 
   /** A fresh random timeout each time, so that split votes resolve (§5.2). */
@@ -1144,11 +1052,6 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   }
 
   private persistDurable(): void {
-    this.logShared = true;
-    this.out.persist(
-      this.snapshot === null
-        ? { currentTerm: this.currentTerm, votedFor: this.votedFor, log: this.log }
-        : { currentTerm: this.currentTerm, votedFor: this.votedFor, log: this.log, snapshot: this.snapshot },
-    );
+    this.out.persist({ currentTerm: this.currentTerm, votedFor: this.votedFor, ...this.log.durable() });
   }
 }
