@@ -107,6 +107,8 @@ export const zab: Algorithm<ZabMessage, ZabDurable> = {
     snapshot: { optional: { object: { index: 'nat', zxid: 'zxid', data: snapshotText } } },
   },
   roles: serverStates,
+  // Atomic broadcast: a transaction committed anywhere is committed everywhere, in the same order.
+  replication: 'consensus',
   supportsObservers: true,
   // Every voter notifies every other voter once (source document 003: "n*(n-1)").
   textbookMessages: (n) => ({ text: `≈ n(n−1) = ${n * (n - 1)}`, value: n * (n - 1) }),
