@@ -274,3 +274,25 @@ test('NEWLEADER stays within the frame budget: what does not fit follows as prop
   assert.equal(committed(c, lagging, restartAt).length, 8, 'the rest came as proposals');
   assert.deepEqual(c.node(lagging).history.slice().commands, c.node(leader).history.slice().commands);
 });
+
+test('a new leader whose history does not fit one NEWLEADER is established only once a quorum holds all of it', () => {
+  const { c, leader: first } = electedNet(3);
+  const [behind, keeper] = c.voters.filter((id) => id !== first) as [NodeId, NodeId];
+  c.crash(behind);
+  const big = 'y'.repeat(10_000);
+  for (let i = 0; i < 8; i++) local(c, first, { type: 'propose', command: `${i}${big}` });
+  c.run(20);
+  c.crash(first);
+  const restartAt = c.now;
+  c.restart(behind);
+  c.runUntilTrue(() => c.leaders().length === 1, 3000);
+  assert.equal(c.leaders()[0], keeper, 'the one holding the history leads');
+  const sync = c.sentOfType('NewLeader', restartAt).find((s) => s.to === behind)!.message;
+  assert.ok(sync.commands.length < 8, 'NEWLEADER carried part of it');
+  const became = c.events.find((e) => e.at >= restartAt && e.node === keeper && e.event.type === 'became-leader')!;
+  // The follower acknowledged the whole history (persisted before its ACK left) before the leader was established.
+  const full = c.node(keeper).history.lastZxid;
+  assert.ok(c.sentOfType('Ack', restartAt).some((s) => s.from === behind && s.message.zxid === full && s.at < became.at));
+  c.run(20);
+  assert.equal(committed(c, behind, restartAt).length, 8);
+});

@@ -192,7 +192,12 @@ export class LeaderSession {
     log.append(zxid, command);
     this.host.logChanged();
     const proposal: Proposal = { type: 'Proposal', epoch, zxid, prevZxid, command };
-    for (const [learner, progress] of this.progress) if (!progress.observer) this.host.send(learner, proposal);
+    for (const [learner, progress] of this.progress) {
+      // A follower still catching up gets it in turn (flow control, `catchUp`).
+      if (progress.observer || progress.sentUpTo !== log.lastIndex - 1) continue;
+      this.host.send(learner, proposal);
+      progress.sentUpTo = log.lastIndex;
+    }
     this.advanceCommit();
     return { index: log.lastIndex, term: epoch };
   }
@@ -241,8 +246,11 @@ export class LeaderSession {
       case 'Ack':
         if (!voter || message.epoch !== this.newEpoch) return null;
         this.acknowledged(from, message.zxid);
+        this.catchUp(from);
         if (!this.isEstablished) {
-          this.newLeaderAcks.add(from);
+          // NEWLEADER is acknowledged once the follower holds the leader's whole history: only then
+          // may the leader commit it (a NEWLEADER too large for one frame is followed by proposals).
+          if ((this.progress.get(from)?.acked ?? -1) >= this.host.log.lastIndex) this.newLeaderAcks.add(from);
           return this.advance(now);
         }
         if (!this.serving.has(from)) {
@@ -263,6 +271,7 @@ export class LeaderSession {
         const progress = this.progress.get(from);
         if (progress) progress.round = Math.max(progress.round, message.round);
         this.acknowledged(from, message.zxid);
+        this.catchUp(from);
         if (voter) this.advanceCommit();
         this.releaseReads();
         return null;
@@ -347,7 +356,10 @@ export class LeaderSession {
     const commit: ZabMessage = { type: 'Commit', epoch: this.newEpoch!, zxid: this.commitZxid() };
     for (const [learner, progress] of this.progress) {
       if (!progress.observer) this.host.send(learner, commit);
-      else for (let index = before + 1; index <= quorumIndex; index++) this.host.send(learner, this.inform(index));
+      else if (progress.sentUpTo === before) {
+        for (let index = before + 1; index <= quorumIndex; index++) this.host.send(learner, this.inform(index));
+        progress.sentUpTo = quorumIndex;
+      }
     }
   }
 
@@ -357,30 +369,46 @@ export class LeaderSession {
     return { type: 'Inform', epoch: this.newEpoch!, zxid: entry.zxid, prevZxid: log.zxidAt(index - 1)!, command: entry.command };
   }
 
+  /** What a learner is to hold: a follower the whole history, an observer the committed part. */
+  private targetOf(progress: LearnerProgress): number {
+    return progress.observer ? this.host.committedIndex() : this.host.log.lastIndex;
+  }
+
+  /** A learner that holds everything sent to it and lacks more gets the next part (flow control). */
+  private catchUp(learner: NodeId): void {
+    const progress = this.progress.get(learner);
+    if (progress && progress.acked >= progress.sentUpTo && progress.sentUpTo < this.targetOf(progress)) this.sendFrom(learner, progress, progress.sentUpTo + 1);
+  }
+
+  /** Sends a learner the history from `index` on, as proposals (INFORMs to an observer), within the budget. */
+  private sendFrom(learner: NodeId, progress: LearnerProgress, index: number): void {
+    const target = this.targetOf(progress);
+    let bytes = 0;
+    for (; index <= target && bytes <= SYNC_BUDGET_BYTES; index++) {
+      const message = progress.observer ? this.inform(index) : this.proposalAt(index);
+      bytes += utf8Length(message.command) + 64;
+      this.host.send(learner, message);
+      progress.sentUpTo = Math.max(progress.sentUpTo, index);
+    }
+  }
+
   /**
    * Re-sends, once a ping interval passed without progress, what a serving learner lacks: proposals to
    * a follower, committed transactions to an observer (standing in for TCP's retransmission). A learner
    * that lacks entries compacted away is dropped: it times out and synchronizes again, by SNAP.
    */
   private resendLagging(): void {
-    const { log } = this.host;
     for (const [learner, progress] of this.progress) {
       if (!this.serving.has(learner)) continue;
-      const target = progress.observer ? this.host.committedIndex() : log.lastIndex;
       const stalled = progress.acked === progress.ackedAtLastPing;
       progress.ackedAtLastPing = progress.acked;
-      if (progress.acked >= target || !stalled) continue;
-      if (progress.acked < log.snapshot.index) {
+      if (progress.acked >= this.targetOf(progress) || !stalled) continue;
+      if (progress.acked < this.host.log.snapshot.index) {
         this.serving.delete(learner);
         this.progress.delete(learner);
         continue;
       }
-      let bytes = 0;
-      for (let index = progress.acked + 1; index <= target && bytes <= SYNC_BUDGET_BYTES; index++) {
-        const message = progress.observer ? this.inform(index) : this.proposalAt(index);
-        bytes += utf8Length(message.command) + 64;
-        this.host.send(learner, message);
-      }
+      this.sendFrom(learner, progress, progress.acked + 1);
     }
   }
 
@@ -491,7 +519,7 @@ export class LeaderSession {
     // A follower synchronizing (again: it restarted) serves once it acknowledges, told by UPTODATE.
     if (!observer) this.serving.delete(learner);
     const known = this.progress.get(learner);
-    this.progress.set(learner, { observer, acked: known?.acked ?? 0, ackedAtLastPing: -1, round: known?.round ?? 0 });
+    this.progress.set(learner, { observer, acked: known?.acked ?? 0, ackedAtLastPing: -1, sentUpTo: end, round: known?.round ?? 0 });
     return {
       type: 'NewLeader',
       epoch: this.newEpoch!,
@@ -513,6 +541,8 @@ interface LearnerProgress {
   acked: number;
   /** `acked` at the last ping, to re-send only to a learner that made no progress since. */
   ackedAtLastPing: number;
+  /** The position up to which the history was sent to it (NEWLEADER, then proposals or INFORMs). */
+  sentUpTo: number;
   /** The last ping round it answered. */
   round: number;
 }
