@@ -251,10 +251,12 @@ test('the durable state of a node from before replication still reads: its histo
   assert.equal(log.commandAt(2), '');
   assert.deepEqual(Object.keys(zab.durableShape).sort(), ['acceptedEpoch', 'commands', 'currentEpoch', 'lastZxid', 'runs', 'snapshot']);
   for (const field of ['runs', 'commands', 'snapshot'] as const) assert.ok('optional' in (zab.durableShape[field] as object), `${field} is optional`);
-  // A history given at start is a few runs, however long.
+  // A history given at start is a few runs, however long; one run without commands is its last zxid alone.
   const big = zab.initialDurable([{ term: 1, entries: 1_000_000 }, { term: 3, entries: 2 }]);
   assert.deepEqual(big.runs, [{ epoch: 1, first: 1, count: 1_000_000 }, { epoch: 3, first: 1, count: 2 }]);
   assert.equal(historyOf(big).lastIndex, 1_000_002);
+  assert.deepEqual(zab.initialDurable(5), { acceptedEpoch: 1, currentEpoch: 1, lastZxid: makeZxid(1, 5) });
+  assert.deepEqual(zab.initialDurable(0), { acceptedEpoch: 0, currentEpoch: 0, lastZxid: 0 });
 });
 
 test('NEWLEADER stays within the frame budget: what does not fit follows as proposals', () => {

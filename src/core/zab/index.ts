@@ -1,8 +1,8 @@
 import { historyRuns } from '../history.js';
+import { historyFields, ZabLog } from './log.js';
 import { majority } from '../quorum.js';
 import type { Algorithm, NodeId } from '../types.js';
 import {
-  makeZxid,
   MAX_COMMAND_LENGTH,
   MAX_HISTORY_ITEMS,
   MAX_SNAPSHOT_LENGTH,
@@ -116,11 +116,9 @@ export const zab: Algorithm<ZabMessage, ZabDurable> = {
     // `--history 1:3+2:2`: a zxid's counter restarts in each epoch, so the last zxid is (the newest
     // epoch, the entries of that epoch) = 2:2, and the node has lived through that epoch. `N` is 1:N.
     // The entries carry the empty command, and are stored as runs (src/core/zab/log.ts).
-    const runs = historyRuns(history);
-    const last = runs[runs.length - 1];
-    const zabRuns = runs.map((run) => ({ epoch: run.term, first: 1, count: run.entries }));
-    if (last === undefined) return { acceptedEpoch: 0, currentEpoch: 0, lastZxid: 0, runs: [], commands: [] };
-    return { acceptedEpoch: last.term, currentEpoch: last.term, lastZxid: makeZxid(last.term, last.entries), runs: zabRuns, commands: [] };
+    const runs = historyRuns(history).map((run) => ({ epoch: run.term, first: 1, count: run.entries }));
+    const epoch = runs[runs.length - 1]?.epoch ?? 0;
+    return { acceptedEpoch: epoch, currentEpoch: epoch, ...historyFields(new ZabLog({ index: 0, zxid: 0, data: '' }, { runs, commands: [] })) };
   },
   create: (config, durable, random, now) => new ZabNode(config, durable, random, now),
   canElect: (live, total) => live >= majority(total),

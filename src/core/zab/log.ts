@@ -205,16 +205,30 @@ export function utf8Length(text: string): number {
 }
 
 /**
- * The history held in a durable state. A state written before replication has only `lastZxid`: its
- * history is that zxid's counter entries of its epoch, empty commands (how `--history N` read it), or
- * nothing but the position (epoch, 0) when the counter is 0.
+ * The history held in a durable state. The fields are written only when `lastZxid` alone cannot say
+ * it (historyFields); without them the history is `lastZxid`'s counter entries of its epoch with empty
+ * commands (how `--history N` reads, and every state written before replication), or, with a counter
+ * of 0, nothing but that position.
  */
 export function historyOf(durable: ZabDurable): ZabLog {
   const snapshot = durable.snapshot ?? { index: 0, zxid: 0, data: '' };
-  if (durable.runs !== undefined) return new ZabLog(snapshot, { runs: durable.runs, commands: durable.commands ?? [] });
+  if (durable.runs !== undefined || durable.snapshot !== undefined) return new ZabLog(snapshot, { runs: durable.runs ?? [], commands: durable.commands ?? [] });
   const epoch = epochOfZxid(durable.lastZxid);
   const count = counterOfZxid(durable.lastZxid);
   if (count === 0) return new ZabLog({ index: 0, zxid: makeZxid(epoch, 0), data: '' }, { runs: [], commands: [] });
   return new ZabLog(snapshot, { runs: [{ epoch, first: 1, count }], commands: [] });
 }
 
+/**
+ * The durable fields of a history: none when `lastZxid` says it all (historyOf), so that a state
+ * without commands reads and writes as it did before replication; else its runs, commands and snapshot.
+ */
+export function historyFields(log: ZabLog): Pick<ZabDurable, 'lastZxid' | 'runs' | 'commands' | 'snapshot'> {
+  const lastZxid = log.lastZxid;
+  const { runs, commands } = log.slice();
+  const snapshot = log.snapshot;
+  const run = runs[0];
+  const plain = snapshot.index === 0 && snapshot.zxid === 0 && commands.length === 0 && runs.length <= 1 && (run === undefined || run.first === 1);
+  if (plain) return { lastZxid };
+  return { lastZxid, runs, commands, ...(snapshot.index > 0 || snapshot.zxid > 0 ? { snapshot } : {}) };
+}

@@ -24,7 +24,7 @@ import {
 } from '../types.js';
 import { FastLeaderElection, toNotification, totalOrderPredicate, type Decision, type ElectionTiming, type Vote } from './election.js';
 import { LeaderSession, LearnerSession, type PhaseHost, type PhaseStep } from './establishment.js';
-import { historyOf, type ZabLog } from './log.js';
+import { historyFields, historyOf, type ZabLog } from './log.js';
 import {
   epochOfZxid,
   MAX_COMMAND_LENGTH,
@@ -204,9 +204,8 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
   takeOutput(): Output<ZabMessage, ZabDurable> {
     if (this.logDirty) {
       this.logDirty = false;
-      const { runs, commands } = this.log.slice();
-      const snapshot = this.log.snapshot;
-      this.durable = { ...this.durable, lastZxid: this.log.lastZxid, runs, commands, ...(snapshot.index > 0 || snapshot.zxid > 0 ? { snapshot } : {}) };
+      const { acceptedEpoch, currentEpoch } = this.durable;
+      this.durable = { acceptedEpoch, currentEpoch, ...historyFields(this.log) };
       this.out.persist(this.durable);
     }
     return this.out.take();
