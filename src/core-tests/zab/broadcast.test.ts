@@ -9,8 +9,8 @@ import { test } from 'node:test';
 import { zabNet, type ZabNet } from './net.test.util.js';
 import type { Input, NodeId, ReplicationEvent } from '../../core/types.js';
 import { zab } from '../../core/zab/index.js';
-import { historyOf } from '../../core/zab/log.js';
-import { makeZxid, type NewLeader, type ZabDurable } from '../../core/zab/messages.js';
+import { historyOf, syncPoint, ZabLog } from '../../core/zab/log.js';
+import { makeZxid, MAX_SNAPSHOT_LENGTH, type NewLeader, type ZabDurable } from '../../core/zab/messages.js';
 import { mutants, withMutant } from '../../testing/mutants.js';
 
 let nextRequest = 1;
@@ -297,4 +297,31 @@ test('a new leader whose history does not fit one NEWLEADER is established only 
   assert.ok(c.sentOfType('Ack', restartAt).some((s) => s.from === behind && s.message.zxid === full && s.at < became.at));
   c.run(20);
   assert.equal(committed(c, behind, restartAt).length, 8);
+});
+
+test('syncPoint: DIFF from a zxid the leader holds, TRUNC back to where the histories part, SNAP when that is compacted or unknowable', () => {
+  const z = makeZxid;
+  // The leader's history: 1:1 1:2 | 3:1 3:2 (epoch 2's leader proposed nothing that survived).
+  const log = new ZabLog({ index: 0, zxid: 0, data: '' }, { runs: [{ epoch: 1, first: 1, count: 2 }, { epoch: 3, first: 1, count: 2 }], commands: [] });
+  assert.deepEqual(syncPoint(log, z(1, 2), 4), { sync: 'diff', baseIndex: 2 }, 'a prefix: the rest');
+  assert.deepEqual(syncPoint(log, 0, 4), { sync: 'diff', baseIndex: 0 }, 'empty: everything');
+  assert.deepEqual(syncPoint(log, z(3, 5), 4), { sync: 'trunc', baseIndex: 4 }, 'ahead in the same epoch: truncate to the leader');
+  assert.deepEqual(syncPoint(log, z(1, 4), 4), { sync: 'trunc', baseIndex: 2 }, 'an uncommitted tail of epoch 1: back to 1:2, then the rest');
+  assert.deepEqual(syncPoint(log, z(2, 1), 4), { sync: 'snap', baseIndex: 0 }, 'epoch 2 is not in this history: where they part is unknown');
+  assert.deepEqual(syncPoint(log, z(3, 2), 3), { sync: 'trunc', baseIndex: 3 }, 'an observer is brought to the commit point');
+  log.compact(3, 'S');
+  assert.deepEqual(syncPoint(log, z(1, 2), 4), { sync: 'snap', baseIndex: 3 }, 'behind the snapshot');
+  assert.deepEqual(syncPoint(log, z(3, 1), 4), { sync: 'diff', baseIndex: 3 }, 'at the snapshot');
+});
+
+test('compaction keeps a snapshot only if a SNAP of it fits one frame', () => {
+  const { c, leader } = electedNet(3);
+  local(c, leader, { type: 'propose', command: 'a' });
+  c.run(10);
+  local(c, leader, { type: 'compact', index: 1, snapshot: 'é'.repeat(MAX_SNAPSHOT_LENGTH) });
+  assert.equal(c.node(leader).history.snapshot.index, 0, 'too large once encoded: ignored');
+  local(c, leader, { type: 'compact', index: 1, snapshot: 'x'.repeat(MAX_SNAPSHOT_LENGTH - 2) });
+  assert.equal(c.node(leader).history.snapshot.index, 1);
+  local(c, leader, { type: 'compact', index: 2, snapshot: 'beyond' });
+  assert.equal(c.node(leader).history.snapshot.index, 1, 'nothing beyond what was committed');
 });

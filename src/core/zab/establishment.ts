@@ -22,7 +22,7 @@
 import { increment, MAX_EPOCH } from '../bounds.js';
 import { isQuorum } from '../quorum.js';
 import type { Command, ElectionEvent, NodeId } from '../types.js';
-import { utf8Length, type ZabLog } from './log.js';
+import { encodedLength, syncPoint, utf8Length, type ZabLog } from './log.js';
 import {
   epochOfZxid,
   makeZxid,
@@ -58,11 +58,12 @@ export interface PhaseHost {
 }
 
 /**
- * How many bytes of commands one NEWLEADER, or one ping's re-sends to a learner, may carry: the frame
- * is 64 KiB (src/runtime/frames.ts), and JSON escaping may grow a command. What does not fit follows
- * as re-sent proposals at the next pings.
+ * How many bytes of snapshot and commands, JSON-encoded, one NEWLEADER may carry: a frame is 64 KiB
+ * (src/runtime/frames.ts). What does not fit follows as proposals (INFORMs), under flow control.
  */
-export const SYNC_BUDGET_BYTES = 32 * 1024;
+export const NEWLEADER_BUDGET_BYTES = 56 * 1024;
+/** How many bytes of commands a learner is sent at once while it catches up (then it must acknowledge). */
+export const CATCH_UP_BUDGET_BYTES = 32 * 1024;
 /** How many proposals a learner holds back while it waits for an earlier one. */
 const MAX_HELD_BACK = 1024;
 
@@ -383,8 +384,8 @@ export class LeaderSession {
   /** Sends a learner the history from `index` on, as proposals (INFORMs to an observer), within the budget. */
   private sendFrom(learner: NodeId, progress: LearnerProgress, index: number): void {
     const target = this.targetOf(progress);
-    let bytes = 0;
-    for (; index <= target && bytes <= SYNC_BUDGET_BYTES; index++) {
+    // Each proposal is a frame of its own; the budget paces a learner far behind (at least one each time).
+    for (let bytes = 0; index <= target && bytes < CATCH_UP_BUDGET_BYTES; index++) {
       const message = progress.observer ? this.inform(index) : this.proposalAt(index);
       bytes += utf8Length(message.command) + 64;
       this.host.send(learner, message);
@@ -496,25 +497,16 @@ export class LeaderSession {
     const { log } = this.host;
     const upTo = observer ? this.host.committedIndex() : log.lastIndex;
     const peerZxid = this.learnerZxid.get(learner) ?? 0;
-    let baseIndex = log.indexOf(peerZxid);
-    if (baseIndex === null) {
-      // Where the learner's history leaves the leader's: the leader's last zxid of the learner's last
-      // epoch at or below the learner's last zxid (two histories holding one zxid agree up to it).
-      const common = log.lastOfEpochAtMost(epochOfZxid(peerZxid), peerZxid);
-      baseIndex = common === null ? null : log.indexOf(common);
-    }
-    let sync: NewLeader['sync'];
-    let snapshot: string | undefined;
-    if (baseIndex === null) {
-      sync = 'snap';
-      baseIndex = log.snapshot.index;
-      snapshot = log.snapshot.data;
-    } else {
-      baseIndex = Math.min(baseIndex, upTo);
-      sync = peerZxid > log.zxidAt(baseIndex)! ? 'trunc' : 'diff';
-    }
+    const { sync, baseIndex } = syncPoint(log, peerZxid, upTo);
+    const snapshot = sync === 'snap' ? log.snapshot.data : undefined;
+    // One frame: the snapshot (bounded by compaction), then as many entries as fit; the rest follow.
+    let bytes = snapshot === undefined ? 0 : encodedLength(snapshot);
     let end = baseIndex;
-    for (let bytes = 0; end < upTo && bytes <= SYNC_BUDGET_BYTES; end++) bytes += utf8Length(log.commandAt(end + 1)) + 8;
+    while (end < upTo) {
+      bytes += encodedLength(log.commandAt(end + 1)) + 32;
+      if (bytes > NEWLEADER_BUDGET_BYTES) break;
+      end += 1;
+    }
     const slice = log.slice(baseIndex, end);
     // A follower synchronizing (again: it restarted) serves once it acknowledges, told by UPTODATE.
     if (!observer) this.serving.delete(learner);

@@ -15,8 +15,8 @@ import {
 import { ZabNode } from './zab.js';
 
 export * from './messages.js';
-export { ZabLog, type HistorySlice, type ZabEntry } from './log.js';
-export { SYNC_BUDGET_BYTES } from './establishment.js';
+export { ZabLog, syncPoint, type HistorySlice, type ZabEntry } from './log.js';
+export { CATCH_UP_BUDGET_BYTES, NEWLEADER_BUDGET_BYTES } from './establishment.js';
 export { ZabNode, defaultZabOptions, leaderStepDownBoundMs, sessionTimeoutMs, type ZabOptions } from './zab.js';
 export { FastLeaderElection, totalOrderPredicate, sameVote, type Proposal, type Vote, type Decision } from './election.js';
 

@@ -11,7 +11,7 @@
  * Positions (`index`) are 1-based over the whole history, the snapshot's included (types.ts).
  */
 import type { Command } from '../types.js';
-import { counterOfZxid, epochOfZxid, makeZxid, type ZabDurable, type ZabRun, type ZabSnapshot } from './messages.js';
+import { counterOfZxid, epochOfZxid, makeZxid, type SyncMode, type ZabDurable, type ZabRun, type ZabSnapshot } from './messages.js';
 
 /** One entry of a history: its zxid and command. */
 export interface ZabEntry {
@@ -187,6 +187,33 @@ export class ZabLog {
     this.runList = rest.runs.slice();
     this.commandList = this.commandList.slice(Math.max(0, this.commandList.length - (this.last - index)));
   }
+}
+
+/**
+ * How a learner whose last zxid is `peerZxid` is brought to this history up to `upTo` (ZooKeeper's
+ * LearnerHandler.syncFollower): from the position where the two histories part (`baseIndex`), by
+ * DIFF when the learner holds nothing beyond it, TRUNC when it does; by SNAP (this history's snapshot,
+ * then its entries) when that position was compacted away or cannot be known.
+ *
+ * Where they part: the learner's last zxid itself when this history holds it; else this history's
+ * newest zxid of the learner's last epoch below it — two histories that hold one zxid agree up to it
+ * (one leader per epoch, and every server logs an epoch's proposals from its first), and the learner,
+ * holding a later zxid of that epoch, holds that one.
+ */
+export function syncPoint(log: ZabLog, peerZxid: number, upTo: number): { readonly sync: SyncMode; readonly baseIndex: number } {
+  let at = log.indexOf(peerZxid);
+  if (at === null) {
+    const common = log.lastOfEpochAtMost(epochOfZxid(peerZxid), peerZxid);
+    at = common === null ? null : log.indexOf(common);
+  }
+  if (at === null) return { sync: 'snap', baseIndex: log.snapshot.index };
+  const baseIndex = Math.min(at, upTo);
+  return { sync: peerZxid > log.zxidAt(baseIndex)! ? 'trunc' : 'diff', baseIndex };
+}
+
+/** The bytes `text` takes in a JSON frame (quoted and escaped, UTF-8). */
+export function encodedLength(text: string): number {
+  return utf8Length(JSON.stringify(text));
 }
 
 /** UTF-8 bytes of `text`, for keeping messages within a frame (src/runtime/frames.ts) without node:buffer. */
