@@ -93,7 +93,7 @@ test('the epoch is on disk before the ACKEPOCH that promises it leaves, and the 
   assert.deepEqual(afterEpoch.persist, { acceptedEpoch: 1, currentEpoch: 0, lastZxid: 0 });
   assert.deepEqual(afterEpoch.messages.map((m) => m.message.type), ['AckEpoch']);
   const runs = [{ epoch: 1, first: 1, count: 4 }];
-  node.receive(203, 3, { type: 'NewLeader', epoch: 1, zxid: makeZxid(1, 4), sync: 'diff', base: 0, baseIndex: 0, runs, commands: [] });
+  node.receive(203, 3, { type: 'NewLeader', epoch: 1, zxid: makeZxid(1, 4), sync: 'diff', base: 0, baseIndex: 0, snapshot: '', runs, commands: [] });
   const afterSync = node.takeOutput();
   // A history without commands, of one epoch from its first zxid, is all in its last zxid (as before replication).
   assert.deepEqual(afterSync.persist, { acceptedEpoch: 1, currentEpoch: 1, lastZxid: makeZxid(1, 4) });

@@ -519,7 +519,7 @@ export class LeaderSession {
       sync,
       base: log.zxidAt(baseIndex)!,
       baseIndex,
-      ...(snapshot !== undefined ? { snapshot } : {}),
+      snapshot: snapshot ?? '',
       runs: slice.runs,
       commands: slice.commands,
     };
@@ -729,9 +729,9 @@ export class LearnerSession {
     const { log } = this.host;
     const slice = { runs: message.runs, commands: message.commands };
     if (message.sync === 'snap') {
-      const snapshot = { index: message.baseIndex, zxid: message.base, data: message.snapshot ?? '' };
+      const snapshot = { index: message.baseIndex, zxid: message.base, data: message.snapshot };
       log.replace(snapshot, slice);
-      if (message.snapshot !== undefined) this.host.installSnapshot(snapshot);
+      this.host.installSnapshot(snapshot); // when it is ahead of what this node delivered
       return null;
     }
     const at = log.indexOf(message.base);

@@ -85,7 +85,7 @@ export const zab: Algorithm<ZabMessage, ZabDurable> = {
       sync: { oneOf: syncModes },
       base: 'zxid',
       baseIndex: 'nat',
-      snapshot: { optional: snapshotText },
+      snapshot: snapshotText,
       runs: { list: { object: runShape }, max: MAX_HISTORY_ITEMS },
       commands: { list: commandText, max: MAX_HISTORY_ITEMS },
     },

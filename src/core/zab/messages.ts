@@ -131,7 +131,7 @@ export interface ZabSnapshot {
  * The leader's history for one learner, and the epoch it must make current before acknowledging.
  * The learner keeps its history up to `base` (at position `baseIndex`), drops the rest, and appends
  * `runs`, whose newest entries carry `commands` (older ones the empty command). `zxid` is the last
- * zxid the learner then holds. A SNAP also carries the snapshot's state as `snapshot`.
+ * zxid the learner then holds. A SNAP carries the snapshot's state as `snapshot` ('' otherwise).
  */
 export interface NewLeader {
   readonly type: 'NewLeader';
@@ -140,7 +140,7 @@ export interface NewLeader {
   readonly sync: SyncMode;
   readonly base: number;
   readonly baseIndex: number;
-  readonly snapshot?: string;
+  readonly snapshot: string;
   readonly runs: readonly ZabRun[];
   readonly commands: readonly Command[];
 }
