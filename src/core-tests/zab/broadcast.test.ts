@@ -48,6 +48,15 @@ function committed(c: ZabNet, id: NodeId, since = 0): string[] {
 
 const established = (c: ZabNet, ids: readonly NodeId[]) => () => ids.every((id) => c.isUp(id) && c.node(id).status().leader !== null) && c.leaders().length === 1;
 
+/** Restarts `id` and runs until every voter serves the one leader; returns when it restarted. */
+function rejoin(c: ZabNet, id: NodeId, settleMs = 20): number {
+  const restartAt = c.now;
+  c.restart(id);
+  c.runUntilTrue(established(c, c.voters), 2000);
+  c.run(settleMs);
+  return restartAt;
+}
+
 function electedNet(voters: number, observers = 0): { c: ZabNet; leader: NodeId } {
   const c = zabNet({ voters, observers });
   c.runUntilTrue(established(c, c.members), 2000);
@@ -111,10 +120,7 @@ function truncatesDivergentTail(): void {
   const epoch = c.node(leader).status().term;
   local(c, leader, { type: 'propose', command: 'C' });
   c.run(20);
-  const restartAt = c.now;
-  c.restart(old);
-  c.runUntilTrue(established(c, c.voters), 2000);
-  c.run(20);
+  const restartAt = rejoin(c, old);
   const sync = c.sentOfType('NewLeader', restartAt).filter((s) => s.to === old);
   assert.equal(sync[0]?.message.sync, 'trunc');
   assert.deepEqual(committed(c, old, restartAt), [`1:1:A`, `2:${epoch}:C`], 'B is gone: index 2 is C everywhere');
@@ -140,9 +146,7 @@ test('a lagging follower gets the missing suffix (DIFF) and commits it in order'
   c.crash(lagging);
   for (const command of ['two', 'three']) local(c, leader, { type: 'propose', command });
   c.run(10);
-  const restartAt = c.now;
-  c.restart(lagging);
-  c.runUntilTrue(established(c, c.voters), 2000);
+  const restartAt = rejoin(c, lagging, 0);
   const sync = c.sentOfType('NewLeader', restartAt).find((s) => s.to === lagging)!.message;
   const epoch = c.node(leader).status().term;
   assert.equal(sync.sync, 'diff');
@@ -163,10 +167,7 @@ test('compaction drops the entries a snapshot covers; a follower behind the snap
   const persisted = c.durable.get(leader)!;
   assert.deepEqual(persisted.snapshot, { index: 2, zxid: c.node(leader).history.zxidAt(2), data: 'state@2' });
   assert.deepEqual(persisted.commands, ['c'], 'the entries the snapshot covers are dropped');
-  const restartAt = c.now;
-  c.restart(lagging);
-  c.runUntilTrue(established(c, c.voters), 2000);
-  c.run(10);
+  const restartAt = rejoin(c, lagging, 10);
   const sync = c.sentOfType('NewLeader', restartAt).find((s) => s.to === lagging)!.message;
   assert.equal(sync.sync, 'snap');
   assert.equal(sync.snapshot, 'state@2');
@@ -186,10 +187,7 @@ test('a node restarting from its durable snapshot installs it first, then report
   c.crash(follower);
   local(c, leader, { type: 'propose', command: 'd' });
   c.run(10);
-  const restartAt = c.now;
-  c.restart(follower);
-  c.runUntilTrue(established(c, c.voters), 2000);
-  c.run(10);
+  const restartAt = rejoin(c, follower, 10);
   const epoch = c.node(leader).status().term;
   const events = replication(c, follower, restartAt);
   assert.deepEqual(events[0], { type: 'snapshot-installed', index: 3, term: epoch, snapshot: 'S3' });
@@ -266,10 +264,7 @@ test('NEWLEADER stays within the frame budget: what does not fit follows as prop
   const big = 'x'.repeat(10_000);
   for (let i = 0; i < 8; i++) local(c, leader, { type: 'propose', command: `${i}${big}` });
   c.run(10);
-  const restartAt = c.now;
-  c.restart(lagging);
-  c.runUntilTrue(established(c, c.voters), 2000);
-  c.run(200);
+  const restartAt = rejoin(c, lagging, 200);
   const sync: NewLeader = c.sentOfType('NewLeader', restartAt).find((s) => s.to === lagging)!.message;
   assert.ok(JSON.stringify(sync).length < 64 * 1024, `NEWLEADER of ${JSON.stringify(sync).length} bytes`);
   assert.ok(sync.commands.length < 8);
