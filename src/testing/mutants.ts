@@ -13,7 +13,8 @@ import { raft } from '../core/raft/index.js';
 import { RaftNode } from '../core/raft/raft.js';
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
 import { FastLeaderElection } from '../core/zab/election.js';
-import { LearnerSession, LeaderSession, type PhaseHost } from '../core/zab/establishment.js';
+import { LeaderSession, type PhaseHost } from '../core/zab/establishment.js';
+import { LearnerSession } from '../core/zab/learner.js';
 import { zab } from '../core/zab/index.js';
 import type { AckEpoch } from '../core/zab/messages.js';
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { zabNet, type ZabNet } from './net.test.util.js';
-import { LeaderSession, LearnerSession, type PhaseHost } from '../../core/zab/establishment.js';
+import { LeaderSession, type PhaseHost } from '../../core/zab/establishment.js';
+import { LearnerSession } from '../../core/zab/learner.js';
 import { historyOf } from '../../core/zab/log.js';
 import { makeZxid, type Notification, type ZabDurable, type ZabMessage } from '../../core/zab/messages.js';
 import { ZabNode } from '../../core/zab/zab.js';

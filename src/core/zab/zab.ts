@@ -23,7 +23,8 @@ import {
   type Timing,
 } from '../types.js';
 import { FastLeaderElection, toNotification, totalOrderPredicate, type Decision, type ElectionTiming, type Vote } from './election.js';
-import { LeaderSession, LearnerSession, type PhaseHost, type PhaseStep } from './establishment.js';
+import { LeaderSession, type PhaseHost, type PhaseStep } from './establishment.js';
+import { LearnerSession } from './learner.js';
 import { encodedLength, historyFields, historyOf, type ZabLog } from './log.js';
 import {
   epochOfZxid,
