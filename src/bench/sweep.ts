@@ -15,8 +15,10 @@
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { algorithmNames, algorithms } from '../core/algorithms.js';
+import type { AnyAlgorithm } from '../core/types.js';
 import { sweep, type SweepReport } from '../sim/sweep.js';
 import { mutants, withMutant } from '../testing/mutants.js';
+import { proposalRun } from '../testing/proposal-sweep.js';
 
 function fail(message: string): never {
   process.stderr.write(`sweep: ${message}\n`);
@@ -41,7 +43,7 @@ function main(): void {
   if (!Number.isSafeInteger(firstSeed) || firstSeed < 1) fail(`--from must be a positive integer, got ${values.from}`);
   const only = values.algorithm;
   if (only !== undefined && !(algorithmNames as readonly string[]).includes(only)) fail(`--algorithm must be one of ${algorithmNames.join(', ')}`);
-  const describe = (report: SweepReport) =>
+  const describe = (report: Pick<SweepReport, 'caughtBy'>) =>
     [...report.caughtBy].sort((a, b) => b[1] - a[1]).map(([name, count]) => `${name} ${count}`).join(', ') || 'nothing';
 
   let problems = 0;
@@ -50,7 +52,8 @@ function main(): void {
     for (const mutant of mutants) {
       if (only !== undefined && mutant.algorithm.name !== only) continue;
       const start = performance.now();
-      const report = withMutant(mutant, () => sweep(mutant.algorithm, runs));
+      // A mutant that shows only when clients write is swept with proposals (src/testing/proposal-sweep.ts).
+      const report = withMutant(mutant, () => (mutant.workload === 'proposals' ? proposalSweep(mutant.algorithm, runs) : sweep(mutant.algorithm, runs)));
       const seconds = ((performance.now() - start) / 1000).toFixed(1);
       process.stdout.write(`${mutant.name} | ${report.failed} of ${report.runs} | ${describe(report)} (${seconds} s)\n`);
       if (report.failed === 0) problems++;
@@ -76,3 +79,15 @@ function main(): void {
 }
 
 main();
+
+/** `runs` seeds of proposal runs, counted as the sweep counts: runs with a violation, and by which checker. */
+function proposalSweep(algorithm: AnyAlgorithm, runs: number): Pick<SweepReport, 'runs' | 'failed' | 'caughtBy'> {
+  const caughtBy = new Map<string, number>();
+  let failed = 0;
+  for (let seed = 1; seed <= runs; seed++) {
+    const checkers = new Set(proposalRun(algorithm, seed).violations.map((violation) => violation.slice(0, violation.indexOf(':'))));
+    if (checkers.size > 0) failed++;
+    for (const checker of checkers) caughtBy.set(checker, (caughtBy.get(checker) ?? 0) + 1);
+  }
+  return { runs, failed, caughtBy };
+}

@@ -9,9 +9,12 @@ import { algorithms } from '../core/algorithms.js';
 import { bullyStable } from '../core/bully/index.js';
 import type { AnyAlgorithm } from '../core/types.js';
 import { mutants, withMutant } from '../testing/mutants.js';
+import { proposalRun } from '../testing/proposal-sweep.js';
 import { sweep } from './sweep.js';
 
 const SEEDS = 150;
+/** Runs with clients proposing (src/testing/proposal-sweep.ts), each a few times dearer than an election run. */
+const PROPOSAL_SEEDS = 120;
 
 const correct: [string, AnyAlgorithm][] = [...Object.entries(algorithms), ['bully --bully-mode stable', bullyStable as unknown as AnyAlgorithm]];
 
@@ -23,7 +26,28 @@ for (const [name, algorithm] of correct) {
   });
 }
 
-for (const mutant of mutants) {
+for (const [name, algorithm] of correct.filter(([, algorithm]) => algorithm.replication === 'consensus')) {
+  test(`the correct ${name} core passes ${PROPOSAL_SEEDS} random-nemesis runs with clients proposing, with no violation`, () => {
+    for (let seed = 1; seed <= PROPOSAL_SEEDS; seed++) {
+      const run = proposalRun(algorithm, seed);
+      assert.deepEqual(run.violations, [], `seed ${seed}`);
+    }
+  });
+}
+
+for (const mutant of mutants.filter((m) => m.workload === 'proposals')) {
+  test(`mutant ${mutant.name} (${mutant.rule}) is caught by ${mutant.caughtBy} when clients propose`, () => {
+    const caught = withMutant(mutant, () => {
+      for (let seed = 1; seed <= PROPOSAL_SEEDS; seed++) {
+        if (proposalRun(mutant.algorithm, seed).violations.some((v) => v.startsWith(`${mutant.caughtBy}:`))) return seed;
+      }
+      return null;
+    });
+    assert.notEqual(caught, null, `not caught by ${mutant.caughtBy} in ${PROPOSAL_SEEDS} runs`);
+  });
+}
+
+for (const mutant of mutants.filter((m) => m.workload === undefined)) {
   const { scenario } = mutant;
   if (scenario) {
     test(`mutant ${mutant.name} (${mutant.rule}) is caught by ${mutant.caughtBy} in its scenario, which the correct core passes`, () => {

@@ -14,7 +14,8 @@ import { RaftNode } from '../core/raft/raft.js';
 import { figure8 } from './raft-figure8.js';
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
 import { FastLeaderElection } from '../core/zab/election.js';
-import { LearnerSession, LeaderSession, type PhaseHost } from '../core/zab/establishment.js';
+import { LeaderSession, type PhaseHost } from '../core/zab/establishment.js';
+import { LearnerSession } from '../core/zab/learner.js';
 import { zab } from '../core/zab/index.js';
 import type { AckEpoch } from '../core/zab/messages.js';
 
@@ -31,6 +32,11 @@ export interface Mutant {
    * of the sweep.
    */
   readonly scenario?: () => readonly string[];
+  /**
+   * 'proposals': the broken rule shows only when clients write, so the mutant is swept with proposals
+   * (src/testing/proposal-sweep.ts) rather than by the plain election sweep.
+   */
+  readonly workload?: 'proposals';
   /** Breaks the rule; returns what restores the correct core. */
   apply(): () => void;
 }
@@ -194,6 +200,31 @@ export const mutants: readonly Mutant[] = [
     apply: () => patch(LeaderSession.prototype, 'tick', (original) => function (this: Internals, now: number) {
       const host = this.host as PhaseHost;
       return withField(this, 'host', { ...host, voters: [host.id] }, () => original(this, now));
+    }),
+  },
+  {
+    name: 'zab-commit-before-quorum',
+    rule: 'ZAB Phase 3 (ZooKeeper Leader.processAck): the leader commits a proposal once a quorum of voters acknowledged it',
+    algorithm: asAny(zab),
+    caughtBy: 'acked-durable',
+    workload: 'proposals',
+    // Once established, the leader counts its quorum among itself and the follower whose ACK it reads:
+    // it commits on the first ACK.
+    apply: () => patch(LeaderSession.prototype, 'receive', (original) => function (this: Internals, now: number, from: NodeId, message: { type: string }) {
+      const host = this.host as PhaseHost;
+      if (this.phaseName !== 'broadcast' || (message.type !== 'Ack' && message.type !== 'PingReply')) return original(this, now, from, message);
+      return withField(this, 'host', { ...host, voters: host.voters.filter((id) => id === host.id || id === from) }, () => original(this, now, from, message));
+    }),
+  },
+  {
+    name: 'zab-skip-trunc',
+    rule: "ZAB synchronization (ZooKeeper's TRUNC): a learner drops the proposals its new leader's history does not hold",
+    algorithm: asAny(zab),
+    caughtBy: 'log-agreement',
+    workload: 'proposals',
+    // The learner keeps its divergent tail and appends the leader's history after it.
+    apply: () => patch(LearnerSession.prototype, 'truncate', () => function () {
+      return undefined;
     }),
   },
   {

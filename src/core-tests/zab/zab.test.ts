@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { zabNet, type ZabNet } from './net.test.util.js';
-import { LeaderSession, LearnerSession, type PhaseHost } from '../../core/zab/establishment.js';
+import { LeaderSession, type PhaseHost } from '../../core/zab/establishment.js';
+import { LearnerSession } from '../../core/zab/learner.js';
+import { historyOf } from '../../core/zab/log.js';
 import { makeZxid, type Notification, type ZabDurable, type ZabMessage } from '../../core/zab/messages.js';
 import { ZabNode } from '../../core/zab/zab.js';
 import { zab } from '../../core/zab/index.js';
@@ -91,12 +93,14 @@ test('the epoch is on disk before the ACKEPOCH that promises it leaves, and the 
   const afterEpoch = node.takeOutput();
   assert.deepEqual(afterEpoch.persist, { acceptedEpoch: 1, currentEpoch: 0, lastZxid: 0 });
   assert.deepEqual(afterEpoch.messages.map((m) => m.message.type), ['AckEpoch']);
-  node.receive(203, 3, { type: 'NewLeader', epoch: 1, zxid: makeZxid(1, 4) });
+  const runs = [{ epoch: 1, first: 1, count: 4 }];
+  node.receive(203, 3, { type: 'NewLeader', epoch: 1, zxid: makeZxid(1, 4), sync: 'diff', base: 0, baseIndex: 0, snapshot: '', runs, commands: [] });
   const afterSync = node.takeOutput();
+  // A history without commands, of one epoch from its first zxid, is all in its last zxid (as before replication).
   assert.deepEqual(afterSync.persist, { acceptedEpoch: 1, currentEpoch: 1, lastZxid: makeZxid(1, 4) });
   assert.deepEqual(afterSync.messages.map((m) => m.message.type), ['Ack']);
   assert.equal(node.status().leader, null, 'a follower names its leader once the leader is established (UPTODATE)');
-  node.receive(204, 3, { type: 'UpToDate', epoch: 1 });
+  node.receive(204, 3, { type: 'UpToDate', epoch: 1, zxid: makeZxid(1, 4) });
   assert.deepEqual(node.status(), { id: 1, role: 'following', leader: 3, term: 1 });
 });
 
@@ -196,6 +200,14 @@ function phaseHost(
     update: (changes: Partial<ZabDurable>) => {
       host.state = { ...host.state, ...changes };
     },
+    log: historyOf(durable),
+    logChanged: () => undefined,
+    committed: 0,
+    committedIndex: () => host.committed,
+    commit: (index: number) => {
+      host.committed = Math.max(host.committed, index);
+    },
+    installSnapshot: () => undefined,
     send: (to: number, message: ZabMessage) => host.sent.push({ to, message }),
     events: [] as ElectionEvent[],
     emit: (event: ElectionEvent) => host.events.push(event),
@@ -220,7 +232,7 @@ test('discovery: the new epoch is one above every epoch a quorum promised, and t
   assert.equal(leader.receive(4, 3, { type: 'AckEpoch', epoch: 7, currentEpoch: 0, lastZxid: 0, newlyAccepted: true }), null);
   assert.equal(leader.phase, 'synchronization');
   assert.equal(host.state.currentEpoch, 7);
-  assert.deepEqual(leader.receive(5, 2, { type: 'Ack', epoch: 7 }), { kind: 'established' });
+  assert.deepEqual(leader.receive(5, 2, { type: 'Ack', epoch: 7, zxid: 0 }), { kind: 'established' });
 });
 
 test('discovery: a leader less up to date than a quorum member gives up ("follower is ahead of the leader")', () => {
@@ -238,7 +250,7 @@ test('an established leader steps down for a voter that promised a later epoch (
   leader.start(0);
   leader.receive(1, 2, { type: 'FollowerInfo', acceptedEpoch: 1 });
   leader.receive(2, 2, { type: 'AckEpoch', epoch: 2, currentEpoch: 1, lastZxid: 0, newlyAccepted: true });
-  assert.deepEqual(leader.receive(3, 2, { type: 'Ack', epoch: 2 }), { kind: 'established' });
+  assert.deepEqual(leader.receive(3, 2, { type: 'Ack', epoch: 2, zxid: 0 }), { kind: 'established' });
   assert.equal(leader.receive(4, 3, { type: 'FollowerInfo', acceptedEpoch: 2 })?.kind ?? null, null, 'epoch 2 itself is fine');
   assert.equal(leader.receive(5, 3, { type: 'FollowerInfo', acceptedEpoch: 5 })?.kind, 'abandon');
 });

@@ -1,10 +1,22 @@
 import { historyRuns } from '../history.js';
+import { historyFields, ZabLog } from './log.js';
 import { majority } from '../quorum.js';
 import type { Algorithm, NodeId } from '../types.js';
-import { makeZxid, serverStates, zabMessageTypes, type ZabDurable, type ZabMessage } from './messages.js';
+import {
+  MAX_COMMAND_LENGTH,
+  MAX_HISTORY_ITEMS,
+  MAX_SNAPSHOT_LENGTH,
+  serverStates,
+  syncModes,
+  zabMessageTypes,
+  type ZabDurable,
+  type ZabMessage,
+} from './messages.js';
 import { ZabNode } from './zab.js';
 
 export * from './messages.js';
+export { ZabLog, syncPoint, type HistorySlice, type ZabEntry } from './log.js';
+export { CATCH_UP_BUDGET_BYTES, NEWLEADER_BUDGET_BYTES } from './establishment.js';
 export { ZabNode, defaultZabOptions, leaderStepDownBoundMs, sessionTimeoutMs, type ZabOptions } from './zab.js';
 export { FastLeaderElection, totalOrderPredicate, sameVote, type Proposal, type Vote, type Decision } from './election.js';
 
@@ -37,12 +49,19 @@ export function checkZabSend(
     case 'LeaderInfo':
     case 'NewLeader':
     case 'UpToDate':
+    case 'Proposal':
+    case 'Commit':
+    case 'Inform':
     case 'Ping':
       return fromVoter ? null : `observer sent ${message.type}, acting as a leader`;
     case 'PingReply':
       return null;
   }
 }
+
+const commandText = { text: MAX_COMMAND_LENGTH } as const;
+const snapshotText = { text: MAX_SNAPSHOT_LENGTH } as const;
+const runShape = { epoch: 'epoch', first: 'nat', count: 'nat' } as const;
 
 export const zab: Algorithm<ZabMessage, ZabDurable> = {
   name: 'zab',
@@ -57,27 +76,49 @@ export const zab: Algorithm<ZabMessage, ZabDurable> = {
     // electionEpoch is FLE's round, a term-like counter; the epochs proper are bounded by MAX_EPOCH.
     Notification: { leader: 'id-or-null', zxid: 'zxid', electionEpoch: 'term', peerEpoch: 'epoch', state: { oneOf: serverStates } },
     FollowerInfo: { acceptedEpoch: 'epoch' },
-    ObserverInfo: {},
+    ObserverInfo: { lastZxid: 'zxid' },
     LeaderInfo: { epoch: 'epoch' },
     AckEpoch: { epoch: 'epoch', currentEpoch: 'epoch', lastZxid: 'zxid', newlyAccepted: 'bool' },
-    NewLeader: { epoch: 'epoch', zxid: 'zxid' },
-    Ack: { epoch: 'epoch' },
-    UpToDate: { epoch: 'epoch' },
-    Ping: { epoch: 'epoch' },
-    PingReply: { epoch: 'epoch' },
+    NewLeader: {
+      epoch: 'epoch',
+      zxid: 'zxid',
+      sync: { oneOf: syncModes },
+      base: 'zxid',
+      baseIndex: 'nat',
+      snapshot: snapshotText,
+      runs: { list: { object: runShape }, max: MAX_HISTORY_ITEMS },
+      commands: { list: commandText, max: MAX_HISTORY_ITEMS },
+    },
+    Ack: { epoch: 'epoch', zxid: 'zxid' },
+    UpToDate: { epoch: 'epoch', zxid: 'zxid' },
+    Proposal: { epoch: 'epoch', zxid: 'zxid', prevZxid: 'zxid', command: commandText },
+    Commit: { epoch: 'epoch', zxid: 'zxid' },
+    Inform: { epoch: 'epoch', zxid: 'zxid', prevZxid: 'zxid', command: commandText },
+    Ping: { epoch: 'epoch', zxid: 'zxid', round: 'nat' },
+    PingReply: { epoch: 'epoch', zxid: 'zxid', round: 'nat' },
   },
-  durableShape: { acceptedEpoch: 'epoch', currentEpoch: 'epoch', lastZxid: 'zxid' },
+  // Fields added with replication are optional, so that a state file written before still reads.
+  durableShape: {
+    acceptedEpoch: 'epoch',
+    currentEpoch: 'epoch',
+    lastZxid: 'zxid',
+    runs: { optional: { list: { object: runShape }, max: MAX_HISTORY_ITEMS } },
+    commands: { optional: { list: commandText, max: MAX_HISTORY_ITEMS } },
+    snapshot: { optional: { object: { index: 'nat', zxid: 'zxid', data: snapshotText } } },
+  },
   roles: serverStates,
+  // Atomic broadcast: a transaction committed anywhere is committed everywhere, in the same order.
+  replication: 'consensus',
   supportsObservers: true,
   // Every voter notifies every other voter once (source document 003: "n*(n-1)").
   textbookMessages: (n) => ({ text: `≈ n(n−1) = ${n * (n - 1)}`, value: n * (n - 1) }),
   initialDurable(history) {
     // `--history 1:3+2:2`: a zxid's counter restarts in each epoch, so the last zxid is (the newest
     // epoch, the entries of that epoch) = 2:2, and the node has lived through that epoch. `N` is 1:N.
-    const runs = historyRuns(history);
-    const last = runs[runs.length - 1];
-    if (last === undefined) return { acceptedEpoch: 0, currentEpoch: 0, lastZxid: 0 };
-    return { acceptedEpoch: last.term, currentEpoch: last.term, lastZxid: makeZxid(last.term, last.entries) };
+    // The entries carry the empty command, and are stored as runs (src/core/zab/log.ts).
+    const runs = historyRuns(history).map((run) => ({ epoch: run.term, first: 1, count: run.entries }));
+    const epoch = runs[runs.length - 1]?.epoch ?? 0;
+    return { acceptedEpoch: epoch, currentEpoch: epoch, ...historyFields(new ZabLog({ index: 0, zxid: 0, data: '' }, { runs, commands: [] })) };
   },
   create: (config, durable, random, now) => new ZabNode(config, durable, random, now),
   canElect: (live, total) => live >= majority(total),

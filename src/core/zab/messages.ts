@@ -1,13 +1,11 @@
 /**
  * ZAB's messages and durable state: FastLeaderElection's notifications, then the Zab phases after the
- * election (discovery: FOLLOWERINFO / LEADERINFO / ACKEPOCH; synchronization: NEWLEADER / ACK /
- * UPTODATE; broadcast: PING). ZooKeeper's packet names, in this project's PascalCase.
- *
- * Transactions (PROPOSAL / COMMIT) are not modelled: ballot elects leaders, it does not replicate a log.
- * A node's history is summarised by its last zxid, which is all the election compares.
+ * election (discovery: FOLLOWERINFO / LEADERINFO / ACKEPOCH; synchronization: NEWLEADER carrying
+ * ZooKeeper's DIFF / TRUNC / SNAP, ACK, UPTODATE; broadcast: PROPOSAL / ACK / COMMIT, INFORM to
+ * observers, PING). ZooKeeper's packet names, in this project's PascalCase.
  */
 import { ZXID_COUNTER_SPAN } from '../bounds.js';
-import type { NodeId } from '../types.js';
+import type { Command, NodeId } from '../types.js';
 
 /** The four server states of ZooKeeper (QuorumPeer.ServerState), in lower case as `status().role`. */
 export type ServerState = 'looking' | 'following' | 'leading' | 'observing';
@@ -22,6 +20,9 @@ export const serverStates = ['looking', 'following', 'leading', 'observing'] as 
  * truncates to 32 bits.
  */
 const COUNTER_SPAN = ZXID_COUNTER_SPAN;
+
+/** The highest counter of an epoch's zxids. */
+export const ZXID_COUNTER_MAX = COUNTER_SPAN - 1;
 
 export function makeZxid(epoch: number, counter: number): number {
   return epoch * COUNTER_SPAN + counter;
@@ -74,9 +75,10 @@ export interface FollowerInfo {
   readonly acceptedEpoch: number;
 }
 
-/** An observer's first word to the leader: it asks to be synchronized, and promises nothing. */
+/** An observer's first word to the leader: it asks to be synchronized (from its last zxid), and promises nothing. */
 export interface ObserverInfo {
   readonly type: 'ObserverInfo';
+  readonly lastZxid: number;
 }
 
 /** The prospective leader's new epoch: one more than every acceptedEpoch of a quorum (and its own). */
@@ -102,39 +104,112 @@ export interface AckEpoch {
 // ---- synchronization (Zab phase 2) ----------------------------------------------------------------
 
 /**
- * The leader's history (summarised by its last zxid; a learner adopts it, as after ZooKeeper's
- * DIFF/TRUNC/SNAP) and the epoch the learner must make current before acknowledging.
+ * How a learner's history becomes the leader's (ZooKeeper's LearnerHandler.syncFollower):
+ *  - diff: it holds the leader's history up to `base`: it appends the entries after it;
+ *  - trunc: it holds proposals beyond `base` that the leader does not: it drops them (then appends any);
+ *  - snap: it replaces its history with the leader's snapshot (`snapshot`, up to `base`) and entries.
+ */
+export type SyncMode = 'diff' | 'trunc' | 'snap';
+
+export const syncModes = ['diff', 'trunc', 'snap'] as const satisfies readonly SyncMode[];
+
+/** A stretch of consecutive zxids of one epoch: (epoch, first) … (epoch, first + count − 1). */
+export interface ZabRun {
+  readonly epoch: number;
+  readonly first: number;
+  readonly count: number;
+}
+
+/** A snapshot of the state machine: every entry up to `index` (whose zxid is `zxid`) applied to `data`. */
+export interface ZabSnapshot {
+  readonly index: number;
+  readonly zxid: number;
+  readonly data: string;
+}
+
+/**
+ * The leader's history for one learner, and the epoch it must make current before acknowledging.
+ * The learner keeps its history up to `base` (at position `baseIndex`), drops the rest, and appends
+ * `runs`, whose newest entries carry `commands` (older ones the empty command). `zxid` is the last
+ * zxid the learner then holds. A SNAP carries the snapshot's state as `snapshot` ('' otherwise).
  */
 export interface NewLeader {
   readonly type: 'NewLeader';
   readonly epoch: number;
   readonly zxid: number;
+  readonly sync: SyncMode;
+  readonly base: number;
+  readonly baseIndex: number;
+  readonly snapshot: string;
+  readonly runs: readonly ZabRun[];
+  readonly commands: readonly Command[];
 }
 
-/** A follower acknowledges NEWLEADER: its history and currentEpoch are the leader's and on disk. */
+/**
+ * A follower's acknowledgement: of NEWLEADER (its history is the leader's up to `zxid`, and its
+ * currentEpoch the leader's, on disk) and, once serving, of the proposals it logged up to `zxid`.
+ * Cumulative, as the network may lose or reorder what ZooKeeper's TCP would not.
+ */
 export interface Ack {
   readonly type: 'Ack';
   readonly epoch: number;
+  readonly zxid: number;
 }
 
-/** The leader is established (a quorum acknowledged NEWLEADER): the follower may serve. */
+/** The leader is established (a quorum acknowledged NEWLEADER): the follower may serve; committed up to `zxid`. */
 export interface UpToDate {
   readonly type: 'UpToDate';
   readonly epoch: number;
+  readonly zxid: number;
 }
 
 // ---- broadcast (Zab phase 3) ----------------------------------------------------------------------
 
-/** The established leader's heartbeat to its learners. */
+/** A transaction the leader logged, to be logged by each follower after `prevZxid`. */
+export interface Proposal {
+  readonly type: 'Proposal';
+  readonly epoch: number;
+  readonly zxid: number;
+  readonly prevZxid: number;
+  readonly command: Command;
+}
+
+/** Every proposal up to `zxid` is committed (a quorum logged it): deliver it. Cumulative. */
+export interface Commit {
+  readonly type: 'Commit';
+  readonly epoch: number;
+  readonly zxid: number;
+}
+
+/** A committed transaction, to an observer (ZooKeeper's INFORM), to be logged after `prevZxid`. */
+export interface Inform {
+  readonly type: 'Inform';
+  readonly epoch: number;
+  readonly zxid: number;
+  readonly prevZxid: number;
+  readonly command: Command;
+}
+
+/**
+ * The established leader's heartbeat to its learners, with its commit point (`zxid`) and the number of
+ * its ping round (`round`, echoed in the reply: the barrier of linearizable reads).
+ */
 export interface Ping {
   readonly type: 'Ping';
   readonly epoch: number;
+  readonly zxid: number;
+  readonly round: number;
 }
 
-/** A learner's answer to a ping (ZooKeeper answers PING with PING); it keeps the leader's quorum alive. */
+/**
+ * A learner's answer to a ping (ZooKeeper answers PING with PING); it keeps the leader's quorum alive,
+ * tells the leader how far the learner has logged (`zxid`) and echoes the ping's `round`.
+ */
 export interface PingReply {
   readonly type: 'PingReply';
   readonly epoch: number;
+  readonly zxid: number;
+  readonly round: number;
 }
 
 export type ZabMessage =
@@ -146,6 +221,9 @@ export type ZabMessage =
   | NewLeader
   | Ack
   | UpToDate
+  | Proposal
+  | Commit
+  | Inform
   | Ping
   | PingReply;
 
@@ -158,6 +236,9 @@ export const zabMessageTypes = [
   'NewLeader',
   'Ack',
   'UpToDate',
+  'Proposal',
+  'Commit',
+  'Inform',
   'Ping',
   'PingReply',
 ] as const satisfies readonly ZabMessage['type'][];
@@ -165,10 +246,29 @@ export const zabMessageTypes = [
 /**
  * Zab's persistent state (Junqueira, Reed, Serafini 2011, "Zab: high-performance broadcast"):
  * the last epoch promised to a prospective leader, the epoch of the last NEWLEADER acknowledged, and
- * the history, summarised here by its last zxid. Each is on disk before any message depending on it.
+ * the history. Each is on disk before any message depending on it.
+ *
+ * The history is `snapshot` (absent: none, index 0) then `runs` of zxids (src/core/zab/log.ts), whose
+ * newest entries carry `commands`. Files written before replication have none of the three: their
+ * history is `lastZxid`'s counter entries of its epoch, with empty commands.
  */
 export interface ZabDurable {
   readonly acceptedEpoch: number;
   readonly currentEpoch: number;
+  /** The zxid of the history's last entry (the snapshot's when none follows it). */
   readonly lastZxid: number;
+  readonly runs?: readonly ZabRun[];
+  readonly commands?: readonly Command[];
+  readonly snapshot?: ZabSnapshot;
 }
+
+/** The longest command ZAB carries, in UTF-16 code units (a key-value command fits: src/kv/store.ts). */
+export const MAX_COMMAND_LENGTH = 64 * 1024;
+/**
+ * The largest snapshot kept and sent (SNAP), in bytes once JSON-encoded (and so in UTF-16 code units):
+ * a SNAP travels in one NEWLEADER, within one 64 KiB frame (src/runtime/frames.ts). A larger state is
+ * not compacted (Input 'compact' is ignored), so the history keeps its entries instead.
+ */
+export const MAX_SNAPSHOT_LENGTH = 40 * 1024;
+/** How many runs and commands a history, or a NEWLEADER, may hold. */
+export const MAX_HISTORY_ITEMS = 1_000_000;

@@ -12,6 +12,7 @@ import { believable, MAX_EPOCH_STEP, MAX_TERM_STEP } from '../bounds.js';
 import { OutputBuffer } from '../output.js';
 import {
   applyInput,
+  type Command,
   type ElectionNode,
   type Input,
   type NodeConfig,
@@ -22,8 +23,19 @@ import {
   type Timing,
 } from '../types.js';
 import { FastLeaderElection, toNotification, totalOrderPredicate, type Decision, type ElectionTiming, type Vote } from './election.js';
-import { LeaderSession, LearnerSession, type PhaseHost, type PhaseStep } from './establishment.js';
-import { epochOfZxid, type Notification, type ServerState, type ZabDurable, type ZabMessage } from './messages.js';
+import { LeaderSession, type PhaseHost, type PhaseStep } from './establishment.js';
+import { LearnerSession } from './learner.js';
+import { encodedLength, historyFields, historyOf, type ZabLog } from './log.js';
+import {
+  epochOfZxid,
+  MAX_COMMAND_LENGTH,
+  MAX_SNAPSHOT_LENGTH,
+  type Notification,
+  type ServerState,
+  type ZabDurable,
+  type ZabMessage,
+  type ZabSnapshot,
+} from './messages.js';
 
 export type ZabOptions = ElectionTiming;
 
@@ -49,6 +61,11 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
 
   // Durable state (Zab's acceptedEpoch, currentEpoch and history).
   private durable: ZabDurable;
+  /** The history (durable: written into `durable` with each batch that changed it). */
+  private readonly log: ZabLog;
+  private logDirty = false;
+  /** The position up to which the history was delivered (`committed` events) in this incarnation. */
+  private committed: number;
 
   // Volatile state.
   private phase: Phase = { state: 'looking' };
@@ -71,8 +88,12 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
   constructor(config: NodeConfig, durable: ZabDurable, _random: Random, now: number, private readonly options: ZabOptions = defaultZabOptions) {
     this.id = config.id;
     this.config = config;
-    this.durable = durable;
+    this.log = historyOf(durable);
+    this.durable = { ...durable, lastZxid: this.log.lastZxid };
+    this.committed = this.log.snapshot.index;
     this.isVoter = config.voters.includes(config.id);
+    // Restarting from a snapshot: the state machine starts from it (types.ts, snapshot-installed).
+    if (durable.snapshot && durable.snapshot.index > 0) this.out.emit({ type: 'snapshot-installed', ...this.snapshotEvent(durable.snapshot) });
     this.fle = new FastLeaderElection(
       {
         id: this.id,
@@ -91,6 +112,18 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
       update: (changes) => {
         this.durable = { ...this.durable, ...changes };
         this.out.persist(this.durable);
+      },
+      log: this.log,
+      logChanged: () => {
+        this.logDirty = true;
+        this.durable = { ...this.durable, lastZxid: this.log.lastZxid };
+      },
+      committedIndex: () => this.committed,
+      commit: (index) => this.deliver(index),
+      installSnapshot: (snapshot) => {
+        if (snapshot.index <= this.committed) return;
+        this.committed = snapshot.index;
+        this.out.emit({ type: 'snapshot-installed', ...this.snapshotEvent(snapshot) });
       },
       send: (to, message) => this.out.send(to, message),
       emit: (event) => this.out.emit(event),
@@ -170,7 +203,52 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
   }
 
   takeOutput(): Output<ZabMessage, ZabDurable> {
+    if (this.logDirty) {
+      this.logDirty = false;
+      const { acceptedEpoch, currentEpoch } = this.durable;
+      this.durable = { acceptedEpoch, currentEpoch, ...historyFields(this.log) };
+      this.out.persist(this.durable);
+    }
     return this.out.take();
+  }
+
+  // ---- replication (types.ts, Input 'propose' | 'read' | 'compact') --------------------------------
+
+  /** A client's command: the established leader proposes it; anyone else refuses, naming its leader. */
+  propose(_now: number, id: number, command: Command): void {
+    const phase = this.phase;
+    const accepted = phase.state === 'leading' && command.length <= MAX_COMMAND_LENGTH ? phase.leader.propose(command) : null;
+    if (accepted) this.out.emit({ type: 'proposed', id, ...accepted });
+    else this.out.emit({ type: 'request-refused', id, leader: this.currentLeader() === this.id ? null : this.currentLeader() });
+  }
+
+  /** A linearizable read: the established leader's barrier (LeaderSession.read); anyone else refuses. */
+  read(now: number, id: number): void {
+    const phase = this.phase;
+    if (phase.state === 'leading' && phase.leader.read(now, id)) return;
+    this.out.emit({ type: 'request-refused', id, leader: this.currentLeader() === this.id ? null : this.currentLeader() });
+  }
+
+  /** The host's state machine holds every entry up to `index` in `snapshot`: keep it, drop those entries. */
+  compact(_now: number, index: number, snapshot: string): void {
+    if (index <= this.log.snapshot.index || index > this.committed || encodedLength(snapshot) > MAX_SNAPSHOT_LENGTH) return;
+    this.log.compact(index, snapshot);
+    this.logDirty = true;
+  }
+
+  /** Reports the history up to `index` as committed, in order, each position once. */
+  private deliver(index: number): void {
+    const upTo = Math.min(index, this.log.lastIndex);
+    for (let position = this.committed + 1; position <= upTo; position++) {
+      const entry = this.log.entry(position);
+      if (entry === null) break;
+      this.out.emit({ type: 'committed', index: position, term: epochOfZxid(entry.zxid), command: entry.command });
+      this.committed = position;
+    }
+  }
+
+  private snapshotEvent(snapshot: ZabSnapshot): { index: number; term: number; snapshot: string } {
+    return { index: snapshot.index, term: epochOfZxid(snapshot.zxid), snapshot: snapshot.data };
   }
 
   status(): Status {
@@ -190,6 +268,16 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
 
   get durableState(): ZabDurable {
     return this.durable;
+  }
+
+  /** The history as this node holds it (for tests and the curious). */
+  get history(): ZabLog {
+    return this.log;
+  }
+
+  /** The position up to which this node delivered the history. */
+  get committedIndex(): number {
+    return this.committed;
   }
 
   /** How the last election ended for this node (null before the first one ends). */
@@ -277,6 +365,10 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
   }
 
   private lookForLeader(now: number): void {
+    // A leader that steps down refuses the reads it could not confirm.
+    if (this.phase.state === 'leading') {
+      for (const id of this.phase.leader.takePendingReads()) this.out.emit({ type: 'request-refused', id, leader: null });
+    }
     this.phase = { state: 'looking' };
     this.earlyInfos.clear();
     this.missedOurVote.clear();
@@ -371,17 +463,25 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
         epoch = Math.max(message.epoch, message.currentEpoch, epochOfZxid(message.lastZxid));
         break;
       case 'NewLeader':
-        epoch = Math.max(message.epoch, epochOfZxid(message.zxid));
+        epoch = Math.max(message.epoch, epochOfZxid(message.zxid), epochOfZxid(message.base));
         break;
       case 'LeaderInfo':
-      case 'Ack':
-      case 'UpToDate':
-      case 'Ping':
-      case 'PingReply':
         epoch = message.epoch;
         break;
+      case 'Ack':
+      case 'UpToDate':
+      case 'Commit':
+      case 'Ping':
+      case 'PingReply':
+        epoch = Math.max(message.epoch, epochOfZxid(message.zxid));
+        break;
+      case 'Proposal':
+      case 'Inform':
+        epoch = Math.max(message.epoch, epochOfZxid(message.zxid), epochOfZxid(message.prevZxid));
+        break;
       case 'ObserverInfo':
-        return false;
+        epoch = epochOfZxid(message.lastZxid);
+        break;
     }
     if (believable(epoch, ownEpoch, MAX_EPOCH_STEP)) return false;
     this.out.emit({ type: 'message-ignored', counter: 'epoch', value: epoch });
