@@ -164,7 +164,7 @@ test('bounds: each algorithm refuses a frame whose term, generation, epoch, roun
   assert.ok(refused(zab, { type: 'NewLeader', epoch: 1, zxid: 2 ** 53 }));
   assert.ok(refused(zab, { type: 'Notification', leader: 1, zxid: 0, electionEpoch: 0, peerEpoch: MAX_EPOCH + 1, state: 'looking' }));
   assert.ok(!refused(zab, { type: 'LeaderInfo', epoch: MAX_EPOCH }));
-  assert.ok(!refused(zab, { type: 'NewLeader', epoch: MAX_EPOCH, zxid: MAX_ZXID }));
+  assert.ok(!refused(zab, { type: 'NewLeader', epoch: MAX_EPOCH, zxid: MAX_ZXID, sync: 'diff', base: 0, baseIndex: 0, snapshot: '', runs: [], commands: [] }));
 });
 
 test('bounds: the durable state refuses what the wire refuses, and accepts every state at the ceiling', () => {

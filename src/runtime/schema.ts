@@ -170,8 +170,9 @@ export function objectSchema(shape: ShapeOf<object>): Validator<Record<string, u
  * §3.10). A v2 node would refuse every such message as malformed (strict shapes), so the handshake says
  * so first: v2 and v3 nodes refuse each other (bad-handshake), and a cluster is upgraded together.
  * 4: Raft replicates its log (issue 15): AppendEntries gains prevLogIndex, prevLogTerm and entries,
- * AppendEntriesResponse gains matchIndex, and InstallSnapshot/InstallSnapshotResponse are new (§5.3, §7).
- * A v3 node would refuse them as malformed; v3 and v4 nodes refuse each other's handshakes instead.
+ * AppendEntriesResponse gains matchIndex, and InstallSnapshot/InstallSnapshotResponse are new (§5.3, §7);
+ * ZAB broadcasts (Proposal, Commit, Inform are new; NewLeader carries the sync, Ack/UpToDate/Ping/
+ * PingReply carry zxids); Bully copies its log (Copy, SyncRequest, Sync). A v3 node would refuse them as malformed; v3 and v4 nodes refuse each other's handshakes instead.
  */
 export const PROTOCOL_VERSION = 4;
 
