@@ -249,3 +249,11 @@ test('a large change (a snapshot) rewrites state.json rather than logging it', (
   assert.equal(store.rewrites, 2, 'an entry after the snapshot is appended');
   assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, { ...raftState(1, [{ term: 1, command: 'y' }]), snapshot });
 });
+
+test('an append after state.log was removed fails rather than writing to a file no restart finds', () => {
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, replicating, 1);
+  store.save(raftState(1, []));
+  rmSync(join(dir, LOG_FILE));
+  assert.throws(() => store.save(raftState(2, [])), /state\.log was removed/);
+});

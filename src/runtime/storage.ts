@@ -28,7 +28,7 @@
  * or belongs to another algorithm or node, is an error, never a silent reset: forgetting a vote would
  * let the node vote twice in one term.
  */
-import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync, accessSync, constants } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync, accessSync, constants } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
 import { durableSchema, envelopeSchema, type Issue, type Validator } from './schema.js';
@@ -251,6 +251,9 @@ export class DurableStore {
       if (record === 'same') return;
       const line = encodeRecord(record);
       if (line.length > MAX_RECORD_BYTES || (this.logBytes + line.length > MIN_LOG_BYTES_TO_FOLD && this.logBytes > this.baseBytes)) return this.rewrite(state);
+      // An open file outlives its name: were state.log (or the data dir) removed, the appends would go to
+      // a file no restart can find. One fstat per append (a fraction of the fdatasync) says so.
+      if (fstatSync(this.logFd!).nlink === 0) throw new Error(`${this.logPath} was removed`);
       writeAll(this.logFd!, line);
       fdatasyncSync(this.logFd!);
       this.logBytes += line.length;
