@@ -43,11 +43,12 @@ test('the driver persists, then sends, then reports, and derives leadership once
   assert.deepEqual(events[1], { type: 'input', atMs: 225, input: { type: 'tick' } });
   order.length = 0;
   driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
-  assert.deepEqual(order, ['send AppendEntries', 'send AppendEntries', 'status', 'leader-changed', 'became-leader']);
+  // The new leader's no-op entry (thesis §6.4) is durable before the heartbeats that carry it leave.
+  assert.deepEqual(order, ['persist', 'send AppendEntries', 'send AppendEntries', 'status', 'leader-changed', 'became-leader']);
   assert.deepEqual(events.at(-1), { type: 'became-leader', atMs: 230, term: 1, again: false });
   assert.deepEqual(driver.status(), { id: 1, role: 'leader', leader: 1, term: 1 });
   order.length = 0;
-  driver.receive(240, 3, { type: 'AppendEntries', term: 2, leaderCommit: 0, round: 1 }); // a newer leader
+  driver.receive(240, 3, { type: 'AppendEntries', term: 2, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, round: 1 }); // a newer leader
   assert.deepEqual(order, ['persist', 'send AppendEntriesResponse', 'status', 'lost-leadership', 'leader-changed']);
 });
 

@@ -169,8 +169,11 @@ export function objectSchema(shape: ShapeOf<object>): Validator<Record<string, u
  * `round` (the leader lease), RequestVote.transfer and the new TimeoutNow (leadership transfer, thesis
  * §3.10). A v2 node would refuse every such message as malformed (strict shapes), so the handshake says
  * so first: v2 and v3 nodes refuse each other (bad-handshake), and a cluster is upgraded together.
+ * 4: Raft replicates its log (issue 15): AppendEntries gains prevLogIndex, prevLogTerm and entries,
+ * AppendEntriesResponse gains matchIndex, and InstallSnapshot/InstallSnapshotResponse are new (§5.3, §7).
+ * A v3 node would refuse them as malformed; v3 and v4 nodes refuse each other's handshakes instead.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** Checks one decoded frame: the message it is, or null when it is not one of the algorithm's. */
 export type MessageValidator = (value: unknown) => Message | null;
