@@ -74,7 +74,7 @@ test('stepAll (group commit): several inputs, ONE persist of the last state, the
   // leader's heartbeat (term 2). Stepped one by one they would persist twice.
   driver.stepAll(driver.nextDeadline(), [
     { type: 'tick' },
-    { type: 'message', from: 2, message: { type: 'AppendEntries', term: 2, leaderCommit: 0, round: 1 } },
+    { type: 'message', from: 2, message: { type: 'AppendEntries', term: 2, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, round: 1 } },
   ]);
   assert.deepEqual(order, ['persist', 'send RequestVote', 'send RequestVote', 'send AppendEntriesResponse', 'core', 'status', 'status', 'leader-changed']);
   assert.equal(persisted.length, 1);
