@@ -181,6 +181,15 @@ async function drive(client: KvClient, options: KvBenchOptions, round: number): 
   };
 }
 
+/** Waits until `client` has one write acknowledged (a new Raft leader first commits an entry of its term). */
+async function firstWrite(client: KvClient, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!client.ok(await client.put('k-ready'))) {
+    if (Date.now() > deadline) throw new Error(`${client.name}: no write acknowledged within ${timeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** Waits until every member names one leader; returns it. */
 async function leaderOf(cluster: ClusterUnderTest, timeoutMs = 60_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
@@ -213,6 +222,7 @@ export async function runKvBench(options: KvBenchOptions): Promise<KvBenchReport
       const etcdLeader = await leaderOf(etcd);
       clients.push(etcdClient(etcdPorts(etcdOptions.basePort, etcdLeader).client, options.clients));
     }
+    for (const client of clients) await firstWrite(client);
     const phases: KvPhase[] = [];
     for (let round = 1; round <= options.rounds; round++) {
       for (const client of clients) {
