@@ -113,7 +113,7 @@ export class StatusServer {
           );
           return;
         default:
-          response.writeHead(404, { 'content-type': 'text/plain' }).end('not found (try /status, /health, /livez, /readyz, /leader, /watch, /metrics)\n');
+          response.writeHead(404, { 'content-type': 'text/plain' }).end('not found (try /status, /health, /livez, /readyz, /leader, /watch, /metrics, /kv/:key)\n');
       }
     });
     server.maxHeadersCount = 50;
