@@ -27,6 +27,8 @@ export const MAX_KV_BODY_BYTES = 3 * MAX_VALUE_LENGTH;
 const RETRY_AFTER_SECONDS = 1;
 
 export interface KvHttpContext {
+  /** This node's id. */
+  readonly id: NodeId;
   readonly kv: KvService;
   /** Whether this node leads now (status().leader === status().id). */
   readonly leads: () => boolean;
@@ -151,6 +153,10 @@ function answer(response: ServerResponse, key: string, outcome: KvOutcome, conte
 
 /** 307 to the leader's advertised url when known, else 503 naming the leader (or none). */
 function notLeader(response: ServerResponse, leader: NodeId | null, context: KvHttpContext, url: string): void {
+  if (leader === context.id) {
+    // This node leads but its core refused: it is handing its leadership over, or does not replicate.
+    return send(response, 503, { error: 'the leader cannot take requests now (a leadership transfer, or an algorithm without replication)', leader }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+  }
   const known = context.leader();
   const base = known !== null && known.id === leader && typeof known.meta?.url === 'string' ? known.meta.url : null;
   if (leader !== null && base !== null) {

@@ -73,24 +73,23 @@ test('the /kv API on three real Raft nodes: writes, reads, cas, redirects and ev
   const dir = mkdtempSync(join(tmpdir(), 'ballot-kv-'));
   const { cluster } = await startCluster(dir);
   try {
+    await leaderOf(cluster);
+    // Through whichever node leads (a loaded machine may change leaders mid-test): callLeader follows.
+    const put = await callLeader(cluster, 'PUT', '/kv/greeting', 'hello', 60_000);
+    assert.deepEqual([put.status, put.body], [200, { key: 'greeting', version: 1 }]);
+    assert.deepEqual((await callLeader(cluster, 'GET', '/kv/greeting')).body, { key: 'greeting', value: 'hello', version: 1 });
+    assert.deepEqual(await callLeader(cluster, 'GET', '/kv/absent').then((a) => [a.status, a.body]), [404, { key: 'absent', value: null, version: 0 }]);
+    // Compare-and-set: only at the version it names.
+    assert.deepEqual((await callLeader(cluster, 'POST', '/kv/greeting?cas=0', 'no')).body, { key: 'greeting', ok: false, version: 1 });
+    assert.deepEqual((await callLeader(cluster, 'POST', '/kv/greeting?cas=1', 'hi')).body, { key: 'greeting', ok: true, version: 2 });
+    assert.deepEqual((await callLeader(cluster, 'DELETE', '/kv/greeting')).body, { key: 'greeting', version: 3 });
+    assert.equal((await callLeader(cluster, 'GET', '/kv/greeting')).status, 404);
+    await callLeader(cluster, 'PUT', '/kv/unicode', 'ünïcødé ✓');
+    assert.equal((await callLeader(cluster, 'GET', '/kv/unicode')).body.value, 'ünïcødé ✓');
+
     const leader = await leaderOf(cluster);
     const follower = cluster.members.find((id) => id !== leader)!;
     const at = cluster.httpPort(leader);
-    const put = await waitFor('a first write to commit', 30_000, async () => {
-      const answer = await call(at, 'PUT', '/kv/greeting', 'hello');
-      return answer.status === 200 ? answer : undefined;
-    }, 200);
-    assert.deepEqual(put.body, { key: 'greeting', version: 1 });
-    assert.deepEqual((await call(at, 'GET', '/kv/greeting')).body, { key: 'greeting', value: 'hello', version: 1 });
-    assert.deepEqual(await call(at, 'GET', '/kv/absent').then((a) => [a.status, a.body]), [404, { key: 'absent', value: null, version: 0 }]);
-    // Compare-and-set: only at the version it names.
-    assert.deepEqual((await call(at, 'POST', '/kv/greeting?cas=0', 'no')).body, { key: 'greeting', ok: false, version: 1 });
-    assert.deepEqual((await call(at, 'POST', '/kv/greeting?cas=1', 'hi')).body, { key: 'greeting', ok: true, version: 2 });
-    assert.deepEqual((await call(at, 'DELETE', '/kv/greeting')).body, { key: 'greeting', version: 3 });
-    assert.equal((await call(at, 'GET', '/kv/greeting')).status, 404);
-    await call(at, 'PUT', '/kv/unicode', 'ünïcødé ✓');
-    assert.equal((await call(at, 'GET', '/kv/unicode')).body.value, 'ünïcødé ✓');
-
     // A follower redirects to the leader's advertised url; a stale read it serves itself.
     const redirected = await call(cluster.httpPort(follower), 'PUT', '/kv/x?y=1', 'v');
     assert.equal(redirected.status, 307);
@@ -135,9 +134,9 @@ test('kill -9 of every node during writes: every acknowledged write is there aft
   const dir = mkdtempSync(join(tmpdir(), 'ballot-kv-crash-'));
   const { cluster } = await startCluster(dir);
   try {
-    const leader = await leaderOf(cluster);
-    let at = cluster.httpPort(leader);
-    await waitFor('a first write to commit', 30_000, async () => ((await call(at, 'PUT', '/kv/first', '0')).status === 200 ? true : undefined), 200);
+    await leaderOf(cluster);
+    assert.equal((await callLeader(cluster, 'PUT', '/kv/first', '0', 60_000)).status, 200);
+    let at = cluster.httpPort(await leaderOf(cluster));
     const acknowledged = new Map<string, string>();
     let stop = false;
     const writer = async (client: number): Promise<void> => {

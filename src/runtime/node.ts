@@ -255,7 +255,7 @@ class NodeHost {
           metricsContentType: this.metrics.contentType,
           ready: () => this.readiness(),
           leader: () => this.leadership.leader(),
-          kv: { kv: this.kv, leads: () => leads(this.status()), leader: () => this.leadership.leader() },
+          kv: { id, kv: this.kv, leads: () => leads(this.status()), leader: () => this.leadership.leader() },
         });
       }
       this.transport = await Transport.listen({
