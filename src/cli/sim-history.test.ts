@@ -32,14 +32,17 @@ test('--history rejects terms that do not increase, unreadable runs and unknown 
   }
 });
 
-test('§5.4.1 with several terms: a majority holding a newer last term elects one of its own', () => {
+test('§5.4.1 with several terms: a majority holding a newer last term elects one of its own first', () => {
   const newer = [{ term: 1, entries: 2 }, { term: 2, entries: 1 }];
   const older = [{ term: 1, entries: 4 }];
   const history = new Map([[1, newer], [2, newer], [3, newer], [4, older], [5, older]]);
   for (let seed = 1; seed <= 20; seed++) {
     const result = simulate({ algorithm: raft, nodes: 5, seed, scenario: 'leader-crash', history });
     assert.deepEqual(result.violations, []);
-    for (const leader of result.leaders) assert.ok(leader.node <= 3, `seed ${seed}: node ${leader.node} (older log) led`);
+    // The first reign only: that leader then replicates its log (§5.3), 4 and 5 catch up, and after the
+    // crash either may lead.
+    const [first] = result.leaders;
+    assert.ok(first !== undefined && first.node <= 3, `seed ${seed}: node ${first?.node} (older log) led first`);
   }
 });
 

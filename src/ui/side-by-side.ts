@@ -271,7 +271,7 @@ export const groupNames: Record<MessageGroup, string> = { election: 'electing', 
 const groupShades: Record<MessageGroup, readonly string[]> = {
   election: ['#d55e00', '#e69f00', '#b8860b', '#a6611a', '#f4a582'],
   office: ['#7f3c8d', '#cc79a7', '#9b59b6', '#e7298a', '#5e2a84', '#b07aa1', '#c51b7d'],
-  heartbeat: ['#0072b2', '#56b4e9'],
+  heartbeat: ['#0072b2', '#56b4e9', '#2c7fb8', '#a6cee3'], // Raft's snapshots are replication too
 };
 
 /** A colour per message type of the algorithm, its group's hue. */

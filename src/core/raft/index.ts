@@ -58,7 +58,8 @@ export function createRaft(options: RaftOptions = defaultRaftOptions): Algorithm
   // §5.2 / §9.3 of the paper: 150–300 ms timeouts; heartbeats well inside the smallest timeout.
   defaultTiming: { electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, heartbeatMs: 50 },
   messageTypes: raftMessageTypes,
-  heartbeatTypes: ['AppendEntries', 'AppendEntriesResponse'],
+  // Replication too: a settled cluster that compacts sends snapshots; none of it is the cost of electing.
+  heartbeatTypes: ['AppendEntries', 'AppendEntriesResponse', 'InstallSnapshot', 'InstallSnapshotResponse'],
   boundedCounters: ['term'],
   messageShapes: {
     RequestVote: { term: 'term', lastLogIndex: 'nat', lastLogTerm: 'term', transfer: 'nat' },
