@@ -114,7 +114,7 @@ test('ballot bench: help, and an unknown benchmark is a usage error (exit 2, one
   assert.equal(await main(['bench', 'failover', '--help'], io), 0);
   assert.match(out, /--election-timeout MIN-MAX/);
   assert.equal(await main(['bench', 'latency'], io), 2);
-  assert.equal(err, 'ballot bench: unknown benchmark "latency" (benchmarks: failover, report)\n');
+  assert.equal(err, 'ballot bench: unknown benchmark "latency" (benchmarks: failover, kv, report)\n');
   err = '';
   assert.equal(await main(['bench', 'failover', '--system', 'consul'], io), 2);
   assert.equal(err.split('\n').length, 2, 'one line');
@@ -172,4 +172,21 @@ test('ballot bench report: ratios per file, disruptions after a resume, and file
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('ballot bench kv: help, bad arguments exit 2, and a short real run of ballot alone reports writes', { timeout: 120_000 }, async () => {
+  let out = '';
+  let err = '';
+  const io = { out: (t: string) => void (out += t), err: (t: string) => void (err += t) };
+  assert.equal(await main(['bench', 'kv', '--help'], io), 0);
+  assert.match(out, /--clients N/);
+  assert.equal(await main(['bench', 'kv', '--clients', '0'], io), 2);
+  assert.equal(err, 'ballot bench: --clients must be at least 1, got 0\n');
+  out = '';
+  const code = await runBench(['kv', '--no-etcd', '--clients', '4', '--duration', '1000', '--warmup', '300', '--rounds', '1', '--base-port', '23700', '--json'], { ...io, tty: false });
+  assert.equal(code, 0, err);
+  const report = JSON.parse(out) as { summaries: { system: string; writesPerSecond: number }[]; ratio: number | null };
+  assert.equal(report.summaries[0]!.system, 'ballot-raft');
+  assert.ok(report.summaries[0]!.writesPerSecond > 0, 'some writes were acknowledged');
+  assert.equal(report.ratio, null);
 });

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { findAlgorithm, type AlgorithmName } from '../core/algorithms.js';
 import type { AnyAlgorithm, NodeId, Timing } from '../core/types.js';
 import { CLUSTER_ID_PATTERN, MAX_PRIORITY } from './schema.js';
+import { DEFAULT_COMPACT_EVERY } from './kv.js';
 import { heartbeatProblem } from './timing-rule.js';
 
 export class ConfigError extends Error {}
@@ -93,6 +94,8 @@ export interface NodeOptions {
    * nothing; equal priorities never move leadership. An integer 0..MAX_PRIORITY.
    */
   readonly priority?: number;
+  /** Hand the core a snapshot of the key-value store every this many applied entries (default 10000; 0: never). */
+  readonly compactEvery?: number;
 }
 
 export interface ResolvedConfig {
@@ -114,6 +117,7 @@ export interface ResolvedConfig {
   readonly insecure: boolean;
   /** Leadership priority (preferred leader), 0 when none. */
   readonly priority: number;
+  readonly compactEvery: number;
 }
 
 /**
@@ -185,6 +189,8 @@ export function resolveConfig(options: NodeOptions): ResolvedConfig {
     throw new ConfigError(`${exposed[0]} is not a loopback address: give --tls-cert, --tls-key and --tls-ca for authenticated peers (or --insecure to run unauthenticated anyway)`);
   }
   const insecure = !tls && exposed.length > 0;
+  const compactEvery = options.compactEvery ?? DEFAULT_COMPACT_EVERY;
+  if (!Number.isSafeInteger(compactEvery) || compactEvery < 0) throw new ConfigError(`compact-every must be a non-negative integer (0: never), got ${compactEvery}`);
   const priority = options.priority ?? 0;
   if (!Number.isSafeInteger(priority) || priority < 0 || priority > MAX_PRIORITY) throw new ConfigError(`priority must be an integer from 0 to ${MAX_PRIORITY}, got ${String(priority)}`);
   if (priority > 0 && !transfersLeadership(algorithm)) {
@@ -195,5 +201,5 @@ export function resolveConfig(options: NodeOptions): ResolvedConfig {
     );
   }
   if (priority > 0 && !voters.includes(id)) throw new ConfigError(`priority: node ${id} is not a voter, and only voters can lead`);
-  return { id, algorithm, voters, observers, addresses, listen, http, dataDir: options.dataDir, clusterId, timing, joinNew: options.joinNew === true, tls, insecure, priority };
+  return { id, algorithm, voters, observers, addresses, listen, http, dataDir: options.dataDir, clusterId, timing, joinNew: options.joinNew === true, tls, insecure, priority, compactEvery };
 }

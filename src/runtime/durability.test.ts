@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { algorithms } from '../core/algorithms.js';
 import { FrameDecoder } from './frames.js';
 import { fetchStatus } from './local-cluster.js';
 import { PROTOCOL_VERSION } from './schema.js';
+import { DurableStore } from './storage.js';
 import { frame, freePorts, rawConnection, waitFor } from './testing.js';
 
 const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -100,8 +101,11 @@ test('raft: a vote granted before kill -9 is still cast after the restart (no se
     const exited = new Promise((resolve) => child!.once('exit', resolve));
     child.kill('SIGKILL');
     await exited;
-    const onDisk = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { state: { currentTerm: number; votedFor: number } };
-    assert.deepEqual([onDisk.state.currentTerm, onDisk.state.votedFor], [5, 2]);
+    // Read as the node reads it back: state.json with the records of state.log applied (storage.ts).
+    const { store, durable } = DurableStore.open(dir, algorithms.raft!, 1);
+    store.close();
+    const onDisk = durable as { currentTerm: number; votedFor: number };
+    assert.deepEqual([onDisk.currentTerm, onDisk.votedFor], [5, 2]);
 
     child = await start();
     assert.equal((await fetchStatus(httpPort!))?.term, 5, 'the term survived the restart');

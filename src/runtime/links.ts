@@ -130,6 +130,8 @@ export class PeerLink {
   /** The last connection was closed by the peer right after it opened (see 'close'). */
   private unstable = false;
   private sentSinceTick = false;
+  /** The socket is corked until the end of the current synchronous turn (see send). */
+  private corked = false;
   /** The current connection is being closed for silence (not a refusal by the peer). */
   private timedOut = false;
   /** The peer's certificate was refused since the link last opened (logged once). */
@@ -154,7 +156,18 @@ export class PeerLink {
   send(frame: Buffer): void {
     if (this.closed) return;
     if (this.open && this.queue.length === 0 && this.socket!.writableLength < HIGH_WATER_BYTES) {
-      this.socket!.write(frame);
+      const socket = this.socket!;
+      // The frames of one send phase (a batch of inputs can send dozens: one AppendEntries per
+      // proposal) leave in one writev, not one syscall each: corked until the phase's synchronous turn ends.
+      if (!this.corked) {
+        this.corked = true;
+        socket.cork();
+        process.nextTick(() => {
+          this.corked = false;
+          socket.uncork();
+        });
+      }
+      socket.write(frame);
       this.sentSinceTick = true;
       return;
     }

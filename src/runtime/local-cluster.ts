@@ -29,8 +29,8 @@ export interface LocalClusterOptions {
   readonly clusterId?: string;
   /** More arguments for every member (timing knobs, --log). */
   readonly extraArgs?: readonly string[];
-  /** More arguments for one member, by id (e.g. { 3: ['--priority', '1'] }), after extraArgs. */
-  readonly memberArgs?: Readonly<Record<NodeId, readonly string[]>>;
+  /** Arguments of one member only, after extraArgs (e.g. its own --advertise url). */
+  readonly memberArgs?: (id: NodeId) => readonly string[];
   /**
    * Run every member with mutual TLS, from the files certificates.ts writes into this directory
    * (ca.crt, node-<i>.crt, node-<i>.key); default: plaintext (every member is on loopback).
@@ -97,7 +97,7 @@ export class LocalCluster {
         ...(options.clusterId ? ['--cluster-id', options.clusterId] : []),
         ...(options.tlsDir ? tlsArgs(options.tlsDir, id) : []),
         ...(options.extraArgs ?? []),
-        ...(options.memberArgs?.[id] ?? []),
+        ...(options.memberArgs?.(id) ?? []),
         '--exit-on-stdin-close',
       ];
       this.table.set(id, { id, args, httpPort: options.httpPorts[id - 1]!, child: null, exited: null, stderr: [] });

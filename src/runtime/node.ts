@@ -23,6 +23,7 @@ import { checkMeta, InvalidMeta, type Meta } from './meta.js';
 import { NodeMetrics } from './metrics.js';
 import { cryptoRandom } from './random.js';
 import { InputRecorder } from './record.js';
+import { KvService } from './kv.js';
 import { messageValidator, sampleMessages, type MessageValidator } from './schema.js';
 import { DurableStore, StorageError } from './storage.js';
 import { Transport, warmUp } from './transport.js';
@@ -184,6 +185,16 @@ class NodeHost {
   private readonly preferred: PreferredLeader | null;
   /** Runs the policy's check while this node leads (only then: a follower has nothing to decide). */
   private preferenceTimer: NodeJS.Timeout | null = null;
+  /** The replicated key-value store and its waiting clients (kv.ts), fed the core's replication events. */
+  private readonly kv: KvService;
+  /**
+   * Inputs that arrived in this event-loop turn (messages, peer-downs, client requests), stepped together
+   * once the turn's I/O is read: one persist (one fsync) for all of them, group commit (see step).
+   */
+  private queue: Input<Message>[] = [];
+  private flushing: NodeJS.Immediate | null = null;
+  private persists = 0;
+  private persistedInputs = 0;
 
   constructor(
     private readonly config: ResolvedConfig,
@@ -203,6 +214,14 @@ class NodeHost {
       () => this.status(),
     );
     this.preferred = transfersLeadership(config.algorithm) ? new PreferredLeader(config.id, config.priority, config.voters, preferenceTiming(config.timing)) : null;
+    this.kv = new KvService((input) => this.step(input), { compactEvery: config.compactEvery });
+    this.metrics.replication = () => ({
+      kv: this.kv.numbers(),
+      storageAppends: this.store?.appends ?? 0,
+      storageRewrites: this.store?.rewrites ?? 0,
+      persists: this.persists,
+      persistedInputs: this.persistedInputs,
+    });
   }
 
   async start(): Promise<void> {
@@ -241,6 +260,7 @@ class NodeHost {
           metricsContentType: this.metrics.contentType,
           ready: () => this.readiness(),
           leader: () => this.leadership.leader(),
+          kv: { id, kv: this.kv, leads: () => leads(this.status()), leader: () => this.leadership.leader() },
         });
       }
       this.transport = await Transport.listen({
@@ -398,6 +418,7 @@ class NodeHost {
       return;
     }
     rmSync(this.store!.path, { force: true });
+    rmSync(this.store!.logPath, { force: true });
     this.halt(
       new ConfigError(
         `data dir ${dataDir} is empty but node ${peer} knows node ${id} as an existing member: its votes may be lost; ` +
@@ -413,11 +434,31 @@ class NodeHost {
     return performance.now() - this.origin;
   }
 
-  /** One input through the driver (persist, send, events), then re-arm the one timer. */
-  private step(input: Input<Message>): void {
+  /**
+   * One input for the driver. Inputs are queued and stepped together once the turn's I/O has been read
+   * (setImmediate runs after the poll phase): the HTTP requests and peer messages of one event-loop turn
+   * share ONE persist, one fsync (group commit, NodeDriver.stepAll), and every message they cause still
+   * leaves only after it. `now`: step at once with whatever is queued (the one timer's tick, which
+   * already waited for the turn's I/O, see arm).
+   */
+  private step(input: Input<Message>, now = false): void {
     if (this.state !== 'running' || !this.driver) return;
+    this.queue.push(input);
+    if (now) return this.flush();
+    this.flushing ??= setImmediate(() => this.flush());
+  }
+
+  /** Steps every queued input through the driver (persist once, send, events), then re-arms the one timer. */
+  private flush(): void {
+    if (this.flushing !== null) clearImmediate(this.flushing);
+    this.flushing = null;
+    const inputs = this.queue;
+    this.queue = [];
+    if (this.state !== 'running' || !this.driver || inputs.length === 0) return;
+    const persistsBefore = this.persists;
     try {
-      this.driver.step(this.now(), input);
+      this.driver.stepAll(this.now(), inputs);
+      if (this.persists > persistsBefore) this.persistedInputs += inputs.length;
     } catch (error) {
       this.recorder?.endInput();
       this.fail(error, error instanceof PersistFailed ? 'cannot persist durable state' : 'the algorithm failed');
@@ -429,6 +470,7 @@ class NodeHost {
 
   private persist(state: unknown): void {
     try {
+      this.persists++;
       this.store!.save(state);
     } catch (error) {
       // Thrown through the driver, which then sends nothing of this batch: its messages depend on the
@@ -468,7 +510,7 @@ class NodeHost {
       if (this.dueTick === null) {
         this.dueTick = setImmediate(() => {
           this.dueTick = null;
-          this.step({ type: 'tick' });
+          this.step({ type: 'tick' }, true);
         });
       }
     }, delay);
@@ -506,6 +548,17 @@ class NodeHost {
       case 'transfer-abandoned':
         this.logger.info('transfer-abandoned', { term: event.term, to: event.to, reason: 'the target was not elected within an election timeout' });
         return;
+      case 'proposed':
+      case 'request-refused':
+      case 'committed':
+      case 'snapshot-installed':
+      case 'read-ready':
+        this.kv.onEvent(event);
+        return;
+      default: {
+        const unreachable: never = event;
+        return unreachable;
+      }
     }
   }
 
@@ -667,12 +720,17 @@ class NodeHost {
     this.stopPreferenceChecks();
     if (this.warmUpSlice) clearImmediate(this.warmUpSlice);
     this.warmUpSlice = null;
+    if (this.flushing) clearImmediate(this.flushing);
+    this.flushing = null;
+    this.queue = [];
+    this.kv.close();
     // Before anything closes: every lead() job is aborted while this node still holds what it held.
     this.leadership.close();
     if (wasLeader) this.emit('lost-leadership', { term: this.last.term });
     this.closing = (async () => {
       await Promise.all([this.transport?.close(), this.http?.close()]);
       this.recorder?.close();
+      this.store?.close();
       this.state = 'stopped';
       this.logger.info('stopped', { term: this.last.term });
       this.resolveStopped();

@@ -47,7 +47,7 @@ test('raft processes: leadership goes to the node of higher priority by one tran
     dataDir,
     logDir,
     extraArgs: slow,
-    memberArgs: { [PREFERRED]: ['--priority', '1'] },
+    memberArgs: (id) => (id === PREFERRED ? ['--priority', '1'] : []),
   });
   try {
     cluster.startAll();

@@ -314,7 +314,12 @@ export const handshakeSchema: Validator<Handshake> = validator(
 export const RECOGNIZED = { recognized: true } as const;
 export const recognizedSchema: Validator<typeof RECOGNIZED> = validator(strictObject({ recognized: literal(true) }));
 
-/** The envelope of a state file (storage.ts): which format, algorithm and node it belongs to, and the state. */
-export function envelopeSchema(format: number): Validator<{ format: number; algorithm: string; node: number; state: unknown }> {
-  return validator(strictObject({ format: literal(format), algorithm: string(Number.MAX_SAFE_INTEGER), node: integer(1), state: () => null }));
+/**
+ * The envelope of a state file (storage.ts): which format, algorithm and node it belongs to, the state,
+ * and the generation its append-only log (state.log) must carry (absent in files written before the log).
+ */
+export function envelopeSchema(format: number): Validator<{ format: number; algorithm: string; node: number; state: unknown; generation?: number }> {
+  return validator(
+    strictObject({ format: literal(format), algorithm: string(Number.MAX_SAFE_INTEGER), node: integer(1), state: () => null, generation: integer(0) }, new Set(['generation'])),
+  );
 }

@@ -1,0 +1,180 @@
+/**
+ * The key-value API of issue 15 on real processes: three Raft nodes on loopback (`ballot node`, fsync),
+ * driven over HTTP. The errors of the API, the redirect of a follower, and crash safety: every write
+ * acknowledged before a kill -9 of the WHOLE cluster is there after it restarts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { NodeId } from '../core/types.js';
+import { MAX_VALUE_LENGTH } from '../kv/store.js';
+import { MAX_KV_BODY_BYTES } from './kv-http.js';
+import { LocalCluster } from './local-cluster.js';
+import { freePorts, metricValue, sleep, waitFor } from './testing.js';
+
+const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+
+interface Answer {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+  readonly location: string | null;
+  readonly retryAfter: string | null;
+}
+
+async function call(port: number, method: string, path: string, body?: string | Buffer): Promise<Answer> {
+  const payload = typeof body === 'string' || body === undefined ? body : new Uint8Array(body);
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, { method, ...(payload === undefined ? {} : { body: payload }), redirect: 'manual', signal: AbortSignal.timeout(15_000) });
+  const text = await response.text();
+  return { status: response.status, body: JSON.parse(text) as Record<string, unknown>, location: response.headers.get('location'), retryAfter: response.headers.get('retry-after') };
+}
+
+/** `call`, following redirects and waiting out elections (503, a closed connection) for up to `timeoutMs`. */
+async function callLeader(cluster: LocalCluster, method: string, path: string, body?: string, timeoutMs = 30_000): Promise<Answer> {
+  const deadline = Date.now() + timeoutMs;
+  let port = cluster.httpPort(cluster.members[0]!);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const answer = await call(port, method, path, body);
+      if (answer.status === 307 && answer.location !== null) port = Number(new URL(answer.location).port);
+      else if (answer.status !== 503 && answer.status !== 504) return answer;
+    } catch {
+      port = cluster.httpPort(cluster.members[attempt % cluster.members.length]!);
+    }
+    if (Date.now() > deadline) throw new Error(`${method} ${path}: no leader answered within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+async function startCluster(dir: string): Promise<{ cluster: LocalCluster; ports: number[] }> {
+  const ports = await freePorts(6);
+  const cluster = new LocalCluster({
+    command: [process.execPath, mainJs, 'node'],
+    algorithm: 'raft',
+    voters: 3,
+    peerPorts: ports.slice(0, 3),
+    httpPorts: ports.slice(3),
+    dataDir: dir,
+    logDir: join(dir, 'logs'),
+    memberArgs: (id) => ['--advertise', JSON.stringify({ url: `http://127.0.0.1:${ports[2 + id]!}` })],
+  });
+  cluster.startAll();
+  return { cluster, ports };
+}
+
+async function leaderOf(cluster: LocalCluster): Promise<NodeId> {
+  const statuses = await cluster.agreed('three nodes to agree on a leader', (all) => all.length === 3, 60_000);
+  return statuses[0]!.leader!;
+}
+
+test('the /kv API on three real Raft nodes: writes, reads, cas, redirects and every error', { timeout: 150_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ballot-kv-'));
+  const { cluster } = await startCluster(dir);
+  try {
+    await leaderOf(cluster);
+    // Through whichever node leads (a loaded machine may change leaders mid-test): callLeader follows.
+    const put = await callLeader(cluster, 'PUT', '/kv/greeting', 'hello', 60_000);
+    assert.deepEqual([put.status, put.body], [200, { key: 'greeting', version: 1 }]);
+    assert.deepEqual((await callLeader(cluster, 'GET', '/kv/greeting')).body, { key: 'greeting', value: 'hello', version: 1 });
+    assert.deepEqual(await callLeader(cluster, 'GET', '/kv/absent').then((a) => [a.status, a.body]), [404, { key: 'absent', value: null, version: 0 }]);
+    // Compare-and-set: only at the version it names.
+    assert.deepEqual((await callLeader(cluster, 'POST', '/kv/greeting?cas=0', 'no')).body, { key: 'greeting', ok: false, version: 1 });
+    assert.deepEqual((await callLeader(cluster, 'POST', '/kv/greeting?cas=1', 'hi')).body, { key: 'greeting', ok: true, version: 2 });
+    assert.deepEqual((await callLeader(cluster, 'DELETE', '/kv/greeting')).body, { key: 'greeting', version: 3 });
+    assert.equal((await callLeader(cluster, 'GET', '/kv/greeting')).status, 404);
+    await callLeader(cluster, 'PUT', '/kv/unicode', 'ünïcødé ✓');
+    assert.equal((await callLeader(cluster, 'GET', '/kv/unicode')).body.value, 'ünïcødé ✓');
+
+    const leader = await leaderOf(cluster);
+    const follower = cluster.members.find((id) => id !== leader)!;
+    const at = cluster.httpPort(leader);
+    // A follower redirects to the leader's advertised url; a stale read it serves itself.
+    const redirected = await call(cluster.httpPort(follower), 'PUT', '/kv/x?y=1', 'v');
+    assert.equal(redirected.status, 307);
+    assert.equal(redirected.location, `http://127.0.0.1:${at}/kv/x?y=1`);
+    assert.equal(redirected.body.leader, leader);
+    assert.equal((await call(cluster.httpPort(follower), 'GET', '/kv/unicode')).status, 307, 'a linearizable read goes to the leader');
+    const stale = await waitFor('the follower to apply the write', 10_000, async () => {
+      const answer = await call(cluster.httpPort(follower), 'GET', '/kv/unicode?stale=1');
+      return answer.status === 200 ? answer : undefined;
+    });
+    assert.equal(stale.body.value, 'ünïcødé ✓');
+
+    // Mistakes: one clear line each.
+    const mistakes: [string, string, string | Buffer | undefined, number, RegExp][] = [
+      ['PUT', '/kv/', 'v', 400, /bad key: the key is empty/],
+      ['PUT', '/kv/a/b', 'v', 400, /bad key: a key is printable ASCII/],
+      ['PUT', '/kv/%41', 'v', 400, /bad key/],
+      ['PUT', `/kv/${'k'.repeat(257)}`, 'v', 400, /longer than 256/],
+      ['PUT', '/kv/big', 'v'.repeat(MAX_VALUE_LENGTH + 1), 413, /value too long/],
+      ['PUT', '/kv/huge', Buffer.alloc(MAX_KV_BODY_BYTES + 1, 0x61), 413, /body is longer than/],
+      ['PUT', '/kv/bytes', Buffer.from([0xff, 0xfe]), 400, /not UTF-8/],
+      ['POST', '/kv/a', 'v', 400, /needs \?cas=VERSION/],
+      ['POST', '/kv/a?cas=-1', 'v', 400, /bad cas version "-1"/],
+      ['POST', '/kv/a?cas=1.5', 'v', 400, /bad cas version/],
+      ['PATCH', '/kv/a', 'v', 405, /not allowed/],
+    ];
+    for (const [method, path, body, status, error] of mistakes) {
+      const answer = await call(at, method, path, body);
+      assert.equal(answer.status, status, `${method} ${path}`);
+      assert.match(String(answer.body.error), error, `${method} ${path}`);
+    }
+    const metrics = await (await fetch(`http://127.0.0.1:${at}/metrics`)).text();
+    assert.ok((metricValue(metrics, 'ballot_kv_applied_index') ?? 0) >= 5, 'the store applied the writes');
+    assert.ok((metricValue(metrics, 'ballot_storage_appends_total') ?? 0) >= 5, 'writes were appended to state.log, not rewritten');
+  } finally {
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('kill -9 of every node during writes: every acknowledged write is there after the restart', { timeout: 180_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ballot-kv-crash-'));
+  const { cluster } = await startCluster(dir);
+  try {
+    await leaderOf(cluster);
+    assert.equal((await callLeader(cluster, 'PUT', '/kv/first', '0', 60_000)).status, 200);
+    let at = cluster.httpPort(await leaderOf(cluster));
+    const acknowledged = new Map<string, string>();
+    let stop = false;
+    const writer = async (client: number): Promise<void> => {
+      for (let i = 0; !stop; i++) {
+        const key = `c${client}-${i}`;
+        const value = `v${client}.${i}`;
+        try {
+          const answer = await call(at, 'PUT', `/kv/${key}`, value);
+          if (answer.status === 200) acknowledged.set(key, value);
+          // Leadership may move on a loaded machine: follow the redirect, wait out an election.
+          else if (answer.status === 307 && answer.location !== null) at = Number(new URL(answer.location).port);
+          else await sleep(100);
+        } catch {
+          if (stop) return; // the connection died with the node
+          await sleep(100);
+        }
+      }
+    };
+    const writers = Array.from({ length: 16 }, (_, client) => writer(client));
+    await waitFor('200 acknowledged writes', 60_000, () => (acknowledged.size >= 200 ? true : undefined), 20);
+    // All at once: no node survives to hold what the others lost.
+    await Promise.all(cluster.members.map((id) => cluster.kill(id, 'SIGKILL')));
+    stop = true;
+    await Promise.all(writers);
+    const before = new Map(acknowledged);
+    cluster.startAll();
+    await leaderOf(cluster);
+    // The new leader commits an entry of its term first (§5.4.2), then every acknowledged write reads back.
+    assert.equal((await callLeader(cluster, 'PUT', '/kv/after', '1', 60_000)).status, 200);
+    const missing: string[] = [];
+    for (const [key, value] of before) {
+      const answer = await callLeader(cluster, 'GET', `/kv/${key}`);
+      if (answer.body.value !== value) missing.push(`${key}: ${JSON.stringify(answer.body)}`);
+    }
+    assert.deepEqual(missing, [], `${missing.length} of ${before.size} acknowledged writes lost`);
+    await sleep(0);
+  } finally {
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
