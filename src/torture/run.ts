@@ -262,7 +262,7 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
       const startMs = clock();
       const made = await inject(fault, index);
       const description = describeFault(fault);
-      say(`cycle ${index}: ${made.skipped ? `skipped (${made.skipped}): ${description}` : `${description}${made.targets.length > 0 && 'target' in fault ? ` [node ${made.targets.join(',')}]` : ''} via ${made.how}, ${plan.durationMs} ms`}`);
+      say(`cycle ${index}: ${made.skipped ? `skipped (${made.skipped}): ${description}` : `${description}${'target' in fault && 'leader' in fault.target && made.targets.length > 0 ? ` [node ${made.targets.join(',')}]` : ''} via ${made.how}, ${plan.durationMs} ms`}`);
       if (!made.skipped) await sleep(plan.durationMs);
       await healAll();
       const healedMs = clock();
