@@ -320,7 +320,7 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
           return { targets: [id], how: capabilities.netem ? 'netem' : 'iptables' };
         }
         case 'delay': {
-          if (!capabilities.netem) return { targets: [], how: null, skipped: 'delay needs tc netem, which this kernel lacks' };
+          if (!capabilities.netem) return { targets: [], how: null, skipped: 'delay needs tc netem, not available here' };
           const id = resolveTarget(fault.target, cycle);
           lab.delay(id, fault.ms, fault.jitterMs);
           return { targets: [id], how: 'netem' };
