@@ -16,8 +16,8 @@ export default tseslint.config(
   },
   {
     // The core is pure (DESIGN.md): no clock, no timers, no ambient randomness, no process. So is the
-    // linearizability checker (src/check): time limits and progress come in as callbacks.
-    files: ['src/core/**/*.ts', 'src/check/**/*.ts'],
+    // linearizability checker (src/check) and the key-value state machine (src/kv): time limits and progress come in as callbacks.
+    files: ['src/core/**/*.ts', 'src/check/**/*.ts', 'src/kv/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: {
       'no-restricted-properties': [

@@ -42,7 +42,8 @@ function stringHash(text: string): number {
   return h;
 }
 
-function kvState(value: string | null, version: number): KvState {
+/** The state of a key holding `value` (null: absent) at `version`. */
+export function kvState(value: string | null, version: number): KvState {
   const valueHash = value === null ? 0x5bd1e995 : stringHash(value);
   return { value, version, hash: (Math.imul(version, 0x9e3779b1) ^ valueHash) | 0 };
 }
@@ -112,6 +113,27 @@ function describeKvOperation(input: KvInput, output: KvOutput | null): string {
 
 function describeValue(value: string | null): string {
   return value === null ? 'absent' : JSON.stringify(value);
+}
+
+/**
+ * Applies `input` to a key in `state` as the specification says, with the result a client is told: the
+ * new version after a write, the value and version for a get, ok and the version for a cas. The
+ * replicated store (src/kv/store.ts) runs exactly this, so what nodes do and what the checker expects
+ * cannot drift apart.
+ */
+export function applyKvInput(state: KvState, input: KvInput): { readonly state: KvState; readonly output: KvOutput } {
+  switch (input.op) {
+    case 'put':
+      return { state: kvState(input.value, state.version + 1), output: { op: 'put', version: state.version + 1 } };
+    case 'delete':
+      return { state: kvState(null, state.version + 1), output: { op: 'delete', version: state.version + 1 } };
+    case 'get':
+      return { state, output: { op: 'get', value: state.value, version: state.version } };
+    case 'cas':
+      return state.version === input.expect
+        ? { state: kvState(input.value, state.version + 1), output: { op: 'cas', ok: true, version: state.version + 1 } }
+        : { state, output: { op: 'cas', ok: false, version: state.version } };
+  }
 }
 
 /** The key-value register model, partitioned by key. */

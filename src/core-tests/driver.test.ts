@@ -43,11 +43,12 @@ test('the driver persists, then sends, then reports, and derives leadership once
   assert.deepEqual(events[1], { type: 'input', atMs: 225, input: { type: 'tick' } });
   order.length = 0;
   driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
-  assert.deepEqual(order, ['send AppendEntries', 'send AppendEntries', 'status', 'leader-changed', 'became-leader']);
+  // The new leader's no-op entry (thesis §6.4) is durable before the heartbeats that carry it leave.
+  assert.deepEqual(order, ['persist', 'send AppendEntries', 'send AppendEntries', 'status', 'leader-changed', 'became-leader']);
   assert.deepEqual(events.at(-1), { type: 'became-leader', atMs: 230, term: 1, again: false });
   assert.deepEqual(driver.status(), { id: 1, role: 'leader', leader: 1, term: 1 });
   order.length = 0;
-  driver.receive(240, 3, { type: 'AppendEntries', term: 2, leaderCommit: 0, round: 1 }); // a newer leader
+  driver.receive(240, 3, { type: 'AppendEntries', term: 2, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, round: 1 }); // a newer leader
   assert.deepEqual(order, ['persist', 'send AppendEntriesResponse', 'status', 'lost-leadership', 'leader-changed']);
 });
 
@@ -63,4 +64,29 @@ test('a cluster of one elects itself while the driver drains its creation', () =
   const { driver } = driven([1]);
   driver.tick(driver.nextDeadline());
   assert.equal(driver.status().leader, 1);
+});
+
+test('stepAll (group commit): several inputs, ONE persist of the last state, then every message, then each input’s reports in order', () => {
+  const persisted: unknown[] = [];
+  const { driver, order, events } = driven([1, 2, 3], (state) => persisted.push(structuredClone(state)));
+  order.length = 0;
+  // Two inputs that each change durable state: an election timeout (term 1, own vote), then a newer
+  // leader's heartbeat (term 2). Stepped one by one they would persist twice.
+  driver.stepAll(driver.nextDeadline(), [
+    { type: 'tick' },
+    { type: 'message', from: 2, message: { type: 'AppendEntries', term: 2, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, round: 1 } },
+  ]);
+  assert.deepEqual(order, ['persist', 'send RequestVote', 'send RequestVote', 'send AppendEntriesResponse', 'core', 'status', 'status', 'leader-changed']);
+  assert.equal(persisted.length, 1);
+  assert.equal((persisted[0] as RaftDurable).currentTerm, 2, 'the state after the last input');
+  assert.equal(events.filter((event) => event.type === 'input').length, 2, 'each input is published (and so recorded)');
+  assert.deepEqual(driver.status(), { id: 1, role: 'follower', leader: 2, term: 2 });
+});
+
+test('stepAll: a persist that throws sends nothing of the whole batch', () => {
+  const { driver, sent } = driven([1, 2, 3], () => {
+    throw new Error('disk full');
+  });
+  assert.throws(() => driver.stepAll(driver.nextDeadline(), [{ type: 'tick' }, { type: 'peer-down', peer: 2 }]), /disk full/);
+  assert.equal(sent.length, 0);
 });

@@ -14,7 +14,7 @@
  * The driver is pure (it lives in src/core): time comes in with each step, persistence and sending are
  * the host's callbacks, and nothing here reads a clock or sets a timer.
  */
-import type { AnyNode, ElectionEvent, Input, Message, NodeId, Status } from './types.js';
+import type { AnyNode, ElectionEvent, Envelope, Input, Message, NodeId, Status } from './types.js';
 
 /** What a driven node did, in order. One union, so every subscriber switches over the same kinds. */
 export type DriverEvent =
@@ -91,6 +91,40 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
     if (this.publishInputs) this.host.publish({ type: 'input', atMs: now, input });
     this.core.step(now, input);
     this.drain(now);
+  }
+
+  /**
+   * Group commit: delivers several inputs that arrived together (one event-loop turn of a real node),
+   * then persists ONCE — the state after the last of them, which holds everything each of them made
+   * durable — then sends every message, in order, then reports each input's events and status in order.
+   * Persist-before-send holds for every message of the batch: none leaves before the one persist
+   * returns. (Each input's output is taken before the next input enters, as `step` would.)
+   */
+  stepAll(now: number, inputs: readonly Input<M>[]): void {
+    if (inputs.length === 1) return this.step(now, inputs[0]!);
+    let persist: unknown = null;
+    const messages: Envelope<Message>[] = [];
+    const reports: { readonly events: readonly ElectionEvent[]; readonly status: Status }[] = [];
+    const take = (): void => {
+      const output = this.core.takeOutput();
+      if (output.persist !== null) persist = output.persist;
+      for (const envelope of output.messages) messages.push(envelope);
+      reports.push({ events: output.events, status: this.core.status() });
+    };
+    for (const input of inputs) {
+      if (this.publishInputs) this.host.publish({ type: 'input', atMs: now, input });
+      this.core.step(now, input);
+      take();
+    }
+    if (persist !== null) {
+      this.host.persist(persist as D);
+      this.host.publish({ type: 'persisted', atMs: now, state: persist });
+    }
+    for (const { to, message } of messages) this.host.send(to, message as M);
+    for (const { events, status } of reports) {
+      for (const event of events) this.host.publish({ type: 'core', atMs: now, event });
+      this.observe(now, status);
+    }
   }
 
   /** Shorthands for the two kinds of input. */

@@ -274,6 +274,15 @@ export interface Algorithm<M extends Message, D> {
   readonly boundedCounters: readonly BoundedCounter[];
   /** The fields of the durable state, for validating what is read back from disk. */
   readonly durableShape: ShapeOf<D>;
+  /**
+   * What the algorithm promises about its replicated log (issue 15), so the simulator knows which
+   * losses are violations and which are measurements. 'consensus' (Raft, ZAB): an entry committed on
+   * one node is the entry at that index on every node, and an acknowledged proposal is never lost; the
+   * log checkers (src/sim/checkers/replication.ts) hold it to that. 'primary-backup' (Bully): the
+   * primary acknowledges before any copy exists, so a failover or a split brain loses acknowledged
+   * writes, which the workload measures and reports. Undefined: the algorithm replicates nothing.
+   */
+  readonly replication?: 'consensus' | 'primary-backup';
   /** Whether the algorithm has non-voting members (ZAB observers, Raft learners); Bully has none. */
   readonly supportsObservers: boolean;
   /**

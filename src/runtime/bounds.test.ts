@@ -121,7 +121,7 @@ test('raft over TCP: RequestVote/AppendEntries of term 2^53−1 and of MAX_TERM 
     const receivers = await forge(trio, 'raft', first.leader, [
       { type: 'RequestVote', term: HUGE, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 },
       { type: 'RequestVote', term: MAX_TERM, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 },
-      { type: 'AppendEntries', term: MAX_TERM, leaderCommit: 0, round: 0 },
+      { type: 'AppendEntries', term: MAX_TERM, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, round: 0 },
     ]);
     for (const id of receivers) {
       const text = await metrics(trio, id);

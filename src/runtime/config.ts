@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { findAlgorithm, type AlgorithmName } from '../core/algorithms.js';
 import type { AnyAlgorithm, NodeId, Timing } from '../core/types.js';
 import { CLUSTER_ID_PATTERN } from './schema.js';
+import { DEFAULT_COMPACT_EVERY } from './kv.js';
 import { heartbeatProblem } from './timing-rule.js';
 
 export class ConfigError extends Error {}
@@ -87,6 +88,8 @@ export interface NodeOptions {
   readonly tls?: TlsOptions;
   /** Plaintext although some member is not on loopback (anyone who reaches the peer port can vote). */
   readonly insecure?: boolean;
+  /** Hand the core a snapshot of the key-value store every this many applied entries (default 10000; 0: never). */
+  readonly compactEvery?: number;
 }
 
 export interface ResolvedConfig {
@@ -106,6 +109,7 @@ export interface ResolvedConfig {
   readonly tls: TlsOptions | null;
   /** Plaintext with members beyond loopback (--insecure): the node warns once at start. */
   readonly insecure: boolean;
+  readonly compactEvery: number;
 }
 
 function entries(members: Members): [NodeId, string][] {
@@ -167,5 +171,7 @@ export function resolveConfig(options: NodeOptions): ResolvedConfig {
     throw new ConfigError(`${exposed[0]} is not a loopback address: give --tls-cert, --tls-key and --tls-ca for authenticated peers (or --insecure to run unauthenticated anyway)`);
   }
   const insecure = !tls && exposed.length > 0;
-  return { id, algorithm, voters, observers, addresses, listen, http, dataDir: options.dataDir, clusterId, timing, joinNew: options.joinNew === true, tls, insecure };
+  const compactEvery = options.compactEvery ?? DEFAULT_COMPACT_EVERY;
+  if (!Number.isSafeInteger(compactEvery) || compactEvery < 0) throw new ConfigError(`compact-every must be a non-negative integer (0: never), got ${compactEvery}`);
+  return { id, algorithm, voters, observers, addresses, listen, http, dataDir: options.dataDir, clusterId, timing, joinNew: options.joinNew === true, tls, insecure, compactEvery };
 }

@@ -1,6 +1,6 @@
 /**
  * HTTP on its own port (CONTRACT.md): GET /status, /health, /metrics, /livez, /readyz, /leader, /watch
- * (watch.ts). Separate from the
+ * (watch.ts), and the key-value API /kv/:key (kv-http.ts). Separate from the
  * peer port so that monitoring never shares a listener, a connection limit or a parser with election
  * traffic.
  *
@@ -16,6 +16,7 @@ import type { Socket } from 'node:net';
 import type { Status } from '../core/types.js';
 import { ConfigError, formatAddress, type Address } from './config.js';
 import type { LeaderInfo } from './leadership.js';
+import { handleKv, isKvPath, type KvHttpContext } from './kv-http.js';
 import { leaderBody, WatchHub } from './watch.js';
 
 /** Whether the node is fit to serve (`GET /readyz`), and why, in one line. */
@@ -35,6 +36,8 @@ export interface HttpHandlers {
   /** Watch streams at once, and the interval of their keepalive comments (watch.ts defaults). */
   readonly maxWatchers?: number;
   readonly watchHeartbeatMs?: number;
+  /** The key-value API (/kv/:key, kv-http.ts); omitted: /kv is not found. */
+  readonly kv?: KvHttpContext;
 }
 
 /** At most this many connections at once; the oldest one without a request in progress makes room. */
@@ -66,7 +69,8 @@ export class StatusServer {
     const leaderNow = (): string => leaderBody(handlers.leader(), handlers.status().term);
     const watch = new WatchHub(leaderNow, handlers.maxWatchers, handlers.watchHeartbeatMs);
     const server = createServer({ connectionsCheckingInterval: CHECK_INTERVAL_MS, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (request, response) => {
-      const path = (request.url ?? '/').split('?')[0];
+      const path = (request.url ?? '/').split('?')[0]!;
+      if (handlers.kv && isKvPath(path)) return handleKv(request, response, handlers.kv);
       if (request.method !== 'GET' && request.method !== 'HEAD') {
         response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
         return;

@@ -16,6 +16,7 @@
 import type { BoundedCounter } from '../core/bounds.js';
 import type { AnyAlgorithm, NodeId, Status } from '../core/types.js';
 import { rejectReasons, type RejectReason } from './frames.js';
+import type { KvNumbers } from './kv.js';
 
 export type Direction = 'inbound' | 'outbound';
 export type DropReason = 'queue-full' | 'too-large';
@@ -154,6 +155,9 @@ export class NodeMetrics {
     }
   }
 
+  /** The replicated store's numbers and the durable log's counts (ballot_kv_*, ballot_storage_*), once the node has them. */
+  replication: (() => ReplicationNumbers) | null = null;
+
   observeStatus(status: Status): void {
     this.values.isLeader = status.leader === status.id ? 1 : 0;
     this.values.hasLeader = status.leader === null ? 0 : 1;
@@ -282,6 +286,39 @@ export class NodeMetrics {
         byLabel('ballot_peer_link_timeouts_total', 'direction', this.linkTimeouts.counts),
       ),
     ];
+    if (this.replication) families.push(...replicationFamilies(this.replication()));
     return Promise.resolve(`${families.join('\n\n')}\n`);
   }
+}
+
+/** What /metrics says of the key-value store and the durable log (node.ts fills it in). */
+export interface ReplicationNumbers {
+  readonly kv: KvNumbers;
+  /** Records appended to state.log, and rewrites of state.json (storage.ts). */
+  readonly storageAppends: number;
+  readonly storageRewrites: number;
+  /** Persists (fsyncs), and the inputs they covered (group commit: inputs / persists is the batch size). */
+  readonly persists: number;
+  readonly persistedInputs: number;
+}
+
+function replicationFamilies(numbers: ReplicationNumbers): string[] {
+  const { kv } = numbers;
+  return [
+    family('ballot_kv_applied_index', 'gauge', 'Index of the last log entry the key-value store applied.', [sample('ballot_kv_applied_index', {}, kv.applied)]),
+    family('ballot_kv_keys', 'gauge', 'Keys present in the key-value store.', [sample('ballot_kv_keys', {}, kv.keys)]),
+    family('ballot_kv_requests_pending', 'gauge', 'Client requests (writes and linearizable reads) waiting for an answer.', [sample('ballot_kv_requests_pending', {}, kv.pending)]),
+    family(
+      'ballot_kv_requests_total',
+      'counter',
+      'Client requests answered, by outcome (done, not-leader, lost, unknown, stopped).',
+      byLabel('ballot_kv_requests_total', 'outcome', kv.outcomes),
+    ),
+    family('ballot_kv_compactions_total', 'counter', 'Snapshots of the store handed to the core (compact), each letting it drop the log it covers.', [sample('ballot_kv_compactions_total', {}, kv.compactions)]),
+    family('ballot_kv_snapshots_installed_total', 'counter', 'Snapshots that replaced the store (from the leader, or read back at start).', [sample('ballot_kv_snapshots_installed_total', {}, kv.snapshotsInstalled)]),
+    family('ballot_storage_appends_total', 'counter', 'Records appended to the durable log (state.log), each one fdatasync.', [sample('ballot_storage_appends_total', {}, numbers.storageAppends)]),
+    family('ballot_storage_rewrites_total', 'counter', 'Atomic rewrites of the whole durable state (state.json: a truncated or compacted log, a large change).', [sample('ballot_storage_rewrites_total', {}, numbers.storageRewrites)]),
+    family('ballot_storage_persists_total', 'counter', 'Persists of the durable state (one fsync each).', [sample('ballot_storage_persists_total', {}, numbers.persists)]),
+    family('ballot_storage_persisted_inputs_total', 'counter', 'Inputs covered by those persists (group commit: several inputs of one event-loop turn share one).', [sample('ballot_storage_persisted_inputs_total', {}, numbers.persistedInputs)]),
+  ];
 }

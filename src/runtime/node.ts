@@ -23,6 +23,7 @@ import { checkMeta, InvalidMeta, type Meta } from './meta.js';
 import { NodeMetrics } from './metrics.js';
 import { cryptoRandom } from './random.js';
 import { InputRecorder } from './record.js';
+import { KvService } from './kv.js';
 import { messageValidator, sampleMessages, type MessageValidator } from './schema.js';
 import { DurableStore, StorageError } from './storage.js';
 import { Transport, warmUp } from './transport.js';
@@ -180,6 +181,16 @@ class NodeHost {
   private readonly stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
   /** lead(), leader(), waitForLeader(): fed every status change (leadership.ts). */
   private readonly leadership: LeadershipScope;
+  /** The replicated key-value store and its waiting clients (kv.ts), fed the core's replication events. */
+  private readonly kv: KvService;
+  /**
+   * Inputs that arrived in this event-loop turn (messages, peer-downs, client requests), stepped together
+   * once the turn's I/O is read: one persist (one fsync) for all of them, group commit (see step).
+   */
+  private queue: Input<Message>[] = [];
+  private flushing: NodeJS.Immediate | null = null;
+  private persists = 0;
+  private persistedInputs = 0;
 
   constructor(
     private readonly config: ResolvedConfig,
@@ -198,6 +209,14 @@ class NodeHost {
       (error, reign) => this.emit('job-failed', { error, reign }),
       () => this.status(),
     );
+    this.kv = new KvService((input) => this.step(input), { compactEvery: config.compactEvery });
+    this.metrics.replication = () => ({
+      kv: this.kv.numbers(),
+      storageAppends: this.store?.appends ?? 0,
+      storageRewrites: this.store?.rewrites ?? 0,
+      persists: this.persists,
+      persistedInputs: this.persistedInputs,
+    });
   }
 
   async start(): Promise<void> {
@@ -236,6 +255,7 @@ class NodeHost {
           metricsContentType: this.metrics.contentType,
           ready: () => this.readiness(),
           leader: () => this.leadership.leader(),
+          kv: { kv: this.kv, leads: () => leads(this.status()), leader: () => this.leadership.leader() },
         });
       }
       this.transport = await Transport.listen({
@@ -392,6 +412,7 @@ class NodeHost {
       return;
     }
     rmSync(this.store!.path, { force: true });
+    rmSync(this.store!.logPath, { force: true });
     this.halt(
       new ConfigError(
         `data dir ${dataDir} is empty but node ${peer} knows node ${id} as an existing member: its votes may be lost; ` +
@@ -407,11 +428,31 @@ class NodeHost {
     return performance.now() - this.origin;
   }
 
-  /** One input through the driver (persist, send, events), then re-arm the one timer. */
-  private step(input: Input<Message>): void {
+  /**
+   * One input for the driver. Inputs are queued and stepped together once the turn's I/O has been read
+   * (setImmediate runs after the poll phase): the HTTP requests and peer messages of one event-loop turn
+   * share ONE persist, one fsync (group commit, NodeDriver.stepAll), and every message they cause still
+   * leaves only after it. `now`: step at once with whatever is queued (the one timer's tick, which
+   * already waited for the turn's I/O, see arm).
+   */
+  private step(input: Input<Message>, now = false): void {
     if (this.state !== 'running' || !this.driver) return;
+    this.queue.push(input);
+    if (now) return this.flush();
+    this.flushing ??= setImmediate(() => this.flush());
+  }
+
+  /** Steps every queued input through the driver (persist once, send, events), then re-arms the one timer. */
+  private flush(): void {
+    if (this.flushing !== null) clearImmediate(this.flushing);
+    this.flushing = null;
+    const inputs = this.queue;
+    this.queue = [];
+    if (this.state !== 'running' || !this.driver || inputs.length === 0) return;
+    const persistsBefore = this.persists;
     try {
-      this.driver.step(this.now(), input);
+      this.driver.stepAll(this.now(), inputs);
+      if (this.persists > persistsBefore) this.persistedInputs += inputs.length;
     } catch (error) {
       this.recorder?.endInput();
       this.fail(error, error instanceof PersistFailed ? 'cannot persist durable state' : 'the algorithm failed');
@@ -423,6 +464,7 @@ class NodeHost {
 
   private persist(state: unknown): void {
     try {
+      this.persists++;
       this.store!.save(state);
     } catch (error) {
       // Thrown through the driver, which then sends nothing of this batch: its messages depend on the
@@ -462,7 +504,7 @@ class NodeHost {
       if (this.dueTick === null) {
         this.dueTick = setImmediate(() => {
           this.dueTick = null;
-          this.step({ type: 'tick' });
+          this.step({ type: 'tick' }, true);
         });
       }
     }, delay);
@@ -500,6 +542,17 @@ class NodeHost {
       case 'transfer-abandoned':
         this.logger.info('transfer-abandoned', { term: event.term, to: event.to, reason: 'the target was not elected within an election timeout' });
         return;
+      case 'proposed':
+      case 'request-refused':
+      case 'committed':
+      case 'snapshot-installed':
+      case 'read-ready':
+        this.kv.onEvent(event);
+        return;
+      default: {
+        const unreachable: never = event;
+        return unreachable;
+      }
     }
   }
 
@@ -622,12 +675,17 @@ class NodeHost {
     this.dueTick = null;
     if (this.warmUpSlice) clearImmediate(this.warmUpSlice);
     this.warmUpSlice = null;
+    if (this.flushing) clearImmediate(this.flushing);
+    this.flushing = null;
+    this.queue = [];
+    this.kv.close();
     // Before anything closes: every lead() job is aborted while this node still holds what it held.
     this.leadership.close();
     if (wasLeader) this.emit('lost-leadership', { term: this.last.term });
     this.closing = (async () => {
       await Promise.all([this.transport?.close(), this.http?.close()]);
       this.recorder?.close();
+      this.store?.close();
       this.state = 'stopped';
       this.logger.info('stopped', { term: this.last.term });
       this.resolveStopped();

@@ -79,3 +79,29 @@ test('a node restarted with the same record appends a run, and each run replays 
     assert.deepEqual(run.transitions.map((t) => t.atMs), changes.map((event) => event.atMs));
   });
 });
+
+test('the requests of issue 15 (propose, read, compact) are recorded and replayed as inputs', () => {
+  const path = join(dir, 'requests.jsonl');
+  const recorder = new InputRecorder(path, 1 << 20, () => {});
+  const timing = raft.defaultTiming;
+  const durable = raft.initialDurable(0);
+  const core = raft.create({ id: 1, voters: [1], observers: [], timing }, durable, recorder.random(cryptoRandom()), 0);
+  recorder.start({ algorithm: 'raft', variant: raft.variant ?? null, id: 1, voters: [1], observers: [], timing, durable, startedAt: new Date(0).toISOString() });
+  const driver = new NodeDriver(core, { persist: () => {}, send: () => {}, publish: (event) => recorder.observe(event) }, 0);
+  const inputs = [
+    { type: 'propose', id: 1, command: '{"op":"put","key":"k","value":"v"}' },
+    { type: 'read', id: 2 },
+    { type: 'compact', index: 0, snapshot: '{"applied":0,"entries":[]}' },
+  ] as const;
+  driver.stepAll(5, inputs);
+  recorder.close();
+  const lines = readFileSync(path, 'utf8').trim().split('\n').slice(1).map((line) => JSON.parse(line) as Record<string, unknown>);
+  assert.deepEqual(lines.map(({ draws: _draws, ...line }) => line), [
+    { at: 5, kind: 'propose', id: 1, command: inputs[0].command },
+    { at: 5, kind: 'read', id: 2 },
+    { at: 5, kind: 'compact', index: 0, snapshot: inputs[2].snapshot },
+  ]);
+  const [run] = replayRecord(readFileSync(path, 'utf8'));
+  assert.equal(run!.inputs, 3);
+  assert.throws(() => replayRecord(readFileSync(path, 'utf8').replace('"kind":"read","id":2', '"kind":"read","id":-2')), /a read needs an "id"/);
+});

@@ -16,6 +16,9 @@
  *   {"at":160.9,"kind":"message","from":2,"message":{"type":"AppendEntries",…}}   an input
  *   {"at":170.2,"kind":"peer-down","peer":2}                                     an input: a connection closed
  *   {"at":180.4,"kind":"transfer-leadership","to":null}                          an input: hand leadership over (to: an id or null)
+ *   {"at":181.0,"kind":"propose","id":7,"command":"{\"op\":\"put\",…}"}           an input: a client's write (issue 15)
+ *   {"at":181.2,"kind":"read","id":8}                                            an input: a linearizable read
+ *   {"at":190.0,"kind":"compact","index":1000,"snapshot":"…"}                    an input: the state machine's snapshot
  *   {"kind":"full","at":…}                                                       the size limit was reached
  * `at` is ms since the run started on the node's monotonic clock: the very number the core was given.
  * A node restarted with the same --record appends a new header, and replay runs each run in turn.
@@ -158,6 +161,9 @@ export class InputRecorder {
       ...(input.type === 'message' ? { from: input.from, message: input.message } : {}),
       ...(input.type === 'peer-down' ? { peer: input.peer } : {}),
       ...(input.type === 'transfer-leadership' ? { to: input.to } : {}),
+      ...(input.type === 'propose' ? { id: input.id, command: input.command } : {}),
+      ...(input.type === 'read' ? { id: input.id } : {}),
+      ...(input.type === 'compact' ? { index: input.index, snapshot: input.snapshot } : {}),
       ...(draws.length > 0 ? { draws } : {}),
     };
     this.write(line, pending.at);
@@ -380,8 +386,20 @@ class RunReplayer {
       const to = fields.to;
       if (to !== null && (!isNat(to) || !this.members.has(to) || to === this.header.id)) throw new RecordError(`${where}: "to" must be another member's id or null`);
       input = { type: 'transfer-leadership', to };
+    } else if (fields.kind === 'propose') {
+      const { id, command } = fields;
+      if (!isNat(id) || typeof command !== 'string') throw new RecordError(`${where}: a propose needs an "id" (a natural number) and a "command" (a string)`);
+      input = { type: 'propose', id, command };
+    } else if (fields.kind === 'read') {
+      const id = fields.id;
+      if (!isNat(id)) throw new RecordError(`${where}: a read needs an "id" (a natural number)`);
+      input = { type: 'read', id };
+    } else if (fields.kind === 'compact') {
+      const { index, snapshot } = fields;
+      if (!isNat(index) || typeof snapshot !== 'string') throw new RecordError(`${where}: a compact needs an "index" (a natural number) and a "snapshot" (a string)`);
+      input = { type: 'compact', index, snapshot };
     } else {
-      throw new RecordError(`${where}: unknown kind ${JSON.stringify(fields.kind)} (expected tick, message, peer-down, transfer-leadership or full)`);
+      throw new RecordError(`${where}: unknown kind ${JSON.stringify(fields.kind)} (expected tick, message, peer-down, transfer-leadership, propose, read, compact or full)`);
     }
     this.lastAt = at;
     this.inputs++;

@@ -46,8 +46,10 @@ function messageArbitrary(algorithm: AnyAlgorithm): fc.Arbitrary<Record<string, 
   return fc.oneof(...algorithm.messageTypes.map((type) => objectArbitrary(shapes[type]!).map((fields) => ({ type, ...fields }))));
 }
 
-/** A wrong value for any shape: a string is the wrong kind for every shape but oneOf, where it is unknown. */
+/** A wrong value for any shape: a string is the wrong kind for every shape but oneOf, where it is unknown, and text. */
 const WRONG = '\u0000not-a-value';
+/** A text field takes any short string: a fraction is wrong for it. */
+const wrongFor = (shape: FieldShape | undefined): unknown => (typeof shape === 'object' && 'text' in shape ? 0.5 : WRONG);
 
 for (const algorithm of Object.values(algorithms) as AnyAlgorithm[]) {
   const validate = messageValidator(algorithm);
@@ -74,7 +76,8 @@ for (const algorithm of Object.values(algorithms) as AnyAlgorithm[]) {
         const key = keys[pick % keys.length]!;
         const { [key]: _dropped, ...missing } = message;
         assert.equal(schema.safeParse(missing).success, false, `missing ${key}`);
-        assert.equal(schema.safeParse({ ...message, [key]: WRONG }).success, false, `mistyped ${key}`);
+        const shape = (algorithm.messageShapes as unknown as Record<string, Record<string, FieldShape>>)[message.type as string]?.[key];
+        assert.equal(schema.safeParse({ ...message, [key]: wrongFor(shape) }).success, false, `mistyped ${key}`);
       }),
       { numRuns: 200 },
     );
@@ -117,7 +120,7 @@ test('field shapes: naturals, ids, lists, choices and objects are bounded and st
 });
 
 test('the handshake names version, cluster, algorithm, sender and receiver (and fresh: true), nothing else', () => {
-  const good = { ballot: 3, cluster: 'prod-1', algorithm: 'raft', from: 2, to: 1 };
+  const good = { ballot: 4, cluster: 'prod-1', algorithm: 'raft', from: 2, to: 1 };
   assert.equal(handshakeSchema.safeParse(good).success, true);
   assert.equal(handshakeSchema.safeParse({ ...good, fresh: true }).success, true);
   assert.equal(handshakeSchema.safeParse({ ...good, fresh: false }).success, false, 'fresh is present only when true');
@@ -169,6 +172,12 @@ test('bounds: the durable state refuses what the wire refuses, and accepts every
   assert.equal(raft.safeParse({ currentTerm: MAX_TERM, votedFor: 1, log: [{ term: MAX_TERM }] }).success, true);
   assert.equal(raft.safeParse({ currentTerm: MAX_TERM + 1, votedFor: 1, log: [] }).success, false);
   assert.equal(raft.safeParse({ currentTerm: 2 ** 53, votedFor: 1, log: [] }).success, false);
+  // Replication (protocol 4): entries gain an optional command, the state an optional snapshot; a file
+  // written before (entries of a term only, no snapshot) still reads.
+  assert.equal(raft.safeParse({ currentTerm: 3, votedFor: null, log: [{ term: 2, command: 'put' }, { term: 3 }], snapshot: { index: 9, term: 2, data: '{}' } }).success, true);
+  assert.equal(raft.safeParse({ currentTerm: 3, votedFor: null, log: [{ term: 2, command: 7 }] }).success, false);
+  assert.equal(raft.safeParse({ currentTerm: 3, votedFor: null, log: [{ term: 2, command: 'x'.repeat(8_193) }] }).success, false, 'a command is bounded');
+  assert.equal(raft.safeParse({ currentTerm: 3, votedFor: null, log: [], snapshot: { index: 9, term: 2 } }).success, false);
   const bully = durableSchema(algorithms.bully);
   assert.equal(bully.safeParse({ generation: MAX_TERM }).success, true);
   assert.equal(bully.safeParse({ generation: MAX_TERM + 1 }).success, false);

@@ -169,8 +169,11 @@ export function objectSchema(shape: ShapeOf<object>): Validator<Record<string, u
  * `round` (the leader lease), RequestVote.transfer and the new TimeoutNow (leadership transfer, thesis
  * §3.10). A v2 node would refuse every such message as malformed (strict shapes), so the handshake says
  * so first: v2 and v3 nodes refuse each other (bad-handshake), and a cluster is upgraded together.
+ * 4: Raft replicates its log (issue 15): AppendEntries gains prevLogIndex, prevLogTerm and entries,
+ * AppendEntriesResponse gains matchIndex, and InstallSnapshot/InstallSnapshotResponse are new (§5.3, §7).
+ * A v3 node would refuse them as malformed; v3 and v4 nodes refuse each other's handshakes instead.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** Checks one decoded frame: the message it is, or null when it is not one of the algorithm's. */
 export type MessageValidator = (value: unknown) => Message | null;
@@ -300,7 +303,12 @@ export const handshakeSchema: Validator<Handshake> = validator(
 export const RECOGNIZED = { recognized: true } as const;
 export const recognizedSchema: Validator<typeof RECOGNIZED> = validator(strictObject({ recognized: literal(true) }));
 
-/** The envelope of a state file (storage.ts): which format, algorithm and node it belongs to, and the state. */
-export function envelopeSchema(format: number): Validator<{ format: number; algorithm: string; node: number; state: unknown }> {
-  return validator(strictObject({ format: literal(format), algorithm: string(Number.MAX_SAFE_INTEGER), node: integer(1), state: () => null }));
+/**
+ * The envelope of a state file (storage.ts): which format, algorithm and node it belongs to, the state,
+ * and the generation its append-only log (state.log) must carry (absent in files written before the log).
+ */
+export function envelopeSchema(format: number): Validator<{ format: number; algorithm: string; node: number; state: unknown; generation?: number }> {
+  return validator(
+    strictObject({ format: literal(format), algorithm: string(Number.MAX_SAFE_INTEGER), node: integer(1), state: () => null, generation: integer(0) }, new Set(['generation'])),
+  );
 }

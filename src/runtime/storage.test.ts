@@ -1,12 +1,12 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { algorithms } from '../core/algorithms.js';
 import { MAX_EPOCH, MAX_TERM, MAX_ZXID } from '../core/bounds.js';
 import type { AnyAlgorithm } from '../core/types.js';
-import { DurableStore, realFileOps, StorageError, STATE_FILE, type FileOps } from './storage.js';
+import { crc32, DurableStore, LOG_FILE, realFileOps, StorageError, STATE_FILE, type FileOps } from './storage.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ballot-storage-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -50,14 +50,16 @@ test('a save writes and syncs a temporary file, renames it over the state, then 
 test('a crash before the rename leaves the previous state intact', () => {
   const dir = freshDir();
   const { store } = DurableStore.open(dir, raft, 1);
-  store.save({ currentTerm: 4, votedFor: 2, log: [] });
+  const before = { currentTerm: 4, votedFor: 2, log: [{ term: 4 }] };
+  store.save(before);
   // The temporary file of an interrupted save: ignored, then overwritten by the next save.
   writeFileSync(join(dir, `${STATE_FILE}.tmp`), '{"format":1,"algo');
-  assert.deepEqual(DurableStore.open(dir, raft, 1).durable, { currentTerm: 4, votedFor: 2, log: [] });
+  assert.deepEqual(DurableStore.open(dir, raft, 1).durable, before);
   const failing: FileOps = { ...realFileOps, rename: () => { throw new Error('EIO'); } };
   const { store: broken } = DurableStore.open(dir, raft, 1, failing);
+  // A truncated log is a rewrite of state.json, whose rename fails.
   assert.throws(() => broken.save({ currentTerm: 5, votedFor: 3, log: [] }), /EIO/);
-  assert.deepEqual(DurableStore.open(dir, raft, 1).durable, { currentTerm: 4, votedFor: 2, log: [] });
+  assert.deepEqual(DurableStore.open(dir, raft, 1).durable, before);
 });
 
 test('a corrupt or foreign state file is refused, never reset', () => {
@@ -126,4 +128,132 @@ test('bounds: a state at every ceiling is saved and read back; one past a ceilin
   const dir = freshDir();
   DurableStore.open(dir, raft, 1).store.save({ currentTerm: 2 ** 53, votedFor: 1, log: [] });
   assert.throws(() => DurableStore.open(dir, raft, 1), (error: unknown) => error instanceof StorageError && /corrupt/.test(error.message));
+});
+
+// ---- the append-only log (state.log) ---------------------------------------------------------------
+
+/**
+ * Raft with a replicated log (the durable shape of issue 15: entries with commands, a snapshot), so these
+ * tests do not depend on when the core gains it.
+ */
+const replicating: AnyAlgorithm = {
+  ...raft,
+  durableShape: {
+    currentTerm: 'term',
+    votedFor: 'id-or-null',
+    log: { list: { object: { term: 'term', command: { optional: { text: 100_000 } } } }, max: 10_000_000 },
+    snapshot: { optional: { object: { index: 'nat', term: 'term', data: { text: 1_000_000 } } } },
+  },
+};
+
+/** A Raft state with `n` entries of `term`, each a fresh object (as a core that copies would hand over). */
+const raftState = (term: number, entries: readonly { term: number; command?: string }[]) => ({ currentTerm: term, votedFor: 1, log: entries });
+
+test('crc32 is the IEEE CRC of zlib', () => {
+  assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926);
+  assert.equal(crc32(Buffer.alloc(0)), 0);
+});
+
+test('a log that grows is appended to state.log, not rewritten; recovery reads the whole state back', () => {
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, replicating, 1);
+  const log: { term: number; command: string }[] = [];
+  store.save(raftState(1, log));
+  const baseSize = statSync(join(dir, STATE_FILE)).size;
+  for (let i = 0; i < 50; i++) {
+    // The same array, pushed to in place: the store must have remembered a copy, not the reference.
+    log.push({ term: 1, command: `put ${i}` });
+    store.save(raftState(1, log));
+  }
+  store.save(raftState(2, log)); // a new term only: a small record
+  assert.equal(store.rewrites, 1);
+  assert.equal(store.appends, 51);
+  assert.equal(statSync(join(dir, STATE_FILE)).size, baseSize, 'state.json was not rewritten');
+  assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, raftState(2, log));
+  // Saving what is durable already writes nothing.
+  store.save(raftState(2, log));
+  assert.equal(store.appends, 51);
+});
+
+test('a truncated log rewrites state.json under a new generation; records of the old one are ignored', () => {
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, replicating, 1);
+  store.save(raftState(1, [{ term: 1 }]));
+  store.save(raftState(1, [{ term: 1 }, { term: 1, command: 'a' }]));
+  const stale = readFileSync(join(dir, LOG_FILE));
+  assert.ok(stale.length > 0);
+  // A new leader of term 2 overwrote entry 2.
+  store.save(raftState(2, [{ term: 1 }, { term: 2, command: 'b' }]));
+  assert.equal(store.rewrites, 2);
+  assert.equal(statSync(join(dir, LOG_FILE)).size, 0);
+  assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, raftState(2, [{ term: 1 }, { term: 2, command: 'b' }]));
+  // A crash between the rename and the emptying of state.log: its records are of the old generation.
+  writeFileSync(join(dir, LOG_FILE), stale);
+  assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, raftState(2, [{ term: 1 }, { term: 2, command: 'b' }]));
+});
+
+test('a torn last record (a crash mid-write) is cut off, and the node appends after the last good one', () => {
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, replicating, 1);
+  store.save(raftState(1, []));
+  store.save(raftState(1, [{ term: 1, command: 'a' }]));
+  store.save(raftState(1, [{ term: 1, command: 'a' }, { term: 1, command: 'b' }]));
+  const path = join(dir, LOG_FILE);
+  const size = statSync(path).size;
+  for (const cut of [1, 5, 12]) {
+    // Every proper prefix of the last record: without its newline, or with a bad checksum.
+    truncateSync(path, size - cut);
+    const reopened = DurableStore.open(dir, replicating, 1);
+    assert.deepEqual(reopened.durable, raftState(1, [{ term: 1, command: 'a' }]), `cut ${cut}`);
+    assert.ok(statSync(path).size < size - cut || cut === 0, 'the torn bytes are gone');
+    reopened.store.save(raftState(1, [{ term: 1, command: 'a' }, { term: 1, command: 'b' }]));
+    assert.equal(statSync(path).size, size);
+    assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, raftState(1, [{ term: 1, command: 'a' }, { term: 1, command: 'b' }]));
+  }
+  // Garbage whose last line ends with a newline but fails its checksum is torn as well.
+  appendFileSync(path, '00000000 {"g":1}\n');
+  assert.equal((DurableStore.open(dir, replicating, 1).durable as { log: unknown[] }).log.length, 2);
+});
+
+test('a bad record followed by good ones is corruption, never a silent reset', () => {
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, replicating, 1);
+  store.save(raftState(1, []));
+  store.save(raftState(1, [{ term: 1 }]));
+  store.save(raftState(1, [{ term: 1 }, { term: 1 }]));
+  const path = join(dir, LOG_FILE);
+  const bytes = readFileSync(path);
+  bytes[3] = bytes[3] === 0x30 ? 0x31 : 0x30; // the first record's checksum
+  writeFileSync(path, bytes);
+  assert.throws(() => DurableStore.open(dir, replicating, 1), (error: unknown) => error instanceof StorageError && /state\.log is corrupt \(a bad record at byte 0, followed by others\); refusing to start/.test(error.message));
+});
+
+test('a record that does not fit the schema is refused when the state is validated', () => {
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, replicating, 1);
+  store.save(raftState(1, []));
+  store.save(raftState(2, []));
+  const json = JSON.stringify({ g: 1, s: { currentTerm: -3 } });
+  appendFileSync(join(dir, LOG_FILE), `${crc32(Buffer.from(json)).toString(16).padStart(8, '0')} ${json}\n`);
+  assert.throws(() => DurableStore.open(dir, replicating, 1), /corrupt \(state\.currentTerm/);
+});
+
+test('a large change (a snapshot) rewrites state.json rather than logging it', () => {
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, replicating, 1);
+  store.save(raftState(1, [{ term: 1, command: 'x' }]));
+  const snapshot = { index: 1, term: 1, data: 'v'.repeat(100_000) };
+  store.save({ ...raftState(1, []), snapshot });
+  assert.equal(store.rewrites, 2);
+  store.save({ ...raftState(1, [{ term: 1, command: 'y' }]), snapshot });
+  assert.equal(store.rewrites, 2, 'an entry after the snapshot is appended');
+  assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, { ...raftState(1, [{ term: 1, command: 'y' }]), snapshot });
+});
+
+test('an append after state.log was removed fails rather than writing to a file no restart finds', () => {
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, replicating, 1);
+  store.save(raftState(1, []));
+  rmSync(join(dir, LOG_FILE));
+  assert.throws(() => store.save(raftState(2, [])), /state\.log was removed/);
 });

@@ -21,7 +21,7 @@ const validate = messageValidator(raft);
 /** Raft's defaults: the deadlines the tests below wait out are those of a default node. */
 const timing: Timing = raft.defaultTiming;
 const deadlines = linkTiming(timing);
-const heartbeat: Message = { type: 'AppendEntries', term: 1, leaderCommit: 0, round: 0 } as unknown as Message;
+const heartbeat: Message = { type: 'AppendEntries', term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, round: 0 } as unknown as Message;
 
 test('link deadlines derive from the timing and keep their proportions', () => {
   assert.deepEqual(linkTiming({ heartbeatMs: 50, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300 }), {

@@ -3,8 +3,9 @@
  * election safety, term monotonicity, the algorithm's own message check, and convergence (liveness,
  * checked once at the end), for every algorithm; and each algorithm's own rules, in checkers/raft.ts,
  * checkers/zab.ts and checkers/bully.ts. docs/invariants.md lists them all, with the rule each cites
- * and the broken cores (src/sim/mutants.test.ts) each catches. A new invariant is one more class and
- * one more line in `defaultCheckers`.
+ * and the broken cores (src/sim/mutants.test.ts) each catches; the replicated log's own
+ * (checkers/replication.ts) run for every algorithm that declares `replication: 'consensus'`. A new
+ * invariant is one more class and one more line in `defaultCheckers`.
  */
 import type { AlgorithmName } from '../core/algorithms.js';
 import type { AnyAlgorithm, NodeId, Timing } from '../core/types.js';
@@ -16,6 +17,7 @@ import { ZabSyncLimit } from './checkers/zab-sync-limit.js';
 import { roundMs, type Engine } from './engine.js';
 import { NO_VIOLATIONS, startsReign, type Checker, type SimEvent, type SimEventType } from './events.js';
 import { LeaseSafety } from './checkers/lease-safety.js';
+import { AckedDurable, LogAgreement } from './checkers/replication.js';
 
 /**
  * Election safety: at most one leader per term (Raft), epoch (ZAB) or generation (Bully), checked at
@@ -156,6 +158,14 @@ function algorithmCheckers(engine: Engine): Checker[] {
   return Object.hasOwn(ownCheckers, name) ? ownCheckers[name as AlgorithmName](engine) : [];
 }
 
+/**
+ * The replicated log's checkers (checkers/replication.ts), for the algorithms that promise consensus
+ * (`Algorithm.replication`); a primary–backup algorithm's losses are measured by the workload instead.
+ */
+function replicationCheckers(engine: Engine): Checker[] {
+  return engine.algorithm.replication === 'consensus' ? [new LogAgreement(), new AckedDurable()] : [];
+}
+
 /** Every checker the simulator runs, in the order their violations are reported for one event (term-monotonic first). */
 export function defaultCheckers(engine: Engine): Checker[] {
   return [
@@ -165,5 +175,6 @@ export function defaultCheckers(engine: Engine): Checker[] {
     new Convergence(engine),
     new LeaseSafety(engine),
     ...algorithmCheckers(engine),
+    ...replicationCheckers(engine),
   ];
 }

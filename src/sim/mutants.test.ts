@@ -24,6 +24,14 @@ for (const [name, algorithm] of correct) {
 }
 
 for (const mutant of mutants) {
+  const { scenario } = mutant;
+  if (scenario) {
+    test(`mutant ${mutant.name} (${mutant.rule}) is caught by ${mutant.caughtBy} in its scenario, which the correct core passes`, () => {
+      assert.deepEqual(scenario(), [], 'the correct core');
+      assert.ok(withMutant(mutant, scenario).length > 0, `not caught by ${mutant.caughtBy}`);
+    });
+    continue;
+  }
   test(`mutant ${mutant.name} (${mutant.rule}) is caught by ${mutant.caughtBy}`, () => {
     const report = withMutant(mutant, () =>
       sweep(mutant.algorithm, SEEDS, { stopWhen: (result) => result.violations.some((v) => v.invariant === mutant.caughtBy) }),

@@ -188,16 +188,18 @@ describe('raft safety over many seeds', () => {
 });
 
 describe('raft §5.4.1 in the simulator: histories decide who can lead', () => {
-  test('a node with a shorter history never leads while a majority of the cluster holds a longer one', () => {
+  // Only the FIRST reign is judged: from then on the leader replicates its log (§5.3), a short history
+  // is caught up, and its node may lead later.
+  test('a node with a shorter history is not the first leader while a majority of the cluster holds a longer one', () => {
     for (let seed = 0; seed < 300; seed++) {
       const nodes = 5;
       const history = new Map<number, number>();
       for (let id = 1; id <= nodes; id++) history.set(id, (seed * 7 + id * 13) % 4);
       const r = simulate({ algorithm: raft, nodes, seed, scenario: 'random', history, durationMs: 8000 });
-      for (const leader of r.leaders) {
+      for (const leader of r.leaders.slice(0, 1)) {
         const mine = history.get(leader.node)!;
         // Only voters whose log is no longer than the candidate's can grant it a vote (all entries are
-        // of term 1 and the log never grows without replication).
+        // of term 1, and no log has grown before the first leader).
         const possibleVoters = [...history.values()].filter((h) => h <= mine).length;
         assert.ok(possibleVoters >= majority(nodes), `seed ${seed}: node ${leader.node} with history ${mine} led; histories ${[...history]}`);
       }
@@ -205,11 +207,11 @@ describe('raft §5.4.1 in the simulator: histories decide who can lead', () => {
     }
   });
 
-  test('with three long histories and two short ones, only the long ones ever lead', () => {
+  test('with three long histories and two short ones, only a long one leads first', () => {
     const history = new Map([[1, 3], [2, 3], [3, 3], [4, 0], [5, 0]]);
     for (let seed = 0; seed < 200; seed++) {
       const r = simulate({ algorithm: raft, nodes: 5, seed, scenario: 'flapping', history });
-      assert.ok(r.leaders.every((l) => l.node <= 3), `seed ${seed}: ${JSON.stringify(r.leaders)}`);
+      assert.ok(r.leaders.slice(0, 1).every((l) => l.node <= 3), `seed ${seed}: ${JSON.stringify(r.leaders)}`);
     }
   });
 });

@@ -11,6 +11,7 @@ import { BullyNode } from '../core/bully/bully.js';
 import { bully } from '../core/bully/index.js';
 import { raft } from '../core/raft/index.js';
 import { RaftNode } from '../core/raft/raft.js';
+import { figure8 } from './raft-figure8.js';
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
 import { FastLeaderElection } from '../core/zab/election.js';
 import { LearnerSession, LeaderSession, type PhaseHost } from '../core/zab/establishment.js';
@@ -24,6 +25,12 @@ export interface Mutant {
   readonly algorithm: AnyAlgorithm;
   /** The checker meant to catch it (others may catch it too). */
   readonly caughtBy: string;
+  /**
+   * For a rule the sweep's random runs hardly ever make matter: a deterministic run that does, returning
+   * what `caughtBy` found in it (nothing on the correct core). src/sim/mutants.test.ts runs it instead
+   * of the sweep.
+   */
+  readonly scenario?: () => readonly string[];
   /** Breaks the rule; returns what restores the correct core. */
   apply(): () => void;
 }
@@ -115,6 +122,29 @@ export const mutants: readonly Mutant[] = [
     apply: () => patch(RaftNode.prototype, 'resetElectionTimer', (original) => function (this: Internals, now: number) {
       original(this, now);
       this.electionDeadline = now + 25 * ((this.electionDeadline as number) - now);
+    }),
+  },
+  {
+    name: 'raft-commit-previous-term',
+    rule: 'Raft §5.4.2 (Figure 8): a leader commits by counting replicas only an entry of its own term',
+    algorithm: asAny(raft),
+    caughtBy: 'log-agreement',
+    // A new leader's blank entry follows its older entries at once, so only a follower lagging by more
+    // than one AppendEntries makes a quorum hold an older entry alone: Figure 8, staged.
+    scenario: () => figure8().violations,
+    // The leader commits whatever a quorum holds, an earlier term's entry included.
+    apply: () => patch(RaftNode.prototype, 'commitsByCounting', () => function () {
+      return true;
+    }),
+  },
+  {
+    name: 'raft-skip-log-check',
+    rule: 'Raft §5.3: a follower refuses AppendEntries unless its log holds an entry at prevLogIndex whose term is prevLogTerm',
+    algorithm: asAny(raft),
+    caughtBy: 'log-agreement',
+    // The follower checks only that it holds an entry at prevLogIndex, whatever its term.
+    apply: () => patch(RaftNode.prototype, 'logMatches', () => function (this: Internals, index: number) {
+      return (this.log as { termAt(index: number): number | undefined }).termAt(index) !== undefined;
     }),
   },
   {

@@ -70,7 +70,7 @@ describe('raft PreVote (thesis §9.6)', () => {
 
   test('a voter grants a pre-vote only after the minimum election timeout without a leader, and changes nothing', () => {
     const n = node(2, { currentTerm: 3 });
-    n.receive(10, 1, { type: 'AppendEntries', term: 3, leaderCommit: 0, round: 1 });
+    n.receive(10, 1, { type: 'AppendEntries', term: 3, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, round: 1 });
     n.takeOutput();
     n.receive(159, 4, { type: 'PreVote', term: 4, lastLogIndex: 0, lastLogTerm: 0 });
     assert.deepEqual(sent(n, 'PreVoteResponse')[0]?.message, { type: 'PreVoteResponse', term: 3, voteGranted: false }, 'heard its leader 149 ms ago');
@@ -95,7 +95,7 @@ describe('raft PreVote (thesis §9.6)', () => {
 describe('raft leader stickiness (thesis §4.2.3, with CheckQuorum)', () => {
   test('a follower hearing its leader drops a RequestVote of a higher term whole: no answer, no new term, same leader', () => {
     const n = node(2, { currentTerm: 3 });
-    n.receive(200, 1, { type: 'AppendEntries', term: 3, leaderCommit: 0, round: 7 });
+    n.receive(200, 1, { type: 'AppendEntries', term: 3, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, round: 7 });
     n.takeOutput();
     n.receive(250, 4, { type: 'RequestVote', term: 9, lastLogIndex: 5, lastLogTerm: 3, transfer: 0 });
     const out = n.takeOutput();
@@ -122,7 +122,7 @@ describe('raft leader stickiness (thesis §4.2.3, with CheckQuorum)', () => {
 
   test('without CheckQuorum the paper\'s rule holds: the higher term is adopted (and the vote granted)', () => {
     const n = node(2, { currentTerm: 3 }, 0, { ...defaultRaftOptions, checkQuorum: false });
-    n.receive(200, 1, { type: 'AppendEntries', term: 3, leaderCommit: 0, round: 1 });
+    n.receive(200, 1, { type: 'AppendEntries', term: 3, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, round: 1 });
     n.takeOutput();
     n.receive(250, 4, { type: 'RequestVote', term: 9, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
     assert.equal(n.status().term, 9);
@@ -139,16 +139,16 @@ describe('raft CheckQuorum and the leader lease (thesis §6.4)', () => {
   test('a new leader holds no lease until a quorum acknowledges a heartbeat; then it runs from that heartbeat\'s send time', () => {
     const n = leader(); // heartbeat round 1 sent at 152
     assert.equal(n.status().lease, false);
-    n.receive(154, 2, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1 });
+    n.receive(154, 2, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1, matchIndex: 1 });
     assert.equal(n.status().lease, false, 'two of five');
-    n.receive(155, 3, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1 });
+    n.receive(155, 3, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1, matchIndex: 1 });
     assert.equal(n.status().lease, true);
     assert.equal(n.nextDeadline(), 202, 'the lease from round 1 (sent at 152) ends at 287.7');
     n.tick(202); // round 2
     n.tick(252); // round 3
     n.takeOutput();
-    n.receive(260, 4, { type: 'AppendEntriesResponse', term: 1, success: true, round: 3 });
-    n.receive(261, 5, { type: 'AppendEntriesResponse', term: 1, success: true, round: 2 });
+    n.receive(260, 4, { type: 'AppendEntriesResponse', term: 1, success: true, round: 3, matchIndex: 1 });
+    n.receive(261, 5, { type: 'AppendEntriesResponse', term: 1, success: true, round: 2, matchIndex: 1 });
     // Voters' highest rounds: 1:3 (itself), 2:1, 3:1, 4:3, 5:2 → the third highest is 2, sent at 202.
     assert.equal(n.nextDeadline(), 302, 'the lease now ends at 337.7, after the next heartbeat');
     n.tick(302);
@@ -170,21 +170,22 @@ describe('raft CheckQuorum and the leader lease (thesis §6.4)', () => {
 
   test('a leader resumed after a pause steps down before it acts on any input', () => {
     const n = leader();
-    n.receive(153, 2, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1 });
-    n.receive(153, 3, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1 });
+    n.receive(153, 2, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1, matchIndex: 1 });
+    n.receive(153, 3, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1, matchIndex: 1 });
     assert.equal(n.status().lease, true);
     n.takeOutput();
-    n.receive(5000, 2, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1 }); // long after the lease
+    n.receive(5000, 2, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1, matchIndex: 1 }); // long after the lease
     assert.equal(n.status().leader, null);
     assert.deepEqual(sent(n, 'AppendEntries'), [], 'no heartbeat of a leadership it no longer holds');
   });
 
-  test('answers of another term, refusals and rounds never sent do not count', () => {
+  test('answers of another term and rounds never sent do not count', () => {
     const n = leader();
-    n.receive(153, 2, { type: 'AppendEntriesResponse', term: 1, success: false, round: 1 });
-    n.receive(153, 3, { type: 'AppendEntriesResponse', term: 1, success: true, round: 99 });
-    n.receive(153, 4, { type: 'AppendEntriesResponse', term: 0, success: true, round: 1 });
-    n.receive(153, 5, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1 });
+    // (A refusal of this term — a failed §5.3 log check — does count: the follower heard the leader.)
+    n.receive(153, 2, { type: 'AppendEntriesResponse', term: 0, success: false, round: 1, matchIndex: 0 });
+    n.receive(153, 3, { type: 'AppendEntriesResponse', term: 1, success: true, round: 99, matchIndex: 1 });
+    n.receive(153, 4, { type: 'AppendEntriesResponse', term: 0, success: true, round: 1, matchIndex: 1 });
+    n.receive(153, 5, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1, matchIndex: 1 });
     assert.equal(n.status().lease, false);
   });
 });

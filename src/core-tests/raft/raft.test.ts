@@ -104,14 +104,14 @@ describe('raft §5.2 leader election', () => {
   test('a candidate that hears a heartbeat of its own term returns to follower and follows the sender', () => {
     const n = node(1);
     timeout(n);
-    n.receive(170, 2, { type: 'AppendEntries', term: 1, leaderCommit: 0, round: 1 });
+    n.receive(170, 2, { type: 'AppendEntries', term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, round: 1 });
     assert.deepEqual(n.status(), { id: 1, role: 'follower', leader: 2, term: 1 });
-    assert.deepEqual(sent(n.takeOutput(), 'AppendEntriesResponse')[0]?.message, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1 });
+    assert.deepEqual(sent(n.takeOutput(), 'AppendEntriesResponse')[0]?.message, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1, matchIndex: 0 });
   });
 
   test('heartbeats reset the election timer', () => {
     const n = node(1);
-    n.receive(100, 2, { type: 'AppendEntries', term: 1, leaderCommit: 0, round: 1 });
+    n.receive(100, 2, { type: 'AppendEntries', term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, round: 1 });
     assert.equal(n.nextDeadline(), 250);
     n.tick(200);
     assert.equal(n.status().role, 'follower');
@@ -166,7 +166,7 @@ describe('raft voting: one vote per term, durable before it is granted', () => {
     assert.equal(n.nextDeadline(), Infinity);
     n.receive(5, 1, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
     assert.deepEqual(n.takeOutput().messages[0]?.message, { type: 'RequestVoteResponse', term: 1, voteGranted: false, promiseMs: 0 });
-    n.receive(6, 1, { type: 'AppendEntries', term: 1, leaderCommit: 0, round: 1 });
+    n.receive(6, 1, { type: 'AppendEntries', term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, round: 1 });
     assert.deepEqual(n.status(), { id: 6, role: 'learner', leader: 1, term: 1 });
   });
 });
@@ -200,10 +200,10 @@ describe('raft §5.1 terms', () => {
     n.receive(160, 3, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
     n.takeOutput();
     const { driver, events } = hosted(n);
-    n.receive(200, 4, { type: 'AppendEntriesResponse', term: 3, success: false, round: 1 });
+    n.receive(200, 4, { type: 'AppendEntriesResponse', term: 3, success: false, round: 1, matchIndex: 0 });
     assert.deepEqual(n.status(), { id: 1, role: 'follower', leader: null, term: 3 });
     const out = n.takeOutput();
-    assert.deepEqual(out.persist, { currentTerm: 3, votedFor: null, log: [] });
+    assert.deepEqual(out.persist, { currentTerm: 3, votedFor: null, log: [{ term: 1, command: '' }] }, 'its no-op of term 1 stays');
     driver.tick(200); // the host's next step observes the new status: the leader of term 1 lost it, in term 3
     assert.ok(events.some((e) => e.type === 'lost-leadership' && e.term === 1));
     assert.ok(events.some((e) => e.type === 'leader-changed' && e.leader === null && e.term === 3));
@@ -212,14 +212,14 @@ describe('raft §5.1 terms', () => {
 
   test('a heartbeat of a higher term makes the receiver follow its sender in that term', () => {
     const n = node(1);
-    n.receive(10, 4, { type: 'AppendEntries', term: 7, leaderCommit: 0, round: 1 });
+    n.receive(10, 4, { type: 'AppendEntries', term: 7, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, round: 1 });
     assert.deepEqual(n.status(), { id: 1, role: 'follower', leader: 4, term: 7 });
   });
 
   test('messages of an older term are answered with the current term and change nothing', () => {
     const n = node(1, { currentTerm: 5 });
-    n.receive(10, 2, { type: 'AppendEntries', term: 3, leaderCommit: 0, round: 1 });
-    assert.deepEqual(n.takeOutput().messages, [{ to: 2, message: { type: 'AppendEntriesResponse', term: 5, success: false, round: 1 } }]);
+    n.receive(10, 2, { type: 'AppendEntries', term: 3, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, round: 1 });
+    assert.deepEqual(n.takeOutput().messages, [{ to: 2, message: { type: 'AppendEntriesResponse', term: 5, success: false, round: 1, matchIndex: 0 } }]);
     n.receive(11, 3, { type: 'RequestVote', term: 4, lastLogIndex: 9, lastLogTerm: 4, transfer: 0 });
     assert.deepEqual(n.takeOutput().messages, [{ to: 3, message: { type: 'RequestVoteResponse', term: 5, voteGranted: false, promiseMs: 0 } }]);
     assert.deepEqual(n.status(), { id: 1, role: 'follower', leader: null, term: 5 });
@@ -231,7 +231,7 @@ describe('raft §5.1 terms', () => {
     n.receive(160, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
     n.receive(160, 3, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
     n.takeOutput();
-    n.receive(170, 4, { type: 'AppendEntries', term: 1, leaderCommit: 0, round: 1 });
+    n.receive(170, 4, { type: 'AppendEntries', term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, round: 1 });
     assert.equal(n.status().role, 'leader');
   });
 });

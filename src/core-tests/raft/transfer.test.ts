@@ -29,8 +29,8 @@ function leader(): RaftNode {
   n.receive(151, 2, { type: 'PreVoteResponse', term: 1, voteGranted: true });
   n.receive(152, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
   assert.equal(n.status().role, 'leader');
-  n.receive(153, 2, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1 });
-  n.receive(153, 3, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1 });
+  n.receive(153, 2, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1, matchIndex: 1 });
+  n.receive(153, 3, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1, matchIndex: 1 });
   assert.equal(n.status().lease, true);
   n.takeOutput();
   return n;
@@ -39,7 +39,7 @@ function leader(): RaftNode {
 /** Node `id`, a follower of leader 1 in term 1 that acknowledged its heartbeats up to `round`, at time 200. */
 function follower(id: number, round = 1): RaftNode {
   const n = node(id);
-  for (let r = 1; r <= round; r++) n.receive(150 + r, 1, { type: 'AppendEntries', term: 1, leaderCommit: 0, round: r });
+  for (let r = 1; r <= round; r++) n.receive(150 + r, 1, { type: 'AppendEntries', term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, round: r });
   n.takeOutput();
   return n;
 }
@@ -58,7 +58,7 @@ describe('raft leadership transfer (thesis §3.10)', () => {
   test('without a target it picks the voter that acknowledged the newest round', () => {
     const n = leader();
     n.tick(203); // round 2
-    n.receive(204, 3, { type: 'AppendEntriesResponse', term: 1, success: true, round: 2 });
+    n.receive(204, 3, { type: 'AppendEntriesResponse', term: 1, success: true, round: 2, matchIndex: 1 });
     n.takeOutput();
     n.step(205, { type: 'transfer-leadership', to: null });
     assert.deepEqual(messages(n, 'TimeoutNow').map((m) => m.to), [3]);
@@ -71,10 +71,10 @@ describe('raft leadership transfer (thesis §3.10)', () => {
     n.tick(203);
     assert.deepEqual(
       messages(n, 'AppendEntries').map((m) => m.message),
-      [2, 3].map(() => ({ type: 'AppendEntries', term: 1, leaderCommit: 0, round: 1 })),
+      [2, 3].map(() => ({ type: 'AppendEntries', term: 1, prevLogIndex: 1, prevLogTerm: 1, entries: [], leaderCommit: 1, round: 1 })),
     );
-    n.receive(204, 2, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1 });
-    n.receive(204, 3, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1 });
+    n.receive(204, 2, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1, matchIndex: 1 });
+    n.receive(204, 3, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1, matchIndex: 1 });
     assert.equal(n.status().lease, false);
   });
 
@@ -93,9 +93,9 @@ describe('raft leadership transfer (thesis §3.10)', () => {
     assert.deepEqual(out.events[0], { type: 'transfer-abandoned', term: 1, to: 2 });
     const round = out.messages.find((m) => m.message.type === 'AppendEntries')!.message as { round: number };
     assert.equal(round.round, 2, 'a new round after the given-up one');
-    n.receive(311, 2, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1 });
+    n.receive(311, 2, { type: 'AppendEntriesResponse', term: 1, success: true, round: 1, matchIndex: 1 });
     assert.equal(n.status().lease, false, 'the given-up round counts no more');
-    n.receive(311, 2, { type: 'AppendEntriesResponse', term: 1, success: true, round: 2 });
+    n.receive(311, 2, { type: 'AppendEntriesResponse', term: 1, success: true, round: 2, matchIndex: 1 });
     assert.equal(n.status().lease, true);
     // Without a new quorum round it steps down one lease after resuming.
     const lonely = leader();
@@ -162,7 +162,7 @@ describe('raft leadership transfer (thesis §3.10)', () => {
   test('a transfer vote reports promises to leaders of earlier terms (promiseMs), not the one to the handing-over leader', () => {
     // Started at 100: the restart's quiet period (it may have acknowledged a lease before) runs to 250.
     const v = node(3, 100);
-    v.receive(151, 1, { type: 'AppendEntries', term: 1, leaderCommit: 0, round: 1 });
+    v.receive(151, 1, { type: 'AppendEntries', term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, round: 1 });
     v.takeOutput();
     v.receive(200, 2, { type: 'RequestVote', term: 2, lastLogIndex: 0, lastLogTerm: 0, transfer: 1 });
     assert.deepEqual(messages(v).map((m) => m.message), [{ type: 'RequestVoteResponse', term: 2, voteGranted: true, promiseMs: 50 }]);
@@ -172,7 +172,7 @@ describe('raft leadership transfer (thesis §3.10)', () => {
     const n = leader();
     n.step(160, { type: 'transfer-leadership', to: 2 });
     n.takeOutput();
-    n.receive(165, 2, { type: 'RequestVote', term: 2, lastLogIndex: 0, lastLogTerm: 0, transfer: 1 });
+    n.receive(165, 2, { type: 'RequestVote', term: 2, lastLogIndex: 1, lastLogTerm: 1, transfer: 1 }); // the target holds the leader's no-op
     assert.equal(n.status().role, 'follower');
     assert.equal(n.status().term, 2);
     assert.deepEqual(messages(n, 'RequestVoteResponse').map((m) => (m.message as { voteGranted: boolean }).voteGranted), [true]);

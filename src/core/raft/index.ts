@@ -1,5 +1,14 @@
 import type { Algorithm } from '../types.js';
-import { raftMessageTypes, type RaftDurable, type RaftMessage } from './messages.js';
+import {
+  MAX_APPEND_ENTRIES,
+  MAX_CHUNK_CHARS,
+  MAX_COMMAND_CHARS,
+  MAX_SNAPSHOT_CHARS,
+  raftMessageTypes,
+  type RaftDurable,
+  type RaftMessage,
+} from './messages.js';
+import type { FieldShape } from '../shapes.js';
 import { defaultRaftOptions, RaftNode, type RaftOptions } from './raft.js';
 import { majority } from '../quorum.js';
 import { historyRuns, lastHistoryTerm } from '../history.js';
@@ -36,6 +45,9 @@ export function raftOptionsOfVariant(variant: string): RaftOptions | undefined {
   return variantOf(options) === variant ? options : undefined;
 }
 
+/** A log entry on the wire and on disk: files written before replication hold entries without a command. */
+const entryShape: FieldShape = { object: { term: 'term', command: { optional: { text: MAX_COMMAND_CHARS } } } };
+
 /** Raft as the hosts see it, with its production extensions switched as `options` says. */
 export function createRaft(options: RaftOptions = defaultRaftOptions): Algorithm<RaftMessage, RaftDurable> {
   if (!(options.maxClockDrift >= 0 && options.maxClockDrift < 1)) throw new RangeError(`raft: max clock drift must be in [0, 1), got ${options.maxClockDrift}`);
@@ -53,15 +65,36 @@ export function createRaft(options: RaftOptions = defaultRaftOptions): Algorithm
     RequestVoteResponse: { term: 'term', voteGranted: 'bool', promiseMs: 'nat' },
     PreVote: { term: 'term', lastLogIndex: 'nat', lastLogTerm: 'term' },
     PreVoteResponse: { term: 'term', voteGranted: 'bool' },
-    AppendEntries: { term: 'term', leaderCommit: 'nat', round: 'nat' },
-    AppendEntriesResponse: { term: 'term', success: 'bool', round: 'nat' },
+    AppendEntries: {
+      term: 'term',
+      prevLogIndex: 'nat',
+      prevLogTerm: 'term',
+      entries: { list: entryShape, max: MAX_APPEND_ENTRIES },
+      leaderCommit: 'nat',
+      round: 'nat',
+    },
+    AppendEntriesResponse: { term: 'term', success: 'bool', round: 'nat', matchIndex: 'nat' },
+    InstallSnapshot: {
+      term: 'term',
+      lastIncludedIndex: 'nat',
+      lastIncludedTerm: 'term',
+      offset: 'nat',
+      data: { text: MAX_CHUNK_CHARS },
+      done: 'bool',
+      round: 'nat',
+    },
+    InstallSnapshotResponse: { term: 'term', lastIncludedIndex: 'nat', offset: 'nat', done: 'bool', round: 'nat' },
     TimeoutNow: { term: 'term', round: 'nat' },
   },
   durableShape: {
     currentTerm: 'term',
     votedFor: 'id-or-null',
-    log: { list: { object: { term: 'term' } }, max: 10_000_000 },
+    log: { list: entryShape, max: 10_000_000 },
+    // §7: absent until the first compaction, and in files written before it existed.
+    snapshot: { optional: { object: { index: 'nat', term: 'term', data: { text: MAX_SNAPSHOT_CHARS } } } },
   },
+  // An entry committed on one node is that entry on every node, and an acknowledged proposal is never lost.
+  replication: 'consensus',
   roles: ['follower', 'precandidate', 'candidate', 'leader', 'learner'],
   supportsObservers: true,
   // One RequestVote and one answer per other voter (§5.2); PreVote (thesis §9.6) adds as many before it.

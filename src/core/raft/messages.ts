@@ -1,9 +1,8 @@
 /**
- * Raft's election messages (Ongaro & Ousterhout 2014, Figure 2; Ongaro's thesis §9.6 for PreVote).
- * Log replication is not part of election, so AppendEntries travels here as the leader's heartbeat and
- * carries no entries yet.
+ * Raft's messages (Ongaro & Ousterhout 2014, Figure 2 and Figure 13; Ongaro's thesis §9.6 for PreVote,
+ * §3.10 for TimeoutNow). AppendEntries is both the heartbeat (no entries) and log replication (§5.3).
  */
-import type { NodeId } from '../types.js';
+import type { Command, NodeId } from '../types.js';
 
 /** §5.2: a candidate asks for a vote; §5.4.1: it says how up to date its log is. */
 export interface RequestVote {
@@ -51,13 +50,21 @@ export interface PreVoteResponse {
 }
 
 /**
- * §5.2: the leader's heartbeat; it asserts leadership for `term` and resets followers' timers. `round`
- * numbers the leader's heartbeats within its term and comes back in the answer, so that the leader
- * knows WHEN (by its own clock) the heartbeat a quorum acknowledged was sent: its lease starts then.
+ * §5.2/§5.3: the leader's heartbeat (no entries) and log replication. It asserts leadership for `term`
+ * and resets followers' timers. `round` numbers the leader's heartbeats within its term and comes back in
+ * the answer, so that the leader knows WHEN (by its own clock) the heartbeat a quorum acknowledged was
+ * sent: its lease starts then, and a ReadIndex read waits for it (thesis §6.4). Entries sent between two
+ * heartbeats carry the current round again.
  */
 export interface AppendEntries {
   readonly type: 'AppendEntries';
   readonly term: number;
+  /** §5.3: the index and term of the entry just before `entries`: the follower's consistency check. */
+  readonly prevLogIndex: number;
+  readonly prevLogTerm: number;
+  /** The entries from prevLogIndex + 1 on (empty for a heartbeat), bounded per message (raft.ts). */
+  readonly entries: readonly LogEntry[];
+  /** The leader's commitIndex: the follower commits up to min(leaderCommit, the last entry it matched). */
   readonly leaderCommit: number;
   readonly round: number;
 }
@@ -67,6 +74,43 @@ export interface AppendEntriesResponse {
   readonly term: number;
   readonly success: boolean;
   /** The `round` of the heartbeat answered. */
+  readonly round: number;
+  /**
+   * On success: the last index of the follower's log known to match the leader's (prevLogIndex plus the
+   * entries; the leader's matchIndex, Figure 2). On failure (the §5.3 consistency check): the highest
+   * index that may still match — below the follower's last index and below the whole conflicting term
+   * (the optimization at the end of §5.3) — so the leader sets nextIndex to it + 1 in one step.
+   */
+  readonly matchIndex: number;
+}
+
+/**
+ * §7, Figure 13: the leader sends its snapshot to a follower that needs entries it has compacted away,
+ * in chunks (each at most MAX_CHUNK_CHARS characters of `data`, so a frame never exceeds 64 KiB), one
+ * chunk at a time: the next leaves when the previous is acknowledged, or again at the next heartbeat.
+ */
+export interface InstallSnapshot {
+  readonly type: 'InstallSnapshot';
+  readonly term: number;
+  /** The snapshot replaces every entry up to and including this index; its entry had this term. */
+  readonly lastIncludedIndex: number;
+  readonly lastIncludedTerm: number;
+  /** Where this chunk starts in the snapshot's data (characters). */
+  readonly offset: number;
+  readonly data: string;
+  /** Whether this is the last chunk. */
+  readonly done: boolean;
+  readonly round: number;
+}
+
+export interface InstallSnapshotResponse {
+  readonly type: 'InstallSnapshotResponse';
+  readonly term: number;
+  readonly lastIncludedIndex: number;
+  /** How many characters of the snapshot the follower holds (the next chunk's offset); with `done`, all. */
+  readonly offset: number;
+  /** The follower installed the whole snapshot (or already had every entry it covers). */
+  readonly done: boolean;
   readonly round: number;
 }
 
@@ -81,7 +125,16 @@ export interface TimeoutNow {
   readonly round: number;
 }
 
-export type RaftMessage = RequestVote | RequestVoteResponse | PreVote | PreVoteResponse | AppendEntries | AppendEntriesResponse | TimeoutNow;
+export type RaftMessage =
+  | RequestVote
+  | RequestVoteResponse
+  | PreVote
+  | PreVoteResponse
+  | AppendEntries
+  | AppendEntriesResponse
+  | InstallSnapshot
+  | InstallSnapshotResponse
+  | TimeoutNow;
 
 export const raftMessageTypes = [
   'RequestVote',
@@ -90,17 +143,51 @@ export const raftMessageTypes = [
   'PreVoteResponse',
   'AppendEntries',
   'AppendEntriesResponse',
+  'InstallSnapshot',
+  'InstallSnapshotResponse',
   'TimeoutNow',
 ] as const satisfies readonly RaftMessage['type'][];
 
-/** One log entry; only its term matters to election (§5.4.1). */
+/**
+ * One log entry: its term (all election looks at, §5.4.1) and the client's command. An entry without a
+ * command is the no-op '' (history entries, and state files written before replication existed).
+ */
 export interface LogEntry {
   readonly term: number;
+  readonly command?: Command;
 }
 
-/** What Raft keeps on stable storage (Figure 2, "Persistent state on all servers"). */
+/** §7: a snapshot replaces the log up to `index` (whose entry had `term`); `data` is the host's state machine. */
+export interface RaftSnapshot {
+  readonly index: number;
+  readonly term: number;
+  readonly data: string;
+}
+
+/**
+ * What Raft keeps on stable storage (Figure 2, "Persistent state on all servers"; §7 for the snapshot).
+ * `log` holds the entries AFTER the snapshot: entry k of it has index snapshot.index + 1 + k.
+ */
 export interface RaftDurable {
   readonly currentTerm: number;
   readonly votedFor: NodeId | null;
   readonly log: readonly LogEntry[];
+  /** Absent until the first compaction (and in files written before it existed). */
+  readonly snapshot?: RaftSnapshot;
 }
+
+// ---- bounds ---------------------------------------------------------------------------------------
+// A peer frame is at most 64 KiB (src/runtime/frames.ts) and JSON spends at most 6 bytes on one UTF-16
+// code unit (a `\uXXXX` escape), so 8,192 characters of commands or snapshot data take at most 48 KiB,
+// which leaves room for the entries' terms and the message's other fields.
+
+/** The longest command a proposal may carry (UTF-16 code units); a longer one is refused. */
+export const MAX_COMMAND_CHARS = 8_192;
+/** At most this many entries per AppendEntries (Figure 2's "may send more than one for efficiency"). */
+export const MAX_APPEND_ENTRIES = 64;
+/** At most this many characters of commands per AppendEntries (one longer entry still goes alone). */
+export const MAX_APPEND_CHARS = 8_192;
+/** Characters of snapshot data per InstallSnapshot chunk (§7, Figure 13's `offset`/`data`/`done`). */
+export const MAX_CHUNK_CHARS = 8_192;
+/** The largest snapshot a node keeps or accepts (characters); `compact` with a larger one is ignored. */
+export const MAX_SNAPSHOT_CHARS = 16 * 1024 * 1024;

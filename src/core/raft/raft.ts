@@ -1,7 +1,9 @@
 /**
- * Raft leader election (Ongaro & Ousterhout 2014, §5.1, §5.2, §5.4.1) as a pure state machine, with
- * PreVote (Ongaro's thesis §9.6), CheckQuorum and a leader lease (thesis §6.4, §4.2.3); the safety
- * argument of the lease is in docs/algorithms/raft.md.
+ * Raft (Ongaro & Ousterhout 2014) as a pure state machine: leader election (§5.1, §5.2, §5.4.1), log
+ * replication and commitment (§5.3, §5.4.2), log compaction with InstallSnapshot (§7), linearizable
+ * reads by ReadIndex (thesis §6.4), with PreVote (Ongaro's thesis §9.6), CheckQuorum and a leader lease
+ * (thesis §6.4, §4.2.3) and leadership transfer (thesis §3.10); the safety argument of the lease and the
+ * departures from the paper are in docs/algorithms/raft.md.
  *
  * Every input goes through one door (`receive`), where the term rules of §5.1 are applied once
  * (a higher term makes the receiver a follower of that term; a lower term is answered with the current
@@ -13,6 +15,7 @@ import { majority, tallyVotes } from '../quorum.js';
 import {
   uniform,
   applyInput,
+  type Command,
   type ElectionNode,
   type Input,
   type NodeConfig,
@@ -21,17 +24,38 @@ import {
   type Random,
   type Status,
 } from '../types.js';
-import type {
-  AppendEntries,
-  AppendEntriesResponse,
-  PreVote,
-  PreVoteResponse,
-  RaftDurable,
-  RaftMessage,
-  RequestVote,
-  RequestVoteResponse,
-  TimeoutNow,
+import {
+  MAX_APPEND_CHARS,
+  MAX_APPEND_ENTRIES,
+  MAX_CHUNK_CHARS,
+  MAX_COMMAND_CHARS,
+  MAX_SNAPSHOT_CHARS,
+  type AppendEntries,
+  type AppendEntriesResponse,
+  type InstallSnapshot,
+  type InstallSnapshotResponse,
+  type LogEntry,
+  type PreVote,
+  type PreVoteResponse,
+  type RaftDurable,
+  type RaftMessage,
+  type RequestVote,
+  type RequestVoteResponse,
+  type TimeoutNow,
 } from './messages.js';
+import { RaftLog } from './log.js';
+
+/** The entries of a heartbeat (shared: an empty list allocates nothing per heartbeat). */
+const NO_ENTRIES: readonly LogEntry[] = Object.freeze([]);
+
+/** A ReadIndex read waiting at the leader (thesis §6.4). */
+interface PendingRead {
+  readonly id: number;
+  /** The commitIndex when it arrived; null until an entry of this leader's term is committed. */
+  index: number | null;
+  /** The heartbeat round, sent after the read arrived, that a quorum must acknowledge. */
+  readonly round: number;
+}
 
 export type RaftRole = 'follower' | 'precandidate' | 'candidate' | 'leader' | 'learner';
 
@@ -76,7 +100,16 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   // Durable state (Figure 2): persisted before any message that depends on it is sent.
   private currentTerm: number;
   private votedFor: NodeId | null;
-  private readonly log: RaftDurable['log'];
+  /** The log and its snapshot (§5.3, §7). */
+  private readonly log: RaftLog;
+
+  // Volatile state on all servers (Figure 2).
+  /** The highest index known committed. */
+  private commitIndex: number;
+  /** The highest index reported by a `committed` event in this incarnation (Figure 2's lastApplied). */
+  private reportedIndex: number;
+  /** Follower: the snapshot being received in chunks (Figure 13), or null. */
+  private incoming: { readonly index: number; readonly term: number; readonly chunks: string[]; length: number } | null = null;
 
   // Volatile state.
   private role: RaftRole;
@@ -109,8 +142,11 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * (promiseMs), as only the transferring leader's own promises are released by a transfer.
    */
   private earlierPromiseUntil = -Infinity;
-  /** Leader only: the transfer under way (thesis §3.10), or null. */
-  private transfer: { readonly to: NodeId; readonly round: number; readonly deadline: number } | null = null;
+  /**
+   * Leader only: the transfer under way (thesis §3.10), or null. TimeoutNow leaves once the target's log
+   * matches the leader's (`timeoutNowSent`).
+   */
+  private transfer: { readonly to: NodeId; readonly round: number; readonly deadline: number; timeoutNowSent: boolean } | null = null;
   /** Leader only: rounds up to this one were given up by a transfer; no lease rests on them again. */
   private leaseFloorRound = 0;
   /** When the current (pre-)candidacy started, by this node's clock. */
@@ -138,6 +174,16 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   /** The lease end last announced ('lease-renewed'), so that each new end is announced once. */
   private announcedUntil = -Infinity;
 
+  // Leader state for replication (Figure 2, "Volatile state on leaders"), reset at each election.
+  /** The next index to send each other member (optimistic: advanced as entries are sent, etcd's pipelining). */
+  private readonly nextIndex = new Map<NodeId, number>();
+  /** The highest index known replicated on each other member. */
+  private readonly matchIndex = new Map<NodeId, number>();
+  /** The snapshot chunk each member has acknowledged up to (characters), while it is sent one (§7). */
+  private readonly snapshotSent = new Map<NodeId, { readonly index: number; readonly offset: number }>();
+  /** ReadIndex reads waiting for a heartbeat quorum or for this term's first commit (thesis §6.4). */
+  private pendingReads: PendingRead[] = [];
+
   constructor(config: NodeConfig, durable: RaftDurable, random: Random, now: number, options: RaftOptions = defaultRaftOptions) {
     this.id = config.id;
     this.config = config;
@@ -149,7 +195,13 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.isVoter = config.voters.includes(config.id);
     this.currentTerm = durable.currentTerm;
     this.votedFor = durable.votedFor;
-    this.log = durable.log;
+    this.log = new RaftLog(durable);
+    // A snapshot holds only committed entries: the state machine starts from it (types.ts, committed).
+    this.commitIndex = this.reportedIndex = this.log.snapshotIndex();
+    if (this.log.snapshot !== null) {
+      const { index, term, data } = this.log.snapshot;
+      this.out.emit({ type: 'snapshot-installed', index, term, snapshot: data });
+    }
     // §5.2: servers start up as followers (learners never campaign, so they need no election timer).
     this.role = this.isVoter ? 'follower' : 'learner';
     if (this.isVoter) this.resetElectionTimer(now);
@@ -194,6 +246,10 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
         return this.handleAppendEntries(now, from, message);
       case 'AppendEntriesResponse':
         return this.handleAppendEntriesResponse(now, from, message);
+      case 'InstallSnapshot':
+        return this.handleInstallSnapshot(now, from, message);
+      case 'InstallSnapshotResponse':
+        return this.handleInstallSnapshotResponse(now, from, message);
       case 'TimeoutNow':
         return this.handleTimeoutNow(now, from, message);
     }
@@ -235,38 +291,101 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   }
 
   /**
-   * Thesis §3.10 (etcd's MsgTimeoutNow): hand leadership to `to`, or to the voter that acknowledged the
-   * newest heartbeat round (lowest id on a tie: the most up to date, as logs do not grow here). The
-   * leader gives up its lease at once, BEFORE TimeoutNow leaves (the host drains the lease's end with
-   * this step), and never again counts a round up to the current one; heartbeats during the transfer
-   * repeat that round, so they keep followers quiet without promising anything new. Leases never
-   * overlap: docs/algorithms/raft.md, "Leadership transfer".
+   * Thesis §3.10 (etcd's MsgTimeoutNow): hand leadership to `to`, or to the most up-to-date voter (the
+   * highest matchIndex, then the newest heartbeat round acknowledged, then the lowest id). The leader
+   * gives up its lease at once, BEFORE TimeoutNow leaves (the host drains the lease's end with this
+   * step), and never again counts a round up to the current one; heartbeats during the transfer repeat
+   * that round, so they keep followers quiet without promising anything new. Leases never overlap:
+   * docs/algorithms/raft.md, "Leadership transfer". It accepts no proposal meanwhile, and first brings
+   * the target's log up to its own (§3.10): TimeoutNow leaves once the target's matchIndex is the last
+   * index — within the same deadline, after which the transfer is abandoned.
    */
   transferLeadership(now: number, to: NodeId | null): void {
     this.checkLease(now);
     if (this.role !== 'leader' || this.transfer !== null) return;
     const target = to ?? this.transferTarget();
     if (target === null || target === this.id || !this.config.voters.includes(target)) return;
-    this.transfer = { to: target, round: this.round, deadline: now + this.config.timing.electionTimeoutMinMs };
+    this.transfer = { to: target, round: this.round, deadline: now + this.config.timing.electionTimeoutMinMs, timeoutNowSent: false };
     this.leaseFloorRound = this.round;
     this.roundSentAt.clear();
     this.leaseHeld = false;
     this.leaseAcked = false;
     this.out.emit({ type: 'transfer-started', term: this.currentTerm, to: target, deadline: this.transfer.deadline });
-    const timeoutNow: TimeoutNow = { type: 'TimeoutNow', term: this.currentTerm, round: this.round };
-    this.out.send(target, timeoutNow);
+    // Reads waiting for a new round would wait for the transfer's end: refuse them now (no leader to name).
+    this.refusePendingReads(null);
+    if ((this.matchIndex.get(target) ?? 0) === this.log.lastIndex()) this.sendTimeoutNow();
+    else this.replicateTo(target);
   }
 
-  /** The other voter that acknowledged the newest round (the lowest id first), or null in a cluster of one. */
+  /** TimeoutNow to the transfer's target, whose log matches ours now. */
+  private sendTimeoutNow(): void {
+    const transfer = this.transfer!;
+    transfer.timeoutNowSent = true;
+    const timeoutNow: TimeoutNow = { type: 'TimeoutNow', term: this.currentTerm, round: transfer.round };
+    this.out.send(transfer.to, timeoutNow);
+  }
+
+  /** The most up-to-date other voter (see transferLeadership), or null in a cluster of one. */
   private transferTarget(): NodeId | null {
     let best: NodeId | null = null;
+    let bestMatch = -1;
     let bestRound = -1;
     for (const voter of [...this.config.voters].sort((a, b) => a - b)) {
       if (voter === this.id) continue;
+      const match = this.matchIndex.get(voter) ?? 0;
       const round = this.ackedRound.get(voter) ?? 0;
-      if (round > bestRound) [best, bestRound] = [voter, round];
+      if (match > bestMatch || (match === bestMatch && round > bestRound)) [best, bestMatch, bestRound] = [voter, match, round];
     }
     return best;
+  }
+
+  /**
+   * A client's command (types.ts, 'propose'). §5.3: the leader appends it to its log, makes it durable
+   * (in this step's output, before the AppendEntries that carry it leave) and sends it to every
+   * follower. A node that does not lead, a leader handing over (thesis §3.10), and a command longer than
+   * MAX_COMMAND_CHARS (hosts check first, to say why) are refused.
+   */
+  propose(now: number, id: number, command: Command): void {
+    this.checkLease(now);
+    if (this.role !== 'leader' || this.transfer !== null || command.length > MAX_COMMAND_CHARS) {
+      this.out.emit({ type: 'request-refused', id, leader: this.refusalLeader() });
+      return;
+    }
+    const index = this.appendOwnEntry(command);
+    this.out.emit({ type: 'proposed', id, index, term: this.currentTerm });
+    for (const member of this.members) if (member !== this.id) this.replicateTo(member);
+  }
+
+  /**
+   * A linearizable read (thesis §6.4, ReadIndex): the leader records its commitIndex and answers once
+   * it knows it still led after the read arrived — a quorum acknowledged a heartbeat round sent after
+   * it — or at once while it holds its lease (CheckQuorum). Either way it must first have committed an
+   * entry of its own term (its no-op), or its commitIndex could lag behind what an earlier leader committed.
+   */
+  read(now: number, id: number): void {
+    this.checkLease(now);
+    if (this.role !== 'leader' || this.transfer !== null) {
+      this.out.emit({ type: 'request-refused', id, leader: this.refusalLeader() });
+      return;
+    }
+    const index = this.committedInOwnTerm() ? this.commitIndex : null;
+    if (index !== null && this.leaseHeld) {
+      this.out.emit({ type: 'read-ready', id, index });
+      return;
+    }
+    this.pendingReads.push({ id, index, round: this.round + 1 });
+    // A new heartbeat round now, shared by every read that arrives before it leaves.
+    this.heartbeatDeadline = Math.min(this.heartbeatDeadline, now);
+  }
+
+  /**
+   * §7: the host's state machine holds every entry up to `index` in `snapshot`: keep the snapshot in
+   * the durable state and drop the entries it covers. Only what was reported committed can be compacted.
+   */
+  compact(_now: number, index: number, snapshot: string): void {
+    if (index <= this.log.snapshotIndex() || index > this.reportedIndex || snapshot.length > MAX_SNAPSHOT_CHARS) return;
+    this.log.compact(index, snapshot);
+    this.persistDurable();
   }
 
   tick(now: number): void {
@@ -392,9 +511,43 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private handleAppendEntries(now: number, leader: NodeId, request: AppendEntries): void {
     if (request.term < this.currentTerm) {
       // A stale leader learns the newer term from the refusal and steps down.
-      this.out.send(leader, { type: 'AppendEntriesResponse', term: this.currentTerm, success: false, round: request.round });
+      this.out.send(leader, { type: 'AppendEntriesResponse', term: this.currentTerm, success: false, round: request.round, matchIndex: 0 });
       return;
     }
+    if (!this.hearLeader(now, leader, request.round)) return;
+    let { prevLogIndex, prevLogTerm, entries } = request;
+    const snapshotIndex = this.log.snapshotIndex();
+    if (prevLogIndex < snapshotIndex) {
+      // Entries up to our snapshot are committed, hence the leader's too (§5.4, Leader Completeness):
+      // skip them, and check the rest against the snapshot's last entry.
+      entries = entries.slice(Math.min(entries.length, snapshotIndex - prevLogIndex));
+      prevLogIndex = snapshotIndex;
+      prevLogTerm = this.log.snapshot!.term;
+    }
+    // §5.3: "Reply false if log doesn't contain an entry at prevLogIndex whose term matches prevLogTerm."
+    if (!this.logMatches(prevLogIndex, prevLogTerm)) {
+      this.out.send(leader, { type: 'AppendEntriesResponse', term: this.currentTerm, success: false, round: request.round, matchIndex: this.log.conflictHint(prevLogIndex) });
+      return;
+    }
+    const { changed, deletedFrom } = this.log.merge(prevLogIndex, entries);
+    // Never for a correct leader (§5.4.3): a committed entry is in every later leader's log. Should a
+    // broken core delete one, it is committed again from the leader's, and the replacement is reported
+    // (the simulator's log checker sees two entries at one index).
+    if (deletedFrom !== null && deletedFrom <= this.commitIndex) this.commitIndex = this.reportedIndex = deletedFrom - 1;
+    if (changed) this.persistDurable(); // before the answer leaves
+    const lastNewIndex = prevLogIndex + entries.length;
+    // Figure 2: "If leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of last new entry)."
+    if (request.leaderCommit > this.commitIndex) this.commitUpTo(Math.min(request.leaderCommit, lastNewIndex));
+    const response: AppendEntriesResponse = { type: 'AppendEntriesResponse', term: this.currentTerm, success: true, round: request.round, matchIndex: lastNewIndex };
+    this.out.send(leader, response);
+  }
+
+  /**
+   * A message of this term's leader (AppendEntries, InstallSnapshot) arrived: follow it, reset the
+   * election timer and promise not to vote for a while (CheckQuorum). False when this node is itself
+   * the leader of the term: the message is ignored.
+   */
+  private hearLeader(now: number, leader: NodeId, round: number): boolean {
     // Same term: the sender won this term's election. §5.2: a candidate "recognizes the leader as
     // legitimate and returns to follower state" (and so does a precandidate).
     if (this.role === 'candidate' || this.role === 'precandidate') this.becomeFollower(now, this.currentTerm, leader);
@@ -402,29 +555,127 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       // Election safety makes a second leader of our term impossible among correct nodes; it can only
       // come from a peer that lost its durable state (a wiped data dir). Ignore it rather than crash:
       // the simulator's election-safety invariant reports such a case, and a real node keeps serving.
-      return;
+      return false;
     }
     this.setLeader(leader);
     this.leaderConnectionClosed = false;
     if (this.promisedRound === 0) this.earlierPromiseUntil = this.quietUntil;
-    this.promisedRound = Math.max(this.promisedRound, request.round);
+    this.promisedRound = Math.max(this.promisedRound, round);
     this.quietUntil = Math.max(this.quietUntil, now + this.config.timing.electionTimeoutMinMs);
     if (this.isVoter) this.resetElectionTimer(now);
-    const response: AppendEntriesResponse = { type: 'AppendEntriesResponse', term: this.currentTerm, success: true, round: request.round };
-    this.out.send(leader, response);
+    return true;
+  }
+
+  /** §5.3's consistency check: our log holds an entry at `index` of `term` (index 0: the empty prefix). */
+  private logMatches(index: number, term: number): boolean {
+    return this.log.termAt(index) === term;
   }
 
   /**
-   * A higher term has already made us a follower at the door. A leader with CheckQuorum counts the
-   * acknowledgement: once a quorum of voters (itself included) acknowledged round r, its lease runs
-   * from the send time of r.
+   * A higher term has already made us a follower at the door. The leader advances the follower's
+   * nextIndex/matchIndex (§5.3) and commits what a quorum holds (§5.4.2); any answer of this term also
+   * acknowledges its round (see acknowledged).
    */
   private handleAppendEntriesResponse(now: number, from: NodeId, response: AppendEntriesResponse): void {
-    if (this.role !== 'leader' || !this.options.checkQuorum || response.term !== this.currentTerm || !response.success) return;
-    if (!this.config.voters.includes(from) || response.round > this.round) return;
-    if (response.round <= (this.ackedRound.get(from) ?? 0)) return;
-    this.ackedRound.set(from, response.round);
-    this.renewLease(now);
+    if (this.role !== 'leader' || response.term !== this.currentTerm || from === this.id || !this.members.includes(from)) return;
+    const match = this.matchIndex.get(from) ?? 0;
+    if (response.success) {
+      if (response.matchIndex > match && response.matchIndex <= this.log.lastIndex()) {
+        this.matchIndex.set(from, response.matchIndex);
+        if ((this.nextIndex.get(from) ?? 0) <= response.matchIndex) this.nextIndex.set(from, response.matchIndex + 1);
+        if (this.config.voters.includes(from)) this.advanceCommit();
+        if (this.role !== 'leader') return;
+      }
+      // A follower catching up gets the next batch (in steady state nextIndex is already past the end).
+      if ((this.nextIndex.get(from) ?? 0) <= this.log.lastIndex()) this.replicateTo(from);
+    } else {
+      // §5.3: "decrement nextIndex and retry", to the follower's hint at once (never below what it matched).
+      const next = Math.max(response.matchIndex, match) + 1;
+      if (next < (this.nextIndex.get(from) ?? 0)) {
+        this.nextIndex.set(from, next);
+        this.replicateTo(from);
+      }
+    }
+    this.acknowledged(now, from, response.round);
+    this.continueTransfer(from);
+  }
+
+  /** Thesis §3.10: once the transfer's target holds our whole log, TimeoutNow leaves. */
+  private continueTransfer(from: NodeId): void {
+    const transfer = this.transfer;
+    if (this.role !== 'leader' || transfer === null || transfer.timeoutNowSent || transfer.to !== from) return;
+    if ((this.matchIndex.get(from) ?? 0) === this.log.lastIndex()) this.sendTimeoutNow();
+  }
+
+  /**
+   * A voter of this term answered heartbeat round `round`. With CheckQuorum the leader counts it for
+   * its lease: once a quorum of voters (itself included) acknowledged round r, its lease runs from the
+   * send time of r. ReadIndex reads waiting for a round are served when a quorum acknowledged it.
+   */
+  private acknowledged(now: number, from: NodeId, round: number): void {
+    if (this.role !== 'leader' || !this.config.voters.includes(from) || round > this.round) return;
+    if (round <= (this.ackedRound.get(from) ?? 0)) return;
+    this.ackedRound.set(from, round);
+    if (this.options.checkQuorum) this.renewLease(now);
+    this.serveReads();
+  }
+
+  /**
+   * §7, Figure 13: a chunk of the leader's snapshot. Chunks are taken in order (an out-of-order one is
+   * answered with what we hold, and the leader resends from there); on the last, the snapshot replaces
+   * the log — keeping the entries after it if our log holds its last entry (step 6) — and the host's
+   * state machine (`snapshot-installed`).
+   */
+  private handleInstallSnapshot(now: number, leader: NodeId, request: InstallSnapshot): void {
+    const { lastIncludedIndex: index, lastIncludedTerm: term, round } = request;
+    const answer = (offset: number, done: boolean) => {
+      const response: InstallSnapshotResponse = { type: 'InstallSnapshotResponse', term: this.currentTerm, lastIncludedIndex: index, offset, done, round };
+      this.out.send(leader, response);
+    };
+    if (request.term < this.currentTerm) return answer(0, false);
+    if (!this.hearLeader(now, leader, round)) return;
+    // Everything it covers is committed here already: nothing to install.
+    if (index <= this.commitIndex) return answer(request.offset + request.data.length, true);
+    const incoming = this.incoming;
+    if (request.offset === 0) {
+      this.incoming = { index, term, chunks: [request.data], length: request.data.length };
+    } else if (incoming !== null && incoming.index === index && incoming.term === term && incoming.length === request.offset) {
+      incoming.chunks.push(request.data);
+      incoming.length += request.data.length;
+    } else {
+      return answer(incoming !== null && incoming.index === index && incoming.term === term ? incoming.length : 0, false);
+    }
+    const received = this.incoming!;
+    if (received.length > MAX_SNAPSHOT_CHARS) {
+      this.incoming = null; // bounded: a snapshot this large is refused (the leader never makes one)
+      return answer(0, false);
+    }
+    if (!request.done) return answer(received.length, false);
+    this.incoming = null;
+    const data = received.chunks.join('');
+    this.log.install({ index, term, data });
+    this.commitIndex = this.reportedIndex = index;
+    this.persistDurable();
+    this.out.emit({ type: 'snapshot-installed', index, term, snapshot: data });
+    answer(data.length, true);
+  }
+
+  private handleInstallSnapshotResponse(now: number, from: NodeId, response: InstallSnapshotResponse): void {
+    if (this.role !== 'leader' || response.term !== this.currentTerm || from === this.id || !this.members.includes(from)) return;
+    if (response.done) {
+      this.snapshotSent.delete(from);
+      if (response.lastIncludedIndex > (this.matchIndex.get(from) ?? 0) && response.lastIncludedIndex <= this.log.lastIndex()) {
+        this.matchIndex.set(from, response.lastIncludedIndex);
+        if (this.config.voters.includes(from)) this.advanceCommit();
+      }
+      if ((this.nextIndex.get(from) ?? 0) <= response.lastIncludedIndex) this.nextIndex.set(from, response.lastIncludedIndex + 1);
+      if (this.role === 'leader') this.replicateTo(from);
+    } else if (this.log.snapshot !== null && response.lastIncludedIndex === this.log.snapshot.index) {
+      this.snapshotSent.set(from, { index: this.log.snapshot.index, offset: response.offset });
+      this.replicateTo(from);
+    }
+    this.acknowledged(now, from, response.round);
+    this.continueTransfer(from);
   }
 
   /**
@@ -500,6 +751,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.heartbeatDeadline = Infinity;
     if (wasLeader && this.isVoter) this.resetElectionTimer(now);
     this.setLeader(leader);
+    // A deposed leader answers its waiting reads: not ready here; try the leader it now knows.
+    this.refusePendingReads(leader);
   }
 
   /**
@@ -518,7 +771,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       this.becomeCandidate(now); // a cluster of one
       return;
     }
-    const request: PreVote = { type: 'PreVote', term: this.currentTerm + 1, lastLogIndex: this.log.length, lastLogTerm: this.lastLogTerm() };
+    const request: PreVote = { type: 'PreVote', term: this.currentTerm + 1, lastLogIndex: this.log.lastIndex(), lastLogTerm: this.log.lastTerm() };
     this.out.broadcast(this.config.voters, this.id, request);
   }
 
@@ -561,8 +814,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     const request: RequestVote = {
       type: 'RequestVote',
       term: this.currentTerm,
-      lastLogIndex: this.log.length,
-      lastLogTerm: this.lastLogTerm(),
+      lastLogIndex: this.log.lastIndex(),
+      lastLogTerm: this.log.lastTerm(),
       transfer,
     };
     this.out.broadcast(this.config.voters, this.id, request);
@@ -586,7 +839,16 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.transfer = null;
     this.leaseFloorRound = 0;
     this.setLeader(this.id);
-    // §5.2: the new leader sends heartbeats at once "to establish its authority and prevent new elections".
+    // Figure 2: nextIndex starts just past the leader's last entry, matchIndex at 0.
+    this.nextIndex.clear();
+    this.matchIndex.clear();
+    this.snapshotSent.clear();
+    for (const member of this.members) if (member !== this.id) this.nextIndex.set(member, this.log.lastIndex() + 1);
+    // Thesis §6.4 / paper §8: a blank entry of the new term at once, so that the leader can commit (and
+    // with it every earlier entry, §5.4.2) and serve reads without waiting for a client's write.
+    this.appendOwnEntry('');
+    // §5.2: the new leader sends heartbeats at once "to establish its authority and prevent new elections";
+    // they carry the blank entry.
     this.broadcastHeartbeat(now);
   }
 
@@ -618,33 +880,165 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     return this.role === 'leader' || (now < this.quietUntil && !this.leaderConnectionClosed);
   }
 
+  /**
+   * §5.2: a heartbeat to every other member — an AppendEntries that also carries whatever entries the
+   * member still lacks (§5.3: the leader "retries AppendEntries indefinitely"), or a chunk of the
+   * snapshot. Members that lack nothing share one message object (the simulator's election-only hot
+   * path allocates no more than before). During a transfer the given-up round is repeated, keeping
+   * followers quiet without a new promise.
+   */
   private broadcastHeartbeat(now: number): void {
-    if (this.transfer !== null) {
-      // During a transfer: repeat the given-up round, keeping followers quiet without a new promise.
-      const heartbeat: AppendEntries = { type: 'AppendEntries', term: this.currentTerm, leaderCommit: 0, round: this.round };
-      this.out.broadcast(this.members, this.id, heartbeat);
-      this.heartbeatDeadline = now + this.config.timing.heartbeatMs;
+    if (this.transfer === null) {
+      this.round++;
+      if (this.options.checkQuorum) {
+        this.roundSentAt.set(this.round, now);
+        this.renewLease(now); // a cluster of one is its own quorum
+      }
+    }
+    let shared: AppendEntries | null = null;
+    const next = this.log.lastIndex() + 1;
+    for (const member of this.members) {
+      if (member === this.id) continue;
+      if (this.nextIndex.get(member) !== next) {
+        this.replicateTo(member);
+        continue;
+      }
+      shared ??= this.appendEntriesFrom(next, NO_ENTRIES);
+      this.out.send(member, shared);
+    }
+    this.heartbeatDeadline = now + this.config.timing.heartbeatMs;
+    this.serveReads(); // a cluster of one acknowledges its own rounds
+  }
+
+  /**
+   * Sends `member` what it lacks from its nextIndex on: up to MAX_APPEND_ENTRIES entries and
+   * MAX_APPEND_CHARS characters of commands (one longer entry goes alone), then advances nextIndex past
+   * them at once (pipelining, as etcd's replicate state: a failed check sets it back to the hint). A
+   * member whose next entry was compacted away gets the snapshot instead, one chunk at a time (§7).
+   */
+  private replicateTo(member: NodeId): void {
+    const next = this.nextIndex.get(member) ?? this.log.lastIndex() + 1;
+    if (next <= this.log.snapshotIndex()) {
+      this.sendSnapshotChunk(member);
       return;
     }
-    this.round++;
-    if (this.options.checkQuorum) {
-      this.roundSentAt.set(this.round, now);
-      this.renewLease(now); // a cluster of one is its own quorum
+    const last = this.log.lastIndex();
+    let entries = NO_ENTRIES;
+    if (next <= last) {
+      entries = this.log.batchFrom(next, MAX_APPEND_ENTRIES, MAX_APPEND_CHARS);
+      this.nextIndex.set(member, next + entries.length);
     }
-    const heartbeat: AppendEntries = { type: 'AppendEntries', term: this.currentTerm, leaderCommit: 0, round: this.round };
-    this.out.broadcast(this.members, this.id, heartbeat);
-    this.heartbeatDeadline = now + this.config.timing.heartbeatMs;
+    this.out.send(member, this.appendEntriesFrom(next, entries));
+  }
+
+  /** The AppendEntries carrying `entries` from index `next` on, in the current term and round. */
+  private appendEntriesFrom(next: number, entries: readonly LogEntry[]): AppendEntries {
+    return {
+      type: 'AppendEntries',
+      term: this.currentTerm,
+      prevLogIndex: next - 1,
+      prevLogTerm: this.log.termAt(next - 1)!,
+      entries,
+      leaderCommit: this.commitIndex,
+      round: this.round,
+    };
+  }
+
+  /** §7: the next chunk of our snapshot to `member`, from what it acknowledged (resent at each heartbeat until it answers). */
+  private sendSnapshotChunk(member: NodeId): void {
+    const snapshot = this.log.snapshot!;
+    const sent = this.snapshotSent.get(member);
+    const offset = sent !== undefined && sent.index === snapshot.index ? sent.offset : 0;
+    const data = snapshot.data.slice(offset, offset + MAX_CHUNK_CHARS);
+    const chunk: InstallSnapshot = {
+      type: 'InstallSnapshot',
+      term: this.currentTerm,
+      lastIncludedIndex: snapshot.index,
+      lastIncludedTerm: snapshot.term,
+      offset,
+      data,
+      done: offset + data.length >= snapshot.data.length,
+      round: this.round,
+    };
+    this.out.send(member, chunk);
+  }
+
+  /** The leader appends an entry of its term, durably (before this step's messages leave); returns its index. */
+  private appendOwnEntry(command: Command): number {
+    const index = this.log.append(this.currentTerm, command);
+    this.persistDurable();
+    this.advanceCommit(); // a cluster of one commits at once
+    return index;
+  }
+
+  /**
+   * §5.3/§5.4.2: the highest index a quorum of voters holds (the leader holds its whole log) is
+   * committed — if its entry is of the leader's own term, which commits every entry before it too.
+   * An entry of an earlier term is never committed by counting its replicas (Figure 8).
+   */
+  private advanceCommit(): void {
+    if (this.role !== 'leader' || !this.isVoter) return;
+    const matched = this.config.voters.map((voter) => (voter === this.id ? this.log.lastIndex() : (this.matchIndex.get(voter) ?? 0)));
+    matched.sort((a, b) => b - a);
+    const quorumIndex = matched[majority(this.config.voters.length) - 1]!;
+    if (quorumIndex <= this.commitIndex || !this.commitsByCounting(quorumIndex)) return;
+    this.commitUpTo(quorumIndex);
+    this.serveReads();
+  }
+
+  /** §5.4.2: "only log entries from the leader's current term are committed by counting replicas". */
+  private commitsByCounting(index: number): boolean {
+    return this.log.termAt(index) === this.currentTerm;
+  }
+
+  /** Advances commitIndex to `index` and reports each newly committed entry, in index order (types.ts, committed). */
+  private commitUpTo(index: number): void {
+    if (index <= this.commitIndex) return;
+    this.commitIndex = index;
+    while (this.reportedIndex < this.commitIndex) {
+      const next = this.reportedIndex + 1;
+      const entry = this.log.entryAt(next);
+      this.reportedIndex = next;
+      this.out.emit({ type: 'committed', index: next, term: entry.term, command: entry.command ?? '' });
+    }
+  }
+
+  /** Whether an entry of the leader's own term is committed (its no-op): thesis §6.4's precondition for reads. */
+  private committedInOwnTerm(): boolean {
+    return this.log.termAt(this.commitIndex) === this.currentTerm;
+  }
+
+  /** Answers the waiting reads whose round a quorum of voters acknowledged, once this term has committed. */
+  private serveReads(): void {
+    if (this.pendingReads.length === 0 || this.role !== 'leader') return;
+    const rounds = this.config.voters.map((voter) => (voter === this.id ? this.round : (this.ackedRound.get(voter) ?? 0)));
+    rounds.sort((a, b) => b - a);
+    const quorumRound = rounds[majority(this.config.voters.length) - 1]!;
+    const ownTerm = this.committedInOwnTerm();
+    const waiting: PendingRead[] = [];
+    for (const read of this.pendingReads) {
+      if (read.index === null && ownTerm) read.index = this.commitIndex;
+      if (read.index !== null && read.round <= quorumRound) this.out.emit({ type: 'read-ready', id: read.id, index: read.index });
+      else waiting.push(read);
+    }
+    this.pendingReads = waiting;
+  }
+
+  private refusePendingReads(leader: NodeId | null): void {
+    for (const read of this.pendingReads) this.out.emit({ type: 'request-refused', id: read.id, leader });
+    this.pendingReads = [];
+  }
+
+  /** The leader a refused request is pointed at: the one this node knows, none while it hands over. */
+  private refusalLeader(): NodeId | null {
+    return this.role === 'leader' ? null : this.leader;
   }
 
   /** §5.4.1: compare the last entries' terms; with equal terms, the longer log is more up to date. */
   private candidateLogIsUpToDate(lastLogIndex: number, lastLogTerm: number): boolean {
-    const myLastTerm = this.lastLogTerm();
+    const myLastTerm = this.log.lastTerm();
     if (lastLogTerm !== myLastTerm) return lastLogTerm > myLastTerm;
-    return lastLogIndex >= this.log.length;
-  }
-
-  private lastLogTerm(): number {
-    return this.log.length === 0 ? 0 : this.log[this.log.length - 1]!.term;
+    return lastLogIndex >= this.log.lastIndex();
   }
 
   /** A fresh random timeout each time, so that split votes resolve (§5.2). */
@@ -658,6 +1052,6 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   }
 
   private persistDurable(): void {
-    this.out.persist({ currentTerm: this.currentTerm, votedFor: this.votedFor, log: this.log });
+    this.out.persist({ currentTerm: this.currentTerm, votedFor: this.votedFor, ...this.log.durable() });
   }
 }

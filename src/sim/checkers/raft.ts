@@ -12,56 +12,59 @@ import { NO_VIOLATIONS, startsReign, type Checker, type SimEvent } from '../even
 const durableOf = (engine: Engine, id: NodeId): RaftDurable => engine.node(id)!.durable as RaftDurable;
 
 /**
- * Leader completeness (§5.4, Figure 3): a leader holds every committed entry. The core replicates no
- * log, so the entries are those of `--history`; an entry (index, term) is committed when a majority of
- * the voters hold it (their durable logs, crashed nodes included) at the moment a leader is elected.
- * §5.4.1's vote restriction is what makes this hold; a leader lacking such an entry breaks it.
- * (Histories must be ones Raft can reach — e.g. prefixes of one log — for "a majority holds it" to
- * mean "committed".)
+ * Leader completeness (§5.4, Figure 3): a leader holds every committed entry. Committed are (1) the
+ * entries any node reported `committed` (the cores' own claim, ReplicationEvent) and (2) the entries of
+ * `--history` that a majority of the voters held at the start (histories must be ones Raft can reach —
+ * e.g. every node a prefix of one log — for "a majority holds it" to mean "committed"; only at the
+ * start: once leaders replicate, an entry a majority holds may still be overwritten, Figure 8). Entries
+ * up to a leader's snapshot are committed by construction (§7) and are not looked at.
  */
 export class LeaderCompleteness implements Checker {
   readonly name = 'leader-completeness';
-  readonly wants = ['status'] as const;
-  /** The committed entries computed for these logs (logs are immutable arrays: compared by identity). */
-  private cache: { readonly logs: readonly (readonly LogEntry[])[]; readonly committed: readonly (number | undefined)[] } | null = null;
+  readonly wants = ['status', 'driver'] as const;
+  /** committed[i] = the term of the committed entry at index i + 1, when one is known. */
+  private readonly committed: (number | undefined)[];
 
-  constructor(private readonly engine: Engine) {}
+  constructor(private readonly engine: Engine) {
+    this.committed = majorityHeld(engine.voters.map((id) => durableOf(engine, id).log), majority(engine.voters.length));
+  }
 
   observe(event: SimEvent): readonly string[] {
+    if (event.type === 'driver') {
+      const reported = event.event;
+      if (reported.type === 'core' && reported.event.type === 'committed') this.committed[reported.event.index - 1] ??= reported.event.term;
+      return NO_VIOLATIONS;
+    }
     if (event.type !== 'status' || !startsReign(event)) return NO_VIOLATIONS;
-    const committed = this.committed();
-    const log = durableOf(this.engine, event.node).log;
-    for (let index = 0; index < committed.length; index++) {
-      const term = committed[index];
-      if (term !== undefined && log[index]?.term !== term) {
-        return [`node ${event.node} leads term ${event.status.term} without entry ${index + 1} (term ${term}) that a majority holds (its log: ${log.length} entries, last term ${log[log.length - 1]?.term ?? 0})`];
+    const { log, snapshot } = durableOf(this.engine, event.node);
+    const offset = snapshot?.index ?? 0;
+    for (let index = offset + 1; index <= this.committed.length; index++) {
+      const term = this.committed[index - 1];
+      if (term !== undefined && log[index - offset - 1]?.term !== term) {
+        return [`node ${event.node} leads term ${event.status.term} without committed entry ${index} (term ${term}) (its log: ${offset + log.length} entries, last term ${log[log.length - 1]?.term ?? snapshot?.term ?? 0})`];
       }
     }
     return NO_VIOLATIONS;
   }
+}
 
-  /** committed[i] = the term a majority of voters hold at index i + 1, or undefined. */
-  private committed(): readonly (number | undefined)[] {
-    const logs = this.engine.voters.map((id) => durableOf(this.engine, id).log);
-    if (this.cache && this.cache.logs.every((log, i) => log === logs[i])) return this.cache.committed;
-    const needed = majority(this.engine.voters.length);
-    const longest = Math.max(0, ...logs.map((log) => log.length));
-    const committed: (number | undefined)[] = [];
-    for (let index = 0; index < longest; index++) {
-      const count = new Map<number, number>();
-      let found: number | undefined;
-      for (const log of logs) {
-        const term = log[index]?.term;
-        if (term === undefined) continue;
-        const held = (count.get(term) ?? 0) + 1;
-        count.set(term, held);
-        if (held >= needed) found = term;
-      }
-      committed.push(found);
+/** For each index, the term `needed` of the logs hold there, or undefined. */
+function majorityHeld(logs: readonly (readonly LogEntry[])[], needed: number): (number | undefined)[] {
+  const longest = Math.max(0, ...logs.map((log) => log.length));
+  const held: (number | undefined)[] = [];
+  for (let index = 0; index < longest; index++) {
+    const count = new Map<number, number>();
+    let found: number | undefined;
+    for (const log of logs) {
+      const term = log[index]?.term;
+      if (term === undefined) continue;
+      const holders = (count.get(term) ?? 0) + 1;
+      count.set(term, holders);
+      if (holders >= needed) found = term;
     }
-    this.cache = { logs, committed };
-    return committed;
+    held.push(found);
   }
+  return held;
 }
 
 /**

@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { kvModel, type KvInput } from '../check/kv.js';
+import { decodeKvCommand, encodeKvCommand, KvStore, keyProblem, MAX_KEY_LENGTH, MAX_KV_COMMAND_LENGTH, MAX_VALUE_LENGTH, valueProblem } from './store.js';
+
+const key = fc.constantFrom('a', 'b', 'c');
+const input: fc.Arbitrary<KvInput> = fc.oneof(
+  fc.record({ op: fc.constant('put' as const), key, value: fc.string({ maxLength: 4 }) }),
+  fc.record({ op: fc.constant('get' as const), key }),
+  fc.record({ op: fc.constant('delete' as const), key }),
+  fc.record({ op: fc.constant('cas' as const), key, expect: fc.nat(4), value: fc.string({ maxLength: 4 }) }),
+);
+
+test('the store gives the results the checker\'s specification accepts, for any sequence of operations', () => {
+  fc.assert(
+    fc.property(fc.array(input, { maxLength: 40 }), (inputs) => {
+      const store = new KvStore();
+      const states = new Map<string, ReturnType<typeof kvModel.init>>();
+      for (const op of inputs) {
+        const output = store.apply(op);
+        const next = kvModel.step(states.get(op.key) ?? kvModel.init(), op, output);
+        assert.notEqual(next, undefined, `the model refuses ${kvModel.describeOperation(op, output)}`);
+        states.set(op.key, next!);
+      }
+    }),
+  );
+});
+
+test('commands round-trip; malformed and no-op commands decode to null and are skipped in order', () => {
+  const ops: KvInput[] = [
+    { op: 'put', key: 'x', value: 'a "quoted"\nvalue' },
+    { op: 'cas', key: 'x', expect: 1, value: '2' },
+    { op: 'delete', key: 'x' },
+  ];
+  for (const op of ops) assert.deepEqual(decodeKvCommand(encodeKvCommand(op)), op);
+  for (const bad of ['', 'not json', '5', '{"op":"put","key":"x"}', '{"op":"cas","key":"x","value":"v","expect":-1}', '{"op":"drop","key":"x"}', '{"op":"put","key":"a/b","value":""}']) {
+    assert.equal(decodeKvCommand(bad), null, bad);
+  }
+  const store = new KvStore();
+  assert.equal(store.applyCommitted(1, ''), null, 'a no-op');
+  assert.deepEqual(store.applyCommitted(2, encodeKvCommand(ops[0]!)), { op: 'put', version: 1 });
+  assert.equal(store.applyCommitted(2, encodeKvCommand(ops[0]!)), null, 'an index applied already is a duplicate');
+  assert.equal(store.applied, 2);
+  assert.deepEqual(store.get('x'), { op: 'get', value: 'a "quoted"\nvalue', version: 1 });
+});
+
+test('a snapshot restores the same store, deleted keys keep their versions', () => {
+  const store = new KvStore();
+  store.applyCommitted(1, encodeKvCommand({ op: 'put', key: 'k', value: 'v' }));
+  store.applyCommitted(2, encodeKvCommand({ op: 'delete', key: 'k' }));
+  store.applyCommitted(3, encodeKvCommand({ op: 'put', key: 'j', value: 'w' }));
+  const copy = new KvStore();
+  copy.restore(3, store.snapshot());
+  assert.equal(copy.applied, 3);
+  assert.deepEqual(copy.get('k'), { op: 'get', value: null, version: 2 }, 'a re-created key cannot be mistaken for the old one by cas');
+  assert.deepEqual(copy.get('j'), { op: 'get', value: 'w', version: 1 });
+  assert.equal(copy.size, 1);
+  assert.equal(copy.snapshot(), store.snapshot());
+  assert.throws(() => copy.restore(4, '{"entries":[["k",1]]}'), /malformed/);
+});
+
+test('bounds: keys and values are checked, and the largest command fits its bound', () => {
+  assert.equal(keyProblem('ok-key_1.2'), null);
+  assert.match(keyProblem('')!, /empty/);
+  assert.match(keyProblem('x'.repeat(MAX_KEY_LENGTH + 1))!, /longer/);
+  for (const bad of ['a b', 'a/b', 'a?b', 'a%b', 'é']) assert.notEqual(keyProblem(bad), null, bad);
+  assert.match(valueProblem('v'.repeat(MAX_VALUE_LENGTH + 1))!, /longer/);
+  const worst = encodeKvCommand({ op: 'cas', key: 'k'.repeat(MAX_KEY_LENGTH), expect: Number.MAX_SAFE_INTEGER, value: '\u0001'.repeat(MAX_VALUE_LENGTH) });
+  assert.ok(worst.length <= MAX_KV_COMMAND_LENGTH, `${worst.length} > ${MAX_KV_COMMAND_LENGTH}`);
+});
+
+test('the largest command, carried in a message, fits one peer frame', async () => {
+  const { encodeFrame } = await import('../runtime/frames.js');
+  const value = '\u0001"\\'.repeat(Math.floor(MAX_VALUE_LENGTH / 3));
+  const command = encodeKvCommand({ op: 'cas', key: 'k'.repeat(MAX_KEY_LENGTH), expect: Number.MAX_SAFE_INTEGER, value });
+  const frame = encodeFrame({ type: 'AppendEntries', term: 1, prevLogIndex: 1, prevLogTerm: 1, leaderCommit: 1, round: 1, entries: [{ term: 1, command }] });
+  assert.notEqual(frame, null, 'a message with one largest command must fit a frame');
+});

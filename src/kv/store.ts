@@ -1,0 +1,154 @@
+/**
+ * The replicated key-value store: the state machine every node applies committed commands to, in the
+ * simulator, in a real node and in the page. Its semantics are the checker's sequential specification
+ * (src/check/kv.ts) — one idea in one place: the store applies exactly what the checker expects.
+ *
+ * Pure: commands in, results out, no I/O. A command is the JSON of a KvInput (`encodeKvCommand`); the
+ * cores carry it as an opaque string (src/core/types.ts, Command) and report it `committed` in log order.
+ */
+import { applyKvInput, kvModel, kvState, type KvInput, type KvOutput, type KvState } from '../check/kv.js';
+import type { Command } from '../core/types.js';
+
+/** Longest key, in UTF-16 code units. Keys are path segments of the HTTP API (`/kv/:key`). */
+export const MAX_KEY_LENGTH = 256;
+/**
+ * Longest value, in UTF-16 code units. JSON escaping can make a character 6 characters of the command
+ * (a control character becomes \u0001) and 7 bytes of the peer frame that carries the command inside a
+ * message (escaped once more), so the largest command still fits one 64 KiB frame (MAX_FRAME_BYTES).
+ */
+export const MAX_VALUE_LENGTH = 8 * 1024;
+/** Longest encoded command, in UTF-16 code units; the cores bound commands by it. */
+export const MAX_KV_COMMAND_LENGTH = 6 * MAX_VALUE_LENGTH + MAX_KEY_LENGTH + 128;
+
+/** Keys: 1 to MAX_KEY_LENGTH printable ASCII characters other than '/', '?', '#' and '%'. */
+const keyPattern = /^[\x21-\x7e]+$/;
+const unsafeInKey = /[/?#%]/;
+
+/** What is wrong with `key`, or null when it is a valid key. */
+export function keyProblem(key: string): string | null {
+  if (key.length === 0) return 'the key is empty';
+  if (key.length > MAX_KEY_LENGTH) return `the key is longer than ${MAX_KEY_LENGTH} characters`;
+  if (!keyPattern.test(key) || unsafeInKey.test(key)) return "a key is printable ASCII without spaces, '/', '?', '#' or '%'";
+  return null;
+}
+
+/** What is wrong with `value`, or null. */
+export function valueProblem(value: string): string | null {
+  return value.length > MAX_VALUE_LENGTH ? `the value is longer than ${MAX_VALUE_LENGTH} characters` : null;
+}
+
+/** The command that replicates `input` (a write: put, delete, cas; a get is served by a read, not logged). */
+export function encodeKvCommand(input: KvInput): Command {
+  switch (input.op) {
+    case 'put':
+      return JSON.stringify({ op: 'put', key: input.key, value: input.value });
+    case 'delete':
+      return JSON.stringify({ op: 'delete', key: input.key });
+    case 'get':
+      return JSON.stringify({ op: 'get', key: input.key });
+    case 'cas':
+      return JSON.stringify({ op: 'cas', key: input.key, expect: input.expect, value: input.value });
+  }
+}
+
+/**
+ * The KvInput a command holds, or null when it is not one (the empty no-op command, or anything
+ * malformed: peers are authenticated, but a state machine never trusts its input's shape).
+ */
+export function decodeKvCommand(command: Command): KvInput | null {
+  if (command === '') return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(command);
+  } catch {
+    return null;
+  }
+  if (typeof json !== 'object' || json === null) return null;
+  const { op, key, value, expect } = json as Record<string, unknown>;
+  if (typeof key !== 'string' || keyProblem(key) !== null) return null;
+  switch (op) {
+    case 'put':
+      return typeof value === 'string' && valueProblem(value) === null ? { op, key, value } : null;
+    case 'delete':
+    case 'get':
+      return { op, key };
+    case 'cas':
+      return typeof value === 'string' && valueProblem(value) === null && typeof expect === 'number' && Number.isSafeInteger(expect) && expect >= 0
+        ? { op, key, expect, value }
+        : null;
+    default:
+      return null;
+  }
+}
+
+/** One entry of a snapshot: a key that was ever written, its value (null: deleted) and version. */
+type SnapshotEntry = readonly [key: string, value: string | null, version: number];
+
+export class KvStore {
+  private readonly keys = new Map<string, KvState>();
+  /** The index of the last committed entry applied (0: none). */
+  private appliedIndex = 0;
+
+  /** The index of the last entry applied. */
+  get applied(): number {
+    return this.appliedIndex;
+  }
+
+  /**
+   * Applies the committed entry at `index` (the `committed` event of src/core/types.ts) and returns the
+   * result for the client that proposed it, or null for a no-op or malformed command. Entries must come
+   * in index order; an entry at or below `applied` is a duplicate and is ignored (null).
+   */
+  applyCommitted(index: number, command: Command): KvOutput | null {
+    if (index <= this.appliedIndex) return null;
+    this.appliedIndex = index;
+    const input = decodeKvCommand(command);
+    return input === null ? null : this.apply(input);
+  }
+
+  /** Applies one operation now (a get changes nothing): the result the specification gives. */
+  apply(input: KvInput): KvOutput {
+    const { state, output } = applyKvInput(this.state(input.key), input);
+    if (input.op !== 'get') this.keys.set(input.key, state);
+    return output;
+  }
+
+  /** The value and version of `key` (a local read; linearizable only after a read barrier). */
+  get(key: string): Extract<KvOutput, { op: 'get' }> {
+    return this.apply({ op: 'get', key }) as Extract<KvOutput, { op: 'get' }>;
+  }
+
+  /** The number of keys present (not deleted). */
+  get size(): number {
+    let present = 0;
+    for (const state of this.keys.values()) if (state.value !== null) present++;
+    return present;
+  }
+
+  /** The store as a string (the `compact` input's snapshot): every key ever written, in key order. */
+  snapshot(): string {
+    const entries: SnapshotEntry[] = [...this.keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, state]) => [key, state.value, state.version]);
+    return JSON.stringify({ applied: this.appliedIndex, entries });
+  }
+
+  /**
+   * Replaces the store with `snapshot` (the `snapshot-installed` event), taken at `index`. Throws on a
+   * malformed snapshot: it came from this node's own disk or an authenticated leader, so it is corruption.
+   */
+  restore(index: number, snapshot: string): void {
+    const parsed = JSON.parse(snapshot) as { entries?: unknown };
+    if (!Array.isArray(parsed.entries)) throw new Error('kv: malformed snapshot');
+    this.keys.clear();
+    for (const entry of parsed.entries as unknown[]) {
+      if (!Array.isArray(entry) || entry.length !== 3) throw new Error('kv: malformed snapshot entry');
+      const [key, value, version] = entry as [unknown, unknown, unknown];
+      if (typeof key !== 'string' || (value !== null && typeof value !== 'string') || typeof version !== 'number') throw new Error('kv: malformed snapshot entry');
+      this.keys.set(key, kvState(value, version));
+    }
+    this.appliedIndex = index;
+  }
+
+  private state(key: string): KvState {
+    return this.keys.get(key) ?? kvModel.init();
+  }
+}

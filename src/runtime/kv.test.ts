@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Input, Message } from '../core/types.js';
+import { encodeKvCommand } from '../kv/store.js';
+import { KvService } from './kv.js';
+
+/** A service whose submitted inputs are collected, as a core would receive them. */
+function service(options: ConstructorParameters<typeof KvService>[1] = {}) {
+  const inputs: Input<Message>[] = [];
+  const kv = new KvService((input) => inputs.push(input), { requestTimeoutMs: 2_000, ...options });
+  return { kv, inputs };
+}
+
+const idOf = (input: Input<Message> | undefined): number => (input && 'id' in input ? input.id : -1);
+
+test('a write is answered when the store applies its (index, term), with the store’s result', async () => {
+  const { kv, inputs } = service();
+  const answer = kv.write({ op: 'put', key: 'a', value: '1' });
+  assert.deepEqual(inputs[0], { type: 'propose', id: 1, command: encodeKvCommand({ op: 'put', key: 'a', value: '1' }) });
+  kv.onEvent({ type: 'proposed', id: 1, index: 1, term: 3 });
+  kv.onEvent({ type: 'committed', index: 1, term: 3, command: encodeKvCommand({ op: 'put', key: 'a', value: '1' }) });
+  assert.deepEqual(await answer, { type: 'done', output: { op: 'put', version: 1 } });
+  assert.deepEqual(kv.readStale('a'), { op: 'get', value: '1', version: 1 });
+});
+
+test('another term’s entry at the proposed index: the write was lost, not applied', async () => {
+  const { kv, inputs } = service();
+  const answer = kv.write({ op: 'put', key: 'a', value: 'mine' });
+  kv.onEvent({ type: 'proposed', id: idOf(inputs[0]), index: 1, term: 3 });
+  kv.onEvent({ type: 'committed', index: 1, term: 4, command: encodeKvCommand({ op: 'put', key: 'a', value: 'theirs' }) });
+  assert.deepEqual(await answer, { type: 'lost' });
+  assert.deepEqual(kv.readStale('a'), { op: 'get', value: 'theirs', version: 1 });
+});
+
+test('a refused request is answered not-leader with the leader the core knows', async () => {
+  const { kv, inputs } = service();
+  const write = kv.write({ op: 'delete', key: 'a' });
+  const read = kv.read('a');
+  kv.onEvent({ type: 'request-refused', id: idOf(inputs[0]), leader: 2 });
+  kv.onEvent({ type: 'request-refused', id: idOf(inputs[1]), leader: null });
+  assert.deepEqual(await write, { type: 'not-leader', leader: 2 });
+  assert.deepEqual(await read, { type: 'not-leader', leader: null });
+});
+
+test('a read is served once the store has applied read-ready’s index, not before', async () => {
+  const { kv, inputs } = service();
+  kv.onEvent({ type: 'committed', index: 1, term: 1, command: encodeKvCommand({ op: 'put', key: 'k', value: 'old' }) });
+  let served = false;
+  const read = kv.read('k').then((outcome) => ((served = true), outcome));
+  kv.onEvent({ type: 'read-ready', id: idOf(inputs[0]), index: 2 });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(served, false, 'index 2 is not applied yet');
+  kv.onEvent({ type: 'committed', index: 2, term: 1, command: encodeKvCommand({ op: 'put', key: 'k', value: 'new' }) });
+  assert.deepEqual(await read, { type: 'done', output: { op: 'get', value: 'new', version: 2 } });
+});
+
+test('no answer in time is "unknown"; stopping answers every waiting client', async () => {
+  const { kv } = service({ requestTimeoutMs: 20 });
+  assert.deepEqual(await kv.write({ op: 'put', key: 'a', value: 'x' }), { type: 'unknown' });
+  const slow = service({ requestTimeoutMs: 60_000 });
+  const pending = slow.kv.read('a');
+  slow.kv.close();
+  assert.deepEqual(await pending, { type: 'stopped' });
+  assert.deepEqual(await slow.kv.write({ op: 'put', key: 'a', value: 'x' }), { type: 'stopped' });
+  assert.equal(slow.kv.numbers().pending, 0);
+});
+
+test('every compactEvery applied entries the core is handed the store’s snapshot; an installed snapshot replaces the store', async () => {
+  const { kv, inputs } = service({ compactEvery: 3 });
+  for (let index = 1; index <= 7; index++) kv.onEvent({ type: 'committed', index, term: 1, command: encodeKvCommand({ op: 'put', key: `k${index}`, value: 'v' }) });
+  const compacts = inputs.filter((input) => input.type === 'compact');
+  assert.deepEqual(compacts.map((input) => input.type === 'compact' && input.index), [3, 6]);
+  const snapshot = compacts[1]!.type === 'compact' ? compacts[1]!.snapshot : '';
+  // A write waiting at index 8 when a leader's snapshot up to 9 arrives: whether it is in it is unknown.
+  const write = kv.write({ op: 'put', key: 'w', value: 'v' });
+  kv.onEvent({ type: 'proposed', id: idOf(inputs.at(-1)), index: 8, term: 1 });
+  kv.onEvent({ type: 'snapshot-installed', index: 9, term: 2, snapshot });
+  assert.deepEqual(await write, { type: 'unknown' });
+  assert.equal(kv.store.applied, 9);
+  assert.equal(kv.numbers().keys, 6);
+  assert.equal(kv.numbers().snapshotsInstalled, 1);
+});

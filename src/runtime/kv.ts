@@ -1,0 +1,241 @@
+/**
+ * The replicated key-value store on a real node (issue 15): the node's one KvStore (src/kv/store.ts),
+ * fed by the core's replication events, and the requests of its clients (HTTP, kv-http.ts; embedders).
+ *
+ * Any core that speaks the replication interface of src/core/types.ts works here:
+ * - a write is a `propose` input; the leader answers `proposed {id, index, term}`; the client is
+ *   answered when the store applies the `committed` entry at that index: with the store's result when
+ *   its term is the proposal's, 'lost' when another term's entry committed there (the write certainly
+ *   did not take effect: Raft §5.3's Log Matching), 'unknown' when nothing is known in time;
+ * - a linearizable read is a `read` input; it is served from the local store once the store has
+ *   applied `read-ready`'s index (Raft ReadIndex, §6.4 of the thesis);
+ * - `request-refused` (not the leader) comes back as 'not-leader', for a redirect;
+ * - every `compactEvery` applied entries, the node hands the core a `compact` input with the store's
+ *   snapshot (Raft §7), and `snapshot-installed` replaces the store.
+ *
+ * The service never touches the network or the clock itself: `submit` hands an input to the node's
+ * host loop (which batches the inputs of one event-loop turn: one fsync for all, group commit), and
+ * timers bound how long a client waits.
+ */
+import type { KvInput, KvOutput } from '../check/kv.js';
+import type { Input, Message, NodeId, ReplicationEvent } from '../core/types.js';
+import { encodeKvCommand, KvStore } from '../kv/store.js';
+
+/** What a client's request came to. */
+export type KvOutcome =
+  | { readonly type: 'done'; readonly output: KvOutput }
+  /** This node does not lead (or no longer): `leader` is the one it knows, for a redirect. */
+  | { readonly type: 'not-leader'; readonly leader: NodeId | null }
+  /** Another entry committed at the write's index: it did not take effect and never will. */
+  | { readonly type: 'lost' }
+  /** No answer in time (leadership lost, a partition, a snapshot that covered it): it may or may not take effect. */
+  | { readonly type: 'unknown' }
+  /** The node stopped before an answer. */
+  | { readonly type: 'stopped' };
+
+/** The writes: a read (get) is not logged. */
+export type KvWrite = Exclude<KvInput, { op: 'get' }>;
+
+export interface KvOptions {
+  /** Compact the log every this many applied entries (default DEFAULT_COMPACT_EVERY; 0: never). */
+  readonly compactEvery?: number;
+  /** A request not answered within this time is answered 'unknown' (default DEFAULT_REQUEST_TIMEOUT_MS). */
+  readonly requestTimeoutMs?: number;
+}
+
+export const DEFAULT_COMPACT_EVERY = 10_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
+
+/** The numbers of /metrics (ballot_kv_*). */
+export interface KvNumbers {
+  readonly applied: number;
+  readonly keys: number;
+  readonly compactions: number;
+  readonly snapshotsInstalled: number;
+  /** Answers to clients, by outcome (done, not-leader, lost, unknown, stopped). */
+  readonly outcomes: ReadonlyMap<KvOutcome['type'], number>;
+  readonly pending: number;
+}
+
+interface Pending {
+  readonly id: number;
+  readonly resolve: (outcome: KvOutcome) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface PendingWrite extends Pending {
+  /** Set by `proposed`. */
+  index: number;
+  term: number;
+}
+
+interface PendingRead extends Pending {
+  readonly key: string;
+  /** Set by `read-ready`: serve once the store has applied it. */
+  index: number;
+}
+
+export class KvService {
+  readonly store = new KvStore();
+  private nextId = 1;
+  private readonly writes = new Map<number, PendingWrite>();
+  /** Proposed writes by log index (a leader has at most one proposal per index). */
+  private readonly writesAt = new Map<number, PendingWrite>();
+  private readonly reads = new Map<number, PendingRead>();
+  /** Reads whose read-ready index the store has not applied yet. */
+  private readonly readsWaiting = new Set<PendingRead>();
+  private readonly compactEvery: number;
+  private readonly timeoutMs: number;
+  private compactedAt = 0;
+  private compactions = 0;
+  private snapshotsInstalled = 0;
+  private readonly outcomes = new Map<KvOutcome['type'], number>();
+  private closed = false;
+
+  constructor(
+    /** Hands an input to the node's host loop. */
+    private readonly submit: (input: Input<Message>) => void,
+    options: KvOptions = {},
+  ) {
+    this.compactEvery = options.compactEvery ?? DEFAULT_COMPACT_EVERY;
+    this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  }
+
+  /** Replicates `write`; resolves with the store's result once this node has applied it. */
+  write(write: KvWrite): Promise<KvOutcome> {
+    return this.request((id, resolve, timer) => {
+      this.writes.set(id, { id, resolve, timer, index: 0, term: 0 });
+      this.submit({ type: 'propose', id, command: encodeKvCommand(write) });
+    });
+  }
+
+  /** A linearizable read of `key` (a read barrier, then the local store). */
+  read(key: string): Promise<KvOutcome> {
+    return this.request((id, resolve, timer) => {
+      this.reads.set(id, { id, resolve, timer, key, index: 0 });
+      this.submit({ type: 'read', id });
+    });
+  }
+
+  /** The local store's value of `key` now (`?stale=1`): possibly behind the leader. */
+  readStale(key: string): KvOutput {
+    return this.store.get(key);
+  }
+
+  /** The core's replication events, in the order the driver reports them. */
+  onEvent(event: ReplicationEvent): void {
+    switch (event.type) {
+      case 'proposed': {
+        const write = this.writes.get(event.id);
+        if (!write) return;
+        write.index = event.index;
+        write.term = event.term;
+        this.writesAt.set(event.index, write);
+        return;
+      }
+      case 'request-refused': {
+        const request = this.writes.get(event.id) ?? this.reads.get(event.id);
+        if (request) this.finish(request, { type: 'not-leader', leader: event.leader });
+        return;
+      }
+      case 'committed': {
+        const output = this.store.applyCommitted(event.index, event.command);
+        const write = this.writesAt.get(event.index);
+        if (write) {
+          this.writesAt.delete(event.index);
+          // Raft §5.3: the entry at this index in this term is the one proposed; any other term's is not.
+          this.finish(write, write.term === event.term && output !== null ? { type: 'done', output } : { type: 'lost' });
+        }
+        this.applied();
+        return;
+      }
+      case 'snapshot-installed': {
+        this.store.restore(event.index, event.snapshot);
+        this.compactedAt = event.index;
+        this.snapshotsInstalled++;
+        // Writes the snapshot covers: whether each is in it (in its term) is not known here.
+        for (const [index, write] of this.writesAt) {
+          if (index > event.index) continue;
+          this.writesAt.delete(index);
+          this.finish(write, { type: 'unknown' });
+        }
+        this.applied();
+        return;
+      }
+      case 'read-ready': {
+        const read = this.reads.get(event.id);
+        if (!read) return;
+        read.index = event.index;
+        if (this.store.applied >= read.index) this.serve(read);
+        else this.readsWaiting.add(read);
+        return;
+      }
+      default: {
+        const unreachable: never = event;
+        return unreachable;
+      }
+    }
+  }
+
+  numbers(): KvNumbers {
+    return {
+      applied: this.store.applied,
+      keys: this.store.size,
+      compactions: this.compactions,
+      snapshotsInstalled: this.snapshotsInstalled,
+      outcomes: this.outcomes,
+      pending: this.writes.size + this.reads.size,
+    };
+  }
+
+  /** The node stops: every waiting client is answered 'stopped'. */
+  close(): void {
+    this.closed = true;
+    for (const write of [...this.writes.values()]) this.finish(write, { type: 'stopped' });
+    for (const read of [...this.reads.values()]) this.finish(read, { type: 'stopped' });
+  }
+
+  private request(start: (id: number, resolve: (outcome: KvOutcome) => void, timer: NodeJS.Timeout) => void): Promise<KvOutcome> {
+    if (this.closed) return Promise.resolve(this.count({ type: 'stopped' }));
+    return new Promise((resolve) => {
+      const id = this.nextId++;
+      const timer = setTimeout(() => {
+        const request = this.writes.get(id) ?? this.reads.get(id);
+        if (request) this.finish(request, { type: 'unknown' });
+      }, this.timeoutMs);
+      start(id, resolve, timer);
+    });
+  }
+
+  /** After the store advanced: serve the reads it now covers, and compact when due. */
+  private applied(): void {
+    const applied = this.store.applied;
+    for (const read of this.readsWaiting) {
+      if (read.index <= applied) this.serve(read);
+    }
+    if (this.compactEvery > 0 && applied - this.compactedAt >= this.compactEvery) {
+      this.compactedAt = applied;
+      this.compactions++;
+      this.submit({ type: 'compact', index: applied, snapshot: this.store.snapshot() });
+    }
+  }
+
+  private serve(read: PendingRead): void {
+    this.finish(read, { type: 'done', output: this.store.get(read.key) });
+  }
+
+  private finish(request: Pending, outcome: KvOutcome): void {
+    clearTimeout(request.timer);
+    this.writes.delete(request.id);
+    this.reads.delete(request.id);
+    this.readsWaiting.delete(request as PendingRead);
+    const write = request as PendingWrite;
+    if (write.index > 0 && this.writesAt.get(write.index) === write) this.writesAt.delete(write.index);
+    request.resolve(this.count(outcome));
+  }
+
+  private count(outcome: KvOutcome): KvOutcome {
+    this.outcomes.set(outcome.type, (this.outcomes.get(outcome.type) ?? 0) + 1);
+    return outcome;
+  }
+}
