@@ -126,6 +126,10 @@ test('answers are read as the contract says: 404 get is absent, 409 cas failed, 
   assert.deepEqual(classify({ op: 'cas', key: 'x', expect: 1, value: 'v' }, response(409, '{"version":4}'), 'n1'), { kind: 'done', ok: false, version: 4, node: 'n1' });
   assert.equal(classify({ op: 'put', key: 'x', value: 'v' }, response(413, 'too large'), 'n1').kind, 'refused');
   assert.equal(classify({ op: 'put', key: 'x', value: 'v' }, response(503, 'no leader'), 'n1').kind, 'unknown');
+  assert.equal(classify({ op: 'put', key: 'x', value: 'v' }, response(503, '{"error":"the node is stopping"}'), 'n1').kind, 'unknown');
+  assert.equal(classify({ op: 'put', key: 'x', value: 'v' }, response(504, '{"error":"outcome unknown"}'), 'n1').kind, 'unknown');
+  assert.equal(classify({ op: 'put', key: 'x', value: 'v' }, response(503, '{"error":"no leader known","leader":null}'), 'n1').kind, 'refused', 'a member that does not lead never proposed it');
+  assert.equal(classify({ op: 'put', key: 'x', value: 'v' }, response(503, '{"error":"lost, not applied: another leader’s entry took its place"}'), 'n1').kind, 'refused');
   assert.deepEqual(classify({ op: 'delete', key: 'x' }, response(307, '', 'http://l/kv/x'), 'n1'), { kind: 'follow', location: 'http://l/kv/x' });
   const refused = historyRecord(1, { op: 'put', key: 'bad key', value: 'v' }, { kind: 'refused', error: '400 bad request' }, 1, 2);
   assert.equal(parseKvHistory(JSON.stringify(refused)).refused, 1, 'a refused operation is left out by the checker');

@@ -12,9 +12,13 @@
  *   (`ok: false`).
  * - 3xx with Location: followed (at most 3 hops) within the same operation and its one deadline.
  * - other 4xx: the request was refused before anything happened (`result.error`: left out by the checker).
- * - 5xx, a timeout, a broken connection: the outcome is unknown (`complete: null`): a leader that
- *   proposed a write and then lost its leadership may answer 503 although the write later commits.
- *   Counting such a write as refused could turn a correct store into a reported violation.
+ *   So is a 503 whose JSON names the `leader` (a member that does not lead and knows no URL to redirect
+ *   to, or a leader whose core refused the request) or whose `error` says "not applied" (the write's
+ *   log index went to another term's entry): the API promises neither took effect.
+ * - a connection refused (nothing was sent: a node killed or restarting): refused too.
+ * - any other 5xx (504 "outcome unknown", 503 "the node is stopping"), a timeout, a broken connection:
+ *   the outcome is unknown (`complete: null`). Counting such a write as refused could turn a correct
+ *   store into a reported violation.
  */
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { KvRecord } from '../check/kv-history.js';
@@ -60,7 +64,7 @@ function pathOf(request: KvRequest): string {
   return request.op === 'cas' ? `${path}?cas=${request.expect}` : path;
 }
 
-function send(url: URL, request: KvRequest, agent: Agent, timeoutMs: number): Promise<RawResponse | { error: string }> {
+function send(url: URL, request: KvRequest, agent: Agent, timeoutMs: number): Promise<RawResponse | { error: string; code?: string }> {
   return new Promise((resolve) => {
     const body = request.op === 'put' || request.op === 'cas' ? request.value : undefined;
     const outgoing = httpRequest(
@@ -81,10 +85,11 @@ function send(url: URL, request: KvRequest, agent: Agent, timeoutMs: number): Pr
         response.on('error', (error) => resolve({ error: error.message }));
       },
     );
-    const timer = setTimeout(() => outgoing.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    const late = `no answer within ${Math.round(timeoutMs)} ms`;
+    const timer = setTimeout(() => outgoing.destroy(new Error(late)), timeoutMs);
     outgoing.on('close', () => clearTimeout(timer));
-    outgoing.on('timeout', () => outgoing.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    outgoing.on('error', (error) => resolve({ error: error.message }));
+    outgoing.on('timeout', () => outgoing.destroy(new Error(late)));
+    outgoing.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.message, ...(error.code !== undefined ? { code: error.code } : {}) }));
     outgoing.end(body);
   });
 }
@@ -126,6 +131,9 @@ export function classify(request: KvRequest, response: RawResponse, node: string
   if (status === 404 && request.op === 'get') return { kind: 'done', value: null, ...versionOf(json), node };
   if ((status === 409 || status === 412) && request.op === 'cas') return { kind: 'done', ok: false, ...versionOf(json), node };
   if (status >= 400 && status < 500) return { kind: 'refused', error: `${status} ${response.body.trim().slice(0, 120)}`.trim() };
+  // A 503 that names the leader (a member that does not lead, or whose core refused the request) or says
+  // "not applied" (another term's entry took the write's index) certainly did not take effect.
+  if (status === 503 && json !== null && ('leader' in json || /not applied/.test(String(json['error'] ?? '')))) return { kind: 'refused', error: `${status} ${response.body.trim().slice(0, 120)}` };
   return { kind: 'unknown', why: `${status} ${response.body.trim().slice(0, 120)}`.trim() };
 }
 
@@ -137,7 +145,9 @@ export async function performKv(base: string, request: KvRequest, agent: Agent, 
     const remaining = deadline - performance.now();
     if (remaining <= 0) return { kind: 'unknown', why: `no answer within ${timeoutMs} ms` };
     const response = await send(url, request, agent, remaining);
-    if ('error' in response) return { kind: 'unknown', why: response.error };
+    // A refused connection sent nothing: the operation certainly did not happen. Any other failure may
+    // come after the request left.
+    if ('error' in response) return response.code === 'ECONNREFUSED' ? { kind: 'refused', error: response.error } : { kind: 'unknown', why: response.error };
     const answer = classify(request, response, url.host);
     if (answer.kind !== 'follow') return answer;
     // The leader's advertised URL may be a base (http://host:port) or the key's own URL.

@@ -219,8 +219,14 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
 
     // Key-value clients, when the nodes serve /kv.
     if (options.workload !== 'none') {
+      // Until a write is answered (an election may be under way: 503), or the nodes show they have no /kv (404, 405).
       const probeAgent = new Agent({ keepAlive: false });
-      const probe = await performKv(url(first.leader!), { op: 'put', key: 'torture-probe', value: 'probe' }, probeAgent, 5000);
+      let probe = await performKv(url(first.leader!), { op: 'put', key: 'torture-probe', value: 'probe' }, probeAgent, 5000);
+      for (let attempt = 1; attempt < 30 && probe.kind !== 'done' && !(probe.kind === 'refused' && /^40[45]\b/.test(probe.error)); attempt++) {
+        check();
+        await sleep(300);
+        probe = await performKv(url(members[attempt % members.length]!), { op: 'put', key: 'torture-probe', value: 'probe' }, probeAgent, 5000);
+      }
       probeAgent.destroy();
       const serves = probe.kind === 'done';
       if (!serves) {
