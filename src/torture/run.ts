@@ -19,7 +19,7 @@ import type { NodeId, Timing } from '../core/types.js';
 import { LocalCluster, type NodeStatus } from '../runtime/local-cluster.js';
 import { convergenceBoundMs } from '../sim/checkers.js';
 import { Prng } from '../sim/prng.js';
-import { historyRecord, performKv, runKvClient } from './clients.js';
+import { historyRecord, performKv, runKvClient, type KvAnswer } from './clients.js';
 import { checkStatusSamples, type StatusSample, type Violation } from './election.js';
 import { Lab, removeLeftovers, type Capabilities } from './netns.js';
 import { describeFault, plannedCycle, type FaultKind, type FaultPlan, type Target } from './schedule.js';
@@ -33,6 +33,8 @@ const POLL_TIMEOUT_MS = 500;
 const COME_BACK_MS = 30_000;
 /** The pause between one cycle's agreement and the next fault. */
 const QUIET_MS = 500;
+/** How long the harness tries to get one write answered before it runs without key-value clients. */
+const PROBE_MS = 15_000;
 
 export type Workload = 'auto' | 'kv' | 'none';
 
@@ -219,18 +221,25 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
 
     // Key-value clients, when the nodes serve /kv.
     if (options.workload !== 'none') {
-      // Until a write is answered (an election may be under way: 503), or the nodes show they have no /kv (404, 405).
+      // Until a write is answered (an election may be under way: 503), the nodes show they have no /kv
+      // (404, 405), or PROBE_MS pass.
       const probeAgent = new Agent({ keepAlive: false });
-      let probe = await performKv(url(first.leader!), { op: 'put', key: 'torture-probe', value: 'probe' }, probeAgent, 5000);
-      for (let attempt = 1; attempt < 30 && probe.kind !== 'done' && !(probe.kind === 'refused' && /^40[45]\b/.test(probe.error)); attempt++) {
+      const probeStarted = clock();
+      const probeOnce = (id: NodeId): Promise<KvAnswer> => performKv(url(id), { op: 'put', key: 'torture-probe', value: 'probe' }, probeAgent, Math.max(1000, PROBE_MS - (clock() - probeStarted)));
+      let probe = await probeOnce(first.leader!);
+      const absent = (answer: KvAnswer): boolean => answer.kind === 'refused' && /^40[45]\b/.test(answer.error);
+      for (let attempt = 1; probe.kind !== 'done' && !absent(probe) && clock() - probeStarted < PROBE_MS; attempt++) {
         check();
         await sleep(300);
-        probe = await performKv(url(members[attempt % members.length]!), { op: 'put', key: 'torture-probe', value: 'probe' }, probeAgent, 5000);
+        probe = await probeOnce(members[attempt % members.length]!);
       }
       probeAgent.destroy();
       const serves = probe.kind === 'done';
       if (!serves) {
-        kvSkipped = `the nodes do not serve the key-value API (PUT /kv/torture-probe: ${probe.kind === 'refused' ? probe.error : probe.kind === 'unknown' ? probe.why : ''})`;
+        const last = probe.kind === 'refused' ? probe.error : probe.kind === 'unknown' ? probe.why : '';
+        kvSkipped = absent(probe)
+          ? `the nodes do not serve the key-value API (PUT /kv/torture-probe: ${last})`
+          : `the nodes serve /kv but answered no write within ${PROBE_MS / 1000} s (PUT /kv/torture-probe, last: ${last})`;
         if (options.workload === 'kv') throw new Error(kvSkipped);
         say(`election checks only: ${kvSkipped}`);
       } else {
