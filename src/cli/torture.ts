@@ -7,6 +7,7 @@
 import { UsageError, helpText, integer, oneOf, parseOptions, range, timing, timingOptions, type CommandSpec } from './args.js';
 import type { CommandIo } from './io.js';
 import { algorithmNames } from '../core/algorithms.js';
+import { FAULT_KINDS } from '../torture/schedule.js';
 
 export const tortureSpec: CommandSpec = {
   name: 'torture',
@@ -26,7 +27,7 @@ export const tortureSpec: CommandSpec = {
     cycles: { type: 'string', value: 'N', description: 'fault cycles to run (default 10; with --duration: no limit)' },
     duration: { type: 'string', value: 'SEC', description: 'stop starting new cycles after SEC seconds' },
     seed: { type: 'string', value: 'N', description: 'the fault schedule\'s seed: the same seed, the same faults (default: random, printed)' },
-    faults: { type: 'string', value: 'LIST', description: 'fault kinds to draw from, comma-separated (default all): partition, isolate, one-way, loss, delay, kill, pause, restart' },
+    faults: { type: 'string', value: 'LIST', description: `fault kinds to draw from, comma-separated (default all): ${FAULT_KINDS.join(', ')}` },
     'fault-ms': { type: 'string', value: 'MIN-MAX', description: 'how long each fault holds, in ms (default 1000-4000)' },
     workload: { type: 'string', value: 'auto|kv|none', description: 'key-value clients: auto runs them when the nodes serve /kv (default auto)' },
     clients: { type: 'string', value: 'N', description: 'concurrent key-value clients, each one operation at a time (default 4)' },
@@ -41,8 +42,6 @@ export const tortureSpec: CommandSpec = {
     '3 the run could not be completed (a node did not start or come back), 130 interrupted.\n' +
     'Progress goes to stderr. Example: sudo ballot torture --algorithm raft --cycles 20 --seed 7',
 };
-
-const KINDS = ['partition', 'isolate', 'one-way', 'loss', 'delay', 'kill', 'pause', 'restart'] as const;
 
 export async function runTorture(argv: readonly string[], io: CommandIo): Promise<number> {
   const values = parseOptions(tortureSpec, argv);
@@ -66,7 +65,7 @@ export async function runTorture(argv: readonly string[], io: CommandIo): Promis
   const durationSec = values.duration === undefined ? undefined : integer(values.duration, 'duration', 0, 1);
   const cycles = integer(values.cycles, 'cycles', durationSec === undefined ? 10 : Number.MAX_SAFE_INTEGER, 1);
   const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : integer(values.seed, 'seed', 0, 0);
-  const kinds = values.faults === undefined ? undefined : String(values.faults).split(',').map((kind) => oneOf(kind.trim(), 'faults', KINDS));
+  const kinds = values.faults === undefined ? undefined : String(values.faults).split(',').map((kind) => oneOf(kind.trim(), 'faults', FAULT_KINDS));
   const faultMs = range(values['fault-ms'], 'fault-ms');
   if (faultMs && faultMs.min < 100) throw new UsageError('--fault-ms must be at least 100');
   const workload = oneOf(values.workload, 'workload', ['auto', 'kv', 'none'] as const, 'auto');
