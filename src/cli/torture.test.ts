@@ -42,7 +42,7 @@ function tagOf(err: string): string {
 test('ballot torture: 3 fault cycles on 3 raft nodes pass every check, report in --json, and leave nothing behind', { ...requires(ready, needs), timeout: 240_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ballot-torture-test-'));
   try {
-    const { code, out, err } = await torture(['--algorithm', 'raft', '--cycles', '3', '--seed', '11', '--faults', 'isolate,kill,pause,partition,one-way', '--fault-ms', '800-1500', '--election-timeout', '300-600', '--heartbeat', '100', '--json', '--history', join(dir, 'h.jsonl')]);
+    const { code, out, err } = await torture(['--algorithm', 'raft', '--cycles', '3', '--seed', '11', '--faults', 'isolate,kill,pause,partition,one-way', '--fault-ms', '800-1500', '--election-timeout', '500-1000', '--heartbeat', '100', '--json', '--history', join(dir, 'h.jsonl')]);
     const tag = tagOf(err);
     assert.deepEqual(namesWithPrefix(tag), [], 'no namespace or link of the run is left');
     assert.equal(code, 0, `exit 0\n${out}\n${err}`);
