@@ -48,6 +48,10 @@ export const commands: Record<string, CommandEntry> = {
     load: async () => (await import('./replay.js')).runReplay,
   },
   check: { summary: 'check that a key-value history (JSON Lines) is linearizable', load: async () => (await import('./check.js')).runCheck },
+  torture: {
+    summary: 'real faults on real nodes in network namespaces (needs root): partitions, loss, kill -9, pauses; checks the result',
+    load: async () => (await import('./torture.js')).runTorture,
+  },
   ui: {
     summary: 'serve the browser visualizer: watch and disturb simulated elections',
     load: async () => (await import('./ui.js')).runUi,

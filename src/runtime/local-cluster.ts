@@ -38,6 +38,16 @@ export interface LocalClusterOptions {
   readonly tlsDir?: string;
   /** Append each member's stderr to `${logDir}/node-${i}.log`; default: not kept on disk. */
   readonly logDir?: string;
+  /**
+   * Each member's address, in id order (default: every member on 127.0.0.1). Members elsewhere than
+   * loopback run with --insecure: plaintext peers off loopback are the caller's choice (e.g. addresses
+   * inside network namespaces it made, src/torture/netns.ts).
+   */
+  readonly hosts?: readonly string[];
+  /** A command prefix per member, e.g. ['ip', 'netns', 'exec', NS] to run it inside a network namespace. */
+  readonly wrap?: (id: NodeId) => readonly string[];
+  /** More arguments for one member (after extraArgs), e.g. its own --advertise. */
+  readonly memberArgs?: (id: NodeId) => readonly string[];
 }
 
 export interface NodeStatus extends Status {
@@ -62,7 +72,10 @@ const STDERR_LINES = 20;
 
 interface Member {
   readonly id: NodeId;
+  /** The program and its arguments (the same at every restart). */
+  readonly program: string;
   readonly args: readonly string[];
+  readonly host: string;
   readonly httpPort: number;
   child: ChildProcess | null;
   exited: Promise<MemberExit> | null;
@@ -81,26 +94,32 @@ export class LocalCluster {
     const total = options.voters + (options.observers ?? 0);
     if (options.peerPorts.length < total || options.httpPorts.length < total) throw new Error('local cluster: a peer and an HTTP port per member are needed');
     this.members = Array.from({ length: total }, (_, i) => i + 1);
-    const address = (id: NodeId): string => `${id}=${HOST}:${options.peerPorts[id - 1]!}`;
+    const host = (id: NodeId): string => options.hosts?.[id - 1] ?? HOST;
+    const address = (id: NodeId): string => `${id}=${host(id)}:${options.peerPorts[id - 1]!}`;
+    const offLoopback = this.members.some((id) => host(id) !== HOST);
     const voters = this.members.filter((id) => id <= options.voters);
     const observers = this.members.filter((id) => id > options.voters);
     for (const id of this.members) {
+      const wrap = options.wrap?.(id) ?? [];
       const args = [
-        ...options.command.slice(1),
+        ...wrap.slice(1),
+        ...options.command.slice(wrap.length > 0 ? 0 : 1),
         '--id', String(id),
         '--algorithm', options.algorithm,
-        '--listen', `${HOST}:${options.peerPorts[id - 1]!}`,
-        '--http', `${HOST}:${options.httpPorts[id - 1]!}`,
+        '--listen', `${host(id)}:${options.peerPorts[id - 1]!}`,
+        '--http', `${host(id)}:${options.httpPorts[id - 1]!}`,
         '--peers', voters.map(address).join(','),
         ...(observers.length > 0 ? ['--observers', observers.map(address).join(',')] : []),
         '--data-dir', join(options.dataDir, `n${id}`),
         ...(options.clusterId ? ['--cluster-id', options.clusterId] : []),
         ...(options.tlsDir ? tlsArgs(options.tlsDir, id) : []),
+        ...(offLoopback && !options.tlsDir ? ['--insecure'] : []),
         ...(options.extraArgs ?? []),
         ...(options.memberArgs?.(id) ?? []),
         '--exit-on-stdin-close',
       ];
-      this.table.set(id, { id, args, httpPort: options.httpPorts[id - 1]!, child: null, exited: null, stderr: [] });
+      const program = wrap[0] ?? options.command[0]!;
+      this.table.set(id, { id, program, args, host: host(id), httpPort: options.httpPorts[id - 1]!, child: null, exited: null, stderr: [] });
     }
   }
 
@@ -111,11 +130,17 @@ export class LocalCluster {
 
   /** The full command line of a member (the same on every restart). */
   commandLine(id: NodeId): string[] {
-    return [this.options.command[0]!, ...this.member(id).args];
+    const member = this.member(id);
+    return [member.program, ...member.args];
   }
 
   httpPort(id: NodeId): number {
     return this.member(id).httpPort;
+  }
+
+  /** The address the member listens on (peers and HTTP). */
+  host(id: NodeId): string {
+    return this.member(id).host;
   }
 
   pid(id: NodeId): number | null {
@@ -150,7 +175,7 @@ export class LocalCluster {
       mkdirSync(this.options.logDir, { recursive: true });
       this.logs.set(id, createWriteStream(join(this.options.logDir, `node-${id}.log`), { flags: 'a' }));
     }
-    const child = spawn(this.options.command[0]!, member.args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    const child = spawn(member.program, member.args, { stdio: ['pipe', 'ignore', 'pipe'] });
     member.child = child;
     member.stderr = [];
     const log = this.logs.get(id);
@@ -185,9 +210,21 @@ export class LocalCluster {
     return member.exited;
   }
 
+  /** Sends a signal to a member without waiting (SIGSTOP, SIGCONT); a no-op when it is not running. */
+  signal(id: NodeId, signal: NodeJS.Signals): void {
+    const child = this.member(id).child;
+    if (!child) return;
+    try {
+      child.kill(signal);
+    } catch {
+      // raced with its exit
+    }
+  }
+
   /** One member's /status, or null when it does not answer within `timeoutMs`. */
   status(id: NodeId, timeoutMs = 1000): Promise<NodeStatus | null> {
-    return fetchStatus(this.member(id).httpPort, this.agent, timeoutMs);
+    const member = this.member(id);
+    return fetchStatus(member.httpPort, this.agent, timeoutMs, member.host);
   }
 
   /** Every running member's /status (null for one that does not answer), polled in parallel. */
@@ -269,10 +306,10 @@ export class LocalCluster {
   }
 }
 
-/** GET /status of the node serving HTTP on 127.0.0.1:`port`, or null when it does not answer in time. */
-export function fetchStatus(port: number, agent: Agent | false = false, timeoutMs = 1000): Promise<NodeStatus | null> {
+/** GET /status of the node serving HTTP on `host`:`port`, or null when it does not answer in time. */
+export function fetchStatus(port: number, agent: Agent | false = false, timeoutMs = 1000, host = HOST): Promise<NodeStatus | null> {
   return new Promise((resolve) => {
-    const request = get({ host: HOST, port, path: '/status', agent, timeout: timeoutMs }, (response) => {
+    const request = get({ host, port, path: '/status', agent, timeout: timeoutMs }, (response) => {
       let body = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (body += chunk));

@@ -12,71 +12,27 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { NodeId, Status } from '../core/types.js';
 import { requires } from '../testing/requires.js';
+import { Lab, removeLeftovers, toolsPresent } from '../torture/netns.js';
 import { sleep, waitFor } from './testing.js';
 
 const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-const PREFIX = 'ballotpt-';
-
-function hasTool(path: string): boolean {
-  return ['/usr/sbin/', '/sbin/', '/usr/bin/', '/bin/'].some((dir) => existsSync(dir + path));
-}
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-
-function ip(...args: string[]): string {
-  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Deletes the namespaces of this prefix whose creating process is gone (a crashed earlier run), and their processes. */
-function removeLeftovers(): void {
-  for (const line of ip('netns', 'list').split('\n')) {
-    const name = line.split(' ')[0] ?? '';
-    const match = new RegExp(`^${PREFIX}(\\d+)-`).exec(name);
-    if (!match || pidAlive(Number(match[1]))) continue;
-    removeNamespace(name);
-  }
-}
-
-function removeNamespace(name: string): void {
-  try {
-    for (const pid of ip('netns', 'pids', name).split('\n').filter(Boolean)) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    ip('netns', 'del', name);
-  } catch {
-    // already gone
-  }
-}
 
 interface Sample {
   readonly at: number;
   readonly status: Status;
 }
 
-/** One node's namespace, process and /status poller. */
+/** One node's process and /status poller (its namespace and address are the lab's). */
 interface Member {
   readonly id: NodeId;
-  readonly namespace: string;
   readonly address: string;
   node: ChildProcess | null;
   poller: ChildProcess | null;
@@ -105,30 +61,19 @@ process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();
 `;
 
-class Lab {
-  readonly run = `${PREFIX}${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
-  readonly bridge = `${this.run}-br`;
+/** The namespaces are a torture Lab's (src/torture/netns.ts): one bridge, a veth per node; here, no host link. */
+class PartitionLab {
+  readonly network: Lab;
   readonly members: Member[] = [];
   private readonly dir = mkdtempSync(join(tmpdir(), 'ballot-partition-'));
 
   constructor(size: number) {
-    // Addresses from a private range, which exist only inside these namespaces.
-    for (let id = 1; id <= size; id++) this.members.push({ id, namespace: `${this.run}-n${id}`, address: `10.213.0.${id}`, node: null, poller: null, samples: [], stderr: [] });
+    this.network = new Lab({ members: size });
+    for (const member of this.network.members) this.members.push({ id: member.id, address: member.address, node: null, poller: null, samples: [], stderr: [] });
   }
 
   setUp(): void {
-    ip('netns', 'add', this.bridge);
-    ip('-n', this.bridge, 'link', 'add', 'br0', 'type', 'bridge');
-    ip('-n', this.bridge, 'link', 'set', 'br0', 'up');
-    for (const member of this.members) {
-      ip('netns', 'add', member.namespace);
-      ip('link', 'add', 'eth0', 'netns', member.namespace, 'type', 'veth', 'peer', 'name', `p${member.id}`, 'netns', this.bridge);
-      ip('-n', member.namespace, 'link', 'set', 'lo', 'up');
-      ip('-n', member.namespace, 'addr', 'add', `${member.address}/24`, 'dev', 'eth0');
-      ip('-n', member.namespace, 'link', 'set', 'eth0', 'up');
-      ip('-n', this.bridge, 'link', 'set', `p${member.id}`, 'master', 'br0');
-      ip('-n', this.bridge, 'link', 'set', `p${member.id}`, 'up');
-    }
+    this.network.setUp();
   }
 
   start(): void {
@@ -136,13 +81,13 @@ class Lab {
     for (const member of this.members) {
       const node = spawn(
         'ip',
-        ['netns', 'exec', member.namespace, process.execPath, mainJs, 'node', '--id', String(member.id), '--algorithm', 'raft', '--peers', peers, '--insecure',
+        [...this.network.exec(member.id).slice(1), process.execPath, mainJs, 'node', '--id', String(member.id), '--algorithm', 'raft', '--peers', peers, '--insecure',
           '--http', `${member.address}:8000`, '--data-dir', join(this.dir, `n${member.id}`), '--log', 'info', '--exit-on-stdin-close'],
         { stdio: ['pipe', 'ignore', 'pipe'] },
       );
       createInterface({ input: node.stderr! }).on('line', (line) => member.stderr.push(line));
       member.node = node;
-      const poller = spawn('ip', ['netns', 'exec', member.namespace, process.execPath, '-e', POLLER, `${member.address}:8000`], { stdio: ['pipe', 'pipe', 'ignore'] });
+      const poller = spawn('ip', [...this.network.exec(member.id).slice(1), process.execPath, '-e', POLLER, `${member.address}:8000`], { stdio: ['pipe', 'pipe', 'ignore'] });
       createInterface({ input: poller.stdout! }).on('line', (line) => {
         try {
           member.samples.push({ at: performance.now(), status: JSON.parse(line) as Status });
@@ -164,11 +109,11 @@ class Lab {
 
   /** Takes the member's port off the bridge: its packets go nowhere, silently. */
   cut(id: NodeId): void {
-    ip('-n', this.bridge, 'link', 'set', `p${id}`, 'nomaster');
+    this.network.detach(id);
   }
 
   heal(id: NodeId): void {
-    ip('-n', this.bridge, 'link', 'set', `p${id}`, 'master', 'br0');
+    this.network.attach(id);
   }
 
   /** The leader every one of `ids` names (and which names itself), once they agree. */
@@ -191,20 +136,20 @@ class Lab {
         if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       }
     }
-    for (const member of this.members) removeNamespace(member.namespace);
-    removeNamespace(this.bridge);
+    this.network.tearDown();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
-const ready = isRoot && hasTool('ip');
+const tools = toolsPresent();
+const ready = tools.root && tools.ip;
 
 test(
   'raft, a leader cut off for 10 s and then one for 30 s: after each heal the old leader steps down within 1 s, and the new leader keeps its term',
   { ...requires(ready, 'needs root and ip (network namespaces)'), timeout: 90_000 },
   async (t) => {
     removeLeftovers();
-    const lab = new Lab(3);
+    const lab = new PartitionLab(3);
     const all = lab.members.map((member) => member.id);
     try {
       lab.setUp();
@@ -252,5 +197,6 @@ test(
     } finally {
       lab.tearDown();
     }
+    assert.deepEqual(lab.network.remains(), [], 'no namespace of the test is left');
   },
 );
