@@ -258,6 +258,8 @@ class NodeHost {
         onMessage: (from, message) => this.step({ type: 'message', from, message }),
         // A closed connection is a hint the core may act on at once (a dead leader's sockets close).
         onPeerDown: (peer) => this.step({ type: 'peer-down', peer }),
+        // An established connection: Raft's fast start campaigns early once a quorum is connected.
+        onPeerUp: (peer) => this.step({ type: 'peer-up', peer }),
         tls: this.config.tls ? (await import('./tls.js')).PeerTls.create(this.config.tls, id) : null,
       });
       if (this.config.insecure) {
@@ -282,7 +284,8 @@ class NodeHost {
     const core = algorithm.create({ id, voters, observers, timing }, durable, random, 0);
     this.recorder?.start({ algorithm: algorithm.name, variant: algorithm.variant ?? null, id, voters, observers, timing, durable: startedFrom, startedAt: new Date().toISOString() });
     this.state = 'running';
-    this.logger.info('started', { algorithm: algorithm.name, cluster: this.config.clusterId, term: core.status().term, fresh: this.fresh });
+    // processMs: since the process started (module loading, ports bound), the first phase of a cold start.
+    this.logger.info('started', { algorithm: algorithm.name, cluster: this.config.clusterId, term: core.status().term, fresh: this.fresh, processMs: Math.round(this.origin) });
     try {
       this.driver = new NodeDriver(core, { persist: (state) => this.persist(state), send: (to, message) => this.send(to, message), publish: (event) => this.observe(event) }, 0);
     } catch (error) {

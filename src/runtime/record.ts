@@ -15,6 +15,7 @@
  *   {"at":152.3,"kind":"tick","draws":[0.17]}                                    an input
  *   {"at":160.9,"kind":"message","from":2,"message":{"type":"AppendEntries",…}}   an input
  *   {"at":170.2,"kind":"peer-down","peer":2}                                     an input: a connection closed
+ *   {"at":3.1,"kind":"peer-up","peer":2}                                         an input: a connection established
  *   {"at":180.4,"kind":"transfer-leadership","to":null}                          an input: hand leadership over (to: an id or null)
  *   {"kind":"full","at":…}                                                       the size limit was reached
  * `at` is ms since the run started on the node's monotonic clock: the very number the core was given.
@@ -156,7 +157,7 @@ export class InputRecorder {
       at: pending.at,
       kind: input.type,
       ...(input.type === 'message' ? { from: input.from, message: input.message } : {}),
-      ...(input.type === 'peer-down' ? { peer: input.peer } : {}),
+      ...(input.type === 'peer-down' || input.type === 'peer-up' ? { peer: input.peer } : {}),
       ...(input.type === 'transfer-leadership' ? { to: input.to } : {}),
       ...(draws.length > 0 ? { draws } : {}),
     };
@@ -372,16 +373,16 @@ class RunReplayer {
       const message = this.validate(fields.message);
       if (message === null) throw new RecordError(`${where}: not a valid ${this.header.algorithm} message`);
       input = { type: 'message', from, message };
-    } else if (fields.kind === 'peer-down') {
+    } else if (fields.kind === 'peer-down' || fields.kind === 'peer-up') {
       const peer = fields.peer;
       if (!isNat(peer) || !this.members.has(peer) || peer === this.header.id) throw new RecordError(`${where}: "peer" must be another member's id`);
-      input = { type: 'peer-down', peer };
+      input = { type: fields.kind, peer };
     } else if (fields.kind === 'transfer-leadership') {
       const to = fields.to;
       if (to !== null && (!isNat(to) || !this.members.has(to) || to === this.header.id)) throw new RecordError(`${where}: "to" must be another member's id or null`);
       input = { type: 'transfer-leadership', to };
     } else {
-      throw new RecordError(`${where}: unknown kind ${JSON.stringify(fields.kind)} (expected tick, message, peer-down, transfer-leadership or full)`);
+      throw new RecordError(`${where}: unknown kind ${JSON.stringify(fields.kind)} (expected tick, message, peer-down, peer-up, transfer-leadership or full)`);
     }
     this.lastAt = at;
     this.inputs++;
