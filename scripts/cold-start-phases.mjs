@@ -4,11 +4,13 @@
 // member names the same leader, and reads each member's debug log for the moments of its phases:
 // spawn → `started` (modules loaded, ports bound, core created; `processMs`: the same moment by the
 // node's own clock, from its process start, so without the spawn itself) → each peer connected → the first
-// election-started → leader known; and, for the cluster, the first agreement. Wall-clock ms from the
+// election-started → leader known; and, for the cluster, the first agreement and the CPU (user + system)
+// all its processes had used by then (`clusterCpuMs`, which the machine's load hardly changes). Wall-clock ms from the
 // spawn call, medians over the runs; the log's clock has 1 ms resolution. Run from the built tree:
 //   npm run build && node scripts/cold-start-phases.mjs [RUNS=5] [NODES=5] [BASE_PORT=27100] [-- node flags [-- other node flags …]]
 // Each `--` starts a variant (extra `ballot node` flags, e.g. `-- --fast-start on -- --fast-start off`);
 // the variants' runs are interleaved (run 1 of each, then run 2 …) so that they share the machine's load.
+// A variant's word `main=PATH` runs another build's dist/cli/main.js (e.g. main's, for a before/after).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,12 +27,18 @@ const nodes = Number(args[1] ?? 5);
 const basePort = Number(args[2] ?? 27100);
 const mainJs = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** User + system CPU of every member process so far (from /proc, in ticks of 10 ms): load-independent. */
+const cpuMsOf = (cluster) =>
+  cluster.members.reduce((sum, id) => {
+    const stat = readFileSync(`/proc/${cluster.pid(id)}/stat`, 'utf8').split(') ')[1].split(' ');
+    return sum + (Number(stat[11]) + Number(stat[12])) * 10;
+  }, 0);
 const median = (values) => {
   const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
   return sorted.length === 0 ? NaN : sorted[Math.floor((sorted.length - 1) / 2)];
 };
 
-const phaseNames = ['processMs', 'started', 'quorumConnected', 'allConnected', 'firstElection', 'leaderKnownFirst', 'leaderKnownLast', 'agreed'];
+const phaseNames = ['clusterCpuMs', 'processMs', 'started', 'quorumConnected', 'allConnected', 'firstElection', 'leaderKnownFirst', 'leaderKnownLast', 'agreed'];
 const results = variants.map(() => Object.fromEntries(phaseNames.map((name) => [name, []])));
 let slot = 0;
 for (let run = 0; run < runs; run++) for (const [v, extra] of variants.entries()) {
@@ -38,14 +46,14 @@ for (let run = 0; run < runs; run++) for (const [v, extra] of variants.entries()
   const dir = mkdtempSync(join(tmpdir(), 'ballot-phases-'));
   const port = basePort + (slot++ % 5) * 20;
   const cluster = new LocalCluster({
-    command: [process.execPath, mainJs, 'node'],
+    command: [process.execPath, extra.find((w) => w.startsWith('main='))?.slice(5) ?? mainJs, 'node'],
     algorithm: 'raft',
     voters: nodes,
     peerPorts: Array.from({ length: nodes }, (_, i) => port + i),
     httpPorts: Array.from({ length: nodes }, (_, i) => port + nodes + i),
     dataDir: dir,
     logDir: dir,
-    extraArgs: ['--log', 'debug', ...extra],
+    extraArgs: ['--log', 'debug', ...extra.filter((w) => !w.startsWith('main='))],
   });
   const t0 = Date.now();
   cluster.startAll();
@@ -56,6 +64,7 @@ for (let run = 0; run < runs; run++) for (const [v, extra] of variants.entries()
     const [only] = leaders;
     if (leaders.size === 1 && only !== undefined && only !== null) {
       agreedAt = Date.now() - t0;
+      phases.clusterCpuMs.push(cpuMsOf(cluster));
       break;
     }
     await sleep(5);

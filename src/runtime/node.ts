@@ -146,6 +146,9 @@ export function recognizedBy(handle: NodeHandle, peer: NodeId): void {
   hosts.get(handle)?.recognizedBy(peer);
 }
 
+/** How long (in longest election timeouts) the warm-up waits for every member to be heard; see warmUpOnceAllHeard. */
+const WARM_UP_WAIT_ELECTION_TIMEOUTS = 5;
+
 class NodeHost {
   private readonly metrics: NodeMetrics;
   private readonly members: ReadonlySet<NodeId>;
@@ -167,6 +170,8 @@ class NodeHost {
   /** Starts the receive path's warm-up once a leader is known (see warmUpInSlices); null once started. */
   private startWarmUp: (() => void) | null = null;
   private warmUpSlice: NodeJS.Immediate | null = null;
+  /** The next check of warmUpOnceAllHeard, while it waits for every member to be heard. */
+  private warmUpWait: NodeJS.Timeout | null = null;
   /** The deadline the armed timer was set for. */
   private timerAt = Infinity;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -342,6 +347,32 @@ class NodeHost {
    * machine) before the first election could begin (docs/runtime.md, start-up). It runs once this node knows a leader, in slices of 25 rounds between I/O, so a
    * heartbeat waits at most one slice.
    */
+  /**
+   * The warm-up (about 120 ms of CPU for Raft on this 2-core machine) starts once a leader is known AND
+   * every member is heard, or WARM_UP_WAIT_ELECTION_TIMEOUTS longest election timeouts after the leader
+   * became known, whichever comes first. Members on one machine that start together share its cores: a
+   * node that warms up as soon as it knows a leader takes the CPU the members still loading their modules
+   * need, and the cold start ends only when the last of them names the leader (docs/runtime.md, Start-up).
+   */
+  private warmUpOnceAllHeard(since: number): void {
+    const start = this.startWarmUp;
+    if (start === null || this.state !== 'running') return;
+    const everyoneHeard = (this.transport?.livePeers().length ?? 0) >= this.members.size - 1;
+    const waitedEnough = performance.now() - since >= WARM_UP_WAIT_ELECTION_TIMEOUTS * this.config.timing.electionTimeoutMaxMs;
+    if (everyoneHeard || waitedEnough) {
+      if (this.warmUpWait) clearTimeout(this.warmUpWait);
+      this.warmUpWait = null;
+      this.startWarmUp = null;
+      start();
+      return;
+    }
+    // One pending check at a time, every heartbeat interval (each leader change calls again).
+    this.warmUpWait ??= setTimeout(() => {
+      this.warmUpWait = null;
+      this.warmUpOnceAllHeard(since);
+    }, this.config.timing.heartbeatMs);
+  }
+
   private warmUpInSlices(validate: MessageValidator, samples: readonly unknown[], rounds = 1000, slice = 25): void {
     let left = rounds;
     const next = (): void => {
@@ -528,10 +559,7 @@ class NodeHost {
         return;
       case 'leader-changed':
         this.metrics.leaderChanged(event.leader, event.atMs);
-        if (event.leader !== null && this.startWarmUp) {
-          this.startWarmUp();
-          this.startWarmUp = null;
-        }
+        if (event.leader !== null) this.warmUpOnceAllHeard(performance.now());
         // atMs: the core's clock, so that `ballot replay` of this node's record can be compared line by line.
         this.logger.info('leader-changed', { leader: event.leader, term: event.term, role: this.last.role, atMs: event.atMs });
         this.emit('leader-changed', { leader: event.leader, term: event.term });
@@ -625,6 +653,8 @@ class NodeHost {
     this.dueTick = null;
     if (this.warmUpSlice) clearImmediate(this.warmUpSlice);
     this.warmUpSlice = null;
+    if (this.warmUpWait) clearTimeout(this.warmUpWait);
+    this.warmUpWait = null;
     // Before anything closes: every lead() job is aborted while this node still holds what it held.
     this.leadership.close();
     if (wasLeader) this.emit('lost-leadership', { term: this.last.term });
