@@ -52,7 +52,8 @@ async function startBallotCluster(algorithm: string, options: ClusterOptions): P
       if (failed) throw new Error(`ballot node ${failed.id} exited with status ${failed.code}: ${failed.stderr.at(-1) ?? ''}`);
       const views = await cluster.statuses(POLL_TIMEOUT_MS);
       return [...views.values()].every((view) => view !== null) ? true : undefined;
-    });
+      // Every 5 ms, as the harness polls for agreement (etcd's and ZooKeeper's starts return at spawn).
+    }, 5);
   } catch (error) {
     await cluster.stop(1000);
     process.off('exit', killAll);

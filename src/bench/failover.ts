@@ -26,6 +26,7 @@
  *      does any survivor name another leader, or none, after the old leader wakes up (a disruption)?
  *      And how long does the old leader go on naming itself?
  *   7. stops the cluster.
+ * Kind 'start' stops after step 2: a row of cold starts alone (every other kind measures one too).
  * Every wait is bounded: a trial that does not converge is recorded as a failure (with the last views),
  * never a hang, and its cluster is stopped all the same.
  */
@@ -55,9 +56,11 @@ export interface FailoverTiming {
 
 /** How the leader is taken down: kill -9, SIGSTOP (resumed later with SIGCONT), or SIGTERM. */
 export const failoverKinds = ['kill', 'pause', 'graceful'] as const;
-export type FailoverKind = (typeof failoverKinds)[number];
+/** Every kind a row can have: a failure, or 'start': a cold start alone (steps 1–2 below, no failure). */
+export const benchKinds = [...failoverKinds, 'start'] as const;
+export type FailoverKind = (typeof benchKinds)[number];
 
-const signalOf: Record<FailoverKind, MemberSignal> = { kill: 'SIGKILL', pause: 'SIGSTOP', graceful: 'SIGTERM' };
+const signalOf: Record<Exclude<FailoverKind, 'start'>, MemberSignal> = { kill: 'SIGKILL', pause: 'SIGSTOP', graceful: 'SIGTERM' };
 
 /** One row of a run: what is measured. */
 export interface FailoverRow {
@@ -424,47 +427,50 @@ export async function runFailoverRows(rows: readonly FailoverRow[], options: Fai
       const first = await waitForAgreement(running, running.members, null, t0 + startTimeoutMs, 'cold-start');
       coldStartMs = first.at - t0;
 
-      enter('settle');
-      await clock.sleep(settleMs + random() * row.timing.heartbeatMs, signal).catch(() => undefined);
-      if (signal?.aborted) throw new TrialError('settle', 'interrupted');
-      // The leader may have changed while we waited (a spurious election): strike the one in office now.
-      const current = await waitForAgreement(running, running.members, null, clock.now() + failoverTimeoutMs, 'settle');
+      // 'start': the cold start was the measurement; the cluster is stopped below.
+      if (kind !== 'start') {
+        enter('settle');
+        await clock.sleep(settleMs + random() * row.timing.heartbeatMs, signal).catch(() => undefined);
+        if (signal?.aborted) throw new TrialError('settle', 'interrupted');
+        // The leader may have changed while we waited (a spurious election): strike the one in office now.
+        const current = await waitForAgreement(running, running.members, null, clock.now() + failoverTimeoutMs, 'settle');
 
-      enter('signal');
-      const old = current.leader;
-      killed = old;
-      killDelayMs = current.at - first.at;
-      unsubscribe = running.announcements?.((member, leader) => announced.set(member, { leader, at: clock.now() })) ?? null;
-      const tSignal = clock.now();
-      if (kind === 'pause') paused = old;
-      await within(running.signal(old, signalOf[kind]), stopTimeoutMs, clock, 'signal', `${signalOf[kind]} to member ${old}`);
+        enter('signal');
+        const old = current.leader;
+        killed = old;
+        killDelayMs = current.at - first.at;
+        unsubscribe = running.announcements?.((member, leader) => announced.set(member, { leader, at: clock.now() })) ?? null;
+        const tSignal = clock.now();
+        if (kind === 'pause') paused = old;
+        await within(running.signal(old, signalOf[kind]), stopTimeoutMs, clock, 'signal', `${signalOf[kind]} to member ${old}`);
 
-      enter('failover');
-      const survivors = running.members.filter((member) => member !== old);
-      const after = await waitForAgreement(running, survivors, old, tSignal + failoverTimeoutMs, 'failover');
-      failoverMs = after.at - tSignal;
-      newLeader = after.leader;
-      failoverPolls = after.polls;
-      decidingPollMs = after.pollMs;
-      if (unsubscribe !== null) namedMs = await namedTime(announced, survivors, after.leader, tSignal);
+        enter('failover');
+        const survivors = running.members.filter((member) => member !== old);
+        const after = await waitForAgreement(running, survivors, old, tSignal + failoverTimeoutMs, 'failover');
+        failoverMs = after.at - tSignal;
+        newLeader = after.leader;
+        failoverPolls = after.polls;
+        decidingPollMs = after.pollMs;
+        if (unsubscribe !== null) namedMs = await namedTime(announced, survivors, after.leader, tSignal);
 
-      const leaseOf = (views: Views, leader: number): boolean | undefined => views.get(leader)?.lease;
-      leaseReported = leaseOf(after.views, after.leader) !== undefined;
-      if (leaseReported) {
-        enter('lease');
-        const leased = leaseOf(after.views, after.leader) === true ? after : await waitForAgreement(running, survivors, old, tSignal + failoverTimeoutMs, 'lease', (leader, views) => leaseOf(views, leader) === true);
-        leaseMs = leased.at - tSignal;
-      }
+        const leaseOf = (views: Views, leader: number): boolean | undefined => views.get(leader)?.lease;
+        leaseReported = leaseOf(after.views, after.leader) !== undefined;
+        if (leaseReported) {
+          enter('lease');
+          const leased = leaseOf(after.views, after.leader) === true ? after : await waitForAgreement(running, survivors, old, tSignal + failoverTimeoutMs, 'lease', (leader, views) => leaseOf(views, leader) === true);
+          leaseMs = leased.at - tSignal;
+        }
 
-      if (kind === 'pause') {
-        enter('resume');
-        const tResume = clock.now();
-        await within(running.signal(old, 'SIGCONT'), stopTimeoutMs, clock, 'resume', `SIGCONT to member ${old}`);
-        paused = null;
-        const watch = await watchResume(running, survivors, old, newLeader, tResume);
-        resumeDisrupted = watch.disruption !== null;
-        resumeDisruption = watch.disruption;
-        resumedSelfLeaderMs = watch.selfLeaderMs;
+        if (kind === 'pause') {
+          enter('resume');
+          const tResume = clock.now();
+          await within(running.signal(old, 'SIGCONT'), stopTimeoutMs, clock, 'resume', `SIGCONT to member ${old}`);
+          paused = null;
+          const watch = await watchResume(running, survivors, old, newLeader, tResume);
+          resumeDisrupted = watch.disruption !== null;
+          resumeDisruption = watch.disruption;
+          resumedSelfLeaderMs = watch.selfLeaderMs;
+        }
       }
     } catch (error) {
       failure = error instanceof TrialError ? { phase: error.phase, message: error.message } : { phase, message: errorMessage(error) };

@@ -32,6 +32,50 @@ export interface FailoverRatio {
   readonly p99: Interval;
 }
 
+/** ballot ÷ other of the cold start, per cluster size, over every trial of the run (each starts a fresh cluster). */
+export interface ColdStartRatio {
+  readonly label: string;
+  readonly ballot: string;
+  readonly other: string;
+  readonly nodes: number;
+  /** Cold starts on each side (trials of every kind that reached a first agreement). */
+  readonly trials: readonly [number, number];
+  readonly median: Interval;
+  readonly p99: Interval;
+}
+
+/** Every cold start of `system` at `nodes` in the reports: each trial of each kind starts a fresh cluster. */
+export function coldStartTimes(reports: readonly FailoverReport[], system: string, nodes: number): number[] {
+  return reports
+    .filter((r) => r.system === system && r.nodes === nodes)
+    // (typeof: files saved before cold starts were kept per trial have none)
+    .flatMap((r) => r.trials.flatMap((t) => (typeof t.coldStartMs === 'number' ? [t.coldStartMs] : [])));
+}
+
+/** The cold-start ratios the reports allow: for each compared pair and size with cold starts on both sides. */
+export function coldStartRatios(reports: readonly FailoverReport[], seed = BOOTSTRAP_SEED): ColdStartRatio[] {
+  const ratios: ColdStartRatio[] = [];
+  const sizes = [...new Set(reports.map((r) => r.nodes))].sort((a, b) => a - b);
+  for (const pair of comparedPairs) {
+    for (const nodes of sizes) {
+      const a = coldStartTimes(reports, pair.ballot, nodes);
+      const b = coldStartTimes(reports, pair.other, nodes);
+      if (a.length === 0 || b.length === 0) continue;
+      const stream = `${pair.ballot}/${pair.other}/${nodes}/cold-start`;
+      ratios.push({
+        label: pair.label,
+        ballot: pair.ballot,
+        other: pair.other,
+        nodes,
+        trials: [a.length, b.length],
+        median: ratioInterval(a, b, 0.5, `${stream}/median`, seed),
+        p99: ratioInterval(a, b, 0.99, `${stream}/p99`, seed),
+      });
+    }
+  }
+  return ratios;
+}
+
 /** The failover times of a report's successful trials. */
 function failoverTimes(report: FailoverReport): number[] {
   return report.trials.flatMap((t) => (t.ok && t.failoverMs !== null ? [t.failoverMs] : []));
@@ -73,6 +117,14 @@ export function failoverRatios(reports: readonly FailoverReport[], seed = BOOTST
 }
 
 const two = (x: number): string => x.toFixed(2);
+const interval = (i: Interval): string => `${two(i.estimate)} (95% CI ${two(i.low)}–${two(i.high)})`;
+
+/** One line per ratio, e.g. "Raft ÷ etcd, N=5: median 0.81 (95% CI 0.70–0.95), p99 0.46 (95% CI 0.31–0.80); 20 and 20 cold starts". */
+export function formatColdStartRatios(ratios: readonly ColdStartRatio[]): string {
+  if (ratios.length === 0) return '';
+  const lines = ratios.map((r) => `${r.label}, N=${r.nodes}: median ${interval(r.median)}, p99 ${interval(r.p99)}; ${r.trials[0]} and ${r.trials[1]} cold starts`);
+  return `\nballot ÷ other, cold start (every trial of the run; percentile bootstrap, ${BOOTSTRAP_RESAMPLES} resamples, seed ${BOOTSTRAP_SEED}; below 1: ballot faster):\n${lines.join('\n')}\n`;
+}
 
 /** One line per ratio, e.g. "Raft ÷ etcd, N=5, kill: median 0.81 (95% CI 0.70–0.95), p99 0.46 (0.31–0.80); 20 and 20 trials". */
 export function formatRatios(ratios: readonly FailoverRatio[]): string {

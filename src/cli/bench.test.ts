@@ -36,8 +36,10 @@ test('defaults: 3 nodes, 15 trials, ballot Raft timing matched on every system',
 
 test('--kind chooses the kinds of failure, in the order given; --resume-window the watch after a pause', () => {
   assert.deepEqual(parse('--system etcd --kind pause,kill,pause').kinds, ['pause', 'kill']);
+  assert.deepEqual(parse('--system etcd').kinds, ['kill', 'pause', 'graceful'], "the default: every failure ('start' only when asked)");
+  assert.deepEqual(parse('--system etcd --kind start').kinds, ['start']);
   assert.equal(parse('--system etcd --resume-window 500').resumeWindowMs, 500);
-  assert.throws(() => parse('--system etcd --kind crash'), (error: unknown) => error instanceof UsageError && /--kind must be among kill, pause, graceful, got "crash"/.test(error.message));
+  assert.throws(() => parse('--system etcd --kind crash'), (error: unknown) => error instanceof UsageError && /--kind must be among kill, pause, graceful, start, got "crash"/.test(error.message));
   assert.throws(() => parse('--system etcd --kind ,'), /--kind needs a name/);
 });
 
@@ -189,4 +191,26 @@ test('ballot bench kv: help, bad arguments exit 2, and a short real run of ballo
   assert.equal(report.summaries[0]!.system, 'ballot-raft');
   assert.ok(report.summaries[0]!.writesPerSecond > 0, 'some writes were acknowledged');
   assert.equal(report.ratio, null);
+});
+
+test('ballot bench report: a cold-start row per system and size (every kind pooled), and its ratio', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ballot-report-test-'));
+  try {
+    const trial = (i: number, coldStartMs: number, kind: string) => ({ trial: i, kind, ok: true, failoverMs: kind === 'start' ? null : 100, coldStartMs, load: 1 });
+    const row = (system: string, kind: string, colds: number[]) => ({
+      kind: 'report',
+      report: { system, nodes: 5, kind, timing: matchedDefaultTiming, settings: 's', trials: colds.map((ms, i) => trial(i + 1, ms, kind)), failover: null, lease: null, coldStart: null, load: null, resumeDisrupted: null, failures: 0, aborted: false },
+    });
+    const rows = [row('ballot-raft', 'start', [100, 300]), row('ballot-raft', 'kill', [200]), row('etcd', 'start', [400, 400]), row('etcd', 'kill', [400])];
+    await writeFile(join(dir, 'run.json'), JSON.stringify({ rows }));
+    let out = '';
+    const io = { out: (t: string) => void (out += t), err: () => undefined, tty: false };
+    assert.equal(await runBench(['report', join(dir, 'run.json')], io), 0);
+    assert.match(out, /\| ballot-raft \| 5 \| start \| s \| - \| - \| - \| - \| - \| - \| - \| - \| 0\/2 \|/, 'a start row has no failover, no lease');
+    assert.match(out, /\| ballot-raft \| 5 \| 200 \| 280 \| 298 \| 300 \| 1\.0 \| 3 \|/, 'cold starts of both kinds, pooled');
+    assert.match(out, /\| etcd \| 5 \| 400 \| 400 \| 400 \| 400 \| 1\.0 \| 3 \|/);
+    assert.match(out, /Raft ÷ etcd, N=5: median 0\.50 \(95% CI 0\.25–0\.75\), p99 0\.74 \(95% CI .*\); 3 and 3 cold starts/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

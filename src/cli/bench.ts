@@ -7,9 +7,10 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { findAlgorithm } from '../core/algorithms.js';
+import { summarize } from '../core/stats.js';
 import { etcdDefaultTiming, etcdSystem } from '../bench/etcd-system.js';
-import { failoverKinds, MAX_NODES, PORT_BLOCKS, PORT_BLOCK_SIZE, runFailoverRows, type FailoverKind, type FailoverReport, type FailoverRow, type FailoverTiming, type ProgressEvent } from '../bench/failover.js';
-import { failoverRatios, formatRatios } from '../bench/ratios.js';
+import { benchKinds, failoverKinds, MAX_NODES, PORT_BLOCKS, PORT_BLOCK_SIZE, runFailoverRows, type FailoverKind, type FailoverReport, type FailoverRow, type FailoverTiming, type ProgressEvent } from '../bench/failover.js';
+import { coldStartRatios, coldStartTimes, failoverRatios, formatColdStartRatios, formatRatios } from '../bench/ratios.js';
 import type { SystemUnderTest } from '../bench/system.js';
 import { zookeeperDefaultTiming, zookeeperSystem } from '../bench/zookeeper-system.js';
 import { UsageError, helpText, integer, parseOptions, range, type CommandSpec } from './args.js';
@@ -35,6 +36,7 @@ export const benchFailoverSpec: CommandSpec = {
     '  pause     SIGSTOP of the leader (hung); SIGCONT once the survivors agree, then watch whether the\n' +
     '            resumed old leader disrupts them (--resume-window)\n' +
     '  graceful  SIGTERM of the leader (a planned stop)\n' +
+    '  start     no failure: the cold start alone (every kind measures one: a fresh cluster per trial)\n' +
     'ballot, etcd and ZooKeeper run through the same harness at matched timing (see docs/bench.md), their\n' +
     'trials interleaved round robin, with the machine load recorded per trial, and are printed side by\n' +
     'side with each ballot ÷ other ratio (Raft ÷ etcd, ZAB ÷ ZooKeeper) and its bootstrap 95% interval.',
@@ -44,7 +46,7 @@ export const benchFailoverSpec: CommandSpec = {
     all: { type: 'boolean', description: 'every algorithm and system' },
     nodes: { type: 'string', value: 'N[,N]', description: 'cluster sizes (default 3)' },
     trials: { type: 'string', value: 'T', description: 'trials per system, size and kind (default 15)' },
-    kind: { type: 'string', value: 'LIST', description: `kinds of failure, comma-separated: ${failoverKinds.join(', ')} (default: all)` },
+    kind: { type: 'string', value: 'LIST', description: `kinds, comma-separated: ${benchKinds.join(', ')} (default: ${failoverKinds.join(',')})` },
     'resume-window': { type: 'string', value: 'MS', description: 'pause: how long to watch the cluster after the old leader resumes (default 2000)' },
     heartbeat: { type: 'string', value: 'MS', description: 'heartbeat interval to match (default 50)' },
     'election-timeout': { type: 'string', value: 'MIN-MAX', description: 'election timeout range to match (default 150-300)' },
@@ -122,10 +124,10 @@ export function parseBenchFailoverArgs(argv: readonly string[]): BenchCommand | 
   const nodes = values.nodes === undefined ? [3] : list(values.nodes).map((n) => integer(n, 'nodes', 3, 2, MAX_NODES));
   if (nodes.length === 0) throw new UsageError('--nodes needs a number, e.g. 3 or 3,5');
   const trials = integer(values.trials, 'trials', 15, 1, 10_000);
-  if (values.kind !== undefined && list(values.kind).length === 0) throw new UsageError(`--kind needs a name (${failoverKinds.join(', ')})`);
+  if (values.kind !== undefined && list(values.kind).length === 0) throw new UsageError(`--kind needs a name (${benchKinds.join(', ')})`);
   const kinds: FailoverKind[] = [];
   for (const name of list(values.kind)) {
-    if (!(failoverKinds as readonly string[]).includes(name)) throw new UsageError(`--kind must be among ${failoverKinds.join(', ')}, got ${JSON.stringify(name)}`);
+    if (!(benchKinds as readonly string[]).includes(name)) throw new UsageError(`--kind must be among ${benchKinds.join(', ')}, got ${JSON.stringify(name)}`);
     if (!kinds.includes(name as FailoverKind)) kinds.push(name as FailoverKind);
   }
   if (kinds.length === 0) kinds.push(...failoverKinds);
@@ -214,6 +216,7 @@ const ms = (value: number | undefined): string => (value === undefined ? '-' : S
 /** What a column says for a report (saved reports from before a field existed say '-' or 'n/a'). */
 function leaseCell(report: FailoverReport): string {
   if (report.lease) return ms(report.lease.median);
+  if (report.kind === 'start') return '-'; // no failover, so no lease after one
   // No successful trial reported a lease: the system does not have one (etcd, ZooKeeper, ballot's ZAB and Bully).
   return 'n/a';
 }
@@ -244,6 +247,33 @@ export function formatTable(rows: readonly Row[]): string {
 
 /** The reports among the rows. */
 const reportsOf = (rows: readonly Row[]): FailoverReport[] => rows.flatMap((row) => (row.kind === 'report' ? [row.report] : []));
+
+/**
+ * Cold start, one row per system and size: every trial of every kind starts a fresh cluster and times
+ * it until all members agree on a leader (docs/bench.md), so the kinds' cold starts are pooled.
+ */
+export function formatColdStarts(rows: readonly Row[]): string {
+  const reports = reportsOf(rows);
+  const lines: string[] = [];
+  const seen = new Set<string>();
+  for (const report of reports) {
+    const key = `${report.system}/${report.nodes}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const times = coldStartTimes(reports, report.system, report.nodes);
+    const summary = summarize(times);
+    if (summary === null) continue;
+    const loads = summarize(reports.filter((r) => r.system === report.system && r.nodes === report.nodes).flatMap((r) => r.trials.flatMap((t) => (typeof t.load === 'number' ? [t.load] : []))));
+    lines.push(`| ${report.system} | ${report.nodes} | ${ms(summary.median)} | ${ms(summary.p90)} | ${ms(summary.p99)} | ${ms(summary.max)} | ${loads ? loads.median.toFixed(1) : '-'} | ${times.length} |`);
+  }
+  if (lines.length === 0) return '';
+  return `\ncold start (spawn until every member names the same leader; all trials of the run):\n\n| system | N | cold start p50 | p90 | p99 | max | load p50 | cold starts |\n|---|---|---:|---:|---:|---:|---:|---:|\n${lines.join('\n')}\n`;
+}
+
+/** Everything below the table: the failover ratios, the cold starts and their ratios. */
+function formatSummaries(reports: readonly FailoverReport[], rows: readonly Row[]): string {
+  return formatRatios(failoverRatios(reports)) + formatColdStarts(rows) + formatColdStartRatios(coldStartRatios(reports));
+}
 
 /** The pause trials whose survivors were disrupted after the old leader resumed: when, and what each member said. */
 export function formatDisruptions(rows: readonly Row[]): string {
@@ -285,7 +315,9 @@ function progressPrinter(io: BenchIo): ((event: ProgressEvent) => void) | undefi
       const r = event.result;
       const lease = r.leaseMs !== null ? `, lease ${Math.round(r.leaseMs)} ms` : '';
       const resume = r.resumeDisrupted !== null ? `, ${r.resumeDisrupted ? `disrupted after the resume (${r.resumeDisruption})` : 'undisturbed after the resume'}` : '';
-      io.err(`\r\x1b[K${head}: ${r.ok ? `failover ${Math.round(r.failoverMs!)} ms (${r.killed} → ${r.newLeader})${r.namedMs !== null ? `, named ${Math.round(r.namedMs)} ms` : ''}${lease}${resume}, cold start ${Math.round(r.coldStartMs!)} ms, load ${r.load.toFixed(1)}` : `FAILED in ${r.failure?.phase}`}\n`);
+      const named = r.namedMs !== null && r.namedMs !== undefined ? `, named ${Math.round(r.namedMs)} ms` : '';
+      const failover = r.failoverMs === null ? '' : `failover ${Math.round(r.failoverMs)} ms (${r.killed} → ${r.newLeader})${named}${lease}${resume}, `;
+      io.err(`\r\x1b[K${head}: ${r.ok ? `${failover}cold start ${Math.round(r.coldStartMs!)} ms, load ${r.load.toFixed(1)}` : `FAILED in ${r.failure?.phase}`}\n`);
     }
   };
 }
@@ -371,10 +403,11 @@ export async function runBench(argv: readonly string[], io: BenchIo): Promise<nu
       interleaved: true,
       rows,
       ratios: failoverRatios(reportsOf(rows)),
+      coldStartRatios: coldStartRatios(reportsOf(rows)),
     };
     io.out(JSON.stringify(json, null, 2) + '\n');
   } else {
-    io.out(formatTable(rows) + formatRatios(failoverRatios(reportsOf(rows))) + formatDisruptions(rows) + formatFailures(rows));
+    io.out(formatTable(rows) + formatSummaries(reportsOf(rows), rows) + formatDisruptions(rows) + formatFailures(rows));
   }
 
   const failed = rows.some((row) => row.kind === 'unavailable' || row.report.failures > 0);
@@ -394,8 +427,9 @@ async function runReport(files: readonly string[], io: BenchIo): Promise<number>
     if (files.length === 0) throw new UsageError('report needs the JSON files of `ballot bench failover --json` runs');
     io.out(
       'Usage: ballot bench report FILE.json...\n\nPrints the table of saved `ballot bench failover --json` results, in the order given,\n' +
-        'and for each file the ballot ÷ other ratios of its run (Raft ÷ etcd, ZAB ÷ ZooKeeper: median and p99 of\n' +
-        'the failover time) with percentile-bootstrap 95% intervals (seeded: the same file prints the same intervals).\n',
+        'and for each file its cold starts (all trials pooled) and the ballot ÷ other ratios of its run (Raft ÷ etcd,\n' +
+        'ZAB ÷ ZooKeeper: median and p99 of the failover time and of the cold start) with percentile-bootstrap 95%\n' +
+        'intervals (seeded: the same file prints the same intervals).\n',
     );
     return 0;
   }
@@ -413,7 +447,7 @@ async function runReport(files: readonly string[], io: BenchIo): Promise<number>
     const fromFile = (saved as Row[]).map(savedRow);
     rows.push(...fromFile);
     // Ratios within one file only: both sides of a ratio must come from the same run.
-    const text = formatRatios(failoverRatios(reportsOf(fromFile)));
+    const text = formatSummaries(reportsOf(fromFile), fromFile);
     if (text !== '') ratios += files.length > 1 ? `\n${file}:${text}` : text;
   }
   io.out(formatTable(rows) + ratios + formatDisruptions(rows));

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { agreedLeader, algorithmNames, findAlgorithm } from '../core/index.js';
+import { realNodeRaftOptions } from '../core/raft/index.js';
 import { logLevels } from '../runtime/log.js';
 import { LocalCluster, type MemberExit, type NodeStatus } from '../runtime/local-cluster.js';
 import { parseRaftOptions, raftOptions } from './raft-flags.js';
@@ -69,7 +70,7 @@ export function parseClusterArgs(argv: readonly string[]): ClusterCommand | 'hel
   if (electionTimeoutMinMs !== undefined) nodeArgs.push('--election-timeout', `${electionTimeoutMinMs}-${electionTimeoutMaxMs}`);
   if (heartbeatMs !== undefined) nodeArgs.push('--heartbeat', String(heartbeatMs));
   if (values['cluster-id'] !== undefined) nodeArgs.push('--cluster-id', String(values['cluster-id']));
-  parseRaftOptions(values, [algorithm], timing(values));
+  parseRaftOptions(values, [algorithm], timing(values), false, realNodeRaftOptions);
   for (const name of Object.keys(raftOptions)) if (values[name] !== undefined) nodeArgs.push(`--${name}`, String(values[name]));
   nodeArgs.push('--log', oneOf(values.log, 'log', logLevels, 'info'));
   const dataDir = values['data-dir'];

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { algorithmNames } from '../core/algorithms.js';
-import { createRaft } from '../core/raft/index.js';
+import { createRaft, realNodeRaftOptions } from '../core/raft/index.js';
 import { InvalidMeta, parseMeta, type Meta } from '../runtime/meta.js';
 import { parseRaftOptions, raftOptions } from './raft-flags.js';
 import { ConfigError, StorageError, jsonLogger, logLevels, startNode, type LogLevel, type NodeHandle, type StartOptions } from '../runtime/index.js';
@@ -180,7 +180,7 @@ export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
   const peers = idMap(required(values.peers, 'peers'), 'peers');
   const observers = idMap(values.observers, 'observers');
   const dataDir = required(values['data-dir'], 'data-dir');
-  const raftAsked = parseRaftOptions(values, [algorithm], timing(values));
+  const raftAsked = parseRaftOptions(values, [algorithm], timing(values), false, realNodeRaftOptions);
   const options: StartOptions = {
     id,
     algorithm: algorithm === 'raft' ? createRaft(raftAsked) : algorithm,

@@ -1,6 +1,7 @@
 /**
- * The Raft extensions' flags (`--pre-vote`, `--check-quorum`, `--max-clock-drift`), shared by ballot sim,
- * node, cluster and compare: one spec and one parser, so that the four commands say the same thing.
+ * The Raft extensions' flags (`--pre-vote`, `--check-quorum`, `--max-clock-drift`, `--fast-start`), shared
+ * by ballot sim, node, cluster and compare: one spec and one parser, so that the four commands say the
+ * same thing.
  */
 import { defaultRaftOptions, leaseDurationMs, raft, type RaftOptions } from '../core/raft/index.js';
 import type { Timing } from '../core/types.js';
@@ -9,6 +10,11 @@ import { UsageError, number, oneOf, type OptionSpec, type ParsedOptions } from '
 export const raftOptions = {
   'pre-vote': { type: 'string', value: 'on|off', description: 'raft only: PreVote before each election, so a rejoining node cannot depose the leader (default on)' },
   'check-quorum': { type: 'string', value: 'on|off', description: 'raft only: CheckQuorum and a leader lease; followers hearing a leader grant no vote (default on)' },
+  'fast-start': {
+    type: 'string',
+    value: 'on|off',
+    description: 'raft only: a node of term 0 keeps no quiet period and, once connected to a quorum, campaigns within T_max - T_min instead of a full timeout (default: on for ballot node and cluster, off for ballot sim and compare)',
+  },
   'max-clock-drift': {
     type: 'string',
     value: 'RHO',
@@ -27,15 +33,20 @@ export function parseRaftOptions(
   timing: Partial<Timing>,
   /** ballot sim: ρ also bounds the nemesis's clock rates, for every algorithm. */
   driftForAll = false,
+  /** The options when no flag says otherwise: the core's (sim, compare) or a real node's (realNodeRaftOptions). */
+  defaults: RaftOptions = defaultRaftOptions,
 ): RaftOptions {
   const runsRaft = algorithmNames.includes('raft');
   const given = Object.keys(raftOptions).find((name) => values[name] !== undefined && !(driftForAll && name === 'max-clock-drift'));
   if (given !== undefined && !runsRaft) throw new UsageError(`--${given} applies to --algorithm raft only`);
-  const onOff = (name: 'pre-vote' | 'check-quorum', fallback: boolean) => oneOf(values[name], name, ['on', 'off'], fallback ? 'on' : 'off') === 'on';
+  const onOff = (name: 'pre-vote' | 'check-quorum' | 'fast-start', fallback: boolean) => oneOf(values[name], name, ['on', 'off'], fallback ? 'on' : 'off') === 'on';
+  const fastStart = onOff('fast-start', defaults.fastStart === true);
   const options: RaftOptions = {
-    preVote: onOff('pre-vote', defaultRaftOptions.preVote),
-    checkQuorum: onOff('check-quorum', defaultRaftOptions.checkQuorum),
-    maxClockDrift: number(values['max-clock-drift'], 'max-clock-drift', defaultRaftOptions.maxClockDrift, 0, 0.9),
+    preVote: onOff('pre-vote', defaults.preVote),
+    checkQuorum: onOff('check-quorum', defaults.checkQuorum),
+    maxClockDrift: number(values['max-clock-drift'], 'max-clock-drift', defaults.maxClockDrift, 0, 0.9),
+    // Absent when off, so that the core's default options stay the same object shape as before.
+    ...(fastStart ? { fastStart } : {}),
   };
   const { electionTimeoutMinMs, heartbeatMs } = { ...raft.defaultTiming, ...timing };
   const leaseMs = leaseDurationMs(electionTimeoutMinMs, options.maxClockDrift);

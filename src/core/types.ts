@@ -168,6 +168,12 @@ export type Input<M extends Message = Message> =
    */
   | { readonly type: 'peer-down'; readonly peer: NodeId }
   /**
+   * The host's connection to `peer` is established (the peer's process listens, so its core runs). A
+   * hint like 'peer-down': Raft with fast start (RaftOptions.fastStart) campaigns early at a fresh start
+   * once a quorum is connected; a core without a use for it ignores it. The simulator never sends it.
+   */
+  | { readonly type: 'peer-up'; readonly peer: NodeId }
+  /**
    * A local request: hand leadership to `to` (null: the core picks the most up-to-date live voter).
    * Raft transfers it (TimeoutNow, thesis §3.10); a core without a transfer ignores it, and so does a
    * node that does not lead (docs/embedding.md, "Graceful restart").
@@ -188,13 +194,15 @@ export type Input<M extends Message = Message> =
 
 /**
  * The single door's dispatch, shared by every core: a message goes to `receive`, a tick to `tick`, a
- * closed connection to `peerDown`. (Cores keep the handlers; hosts only ever call `step`.)
+ * closed connection to `peerDown`, an established one to `peerUp` (where a core has it). (Cores keep the
+ * handlers; hosts only ever call `step`.)
  */
 export function applyInput<M extends Message>(
   node: {
     receive(now: number, from: NodeId, message: M): void;
     tick(now: number): void;
     peerDown(now: number, peer: NodeId): void;
+    peerUp?(now: number, peer: NodeId): void;
     transferLeadership?(now: number, to: NodeId | null): void;
     propose?(now: number, id: number, command: Command): void;
     read?(now: number, id: number): void;
@@ -210,6 +218,8 @@ export function applyInput<M extends Message>(
       return node.tick(now);
     case 'peer-down':
       return node.peerDown(now, input.peer);
+    case 'peer-up':
+      return node.peerUp?.(now, input.peer);
     case 'transfer-leadership':
       return node.transferLeadership?.(now, input.to);
     case 'propose':

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { findAlgorithm, type AlgorithmName } from '../core/algorithms.js';
+import { createRaft, realNodeRaftOptions } from '../core/raft/index.js';
 import type { AnyAlgorithm, NodeId, Timing } from '../core/types.js';
 import { CLUSTER_ID_PATTERN, MAX_PRIORITY } from './schema.js';
 import { DEFAULT_COMPACT_EVERY } from './kv.js';
@@ -135,7 +136,8 @@ function entries(members: Members): [NodeId, string][] {
 }
 
 export function resolveConfig(options: NodeOptions): ResolvedConfig {
-  const algorithm = typeof options.algorithm === 'string' ? findAlgorithm(options.algorithm) : options.algorithm;
+  // A real node runs Raft by name with fast start on (realNodeRaftOptions); the simulator's registry leaves it off.
+  const algorithm = typeof options.algorithm === 'string' ? (options.algorithm === 'raft' ? createRaft(realNodeRaftOptions) : findAlgorithm(options.algorithm)) : options.algorithm;
   if (!algorithm) throw new ConfigError(`algorithm ${JSON.stringify(options.algorithm)} is not available`);
   const { id } = options;
   if (!Number.isSafeInteger(id) || id < 1) throw new ConfigError(`node id must be a positive integer, got ${id}`);

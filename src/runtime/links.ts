@@ -23,6 +23,11 @@ export interface LinkOptions {
    * (its sockets close). The node hands it to the core as a 'peer-down' input.
    */
   readonly onPeerDown?: (peer: NodeId) => void;
+  /**
+   * The outbound connection to `peer` is established (its process listens, so its core runs): the node
+   * hands it to the core as a 'peer-up' input (Raft's fast start counts a quorum of them).
+   */
+  readonly onPeerUp?: (peer: NodeId) => void;
   /** Messages kept per peer while it is unreachable or congested (default 64). */
   readonly maxQueuedMessages?: number;
   /** Mutual TLS on every connection (tls.ts); null or absent: plaintext. */
@@ -250,6 +255,7 @@ export class PeerLink {
       this.options.metrics.connection(this.peer, 'outbound', true);
       this.log('peer-connected');
       this.flush();
+      this.options.onPeerUp?.(this.peer);
     });
     socket.on('drain', () => this.flush());
     // The peer writes only keepalives here, and `{"recognized":true}` to a fresh handshake; anything

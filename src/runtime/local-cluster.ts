@@ -46,8 +46,6 @@ export interface LocalClusterOptions {
   readonly hosts?: readonly string[];
   /** A command prefix per member, e.g. ['ip', 'netns', 'exec', NS] to run it inside a network namespace. */
   readonly wrap?: (id: NodeId) => readonly string[];
-  /** More arguments for one member (after extraArgs), e.g. its own --advertise. */
-  readonly memberArgs?: (id: NodeId) => readonly string[];
 }
 
 export interface NodeStatus extends Status {

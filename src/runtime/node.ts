@@ -147,6 +147,9 @@ export function recognizedBy(handle: NodeHandle, peer: NodeId): void {
   hosts.get(handle)?.recognizedBy(peer);
 }
 
+/** How long (in longest election timeouts) the warm-up waits for every member to be heard; see warmUpOnceAllHeard. */
+const WARM_UP_WAIT_ELECTION_TIMEOUTS = 5;
+
 class NodeHost {
   private readonly metrics: NodeMetrics;
   private readonly members: ReadonlySet<NodeId>;
@@ -168,6 +171,8 @@ class NodeHost {
   /** Starts the receive path's warm-up once a leader is known (see warmUpInSlices); null once started. */
   private startWarmUp: (() => void) | null = null;
   private warmUpSlice: NodeJS.Immediate | null = null;
+  /** The next check of warmUpOnceAllHeard, while it waits for every member to be heard. */
+  private warmUpWait: NodeJS.Timeout | null = null;
   /** The deadline the armed timer was set for. */
   private timerAt = Infinity;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -284,6 +289,8 @@ class NodeHost {
         onMessage: (from, message) => this.step({ type: 'message', from, message }),
         // A closed connection is a hint the core may act on at once (a dead leader's sockets close).
         onPeerDown: (peer) => this.step({ type: 'peer-down', peer }),
+        // An established connection: Raft's fast start campaigns early once a quorum is connected.
+        onPeerUp: (peer) => this.step({ type: 'peer-up', peer }),
         tls: this.config.tls ? (await import('./tls.js')).PeerTls.create(this.config.tls, id) : null,
       });
       if (this.config.insecure) {
@@ -308,7 +315,8 @@ class NodeHost {
     const core = algorithm.create({ id, voters, observers, timing }, durable, random, 0);
     this.recorder?.start({ algorithm: algorithm.name, variant: algorithm.variant ?? null, id, voters, observers, timing, durable: startedFrom, startedAt: new Date().toISOString() });
     this.state = 'running';
-    this.logger.info('started', { algorithm: algorithm.name, cluster: this.config.clusterId, term: core.status().term, fresh: this.fresh });
+    // processMs: since the process started (module loading, ports bound), the first phase of a cold start.
+    this.logger.info('started', { algorithm: algorithm.name, cluster: this.config.clusterId, term: core.status().term, fresh: this.fresh, processMs: Math.round(this.origin) });
     try {
       this.driver = new NodeDriver(core, { persist: (state) => this.persist(state), send: (to, message) => this.send(to, message), publish: (event) => this.observe(event) }, 0);
     } catch (error) {
@@ -365,6 +373,32 @@ class NodeHost {
    * machine) before the first election could begin (docs/runtime.md, start-up). It runs once this node knows a leader, in slices of 25 rounds between I/O, so a
    * heartbeat waits at most one slice.
    */
+  /**
+   * The warm-up (about 120 ms of CPU for Raft on this 2-core machine) starts once a leader is known AND
+   * every member is heard, or WARM_UP_WAIT_ELECTION_TIMEOUTS longest election timeouts after the leader
+   * became known, whichever comes first. Members on one machine that start together share its cores: a
+   * node that warms up as soon as it knows a leader takes the CPU the members still loading their modules
+   * need, and the cold start ends only when the last of them names the leader (docs/runtime.md, Start-up).
+   */
+  private warmUpOnceAllHeard(since: number): void {
+    const start = this.startWarmUp;
+    if (start === null || this.state !== 'running') return;
+    const everyoneHeard = (this.transport?.livePeers().length ?? 0) >= this.members.size - 1;
+    const waitedEnough = performance.now() - since >= WARM_UP_WAIT_ELECTION_TIMEOUTS * this.config.timing.electionTimeoutMaxMs;
+    if (everyoneHeard || waitedEnough) {
+      if (this.warmUpWait) clearTimeout(this.warmUpWait);
+      this.warmUpWait = null;
+      this.startWarmUp = null;
+      start();
+      return;
+    }
+    // One pending check at a time, every heartbeat interval (each leader change calls again).
+    this.warmUpWait ??= setTimeout(() => {
+      this.warmUpWait = null;
+      this.warmUpOnceAllHeard(since);
+    }, this.config.timing.heartbeatMs);
+  }
+
   private warmUpInSlices(validate: MessageValidator, samples: readonly unknown[], rounds = 1000, slice = 25): void {
     let left = rounds;
     const next = (): void => {
@@ -585,10 +619,7 @@ class NodeHost {
         return;
       case 'leader-changed':
         this.metrics.leaderChanged(event.leader, event.atMs);
-        if (event.leader !== null && this.startWarmUp) {
-          this.startWarmUp();
-          this.startWarmUp = null;
-        }
+        if (event.leader !== null) this.warmUpOnceAllHeard(performance.now());
         // atMs: the core's clock, so that `ballot replay` of this node's record can be compared line by line.
         this.logger.info('leader-changed', { leader: event.leader, term: event.term, role: this.last.role, atMs: event.atMs });
         this.emit('leader-changed', { leader: event.leader, term: event.term });
@@ -724,6 +755,8 @@ class NodeHost {
     this.flushing = null;
     this.queue = [];
     this.kv.close();
+    if (this.warmUpWait) clearTimeout(this.warmUpWait);
+    this.warmUpWait = null;
     // Before anything closes: every lead() job is aborted while this node still holds what it held.
     this.leadership.close();
     if (wasLeader) this.emit('lost-leadership', { term: this.last.term });

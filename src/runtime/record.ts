@@ -15,6 +15,7 @@
  *   {"at":152.3,"kind":"tick","draws":[0.17]}                                    an input
  *   {"at":160.9,"kind":"message","from":2,"message":{"type":"AppendEntries",…}}   an input
  *   {"at":170.2,"kind":"peer-down","peer":2}                                     an input: a connection closed
+ *   {"at":3.1,"kind":"peer-up","peer":2}                                         an input: a connection established
  *   {"at":180.4,"kind":"transfer-leadership","to":null}                          an input: hand leadership over (to: an id or null)
  *   {"at":181.0,"kind":"propose","id":7,"command":"{\"op\":\"put\",…}"}           an input: a client's write (issue 15)
  *   {"at":181.2,"kind":"read","id":8}                                            an input: a linearizable read
@@ -159,7 +160,7 @@ export class InputRecorder {
       at: pending.at,
       kind: input.type,
       ...(input.type === 'message' ? { from: input.from, message: input.message } : {}),
-      ...(input.type === 'peer-down' ? { peer: input.peer } : {}),
+      ...(input.type === 'peer-down' || input.type === 'peer-up' ? { peer: input.peer } : {}),
       ...(input.type === 'transfer-leadership' ? { to: input.to } : {}),
       ...(input.type === 'propose' ? { id: input.id, command: input.command } : {}),
       ...(input.type === 'read' ? { id: input.id } : {}),
@@ -378,10 +379,10 @@ class RunReplayer {
       const message = this.validate(fields.message);
       if (message === null) throw new RecordError(`${where}: not a valid ${this.header.algorithm} message`);
       input = { type: 'message', from, message };
-    } else if (fields.kind === 'peer-down') {
+    } else if (fields.kind === 'peer-down' || fields.kind === 'peer-up') {
       const peer = fields.peer;
       if (!isNat(peer) || !this.members.has(peer) || peer === this.header.id) throw new RecordError(`${where}: "peer" must be another member's id`);
-      input = { type: 'peer-down', peer };
+      input = { type: fields.kind, peer };
     } else if (fields.kind === 'transfer-leadership') {
       const to = fields.to;
       if (to !== null && (!isNat(to) || !this.members.has(to) || to === this.header.id)) throw new RecordError(`${where}: "to" must be another member's id or null`);
@@ -399,7 +400,7 @@ class RunReplayer {
       if (!isNat(index) || typeof snapshot !== 'string') throw new RecordError(`${where}: a compact needs an "index" (a natural number) and a "snapshot" (a string)`);
       input = { type: 'compact', index, snapshot };
     } else {
-      throw new RecordError(`${where}: unknown kind ${JSON.stringify(fields.kind)} (expected tick, message, peer-down, transfer-leadership, propose, read, compact or full)`);
+      throw new RecordError(`${where}: unknown kind ${JSON.stringify(fields.kind)} (expected tick, message, peer-down, peer-up, transfer-leadership, propose, read, compact or full)`);
     }
     this.lastAt = at;
     this.inputs++;

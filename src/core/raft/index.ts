@@ -16,12 +16,20 @@ import { historyRuns, lastHistoryTerm } from '../history.js';
 export * from './messages.js';
 export { RaftNode, defaultRaftOptions, leaseDurationMs, type RaftOptions, type RaftRole } from './raft.js';
 
+/**
+ * What a real node runs unless told otherwise (`ballot node`, `ballot cluster`, startNode with
+ * `algorithm: 'raft'`): the core's defaults plus fast start, which the simulator leaves off
+ * (docs/algorithms/raft.md, "Fast start").
+ */
+export const realNodeRaftOptions: RaftOptions = { ...defaultRaftOptions, fastStart: true };
+
 /** The words naming options that differ from the defaults ('pre-vote off', 'max-clock-drift 0.1'), or none. */
 function variantOf(options: RaftOptions): string | undefined {
   const words: string[] = [];
   if (options.preVote !== defaultRaftOptions.preVote) words.push(`pre-vote ${options.preVote ? 'on' : 'off'}`);
   if (options.checkQuorum !== defaultRaftOptions.checkQuorum) words.push(`check-quorum ${options.checkQuorum ? 'on' : 'off'}`);
   if (options.maxClockDrift !== defaultRaftOptions.maxClockDrift) words.push(`max-clock-drift ${options.maxClockDrift}`);
+  if ((options.fastStart === true) !== (defaultRaftOptions.fastStart === true)) words.push(`fast-start ${options.fastStart === true ? 'on' : 'off'}`);
   return words.length > 0 ? words.join(', ') : undefined;
 }
 
@@ -34,8 +42,8 @@ export function raftOptionsOfVariant(variant: string): RaftOptions | undefined {
   for (const word of variant.split(', ')) {
     const [name, value, ...rest] = word.split(' ');
     if (value === undefined || rest.length > 0) return undefined;
-    if ((name === 'pre-vote' || name === 'check-quorum') && (value === 'on' || value === 'off')) {
-      options = { ...options, [name === 'pre-vote' ? 'preVote' : 'checkQuorum']: value === 'on' };
+    if ((name === 'pre-vote' || name === 'check-quorum' || name === 'fast-start') && (value === 'on' || value === 'off')) {
+      options = { ...options, [name === 'pre-vote' ? 'preVote' : name === 'check-quorum' ? 'checkQuorum' : 'fastStart']: value === 'on' };
     } else if (name === 'max-clock-drift' && /^\d+(\.\d+)?(e-?\d+)?$/.test(value) && Number(value) < 1) {
       options = { ...options, maxClockDrift: Number(value) };
     } else {

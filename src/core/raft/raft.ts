@@ -67,6 +67,13 @@ export interface RaftOptions {
   readonly checkQuorum: boolean;
   /** ρ: every clock runs at a rate within [1 − ρ, 1 + ρ] of real time (0 ≤ ρ < 1). */
   readonly maxClockDrift: number;
+  /**
+   * Fast start (docs/algorithms/raft.md, "Fast start"; absent: off, as in the simulator): a node whose
+   * durable term is 0 keeps no quiet period, and once it is connected to a quorum of voters ('peer-up')
+   * while still a follower of term 0 knowing no leader, it campaigns after uniform [0, T_max − T_min)
+   * instead of the rest of §5.2's timeout (etcd's initial election tick advance). Real nodes run with it on.
+   */
+  readonly fastStart?: boolean;
 }
 
 /**
@@ -151,6 +158,9 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private leaseFloorRound = 0;
   /** When the current (pre-)candidacy started, by this node's clock. */
   private candidacyStartedAt = 0;
+  /** Fast start: the voters this node is connected to (peer-up, until peer-down), and whether it campaigned early. */
+  private readonly connectedVoters = new Set<NodeId>();
+  private startAdvanced = false;
   /** The last status handed out (see `status`). */
   private lastStatus: Status = { id: 0, role: '', leader: null, term: -1 };
 
@@ -190,7 +200,12 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.random = random;
     this.options = options;
     this.leaseMs = leaseDurationMs(config.timing.electionTimeoutMinMs, options.maxClockDrift);
-    this.quietUntil = now + config.timing.electionTimeoutMinMs;
+    // The quiet period protects leases resting on acknowledgements (heartbeats, votes) this node gave
+    // before it restarted. Every acknowledgement is sent in a term ≥ 1 that this node had adopted and
+    // persisted first (a heartbeat's or a candidate's term; terms start at 0 and every campaign
+    // increments), so a durable term of 0 proves it never gave one: with fast start it needs no quiet.
+    const neverAcknowledged = options.fastStart === true && durable.currentTerm === 0;
+    this.quietUntil = neverAcknowledged ? now : now + config.timing.electionTimeoutMinMs;
     this.members = [...config.voters, ...config.observers];
     this.isVoter = config.voters.includes(config.id);
     this.currentTerm = durable.currentTerm;
@@ -205,6 +220,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     // §5.2: servers start up as followers (learners never campaign, so they need no election timer).
     this.role = this.isVoter ? 'follower' : 'learner';
     if (this.isVoter) this.resetElectionTimer(now);
+    this.startEarlyIfConnected(now); // a lone voter is a quorum by itself
   }
 
   // ---- inputs -------------------------------------------------------------------------------------
@@ -284,10 +300,38 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * promise its voters made to the old one has certainly ended (docs/algorithms/raft.md, "Closed connections").
    */
   peerDown(now: number, peer: NodeId): void {
+    this.connectedVoters.delete(peer);
     if (!this.options.preVote || !this.options.checkQuorum) return; // the paper's Raft would depose a live leader on a lie
     if (this.role !== 'follower' || peer !== this.leader) return;
     this.leaderConnectionClosed = true;
     this.electionDeadline = Math.min(this.electionDeadline, now + uniform(this.random, 0, this.config.timing.heartbeatMs));
+  }
+
+  /**
+   * An established connection (src/core/types.ts, 'peer-up'). Fast start, a documented departure from
+   * §5.2's full timeout (etcd's `adjustTicks`, which advances a member's election ticks once peers are
+   * connected): a follower that has never adopted a term and knows no leader, once connected to a
+   * quorum, campaigns after uniform [0, T_max − T_min). The fixed part T_min of the timeout is there so
+   * that a live leader's heartbeat comes first; a node of term 0 has never heard one, and campaigning
+   * early disrupts no one: its first campaign is for term 1, and every leader's term is at least 1, so
+   * its RequestVote never carries a term above a leader's (and with PreVote, followers hearing a leader
+   * refuse it first). The random part stays, so split votes stay as rare as in any election of §5.2;
+   * elections are safe whenever they start.
+   */
+  peerUp(now: number, peer: NodeId): void {
+    if (this.options.fastStart !== true || !this.config.voters.includes(peer)) return;
+    this.connectedVoters.add(peer);
+    this.startEarlyIfConnected(now);
+  }
+
+  /** Fast start (see peerUp): once, for a fresh follower connected to a quorum (a lone voter at once: no rival to split with). */
+  private startEarlyIfConnected(now: number): void {
+    if (this.options.fastStart !== true || this.startAdvanced || this.role !== 'follower' || this.currentTerm !== 0 || this.leader !== null) return;
+    if (this.connectedVoters.size + 1 < majority(this.config.voters.length)) return;
+    this.startAdvanced = true;
+    const { electionTimeoutMinMs, electionTimeoutMaxMs } = this.config.timing;
+    const delay = this.config.voters.length === 1 ? 0 : uniform(this.random, 0, electionTimeoutMaxMs - electionTimeoutMinMs);
+    this.electionDeadline = Math.min(this.electionDeadline, now + delay);
   }
 
   /**
