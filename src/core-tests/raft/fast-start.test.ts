@@ -57,7 +57,7 @@ describe('raft fast start: no quiet period for a node that never acknowledged an
     n.receive(5, 2, { type: 'AppendEntries', term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, round: 1 });
     const out = n.takeOutput();
     assert.equal((out.persist as RaftDurable | null)?.currentTerm, 1);
-    assert.deepEqual(out.messages.map((m) => m.message), [{ type: 'AppendEntriesResponse', term: 1, success: true, round: 1 }]);
+    assert.deepEqual(out.messages.map((m) => m.message), [{ type: 'AppendEntriesResponse', term: 1, success: true, round: 1, matchIndex: 0 }]);
   });
 });
 
