@@ -2,6 +2,7 @@
 import { roundMs, type Engine } from './engine.js';
 import { countsSince, type ElectionMetrics } from './metrics.js';
 import type { SimOptions, SimResult, TimelineEntry, Violation } from './types.js';
+import type { KvSummary } from './workload.js';
 
 /** TextEncoder rather than Buffer: the simulator also runs in the browser. */
 const utf8 = new TextEncoder();
@@ -13,6 +14,7 @@ export function simResult(
   metrics: ElectionMetrics,
   violations: Violation[],
   timeline: TimelineEntry[] | undefined,
+  kv?: KvSummary,
 ): SimResult {
   const { algorithm } = engine;
   // Key order is the output's: `ballot sim --json` is compared byte for byte (src/cli/sim-golden.test.ts).
@@ -38,6 +40,7 @@ export function simResult(
       durableBytes: utf8.encode(JSON.stringify(n.durable)).length,
     })),
     violations,
+    ...(kv ? { kv } : {}),
     ...(timeline ? { timeline } : {}),
   };
 }

@@ -9,6 +9,7 @@ import type { AnyAlgorithm, NodeId } from '../core/types.js';
 import { Prng } from './prng.js';
 import type { Action } from './schedule.js';
 import { simulate, type SimOptions, type SimResult } from './simulation.js';
+import type { WorkloadOptions } from './workload.js';
 
 /**
  * Histories of several terms that Raft can reach: every node holds a prefix of one log (runs of terms
@@ -40,11 +41,11 @@ function prefix(runs: readonly HistoryRun[], length: number): HistoryRun[] {
   return out;
 }
 
-/** One run of the sweep: seed → options (3 to 9 voters; histories for half the seeds). */
-export function sweepOptions(algorithm: AnyAlgorithm, seed: number): SimOptions {
+/** One run of the sweep: seed → options (3 to 9 voters; histories for half the seeds; clients with a workload). */
+export function sweepOptions(algorithm: AnyAlgorithm, seed: number, workload?: WorkloadOptions): SimOptions {
   const nodes = 3 + (seed % 7);
   const history = algorithm.name === 'bully' ? undefined : sweepHistories(seed, nodes);
-  return { algorithm, nodes, seed, scenario: 'random', ...(history ? { history } : {}) };
+  return { algorithm, nodes, seed, scenario: 'random', ...(history ? { history } : {}), ...(workload ? { workload } : {}) };
 }
 
 /**
@@ -102,6 +103,22 @@ export interface SweepReport {
   readonly dualLeaderRuns: number;
   /** The first failing run, to replay. */
   readonly firstFailure: { readonly options: SimOptions; readonly result: SimResult } | null;
+  /** With a workload: what the clients saw, summed over the runs (null without one). */
+  readonly kv: KvSweep | null;
+}
+
+/** The key-value workload's measurements over a sweep (each run's `kv`, docs/invariants.md). */
+export interface KvSweep {
+  readonly ops: number;
+  readonly acked: number;
+  readonly lostAcked: number;
+  /** Runs that lost an acknowledged write. */
+  readonly lostAckedRuns: number;
+  /** Runs whose history is not linearizable, and runs whose check ran out of steps. */
+  readonly notLinearizable: number;
+  readonly undecided: number;
+  readonly staleReads: number;
+  readonly unavailableMs: number;
 }
 
 /**
@@ -111,14 +128,20 @@ export interface SweepReport {
 export function sweep(
   algorithm: AnyAlgorithm,
   seeds: number,
-  { targeted = true, stopWhen, firstSeed = 1 }: { targeted?: boolean; stopWhen?: (result: SimResult) => boolean; firstSeed?: number } = {},
+  {
+    targeted = true,
+    stopWhen,
+    firstSeed = 1,
+    workload,
+  }: { targeted?: boolean; stopWhen?: (result: SimResult) => boolean; firstSeed?: number; workload?: WorkloadOptions } = {},
 ): SweepReport {
   const caughtBy = new Map<string, number>();
   let failed = 0;
   let firstFailure: SweepReport['firstFailure'] = null;
   const all: SimOptions[] = [];
-  for (let seed = firstSeed; seed < firstSeed + seeds; seed++) all.push(sweepOptions(algorithm, seed));
-  if (targeted) all.push(...targetedRuns(algorithm));
+  for (let seed = firstSeed; seed < firstSeed + seeds; seed++) all.push(sweepOptions(algorithm, seed, workload));
+  if (targeted) all.push(...targetedRuns(algorithm).map((options) => (workload ? { ...options, workload } : options)));
+  const kv = { ops: 0, acked: 0, lostAcked: 0, lostAckedRuns: 0, notLinearizable: 0, undecided: 0, staleReads: 0, unavailableMs: 0 };
   let runs = 0;
   let leaseOverlapMs = 0;
   let leaseOverlapRuns = 0;
@@ -135,11 +158,21 @@ export function sweep(
       dualLeaderMs += result.dualLeaderMs;
       dualLeaderRuns++;
     }
+    if (result.kv) {
+      kv.ops += result.kv.ops;
+      kv.acked += result.kv.acked;
+      kv.lostAcked += result.kv.lostAcked;
+      if (result.kv.lostAcked > 0) kv.lostAckedRuns++;
+      if (result.kv.linearizable === false) kv.notLinearizable++;
+      if (result.kv.linearizable === null) kv.undecided++;
+      kv.staleReads += result.kv.staleReads;
+      kv.unavailableMs += result.kv.unavailableMs;
+    }
     if (result.violations.length === 0) continue;
     failed++;
     firstFailure ??= { options, result };
     for (const invariant of new Set(result.violations.map((v) => v.invariant))) caughtBy.set(invariant, (caughtBy.get(invariant) ?? 0) + 1);
     if (stopWhen?.(result)) break;
   }
-  return { runs, caughtBy, failed, leaseOverlapMs, leaseOverlapRuns, dualLeaderMs, dualLeaderRuns, firstFailure };
+  return { runs, caughtBy, failed, leaseOverlapMs, leaseOverlapRuns, dualLeaderMs, dualLeaderRuns, firstFailure, kv: workload ? kv : null };
 }

@@ -6,6 +6,7 @@ import type { History } from '../core/history.js';
 import type { AnyAlgorithm, NodeId, Timing } from '../core/types.js';
 import type { LatencyRange } from './network.js';
 import type { ScenarioName } from './scenarios.js';
+import type { KvSummary, WorkloadOptions } from './workload.js';
 import type { Action } from './schedule.js';
 
 export interface SimOptions {
@@ -45,6 +46,11 @@ export interface SimOptions {
   readonly closedConnections?: boolean;
   /** Collect a human-readable timeline (off for sweeps and benchmarks). */
   readonly timeline?: boolean;
+  /**
+   * Drive key-value clients through the run (`--workload kv[:RATE]`, src/sim/workload.ts): the history
+   * is checked at the end and summed up in the result's `kv`. Absent: no client, the run as always.
+   */
+  readonly workload?: WorkloadOptions;
 }
 
 export interface LeaderRecord {
@@ -151,6 +157,8 @@ export interface SimResult {
   readonly leaseOverlapMs: number;
   readonly final: FinalStatus[];
   readonly violations: Violation[];
+  /** Only with a workload (`--workload kv`): what the clients saw (src/sim/workload.ts, KvSummary). */
+  readonly kv?: KvSummary;
   /** Only when `timeline: true` was asked for; not part of the JSON output. */
   readonly timeline?: TimelineEntry[];
 }
