@@ -18,9 +18,9 @@
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { algorithmNames, algorithms } from '../core/algorithms.js';
-import { sweep, type SweepReport } from '../sim/sweep.js';
-import { mutants, withMutant } from '../testing/mutants.js';
-import { parseWorkload } from '../sim/workload.js';
+import { replicationProofRuns, sweep, sweepRuns, type SweepReport } from '../sim/sweep.js';
+import { bullyAsConsensus, mutants, replicationMutants, withMutant } from '../testing/mutants.js';
+import { DEFAULT_KV_RATE, parseWorkload } from '../sim/workload.js';
 
 function fail(message: string): never {
   process.stderr.write(`sweep: ${message}\n`);
@@ -59,6 +59,15 @@ function main(): void {
       const report = withMutant(mutant, () => sweep(mutant.algorithm, runs));
       const seconds = ((performance.now() - start) / 1000).toFixed(1);
       process.stdout.write(`${mutant.name} | ${report.failed} of ${report.runs} | ${describe(report)} (${seconds} s)\n`);
+      if (report.failed === 0) problems++;
+    }
+    // The log checkers' Bully mutants, over the runs where Bully keeps the consensus promise.
+    const proofRuns = replicationProofRuns(bullyAsConsensus, runs, workload ?? { rate: DEFAULT_KV_RATE });
+    for (const mutant of only === undefined || only === 'bully' ? replicationMutants : []) {
+      const start = performance.now();
+      const report = withMutant(mutant, () => sweepRuns(proofRuns));
+      const seconds = ((performance.now() - start) / 1000).toFixed(1);
+      process.stdout.write(`${mutant.name} | ${report.failed} of ${report.runs} (follower-bounce runs with the kv workload) | ${describe(report)} (${seconds} s)\n`);
       if (report.failed === 0) problems++;
     }
   } else {

@@ -135,12 +135,34 @@ export function sweep(
     workload,
   }: { targeted?: boolean; stopWhen?: (result: SimResult) => boolean; firstSeed?: number; workload?: WorkloadOptions } = {},
 ): SweepReport {
-  const caughtBy = new Map<string, number>();
-  let failed = 0;
-  let firstFailure: SweepReport['firstFailure'] = null;
   const all: SimOptions[] = [];
   for (let seed = firstSeed; seed < firstSeed + seeds; seed++) all.push(sweepOptions(algorithm, seed, workload));
   if (targeted) all.push(...targetedRuns(algorithm).map((options) => (workload ? { ...options, workload } : options)));
+  return sweepRuns(all, { ...(stopWhen ? { stopWhen } : {}), withKv: workload !== undefined });
+}
+
+/**
+ * Runs where Bully's primary–backup replication keeps the consensus promise, the proof runs of the
+ * log checkers' Bully mutants (src/testing/mutants.ts, replicationMutants): key-value clients, no fault
+ * but one bounce of the lowest id (down 2 s, long enough for the coordinator to compact past its log),
+ * which neither changes the coordinator nor loses a write. A correct Bully declared 'consensus' passes
+ * every one; a broken replication is caught by the log checkers.
+ */
+export function replicationProofRuns(algorithm: AnyAlgorithm, seeds: number, workload: WorkloadOptions): SimOptions[] {
+  const runs: SimOptions[] = [];
+  for (let seed = 1; seed <= seeds; seed++) {
+    const nodes = 3 + (seed % 7);
+    const schedule: Action[] = [{ atMs: 3000, do: 'crash', node: 1 }, { atMs: 5000, do: 'restart', node: 1 }];
+    runs.push({ algorithm, nodes, seed, schedule, scheduleName: 'follower-bounce', workload });
+  }
+  return runs;
+}
+
+/** Runs each of `all` and counts what broke (see `sweep`). */
+export function sweepRuns(all: readonly SimOptions[], { stopWhen, withKv = false }: { stopWhen?: (result: SimResult) => boolean; withKv?: boolean } = {}): SweepReport {
+  const caughtBy = new Map<string, number>();
+  let failed = 0;
+  let firstFailure: SweepReport['firstFailure'] = null;
   const kv = { ops: 0, acked: 0, lostAcked: 0, lostAckedRuns: 0, notLinearizable: 0, undecided: 0, staleReads: 0, unavailableMs: 0 };
   let runs = 0;
   let leaseOverlapMs = 0;
@@ -174,5 +196,5 @@ export function sweep(
     for (const invariant of new Set(result.violations.map((v) => v.invariant))) caughtBy.set(invariant, (caughtBy.get(invariant) ?? 0) + 1);
     if (stopWhen?.(result)) break;
   }
-  return { runs, caughtBy, failed, leaseOverlapMs, leaseOverlapRuns, dualLeaderMs, dualLeaderRuns, firstFailure, kv: workload ? kv : null };
+  return { runs, caughtBy, failed, leaseOverlapMs, leaseOverlapRuns, dualLeaderMs, dualLeaderRuns, firstFailure, kv: withKv ? kv : null };
 }
