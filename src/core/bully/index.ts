@@ -33,7 +33,8 @@ export function createBully(options: BullyOptions): Algorithm<BullyMessage, Bull
     // plus the Victory's trip). Failover: detection, plus T when a lower id notices first.
     defaultTiming: { electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, heartbeatMs: 50 },
     messageTypes: bullyMessageTypes,
-    heartbeatTypes: ['Heartbeat'],
+    // A settled cluster with clients keeps copying too: replication's messages are no election's cost.
+    heartbeatTypes: ['Heartbeat', 'Copy', 'SyncRequest', 'Sync'],
     boundedCounters: ['generation'],
     messageShapes: {
       Election: { generation: 'term' },
