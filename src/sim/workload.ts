@@ -75,12 +75,11 @@ interface Pending {
   request: number;
 }
 
-/** Where a request went: the node, the incarnation it was handed to, and, once proposed, its place. */
+/** Where a request went: the node (a crash forgets its requests), and, once proposed, its place. */
 interface Request {
   readonly id: number;
   readonly op: Pending;
   readonly node: NodeId;
-  readonly incarnation: number;
   proposed: { readonly index: number; readonly term: number } | null;
   /** A read: the index the store must have applied (from read-ready). */
   readIndex: number | null;
@@ -201,7 +200,7 @@ export class Workload implements Subscriber {
     const request = this.nextRequest++;
     op.request = request;
     const node = this.engine.node(this.target[client]!)!;
-    this.requests.set(request, { id: request, op, node: node.id, incarnation: node.incarnation, proposed: null, readIndex: null });
+    this.requests.set(request, { id: request, op, node: node.id, proposed: null, readIndex: null });
     this.schedule({ kind: 'timeout', client, request }, this.timeoutMs);
     // A node that is down, or cut off from the client's home, takes nothing: the client times out.
     const home = this.home[client]!;
@@ -270,6 +269,7 @@ export class Workload implements Subscriber {
       case 'crash': {
         // The process and its store are gone; its requests die with it (their clients time out).
         this.stores.set(event.node, new KvStore());
+        for (const [id, request] of this.requests) if (request.node === event.node) this.requests.delete(id);
         this.availability();
         return;
       }
