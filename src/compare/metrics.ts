@@ -5,7 +5,7 @@
  */
 import { summarize as summarizeSamples, type AnyAlgorithm } from '../core/index.js';
 import type { ElectionRecord, ScenarioName, SimResult } from '../sim/index.js';
-import type { KvSummary } from '../sim/workload.js';
+import type { KvSummary } from '../sim/types.js';
 // Not part of the simulator's public API: the nominal fault times, to tell a scenario's elections from the cold start.
 import { scenarioActions } from '../sim/scenarios.js';
 

@@ -1,8 +1,7 @@
 /** The `ballot sim` result (the `--json` object, CONTRACT.md) of a run, from its parts. */
 import { roundMs, type Engine } from './engine.js';
 import { countsSince, type ElectionMetrics } from './metrics.js';
-import type { SimOptions, SimResult, TimelineEntry, Violation } from './types.js';
-import type { KvSummary } from './workload.js';
+import type { KvSummary, SimOptions, SimResult, TimelineEntry, Violation } from './types.js';
 
 /** TextEncoder rather than Buffer: the simulator also runs in the browser. */
 const utf8 = new TextEncoder();

@@ -6,7 +6,6 @@ import type { History } from '../core/history.js';
 import type { AnyAlgorithm, NodeId, Timing } from '../core/types.js';
 import type { LatencyRange } from './network.js';
 import type { ScenarioName } from './scenarios.js';
-import type { KvSummary, WorkloadOptions } from './workload.js';
 import type { Action } from './schedule.js';
 
 export interface SimOptions {
@@ -138,6 +137,34 @@ export type TimelineEntry = { readonly atMs: number; readonly text: string } & (
 );
 
 export type TimelineKind = TimelineEntry['kind'];
+
+/** The key-value workload of a run (`--workload kv[:RATE]`, src/sim/workload.ts). */
+export interface WorkloadOptions {
+  /** Operations per second (virtual), all clients together. */
+  readonly rate: number;
+  readonly clients?: number;
+  readonly keys?: number;
+  /** A client gives an operation up after this long without an answer, ms. */
+  readonly timeoutMs?: number;
+  /** Hosts compact their log every this many applied entries. */
+  readonly compactEvery?: number;
+}
+
+/** `--json`'s `kv` (docs/reference.md; each field defined in docs/invariants.md, "The key-value workload"). */
+export interface KvSummary {
+  /** Operations the clients invoked (each once, however often it was sent again). */
+  readonly ops: number;
+  /** Writes (put, delete, cas) answered to their client. */
+  readonly acked: number;
+  /** Answered writes whose entry (index, term) is not the one the leader at the end applied at that index. */
+  readonly lostAcked: number;
+  /** Whether the history is linearizable; null when the check ran out of its step budget. */
+  readonly linearizable: boolean | null;
+  /** Gets that returned a version below one a write on that key had been answered with before the get was invoked. */
+  readonly staleReads: number;
+  /** Virtual time during which no live, running node believed it led (no node could accept a write). */
+  readonly unavailableMs: number;
+}
 
 /** The `--json` object of `ballot sim` (CONTRACT.md). */
 export interface SimResult {

@@ -26,17 +26,9 @@ import { roundMs, type Engine, type SimNode } from './engine.js';
 import type { SimEvent, SimEventType, Subscriber } from './events.js';
 import { EventHeap } from './heap.js';
 import { Prng } from './prng.js';
+import type { KvSummary, WorkloadOptions } from './types.js';
 
-export interface WorkloadOptions {
-  /** Operations per second (virtual), all clients together. */
-  readonly rate: number;
-  readonly clients?: number;
-  readonly keys?: number;
-  /** A client gives an operation up after this long without an answer, ms. */
-  readonly timeoutMs?: number;
-  /** Hosts compact their log every this many applied entries. */
-  readonly compactEvery?: number;
-}
+export type { KvSummary, WorkloadOptions } from './types.js';
 
 export const DEFAULT_KV_RATE = 50;
 const DEFAULT_CLIENTS = 4;
@@ -48,22 +40,6 @@ const REDIRECT_DELAY_MS = 1;
 const NO_LEADER_DELAY_MS = 25;
 /** The linearizability search's budget, in steps: beyond it the answer is "unknown" (null), deterministically. */
 const CHECK_STEP_BUDGET = 5_000_000;
-
-/** `--json`'s `kv` (docs/reference.md; each field defined in docs/invariants.md, "The key-value workload"). */
-export interface KvSummary {
-  /** Operations the clients invoked (each once, however often it was sent again). */
-  readonly ops: number;
-  /** Writes (put, delete, cas) answered to their client. */
-  readonly acked: number;
-  /** Answered writes whose entry (index, term) is not the one the leader at the end applied at that index. */
-  readonly lostAcked: number;
-  /** Whether the history is linearizable; null when the check ran out of its step budget. */
-  readonly linearizable: boolean | null;
-  /** Gets that returned a version below one a write on that key had been answered with before the get was invoked. */
-  readonly staleReads: number;
-  /** Virtual time during which no live, running node believed it led (no node could accept a write). */
-  readonly unavailableMs: number;
-}
 
 /** An operation a client has outstanding. */
 interface Pending {
