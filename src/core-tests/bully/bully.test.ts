@@ -236,12 +236,12 @@ test('stable: a follower of a live coordinator answers an Election with Alive on
 test('split brain heals: a coordinator hearing a lower coordinator of a newer generation declares above it', () => {
   const cluster = settled(5);
   // The other side of a partition crowned 3 with generation 8 (3 owns 3, 8, 13 ...).
-  cluster.node(5).step(cluster.now, { type: 'message', from: 3, message: { type: 'Heartbeat', generation: 8 } });
+  cluster.node(5).step(cluster.now, { type: 'message', from: 3, message: { type: 'Heartbeat', generation: 8, lastIndex: 0, lastTerm: 0 } });
   const out = cluster.node(5).takeOutput();
   assert.deepEqual(out.persist, { generation: 11 });
   assert.deepEqual(out.messages.map((m) => `${m.to} ${m.message.type} ${m.message.generation}`), ['1 Victory 11', '2 Victory 11', '3 Victory 11', '4 Victory 11']);
   // Behind us, it is told alone (a broadcast per claim would let duplicated claims multiply).
-  cluster.node(5).step(cluster.now, { type: 'message', from: 3, message: { type: 'Heartbeat', generation: 8 } });
+  cluster.node(5).step(cluster.now, { type: 'message', from: 3, message: { type: 'Heartbeat', generation: 8, lastIndex: 0, lastTerm: 0 } });
   assert.deepEqual(cluster.node(5).takeOutput().messages, [{ to: 3, message: { type: 'Victory', generation: 11 } }]);
 });
 
@@ -252,7 +252,7 @@ test('a follower of a live coordinator ignores a stale claim (regression: one-wa
   // 2 follows 5 at generation 1; say it has seen generation 7 since. A claim of 4 at generation 2 is stale.
   cluster.node(2).step(cluster.now, { type: 'message', from: 1, message: { type: 'Alive', generation: 7 } });
   cluster.node(2).takeOutput();
-  cluster.node(2).step(cluster.now, { type: 'message', from: 4, message: { type: 'Heartbeat', generation: 2 } });
+  cluster.node(2).step(cluster.now, { type: 'message', from: 4, message: { type: 'Heartbeat', generation: 2, lastIndex: 0, lastTerm: 0 } });
   assert.deepEqual(cluster.node(2).takeOutput().messages, []);
   assert.deepEqual(cluster.status(2), { id: 2, role: 'follower', leader: 5, term: 7 });
 });

@@ -218,7 +218,8 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
     this.persist();
     this.out.emit({ type: 'proposed', id, index, term: this.reign });
     this.out.emit({ type: 'committed', index, term: this.reign, command });
-    for (const to of this.others) this.out.send(to, { type: 'Copy', generation: this.reign, index, term: this.reign, prevTerm, command });
+    const entry = this.entries[this.entries.length - 1]!;
+    for (const to of this.others) this.out.send(to, { type: 'Copy', generation: this.reign, index, prevTerm, entry });
   }
 
   /**
@@ -434,8 +435,7 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
   }
 
   private sendHeartbeats(now: number): void {
-    const lastIndex = this.lastIndex();
-    const heartbeat: Heartbeat = lastIndex === 0 ? { type: 'Heartbeat', generation: this.reign } : { type: 'Heartbeat', generation: this.reign, lastIndex, lastTerm: this.lastTerm() };
+    const heartbeat: Heartbeat = { type: 'Heartbeat', generation: this.reign, lastIndex: this.lastIndex(), lastTerm: this.lastTerm() };
     for (const to of this.others) this.out.send(to, heartbeat);
     this.heartbeatDeadline = now + this.config.timing.heartbeatMs;
   }
@@ -450,7 +450,7 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
   /** The coordinator's heartbeat names its last entry: a backup whose log ends elsewhere asks for entries. */
   private compareLogs(now: number, from: NodeId, heartbeat: Heartbeat): void {
     if (!this.follows(from, heartbeat.generation)) return;
-    if ((heartbeat.lastIndex ?? 0) !== this.lastIndex() || (heartbeat.lastTerm ?? 0) !== this.lastTerm()) this.requestSync(now, from);
+    if (heartbeat.lastIndex !== this.lastIndex() || heartbeat.lastTerm !== this.lastTerm()) this.requestSync(now, from);
   }
 
   /** A copy from the coordinator: appended (and applied) only right after this log's last entry. */
@@ -462,7 +462,7 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
       this.requestSync(now, from); // a copy was lost or overtaken, or this log is another coordinator's
       return;
     }
-    this.append([{ term: copy.term, command: copy.command }]);
+    this.append([copy.entry]);
   }
 
   /** Asks the coordinator for what follows this log's last entry, at most once per heartbeat interval. */
@@ -481,10 +481,10 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
     const { index, term } = request;
     if (index >= this.snapshotIndex && index <= this.lastIndex() && this.termAt(index) === term) {
       const start = index - this.snapshotIndex;
-      this.out.send(from, { type: 'Sync', generation: this.reign, index, term, entries: this.entries.slice(start, start + MAX_SYNC_ENTRIES) });
+      this.out.send(from, { type: 'Sync', generation: this.reign, index, term, snapshot: [], entries: this.entries.slice(start, start + MAX_SYNC_ENTRIES) });
     } else {
       const entries = this.entries.slice(0, MAX_SYNC_ENTRIES);
-      this.out.send(from, { type: 'Sync', generation: this.reign, index: this.snapshotIndex, term: this.snapshotTerm, snapshot: this.snapshotData, entries });
+      this.out.send(from, { type: 'Sync', generation: this.reign, index: this.snapshotIndex, term: this.snapshotTerm, snapshot: [this.snapshotData], entries });
     }
   }
 
@@ -494,7 +494,8 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
     const lastTerm = sync.entries.length > 0 ? sync.entries[sync.entries.length - 1]!.term : sync.term;
     // Already held (a duplicate, or copies came first): entries of one reign at one index are one prefix.
     if (this.termAt(lastIndex) === lastTerm) return;
-    if (sync.snapshot === undefined) {
+    const [snapshot] = sync.snapshot;
+    if (snapshot === undefined) {
       if (this.termAt(sync.index) !== sync.term || sync.index !== this.lastIndex()) return; // this log moved since it asked
       this.append(sync.entries);
       return;
@@ -502,9 +503,9 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
     // The coordinator's log replaces this one: what this node applied beyond it is lost.
     this.snapshotIndex = sync.index;
     this.snapshotTerm = sync.term;
-    this.snapshotData = sync.snapshot;
+    this.snapshotData = snapshot;
     this.entries = [];
-    this.out.emit({ type: 'snapshot-installed', index: sync.index, term: sync.term, snapshot: sync.snapshot });
+    this.out.emit({ type: 'snapshot-installed', index: sync.index, term: sync.term, snapshot });
     this.append(sync.entries);
     if (sync.entries.length === 0) this.persist();
     this.syncRequestedAt = -Infinity; // more may follow (MAX_SYNC_ENTRIES): ask again at the next heartbeat

@@ -40,10 +40,10 @@ export function createBully(options: BullyOptions): Algorithm<BullyMessage, Bull
       Election: { generation: 'term' },
       Alive: { generation: 'term' },
       Victory: { generation: 'term' },
-      Heartbeat: { generation: 'term', lastIndex: { optional: 'nat' }, lastTerm: { optional: 'term' } },
-      Copy: { generation: 'term', index: 'nat', term: 'term', prevTerm: 'term', command: { text: MAX_BULLY_COMMAND_LENGTH } },
+      Heartbeat: { generation: 'term', lastIndex: 'nat', lastTerm: 'term' },
+      Copy: { generation: 'term', index: 'nat', prevTerm: 'term', entry: entryShape },
       SyncRequest: { generation: 'term', index: 'nat', term: 'term' },
-      Sync: { generation: 'term', index: 'nat', term: 'term', snapshot: { optional: { text: MAX_BULLY_SNAPSHOT_LENGTH } }, entries: { list: entryShape, max: MAX_SYNC_ENTRIES } },
+      Sync: { generation: 'term', index: 'nat', term: 'term', snapshot: { list: { text: MAX_BULLY_SNAPSHOT_LENGTH }, max: 1 }, entries: { list: entryShape, max: MAX_SYNC_ENTRIES } },
     },
     durableShape: {
       generation: 'term',

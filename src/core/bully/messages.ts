@@ -28,16 +28,16 @@ export interface Victory {
 
 /**
  * The coordinator's heartbeat to every other member. No answer is needed: only followers detect loss.
- * With a non-empty log it also names the coordinator's last entry, so a backup that missed a copy, or
- * holds another coordinator's log, asks for what it lacks (SyncRequest).
+ * It also names the coordinator's last log entry, so a backup that missed a copy, or holds another
+ * coordinator's log, asks for what it lacks (SyncRequest).
  */
 export interface Heartbeat {
   readonly type: 'Heartbeat';
   readonly generation: number;
-  /** The coordinator's last log index (absent: its log is empty). */
-  readonly lastIndex?: number;
-  /** The generation of that entry. */
-  readonly lastTerm?: number;
+  /** The coordinator's last log index (0: its log is empty). */
+  readonly lastIndex: number;
+  /** The generation of that entry (0 for none). */
+  readonly lastTerm: number;
 }
 
 /** One entry of the primary's log: the generation of the reign that appended it, and the client's command. */
@@ -55,9 +55,8 @@ export interface Copy {
   readonly type: 'Copy';
   readonly generation: number;
   readonly index: number;
-  readonly term: number;
   readonly prevTerm: number;
-  readonly command: string;
+  readonly entry: BullyEntry;
 }
 
 /** A backup's "my log ends at (index, term): send me what follows", to the coordinator it follows. */
@@ -69,17 +68,18 @@ export interface SyncRequest {
 }
 
 /**
- * The coordinator's answer to a SyncRequest: `entries` follow its entry (index, term). Without
- * `snapshot` the backup's log ends there too, and it appends them. With `snapshot`, the backup's log
- * is not a prefix of the coordinator's: the coordinator's log wins, and the backup replaces its state
- * with the snapshot (everything up to `index`; '' at index 0: the empty state) and then the entries.
+ * The coordinator's answer to a SyncRequest: `entries` follow its entry (index, term). Without a
+ * snapshot (`snapshot` is []) the backup's log ends there too, and it appends them. With one
+ * (`[data]`), the backup's log is not a prefix of the coordinator's: the coordinator's log wins, and
+ * the backup replaces its state with `data` (everything up to `index`; '' at index 0: the empty
+ * state) and then the entries.
  */
 export interface Sync {
   readonly type: 'Sync';
   readonly generation: number;
   readonly index: number;
   readonly term: number;
-  readonly snapshot?: string;
+  readonly snapshot: readonly [] | readonly [string];
   readonly entries: readonly BullyEntry[];
 }
 
