@@ -5,6 +5,7 @@
  * scale. docs/invariants.md reports its numbers.
  */
 import type { History, HistoryRun } from '../core/history.js';
+import { majority } from '../core/quorum.js';
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
 import { Prng } from './prng.js';
 import type { Action } from './schedule.js';
@@ -44,9 +45,28 @@ function prefix(runs: readonly HistoryRun[], length: number): HistoryRun[] {
 /** One run of the sweep: seed → options (3 to 9 voters; histories for half the seeds; clients with a workload). */
 export function sweepOptions(algorithm: AnyAlgorithm, seed: number, workload?: WorkloadOptions): SimOptions {
   const nodes = 3 + (seed % 7);
-  const history = algorithm.name === 'bully' ? undefined : sweepHistories(seed, nodes);
+  const drawn = algorithm.name === 'bully' ? undefined : sweepHistories(seed, nodes);
+  const history = drawn && workload ? reachable(drawn, nodes) : drawn;
   return { algorithm, nodes, seed, scenario: 'random', ...(history ? { history } : {}), ...(workload ? { workload } : {}) };
 }
+
+/**
+ * Histories a cluster can have reached, for runs whose clients write: the entries of the last term
+ * were written by a leader that a majority had voted for, so a majority knows that term (Raft §5.2:
+ * currentTerm only grows; a node's term here is its history's last). The drawn prefixes need not say
+ * so: a node that only holds term 1 could then lead term 2 again and write a second, different entry
+ * at an index another node's history already holds in term 2 — an election run cannot tell (history
+ * entries are all the same no-op), a run with client commands can. The lowest ids of a majority get
+ * the whole log.
+ */
+function reachable(histories: ReadonlyMap<NodeId, History>, nodes: number): ReadonlyMap<NodeId, History> {
+  const longest = [...histories.values()].reduce<History>((best, history) => (total(history) > total(best) ? history : best), []);
+  const result = new Map(histories);
+  for (let id = 1; id <= majority(nodes); id++) result.set(id, longest);
+  return result;
+}
+
+const total = (history: History): number => (typeof history === 'number' ? history : history.reduce((sum, run) => sum + run.entries, 0));
 
 /**
  * Schedules aimed at what the nemesis rarely makes:

@@ -76,3 +76,14 @@ test('staleReads: a get that returns a version below one acknowledged before it 
   ];
   assert.equal(staleReads(history), 1);
 });
+
+test('with clients writing, the sweep gives a majority the longest drawn history (a state Raft can reach), and without them keeps the drawn histories', () => {
+  const raftLike = { ...algorithm, name: 'raft' } as AnyAlgorithm;
+  const drawn = sweepOptions(raftLike, 18).history!;
+  const written = sweepOptions(raftLike, 18, workload).history!;
+  const length = (h: unknown) => (Array.isArray(h) ? (h as { entries: number }[]).reduce((sum, run) => sum + run.entries, 0) : Number(h));
+  const longest = Math.max(...[...drawn.values()].map(length));
+  assert.ok([...drawn.values()].filter((h) => length(h) === longest).length < 4, 'seed 18 draws the longest log on fewer than a majority of its 7 nodes');
+  assert.ok([...written.values()].filter((h) => length(h) === longest).length >= 4);
+  for (const [id, history] of drawn) if (id > 4) assert.deepEqual(written.get(id), history);
+});
