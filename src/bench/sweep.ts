@@ -9,6 +9,9 @@
  *                                                     caught, and by which checker (docs/invariants.md)
  *   --algorithm raft|zab|bully                        only one algorithm
  *   --from SEED                                       random seeds SEED..SEED+N-1 (a shard; targeted runs only with 1)
+ *   --workload kv[:RATE]                              key-value clients in every run (src/sim/workload.ts): the
+ *                                                     consensus checkers judge Raft and ZAB; every algorithm's
+ *                                                     losses, stale reads and non-linearizable runs are counted
  *
  * A failing run prints the options to replay it.
  */
@@ -16,8 +19,9 @@ import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { algorithmNames, algorithms } from '../core/algorithms.js';
 import type { AnyAlgorithm } from '../core/types.js';
-import { sweep, type SweepReport } from '../sim/sweep.js';
-import { mutants, withMutant } from '../testing/mutants.js';
+import { replicationProofRuns, sweep, sweepRuns, type SweepReport } from '../sim/sweep.js';
+import { bullyAsConsensus, mutants, replicationMutants, withMutant } from '../testing/mutants.js';
+import { DEFAULT_KV_RATE, parseWorkload } from '../sim/workload.js';
 import { proposalRun } from '../testing/proposal-sweep.js';
 
 function fail(message: string): never {
@@ -28,12 +32,12 @@ function fail(message: string): never {
 function main(): void {
   let values;
   try {
-    ({ values } = parseArgs({ options: { runs: { type: 'string' }, from: { type: 'string' }, mutants: { type: 'boolean' }, algorithm: { type: 'string' }, help: { type: 'boolean' } } }));
+    ({ values } = parseArgs({ options: { runs: { type: 'string' }, from: { type: 'string' }, mutants: { type: 'boolean' }, algorithm: { type: 'string' }, workload: { type: 'string' }, help: { type: 'boolean' } } }));
   } catch (error) {
     fail((error as Error).message);
   }
   if (values.help) {
-    process.stdout.write('usage: node dist/bench/sweep.js [--runs N] [--from SEED] [--mutants] [--algorithm raft|zab|bully]\n');
+    process.stdout.write('usage: node dist/bench/sweep.js [--runs N] [--from SEED] [--mutants] [--algorithm raft|zab|bully] [--workload kv[:RATE]]\n');
     return;
   }
   const runs = Number(values.runs ?? (values.mutants ? 500 : 1000));
@@ -41,6 +45,8 @@ function main(): void {
   // --from S: seeds S..S+N-1 (shards of one sweep on several processes; the targeted runs go with --from 1).
   const firstSeed = Number(values.from ?? 1);
   if (!Number.isSafeInteger(firstSeed) || firstSeed < 1) fail(`--from must be a positive integer, got ${values.from}`);
+  const workload = values.workload === undefined ? undefined : parseWorkload(values.workload);
+  if (typeof workload === 'string') fail(workload);
   const only = values.algorithm;
   if (only !== undefined && !(algorithmNames as readonly string[]).includes(only)) fail(`--algorithm must be one of ${algorithmNames.join(', ')}`);
   const describe = (report: Pick<SweepReport, 'caughtBy'>) =>
@@ -58,16 +64,29 @@ function main(): void {
       process.stdout.write(`${mutant.name} | ${report.failed} of ${report.runs} | ${describe(report)} (${seconds} s)\n`);
       if (report.failed === 0) problems++;
     }
+    // The log checkers' Bully mutants, over the runs where Bully keeps the consensus promise.
+    const proofRuns = replicationProofRuns(bullyAsConsensus, runs, workload ?? { rate: DEFAULT_KV_RATE });
+    for (const mutant of only === undefined || only === 'bully' ? replicationMutants : []) {
+      const start = performance.now();
+      const report = withMutant(mutant, () => sweepRuns(proofRuns));
+      const seconds = ((performance.now() - start) / 1000).toFixed(1);
+      process.stdout.write(`${mutant.name} | ${report.failed} of ${report.runs} (follower-bounce runs with the kv workload) | ${describe(report)} (${seconds} s)\n`);
+      if (report.failed === 0) problems++;
+    }
   } else {
     for (const name of algorithmNames) {
       if (only !== undefined && name !== only) continue;
       const start = performance.now();
-      const report = sweep(algorithms[name], runs, { firstSeed, targeted: firstSeed === 1 });
+      const report = sweep(algorithms[name], runs, { firstSeed, targeted: firstSeed === 1, ...(workload ? { workload } : {}) });
       const seconds = (performance.now() - start) / 1000;
       process.stdout.write(`${name}: ${report.runs} runs, ${report.failed} with a violation, ${seconds.toFixed(1)} s (${(report.runs / seconds).toFixed(0)} runs/s)\n`);
       process.stdout.write(`  lease overlap: ${report.leaseOverlapMs.toFixed(3)} ms in ${report.leaseOverlapRuns} runs\n`);
       // Without a lease, believing it leads is all a leader-only job has to go on.
       process.stdout.write(`  two self-believed leaders at once: ${report.dualLeaderMs.toFixed(3)} ms in ${report.dualLeaderRuns} runs\n`);
+      if (report.kv) {
+        const kv = report.kv;
+        process.stdout.write(`  kv: ${kv.ops} operations, ${kv.acked} writes acknowledged, ${kv.lostAcked} lost (in ${kv.lostAckedRuns} runs), ${kv.notLinearizable} runs not linearizable (${kv.undecided} undecided), ${kv.staleReads} stale reads, ${kv.unavailableMs.toFixed(1)} ms without a writable leader\n`);
+      }
       if (report.firstFailure) {
         const { options, result } = report.firstFailure;
         process.stdout.write(`  first: seed ${options.seed}, ${options.nodes} nodes, ${options.scheduleName ?? options.scenario}: ${JSON.stringify(result.violations[0])}\n`);

@@ -176,6 +176,7 @@ test('bad input is one line on stderr and exit 2', async () => {
     [['--html', '/nonexistent-dir/x.html'], /--html: directory \/nonexistent-dir does not exist/],
     [['--svg', '/nonexistent-dir/charts'], /--svg: directory \/nonexistent-dir does not exist/],
     [['--frobnicate'], /unknown option '--frobnicate'/],
+    [['--workload', 'kv:-1'], /RATE must be/],
   ];
   if (unregistered) cases.push([['--algorithms', unregistered], /is not implemented yet/]);
   for (const [argv, message] of cases) {
@@ -204,4 +205,29 @@ test('--help documents every option; defaults cover every registered algorithm',
   const top = capture();
   await main(['--help'], top.io);
   assert.match(top.out, /\n {2}compare +run the same seeded scenarios/);
+});
+
+test('--workload kv: the rows for acknowledged writes lost, time without a writable leader and stale reads, per algorithm; the cells\' kv agrees with ballot sim', async () => {
+  const c = capture();
+  const argv = ['--algorithms', 'bully', '--sizes', '5', '--scenarios', 'partition,leader-crash', '--trials', '3', '--jobs', '1', '--workload', 'kv'];
+  assert.equal(await compareCommand([...argv, '--json', '--per-trial'], c.io, pipe), 0);
+  const json = JSON.parse(c.out) as { cells: { scenario: string; kv: { acked: number; lostAcked: number; staleReads: number; notLinearizable: number; unavailableMs: { count: number } }; perTrial: { seed: number; kv: { lostAcked: number } }[] }[] };
+  const partition = json.cells.find((cell) => cell.scenario === 'partition')!;
+  assert.ok(partition.kv.lostAcked > 0 && partition.kv.staleReads > 0 && partition.kv.notLinearizable === 3, JSON.stringify(partition.kv));
+  assert.equal(partition.kv.unavailableMs.count, 3);
+  for (const trial of partition.perTrial) {
+    let out = '';
+    runSim(['--algorithm', 'bully', '--scenario', 'partition', '--seed', String(trial.seed), '--workload', 'kv', '--json'], (t) => void (out += t));
+    assert.deepEqual(trial.kv, (JSON.parse(out) as { kv: unknown }).kv, `seed ${trial.seed}`);
+  }
+  const text = capture();
+  assert.equal(await compareCommand(argv, text.io, pipe), 0);
+  assert.match(text.out, /acknowledged writes lost, all scenarios: lost \/ acknowledged \(runs with any\)\s+\d+ \/ \d+ \([1-6] of 6\)/);
+  assert.match(text.out, /time without a writable leader \(leader-crash\), p50 \/ p99 ms per run/);
+  assert.match(text.out, /reads served stale, all scenarios: total \(runs with any\)/);
+  assert.match(text.out, /replay any run: .* --workload kv:50/);
+  // Without --workload the rows are not there (and the JSON has no kv).
+  const plain = capture();
+  assert.equal(await compareCommand(['--algorithms', 'bully', '--sizes', '5', '--scenarios', 'partition', '--trials', '1', '--jobs', '1', '--json'], plain.io, pipe), 0);
+  assert.equal((JSON.parse(plain.out) as { cells: { kv?: unknown }[] }).cells[0]!.kv, undefined);
 });

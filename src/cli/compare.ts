@@ -11,6 +11,7 @@ import { comparisonTables, oddEvenAnswer, renderMarkdown, renderText } from '../
 import { runCompare, threadsFor, type CompareGrid, type CompareResult } from '../compare/run.js';
 import { isScenarioName, scenarioNames, type ScenarioName } from '../sim/scenarios.js';
 import { UsageError, helpText, integer, number, parseOptions, type CommandSpec } from './args.js';
+import { parseWorkload } from '../sim/workload.js';
 
 /** Every scenario but `random`: its faults differ from seed to seed, so it has no one election to measure. */
 const comparableScenarios = scenarioNames.filter((s) => s !== 'random');
@@ -37,6 +38,11 @@ export const compareSpec: CommandSpec = {
     html: { type: 'string', value: 'FILE', description: 'also write a self-contained HTML page with charts to FILE' },
     svg: { type: 'string', value: 'DIR', description: 'also write each chart as an SVG file into DIR (with --markdown: linked as DIR-name/FILE.svg)' },
     ...raftOptions,
+    workload: {
+      type: 'string',
+      value: 'kv[:RATE]',
+      description: 'key-value clients in every run (RATE operations/s, default 50): adds acknowledged writes lost, time without a writable leader and reads served stale',
+    },
   },
   epilog:
     'A progress bar goes to stderr when it is a terminal.\n' +
@@ -100,9 +106,12 @@ export function parseCompareArgs(argv: readonly string[]): CompareCommand | 'hel
     if (!existsSync(dirname(svg))) throw new UsageError(`--svg: directory ${dirname(svg)} does not exist`);
   }
 
+  const workload = values.workload === undefined ? undefined : parseWorkload(String(values.workload));
+  if (typeof workload === 'string') throw new UsageError(workload);
+
   const raftAsked = Object.keys(raftOptions).some((name) => values[name] !== undefined) ? { raft: parseRaftOptions(values, algorithmList, {}) } : {};
   return {
-    grid: { algorithms: algorithmList, sizes, scenarios, trials, ...(durationMs !== undefined ? { durationMs } : {}), ...raftAsked },
+    grid: { algorithms: algorithmList, sizes, scenarios, trials, ...(durationMs !== undefined ? { durationMs } : {}), ...raftAsked, ...(workload ? { workload } : {}) },
     jobs,
     format: values.json ? 'json' : values.markdown ? 'markdown' : 'text',
     perTrial: values['per-trial'] === true,
@@ -148,7 +157,7 @@ export function formatText(result: CompareResult, command: string): string {
   const lines = [
     `${command}`,
     `${result.runs} simulated runs: ${grid.algorithms.join(', ')} × sizes ${grid.sizes.join(', ')} × ${grid.scenarios.join(', ')} × ${grid.trials} trials (seeds 1..${grid.trials})`,
-    `replay any run: ballot sim --algorithm A --nodes N --scenario S --seed K${grid.durationMs !== undefined ? ` --duration ${grid.durationMs}` : ''}`,
+    `replay any run: ballot sim --algorithm A --nodes N --scenario S --seed K${grid.durationMs !== undefined ? ` --duration ${grid.durationMs}` : ''}${grid.workload ? ` --workload kv:${grid.workload.rate}` : ''}`,
     '',
   ];
   const answer = oddEvenAnswer(result);

@@ -8,6 +8,7 @@ import { createRaft } from '../core/raft/index.js';
 import { parseSchedule, ScheduleError, type Action } from '../sim/schedule.js';
 import { isScenarioName, scenarioNames, type ScenarioName } from '../sim/scenarios.js';
 import { simulate, type SimOptions, type SimResult } from '../sim/simulation.js';
+import { DEFAULT_KV_RATE, parseWorkload } from '../sim/workload.js';
 import { parseRaftOptions, raftOptions } from './raft-flags.js';
 import { UsageError, helpText, idMap, integer, number, oneOf, parseOptions, range, timing, timingOptions, type CommandSpec } from './args.js';
 
@@ -37,6 +38,11 @@ export const simSpec: CommandSpec = {
     'bully-mode': { type: 'string', value: 'MODE', description: 'bully only: preempt (a recovered higher id takes over; default) or stable (it follows the live coordinator)' },
     'deliver-stale': { type: 'boolean', description: 'messages sent to a node before it crashed still reach it once restarted (datagrams; default: dropped)' },
     ...raftOptions,
+    workload: {
+      type: 'string',
+      value: 'kv[:RATE]',
+      description: `key-value clients write and read through the faults (RATE operations/s, default ${DEFAULT_KV_RATE}); the history is checked for linearizability and summed up (kv in --json)`,
+    },
     json: { type: 'boolean', description: 'print the result as one JSON object' },
   },
   epilog:
@@ -78,6 +84,12 @@ export function parseSimArgs(argv: readonly string[], readFile: (path: string) =
   }
 
   const latency = range(values.latency, 'latency');
+  let workload: SimOptions['workload'];
+  if (values.workload !== undefined) {
+    const parsed = parseWorkload(String(values.workload));
+    if (typeof parsed === 'string') throw new UsageError(parsed);
+    workload = parsed;
+  }
 
   const history = new Map<number, History>();
   for (const [id, text] of idMap(values.history, 'history')) {
@@ -99,6 +111,7 @@ export function parseSimArgs(argv: readonly string[], readFile: (path: string) =
     timing: timing(values),
     history,
     ...(values['deliver-stale'] === true ? { deliverStale: true } : {}),
+    ...(workload ? { workload } : {}),
     // ρ bounds the random nemesis's clock rates (every algorithm) and Raft's lease alike.
     ...(values['max-clock-drift'] !== undefined ? { maxClockDrift: raftOptionsAsked.maxClockDrift } : {}),
   };
@@ -186,6 +199,11 @@ export function formatTimeline(result: SimResult, argv: readonly string[]): stri
   const byType = Object.entries(result.messages.byType).map(([type, count]) => `${type} ${count}`).join(', ');
   lines.push(`messages: ${result.messages.total}${byType ? ` (${byType})` : ''}`);
   lines.push(`dual-leader time: ${ms(result.dualLeaderMs)} ms`);
+  if (result.kv) {
+    const { kv } = result;
+    const linearizable = kv.linearizable === null ? 'not decided (the check ran out of steps)' : kv.linearizable ? 'yes' : 'NO';
+    lines.push(`key-value workload: ${kv.ops} operations, ${kv.acked} writes acknowledged, ${kv.lostAcked} of them lost, ${kv.staleReads} stale reads, ${ms(kv.unavailableMs)} ms without a writable leader; linearizable: ${linearizable}`);
+  }
   lines.push('final:');
   lines.push(`  ${'node'.padEnd(6)}${'up'.padEnd(5)}${'role'.padEnd(13)}${'leader'.padEnd(8)}term`);
   for (const f of result.final) {

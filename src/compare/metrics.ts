@@ -5,6 +5,7 @@
  */
 import { summarize as summarizeSamples, type AnyAlgorithm } from '../core/index.js';
 import type { ElectionRecord, ScenarioName, SimResult } from '../sim/index.js';
+import type { KvSummary } from '../sim/types.js';
 // Not part of the simulator's public API: the nominal fault times, to tell a scenario's elections from the cold start.
 import { scenarioActions } from '../sim/scenarios.js';
 
@@ -45,6 +46,8 @@ export interface TrialMetrics {
   /** The largest durable state of any node at the end of the run, in bytes of JSON. */
   readonly durableBytes: number;
   readonly violations: number;
+  /** With `--workload kv`: what the clients saw (the run's `kv`, docs/invariants.md); absent without. */
+  readonly kv?: KvSummary;
 }
 
 /**
@@ -110,6 +113,7 @@ export function trialMetrics(result: SimResult, faultMs: number, steadyTypes: Re
     leaderChangesAfterHeal: healAtMs === null ? null : result.leaders.filter((l) => l.atMs >= healAtMs).length,
     durableBytes: Math.max(0, ...result.final.map((f) => f.durableBytes)),
     violations: result.violations.length,
+    ...(result.kv ? { kv: result.kv } : {}),
   };
 }
 
@@ -177,11 +181,47 @@ export interface CellSummary extends CellKey {
   readonly violations: number;
   /** Seeds of the trials with violations (at most 10), to replay with `ballot sim`. */
   readonly violationSeeds: readonly number[];
+  /** With `--workload kv`: the clients' outcomes over the cell's trials; absent without. */
+  readonly kv?: KvCell;
+}
+
+/** The key-value workload over a cell's trials (each trial's `kv`; definitions in docs/invariants.md). */
+export interface KvCell {
+  /** Writes answered to their client, and those of them lost, over all trials. */
+  readonly acked: number;
+  readonly lostAcked: number;
+  /** Share of trials that lost any acknowledged write. */
+  readonly lostAckedShare: number;
+  /** Virtual ms per trial with no node able to accept a write. */
+  readonly unavailableMs: Summary;
+  /** Gets answered with a version older than one acknowledged before they were invoked, over all trials. */
+  readonly staleReads: number;
+  /** Share of trials with any stale read. */
+  readonly staleReadShare: number;
+  /** Trials whose history is not linearizable, and trials whose check ran out of steps. */
+  readonly notLinearizable: number;
+  readonly undecided: number;
+}
+
+function kvCell(trials: readonly TrialMetrics[]): KvCell | undefined {
+  const kvs = trials.flatMap((t) => (t.kv ? [t.kv] : []));
+  if (kvs.length === 0) return undefined;
+  return {
+    acked: kvs.reduce((sum, kv) => sum + kv.acked, 0),
+    lostAcked: kvs.reduce((sum, kv) => sum + kv.lostAcked, 0),
+    lostAckedShare: share(kvs.filter((kv) => kv.lostAcked > 0).length, kvs.length),
+    unavailableMs: summarize(kvs.map((kv) => kv.unavailableMs)),
+    staleReads: kvs.reduce((sum, kv) => sum + kv.staleReads, 0),
+    staleReadShare: share(kvs.filter((kv) => kv.staleReads > 0).length, kvs.length),
+    notLinearizable: kvs.filter((kv) => kv.linearizable === false).length,
+    undecided: kvs.filter((kv) => kv.linearizable === null).length,
+  };
 }
 
 export function summarizeCell(key: CellKey, trials: readonly TrialMetrics[]): CellSummary {
   const elections = trials.flatMap((t) => t.elections);
   const withViolations = trials.filter((t) => t.violations > 0);
+  const kvOf = kvCell(trials);
   return {
     ...key,
     trials: trials.length,
@@ -204,6 +244,7 @@ export function summarizeCell(key: CellKey, trials: readonly TrialMetrics[]): Ce
     durableBytes: Math.max(0, ...trials.map((t) => t.durableBytes)),
     violations: trials.reduce((sum, t) => sum + t.violations, 0),
     violationSeeds: withViolations.slice(0, 10).map((t) => t.seed),
+    ...(kvOf ? { kv: kvOf } : {}),
   };
 }
 

@@ -104,6 +104,27 @@ export function comparisonTables(result: CompareResult): Table[] {
     const largest = Math.max(...grid.scenarios.map((s) => cells.get(a, n, s)!.durableBytes));
     return `${info.initialDurableBytes} / ${largest}`;
   });
+  if (grid.workload) {
+    // The key-value workload's rows (docs/comparison.md, "With clients"): what replication costs the clients.
+    const kvCells = (a: string) => grid.scenarios.map((s) => cells.get(a, n, s)!.kv!);
+    const runsOf = (a: string) => grid.scenarios.reduce((sum, s) => sum + cells.get(a, n, s)!.trials, 0);
+    row('acknowledged writes lost, all scenarios: lost / acknowledged (runs with any)', (a) => {
+      const kv = kvCells(a);
+      const runs = grid.scenarios.reduce((sum, s) => sum + Math.round(cells.get(a, n, s)!.kv!.lostAckedShare * cells.get(a, n, s)!.trials), 0);
+      return `${kv.reduce((sum, c) => sum + c.lostAcked, 0)} / ${kv.reduce((sum, c) => sum + c.acked, 0)} (${runs} of ${runsOf(a)})`;
+    });
+    for (const scenario of grid.scenarios.filter((s) => s !== 'cold-start')) {
+      row(`time without a writable leader (${scenario}), p50 / p99 ms per run`, (a) => p50p99(cells.get(a, n, scenario)!.kv!.unavailableMs));
+    }
+    row('reads served stale, all scenarios: total (runs with any)', (a) => {
+      const runs = grid.scenarios.reduce((sum, s) => sum + Math.round(cells.get(a, n, s)!.kv!.staleReadShare * cells.get(a, n, s)!.trials), 0);
+      return `${kvCells(a).reduce((sum, c) => sum + c.staleReads, 0)} (${runs} of ${runsOf(a)})`;
+    });
+    row('histories not linearizable, all scenarios (undecided)', (a) => {
+      const kv = kvCells(a);
+      return `${kv.reduce((sum, c) => sum + c.notLinearizable, 0)} of ${runsOf(a)} (${kv.reduce((sum, c) => sum + c.undecided, 0)})`;
+    });
+  }
   row(`crashed voters tolerated (of ${n})`, (a) => String(result.algorithms.find((x) => x.name === a)!.faultsTolerated[n]));
   row('invariant violations (all scenarios)', (a) => String(grid.scenarios.reduce((sum, s) => sum + cells.get(a, n, s)!.violations, 0)));
   tables.push({

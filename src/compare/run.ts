@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { createRaft, findAlgorithm, type AnyAlgorithm, type RaftOptions, type Timing } from '../core/index.js';
 import { defaultDurationMs, simulate, type ScenarioName } from '../sim/index.js';
 import { scenarioPhaseMs } from '../sim/scenarios.js';
+import type { WorkloadOptions } from '../sim/workload.js';
 import { firstFaultMs, healMs, summarizeCell, trialMetrics, type CellKey, type CellSummary, type TrialMetrics } from './metrics.js';
 
 export interface CompareGrid {
@@ -22,6 +23,8 @@ export interface CompareGrid {
   readonly durationMs?: number;
   /** Raft's extensions (`--pre-vote`, `--check-quorum`, `--max-clock-drift`); default: the registry's raft. */
   readonly raft?: RaftOptions;
+  /** Key-value clients in every run (`--workload kv[:RATE]`): the writes lost, the time without a writable leader, the stale reads. */
+  readonly workload?: WorkloadOptions;
 }
 
 /** One piece of work: consecutive trials of one cell. */
@@ -30,6 +33,7 @@ export interface ChunkRequest extends CellKey {
   readonly lastSeed: number;
   readonly durationMs?: number;
   readonly raft?: RaftOptions;
+  readonly workload?: WorkloadOptions;
   readonly steadyTypes: readonly string[];
 }
 
@@ -90,6 +94,7 @@ export function runChunk(request: ChunkRequest): TrialMetrics[] {
       seed,
       scenario: request.scenario,
       ...(request.durationMs !== undefined ? { durationMs: request.durationMs } : {}),
+      ...(request.workload !== undefined ? { workload: request.workload } : {}),
     });
     // Each run's faults fall up to one heartbeat after the nominal times (its phase).
     const healAtMs = nominalHealMs === null ? null : nominalHealMs + scenarioPhaseMs(seed, algorithm.defaultTiming);
@@ -153,6 +158,7 @@ export async function runCompare(grid: CompareGrid, options: RunOptions = {}): P
         lastSeed: Math.min(grid.trials, first + CHUNK_TRIALS - 1),
         ...(grid.durationMs !== undefined ? { durationMs: grid.durationMs } : {}),
         ...(grid.raft !== undefined ? { raft: grid.raft } : {}),
+        ...(grid.workload !== undefined ? { workload: grid.workload } : {}),
         steadyTypes: steadyByName.get(key.algorithm)!,
       });
     }

@@ -123,7 +123,9 @@ export type ReplicationEvent =
   /**
    * Replace the state machine with `snapshot`, which holds every entry up to `index` (in `term`): a
    * snapshot the leader sent (Raft InstallSnapshot, ZAB SNAP) or the node's own one read back at start.
-   * `committed` events continue from index + 1.
+   * `committed` events continue from index + 1. The empty snapshot '' is the state machine before any
+   * entry: a Bully backup installs it at index 0 when it must take its coordinator's log and that log was
+   * never compacted.
    */
   | { readonly type: 'snapshot-installed'; readonly index: number; readonly term: number; readonly snapshot: string }
   /**

@@ -77,3 +77,12 @@ test('the largest command, carried in a message, fits one peer frame', async () 
   const frame = encodeFrame({ type: 'AppendEntries', term: 1, prevLogIndex: 1, prevLogTerm: 1, leaderCommit: 1, round: 1, entries: [{ term: 1, command }] });
   assert.notEqual(frame, null, 'a message with one largest command must fit a frame');
 });
+
+test('the empty snapshot restores the empty store (a backup taking a never-compacted log)', () => {
+  const store = new KvStore();
+  store.applyCommitted(1, encodeKvCommand({ op: 'put', key: 'k', value: 'v' }));
+  store.restore(0, '');
+  assert.equal(store.applied, 0);
+  assert.deepEqual(store.get('k'), { op: 'get', value: null, version: 0 });
+  assert.deepEqual(store.applyCommitted(1, encodeKvCommand({ op: 'put', key: 'k', value: 'w' })), { op: 'put', version: 1 });
+});

@@ -132,10 +132,17 @@ export class KvStore {
   }
 
   /**
-   * Replaces the store with `snapshot` (the `snapshot-installed` event), taken at `index`. Throws on a
+   * Replaces the store with `snapshot` (the `snapshot-installed` event), taken at `index` ('': the empty
+   * store, as a Bully backup installs when its coordinator's log, never compacted, replaces its own). Throws on a
    * malformed snapshot: it came from this node's own disk or an authenticated leader, so it is corruption.
    */
   restore(index: number, snapshot: string): void {
+    if (snapshot === '') {
+      // The empty snapshot is the state before any entry (src/core/types.ts, snapshot-installed).
+      this.keys.clear();
+      this.appliedIndex = index;
+      return;
+    }
     const parsed = JSON.parse(snapshot) as { entries?: unknown };
     if (!Array.isArray(parsed.entries)) throw new Error('kv: malformed snapshot');
     this.keys.clear();

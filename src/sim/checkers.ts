@@ -17,7 +17,8 @@ import { ZabSyncLimit } from './checkers/zab-sync-limit.js';
 import { roundMs, type Engine } from './engine.js';
 import { NO_VIOLATIONS, startsReign, type Checker, type SimEvent, type SimEventType } from './events.js';
 import { LeaseSafety } from './checkers/lease-safety.js';
-import { AckedDurable, LogAgreement } from './checkers/replication.js';
+import { AckedDurable, KvLinearizable, LogAgreement } from './checkers/replication.js';
+import type { Workload } from './workload.js';
 
 /**
  * Election safety: at most one leader per term (Raft), epoch (ZAB) or generation (Bully), checked at
@@ -164,6 +165,14 @@ function algorithmCheckers(engine: Engine): Checker[] {
  */
 function replicationCheckers(engine: Engine): Checker[] {
   return engine.algorithm.replication === 'consensus' ? [new LogAgreement(), new AckedDurable()] : [];
+}
+
+/**
+ * With a workload (`--workload kv`): for an algorithm that promises consensus, the clients' history
+ * must be linearizable. A primary–backup algorithm's history is checked and reported (`kv`), not flagged.
+ */
+export function workloadCheckers(engine: Engine, workload: Workload): Checker[] {
+  return engine.algorithm.replication === 'consensus' ? [new KvLinearizable(workload)] : [];
 }
 
 /** Every checker the simulator runs, in the order their violations are reported for one event (term-monotonic first). */

@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { algorithms } from '../core/algorithms.js';
 import { bullyStable } from '../core/bully/index.js';
 import type { AnyAlgorithm } from '../core/types.js';
-import { mutants, withMutant } from '../testing/mutants.js';
+import { bullyAsConsensus, mutants, replicationMutants, withMutant } from '../testing/mutants.js';
+import { replicationProofRuns, sweep, sweepRuns } from './sweep.js';
+import { DEFAULT_KV_RATE } from './workload.js';
 import { proposalRun } from '../testing/proposal-sweep.js';
-import { sweep } from './sweep.js';
 
 const SEEDS = 150;
 /** Runs with clients proposing (src/testing/proposal-sweep.ts), each a few times dearer than an election run. */
@@ -60,6 +61,23 @@ for (const mutant of mutants.filter((m) => m.workload === undefined)) {
     const report = withMutant(mutant, () =>
       sweep(mutant.algorithm, SEEDS, { stopWhen: (result) => result.violations.some((v) => v.invariant === mutant.caughtBy) }),
     );
+    assert.ok((report.caughtBy.get(mutant.caughtBy) ?? 0) > 0, `not caught by ${mutant.caughtBy} in ${report.runs} runs (caught by: ${[...report.caughtBy.keys()].join(', ') || 'nothing'})`);
+  });
+}
+
+/** The log checkers' proof runs (src/sim/sweep.ts): key-value clients, one follower bounce. */
+const PROOF_SEEDS = 20;
+const proofRuns = replicationProofRuns(bullyAsConsensus, PROOF_SEEDS, { rate: DEFAULT_KV_RATE });
+
+test(`Bully's replication, declared consensus, keeps the promise in the log checkers' ${PROOF_SEEDS} proof runs (no failover, no split brain)`, () => {
+  const report = sweepRuns(proofRuns, { withKv: true });
+  assert.equal(report.failed, 0, JSON.stringify(report.firstFailure?.result.violations[0]));
+  assert.ok(report.kv!.acked > PROOF_SEEDS * 100, 'the clients wrote');
+});
+
+for (const mutant of replicationMutants) {
+  test(`replication mutant ${mutant.name} (${mutant.rule}) is caught by ${mutant.caughtBy} in the proof runs`, () => {
+    const report = withMutant(mutant, () => sweepRuns(proofRuns, { stopWhen: (result) => result.violations.some((v) => v.invariant === mutant.caughtBy) }));
     assert.ok((report.caughtBy.get(mutant.caughtBy) ?? 0) > 0, `not caught by ${mutant.caughtBy} in ${report.runs} runs (caught by: ${[...report.caughtBy.keys()].join(', ') || 'nothing'})`);
   });
 }

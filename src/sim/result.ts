@@ -1,7 +1,7 @@
 /** The `ballot sim` result (the `--json` object, CONTRACT.md) of a run, from its parts. */
 import { roundMs, type Engine } from './engine.js';
 import { countsSince, type ElectionMetrics } from './metrics.js';
-import type { SimOptions, SimResult, TimelineEntry, Violation } from './types.js';
+import type { KvSummary, SimOptions, SimResult, TimelineEntry, Violation } from './types.js';
 
 /** TextEncoder rather than Buffer: the simulator also runs in the browser. */
 const utf8 = new TextEncoder();
@@ -13,6 +13,7 @@ export function simResult(
   metrics: ElectionMetrics,
   violations: Violation[],
   timeline: TimelineEntry[] | undefined,
+  kv?: KvSummary,
 ): SimResult {
   const { algorithm } = engine;
   // Key order is the output's: `ballot sim --json` is compared byte for byte (src/cli/sim-golden.test.ts).
@@ -38,6 +39,7 @@ export function simResult(
       durableBytes: utf8.encode(JSON.stringify(n.durable)).length,
     })),
     violations,
+    ...(kv ? { kv } : {}),
     ...(timeline ? { timeline } : {}),
   };
 }

@@ -9,7 +9,7 @@
  * (metrics.ts), the invariant checkers (checkers.ts) and the timeline (timeline.ts) follow one event
  * stream (events.ts); result.ts builds the `ballot sim` result.
  */
-import { defaultCheckers } from './checkers.js';
+import { defaultCheckers, workloadCheckers } from './checkers.js';
 import { Engine, roundMs } from './engine.js';
 import type { Checker, SimEvent, SimEventType, Subscriber } from './events.js';
 import { Faults } from './faults.js';
@@ -18,6 +18,7 @@ import { simResult } from './result.js';
 import { defaultDurationMs } from './scenarios.js';
 import type { Action } from './schedule.js';
 import { Timeline } from './timeline.js';
+import { Workload } from './workload.js';
 import type { SimOptions, Violation, SimResult, RunSnapshot, SimRun } from './types.js';
 
 export type {
@@ -68,6 +69,8 @@ class Simulation implements SimRun {
   private readonly metrics: ElectionMetrics;
   private readonly timeline: Timeline | null;
   private readonly checkers: CheckerSubscriber[];
+  /** The key-value clients and the nodes' stores (`options.workload`), or null. */
+  private readonly workload: Workload | null;
   /** Event type → the subscribers that read it, in the order they are called (see the constructor). */
   private readonly routes = new Map<SimEventType, Subscriber[]>();
   private readonly violations: Violation[] = [];
@@ -83,12 +86,14 @@ class Simulation implements SimRun {
     this.metrics = new ElectionMetrics(engine, (event) => this.publish(event));
     this.timeline = options.timeline ? new Timeline(engine) : null;
     const report = (checker: Checker, details: readonly string[]) => this.report(checker.name, details);
-    this.checkers = defaultCheckers(engine).map((checker) => new CheckerSubscriber(checker, report));
+    this.workload = options.workload ? new Workload(engine, options.seed, options.workload) : null;
+    this.checkers = [...defaultCheckers(engine), ...(this.workload ? workloadCheckers(engine, this.workload) : [])].map((checker) => new CheckerSubscriber(checker, report));
     // The order is part of the text output, as it was when all this was one class: for a node's new
     // status, a term going back is reported before the line "N becomes leader", election safety after
     // it; the metrics come last, so what they derive (dual leaders, a lost leader) follows the cause.
     const [termMonotonic, ...otherCheckers] = this.checkers;
-    const ordered = [termMonotonic!, ...(this.timeline ? [this.timeline] : []), ...otherCheckers, this.metrics];
+    // The workload's hosts come last: they act on what the nodes reported after every checker saw it.
+    const ordered = [termMonotonic!, ...(this.timeline ? [this.timeline] : []), ...otherCheckers, this.metrics, ...(this.workload ? [this.workload] : [])];
     for (const subscriber of ordered) {
       for (const type of subscriber.wants) {
         const route = this.routes.get(type);
@@ -120,13 +125,25 @@ class Simulation implements SimRun {
   }
 
   step(): boolean {
-    if (!this.engine.step()) return false;
+    // A client's action runs before the engine's events of a later instant (at one instant, the engine's first).
+    const clientAt = this.workload?.nextTime() ?? Infinity;
+    if (clientAt < this.engine.nextTime()) {
+      this.engine.now = Math.max(this.engine.now, clientAt);
+      this.workload!.step();
+    } else if (!this.engine.step()) {
+      return false;
+    }
     this.metrics.settle();
     return true;
   }
 
+  /** The time of the next event: the engine's or a client's. */
+  private nextTime(): number {
+    return Math.min(this.engine.nextTime(), this.workload?.nextTime() ?? Infinity);
+  }
+
   stepUntil(timeMs: number): void {
-    while (this.engine.nextTime() <= timeMs) this.step();
+    while (this.nextTime() <= timeMs) this.step();
     this.engine.now = Math.max(this.engine.now, timeMs);
   }
 
@@ -160,11 +177,12 @@ class Simulation implements SimRun {
 
   finish(): SimResult {
     this.metrics.finish();
+    const kv = this.workload?.finish();
     for (const { checker } of this.checkers) {
       const details = checker.finish?.();
       if (details && details.length > 0) this.report(checker.name, details);
     }
-    return simResult(this.options, this.durationMs, this.engine, this.metrics, this.violations, this.timeline?.entries);
+    return simResult(this.options, this.durationMs, this.engine, this.metrics, this.violations, this.timeline?.entries, kv);
   }
 
   // ---- the stream ---------------------------------------------------------------------------------

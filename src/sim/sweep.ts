@@ -5,10 +5,12 @@
  * scale. docs/invariants.md reports its numbers.
  */
 import type { History, HistoryRun } from '../core/history.js';
+import { majority } from '../core/quorum.js';
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
 import { Prng } from './prng.js';
 import type { Action } from './schedule.js';
 import { simulate, type SimOptions, type SimResult } from './simulation.js';
+import type { WorkloadOptions } from './workload.js';
 
 /**
  * Histories of several terms that Raft can reach: every node holds a prefix of one log (runs of terms
@@ -40,12 +42,31 @@ function prefix(runs: readonly HistoryRun[], length: number): HistoryRun[] {
   return out;
 }
 
-/** One run of the sweep: seed → options (3 to 9 voters; histories for half the seeds). */
-export function sweepOptions(algorithm: AnyAlgorithm, seed: number): SimOptions {
+/** One run of the sweep: seed → options (3 to 9 voters; histories for half the seeds; clients with a workload). */
+export function sweepOptions(algorithm: AnyAlgorithm, seed: number, workload?: WorkloadOptions): SimOptions {
   const nodes = 3 + (seed % 7);
-  const history = algorithm.name === 'bully' ? undefined : sweepHistories(seed, nodes);
-  return { algorithm, nodes, seed, scenario: 'random', ...(history ? { history } : {}) };
+  const drawn = algorithm.name === 'bully' ? undefined : sweepHistories(seed, nodes);
+  const history = drawn && workload ? reachable(drawn, nodes) : drawn;
+  return { algorithm, nodes, seed, scenario: 'random', ...(history ? { history } : {}), ...(workload ? { workload } : {}) };
 }
+
+/**
+ * Histories a cluster can have reached, for runs whose clients write: the entries of the last term
+ * were written by a leader that a majority had voted for, so a majority knows that term (Raft §5.2:
+ * currentTerm only grows; a node's term here is its history's last). The drawn prefixes need not say
+ * so: a node that only holds term 1 could then lead term 2 again and write a second, different entry
+ * at an index another node's history already holds in term 2 — an election run cannot tell (history
+ * entries are all the same no-op), a run with client commands can. The lowest ids of a majority get
+ * the whole log.
+ */
+function reachable(histories: ReadonlyMap<NodeId, History>, nodes: number): ReadonlyMap<NodeId, History> {
+  const longest = [...histories.values()].reduce<History>((best, history) => (total(history) > total(best) ? history : best), []);
+  const result = new Map(histories);
+  for (let id = 1; id <= majority(nodes); id++) result.set(id, longest);
+  return result;
+}
+
+const total = (history: History): number => (typeof history === 'number' ? history : history.reduce((sum, run) => sum + run.entries, 0));
 
 /**
  * Schedules aimed at what the nemesis rarely makes:
@@ -102,6 +123,22 @@ export interface SweepReport {
   readonly dualLeaderRuns: number;
   /** The first failing run, to replay. */
   readonly firstFailure: { readonly options: SimOptions; readonly result: SimResult } | null;
+  /** With a workload: what the clients saw, summed over the runs (null without one). */
+  readonly kv: KvSweep | null;
+}
+
+/** The key-value workload's measurements over a sweep (each run's `kv`, docs/invariants.md). */
+export interface KvSweep {
+  readonly ops: number;
+  readonly acked: number;
+  readonly lostAcked: number;
+  /** Runs that lost an acknowledged write. */
+  readonly lostAckedRuns: number;
+  /** Runs whose history is not linearizable, and runs whose check ran out of steps. */
+  readonly notLinearizable: number;
+  readonly undecided: number;
+  readonly staleReads: number;
+  readonly unavailableMs: number;
 }
 
 /**
@@ -111,14 +148,42 @@ export interface SweepReport {
 export function sweep(
   algorithm: AnyAlgorithm,
   seeds: number,
-  { targeted = true, stopWhen, firstSeed = 1 }: { targeted?: boolean; stopWhen?: (result: SimResult) => boolean; firstSeed?: number } = {},
+  {
+    targeted = true,
+    stopWhen,
+    firstSeed = 1,
+    workload,
+  }: { targeted?: boolean; stopWhen?: (result: SimResult) => boolean; firstSeed?: number; workload?: WorkloadOptions } = {},
 ): SweepReport {
+  const all: SimOptions[] = [];
+  for (let seed = firstSeed; seed < firstSeed + seeds; seed++) all.push(sweepOptions(algorithm, seed, workload));
+  if (targeted) all.push(...targetedRuns(algorithm).map((options) => (workload ? { ...options, workload } : options)));
+  return sweepRuns(all, { ...(stopWhen ? { stopWhen } : {}), withKv: workload !== undefined });
+}
+
+/**
+ * Runs where Bully's primary–backup replication keeps the consensus promise, the proof runs of the
+ * log checkers' Bully mutants (src/testing/mutants.ts, replicationMutants): key-value clients, no fault
+ * but one bounce of the lowest id (down 2 s, long enough for the coordinator to compact past its log),
+ * which neither changes the coordinator nor loses a write. A correct Bully declared 'consensus' passes
+ * every one; a broken replication is caught by the log checkers.
+ */
+export function replicationProofRuns(algorithm: AnyAlgorithm, seeds: number, workload: WorkloadOptions): SimOptions[] {
+  const runs: SimOptions[] = [];
+  for (let seed = 1; seed <= seeds; seed++) {
+    const nodes = 3 + (seed % 7);
+    const schedule: Action[] = [{ atMs: 3000, do: 'crash', node: 1 }, { atMs: 5000, do: 'restart', node: 1 }];
+    runs.push({ algorithm, nodes, seed, schedule, scheduleName: 'follower-bounce', workload });
+  }
+  return runs;
+}
+
+/** Runs each of `all` and counts what broke (see `sweep`). */
+export function sweepRuns(all: readonly SimOptions[], { stopWhen, withKv = false }: { stopWhen?: (result: SimResult) => boolean; withKv?: boolean } = {}): SweepReport {
   const caughtBy = new Map<string, number>();
   let failed = 0;
   let firstFailure: SweepReport['firstFailure'] = null;
-  const all: SimOptions[] = [];
-  for (let seed = firstSeed; seed < firstSeed + seeds; seed++) all.push(sweepOptions(algorithm, seed));
-  if (targeted) all.push(...targetedRuns(algorithm));
+  const kv = { ops: 0, acked: 0, lostAcked: 0, lostAckedRuns: 0, notLinearizable: 0, undecided: 0, staleReads: 0, unavailableMs: 0 };
   let runs = 0;
   let leaseOverlapMs = 0;
   let leaseOverlapRuns = 0;
@@ -135,11 +200,21 @@ export function sweep(
       dualLeaderMs += result.dualLeaderMs;
       dualLeaderRuns++;
     }
+    if (result.kv) {
+      kv.ops += result.kv.ops;
+      kv.acked += result.kv.acked;
+      kv.lostAcked += result.kv.lostAcked;
+      if (result.kv.lostAcked > 0) kv.lostAckedRuns++;
+      if (result.kv.linearizable === false) kv.notLinearizable++;
+      if (result.kv.linearizable === null) kv.undecided++;
+      kv.staleReads += result.kv.staleReads;
+      kv.unavailableMs += result.kv.unavailableMs;
+    }
     if (result.violations.length === 0) continue;
     failed++;
     firstFailure ??= { options, result };
     for (const invariant of new Set(result.violations.map((v) => v.invariant))) caughtBy.set(invariant, (caughtBy.get(invariant) ?? 0) + 1);
     if (stopWhen?.(result)) break;
   }
-  return { runs, caughtBy, failed, leaseOverlapMs, leaseOverlapRuns, dualLeaderMs, dualLeaderRuns, firstFailure };
+  return { runs, caughtBy, failed, leaseOverlapMs, leaseOverlapRuns, dualLeaderMs, dualLeaderRuns, firstFailure, kv: withKv ? kv : null };
 }

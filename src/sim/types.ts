@@ -45,6 +45,11 @@ export interface SimOptions {
   readonly closedConnections?: boolean;
   /** Collect a human-readable timeline (off for sweeps and benchmarks). */
   readonly timeline?: boolean;
+  /**
+   * Drive key-value clients through the run (`--workload kv[:RATE]`, src/sim/workload.ts): the history
+   * is checked at the end and summed up in the result's `kv`. Absent: no client, the run as always.
+   */
+  readonly workload?: WorkloadOptions;
 }
 
 export interface LeaderRecord {
@@ -133,6 +138,34 @@ export type TimelineEntry = { readonly atMs: number; readonly text: string } & (
 
 export type TimelineKind = TimelineEntry['kind'];
 
+/** The key-value workload of a run (`--workload kv[:RATE]`, src/sim/workload.ts). */
+export interface WorkloadOptions {
+  /** Operations per second (virtual), all clients together. */
+  readonly rate: number;
+  readonly clients?: number;
+  readonly keys?: number;
+  /** A client gives an operation up after this long without an answer, ms. */
+  readonly timeoutMs?: number;
+  /** Hosts compact their log every this many applied entries. */
+  readonly compactEvery?: number;
+}
+
+/** `--json`'s `kv` (docs/reference.md; each field defined in docs/invariants.md, "The key-value workload"). */
+export interface KvSummary {
+  /** Operations the clients invoked (each once, however often it was sent again). */
+  readonly ops: number;
+  /** Writes (put, delete, cas) answered to their client. */
+  readonly acked: number;
+  /** Answered writes whose entry (index, term) is not the one the leader at the end applied at that index. */
+  readonly lostAcked: number;
+  /** Whether the history is linearizable; null when the check ran out of its step budget. */
+  readonly linearizable: boolean | null;
+  /** Gets that returned a version below one a write on that key had been answered with before the get was invoked. */
+  readonly staleReads: number;
+  /** Virtual time during which no live, running node believed it led (no node could accept a write). */
+  readonly unavailableMs: number;
+}
+
 /** The `--json` object of `ballot sim` (CONTRACT.md). */
 export interface SimResult {
   readonly algorithm: string;
@@ -151,6 +184,8 @@ export interface SimResult {
   readonly leaseOverlapMs: number;
   readonly final: FinalStatus[];
   readonly violations: Violation[];
+  /** Only with a workload (`--workload kv`): what the clients saw (src/sim/workload.ts, KvSummary). */
+  readonly kv?: KvSummary;
   /** Only when `timeline: true` was asked for; not part of the JSON output. */
   readonly timeline?: TimelineEntry[];
 }

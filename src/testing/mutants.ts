@@ -252,6 +252,47 @@ export const mutants: readonly Mutant[] = [
   },
 ];
 
+/**
+ * Bully's replication declared to promise consensus: what the log checkers (src/sim/checkers/
+ * replication.ts) judge in the mutants below. Correct, it keeps that promise in runs without a failover
+ * or a split brain (replicationProofRuns, src/sim/sweep.ts): a broken replication is caught there.
+ */
+export const bullyAsConsensus: AnyAlgorithm = { ...asAny(bully), replication: 'consensus' };
+
+/**
+ * Broken replications for the log checkers, until the Raft and ZAB mutants (raft-commit-previous-term,
+ * zab-commit-before-quorum) join the catalog with those cores' replication: each is Bully's
+ * replication with one rule broken, swept over replicationProofRuns, where the correct Bully passes.
+ */
+export const replicationMutants: readonly Mutant[] = [
+  {
+    name: 'bully-backup-ignores-copy-order',
+    rule: "Primary–backup in order (Raft §5.3's AppendEntries consistency check): a backup appends a copy only directly after its last entry",
+    algorithm: bullyAsConsensus,
+    caughtBy: 'acked-durable',
+    // A copy ahead of the backup's log is appended at the backup's next index, whatever its own index:
+    // two copies that overtake each other on the network land at each other's places.
+    apply: () => patch(BullyNode.prototype, 'handleCopy', (original) => function (this: Internals, now: number, from: NodeId, copy: { index: number; prevTerm: number }) {
+      const last = (this.lastIndex as () => number).call(this);
+      const inOrder = { ...copy, index: last + 1, prevTerm: (this.lastTerm as () => number).call(this) };
+      return original(this, now, from, copy.index > last ? inOrder : copy);
+    }),
+  },
+  {
+    name: 'bully-sync-forgets-snapshot-event',
+    rule: 'The replication interface (src/core/types.ts): a node that replaces its state with a snapshot reports snapshot-installed before the committed entries that follow it',
+    algorithm: bullyAsConsensus,
+    caughtBy: 'log-agreement',
+    // A backup that takes the coordinator's snapshot and log reports the entries but not the snapshot:
+    // its host's state machine goes on from where it was, and its committed indexes jump.
+    apply: () => patch(BullyNode.prototype, 'handleSync', (original) => function (this: Internals, ...args: unknown[]) {
+      const out = this.out as { emit(event: { type: string }): void; persist(state: unknown): void; send(to: NodeId, message: unknown): void };
+      const silent = { emit: (event: { type: string }) => (event.type === 'snapshot-installed' ? undefined : out.emit(event)), persist: (state: unknown) => out.persist(state), send: (to: NodeId, message: unknown) => out.send(to, message) };
+      return withField(this, 'out', silent, () => original(this, ...args));
+    }),
+  },
+];
+
 /** Runs `body` with `mutant` applied, restoring the correct core afterwards (even on failure). */
 export function withMutant<T>(mutant: Mutant, body: () => T): T {
   const undo = mutant.apply();

@@ -9,6 +9,9 @@ test('only the browser-side modules of dist/ and zod are reachable', () => {
   const zod = '/x/node_modules/zod';
   assert.match(resolvePath('/dist/sim/simulation.js', zod) ?? '', /dist[\\/]sim[\\/]simulation\.js$/);
   assert.match(resolvePath('/dist/core/raft/raft.js', zod) ?? '', /dist[\\/]core[\\/]raft[\\/]raft\.js$/);
+  // The simulator's workload hosts the key-value store and checks its history (issue 15).
+  assert.match(resolvePath('/dist/kv/store.js', zod) ?? '', /dist[\\/]kv[\\/]store\.js$/);
+  assert.match(resolvePath('/dist/check/checker.js', zod) ?? '', /dist[\\/]check[\\/]checker\.js$/);
   assert.equal(resolvePath('/vendor/zod/v4/classic/external.js', zod), '/x/node_modules/zod/v4/classic/external.js');
   for (const bad of [
     '/dist/runtime/node.js',

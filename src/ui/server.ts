@@ -25,7 +25,7 @@ export interface UiServer {
 /** dist/ (this file is dist/ui/server.js). */
 const distRoot = fileURLToPath(new URL('..', import.meta.url));
 /** The directories of dist/ the page may load: what runs in the browser, never the runtime or the CLI. */
-const servedDist = ['core', 'sim', 'ui'];
+const servedDist = ['core', 'sim', 'ui', 'check', 'kv'];
 
 function zodRoot(): string {
   return dirname(createRequire(import.meta.url).resolve('zod/package.json'));

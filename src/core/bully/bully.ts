@@ -25,6 +25,16 @@
  * That keeps the generation a sound fencing token: two coordinators never share one, even in a split
  * brain, and the later reign always carries the larger number. What Bully does NOT promise is one
  * coordinator at a time: a partition crowns one on each side (measured as dual-leader time).
+ *
+ * Replication (issue 15) is primary–backup with asynchronous copies, the way Bully-elected systems
+ * replicate: the coordinator appends a proposal to its log, applies it and acknowledges it at once
+ * (`proposed`, then `committed`), then sends a Copy to every other member without waiting. A backup
+ * appends copies in order; a backup that misses one, or that holds another coordinator's log, learns it
+ * from the coordinator's heartbeat (its last entry) and asks (SyncRequest): the coordinator's log wins
+ * (Sync: the entries after the backup's last one when that one is in the coordinator's log, else the
+ * coordinator's snapshot and log, which replace the backup's). So whatever a coordinator acknowledged
+ * and no new coordinator holds is lost, and under a split brain both sides acknowledge writes: the
+ * simulator's workload measures the losses (docs/algorithms/bully.md, "Replication").
  */
 import { believable, MAX_TERM, MAX_TERM_STEP } from '../bounds.js';
 import { OutputBuffer } from '../output.js';
@@ -38,8 +48,9 @@ import {
   type Output,
   type Random,
   type Status,
+  type Command,
 } from '../types.js';
-import type { BullyDurable, BullyMessage } from './messages.js';
+import { MAX_SYNC_ENTRIES, type BullyDurable, type BullyEntry, type BullyMessage, type Copy, type Heartbeat, type Sync, type SyncRequest } from './messages.js';
 
 export type BullyRole = 'leader' | 'follower' | 'electing';
 
@@ -97,6 +108,18 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
   /** Coordinator: when the next heartbeat is due. */
   private heartbeatDeadline = Infinity;
 
+  // Durable: the log. Every entry in it has been applied (reported `committed`) by this incarnation.
+  /** The snapshot the host last handed over (`compact`), holding every entry up to its index. */
+  private snapshotIndex: number;
+  private snapshotTerm: number;
+  private snapshotData: string;
+  /** The entries after the snapshot: entries[i] is at index snapshotIndex + 1 + i. */
+  private entries: BullyEntry[];
+  /** Follower: the generation of the reign it follows (copies of other reigns are stale). */
+  private followedGeneration = -1;
+  /** Follower: when it last asked its coordinator for entries (at most once per heartbeat interval). */
+  private syncRequestedAt = -Infinity;
+
   constructor(config: NodeConfig, durable: BullyDurable, random: Random, now: number, options: BullyOptions) {
     if (!config.voters.includes(config.id)) throw new Error(`bully: node ${config.id} is not a member (bully has no non-voting members)`);
     if (config.observers.length > 0) throw new Error('bully: no non-voting members (observers) are supported');
@@ -110,6 +133,13 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
     this.lower = config.voters.filter((v) => v < config.id);
     this.others = config.voters.filter((v) => v !== config.id);
     this.generation = durable.generation;
+    this.snapshotIndex = durable.snapshot?.index ?? 0;
+    this.snapshotTerm = durable.snapshot?.term ?? 0;
+    this.snapshotData = durable.snapshot?.data ?? '';
+    this.entries = [...(durable.log ?? [])];
+    // A new incarnation applies its log again (the interface: snapshot first, then every entry after it).
+    if (durable.snapshot !== undefined) this.out.emit({ type: 'snapshot-installed', index: this.snapshotIndex, term: this.snapshotTerm, snapshot: this.snapshotData });
+    this.entries.forEach((entry, i) => this.out.emit({ type: 'committed', index: this.snapshotIndex + 1 + i, term: entry.term, command: entry.command }));
     // Garcia-Molina: a node that starts or recovers holds an election at once; its deadline is now, so
     // the host's first tick starts it (the constructor itself sends nothing). In stable mode it first
     // listens for a live coordinator's heartbeat for one detection timeout.
@@ -142,8 +172,20 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
         this.handleAlive(now, from);
         break;
       case 'Victory':
+        this.handleClaim(now, from, message.generation);
+        break;
       case 'Heartbeat':
         this.handleClaim(now, from, message.generation);
+        this.compareLogs(now, from, message);
+        break;
+      case 'Copy':
+        this.handleCopy(now, from, message);
+        break;
+      case 'SyncRequest':
+        this.handleSyncRequest(from, message);
+        break;
+      case 'Sync':
+        this.handleSync(from, message);
         break;
     }
     // A coordinator whose reign is older than a generation it has just heard of declares again, above
@@ -158,6 +200,46 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
    */
   peerDown(now: number, peer: NodeId): void {
     if (this.role === 'follower' && peer === this.leader) this.startElection(now, peer);
+  }
+
+  /**
+   * A client's write: the coordinator appends, applies and acknowledges it at once, then copies it to
+   * every other member without waiting (primary–backup with asynchronous copies). Anyone else refuses
+   * and names the coordinator it follows.
+   */
+  propose(_now: number, id: number, command: Command): void {
+    if (this.role !== 'leader') {
+      this.out.emit({ type: 'request-refused', id, leader: this.leader });
+      return;
+    }
+    const prevTerm = this.lastTerm();
+    const index = this.lastIndex() + 1;
+    this.entries.push({ term: this.reign, command });
+    this.persist();
+    this.out.emit({ type: 'proposed', id, index, term: this.reign });
+    this.out.emit({ type: 'committed', index, term: this.reign, command });
+    const entry = this.entries[this.entries.length - 1]!;
+    for (const to of this.others) this.out.send(to, { type: 'Copy', generation: this.reign, index, prevTerm, entry });
+  }
+
+  /**
+   * A client's read: the coordinator serves it from what it has applied, at once. It does not check
+   * that it still leads (Bully has no quorum to ask), so across a split brain a read may miss writes
+   * the other coordinator acknowledged: not linearizable, and the workload shows it.
+   */
+  read(_now: number, id: number): void {
+    if (this.role === 'leader') this.out.emit({ type: 'read-ready', id, index: this.lastIndex() });
+    else this.out.emit({ type: 'request-refused', id, leader: this.leader });
+  }
+
+  /** The host's state machine holds everything up to `index` in `snapshot`: drop those entries. */
+  compact(_now: number, index: number, snapshot: string): void {
+    if (index <= this.snapshotIndex || index > this.lastIndex()) return;
+    this.snapshotTerm = this.termAt(index)!;
+    this.entries = this.entries.slice(index - this.snapshotIndex);
+    this.snapshotIndex = index;
+    this.snapshotData = snapshot;
+    this.persist();
   }
 
   tick(now: number): void {
@@ -233,7 +315,7 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
       if (from > this.id) {
         // Two coordinators: the higher id wins (a healed partition, or a higher id came back).
         if (stale) this.challenge(now, from);
-        else this.follow(now, from);
+        else this.follow(now, from, generation);
       } else if (this.generation > this.reign) {
         // A lower coordinator with a newer generation than our reign: declare a new reign, above it
         // (done by `receive`), so that it and its followers come over to us.
@@ -245,7 +327,7 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
       return;
     }
     if (from > this.id || this.mode === 'stable') {
-      if (!stale) this.follow(now, from);
+      if (!stale) this.follow(now, from, generation);
       // A stale claim while we follow a live coordinator: ignore it. Our coordinator hears the claimant
       // too and settles it (challenging it, or telling it to step down); if every follower challenged
       // every stale claim, two coordinators behind a one-way link failure would bump each other's
@@ -328,7 +410,8 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
     this.heartbeatDeadline = now + this.config.timing.heartbeatMs;
   }
 
-  private follow(now: number, coordinator: NodeId): void {
+  private follow(now: number, coordinator: NodeId, generation: number): void {
+    this.followedGeneration = generation;
     this.role = 'follower';
     this.heartbeatDeadline = Infinity;
     this.setLeader(coordinator);
@@ -352,8 +435,105 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
   }
 
   private sendHeartbeats(now: number): void {
-    for (const to of this.others) this.out.send(to, { type: 'Heartbeat', generation: this.reign });
+    const heartbeat: Heartbeat = { type: 'Heartbeat', generation: this.reign, lastIndex: this.lastIndex(), lastTerm: this.lastTerm() };
+    for (const to of this.others) this.out.send(to, heartbeat);
     this.heartbeatDeadline = now + this.config.timing.heartbeatMs;
+  }
+
+  // ---- replication (primary–backup) ---------------------------------------------------------------
+
+  /** Whether `from` is the coordinator this node follows, in the reign `generation`. */
+  private follows(from: NodeId, generation: number): boolean {
+    return this.role === 'follower' && this.leader === from && generation === this.followedGeneration;
+  }
+
+  /** The coordinator's heartbeat names its last entry: a backup whose log ends elsewhere asks for entries. */
+  private compareLogs(now: number, from: NodeId, heartbeat: Heartbeat): void {
+    if (!this.follows(from, heartbeat.generation)) return;
+    if (heartbeat.lastIndex !== this.lastIndex() || heartbeat.lastTerm !== this.lastTerm()) this.requestSync(now, from);
+  }
+
+  /** A copy from the coordinator: appended (and applied) only right after this log's last entry. */
+  private handleCopy(now: number, from: NodeId, copy: Copy): void {
+    if (!this.follows(from, copy.generation)) return; // another reign's copy: stale
+    const last = this.lastIndex();
+    if (copy.index <= last) return; // held already (a sync brought it, or a duplicate)
+    if (copy.index !== last + 1 || copy.prevTerm !== this.lastTerm()) {
+      this.requestSync(now, from); // a copy was lost or overtaken, or this log is another coordinator's
+      return;
+    }
+    this.append([copy.entry]);
+  }
+
+  /** Asks the coordinator for what follows this log's last entry, at most once per heartbeat interval. */
+  private requestSync(now: number, coordinator: NodeId): void {
+    if (now - this.syncRequestedAt < this.config.timing.heartbeatMs) return;
+    this.syncRequestedAt = now;
+    this.out.send(coordinator, { type: 'SyncRequest', generation: this.generation, index: this.lastIndex(), term: this.lastTerm() });
+  }
+
+  /**
+   * The coordinator's log wins: if the backup's last entry is in it, the entries after that one;
+   * otherwise (another coordinator's entries, or compacted away here) the snapshot and the log.
+   */
+  private handleSyncRequest(from: NodeId, request: SyncRequest): void {
+    if (this.role !== 'leader') return;
+    const { index, term } = request;
+    if (index >= this.snapshotIndex && index <= this.lastIndex() && this.termAt(index) === term) {
+      const start = index - this.snapshotIndex;
+      this.out.send(from, { type: 'Sync', generation: this.reign, index, term, snapshot: [], entries: this.entries.slice(start, start + MAX_SYNC_ENTRIES) });
+    } else {
+      const entries = this.entries.slice(0, MAX_SYNC_ENTRIES);
+      this.out.send(from, { type: 'Sync', generation: this.reign, index: this.snapshotIndex, term: this.snapshotTerm, snapshot: [this.snapshotData], entries });
+    }
+  }
+
+  private handleSync(from: NodeId, sync: Sync): void {
+    if (!this.follows(from, sync.generation)) return;
+    const lastIndex = sync.index + sync.entries.length;
+    const lastTerm = sync.entries.length > 0 ? sync.entries[sync.entries.length - 1]!.term : sync.term;
+    // Already held (a duplicate, or copies came first): entries of one reign at one index are one prefix.
+    if (this.termAt(lastIndex) === lastTerm) return;
+    const [snapshot] = sync.snapshot;
+    if (snapshot === undefined) {
+      if (this.termAt(sync.index) !== sync.term || sync.index !== this.lastIndex()) return; // this log moved since it asked
+      this.append(sync.entries);
+      return;
+    }
+    // The coordinator's log replaces this one: what this node applied beyond it is lost.
+    this.snapshotIndex = sync.index;
+    this.snapshotTerm = sync.term;
+    this.snapshotData = snapshot;
+    this.entries = [];
+    this.out.emit({ type: 'snapshot-installed', index: sync.index, term: sync.term, snapshot });
+    this.append(sync.entries);
+    if (sync.entries.length === 0) this.persist();
+    this.syncRequestedAt = -Infinity; // more may follow (MAX_SYNC_ENTRIES): ask again at the next heartbeat
+  }
+
+  /** Appends entries after the last one, applies them (`committed`) and makes them durable. */
+  private append(entries: readonly BullyEntry[]): void {
+    if (entries.length === 0) return;
+    for (const entry of entries) {
+      this.entries.push(entry);
+      this.out.emit({ type: 'committed', index: this.lastIndex(), term: entry.term, command: entry.command });
+    }
+    this.persist();
+  }
+
+  private lastIndex(): number {
+    return this.snapshotIndex + this.entries.length;
+  }
+
+  private lastTerm(): number {
+    return this.entries.length > 0 ? this.entries[this.entries.length - 1]!.term : this.snapshotTerm;
+  }
+
+  /** The generation of the entry at `index`, or undefined when it is not in the log (or compacted away). */
+  private termAt(index: number): number | undefined {
+    if (index === this.snapshotIndex) return this.snapshotTerm;
+    if (index < this.snapshotIndex || index > this.lastIndex()) return undefined;
+    return this.entries[index - this.snapshotIndex - 1]!.term;
   }
 
   // ---- helpers ------------------------------------------------------------------------------------
@@ -379,7 +559,10 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
     this.leader = leader;
   }
 
+  /** The whole durable state; the log's fields only once there is a log (a node that never replicated writes what it always did). */
   private persist(): void {
-    this.out.persist({ generation: this.generation });
+    const snapshot = this.snapshotIndex > 0 || this.snapshotData !== '' ? { snapshot: { index: this.snapshotIndex, term: this.snapshotTerm, data: this.snapshotData } } : {};
+    const log = this.entries.length > 0 ? { log: this.entries } : {};
+    this.out.persist({ generation: this.generation, ...snapshot, ...log });
   }
 }

@@ -1,6 +1,18 @@
 import type { Algorithm, NodeId } from '../types.js';
 import { BullyNode, type BullyOptions } from './bully.js';
-import { bullyMessageTypes, type BullyDurable, type BullyMessage } from './messages.js';
+import {
+  bullyMessageTypes,
+  MAX_BULLY_COMMAND_LENGTH,
+  MAX_BULLY_LOG_ENTRIES,
+  MAX_BULLY_SNAPSHOT_LENGTH,
+  MAX_SYNC_ENTRIES,
+  type BullyDurable,
+  type BullyMessage,
+} from './messages.js';
+import type { FieldShape } from '../shapes.js';
+
+/** A log entry on the wire and on disk. */
+const entryShape: FieldShape = { object: { term: 'term', command: { text: MAX_BULLY_COMMAND_LENGTH } } };
 
 export * from './messages.js';
 export { BullyNode, nextGeneration, type BullyMode, type BullyOptions, type BullyRole } from './bully.js';
@@ -21,15 +33,26 @@ export function createBully(options: BullyOptions): Algorithm<BullyMessage, Bull
     // plus the Victory's trip). Failover: detection, plus T when a lower id notices first.
     defaultTiming: { electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, heartbeatMs: 50 },
     messageTypes: bullyMessageTypes,
-    heartbeatTypes: ['Heartbeat'],
+    // A settled cluster with clients keeps copying too: replication's messages are no election's cost.
+    heartbeatTypes: ['Heartbeat', 'Copy', 'SyncRequest', 'Sync'],
     boundedCounters: ['generation'],
-  messageShapes: {
+    messageShapes: {
       Election: { generation: 'term' },
       Alive: { generation: 'term' },
       Victory: { generation: 'term' },
-      Heartbeat: { generation: 'term' },
+      Heartbeat: { generation: 'term', lastIndex: 'nat', lastTerm: 'term' },
+      Copy: { generation: 'term', index: 'nat', prevTerm: 'term', entry: entryShape },
+      SyncRequest: { generation: 'term', index: 'nat', term: 'term' },
+      Sync: { generation: 'term', index: 'nat', term: 'term', snapshot: { list: { text: MAX_BULLY_SNAPSHOT_LENGTH }, max: 1 }, entries: { list: entryShape, max: MAX_SYNC_ENTRIES } },
     },
-    durableShape: { generation: 'term' },
+    durableShape: {
+      generation: 'term',
+      snapshot: { optional: { object: { index: 'nat', term: 'term', data: { text: MAX_BULLY_SNAPSHOT_LENGTH } } } },
+      log: { optional: { list: entryShape, max: MAX_BULLY_LOG_ENTRIES } },
+    },
+    // The coordinator acknowledges a write before any copy exists (docs/algorithms/bully.md,
+    // "Replication"): a failover or a split brain loses acknowledged writes, measured, not flagged.
+    replication: 'primary-backup',
     roles: ['leader', 'follower', 'electing'],
     supportsObservers: false,
     // n−2 Victory messages when the second-highest id notices first, O(n²) when the lowest does (Garcia-Molina 1982).

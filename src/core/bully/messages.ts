@@ -26,17 +26,85 @@ export interface Victory {
   readonly generation: number;
 }
 
-/** The coordinator's heartbeat to every other member. No answer is needed: only followers detect loss. */
+/**
+ * The coordinator's heartbeat to every other member. No answer is needed: only followers detect loss.
+ * It also names the coordinator's last log entry, so a backup that missed a copy, or holds another
+ * coordinator's log, asks for what it lacks (SyncRequest).
+ */
 export interface Heartbeat {
   readonly type: 'Heartbeat';
   readonly generation: number;
+  /** The coordinator's last log index (0: its log is empty). */
+  readonly lastIndex: number;
+  /** The generation of that entry (0 for none). */
+  readonly lastTerm: number;
 }
 
-export type BullyMessage = Election | Alive | Victory | Heartbeat;
+/** One entry of the primary's log: the generation of the reign that appended it, and the client's command. */
+export interface BullyEntry {
+  readonly term: number;
+  readonly command: string;
+}
 
-export const bullyMessageTypes = ['Election', 'Alive', 'Victory', 'Heartbeat'] as const satisfies readonly BullyMessage['type'][];
+/**
+ * Primary–backup replication (issue 15): the coordinator's copy of the entry it has just applied and
+ * acknowledged, sent once to every other member, asynchronously (no answer). A backup appends it only
+ * directly after its last entry, which must be `prevTerm` at index − 1.
+ */
+export interface Copy {
+  readonly type: 'Copy';
+  readonly generation: number;
+  readonly index: number;
+  readonly prevTerm: number;
+  readonly entry: BullyEntry;
+}
 
-/** What Bully keeps on stable storage: the highest generation it has seen (or led). */
+/** A backup's "my log ends at (index, term): send me what follows", to the coordinator it follows. */
+export interface SyncRequest {
+  readonly type: 'SyncRequest';
+  readonly generation: number;
+  readonly index: number;
+  readonly term: number;
+}
+
+/**
+ * The coordinator's answer to a SyncRequest: `entries` follow its entry (index, term). Without a
+ * snapshot (`snapshot` is []) the backup's log ends there too, and it appends them. With one
+ * (`[data]`), the backup's log is not a prefix of the coordinator's: the coordinator's log wins, and
+ * the backup replaces its state with `data` (everything up to `index`; '' at index 0: the empty
+ * state) and then the entries.
+ */
+export interface Sync {
+  readonly type: 'Sync';
+  readonly generation: number;
+  readonly index: number;
+  readonly term: number;
+  readonly snapshot: readonly [] | readonly [string];
+  readonly entries: readonly BullyEntry[];
+}
+
+export type BullyMessage = Election | Alive | Victory | Heartbeat | Copy | SyncRequest | Sync;
+
+export const bullyMessageTypes = ['Election', 'Alive', 'Victory', 'Heartbeat', 'Copy', 'SyncRequest', 'Sync'] as const satisfies readonly BullyMessage['type'][];
+
+/** Longest command a Bully log entry carries, in UTF-16 code units (a key-value command fits: src/kv/store.ts). */
+export const MAX_BULLY_COMMAND_LENGTH = 64 * 1024;
+/** Longest snapshot a Sync carries or the durable state holds, in UTF-16 code units. */
+export const MAX_BULLY_SNAPSHOT_LENGTH = 1024 * 1024;
+/** Most entries one Sync carries: a backup further behind asks again at the next heartbeat. */
+export const MAX_SYNC_ENTRIES = 64;
+/** Most entries the durable log holds between two compactions (the host compacts long before). */
+export const MAX_BULLY_LOG_ENTRIES = 1_000_000;
+
+/**
+ * What Bully keeps on stable storage: the highest generation it has seen (or led), and with
+ * replication its log: the last snapshot the host handed it (`compact`) and the entries after it.
+ * Both are absent in a node that never replicated (files written before issue 15 read back as such).
+ */
 export interface BullyDurable {
   readonly generation: number;
+  /** The state up to `index` (entry `term`), as the host's state machine wrote it. */
+  readonly snapshot?: { readonly index: number; readonly term: number; readonly data: string };
+  /** The entries after the snapshot (from index 1 without one), each applied when appended. */
+  readonly log?: readonly BullyEntry[];
 }

@@ -5,7 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { NodeId, ReplicationEvent } from '../../core/types.js';
+import { bully } from '../../core/bully/index.js';
+import type { AnyAlgorithm, NodeId, ReplicationEvent } from '../../core/types.js';
+import { bullyAsConsensus } from '../../testing/mutants.js';
+import { simulate } from '../simulation.js';
 import type { Checker, SimEvent } from '../events.js';
 import { AckedDurable, LogAgreement } from './replication.js';
 
@@ -87,4 +90,14 @@ test('acked-durable: a proposal that was not acknowledged may be replaced', () =
     [3, proposed(2, 2, 3)], ['crash', 3], [3, committed(2, 4, 'z')],
     [1, committed(2, 4, 'z')],
   ]), []);
+});
+
+test("Bully's real losses, if it promised consensus: a split brain is flagged by acked-durable, log-agreement and linearizable", () => {
+  const result = simulate({ algorithm: bullyAsConsensus, nodes: 5, seed: 1, scenario: 'partition', workload: { rate: 50 } });
+  const flagged = new Set(result.violations.map((v) => v.invariant));
+  for (const name of ['acked-durable', 'log-agreement', 'linearizable']) assert.ok(flagged.has(name), `${name} among ${[...flagged].join(', ')}`);
+  // Declared as what it is (primary-backup), the same run is measured, not flagged.
+  const measured = simulate({ algorithm: bully as unknown as AnyAlgorithm, nodes: 5, seed: 1, scenario: 'partition', workload: { rate: 50 } });
+  assert.deepEqual(measured.violations, []);
+  assert.ok(measured.kv!.lostAcked > 0);
 });

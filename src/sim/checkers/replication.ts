@@ -8,6 +8,7 @@
  */
 import type { Command, NodeId, ReplicationEvent } from '../../core/types.js';
 import { NO_VIOLATIONS, type Checker, type SimEvent } from '../events.js';
+import type { Workload } from '../workload.js';
 
 /** A replication event a node reported, or null for any other event. */
 function replicationEvent(event: SimEvent): ReplicationEvent | null {
@@ -147,5 +148,27 @@ export class AckedDurable implements Checker {
       default:
         return NO_VIOLATIONS;
     }
+  }
+}
+
+/**
+ * Linearizability of what the workload's clients saw (`--workload kv`, src/sim/workload.ts): the
+ * history of their operations, in virtual time, has a linearization under the key-value model
+ * (src/check/kv.ts; Herlihy & Wing 1990), checked once the run ends. Raft's reads go through
+ * ReadIndex or its lease (§6.4), ZAB's through a sync: a history without a linearization is a bug.
+ */
+export class KvLinearizable implements Checker {
+  readonly name = 'linearizable';
+  readonly wants = [] as const;
+
+  constructor(private readonly workload: Workload) {}
+
+  observe(): readonly string[] {
+    return NO_VIOLATIONS;
+  }
+
+  finish(): readonly string[] {
+    this.workload.finish();
+    return this.workload.notLinearizable === null ? NO_VIOLATIONS : [this.workload.notLinearizable];
   }
 }
