@@ -70,7 +70,10 @@ export const zab: Algorithm<ZabMessage, ZabDurable> = {
   // 300 ms, goes back to LOOKING. FLE's finalizeWait is ZooKeeper's 200 ms. See docs/algorithms/zab.md.
   defaultTiming: { electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, heartbeatMs: 50 },
   messageTypes: zabMessageTypes,
-  heartbeatTypes: ['Ping', 'PingReply'],
+  // Broadcast (Proposal, Ack, Commit, Inform) is what a settled cluster sends while clients write, not
+  // the cost of electing. Ack is also the answer to NEWLEADER (ZooKeeper's one ACK type), so `ballot
+  // compare` counts those n − 1 Acks of each establishment as steady traffic too.
+  heartbeatTypes: ['Ping', 'PingReply', 'Proposal', 'Ack', 'Commit', 'Inform'],
   boundedCounters: ['epoch', 'round'],
   messageShapes: {
     // electionEpoch is FLE's round, a term-like counter; the epochs proper are bounded by MAX_EPOCH.
