@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { kvModel, type KvInput } from '../check/kv.js';
-import { decodeKvCommand, encodeKvCommand, KvStore, keyProblem, MAX_KEY_LENGTH, MAX_KV_COMMAND_LENGTH, MAX_VALUE_LENGTH, valueProblem } from './store.js';
+import { decodeKvCommand, encodeKvCommand, KvStore, keyProblem, MAX_KEY_LENGTH, MAX_VALUE_LENGTH, valueProblem } from './store.js';
+import { MAX_COMMAND_LENGTH } from '../core/limits.js';
 
 const key = fc.constantFrom('a', 'b', 'c');
 const input: fc.Arbitrary<KvInput> = fc.oneof(
@@ -66,23 +67,21 @@ test('bounds: keys and values are checked, and the largest command fits its boun
   assert.match(keyProblem('x'.repeat(MAX_KEY_LENGTH + 1))!, /longer/);
   for (const bad of ['a b', 'a/b', 'a?b', 'a%b', 'é']) assert.notEqual(keyProblem(bad), null, bad);
   assert.match(valueProblem('v'.repeat(MAX_VALUE_LENGTH + 1))!, /longer/);
-  const worst = encodeKvCommand({ op: 'cas', key: 'k'.repeat(MAX_KEY_LENGTH), expect: Number.MAX_SAFE_INTEGER, value: '\u0001'.repeat(MAX_VALUE_LENGTH) });
-  assert.ok(worst.length <= MAX_KV_COMMAND_LENGTH, `${worst.length} > ${MAX_KV_COMMAND_LENGTH}`);
+  assert.match(valueProblem('\u0001'.repeat(MAX_VALUE_LENGTH / 2))!, /once JSON-escaped/, 'control characters count 6');
+  // The longest acceptable values of each kind, with the longest, most escaped key: every command fits the cores' bound.
+  const key = '"'.repeat(MAX_KEY_LENGTH);
+  for (const value of ['v'.repeat(MAX_VALUE_LENGTH), '"'.repeat(MAX_VALUE_LENGTH / 2), '\u0001'.repeat(Math.floor(MAX_VALUE_LENGTH / 6)), 'é'.repeat(MAX_VALUE_LENGTH)]) {
+    assert.equal(valueProblem(value), null);
+    const command = encodeKvCommand({ op: 'cas', key, expect: Number.MAX_SAFE_INTEGER, value });
+    assert.ok(command.length <= MAX_COMMAND_LENGTH, `${command.length} > ${MAX_COMMAND_LENGTH}`);
+  }
 });
 
-test('the largest command, carried in a message, fits one peer frame', async () => {
-  const { encodeFrame } = await import('../runtime/frames.js');
-  const value = '\u0001"\\'.repeat(Math.floor(MAX_VALUE_LENGTH / 3));
-  const command = encodeKvCommand({ op: 'cas', key: 'k'.repeat(MAX_KEY_LENGTH), expect: Number.MAX_SAFE_INTEGER, value });
+test('the largest command, carried in a message, fits one peer frame (the cores\' FRAME_BYTES is the runtime\'s)', async () => {
+  const { encodeFrame, MAX_FRAME_BYTES } = await import('../runtime/frames.js');
+  const { FRAME_BYTES } = await import('../core/limits.js');
+  assert.equal(FRAME_BYTES, MAX_FRAME_BYTES);
+  const command = '\u0001'.repeat(MAX_COMMAND_LENGTH);
   const frame = encodeFrame({ type: 'AppendEntries', term: 1, prevLogIndex: 1, prevLogTerm: 1, leaderCommit: 1, round: 1, entries: [{ term: 1, command }] });
   assert.notEqual(frame, null, 'a message with one largest command must fit a frame');
-});
-
-test('the empty snapshot restores the empty store (a backup taking a never-compacted log)', () => {
-  const store = new KvStore();
-  store.applyCommitted(1, encodeKvCommand({ op: 'put', key: 'k', value: 'v' }));
-  store.restore(0, '');
-  assert.equal(store.applied, 0);
-  assert.deepEqual(store.get('k'), { op: 'get', value: null, version: 0 });
-  assert.deepEqual(store.applyCommitted(1, encodeKvCommand({ op: 'put', key: 'k', value: 'w' })), { op: 'put', version: 1 });
 });

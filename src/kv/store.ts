@@ -7,18 +7,18 @@
  * cores carry it as an opaque string (src/core/types.ts, Command) and report it `committed` in log order.
  */
 import { applyKvInput, kvModel, kvState, type KvInput, type KvOutput, type KvState } from '../check/kv.js';
+import { MAX_COMMAND_LENGTH } from '../core/limits.js';
 import type { Command } from '../core/types.js';
 
 /** Longest key, in UTF-16 code units. Keys are path segments of the HTTP API (`/kv/:key`). */
 export const MAX_KEY_LENGTH = 256;
 /**
- * Longest value, in UTF-16 code units. JSON escaping can make a character 6 characters of the command
- * (a control character becomes \u0001) and 7 bytes of the peer frame that carries the command inside a
- * message (escaped once more), so the largest command still fits one 64 KiB frame (MAX_FRAME_BYTES).
+ * Longest value, in UTF-16 code units once JSON-escaped (a quote or backslash counts 2, a control
+ * character 6): the command that carries it — with the longest key, itself escaped — stays within the
+ * cores' one bound on commands (MAX_COMMAND_LENGTH, src/core/limits.ts), which keeps every message
+ * within one peer frame. Plain text up to this length always fits.
  */
-export const MAX_VALUE_LENGTH = 8 * 1024;
-/** Longest encoded command, in UTF-16 code units; the cores bound commands by it. */
-export const MAX_KV_COMMAND_LENGTH = 6 * MAX_VALUE_LENGTH + MAX_KEY_LENGTH + 128;
+export const MAX_VALUE_LENGTH = MAX_COMMAND_LENGTH - 2 * MAX_KEY_LENGTH - 96;
 
 /** Keys: 1 to MAX_KEY_LENGTH printable ASCII characters other than '/', '?', '#' and '%'. */
 const keyPattern = /^[\x21-\x7e]+$/;
@@ -34,7 +34,9 @@ export function keyProblem(key: string): string | null {
 
 /** What is wrong with `value`, or null. */
 export function valueProblem(value: string): string | null {
-  return value.length > MAX_VALUE_LENGTH ? `the value is longer than ${MAX_VALUE_LENGTH} characters` : null;
+  if (value.length > MAX_VALUE_LENGTH) return `the value is longer than ${MAX_VALUE_LENGTH} characters`;
+  // Quotes, backslashes and control characters take more room once escaped into the command.
+  return JSON.stringify(value).length - 2 > MAX_VALUE_LENGTH ? `the value is longer than ${MAX_VALUE_LENGTH} characters once JSON-escaped (quotes and backslashes count 2, control characters 6)` : null;
 }
 
 /** The command that replicates `input` (a write: put, delete, cas; a get is served by a read, not logged). */

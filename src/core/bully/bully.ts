@@ -50,6 +50,7 @@ import {
   type Status,
   type Command,
 } from '../types.js';
+import { encodedLength, FRAME_BYTES, MAX_COMMAND_LENGTH, MAX_WHOLE_SNAPSHOT_BYTES } from '../limits.js';
 import { MAX_SYNC_ENTRIES, type BullyDurable, type BullyEntry, type BullyMessage, type Copy, type Heartbeat, type Sync, type SyncRequest } from './messages.js';
 
 export type BullyRole = 'leader' | 'follower' | 'electing';
@@ -208,7 +209,8 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
    * and names the coordinator it follows.
    */
   propose(_now: number, id: number, command: Command): void {
-    if (this.role !== 'leader') {
+    // A command longer than the cores' one bound could not travel in a Copy (src/core/limits.ts).
+    if (this.role !== 'leader' || command.length > MAX_COMMAND_LENGTH) {
       this.out.emit({ type: 'request-refused', id, leader: this.leader });
       return;
     }
@@ -234,7 +236,8 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
 
   /** The host's state machine holds everything up to `index` in `snapshot`: drop those entries. */
   compact(_now: number, index: number, snapshot: string): void {
-    if (index <= this.snapshotIndex || index > this.lastIndex()) return;
+    // A Sync carries the snapshot whole, within one frame: a larger one is not taken (the log keeps its entries).
+    if (index <= this.snapshotIndex || index > this.lastIndex() || encodedLength(snapshot) > MAX_WHOLE_SNAPSHOT_BYTES) return;
     this.snapshotTerm = this.termAt(index)!;
     this.entries = this.entries.slice(index - this.snapshotIndex);
     this.snapshotIndex = index;
@@ -481,11 +484,29 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
     const { index, term } = request;
     if (index >= this.snapshotIndex && index <= this.lastIndex() && this.termAt(index) === term) {
       const start = index - this.snapshotIndex;
-      this.out.send(from, { type: 'Sync', generation: this.reign, index, term, snapshot: [], entries: this.entries.slice(start, start + MAX_SYNC_ENTRIES) });
+      this.out.send(from, { type: 'Sync', generation: this.reign, index, term, snapshot: [], entries: this.syncBatch(start, 0) });
     } else {
-      const entries = this.entries.slice(0, MAX_SYNC_ENTRIES);
+      const entries = this.syncBatch(0, encodedLength(this.snapshotData));
       this.out.send(from, { type: 'Sync', generation: this.reign, index: this.snapshotIndex, term: this.snapshotTerm, snapshot: [this.snapshotData], entries });
     }
+  }
+
+  /**
+   * The entries from position `start` that one Sync carries beside `usedBytes` of snapshot: at most
+   * MAX_SYNC_ENTRIES, and only as many as keep the message within one frame (src/core/limits.ts) — but
+   * at least one when there is no snapshot, so a backup always progresses. It asks again for the rest.
+   */
+  private syncBatch(start: number, usedBytes: number): BullyEntry[] {
+    const budget = FRAME_BYTES - 1024; // the message's other fields and each entry's term take far less
+    const batch: BullyEntry[] = [];
+    let bytes = usedBytes;
+    for (let i = start; i < this.entries.length && batch.length < MAX_SYNC_ENTRIES; i++) {
+      const entry = this.entries[i]!;
+      bytes += encodedLength(entry.command) + 32;
+      if (bytes > budget && (batch.length > 0 || usedBytes > 0)) break;
+      batch.push(entry);
+    }
+    return batch;
   }
 
   private handleSync(from: NodeId, sync: Sync): void {

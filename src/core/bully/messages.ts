@@ -87,10 +87,13 @@ export type BullyMessage = Election | Alive | Victory | Heartbeat | Copy | SyncR
 
 export const bullyMessageTypes = ['Election', 'Alive', 'Victory', 'Heartbeat', 'Copy', 'SyncRequest', 'Sync'] as const satisfies readonly BullyMessage['type'][];
 
-/** Longest command a Bully log entry carries, in UTF-16 code units (a key-value command fits: src/kv/store.ts). */
-export const MAX_BULLY_COMMAND_LENGTH = 64 * 1024;
-/** Longest snapshot a Sync carries or the durable state holds, in UTF-16 code units. */
-export const MAX_BULLY_SNAPSHOT_LENGTH = 1024 * 1024;
+/** Longest command a Bully log entry carries: the one bound of all cores (src/core/limits.ts). */
+export { MAX_COMMAND_LENGTH as MAX_BULLY_COMMAND_LENGTH } from '../limits.js';
+/**
+ * Longest snapshot a Sync carries or the durable state holds, in bytes once JSON-encoded (so also in
+ * UTF-16 code units): a Sync carries it whole, within one frame; `compact` with a larger one is ignored.
+ */
+export { MAX_WHOLE_SNAPSHOT_BYTES as MAX_BULLY_SNAPSHOT_LENGTH } from '../limits.js';
 /** Most entries one Sync carries: a backup further behind asks again at the next heartbeat. */
 export const MAX_SYNC_ENTRIES = 64;
 /** Most entries the durable log holds between two compactions (the host compacts long before). */

@@ -181,8 +181,8 @@ export interface RaftDurable {
 // code unit (a `\uXXXX` escape), so 8,192 characters of commands or snapshot data take at most 48 KiB,
 // which leaves room for the entries' terms and the message's other fields.
 
-/** The longest command a proposal may carry (UTF-16 code units); a longer one is refused. */
-export const MAX_COMMAND_CHARS = 8_192;
+/** The longest command a proposal may carry (UTF-16 code units); a longer one is refused. One bound for all cores. */
+export { MAX_COMMAND_LENGTH as MAX_COMMAND_CHARS } from '../limits.js';
 /** At most this many entries per AppendEntries (Figure 2's "may send more than one for efficiency"). */
 export const MAX_APPEND_ENTRIES = 64;
 /** At most this many characters of commands per AppendEntries (one longer entry still goes alone). */

@@ -211,25 +211,7 @@ export function syncPoint(log: ZabLog, peerZxid: number, upTo: number): { readon
   return { sync: peerZxid > log.zxidAt(baseIndex)! ? 'trunc' : 'diff', baseIndex };
 }
 
-/** The bytes `text` takes in a JSON frame (quoted and escaped, UTF-8). */
-export function encodedLength(text: string): number {
-  return utf8Length(JSON.stringify(text));
-}
-
-/** UTF-8 bytes of `text`, for keeping messages within a frame (src/runtime/frames.ts) without node:buffer. */
-export function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) bytes += 1;
-    else if (code < 0x800) bytes += 2;
-    else if (code >= 0xd800 && code < 0xdc00) {
-      bytes += 4; // a surrogate pair: one 4-byte character
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
-}
+export { encodedLength, utf8Length } from '../limits.js';
 
 /**
  * The history held in a durable state. The fields are written only when `lastZxid` alone cannot say

@@ -262,13 +262,13 @@ export interface ZabDurable {
   readonly snapshot?: ZabSnapshot;
 }
 
-/** The longest command ZAB carries, in UTF-16 code units (a key-value command fits: src/kv/store.ts). */
-export const MAX_COMMAND_LENGTH = 64 * 1024;
+/** The longest command ZAB carries: the one bound of all cores (src/core/limits.ts). */
+export { MAX_COMMAND_LENGTH } from '../limits.js';
 /**
  * The largest snapshot kept and sent (SNAP), in bytes once JSON-encoded (and so in UTF-16 code units):
  * a SNAP travels in one NEWLEADER, within one 64 KiB frame (src/runtime/frames.ts). A larger state is
  * not compacted (Input 'compact' is ignored), so the history keeps its entries instead.
  */
-export const MAX_SNAPSHOT_LENGTH = 40 * 1024;
+export { MAX_WHOLE_SNAPSHOT_BYTES as MAX_SNAPSHOT_LENGTH } from '../limits.js';
 /** How many runs and commands a history, or a NEWLEADER, may hold. */
 export const MAX_HISTORY_ITEMS = 1_000_000;
