@@ -24,7 +24,8 @@ export const clusterSpec: CommandSpec = {
     'Starts one `ballot node` process per member on 127.0.0.1 (node i: peer port base+i-1, HTTP port\n' +
     'http-base+i-1), shows a live table of their role, leader and term, and stops them all on Ctrl-C.\n' +
     'Kill a node (kill -9 PID) to watch a failover. The nodes authenticate each other with mutual TLS,\n' +
-    'from a throw-away CA made at start (its certificates in DIR/tls).',
+    'from a throw-away CA made at start (its certificates in DIR/tls). Write to any member, e.g.\n' +
+    '`curl -X PUT 127.0.0.1:8001/kv/x -d 1`: a follower redirects to the leader (307).',
   options: {
     algorithm: { type: 'string', value: 'NAME', description: `the election algorithm: ${algorithmNames.join(', ')} (required)` },
     nodes: { type: 'string', value: 'N', description: 'voting members, ids 1..N (default 5)' },
@@ -110,6 +111,8 @@ export async function runCluster(argv: readonly string[], io: CommandIo): Promis
     logDir: dataDir,
     tlsDir,
     extraArgs: command.nodeArgs,
+    // Each member advertises its HTTP address, so a follower answers a /kv write with a 307 to the leader.
+    memberArgs: (id) => ['--advertise', JSON.stringify({ url: `http://127.0.0.1:${command.httpBasePort + id - 1}` })],
   });
   // Whatever ends this process, no child outlives it.
   const killAll = (): void => cluster.killAllSync();

@@ -41,7 +41,7 @@ export const compareSpec: CommandSpec = {
     workload: {
       type: 'string',
       value: 'kv[:RATE]',
-      description: 'key-value clients in every run (RATE operations/s, default 50): adds acknowledged writes lost, time without a writable leader and reads served stale',
+      description: 'key-value clients in every run (RATE operations/s, default 50): adds four rows: acknowledged writes lost, time without a writable leader, reads served stale and histories not linearizable',
     },
   },
   epilog:

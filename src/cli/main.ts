@@ -37,7 +37,7 @@ export const commands: Record<string, CommandEntry> = {
     load: async () => (await import('./compare.js')).compareCommand,
   },
   bench: {
-    summary: 'failover of real processes: ballot, etcd and ZooKeeper side by side',
+    summary: 'real processes side by side with etcd and ZooKeeper: failover, cold start (bench failover), writes (bench kv)',
     load: async () => {
       const { runBench } = await import('./bench.js');
       return (argv, io) => runBench(argv, { ...io, tty: process.stderr.isTTY === true });

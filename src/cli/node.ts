@@ -26,9 +26,10 @@ export const nodeSpec: CommandSpec = {
   summary:
     'Runs one real node: elects a leader with its peers over TCP, keeps its durable state in --data-dir\n' +
     '(read back at start, so a node killed and started again with the same arguments resumes), and\n' +
-    'serves /status, /health, /livez, /readyz, /leader, /watch and /metrics over HTTP. Runs until SIGTERM\n' +
-    'or SIGINT (at any time, also during start-up), then stops cleanly; a Raft leader first hands its\n' +
-    'leadership over (TimeoutNow), waiting at most the longest election timeout.',
+    'serves /status, /health, /livez, /readyz, /leader, /watch, /metrics and the replicated key-value\n' +
+    'store /kv/:key over HTTP. Runs until SIGTERM or SIGINT (at any time, also during start-up), then\n' +
+    'stops cleanly; a Raft leader first hands its leadership over (TimeoutNow), waiting at most the\n' +
+    'longest election timeout.',
   options: {
     id: { type: 'string', value: 'N', description: "this node's id (a positive integer; must appear in --peers or --observers)" },
     'id-from-hostname': { type: 'boolean', description: 'the id is the ordinal ending $HOSTNAME plus one (a StatefulSet pod: ballot-0 is node 1)' },
