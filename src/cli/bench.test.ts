@@ -206,7 +206,7 @@ test('ballot bench report: a cold-start row per system and size (every kind pool
     let out = '';
     const io = { out: (t: string) => void (out += t), err: () => undefined, tty: false };
     assert.equal(await runBench(['report', join(dir, 'run.json')], io), 0);
-    assert.match(out, /\| ballot-raft \| 5 \| start \| s \| - \| - \| - \| - \| - \| - \| - \| - \| 0\/2 \|/, 'a start row has no failover, no lease');
+    assert.match(out, /\| ballot-raft \| 5 \| start \| s \| - \| - \| - \| - \| - \| - \| - \| - \| - \| 0\/2 \|/, 'a start row has no failover, no named time, no lease');
     assert.match(out, /\| ballot-raft \| 5 \| 200 \| 280 \| 298 \| 300 \| 1\.0 \| 3 \|/, 'cold starts of both kinds, pooled');
     assert.match(out, /\| etcd \| 5 \| 400 \| 400 \| 400 \| 400 \| 1\.0 \| 3 \|/);
     assert.match(out, /Raft ÷ etcd, N=5: median 0\.50 \(95% CI 0\.25–0\.75\), p99 0\.74 \(95% CI .*\); 3 and 3 cold starts/);

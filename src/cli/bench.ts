@@ -239,7 +239,7 @@ export function formatTable(rows: readonly Row[]): string {
     const f = r.failover;
     const load = r.load ? r.load.median.toFixed(1) : '-';
     lines.push(
-      `| ${r.system} | ${r.nodes} | ${r.kind} | ${r.settings} | ${ms(f?.median)} | ${ms(f?.p90)} | ${ms(f?.p99)} | ${ms(f?.max)} | ${r.named ? ms(r.named.median) : 'n/a'} | ${leaseCell(r)} | ${disruptedCell(r)} | ${ms(r.coldStart?.median)} | ${load} | ${r.failures}/${r.trials.length}${r.aborted ? ' (interrupted)' : ''} |`,
+      `| ${r.system} | ${r.nodes} | ${r.kind} | ${r.settings} | ${ms(f?.median)} | ${ms(f?.p90)} | ${ms(f?.p99)} | ${ms(f?.max)} | ${r.named ? ms(r.named.median) : r.kind === 'start' ? '-' : 'n/a'} | ${leaseCell(r)} | ${disruptedCell(r)} | ${ms(r.coldStart?.median)} | ${load} | ${r.failures}/${r.trials.length}${r.aborted ? ' (interrupted)' : ''} |`,
     );
   }
   return lines.join('\n') + '\n';

@@ -32,6 +32,16 @@ function reaches(namespace: string | null, address: string): Promise<boolean> {
   return Promise.resolve(result.status === 0);
 }
 
+/**
+ * Whether `address` becomes reachable within a few seconds: right after a heal the first connection can
+ * still fail (the sender's neighbour entry for a peer it could not reach is re-resolved on demand), so a
+ * heal is judged by the link working again soon, not by the very first SYN.
+ */
+async function reachesSoon(namespace: string | null, address: string): Promise<boolean> {
+  for (let attempt = 0; attempt < 5; attempt++) if (await reaches(namespace, address)) return true;
+  return false;
+}
+
 /** A TCP listener inside the member's namespace (it dies with the namespace at tearDown). */
 function listen(lab: Lab, id: number): Promise<ChildProcess> {
   const script = `require('node:net').createServer((s)=>s.destroy()).listen(${PORT},${JSON.stringify(lab.member(id).address)},()=>console.log('up'))`;
@@ -61,7 +71,7 @@ test('partitions, one-way cuts, loss rules and bridge-port cuts act on real TCP,
     assert.equal(await reaches(ns(3), address(2)), true, 'within the majority: open');
     assert.equal(await reaches(null, address(1)), true, 'the host still reaches the minority (faults name members only)');
     lab.heal(capabilities);
-    assert.equal(await reaches(ns(1), address(2)), true, 'healed');
+    assert.equal(await reachesSoon(ns(1), address(2)), true, 'healed');
     assert.deepEqual(lab.rules(2).iptables, [], 'heal flushed the rules');
 
     lab.block(1, 2);
@@ -80,7 +90,7 @@ test('partitions, one-way cuts, loss rules and bridge-port cuts act on real TCP,
     assert.equal(await reaches(ns(2), address(3)), true, 'separated onto their own bridge, 2 and 3 reach each other');
     assert.equal(await reaches(ns(1), address(2)), false, 'and not 1');
     lab.heal(capabilities);
-    assert.equal(await reaches(ns(1), address(3)), true, 'healed: every port back on br0');
+    assert.equal(await reachesSoon(ns(1), address(3)), true, 'healed: every port back on br0');
   } finally {
     lab.tearDown();
   }
