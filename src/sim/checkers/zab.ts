@@ -43,6 +43,8 @@ export class ZabHistory implements Checker {
   readonly wants = ['status', 'sent', 'delivered', 'driver'] as const;
   /** Epoch → the highest counter of that epoch that a quorum of voters has held (committed). */
   private readonly committed = new Map<number, number>();
+  /** Each voter's held counters per epoch (heldCounters), as of its last persisted state. */
+  private readonly heldBy = new Map<NodeId, Map<number, number>>();
   /**
    * `${leader}:${epoch}` → the most recent history freshly promised to it for that epoch while it was
    * in discovery (its quorum), and by whom.
@@ -52,13 +54,17 @@ export class ZabHistory implements Checker {
   private readonly proposedWith = new Map<string, Summary>();
 
   constructor(private readonly engine: Engine) {
-    this.updateCommitted();
+    for (const id of engine.voters) this.heldBy.set(id, this.heldCounters(durableOf(engine, id)));
+    for (const id of engine.voters) this.updateCommitted(id);
   }
 
   observe(event: SimEvent): readonly string[] {
     switch (event.type) {
       case 'driver':
-        if (event.event.type === 'persisted' && this.engine.voters.includes(event.node)) this.updateCommitted();
+        if (event.event.type === 'persisted' && this.heldBy.has(event.node)) {
+          this.heldBy.set(event.node, this.heldCounters(event.event.state as ZabDurable));
+          this.updateCommitted(event.node);
+        }
         return NO_VIOLATIONS;
       case 'sent': {
         const message = event.message as ZabMessage;
@@ -107,14 +113,11 @@ export class ZabHistory implements Checker {
     }
   }
 
-  /** Per epoch, the quorum-th highest counter the voters hold now; committed stays committed. */
-  private updateCommitted(): void {
-    const { engine } = this;
-    const held = engine.voters.map((id) => this.heldCounters(durableOf(engine, id)));
-    const epochs = new Set(held.flatMap((counters) => [...counters.keys()]));
-    const quorumSize = Math.floor(engine.voters.length / 2) + 1;
-    for (const epoch of epochs) {
-      const counters = held.map((counters) => counters.get(epoch) ?? 0).sort((a, b) => b - a);
+  /** For the epochs `changed` holds: the quorum-th highest counter the voters hold now; committed stays committed. */
+  private updateCommitted(changed: NodeId): void {
+    const quorumSize = Math.floor(this.engine.voters.length / 2) + 1;
+    for (const epoch of this.heldBy.get(changed)!.keys()) {
+      const counters = [...this.heldBy.values()].map((counters) => counters.get(epoch) ?? 0).sort((a, b) => b - a);
       const counter = counters[quorumSize - 1] ?? 0;
       if (counter > (this.committed.get(epoch) ?? 0)) this.committed.set(epoch, counter);
     }
