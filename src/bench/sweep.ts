@@ -11,18 +11,18 @@
  *   --from SEED                                       random seeds SEED..SEED+N-1 (a shard; targeted runs only with 1)
  *   --workload kv[:RATE]                              key-value clients in every run (src/sim/workload.ts): the
  *                                                     consensus checkers judge Raft and ZAB; every algorithm's
- *                                                     losses, stale reads and non-linearizable runs are counted
+ *                                                     losses, stale reads and non-linearizable runs are counted;
+ *                                                     with --mutants, the clients of the mutants that need them
+ *                                                     (workload 'kv') and of the Bully proof runs (default kv:50)
  *
  * A failing run prints the options to replay it.
  */
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { algorithmNames, algorithms } from '../core/algorithms.js';
-import type { AnyAlgorithm } from '../core/types.js';
 import { replicationProofRuns, sweep, sweepRuns, type SweepReport } from '../sim/sweep.js';
 import { bullyAsConsensus, mutants, replicationMutants, withMutant } from '../testing/mutants.js';
 import { DEFAULT_KV_RATE, parseWorkload } from '../sim/workload.js';
-import { proposalRun } from '../testing/proposal-sweep.js';
 
 function fail(message: string): never {
   process.stderr.write(`sweep: ${message}\n`);
@@ -58,8 +58,8 @@ function main(): void {
     for (const mutant of mutants) {
       if (only !== undefined && mutant.algorithm.name !== only) continue;
       const start = performance.now();
-      // A mutant that shows only when clients write is swept with proposals (src/testing/proposal-sweep.ts).
-      const report = withMutant(mutant, () => (mutant.workload === 'proposals' ? proposalSweep(mutant.algorithm, runs) : sweep(mutant.algorithm, runs)));
+      // A mutant that shows only when clients write is swept with the key-value workload.
+      const report = withMutant(mutant, () => sweep(mutant.algorithm, runs, mutant.workload === 'kv' ? { workload: workload ?? { rate: DEFAULT_KV_RATE } } : {}));
       const seconds = ((performance.now() - start) / 1000).toFixed(1);
       process.stdout.write(`${mutant.name} | ${report.failed} of ${report.runs} | ${describe(report)} (${seconds} s)\n`);
       if (report.failed === 0) problems++;
@@ -99,14 +99,3 @@ function main(): void {
 
 main();
 
-/** `runs` seeds of proposal runs, counted as the sweep counts: runs with a violation, and by which checker. */
-function proposalSweep(algorithm: AnyAlgorithm, runs: number): Pick<SweepReport, 'runs' | 'failed' | 'caughtBy'> {
-  const caughtBy = new Map<string, number>();
-  let failed = 0;
-  for (let seed = 1; seed <= runs; seed++) {
-    const checkers = new Set(proposalRun(algorithm, seed).violations.map((violation) => violation.slice(0, violation.indexOf(':'))));
-    if (checkers.size > 0) failed++;
-    for (const checker of checkers) caughtBy.set(checker, (caughtBy.get(checker) ?? 0) + 1);
-  }
-  return { runs, failed, caughtBy };
-}

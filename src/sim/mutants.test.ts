@@ -11,11 +11,11 @@ import type { AnyAlgorithm } from '../core/types.js';
 import { bullyAsConsensus, mutants, replicationMutants, withMutant } from '../testing/mutants.js';
 import { replicationProofRuns, sweep, sweepRuns } from './sweep.js';
 import { DEFAULT_KV_RATE } from './workload.js';
-import { proposalRun } from '../testing/proposal-sweep.js';
 
 const SEEDS = 150;
-/** Runs with clients proposing (src/testing/proposal-sweep.ts), each a few times dearer than an election run. */
-const PROPOSAL_SEEDS = 120;
+/** Runs of the sweep with key-value clients (no targeted runs), each a few times dearer than an election run. */
+const KV_SEEDS = 100;
+const kv = { rate: DEFAULT_KV_RATE };
 
 const correct: [string, AnyAlgorithm][] = [...Object.entries(algorithms), ['bully --bully-mode stable', bullyStable as unknown as AnyAlgorithm]];
 
@@ -28,23 +28,20 @@ for (const [name, algorithm] of correct) {
 }
 
 for (const [name, algorithm] of correct.filter(([, algorithm]) => algorithm.replication === 'consensus')) {
-  test(`the correct ${name} core passes ${PROPOSAL_SEEDS} random-nemesis runs with clients proposing, with no violation`, () => {
-    for (let seed = 1; seed <= PROPOSAL_SEEDS; seed++) {
-      const run = proposalRun(algorithm, seed);
-      assert.deepEqual(run.violations, [], `seed ${seed}`);
-    }
+  test(`the correct ${name} core passes ${KV_SEEDS} random-nemesis runs with key-value clients, with no violation`, () => {
+    const report = sweep(algorithm, KV_SEEDS, { targeted: false, workload: kv });
+    const first = report.firstFailure;
+    assert.equal(report.failed, 0, first ? `seed ${first.options.seed} (${first.options.nodes} nodes): ${JSON.stringify(first.result.violations[0])}` : '');
+    assert.ok(report.kv!.acked > KV_SEEDS * 50, 'the clients wrote');
   });
 }
 
-for (const mutant of mutants.filter((m) => m.workload === 'proposals')) {
-  test(`mutant ${mutant.name} (${mutant.rule}) is caught by ${mutant.caughtBy} when clients propose`, () => {
-    const caught = withMutant(mutant, () => {
-      for (let seed = 1; seed <= PROPOSAL_SEEDS; seed++) {
-        if (proposalRun(mutant.algorithm, seed).violations.some((v) => v.startsWith(`${mutant.caughtBy}:`))) return seed;
-      }
-      return null;
-    });
-    assert.notEqual(caught, null, `not caught by ${mutant.caughtBy} in ${PROPOSAL_SEEDS} runs`);
+for (const mutant of mutants.filter((m) => m.workload === 'kv')) {
+  test(`mutant ${mutant.name} (${mutant.rule}) is caught by ${mutant.caughtBy} when clients write`, () => {
+    const report = withMutant(mutant, () =>
+      sweep(mutant.algorithm, KV_SEEDS, { targeted: false, workload: kv, stopWhen: (result) => result.violations.some((v) => v.invariant === mutant.caughtBy) }),
+    );
+    assert.ok((report.caughtBy.get(mutant.caughtBy) ?? 0) > 0, `not caught by ${mutant.caughtBy} in ${report.runs} runs with clients (caught by: ${[...report.caughtBy.keys()].join(', ') || 'nothing'})`);
   });
 }
 

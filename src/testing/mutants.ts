@@ -33,10 +33,11 @@ export interface Mutant {
    */
   readonly scenario?: () => readonly string[];
   /**
-   * 'proposals': the broken rule shows only when clients write, so the mutant is swept with proposals
-   * (src/testing/proposal-sweep.ts) rather than by the plain election sweep.
+   * 'kv': the broken rule shows only when clients write, so the mutant is swept with the key-value
+   * workload (the sweep's runs with clients, src/sim/sweep.ts and src/sim/workload.ts) rather than by
+   * the plain election sweep.
    */
-  readonly workload?: 'proposals';
+  readonly workload?: 'kv';
   /** Breaks the rule; returns what restores the correct core. */
   apply(): () => void;
 }
@@ -207,7 +208,7 @@ export const mutants: readonly Mutant[] = [
     rule: 'ZAB Phase 3 (ZooKeeper Leader.processAck): the leader commits a proposal once a quorum of voters acknowledged it',
     algorithm: asAny(zab),
     caughtBy: 'acked-durable',
-    workload: 'proposals',
+    workload: 'kv',
     // Once established, the leader counts its quorum among itself and the follower whose ACK it reads:
     // it commits on the first ACK.
     apply: () => patch(LeaderSession.prototype, 'receive', (original) => function (this: Internals, now: number, from: NodeId, message: { type: string }) {
@@ -221,7 +222,7 @@ export const mutants: readonly Mutant[] = [
     rule: "ZAB synchronization (ZooKeeper's TRUNC): a learner drops the proposals its new leader's history does not hold",
     algorithm: asAny(zab),
     caughtBy: 'log-agreement',
-    workload: 'proposals',
+    workload: 'kv',
     // The learner keeps its divergent tail and appends the leader's history after it.
     apply: () => patch(LearnerSession.prototype, 'truncate', () => function () {
       return undefined;

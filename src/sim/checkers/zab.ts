@@ -5,7 +5,7 @@
 import { isQuorum } from '../../core/quorum.js';
 import type { NodeId } from '../../core/types.js';
 import { isMoreRecent } from '../../core/zab/establishment.js';
-import { formatZxid, type ZabDurable, type ZabMessage } from '../../core/zab/messages.js';
+import { counterOfZxid, epochOfZxid, formatZxid, makeZxid, type ZabDurable, type ZabMessage } from '../../core/zab/messages.js';
 import type { Engine } from '../engine.js';
 import { NO_VIOLATIONS, startsReign, type Checker, type SimEvent } from '../events.js';
 
@@ -30,13 +30,21 @@ const describe = (s: Summary): string => `epoch ${s.currentEpoch}, zxid ${format
  *     answered with NEWEPOCH and NEWLEADER) and ZooKeeper's LearnerHandler synchronize such a late
  *     follower to the leader's history (TRUNC, DIFF or SNAP), and anything committed it held is in
  *     the quorum's histories already;
- *   - its history holds every committed zxid, the highest zxid that a quorum of voters has held at
- *     any time so far (a zxid summarises a prefix of the history, as in the election itself).
+ *   - its history holds every committed entry: each zxid that a quorum of voters has held at any time
+ *     so far. A zxid names one entry and its prefix (an epoch is one leader's, and its leader proposes
+ *     in counter order), but a larger zxid does not hold a smaller one: histories diverge when a new
+ *     epoch truncates what a minority held (sweep seed 187 with clients: 1, 4 and 5 held 3:113 and
+ *     3:114, 2, 3 and 8 went on to 4:1 from 3:112; no quorum held 3:114, and leader 7 of epoch 5 was
+ *     right to drop it). So what a quorum held is counted per epoch: in epoch e, the highest counter
+ *     that a quorum holds.
  */
 export class ZabHistory implements Checker {
   readonly name = 'zab-history';
   readonly wants = ['status', 'sent', 'delivered', 'driver'] as const;
-  private committedZxid = 0;
+  /** Epoch → the highest counter of that epoch that a quorum of voters has held (committed). */
+  private readonly committed = new Map<number, number>();
+  /** Each voter's held counters per epoch (heldCounters), as of its last persisted state. */
+  private readonly heldBy = new Map<NodeId, Map<number, number>>();
   /**
    * `${leader}:${epoch}` → the most recent history freshly promised to it for that epoch while it was
    * in discovery (its quorum), and by whom.
@@ -46,13 +54,17 @@ export class ZabHistory implements Checker {
   private readonly proposedWith = new Map<string, Summary>();
 
   constructor(private readonly engine: Engine) {
-    this.updateCommitted();
+    for (const id of engine.voters) this.heldBy.set(id, this.heldCounters(durableOf(engine, id)));
+    for (const id of engine.voters) this.updateCommitted(id);
   }
 
   observe(event: SimEvent): readonly string[] {
     switch (event.type) {
       case 'driver':
-        if (event.event.type === 'persisted' && this.engine.voters.includes(event.node)) this.updateCommitted();
+        if (event.event.type === 'persisted' && this.heldBy.has(event.node)) {
+          this.heldBy.set(event.node, this.heldCounters(event.event.state as ZabDurable));
+          this.updateCommitted(event.node);
+        }
         return NO_VIOLATIONS;
       case 'sent': {
         const message = event.message as ZabMessage;
@@ -88,8 +100,11 @@ export class ZabHistory implements Checker {
         if (ahead && own && isMoreRecent(ahead, own)) {
           problems.push(`leader ${event.node} of epoch ${epoch} (history ${describe(own)}) took the epoch from a quorum with voter ${ahead.voter}, whose history ${describe(ahead)} is ahead`);
         }
-        if (mine < this.committedZxid) {
-          problems.push(`leader ${event.node} of epoch ${epoch} lacks committed history: its last zxid ${formatZxid(mine)}, a quorum held ${formatZxid(this.committedZxid)}`);
+        const held = this.heldCounters(durableOf(this.engine, event.node));
+        for (const [committedEpoch, counter] of [...this.committed].sort(([a], [b]) => b - a)) {
+          if ((held.get(committedEpoch) ?? 0) >= counter) continue;
+          problems.push(`leader ${event.node} of epoch ${epoch} lacks committed history: its last zxid ${formatZxid(mine)}, a quorum held ${formatZxid(makeZxid(committedEpoch, counter))}`);
+          break;
         }
         return problems;
       }
@@ -98,12 +113,38 @@ export class ZabHistory implements Checker {
     }
   }
 
-  /** The quorum-th highest lastZxid among the voters' durable states; committed stays committed. */
-  private updateCommitted(): void {
-    const { engine } = this;
-    const zxids = engine.voters.map((id) => durableOf(engine, id).lastZxid).sort((a, b) => b - a);
-    const quorumSize = Math.floor(engine.voters.length / 2) + 1;
-    this.committedZxid = Math.max(this.committedZxid, zxids[quorumSize - 1] ?? 0);
+  /** For the epochs `changed` holds: the quorum-th highest counter the voters hold now; committed stays committed. */
+  private updateCommitted(changed: NodeId): void {
+    const quorumSize = Math.floor(this.engine.voters.length / 2) + 1;
+    for (const epoch of this.heldBy.get(changed)!.keys()) {
+      const counters = [...this.heldBy.values()].map((counters) => counters.get(epoch) ?? 0).sort((a, b) => b - a);
+      const counter = counters[quorumSize - 1] ?? 0;
+      if (counter > (this.committed.get(epoch) ?? 0)) this.committed.set(epoch, counter);
+    }
+  }
+
+  /**
+   * Epoch → the highest counter of that epoch in a durable history (an epoch's entries in a history are
+   * its leader's first ones, without gaps). The runs after the snapshot give theirs; the snapshot's own
+   * epoch is held up to its zxid, and an earlier epoch only as far as it was committed (a snapshot is of
+   * committed entries). Without runs or snapshot, the history is `lastZxid`'s counter entries of its
+   * epoch (src/core/zab/log.ts historyOf).
+   */
+  private heldCounters(durable: ZabDurable): Map<number, number> {
+    const held = new Map<number, number>();
+    const raise = (epoch: number, counter: number): void => {
+      if (counter > (held.get(epoch) ?? 0)) held.set(epoch, counter);
+    };
+    if (durable.runs === undefined && durable.snapshot === undefined) {
+      raise(epochOfZxid(durable.lastZxid), counterOfZxid(durable.lastZxid));
+      return held;
+    }
+    const snapshotZxid = durable.snapshot?.zxid ?? 0;
+    const snapshotEpoch = epochOfZxid(snapshotZxid);
+    for (const [epoch, counter] of this.committed) if (epoch < snapshotEpoch) raise(epoch, counter);
+    raise(snapshotEpoch, counterOfZxid(snapshotZxid));
+    for (const run of durable.runs ?? []) raise(run.epoch, run.first + run.count - 1);
+    return held;
   }
 }
 
