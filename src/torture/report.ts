@@ -1,4 +1,5 @@
 /** The text summary of a torture run (`ballot torture` without --json). */
+import { findAlgorithm } from '../core/algorithms.js';
 import { quantile } from '../core/stats.js';
 import type { TortureResult } from './run.js';
 
@@ -19,7 +20,8 @@ export function describeResult(result: TortureResult): string {
   lines.push(`${result.samples} status answers; ${result.leaders.length} terms with a leader`);
   if (result.kv !== null) {
     const kv = result.kv;
-    lines.push(`key-value: ${kv.ops} operations (${kv.ok} answered, ${kv.refused} refused, ${kv.unknown} without an answer): ${kv.result} (checked in ${kv.checkMs} ms)`);
+    const promise = kv.result === 'not-linearizable' && findAlgorithm(result.algorithm)?.replication === 'primary-backup' ? ' — not a violation: primary-backup with asynchronous copies promises no linearizability and loses acknowledged writes under split brain (docs/algorithms/bully.md)' : '';
+    lines.push(`key-value: ${kv.ops} operations (${kv.ok} answered, ${kv.refused} refused, ${kv.unknown} without an answer): ${kv.result} (checked in ${kv.checkMs} ms)${promise}`);
   } else if (result.kvSkipped !== undefined) {
     lines.push(`key-value: not run: ${result.kvSkipped}`);
   }

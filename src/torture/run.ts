@@ -408,7 +408,10 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
       failingKeys: result.kind === 'not-linearizable' ? result.failingPartitions : [],
       checkMs: Math.round(performance.now() - checkStarted),
     };
-    if (result.kind === 'not-linearizable') {
+    // Only an algorithm that promises consensus promises linearizability; Bully's primary-backup with
+    // asynchronous copies loses acknowledged writes under split brain by design, which the run shows
+    // (kv.result) rather than flags (as the simulator does: src/sim/checkers/replication.ts).
+    if (result.kind === 'not-linearizable' && algorithm.replication === 'consensus') {
       violations.push({ check: 'linearizability', atMs: Math.round(result.excerpt.operations[0]?.invoke ?? 0), message: `the history is not linearizable on ${result.failingPartitions.map((key) => JSON.stringify(key)).join(', ')} (ballot check ${options.historyFile ?? 'HISTORY'} shows the excerpt)` });
     }
   }
