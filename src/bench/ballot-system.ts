@@ -36,7 +36,7 @@ async function startBallotCluster(algorithm: string, options: ClusterOptions): P
     logDir: options.dataDir,
     extraArgs: ['--election-timeout', `${options.electionTimeoutMinMs}-${options.electionTimeoutMaxMs}`, '--heartbeat', String(options.heartbeatMs)],
     // Where each serves HTTP, so that a follower redirects a /kv client to the leader (bench kv).
-    memberArgs: (id) => ['--advertise', JSON.stringify({ url: `http://127.0.0.1:${basePort + nodes + id - 1}` })],
+    advertiseUrls: true,
   });
   const killAll = (): void => cluster.killAllSync();
   process.on('exit', killAll);

@@ -111,8 +111,7 @@ export async function runCluster(argv: readonly string[], io: CommandIo): Promis
     logDir: dataDir,
     tlsDir,
     extraArgs: command.nodeArgs,
-    // Each member advertises its HTTP address, so a follower answers a /kv write with a 307 to the leader.
-    memberArgs: (id) => ['--advertise', JSON.stringify({ url: `http://127.0.0.1:${command.httpBasePort + id - 1}` })],
+    advertiseUrls: true,
   });
   // Whatever ends this process, no child outlives it.
   const killAll = (): void => cluster.killAllSync();

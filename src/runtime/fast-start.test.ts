@@ -7,31 +7,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { LocalCluster } from './local-cluster.js';
-import { freePorts } from './testing.js';
+import { testCluster } from './test-cluster.js';
 
-const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const T_MIN_MS = 6000;
 const timing = ['--election-timeout', `${T_MIN_MS}-${T_MIN_MS + 300}`, '--heartbeat', '200'];
 
 /** Starts a fresh 3-node cluster, waits for its first agreed leader, and reads from the leader's own log when (its clock) it took office. */
 async function firstLeader(extraArgs: readonly string[]): Promise<{ leader: number; atMs: number }> {
-  const ports = await freePorts(6);
-  const dataDir = mkdtempSync(join(tmpdir(), 'ballot-fast-start-'));
-  const cluster = new LocalCluster({
-    command: [process.execPath, mainJs, 'node'],
-    algorithm: 'raft',
-    voters: 3,
-    peerPorts: ports.slice(0, 3),
-    httpPorts: ports.slice(3),
-    dataDir,
-    logDir: dataDir,
-    extraArgs: [...timing, ...extraArgs],
-  });
+  const { cluster, dataDir, close } = await testCluster({ name: 'fast-start', algorithm: 'raft', voters: 3, logs: true, extraArgs: [...timing, ...extraArgs] });
   try {
     cluster.startAll();
     const statuses = await cluster.agreed('a first leader', () => true, 60_000);
@@ -45,8 +30,7 @@ async function firstLeader(extraArgs: readonly string[]): Promise<{ leader: numb
     assert.ok(took?.atMs !== undefined, `node ${leader} logged taking office`);
     return { leader, atMs: took.atMs };
   } finally {
-    await cluster.stop(3000);
-    rmSync(dataDir, { recursive: true, force: true });
+    await close(3000);
   }
 }
 

@@ -5,17 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { NodeId } from '../core/types.js';
 import { MAX_VALUE_LENGTH } from '../kv/store.js';
 import { MAX_KV_BODY_BYTES } from './kv-http.js';
-import { LocalCluster } from './local-cluster.js';
-import { freePorts, metricValue, sleep, waitFor } from './testing.js';
-
-const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+import type { LocalCluster } from './local-cluster.js';
+import { testCluster, type TestCluster } from './test-cluster.js';
+import { metricValue, sleep, waitFor } from './testing.js';
 
 interface Answer {
   readonly status: number;
@@ -48,20 +43,10 @@ async function callLeader(cluster: LocalCluster, method: string, path: string, b
   }
 }
 
-async function startCluster(dir: string): Promise<{ cluster: LocalCluster; ports: number[] }> {
-  const ports = await freePorts(6);
-  const cluster = new LocalCluster({
-    command: [process.execPath, mainJs, 'node'],
-    algorithm: 'raft',
-    voters: 3,
-    peerPorts: ports.slice(0, 3),
-    httpPorts: ports.slice(3),
-    dataDir: dir,
-    logDir: join(dir, 'logs'),
-    memberArgs: (id) => ['--advertise', JSON.stringify({ url: `http://127.0.0.1:${ports[2 + id]!}` })],
-  });
-  cluster.startAll();
-  return { cluster, ports };
+async function startCluster(name: string): Promise<TestCluster> {
+  const started = await testCluster({ name, algorithm: 'raft', voters: 3, logs: true, advertiseUrls: true });
+  started.cluster.startAll();
+  return started;
 }
 
 async function leaderOf(cluster: LocalCluster): Promise<NodeId> {
@@ -70,8 +55,7 @@ async function leaderOf(cluster: LocalCluster): Promise<NodeId> {
 }
 
 test('the /kv API on three real Raft nodes: writes, reads, cas, redirects and every error', { timeout: 150_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ballot-kv-'));
-  const { cluster } = await startCluster(dir);
+  const { cluster, close } = await startCluster('kv');
   try {
     await leaderOf(cluster);
     // Through whichever node leads (a loaded machine may change leaders mid-test): callLeader follows.
@@ -125,14 +109,12 @@ test('the /kv API on three real Raft nodes: writes, reads, cas, redirects and ev
     assert.ok((metricValue(metrics, 'ballot_kv_applied_index') ?? 0) >= 5, 'the store applied the writes');
     assert.ok((metricValue(metrics, 'ballot_storage_appends_total') ?? 0) >= 5, 'writes were appended to state.log, not rewritten');
   } finally {
-    await cluster.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await close();
   }
 });
 
 test('kill -9 of every node during writes: every acknowledged write is there after the restart', { timeout: 180_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ballot-kv-crash-'));
-  const { cluster } = await startCluster(dir);
+  const { cluster, close } = await startCluster('kv-crash');
   try {
     await leaderOf(cluster);
     assert.equal((await callLeader(cluster, 'PUT', '/kv/first', '0', 60_000)).status, 200);
@@ -174,7 +156,6 @@ test('kill -9 of every node during writes: every acknowledged write is there aft
     assert.deepEqual(missing, [], `${missing.length} of ${before.size} acknowledged writes lost`);
     await sleep(0);
   } finally {
-    await cluster.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await close();
   }
 });

@@ -6,16 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { NodeId } from '../core/types.js';
-import { LocalCluster, type NodeStatus } from './local-cluster.js';
+import type { LocalCluster, NodeStatus } from './local-cluster.js';
+import { testCluster } from './test-cluster.js';
 import { PROTOCOL_VERSION } from './schema.js';
-import { frame, freePorts, rawConnection, sleep } from './testing.js';
+import { frame, rawConnection, sleep } from './testing.js';
 
-const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 /** The statuses of the running members once they all name one leader that holds its lease (when `lease`). */
 function settled(cluster: LocalCluster, what: string, lease: boolean): Promise<NodeStatus[]> {
@@ -43,10 +39,7 @@ async function forgeRequestVote(cluster: LocalCluster, peerPorts: readonly numbe
 }
 
 async function run(extraArgs: string[]): Promise<{ before: NodeStatus[]; after: NodeStatus[] }> {
-  const ports = await freePorts(6);
-  const dataDir = mkdtempSync(join(tmpdir(), 'ballot-sticky-'));
-  const peerPorts = ports.slice(0, 3);
-  const cluster = new LocalCluster({ command: [process.execPath, mainJs, 'node'], algorithm: 'raft', voters: 3, peerPorts, httpPorts: ports.slice(3), dataDir, extraArgs });
+  const { cluster, peerPorts, close } = await testCluster({ name: 'sticky', algorithm: 'raft', voters: 3, extraArgs });
   const lease = !extraArgs.includes('off');
   try {
     cluster.startAll();
@@ -59,8 +52,7 @@ async function run(extraArgs: string[]): Promise<{ before: NodeStatus[]; after: 
     const after = await settled(cluster, 'a leader after the forged RequestVote', lease);
     return { before, after };
   } finally {
-    await cluster.stop(3000);
-    rmSync(dataDir, { recursive: true, force: true });
+    await close(3000);
   }
 }
 

@@ -29,8 +29,13 @@ export interface LocalClusterOptions {
   readonly clusterId?: string;
   /** More arguments for every member (timing knobs, --log). */
   readonly extraArgs?: readonly string[];
-  /** Arguments of one member only, after extraArgs (e.g. its own --advertise url). */
+  /** Arguments of one member only, after extraArgs (e.g. its own --priority). */
   readonly memberArgs?: (id: NodeId) => readonly string[];
+  /**
+   * Each member advertises its own HTTP address (`--advertise {"url":"http://HOST:PORT"}`), so that a
+   * follower answers a /kv request with a 307 to the leader.
+   */
+  readonly advertiseUrls?: boolean;
   /**
    * Run every member with mutual TLS, from the files certificates.ts writes into this directory
    * (ca.crt, node-<i>.crt, node-<i>.key); default: plaintext (every member is on loopback).
@@ -112,6 +117,7 @@ export class LocalCluster {
         ...(options.clusterId ? ['--cluster-id', options.clusterId] : []),
         ...(options.tlsDir ? tlsArgs(options.tlsDir, id) : []),
         ...(offLoopback && !options.tlsDir ? ['--insecure'] : []),
+        ...(options.advertiseUrls ? ['--advertise', JSON.stringify({ url: `http://${host(id)}:${options.httpPorts[id - 1]!}` })] : []),
         ...(options.extraArgs ?? []),
         ...(options.memberArgs?.(id) ?? []),
         '--exit-on-stdin-close',

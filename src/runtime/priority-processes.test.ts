@@ -9,15 +9,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { NodeId } from '../core/types.js';
-import { LocalCluster, type NodeStatus } from './local-cluster.js';
-import { freePorts, sleep } from './testing.js';
+import type { NodeStatus } from './local-cluster.js';
+import { testCluster } from './test-cluster.js';
+import { sleep } from './testing.js';
 
-const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const slow = ['--election-timeout', '1000-2000', '--heartbeat', '100', '--log', 'info'];
 const PREFERRED = 3;
 
@@ -35,17 +33,11 @@ function logged(logDir: string, id: NodeId, event: string): Record<string, unkno
 const describe = (statuses: readonly NodeStatus[]): string => statuses.map((s) => `${s.id}→${s.leader}@${s.term}`).join(' ');
 
 test('raft processes: leadership goes to the node of higher priority by one transfer, and returns to it by one transfer after it restarts', { timeout: 180_000 }, async () => {
-  const ports = await freePorts(6);
-  const dataDir = mkdtempSync(join(tmpdir(), 'ballot-priority-'));
-  const logDir = join(dataDir, 'logs');
-  const cluster = new LocalCluster({
-    command: [process.execPath, mainJs, 'node'],
+  const { cluster, dataDir: logDir, close } = await testCluster({
+    name: 'priority',
     algorithm: 'raft',
     voters: 3,
-    peerPorts: ports.slice(0, 3),
-    httpPorts: ports.slice(3),
-    dataDir,
-    logDir,
+    logs: true,
     extraArgs: slow,
     memberArgs: (id) => (id === PREFERRED ? ['--priority', '1'] : []),
   });
@@ -81,7 +73,6 @@ test('raft processes: leadership goes to the node of higher priority by one tran
     const transfers = logged(logDir, interim!, 'transfer-started').filter((line) => line.term === interimTerm);
     assert.equal(transfers.length, 1, `one transfer in term ${interimTerm}: ${JSON.stringify(transfers)}`);
   } finally {
-    await cluster.stop(3000);
-    rmSync(dataDir, { recursive: true, force: true });
+    await close(3000);
   }
 });

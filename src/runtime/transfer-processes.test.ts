@@ -9,20 +9,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { LocalCluster } from './local-cluster.js';
-import { freePorts } from './testing.js';
-
-const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+import { testCluster } from './test-cluster.js';
 const slow = ['--election-timeout', '1000-2000', '--heartbeat', '100', '--log', 'info'];
 
 test('raft processes: SIGTERM to the leader hands leadership to the node it names, in exactly one new term', { timeout: 120_000 }, async () => {
-  const ports = await freePorts(6);
-  const dataDir = mkdtempSync(join(tmpdir(), 'ballot-transfer-'));
-  const cluster = new LocalCluster({ command: [process.execPath, mainJs, 'node'], algorithm: 'raft', voters: 3, peerPorts: ports.slice(0, 3), httpPorts: ports.slice(3), dataDir, extraArgs: slow });
+  const { cluster, close } = await testCluster({ name: 'transfer', algorithm: 'raft', voters: 3, extraArgs: slow });
   try {
     cluster.startAll();
     const before = await cluster.agreed('a first leader holding its lease', (s) => s.find((x) => x.id === x.leader)?.lease === true);
@@ -40,7 +31,6 @@ test('raft processes: SIGTERM to the leader hands leadership to the node it name
       assert.equal(status.term, term + 1, `exactly one new term: ${JSON.stringify(after)}`);
     }
   } finally {
-    await cluster.stop(3000);
-    rmSync(dataDir, { recursive: true, force: true });
+    await close(3000);
   }
 });

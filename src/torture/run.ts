@@ -171,7 +171,7 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
       httpPorts: members.map(() => HTTP_PORT),
       hosts: lab.members.map((member) => member.address),
       wrap: (id) => lab.exec(id),
-      memberArgs: (id) => ['--advertise', JSON.stringify({ url: url(id) })],
+      advertiseUrls: true,
       dataDir,
       extraArgs: [
         '--log', 'silent',
