@@ -10,18 +10,17 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { MAX_EPOCH, MAX_EPOCH_STEP, MAX_TERM, MAX_TERM_STEP } from '../core/bounds.js';
 import type { NodeId } from '../core/types.js';
 import { algorithms } from '../core/algorithms.js';
-import { LocalCluster, type MemberExit } from './local-cluster.js';
+import type { LocalCluster, MemberExit } from './local-cluster.js';
+import { testCluster } from './test-cluster.js';
 import { jsonLogger } from './log.js';
 import { startNode } from './node.js';
 import { DurableStore } from './storage.js';
 import { PROTOCOL_VERSION } from './schema.js';
 import { frame, freePorts, metricValue, rawConnection, sleep } from './testing.js';
 
-const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const HUGE = Number.MAX_SAFE_INTEGER; // 2^53 − 1: valid JSON, refused at the edge
 
 interface Trio {
@@ -32,17 +31,7 @@ interface Trio {
 }
 
 async function startTrio(algorithm: string): Promise<Trio> {
-  const ports = await freePorts(6);
-  const dataDir = mkdtempSync(join(tmpdir(), `ballot-bounds-${algorithm}-`));
-  const peerPorts = ports.slice(0, 3);
-  const cluster = new LocalCluster({
-    command: [process.execPath, mainJs, 'node'],
-    algorithm,
-    voters: 3,
-    peerPorts,
-    httpPorts: ports.slice(3),
-    dataDir,
-  });
+  const { cluster, peerPorts, close } = await testCluster({ name: `bounds-${algorithm}`, algorithm, voters: 3 });
   const exits: MemberExit[] = [];
   cluster.onExit((exit) => exits.push(exit));
   cluster.startAll();
@@ -50,10 +39,7 @@ async function startTrio(algorithm: string): Promise<Trio> {
     cluster,
     peerPorts,
     exits,
-    close: async () => {
-      await cluster.stop(3000);
-      rmSync(dataDir, { recursive: true, force: true });
-    },
+    close: () => close(3000),
   };
 }
 

@@ -9,18 +9,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { agreedLeader } from '../core/agreement.js';
 import { algorithms } from '../core/algorithms.js';
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
-import { LocalCluster, type NodeStatus } from './local-cluster.js';
+import type { LocalCluster, NodeStatus } from './local-cluster.js';
+import { testCluster } from './test-cluster.js';
 import { PROTOCOL_VERSION } from './schema.js';
-import { frame, freePorts, metricValue, sendAndAwaitClose, sleep, waitFor } from './testing.js';
+import { frame, metricValue, sendAndAwaitClose, sleep, waitFor } from './testing.js';
 
-const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 interface Agreement {
   readonly leader: NodeId;
@@ -92,18 +88,8 @@ for (const algorithm of Object.values(algorithms) as AnyAlgorithm[]) {
   const startMs = 3 * convergeMs;
 
   test(`${algorithm.name}: 5 real nodes elect, refuse garbage, fail over after kill -9, rejoin, and respect quorum`, { timeout: 90_000 }, async (t) => {
-    const ports = await freePorts(10);
-    const dir = mkdtempSync(join(tmpdir(), `ballot-cluster-${algorithm.name}-`));
-    const cluster = new LocalCluster({
-      command: [process.execPath, mainJs, 'node'],
-      algorithm: algorithm.name,
-      voters: 5,
-      peerPorts: ports.slice(0, 5),
-      httpPorts: ports.slice(5),
-      dataDir: dir,
-      logDir: join(dir, 'logs'),
-    });
-    const peerPort = (id: NodeId): number => ports[id - 1]!;
+    const { cluster, peerPorts, close } = await testCluster({ name: `cluster-${algorithm.name}`, algorithm: algorithm.name, voters: 5, logs: true });
+    const peerPort = (id: NodeId): number => peerPorts[id - 1]!;
     try {
       cluster.startAll();
       const first = await agreement(cluster, cluster.members, startMs, 'all 5 nodes to name one leader');
@@ -162,8 +148,7 @@ for (const algorithm of Object.values(algorithms) as AnyAlgorithm[]) {
       assert.deepEqual(exits.map((exit) => [exit?.id, exit?.code]), left.map((id) => [id, 0]), 'SIGTERM stops cleanly');
     } finally {
       cluster.killAllSync();
-      await cluster.stop(1000);
-      rmSync(dir, { recursive: true, force: true });
+      await close(1000);
     }
   });
 }

@@ -8,18 +8,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { algorithms } from '../core/algorithms.js';
 import { CHECK_INTERVAL_MS, HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, MAX_HTTP_CONNECTIONS, StatusServer, type HttpHandlers, type Readiness } from './http.js';
-import { LocalCluster } from './local-cluster.js';
-import { freePorts, metricValue, sleep, waitFor } from './testing.js';
+import { testCluster, type TestCluster } from './test-cluster.js';
+import { metricValue, sleep, waitFor } from './testing.js';
 
-const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const HOST = '127.0.0.1';
 
 /**
@@ -127,19 +122,9 @@ async function probeRepeatedly(port: number, paths: readonly string[], forMs: nu
   return { probes, slowestMs, replies };
 }
 
-/** Three voters of `algorithm` as real processes, with their state and logs under `dir`. */
-async function threeNodes(algorithm: string, dir: string, extraArgs: readonly string[] = []): Promise<LocalCluster> {
-  const ports = await freePorts(6);
-  return new LocalCluster({
-    extraArgs,
-    command: [process.execPath, mainJs, 'node'],
-    algorithm,
-    voters: 3,
-    peerPorts: ports.slice(0, 3),
-    httpPorts: ports.slice(3),
-    dataDir: dir,
-    logDir: join(dir, 'logs'),
-  });
+/** Three voters of `algorithm` as real processes, with their state and logs in a temporary directory. */
+function threeNodes(algorithm: string, name: string, extraArgs: readonly string[] = []): Promise<TestCluster> {
+  return testCluster({ name, algorithm, voters: 3, logs: true, extraArgs });
 }
 
 function handlers(overrides: Partial<HttpHandlers> = {}): HttpHandlers {
@@ -235,13 +220,12 @@ test('slow, silent and idle connections are closed by the timeouts', { timeout: 
 });
 
 test('a real node under a slowloris of 300 connections: /status, /livez, /readyz answer within 1 s for 5 s, and its cluster does not notice', { timeout: 60_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'ballot-http-'));
   // A Raft leader with CheckQuorum steps down when its quorum's acknowledgements are later than its lease
   // less a heartbeat (about 85 ms at the default timing; docs/runtime.md, "Stalls and CheckQuorum"); 300
   // connections on a loaded 2-core machine stall a process that long, and a 300 ms minimum timeout was
   // still not enough at load 11. The test is about the HTTP server, so the cluster runs the timing that
   // page recommends for a loaded host, with room: a lease of about 900 ms, heartbeats every 100 ms.
-  const cluster = await threeNodes('raft', dir, ['--election-timeout', '1000-2000', '--heartbeat', '100']);
+  const { cluster, close } = await threeNodes('raft', 'http', ['--election-timeout', '1000-2000', '--heartbeat', '100']);
   let attack: Slowloris | null = null;
   try {
     cluster.startAll();
@@ -269,15 +253,13 @@ test('a real node under a slowloris of 300 connections: /status, /livez, /readyz
     assert.equal(metricValue((await probe(target, '/metrics')).body, 'ballot_leader_changes_total'), changesBefore, 'no leader change on the attacked node');
   } finally {
     attack?.stop();
-    await cluster.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await close();
   }
 });
 
 for (const algorithm of Object.values(algorithms)) {
   test(`${algorithm.name}: /readyz on real nodes is 200 with a leader and a quorum, 503 with a reason without the quorum`, { timeout: 60_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ballot-readyz-'));
-    const cluster = await threeNodes(algorithm.name, dir);
+    const { cluster, close } = await threeNodes(algorithm.name, 'readyz');
     const readyz = (id: number): Promise<Reply | undefined> => probe(cluster.httpPort(id), '/readyz').catch(() => undefined);
     try {
       cluster.startAll();
@@ -309,8 +291,7 @@ for (const algorithm of Object.values(algorithms)) {
       );
       assert.equal((await probe(cluster.httpPort(3), '/livez')).status, 200, 'alive all the same');
     } finally {
-      await cluster.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await close();
     }
   });
 }
