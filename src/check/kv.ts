@@ -55,22 +55,23 @@ function versionMatches(output: { readonly version?: number } | null, version: n
   return output?.version === undefined || output.version === version;
 }
 
+/**
+ * The model's step: the state after `input` if `output` (when known) is what the specification gives
+ * there, else undefined. The transition itself is applyKvInput's, the one the replicated store runs.
+ */
 function stepKv(state: KvState, input: KvInput, output: KvOutput | null): KvState | undefined {
   if (output !== null && output.op !== input.op) return undefined;
-  switch (input.op) {
+  const { state: next, output: expected } = applyKvInput(state, input);
+  if (output === null) return next;
+  if (!versionMatches(output, expected.version)) return undefined;
+  switch (expected.op) {
     case 'put':
-      return versionMatches(output, state.version + 1) ? kvState(input.value, state.version + 1) : undefined;
     case 'delete':
-      return versionMatches(output, state.version + 1) ? kvState(null, state.version + 1) : undefined;
+      return next;
     case 'get':
-      if (output === null) return state;
-      return output.op === 'get' && output.value === state.value && versionMatches(output, state.version) ? state : undefined;
-    case 'cas': {
-      const applies = state.version === input.expect;
-      if (output?.op === 'cas' && output.ok !== applies) return undefined;
-      if (!applies) return versionMatches(output, state.version) ? state : undefined;
-      return versionMatches(output, state.version + 1) ? kvState(input.value, state.version + 1) : undefined;
-    }
+      return output.op === 'get' && output.value === expected.value ? next : undefined;
+    case 'cas':
+      return output.op === 'cas' && output.ok === expected.ok ? next : undefined;
   }
 }
 
@@ -121,7 +122,7 @@ function describeValue(value: string | null): string {
  * replicated store (src/kv/store.ts) runs exactly this, so what nodes do and what the checker expects
  * cannot drift apart.
  */
-export function applyKvInput(state: KvState, input: KvInput): { readonly state: KvState; readonly output: KvOutput } {
+export function applyKvInput(state: KvState, input: KvInput): { readonly state: KvState; readonly output: KvOutput & { readonly version: number } } {
   switch (input.op) {
     case 'put':
       return { state: kvState(input.value, state.version + 1), output: { op: 'put', version: state.version + 1 } };
