@@ -109,10 +109,22 @@ export type ReplicationEvent =
    */
   | { readonly type: 'proposed'; readonly id: number; readonly index: number; readonly term: number }
   /**
-   * Request `id` (a proposal or a read) was not accepted: this node does not lead (or is handing its
-   * leadership over). `leader` is the leader it knows, for a redirect; null when none is known.
+   * Request `id` (a proposal, a read or a membership change) was not accepted. Without `reason`: this
+   * node does not lead (or is handing its leadership over); `leader` is the leader it knows, for a
+   * redirect, null when none is known. With `reason`: this node leads but refuses this change
+   * (MembershipRefusal); the client is told so, not redirected.
    */
-  | { readonly type: 'request-refused'; readonly id: number; readonly leader: NodeId | null }
+  | { readonly type: 'request-refused'; readonly id: number; readonly leader: NodeId | null; readonly reason?: MembershipRefusal }
+  /**
+   * The configuration this node now uses changed: the newest configuration entry in its log, committed
+   * or not (Raft thesis §4.1: "a server always uses the latest configuration in its log"), or the
+   * snapshot's when the log holds none. Reported at start (the node's configuration as read back) and at
+   * every change: a configuration entry appended or received, one removed by a conflicting leader, a
+   * snapshot installed. `index` is the entry's position (0: the configuration the node was started with).
+   * The host connects to the members it names and drops the others; it learns the entry is committed
+   * from the `committed` event at `index` (whose command is the no-op '').
+   */
+  | { readonly type: 'membership-changed'; readonly index: number; readonly membership: Membership }
   /**
    * The entry at `index` is committed (and known so by this node): apply `command` to the state
    * machine. Reported on EVERY node that learns it, in index order, each index once per node
@@ -134,6 +146,42 @@ export type ReplicationEvent =
    * serves the read locally once it has applied up to `index`.
    */
   | { readonly type: 'read-ready'; readonly id: number; readonly index: number };
+
+/**
+ * A cluster's configuration (issue 15, membership change): who votes, who only learns, and where each
+ * member is. `addresses` is the host's (a peer address, HOST:PORT) carried through the log so that every
+ * member can reach a member added later; the core never reads it. The simulator gives '' for each.
+ */
+export interface Membership {
+  /** Voting members, ascending. */
+  readonly voters: readonly NodeId[];
+  /** Non-voting members (Raft learners), ascending; disjoint from `voters`. */
+  readonly observers: readonly NodeId[];
+  /** Each member's address by id (the keys are the ids of voters and observers, as decimal strings). */
+  readonly addresses: Readonly<Record<string, string>>;
+}
+
+/**
+ * One change of membership (Raft thesis §4.1: one server at a time, so any majority of the old
+ * configuration and any of the new one share a voter). A new server joins as a non-voter first and
+ * becomes a voter once it has caught up (§4.2.1), so its arrival cannot stall commitment.
+ */
+export type MembershipChange =
+  /** Add `peer`, reachable at `address`, as a non-voting member (a learner). */
+  | { readonly type: 'add-learner'; readonly peer: NodeId; readonly address: string }
+  /** Make the learner `peer` a voter; refused ('not-caught-up') while its log lags the leader's commit index. */
+  | { readonly type: 'promote'; readonly peer: NodeId }
+  /** Remove `peer` (voter or learner). A leader that removes itself leads until the change commits, then steps down (§4.2.2). */
+  | { readonly type: 'remove'; readonly peer: NodeId };
+
+/**
+ * Why a leader refused a membership change (it is not redirected: another leader would refuse too).
+ * 'change-pending': an earlier change is not committed yet, or this leader has not yet committed an
+ * entry of its own term (thesis §4.1 and its correction on raft-dev, 2015); 'not-caught-up': the learner
+ * to promote lags; 'not-a-member' / 'already-a-member': the change names the wrong peer; 'last-voter': the
+ * change would leave no voter; 'unsupported': the algorithm changes no membership (ZAB, Bully).
+ */
+export type MembershipRefusal = 'change-pending' | 'not-caught-up' | 'not-a-member' | 'already-a-member' | 'last-voter' | 'unsupported';
 
 /**
  * A client's command as the cores carry it: an opaque string (the host encodes its state machine's
@@ -192,7 +240,14 @@ export type Input<M extends Message = Message> =
    * The host's state machine has applied every entry up to `index` and `snapshot` holds it: the core
    * keeps the snapshot in its durable state and may drop the entries it covers (log compaction, Raft §7).
    */
-  | { readonly type: 'compact'; readonly index: number; readonly snapshot: string };
+  | { readonly type: 'compact'; readonly index: number; readonly snapshot: string }
+  /**
+   * A local client asks the leader to change the cluster's membership; `id` is the host's (as for
+   * 'propose'). Answered like a proposal: 'proposed' (the configuration entry's index and term, done when
+   * `committed` reports it) or 'request-refused' (not the leader; or a MembershipRefusal). A core without
+   * membership change (Algorithm.membershipChange false) answers 'request-refused' with 'unsupported'.
+   */
+  | { readonly type: 'change-membership'; readonly id: number; readonly change: MembershipChange };
 
 /**
  * The single door's dispatch, shared by every core: a message goes to `receive`, a tick to `tick`, a
@@ -209,6 +264,9 @@ export function applyInput<M extends Message>(
     propose?(now: number, id: number, command: Command): void;
     read?(now: number, id: number): void;
     compact?(now: number, index: number, snapshot: string): void;
+    changeMembership?(now: number, id: number, change: MembershipChange): void;
+    /** Where a core has no changeMembership: how it answers a request it cannot serve. */
+    refuse?(id: number, reason: MembershipRefusal): void;
   },
   now: number,
   input: Input<M>,
@@ -230,6 +288,9 @@ export function applyInput<M extends Message>(
       return node.read?.(now, input.id);
     case 'compact':
       return node.compact?.(now, input.index, input.snapshot);
+    case 'change-membership':
+      if (node.changeMembership !== undefined) return node.changeMembership(now, input.id, input.change);
+      return node.refuse?.(input.id, 'unsupported');
   }
 }
 
@@ -297,6 +358,12 @@ export interface Algorithm<M extends Message, D> {
   readonly replication?: 'consensus' | 'primary-backup';
   /** Whether the algorithm has non-voting members (ZAB observers, Raft learners); Bully has none. */
   readonly supportsObservers: boolean;
+  /**
+   * Whether members can be added and removed while the cluster runs, through the log (Input
+   * 'change-membership'): Raft's single-server changes (thesis §4). ZAB's dynamic reconfiguration
+   * (ZooKeeper 3.5) and Bully have none here: their membership is fixed at start (docs/membership.md).
+   */
+  readonly membershipChange: boolean;
   /**
    * The textbook's count of messages for one election among `voters` nodes, for `ballot compare` to set
    * beside the measured count; omitted when the literature gives none.

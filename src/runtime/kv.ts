@@ -170,6 +170,8 @@ export class KvService {
         else this.readsWaiting.add(read);
         return;
       }
+      case 'membership-changed':
+        return; // the store's state does not depend on who the members are
       default: {
         const unreachable: never = event;
         return unreachable;

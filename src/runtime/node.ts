@@ -589,6 +589,9 @@ class NodeHost {
       case 'read-ready':
         this.kv.onEvent(event);
         return;
+      case 'membership-changed':
+        this.logger.info('membership-changed', { index: event.index, voters: event.membership.voters.join(','), observers: event.membership.observers.join(',') });
+        return;
       default: {
         const unreachable: never = event;
         return unreachable;

@@ -49,6 +49,7 @@ import {
   type Random,
   type Status,
   type Command,
+  type MembershipRefusal,
 } from '../types.js';
 import { encodedLength, FRAME_BYTES, MAX_COMMAND_LENGTH, MAX_WHOLE_SNAPSHOT_BYTES } from '../limits.js';
 import { MAX_SYNC_ENTRIES, type BullyDurable, type BullyEntry, type BullyMessage, type Copy, type Heartbeat, type Sync, type SyncRequest } from './messages.js';
@@ -222,6 +223,11 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
     this.out.emit({ type: 'committed', index, term: this.reign, command });
     const entry = this.entries[this.entries.length - 1]!;
     for (const to of this.others) this.out.send(to, { type: 'Copy', generation: this.reign, index, prevTerm, entry });
+  }
+
+  /** Membership is fixed at start (Algorithm.membershipChange): every change is refused as such. */
+  refuse(id: number, reason: MembershipRefusal): void {
+    this.out.emit({ type: 'request-refused', id, leader: this.leader, reason });
   }
 
   /**

@@ -55,6 +55,7 @@ export function createBully(options: BullyOptions): Algorithm<BullyMessage, Bull
     replication: 'primary-backup',
     roles: ['leader', 'follower', 'electing'],
     supportsObservers: false,
+    membershipChange: false,
     // n−2 Victory messages when the second-highest id notices first, O(n²) when the lowest does (Garcia-Molina 1982).
     textbookMessages: (n) => ({ text: `n−2 = ${Math.max(0, n - 2)} best, O(n²) worst`, value: Math.max(0, n - 2) }),
     initialDurable: () => ({ generation: 0 }), // `--history` means nothing to Bully: ids decide, not logs

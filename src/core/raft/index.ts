@@ -106,6 +106,7 @@ export function createRaft(options: RaftOptions = defaultRaftOptions): Algorithm
   replication: 'consensus',
   roles: ['follower', 'precandidate', 'candidate', 'leader', 'learner'],
   supportsObservers: true,
+  membershipChange: true,
   // One RequestVote and one answer per other voter (§5.2); PreVote (thesis §9.6) adds as many before it.
   textbookMessages: options.preVote
     ? (n) => ({ text: `4(n−1) = ${4 * (n - 1)} per round (PreVote, then the vote)`, value: 4 * (n - 1) })

@@ -113,6 +113,7 @@ export const zab: Algorithm<ZabMessage, ZabDurable> = {
   // Atomic broadcast: a transaction committed anywhere is committed everywhere, in the same order.
   replication: 'consensus',
   supportsObservers: true,
+  membershipChange: false,
   // Every voter notifies every other voter once (source document 003: "n*(n-1)").
   textbookMessages: (n) => ({ text: `≈ n(n−1) = ${n * (n - 1)}`, value: n * (n - 1) }),
   initialDurable(history) {

@@ -13,6 +13,7 @@ import { OutputBuffer } from '../output.js';
 import {
   applyInput,
   type Command,
+  type MembershipRefusal,
   type ElectionNode,
   type Input,
   type NodeConfig,
@@ -220,6 +221,11 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
     const accepted = phase.state === 'leading' && command.length <= MAX_COMMAND_LENGTH ? phase.leader.propose(command) : null;
     if (accepted) this.out.emit({ type: 'proposed', id, ...accepted });
     else this.out.emit({ type: 'request-refused', id, leader: this.currentLeader() === this.id ? null : this.currentLeader() });
+  }
+
+  /** Membership is fixed at start here (Algorithm.membershipChange): every change is refused as such. */
+  refuse(id: number, reason: MembershipRefusal): void {
+    this.out.emit({ type: 'request-refused', id, leader: this.currentLeader(), reason });
   }
 
   /** A linearizable read: the established leader's barrier (LeaderSession.read); anyone else refuses. */
