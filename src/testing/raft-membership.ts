@@ -42,11 +42,18 @@ export function membershipOf(net: MembershipNet, node: NodeId): { readonly index
   return { index: last.index, membership: last.membership };
 }
 
-/** What log-agreement finds over every node's `committed` events of the run. */
-export function logAgreement(net: MembershipNet): string[] {
+/**
+ * What log-agreement finds over every node's `committed` events of the run; `crashes`: event position →
+ * the node that crashed just before it (its next incarnation applies its log again).
+ */
+export function logAgreement(net: MembershipNet, crashes: ReadonlyMap<number, NodeId> = new Map()): string[] {
   const checker = new LogAgreement();
   const violations: string[] = [];
-  for (const { node, event } of net.events) violations.push(...checker.observe({ type: 'driver', node, event }));
+  net.events.forEach(({ node, event }, position) => {
+    const crashed = crashes.get(position);
+    if (crashed !== undefined) checker.observe({ type: 'crash', node: crashed, wasLeader: false });
+    violations.push(...checker.observe({ type: 'driver', node, event }));
+  });
   return violations;
 }
 
