@@ -18,7 +18,9 @@ import type { RaftDurable, RaftMessage } from '../core/raft/messages.js';
 import { RaftNode } from '../core/raft/raft.js';
 import { raft } from '../core/raft/index.js';
 import type { ElectionEvent, Input, Membership, NodeId } from '../core/types.js';
-import { LogAgreement } from '../sim/checkers/replication.js';
+import { leads } from '../core/driver.js';
+import { ElectionSafety } from '../sim/checkers.js';
+import { AckedDurable, LogAgreement } from '../sim/checkers/replication.js';
 import { TestNet } from '../sim/testnet.js';
 
 export type MembershipNet = TestNet<RaftMessage, RaftDurable, RaftNode>;
@@ -53,6 +55,27 @@ export function logAgreement(net: MembershipNet, crashes: ReadonlyMap<number, No
     const crashed = crashes.get(position);
     if (crashed !== undefined) checker.observe({ type: 'crash', node: crashed, wasLeader: false });
     violations.push(...checker.observe({ type: 'driver', node, event }));
+  });
+  return violations;
+}
+
+/**
+ * What the simulator's safety checkers find over the run: election-safety (one leader per term, from
+ * every status change), log-agreement and acked-durable (from every `committed`, `proposed` and
+ * `snapshot-installed`); `crashes` as for logAgreement.
+ */
+export function safetyViolations(net: MembershipNet, crashes: ReadonlyMap<number, NodeId> = new Map()): string[] {
+  const checkers = [new LogAgreement(), new AckedDurable()];
+  const elections = new ElectionSafety();
+  const violations: string[] = [];
+  net.events.forEach(({ node, event }, position) => {
+    const crashed = crashes.get(position);
+    if (crashed !== undefined) for (const checker of checkers) checker.observe({ type: 'crash', node: crashed, wasLeader: false });
+    for (const checker of checkers) violations.push(...checker.observe({ type: 'driver', node, event }).map((v) => `${checker.name}: ${v}`));
+    if (event.type === 'status') {
+      const found = elections.observe({ type: 'status', node, previous: event.previous, status: event.status, wasLeader: leads(event.previous) });
+      violations.push(...found.map((v) => `${elections.name}: ${v}`));
+    }
   });
   return violations;
 }
