@@ -224,7 +224,7 @@ describe('raft membership: removed servers (thesis §4.2.2, §4.2.3)', () => {
     assert.equal(change(n, 203, 2, { type: 'add-learner', peer: 1, address: '' }), 'not-leader→null');
   });
 
-  test('a leader that removed itself and lost its lease before the entry committed campaigns until it is committed (thesis §4.2.2, Figure 4.6)', () => {
+  test('a leader that removed itself and lost its lease before the entry committed campaigns until it is committed (thesis §4.2.2)', () => {
     // {1, 2}: the removed leader alone holds the entry that leaves {other}; the other cannot be elected
     // without its vote (it is a majority of neither), and it refuses that vote (its log is longer). Only
     // the removed leader can end this: it campaigns, is elected by {other} (not counting itself),

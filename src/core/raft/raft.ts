@@ -1230,7 +1230,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
 
   /**
    * Whether this node campaigns when its election timer runs out: a voter of its configuration; and
-   * (thesis §4.2.2, Figure 4.6) a server its latest configuration removes, until it knows that
+   * (thesis §4.2.2) a server its latest configuration removes, until it knows that
    * configuration committed — it "might still be needed": a leader that removed itself and lost its lease
    * before the entry committed may be the only server holding it, and the others, whose logs are behind
    * its own, cannot be elected without its vote. It does not count its own vote (tallies count voters).
