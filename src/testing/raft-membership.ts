@@ -1,6 +1,6 @@
 /**
  * Why Raft changes one server at a time, and only once the previous change is committed (Ongaro's
- * thesis §4.1, Figure 4.2; §4.3's disjoint majorities): a deterministic run of five real RaftNodes on the
+ * thesis §4.1, its disjoint majorities): a deterministic run of five real RaftNodes on the
  * test network (src/sim/testnet.ts), checked by the simulator's own log checker (log-agreement,
  * src/sim/checkers/replication.ts). Shared by the core's tests and the mutation catalog
  * (src/testing/mutants.ts: `raft-membership-unchecked`), because the random sweep changes no membership.
