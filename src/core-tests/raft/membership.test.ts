@@ -16,7 +16,8 @@ import type { ElectionEvent, Membership, MembershipChange, NodeConfig, NodeId, R
 import { durableSchema, messageValidator } from '../../runtime/schema.js';
 import { Prng } from '../../sim/prng.js';
 import { TestNet } from '../../sim/testnet.js';
-import { disjointMajorities, local, logAgreement, membershipOf, reported, safetyViolations, type MembershipNet } from '../../testing/raft-membership.js';
+import { disjointMajorities, membershipOf } from '../../testing/raft-membership.js';
+import { local, logAgreement, reported, safetyViolations, type RaftNet } from '../../testing/raft-net.js';
 import { mutants, withMutant } from '../../testing/mutants.js';
 
 const timing = { electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, heartbeatMs: 50 };
@@ -469,7 +470,7 @@ describe('raft membership: safety under random changes, partitions and crashes',
   }
 
   /** Why the cluster has not settled: no leader, or a member of the leader's configuration uses another; null when it has. */
-  function unsettled(net: MembershipNet): string | null {
+  function unsettled(net: RaftNet): string | null {
     const describe = () => net.members.map((m) => `${m}: ${JSON.stringify(net.status(m))} ${JSON.stringify(membershipOf(net, m))}`).join('; ');
     try {
       const leader = awaitLeader(net);
@@ -603,8 +604,8 @@ describe('forceNewCluster: quorum-loss recovery (unsafe, deliberate)', () => {
  * `nodes` nodes on the test network: voters {1, 2, 3} (or all of them, with fewer than four), and the
  * `joiners` started with no voters at all (NodeConfig.voters = []), waiting to be added.
  */
-function testNet(nodes: number, { joiners = [], options = defaultRaftOptions, seed }: { joiners?: NodeId[]; options?: RaftOptions; seed?: number } = {}): MembershipNet {
-  const net: MembershipNet = new TestNet({
+function testNet(nodes: number, { joiners = [], options = defaultRaftOptions, seed }: { joiners?: NodeId[]; options?: RaftOptions; seed?: number } = {}): RaftNet {
+  const net: RaftNet = new TestNet({
     algorithm: raft,
     voters: nodes,
     latencyMs: 1,
@@ -618,7 +619,7 @@ function testNet(nodes: number, { joiners = [], options = defaultRaftOptions, se
 }
 
 /** Runs until some node leads with an entry of its term committed (joiners name no leader until added); returns it. */
-function awaitLeader(net: MembershipNet): NodeId {
+function awaitLeader(net: RaftNet): NodeId {
   const leading = () =>
     net.members.find((id) => {
       if (!net.isUp(id) || net.status(id).role !== 'leader') return false;
