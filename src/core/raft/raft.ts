@@ -437,26 +437,25 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       this.out.emit({ type: 'request-refused', id, leader: this.refusalLeader() });
       return;
     }
-    const refusal = this.membershipRefusal(change);
-    if (refusal !== null) {
+    const next = this.nextMembership(change);
+    if (typeof next === 'string') {
       // 'invalid' breaks a bound the host checks first (membership.ts); refused like a too-long command.
-      this.out.emit(refusal === 'invalid' ? { type: 'request-refused', id, leader: null } : { type: 'request-refused', id, leader: null, reason: refusal });
+      this.out.emit(next === 'invalid' ? { type: 'request-refused', id, leader: null } : { type: 'request-refused', id, leader: null, reason: next });
       return;
     }
-    const next = changedMembership(this.membership, change) as Membership;
     const index = this.appendOwnEntry(now, '', next);
     this.out.emit({ type: 'proposed', id, index, term: this.currentTerm });
-    if (this.role !== 'leader') return; // (a leader that removes itself steps down only once a quorum holds the entry)
+    // (Still the leader: a change that removes it commits only once another voter holds it.)
     for (const member of this.members) if (member !== this.id) this.replicateTo(member);
   }
 
-  /** Why the leader refuses `change` now (see changeMembership), or null when it accepts it. */
-  private membershipRefusal(change: MembershipChange): MembershipRefusal | 'invalid' | null {
+  /** The configuration `change` makes of the one in force, or why the leader refuses it now (see changeMembership). */
+  private nextMembership(change: MembershipChange): Membership | MembershipRefusal | 'invalid' {
     if (this.changePending()) return 'change-pending';
     const next = changedMembership(this.membership, change);
     if (typeof next === 'string') return next;
     if (change.type === 'promote' && (this.matchIndex.get(change.peer) ?? 0) < this.commitIndex) return 'not-caught-up';
-    return null;
+    return next;
   }
 
   /**
