@@ -17,7 +17,7 @@ import { durableSchema, messageValidator } from '../../runtime/schema.js';
 import { Prng } from '../../sim/prng.js';
 import { TestNet } from '../../sim/testnet.js';
 import { disjointMajorities, membershipOf } from '../../testing/raft-membership.js';
-import { local, logAgreement, reported, safetyViolations, type RaftNet } from '../../testing/raft-net.js';
+import { crash, local, logAgreement, reported, safetyViolations, type Crashes, type RaftNet } from '../../testing/raft-net.js';
 import { mutants, withMutant } from '../../testing/mutants.js';
 
 const timing = { electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, heartbeatMs: 50 };
@@ -412,7 +412,7 @@ describe('raft membership: safety under random changes, partitions and crashes',
   function randomRun(seed: number): { violations: string[]; unsettled: string | null; changes: number } {
     const prng = new Prng(seed, 'membership-nemesis');
     const net = testNet(5, { joiners: [4, 5], seed });
-    const crashes = new Map<number, NodeId>();
+    const crashes: Crashes = new Map();
     let id = 1;
     let changes = 0;
     const randomChange = (): MembershipChange => {
@@ -451,21 +451,13 @@ describe('raft membership: safety under random changes, partitions and crashes',
       } else if (roll < 0.8) {
         net.heal();
       } else if (roll < 0.88 && up.length > 0) {
-        net.crash(prng.pick(up));
+        crash(net, crashes, prng.pick(up));
       } else {
-        for (const m of net.members) {
-          if (net.isUp(m)) continue;
-          crashes.set(net.events.length, m);
-          net.start(m);
-        }
+        for (const m of net.members) if (!net.isUp(m)) net.start(m);
       }
     }
     net.heal();
-    for (const m of net.members) {
-      if (net.isUp(m)) continue;
-      crashes.set(net.events.length, m);
-      net.start(m);
-    }
+    for (const m of net.members) if (!net.isUp(m)) net.start(m);
     return { violations: safetyViolations(net, crashes), unsettled: unsettled(net), changes };
   }
 
@@ -486,7 +478,7 @@ describe('raft membership: safety under random changes, partitions and crashes',
     }
   }
 
-  test(`${SEEDS} seeded runs: one leader per term, committed entries agree, acknowledged writes survive, and the cluster settles on one configuration`, () => {
+  test(`${SEEDS} seeded runs: one leader per term, no two leases at once, committed entries agree, acknowledged writes survive, and the cluster settles on one configuration`, () => {
     let changes = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
       const run = randomRun(seed);
@@ -562,18 +554,17 @@ describe('raft membership: bounds', () => {
 describe('forceNewCluster: quorum-loss recovery (unsafe, deliberate)', () => {
   test('the survivor of a lost majority becomes a cluster of one with its whole log, elects itself and commits', () => {
     const net = testNet(3);
-    const crashes = new Map<number, NodeId>();
+    const crashes: Crashes = new Map();
     const survivor = awaitLeader(net);
     for (let k = 0; k < 5; k++) local(net, survivor, { type: 'propose', id: k, command: `before ${k}` });
     net.run(200);
     // The other two are lost for good; what the survivor accepts now cannot commit.
-    for (const id of net.voters) if (id !== survivor) net.crash(id);
+    for (const id of net.voters) if (id !== survivor) crash(net, crashes, id);
     local(net, survivor, { type: 'propose', id: 10, command: 'unknown outcome' });
     net.run(2_000);
     assert.notEqual(net.status(survivor).role, 'leader', 'its lease ran out: no majority');
     const held = (net.durable.get(survivor)!.log).length;
-    net.crash(survivor);
-    crashes.set(net.events.length, survivor);
+    crash(net, crashes, survivor);
     const before = net.durable.get(survivor)!;
     const forced = forceNewCluster(before, survivor, `n${survivor}:7000`);
     assert.equal(forced.currentTerm, before.currentTerm + 1);
