@@ -2,7 +2,9 @@
  * `ballot node` loads only what a node needs before its first election (docs/runtime.md, Start-up):
  * no npm package at all, no other subcommand, no TLS without --tls-*. A child process runs the real
  * command under a module hook that writes down every module it loads (ESM through a resolve hook,
- * CommonJS from require.cache at exit); this test fails if someone adds an eager import back.
+ * CommonJS from require.cache at exit); this test fails if someone adds an eager import back. It runs
+ * both builds: tsc's dist/cli/main.js and the bundle `bin` points to, dist/cli/ballot.js
+ * (scripts/bundle.mjs), which must keep TLS and the npm packages as lazy as tsc's files do.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +19,7 @@ import { freePorts, waitFor } from '../runtime/testing.js';
 const dir = mkdtempSync(join(tmpdir(), 'ballot-lazy-modules-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const mainJs = fileURLToPath(new URL('./main.js', import.meta.url));
+const ballotJs = fileURLToPath(new URL('./ballot.js', import.meta.url));
 
 // The hook runs on the loader's own thread; it appends each module's URL to the file named in the environment.
 const hookJs = join(dir, 'hook.mjs');
@@ -63,11 +66,11 @@ function httpGet(port: number, path: string): Promise<{ status: number; body: st
 }
 
 /** Runs `ballot node` until /health answers and /metrics was scraped, stops it, and returns every module it loaded. */
-async function modulesLoadedBy(name: string, extraArgs: readonly string[] = []): Promise<{ modules: string[]; metrics: string }> {
+async function modulesLoadedBy(name: string, extraArgs: readonly string[] = [], entry = mainJs): Promise<{ modules: string[]; metrics: string }> {
   const [peerPort, httpPort] = await freePorts(2);
   const log = join(dir, `${name}.modules`);
   writeFileSync(log, '');
-  const args = ['--import', pathToFileURL(registerJs).href, mainJs, 'node', '--id', '1', '--algorithm', 'raft', '--peers', `1=127.0.0.1:${peerPort!}`];
+  const args = ['--import', pathToFileURL(registerJs).href, entry, 'node', '--id', '1', '--algorithm', 'raft', '--peers', `1=127.0.0.1:${peerPort!}`];
   args.push('--http', `127.0.0.1:${httpPort!}`, '--data-dir', join(dir, name), '--exit-on-stdin-close', ...extraArgs);
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, MODULE_LOG: log } });
   let stderr = '';
@@ -104,4 +107,26 @@ test('the hook sees a CommonJS package when one loads: zod, for a --config file'
     modules.some((entry) => /^cjs:.*\/node_modules\/zod\//.test(entry)),
     `zod was loaded for --config and the exit hook listed it: ${modules.filter((entry) => entry.startsWith('cjs:')).join(', ')}`,
   );
+});
+
+test('the bundle (dist/cli/ballot.js, bin) runs a node from a handful of files, with no npm package, other subcommand or TLS', { timeout: 60_000 }, async () => {
+  const { modules, metrics } = await modulesLoadedBy('bundle', [], ballotJs);
+  // The hook sees every resolution, so a file imported by two chunks appears twice.
+  const ours = [...new Set(modules.filter((url) => /\/dist\//.test(url)))];
+  assert.ok(ours.some((url) => url.endsWith('/dist/cli/ballot.js')), `the hook saw the bundle load: ${modules.join(', ')}`);
+  // Every file of ballot's the node reads is the bundle or one of its chunks (not tsc's tree), and there are few.
+  assert.deepEqual(ours.filter((url) => !/\/dist\/cli\/(ballot\.js|ballot-chunks\/chunk-[\w-]+\.js)$/.test(url)), [], 'files outside the bundle');
+  assert.ok(ours.length <= 8, `the node read ${ours.length} of ballot's files, expected a handful: ${ours.join(', ')}`);
+  for (const { pattern, what } of lazy) {
+    const loaded = modules.filter((url) => pattern.test(url.replace(/^(file:\/\/|cjs:)/, '')));
+    assert.deepEqual(loaded, [], `loaded ${what}`);
+  }
+  assert.match(metrics, /^ballot_info\{node="1",algorithm="raft",cluster="ballot"\} 1$/m, '/metrics is served');
+});
+
+test('the bundle loads zod for a --config file, as the tsc build does', { timeout: 60_000 }, async () => {
+  const config = join(dir, 'bundle-node.json');
+  writeFileSync(config, JSON.stringify({ 'cluster-id': 'lazy' }));
+  const { modules } = await modulesLoadedBy('bundle-config', ['--config', config], ballotJs);
+  assert.ok(modules.some((entry) => /^cjs:.*\/node_modules\/zod\//.test(entry)), 'zod was loaded for --config');
 });
