@@ -89,24 +89,19 @@ async function modulesLoadedBy(name: string, extraArgs: readonly string[] = [], 
   }
 }
 
-test('ballot node loads no npm package, no other subcommand and no TLS before its first election, nor to serve /metrics', { timeout: 60_000 }, async () => {
-  const { modules, metrics } = await modulesLoadedBy('plain');
-  assert.ok(modules.some((url) => url.endsWith('/dist/runtime/node.js')), `the hook saw the runtime load (a broken hook would pass anything): ${modules.join(', ')}`);
+/** Fails if `modules` include anything of `lazy`, or if /metrics was not served. */
+function assertNothingLazyLoaded(modules: readonly string[], metrics: string): void {
   for (const { pattern, what } of lazy) {
     const loaded = modules.filter((url) => pattern.test(url.replace(/^(file:\/\/|cjs:)/, '')));
     assert.deepEqual(loaded, [], `loaded ${what}`);
   }
   assert.match(metrics, /^ballot_info\{node="1",algorithm="raft",cluster="ballot"\} 1$/m, '/metrics is served');
-});
+}
 
-test('the hook sees a CommonJS package when one loads: zod, for a --config file', { timeout: 60_000 }, async () => {
-  const config = join(dir, 'node.json');
-  writeFileSync(config, JSON.stringify({ 'cluster-id': 'lazy' }));
-  const { modules } = await modulesLoadedBy('config', ['--config', config]);
-  assert.ok(
-    modules.some((entry) => /^cjs:.*\/node_modules\/zod\//.test(entry)),
-    `zod was loaded for --config and the exit hook listed it: ${modules.filter((entry) => entry.startsWith('cjs:')).join(', ')}`,
-  );
+test('ballot node loads no npm package, no other subcommand and no TLS before its first election, nor to serve /metrics', { timeout: 60_000 }, async () => {
+  const { modules, metrics } = await modulesLoadedBy('plain');
+  assert.ok(modules.some((url) => url.endsWith('/dist/runtime/node.js')), `the hook saw the runtime load (a broken hook would pass anything): ${modules.join(', ')}`);
+  assertNothingLazyLoaded(modules, metrics);
 });
 
 test('the bundle (dist/cli/ballot.js, bin) runs a node from a handful of files, with no npm package, other subcommand or TLS', { timeout: 60_000 }, async () => {
@@ -117,16 +112,17 @@ test('the bundle (dist/cli/ballot.js, bin) runs a node from a handful of files, 
   // Every file of ballot's the node reads is the bundle or one of its chunks (not tsc's tree), and there are few.
   assert.deepEqual(ours.filter((url) => !/\/dist\/cli\/(ballot\.js|ballot-chunks\/chunk-[\w-]+\.js)$/.test(url)), [], 'files outside the bundle');
   assert.ok(ours.length <= 8, `the node read ${ours.length} of ballot's files, expected a handful: ${ours.join(', ')}`);
-  for (const { pattern, what } of lazy) {
-    const loaded = modules.filter((url) => pattern.test(url.replace(/^(file:\/\/|cjs:)/, '')));
-    assert.deepEqual(loaded, [], `loaded ${what}`);
-  }
-  assert.match(metrics, /^ballot_info\{node="1",algorithm="raft",cluster="ballot"\} 1$/m, '/metrics is served');
+  assertNothingLazyLoaded(modules, metrics);
 });
 
-test('the bundle loads zod for a --config file, as the tsc build does', { timeout: 60_000 }, async () => {
-  const config = join(dir, 'bundle-node.json');
-  writeFileSync(config, JSON.stringify({ 'cluster-id': 'lazy' }));
-  const { modules } = await modulesLoadedBy('bundle-config', ['--config', config], ballotJs);
-  assert.ok(modules.some((entry) => /^cjs:.*\/node_modules\/zod\//.test(entry)), 'zod was loaded for --config');
-});
+for (const [build, entry] of [['tsc', mainJs], ['bundle', ballotJs]] as const) {
+  test(`the hook sees a CommonJS package when one loads: zod, for a --config file (${build} build)`, { timeout: 60_000 }, async () => {
+    const config = join(dir, `node-${build}.json`);
+    writeFileSync(config, JSON.stringify({ 'cluster-id': 'lazy' }));
+    const { modules } = await modulesLoadedBy(`config-${build}`, ['--config', config], entry);
+    assert.ok(
+      modules.some((line) => /^cjs:.*\/node_modules\/zod\//.test(line)),
+      `zod was loaded for --config and the exit hook listed it: ${modules.filter((line) => line.startsWith('cjs:')).join(', ')}`,
+    );
+  });
+}
