@@ -13,7 +13,7 @@
 // Each `--` starts a variant (extra `ballot node` flags, e.g. `-- --fast-start on -- --fast-start off`);
 // the variants' runs are interleaved (run 1 of each, then run 2 …) so that they share the machine's load.
 // A variant's word `main=PATH` runs another build's entry (e.g. main's dist/cli/main.js, for a before/after;
-// default: this build's bundle, dist/cli/ballot.js, as `ballot cluster` and the bench start members); the
+// default: this build's bundle, dist/cli/ballot.cjs, as `ballot cluster` and the bench start members); the
 // word `ca=keep` starts the members with this process's NODE_EXTRA_CA_CERTS, which LocalCluster now leaves
 // out (memberEnvironment in src/runtime/local-cluster.ts), as they were started before.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -30,7 +30,7 @@ if (variants.length === 0) variants.push([]);
 const runs = Number(args[0] ?? 5);
 const nodes = Number(args[1] ?? 5);
 const basePort = Number(args[2] ?? 27100);
-const entryJs = fileURLToPath(new URL('../dist/cli/ballot.js', import.meta.url));
+const entryJs = fileURLToPath(new URL('../dist/cli/ballot.cjs', import.meta.url));
 const variantWord = (word) => word.startsWith('main=') || word === 'ca=keep';
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** User + system CPU of every member process so far (from /proc, in ticks of 10 ms): load-independent. */

@@ -1,5 +1,5 @@
 /**
- * The bundled command, dist/cli/ballot.js (scripts/bundle.mjs, run by `npm run build`), is what `bin`
+ * The bundled command, dist/cli/ballot.cjs (scripts/bundle.mjs, run by `npm run build`), is what `bin`
  * points to and what `ballot cluster` and the failover bench start their members from: it must be the
  * same command as tsc's dist/cli/main.js. Real processes; what each subcommand does is tested elsewhere
  * through main.js, so here: the bundle exists where `bin` says, answers like main.js (help, version,

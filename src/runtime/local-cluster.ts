@@ -70,10 +70,10 @@ const HOST = '127.0.0.1';
 
 /**
  * The bundled `ballot` command (`bin`; scripts/bundle.mjs, part of `npm run build`): `ballot node` in one
- * file, the fastest of the builds for a member to start from (docs/runtime.md, Start-up). `ballot
+ * CommonJS file, the fastest of the builds for a member to start from (docs/runtime.md, Start-up). `ballot
  * cluster` and the failover bench start their members with it.
  */
-export const ballotJs = fileURLToPath(new URL('../cli/ballot.js', import.meta.url));
+export const ballotJs = fileURLToPath(new URL('../cli/ballot.cjs', import.meta.url));
 
 /** The --tls-* arguments of member `id`, in the layout of certificates.ts's certificateFiles. */
 function tlsArgs(dir: string, id: NodeId): string[] {
