@@ -11,8 +11,10 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
+COPY scripts/bundle.mjs ./scripts/
 COPY src ./src
-RUN npx tsc -p tsconfig.json \
+# npm run build's two steps (prepare does not run under --ignore-scripts): tsc, then the bundle `bin` names.
+RUN npx tsc -p tsconfig.json && node scripts/bundle.mjs \
  && npm pack --ignore-scripts --pack-destination /tmp \
  && mkdir /package && tar -xzf /tmp/ballot-*.tgz -C /package --strip-components=1 \
  && cp package-lock.json /package/

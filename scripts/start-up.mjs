@@ -2,17 +2,21 @@
 // How long one `ballot node` takes to start (docs/runtime.md, Start-up): spawn → the first answer of
 // /health, and the CPU time (user + system, from /proc/PID/stat) and resident memory of the process at
 // that moment. A one-member Raft cluster on 127.0.0.1, a fresh data dir per run; Linux only (/proc).
-// Also times `node -e 0`, the floor no Node program starts below. Run from the built tree:
-//   npm run build && node scripts/start-up.mjs [RUNS=10] [MAIN_JS=dist/cli/main.js]
+// Also times `node -e 0`, the floor no Node program starts below. Both run in the environment
+// LocalCluster gives its members (memberEnvironment: without NODE_EXTRA_CA_CERTS). Run from the built tree:
+//   npm run build && node scripts/start-up.mjs [RUNS=10] [ENTRY=dist/cli/ballot.cjs]
+// (ENTRY dist/cli/main.js: tsc's files instead of the bundle `bin` points to.)
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { memberEnvironment } from '../dist/runtime/local-cluster.js';
 
 const runs = Number(process.argv[2] ?? 10);
-const mainJs = process.argv[3] ?? 'dist/cli/main.js';
+const mainJs = process.argv[3] ?? 'dist/cli/ballot.cjs';
+const env = memberEnvironment(process.env);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
 const health = (port) =>
@@ -34,7 +38,7 @@ const freePort = () =>
 const floor = [];
 for (let i = 0; i < runs; i++) {
   const started = performance.now();
-  spawnSync(process.execPath, ['-e', '0']);
+  spawnSync(process.execPath, ['-e', '0'], { env });
   floor.push(performance.now() - started);
 }
 
@@ -45,6 +49,7 @@ for (let i = 0; i < runs; i++) {
   const started = performance.now();
   const child = spawn(process.execPath, [mainJs, 'node', '--id', '1', '--algorithm', 'raft', '--peers', `1=127.0.0.1:${peerPort}`, '--http', `127.0.0.1:${httpPort}`, '--data-dir', join(dir, 'n1'), '--log', 'silent', '--exit-on-stdin-close'], {
     stdio: ['pipe', 'ignore', 'inherit'],
+    env,
   });
   let ms = null;
   while (performance.now() - started < 30_000) {

@@ -3,13 +3,11 @@
  * one per member, polled over keep-alive HTTP. Member i listens for peers on basePort+i-1 and serves
  * HTTP on basePort+nodes+i-1 (one contiguous block of 2·nodes ports).
  */
-import { fileURLToPath } from 'node:url';
 import { findAlgorithm } from '../core/index.js';
-import { LocalCluster, type MemberExit } from '../runtime/local-cluster.js';
+import { LocalCluster, ballotJs, type MemberExit } from '../runtime/local-cluster.js';
 import { waitFor } from '../runtime/testing.js';
 import type { ClusterOptions, ClusterUnderTest, SystemUnderTest } from './system.js';
 
-const MAIN_JS = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 /** How long a status poll may take before the member counts as naming no leader. */
 const POLL_TIMEOUT_MS = 500;
 const START_TIMEOUT_MS = 60_000;
@@ -27,7 +25,7 @@ async function startBallotCluster(algorithm: string, options: ClusterOptions): P
   if (!findAlgorithm(algorithm)) throw new Error(`ballot: algorithm ${algorithm} is not implemented yet`);
   const { nodes, basePort } = options;
   const cluster = new LocalCluster({
-    command: [process.execPath, MAIN_JS, 'node'],
+    command: [process.execPath, ballotJs, 'node'],
     algorithm,
     voters: nodes,
     peerPorts: Array.from({ length: nodes }, (_, i) => basePort + i),

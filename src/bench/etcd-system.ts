@@ -22,7 +22,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
-import { startProcess, startProcessCluster, type ProcessClusterParts } from './processes.js';
+import { prepareProcessCluster, startAll, startProcess, type ProcessClusterParts } from './processes.js';
 import type { ClusterOptions, SystemUnderTest } from './system.js';
 
 /** etcd's own defaults (heartbeat 100 ms, election timeout 1000 ms) in ballot's terms (see above). */
@@ -157,12 +157,15 @@ function etcdParts(options: ClusterOptions): ProcessClusterParts {
   const memberOf = new Map<string, number>();
   const listeners = new Set<(member: number, leader: number | null) => void>();
   return {
+    async prepare() {
+      await Promise.all(Array.from({ length: options.nodes }, (_, i) => mkdir(join(options.dataDir, `n${i + 1}`), { recursive: true })));
+    },
     async launch(group) {
       const binary = etcdBinary();
       const token = `ballot-bench-${process.pid}-${Date.now().toString(36)}`;
-      for (let member = 1; member <= options.nodes; member++) await mkdir(join(options.dataDir, `n${member}`), { recursive: true });
+      for (let member = 1; member <= options.nodes; member++) agents.set(member, new Agent({ keepAlive: true, maxSockets: 1 }));
       // All members at once, as a cluster restart would: etcd's cold start is bimodal (docs/bench.md).
-      for (let member = 1; member <= options.nodes; member++) {
+      await startAll(group, options.nodes, (member) => {
         const onLine = (line: string): void => {
           const named = announcedLeader(line);
           if (named === undefined) return;
@@ -170,9 +173,8 @@ function etcdParts(options: ClusterOptions): ProcessClusterParts {
           const leader = named === null ? null : (memberOf.get(named) ?? undefined);
           if (leader !== undefined) for (const listener of listeners) listener(member, leader);
         };
-        group.add(member, await startProcess(binary, { args: etcdArgs(options, member, token), logFile: join(options.dataDir, `n${member}.log`), onLine }));
-        agents.set(member, new Agent({ keepAlive: true, maxSockets: 1 }));
-      }
+        return startProcess(binary, { args: etcdArgs(options, member, token), logFile: join(options.dataDir, `n${member}.log`), onLine });
+      });
     },
     async poll(members) {
       const replies = await Promise.all(members.map((m) => fetchStatus(agents.get(m)!, etcdPorts(options.basePort, m).client, POLL_TIMEOUT_MS)));
@@ -201,10 +203,13 @@ export const etcdSystem: SystemUnderTest = {
     const t = etcdTiming(options);
     return `heartbeat-interval ${t.heartbeatMs}, election-timeout ${t.electionMs} (campaigns ${t.effectiveMs[0]}–${t.effectiveMs[1]} ms after the last heartbeat, mean ${Math.round(t.effectiveMeanMs)})`;
   },
-  async start(options) {
+  async prepare(options) {
     const binary = etcdBinary();
     if (binary.includes('/') && !existsSync(binary)) throw new Error(`etcd is not installed (${binary} not found; see scripts/install-comparison-systems.sh)`);
     const ports = Array.from({ length: options.nodes }, (_, i) => etcdPorts(options.basePort, i + 1)).flatMap((p) => [p.client, p.peer]);
-    return startProcessCluster('etcd member', options.nodes, ports, etcdParts(options));
+    return prepareProcessCluster('etcd member', options.nodes, ports, etcdParts(options));
+  },
+  async start(options) {
+    return (await etcdSystem.prepare!(options))();
   },
 };

@@ -9,7 +9,8 @@
  *
  * Each trial:
  *   1. starts a fresh cluster (fresh data directory, its own block of ports);
- *   2. polls every member until all name the same leader: the cold-start time, from the start call;
+ *   2. polls every member until all name the same leader: the cold-start time, from the launch of the
+ *      first process (after SystemUnderTest.prepare, where a system has one);
  *   3. lets the cluster settle, then waits a random fraction of a heartbeat interval, so the failure lands
  *      at a random phase of the leader's heartbeats (otherwise every trial would strike right after, or
  *      right before, a heartbeat and measure one corner of the distribution);
@@ -412,10 +413,14 @@ export async function runFailoverRows(rows: readonly FailoverRow[], options: Fai
       options.onProgress?.({ kind: 'phase', system: system.name, nodes: row.nodes, failoverKind: kind, trial, trials: options.trials, phase: next });
     };
 
-    const t0 = clock.now();
     enter('start');
-    const starting = system.start(cluster);
+    // The cold start is timed from the launch of the first process: a system's preparations (ports
+    // checked free, files written: SystemUnderTest.prepare) are not part of it.
+    let t0 = clock.now();
     try {
+      const launch = system.prepare ? await within(system.prepare(cluster), startTimeoutMs, clock, 'start', `preparing ${system.name}`) : () => system.start(cluster);
+      t0 = clock.now();
+      const starting = launch();
       try {
         running = await within(starting, startTimeoutMs, clock, 'start', `starting ${system.name}`);
       } catch (error) {

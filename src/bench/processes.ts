@@ -89,7 +89,9 @@ export class ProcessGroup {
 
 /** What a system adds to a ProcessGroup to make a cluster under test (etcd-system.ts, zookeeper-system.ts). */
 export interface ProcessClusterParts {
-  /** Starts every member's process into `group`. */
+  /** Writes what the members need before they start (directories, configuration files). */
+  prepare?(): Promise<void>;
+  /** Starts every member's process into `group`, all at once (see startAll). */
   launch(group: ProcessGroup): Promise<void>;
   /** Polls each of `members` once (see ClusterUnderTest.views). */
   poll(members: readonly number[]): Promise<Map<number, MemberView | null>>;
@@ -104,7 +106,22 @@ export interface ProcessClusterParts {
  * and on a failed launch stops what did start before rethrowing.
  */
 export async function startProcessCluster(what: string, nodes: number, ports: readonly number[], parts: ProcessClusterParts): Promise<ClusterUnderTest> {
+  return (await prepareProcessCluster(what, nodes, ports, parts))();
+}
+
+/**
+ * startProcessCluster in two steps (SystemUnderTest.prepare): checks that `ports` are free and writes
+ * the members' files now; the function it returns launches them. The bench times a cold start from that
+ * launch, as it times ballot's from its spawns, so neither system's clock runs while the other's
+ * preparations are left out.
+ */
+export async function prepareProcessCluster(what: string, nodes: number, ports: readonly number[], parts: ProcessClusterParts): Promise<() => Promise<ClusterUnderTest>> {
   await requireFreePorts(ports);
+  await parts.prepare?.();
+  return () => launchProcessCluster(what, nodes, parts);
+}
+
+async function launchProcessCluster(what: string, nodes: number, parts: ProcessClusterParts): Promise<ClusterUnderTest> {
   const group = new ProcessGroup(what);
   const cluster: ClusterUnderTest = {
     members: Array.from({ length: nodes }, (_, i) => i + 1),
@@ -142,6 +159,23 @@ export interface StartOptions {
    * then passes through this process on its way to `logFile` (without it, straight to the file).
    */
   readonly onLine?: (line: string) => void;
+}
+
+/**
+ * Starts every member's process at once (each `start` spawns before its first await), as a cluster
+ * restart would and as LocalCluster starts ballot's members, and adds each started one to `group`; if
+ * any could not be started, rejects with the first error once all have settled (what did start is in
+ * `group`, for the caller to stop).
+ */
+export async function startAll(group: ProcessGroup, nodes: number, start: (member: number) => Promise<StartedProcess>): Promise<void> {
+  const members = Array.from({ length: nodes }, (_, i) => i + 1);
+  const results = await Promise.allSettled(members.map(start));
+  let failure: unknown = null;
+  results.forEach((result, i) => {
+    if (result.status === 'fulfilled') group.add(members[i]!, result.value);
+    else failure ??= result.reason;
+  });
+  if (failure !== null) throw failure;
 }
 
 /**

@@ -68,4 +68,12 @@ export interface SystemUnderTest {
   describe(options: ClusterOptions): string;
   /** Starts a fresh cluster; rejects with a clear message if the system is not installed. */
   start(options: ClusterOptions): Promise<ClusterUnderTest>;
+  /**
+   * start() in two steps, where the system has work to do before its first process can start (etcd and
+   * ZooKeeper: check that the ports are free, write directories and configuration files): does that work,
+   * and returns the function that launches the processes. The bench times a cold start from that launch
+   * (failover.ts), as it times ballot's from its spawns (ballot has nothing to prepare: a node creates
+   * its own data directory, inside its measured start-up).
+   */
+  prepare?(options: ClusterOptions): Promise<() => Promise<ClusterUnderTest>>;
 }

@@ -24,7 +24,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { startProcess, startProcessCluster, type ProcessClusterParts } from './processes.js';
+import { prepareProcessCluster, startAll, startProcess, type ProcessClusterParts } from './processes.js';
 import type { ClusterOptions, MemberView, SystemUnderTest } from './system.js';
 
 /** ZooKeeper's own defaults (tickTime 2000, initLimit 10, syncLimit 5: its sample zoo.cfg), in ballot's terms. */
@@ -164,16 +164,18 @@ const POLL_TIMEOUT_MS = 500;
 /** Launch and poll of one ZooKeeper ensemble: a zoo.cfg and myid per server, `srvr` per poll. */
 function zookeeperParts(options: ClusterOptions): ProcessClusterParts {
   return {
-    async launch(group) {
-      const java = javaBinary();
-      const classpath = zookeeperClasspath();
+    async prepare() {
       for (let member = 1; member <= options.nodes; member++) {
         const dir = join(options.dataDir, `n${member}`);
         await mkdir(dir, { recursive: true });
         await writeFile(join(dir, 'myid'), `${member}\n`);
         await writeFile(join(options.dataDir, `zoo${member}.cfg`), zooCfg(options, member));
       }
-      for (let member = 1; member <= options.nodes; member++) {
+    },
+    async launch(group) {
+      const java = javaBinary();
+      const classpath = zookeeperClasspath();
+      await startAll(group, options.nodes, (member) => {
         const args = [
           `-Dzookeeper.log.dir=${options.dataDir}`,
           '-Dorg.slf4j.simpleLogger.showDateTime=true',
@@ -186,8 +188,8 @@ function zookeeperParts(options: ClusterOptions): ProcessClusterParts {
           MAIN_CLASS,
           join(options.dataDir, `zoo${member}.cfg`),
         ];
-        group.add(member, await startProcess(java, { args, logFile: join(options.dataDir, `n${member}.log`) }));
-      }
+        return startProcess(java, { args, logFile: join(options.dataDir, `n${member}.log`) });
+      });
     },
     async poll(members) {
       const replies = await Promise.all(members.map((m) => srvr(zookeeperPorts(options.basePort, m).client, POLL_TIMEOUT_MS)));
@@ -202,11 +204,14 @@ export const zookeeperSystem: SystemUnderTest = {
     const t = zookeeperTiming(options);
     return `tickTime ${t.tickTime}, initLimit ${t.initLimit}, syncLimit ${t.syncLimit}`;
   },
-  async start(options) {
+  async prepare(options) {
     const classpath = zookeeperClasspath();
     const missing = classpath.split(':').find((entry) => entry.endsWith('.jar') && !existsSync(entry));
     if (missing !== undefined) throw new Error(`ZooKeeper is not installed (${missing} not found; see scripts/install-comparison-systems.sh)`);
     const ports = Array.from({ length: options.nodes }, (_, i) => zookeeperPorts(options.basePort, i + 1)).flatMap((p) => [p.client, p.quorum, p.election]);
-    return startProcessCluster('ZooKeeper server', options.nodes, ports, zookeeperParts(options));
+    return prepareProcessCluster('ZooKeeper server', options.nodes, ports, zookeeperParts(options));
+  },
+  async start(options) {
+    return (await zookeeperSystem.prepare!(options))();
   },
 };

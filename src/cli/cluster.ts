@@ -8,11 +8,10 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { agreedLeader, algorithmNames, findAlgorithm } from '../core/index.js';
 import { realNodeRaftOptions } from '../core/raft/index.js';
 import { logLevels } from '../runtime/log.js';
-import { LocalCluster, type MemberExit, type NodeStatus } from '../runtime/local-cluster.js';
+import { LocalCluster, ballotJs, type MemberExit, type NodeStatus } from '../runtime/local-cluster.js';
 import { parseRaftOptions, raftOptions } from './raft-flags.js';
 import { UsageError, helpText, integer, oneOf, parseOptions, timing, timingOptions, type CommandSpec } from './args.js';
 import type { CommandIo } from './io.js';
@@ -101,7 +100,7 @@ export async function runCluster(argv: readonly string[], io: CommandIo): Promis
   const tlsDir = join(dataDir, 'tls');
   writeClusterCertificates(tlsDir, await generateClusterCertificates(Array.from({ length: total }, (_, i) => i + 1), 'ballot cluster'));
   const cluster = new LocalCluster({
-    command: [process.execPath, fileURLToPath(new URL('./main.js', import.meta.url)), 'node'],
+    command: [process.execPath, ballotJs, 'node'],
     algorithm: command.algorithm,
     voters: command.nodes,
     observers: command.observers,

@@ -117,7 +117,7 @@ const io: CommandIo = {
 
 // Run only when executed as the command, not when imported by tests.
 const invokedAs = process.argv[1] ?? '';
-if (/[\\/](main\.js|ballot)$/.test(invokedAs)) {
+if (/[\\/](main\.js|ballot\.cjs|ballot)$/.test(invokedAs)) {
   // `ballot node` exits 0 on SIGTERM at any time, also while it loads the runtime (signals.ts).
   if (process.argv[2] === 'node') catchStopSignals();
   main(process.argv.slice(2), io).then(
