@@ -90,3 +90,104 @@ test('stepAll: a persist that throws sends nothing of the whole batch', () => {
   assert.throws(() => driver.stepAll(driver.nextDeadline(), [{ type: 'tick' }, { type: 'peer-down', peer: 2 }]), /disk full/);
   assert.equal(sent.length, 0);
 });
+
+/**
+ * A driver whose host persists off its event loop (persistAsync, as a real node does): `complete()`
+ * plays the disk finishing the pending write.
+ */
+function pipelined(voters: NodeId[]) {
+  const order: string[] = [];
+  const sent: { to: NodeId; message: Message }[] = [];
+  let pending: (() => void) | null = null;
+  let settled = 0;
+  const core = raft.create({ id: 1, voters, observers: [], timing }, raft.initialDurable(0), fixed, 0);
+  const driver = new NodeDriver<RaftMessage, RaftDurable>(core, {
+    persist: () => order.push('persist'),
+    persistAsync: (_state, durable) => {
+      order.push('persist started');
+      pending = durable;
+    },
+    settled: () => settled++,
+    sendsBeforePersist: new Set(raft.replicatesBeforePersist),
+    send: (to, message) => {
+      order.push(`send ${message.type} to ${to}`);
+      sent.push({ to, message });
+    },
+    publish: (event) => {
+      if (event.type === 'persisted') order.push('durable');
+      else if (event.type !== 'input' && event.type !== 'core') order.push(event.type);
+    },
+  }, 0);
+  const complete = (): void => {
+    const durable = pending;
+    assert.ok(durable, 'a persist is in flight');
+    pending = null;
+    durable();
+  };
+  return { driver, order, sent, complete, settledCount: () => settled };
+}
+
+test('pipelined persist: a candidate’s RequestVotes wait for its term and vote to be durable (§5.2)', () => {
+  const { driver, order, complete, settledCount } = pipelined([1, 2, 3]);
+  order.length = 0;
+  driver.tick(driver.nextDeadline());
+  assert.deepEqual(order, ['persist started'], 'nothing leaves, nothing is reported while the write runs');
+  assert.equal(driver.busy, true);
+  assert.deepEqual(driver.status().role, 'follower', 'status() says what is durable');
+  assert.throws(() => driver.stepAll(300, [{ type: 'tick' }]), /in flight/, 'no input is stepped while the write runs');
+  complete();
+  assert.deepEqual(order, ['persist started', 'durable', 'send RequestVote to 2', 'send RequestVote to 3', 'status']);
+  assert.equal(driver.busy, false);
+  assert.equal(settledCount(), 1);
+});
+
+test('pipelined persist: a new leader’s AppendEntries leave while its blank entry is written (thesis §10.2.1); its leadership is reported once durable', () => {
+  const { driver, order, complete } = pipelined([1, 2, 3]);
+  driver.tick(driver.nextDeadline());
+  complete();
+  order.length = 0;
+  driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
+  // Term 1 and the vote for itself were durable before this input: the heartbeats carrying the no-op go now.
+  assert.deepEqual(order, ['send AppendEntries to 2', 'send AppendEntries to 3', 'persist started']);
+  complete();
+  assert.deepEqual(order.slice(3), ['durable', 'status', 'leader-changed', 'became-leader']);
+});
+
+test('pipelined persist: a leader’s answer waits for the write, and so does every later message to the same peer', () => {
+  const { driver, order, complete } = pipelined([1, 2, 3]);
+  driver.tick(driver.nextDeadline());
+  complete();
+  driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
+  complete();
+  order.length = 0;
+  // A stale candidate of term 1 asks node 1 (the leader of term 1) for its vote: the refusal is an
+  // answer and waits; the proposal's AppendEntries to 2 then waits behind it, the one to 3 leaves.
+  driver.stepAll(240, [
+    { type: 'message', from: 2, message: { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 } },
+    { type: 'propose', id: 1, command: 'x' },
+  ]);
+  assert.deepEqual(order, ['send AppendEntries to 3', 'persist started']);
+  complete();
+  assert.deepEqual(order.slice(2), ['durable', 'send RequestVoteResponse to 2', 'send AppendEntries to 2']);
+});
+
+test('pipelined persist: a leader that learns of a newer term answers only once the new term is durable', () => {
+  const { driver, order, complete } = pipelined([1, 2, 3]);
+  driver.tick(driver.nextDeadline());
+  complete();
+  driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
+  complete();
+  order.length = 0;
+  driver.receive(240, 3, { type: 'AppendEntries', term: 2, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, round: 1 });
+  assert.deepEqual(order, ['persist started']);
+  complete();
+  assert.deepEqual(order, ['persist started', 'durable', 'send AppendEntriesResponse to 3', 'status', 'lost-leadership', 'leader-changed']);
+});
+
+test('pipelined persist: a cluster of one holds nothing back it could not (its new term is in this very write)', () => {
+  const { driver, complete } = pipelined([1]);
+  driver.tick(driver.nextDeadline());
+  assert.equal(driver.status().leader, null, 'not reported before the term and vote are durable');
+  complete();
+  assert.equal(driver.status().leader, 1);
+});

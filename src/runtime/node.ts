@@ -318,7 +318,18 @@ class NodeHost {
     // processMs: since the process started (module loading, ports bound), the first phase of a cold start.
     this.logger.info('started', { algorithm: algorithm.name, cluster: this.config.clusterId, term: core.status().term, fresh: this.fresh, processMs: Math.round(this.origin) });
     try {
-      this.driver = new NodeDriver(core, { persist: (state) => this.persist(state), send: (to, message) => this.send(to, message), publish: (event) => this.observe(event) }, 0);
+      this.driver = new NodeDriver(
+        core,
+        {
+          persist: (state) => this.persist(state),
+          persistAsync: (state, durable) => this.persistAsync(state, durable),
+          settled: () => this.schedule(),
+          sendsBeforePersist: new Set<string>(algorithm.replicatesBeforePersist ?? []),
+          send: (to, message) => this.send(to, message),
+          publish: (event) => this.observe(event),
+        },
+        0,
+      );
     } catch (error) {
       this.fail(error, error instanceof PersistFailed ? 'cannot persist durable state' : 'the algorithm failed');
       return;
@@ -479,16 +490,27 @@ class NodeHost {
     if (this.state !== 'running' || !this.driver) return;
     this.queue.push(input);
     if (now) return this.flush();
-    this.flushing ??= setImmediate(() => this.flush());
+    this.schedule();
   }
 
-  /** Steps every queued input through the driver (persist once, send, events), then re-arms the one timer. */
+  /** Flushes the queue after this turn's I/O has been read (setImmediate runs after the poll phase). */
+  private schedule(): void {
+    if (this.queue.length > 0) this.flushing ??= setImmediate(() => this.flush());
+  }
+
+  /**
+   * Steps every queued input through the driver (persist once, send, events), then re-arms the one timer.
+   * While the previous batch's persist is in flight (the driver is busy) the inputs wait: they are
+   * stepped together once it is durable (the driver's `settled` schedules this again), so a slow disk
+   * makes the batches larger instead of the queue of fsyncs longer.
+   */
   private flush(): void {
     if (this.flushing !== null) clearImmediate(this.flushing);
     this.flushing = null;
+    if (this.state !== 'running' || !this.driver || this.driver.busy) return;
     const inputs = this.queue;
     this.queue = [];
-    if (this.state !== 'running' || !this.driver || inputs.length === 0) return;
+    if (inputs.length === 0) return;
     const persistsBefore = this.persists;
     try {
       this.driver.stepAll(this.now(), inputs);
@@ -513,6 +535,27 @@ class NodeHost {
     }
   }
 
+  /**
+   * The pipelined persist (NodeDriver.pipeline): the record is written now, its fdatasync runs in
+   * libuv's thread pool while this process keeps reading and writing its sockets, and `durable` releases
+   * the batch's held messages and events once it returned. A failed write stops the node, and the held
+   * messages never leave (they depend on the state just lost); so does a stop meanwhile (as a crash).
+   */
+  private persistAsync(state: unknown, durable: () => void): void {
+    this.persists++;
+    this.store!.saveAsync(state, (error) => {
+      if (this.state !== 'running') return;
+      if (error !== null) return this.fail(new PersistFailed(error), 'cannot persist durable state');
+      try {
+        durable();
+      } catch (thrown) {
+        this.fail(thrown, 'the algorithm failed');
+        return;
+      }
+      this.arm();
+    });
+  }
+
   private send(to: NodeId, message: Message): void {
     if (!this.members.has(to)) return;
     this.transport?.send(to, message);
@@ -526,6 +569,7 @@ class NodeHost {
    * and the timer is re-armed for the real deadline. A deadline that moves EARLIER re-arms at once.
    */
   private arm(): void {
+    if (this.state !== 'running') return;
     const deadline = this.driver!.nextDeadline();
     if (this.timer !== null && this.timerAt <= deadline) return;
     if (this.timer !== null) clearTimeout(this.timer);

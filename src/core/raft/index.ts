@@ -68,6 +68,8 @@ export function createRaft(options: RaftOptions = defaultRaftOptions): Algorithm
   messageTypes: raftMessageTypes,
   // Replication too: a settled cluster that compacts sends snapshots; none of it is the cost of electing.
   heartbeatTypes: ['AppendEntries', 'AppendEntriesResponse', 'InstallSnapshot', 'InstallSnapshotResponse'],
+  // Thesis §10.2.1: the leader writes its new entries in parallel with replicating them (NodeDriver.pipeline).
+  replicatesBeforePersist: ['AppendEntries'],
   boundedCounters: ['term'],
   messageShapes: {
     RequestVote: { term: 'term', lastLogIndex: 'nat', lastLogTerm: 'term', transfer: 'nat' },
