@@ -141,16 +141,43 @@ test('pipelined persist: a candidate’s RequestVotes wait for its term and vote
   assert.equal(settledCount(), 1);
 });
 
-test('pipelined persist: a new leader’s AppendEntries leave while its blank entry is written (thesis §10.2.1); its leadership is reported once durable', () => {
+test('pipelined persist: a new leader’s AppendEntries leave, and its election is reported, while its blank entry is written (thesis §10.2.1)', () => {
   const { driver, order, complete } = pipelined([1, 2, 3]);
   driver.tick(driver.nextDeadline());
   complete();
   order.length = 0;
   driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
-  // Term 1 and the vote for itself were durable before this input: the heartbeats carrying the no-op go now.
-  assert.deepEqual(order, ['send AppendEntries to 2', 'send AppendEntries to 3', 'persist started']);
+  // Term 1 and the vote for itself were durable before this input: the heartbeats carrying the no-op
+  // go now, and so does the news that it leads term 1 (one leader per term: nothing this write holds).
+  assert.deepEqual(order, ['send AppendEntries to 2', 'send AppendEntries to 3', 'status', 'leader-changed', 'became-leader', 'persist started']);
+  assert.equal(driver.status().leader, 1);
   complete();
-  assert.deepEqual(order.slice(3), ['durable', 'status', 'leader-changed', 'became-leader']);
+  assert.deepEqual(order.slice(6), ['durable']);
+});
+
+test('pipelined persist: a follower names its term’s leader at once, but answers only once the entries are durable', () => {
+  const { driver, order, complete } = pipelined([1, 2, 3]);
+  // Node 1 votes for 2 in term 1 (durable before the grant leaves) …
+  driver.receive(10, 2, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
+  assert.deepEqual(order.slice(-1), ['persist started']);
+  complete();
+  assert.deepEqual(order.slice(-2), ['send RequestVoteResponse to 2', 'status']);
+  order.length = 0;
+  // … then hears 2's first AppendEntries, with its blank entry: it names 2 now, and acknowledges later.
+  driver.receive(20, 2, { type: 'AppendEntries', term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: [{ term: 1, command: '' }], leaderCommit: 0, round: 1 });
+  assert.deepEqual(order, ['status', 'leader-changed', 'persist started']);
+  complete();
+  assert.deepEqual(order.slice(3), ['durable', 'send AppendEntriesResponse to 2']);
+});
+
+test('pipelined persist: a follower that learns its leader from a newer term reports it only once the term is durable', () => {
+  const { driver, order, complete } = pipelined([1, 2, 3]);
+  order.length = 0;
+  driver.receive(20, 2, { type: 'AppendEntries', term: 3, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, round: 1 });
+  assert.deepEqual(order, ['persist started']);
+  assert.equal(driver.status().term, 0);
+  complete();
+  assert.deepEqual(order, ['persist started', 'durable', 'send AppendEntriesResponse to 2', 'status', 'leader-changed']);
 });
 
 test('pipelined persist: a leader’s answer waits for the write, and so does every later message to the same peer', () => {

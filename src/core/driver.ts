@@ -177,8 +177,15 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
    *     which could complete a majority, reaches the core only after the leader's entries are on disk.
    *     Per destination the order is kept: once a message to a peer is held, every later one to it is.
    *   - every other message — a vote, a term change, an AppendEntries response, anything a node sends
-   *     that is not leading in a term already durable — and every event and status report are held
-   *     until the state is durable, then released in order (DriverHost.persistAsync).
+   *     that is not leading in a term already durable — and every event of the core are held until the
+   *     state is durable, then released in order (DriverHost.persistAsync).
+   *   - a status report (and the leadership events derived from it) is held too, unless its term is the
+   *     one durable when the batch began, no core event comes with it and no earlier report of the batch
+   *     waits: who leads a term already on disk, or that this node leads it, is fact whatever this write
+   *     holds (one leader per term, §5.2), so a follower names the new leader of its term, and a leader
+   *     reports its own election, without waiting for the entries that came with the news.
+   * (The node's messages a status report might enable — a lead() job's — rest on the lease, which comes
+   * only through a core event, held.)
    *
    * Without persistAsync the driver never calls this (the simulator: its order is step's and stepAll's).
    */
@@ -204,7 +211,11 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
           messages.push(envelope);
         }
       }
-      reports.push({ events: output.events, status });
+      // A status in the term that was durable when the batch began, with no event of the core beside
+      // it, says nothing this write makes true (a follower learning its term's leader from the first
+      // AppendEntries; a leader of that term): reported now, unless an earlier report of the batch waits.
+      if (reports.length === 0 && early !== undefined && output.events.length === 0 && status.term === termAtStart) this.observe(now, status);
+      else reports.push({ events: output.events, status });
     }
     const batch: HeldBatch = { now, state, messages, reports };
     if (state === null) return this.release(batch);
