@@ -115,7 +115,9 @@ function pipelined(voters: NodeId[]) {
     },
     publish: (event) => {
       if (event.type === 'persisted') order.push('durable');
-      else if (event.type !== 'input' && event.type !== 'core') order.push(event.type);
+      else if (event.type === 'core') {
+        if (event.event.type === 'committed') order.push(`committed ${event.event.index}`);
+      } else if (event.type !== 'input') order.push(event.type);
     },
   }, 0);
   const complete = (): void => {
@@ -211,10 +213,37 @@ test('pipelined persist: a leader that learns of a newer term answers only once 
   assert.deepEqual(order, ['persist started', 'durable', 'send AppendEntriesResponse to 3', 'status', 'lost-leadership', 'leader-changed']);
 });
 
-test('pipelined persist: a cluster of one holds nothing back it could not (its new term is in this very write)', () => {
-  const { driver, complete } = pipelined([1]);
+test('pipelined persist: a cluster of one reports nothing its own write holds (its term; a write it commits alone)', () => {
+  const { driver, order, complete } = pipelined([1]);
   driver.tick(driver.nextDeadline());
   assert.equal(driver.status().leader, null, 'not reported before the term and vote are durable');
   complete();
   assert.equal(driver.status().leader, 1);
+  order.length = 0;
+  // Its own copy is the majority: the write is committed in the step that appends it, and reported
+  // only once that copy is on disk.
+  driver.stepAll(300, [{ type: 'propose', id: 1, command: 'x' }]);
+  assert.deepEqual(order, ['persist started']);
+  complete();
+  assert.deepEqual(order, ['persist started', 'durable', 'committed 2']);
+});
+
+test('pipelined persist: a write a majority holds is reported committed at once, while the next proposal is written', () => {
+  const { driver, order, complete } = pipelined([1, 2, 3]);
+  driver.tick(driver.nextDeadline());
+  complete();
+  driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
+  complete();
+  driver.stepAll(235, [{ type: 'propose', id: 1, command: 'x' }]); // index 2, after the blank entry
+  complete();
+  order.length = 0;
+  // Node 2 has written (and acknowledged) indexes 1-2, both sent in earlier batches and so already on
+  // node 1's disk: committed now. The proposal beside it (index 3) is written meanwhile.
+  driver.stepAll(240, [
+    { type: 'message', from: 2, message: { type: 'AppendEntriesResponse', term: 1, success: true, round: 1, matchIndex: 2 } },
+    { type: 'propose', id: 2, command: 'y' },
+  ]);
+  assert.deepEqual(order, ['committed 1', 'committed 2', 'send AppendEntries to 2', 'send AppendEntries to 3', 'persist started']);
+  complete();
+  assert.deepEqual(order.slice(5), ['durable']);
 });

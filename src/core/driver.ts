@@ -54,7 +54,8 @@ export interface DriverHost<M extends Message, D> {
   settled?(): void;
   /**
    * The message types that a LEADER may send before the batch's persist completes: the algorithm's
-   * `replicatesBeforePersist` (Raft: AppendEntries, thesis §10.2.1). Only used with persistAsync.
+   * `replicatesBeforePersist` (Raft: AppendEntries, thesis §10.2.1). Only used with persistAsync; absent
+   * (ZAB, Bully), every message and every report of a batch waits for its write (see pipeline).
    */
   readonly sendsBeforePersist?: ReadonlySet<string>;
   /** Hand a message to the network (never blocks). */
@@ -177,15 +178,21 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
    *     which could complete a majority, reaches the core only after the leader's entries are on disk.
    *     Per destination the order is kept: once a message to a peer is held, every later one to it is.
    *   - every other message — a vote, a term change, an AppendEntries response, anything a node sends
-   *     that is not leading in a term already durable — and every event of the core are held until the
-   *     state is durable, then released in order (DriverHost.persistAsync).
-   *   - a status report (and the leadership events derived from it) is held too, unless its term is the
-   *     one durable when the batch began, no core event comes with it and no earlier report of the batch
-   *     waits: who leads a term already on disk, or that this node leads it, is fact whatever this write
-   *     holds (one leader per term, §5.2), so a follower names the new leader of its term, and a leader
-   *     reports its own election, without waiting for the entries that came with the news.
-   * (The node's messages a status report might enable — a lead() job's — rest on the lease, which comes
-   * only through a core event, held.)
+   *     that is not leading in a term already durable — is held until the state is durable, then
+   *     released in order (DriverHost.persistAsync).
+   *   - an input's report (its core events, then its status and the leadership derived from it) is
+   *     released at once when no earlier report of the batch waits, its status is in the term that was
+   *     durable when the batch began, and either it has no core event or its input is a peer's message
+   *     stepped before any input of the batch produced state to write; otherwise it is held, and so is
+   *     every later one. Such a report rests on nothing this write holds: who leads a term already on
+   *     disk is settled (one leader per term, §5.2), so a follower names its term's new leader, and a
+   *     leader reports its own election, without waiting for the entries that came with the news. And
+   *     an entry such a report calls `committed` is on a majority's disks already: a follower's commit
+   *     follows its leader's; a leader counts a follower's copy only from the answer to an AppendEntries
+   *     sent in an earlier batch, and its own copies — all it counts in a cluster of one voter — are all
+   *     written when no earlier input of the batch appended (a peer's message appends nothing to a
+   *     leader's log). A report whose term is new (a candidacy, a newer leader's term) waits: the term
+   *     is what this write makes durable.
    *
    * Without persistAsync the driver never calls this (the simulator: its order is step's and stepAll's).
    */
@@ -202,6 +209,8 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
       this.core.step(now, input);
       const output = this.core.takeOutput();
       const status = this.core.status();
+      // Whether every entry this input could count toward a commit was written by an earlier batch.
+      const nothingPendingBefore = state === null;
       if (output.persist !== null) state = output.persist;
       const leadsDurably = early !== undefined && leads(status) && status.term === termAtStart;
       for (const envelope of output.messages) {
@@ -211,11 +220,12 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
           messages.push(envelope);
         }
       }
-      // A status in the term that was durable when the batch began, with no event of the core beside
-      // it, says nothing this write makes true (a follower learning its term's leader from the first
-      // AppendEntries; a leader of that term): reported now, unless an earlier report of the batch waits.
-      if (reports.length === 0 && early !== undefined && output.events.length === 0 && status.term === termAtStart) this.observe(now, status);
-      else reports.push({ events: output.events, status });
+      // A report in the term that was durable when the batch began rests on nothing this write holds
+      // (see above): reported now, unless an earlier report of the batch waits.
+      const report = { events: output.events, status };
+      const settled = output.events.length === 0 || (input.type === 'message' && nothingPendingBefore);
+      if (reports.length === 0 && early !== undefined && status.term === termAtStart && settled) this.report(now, report);
+      else reports.push(report);
     }
     const batch: HeldBatch = { now, state, messages, reports };
     if (state === null) return this.release(batch);
@@ -232,10 +242,13 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
   private release({ now, state, messages, reports }: HeldBatch): void {
     if (state !== null) this.host.publish({ type: 'persisted', atMs: now, state });
     for (const { to, message } of messages) this.host.send(to, message as M);
-    for (const { events, status } of reports) {
-      for (const event of events) this.host.publish({ type: 'core', atMs: now, event });
-      this.observe(now, status);
-    }
+    for (const report of reports) this.report(now, report);
+  }
+
+  /** One input's events of the core, then its status (and the leadership derived from it). */
+  private report(now: number, { events, status }: { readonly events: readonly ElectionEvent[]; readonly status: Status }): void {
+    for (const event of events) this.host.publish({ type: 'core', atMs: now, event });
+    this.observe(now, status);
   }
 
   /** Shorthands for the two kinds of input. */

@@ -13,8 +13,9 @@
  *      in order, then act on `output.events`. A Raft vote is on disk before the grant leaves the node.
  *      One exception, for hosts that persist off their event loop: a leader's replication messages
  *      (Algorithm.replicatesBeforePersist, Raft's AppendEntries: thesis §10.2.1) may leave while the
- *      persist runs, when the leader's term was durable before the input; NodeDriver.pipeline states
- *      the exact rule and why nothing else may;
+ *      persist runs, when the leader's term was durable before the input, and events in such a term
+ *      may be acted on meanwhile (a write a majority already holds, a leader of that term); never a
+ *      vote, a term change or an answer. NodeDriver.pipeline states the exact rule and why;
  *   3. re-arm ONE timer for `nextDeadline()`.
  */
 

@@ -324,7 +324,7 @@ class NodeHost {
           persist: (state) => this.persist(state),
           persistAsync: (state, durable) => this.persistAsync(state, durable),
           settled: () => this.schedule(),
-          sendsBeforePersist: new Set<string>(algorithm.replicatesBeforePersist ?? []),
+          ...(algorithm.replicatesBeforePersist ? { sendsBeforePersist: new Set<string>(algorithm.replicatesBeforePersist) } : {}),
           send: (to, message) => this.send(to, message),
           publish: (event) => this.observe(event),
         },
@@ -508,7 +508,10 @@ class NodeHost {
     if (this.flushing !== null) clearImmediate(this.flushing);
     this.flushing = null;
     if (this.state !== 'running' || !this.driver || this.driver.busy) return;
-    const inputs = this.queue;
+    // Peers' messages first: the answers among them can then be reported (a write answered) before
+    // this batch's write completes (NodeDriver.pipeline). Inputs of one batch arrived together; any
+    // order of them is one the node could have seen, and the recorder writes down the order stepped.
+    const inputs = this.queue.some((input) => input.type !== 'message') ? messagesFirst(this.queue) : this.queue;
     this.queue = [];
     if (inputs.length === 0) return;
     const persistsBefore = this.persists;
@@ -830,6 +833,11 @@ class NodeHost {
     void this.close();
     this.emit('fatal', { error: fatal });
   }
+}
+
+/** The same inputs, peers' messages first, each group in its own order. */
+function messagesFirst(inputs: readonly Input<Message>[]): Input<Message>[] {
+  return [...inputs.filter((input) => input.type === 'message'), ...inputs.filter((input) => input.type !== 'message')];
 }
 
 /** The DurableStore could not save: thrown through the driver so that nothing of the batch is sent. */
