@@ -109,6 +109,7 @@ function pipelined(voters: NodeId[]) {
     },
     settled: () => settled++,
     sendsBeforePersist: new Set(raft.replicatesBeforePersist),
+    coalesce: (earlier, later) => raft.coalesce!(earlier, later),
     send: (to, message) => {
       order.push(`send ${message.type} to ${to}`);
       sent.push({ to, message });
@@ -127,6 +128,16 @@ function pipelined(voters: NodeId[]) {
     durable();
   };
   return { driver, order, sent, complete, settledCount: () => settled };
+}
+
+/** A pipelined driver whose node 1 has just been elected leader of term 1 (and written its blank entry). */
+function pipelinedLeader() {
+  const node = pipelined([1, 2, 3]);
+  node.driver.tick(node.driver.nextDeadline());
+  node.complete();
+  node.driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
+  node.complete();
+  return node;
 }
 
 test('pipelined persist: a candidate’s RequestVotes wait for its term and vote to be durable (§5.2)', () => {
@@ -151,7 +162,7 @@ test('pipelined persist: a new leader’s AppendEntries leave, and its election 
   driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
   // Term 1 and the vote for itself were durable before this input: the heartbeats carrying the no-op
   // go now, and so does the news that it leads term 1 (one leader per term: nothing this write holds).
-  assert.deepEqual(order, ['send AppendEntries to 2', 'send AppendEntries to 3', 'status', 'leader-changed', 'became-leader', 'persist started']);
+  assert.deepEqual(order, ['status', 'leader-changed', 'became-leader', 'send AppendEntries to 2', 'send AppendEntries to 3', 'persist started']);
   assert.equal(driver.status().leader, 1);
   complete();
   assert.deepEqual(order.slice(6), ['durable']);
@@ -183,11 +194,7 @@ test('pipelined persist: a follower that learns its leader from a newer term rep
 });
 
 test('pipelined persist: a leader’s answer waits for the write, and so does every later message to the same peer', () => {
-  const { driver, order, complete } = pipelined([1, 2, 3]);
-  driver.tick(driver.nextDeadline());
-  complete();
-  driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
-  complete();
+  const { driver, order, complete } = pipelinedLeader();
   order.length = 0;
   // A stale candidate of term 1 asks node 1 (the leader of term 1) for its vote: the refusal is an
   // answer and waits; the proposal's AppendEntries to 2 then waits behind it, the one to 3 leaves.
@@ -201,11 +208,7 @@ test('pipelined persist: a leader’s answer waits for the write, and so does ev
 });
 
 test('pipelined persist: a leader that learns of a newer term answers only once the new term is durable', () => {
-  const { driver, order, complete } = pipelined([1, 2, 3]);
-  driver.tick(driver.nextDeadline());
-  complete();
-  driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
-  complete();
+  const { driver, order, complete } = pipelinedLeader();
   order.length = 0;
   driver.receive(240, 3, { type: 'AppendEntries', term: 2, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, round: 1 });
   assert.deepEqual(order, ['persist started']);
@@ -229,11 +232,7 @@ test('pipelined persist: a cluster of one reports nothing its own write holds (i
 });
 
 test('pipelined persist: a write a majority holds is reported committed at once, while the next proposal is written', () => {
-  const { driver, order, complete } = pipelined([1, 2, 3]);
-  driver.tick(driver.nextDeadline());
-  complete();
-  driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
-  complete();
+  const { driver, order, complete } = pipelinedLeader();
   driver.stepAll(235, [{ type: 'propose', id: 1, command: 'x' }]); // index 2, after the blank entry
   complete();
   order.length = 0;
@@ -246,4 +245,16 @@ test('pipelined persist: a write a majority holds is reported committed at once,
   assert.deepEqual(order, ['committed 1', 'committed 2', 'send AppendEntries to 2', 'send AppendEntries to 3', 'persist started']);
   complete();
   assert.deepEqual(order.slice(5), ['durable']);
+});
+
+test('pipelined persist: the proposals of one batch go to each follower as ONE AppendEntries (raft coalesce)', () => {
+  const { driver, order, sent, complete } = pipelinedLeader();
+  order.length = 0;
+  sent.length = 0;
+  driver.stepAll(240, [1, 2, 3].map((id) => ({ type: 'propose', id, command: `w${id}` }) as const));
+  assert.deepEqual(order, ['send AppendEntries to 2', 'send AppendEntries to 3', 'persist started']);
+  const toTwo = sent[0]!.message as RaftMessage & { type: 'AppendEntries' };
+  assert.deepEqual(toTwo.entries.map((entry) => entry.command), ['w1', 'w2', 'w3']);
+  assert.equal(toTwo.prevLogIndex, 1, 'after the blank entry');
+  complete();
 });

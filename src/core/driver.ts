@@ -58,6 +58,12 @@ export interface DriverHost<M extends Message, D> {
    * (ZAB, Bully), every message and every report of a batch waits for its write (see pipeline).
    */
   readonly sendsBeforePersist?: ReadonlySet<string>;
+  /**
+   * The algorithm's `coalesce` (Raft: contiguous AppendEntries, src/core/raft/coalesce.ts): a pipelined
+   * batch's messages to one peer are joined where it says they mean the same as one. Only used with
+   * persistAsync.
+   */
+  coalesce?(earlier: M, later: M): M | null;
   /** Hand a message to the network (never blocks). */
   send(to: NodeId, message: M): void;
   /** Every event of the stream, in order; see DriverEvent. */
@@ -73,6 +79,28 @@ export interface DriverHost<M extends Message, D> {
 /** Whether a status names its own node as leader: the one test of leadership (src/core/types.ts). */
 export function leads(status: Status): boolean {
   return status.leader === status.id;
+}
+
+/** Messages in the order sent, each joined with the one before it to the same peer where `coalesce` says so. */
+class Outbox<M extends Message> {
+  readonly envelopes: Envelope<M>[] = [];
+  /** Where the last message to each peer is in `envelopes`. */
+  private readonly last = new Map<NodeId, number>();
+
+  constructor(private readonly coalesce: ((earlier: M, later: M) => M | null) | undefined) {}
+
+  add(to: NodeId, message: M): void {
+    const at = this.last.get(to);
+    if (at !== undefined && this.coalesce) {
+      const joined = this.coalesce(this.envelopes[at]!.message, message);
+      if (joined !== null) {
+        this.envelopes[at] = { to, message: joined };
+        return;
+      }
+    }
+    this.last.set(to, this.envelopes.length);
+    this.envelopes.push({ to, message });
+  }
 }
 
 /** A batch whose persist is in flight: what it may release only once its state is durable. */
@@ -168,8 +196,9 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
    * Group commit with the persist off the host's event loop (persistAsync). The inputs are stepped as in
    * stepAll and their state is handed to `persistAsync` once; then:
    *
-   *   - a message the host names in `sendsBeforePersist` (Raft's AppendEntries) leaves AT ONCE when the
-   *     node, after the input that made it, leads in the term it had when the batch began. That term,
+   *   - a message the host names in `sendsBeforePersist` (Raft's AppendEntries) leaves BEFORE the write
+   *     starts (once every input is stepped) when the node, after the input that made it, leads in the
+   *     term it had when the batch began. That term,
    *     and this node's vote for itself in it, were then made durable by an earlier batch (a candidate
    *     persists both before asking for votes), so the message rests on nothing this persist writes but
    *     the leader's own new entries — and thesis §10.2.1 lets a leader write those in parallel with
@@ -201,7 +230,11 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
     const early = this.host.sendsBeforePersist;
     const termAtStart = this.last.term;
     let state: unknown = null;
-    const messages: Envelope<Message>[] = [];
+    // Both leave in order, the first after the loop (the host's sockets send a turn's writes together
+    // anyway), the second once the write is durable; each joins a message with the one before it to
+    // the same peer where the algorithm says they mean the same as one (DriverHost.coalesce).
+    const atOnce = new Outbox<M>(this.host.coalesce);
+    const held = new Outbox<M>(this.host.coalesce);
     const waiting = new Set<NodeId>();
     const reports: { readonly events: readonly ElectionEvent[]; readonly status: Status }[] = [];
     for (const input of inputs) {
@@ -214,10 +247,10 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
       if (output.persist !== null) state = output.persist;
       const leadsDurably = early !== undefined && leads(status) && status.term === termAtStart;
       for (const envelope of output.messages) {
-        if (leadsDurably && !waiting.has(envelope.to) && early.has(envelope.message.type)) this.host.send(envelope.to, envelope.message as M);
+        if (leadsDurably && !waiting.has(envelope.to) && early.has(envelope.message.type)) atOnce.add(envelope.to, envelope.message as M);
         else {
           waiting.add(envelope.to);
-          messages.push(envelope);
+          held.add(envelope.to, envelope.message as M);
         }
       }
       // A report in the term that was durable when the batch began rests on nothing this write holds
@@ -227,7 +260,8 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
       if (reports.length === 0 && early !== undefined && status.term === termAtStart && settled) this.report(now, report);
       else reports.push(report);
     }
-    const batch: HeldBatch = { now, state, messages, reports };
+    for (const { to, message } of atOnce.envelopes) this.host.send(to, message);
+    const batch: HeldBatch = { now, state, messages: held.envelopes, reports };
     if (state === null) return this.release(batch);
     this.held = batch;
     this.host.persistAsync!(state as D, () => {

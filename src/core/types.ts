@@ -369,6 +369,13 @@ export interface Algorithm<M extends Message, D> {
    * vote, a term change or an answer. Omitted: every message waits for the persist.
    */
   readonly replicatesBeforePersist?: readonly M['type'][];
+  /**
+   * Joins two messages to one peer, the second sent right after the first, into one that means the
+   * same to the receiver, or null when they do not join (Raft: contiguous AppendEntries within one
+   * message's bounds, src/core/raft/coalesce.ts). A host that sends a batch's messages together uses it
+   * (NodeDriver.pipeline); omitted: every message goes as the core made it.
+   */
+  coalesce?(earlier: M, later: M): M | null;
   /** Whether the algorithm has non-voting members (ZAB observers, Raft learners); Bully has none. */
   readonly supportsObservers: boolean;
   /**

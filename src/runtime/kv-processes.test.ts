@@ -142,12 +142,30 @@ function writeLoad(cluster: LocalCluster, leaderPort: number) {
   const writers = Array.from({ length: 16 }, (_, client) => writer(client));
   return {
     acknowledged,
+    /** Resolves once `count` more writes have been acknowledged. */
+    async more(count: number, label: string): Promise<void> {
+      const target = acknowledged.size + count;
+      await waitFor(`${label} ${count} acknowledged writes`, 90_000, () => (acknowledged.size >= target ? true : undefined), 20);
+    },
     async stop(): Promise<Map<string, string>> {
       stop = true;
       await Promise.all(writers);
       return new Map(acknowledged);
     },
   };
+}
+
+/**
+ * kill -9 of every node at once (no node survives to hold what the others lost), then a restart: every
+ * write acknowledged before the kill must read back.
+ */
+async function killAllThenCheck(cluster: LocalCluster, load: ReturnType<typeof writeLoad>): Promise<void> {
+  await Promise.all(cluster.members.map((id) => cluster.kill(id, 'SIGKILL')));
+  const before = await load.stop();
+  cluster.startAll();
+  await leaderOf(cluster);
+  const missing = await missingWrites(cluster, before);
+  assert.deepEqual(missing, [], `${missing.length} of ${before.size} acknowledged writes lost`);
 }
 
 /** Every acknowledged write that does not read back from the leader, as `key: answer`. */
@@ -168,15 +186,8 @@ test('kill -9 of every node during writes: every acknowledged write is there aft
     await leaderOf(cluster);
     assert.equal((await callLeader(cluster, 'PUT', '/kv/first', '0', 60_000)).status, 200);
     const load = writeLoad(cluster, cluster.httpPort(await leaderOf(cluster)));
-    await waitFor('200 acknowledged writes', 60_000, () => (load.acknowledged.size >= 200 ? true : undefined), 20);
-    // All at once: no node survives to hold what the others lost.
-    await Promise.all(cluster.members.map((id) => cluster.kill(id, 'SIGKILL')));
-    const before = await load.stop();
-    cluster.startAll();
-    await leaderOf(cluster);
-    const missing = await missingWrites(cluster, before);
-    assert.deepEqual(missing, [], `${missing.length} of ${before.size} acknowledged writes lost`);
-    await sleep(0);
+    await load.more(200, 'the first');
+    await killAllThenCheck(cluster, load);
   } finally {
     await close();
   }
@@ -196,20 +207,13 @@ test('kill -9 of the leader alone, three times during writes, then of every node
     assert.equal((await callLeader(cluster, 'PUT', '/kv/first', '0', 60_000)).status, 200);
     const load = writeLoad(cluster, cluster.httpPort(leader));
     for (let cycle = 1; cycle <= 3; cycle++) {
-      const target = load.acknowledged.size + 100;
-      await waitFor(`${target} acknowledged writes (cycle ${cycle})`, 90_000, () => (load.acknowledged.size >= target ? true : undefined), 20);
+      await load.more(100, `cycle ${cycle}:`);
       await cluster.kill(leader, 'SIGKILL');
       cluster.start(leader);
       leader = await leaderOf(cluster);
     }
-    const target = load.acknowledged.size + 100;
-    await waitFor(`${target} acknowledged writes (last)`, 90_000, () => (load.acknowledged.size >= target ? true : undefined), 20);
-    await Promise.all(cluster.members.map((id) => cluster.kill(id, 'SIGKILL')));
-    const before = await load.stop();
-    cluster.startAll();
-    await leaderOf(cluster);
-    const missing = await missingWrites(cluster, before);
-    assert.deepEqual(missing, [], `${missing.length} of ${before.size} acknowledged writes lost`);
+    await load.more(100, 'the last');
+    await killAllThenCheck(cluster, load);
   } finally {
     await close();
   }

@@ -12,6 +12,7 @@ import type { FieldShape } from '../shapes.js';
 import { defaultRaftOptions, RaftNode, type RaftOptions } from './raft.js';
 import { majority } from '../quorum.js';
 import { historyRuns, lastHistoryTerm } from '../history.js';
+import { coalesceRaftMessages } from './coalesce.js';
 
 export * from './messages.js';
 export { RaftNode, defaultRaftOptions, leaseDurationMs, type RaftOptions, type RaftRole } from './raft.js';
@@ -70,6 +71,7 @@ export function createRaft(options: RaftOptions = defaultRaftOptions): Algorithm
   heartbeatTypes: ['AppendEntries', 'AppendEntriesResponse', 'InstallSnapshot', 'InstallSnapshotResponse'],
   // Thesis §10.2.1: the leader writes its new entries in parallel with replicating them (NodeDriver.pipeline).
   replicatesBeforePersist: ['AppendEntries'],
+  coalesce: coalesceRaftMessages,
   boundedCounters: ['term'],
   messageShapes: {
     RequestVote: { term: 'term', lastLogIndex: 'nat', lastLogTerm: 'term', transfer: 'nat' },
