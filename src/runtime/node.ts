@@ -200,6 +200,8 @@ class NodeHost {
   private flushing: NodeJS.Immediate | null = null;
   private persists = 0;
   private persistedInputs = 0;
+  /** The pipelined write in flight (persistAsync), which close() waits for; null when none. */
+  private writing: Promise<void> | null = null;
 
   constructor(
     private readonly config: ResolvedConfig,
@@ -547,9 +549,18 @@ class NodeHost {
    */
   private persistAsync(state: unknown, durable: () => void): void {
     this.persists++;
+    let written!: () => void;
+    this.writing = new Promise((resolve) => (written = resolve));
     this.store!.saveAsync(state, (error) => {
-      if (this.state !== 'running') return;
-      if (error !== null) return this.fail(new PersistFailed(error), 'cannot persist durable state');
+      this.writing = null;
+      written();
+      // A node stopping meanwhile still releases what the write made safe (close() waits for it):
+      // every input the recorder wrote down is then reported too, as without the pipeline.
+      if (this.state !== 'running' && this.state !== 'stopping') return;
+      if (error !== null) {
+        if (this.state === 'running') this.fail(new PersistFailed(error), 'cannot persist durable state');
+        return;
+      }
       try {
         durable();
       } catch (thrown) {
@@ -709,7 +720,8 @@ class NodeHost {
 
   private startPreferenceChecks(): void {
     const policy = this.preferred;
-    if (policy === null || this.preferenceTimer !== null) return;
+    // Not while stopping: a write completing then still reports its batch (persistAsync).
+    if (policy === null || this.preferenceTimer !== null || this.state !== 'running') return;
     this.preferenceTimer = setInterval(() => this.checkPreference(policy), preferenceTiming(this.config.timing).checkMs);
   }
 
@@ -812,6 +824,9 @@ class NodeHost {
     this.leadership.close();
     if (wasLeader) this.emit('lost-leadership', { term: this.last.term });
     this.closing = (async () => {
+      // A write in flight completes first: its batch is released (reported, recorded) before the
+      // sockets and the record close.
+      await this.writing;
       await Promise.all([this.transport?.close(), this.http?.close()]);
       this.recorder?.close();
       this.store?.close();
