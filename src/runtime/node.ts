@@ -545,7 +545,7 @@ class NodeHost {
    * The pipelined persist (NodeDriver.pipeline): the record is written now, its fdatasync runs in
    * libuv's thread pool while this process keeps reading and writing its sockets, and `durable` releases
    * the batch's held messages and events once it returned. A failed write stops the node, and the held
-   * messages never leave (they depend on the state just lost); so does a stop meanwhile (as a crash).
+   * messages never leave (they depend on the state just lost); a stop meanwhile waits for the write.
    */
   private persistAsync(state: unknown, durable: () => void): void {
     this.persists++;
