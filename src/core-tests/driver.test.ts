@@ -90,3 +90,171 @@ test('stepAll: a persist that throws sends nothing of the whole batch', () => {
   assert.throws(() => driver.stepAll(driver.nextDeadline(), [{ type: 'tick' }, { type: 'peer-down', peer: 2 }]), /disk full/);
   assert.equal(sent.length, 0);
 });
+
+/**
+ * A driver whose host persists off its event loop (persistAsync, as a real node does): `complete()`
+ * plays the disk finishing the pending write.
+ */
+function pipelined(voters: NodeId[]) {
+  const order: string[] = [];
+  const sent: { to: NodeId; message: Message }[] = [];
+  let pending: (() => void) | null = null;
+  let settled = 0;
+  const core = raft.create({ id: 1, voters, observers: [], timing }, raft.initialDurable(0), fixed, 0);
+  const driver = new NodeDriver<RaftMessage, RaftDurable>(core, {
+    persist: () => order.push('persist'),
+    persistAsync: (_state, durable) => {
+      order.push('persist started');
+      pending = durable;
+    },
+    settled: () => settled++,
+    sendsBeforePersist: new Set(raft.replicatesBeforePersist),
+    coalesce: (earlier, later) => raft.coalesce!(earlier, later),
+    send: (to, message) => {
+      order.push(`send ${message.type} to ${to}`);
+      sent.push({ to, message });
+    },
+    publish: (event) => {
+      if (event.type === 'persisted') order.push('durable');
+      else if (event.type === 'core') {
+        if (event.event.type === 'committed') order.push(`committed ${event.event.index}`);
+      } else if (event.type !== 'input') order.push(event.type);
+    },
+  }, 0);
+  const complete = (): void => {
+    const durable = pending;
+    assert.ok(durable, 'a persist is in flight');
+    pending = null;
+    durable();
+  };
+  return { driver, order, sent, complete, settledCount: () => settled };
+}
+
+/** A pipelined driver whose node 1 has just been elected leader of term 1 (and written its blank entry). */
+function pipelinedLeader() {
+  const node = pipelined([1, 2, 3]);
+  node.driver.tick(node.driver.nextDeadline());
+  node.complete();
+  node.driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
+  node.complete();
+  return node;
+}
+
+test('pipelined persist: a candidate’s RequestVotes wait for its term and vote to be durable (§5.2)', () => {
+  const { driver, order, complete, settledCount } = pipelined([1, 2, 3]);
+  order.length = 0;
+  driver.tick(driver.nextDeadline());
+  assert.deepEqual(order, ['persist started'], 'nothing leaves, nothing is reported while the write runs');
+  assert.equal(driver.busy, true);
+  assert.deepEqual(driver.status().role, 'follower', 'status() says what is durable');
+  assert.throws(() => driver.stepAll(300, [{ type: 'tick' }]), /in flight/, 'no input is stepped while the write runs');
+  complete();
+  assert.deepEqual(order, ['persist started', 'durable', 'send RequestVote to 2', 'send RequestVote to 3', 'status']);
+  assert.equal(driver.busy, false);
+  assert.equal(settledCount(), 1);
+});
+
+test('pipelined persist: a new leader’s AppendEntries leave, and its election is reported, while its blank entry is written (thesis §10.2.1)', () => {
+  const { driver, order, complete } = pipelined([1, 2, 3]);
+  driver.tick(driver.nextDeadline());
+  complete();
+  order.length = 0;
+  driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
+  // Term 1 and the vote for itself were durable before this input: the heartbeats carrying the no-op
+  // go now, and so does the news that it leads term 1 (one leader per term: nothing this write holds).
+  assert.deepEqual(order, ['status', 'leader-changed', 'became-leader', 'send AppendEntries to 2', 'send AppendEntries to 3', 'persist started']);
+  assert.equal(driver.status().leader, 1);
+  complete();
+  assert.deepEqual(order.slice(6), ['durable']);
+});
+
+test('pipelined persist: a follower names its term’s leader at once, but answers only once the entries are durable', () => {
+  const { driver, order, complete } = pipelined([1, 2, 3]);
+  // Node 1 votes for 2 in term 1 (durable before the grant leaves) …
+  driver.receive(10, 2, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
+  assert.deepEqual(order.slice(-1), ['persist started']);
+  complete();
+  assert.deepEqual(order.slice(-2), ['send RequestVoteResponse to 2', 'status']);
+  order.length = 0;
+  // … then hears 2's first AppendEntries, with its blank entry: it names 2 now, and acknowledges later.
+  driver.receive(20, 2, { type: 'AppendEntries', term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: [{ term: 1, command: '' }], leaderCommit: 0, round: 1 });
+  assert.deepEqual(order, ['status', 'leader-changed', 'persist started']);
+  complete();
+  assert.deepEqual(order.slice(3), ['durable', 'send AppendEntriesResponse to 2']);
+});
+
+test('pipelined persist: a follower that learns its leader from a newer term reports it only once the term is durable', () => {
+  const { driver, order, complete } = pipelined([1, 2, 3]);
+  order.length = 0;
+  driver.receive(20, 2, { type: 'AppendEntries', term: 3, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, round: 1 });
+  assert.deepEqual(order, ['persist started']);
+  assert.equal(driver.status().term, 0);
+  complete();
+  assert.deepEqual(order, ['persist started', 'durable', 'send AppendEntriesResponse to 2', 'status', 'leader-changed']);
+});
+
+test('pipelined persist: a leader’s answer waits for the write, and so does every later message to the same peer', () => {
+  const { driver, order, complete } = pipelinedLeader();
+  order.length = 0;
+  // A stale candidate of term 1 asks node 1 (the leader of term 1) for its vote: the refusal is an
+  // answer and waits; the proposal's AppendEntries to 2 then waits behind it, the one to 3 leaves.
+  driver.stepAll(240, [
+    { type: 'message', from: 2, message: { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 } },
+    { type: 'propose', id: 1, command: 'x' },
+  ]);
+  assert.deepEqual(order, ['send AppendEntries to 3', 'persist started']);
+  complete();
+  assert.deepEqual(order.slice(2), ['durable', 'send RequestVoteResponse to 2', 'send AppendEntries to 2']);
+});
+
+test('pipelined persist: a leader that learns of a newer term answers only once the new term is durable', () => {
+  const { driver, order, complete } = pipelinedLeader();
+  order.length = 0;
+  driver.receive(240, 3, { type: 'AppendEntries', term: 2, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, round: 1 });
+  assert.deepEqual(order, ['persist started']);
+  complete();
+  assert.deepEqual(order, ['persist started', 'durable', 'send AppendEntriesResponse to 3', 'status', 'lost-leadership', 'leader-changed']);
+});
+
+test('pipelined persist: a cluster of one reports nothing its own write holds (its term; a write it commits alone)', () => {
+  const { driver, order, complete } = pipelined([1]);
+  driver.tick(driver.nextDeadline());
+  assert.equal(driver.status().leader, null, 'not reported before the term and vote are durable');
+  complete();
+  assert.equal(driver.status().leader, 1);
+  order.length = 0;
+  // Its own copy is the majority: the write is committed in the step that appends it, and reported
+  // only once that copy is on disk.
+  driver.stepAll(300, [{ type: 'propose', id: 1, command: 'x' }]);
+  assert.deepEqual(order, ['persist started']);
+  complete();
+  assert.deepEqual(order, ['persist started', 'durable', 'committed 2']);
+});
+
+test('pipelined persist: a write a majority holds is reported committed at once, while the next proposal is written', () => {
+  const { driver, order, complete } = pipelinedLeader();
+  driver.stepAll(235, [{ type: 'propose', id: 1, command: 'x' }]); // index 2, after the blank entry
+  complete();
+  order.length = 0;
+  // Node 2 has written (and acknowledged) indexes 1-2, both sent in earlier batches and so already on
+  // node 1's disk: committed now. The proposal beside it (index 3) is written meanwhile.
+  driver.stepAll(240, [
+    { type: 'message', from: 2, message: { type: 'AppendEntriesResponse', term: 1, success: true, round: 1, matchIndex: 2 } },
+    { type: 'propose', id: 2, command: 'y' },
+  ]);
+  assert.deepEqual(order, ['committed 1', 'committed 2', 'send AppendEntries to 2', 'send AppendEntries to 3', 'persist started']);
+  complete();
+  assert.deepEqual(order.slice(5), ['durable']);
+});
+
+test('pipelined persist: the proposals of one batch go to each follower as ONE AppendEntries (raft coalesce)', () => {
+  const { driver, order, sent, complete } = pipelinedLeader();
+  order.length = 0;
+  sent.length = 0;
+  driver.stepAll(240, [1, 2, 3].map((id) => ({ type: 'propose', id, command: `w${id}` }) as const));
+  assert.deepEqual(order, ['send AppendEntries to 2', 'send AppendEntries to 3', 'persist started']);
+  const toTwo = sent[0]!.message as RaftMessage & { type: 'AppendEntries' };
+  assert.deepEqual(toTwo.entries.map((entry) => entry.command), ['w1', 'w2', 'w3']);
+  assert.equal(toTwo.prevLogIndex, 1, 'after the blank entry');
+  complete();
+});

@@ -5,7 +5,10 @@
  *   1. every input enters through `step(now, input)` (the core's single door, like etcd's Step), and
  *      is published first, so a host can record it and replay it later;
  *   2. the output is drained in the contract's order: persist (the host's `persist` must return only
- *      once the state is durable; if it throws, nothing of the batch is sent), then send, then events;
+ *      once the state is durable; if it throws, nothing of the batch is sent), then send, then events —
+ *      or, for a host that persists off its event loop (`persistAsync`), the pipelined order of
+ *      `stepAll` below: a leader's replication messages may leave while the persist runs (Raft thesis
+ *      §10.2.1), everything else waits for it, and no input is stepped until it is durable;
  *   3. leadership is derived ONCE, from status (a node leads exactly when `status.leader === status.id`,
  *      src/core/types.ts), and published as typed events that metrics, invariant checkers, timelines,
  *      the page and the embedding API subscribe to;
@@ -38,6 +41,29 @@ export type DriverEventType = DriverEvent['type'];
 export interface DriverHost<M extends Message, D> {
   /** Make `state` durable before returning. Throwing stops the batch: none of its messages leave. */
   persist(state: D): void;
+  /**
+   * Optional, for a host whose writes run off its event loop (a real node: fdatasync in libuv's thread
+   * pool). Starts making `state` durable and calls `durable()` once it is — possibly before returning,
+   * when there was nothing to wait for. On failure the host never calls `durable()`: the batch's held
+   * messages never leave, and the host must stop the node (as a crash would). While a persist is in
+   * flight the driver is `busy`: the host must not step it, and queues its inputs until `settled`.
+   * A host without it persists synchronously through `persist`, with the order of `step`.
+   */
+  persistAsync?(state: D, durable: () => void): void;
+  /** Called after a pipelined batch's persist completed and its output was released (see persistAsync). */
+  settled?(): void;
+  /**
+   * The message types that a LEADER may send before the batch's persist completes: the algorithm's
+   * `replicatesBeforePersist` (Raft: AppendEntries, thesis §10.2.1). Only used with persistAsync; absent
+   * (ZAB, Bully), every message and every report of a batch waits for its write (see pipeline).
+   */
+  readonly sendsBeforePersist?: ReadonlySet<string>;
+  /**
+   * The algorithm's `coalesce` (Raft: contiguous AppendEntries, src/core/raft/coalesce.ts): a pipelined
+   * batch's messages to one peer are joined where it says they mean the same as one. Only used with
+   * persistAsync.
+   */
+  coalesce?(earlier: M, later: M): M | null;
   /** Hand a message to the network (never blocks). */
   send(to: NodeId, message: M): void;
   /** Every event of the stream, in order; see DriverEvent. */
@@ -55,9 +81,41 @@ export function leads(status: Status): boolean {
   return status.leader === status.id;
 }
 
+/** Messages in the order sent, each joined with the one before it to the same peer where `coalesce` says so. */
+class Outbox<M extends Message> {
+  readonly envelopes: Envelope<M>[] = [];
+  /** Where the last message to each peer is in `envelopes`. */
+  private readonly last = new Map<NodeId, number>();
+
+  constructor(private readonly coalesce: ((earlier: M, later: M) => M | null) | undefined) {}
+
+  add(to: NodeId, message: M): void {
+    const at = this.last.get(to);
+    if (at !== undefined && this.coalesce) {
+      const joined = this.coalesce(this.envelopes[at]!.message, message);
+      if (joined !== null) {
+        this.envelopes[at] = { to, message: joined };
+        return;
+      }
+    }
+    this.last.set(to, this.envelopes.length);
+    this.envelopes.push({ to, message });
+  }
+}
+
+/** A batch whose persist is in flight: what it may release only once its state is durable. */
+interface HeldBatch {
+  readonly now: number;
+  readonly state: unknown;
+  readonly messages: readonly Envelope<Message>[];
+  readonly reports: readonly { readonly events: readonly ElectionEvent[]; readonly status: Status }[];
+}
+
 export class NodeDriver<M extends Message = Message, D = unknown> {
   private last: Status;
   private readonly publishInputs: boolean;
+  /** The pipelined batch waiting for its persist (persistAsync), or null. */
+  private held: HeldBatch | null = null;
 
   /**
    * Wraps a core node built by its algorithm's `create` (which may already hold output, e.g. a cluster
@@ -86,8 +144,14 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
     return this.core.nextDeadline();
   }
 
+  /** Whether a pipelined persist is in flight: step nothing until the host's `settled` (persistAsync). */
+  get busy(): boolean {
+    return this.held !== null;
+  }
+
   /** Delivers one input through the core's single door, then drains the output in order. */
   step(now: number, input: Input<M>): void {
+    if (this.host.persistAsync) return this.stepAll(now, [input]);
     if (this.publishInputs) this.host.publish({ type: 'input', atMs: now, input });
     this.core.step(now, input);
     this.drain(now);
@@ -101,6 +165,7 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
    * returns. (Each input's output is taken before the next input enters, as `step` would.)
    */
   stepAll(now: number, inputs: readonly Input<M>[]): void {
+    if (this.host.persistAsync) return this.pipeline(now, inputs);
     if (inputs.length === 1) return this.step(now, inputs[0]!);
     let persist: unknown = null;
     const messages: Envelope<Message>[] = [];
@@ -125,6 +190,99 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
       for (const event of events) this.host.publish({ type: 'core', atMs: now, event });
       this.observe(now, status);
     }
+  }
+
+  /**
+   * Group commit with the persist off the host's event loop (persistAsync). The inputs are stepped as in
+   * stepAll and their state is handed to `persistAsync` once; then:
+   *
+   *   - a message the host names in `sendsBeforePersist` (Raft's AppendEntries) leaves BEFORE the write
+   *     starts (once every input is stepped) when the node, after the input that made it, leads in the
+   *     term it had when the batch began. That term,
+   *     and this node's vote for itself in it, were then made durable by an earlier batch (a candidate
+   *     persists both before asking for votes), so the message rests on nothing this persist writes but
+   *     the leader's own new entries — and thesis §10.2.1 lets a leader write those in parallel with
+   *     sending them, provided it counts itself toward a commit only once its write is durable. That
+   *     proviso holds because nothing is stepped while the persist is in flight: a follower's answer,
+   *     which could complete a majority, reaches the core only after the leader's entries are on disk.
+   *     Per destination the order is kept: once a message to a peer is held, every later one to it is.
+   *   - every other message — a vote, a term change, an AppendEntries response, anything a node sends
+   *     that is not leading in a term already durable — is held until the state is durable, then
+   *     released in order (DriverHost.persistAsync).
+   *   - an input's report (its core events, then its status and the leadership derived from it) is
+   *     released at once when no earlier report of the batch waits, its status is in the term that was
+   *     durable when the batch began, and either it has no core event or its input is a peer's message
+   *     stepped before any input of the batch produced state to write; otherwise it is held, and so is
+   *     every later one. Such a report rests on nothing this write holds: who leads a term already on
+   *     disk is settled (one leader per term, §5.2), so a follower names its term's new leader, and a
+   *     leader reports its own election, without waiting for the entries that came with the news. And
+   *     an entry such a report calls `committed` is on a majority's disks already: a follower's commit
+   *     follows its leader's; a leader counts a follower's copy only from the answer to an AppendEntries
+   *     sent in an earlier batch, and its own copies — all it counts in a cluster of one voter — are all
+   *     written when no earlier input of the batch appended (a peer's message appends nothing to a
+   *     leader's log). A report whose term is new (a candidacy, a newer leader's term) waits: the term
+   *     is what this write makes durable.
+   *
+   * Without persistAsync the driver never calls this (the simulator: its order is step's and stepAll's).
+   */
+  private pipeline(now: number, inputs: readonly Input<M>[]): void {
+    if (this.held !== null) throw new Error('NodeDriver: stepped while a persist is in flight (wait for settled)');
+    const early = this.host.sendsBeforePersist;
+    const termAtStart = this.last.term;
+    let state: unknown = null;
+    // Both leave in order, the first after the loop (the host's sockets send a turn's writes together
+    // anyway), the second once the write is durable; each joins a message with the one before it to
+    // the same peer where the algorithm says they mean the same as one (DriverHost.coalesce).
+    const atOnce = new Outbox<M>(this.host.coalesce);
+    const held = new Outbox<M>(this.host.coalesce);
+    const waiting = new Set<NodeId>();
+    const reports: { readonly events: readonly ElectionEvent[]; readonly status: Status }[] = [];
+    for (const input of inputs) {
+      if (this.publishInputs) this.host.publish({ type: 'input', atMs: now, input });
+      this.core.step(now, input);
+      const output = this.core.takeOutput();
+      const status = this.core.status();
+      // Whether every entry this input could count toward a commit was written by an earlier batch.
+      const nothingPendingBefore = state === null;
+      if (output.persist !== null) state = output.persist;
+      const leadsDurably = early !== undefined && leads(status) && status.term === termAtStart;
+      for (const envelope of output.messages) {
+        if (leadsDurably && !waiting.has(envelope.to) && early.has(envelope.message.type)) atOnce.add(envelope.to, envelope.message as M);
+        else {
+          waiting.add(envelope.to);
+          held.add(envelope.to, envelope.message as M);
+        }
+      }
+      // A report in the term that was durable when the batch began rests on nothing this write holds
+      // (see above): reported now, unless an earlier report of the batch waits.
+      const report = { events: output.events, status };
+      const settled = output.events.length === 0 || (input.type === 'message' && nothingPendingBefore);
+      if (reports.length === 0 && early !== undefined && status.term === termAtStart && settled) this.report(now, report);
+      else reports.push(report);
+    }
+    for (const { to, message } of atOnce.envelopes) this.host.send(to, message);
+    const batch: HeldBatch = { now, state, messages: held.envelopes, reports };
+    if (state === null) return this.release(batch);
+    this.held = batch;
+    this.host.persistAsync!(state as D, () => {
+      if (this.held !== batch) return;
+      this.held = null;
+      this.release(batch);
+      this.host.settled?.();
+    });
+  }
+
+  /** A pipelined batch's output once its state is durable: persisted, then the held messages, then events. */
+  private release({ now, state, messages, reports }: HeldBatch): void {
+    if (state !== null) this.host.publish({ type: 'persisted', atMs: now, state });
+    for (const { to, message } of messages) this.host.send(to, message as M);
+    for (const report of reports) this.report(now, report);
+  }
+
+  /** One input's events of the core, then its status (and the leadership derived from it). */
+  private report(now: number, { events, status }: { readonly events: readonly ElectionEvent[]; readonly status: Status }): void {
+    for (const event of events) this.host.publish({ type: 'core', atMs: now, event });
+    this.observe(now, status);
   }
 
   /** Shorthands for the two kinds of input. */

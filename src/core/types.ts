@@ -10,7 +10,12 @@
  *   1. deliver an input through the single door `step(now, input)`: a message from a peer, or a tick
  *      once `now >= nextDeadline()`;
  *   2. `takeOutput()`: persist `output.persist` (if not null) durably FIRST, then send `output.messages`
- *      in order, then act on `output.events`. A Raft vote is on disk before the grant leaves the node;
+ *      in order, then act on `output.events`. A Raft vote is on disk before the grant leaves the node.
+ *      One exception, for hosts that persist off their event loop: a leader's replication messages
+ *      (Algorithm.replicatesBeforePersist, Raft's AppendEntries: thesis §10.2.1) may leave while the
+ *      persist runs, when the leader's term was durable before the input, and events in such a term
+ *      may be acted on meanwhile (a write a majority already holds, a leader of that term); never a
+ *      vote, a term change or an answer. NodeDriver.pipeline states the exact rule and why;
  *   3. re-arm ONE timer for `nextDeadline()`.
  */
 
@@ -362,6 +367,21 @@ export interface Algorithm<M extends Message, D> {
    * writes, which the workload measures and reports. Undefined: the algorithm replicates nothing.
    */
   readonly replication?: 'consensus' | 'primary-backup';
+  /**
+   * The message types a leader may send before the state of the same output batch is durable, for hosts
+   * that persist off their event loop (NodeDriver's persistAsync): Raft's AppendEntries, which a leader
+   * may send while it writes its own new entries (thesis §10.2.1; it counts itself toward a commit only
+   * once they are durable, which the driver ensures by stepping nothing while the write runs). Never a
+   * vote, a term change or an answer. Omitted: every message waits for the persist.
+   */
+  readonly replicatesBeforePersist?: readonly M['type'][];
+  /**
+   * Joins two messages to one peer, the second sent right after the first, into one that means the
+   * same to the receiver, or null when they do not join (Raft: contiguous AppendEntries within one
+   * message's bounds, src/core/raft/coalesce.ts). A host that sends a batch's messages together uses it
+   * (NodeDriver.pipeline); omitted: every message goes as the core made it.
+   */
+  coalesce?(earlier: M, later: M): M | null;
   /** Whether the algorithm has non-voting members (ZAB observers, Raft learners); Bully has none. */
   readonly supportsObservers: boolean;
   /**

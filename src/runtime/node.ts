@@ -202,6 +202,8 @@ class NodeHost {
   private flushing: NodeJS.Immediate | null = null;
   private persists = 0;
   private persistedInputs = 0;
+  /** The pipelined write in flight (persistAsync), which close() waits for; null when none. */
+  private writing: Promise<void> | null = null;
 
   constructor(
     private readonly config: ResolvedConfig,
@@ -320,7 +322,19 @@ class NodeHost {
     // processMs: since the process started (module loading, ports bound), the first phase of a cold start.
     this.logger.info('started', { algorithm: algorithm.name, cluster: this.config.clusterId, term: core.status().term, fresh: this.fresh, processMs: Math.round(this.origin) });
     try {
-      this.driver = new NodeDriver(core, { persist: (state) => this.persist(state), send: (to, message) => this.send(to, message), publish: (event) => this.observe(event) }, 0);
+      this.driver = new NodeDriver(
+        core,
+        {
+          persist: (state) => this.persist(state),
+          persistAsync: (state, durable) => this.persistAsync(state, durable),
+          settled: () => this.schedule(),
+          ...(algorithm.replicatesBeforePersist ? { sendsBeforePersist: new Set<string>(algorithm.replicatesBeforePersist) } : {}),
+          ...(algorithm.coalesce ? { coalesce: algorithm.coalesce } : {}),
+          send: (to, message) => this.send(to, message),
+          publish: (event) => this.observe(event),
+        },
+        0,
+      );
     } catch (error) {
       this.fail(error, error instanceof PersistFailed ? 'cannot persist durable state' : 'the algorithm failed');
       return;
@@ -488,16 +502,30 @@ class NodeHost {
     if (this.state !== 'running' || !this.driver) return;
     this.queue.push(input);
     if (now) return this.flush();
-    this.flushing ??= setImmediate(() => this.flush());
+    this.schedule();
   }
 
-  /** Steps every queued input through the driver (persist once, send, events), then re-arms the one timer. */
+  /** Flushes the queue after this turn's I/O has been read (setImmediate runs after the poll phase). */
+  private schedule(): void {
+    if (this.queue.length > 0) this.flushing ??= setImmediate(() => this.flush());
+  }
+
+  /**
+   * Steps every queued input through the driver (persist once, send, events), then re-arms the one timer.
+   * While the previous batch's persist is in flight (the driver is busy) the inputs wait: they are
+   * stepped together once it is durable (the driver's `settled` schedules this again), so a slow disk
+   * makes the batches larger instead of the queue of fsyncs longer.
+   */
   private flush(): void {
     if (this.flushing !== null) clearImmediate(this.flushing);
     this.flushing = null;
-    const inputs = this.queue;
+    if (this.state !== 'running' || !this.driver || this.driver.busy) return;
+    // Peers' messages first: the answers among them can then be reported (a write answered) before
+    // this batch's write completes (NodeDriver.pipeline). Inputs of one batch arrived together; any
+    // order of them is one the node could have seen, and the recorder writes down the order stepped.
+    const inputs = this.queue.some((input) => input.type !== 'message') ? messagesFirst(this.queue) : this.queue;
     this.queue = [];
-    if (this.state !== 'running' || !this.driver || inputs.length === 0) return;
+    if (inputs.length === 0) return;
     const persistsBefore = this.persists;
     try {
       this.driver.stepAll(this.now(), inputs);
@@ -522,6 +550,36 @@ class NodeHost {
     }
   }
 
+  /**
+   * The pipelined persist (NodeDriver.pipeline): the record is written now, its fdatasync runs in
+   * libuv's thread pool while this process keeps reading and writing its sockets, and `durable` releases
+   * the batch's held messages and events once it returned. A failed write stops the node, and the held
+   * messages never leave (they depend on the state just lost); a stop meanwhile waits for the write.
+   */
+  private persistAsync(state: unknown, durable: () => void): void {
+    this.persists++;
+    let written!: () => void;
+    this.writing = new Promise((resolve) => (written = resolve));
+    this.store!.saveAsync(state, (error) => {
+      this.writing = null;
+      written();
+      // A node stopping meanwhile still releases what the write made safe (close() waits for it):
+      // every input the recorder wrote down is then reported too, as without the pipeline.
+      if (this.state !== 'running' && this.state !== 'stopping') return;
+      if (error !== null) {
+        if (this.state === 'running') this.fail(new PersistFailed(error), 'cannot persist durable state');
+        return;
+      }
+      try {
+        durable();
+      } catch (thrown) {
+        this.fail(thrown, 'the algorithm failed');
+        return;
+      }
+      this.arm();
+    });
+  }
+
   private send(to: NodeId, message: Message): void {
     if (!this.members.has(to)) return;
     this.transport?.send(to, message);
@@ -535,6 +593,7 @@ class NodeHost {
    * and the timer is re-armed for the real deadline. A deadline that moves EARLIER re-arms at once.
    */
   private arm(): void {
+    if (this.state !== 'running') return;
     const deadline = this.driver!.nextDeadline();
     if (this.timer !== null && this.timerAt <= deadline) return;
     if (this.timer !== null) clearTimeout(this.timer);
@@ -670,7 +729,8 @@ class NodeHost {
 
   private startPreferenceChecks(): void {
     const policy = this.preferred;
-    if (policy === null || this.preferenceTimer !== null) return;
+    // Not while stopping: a write completing then still reports its batch (persistAsync).
+    if (policy === null || this.preferenceTimer !== null || this.state !== 'running') return;
     this.preferenceTimer = setInterval(() => this.checkPreference(policy), preferenceTiming(this.config.timing).checkMs);
   }
 
@@ -773,6 +833,9 @@ class NodeHost {
     this.leadership.close();
     if (wasLeader) this.emit('lost-leadership', { term: this.last.term });
     this.closing = (async () => {
+      // A write in flight completes first: its batch is released (reported, recorded) before the
+      // sockets and the record close.
+      await this.writing;
       await Promise.all([this.transport?.close(), this.http?.close()]);
       this.recorder?.close();
       this.store?.close();
@@ -795,6 +858,11 @@ class NodeHost {
     void this.close();
     this.emit('fatal', { error: fatal });
   }
+}
+
+/** The same inputs, peers' messages first, each group in its own order. */
+function messagesFirst(inputs: readonly Input<Message>[]): Input<Message>[] {
+  return [...inputs.filter((input) => input.type === 'message'), ...inputs.filter((input) => input.type !== 'message')];
 }
 
 /** The DurableStore could not save: thrown through the driver so that nothing of the batch is sent. */

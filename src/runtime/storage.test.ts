@@ -257,3 +257,54 @@ test('an append after state.log was removed fails rather than writing to a file 
   rmSync(join(dir, LOG_FILE));
   assert.throws(() => store.save(raftState(2, [])), /state\.log was removed/);
 });
+
+/** saveAsync as a promise: resolves once the callback says durable, rejects with its error. */
+function saveAsync(store: DurableStore, state: unknown): Promise<void> {
+  return new Promise((resolve, reject) => store.saveAsync(state, (error) => (error === null ? resolve() : reject(error as Error))));
+}
+
+test('saveAsync: appends with the fdatasync off the event loop; what it called durable is read back; a rewrite or no change calls back at once', async () => {
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, replicating, 1);
+  const log: { term: number; command: string }[] = [];
+  let sync = false;
+  store.saveAsync(raftState(1, log), (error) => {
+    assert.equal(error, null);
+    sync = true;
+  });
+  assert.ok(sync, 'the first save rewrites state.json, synchronously');
+  for (let i = 0; i < 20; i++) {
+    log.push({ term: 1, command: `put ${i}` });
+    let called = false;
+    const done = saveAsync(store, raftState(1, log)).then(() => (called = true));
+    assert.equal(called, false, 'an append calls back only after its fdatasync returned, in a later turn');
+    await done;
+  }
+  assert.equal(store.appends, 20);
+  assert.equal(store.rewrites, 1);
+  assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, raftState(1, log));
+  let same = false;
+  store.saveAsync(raftState(1, log), () => (same = true));
+  assert.ok(same, 'nothing changed: durable already');
+});
+
+test('saveAsync: a close while the fdatasync runs waits for it (the descriptor stays the store’s until then)', async () => {
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, replicating, 1);
+  store.save(raftState(1, []));
+  const done = saveAsync(store, raftState(1, [{ term: 1, command: 'x' }]));
+  store.close();
+  await done;
+  assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, raftState(1, [{ term: 1, command: 'x' }]));
+});
+
+test('saveAsync: an append after state.log was removed calls back with the error, and the next save rewrites', async () => {
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, replicating, 1);
+  store.save(raftState(1, []));
+  rmSync(join(dir, LOG_FILE));
+  await assert.rejects(saveAsync(store, raftState(2, [])), /state\.log was removed/);
+  await saveAsync(store, raftState(3, []));
+  assert.equal(store.rewrites, 2);
+  assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, raftState(3, []));
+});

@@ -19,16 +19,21 @@
  * newline or with a checksum that does not match — was never acknowledged (its fsync did not return),
  * so it is cut off, never reported as corruption; a bad record FOLLOWED by good ones is corruption.
  *
- * Writes are synchronous on purpose: the host persists an output batch's state before it sends that
- * batch's messages (a Raft vote is on disk before the grant leaves, §5.2 / Figure 2), and a synchronous
- * write makes that ordering hold without a queue. The host makes one persist serve many inputs (group
- * commit: NodeDriver.stepAll, one fsync per event-loop turn, src/runtime/node.ts).
+ * Two ways to save. `save` is synchronous: it returns once the state is on disk. `saveAsync`, which a
+ * running node uses, writes the record on the event loop (into the page cache: microseconds) but runs
+ * the fdatasync in libuv's thread pool and calls back once it returned, so the node keeps reading and
+ * writing its sockets while the disk works. The ordering rule is the host's, not the store's: a node
+ * sends nothing that depends on the state before the callback (a Raft vote is on disk before the grant
+ * leaves, §5.2 / Figure 2; NodeDriver.pipeline), and starts no second save before it. Rewrites of
+ * state.json (rare: a truncated or compacted log) stay synchronous in both. The host makes one persist
+ * serve many inputs (group commit: the inputs that arrive while a persist runs are stepped together
+ * once it completes, src/runtime/node.ts).
  *
  * Reads are strict: a file that is not valid JSON, or does not match the algorithm's durable shape,
  * or belongs to another algorithm or node, is an error, never a silent reset: forgetting a vote would
  * let the node vote twice in one term.
  */
-import { closeSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync, accessSync, constants } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync, accessSync, constants } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
 import { durableSchema, envelopeSchema, type Issue, type Validator } from './schema.js';
@@ -119,6 +124,9 @@ export class DurableStore {
   private logFd: number | null = null;
   private logBytes = 0;
   private baseBytes = 0;
+  /** An fdatasync of saveAsync is in flight; close() then waits for it. */
+  private syncing = false;
+  private closeAfterSync = false;
   /** Counts, for /metrics: records appended, and rewrites of state.json. */
   appends = 0;
   rewrites = 0;
@@ -246,30 +254,84 @@ export class DurableStore {
    */
   save(state: unknown): void {
     try {
-      const record = this.persisted === null || this.logFd === null ? null : this.difference(this.persisted, state as Fields);
-      if (record === null) return this.rewrite(state);
-      if (record === 'same') return;
-      const line = encodeRecord(record);
-      if (line.length > MAX_RECORD_BYTES || (this.logBytes + line.length > MIN_LOG_BYTES_TO_FOLD && this.logBytes > this.baseBytes)) return this.rewrite(state);
-      // An open file outlives its name: were state.log (or the data dir) removed, the appends would go to
-      // a file no restart can find. One fstat per append (a fraction of the fdatasync) says so.
-      if (fstatSync(this.logFd!).nlink === 0) throw new Error(`${this.logPath} was removed`);
-      writeAll(this.logFd!, line);
-      fdatasyncSync(this.logFd!);
-      this.logBytes += line.length;
+      const found = this.append(state);
+      if (found === null) return;
+      fdatasyncSync(found.fd);
       this.appends++;
-      this.advance(record, state as Fields);
+      this.advance(found.record, state as Fields);
     } catch (error) {
       this.persisted = null;
       throw error;
     }
   }
 
-  /** Closes state.log (a stopped node; a later save reopens it through a rewrite). */
+  /**
+   * Makes `state` durable and calls `durable(null)` once it is on disk, or `durable(error)`: like save,
+   * but an append's fdatasync runs in libuv's thread pool (see the top of this file). The callback may
+   * come before this returns (nothing to wait for, or a rewrite, which stays synchronous). One save at
+   * a time: the caller starts the next only after the callback.
+   */
+  saveAsync(state: unknown, durable: (error: unknown) => void): void {
+    let fd: number;
+    let record: LogRecord;
+    try {
+      const found = this.append(state);
+      if (found === null) return durable(null);
+      ({ fd, record } = found);
+    } catch (error) {
+      this.persisted = null;
+      return durable(error);
+    }
+    this.syncing = true;
+    fdatasync(fd, (error) => {
+      this.syncing = false;
+      const closed = this.closeAfterSync;
+      if (closed) this.close();
+      if (error) {
+        this.persisted = null;
+        return durable(error);
+      }
+      this.appends++;
+      if (!closed) this.advance(record, state as Fields);
+      durable(null);
+    });
+  }
+
+  /**
+   * What save and saveAsync share: a rewrite (done here, synchronously), nothing to do (null), or the
+   * record written to state.log, whose fdatasync is the caller's.
+   */
+  private append(state: unknown): { readonly fd: number; readonly record: LogRecord } | null {
+    const record = this.persisted === null || this.logFd === null ? null : this.difference(this.persisted, state as Fields);
+    if (record === null) {
+      this.rewrite(state);
+      return null;
+    }
+    if (record === 'same') return null;
+    const line = encodeRecord(record);
+    if (line.length > MAX_RECORD_BYTES || (this.logBytes + line.length > MIN_LOG_BYTES_TO_FOLD && this.logBytes > this.baseBytes)) {
+      this.rewrite(state);
+      return null;
+    }
+    // An open file outlives its name: were state.log (or the data dir) removed, the appends would go to
+    // a file no restart can find. One fstat per append (a fraction of the fdatasync) says so.
+    if (fstatSync(this.logFd!).nlink === 0) throw new Error(`${this.logPath} was removed`);
+    writeAll(this.logFd!, line);
+    this.logBytes += line.length;
+    return { fd: this.logFd!, record };
+  }
+
+  /** Closes state.log (a stopped node; a later save reopens it through a rewrite); after an fdatasync in flight. */
   close(): void {
+    this.persisted = null;
+    if (this.syncing) {
+      // The thread pool still holds the descriptor: closing it now could let a new file take its number.
+      this.closeAfterSync = true;
+      return;
+    }
+    this.closeAfterSync = false;
     if (this.logFd !== null) closeSync(this.logFd);
     this.logFd = null;
-    this.persisted = null;
   }
 
   /** Writes the whole state to state.json under a new generation, then empties state.log. */

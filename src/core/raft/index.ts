@@ -13,6 +13,7 @@ import { defaultRaftOptions, RaftNode, type RaftOptions } from './raft.js';
 import { majority } from '../quorum.js';
 import { historyRuns, lastHistoryTerm } from '../history.js';
 import { membershipShape } from './membership.js';
+import { coalesceRaftMessages } from './coalesce.js';
 
 export * from './messages.js';
 export { addressProblem, changedMembership, forceNewCluster, MAX_ADDRESS_CHARS, MAX_MEMBERS, membershipShape } from './membership.js';
@@ -73,6 +74,9 @@ export function createRaft(options: RaftOptions = defaultRaftOptions): Algorithm
   messageTypes: raftMessageTypes,
   // Replication too: a settled cluster that compacts sends snapshots; none of it is the cost of electing.
   heartbeatTypes: ['AppendEntries', 'AppendEntriesResponse', 'InstallSnapshot', 'InstallSnapshotResponse'],
+  // Thesis §10.2.1: the leader writes its new entries in parallel with replicating them (NodeDriver.pipeline).
+  replicatesBeforePersist: ['AppendEntries'],
+  coalesce: coalesceRaftMessages,
   boundedCounters: ['term'],
   messageShapes: {
     RequestVote: { term: 'term', lastLogIndex: 'nat', lastLogTerm: 'term', transfer: 'nat' },
