@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Agent, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -113,3 +113,21 @@ test(
     }
   },
 );
+
+test("a kept etcd trial keeps its members' logs, not their preallocated write-ahead logs", async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'ballot-etcd-kept-'));
+  try {
+    for (const member of [1, 2]) {
+      await mkdir(join(dataDir, `n${member}`, 'member', 'wal'), { recursive: true });
+      await writeFile(join(dataDir, `n${member}`, 'member', 'wal', '0.tmp'), 'x'.repeat(1024));
+      await writeFile(join(dataDir, `n${member}.log`), 'elected leader\n');
+    }
+    await etcdSystem.trimKept!(dataDir, 2);
+    for (const member of [1, 2]) {
+      assert.equal(existsSync(join(dataDir, `n${member}`)), false);
+      assert.equal(existsSync(join(dataDir, `n${member}.log`)), true);
+    }
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});

@@ -495,6 +495,7 @@ export async function runFailoverRows(rows: readonly FailoverRow[], options: Fai
     const ok = failure === null;
     const keep = !ok || options.keepData === true;
     if (!keep) await rm(dataDir, { recursive: true, force: true });
+    else await system.trimKept?.(dataDir, row.nodes);
     return {
       trial: trial + 1,
       kind,

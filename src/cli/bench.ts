@@ -53,7 +53,7 @@ export const benchFailoverSpec: CommandSpec = {
     defaults: { type: 'boolean', description: "each system at its own default timing instead (etcd 100/1000, ZooKeeper tickTime 2000)" },
     'base-port': { type: 'string', value: 'PORT', description: `first port, below 32768 (outgoing connections take ports above); trials rotate through ${PORT_BLOCKS} blocks of ${PORT_BLOCK_SIZE} (default 21000)` },
     'data-dir': { type: 'string', value: 'DIR', description: 'where trial data goes (default: a fresh temporary directory)' },
-    'keep-data': { type: 'boolean', description: "keep every trial's data and logs (those of failed trials are always kept)" },
+    'keep-data': { type: 'boolean', description: "keep every trial's data and logs (those of failed trials are always kept; etcd's members keep only their logs: its WAL is ~600 MB a trial)" },
     settle: { type: 'string', value: 'MS', description: 'quiet time between agreement and the signal, before the random phase (default 1000)' },
     timeout: { type: 'string', value: 'MS', description: 'a failover, or a lease after it, slower than this is a failed trial (default 30000)' },
     json: { type: 'boolean', description: 'print every trial and summary as one JSON object' },
