@@ -24,7 +24,7 @@ import type { LeaderInfo } from './leadership.js';
 export const MAX_KV_BODY_BYTES = 3 * MAX_VALUE_LENGTH;
 
 /** Seconds a client should wait before retrying a 503 (an election takes a few hundred ms). */
-const RETRY_AFTER_SECONDS = 1;
+export const RETRY_AFTER_SECONDS = 1;
 
 export interface KvHttpContext {
   /** This node's id. */
@@ -88,12 +88,12 @@ export function handleKv(request: IncomingMessage, response: ServerResponse, con
   });
 }
 
-type Body = { readonly type: 'text'; readonly text: string } | { readonly type: 'too-large' } | { readonly type: 'not-utf8' } | { readonly type: 'aborted' };
+export type Body = { readonly type: 'text'; readonly text: string } | { readonly type: 'too-large' } | { readonly type: 'not-utf8' } | { readonly type: 'aborted' };
 
-/** Reads the body, at most MAX_KV_BODY_BYTES of it: a longer one stops the reading (413). */
-function readBody(request: IncomingMessage, done: (body: Body) => void): void {
+/** Reads the body, at most `maxBytes` of it: a longer one stops the reading (413). */
+export function readBody(request: IncomingMessage, done: (body: Body) => void, maxBytes = MAX_KV_BODY_BYTES): void {
   const declared = Number(request.headers['content-length'] ?? 0);
-  if (declared > MAX_KV_BODY_BYTES) {
+  if (declared > maxBytes) {
     request.resume();
     return done({ type: 'too-large' });
   }
@@ -103,7 +103,7 @@ function readBody(request: IncomingMessage, done: (body: Body) => void): void {
   request.on('data', (chunk: Buffer) => {
     if (over) return;
     length += chunk.length;
-    if (length > MAX_KV_BODY_BYTES) {
+    if (length > maxBytes) {
       over = true;
       chunks.length = 0;
       done({ type: 'too-large' });
@@ -151,8 +151,8 @@ function answer(response: ServerResponse, key: string, outcome: KvOutcome, conte
   }
 }
 
-/** 307 to the leader's advertised url when known, else 503 naming the leader (or none). */
-function notLeader(response: ServerResponse, leader: NodeId | null, context: KvHttpContext, url: string): void {
+/** 307 to the leader's advertised url when known, else 503 naming the leader (or none). Shared with /members (members-http.ts). */
+export function notLeader(response: ServerResponse, leader: NodeId | null, context: Pick<KvHttpContext, 'id' | 'leader'>, url: string): void {
   if (leader === context.id) {
     // This node leads but its core refused: it is handing its leadership over, or does not replicate.
     return send(response, 503, { error: 'the leader cannot take requests now (a leadership transfer, or an algorithm without replication)', leader }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
@@ -166,7 +166,7 @@ function notLeader(response: ServerResponse, leader: NodeId | null, context: KvH
   send(response, 503, { error: why, leader }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
 }
 
-function send(response: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
+export function send(response: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
   if (response.headersSent || response.destroyed) return;
   response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers }).end(JSON.stringify(body));
 }
