@@ -48,6 +48,7 @@ export const nodeSpec: CommandSpec = {
     'tls-ca': { type: 'string', value: 'FILE', description: "the cluster CA's certificate (PEM); peers must present a certificate it signed" },
     insecure: { type: 'boolean', description: 'without TLS, run although some member is not on loopback (and warn): anyone reaching the port can vote' },
     'join-new': { type: 'boolean', description: 'run although the data dir is empty and peers knew this node (a lost disk; read docs/runtime.md first)' },
+    join: { type: 'boolean', description: "raft: a new node joining a running cluster: --peers names its members (not this node), --listen is required; it waits to be added (ballot member add; docs/membership.md)" },
     'compact-every': { type: 'string', value: 'N', description: 'snapshot the key-value store (/kv) and compact the log every N applied entries (default 10000; 0: never)' },
     ...timingOptions,
     ...raftOptions,
@@ -63,7 +64,8 @@ export const nodeSpec: CommandSpec = {
     '2 for bad arguments or configuration (duplicate ids, own id missing, port in use, unusable data dir),\n' +
     'and when the data dir was empty but a peer knew this node as an existing member: it may have voted in\n' +
     'the current term and forgotten it. --join-new runs it anyway; that is safe only once the cluster has\n' +
-    'moved past the term in which the disk was lost.\n' +
+    'moved past the term in which the disk was lost. --join is different: a node the cluster never knew,\n' +
+    'started empty on purpose, which takes part only once the leader adds it (ballot member add).\n' +
     'Example: ballot node --id 1 --algorithm raft --listen 127.0.0.1:7001 --http 127.0.0.1:8001 \\\n' +
     '           --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 --data-dir ./data/n1',
 };
@@ -179,6 +181,7 @@ export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
   if (tlsFlags.length === 3 && values.insecure === true) throw new UsageError('--insecure contradicts --tls-cert: with TLS the peer port is authenticated');
   const algorithm = oneOf(values.algorithm, 'algorithm', algorithmNames);
   const peers = idMap(required(values.peers, 'peers'), 'peers');
+  if (values.join === true && values.listen === undefined) throw new UsageError('--join needs --listen HOST:PORT (a joining node is not in --peers, which gives the others their addresses)');
   const observers = idMap(values.observers, 'observers');
   const dataDir = required(values['data-dir'], 'data-dir');
   const raftAsked = parseRaftOptions(values, [algorithm], timing(values), false, realNodeRaftOptions);
@@ -193,6 +196,7 @@ export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
     ...(values.http !== undefined ? { http: required(values.http, 'http') } : {}),
     ...(values['cluster-id'] !== undefined ? { clusterId: required(values['cluster-id'], 'cluster-id') } : {}),
     ...(values['join-new'] === true ? { joinNew: true } : {}),
+    ...(values.join === true ? { join: true } : {}),
     ...(values['compact-every'] !== undefined ? { compactEvery: integer(values['compact-every'], 'compact-every', 10_000, 0) } : {}),
     ...(values.insecure === true ? { insecure: true } : {}),
     ...(tlsFlags.length === 3 ? { tls: readTls(withId(values['tls-cert'], 'tls-cert', id), withId(values['tls-key'], 'tls-key', id), required(values['tls-ca'], 'tls-ca')) } : {}),

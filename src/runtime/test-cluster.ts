@@ -31,7 +31,7 @@ export interface TestCluster {
 
 export async function testCluster(options: TestClusterOptions): Promise<TestCluster> {
   const { name, logs, ...rest } = options;
-  const total = options.voters + (options.observers ?? 0);
+  const total = options.voters + (options.observers ?? 0) + (options.joiners ?? 0);
   const ports = await freePorts(2 * total);
   const dataDir = mkdtempSync(join(tmpdir(), `ballot-${name}-`));
   const peerPorts = ports.slice(0, total);
