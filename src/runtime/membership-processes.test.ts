@@ -131,7 +131,7 @@ test('add a node with --join and remove the leader while clients write: nothing 
     assert.match(bad.err, /^ballot member: add: the address must be HOST:PORT, got "nowhere"\n$/);
     const listed = await ballot(['member', 'list', '--to', url(cluster, 3)]);
     assert.equal(listed.code, 0, listed.err);
-    assert.match(listed.out, /^index \d+ \(committed\), leader \d, as node 3 sees it\nvoter      2  127\.0\.0\.1:\d+\nvoter      3  127\.0\.0\.1:\d+\nvoter      4  127\.0\.0\.1:\d+\n$/);
+    assert.match(listed.out, /^index \d+ \(committed\), leader \d, as node 3 sees it\nvoter {6}2 {2}127\.0\.0\.1:\d+\nvoter {6}3 {2}127\.0\.0\.1:\d+\nvoter {6}4 {2}127\.0\.0\.1:\d+\n$/);
   } finally {
     await close();
   }
