@@ -69,6 +69,9 @@ const ACTIONS: readonly string[] = ['add', 'remove', 'promote', 'list', 'recover
 
 /** At most this many redirects (a follower to the leader; a leader that changed meanwhile). */
 const MAX_REDIRECTS = 3;
+/** A 503 (no leader known, an election under way, a change lost to a new leader) is retried for this long. */
+const RETRY_UNAVAILABLE_MS = 15_000;
+const RETRY_PAUSE_MS = 500;
 
 export interface MemberCommand {
   readonly action: Action;
@@ -133,9 +136,14 @@ interface Answer {
   readonly body: Record<string, unknown>;
 }
 
-/** The request, following redirects to the leader (307) by hand: the body goes again, at most MAX_REDIRECTS times. */
+/**
+ * The request, following redirects to the leader (307) by hand (the body goes again), at most
+ * MAX_REDIRECTS in a row, and retrying a 503 from `--to` for up to RETRY_UNAVAILABLE_MS: an election
+ * takes a few hundred milliseconds, and nothing was changed by a request answered 503.
+ */
 async function call(command: MemberCommand): Promise<Answer> {
   const signal = AbortSignal.timeout(command.timeoutMs);
+  const retryUntil = performance.now() + Math.min(RETRY_UNAVAILABLE_MS, command.timeoutMs);
   let url = command.url;
   for (let hop = 0; ; hop++) {
     const response = await fetch(url, {
@@ -148,6 +156,12 @@ async function call(command: MemberCommand): Promise<Answer> {
     const location = response.headers.get('location');
     if ((response.status === 307 || response.status === 308) && location !== null && hop < MAX_REDIRECTS) {
       url = new URL(location, url);
+      continue;
+    }
+    if (response.status === 503 && performance.now() + RETRY_PAUSE_MS < retryUntil) {
+      await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
+      url = command.url;
+      hop = -1;
       continue;
     }
     let body: Record<string, unknown>;

@@ -66,12 +66,13 @@ function writers(cluster: LocalCluster, count: number, via: () => readonly NodeI
 
 test('add a node with --join and remove the leader while clients write: nothing acknowledged is lost, the removed node cannot disturb', { timeout: 240_000 }, async () => {
   const { cluster, close } = await testCluster({ name: 'member', algorithm: 'raft', voters: 3, joiners: 1, logs: true, advertiseUrls: true });
+  let load: ReturnType<typeof writers> | null = null;
   try {
     cluster.startAll();
     const first = (await cluster.agreed('three nodes to agree on a leader', (all) => all.length === 3, 60_000))[0]!.leader!;
     let serving: readonly NodeId[] = [1, 2, 3];
-    const load = writers(cluster, 4, () => serving);
-    await waitFor('writes acknowledged', 60_000, () => (load.acknowledged.size >= 20 ? true : undefined), 20);
+    const running = (load = writers(cluster, 4, () => serving));
+    await waitFor('writes acknowledged', 60_000, () => (running.acknowledged.size >= 20 ? true : undefined), 20);
 
     // Node 4 runs, in no configuration yet: no member talks to it, it knows no leader.
     cluster.start(4);
@@ -104,24 +105,25 @@ test('add a node with --join and remove the leader while clients write: nothing 
     });
     for (const id of serving) assert.deepEqual((await members(cluster, id)).voters, [2, 3, 4], `node ${id}'s configuration`);
 
-    await waitFor('more writes in the new configuration', 60_000, () => (load.acknowledged.size >= 60 ? true : undefined), 20);
+    await waitFor('more writes in the new configuration', 60_000, () => (running.acknowledged.size >= 60 ? true : undefined), 20);
     // The removed node still runs: for three of its election timeouts, nothing it does reaches the members.
     assert.ok(cluster.isRunning(1), 'node 1 still runs');
     await sleep(2_000);
-    await load.stop();
+    await running.stop();
     const after = await Promise.all(serving.map((id) => cluster.status(id)));
     assert.ok(after.every((status) => status !== null && status.term === settled.term && status.leader === settled.leader), `no election since: ${JSON.stringify(after)}`);
+    assert.ok(running.acknowledged.size >= 60);
     const metrics = await (await fetch(`${url(cluster, settled.leader!)}/metrics`)).text();
     assert.equal(metricValue(metrics, 'ballot_membership_voters'), 3);
     assert.equal(metricValue(metrics, 'ballot_membership_committed'), 1);
 
     // Every acknowledged write reads back, linearizably, from the new configuration.
     const missing: string[] = [];
-    for (const [key, value] of load.acknowledged) {
+    for (const [key, value] of running.acknowledged) {
       const answer = await callLeader(cluster, 'GET', `/kv/${key}`, undefined, 30_000, serving);
       if (answer.body.value !== value) missing.push(`${key}: ${JSON.stringify(answer.body)}`);
     }
-    assert.deepEqual(missing, [], `${missing.length} of ${load.acknowledged.size} acknowledged writes lost`);
+    assert.deepEqual(missing, [], `${missing.length} of ${running.acknowledged.size} acknowledged writes lost`);
 
     // Refusals: one line, exit 1 (the cluster refuses), exit 2 (the command is wrong).
     const again = await ballot(['member', 'remove', '1', '--to', url(cluster, 2)]);
@@ -133,6 +135,7 @@ test('add a node with --join and remove the leader while clients write: nothing 
     assert.equal(listed.code, 0, listed.err);
     assert.match(listed.out, /^index \d+ \(committed\), leader \d, as node 3 sees it\nvoter {6}2 {2}127\.0\.0\.1:\d+\nvoter {6}3 {2}127\.0\.0\.1:\d+\nvoter {6}4 {2}127\.0\.0\.1:\d+\n$/);
   } finally {
+    await load?.stop();
     await close();
   }
 });

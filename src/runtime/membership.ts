@@ -5,10 +5,12 @@
  * The core owns the configuration (Raft thesis §4.1: a server uses the latest configuration in its
  * log, committed or not) and reports every change as 'membership-changed'. This service keeps that
  * view, knows when it is committed (the 'committed' event at its index), and hands the host the peers
- * to connect to: the members it names, each at the address carried in the configuration entry. A node
- * that has only the configuration it was started with (index 0) keeps the addresses of its flags: a
- * node started with --join is in no configuration yet, and must keep accepting the members it was
- * told of (the leader that will add it dials it).
+ * to connect to: the members the configuration in use names, each at the address carried in its entry,
+ * AND those of the last configuration known committed (at first: the members the flags name). A member
+ * is dropped only once the entry that removed it is committed: a leader that removes itself manages
+ * the cluster until then (thesis §4.2.2), and its followers must still hear it and answer it. A node
+ * started with --join, in no configuration yet, thus keeps accepting the members it was told of (the
+ * leader that adds it dials it).
  *
  * A request is one MembershipChange (a 'change-membership' input), answered like a write: 'proposed'
  * gives the entry's index and term, and the change is done when that entry is committed in that term.
@@ -90,6 +92,8 @@ interface PendingChange {
 
 export class MembershipService {
   private current: MembershipView;
+  /** The members of the last configuration known committed, with their addresses (at first: the flags'). */
+  private committedPeers: ReadonlyMap<NodeId, Address>;
   /** The highest index this node knows is committed. */
   private committedIndex = 0;
   private readonly pending = new Map<number, PendingChange>();
@@ -101,6 +105,7 @@ export class MembershipService {
 
   constructor(private readonly options: MembershipOptions) {
     this.current = { index: 0, membership: options.initial, committed: true };
+    this.committedPeers = options.seeds;
   }
 
   view(): MembershipView {
@@ -121,6 +126,8 @@ export class MembershipService {
     switch (event.type) {
       case 'membership-changed': {
         this.current = { index: event.index, membership: event.membership, committed: event.index <= this.committedIndex };
+        // Index 0 is the configuration of the flags: the flags' peers stay (a joiner's are the members it was told of).
+        if (this.current.committed && event.index > 0) this.committedPeers = this.peersOf(this.current.membership);
         this.options.onPeers(this.peers(), this.current);
         return;
       }
@@ -219,14 +226,17 @@ export class MembershipService {
     for (const change of [...this.pending.values()]) this.finish(change, { type: 'stopped' });
   }
 
-  /**
-   * Every other member with its address. With only the start configuration (index 0), the flags'
-   * peers: a joining node (in no configuration yet) keeps accepting and dialing the members it was told of.
-   */
+  /** Every other member of the configuration in use and of the last one known committed (see the file comment). */
   private peers(): Map<NodeId, Address> {
-    if (this.current.index === 0) return new Map(this.options.seeds);
+    const peers = this.peersOf(this.current.membership);
+    for (const [member, address] of this.committedPeers) if (!peers.has(member) && member !== this.options.id) peers.set(member, address);
+    return peers;
+  }
+
+  /** Every member of `membership` but this node, at the address its entry carries. */
+  private peersOf(membership: Membership): Map<NodeId, Address> {
     const peers = new Map<NodeId, Address>();
-    const { voters, observers, addresses } = this.current.membership;
+    const { voters, observers, addresses } = membership;
     for (const member of [...voters, ...observers]) {
       if (member === this.options.id) continue;
       const text = addresses[String(member)];
@@ -246,7 +256,11 @@ export class MembershipService {
   private committedUpTo(index: number): void {
     if (index <= this.committedIndex) return;
     this.committedIndex = index;
-    if (!this.current.committed && this.current.index <= index) this.current = { ...this.current, committed: true };
+    if (this.current.committed || this.current.index > index) return;
+    this.current = { ...this.current, committed: true };
+    // The members it removed are dropped now (and a joiner forgets the addresses its flags gave).
+    this.committedPeers = this.peersOf(this.current.membership);
+    this.options.onPeers(this.peers(), this.current);
   }
 
   private done(): ChangeOutcome {

@@ -198,6 +198,8 @@ class NodeHost {
   private readonly kv: KvService;
   /** The configuration in use and the clients' changes to it (membership.ts), fed the core's replication events. */
   private readonly membership: MembershipService;
+  /** The configuration index at which this node last logged that it is no member (once per entry). */
+  private notMemberLogged = 0;
   /**
    * Inputs that arrived in this event-loop turn (messages, peer-downs, client requests), stepped together
    * once the turn's I/O is read: one persist (one fsync) for all of them, group commit (see step).
@@ -475,7 +477,9 @@ class NodeHost {
       this.logger.info('peers-changed', { index: view.index, added: changed.added.join(','), removed: changed.removed.join(',') });
     }
     // A node removed by a configuration entry stays up (its peers refuse it): the operator stops it.
-    if (view.index > 0 && !member) this.logger.info('not-a-member', { index: view.index, hint: 'this node is in no configuration of the cluster (removed, or not added yet); stop it, or add it back' });
+    if (view.index === 0 || member || view.index === this.notMemberLogged) return;
+    this.notMemberLogged = view.index;
+    this.logger.info('not-a-member', { index: view.index, hint: 'this node is in no configuration of the cluster (removed, or not added yet); stop it, or add it back' });
   }
 
   // ---- a lost data dir ------------------------------------------------------------------------------
