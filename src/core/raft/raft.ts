@@ -416,8 +416,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       this.out.emit({ type: 'request-refused', id, leader: this.refusalLeader() });
       return;
     }
-    const index = this.appendOwnEntry(now, command);
-    this.out.emit({ type: 'proposed', id, index, term: this.currentTerm });
+    this.appendOwnEntry(now, command, undefined, id);
     for (const member of this.members) if (member !== this.id) this.replicateTo(member);
   }
 
@@ -444,8 +443,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       return;
     }
     const next = changedMembership(this.membership, change) as Membership;
-    const index = this.appendOwnEntry(now, '', next);
-    this.out.emit({ type: 'proposed', id, index, term: this.currentTerm });
+    this.appendOwnEntry(now, '', next, id);
     if (this.role !== 'leader') return; // (a leader that removes itself steps down only once a quorum holds the entry)
     for (const member of this.members) if (member !== this.id) this.replicateTo(member);
   }
@@ -1093,10 +1091,13 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   }
 
   /** The leader appends an entry of its term, durably (before this step's messages leave); returns its index. */
-  private appendOwnEntry(now: number, command: Command, membership?: Membership): number {
+  private appendOwnEntry(now: number, command: Command, membership?: Membership, proposal?: number): number {
     const index = this.log.append(this.currentTerm, command, membership);
     this.persistDurable();
     if (membership !== undefined) this.useMembership(now, index, membership); // thesis §4.1: in force at once
+    // A client's entry is announced ('proposed') before the 'committed' that answers it (types.ts): a
+    // cluster of one commits at once, right below.
+    if (proposal !== undefined) this.out.emit({ type: 'proposed', id: proposal, index, term: this.currentTerm });
     this.advanceCommit(now); // a cluster of one commits at once
     return index;
   }
