@@ -24,7 +24,7 @@ import type { LeaderInfo } from './leadership.js';
 export const MAX_KV_BODY_BYTES = 3 * MAX_VALUE_LENGTH;
 
 /** Seconds a client should wait before retrying a 503 (an election takes a few hundred ms). */
-export const RETRY_AFTER_SECONDS = 1;
+const RETRY_AFTER_SECONDS = 1;
 
 export interface KvHttpContext {
   /** This node's id. */
@@ -143,9 +143,22 @@ function answer(response: ServerResponse, key: string, outcome: KvOutcome, conte
     case 'not-leader':
       return notLeader(response, outcome.leader, context, url);
     case 'lost':
+    case 'unknown':
+    case 'stopped':
+      return unsettled(response, outcome.type, 'the write may or may not have taken effect');
+  }
+}
+
+/**
+ * A request the node could not see through, as /kv and /members answer it: 503 when it certainly did not
+ * take effect ('lost': another leader's entry took its index) or the node stops, 504 when nobody knows.
+ */
+export function unsettled(response: ServerResponse, outcome: 'lost' | 'unknown' | 'stopped', unknownHint: string): void {
+  switch (outcome) {
+    case 'lost':
       return send(response, 503, { error: 'lost, not applied: another leader’s entry took its place in the log; retry' }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
     case 'unknown':
-      return send(response, 504, { error: 'outcome unknown: no answer in time (the leader may have changed); the write may or may not have taken effect' });
+      return send(response, 504, { error: `outcome unknown: no answer in time (the leader may have changed); ${unknownHint}` });
     case 'stopped':
       return send(response, 503, { error: 'the node is stopping' }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
   }

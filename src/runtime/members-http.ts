@@ -15,7 +15,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MembershipRefusal, NodeId } from '../core/types.js';
 import { isLoopback, parseAddress } from './config.js';
-import { notLeader, readBody, RETRY_AFTER_SECONDS, send } from './kv-http.js';
+import { notLeader, readBody, send, unsettled } from './kv-http.js';
 import type { LeaderInfo } from './leadership.js';
 import { MAX_MEMBER_REQUEST_BYTES, parseMemberRequest, type ChangeOutcome, type MemberRequest, type MembershipService } from './membership.js';
 
@@ -84,11 +84,9 @@ function answer(response: ServerResponse, request: MemberRequest, outcome: Chang
     case 'not-leader':
       return notLeader(response, outcome.leader, context, url);
     case 'lost':
-      return send(response, 503, { error: 'lost, not applied: another leader’s entry took its place in the log; retry' }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
     case 'unknown':
-      return send(response, 504, { error: 'outcome unknown: no answer in time (the leader may have changed); GET /members shows whether it took effect' });
     case 'stopped':
-      return send(response, 503, { error: 'the node is stopping' }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+      return unsettled(response, outcome.type, 'GET /members shows whether it took effect');
   }
 }
 
