@@ -9,6 +9,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NodeId } from '../core/types.js';
 import type { LocalCluster } from './local-cluster.js';
@@ -68,7 +70,10 @@ test('add a node with --join and remove the leader while clients write: nothing 
   // Slow elections: on a loaded 2-core machine the default 150-300 ms elect now and then by themselves,
   // and the test asks whether the REMOVED node causes one.
   const extraArgs = ['--election-timeout', '1000-2000', '--heartbeat', '100'];
-  const { cluster, close } = await testCluster({ name: 'member', algorithm: 'raft', voters: 3, joiners: 1, logs: true, advertiseUrls: true, extraArgs });
+  // Node 4 records what its core receives: a joiner's record, membership changes included, replays.
+  const record = join(tmpdir(), `ballot-member-${process.pid}.rec`);
+  const memberArgs = (id: NodeId): string[] => (id === 4 ? ['--record', record] : []);
+  const { cluster, close } = await testCluster({ name: 'member', algorithm: 'raft', voters: 3, joiners: 1, logs: true, advertiseUrls: true, extraArgs, memberArgs });
   let load: ReturnType<typeof writers> | null = null;
   try {
     cluster.startAll();
@@ -139,10 +144,13 @@ test('add a node with --join and remove the leader while clients write: nothing 
     assert.match(bad.err, /^ballot member: add: the address must be HOST:PORT, got "nowhere"\n$/);
     const listed = await ballot(['member', 'list', '--to', url(cluster, 3)]);
     assert.equal(listed.code, 0, listed.err);
+    const replayed = await ballot(['replay', record]);
+    assert.equal(replayed.code, 0, `ballot replay of the joiner's record: ${replayed.err}`);
     assert.match(listed.out, /^index \d+ \(committed\), leader \d, as node 3 sees it\nvoter {6}2 {2}127\.0\.0\.1:\d+\nvoter {6}3 {2}127\.0\.0\.1:\d+\nvoter {6}4 {2}127\.0\.0\.1:\d+\n$/);
   } finally {
     await load?.stop();
     await close();
+    rmSync(record, { force: true });
   }
 });
 

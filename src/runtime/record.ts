@@ -38,7 +38,7 @@ import { bullyStable } from '../core/bully/index.js';
 import { algorithms, findAlgorithm } from '../core/algorithms.js';
 import { NodeDriver, type DriverEvent } from '../core/driver.js';
 import { createRaft, raftOptionsOfVariant } from '../core/raft/index.js';
-import type { AnyAlgorithm, Input, Message, NodeId, Random, Status, Timing } from '../core/types.js';
+import type { AnyAlgorithm, Input, MembershipChange, Message, NodeId, Random, Status, Timing } from '../core/types.js';
 import { durableSchema, messageValidator } from './schema.js';
 
 export const RECORD_FORMAT = 1;
@@ -165,6 +165,7 @@ export class InputRecorder {
       ...(input.type === 'propose' ? { id: input.id, command: input.command } : {}),
       ...(input.type === 'read' ? { id: input.id } : {}),
       ...(input.type === 'compact' ? { index: input.index, snapshot: input.snapshot } : {}),
+      ...(input.type === 'change-membership' ? { id: input.id, change: input.change } : {}),
       ...(draws.length > 0 ? { draws } : {}),
     };
     this.write(line, pending.at);
@@ -248,6 +249,14 @@ function algorithmOf(name: unknown, variant: unknown): AnyAlgorithm | undefined 
 }
 
 const isNat = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+
+/** A MembershipChange as a record line carries it. */
+function isChange(value: unknown): value is MembershipChange {
+  if (typeof value !== 'object' || value === null) return false;
+  const { type, peer, address } = value as Record<string, unknown>;
+  if (!isNat(peer) || peer === 0) return false;
+  return type === 'add-learner' ? typeof address === 'string' : type === 'promote' || type === 'remove';
+}
 const isDraws = (value: unknown): value is number[] => Array.isArray(value) && value.every((draw) => typeof draw === 'number' && draw >= 0 && draw < 1);
 
 /** Replays every run of a record. Throws a RecordError (one line, naming the line) for a bad file. */
@@ -291,7 +300,8 @@ function parseHeader(fields: Record<string, unknown>, where: string): RecordHead
   if (!algorithm) throw new RecordError(`${where}: unknown algorithm ${JSON.stringify(fields.algorithm)}${fields.variant ? ` variant ${JSON.stringify(fields.variant)}` : ''}`);
   const ids = (value: unknown): value is NodeId[] => Array.isArray(value) && value.every((id) => isNat(id) && id > 0);
   if (!isNat(fields.id) || fields.id === 0) throw new RecordError(`${where}: header: id must be a positive integer`);
-  if (!ids(fields.voters) || fields.voters.length === 0 || !ids(fields.observers)) throw new RecordError(`${where}: header: voters and observers must be lists of node ids`);
+  // No voters: a node started with --join (membership.md), in no configuration yet.
+  if (!ids(fields.voters) || (fields.voters.length === 0 && !algorithm.membershipChange) || !ids(fields.observers)) throw new RecordError(`${where}: header: voters and observers must be lists of node ids`);
   const timing = fields.timing as Partial<Timing> | undefined;
   if (typeof timing !== 'object' || timing === null || ![timing.electionTimeoutMinMs, timing.electionTimeoutMaxMs, timing.heartbeatMs].every((ms) => typeof ms === 'number' && ms > 0)) {
     throw new RecordError(`${where}: header: timing must give electionTimeoutMinMs, electionTimeoutMaxMs and heartbeatMs`);
@@ -339,7 +349,8 @@ class RunReplayer {
   private readonly random = new RecordedRandom();
   private readonly driver: NodeDriver;
   private readonly validate: (value: unknown) => Message | null;
-  private readonly members: ReadonlySet<NodeId>;
+  /** The members the node started with and every member a configuration named since (membership.md): who may send. */
+  private readonly members: Set<NodeId>;
   private readonly transitions: Transition[] = [];
   private step: { atMs: number; events: string[]; status: Status | null } | null = null;
   private inputs = 0;
@@ -399,8 +410,12 @@ class RunReplayer {
       const { index, snapshot } = fields;
       if (!isNat(index) || typeof snapshot !== 'string') throw new RecordError(`${where}: a compact needs an "index" (a natural number) and a "snapshot" (a string)`);
       input = { type: 'compact', index, snapshot };
+    } else if (fields.kind === 'change-membership') {
+      const { id, change } = fields;
+      if (!isNat(id) || !isChange(change)) throw new RecordError(`${where}: a change-membership needs an "id" (a natural number) and a "change" (add-learner with peer and address, promote or remove with peer)`);
+      input = { type: 'change-membership', id, change };
     } else {
-      throw new RecordError(`${where}: unknown kind ${JSON.stringify(fields.kind)} (expected tick, message, peer-down, peer-up, transfer-leadership, propose, read, compact or full)`);
+      throw new RecordError(`${where}: unknown kind ${JSON.stringify(fields.kind)} (expected tick, message, peer-down, peer-up, transfer-leadership, propose, read, compact, change-membership or full)`);
     }
     this.lastAt = at;
     this.inputs++;
@@ -425,6 +440,7 @@ class RunReplayer {
         // The core's own leadership events say what the driver derives from status (and publishes
         // below): list them once, the driver's way, as every host reports them.
         if (event.event.type === 'election-started') step.events.push(event.event.type);
+        if (event.event.type === 'membership-changed') for (const member of [...event.event.membership.voters, ...event.event.membership.observers]) this.members.add(member);
         return;
       case 'status':
         step.status = event.status;
