@@ -349,8 +349,10 @@ class RunReplayer {
   private readonly random = new RecordedRandom();
   private readonly driver: NodeDriver;
   private readonly validate: (value: unknown) => Message | null;
-  /** The members the node started with and every member a configuration named since (membership.md): who may send. */
-  private readonly members: Set<NodeId>;
+  /** The members the node started with: who may send, where membership is fixed (membership.md). */
+  private readonly members: ReadonlySet<NodeId>;
+  /** The algorithm changes its membership at run time: any other node may have become a member (or been told of, by --join). */
+  private readonly dynamic: boolean;
   private readonly transitions: Transition[] = [];
   private step: { atMs: number; events: string[]; status: Status | null } | null = null;
   private inputs = 0;
@@ -362,6 +364,7 @@ class RunReplayer {
     const algorithm = algorithmOf(header.algorithm, header.variant)!;
     this.validate = messageValidator(algorithm);
     this.members = new Set([...header.voters, ...header.observers]);
+    this.dynamic = algorithm.membershipChange;
     this.random.serve(header.draws, 'header');
     const { id, voters, observers, timing } = header;
     const core = algorithm.create({ id, voters, observers, timing }, header.durable, this.random, 0);
@@ -386,17 +389,17 @@ class RunReplayer {
       input = { type: 'tick' };
     } else if (fields.kind === 'message') {
       const from = fields.from;
-      if (!isNat(from) || !this.members.has(from) || from === this.header.id) throw new RecordError(`${where}: "from" must be another member's id`);
+      if (!this.isPeer(from)) throw new RecordError(`${where}: "from" must be another member's id`);
       const message = this.validate(fields.message);
       if (message === null) throw new RecordError(`${where}: not a valid ${this.header.algorithm} message`);
       input = { type: 'message', from, message };
     } else if (fields.kind === 'peer-down' || fields.kind === 'peer-up') {
       const peer = fields.peer;
-      if (!isNat(peer) || !this.members.has(peer) || peer === this.header.id) throw new RecordError(`${where}: "peer" must be another member's id`);
+      if (!this.isPeer(peer)) throw new RecordError(`${where}: "peer" must be another member's id`);
       input = { type: fields.kind, peer };
     } else if (fields.kind === 'transfer-leadership') {
       const to = fields.to;
-      if (to !== null && (!isNat(to) || !this.members.has(to) || to === this.header.id)) throw new RecordError(`${where}: "to" must be another member's id or null`);
+      if (to !== null && !this.isPeer(to)) throw new RecordError(`${where}: "to" must be another member's id or null`);
       input = { type: 'transfer-leadership', to };
     } else if (fields.kind === 'propose') {
       const { id, command } = fields;
@@ -426,6 +429,11 @@ class RunReplayer {
     this.endStep();
   }
 
+  /** Whether `id` can be another member of the recorded node's cluster. */
+  private isPeer(id: unknown): id is NodeId {
+    return isNat(id) && id > 0 && id !== this.header.id && (this.dynamic || this.members.has(id));
+  }
+
   finish(): ReplayedRun {
     return { header: this.header, inputs: this.inputs, full: this.full, cut: this.cut, transitions: this.transitions };
   }
@@ -440,7 +448,6 @@ class RunReplayer {
         // The core's own leadership events say what the driver derives from status (and publishes
         // below): list them once, the driver's way, as every host reports them.
         if (event.event.type === 'election-started') step.events.push(event.event.type);
-        if (event.event.type === 'membership-changed') for (const member of [...event.event.membership.voters, ...event.event.membership.observers]) this.members.add(member);
         return;
       case 'status':
         step.status = event.status;
