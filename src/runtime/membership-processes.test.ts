@@ -4,15 +4,17 @@
  * /kv. A node started with --join is added (learner, caught up, promoted), the leader is removed, every
  * acknowledged write reads back from the new configuration, and the removed node cannot disturb it.
  * ZAB refuses with its documented answer. Quorum-loss recovery: two of three nodes lost for good, the
- * third made the sole voter with `ballot member recover`, serves writes and takes a new member.
+ * third made the sole voter with `ballot member recover`, serves writes and takes a new member. With
+ * mutual TLS, a member added later is admitted on its certificate and refused once removed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NodeId } from '../core/types.js';
+import { generateClusterCertificates, writeClusterCertificates } from './certificates.js';
 import type { LocalCluster } from './local-cluster.js';
 import { callLeader, httpCall, mainJs, testCluster } from './test-cluster.js';
 import { metricValue, sleep, waitFor } from './testing.js';
@@ -213,5 +215,32 @@ test('quorum loss: two of three nodes lost for good, the third recovered as the 
     assert.equal(stale.body.value, 'recovery');
   } finally {
     await close();
+  }
+});
+
+test('with mutual TLS: a node added later is admitted on its certificate, a removed one is refused', { timeout: 180_000 }, async () => {
+  const tlsDir = mkdtempSync(join(tmpdir(), 'ballot-member-tls-'));
+  writeClusterCertificates(tlsDir, await generateClusterCertificates([1, 2, 3, 4]));
+  const { cluster, close } = await testCluster({ name: 'member-tls', algorithm: 'raft', voters: 3, joiners: 1, advertiseUrls: true, tlsDir });
+  try {
+    cluster.startAll();
+    await cluster.agreed('three TLS nodes to agree on a leader', (all) => all.length === 3, 60_000);
+    cluster.start(4);
+    const added = await ballot(['member', 'add', `4=${cluster.peerAddress(4)}`, '--to', url(cluster, 1)]);
+    assert.equal(added.code, 0, added.err);
+    await waitFor('node 4 to follow the leader over TLS', 60_000, async () => {
+      const view = await members(cluster, 4);
+      return JSON.stringify(view.voters) === '[1,2,3,4]' && view.leader !== null ? true : undefined;
+    });
+    const refused = async (): Promise<number> => metricValue(await (await fetch(`${url(cluster, 1)}/metrics`)).text(), 'ballot_frames_rejected_by_reason_total{reason="unknown-sender"}') ?? 0;
+    const before = await refused();
+    const removed = await ballot(['member', 'remove', '4', '--to', url(cluster, 1)]);
+    assert.equal(removed.code, 0, removed.err);
+    // Its certificate is still valid, but it is no member: its handshakes are refused as a stranger's.
+    await waitFor('node 4 refused by node 1', 30_000, async () => ((await refused()) > before ? true : undefined), 200);
+    assert.deepEqual((await members(cluster, 1)).voters, [1, 2, 3]);
+  } finally {
+    await close();
+    rmSync(tlsDir, { recursive: true, force: true });
   }
 });
