@@ -26,20 +26,20 @@ export const nodeSpec: CommandSpec = {
   summary:
     'Runs one real node: elects a leader with its peers over TCP, keeps its durable state in --data-dir\n' +
     '(read back at start, so a node killed and started again with the same arguments resumes), and\n' +
-    'serves /status, /health, /livez, /readyz, /leader, /watch, /metrics and the replicated key-value\n' +
-    'store /kv/:key over HTTP. Runs until SIGTERM or SIGINT (at any time, also during start-up), then\n' +
-    'stops cleanly; a Raft leader first hands its leadership over (TimeoutNow), waiting at most the\n' +
-    'longest election timeout.',
+    'serves /status, /health, /livez, /readyz, /leader, /watch, /metrics, /members and the replicated\n' +
+    'key-value store /kv/:key over HTTP. Runs until SIGTERM or SIGINT (at any time, also during\n' +
+    'start-up), then stops cleanly; a Raft leader first hands its leadership over (TimeoutNow), waiting\n' +
+    'at most the longest election timeout.',
   options: {
-    id: { type: 'string', value: 'N', description: "this node's id (a positive integer; must appear in --peers or --observers)" },
+    id: { type: 'string', value: 'N', description: "this node's id (a positive integer; must appear in --peers or --observers, unless --join)" },
     'id-from-hostname': { type: 'boolean', description: 'the id is the ordinal ending $HOSTNAME plus one (a StatefulSet pod: ballot-0 is node 1)' },
     config: { type: 'string', value: 'FILE', description: 'a JSON object of settings, keys the option names ({"algorithm":"raft",...}); flags and BALLOT_* win' },
     algorithm: { type: 'string', value: 'NAME', description: `the election algorithm: ${algorithmNames.join(', ')} (required)` },
     listen: { type: 'string', value: 'HOST:PORT', description: "where to accept peer connections (default: this node's address in --peers)" },
-    http: { type: 'string', value: 'HOST:PORT', description: 'where to serve /status, /health, /livez, /readyz, /leader, /watch, /metrics and the key-value API /kv/:key (default: no HTTP)' },
+    http: { type: 'string', value: 'HOST:PORT', description: 'where to serve /status, /health, /livez, /readyz, /leader, /watch, /metrics, /members and the key-value API /kv/:key (default: no HTTP)' },
     advertise: { type: 'string', value: 'JSON', description: 'a small flat JSON object this node tells its peers, e.g. \'{"url":"http://10.0.0.5:8080"}\' (GET /leader shows the leader\'s)' },
     priority: { type: 'string', value: 'N', description: `raft: preferred leader, 0-${MAX_PRIORITY} (default 0); a leader hands over, by a transfer, to a connected voter of higher priority (docs/embedding.md)` },
-    peers: { type: 'string', value: 'ID=HOST:PORT,...', description: 'every voting member and its peer address, this node included (required)' },
+    peers: { type: 'string', value: 'ID=HOST:PORT,...', description: 'every voting member and its peer address, this node included (with --join: the running members); raft: once the membership changed, the configuration in the log wins (required)' },
     observers: { type: 'string', value: 'ID=HOST:PORT,...', description: 'non-voting members (ZAB observers, Raft learners)' },
     'data-dir': { type: 'string', value: 'DIR', description: "this node's durable state (created if missing; required)" },
     'cluster-id': { type: 'string', value: 'NAME', description: 'only members naming the same cluster id may talk (default "ballot")' },
