@@ -28,6 +28,10 @@ export const commands: Record<string, CommandEntry> = {
     summary: 'run one real node (TCP between peers, state on disk, HTTP status)',
     load: async () => (await import('./node.js')).runNode,
   },
+  member: {
+    summary: 'add, remove or list the members of a running Raft cluster; recover one that lost its majority',
+    load: async () => (await import('./member.js')).runMember,
+  },
   cluster: {
     summary: 'run a local cluster of real nodes and show who leads',
     load: async () => (await import('./cluster.js')).runCluster,

@@ -26,20 +26,20 @@ export const nodeSpec: CommandSpec = {
   summary:
     'Runs one real node: elects a leader with its peers over TCP, keeps its durable state in --data-dir\n' +
     '(read back at start, so a node killed and started again with the same arguments resumes), and\n' +
-    'serves /status, /health, /livez, /readyz, /leader, /watch, /metrics and the replicated key-value\n' +
-    'store /kv/:key over HTTP. Runs until SIGTERM or SIGINT (at any time, also during start-up), then\n' +
-    'stops cleanly; a Raft leader first hands its leadership over (TimeoutNow), waiting at most the\n' +
-    'longest election timeout.',
+    'serves /status, /health, /livez, /readyz, /leader, /watch, /metrics, /members and the replicated\n' +
+    'key-value store /kv/:key over HTTP. Runs until SIGTERM or SIGINT (at any time, also during\n' +
+    'start-up), then stops cleanly; a Raft leader first hands its leadership over (TimeoutNow), waiting\n' +
+    'at most the longest election timeout.',
   options: {
-    id: { type: 'string', value: 'N', description: "this node's id (a positive integer; must appear in --peers or --observers)" },
+    id: { type: 'string', value: 'N', description: "this node's id (a positive integer; must appear in --peers or --observers, unless --join)" },
     'id-from-hostname': { type: 'boolean', description: 'the id is the ordinal ending $HOSTNAME plus one (a StatefulSet pod: ballot-0 is node 1)' },
     config: { type: 'string', value: 'FILE', description: 'a JSON object of settings, keys the option names ({"algorithm":"raft",...}); flags and BALLOT_* win' },
     algorithm: { type: 'string', value: 'NAME', description: `the election algorithm: ${algorithmNames.join(', ')} (required)` },
     listen: { type: 'string', value: 'HOST:PORT', description: "where to accept peer connections (default: this node's address in --peers)" },
-    http: { type: 'string', value: 'HOST:PORT', description: 'where to serve /status, /health, /livez, /readyz, /leader, /watch, /metrics and the key-value API /kv/:key (default: no HTTP)' },
+    http: { type: 'string', value: 'HOST:PORT', description: 'where to serve /status, /health, /livez, /readyz, /leader, /watch, /metrics, /members and the key-value API /kv/:key (default: no HTTP)' },
     advertise: { type: 'string', value: 'JSON', description: 'a small flat JSON object this node tells its peers, e.g. \'{"url":"http://10.0.0.5:8080"}\' (GET /leader shows the leader\'s)' },
     priority: { type: 'string', value: 'N', description: `raft: preferred leader, 0-${MAX_PRIORITY} (default 0); a leader hands over, by a transfer, to a connected voter of higher priority (docs/embedding.md)` },
-    peers: { type: 'string', value: 'ID=HOST:PORT,...', description: 'every voting member and its peer address, this node included (required)' },
+    peers: { type: 'string', value: 'ID=HOST:PORT,...', description: 'every voting member and its peer address, this node included (with --join: the running members); raft: once the membership changed, the configuration in the log wins (required)' },
     observers: { type: 'string', value: 'ID=HOST:PORT,...', description: 'non-voting members (ZAB observers, Raft learners)' },
     'data-dir': { type: 'string', value: 'DIR', description: "this node's durable state (created if missing; required)" },
     'cluster-id': { type: 'string', value: 'NAME', description: 'only members naming the same cluster id may talk (default "ballot")' },
@@ -48,6 +48,7 @@ export const nodeSpec: CommandSpec = {
     'tls-ca': { type: 'string', value: 'FILE', description: "the cluster CA's certificate (PEM); peers must present a certificate it signed" },
     insecure: { type: 'boolean', description: 'without TLS, run although some member is not on loopback (and warn): anyone reaching the port can vote' },
     'join-new': { type: 'boolean', description: 'run although the data dir is empty and peers knew this node (a lost disk; read docs/runtime.md first)' },
+    join: { type: 'boolean', description: "raft: a new node joining a running cluster: --peers names its members (not this node), --listen is required; it waits to be added (ballot member add; docs/membership.md)" },
     'compact-every': { type: 'string', value: 'N', description: 'snapshot the key-value store (/kv) and compact the log every N applied entries (default 10000; 0: never)' },
     ...timingOptions,
     ...raftOptions,
@@ -63,7 +64,8 @@ export const nodeSpec: CommandSpec = {
     '2 for bad arguments or configuration (duplicate ids, own id missing, port in use, unusable data dir),\n' +
     'and when the data dir was empty but a peer knew this node as an existing member: it may have voted in\n' +
     'the current term and forgotten it. --join-new runs it anyway; that is safe only once the cluster has\n' +
-    'moved past the term in which the disk was lost.\n' +
+    'moved past the term in which the disk was lost. --join is different: a node the cluster never knew,\n' +
+    'started empty on purpose, which takes part only once the leader adds it (ballot member add).\n' +
     'Example: ballot node --id 1 --algorithm raft --listen 127.0.0.1:7001 --http 127.0.0.1:8001 \\\n' +
     '           --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 --data-dir ./data/n1',
 };
@@ -179,6 +181,7 @@ export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
   if (tlsFlags.length === 3 && values.insecure === true) throw new UsageError('--insecure contradicts --tls-cert: with TLS the peer port is authenticated');
   const algorithm = oneOf(values.algorithm, 'algorithm', algorithmNames);
   const peers = idMap(required(values.peers, 'peers'), 'peers');
+  if (values.join === true && values.listen === undefined) throw new UsageError('--join needs --listen HOST:PORT (a joining node is not in --peers, which gives the others their addresses)');
   const observers = idMap(values.observers, 'observers');
   const dataDir = required(values['data-dir'], 'data-dir');
   const raftAsked = parseRaftOptions(values, [algorithm], timing(values), false, realNodeRaftOptions);
@@ -193,6 +196,7 @@ export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
     ...(values.http !== undefined ? { http: required(values.http, 'http') } : {}),
     ...(values['cluster-id'] !== undefined ? { clusterId: required(values['cluster-id'], 'cluster-id') } : {}),
     ...(values['join-new'] === true ? { joinNew: true } : {}),
+    ...(values.join === true ? { join: true } : {}),
     ...(values['compact-every'] !== undefined ? { compactEvery: integer(values['compact-every'], 'compact-every', 10_000, 0) } : {}),
     ...(values.insecure === true ? { insecure: true } : {}),
     ...(tlsFlags.length === 3 ? { tls: readTls(withId(values['tls-cert'], 'tls-cert', id), withId(values['tls-key'], 'tls-key', id), required(values['tls-ca'], 'tls-ca')) } : {}),

@@ -82,6 +82,13 @@ export interface NodeOptions {
    */
   readonly joinNew?: boolean;
   /**
+   * This node is new and in no configuration yet (docs/membership.md): `peers` (and `observers`) name
+   * the cluster's existing members, not this node; it starts with no voters and no observers, and
+   * waits to be added (`ballot member add`, POST /members on the leader), which needs an algorithm with
+   * membership change (Raft). `listen` is required. Once it is a member, its log holds the configuration.
+   */
+  readonly join?: boolean;
+  /**
    * Mutual TLS on the peer port (tls.ts): PEM of this member's certificate (subject CN
    * `ballot-node-<id>`), its key, and the cluster CA. Without it, the peer port speaks plaintext,
    * which is allowed only when every member and the listen address are on loopback, or with `insecure`.
@@ -112,6 +119,10 @@ export interface ResolvedConfig {
   readonly clusterId: string;
   readonly timing: Timing;
   readonly joinNew: boolean;
+  /** Started with `join`: `voters` and `observers` are empty, `addresses` the members it was told of. */
+  readonly join: boolean;
+  /** This node's own peer address as the flags give it (its entry in peers/observers); null with `join`. */
+  readonly self: Address | null;
   /** Checked when the node starts (tls.ts's PeerTls.create), which loads TLS only then. */
   readonly tls: TlsOptions | null;
   /** Plaintext with members beyond loopback (--insecure): the node warns once at start. */
@@ -161,13 +172,24 @@ export function resolveConfig(options: NodeOptions): ResolvedConfig {
     }
     return ids.sort((a, b) => a - b);
   };
-  const voters = read(options.peers, 'peers');
-  const observers = read(options.observers ?? new Map(), 'observers');
-  if (voters.length === 0) throw new ConfigError('peers: at least one voting member is needed');
-  if (!own) throw new ConfigError(`peers: this node's own id ${id} is missing (give its address in --peers, or in --observers for a non-voter)`);
-  if (observers.length > 0 && !algorithm.supportsObservers) throw new ConfigError(`observers: ${algorithm.name} has no non-voting members`);
+  const join = options.join === true;
+  const listed = read(options.peers, 'peers');
+  const listedObservers = read(options.observers ?? new Map(), 'observers');
+  if (listed.length === 0) throw new ConfigError('peers: at least one voting member is needed');
+  if (listedObservers.length > 0 && !algorithm.supportsObservers) throw new ConfigError(`observers: ${algorithm.name} has no non-voting members`);
+  if (join) {
+    if (!algorithm.membershipChange) throw new ConfigError(`join: ${algorithm.name}'s membership is fixed at start, so no node can join a running cluster (docs/membership.md); list every member in --peers instead`);
+    if (own) throw new ConfigError(`join: node ${id} is already in --peers or --observers; a joining node lists the existing members only (and its own address in --listen)`);
+    if (options.listen === undefined) throw new ConfigError('join: --listen is required (a joining node is in no member list that would give its address)');
+    if (options.joinNew === true) throw new ConfigError('join: --join is for a node new to the cluster and --join-new for a known member whose disk was lost; give one of them');
+  } else if (!own) {
+    throw new ConfigError(`peers: this node's own id ${id} is missing (give its address in --peers, or in --observers for a non-voter; or --join to join a running cluster)`);
+  }
+  // A joining node is in no configuration: the core starts with none, and its log brings the leader's.
+  const voters = join ? [] : listed;
+  const observers = join ? [] : listedObservers;
 
-  const listen = options.listen !== undefined ? parseAddress(options.listen, 'listen', true) : own;
+  const listen = options.listen !== undefined ? parseAddress(options.listen, 'listen', true) : own!;
   const http = options.http !== undefined ? parseAddress(options.http, 'http', true) : null;
   if (http && http.port !== 0 && http.port === listen.port && http.host === listen.host) throw new ConfigError(`http: ${formatAddress(http)} is also the peer address`);
 
@@ -203,5 +225,5 @@ export function resolveConfig(options: NodeOptions): ResolvedConfig {
     );
   }
   if (priority > 0 && !voters.includes(id)) throw new ConfigError(`priority: node ${id} is not a voter, and only voters can lead`);
-  return { id, algorithm, voters, observers, addresses, listen, http, dataDir: options.dataDir, clusterId, timing, joinNew: options.joinNew === true, tls, insecure, priority, compactEvery };
+  return { id, algorithm, voters, observers, addresses, listen, http, dataDir: options.dataDir, clusterId, timing, joinNew: options.joinNew === true, join, self: own ?? null, tls, insecure, priority, compactEvery };
 }

@@ -1,6 +1,6 @@
 /**
  * HTTP on its own port (CONTRACT.md): GET /status, /health, /metrics, /livez, /readyz, /leader, /watch
- * (watch.ts), and the key-value API /kv/:key (kv-http.ts). Separate from the
+ * (watch.ts), the key-value API /kv/:key (kv-http.ts), and GET/POST /members (members-http.ts). Separate from the
  * peer port so that monitoring never shares a listener, a connection limit or a parser with election
  * traffic.
  *
@@ -17,6 +17,7 @@ import type { Status } from '../core/types.js';
 import { ConfigError, formatAddress, type Address } from './config.js';
 import type { LeaderInfo } from './leadership.js';
 import { handleKv, isKvPath, type KvHttpContext } from './kv-http.js';
+import { handleMembers, MEMBERS_PATH, type MembersHttpContext } from './members-http.js';
 import { leaderBody, WatchHub } from './watch.js';
 
 /** Whether the node is fit to serve (`GET /readyz`), and why, in one line. */
@@ -38,6 +39,8 @@ export interface HttpHandlers {
   readonly watchHeartbeatMs?: number;
   /** The key-value API (/kv/:key, kv-http.ts); omitted: /kv is not found. */
   readonly kv?: KvHttpContext;
+  /** GET and POST /members (members-http.ts); omitted: /members is not found. */
+  readonly members?: MembersHttpContext;
 }
 
 /** At most this many connections at once; the oldest one without a request in progress makes room. */
@@ -71,6 +74,7 @@ export class StatusServer {
     const server = createServer({ connectionsCheckingInterval: CHECK_INTERVAL_MS, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (request, response) => {
       const path = (request.url ?? '/').split('?')[0]!;
       if (handlers.kv && isKvPath(path)) return handleKv(request, response, handlers.kv);
+      if (handlers.members && path === MEMBERS_PATH) return handleMembers(request, response, handlers.members);
       if (request.method !== 'GET' && request.method !== 'HEAD') {
         response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
         return;
@@ -113,7 +117,7 @@ export class StatusServer {
           );
           return;
         default:
-          response.writeHead(404, { 'content-type': 'text/plain' }).end('not found (try /status, /health, /livez, /readyz, /leader, /watch, /metrics, /kv/:key)\n');
+          response.writeHead(404, { 'content-type': 'text/plain' }).end('not found (try /status, /health, /livez, /readyz, /leader, /watch, /metrics, /members, /kv/:key)\n');
       }
     });
     server.maxHeadersCount = 50;

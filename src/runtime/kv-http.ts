@@ -88,12 +88,12 @@ export function handleKv(request: IncomingMessage, response: ServerResponse, con
   });
 }
 
-type Body = { readonly type: 'text'; readonly text: string } | { readonly type: 'too-large' } | { readonly type: 'not-utf8' } | { readonly type: 'aborted' };
+export type Body = { readonly type: 'text'; readonly text: string } | { readonly type: 'too-large' } | { readonly type: 'not-utf8' } | { readonly type: 'aborted' };
 
-/** Reads the body, at most MAX_KV_BODY_BYTES of it: a longer one stops the reading (413). */
-function readBody(request: IncomingMessage, done: (body: Body) => void): void {
+/** Reads the body, at most `maxBytes` of it: a longer one stops the reading (413). */
+export function readBody(request: IncomingMessage, done: (body: Body) => void, maxBytes = MAX_KV_BODY_BYTES): void {
   const declared = Number(request.headers['content-length'] ?? 0);
-  if (declared > MAX_KV_BODY_BYTES) {
+  if (declared > maxBytes) {
     request.resume();
     return done({ type: 'too-large' });
   }
@@ -103,7 +103,7 @@ function readBody(request: IncomingMessage, done: (body: Body) => void): void {
   request.on('data', (chunk: Buffer) => {
     if (over) return;
     length += chunk.length;
-    if (length > MAX_KV_BODY_BYTES) {
+    if (length > maxBytes) {
       over = true;
       chunks.length = 0;
       done({ type: 'too-large' });
@@ -143,16 +143,29 @@ function answer(response: ServerResponse, key: string, outcome: KvOutcome, conte
     case 'not-leader':
       return notLeader(response, outcome.leader, context, url);
     case 'lost':
+    case 'unknown':
+    case 'stopped':
+      return unsettled(response, outcome.type, 'the write may or may not have taken effect');
+  }
+}
+
+/**
+ * A request the node could not see through, as /kv and /members answer it: 503 when it certainly did not
+ * take effect ('lost': another leader's entry took its index) or the node stops, 504 when nobody knows.
+ */
+export function unsettled(response: ServerResponse, outcome: 'lost' | 'unknown' | 'stopped', unknownHint: string): void {
+  switch (outcome) {
+    case 'lost':
       return send(response, 503, { error: 'lost, not applied: another leader’s entry took its place in the log; retry' }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
     case 'unknown':
-      return send(response, 504, { error: 'outcome unknown: no answer in time (the leader may have changed); the write may or may not have taken effect' });
+      return send(response, 504, { error: `outcome unknown: no answer in time (the leader may have changed); ${unknownHint}` });
     case 'stopped':
       return send(response, 503, { error: 'the node is stopping' }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
   }
 }
 
-/** 307 to the leader's advertised url when known, else 503 naming the leader (or none). */
-function notLeader(response: ServerResponse, leader: NodeId | null, context: KvHttpContext, url: string): void {
+/** 307 to the leader's advertised url when known, else 503 naming the leader (or none). Shared with /members (members-http.ts). */
+export function notLeader(response: ServerResponse, leader: NodeId | null, context: Pick<KvHttpContext, 'id' | 'leader'>, url: string): void {
   if (leader === context.id) {
     // This node leads but its core refused: it is handing its leadership over, or does not replicate.
     return send(response, 503, { error: 'the leader cannot take requests now (a leadership transfer, or an algorithm without replication)', leader }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
@@ -166,7 +179,7 @@ function notLeader(response: ServerResponse, leader: NodeId | null, context: KvH
   send(response, 503, { error: why, leader }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
 }
 
-function send(response: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
+export function send(response: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
   if (response.headersSent || response.destroyed) return;
   response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers }).end(JSON.stringify(body));
 }

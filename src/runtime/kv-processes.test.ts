@@ -9,39 +9,8 @@ import type { NodeId } from '../core/types.js';
 import { MAX_VALUE_LENGTH } from '../kv/store.js';
 import { MAX_KV_BODY_BYTES } from './kv-http.js';
 import type { LocalCluster } from './local-cluster.js';
-import { testCluster, type TestCluster } from './test-cluster.js';
+import { callLeader, httpCall as call, testCluster, type TestCluster } from './test-cluster.js';
 import { metricValue, sleep, waitFor } from './testing.js';
-
-interface Answer {
-  readonly status: number;
-  readonly body: Record<string, unknown>;
-  readonly location: string | null;
-  readonly retryAfter: string | null;
-}
-
-async function call(port: number, method: string, path: string, body?: string | Buffer): Promise<Answer> {
-  const payload = typeof body === 'string' || body === undefined ? body : new Uint8Array(body);
-  const response = await fetch(`http://127.0.0.1:${port}${path}`, { method, ...(payload === undefined ? {} : { body: payload }), redirect: 'manual', signal: AbortSignal.timeout(15_000) });
-  const text = await response.text();
-  return { status: response.status, body: JSON.parse(text) as Record<string, unknown>, location: response.headers.get('location'), retryAfter: response.headers.get('retry-after') };
-}
-
-/** `call`, following redirects and waiting out elections (503, a closed connection) for up to `timeoutMs`. */
-async function callLeader(cluster: LocalCluster, method: string, path: string, body?: string, timeoutMs = 30_000): Promise<Answer> {
-  const deadline = Date.now() + timeoutMs;
-  let port = cluster.httpPort(cluster.members[0]!);
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const answer = await call(port, method, path, body);
-      if (answer.status === 307 && answer.location !== null) port = Number(new URL(answer.location).port);
-      else if (answer.status !== 503 && answer.status !== 504) return answer;
-    } catch {
-      port = cluster.httpPort(cluster.members[attempt % cluster.members.length]!);
-    }
-    if (Date.now() > deadline) throw new Error(`${method} ${path}: no leader answered within ${timeoutMs} ms`);
-    await sleep(100);
-  }
-}
 
 async function startCluster(name: string): Promise<TestCluster> {
   const started = await testCluster({ name, algorithm: 'raft', voters: 3, logs: true, advertiseUrls: true });

@@ -36,11 +36,25 @@ export type KvOutcome =
 /** The writes: a read (get) is not logged. */
 export type KvWrite = Exclude<KvInput, { op: 'get' }>;
 
+/**
+ * The ids of a node's client requests (writes, reads, membership changes): the core answers each by its
+ * id ('proposed', 'request-refused'), so every service that submits requests takes them from one counter.
+ */
+export class RequestIds {
+  private next = 1;
+
+  take(): number {
+    return this.next++;
+  }
+}
+
 export interface KvOptions {
   /** Compact the log every this many applied entries (default DEFAULT_COMPACT_EVERY; 0: never). */
   readonly compactEvery?: number;
   /** A request not answered within this time is answered 'unknown' (default DEFAULT_REQUEST_TIMEOUT_MS). */
   readonly requestTimeoutMs?: number;
+  /** The node's request ids, when other services submit requests too (membership.ts). */
+  readonly ids?: RequestIds;
 }
 
 export const DEFAULT_COMPACT_EVERY = 10_000;
@@ -77,7 +91,7 @@ interface PendingRead extends Pending {
 
 export class KvService {
   readonly store = new KvStore();
-  private nextId = 1;
+  private readonly ids: RequestIds;
   private readonly writes = new Map<number, PendingWrite>();
   /** Proposed writes by log index (a leader has at most one proposal per index). */
   private readonly writesAt = new Map<number, PendingWrite>();
@@ -99,6 +113,7 @@ export class KvService {
   ) {
     this.compactEvery = options.compactEvery ?? DEFAULT_COMPACT_EVERY;
     this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.ids = options.ids ?? new RequestIds();
   }
 
   /** Replicates `write`; resolves with the store's result once this node has applied it. */
@@ -200,7 +215,7 @@ export class KvService {
   private request(start: (id: number, resolve: (outcome: KvOutcome) => void, timer: NodeJS.Timeout) => void): Promise<KvOutcome> {
     if (this.closed) return Promise.resolve(this.count({ type: 'stopped' }));
     return new Promise((resolve) => {
-      const id = this.nextId++;
+      const id = this.ids.take();
       const timer = setTimeout(() => {
         const request = this.writes.get(id) ?? this.reads.get(id);
         if (request) this.finish(request, { type: 'unknown' });

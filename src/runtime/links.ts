@@ -146,7 +146,7 @@ export class PeerLink {
 
   constructor(
     private readonly peer: NodeId,
-    private readonly address: Address,
+    readonly address: Address,
     private readonly handshake: Buffer,
     private readonly options: LinkOptions,
     private readonly timing: LinkTiming,

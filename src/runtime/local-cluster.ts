@@ -22,6 +22,12 @@ export interface LocalClusterOptions {
   readonly voters: number;
   /** Non-voting members, ids after the voters. */
   readonly observers?: number;
+  /**
+   * Nodes that are not members yet, ids after the observers: each runs with `--join` (its --peers name
+   * the voters, its --observers the observers) and waits to be added (docs/membership.md). startAll
+   * leaves them out: start one with start(id) when the test means it to join.
+   */
+  readonly joiners?: number;
   /** Peer port and HTTP port of each member, in id order (voters then observers). */
   readonly peerPorts: readonly number[];
   readonly httpPorts: readonly number[];
@@ -109,6 +115,8 @@ interface Member {
 
 export class LocalCluster {
   readonly members: readonly NodeId[];
+  /** The members started with --join (LocalClusterOptions.joiners). */
+  readonly joiners: readonly NodeId[];
   private readonly table = new Map<NodeId, Member>();
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 1, keepAliveMsecs: 1000 });
   private readonly exitListeners = new Set<(exit: MemberExit) => void>();
@@ -116,14 +124,16 @@ export class LocalCluster {
   private readonly logs = new Map<NodeId, WriteStream>();
 
   constructor(private readonly options: LocalClusterOptions) {
-    const total = options.voters + (options.observers ?? 0);
+    const members = options.voters + (options.observers ?? 0);
+    const total = members + (options.joiners ?? 0);
     if (options.peerPorts.length < total || options.httpPorts.length < total) throw new Error('local cluster: a peer and an HTTP port per member are needed');
     this.members = Array.from({ length: total }, (_, i) => i + 1);
     const host = (id: NodeId): string => options.hosts?.[id - 1] ?? HOST;
     const address = (id: NodeId): string => `${id}=${host(id)}:${options.peerPorts[id - 1]!}`;
     const offLoopback = this.members.some((id) => host(id) !== HOST);
     const voters = this.members.filter((id) => id <= options.voters);
-    const observers = this.members.filter((id) => id > options.voters);
+    const observers = this.members.filter((id) => id > options.voters && id <= members);
+    this.joiners = this.members.filter((id) => id > members);
     for (const id of this.members) {
       const wrap = options.wrap?.(id) ?? [];
       const args = [
@@ -136,6 +146,7 @@ export class LocalCluster {
         '--peers', voters.map(address).join(','),
         ...(observers.length > 0 ? ['--observers', observers.map(address).join(',')] : []),
         '--data-dir', join(options.dataDir, `n${id}`),
+        ...(this.joiners.includes(id) ? ['--join'] : []),
         ...(options.clusterId ? ['--cluster-id', options.clusterId] : []),
         ...(options.tlsDir ? tlsArgs(options.tlsDir, id) : []),
         ...(offLoopback && !options.tlsDir ? ['--insecure'] : []),
@@ -149,9 +160,16 @@ export class LocalCluster {
     }
   }
 
-  /** Starts every member that is not running. */
+  /** Starts every member that is not running (joiners aside: see LocalClusterOptions.joiners). */
   startAll(): void {
-    for (const id of this.members) if (!this.isRunning(id)) this.start(id);
+    for (const id of this.members) if (!this.isRunning(id) && !this.joiners.includes(id)) this.start(id);
+  }
+
+  /** The member's peer address, HOST:PORT (what `ballot member add ID=HOST:PORT` takes). */
+  peerAddress(id: NodeId): string {
+    const index = this.members.indexOf(id);
+    if (index < 0) throw new Error(`local cluster: no member ${id}`);
+    return `${this.host(id)}:${this.options.peerPorts[index]!}`;
   }
 
   /** The full command line of a member (the same on every restart). */

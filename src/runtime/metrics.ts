@@ -17,6 +17,7 @@ import type { BoundedCounter } from '../core/bounds.js';
 import type { AnyAlgorithm, NodeId, Status } from '../core/types.js';
 import { rejectReasons, type RejectReason } from './frames.js';
 import type { KvNumbers } from './kv.js';
+import type { MembershipNumbers } from './membership.js';
 
 export type Direction = 'inbound' | 'outbound';
 export type DropReason = 'queue-full' | 'too-large';
@@ -157,6 +158,8 @@ export class NodeMetrics {
 
   /** The replicated store's numbers and the durable log's counts (ballot_kv_*, ballot_storage_*), once the node has them. */
   replication: (() => ReplicationNumbers) | null = null;
+  /** The configuration in use and the change requests answered (ballot_membership_*), once the node has them. */
+  membership: (() => MembershipNumbers) | null = null;
 
   observeStatus(status: Status): void {
     this.values.isLeader = status.leader === status.id ? 1 : 0;
@@ -287,6 +290,7 @@ export class NodeMetrics {
       ),
     ];
     if (this.replication) families.push(...replicationFamilies(this.replication()));
+    if (this.membership) families.push(...membershipFamilies(this.membership()));
     return Promise.resolve(`${families.join('\n\n')}\n`);
   }
 }
@@ -320,5 +324,20 @@ function replicationFamilies(numbers: ReplicationNumbers): string[] {
     family('ballot_storage_rewrites_total', 'counter', 'Atomic rewrites of the whole durable state (state.json: a truncated or compacted log, a large change).', [sample('ballot_storage_rewrites_total', {}, numbers.storageRewrites)]),
     family('ballot_storage_persists_total', 'counter', 'Persists of the durable state (one fsync each).', [sample('ballot_storage_persists_total', {}, numbers.persists)]),
     family('ballot_storage_persisted_inputs_total', 'counter', 'Inputs covered by those persists (group commit: several inputs of one event-loop turn share one).', [sample('ballot_storage_persisted_inputs_total', {}, numbers.persistedInputs)]),
+  ];
+}
+
+function membershipFamilies({ view, outcomes }: MembershipNumbers): string[] {
+  return [
+    family('ballot_membership_index', 'gauge', 'Log index of the configuration this node uses (0: the one it was started with).', [sample('ballot_membership_index', {}, view.index)]),
+    family('ballot_membership_committed', 'gauge', '1 when this node knows the configuration it uses is committed, else 0.', [sample('ballot_membership_committed', {}, view.committed ? 1 : 0)]),
+    family('ballot_membership_voters', 'gauge', 'Voting members in the configuration this node uses.', [sample('ballot_membership_voters', {}, view.membership.voters.length)]),
+    family('ballot_membership_observers', 'gauge', 'Non-voting members (learners) in the configuration this node uses.', [sample('ballot_membership_observers', {}, view.membership.observers.length)]),
+    family(
+      'ballot_membership_changes_total',
+      'counter',
+      'Membership change requests answered by this node, by outcome (done, not-leader, refused, lost, unknown, stopped).',
+      byLabel('ballot_membership_changes_total', 'outcome', outcomes),
+    ),
   ];
 }

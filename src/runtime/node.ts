@@ -23,9 +23,12 @@ import { checkMeta, InvalidMeta, type Meta } from './meta.js';
 import { NodeMetrics } from './metrics.js';
 import { cryptoRandom } from './random.js';
 import { InputRecorder } from './record.js';
-import { KvService } from './kv.js';
+import { KvService, RequestIds } from './kv.js';
+import { MembershipService, startMembership } from './membership.js';
 import { messageValidator, sampleMessages, type MessageValidator } from './schema.js';
 import { DurableStore, StorageError } from './storage.js';
+import type { Address } from './config.js';
+import type { MembershipView } from './membership.js';
 import { Transport, warmUp } from './transport.js';
 
 /** What a node tells the service embedding it. Every event carries the term: use it as a fencing token. */
@@ -154,7 +157,8 @@ const WARM_UP_SETTLE_ELECTION_TIMEOUTS = 1;
 
 class NodeHost {
   private readonly metrics: NodeMetrics;
-  private readonly members: ReadonlySet<NodeId>;
+  /** Every other member (the configuration in use, membership.ts): the peers messages may go to. */
+  private members: ReadonlySet<NodeId>;
   /** Whether the data dir held no state at start (DurableStore.open found none). */
   private fresh = false;
   private joinNewLogged = false;
@@ -194,6 +198,10 @@ class NodeHost {
   private preferenceTimer: NodeJS.Timeout | null = null;
   /** The replicated key-value store and its waiting clients (kv.ts), fed the core's replication events. */
   private readonly kv: KvService;
+  /** The configuration in use and the clients' changes to it (membership.ts), fed the core's replication events. */
+  private readonly membership: MembershipService;
+  /** The configuration index at which this node last logged that it is no member (once per entry). */
+  private notMemberLogged = 0;
   /**
    * Inputs that arrived in this event-loop turn (messages, peer-downs, client requests), stepped together
    * once the turn's I/O is read: one persist (one fsync) for all of them, group commit (see step).
@@ -223,7 +231,18 @@ class NodeHost {
       () => this.status(),
     );
     this.preferred = transfersLeadership(config.algorithm) ? new PreferredLeader(config.id, config.priority, config.voters, preferenceTiming(config.timing)) : null;
-    this.kv = new KvService((input) => this.step(input), { compactEvery: config.compactEvery });
+    const ids = new RequestIds();
+    this.kv = new KvService((input) => this.step(input), { compactEvery: config.compactEvery, ids });
+    this.membership = new MembershipService({
+      id: config.id,
+      initial: startMembership(config.voters, config.observers, { id: config.id, address: config.self ?? config.listen }, config.addresses),
+      seeds: config.addresses,
+      submit: (input) => this.step(input),
+      ids,
+      onPeers: (peers, view) => this.membersChanged(peers, view),
+      onBadAddress: (member, address) => this.logger.info('member-address-unusable', { member, address }),
+    });
+    this.metrics.membership = () => this.membership.numbers();
     this.metrics.replication = () => ({
       kv: this.kv.numbers(),
       storageAppends: this.store?.appends ?? 0,
@@ -270,6 +289,15 @@ class NodeHost {
           ready: () => this.readiness(),
           leader: () => this.leadership.leader(),
           kv: { id, kv: this.kv, leads: () => leads(this.status()), leader: () => this.leadership.leader() },
+          members: {
+            id,
+            membership: this.membership,
+            leads: () => leads(this.status()),
+            leader: () => this.leadership.leader(),
+            changes: algorithm.membershipChange,
+            algorithm: algorithm.name,
+            plaintext: this.config.tls === null && !this.config.insecure,
+          },
         });
       }
       this.transport = await Transport.listen({
@@ -316,7 +344,9 @@ class NodeHost {
     // The state the core starts from, as it was before the core could touch it (the record's header).
     const startedFrom = this.recorder ? structuredClone(durable) : null;
     this.origin = performance.now();
-    const core = algorithm.create({ id, voters, observers, timing }, durable, random, 0);
+    // The start configuration's addresses travel in the configuration entries (membership.ts); the core never reads them.
+    const nodeConfig = { id, voters, observers, timing, addresses: this.membership.view().membership.addresses };
+    const core = algorithm.create(nodeConfig, durable, random, 0);
     this.recorder?.start({ algorithm: algorithm.name, variant: algorithm.variant ?? null, id, voters, observers, timing, durable: startedFrom, startedAt: new Date().toISOString() });
     this.state = 'running';
     // processMs: since the process started (module loading, ports bound), the first phase of a cold start.
@@ -443,7 +473,8 @@ class NodeHost {
    */
   private readiness(): Readiness {
     if (this.state !== 'running') return { ready: false, reason: `not running (${this.state})` };
-    const { id, voters } = this.config;
+    const { id } = this.config;
+    const voters = this.membership.voters();
     // Heard = any frame, keepalives included, within the link liveness deadline: followers do not
     // message each other (a Raft follower hears only its leader), but their links carry keepalives.
     const heard = this.transport?.livePeers() ?? [];
@@ -456,6 +487,23 @@ class NodeHost {
     return { ready: true, reason: `ready: leader ${leader} in term ${term}; ${hearing}` };
   }
 
+
+  // ---- membership (membership.ts) -------------------------------------------------------------------
+
+  /** The configuration in use changed: messages go to its members, the transport connects to them. */
+  private membersChanged(peers: ReadonlyMap<NodeId, Address>, view: MembershipView): void {
+    this.members = new Set(peers.keys());
+    const changed = this.transport?.setPeers(peers);
+    const { voters, observers } = view.membership;
+    const member = voters.includes(this.config.id) || observers.includes(this.config.id);
+    if (changed && (changed.added.length > 0 || changed.removed.length > 0)) {
+      this.logger.info('peers-changed', { index: view.index, added: changed.added.join(','), removed: changed.removed.join(',') });
+    }
+    // A node removed by a configuration entry stays up (its peers refuse it): the operator stops it.
+    if (view.index === 0 || member || view.index === this.notMemberLogged) return;
+    this.notMemberLogged = view.index;
+    this.logger.info('not-a-member', { index: view.index, hint: 'this node is in no configuration of the cluster (removed, or not added yet); stop it, or add it back' });
+  }
 
   // ---- a lost data dir ------------------------------------------------------------------------------
 
@@ -656,9 +704,11 @@ class NodeHost {
       case 'snapshot-installed':
       case 'read-ready':
         this.kv.onEvent(event);
+        this.membership.onEvent(event);
         return;
       case 'membership-changed':
         this.logger.info('membership-changed', { index: event.index, voters: event.membership.voters.join(','), observers: event.membership.observers.join(',') });
+        this.membership.onEvent(event);
         return;
       default: {
         const unreachable: never = event;
@@ -769,7 +819,8 @@ class NodeHost {
 
   /** Raft only (config.ts, transfersLeadership, says why not Bully and ZAB). */
   private async transferLeadership(to: NodeId | null): Promise<boolean> {
-    const { id, voters, algorithm, timing } = this.config;
+    const { id, algorithm, timing } = this.config;
+    const voters = this.membership.voters();
     if (to !== null && (to === id || !voters.includes(to))) throw new ConfigError(`transferLeadership: ${to} is not another voter of this cluster (voters: ${voters.join(', ')})`);
     if (this.state !== 'running' || !leads(this.last) || !transfersLeadership(algorithm)) return false;
     const term = this.last.term;
@@ -827,6 +878,7 @@ class NodeHost {
     this.flushing = null;
     this.queue = [];
     this.kv.close();
+    this.membership.close();
     if (this.warmUpWait) clearTimeout(this.warmUpWait);
     this.warmUpWait = null;
     // Before anything closes: every lead() job is aborted while this node still holds what it held.

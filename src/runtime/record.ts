@@ -38,7 +38,7 @@ import { bullyStable } from '../core/bully/index.js';
 import { algorithms, findAlgorithm } from '../core/algorithms.js';
 import { NodeDriver, type DriverEvent } from '../core/driver.js';
 import { createRaft, raftOptionsOfVariant } from '../core/raft/index.js';
-import type { AnyAlgorithm, Input, Message, NodeId, Random, Status, Timing } from '../core/types.js';
+import type { AnyAlgorithm, Input, MembershipChange, Message, NodeId, Random, Status, Timing } from '../core/types.js';
 import { durableSchema, messageValidator } from './schema.js';
 
 export const RECORD_FORMAT = 1;
@@ -165,6 +165,7 @@ export class InputRecorder {
       ...(input.type === 'propose' ? { id: input.id, command: input.command } : {}),
       ...(input.type === 'read' ? { id: input.id } : {}),
       ...(input.type === 'compact' ? { index: input.index, snapshot: input.snapshot } : {}),
+      ...(input.type === 'change-membership' ? { id: input.id, change: input.change } : {}),
       ...(draws.length > 0 ? { draws } : {}),
     };
     this.write(line, pending.at);
@@ -248,6 +249,14 @@ function algorithmOf(name: unknown, variant: unknown): AnyAlgorithm | undefined 
 }
 
 const isNat = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+
+/** A MembershipChange as a record line carries it. */
+function isChange(value: unknown): value is MembershipChange {
+  if (typeof value !== 'object' || value === null) return false;
+  const { type, peer, address } = value as Record<string, unknown>;
+  if (!isNat(peer) || peer === 0) return false;
+  return type === 'add-learner' ? typeof address === 'string' : type === 'promote' || type === 'remove';
+}
 const isDraws = (value: unknown): value is number[] => Array.isArray(value) && value.every((draw) => typeof draw === 'number' && draw >= 0 && draw < 1);
 
 /** Replays every run of a record. Throws a RecordError (one line, naming the line) for a bad file. */
@@ -291,7 +300,8 @@ function parseHeader(fields: Record<string, unknown>, where: string): RecordHead
   if (!algorithm) throw new RecordError(`${where}: unknown algorithm ${JSON.stringify(fields.algorithm)}${fields.variant ? ` variant ${JSON.stringify(fields.variant)}` : ''}`);
   const ids = (value: unknown): value is NodeId[] => Array.isArray(value) && value.every((id) => isNat(id) && id > 0);
   if (!isNat(fields.id) || fields.id === 0) throw new RecordError(`${where}: header: id must be a positive integer`);
-  if (!ids(fields.voters) || fields.voters.length === 0 || !ids(fields.observers)) throw new RecordError(`${where}: header: voters and observers must be lists of node ids`);
+  // No voters: a node started with --join (membership.md), in no configuration yet.
+  if (!ids(fields.voters) || (fields.voters.length === 0 && !algorithm.membershipChange) || !ids(fields.observers)) throw new RecordError(`${where}: header: voters and observers must be lists of node ids`);
   const timing = fields.timing as Partial<Timing> | undefined;
   if (typeof timing !== 'object' || timing === null || ![timing.electionTimeoutMinMs, timing.electionTimeoutMaxMs, timing.heartbeatMs].every((ms) => typeof ms === 'number' && ms > 0)) {
     throw new RecordError(`${where}: header: timing must give electionTimeoutMinMs, electionTimeoutMaxMs and heartbeatMs`);
@@ -339,7 +349,10 @@ class RunReplayer {
   private readonly random = new RecordedRandom();
   private readonly driver: NodeDriver;
   private readonly validate: (value: unknown) => Message | null;
+  /** The members the node started with: who may send, where membership is fixed (membership.md). */
   private readonly members: ReadonlySet<NodeId>;
+  /** The algorithm changes its membership at run time: any other node may have become a member (or been told of, by --join). */
+  private readonly dynamic: boolean;
   private readonly transitions: Transition[] = [];
   private step: { atMs: number; events: string[]; status: Status | null } | null = null;
   private inputs = 0;
@@ -351,6 +364,7 @@ class RunReplayer {
     const algorithm = algorithmOf(header.algorithm, header.variant)!;
     this.validate = messageValidator(algorithm);
     this.members = new Set([...header.voters, ...header.observers]);
+    this.dynamic = algorithm.membershipChange;
     this.random.serve(header.draws, 'header');
     const { id, voters, observers, timing } = header;
     const core = algorithm.create({ id, voters, observers, timing }, header.durable, this.random, 0);
@@ -375,17 +389,17 @@ class RunReplayer {
       input = { type: 'tick' };
     } else if (fields.kind === 'message') {
       const from = fields.from;
-      if (!isNat(from) || !this.members.has(from) || from === this.header.id) throw new RecordError(`${where}: "from" must be another member's id`);
+      if (!this.isPeer(from)) throw new RecordError(`${where}: "from" must be another member's id`);
       const message = this.validate(fields.message);
       if (message === null) throw new RecordError(`${where}: not a valid ${this.header.algorithm} message`);
       input = { type: 'message', from, message };
     } else if (fields.kind === 'peer-down' || fields.kind === 'peer-up') {
       const peer = fields.peer;
-      if (!isNat(peer) || !this.members.has(peer) || peer === this.header.id) throw new RecordError(`${where}: "peer" must be another member's id`);
+      if (!this.isPeer(peer)) throw new RecordError(`${where}: "peer" must be another member's id`);
       input = { type: fields.kind, peer };
     } else if (fields.kind === 'transfer-leadership') {
       const to = fields.to;
-      if (to !== null && (!isNat(to) || !this.members.has(to) || to === this.header.id)) throw new RecordError(`${where}: "to" must be another member's id or null`);
+      if (to !== null && !this.isPeer(to)) throw new RecordError(`${where}: "to" must be another member's id or null`);
       input = { type: 'transfer-leadership', to };
     } else if (fields.kind === 'propose') {
       const { id, command } = fields;
@@ -399,8 +413,12 @@ class RunReplayer {
       const { index, snapshot } = fields;
       if (!isNat(index) || typeof snapshot !== 'string') throw new RecordError(`${where}: a compact needs an "index" (a natural number) and a "snapshot" (a string)`);
       input = { type: 'compact', index, snapshot };
+    } else if (fields.kind === 'change-membership') {
+      const { id, change } = fields;
+      if (!isNat(id) || !isChange(change)) throw new RecordError(`${where}: a change-membership needs an "id" (a natural number) and a "change" (add-learner with peer and address, promote or remove with peer)`);
+      input = { type: 'change-membership', id, change };
     } else {
-      throw new RecordError(`${where}: unknown kind ${JSON.stringify(fields.kind)} (expected tick, message, peer-down, peer-up, transfer-leadership, propose, read, compact or full)`);
+      throw new RecordError(`${where}: unknown kind ${JSON.stringify(fields.kind)} (expected tick, message, peer-down, peer-up, transfer-leadership, propose, read, compact, change-membership or full)`);
     }
     this.lastAt = at;
     this.inputs++;
@@ -409,6 +427,11 @@ class RunReplayer {
     this.driver.step(at, input);
     this.random.check();
     this.endStep();
+  }
+
+  /** Whether `id` can be another member of the recorded node's cluster. */
+  private isPeer(id: unknown): id is NodeId {
+    return isNat(id) && id > 0 && id !== this.header.id && (this.dynamic || this.members.has(id));
   }
 
   finish(): ReplayedRun {

@@ -7,8 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { NodeId } from '../core/types.js';
 import { LocalCluster, type LocalClusterOptions } from './local-cluster.js';
-import { freePorts } from './testing.js';
+import { freePorts, sleep } from './testing.js';
 
 /** dist/cli/main.js, the entry point every test process runs. */
 export const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -31,7 +32,7 @@ export interface TestCluster {
 
 export async function testCluster(options: TestClusterOptions): Promise<TestCluster> {
   const { name, logs, ...rest } = options;
-  const total = options.voters + (options.observers ?? 0);
+  const total = options.voters + (options.observers ?? 0) + (options.joiners ?? 0);
   const ports = await freePorts(2 * total);
   const dataDir = mkdtempSync(join(tmpdir(), `ballot-${name}-`));
   const peerPorts = ports.slice(0, total);
@@ -52,4 +53,41 @@ export async function testCluster(options: TestClusterOptions): Promise<TestClus
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** One HTTP answer of a member, its body parsed as JSON. */
+export interface HttpAnswer {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+  readonly location: string | null;
+  readonly retryAfter: string | null;
+}
+
+/** One request to the member serving HTTP on 127.0.0.1:`port`; redirects are not followed. */
+export async function httpCall(port: number, method: string, path: string, body?: string | Buffer): Promise<HttpAnswer> {
+  const payload = typeof body === 'string' || body === undefined ? body : new Uint8Array(body);
+  const response = await fetch(`http://127.0.0.1:${port}${path}`, { method, ...(payload === undefined ? {} : { body: payload }), redirect: 'manual', signal: AbortSignal.timeout(15_000) });
+  const text = await response.text();
+  return { status: response.status, body: JSON.parse(text) as Record<string, unknown>, location: response.headers.get('location'), retryAfter: response.headers.get('retry-after') };
+}
+
+/**
+ * `httpCall` to whichever member leads: follows redirects and waits out elections (503, 504, a closed
+ * connection) for up to `timeoutMs`, asking the members `via` (default: every member) in turn.
+ */
+export async function callLeader(cluster: LocalCluster, method: string, path: string, body?: string, timeoutMs = 30_000, via: readonly NodeId[] = cluster.members): Promise<HttpAnswer> {
+  const deadline = Date.now() + timeoutMs;
+  let port = cluster.httpPort(via[0]!);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const answer = await httpCall(port, method, path, body);
+      if (answer.status === 307 && answer.location !== null) port = Number(new URL(answer.location).port);
+      else if (answer.status !== 503 && answer.status !== 504) return answer;
+      else port = cluster.httpPort(via[attempt % via.length]!);
+    } catch {
+      port = cluster.httpPort(via[attempt % via.length]!);
+    }
+    if (Date.now() > deadline) throw new Error(`${method} ${path}: no leader answered within ${timeoutMs} ms`);
+    await sleep(100);
+  }
 }

@@ -286,3 +286,40 @@ test('the handshake carries what a member advertises; a handshake whose meta bre
     await a.transport.close();
   }
 });
+
+test('setPeers: a member added later is admitted and dialed; a removed one is cut off and refused', { timeout: 20_000 }, async () => {
+  const [p1, p2, p3] = await freePorts(3);
+  // Node 3 joins later: at first node 1 knows only node 2, and node 3 knows node 1 (its --peers).
+  const a = await startPeer(1, new Map([[1, p1!], [2, p2!]]));
+  const b = await startPeer(2, new Map([[1, p1!], [2, p2!]]));
+  const c = await startPeer(3, new Map([[1, p1!], [3, p3!]]), { fresh: true });
+  try {
+    await waitFor('1 and 2 linked', 5000, () => (a.transport.livePeers().includes(2) ? true : undefined));
+    // A stranger's handshake: refused, however often it redials.
+    await waitFor('node 3 refused as unknown', 5000, async () => ((await sample(a, 'ballot_frames_rejected_by_reason_total{reason="unknown-sender"}')) >= 1 ? true : undefined));
+    assert.deepEqual(a.transport.livePeers(), [2]);
+
+    // Added (a configuration entry names it): node 1 dials it and admits its handshake.
+    const added = a.transport.setPeers(new Map([[2, { host: '127.0.0.1', port: p2! }], [3, { host: '127.0.0.1', port: p3! }]]));
+    assert.deepEqual(added, { added: [3], removed: [] });
+    await waitFor('node 3 admitted', 5000, () => (a.transport.livePeers().includes(3) && c.transport.livePeers().includes(1) ? true : undefined));
+    a.transport.send(3, heartbeat);
+    c.transport.send(1, heartbeat);
+    await waitFor('messages both ways', 5000, () => (c.received.some((r) => r.from === 1) && a.received.some((r) => r.from === 3) ? true : undefined));
+    assert.deepEqual(a.recognized, [], 'a fresh joiner is not a member that lost its disk');
+    assert.deepEqual(c.recognized, []);
+
+    // Removed: its connections close, its messages are no longer delivered, its handshakes are refused.
+    const refusedBefore = await sample(a, 'ballot_frames_rejected_by_reason_total{reason="unknown-sender"}');
+    assert.deepEqual(a.transport.setPeers(new Map([[2, { host: '127.0.0.1', port: p2! }]])), { added: [], removed: [3] });
+    await waitFor('node 3 cut off', 5000, () => (!a.transport.livePeers().includes(3) ? true : undefined));
+    await waitFor('node 3 refused again', 5000, async () => ((await sample(a, 'ballot_frames_rejected_by_reason_total{reason="unknown-sender"}')) > refusedBefore ? true : undefined));
+    const delivered = a.received.length;
+    c.transport.send(1, heartbeat);
+    await sleep(300);
+    assert.equal(a.received.length, delivered, 'nothing from a removed member reaches the node');
+    assert.deepEqual(a.transport.livePeers(), [2], 'the other member is untouched');
+  } finally {
+    await Promise.all([a.transport.close(), b.transport.close(), c.transport.close()]);
+  }
+});

@@ -119,8 +119,10 @@ export class Transport {
   /** Members seen with a non-fresh handshake that then sent a valid frame, in this process's life. */
   private readonly known = new Set<NodeId>();
   private readonly timing: LinkTiming;
-  private readonly pendingSlots: number;
-  private readonly pendingCap: number;
+  /** The handshake this node sends (each link's names its peer as `to`). */
+  private readonly handshake: Handshake;
+  private pendingSlots = 0;
+  private pendingCap = 0;
   private readonly ticker: NodeJS.Timeout;
   private closed = false;
 
@@ -138,9 +140,8 @@ export class Transport {
     // reconnecting in a tight loop must not evict it in the meantime. Within the grace, newcomers are
     // taken beyond the slots, up to the hard cap, so a member is refused only by an outsider holding
     // that many connections at once.
-    this.pendingSlots = 2 * options.peers.size + 8;
-    this.pendingCap = 4 * this.pendingSlots;
-    const handshake: Handshake = {
+    this.sizeAdmission(options.peers.size);
+    this.handshake = {
       ballot: PROTOCOL_VERSION,
       cluster: options.clusterId,
       algorithm: options.algorithmName,
@@ -150,17 +151,69 @@ export class Transport {
       ...(options.meta && Object.keys(options.meta).length > 0 ? { meta: options.meta } : {}),
       ...(options.priority !== undefined && options.priority > 0 ? { priority: options.priority } : {}),
     };
-    for (const [peer, address] of options.peers) {
-      const frame = encodeFrame({ ...handshake, to: peer });
-      if (!frame) throw new Error('transport: handshake does not fit in a frame');
-      this.links.set(peer, new PeerLink(peer, address, frame, options, this.timing));
-    }
-    // A backstop only: the admission rules keep at most pendingCap + 2 per member open, but
-    // connections refused or evicted in one burst count until their close is processed.
-    server.maxConnections = 2 * (this.pendingCap + 2 * options.peers.size);
+    for (const [peer, address] of options.peers) this.links.set(peer, this.link(peer, address));
     server.on('drop', () => options.metrics.connectionRejected('server-full'));
     server.on('connection', (socket) => this.accept(socket));
     this.ticker = setInterval(() => this.tick(), this.timing.keepaliveMs / 2);
+  }
+
+  /** The pending slots and the connection cap for this many peers (see the constructor). */
+  private sizeAdmission(peers: number): void {
+    this.pendingSlots = 2 * peers + 8;
+    this.pendingCap = 4 * this.pendingSlots;
+    // A backstop only: the admission rules keep at most pendingCap + 2 per member open, but
+    // connections refused or evicted in one burst count until their close is processed.
+    this.server.maxConnections = 2 * (this.pendingCap + 2 * peers);
+  }
+
+  /** The outbound link toward `peer`, with the handshake that names it as the receiver. */
+  private link(peer: NodeId, address: Address): PeerLink {
+    const frame = encodeFrame({ ...this.handshake, to: peer });
+    if (!frame) throw new Error('transport: handshake does not fit in a frame');
+    return new PeerLink(peer, address, frame, this.options, this.timing);
+  }
+
+  /**
+   * The members changed (a configuration entry, src/runtime/membership.ts): dial the members added (or
+   * moved to a new address), and forget the ones removed: their outbound link closes, their inbound
+   * connections are closed, and admission refuses their next handshake ('unknown-sender'), as it refuses
+   * any stranger's. With TLS a new member must still present a certificate from the cluster CA naming
+   * it (checkIdentity): membership decides who may speak, the certificate who is speaking.
+   */
+  setPeers(peers: ReadonlyMap<NodeId, Address>): { readonly added: NodeId[]; readonly removed: NodeId[] } {
+    const added: NodeId[] = [];
+    const removed: NodeId[] = [];
+    if (this.closed) return { added, removed };
+    for (const [peer, link] of [...this.links]) {
+      const address = peers.get(peer);
+      if (address !== undefined && formatAddress(address) === formatAddress(link.address)) continue;
+      link.close();
+      this.links.delete(peer);
+      if (address === undefined) {
+        removed.push(peer);
+        this.forget(peer);
+      }
+    }
+    for (const [peer, address] of peers) {
+      if (peer === this.options.id || this.links.has(peer)) continue;
+      const link = this.link(peer, address);
+      this.links.set(peer, link);
+      if (!removed.includes(peer)) added.push(peer);
+      link.start();
+    }
+    this.sizeAdmission(this.links.size);
+    return { added, removed };
+  }
+
+  /** Closes every inbound connection of a member that was removed, and what was known of it. */
+  private forget(peer: NodeId): void {
+    for (const connection of this.connections) {
+      if (connection.from === peer) connection.socket.destroy();
+    }
+    this.known.delete(peer);
+    this.heard.delete(peer);
+    this.priorities.delete(peer);
+    this.options.metrics.connection(peer, 'outbound', false);
   }
 
   /** Binds the peer port (a ConfigError if it cannot) and starts dialing every peer. */

@@ -416,8 +416,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       this.out.emit({ type: 'request-refused', id, leader: this.refusalLeader() });
       return;
     }
-    const index = this.appendOwnEntry(now, command);
-    this.out.emit({ type: 'proposed', id, index, term: this.currentTerm });
+    this.appendOwnEntry(now, command, undefined, id);
     for (const member of this.members) if (member !== this.id) this.replicateTo(member);
   }
 
@@ -443,8 +442,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       this.out.emit(next === 'invalid' ? { type: 'request-refused', id, leader: null } : { type: 'request-refused', id, leader: null, reason: next });
       return;
     }
-    const index = this.appendOwnEntry(now, '', next);
-    this.out.emit({ type: 'proposed', id, index, term: this.currentTerm });
+    this.appendOwnEntry(now, '', next, id);
     // (Still the leader: a change that removes it commits only once another voter holds it.)
     for (const member of this.members) if (member !== this.id) this.replicateTo(member);
   }
@@ -1094,10 +1092,13 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   }
 
   /** The leader appends an entry of its term, durably (before this step's messages leave); returns its index. */
-  private appendOwnEntry(now: number, command: Command, membership?: Membership): number {
+  private appendOwnEntry(now: number, command: Command, membership?: Membership, proposal?: number): number {
     const index = this.log.append(this.currentTerm, command, membership);
     this.persistDurable();
     if (membership !== undefined) this.useMembership(now, index, membership); // thesis §4.1: in force at once
+    // A client's entry is announced ('proposed') before the 'committed' that answers it (types.ts): a
+    // cluster of one commits at once, right below.
+    if (proposal !== undefined) this.out.emit({ type: 'proposed', id: proposal, index, term: this.currentTerm });
     this.advanceCommit(now); // a cluster of one commits at once
     return index;
   }
