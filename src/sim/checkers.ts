@@ -201,6 +201,6 @@ export function defaultCheckers(engine: Engine): Checker[] {
     ...algorithmCheckers(engine),
     ...replicationCheckers(engine),
     // Only where the configuration may change (src/sim/membership.ts): the rules of changing it.
-    ...(engine.dynamic && engine.algorithm.membershipChange ? [new ConfigurationSafety(engine)] : []),
+    ...(engine.dynamic && engine.algorithm.membershipChange ? [new ConfigurationSafety(engine.configurations)] : []),
   ];
 }

@@ -38,6 +38,11 @@ export interface Mutant {
    * the plain election sweep.
    */
   readonly workload?: 'kv';
+  /**
+   * 'membership': the broken rule is one of changing the configuration, so the mutant is swept with the
+   * membership nemesis and spare nodes (src/sim/membership.ts) rather than by the plain election sweep.
+   */
+  readonly sweep?: 'membership';
   /** Breaks the rule; returns what restores the correct core. */
   apply(): () => void;
 }

@@ -17,9 +17,8 @@
  * change to the same rules.
  */
 import type { NodeId } from '../../core/types.js';
-import type { Engine } from '../engine.js';
 import { NO_VIOLATIONS, type Checker, type SimEvent } from '../events.js';
-import { majoritiesCanBeDisjoint, type ConfigurationEntry } from '../membership.js';
+import { majoritiesCanBeDisjoint, type ConfigurationEntry, type Configurations } from '../membership.js';
 
 const describe = (entry: ConfigurationEntry): string =>
   `index ${entry.index}: voters [${entry.membership.voters.join(',')}]${entry.membership.observers.length > 0 ? ` learners [${entry.membership.observers.join(',')}]` : ''}`;
@@ -30,13 +29,14 @@ export class ConfigurationSafety implements Checker {
   /** Per node: the index and term of its last proposal, when its configuration entry has not been reported yet. */
   private readonly waiting = new Map<NodeId, { readonly index: number; readonly term: number }>();
 
-  constructor(private readonly engine: Engine) {}
+  /** `configurations`: the engine's, which has taken each event before any checker sees it. */
+  constructor(private readonly configurations: Configurations) {}
 
   observe(event: SimEvent): readonly string[] {
     if (event.type !== 'driver' || event.event.type !== 'core') return NO_VIOLATIONS;
     const core = event.event.event;
     const node = event.node;
-    const configurations = this.engine.configurations;
+    const configurations = this.configurations;
     switch (core.type) {
       case 'proposed': {
         // A configuration entry is reported in the same output as its proposal, in either order.
@@ -56,7 +56,7 @@ export class ConfigurationSafety implements Checker {
 
   /** `leader` has just appended its newest configuration entry, in `term`. */
   private appended(leader: NodeId, term: number): readonly string[] {
-    const configurations = this.engine.configurations;
+    const configurations = this.configurations;
     const entry = configurations.latest(leader)!;
     const previous = configurations.previous(leader);
     const commitment = configurations.commitment(leader);
