@@ -66,6 +66,15 @@ test('configuration-safety: a second change while the first is uncommitted is fl
   assert.match(disjoint[0]!, /was not committed/);
 });
 
+test('configuration-safety: a client\'s proposal at an index where a configuration entry later arrives from another leader is no append', () => {
+  const found = run([
+    [5, changed(0, config([1, 2, 3]))], [5, committed(1, 1)],
+    [5, { type: 'proposed', id: 7, index: 2, term: 1 }], // a client's write, accepted by a leader about to be deposed
+    [5, changed(2, config([1, 2, 3], [4]))], // index 2 as the next leader wrote it, received later
+  ]);
+  assert.deepEqual(found, []);
+});
+
 test('configuration-safety: a new leader that changes the configuration before committing an entry of its own term is flagged', () => {
   const found = run([
     [1, changed(0, config([1, 2, 3]))], [1, committed(1, 1)], // term 1's entry; the leader of term 2 has committed nothing of its own

@@ -2,7 +2,8 @@
  * Configuration safety (Raft thesis §4.1, single-server membership changes), for runs whose
  * configuration may change (src/sim/membership.ts). A leader appends a configuration entry when it
  * accepts a change: the core reports the entry (`membership-changed`, the node's newest configuration)
- * and the acceptance (`proposed` at the same index) in one output. At that moment:
+ * and the acceptance (`proposed` at the same index, with the id of the simulator's request, from
+ * MEMBERSHIP_REQUEST_BASE) in one output. At that moment:
  *
  *   1. one change at a time: the leader's previous configuration entry is committed (as the leader knows
  *      it: it has committed that index), so at most one configuration entry per leader is uncommitted;
@@ -18,7 +19,7 @@
  */
 import type { NodeId } from '../../core/types.js';
 import { NO_VIOLATIONS, type Checker, type SimEvent } from '../events.js';
-import { majoritiesCanBeDisjoint, type ConfigurationEntry, type Configurations } from '../membership.js';
+import { majoritiesCanBeDisjoint, MEMBERSHIP_REQUEST_BASE, type ConfigurationEntry, type Configurations } from '../membership.js';
 
 const describe = (entry: ConfigurationEntry): string =>
   `index ${entry.index}: voters [${entry.membership.voters.join(',')}]${entry.membership.observers.length > 0 ? ` learners [${entry.membership.observers.join(',')}]` : ''}`;
@@ -39,7 +40,9 @@ export class ConfigurationSafety implements Checker {
     const configurations = this.configurations;
     switch (core.type) {
       case 'proposed': {
-        // A configuration entry is reported in the same output as its proposal, in either order.
+        // The simulator's membership requests have ids of their own (MembershipChanges): this proposal
+        // is a configuration entry, reported in the same output as its acceptance, in either order.
+        if (core.id < MEMBERSHIP_REQUEST_BASE) return NO_VIOLATIONS;
         if (configurations.latest(node)?.index === core.index) return this.appended(node, core.term);
         this.waiting.set(node, { index: core.index, term: core.term });
         return NO_VIOLATIONS;
