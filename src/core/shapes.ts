@@ -27,6 +27,11 @@ export type FieldShape =
   | { readonly optional: FieldShape }
   /** A list of at most `max` items of one shape. */
   | { readonly list: FieldShape; readonly max: number }
+  /**
+   * An object keyed by node ids (positive safe integers in decimal, no leading zero), at most `max` keys,
+   * each value of one shape: Raft's Membership.addresses.
+   */
+  | { readonly record: FieldShape; readonly max: number }
   | { readonly object: ShapeOf<object> };
 
 /** The shape of every field of T. */

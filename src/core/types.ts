@@ -322,6 +322,12 @@ export interface NodeConfig {
   /** Non-voting members (ZAB observers, Raft learners), ascending. */
   readonly observers: readonly NodeId[];
   readonly timing: Timing;
+  /**
+   * Each member's peer address (HOST:PORT) by id, as decimal strings (Membership.addresses): what the
+   * starting configuration records, so that a configuration entry built from it carries them to members
+   * added later. Absent (the simulator): '' for each member.
+   */
+  readonly addresses?: Readonly<Record<string, string>>;
 }
 
 /**

@@ -32,6 +32,7 @@ function arbitrary(shape: FieldShape): fc.Arbitrary<unknown> {
   if ('list' in shape) return fc.array(arbitrary(shape.list), { maxLength: Math.min(shape.max, 5) });
   if ('text' in shape) return fc.string({ maxLength: Math.min(shape.text, 20) });
   if ('optional' in shape) return fc.option(arbitrary(shape.optional), { nil: undefined });
+  if ('record' in shape) return fc.dictionary(fc.integer({ min: 1, max: 1_000_000 }).map(String), arbitrary(shape.record), { maxKeys: Math.min(shape.max, 5) });
   return objectArbitrary(shape.object);
 }
 
@@ -114,6 +115,13 @@ test('field shapes: naturals, ids, lists, choices and objects are bounded and st
   assert.equal(accept({ oneOf: ['LOOKING', 'FOLLOWING'] }, 'LOOKING'), true);
   assert.equal(accept({ list: 'nat', max: 2 }, [1, 2]), true);
   assert.equal(accept({ list: 'nat', max: 2 }, [1, 2, 3]), false);
+  assert.equal(accept({ record: { text: 3 }, max: 2 }, { 1: 'a', 22: 'bcd' }), true);
+  assert.equal(accept({ record: { text: 3 }, max: 2 }, { 1: 'a', 2: 'b', 3: 'c' }), false, 'at most max keys');
+  assert.equal(accept({ record: { text: 3 }, max: 2 }, { 1: 'abcd' }), false, 'each value has the shape');
+  for (const key of ['0', '01', '-1', '1.5', 'x', '9007199254740993', '__proto__']) {
+    assert.equal(accept({ record: 'bool', max: 2 }, JSON.parse(`{${JSON.stringify(key)}:true}`)), false, `key ${key} is not a node id`);
+  }
+  assert.equal(accept({ record: 'bool', max: 2 }, [true]), false);
   const object = objectSchema({ a: 'nat', b: { object: { c: 'bool' } } });
   assert.equal(object.safeParse({ a: 1, b: { c: true } }).success, true);
   assert.equal(object.safeParse({ a: 1, b: { c: true, d: 1 } }).success, false, 'nested objects are strict too');

@@ -137,6 +137,24 @@ function fieldCheck(shape: FieldShape): Check {
       return null;
     };
   }
+  if ('record' in shape) {
+    if (!Number.isSafeInteger(shape.max) || shape.max < 0) throw new Error(`schema: record bound must be a natural number, got ${shape.max}`);
+    const item = fieldCheck(shape.record);
+    const { max } = shape;
+    return (value, path) => {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) return { path, message: `expected an object, got ${describe(value)}` };
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record);
+      if (keys.length > max) return { path, message: `too many keys: expected at most ${max}, got ${keys.length}` };
+      for (const key of keys) {
+        // A node id in decimal (so `__proto__` and every other word is refused).
+        if (!/^[1-9][0-9]{0,15}$/.test(key) || !Number.isSafeInteger(Number(key))) return { path, message: `expected node ids as keys, got ${JSON.stringify(key.slice(0, 32))}` };
+        const issue = item(record[key], [...path, key]);
+        if (issue !== null) return issue;
+      }
+      return null;
+    };
+  }
   return objectCheck(shape.object);
 }
 
@@ -227,6 +245,7 @@ export function sampleValue(shape: FieldShape): unknown {
   if ('text' in shape) return '';
   if ('optional' in shape) return undefined;
   if ('list' in shape) return [];
+  if ('record' in shape) return {};
   return sampleObject(shape.object);
 }
 

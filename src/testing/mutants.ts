@@ -12,6 +12,7 @@ import { bully } from '../core/bully/index.js';
 import { raft } from '../core/raft/index.js';
 import { RaftNode } from '../core/raft/raft.js';
 import { figure8 } from './raft-figure8.js';
+import { disjointMajorities } from './raft-membership.js';
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
 import { FastLeaderElection } from '../core/zab/election.js';
 import { LeaderSession, type PhaseHost } from '../core/zab/establishment.js';
@@ -157,6 +158,19 @@ export const mutants: readonly Mutant[] = [
     // The follower checks only that it holds an entry at prevLogIndex, whatever its term.
     apply: () => patch(RaftNode.prototype, 'logMatches', () => function (this: Internals, index: number) {
       return (this.log as { termAt(index: number): number | undefined }).termAt(index) !== undefined;
+    }),
+  },
+  {
+    name: 'raft-membership-unchecked',
+    rule: 'Raft thesis §4.1: one membership change at a time — a leader accepts a change only once the previous configuration entry is committed (and an entry of its own term is)',
+    algorithm: asAny(raft),
+    caughtBy: 'log-agreement',
+    // The sweep changes no membership (the simulator's membership nemesis may join it later): the
+    // thesis's disjoint majorities, staged (src/testing/raft-membership.ts).
+    scenario: () => disjointMajorities().violations,
+    // The leader never finds a change pending: a second change starts while the first is uncommitted.
+    apply: () => patch(RaftNode.prototype, 'changePending', () => function () {
+      return false;
     }),
   },
   {

@@ -39,6 +39,7 @@ function leader(): RaftNode {
 describe('raft PreVote (thesis §9.6)', () => {
   test('a timed-out follower asks for pre-votes for term + 1 without changing its term or its vote', () => {
     const n = node(1, { currentTerm: 4 });
+    n.takeOutput(); // what it reports at start (its configuration)
     n.tick(n.nextDeadline());
     const out = n.takeOutput();
     assert.deepEqual(n.status(), { id: 1, role: 'precandidate', leader: null, term: 4, lease: false });

@@ -160,12 +160,17 @@ describe('raft voting: one vote per term, durable before it is granted', () => {
     assert.notEqual(deadline, 250);
   });
 
-  test('learners (non-voters) never vote and never campaign', () => {
+  test('learners (non-voters) never campaign, but vote when asked (thesis §4.1; etcd TestLearnerCanVote)', () => {
+    // A candidate asks only the voters of its configuration: a learner asked has been promoted by an
+    // entry it may not hold yet, and the cluster may need its vote to elect anyone.
     const n = new RaftNode(config(6, [1, 2, 3, 4, 5], [6]), raft.initialDurable(0), fixed(0), 0, paper);
     assert.equal(n.status().role, 'learner');
     assert.equal(n.nextDeadline(), Infinity);
     n.receive(5, 1, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
-    assert.deepEqual(n.takeOutput().messages[0]?.message, { type: 'RequestVoteResponse', term: 1, voteGranted: false, promiseMs: 0 });
+    const out = n.takeOutput();
+    assert.deepEqual(out.messages[0]?.message, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
+    assert.deepEqual(out.persist, { currentTerm: 1, votedFor: 1, log: [] }, 'its vote is durable like any voter\'s');
+    assert.equal(n.nextDeadline(), Infinity, 'and it still never campaigns');
     n.receive(6, 1, { type: 'AppendEntries', term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: [], leaderCommit: 0, round: 1 });
     assert.deepEqual(n.status(), { id: 6, role: 'learner', leader: 1, term: 1 });
   });

@@ -12,8 +12,10 @@ import type { FieldShape } from '../shapes.js';
 import { defaultRaftOptions, RaftNode, type RaftOptions } from './raft.js';
 import { majority } from '../quorum.js';
 import { historyRuns, lastHistoryTerm } from '../history.js';
+import { membershipShape } from './membership.js';
 
 export * from './messages.js';
+export { addressProblem, changedMembership, forceNewCluster, MAX_ADDRESS_CHARS, MAX_MEMBERS, membershipShape } from './membership.js';
 export { RaftNode, defaultRaftOptions, leaseDurationMs, type RaftOptions, type RaftRole } from './raft.js';
 
 /**
@@ -53,8 +55,11 @@ export function raftOptionsOfVariant(variant: string): RaftOptions | undefined {
   return variantOf(options) === variant ? options : undefined;
 }
 
-/** A log entry on the wire and on disk: files written before replication hold entries without a command. */
-const entryShape: FieldShape = { object: { term: 'term', command: { optional: { text: MAX_COMMAND_CHARS } } } };
+/**
+ * A log entry on the wire and on disk: files written before replication hold entries without a command,
+ * and only configuration entries carry a configuration (thesis §4.1).
+ */
+const entryShape: FieldShape = { object: { term: 'term', command: { optional: { text: MAX_COMMAND_CHARS } }, membership: { optional: membershipShape } } };
 
 /** Raft as the hosts see it, with its production extensions switched as `options` says. */
 export function createRaft(options: RaftOptions = defaultRaftOptions): Algorithm<RaftMessage, RaftDurable> {
@@ -91,6 +96,7 @@ export function createRaft(options: RaftOptions = defaultRaftOptions): Algorithm
       data: { text: MAX_CHUNK_CHARS },
       done: 'bool',
       round: 'nat',
+      membership: { optional: membershipShape },
     },
     InstallSnapshotResponse: { term: 'term', lastIncludedIndex: 'nat', offset: 'nat', done: 'bool', round: 'nat' },
     TimeoutNow: { term: 'term', round: 'nat' },
@@ -100,7 +106,7 @@ export function createRaft(options: RaftOptions = defaultRaftOptions): Algorithm
     votedFor: 'id-or-null',
     log: { list: entryShape, max: 10_000_000 },
     // §7: absent until the first compaction, and in files written before it existed.
-    snapshot: { optional: { object: { index: 'nat', term: 'term', data: { text: MAX_SNAPSHOT_CHARS } } } },
+    snapshot: { optional: { object: { index: 'nat', term: 'term', data: { text: MAX_SNAPSHOT_CHARS }, membership: { optional: membershipShape } } } },
   },
   // An entry committed on one node is that entry on every node, and an acknowledged proposal is never lost.
   replication: 'consensus',

@@ -7,7 +7,8 @@
  * still hold them (the simulator keeps the last persisted state, a crash restores it), so the log copies
  * its array before the first change that follows (copy on write).
  */
-import type { Command } from '../types.js';
+import type { Command, Membership } from '../types.js';
+import { membershipChars } from './membership.js';
 import type { LogEntry, RaftDurable, RaftSnapshot } from './messages.js';
 
 export class RaftLog {
@@ -52,10 +53,26 @@ export class RaftLog {
     return entry;
   }
 
-  /** Appends an entry of `term`; returns its index. */
-  append(term: number, command: Command): number {
-    this.writable().push({ term, command });
+  /** Appends an entry of `term` (a configuration entry when `membership` is given); returns its index. */
+  append(term: number, command: Command, membership?: Membership): number {
+    this.writable().push(membership === undefined ? { term, command } : { term, command, membership });
     return this.lastIndex();
+  }
+
+  /**
+   * The latest configuration the log holds (thesis §4.1), with its entry's index: the newest
+   * configuration entry, else the snapshot's configuration (at the snapshot's index); null when neither
+   * holds one. Scans back from the end: configuration entries are rare, and this runs at start and
+   * when a configuration entry arrives or is deleted.
+   */
+  latestMembership(): { readonly index: number; readonly membership: Membership } | null {
+    const snapshotIndex = this.snapshotIndex();
+    for (let k = this.entries.length - 1; k >= 0; k--) {
+      const membership = this.entries[k]!.membership;
+      if (membership !== undefined) return { index: snapshotIndex + 1 + k, membership };
+    }
+    const snapshot = this.snapshotHeld;
+    return snapshot?.membership === undefined ? null : { index: snapshot.index, membership: snapshot.membership };
   }
 
   /**
@@ -101,19 +118,31 @@ export class RaftLog {
     let chars = 0;
     for (let index = next; index <= this.lastIndex() && batch.length < maxEntries; index++) {
       const entry = this.entryAt(index);
-      chars += entry.command?.length ?? 0;
+      // A configuration entry weighs its JSON (ASCII: a byte a character, within the 6 a command's may take).
+      chars += (entry.command?.length ?? 0) + (entry.membership === undefined ? 0 : membershipChars(entry.membership));
       if (batch.length > 0 && chars > maxChars) break;
       batch.push(entry);
     }
     return batch;
   }
 
-  /** §7: `data` holds every entry up to `index` (held, after the snapshot): keep it and drop them. */
+  /**
+   * §7: `data` holds every entry up to `index` (held, after the snapshot): keep it and drop them. The
+   * snapshot records the latest configuration as of `index` (paper §7), when there is one.
+   */
   compact(index: number, data: string): void {
     const term = this.termAt(index)!;
+    let membership = this.snapshotHeld?.membership;
+    for (let k = index - this.snapshotIndex() - 1; k >= 0; k--) {
+      const entry = this.entries[k]!;
+      if (entry.membership !== undefined) {
+        membership = entry.membership;
+        break;
+      }
+    }
     this.entries = this.entries.slice(index - this.snapshotIndex());
     this.shared = false;
-    this.snapshotHeld = { index, term, data };
+    this.snapshotHeld = membership === undefined ? { index, term, data } : { index, term, data, membership };
   }
 
   /**

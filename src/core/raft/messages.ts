@@ -2,7 +2,7 @@
  * Raft's messages (Ongaro & Ousterhout 2014, Figure 2 and Figure 13; Ongaro's thesis §9.6 for PreVote,
  * §3.10 for TimeoutNow). AppendEntries is both the heartbeat (no entries) and log replication (§5.3).
  */
-import type { Command, NodeId } from '../types.js';
+import type { Command, Membership, NodeId } from '../types.js';
 
 /** §5.2: a candidate asks for a vote; §5.4.1: it says how up to date its log is. */
 export interface RequestVote {
@@ -101,6 +101,11 @@ export interface InstallSnapshot {
   /** Whether this is the last chunk. */
   readonly done: boolean;
   readonly round: number;
+  /**
+   * The snapshot's configuration (RaftSnapshot.membership), on the last chunk only (the follower needs it
+   * when it installs); absent when the cluster still runs on the configuration it was started with.
+   */
+  readonly membership?: Membership;
 }
 
 export interface InstallSnapshotResponse {
@@ -155,6 +160,12 @@ export const raftMessageTypes = [
 export interface LogEntry {
   readonly term: number;
   readonly command?: Command;
+  /**
+   * A configuration entry (thesis §4.1): from this entry on, the cluster's configuration — used by every
+   * node that holds the entry, committed or not. Its command is the no-op '' (the host's state machine
+   * skips it).
+   */
+  readonly membership?: Membership;
 }
 
 /** §7: a snapshot replaces the log up to `index` (whose entry had `term`); `data` is the host's state machine. */
@@ -162,6 +173,12 @@ export interface RaftSnapshot {
   readonly index: number;
   readonly term: number;
   readonly data: string;
+  /**
+   * The latest configuration in the log as of `index` (paper §7: "the snapshot also includes the latest
+   * configuration in the log as of last included index"); absent when no configuration entry precedes
+   * it (the starting configuration is in force).
+   */
+  readonly membership?: Membership;
 }
 
 /**

@@ -2,8 +2,9 @@
  * Raft (Ongaro & Ousterhout 2014) as a pure state machine: leader election (§5.1, §5.2, §5.4.1), log
  * replication and commitment (§5.3, §5.4.2), log compaction with InstallSnapshot (§7), linearizable
  * reads by ReadIndex (thesis §6.4), with PreVote (Ongaro's thesis §9.6), CheckQuorum and a leader lease
- * (thesis §6.4, §4.2.3) and leadership transfer (thesis §3.10); the safety argument of the lease and the
- * departures from the paper are in docs/algorithms/raft.md.
+ * (thesis §6.4, §4.2.3), leadership transfer (thesis §3.10) and single-server membership changes
+ * (thesis §4.1–§4.2); the safety argument of the lease and the departures from the paper are in
+ * docs/algorithms/raft.md.
  *
  * Every input goes through one door (`receive`), where the term rules of §5.1 are applied once
  * (a higher term makes the receiver a follower of that term; a lower term is answered with the current
@@ -18,6 +19,9 @@ import {
   type Command,
   type ElectionNode,
   type Input,
+  type Membership,
+  type MembershipChange,
+  type MembershipRefusal,
   type NodeConfig,
   type NodeId,
   type Output,
@@ -44,6 +48,7 @@ import {
   type TimeoutNow,
 } from './messages.js';
 import { RaftLog } from './log.js';
+import { changedMembership, membersOf, sameMembership, startingMembership } from './membership.js';
 
 /** The entries of a heartbeat (shared: an empty list allocates nothing per heartbeat). */
 const NO_ENTRIES: readonly LogEntry[] = Object.freeze([]);
@@ -98,9 +103,19 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private readonly config: NodeConfig;
   private readonly random: Random;
   private readonly out = new OutputBuffer<RaftMessage, RaftDurable>();
-  /** Voters and non-voters: the leader's heartbeats go to both. */
-  private readonly members: readonly NodeId[];
-  private readonly isVoter: boolean;
+  /** The configuration the node was started with: in force while neither the log nor the snapshot holds one. */
+  private readonly startingMembership: Membership;
+  /**
+   * The configuration this node uses (thesis §4.1: "a server always uses the latest configuration in its
+   * log, regardless of whether the entry is committed"), and the index of its entry: 0 for the starting
+   * configuration, the snapshot's index for the snapshot's. Every quorum is counted among its voters.
+   */
+  private membership: Membership;
+  private membershipIndex: number;
+  /** Its voters and learners: the leader's heartbeats go to both. */
+  private members: readonly NodeId[];
+  /** Whether this node votes in it: only a voter campaigns (a learner, a joiner and a removed node never do). */
+  private isVoter: boolean;
   private readonly options: RaftOptions;
   private readonly leaseMs: number;
 
@@ -206,17 +221,23 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     // increments), so a durable term of 0 proves it never gave one: with fast start it needs no quiet.
     const neverAcknowledged = options.fastStart === true && durable.currentTerm === 0;
     this.quietUntil = neverAcknowledged ? now : now + config.timing.electionTimeoutMinMs;
-    this.members = [...config.voters, ...config.observers];
-    this.isVoter = config.voters.includes(config.id);
     this.currentTerm = durable.currentTerm;
     this.votedFor = durable.votedFor;
     this.log = new RaftLog(durable);
+    // Thesis §4.1: the latest configuration in the log (or the snapshot), else the one it was started with.
+    this.startingMembership = startingMembership(config);
+    const latest = this.log.latestMembership();
+    this.membership = latest?.membership ?? this.startingMembership;
+    this.membershipIndex = latest?.index ?? 0;
+    this.members = membersOf(this.membership);
+    this.isVoter = this.membership.voters.includes(this.id);
     // A snapshot holds only committed entries: the state machine starts from it (types.ts, committed).
     this.commitIndex = this.reportedIndex = this.log.snapshotIndex();
     if (this.log.snapshot !== null) {
       const { index, term, data } = this.log.snapshot;
       this.out.emit({ type: 'snapshot-installed', index, term, snapshot: data });
     }
+    this.out.emit({ type: 'membership-changed', index: this.membershipIndex, membership: this.membership });
     // §5.2: servers start up as followers (learners never campaign, so they need no election timer).
     this.role = this.isVoter ? 'follower' : 'learner';
     if (this.isVoter) this.resetElectionTimer(now);
@@ -319,7 +340,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * elections are safe whenever they start.
    */
   peerUp(now: number, peer: NodeId): void {
-    if (this.options.fastStart !== true || !this.config.voters.includes(peer)) return;
+    if (this.options.fastStart !== true || !this.membership.voters.includes(peer)) return;
     this.connectedVoters.add(peer);
     this.startEarlyIfConnected(now);
   }
@@ -327,10 +348,10 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   /** Fast start (see peerUp): once, for a fresh follower connected to a quorum (a lone voter at once: no rival to split with). */
   private startEarlyIfConnected(now: number): void {
     if (this.options.fastStart !== true || this.startAdvanced || this.role !== 'follower' || this.currentTerm !== 0 || this.leader !== null) return;
-    if (this.connectedVoters.size + 1 < majority(this.config.voters.length)) return;
+    if (this.connectedVoters.size + 1 < majority(this.membership.voters.length)) return;
     this.startAdvanced = true;
     const { electionTimeoutMinMs, electionTimeoutMaxMs } = this.config.timing;
-    const delay = this.config.voters.length === 1 ? 0 : uniform(this.random, 0, electionTimeoutMaxMs - electionTimeoutMinMs);
+    const delay = this.membership.voters.length === 1 ? 0 : uniform(this.random, 0, electionTimeoutMaxMs - electionTimeoutMinMs);
     this.electionDeadline = Math.min(this.electionDeadline, now + delay);
   }
 
@@ -348,7 +369,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.checkLease(now);
     if (this.role !== 'leader' || this.transfer !== null) return;
     const target = to ?? this.transferTarget();
-    if (target === null || target === this.id || !this.config.voters.includes(target)) return;
+    if (target === null || target === this.id || !this.membership.voters.includes(target)) return;
     this.transfer = { to: target, round: this.round, deadline: now + this.config.timing.electionTimeoutMinMs, timeoutNowSent: false };
     this.leaseFloorRound = this.round;
     this.roundSentAt.clear();
@@ -374,7 +395,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     let best: NodeId | null = null;
     let bestMatch = -1;
     let bestRound = -1;
-    for (const voter of [...this.config.voters].sort((a, b) => a - b)) {
+    for (const voter of [...this.membership.voters].sort((a, b) => a - b)) {
       if (voter === this.id) continue;
       const match = this.matchIndex.get(voter) ?? 0;
       const round = this.ackedRound.get(voter) ?? 0;
@@ -395,9 +416,55 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       this.out.emit({ type: 'request-refused', id, leader: this.refusalLeader() });
       return;
     }
-    const index = this.appendOwnEntry(command);
+    const index = this.appendOwnEntry(now, command);
     this.out.emit({ type: 'proposed', id, index, term: this.currentTerm });
     for (const member of this.members) if (member !== this.id) this.replicateTo(member);
+  }
+
+  /**
+   * A change of membership (types.ts, 'change-membership'; thesis §4.1): the leader appends a
+   * configuration entry — the current configuration with one server added, promoted or removed — and
+   * uses it at once, committed or not; it replicates like any entry and is done when it commits. One
+   * change at a time: refused ('change-pending') while the last configuration entry is uncommitted, and
+   * until this leader has committed an entry of its own term (the correction of the single-server
+   * algorithm on raft-dev, 2015: without it, a change made by a new leader and one made by its deposed
+   * predecessor could each reach a different majority). A learner becomes a voter only once it holds
+   * every committed entry ('not-caught-up', §4.2.1), or its arrival could stall commitment.
+   */
+  changeMembership(now: number, id: number, change: MembershipChange): void {
+    this.checkLease(now);
+    if (this.role !== 'leader' || this.transfer !== null) {
+      this.out.emit({ type: 'request-refused', id, leader: this.refusalLeader() });
+      return;
+    }
+    const refusal = this.membershipRefusal(change);
+    if (refusal !== null) {
+      // 'invalid' breaks a bound the host checks first (membership.ts); refused like a too-long command.
+      this.out.emit(refusal === 'invalid' ? { type: 'request-refused', id, leader: null } : { type: 'request-refused', id, leader: null, reason: refusal });
+      return;
+    }
+    const next = changedMembership(this.membership, change) as Membership;
+    const index = this.appendOwnEntry(now, '', next);
+    this.out.emit({ type: 'proposed', id, index, term: this.currentTerm });
+    if (this.role !== 'leader') return; // (a leader that removes itself steps down only once a quorum holds the entry)
+    for (const member of this.members) if (member !== this.id) this.replicateTo(member);
+  }
+
+  /** Why the leader refuses `change` now (see changeMembership), or null when it accepts it. */
+  private membershipRefusal(change: MembershipChange): MembershipRefusal | 'invalid' | null {
+    if (this.changePending()) return 'change-pending';
+    const next = changedMembership(this.membership, change);
+    if (typeof next === 'string') return next;
+    if (change.type === 'promote' && (this.matchIndex.get(change.peer) ?? 0) < this.commitIndex) return 'not-caught-up';
+    return null;
+  }
+
+  /**
+   * Thesis §4.1: a configuration entry is uncommitted, or (raft-dev, 2015) this leader has not committed
+   * an entry of its own term yet: no new change may start.
+   */
+  private changePending(): boolean {
+    return this.membershipIndex > this.commitIndex || !this.committedInOwnTerm();
   }
 
   /**
@@ -488,12 +555,17 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
 
   // ---- handlers -----------------------------------------------------------------------------------
 
+  /**
+   * Any node answers, whatever its own configuration says it is: the candidate counts the vote only if
+   * its configuration makes this node a voter. Thesis §4.1: a server "grants its vote to a candidate that
+   * is not part of the server's latest configuration"; and a learner votes (etcd's TestLearnerCanVote),
+   * for it may have been promoted by an entry it has not received yet, and the cluster may need its vote.
+   */
   private handleRequestVote(now: number, candidate: NodeId, request: RequestVote, transferPromiseMs: number | null): void {
     // Dropped at the door (term and all): a node hearing a live leader does not even answer.
     if (request.term > this.currentTerm) return;
     const grant =
       request.term === this.currentTerm &&
-      this.isVoter &&
       // Thesis §4.2.3 (with CheckQuorum): no vote while a live leader is heard; leases rest on it. A
       // transfer vote is the exception (etcd's campaignTransfer): the leader heard gave its lease up.
       (transferPromiseMs !== null || !(this.options.checkQuorum && this.hearsLeader(now))) &&
@@ -506,8 +578,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       // The vote is durable before the grant is sent: a node that crashes and restarts must not vote
       // again in the same term. (persistDurable precedes the send in the same output batch.)
       this.persistDurable();
-      // §5.2: granting a vote resets the election timer.
-      this.resetElectionTimer(now);
+      // §5.2: granting a vote resets the election timer (a non-voter has none).
+      if (this.isVoter) this.resetElectionTimer(now);
     }
     const promiseUntil = transferPromiseMs !== null ? now + transferPromiseMs : this.quietUntil;
     const promiseMs = grant && this.options.checkQuorum ? Math.max(0, Math.ceil(promiseUntil - now)) : 0;
@@ -525,17 +597,18 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       this.leaseNotBefore = Math.max(this.leaseNotBefore, now + (response.promiseMs * (1 + rho)) / (1 - rho));
     }
     // §5.2: a candidate wins with votes from a majority of the voters, for this term.
-    if (tallyVotes(this.config.voters, this.votes) === 'won') this.becomeLeader(now);
+    if (tallyVotes(this.membership.voters, this.votes) === 'won') this.becomeLeader(now);
   }
 
   /**
-   * Thesis §9.6: a pre-vote is granted to a voter whose log is up to date (§5.4.1) for a term above ours,
+   * Thesis §9.6: a pre-vote is granted to a node whose log is up to date (§5.4.1) for a term above ours,
    * and only when no live leader was heard within the minimum election timeout. Nothing changes here:
-   * no term, no vote, no timer.
+   * no term, no vote, no timer. Like a vote, it is answered whatever this node's configuration says it
+   * is (see handleRequestVote); a removed server's pre-vote is refused by every node that hears the
+   * leader, or holds the entry that removed it (thesis §4.2.3).
    */
   private handlePreVote(now: number, candidate: NodeId, request: PreVote): void {
     const grant =
-      this.isVoter &&
       request.term > this.currentTerm &&
       !this.hearsLeader(now) &&
       this.candidateLogIsUpToDate(request.lastLogIndex, request.lastLogTerm);
@@ -549,7 +622,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     if (this.role !== 'precandidate') return;
     if (response.voteGranted ? response.term !== this.currentTerm + 1 : response.term !== this.currentTerm) return; // stale
     this.votes.set(voter, response.voteGranted);
-    if (tallyVotes(this.config.voters, this.votes) === 'won') this.becomeCandidate(now);
+    if (tallyVotes(this.membership.voters, this.votes) === 'won') this.becomeCandidate(now);
   }
 
   private handleAppendEntries(now: number, leader: NodeId, request: AppendEntries): void {
@@ -578,7 +651,12 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     // broken core delete one, it is committed again from the leader's, and the replacement is reported
     // (the simulator's log checker sees two entries at one index).
     if (deletedFrom !== null && deletedFrom <= this.commitIndex) this.commitIndex = this.reportedIndex = deletedFrom - 1;
-    if (changed) this.persistDurable(); // before the answer leaves
+    if (changed) {
+      this.persistDurable(); // before the answer leaves
+      // Thesis §4.1: a configuration entry is in force as soon as it is in the log, and the one before it
+      // again as soon as a conflicting leader's entries delete it.
+      if ((deletedFrom !== null && deletedFrom <= this.membershipIndex) || entries.some((entry) => entry.membership !== undefined)) this.useLatestMembership(now);
+    }
     const lastNewIndex = prevLogIndex + entries.length;
     // Figure 2: "If leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of last new entry)."
     if (request.leaderCommit > this.commitIndex) this.commitUpTo(Math.min(request.leaderCommit, lastNewIndex));
@@ -627,7 +705,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       if (response.matchIndex > match && response.matchIndex <= this.log.lastIndex()) {
         this.matchIndex.set(from, response.matchIndex);
         if ((this.nextIndex.get(from) ?? 0) <= response.matchIndex) this.nextIndex.set(from, response.matchIndex + 1);
-        if (this.config.voters.includes(from)) this.advanceCommit();
+        if (this.membership.voters.includes(from)) this.advanceCommit(now);
         if (this.role !== 'leader') return;
       }
       // A follower catching up gets the next batch (in steady state nextIndex is already past the end).
@@ -657,7 +735,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * send time of r. ReadIndex reads waiting for a round are served when a quorum acknowledged it.
    */
   private acknowledged(now: number, from: NodeId, round: number): void {
-    if (this.role !== 'leader' || !this.config.voters.includes(from) || round > this.round) return;
+    if (this.role !== 'leader' || !this.membership.voters.includes(from) || round > this.round) return;
     if (round <= (this.ackedRound.get(from) ?? 0)) return;
     this.ackedRound.set(from, round);
     if (this.options.checkQuorum) this.renewLease(now);
@@ -697,10 +775,13 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     if (!request.done) return answer(received.length, false);
     this.incoming = null;
     const data = received.chunks.join('');
-    this.log.install({ index, term, data });
+    const { membership } = request;
+    this.log.install(membership === undefined ? { index, term, data } : { index, term, data, membership });
     this.commitIndex = this.reportedIndex = index;
     this.persistDurable();
     this.out.emit({ type: 'snapshot-installed', index, term, snapshot: data });
+    // The snapshot's configuration, unless the entries kept after it hold a newer one (§7 step 6).
+    this.useLatestMembership(now);
     answer(data.length, true);
   }
 
@@ -710,7 +791,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       this.snapshotSent.delete(from);
       if (response.lastIncludedIndex > (this.matchIndex.get(from) ?? 0) && response.lastIncludedIndex <= this.log.lastIndex()) {
         this.matchIndex.set(from, response.lastIncludedIndex);
-        if (this.config.voters.includes(from)) this.advanceCommit();
+        if (this.membership.voters.includes(from)) this.advanceCommit(now);
       }
       if ((this.nextIndex.get(from) ?? 0) <= response.lastIncludedIndex) this.nextIndex.set(from, response.lastIncludedIndex + 1);
       if (this.role === 'leader') this.replicateTo(from);
@@ -754,12 +835,12 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private renewLease(now: number): void {
     // Rounds still unacknowledged by a quorum are few (a heartbeat interval's worth in flight): find the
     // newest one a quorum has acknowledged now.
-    const quorum = majority(this.config.voters.length);
+    const quorum = majority(this.membership.voters.length);
     let quorumRound = 0;
     for (const round of this.roundSentAt.keys()) {
       if (round <= quorumRound || round <= this.leaseFloorRound) continue;
       let acks = 0;
-      for (const voter of this.config.voters) if (voter === this.id || (this.ackedRound.get(voter) ?? 0) >= round) acks++;
+      for (const voter of this.membership.voters) if (voter === this.id || (this.ackedRound.get(voter) ?? 0) >= round) acks++;
       if (acks >= quorum) quorumRound = round;
     }
     if (quorumRound === 0) return; // not a new quorum round
@@ -811,12 +892,12 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.candidacyStartedAt = now;
     this.votes = new Map([[this.id, true]]);
     this.resetElectionTimer(now);
-    if (tallyVotes(this.config.voters, this.votes) === 'won') {
+    if (tallyVotes(this.membership.voters, this.votes) === 'won') {
       this.becomeCandidate(now); // a cluster of one
       return;
     }
     const request: PreVote = { type: 'PreVote', term: this.currentTerm + 1, lastLogIndex: this.log.lastIndex(), lastLogTerm: this.log.lastTerm() };
-    this.out.broadcast(this.config.voters, this.id, request);
+    this.out.broadcast(this.membership.voters, this.id, request);
   }
 
   /**
@@ -851,7 +932,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.votes = new Map([[this.id, true]]);
     this.resetElectionTimer(now);
     this.out.emit({ type: 'election-started', term: this.currentTerm });
-    if (tallyVotes(this.config.voters, this.votes) === 'won') {
+    if (tallyVotes(this.membership.voters, this.votes) === 'won') {
       this.becomeLeader(now); // a cluster of one
       return;
     }
@@ -862,7 +943,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       lastLogTerm: this.log.lastTerm(),
       transfer,
     };
-    this.out.broadcast(this.config.voters, this.id, request);
+    this.out.broadcast(this.membership.voters, this.id, request);
   }
 
   private becomeLeader(now: number): void {
@@ -890,7 +971,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     for (const member of this.members) if (member !== this.id) this.nextIndex.set(member, this.log.lastIndex() + 1);
     // Thesis §6.4 / paper §8: a blank entry of the new term at once, so that the leader can commit (and
     // with it every earlier entry, §5.4.2) and serve reads without waiting for a client's write.
-    this.appendOwnEntry('');
+    this.appendOwnEntry(now, '');
     // §5.2: the new leader sends heartbeats at once "to establish its authority and prevent new elections";
     // they carry the blank entry.
     this.broadcastHeartbeat(now);
@@ -904,7 +985,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * never ends, so a timer that fires late (a loaded host) does not depose it.
    */
   private leaseEnd(): number {
-    return this.config.voters.length === 1 ? Infinity : this.leaseBase + this.leaseMs;
+    const { voters } = this.membership;
+    return voters.length === 1 && voters[0] === this.id ? Infinity : this.leaseBase + this.leaseMs;
   }
 
   /**
@@ -994,6 +1076,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     const sent = this.snapshotSent.get(member);
     const offset = sent !== undefined && sent.index === snapshot.index ? sent.offset : 0;
     const data = snapshot.data.slice(offset, offset + MAX_CHUNK_CHARS);
+    const done = offset + data.length >= snapshot.data.length;
     const chunk: InstallSnapshot = {
       type: 'InstallSnapshot',
       term: this.currentTerm,
@@ -1001,33 +1084,51 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       lastIncludedTerm: snapshot.term,
       offset,
       data,
-      done: offset + data.length >= snapshot.data.length,
+      done,
       round: this.round,
+      // The configuration goes with the last chunk, where the follower installs (paper §7).
+      ...(done && snapshot.membership !== undefined ? { membership: snapshot.membership } : {}),
     };
     this.out.send(member, chunk);
   }
 
   /** The leader appends an entry of its term, durably (before this step's messages leave); returns its index. */
-  private appendOwnEntry(command: Command): number {
-    const index = this.log.append(this.currentTerm, command);
+  private appendOwnEntry(now: number, command: Command, membership?: Membership): number {
+    const index = this.log.append(this.currentTerm, command, membership);
     this.persistDurable();
-    this.advanceCommit(); // a cluster of one commits at once
+    if (membership !== undefined) this.useMembership(now, index, membership); // thesis §4.1: in force at once
+    this.advanceCommit(now); // a cluster of one commits at once
     return index;
   }
 
   /**
    * §5.3/§5.4.2: the highest index a quorum of voters holds (the leader holds its whole log) is
    * committed — if its entry is of the leader's own term, which commits every entry before it too.
-   * An entry of an earlier term is never committed by counting its replicas (Figure 8).
+   * An entry of an earlier term is never committed by counting its replicas (Figure 8). The quorum is
+   * of the configuration in use (thesis §4.1); a leader it no longer names does not count itself.
    */
-  private advanceCommit(): void {
-    if (this.role !== 'leader' || !this.isVoter) return;
-    const matched = this.config.voters.map((voter) => (voter === this.id ? this.log.lastIndex() : (this.matchIndex.get(voter) ?? 0)));
+  private advanceCommit(now: number): void {
+    const { voters } = this.membership;
+    if (this.role !== 'leader' || voters.length === 0) return;
+    const matched = voters.map((voter) => (voter === this.id ? this.log.lastIndex() : (this.matchIndex.get(voter) ?? 0)));
     matched.sort((a, b) => b - a);
-    const quorumIndex = matched[majority(this.config.voters.length) - 1]!;
+    const quorumIndex = matched[majority(voters.length) - 1]!;
     if (quorumIndex <= this.commitIndex || !this.commitsByCounting(quorumIndex)) return;
     this.commitUpTo(quorumIndex);
     this.serveReads();
+    this.stepDownIfRemoved(now);
+  }
+
+  /**
+   * Thesis §4.2.2: a leader that is not a voter of its configuration (it removed itself) manages the
+   * cluster until that configuration entry commits, then steps down. Its last AppendEntries tell the
+   * members the entry is committed; the voters elect a leader among themselves once their election
+   * timeouts run out (a host that wants it sooner transfers leadership before removing the leader).
+   */
+  private stepDownIfRemoved(now: number): void {
+    if (this.role !== 'leader' || this.isVoter || this.commitIndex < this.membershipIndex) return;
+    for (const member of this.members) if (member !== this.id) this.replicateTo(member);
+    this.becomeFollower(now, this.currentTerm, null);
   }
 
   /** §5.4.2: "only log entries from the leader's current term are committed by counting replicas". */
@@ -1055,9 +1156,9 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   /** Answers the waiting reads whose round a quorum of voters acknowledged, once this term has committed. */
   private serveReads(): void {
     if (this.pendingReads.length === 0 || this.role !== 'leader') return;
-    const rounds = this.config.voters.map((voter) => (voter === this.id ? this.round : (this.ackedRound.get(voter) ?? 0)));
+    const rounds = this.membership.voters.map((voter) => (voter === this.id ? this.round : (this.ackedRound.get(voter) ?? 0)));
     rounds.sort((a, b) => b - a);
-    const quorumRound = rounds[majority(this.config.voters.length) - 1]!;
+    const quorumRound = rounds[majority(this.membership.voters.length) - 1]!;
     const ownTerm = this.committedInOwnTerm();
     const waiting: PendingRead[] = [];
     for (const read of this.pendingReads) {
@@ -1089,6 +1190,48 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private resetElectionTimer(now: number): void {
     const { electionTimeoutMinMs, electionTimeoutMaxMs } = this.config.timing;
     this.electionDeadline = now + uniform(this.random, electionTimeoutMinMs, electionTimeoutMaxMs);
+  }
+
+  /** Thesis §4.1: the latest configuration in the log (or the snapshot), else the starting one. */
+  private useLatestMembership(now: number): void {
+    const latest = this.log.latestMembership();
+    this.useMembership(now, latest?.index ?? 0, latest?.membership ?? this.startingMembership);
+  }
+
+  /**
+   * Puts the configuration of the entry at `index` in force (thesis §4.1), and reports it when it
+   * differs from the one in force. A leader starts replicating to the members it adds — from the
+   * configuration entry on, the consistency check walking back as for any follower (Figure 2) — and
+   * forgets what it knew of those it removes (one added again later may come back with an empty log). A
+   * node that becomes a voter starts its election timer; one that stops being a voter (a learner, or a
+   * removed node) stops campaigning at once. A leader leads on until the entry commits (§4.2.2).
+   */
+  private useMembership(now: number, index: number, membership: Membership): void {
+    if (index === this.membershipIndex && sameMembership(membership, this.membership)) return;
+    this.membership = membership;
+    this.membershipIndex = index;
+    this.members = membersOf(membership);
+    this.isVoter = membership.voters.includes(this.id);
+    this.out.emit({ type: 'membership-changed', index, membership });
+    if (this.role === 'leader') {
+      for (const member of this.members) if (member !== this.id && !this.nextIndex.has(member)) this.nextIndex.set(member, index);
+      for (const member of [...this.nextIndex.keys()]) {
+        if (this.members.includes(member)) continue;
+        this.nextIndex.delete(member);
+        this.matchIndex.delete(member);
+        this.ackedRound.delete(member);
+        this.snapshotSent.delete(member);
+      }
+      return;
+    }
+    if (this.isVoter && this.role === 'learner') {
+      this.role = 'follower';
+      this.resetElectionTimer(now);
+    } else if (!this.isVoter && this.role !== 'learner') {
+      this.role = 'learner';
+      this.votes.clear();
+      this.electionDeadline = Infinity;
+    }
   }
 
   private setLeader(leader: NodeId | null): void {
