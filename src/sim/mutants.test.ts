@@ -47,7 +47,7 @@ for (const [name, algorithm] of correct.filter(([, algorithm]) => algorithm.repl
   });
 }
 
-for (const mutant of mutants.filter((m) => m.workload === 'kv' && m.sweep === undefined)) {
+for (const mutant of mutants.filter((m) => m.workload === 'kv')) {
   test(`mutant ${mutant.name} (${mutant.rule}) is caught by ${mutant.caughtBy} when clients write`, () => {
     const report = withMutant(mutant, () =>
       sweep(mutant.algorithm, KV_SEEDS, { targeted: false, workload: kv, stopWhen: (result) => result.violations.some((v) => v.invariant === mutant.caughtBy) }),
@@ -56,16 +56,18 @@ for (const mutant of mutants.filter((m) => m.workload === 'kv' && m.sweep === un
   });
 }
 
-for (const mutant of mutants.filter((m) => m.sweep === 'membership')) {
-  test(`mutant ${mutant.name} (${mutant.rule}) is caught by ${mutant.caughtBy} when the configuration changes`, () => {
+for (const mutant of mutants) {
+  const caughtBy = mutant.membershipSweep?.caughtBy;
+  if (caughtBy === undefined) continue;
+  test(`mutant ${mutant.name} (${mutant.rule}) is caught by ${caughtBy} in the sweep with membership changes`, () => {
     const report = withMutant(mutant, () =>
-      sweep(mutant.algorithm, MEMBERSHIP_SEEDS, { ...mutantSweepOptions(mutant), stopWhen: (result) => result.violations.some((v) => v.invariant === mutant.caughtBy) }),
+      sweep(mutant.algorithm, MEMBERSHIP_SEEDS, { ...mutantSweepOptions(mutant), stopWhen: (result) => result.violations.some((v) => v.invariant === caughtBy) }),
     );
-    assert.ok((report.caughtBy.get(mutant.caughtBy) ?? 0) > 0, `not caught by ${mutant.caughtBy} in ${report.runs} runs with membership changes (caught by: ${[...report.caughtBy.keys()].join(', ') || 'nothing'})`);
+    assert.ok((report.caughtBy.get(caughtBy) ?? 0) > 0, `not caught by ${caughtBy} in ${report.runs} runs with membership changes (caught by: ${[...report.caughtBy.keys()].join(', ') || 'nothing'})`);
   });
 }
 
-for (const mutant of mutants.filter((m) => m.workload === undefined && m.sweep === undefined)) {
+for (const mutant of mutants.filter((m) => m.workload === undefined)) {
   const { scenario } = mutant;
   if (scenario) {
     test(`mutant ${mutant.name} (${mutant.rule}) is caught by ${mutant.caughtBy} in its scenario, which the correct core passes`, () => {

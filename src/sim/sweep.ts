@@ -202,13 +202,16 @@ export function replicationProofRuns(algorithm: AnyAlgorithm, seeds: number, wor
 /**
  * The sweep a mutant of the catalog (src/testing/mutants.ts) needs: with key-value clients when its
  * broken rule shows only when they write (`workload: 'kv'`, default rate unless `workload` is given),
- * with the membership nemesis when it breaks a rule of changing the configuration (`sweep: 'membership'`:
- * back-to-back changes in half the runs, what a leader that forgets "one at a time" gets wrong).
+ * with the membership nemesis when it breaks a rule of changing the configuration (`membershipSweep`:
+ * back-to-back changes in some runs, what a leader that forgets "one at a time" gets wrong).
  */
-export function mutantSweepOptions(mutant: { readonly workload?: 'kv'; readonly sweep?: 'membership' }, workload?: WorkloadOptions): { workload?: WorkloadOptions; membership?: MembershipOptions } {
+export function mutantSweepOptions(
+  mutant: { readonly workload?: 'kv'; readonly membershipSweep?: { readonly caughtBy: string } },
+  workload?: WorkloadOptions,
+): { workload?: WorkloadOptions; membership?: MembershipOptions } {
   return {
     ...(mutant.workload === 'kv' ? { workload: workload ?? { rate: DEFAULT_KV_RATE } } : {}),
-    ...(mutant.sweep === 'membership' ? { membership: {} } : {}),
+    ...(mutant.membershipSweep ? { membership: {} } : {}),
   };
 }
 
