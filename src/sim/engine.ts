@@ -12,7 +12,7 @@ import { EventHeap } from './heap.js';
 import { Network } from './network.js';
 import { Prng } from './prng.js';
 import type { Action } from './schedule.js';
-import { Configurations, membersOf } from './membership.js';
+import { Configurations } from './membership.js';
 import type { InFlight, SimOptions } from './types.js';
 
 /** Times in results and the timeline are rounded to the microsecond. */
@@ -538,11 +538,6 @@ export class Engine {
     if (!this.dynamic) return true;
     const committed = this.configurations.committed.membership;
     return committed.voters.includes(node.id) || committed.observers.includes(node.id);
-  }
-
-  /** The members of the newest committed configuration (every node while it cannot change). */
-  members(): NodeId[] {
-    return this.dynamic ? membersOf(this.configurations.committed.membership) : this.nodes.map((n) => n.id);
   }
 
   /** The largest partition group counted in live members (ties: the one with the smallest id). */

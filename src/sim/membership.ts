@@ -11,6 +11,7 @@
  *   is not a member as a learner, promote a learner, remove a member; never the last voter.
  * - `MembershipChanges` counts what the leaders answered (`--json`'s `membership`).
  */
+import { majority } from '../core/quorum.js';
 import type { Membership, MembershipChange, MembershipRefusal, NodeId, ReplicationEvent, Timing } from '../core/types.js';
 import type { SimEvent, SimEventType, Subscriber } from './events.js';
 import { Prng } from './prng.js';
@@ -51,8 +52,8 @@ export function majoritiesCanBeDisjoint(a: readonly NodeId[], b: readonly NodeId
   if (a.length === 0 || b.length === 0) return false;
   const common = a.filter((id) => b.includes(id)).length;
   // Each majority takes as few common voters as it can: first the voters the other lacks.
-  const fromCommonA = Math.max(0, Math.floor(a.length / 2) + 1 - (a.length - common));
-  const fromCommonB = Math.max(0, Math.floor(b.length / 2) + 1 - (b.length - common));
+  const fromCommonA = Math.max(0, majority(a.length) - (a.length - common));
+  const fromCommonB = Math.max(0, majority(b.length) - (b.length - common));
   return fromCommonA + fromCommonB <= common;
 }
 
@@ -136,11 +137,6 @@ export class Configurations {
       return;
     }
   }
-}
-
-/** The ids of a configuration's members (voters and observers). */
-export function membersOf(membership: Membership): NodeId[] {
-  return [...membership.voters, ...membership.observers];
 }
 
 /**
