@@ -79,6 +79,18 @@ test('a schedule adds a spare as a learner, promotes it and removes a voter: the
   assert.equal(keys[keys.length - 1], 'membership');
 });
 
+test('a schedule\'s change asked of a ZAB leader is refused as unsupported, and counted', async () => {
+  const path = join(work, 'zab-add.json');
+  writeFileSync(path, JSON.stringify([{ atMs: 2000, do: 'change-membership', change: 'remove', node: 'leader' }]));
+  const run = await runMain('sim', '--algorithm', 'zab', '--schedule', path, '--json');
+  assert.equal(run.code, 0, run.out);
+  const result = JSON.parse(run.out) as SimResult;
+  assert.deepEqual(result.membership, {
+    requested: 1, accepted: 0, committed: 0, refused: 1, refusedBy: { unsupported: 1 },
+    configuration: { index: 0, voters: [1, 2, 3, 4, 5], observers: [] },
+  });
+});
+
 test('the membership nemesis changes the configuration through random faults, with clients writing, and reports what the leaders answered', async () => {
   const args = ['sim', '--algorithm', 'raft', '--spares', '2', '--membership', '--scenario', 'random', '--workload', 'kv', '--json'];
   let changed = 0;

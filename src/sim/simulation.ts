@@ -96,7 +96,9 @@ class Simulation implements SimRun {
     // it; the metrics come last, so what they derive (dual leaders, a lost leader) follows the cause.
     const [termMonotonic, ...otherCheckers] = this.checkers;
     // The workload's hosts come last: they act on what the nodes reported after every checker saw it.
-    this.membership = engine.dynamic && engine.algorithm.membershipChange ? new MembershipChanges(engine.configurations) : null;
+    // Where the configuration may change (an algorithm without membership change answers a schedule's
+    // change with 'unsupported', counted like any refusal).
+    this.membership = engine.dynamic ? new MembershipChanges(engine.configurations) : null;
     const ordered = [
       termMonotonic!, ...(this.timeline ? [this.timeline] : []), ...otherCheckers, this.metrics, ...(this.workload ? [this.workload] : []), ...(this.membership ? [this.membership] : []),
     ];
