@@ -50,7 +50,8 @@ function prefix(runs: readonly HistoryRun[], length: number): HistoryRun[] {
 export function sweepOptions(algorithm: AnyAlgorithm, seed: number, workload?: WorkloadOptions, membership?: MembershipOptions): SimOptions {
   const nodes = 3 + (seed % 7);
   const drawn = algorithm.name === 'bully' ? undefined : sweepHistories(seed, nodes);
-  const history = drawn && workload ? reachable(drawn, nodes) : drawn;
+  // Configuration entries, like client commands, tell one entry from another: the histories must be reachable.
+  const history = drawn && (workload || membership) ? reachable(drawn, nodes) : drawn;
   const spares = membership ? Math.floor(seed / 7) % 4 : 0;
   return {
     algorithm, nodes, seed, scenario: 'random', ...(history ? { history } : {}), ...(workload ? { workload } : {}),
@@ -59,7 +60,8 @@ export function sweepOptions(algorithm: AnyAlgorithm, seed: number, workload?: W
 }
 
 /**
- * Histories a cluster can have reached, for runs whose clients write: the entries of the last term
+ * Histories a cluster can have reached, for runs whose clients write (or whose configuration changes:
+ * a configuration entry differs from a history's no-op as a command does): the entries of the last term
  * were written by a leader that a majority had voted for, so a majority knows that term (Raft §5.2:
  * currentTerm only grows; a node's term here is its history's last). The drawn prefixes need not say
  * so: a node that only holds term 1 could then lead term 2 again and write a second, different entry
