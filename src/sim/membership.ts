@@ -149,8 +149,8 @@ export const MEMBERSHIP_REQUEST_BASE = 1_000_000_000;
  * The membership nemesis. Its times come from the seed alone (stream 'nemesis-membership'): from two
  * maximum election timeouts after the start (a first leader is elected by then) until the nemesis's
  * quiet time, a change every `meanGap` on average, and with the run's `backToBack` chance a second one
- * right behind it. Which change is drawn when it is
- * carried out (stream 'membership-choice'), from the configuration the leader uses then.
+ * right behind it. Which change is drawn when it is carried out (stream 'membership-choice'), from the
+ * configuration the leader uses then.
  */
 export class MembershipNemesis {
   private readonly choice: Prng;
