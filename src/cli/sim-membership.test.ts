@@ -35,7 +35,10 @@ test('--spares and --membership are read; spares are schedule members; both are 
   const path = join(work, 'add-7.json');
   writeFileSync(path, JSON.stringify([{ atMs: 1000, do: 'change-membership', change: 'add-learner', node: 7 }]));
   assert.doesNotThrow(() => parseSimArgs(['--algorithm', 'raft', '--spares', '2', '--schedule', path]));
+  const demote = join(work, 'demote.json');
+  writeFileSync(demote, JSON.stringify([{ atMs: 1000, do: 'change-membership', change: 'demote', node: 2 }]));
   const refused: [string[], RegExp][] = [
+    [['--algorithm', 'raft', '--schedule', demote], /schedule entry 0 \(change-membership\): field "change"/],
     [['--algorithm', 'raft', '--schedule', path], /unknown node id 7/],
     [['--algorithm', 'zab', '--spares', '1'], /--spares: zab cannot add members/],
     [['--algorithm', 'bully', '--membership'], /--membership: bully has no membership change/],
