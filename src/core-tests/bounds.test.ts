@@ -204,6 +204,7 @@ test('raft: a node at MAX_TERM refuses to campaign, persists nothing, and says s
 
 test('raft: a term more than 2^32 ahead is ignored and reported; 2^32 ahead is followed', () => {
   const node = new RaftNode(config(1), { currentTerm: 5, votedFor: null, log: [] }, fixed, 0);
+  node.takeOutput(); // what it reports at start (its configuration)
   node.receive(1, 2, { type: 'RequestVote', term: 5 + MAX_TERM_STEP + 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
   const out = node.takeOutput();
   assert.deepEqual(out.events, [{ type: 'message-ignored', counter: 'term', value: 5 + MAX_TERM_STEP + 1 }]);

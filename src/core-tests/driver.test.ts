@@ -40,7 +40,7 @@ test('the driver persists, then sends, then reports, and derives leadership once
   order.length = 0;
   driver.tick(driver.nextDeadline()); // election timeout: candidate of term 1
   assert.deepEqual(order, ['persist', 'send RequestVote', 'send RequestVote', 'core', 'status']);
-  assert.deepEqual(events[1], { type: 'input', atMs: 225, input: { type: 'tick' } });
+  assert.deepEqual(events.find((e) => e.type === 'input'), { type: 'input', atMs: 225, input: { type: 'tick' } });
   order.length = 0;
   driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
   // The new leader's no-op entry (thesis §6.4) is durable before the heartbeats that carry it leave.

@@ -1,6 +1,6 @@
 /**
  * Why Raft changes one server at a time, and only once the previous change is committed (Ongaro's
- * thesis §4.1, Figure 4.2; §4.3's disjoint majorities): a deterministic run of five real RaftNodes on the
+ * thesis §4.1, its disjoint majorities): a deterministic run of five real RaftNodes on the
  * test network (src/sim/testnet.ts), checked by the simulator's own log checker (log-agreement,
  * src/sim/checkers/replication.ts). Shared by the core's tests and the mutation catalog
  * (src/testing/mutants.ts: `raft-membership-unchecked`), because the random sweep changes no membership.
@@ -14,51 +14,21 @@
  * {1, 2}, a majority of {1, 2, 3}, elects node 1 in the next term and commits its blank entry at the same
  * index. Two committed entries at one index: log-agreement's violation.
  */
-import type { RaftDurable, RaftMessage } from '../core/raft/messages.js';
 import { RaftNode } from '../core/raft/raft.js';
 import { raft } from '../core/raft/index.js';
-import type { ElectionEvent, Input, Membership, NodeId } from '../core/types.js';
-import { LogAgreement } from '../sim/checkers/replication.js';
+import type { Membership, NodeId } from '../core/types.js';
 import { TestNet } from '../sim/testnet.js';
-
-export type MembershipNet = TestNet<RaftMessage, RaftDurable, RaftNode>;
-
-/** Hands `node` a local request, as a host does (through its driver, so its output is drained in order). */
-export function local(net: MembershipNet, node: NodeId, input: Input<RaftMessage>): void {
-  net.driver(node).step(net.now, input);
-}
-
-/** The core events `node` reported of one type, in order (every incarnation). */
-export function reported<T extends ElectionEvent['type']>(net: MembershipNet, node: NodeId, type: T): Extract<ElectionEvent, { type: T }>[] {
-  const out: Extract<ElectionEvent, { type: T }>[] = [];
-  for (const { node: from, event } of net.events) if (from === node && event.type === 'core' && event.event.type === type) out.push(event.event as Extract<ElectionEvent, { type: T }>);
-  return out;
-}
+import { local, logAgreement, reported, type RaftNet } from './raft-net.js';
 
 /** The configuration `node` reported last (membership-changed), with its index. */
-export function membershipOf(net: MembershipNet, node: NodeId): { readonly index: number; readonly membership: Membership } {
+export function membershipOf(net: RaftNet, node: NodeId): { readonly index: number; readonly membership: Membership } {
   const last = reported(net, node, 'membership-changed').at(-1);
   if (last === undefined) throw new Error(`node ${node} reported no configuration`);
   return { index: last.index, membership: last.membership };
 }
 
-/**
- * What log-agreement finds over every node's `committed` events of the run; `crashes`: event position →
- * the node that crashed just before it (its next incarnation applies its log again).
- */
-export function logAgreement(net: MembershipNet, crashes: ReadonlyMap<number, NodeId> = new Map()): string[] {
-  const checker = new LogAgreement();
-  const violations: string[] = [];
-  net.events.forEach(({ node, event }, position) => {
-    const crashed = crashes.get(position);
-    if (crashed !== undefined) checker.observe({ type: 'crash', node: crashed, wasLeader: false });
-    violations.push(...checker.observe({ type: 'driver', node, event }));
-  });
-  return violations;
-}
-
 /** Cuts every link between the two sides, both ways. */
-export function split(net: MembershipNet, side: readonly NodeId[], other: readonly NodeId[]): void {
+export function split(net: RaftNet, side: readonly NodeId[], other: readonly NodeId[]): void {
   for (const node of side) net.isolate(node, other);
 }
 
@@ -69,13 +39,13 @@ export interface DisjointMajoritiesOutcome {
   readonly violations: readonly string[];
   /** Each node's configuration at the end, after the partition healed. */
   readonly final: ReadonlyMap<NodeId, { readonly index: number; readonly membership: Membership }>;
-  readonly net: MembershipNet;
+  readonly net: RaftNet;
 }
 
 export function disjointMajorities(): DisjointMajoritiesOutcome {
   // Node 3 times out first (the shortest timeouts), then 1, then 2: no split votes on either side.
   const order: Record<NodeId, number> = { 3: 0, 1: 0.4, 2: 0.7 };
-  const net: MembershipNet = new TestNet({
+  const net: RaftNet = new TestNet({
     algorithm: raft,
     voters: 3,
     observers: 2,

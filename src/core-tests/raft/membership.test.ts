@@ -8,13 +8,16 @@ import { describe, test } from 'node:test';
 import { MAX_TERM } from '../../core/bounds.js';
 import { FRAME_BYTES, utf8Length } from '../../core/limits.js';
 import { forceNewCluster, MAX_ADDRESS_CHARS, MAX_MEMBERS, raft } from '../../core/raft/index.js';
+import { sameMembership } from '../../core/raft/membership.js';
 import { RaftLog } from '../../core/raft/log.js';
 import { MAX_APPEND_CHARS, MAX_APPEND_ENTRIES, MAX_CHUNK_CHARS, type AppendEntries, type InstallSnapshot, type LogEntry, type RaftDurable, type RaftMessage } from '../../core/raft/messages.js';
 import { defaultRaftOptions, RaftNode, type RaftOptions } from '../../core/raft/raft.js';
 import type { ElectionEvent, Membership, MembershipChange, NodeConfig, NodeId, Random } from '../../core/types.js';
 import { durableSchema, messageValidator } from '../../runtime/schema.js';
+import { Prng } from '../../sim/prng.js';
 import { TestNet } from '../../sim/testnet.js';
-import { disjointMajorities, local, logAgreement, membershipOf, reported, type MembershipNet } from '../../testing/raft-membership.js';
+import { disjointMajorities, membershipOf } from '../../testing/raft-membership.js';
+import { local, logAgreement, reported, safetyViolations, type RaftNet } from '../../testing/raft-net.js';
 import { mutants, withMutant } from '../../testing/mutants.js';
 
 const timing = { electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, heartbeatMs: 50 };
@@ -222,6 +225,30 @@ describe('raft membership: removed servers (thesis §4.2.2, §4.2.3)', () => {
     assert.equal(change(n, 203, 2, { type: 'add-learner', peer: 1, address: '' }), 'not-leader→null');
   });
 
+  test('a leader that removed itself and lost its lease before the entry committed campaigns until it is committed (thesis §4.2.2)', () => {
+    // {1, 2}: the removed leader alone holds the entry that leaves {other}; the other cannot be elected
+    // without its vote (it is a majority of neither), and it refuses that vote (its log is longer). Only
+    // the removed leader can end this: it campaigns, is elected by {other} (not counting itself),
+    // commits the entry, and steps down.
+    const net = testNet(2);
+    const removed = awaitLeader(net);
+    const other = removed === 1 ? 2 : 1;
+    net.isolate(removed);
+    local(net, removed, { type: 'change-membership', id: 1, change: { type: 'remove', peer: removed } });
+    net.run(1_000);
+    assert.ok(['follower', 'precandidate'].includes(net.status(removed).role), `its lease ran out, and it campaigns: it may still be needed (${net.status(removed).role})`);
+    assert.deepEqual(membershipOf(net, other).membership.voters, [1, 2]);
+    net.heal();
+    net.runUntilTrue(() => net.status(other).role === 'leader', 5_000);
+    assert.deepEqual(membershipOf(net, other).membership.voters, [other]);
+    assert.equal(net.status(removed).role, 'learner');
+    const removal = membershipOf(net, removed).index;
+    assert.ok(reported(net, other, 'committed').some((e) => e.index === removal), 'the removal is committed');
+    net.run(2_000);
+    assert.equal(net.status(removed).role, 'learner', 'and then it never campaigns again');
+    assert.deepEqual(logAgreement(net), []);
+  });
+
   for (const [name, options, disrupted] of [
     ['PreVote and CheckQuorum (the default)', defaultRaftOptions, false],
     ['CheckQuorum alone', { ...defaultRaftOptions, preVote: false }, false],
@@ -245,7 +272,10 @@ describe('raft membership: removed servers (thesis §4.2.2, §4.2.3)', () => {
       } else {
         assert.equal(net.status(first).term, term, 'no new term');
         assert.deepEqual(net.status(first), { ...net.status(first), role: 'leader', leader: first });
-        assert.ok(reported(net, removed, 'election-started').length === 0 || options.preVote === false);
+        // It tried all the while: pre-votes, refused by nodes that hear the leader; or, without PreVote,
+        // ever higher terms, whose RequestVotes those nodes drop whole.
+        if (options.preVote) assert.ok(net.sentOfType('PreVote').filter((s) => s.from === removed).length > 10);
+        else assert.ok(net.status(removed).term > term + 10, `its term went to ${net.status(removed).term}`);
       }
       assert.deepEqual(logAgreement(net), []);
     });
@@ -371,6 +401,112 @@ describe('raft membership: a cluster changes its members while it serves writes'
   });
 });
 
+describe('raft membership: safety under random changes, partitions and crashes', () => {
+  const SEEDS = 120;
+  /**
+   * One run: voters {1, 2, 3}, joiners 4 and 5; every 50–150 ms a random act — writes at whoever leads,
+   * a random change asked of a random node, a node cut off, the network healed, a crash, a restart —
+   * for 6 s; then everything heals and restarts. Returns what the safety checkers found, and whether a
+   * leader emerged whose configuration every one of its members then uses.
+   */
+  function randomRun(seed: number): { violations: string[]; unsettled: string | null; changes: number } {
+    const prng = new Prng(seed, 'membership-nemesis');
+    const net = testNet(5, { joiners: [4, 5], seed });
+    const crashes = new Map<number, NodeId>();
+    let id = 1;
+    let changes = 0;
+    const randomChange = (): MembershipChange => {
+      const peer = 1 + prng.int(5);
+      switch (prng.int(3)) {
+        case 0:
+          return { type: 'add-learner', peer, address: `n${peer}:7000` };
+        case 1:
+          return { type: 'promote', peer };
+        default:
+          return { type: 'remove', peer };
+      }
+    };
+    const split = (): void => {
+      const side = net.members.filter(() => prng.chance(0.5));
+      for (const m of side) net.isolate(m, net.members.filter((o) => !side.includes(o)));
+    };
+    while (net.now < 6_000) {
+      net.run(50 + prng.int(100));
+      const up = net.members.filter((m) => net.isUp(m));
+      const roll = prng.next();
+      if (roll < 0.35) {
+        for (const m of up) if (net.status(m).role === 'leader') for (let k = 0; k < 3; k++) local(net, m, { type: 'propose', id: id++, command: `w${id}` });
+      } else if (roll < 0.6 && up.length > 0) {
+        // One to three changes at once: all but the first must wait (change-pending).
+        const at = up.find((m) => net.status(m).role === 'leader') ?? prng.pick(up);
+        const before = reported(net, at, 'proposed').length;
+        for (let k = 1 + prng.int(3); k > 0; k--) local(net, at, { type: 'change-membership', id: id++, change: randomChange() });
+        changes += reported(net, at, 'proposed').length - before;
+        // Often the network splits at once, before the change has reached everyone.
+        if (prng.chance(0.5)) split();
+      } else if (roll < 0.7) {
+        // A partition: one node cut off, or the cluster split in two.
+        if (prng.chance(0.5)) net.isolate(prng.pick(net.members));
+        else split();
+      } else if (roll < 0.8) {
+        net.heal();
+      } else if (roll < 0.88 && up.length > 0) {
+        net.crash(prng.pick(up));
+      } else {
+        for (const m of net.members) {
+          if (net.isUp(m)) continue;
+          crashes.set(net.events.length, m);
+          net.start(m);
+        }
+      }
+    }
+    net.heal();
+    for (const m of net.members) {
+      if (net.isUp(m)) continue;
+      crashes.set(net.events.length, m);
+      net.start(m);
+    }
+    return { violations: safetyViolations(net, crashes), unsettled: unsettled(net), changes };
+  }
+
+  /** Why the cluster has not settled: no leader, or a member of the leader's configuration uses another; null when it has. */
+  function unsettled(net: RaftNet): string | null {
+    const describe = () => net.members.map((m) => `${m}: ${JSON.stringify(net.status(m))} ${JSON.stringify(membershipOf(net, m))}`).join('; ');
+    try {
+      const leader = awaitLeader(net);
+      net.run(1_000);
+      const { index, membership: m } = membershipOf(net, leader);
+      for (const member of [...m.voters, ...m.observers]) {
+        const theirs = membershipOf(net, member);
+        if (theirs.index !== index || !sameMembership(theirs.membership, m)) return `node ${member} uses another configuration than leader ${leader}'s: ${describe()}`;
+      }
+      return null;
+    } catch (error) {
+      return `${(error as Error).message}: ${describe()}`;
+    }
+  }
+
+  test(`${SEEDS} seeded runs: one leader per term, committed entries agree, acknowledged writes survive, and the cluster settles on one configuration`, () => {
+    let changes = 0;
+    for (let seed = 1; seed <= SEEDS; seed++) {
+      const run = randomRun(seed);
+      assert.deepEqual(run.violations, [], `seed ${seed}`);
+      assert.equal(run.unsettled, null, `seed ${seed}`);
+      changes += run.changes;
+    }
+    assert.ok(changes > SEEDS, `${changes} changes were accepted`);
+  });
+
+  test('the same runs catch the mutant that accepts a change while one is pending, in some seeds', () => {
+    const mutant = mutants.find((m) => m.name === 'raft-membership-unchecked')!;
+    let caught = 0;
+    withMutant(mutant, () => {
+      for (let seed = 1; seed <= SEEDS; seed++) if (randomRun(seed).violations.length > 0) caught++;
+    });
+    assert.ok(caught > 0, 'not caught in any seed');
+  });
+});
+
 describe('raft membership: bounds', () => {
   /** The largest configuration: MAX_MEMBERS members with 16-digit ids and the longest addresses. */
   const largest = (): Membership => {
@@ -468,11 +604,12 @@ describe('forceNewCluster: quorum-loss recovery (unsafe, deliberate)', () => {
  * `nodes` nodes on the test network: voters {1, 2, 3} (or all of them, with fewer than four), and the
  * `joiners` started with no voters at all (NodeConfig.voters = []), waiting to be added.
  */
-function testNet(nodes: number, { joiners = [], options = defaultRaftOptions }: { joiners?: NodeId[]; options?: RaftOptions } = {}): MembershipNet {
-  const net: MembershipNet = new TestNet({
+function testNet(nodes: number, { joiners = [], options = defaultRaftOptions, seed }: { joiners?: NodeId[]; options?: RaftOptions; seed?: number } = {}): RaftNet {
+  const net: RaftNet = new TestNet({
     algorithm: raft,
     voters: nodes,
     latencyMs: 1,
+    ...(seed === undefined ? {} : { random: (id: NodeId) => new Prng(seed, `node:${id}`) }),
     create: (given, durable, random, now) => {
       const starting = joiners.includes(given.id) ? { voters: [], observers: [] } : { voters: given.voters.filter((id) => !joiners.includes(id)), observers: [] };
       return new RaftNode({ ...given, ...starting }, durable, random, now, options);
@@ -482,7 +619,7 @@ function testNet(nodes: number, { joiners = [], options = defaultRaftOptions }: 
 }
 
 /** Runs until some node leads with an entry of its term committed (joiners name no leader until added); returns it. */
-function awaitLeader(net: MembershipNet): NodeId {
+function awaitLeader(net: RaftNet): NodeId {
   const leading = () =>
     net.members.find((id) => {
       if (!net.isUp(id) || net.status(id).role !== 'leader') return false;

@@ -14,20 +14,18 @@ import {
   MAX_COMMAND_CHARS,
   type LogEntry,
   type RaftDurable,
-  type RaftMessage,
 } from '../../core/raft/messages.js';
 import { RaftNode, defaultRaftOptions } from '../../core/raft/raft.js';
-import type { ElectionEvent, Input, NodeConfig, NodeId, Random } from '../../core/types.js';
+import type { ElectionEvent, NodeConfig, NodeId, Random } from '../../core/types.js';
 import { AckedDurable, LogAgreement } from '../../sim/checkers/replication.js';
 import { Prng } from '../../sim/prng.js';
 import { TestNet } from '../../sim/testnet.js';
 import { figure8 } from '../../testing/raft-figure8.js';
 import { mutants, withMutant } from '../../testing/mutants.js';
+import { local, logAgreement, reported, type RaftNet } from '../../testing/raft-net.js';
 
-type Net = TestNet<RaftMessage, RaftDurable, RaftNode>;
-
-function cluster(voters: number, durable: Record<NodeId, RaftDurable> = {}): Net {
-  const net: Net = new TestNet({ algorithm: raft, voters, latencyMs: 1, create: (config, state, random, now) => new RaftNode(config, state, random, now) });
+function cluster(voters: number, durable: Record<NodeId, RaftDurable> = {}): RaftNet {
+  const net: RaftNet = new TestNet({ algorithm: raft, voters, latencyMs: 1, create: (config, state, random, now) => new RaftNode(config, state, random, now) });
   for (const [id, state] of Object.entries(durable)) {
     net.crash(Number(id));
     net.durable.set(Number(id), state);
@@ -36,31 +34,7 @@ function cluster(voters: number, durable: Record<NodeId, RaftDurable> = {}): Net
   return net;
 }
 
-/** Hands `node` a local request, as a host does (through its driver, so the output is drained in order). */
-function local(net: Net, node: NodeId, input: Input<RaftMessage>): void {
-  net.driver(node).step(net.now, input);
-}
-
-/** The core events `node` reported (of one type), in order. */
-function reported<T extends ElectionEvent['type']>(net: Net, node: NodeId, type: T): Extract<ElectionEvent, { type: T }>[] {
-  const out: Extract<ElectionEvent, { type: T }>[] = [];
-  for (const { node: from, event } of net.events) if (from === node && event.type === 'core' && event.event.type === type) out.push(event.event as Extract<ElectionEvent, { type: T }>);
-  return out;
-}
-
-const committed = (net: Net, node: NodeId) => reported(net, node, 'committed').map(({ index, term, command }) => ({ index, term, command }));
-
-/** What log-agreement finds over the whole run; `crashes`: event position → the node that crashed just before it. */
-function agreement(net: Net, crashes: ReadonlyMap<number, NodeId> = new Map()): string[] {
-  const checker = new LogAgreement();
-  const found: string[] = [];
-  net.events.forEach(({ node, event }, position) => {
-    const crashed = crashes.get(position);
-    if (crashed !== undefined) checker.observe({ type: 'crash', node: crashed, wasLeader: false });
-    found.push(...checker.observe({ type: 'driver', node, event }));
-  });
-  return found;
-}
+const committed = (net: RaftNet, node: NodeId) => reported(net, node, 'committed').map(({ index, term, command }) => ({ index, term, command }));
 
 const entries = (term: number, count: number, command = `t${term}`): LogEntry[] => Array.from({ length: count }, () => ({ term, command }));
 
@@ -77,7 +51,7 @@ describe('raft §5.3 log replication', () => {
       net.run(200);
       const expected = [{ index: 1, term, command: '' }, ...Array.from({ length: 20 }, (_, i) => ({ index: i + 2, term, command: `put k ${i + 1}` }))];
       for (const id of net.voters) assert.deepEqual(committed(net, id), expected, `node ${id}`);
-      assert.deepEqual(agreement(net), []);
+      assert.deepEqual(logAgreement(net), []);
     });
   }
 
@@ -128,7 +102,7 @@ describe('raft §5.3 log replication', () => {
       assert.ok(message.entries.length === 1 || chars <= MAX_APPEND_CHARS, `${chars} characters in ${message.entries.length} entries`);
     }
     assert.deepEqual(committed(net, lagging), committed(net, leader));
-    assert.deepEqual(agreement(net), []);
+    assert.deepEqual(logAgreement(net), []);
   });
 
   test('divergent follower logs are truncated and overwritten by the leader (§5.3)', () => {
@@ -144,7 +118,7 @@ describe('raft §5.3 log replication', () => {
     const expected = [{ term: 1, command: 't1' }, { term: 3, command: 't3' }, { term, command: '' }];
     for (const id of net.voters) assert.deepEqual(net.durable.get(id)!.log, expected, `node ${id}`);
     for (const id of [4, 5]) assert.deepEqual(committed(net, id).map((c) => c.term), [1, 3, term], `node ${id} commits the leader's entries`);
-    assert.deepEqual(agreement(net), []);
+    assert.deepEqual(logAgreement(net), []);
   });
 
   test('a follower refuses AppendEntries whose prevLogTerm does not match, with a hint that skips the conflicting term', () => {
@@ -220,7 +194,7 @@ describe('raft §7 compaction and InstallSnapshot', () => {
     const after = committed(net, lagging).filter((c) => c.index > 1);
     assert.deepEqual(after, [{ index: 12, term: net.status(leader).term, command: 'after' }], 'it commits on from the snapshot');
     assert.deepEqual(net.durable.get(lagging)!.snapshot?.index, 11);
-    assert.deepEqual(agreement(net), []);
+    assert.deepEqual(logAgreement(net), []);
   });
 
   test('a node restarting from a durable snapshot reports it first, then commits from its index + 1', () => {
@@ -241,7 +215,7 @@ describe('raft §7 compaction and InstallSnapshot', () => {
     net.run(300);
     const again = net.events.slice(eventsBefore).filter((e) => e.node === follower && e.event.type === 'core' && e.event.event.type === 'committed');
     assert.deepEqual(again.map((e) => (e.event.type === 'core' && e.event.event.type === 'committed' ? e.event.event.index : 0)), [5, 6]);
-    assert.deepEqual(agreement(net, new Map([[eventsBefore, follower]])), []);
+    assert.deepEqual(logAgreement(net, new Map([[eventsBefore, follower]])), []);
   });
 
   test('compaction is refused beyond what was reported committed, and a state file without commands or snapshot still loads', () => {
@@ -277,7 +251,7 @@ describe('raft thesis §6.4 ReadIndex', () => {
   });
 
   test('without a lease, a read waits for a heartbeat round sent after it, acknowledged by a quorum', () => {
-    const net: Net = new TestNet({
+    const net: RaftNet = new TestNet({
       algorithm: raft,
       voters: 3,
       latencyMs: 1,
@@ -322,7 +296,7 @@ describe('raft thesis §6.4 ReadIndex', () => {
   });
 
   test('a new leader answers no read before its blank entry is committed', () => {
-    const net: Net = new TestNet({ algorithm: raft, voters: 3, latencyMs: 1, create: (c, s, r, t) => new RaftNode(c, s, r, t) });
+    const net: RaftNet = new TestNet({ algorithm: raft, voters: 3, latencyMs: 1, create: (c, s, r, t) => new RaftNode(c, s, r, t) });
     net.runUntilTrue(() => net.leaders().length === 1);
     const leader = net.leaders()[0]!;
     // Just elected: nothing of its term is committed yet (its blank entry is in flight).
@@ -355,7 +329,7 @@ describe('raft thesis §3.10: a transfer first brings the target up to date', ()
     net.runUntilTrue(() => net.agreedLeader() === target, 1000);
     net.run(100);
     assert.deepEqual(committed(net, target).map((c) => c.command), ['', 'c1', 'c2', 'c3', 'c4', 'c5', '']);
-    assert.deepEqual(agreement(net), []);
+    assert.deepEqual(logAgreement(net), []);
   });
 });
 
@@ -365,9 +339,9 @@ describe('raft thesis §3.10: a transfer first brings the target up to date', ()
  * heal, transfers). Then the network heals and every node restarts. Returns the network and what the
  * simulator's log checkers (log-agreement, acked-durable) found over every event.
  */
-function nemesisRun(seed: number): { readonly net: Net; readonly found: readonly string[] } {
+function nemesisRun(seed: number): { readonly net: RaftNet; readonly found: readonly string[] } {
   const voters = seed % 2 === 0 ? 5 : 3;
-  const net: Net = new TestNet({
+  const net: RaftNet = new TestNet({
     algorithm: raft,
     voters,
     latencyMs: 1 + (seed % 3),

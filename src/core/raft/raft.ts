@@ -114,7 +114,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private membershipIndex: number;
   /** Its voters and learners: the leader's heartbeats go to both. */
   private members: readonly NodeId[];
-  /** Whether this node votes in it: only a voter campaigns (a learner, a joiner and a removed node never do). */
+  /** Whether this node votes in it (counts its own vote, and campaigns: see `campaigns`). */
   private isVoter: boolean;
   private readonly options: RaftOptions;
   private readonly leaseMs: number;
@@ -239,8 +239,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     }
     this.out.emit({ type: 'membership-changed', index: this.membershipIndex, membership: this.membership });
     // §5.2: servers start up as followers (learners never campaign, so they need no election timer).
-    this.role = this.isVoter ? 'follower' : 'learner';
-    if (this.isVoter) this.resetElectionTimer(now);
+    this.role = this.campaigns() ? 'follower' : 'learner';
+    if (this.role === 'follower') this.resetElectionTimer(now);
     this.startEarlyIfConnected(now); // a lone voter is a quorum by itself
   }
 
@@ -437,26 +437,25 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       this.out.emit({ type: 'request-refused', id, leader: this.refusalLeader() });
       return;
     }
-    const refusal = this.membershipRefusal(change);
-    if (refusal !== null) {
+    const next = this.nextMembership(change);
+    if (typeof next === 'string') {
       // 'invalid' breaks a bound the host checks first (membership.ts); refused like a too-long command.
-      this.out.emit(refusal === 'invalid' ? { type: 'request-refused', id, leader: null } : { type: 'request-refused', id, leader: null, reason: refusal });
+      this.out.emit(next === 'invalid' ? { type: 'request-refused', id, leader: null } : { type: 'request-refused', id, leader: null, reason: next });
       return;
     }
-    const next = changedMembership(this.membership, change) as Membership;
     const index = this.appendOwnEntry(now, '', next);
     this.out.emit({ type: 'proposed', id, index, term: this.currentTerm });
-    if (this.role !== 'leader') return; // (a leader that removes itself steps down only once a quorum holds the entry)
+    // (Still the leader: a change that removes it commits only once another voter holds it.)
     for (const member of this.members) if (member !== this.id) this.replicateTo(member);
   }
 
-  /** Why the leader refuses `change` now (see changeMembership), or null when it accepts it. */
-  private membershipRefusal(change: MembershipChange): MembershipRefusal | 'invalid' | null {
+  /** The configuration `change` makes of the one in force, or why the leader refuses it now (see changeMembership). */
+  private nextMembership(change: MembershipChange): Membership | MembershipRefusal | 'invalid' {
     if (this.changePending()) return 'change-pending';
     const next = changedMembership(this.membership, change);
     if (typeof next === 'string') return next;
     if (change.type === 'promote' && (this.matchIndex.get(change.peer) ?? 0) < this.commitIndex) return 'not-caught-up';
-    return null;
+    return next;
   }
 
   /**
@@ -520,7 +519,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     // vote to candidate: convert to candidate." A candidate whose election timed out (split vote) starts
     // a new one with a new randomized timeout; with PreVote (thesis §9.6) every attempt asks for
     // pre-votes first.
-    if (this.isVoter && now >= this.electionDeadline) {
+    if (this.campaigns() && now >= this.electionDeadline) {
       if (this.options.preVote) this.becomePreCandidate(now);
       else this.becomeCandidate(now);
     }
@@ -579,7 +578,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       // again in the same term. (persistDurable precedes the send in the same output batch.)
       this.persistDurable();
       // §5.2: granting a vote resets the election timer (a non-voter has none).
-      if (this.isVoter) this.resetElectionTimer(now);
+      if (this.campaigns()) this.resetElectionTimer(now);
     }
     const promiseUntil = transferPromiseMs !== null ? now + transferPromiseMs : this.quietUntil;
     const promiseMs = grant && this.options.checkQuorum ? Math.max(0, Math.ceil(promiseUntil - now)) : 0;
@@ -660,6 +659,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     const lastNewIndex = prevLogIndex + entries.length;
     // Figure 2: "If leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of last new entry)."
     if (request.leaderCommit > this.commitIndex) this.commitUpTo(Math.min(request.leaderCommit, lastNewIndex));
+    this.refreshRole(now); // a removed server that learns its removal committed stops campaigning
     const response: AppendEntriesResponse = { type: 'AppendEntriesResponse', term: this.currentTerm, success: true, round: request.round, matchIndex: lastNewIndex };
     this.out.send(leader, response);
   }
@@ -684,7 +684,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     if (this.promisedRound === 0) this.earlierPromiseUntil = this.quietUntil;
     this.promisedRound = Math.max(this.promisedRound, round);
     this.quietUntil = Math.max(this.quietUntil, now + this.config.timing.electionTimeoutMinMs);
-    if (this.isVoter) this.resetElectionTimer(now);
+    if (this.campaigns()) this.resetElectionTimer(now);
     return true;
   }
 
@@ -782,6 +782,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.out.emit({ type: 'snapshot-installed', index, term, snapshot: data });
     // The snapshot's configuration, unless the entries kept after it hold a newer one (§7 step 6).
     this.useLatestMembership(now);
+    this.refreshRole(now);
     answer(data.length, true);
   }
 
@@ -871,10 +872,10 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       this.promisedRound = 0;
       this.persistDurable();
     }
-    this.role = this.isVoter ? 'follower' : 'learner';
+    this.role = this.campaigns() ? 'follower' : 'learner';
     this.votes.clear();
     this.heartbeatDeadline = Infinity;
-    if (wasLeader && this.isVoter) this.resetElectionTimer(now);
+    if (wasLeader && this.role === 'follower') this.resetElectionTimer(now);
     this.setLeader(leader);
     // A deposed leader answers its waiting reads: not ready here; try the leader it now knows.
     this.refusePendingReads(leader);
@@ -885,7 +886,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * term + 1. Our term, our vote and our log stay as they are.
    */
   private becomePreCandidate(now: number): void {
-    if (!this.isVoter) throw new Error(`raft: learner ${this.id} cannot campaign`);
+    if (!this.campaigns()) throw new Error(`raft: learner ${this.id} cannot campaign`);
     if (this.atTermCeiling(now)) return;
     this.role = 'precandidate';
     this.setLeader(null);
@@ -913,7 +914,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
 
   /** `transfer`: the round after which the leader handed its leadership to us (RequestVote.transfer), or 0. */
   private becomeCandidate(now: number, transfer = 0): void {
-    if (!this.isVoter) throw new Error(`raft: learner ${this.id} cannot campaign`);
+    if (!this.campaigns()) throw new Error(`raft: learner ${this.id} cannot campaign`);
     // §5.2: increment currentTerm, vote for self, reset election timer, send RequestVote to all others.
     if (this.atTermCeiling(now)) return;
     const term = this.currentTerm + 1;
@@ -1203,8 +1204,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * differs from the one in force. A leader starts replicating to the members it adds — from the
    * configuration entry on, the consistency check walking back as for any follower (Figure 2) — and
    * forgets what it knew of those it removes (one added again later may come back with an empty log). A
-   * node that becomes a voter starts its election timer; one that stops being a voter (a learner, or a
-   * removed node) stops campaigning at once. A leader leads on until the entry commits (§4.2.2).
+   * node that becomes a voter starts its election timer; one that stops campaigning (see `campaigns`)
+   * stops it. A leader leads on until the entry commits (§4.2.2).
    */
   private useMembership(now: number, index: number, membership: Membership): void {
     if (index === this.membershipIndex && sameMembership(membership, this.membership)) return;
@@ -1213,6 +1214,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.members = membersOf(membership);
     this.isVoter = membership.voters.includes(this.id);
     this.out.emit({ type: 'membership-changed', index, membership });
+    this.refreshRole(now);
     if (this.role === 'leader') {
       for (const member of this.members) if (member !== this.id && !this.nextIndex.has(member)) this.nextIndex.set(member, index);
       for (const member of [...this.nextIndex.keys()]) {
@@ -1222,12 +1224,29 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
         this.ackedRound.delete(member);
         this.snapshotSent.delete(member);
       }
-      return;
     }
-    if (this.isVoter && this.role === 'learner') {
+  }
+
+  /**
+   * Whether this node campaigns when its election timer runs out: a voter of its configuration; and
+   * (thesis §4.2.2) a server its latest configuration removes, until it knows that
+   * configuration committed — it "might still be needed": a leader that removed itself and lost its lease
+   * before the entry committed may be the only server holding it, and the others, whose logs are behind
+   * its own, cannot be elected without its vote. It does not count its own vote (tallies count voters).
+   * A learner, a joiner and a removed server that knows its removal committed never campaign.
+   */
+  private campaigns(): boolean {
+    return this.isVoter || (this.commitIndex < this.membershipIndex && !this.members.includes(this.id));
+  }
+
+  /** A node that does not lead is a 'follower' with an election timer while it campaigns, else a 'learner' without one. */
+  private refreshRole(now: number): void {
+    if (this.role === 'leader') return;
+    const campaigns = this.campaigns();
+    if (campaigns && this.role === 'learner') {
       this.role = 'follower';
       this.resetElectionTimer(now);
-    } else if (!this.isVoter && this.role !== 'learner') {
+    } else if (!campaigns && this.role !== 'learner') {
       this.role = 'learner';
       this.votes.clear();
       this.electionDeadline = Infinity;
