@@ -117,15 +117,15 @@ test('the membership nemesis changes the configuration through random faults, wi
 });
 
 /**
- * A liveness gap the sweep found in the core (docs/invariants.md, "The proof"): in a configuration of
- * two voters, the leader removes itself; the entry reaches no one (all messages are lost) and CheckQuorum
- * makes it step down before the change commits. It now uses a configuration where it has no vote, so it
- * never campaigns; the other voter still uses the old one and needs its vote, which it refuses (its log,
- * with the removal, is longer). No leader ever again. The membership nemesis avoids this change until the
- * core lets a node whose own removal is not yet committed campaign (thesis §4.2.2: a leader may manage a
- * configuration it is not part of); marked todo until then.
+ * The liveness gap the sweep found in the core (docs/invariants.md, "The proof"), now closed: in a
+ * configuration of two voters the leader removes itself; the entry reaches no one (every message is
+ * lost) and CheckQuorum makes it step down before the change commits. It uses the new configuration,
+ * where it has no vote; the other voter still uses the old one and needs its vote, which it refuses (its
+ * log, with the removal, is longer). A removed node that never campaigns left the cluster without a
+ * leader forever; one that campaigns until it knows its removal committed (thesis §4.2.2) is elected,
+ * commits its removal and steps down, and the other voter leads alone.
  */
-test('a leader that removed itself from two voters and stepped down before the change committed leaves a cluster that elects again', { todo: 'core liveness gap (src/core/raft): a removed node with its removal uncommitted never campaigns' }, async () => {
+test('a leader that removed itself from two voters and stepped down before the change committed leaves a cluster that elects again', async () => {
   const path = join(work, 'self-removal.json');
   writeFileSync(path, JSON.stringify([
     { atMs: 1499, do: 'loss', p: 1 },
@@ -135,4 +135,8 @@ test('a leader that removed itself from two voters and stepped down before the c
   const run = await runMain('sim', '--algorithm', 'raft', '--nodes', '2', '--schedule', path, '--json');
   const result = JSON.parse(run.out) as SimResult;
   assert.deepEqual(result.violations, []);
+  const { configuration } = result.membership!;
+  assert.equal(configuration.voters.length, 1, JSON.stringify(configuration));
+  const survivor = configuration.voters[0]!;
+  assert.equal(result.final.find((f) => f.node === survivor)?.leader, survivor, JSON.stringify(result.final));
 });

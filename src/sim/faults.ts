@@ -186,7 +186,7 @@ export class Faults {
     const { nemesis, changes } = this.membership;
     const config = engine.configurations.latest(leader)?.membership ?? engine.configurations.committed.membership;
     const asked = { ...(resolved.change ? { change: resolved.change } : {}), ...(resolved.node !== undefined ? { node: resolved.node } : {}) };
-    const change = nemesis.pick(config, leader, engine.nodes.map((n) => n.id), engine.voters.length, asked);
+    const change = nemesis.pick(config, engine.nodes.map((n) => n.id), engine.voters.length, asked);
     if (change === null) return;
     engine.local(engine.node(leader)!, { type: 'change-membership', id: changes.request(), change });
   }

@@ -49,9 +49,9 @@ test('the membership nemesis asks for plausible changes only, never removes the 
     const nemesis = new MembershipNemesis(seed, raft.defaultTiming, {});
     assert.deepEqual(nemesis.actions, new MembershipNemesis(seed, raft.defaultTiming, {}).actions);
     assert.ok(nemesis.actions.every((a) => a.atMs >= 2 * raft.defaultTiming.electionTimeoutMaxMs && a.atMs < 6000));
-    const single = nemesis.pick(config([1]), 1, nodes, 3, {});
+    const single = nemesis.pick(config([1]), nodes, 3, {});
     assert.ok(single !== null && single.type === 'add-learner' && single.peer !== 1, JSON.stringify(single));
-    const change = nemesis.pick(config([1, 2, 3], [4]), 1, nodes, 3, {});
+    const change = nemesis.pick(config([1, 2, 3], [4]), nodes, 3, {});
     assert.ok(change !== null);
     if (change.type === 'add-learner') assert.equal(change.peer, 5);
     if (change.type === 'promote') assert.equal(change.peer, 4);
@@ -59,15 +59,10 @@ test('the membership nemesis asks for plausible changes only, never removes the 
   }
   const nemesis = new MembershipNemesis(1, raft.defaultTiming, null);
   assert.deepEqual(nemesis.actions, [], 'off: only the picking for a schedule');
-  assert.equal(nemesis.pick(config([1]), 1, [1], 1, {}), null, 'a lone voter and nobody else: nothing fits');
-  assert.deepEqual(nemesis.pick(config([1, 2]), 1, [1, 2, 3], 2, { node: 3 }), { type: 'add-learner', peer: 3, address: '' });
-  assert.deepEqual(nemesis.pick(config([1, 2], [3]), 1, [1, 2, 3], 2, { node: 3 }), { type: 'promote', peer: 3 });
-  assert.deepEqual(nemesis.pick(config([1, 2], [3]), 1, [1, 2, 3], 2, { change: 'remove', node: 2 }), { type: 'remove', peer: 2 });
-  for (let seed = 1; seed <= 50; seed++) {
-    const nemesis = new MembershipNemesis(seed, raft.defaultTiming, {});
-    const change = nemesis.pick(config([1, 2]), 2, [1, 2], 2, { change: 'remove' });
-    assert.deepEqual(change, { type: 'remove', peer: 1 }, 'out of two voters, the leader never removes itself (the core\'s gap)');
-  }
+  assert.equal(nemesis.pick(config([1]), [1], 1, {}), null, 'a lone voter and nobody else: nothing fits');
+  assert.deepEqual(nemesis.pick(config([1, 2]), [1, 2, 3], 2, { node: 3 }), { type: 'add-learner', peer: 3, address: '' });
+  assert.deepEqual(nemesis.pick(config([1, 2], [3]), [1, 2, 3], 2, { node: 3 }), { type: 'promote', peer: 3 });
+  assert.deepEqual(nemesis.pick(config([1, 2], [3]), [1, 2, 3], 2, { change: 'remove', node: 2 }), { type: 'remove', peer: 2 });
   const backToBack = new MembershipNemesis(7, raft.defaultTiming, { backToBack: 1 }).actions;
   for (let i = 0; i + 1 < backToBack.length; i += 2) assert.ok(backToBack[i + 1]!.atMs - backToBack[i]!.atMs <= 2, 'each change has a second one right behind it');
 });

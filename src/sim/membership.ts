@@ -171,14 +171,13 @@ export class MembershipNemesis {
   }
 
   /**
-   * The change to ask of `leader`, which uses `config`, among `nodes` (every node of the simulation), or null
+   * The change to ask of a leader that uses `config`, among `nodes` (every node of the simulation), or null
    * when none fits. `asked` fixes the kind of change or the node (a schedule's action); the rest is
    * drawn: promote a learner (most often: learners exist to be promoted), add a node that is not a
    * member, remove a voter (more often when there are more voters than at the start) or a learner.
    */
   pick(
     config: Membership,
-    leader: NodeId,
     nodes: readonly NodeId[],
     initialVoters: number,
     asked: { readonly change?: MembershipChangeKind; readonly node?: NodeId },
@@ -186,11 +185,8 @@ export class MembershipNemesis {
     const r = this.choice;
     const learners = config.observers;
     const outsiders = nodes.filter((id) => !config.voters.includes(id) && !learners.includes(id));
-    // Never the last voter. Nor the leader itself out of two voters: the core has a liveness gap there
-    // (docs/invariants.md, "The proof"; the todo test in src/cli/sim-membership.test.ts) that would
-    // hide every other finding of the sweep. Lift this once the core closes it.
-    const voters = config.voters.length > 2 ? config.voters : config.voters.length === 2 ? config.voters.filter((id) => id !== leader) : [];
-    const removable = [...voters, ...learners];
+    // Never the last voter. The leader itself may go (thesis §4.2.2: it leads until the change commits).
+    const removable = config.voters.length > 1 ? [...config.voters, ...learners] : [...learners];
     const candidates: Record<MembershipChangeKind, readonly NodeId[]> = { 'add-learner': outsiders, promote: learners, remove: removable };
     let kind = asked.change;
     if (kind === undefined && asked.node !== undefined) {
