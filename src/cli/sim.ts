@@ -56,7 +56,8 @@ export const simSpec: CommandSpec = {
   },
   epilog:
     'Exit status: 0 when no invariant was violated, 1 when one was, 2 for bad arguments.\n' +
-    'Example: ballot sim --algorithm raft --nodes 5 --scenario leader-crash --seed 7',
+    'Example: ballot sim --algorithm raft --nodes 5 --scenario leader-crash --seed 7\n' +
+    '         ballot sim --algorithm raft --spares 2 --membership --scenario random --workload kv --seed 3',
 };
 
 export interface SimCommand {
