@@ -8,7 +8,9 @@ import type { RaftDurable, RaftMessage } from '../core/raft/messages.js';
 import type { RaftNode } from '../core/raft/raft.js';
 import type { ElectionEvent, Input, NodeId } from '../core/types.js';
 import { ElectionSafety } from '../sim/checkers.js';
+import { LeaseSafety } from '../sim/checkers/lease-safety.js';
 import { AckedDurable, LogAgreement } from '../sim/checkers/replication.js';
+import type { Engine } from '../sim/engine.js';
 import type { TestNet } from '../sim/testnet.js';
 
 export type RaftNet = TestNet<RaftMessage, RaftDurable, RaftNode>;
@@ -25,16 +27,23 @@ export function reported<T extends ElectionEvent['type']>(net: RaftNet, node: No
   return out;
 }
 
-/**
- * What log-agreement finds over every node's `committed` events of the run; `crashes`: event position →
- * the node that crashed just before it (its next incarnation applies its log again).
- */
-export function logAgreement(net: RaftNet, crashes: ReadonlyMap<number, NodeId> = new Map()): string[] {
+/** Where in the run's event stream nodes crashed: event position → the nodes that crashed just before it. */
+export type Crashes = Map<number, NodeId[]>;
+
+/** Crashes `node` and notes where (its next incarnation applies its log again; its lease ends). */
+export function crash(net: RaftNet, crashes: Crashes, node: NodeId): void {
+  net.crash(node);
+  const here = crashes.get(net.events.length);
+  if (here === undefined) crashes.set(net.events.length, [node]);
+  else here.push(node);
+}
+
+/** What log-agreement finds over every node's `committed` events of the run. */
+export function logAgreement(net: RaftNet, crashes: Crashes = new Map()): string[] {
   const checker = new LogAgreement();
   const violations: string[] = [];
   net.events.forEach(({ node, event }, position) => {
-    const crashed = crashes.get(position);
-    if (crashed !== undefined) checker.observe({ type: 'crash', node: crashed, wasLeader: false });
+    for (const crashed of crashes.get(position) ?? []) checker.observe({ type: 'crash', node: crashed, wasLeader: false });
     violations.push(...checker.observe({ type: 'driver', node, event }));
   });
   return violations;
@@ -43,15 +52,18 @@ export function logAgreement(net: RaftNet, crashes: ReadonlyMap<number, NodeId> 
 /**
  * What the simulator's safety checkers find over the run: election-safety (one leader per term, from
  * every status change), log-agreement and acked-durable (from every `committed`, `proposed` and
- * `snapshot-installed`); `crashes` as for logAgreement.
+ * `snapshot-installed`), and lease-safety (no two leases at once: the test network's clocks are its
+ * own time, without drift).
  */
-export function safetyViolations(net: RaftNet, crashes: ReadonlyMap<number, NodeId> = new Map()): string[] {
-  const checkers = [new LogAgreement(), new AckedDurable()];
+export function safetyViolations(net: RaftNet, crashes: Crashes = new Map()): string[] {
+  // The lease checker reads the time, and converts a node's clock to it: here they are the same.
+  const clock = { now: 0, node: () => ({}), virtualAt: (_node: unknown, local: number) => local };
+  const checkers = [new LogAgreement(), new AckedDurable(), new LeaseSafety(clock as unknown as Engine)];
   const elections = new ElectionSafety();
   const violations: string[] = [];
-  net.events.forEach(({ node, event }, position) => {
-    const crashed = crashes.get(position);
-    if (crashed !== undefined) for (const checker of checkers) checker.observe({ type: 'crash', node: crashed, wasLeader: false });
+  net.events.forEach(({ at, node, event }, position) => {
+    clock.now = at;
+    for (const crashed of crashes.get(position) ?? []) for (const checker of checkers) checker.observe({ type: 'crash', node: crashed, wasLeader: false });
     for (const checker of checkers) violations.push(...checker.observe({ type: 'driver', node, event }).map((v) => `${checker.name}: ${v}`));
     if (event.type === 'status') {
       const found = elections.observe({ type: 'status', node, previous: event.previous, status: event.status, wasLeader: leads(event.previous) });

@@ -215,7 +215,7 @@ describe('raft §7 compaction and InstallSnapshot', () => {
     net.run(300);
     const again = net.events.slice(eventsBefore).filter((e) => e.node === follower && e.event.type === 'core' && e.event.event.type === 'committed');
     assert.deepEqual(again.map((e) => (e.event.type === 'core' && e.event.event.type === 'committed' ? e.event.event.index : 0)), [5, 6]);
-    assert.deepEqual(logAgreement(net, new Map([[eventsBefore, follower]])), []);
+    assert.deepEqual(logAgreement(net, new Map([[eventsBefore, [follower]]])), []);
   });
 
   test('compaction is refused beyond what was reported committed, and a state file without commands or snapshot still loads', () => {
