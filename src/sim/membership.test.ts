@@ -1,9 +1,11 @@
 /** The simulator's view of configurations, and the membership nemesis's choices (src/sim/membership.ts). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { algorithms } from '../core/algorithms.js';
 import type { Membership, NodeId } from '../core/types.js';
 import { raft } from '../core/raft/index.js';
 import { Configurations, majoritiesCanBeDisjoint, MembershipNemesis } from './membership.js';
+import { simulate } from './simulation.js';
 
 const config = (voters: NodeId[], observers: NodeId[] = []): Membership => ({ voters, observers, addresses: {} });
 
@@ -65,4 +67,25 @@ test('the membership nemesis asks for plausible changes only, never removes the 
   assert.deepEqual(nemesis.pick(config([1, 2], [3]), [1, 2, 3], 2, { change: 'remove', node: 2 }), { type: 'remove', peer: 2 });
   const backToBack = new MembershipNemesis(7, raft.defaultTiming, { backToBack: 1 }).actions;
   for (let i = 0; i + 1 < backToBack.length; i += 2) assert.ok(backToBack[i + 1]!.atMs - backToBack[i]!.atMs <= 2, 'each change has a second one right behind it');
+});
+
+test('spares are nodes of the network like any other: the random nemesis crashes and restarts them, and a leader added reaches them', () => {
+  let faulted = 0;
+  let joined = 0;
+  for (let seed = 1; seed <= 20; seed++) {
+    const result = simulate({ algorithm: algorithms.raft, nodes: 3, spares: 2, seed, scenario: 'random', membership: {}, timeline: true });
+    assert.deepEqual(result.spares, [4, 5]);
+    assert.deepEqual(result.violations, [], `seed ${seed}`);
+    if (result.timeline!.some((e) => (e.kind === 'crash' || e.kind === 'restart' || e.kind === 'pause') && e.node >= 4)) faulted++;
+    const { configuration } = result.membership!;
+    // A spare the committed configuration names has heard from the leader: it names one.
+    for (const spare of [4, 5]) {
+      if (![...configuration.voters, ...configuration.observers].includes(spare)) continue;
+      joined++;
+      const final = result.final.find((f) => f.node === spare)!;
+      if (final.up) assert.notEqual(final.leader, null, `seed ${seed}: spare ${spare} joined but names no leader`);
+    }
+  }
+  assert.ok(faulted >= 5, `spares were faulted in ${faulted} of 20 runs`);
+  assert.ok(joined >= 10, `spares joined ${joined} times in 20 runs`);
 });
