@@ -8,6 +8,10 @@
  *                                                     (src/testing/mutants.ts): in how many runs it is
  *                                                     caught, and by which checker (docs/invariants.md)
  *   --algorithm raft|zab|bully                        only one algorithm
+ *   --membership                                      the membership nemesis and 0-3 spare nodes in every run of
+ *                                                     the algorithms with membership change (Raft; the others
+ *                                                     are skipped): configuration-safety and every checker
+ *                                                     follow the configuration (docs/invariants.md)
  *   --from SEED                                       random seeds SEED..SEED+N-1 (a shard; targeted runs only with 1)
  *   --workload kv[:RATE]                              key-value clients in every run (src/sim/workload.ts): the
  *                                                     consensus checkers judge Raft and ZAB; every algorithm's
@@ -20,7 +24,7 @@
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { algorithmNames, algorithms } from '../core/algorithms.js';
-import { replicationProofRuns, sweep, sweepRuns, type SweepReport } from '../sim/sweep.js';
+import { mutantSweepOptions, replicationProofRuns, sweep, sweepRuns, type SweepReport } from '../sim/sweep.js';
 import { bullyAsConsensus, mutants, replicationMutants, withMutant } from '../testing/mutants.js';
 import { DEFAULT_KV_RATE, parseWorkload } from '../sim/workload.js';
 
@@ -32,12 +36,12 @@ function fail(message: string): never {
 function main(): void {
   let values;
   try {
-    ({ values } = parseArgs({ options: { runs: { type: 'string' }, from: { type: 'string' }, mutants: { type: 'boolean' }, algorithm: { type: 'string' }, workload: { type: 'string' }, help: { type: 'boolean' } } }));
+    ({ values } = parseArgs({ options: { runs: { type: 'string' }, from: { type: 'string' }, mutants: { type: 'boolean' }, algorithm: { type: 'string' }, workload: { type: 'string' }, membership: { type: 'boolean' }, help: { type: 'boolean' } } }));
   } catch (error) {
     fail((error as Error).message);
   }
   if (values.help) {
-    process.stdout.write('usage: node dist/bench/sweep.js [--runs N] [--from SEED] [--mutants] [--algorithm raft|zab|bully] [--workload kv[:RATE]]\n');
+    process.stdout.write('usage: node dist/bench/sweep.js [--runs N] [--from SEED] [--mutants] [--algorithm raft|zab|bully] [--workload kv[:RATE]] [--membership]\n');
     return;
   }
   const runs = Number(values.runs ?? (values.mutants ? 500 : 1000));
@@ -59,7 +63,7 @@ function main(): void {
       if (only !== undefined && mutant.algorithm.name !== only) continue;
       const start = performance.now();
       // A mutant that shows only when clients write is swept with the key-value workload.
-      const report = withMutant(mutant, () => sweep(mutant.algorithm, runs, mutant.workload === 'kv' ? { workload: workload ?? { rate: DEFAULT_KV_RATE } } : {}));
+      const report = withMutant(mutant, () => sweep(mutant.algorithm, runs, mutantSweepOptions(mutant, workload)));
       const seconds = ((performance.now() - start) / 1000).toFixed(1);
       process.stdout.write(`${mutant.name} | ${report.failed} of ${report.runs} | ${describe(report)} (${seconds} s)\n`);
       if (report.failed === 0) problems++;
@@ -76,8 +80,9 @@ function main(): void {
   } else {
     for (const name of algorithmNames) {
       if (only !== undefined && name !== only) continue;
+      if (values.membership && !algorithms[name].membershipChange) continue;
       const start = performance.now();
-      const report = sweep(algorithms[name], runs, { firstSeed, targeted: firstSeed === 1, ...(workload ? { workload } : {}) });
+      const report = sweep(algorithms[name], runs, { firstSeed, targeted: firstSeed === 1, ...(workload ? { workload } : {}), ...(values.membership ? { membership: {} } : {}) });
       const seconds = (performance.now() - start) / 1000;
       process.stdout.write(`${name}: ${report.runs} runs, ${report.failed} with a violation, ${seconds.toFixed(1)} s (${(report.runs / seconds).toFixed(0)} runs/s)\n`);
       process.stdout.write(`  lease overlap: ${report.leaseOverlapMs.toFixed(3)} ms in ${report.leaseOverlapRuns} runs\n`);
@@ -86,6 +91,10 @@ function main(): void {
       if (report.kv) {
         const kv = report.kv;
         process.stdout.write(`  kv: ${kv.ops} operations, ${kv.acked} writes acknowledged, ${kv.lostAcked} lost (in ${kv.lostAckedRuns} runs), ${kv.notLinearizable} runs not linearizable (${kv.undecided} undecided), ${kv.staleReads} stale reads, ${kv.unavailableMs.toFixed(1)} ms without a writable leader\n`);
+      }
+      if (report.membership) {
+        const m = report.membership;
+        process.stdout.write(`  membership: ${m.requested} changes asked, ${m.accepted} accepted, ${m.committed} committed, ${m.refused} refused; ${m.changedRuns} runs ended in another configuration\n`);
       }
       if (report.firstFailure) {
         const { options, result } = report.firstFailure;

@@ -43,11 +43,21 @@ export const simSpec: CommandSpec = {
       value: 'kv[:RATE]',
       description: `key-value clients write and read through the faults (RATE operations/s, default ${DEFAULT_KV_RATE}); the history is checked for linearizability and summed up (kv in --json)`,
     },
+    spares: {
+      type: 'string',
+      value: 'N',
+      description: 'nodes that start outside the configuration, ids after the voters and observers (default 0); a leader may add them (--membership, or a schedule\'s change-membership); raft only',
+    },
+    membership: {
+      type: 'boolean',
+      description: 'the membership nemesis: at random times the leader is asked to add a node as a learner, promote a learner or remove a member (one server at a time); membership in --json; raft only',
+    },
     json: { type: 'boolean', description: 'print the result as one JSON object' },
   },
   epilog:
     'Exit status: 0 when no invariant was violated, 1 when one was, 2 for bad arguments.\n' +
-    'Example: ballot sim --algorithm raft --nodes 5 --scenario leader-crash --seed 7',
+    'Example: ballot sim --algorithm raft --nodes 5 --scenario leader-crash --seed 7\n' +
+    '         ballot sim --algorithm raft --spares 2 --membership --scenario random --workload kv --seed 3',
 };
 
 export interface SimCommand {
@@ -68,7 +78,11 @@ export function parseSimArgs(argv: readonly string[], readFile: (path: string) =
   const observers = integer(values.observers, 'observers', 0, 0, 100);
   if (observers > 0 && !algorithm.supportsObservers) throw new UsageError(`--observers: ${algorithm.name} has no non-voting members`);
   const seed = integer(values.seed, 'seed', 1, 0, Number.MAX_SAFE_INTEGER);
-  const members = Array.from({ length: nodes + observers }, (_, i) => i + 1);
+  const spares = integer(values.spares, 'spares', 0, 0, 100);
+  if (spares > 0 && !algorithm.membershipChange) throw new UsageError(`--spares: ${algorithm.name} cannot add members while it runs (no membership change)`);
+  const membership = values.membership === true;
+  if (membership && !algorithm.membershipChange) throw new UsageError(`--membership: ${algorithm.name} has no membership change`);
+  const members = Array.from({ length: nodes + observers + spares }, (_, i) => i + 1);
 
   let scenario: ScenarioName = 'cold-start';
   if (values.scenario !== undefined) {
@@ -112,6 +126,8 @@ export function parseSimArgs(argv: readonly string[], readFile: (path: string) =
     history,
     ...(values['deliver-stale'] === true ? { deliverStale: true } : {}),
     ...(workload ? { workload } : {}),
+    ...(spares > 0 ? { spares } : {}),
+    ...(membership ? { membership: {} } : {}),
     // ρ bounds the random nemesis's clock rates (every algorithm) and Raft's lease alike.
     ...(values['max-clock-drift'] !== undefined ? { maxClockDrift: raftOptionsAsked.maxClockDrift } : {}),
   };
@@ -182,7 +198,9 @@ const ms = (value: number): string => value.toFixed(1);
 /** The readable report: one line per event in fixed columns, then the measurements. */
 export function formatTimeline(result: SimResult, argv: readonly string[]): string {
   const lines: string[] = [];
-  const members = result.observers.length > 0 ? `${result.nodes.length} voters + ${result.observers.length} observers` : `${result.nodes.length} nodes`;
+  const members =
+    (result.observers.length > 0 ? `${result.nodes.length} voters + ${result.observers.length} observers` : `${result.nodes.length} nodes`) +
+    (result.spares ? ` + ${result.spares.length} spare${result.spares.length === 1 ? '' : 's'}` : '');
   lines.push(`${result.algorithm}${result.variant ? ` (${result.variant})` : ''}, ${members}, seed ${result.seed}, ${result.scenario}, ${result.durationMs} ms of virtual time`);
   lines.push('');
   lines.push(`${'time ms'.padStart(10)}  event`);
@@ -203,6 +221,13 @@ export function formatTimeline(result: SimResult, argv: readonly string[]): stri
     const { kv } = result;
     const linearizable = kv.linearizable === null ? 'not decided (the check ran out of steps)' : kv.linearizable ? 'yes' : 'NO';
     lines.push(`key-value workload: ${kv.ops} operations, ${kv.acked} writes acknowledged, ${kv.lostAcked} of them lost, ${kv.staleReads} stale reads, ${ms(kv.unavailableMs)} ms without a writable leader; linearizable: ${linearizable}`);
+  }
+  if (result.membership) {
+    const m = result.membership;
+    const reasons = Object.entries(m.refusedBy).map(([reason, count]) => `${reason} ${count}`).join(', ');
+    const { configuration } = m;
+    lines.push(`membership: ${m.requested} changes asked, ${m.accepted} accepted, ${m.committed} committed, ${m.refused} refused${reasons ? ` (${reasons})` : ''}`);
+    lines.push(`  configuration at the end (index ${configuration.index}): voters ${configuration.voters.join(',') || '-'}, learners ${configuration.observers.join(',') || '-'}`);
   }
   lines.push('final:');
   lines.push(`  ${'node'.padEnd(6)}${'up'.padEnd(5)}${'role'.padEnd(13)}${'leader'.padEnd(8)}term`);

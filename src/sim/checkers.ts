@@ -14,6 +14,7 @@ import { AfterFaults } from './checkers/quiet.js';
 import { LeaderCompleteness, OneVotePerTerm, VoteDurability } from './checkers/raft.js';
 import { ZabEpochPromise, ZabHistory } from './checkers/zab.js';
 import { ZabSyncLimit } from './checkers/zab-sync-limit.js';
+import { ConfigurationSafety } from './checkers/configuration.js';
 import { roundMs, type Engine } from './engine.js';
 import { NO_VIOLATIONS, startsReign, type Checker, type SimEvent, type SimEventType } from './events.js';
 import { LeaseSafety } from './checkers/lease-safety.js';
@@ -114,21 +115,35 @@ export class Convergence extends AfterFaults {
     const { algorithm, network, now } = engine;
     const boundMs = convergenceBoundMs(engine.timing);
     if (network.faulty || !this.quietFor(boundMs)) return NO_VIOLATIONS;
-    const liveVoters = engine.nodes.filter((n) => n.up && engine.voters.includes(n.id)).map((n) => n.id);
-    if (!algorithm.canElect(liveVoters.length, engine.voters.length)) return NO_VIOLATIONS;
+    const liveVoters = (voters: readonly NodeId[]) => engine.nodes.filter((n) => n.up && voters.includes(n.id)).map((n) => n.id);
+    // The voters of the configuration in force: the newest committed one, and, while a change is still
+    // uncommitted, also the newest any live node uses (a leader needs a majority of it to commit).
+    const configurations = engine.dynamic ? [engine.configurations.committed.membership.voters, newestVoters(engine)] : [engine.voters];
+    if (configurations.some((voters) => !algorithm.canElect(liveVoters(voters).length, voters.length))) return NO_VIOLATIONS;
     const agreement = engine.agreement();
-    const live = engine.nodes.filter((n) => n.up);
+    // Nodes outside the committed configuration (spares not added, members removed) have no say.
+    const live = engine.nodes.filter((n) => n.up && engine.isMember(n));
     if (!agreement || live.some((n) => n.status.leader !== agreement.leader)) {
       const views = live.map((n) => `${n.id}:${n.status.role}/${n.status.leader ?? '-'}`).join(' ');
       return [`no single leader ${roundMs(now - this.lastDisturbanceMs)} ms after the last fault (${views})`];
     }
-    const expected = algorithm.expectedLeader?.(liveVoters);
+    const expected = algorithm.expectedLeader?.(liveVoters(engine.voters));
     if (expected !== undefined && agreement.leader !== expected) return [`leader is ${agreement.leader}, expected ${expected}`];
     const lateMs = this.agreedAtMs - this.lastDisturbanceMs;
     const since = this.sawFault ? 'the last fault' : 'the start';
     if (lateMs > boundMs) return [`agreed on leader ${agreement.leader} only ${roundMs(lateMs)} ms after ${since} (bound ${boundMs} ms)`];
     return NO_VIOLATIONS;
   }
+}
+
+/** The voters of the newest configuration a live node uses (the committed one when none is newer). */
+function newestVoters(engine: Engine): readonly NodeId[] {
+  let newest = engine.configurations.committed;
+  for (const node of engine.nodes) {
+    const latest = node.up ? engine.configurations.latest(node.id) : null;
+    if (latest !== null && latest.index > newest.index) newest = latest;
+  }
+  return newest.membership.voters;
 }
 
 /**
@@ -185,5 +200,7 @@ export function defaultCheckers(engine: Engine): Checker[] {
     new LeaseSafety(engine),
     ...algorithmCheckers(engine),
     ...replicationCheckers(engine),
+    // Only where the configuration may change (src/sim/membership.ts): the rules of changing it.
+    ...(engine.dynamic && engine.algorithm.membershipChange ? [new ConfigurationSafety(engine.configurations)] : []),
   ];
 }

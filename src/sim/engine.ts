@@ -12,6 +12,7 @@ import { EventHeap } from './heap.js';
 import { Network } from './network.js';
 import { Prng } from './prng.js';
 import type { Action } from './schedule.js';
+import { Configurations } from './membership.js';
 import type { InFlight, SimOptions } from './types.js';
 
 /** Times in results and the timeline are rounded to the microsecond. */
@@ -45,7 +46,7 @@ type PendingInput =
   | { readonly kind: 'local'; readonly input: LocalInput };
 
 /** The inputs a host hands its node on its own behalf rather than from the network. */
-export type LocalInput = Extract<Input, { type: 'transfer-leadership' | 'propose' | 'read' | 'compact' }>;
+export type LocalInput = Extract<Input, { type: 'transfer-leadership' | 'propose' | 'read' | 'compact' | 'change-membership' }>;
 
 /** A member of the simulated cluster, up or down. */
 export interface SimNode {
@@ -131,6 +132,17 @@ export class Engine {
   readonly timing: Timing;
   readonly voters: NodeId[];
   readonly observers: NodeId[];
+  /** Nodes that start outside the configuration (SimOptions.spares): ids after the observers. */
+  readonly spares: NodeId[];
+  /**
+   * Whether the configuration may change in this run (spares, the membership nemesis, or a schedule
+   * that asks for a change): then `configurations` follows what the nodes report, and the agreement
+   * counts only the members of the committed configuration. Otherwise the fixed voters and observers
+   * are the members throughout, as in every run before membership change.
+   */
+  readonly dynamic: boolean;
+  /** What every node says its configuration is, and the newest one committed (only when `dynamic`). */
+  readonly configurations: Configurations;
   readonly nodes: SimNode[];
   /** Node by id (ids are small positive integers: an array, read once per message). */
   private readonly byId: (SimNode | undefined)[] = [];
@@ -163,7 +175,10 @@ export class Engine {
     this.timing = { ...options.algorithm.defaultTiming, ...options.timing };
     this.voters = Array.from({ length: options.nodes }, (_, i) => i + 1);
     this.observers = Array.from({ length: options.observers ?? 0 }, (_, i) => options.nodes + i + 1);
-    const members = [...this.voters, ...this.observers];
+    this.spares = Array.from({ length: options.spares ?? 0 }, (_, i) => this.voters.length + this.observers.length + i + 1);
+    this.dynamic = this.spares.length > 0 || options.membership !== undefined || (options.schedule ?? []).some((action) => action.do === 'change-membership');
+    this.configurations = new Configurations({ voters: this.voters, observers: this.observers, addresses: {} });
+    const members = [...this.voters, ...this.observers, ...this.spares];
     this.network = new Network(members, options.latency ?? { minMs: 1, maxMs: 5 }, new Prng(options.seed, 'network'));
     this.network.loss = options.loss ?? 0;
     this.network.duplicate = options.duplicate ?? 0;
@@ -174,7 +189,9 @@ export class Engine {
     this.droppedEvent = { type: 'dropped', from: 0, to: 0, message: none, reason: 'crashed' };
 
     this.nodes = members.map((id) => {
-      const config: NodeConfig = { id, voters: this.voters, observers: this.observers, timing: this.timing };
+      // A spare starts outside the configuration: it knows no member and waits to be contacted.
+      const spare = this.spares.includes(id);
+      const config: NodeConfig = { id, voters: spare ? [] : this.voters, observers: spare ? [] : this.observers, timing: this.timing };
       const node: SimNode = {
         id,
         config,
@@ -320,6 +337,7 @@ export class Engine {
     // A killed process is no longer stopped, and what waited for it is lost with it.
     node.pausedUntil = -Infinity;
     node.pending = [];
+    if (this.dynamic) this.configurations.crashed(node.id);
     this.hooks.publish({ type: 'crash', node: node.id, wasLeader });
     // A dead process's sockets close at once: each live peer it was connected to reads the close one
     // network delay later (ZooKeeper's followers act on it; Raft and Bully may too).
@@ -459,6 +477,10 @@ export class Engine {
   /** An event of `node`'s driver (SimHost.publish). */
   onDriverEvent(node: SimNode, event: DriverEvent): void {
     if (event.type === 'status') this.observe(node, event.status);
+    else if (this.dynamic && event.type === 'core') {
+      const core = event.event;
+      if (core.type === 'membership-changed' || core.type === 'committed' || core.type === 'snapshot-installed') this.configurations.observe(node.id, core);
+    }
     if (!this.publishing.driver) return;
     const wrapped = this.driverEvent;
     wrapped.node = node.id;
@@ -507,11 +529,22 @@ export class Engine {
 
   // ---- views of the cluster -----------------------------------------------------------------------
 
-  /** The largest partition group counted in live nodes (ties: the one with the smallest id). */
+  /**
+   * Whether `node` is a member of the cluster as the agreement counts it: with a fixed configuration
+   * every node is; when it may change, the members of the newest committed configuration (a spare not
+   * yet added, or a node removed, has no say and need not name the leader).
+   */
+  isMember(node: SimNode): boolean {
+    if (!this.dynamic) return true;
+    const committed = this.configurations.committed.membership;
+    return committed.voters.includes(node.id) || committed.observers.includes(node.id);
+  }
+
+  /** The largest partition group counted in live members (ties: the one with the smallest id). */
   largestGroup(): SimNode[] {
     let best: SimNode[] = [];
     for (const component of this.network.components()) {
-      const live = component.map((id) => this.byId[id]!).filter((n) => n.up);
+      const live = component.map((id) => this.byId[id]!).filter((n) => n.up && this.isMember(n));
       if (live.length > best.length) best = live;
     }
     return best;

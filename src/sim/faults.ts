@@ -6,8 +6,9 @@
 import type { NodeId, Timing } from '../core/types.js';
 import type { Engine, SimNode } from './engine.js';
 import type { SimEvent } from './events.js';
+import type { MembershipChanges, MembershipNemesis } from './membership.js';
 import { Nemesis, scenarioActions, scenarioPhaseMs, type ScenarioName } from './scenarios.js';
-import type { Action, NodeRef } from './schedule.js';
+import type { Action, MembershipChangeKind, NodeRef } from './schedule.js';
 
 type ResolvedAction =
   | { readonly do: 'crash' | 'isolate'; readonly node: NodeId }
@@ -16,7 +17,8 @@ type ResolvedAction =
   | { readonly do: 'cut'; readonly from: NodeId; readonly to: NodeId }
   | { readonly do: 'disconnect'; readonly node: NodeId | 'all'; readonly peer: NodeId }
   | { readonly do: 'partition'; readonly groups: readonly (readonly NodeId[])[] }
-  | Exclude<Action, { do: 'crash' | 'isolate' | 'cut' | 'partition' | 'pause' | 'drift' | 'disconnect' }>;
+  | { readonly do: 'change-membership'; readonly change?: MembershipChangeKind; readonly node?: NodeId }
+  | Exclude<Action, { do: 'crash' | 'isolate' | 'cut' | 'partition' | 'pause' | 'drift' | 'disconnect' | 'change-membership' }>;
 
 export interface FaultPlan {
   readonly seed: number;
@@ -27,10 +29,16 @@ export interface FaultPlan {
   readonly maxClockDrift?: number;
   /** SimOptions.closedConnections: false draws no spurious resets. */
   readonly closedConnections?: boolean;
+  /**
+   * Membership change (src/sim/membership.ts): the nemesis that picks each change (and, when it is on,
+   * queues its own requests) and the counter of requests; null where the configuration cannot change.
+   */
+  readonly membership?: { readonly nemesis: MembershipNemesis; readonly changes: MembershipChanges } | null;
 }
 
 export class Faults {
   private readonly nemesis: Nemesis | null;
+  private readonly membership: FaultPlan['membership'];
 
   /**
    * Queues the plan's actions on the engine. `currentLeader` names the node a "leader" reference
@@ -45,6 +53,8 @@ export class Faults {
     const timing: Timing = engine.timing;
     const actions = plan.schedule ?? scenarioActions(plan.scenario, engine.voters, timing, scenarioPhaseMs(plan.seed, timing));
     for (const action of actions) engine.pushAction(action, false);
+    this.membership = plan.membership ?? null;
+    for (const action of this.membership?.nemesis.actions ?? []) engine.pushAction(action, false);
     const members = engine.nodes.map((n) => n.id);
     this.nemesis = !plan.schedule && plan.scenario === 'random' ? new Nemesis(plan.seed, members, timing, engine.network.latency, plan.maxClockDrift, plan.closedConnections ?? true) : null;
     if (this.nemesis) {
@@ -113,6 +123,9 @@ export class Faults {
         engine.local(engine.node(leader)!, { type: 'transfer-leadership', to: resolved.to ?? null });
         return;
       }
+      case 'change-membership':
+        this.changeMembership(action, resolved);
+        return;
       case 'partition':
         network.partition(resolved.groups);
         this.publish({ type: 'network', change: { kind: 'partition', groups: network.components() } });
@@ -158,6 +171,26 @@ export class Faults {
     }
   }
 
+  /**
+   * Asks the current leader for a membership change: the one the action names, or one the membership
+   * nemesis picks from the configuration the leader uses now. Nothing to ask of no leader (skipped), nor
+   * when no change fits (a single voter and nobody else).
+   */
+  private changeMembership(action: Action, resolved: Extract<ResolvedAction, { do: 'change-membership' }>): void {
+    const { engine } = this;
+    const leader = this.currentLeader();
+    if (leader === null || !this.membership) {
+      this.publish({ type: 'skipped', action });
+      return;
+    }
+    const { nemesis, changes } = this.membership;
+    const config = engine.configurations.latest(leader)?.membership ?? engine.configurations.committed.membership;
+    const asked = { ...(resolved.change ? { change: resolved.change } : {}), ...(resolved.node !== undefined ? { node: resolved.node } : {}) };
+    const change = nemesis.pick(config, engine.nodes.map((n) => n.id), engine.voters.length, asked);
+    if (change === null) return;
+    engine.local(engine.node(leader)!, { type: 'change-membership', id: changes.request(), change });
+  }
+
   /** Replaces "leader" references by the current leader's id; null when there is none to name. */
   private resolve(action: Action): ResolvedAction | null {
     const leader = this.currentLeader();
@@ -194,6 +227,11 @@ export class Faults {
           groups.push(ids as NodeId[]);
         }
         return { do: 'partition', groups };
+      }
+      case 'change-membership': {
+        if (action.node === undefined) return { do: 'change-membership', ...(action.change ? { change: action.change } : {}) };
+        const node = ref(action.node);
+        return node === null ? null : { do: 'change-membership', ...(action.change ? { change: action.change } : {}), node };
       }
       case 'restart':
       case 'split':

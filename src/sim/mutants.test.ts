@@ -9,13 +9,15 @@ import { algorithms } from '../core/algorithms.js';
 import { bullyStable } from '../core/bully/index.js';
 import type { AnyAlgorithm } from '../core/types.js';
 import { bullyAsConsensus, mutants, replicationMutants, withMutant } from '../testing/mutants.js';
-import { replicationProofRuns, sweep, sweepRuns } from './sweep.js';
+import { mutantSweepOptions, replicationProofRuns, sweep, sweepRuns } from './sweep.js';
 import { DEFAULT_KV_RATE } from './workload.js';
 
 const SEEDS = 150;
 /** Runs of the sweep with key-value clients (no targeted runs), each a few times dearer than an election run. */
 const KV_SEEDS = 100;
 const kv = { rate: DEFAULT_KV_RATE };
+/** Runs of the sweep with the membership nemesis and spare nodes (the targeted schedules too). */
+const MEMBERSHIP_SEEDS = 150;
 
 const correct: [string, AnyAlgorithm][] = [...Object.entries(algorithms), ['bully --bully-mode stable', bullyStable as unknown as AnyAlgorithm]];
 
@@ -24,6 +26,15 @@ for (const [name, algorithm] of correct) {
     const report = sweep(algorithm, SEEDS);
     const first = report.firstFailure;
     assert.equal(report.failed, 0, first ? `seed ${first.options.seed} (${first.options.scheduleName ?? first.options.scenario}, ${first.options.nodes} nodes): ${JSON.stringify(first.result.violations[0])}` : '');
+  });
+}
+
+for (const [name, algorithm] of correct.filter(([, algorithm]) => algorithm.membershipChange)) {
+  test(`the correct ${name} core passes ${MEMBERSHIP_SEEDS} random-nemesis runs with membership changes and spares (and the targeted schedules) with no violation`, () => {
+    const report = sweep(algorithm, MEMBERSHIP_SEEDS, { membership: {} });
+    const first = report.firstFailure;
+    assert.equal(report.failed, 0, first ? `seed ${first.options.seed} (${first.options.nodes} nodes, ${first.options.spares ?? 0} spares): ${JSON.stringify(first.result.violations[0])}` : '');
+    assert.ok(report.membership!.committed > MEMBERSHIP_SEEDS, `the configuration changed (${JSON.stringify(report.membership)})`);
   });
 }
 
@@ -42,6 +53,17 @@ for (const mutant of mutants.filter((m) => m.workload === 'kv')) {
       sweep(mutant.algorithm, KV_SEEDS, { targeted: false, workload: kv, stopWhen: (result) => result.violations.some((v) => v.invariant === mutant.caughtBy) }),
     );
     assert.ok((report.caughtBy.get(mutant.caughtBy) ?? 0) > 0, `not caught by ${mutant.caughtBy} in ${report.runs} runs with clients (caught by: ${[...report.caughtBy.keys()].join(', ') || 'nothing'})`);
+  });
+}
+
+for (const mutant of mutants) {
+  const caughtBy = mutant.membershipSweep?.caughtBy;
+  if (caughtBy === undefined) continue;
+  test(`mutant ${mutant.name} (${mutant.rule}) is caught by ${caughtBy} in the sweep with membership changes`, () => {
+    const report = withMutant(mutant, () =>
+      sweep(mutant.algorithm, MEMBERSHIP_SEEDS, { ...mutantSweepOptions(mutant), stopWhen: (result) => result.violations.some((v) => v.invariant === caughtBy) }),
+    );
+    assert.ok((report.caughtBy.get(caughtBy) ?? 0) > 0, `not caught by ${caughtBy} in ${report.runs} runs with membership changes (caught by: ${[...report.caughtBy.keys()].join(', ') || 'nothing'})`);
   });
 }
 

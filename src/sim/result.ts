@@ -1,7 +1,7 @@
 /** The `ballot sim` result (the `--json` object, CONTRACT.md) of a run, from its parts. */
 import { roundMs, type Engine } from './engine.js';
 import { countsSince, type ElectionMetrics } from './metrics.js';
-import type { KvSummary, SimOptions, SimResult, TimelineEntry, Violation } from './types.js';
+import type { KvSummary, MembershipSummary, SimOptions, SimResult, TimelineEntry, Violation } from './types.js';
 
 /** TextEncoder rather than Buffer: the simulator also runs in the browser. */
 const utf8 = new TextEncoder();
@@ -14,6 +14,7 @@ export function simResult(
   violations: Violation[],
   timeline: TimelineEntry[] | undefined,
   kv?: KvSummary,
+  membership?: MembershipSummary,
 ): SimResult {
   const { algorithm } = engine;
   // Key order is the output's: `ballot sim --json` is compared byte for byte (src/cli/sim-golden.test.ts).
@@ -22,6 +23,7 @@ export function simResult(
     ...(algorithm.variant !== undefined ? { variant: algorithm.variant } : {}),
     nodes: engine.voters,
     observers: engine.observers,
+    ...(engine.spares.length > 0 ? { spares: engine.spares } : {}),
     seed: options.seed,
     scenario: options.schedule ? (options.scheduleName ?? 'schedule') : (options.scenario ?? 'cold-start'),
     durationMs: roundMs(durationMs),
@@ -40,6 +42,7 @@ export function simResult(
     })),
     violations,
     ...(kv ? { kv } : {}),
+    ...(membership ? { membership } : {}),
     ...(timeline ? { timeline } : {}),
   };
 }

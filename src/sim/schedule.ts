@@ -40,7 +40,18 @@ export type Action =
    * The current leader is asked to hand its leadership to `to` (omitted: a target of its choosing), as
    * `node.transferLeadership(to)` asks a real one (Raft: TimeoutNow; Bully and ZAB ignore it).
    */
-  | { readonly atMs: number; readonly do: 'transfer'; readonly to?: NodeId };
+  | { readonly atMs: number; readonly do: 'transfer'; readonly to?: NodeId }
+  /**
+   * The current leader is asked to change the membership (Input 'change-membership'): add `node` as a
+   * learner, promote the learner `node`, or remove `node`. Omitted `change` or `node`: the membership
+   * nemesis (src/sim/membership.ts) picks a plausible one from the leader's configuration. Only for
+   * algorithms with membership change.
+   */
+  | { readonly atMs: number; readonly do: 'change-membership'; readonly change?: MembershipChangeKind; readonly node?: NodeRef };
+
+/** The three single-server changes (MembershipChange['type'], src/core/types.ts). */
+export type MembershipChangeKind = 'add-learner' | 'promote' | 'remove';
+export const membershipChangeKinds = ['add-learner', 'promote', 'remove'] as const satisfies readonly MembershipChangeKind[];
 
 /** The largest clock rate change a schedule may ask for, either way (`rate` within 1 ± this). */
 export const MAX_SCHEDULE_DRIFT = 0.5;
@@ -66,9 +77,10 @@ const actionSchema = z.discriminatedUnion('do', [
   z.strictObject({ atMs, do: z.literal('drift'), node: nodeRef, rate: z.number().finite().positive() }),
   z.strictObject({ atMs, do: z.literal('disconnect'), node: z.union([nodeRef, z.literal('all')]), peer: nodeRef }),
   z.strictObject({ atMs, do: z.literal('transfer'), to: nodeId.optional() }),
+  z.strictObject({ atMs, do: z.literal('change-membership'), change: z.enum(membershipChangeKinds).optional(), node: nodeRef.optional() }),
 ]);
 
-export const actionNames = ['crash', 'restart', 'partition', 'split', 'isolate', 'cut', 'heal', 'loss', 'duplicate', 'latency', 'pause', 'drift', 'disconnect', 'transfer'] as const;
+export const actionNames = ['crash', 'restart', 'partition', 'split', 'isolate', 'cut', 'heal', 'loss', 'duplicate', 'latency', 'pause', 'drift', 'disconnect', 'transfer', 'change-membership'] as const;
 
 export class ScheduleError extends Error {}
 
@@ -138,6 +150,8 @@ function referencedIds(action: Action): NodeId[] {
       return ids([action.node, action.peer]);
     case 'transfer':
       return action.to === undefined ? [] : ids([action.to]);
+    case 'change-membership':
+      return action.node === undefined ? [] : ids([action.node]);
     case 'split':
     case 'heal':
     case 'loss':
@@ -176,5 +190,7 @@ export function describeAction(action: Action): string {
       return `${action.node === 'all' ? 'every node' : action.node} told its connection to ${action.peer} closed`;
     case 'transfer':
       return `the leader asked to hand over to ${action.to ?? 'a node of its choosing'}`;
+    case 'change-membership':
+      return `the leader asked to ${action.change ?? 'change the membership'}${action.node === undefined ? '' : ` ${action.node}`}`;
   }
 }

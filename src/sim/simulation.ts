@@ -13,6 +13,7 @@ import { defaultCheckers, workloadCheckers } from './checkers.js';
 import { Engine, roundMs } from './engine.js';
 import type { Checker, SimEvent, SimEventType, Subscriber } from './events.js';
 import { Faults } from './faults.js';
+import { MembershipChanges, MembershipNemesis } from './membership.js';
 import { ElectionMetrics } from './metrics.js';
 import { simResult } from './result.js';
 import { defaultDurationMs } from './scenarios.js';
@@ -71,6 +72,8 @@ class Simulation implements SimRun {
   private readonly checkers: CheckerSubscriber[];
   /** The key-value clients and the nodes' stores (`options.workload`), or null. */
   private readonly workload: Workload | null;
+  /** The membership changes asked for and answered, where the configuration may change; else null. */
+  private readonly membership: MembershipChanges | null;
   /** Event type → the subscribers that read it, in the order they are called (see the constructor). */
   private readonly routes = new Map<SimEventType, Subscriber[]>();
   private readonly violations: Violation[] = [];
@@ -93,7 +96,12 @@ class Simulation implements SimRun {
     // it; the metrics come last, so what they derive (dual leaders, a lost leader) follows the cause.
     const [termMonotonic, ...otherCheckers] = this.checkers;
     // The workload's hosts come last: they act on what the nodes reported after every checker saw it.
-    const ordered = [termMonotonic!, ...(this.timeline ? [this.timeline] : []), ...otherCheckers, this.metrics, ...(this.workload ? [this.workload] : [])];
+    // Where the configuration may change (an algorithm without membership change answers a schedule's
+    // change with 'unsupported', counted like any refusal).
+    this.membership = engine.dynamic ? new MembershipChanges(engine.configurations) : null;
+    const ordered = [
+      termMonotonic!, ...(this.timeline ? [this.timeline] : []), ...otherCheckers, this.metrics, ...(this.workload ? [this.workload] : []), ...(this.membership ? [this.membership] : []),
+    ];
     for (const subscriber of ordered) {
       for (const type of subscriber.wants) {
         const route = this.routes.get(type);
@@ -105,7 +113,8 @@ class Simulation implements SimRun {
       engine,
       { seed: options.seed, scenario: options.scenario ?? 'cold-start', ...(options.schedule ? { schedule: options.schedule } : {}),
         ...(options.maxClockDrift !== undefined ? { maxClockDrift: options.maxClockDrift } : {}),
-        ...(options.closedConnections !== undefined ? { closedConnections: options.closedConnections } : {}) },
+        ...(options.closedConnections !== undefined ? { closedConnections: options.closedConnections } : {}),
+        membership: this.membership ? { nemesis: new MembershipNemesis(options.seed, engine.timing, options.membership ?? null), changes: this.membership } : null },
       () => this.currentLeader(),
       (event) => this.publish(event),
     );
@@ -182,7 +191,7 @@ class Simulation implements SimRun {
       const details = checker.finish?.();
       if (details && details.length > 0) this.report(checker.name, details);
     }
-    return simResult(this.options, this.durationMs, this.engine, this.metrics, this.violations, this.timeline?.entries, kv);
+    return simResult(this.options, this.durationMs, this.engine, this.metrics, this.violations, this.timeline?.entries, kv, this.membership?.summary());
   }
 
   // ---- the stream ---------------------------------------------------------------------------------

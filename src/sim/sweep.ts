@@ -10,7 +10,8 @@ import type { AnyAlgorithm, NodeId } from '../core/types.js';
 import { Prng } from './prng.js';
 import type { Action } from './schedule.js';
 import { simulate, type SimOptions, type SimResult } from './simulation.js';
-import type { WorkloadOptions } from './workload.js';
+import type { MembershipOptions } from './types.js';
+import { DEFAULT_KV_RATE, type WorkloadOptions } from './workload.js';
 
 /**
  * Histories of several terms that Raft can reach: every node holds a prefix of one log (runs of terms
@@ -42,16 +43,25 @@ function prefix(runs: readonly HistoryRun[], length: number): HistoryRun[] {
   return out;
 }
 
-/** One run of the sweep: seed → options (3 to 9 voters; histories for half the seeds; clients with a workload). */
-export function sweepOptions(algorithm: AnyAlgorithm, seed: number, workload?: WorkloadOptions): SimOptions {
+/**
+ * One run of the sweep: seed → options (3 to 9 voters; histories for half the seeds; clients with a
+ * workload; with membership change, 0 to 3 spares and the membership nemesis).
+ */
+export function sweepOptions(algorithm: AnyAlgorithm, seed: number, workload?: WorkloadOptions, membership?: MembershipOptions): SimOptions {
   const nodes = 3 + (seed % 7);
   const drawn = algorithm.name === 'bully' ? undefined : sweepHistories(seed, nodes);
-  const history = drawn && workload ? reachable(drawn, nodes) : drawn;
-  return { algorithm, nodes, seed, scenario: 'random', ...(history ? { history } : {}), ...(workload ? { workload } : {}) };
+  // Configuration entries, like client commands, tell one entry from another: the histories must be reachable.
+  const history = drawn && (workload || membership) ? reachable(drawn, nodes) : drawn;
+  const spares = membership ? Math.floor(seed / 7) % 4 : 0;
+  return {
+    algorithm, nodes, seed, scenario: 'random', ...(history ? { history } : {}), ...(workload ? { workload } : {}),
+    ...(membership ? { membership, ...(spares > 0 ? { spares } : {}) } : {}),
+  };
 }
 
 /**
- * Histories a cluster can have reached, for runs whose clients write: the entries of the last term
+ * Histories a cluster can have reached, for runs whose clients write (or whose configuration changes:
+ * a configuration entry differs from a history's no-op as a command does): the entries of the last term
  * were written by a leader that a majority had voted for, so a majority knows that term (Raft §5.2:
  * currentTerm only grows; a node's term here is its history's last). The drawn prefixes need not say
  * so: a node that only holds term 1 could then lead term 2 again and write a second, different entry
@@ -125,6 +135,18 @@ export interface SweepReport {
   readonly firstFailure: { readonly options: SimOptions; readonly result: SimResult } | null;
   /** With a workload: what the clients saw, summed over the runs (null without one). */
   readonly kv: KvSweep | null;
+  /** With membership change: the changes asked for and answered, summed over the runs (null without). */
+  readonly membership: MembershipSweep | null;
+}
+
+/** The membership nemesis's changes over a sweep (each run's `membership`, docs/invariants.md). */
+export interface MembershipSweep {
+  readonly requested: number;
+  readonly accepted: number;
+  readonly committed: number;
+  readonly refused: number;
+  /** Runs whose final committed configuration differs from the one they started with. */
+  readonly changedRuns: number;
 }
 
 /** The key-value workload's measurements over a sweep (each run's `kv`, docs/invariants.md). */
@@ -153,11 +175,12 @@ export function sweep(
     stopWhen,
     firstSeed = 1,
     workload,
-  }: { targeted?: boolean; stopWhen?: (result: SimResult) => boolean; firstSeed?: number; workload?: WorkloadOptions } = {},
+    membership,
+  }: { targeted?: boolean; stopWhen?: (result: SimResult) => boolean; firstSeed?: number; workload?: WorkloadOptions; membership?: MembershipOptions } = {},
 ): SweepReport {
   const all: SimOptions[] = [];
-  for (let seed = firstSeed; seed < firstSeed + seeds; seed++) all.push(sweepOptions(algorithm, seed, workload));
-  if (targeted) all.push(...targetedRuns(algorithm).map((options) => (workload ? { ...options, workload } : options)));
+  for (let seed = firstSeed; seed < firstSeed + seeds; seed++) all.push(sweepOptions(algorithm, seed, workload, membership));
+  if (targeted) all.push(...targetedRuns(algorithm).map((options) => ({ ...options, ...(workload ? { workload } : {}), ...(membership ? { membership } : {}) })));
   return sweepRuns(all, { ...(stopWhen ? { stopWhen } : {}), withKv: workload !== undefined });
 }
 
@@ -178,6 +201,22 @@ export function replicationProofRuns(algorithm: AnyAlgorithm, seeds: number, wor
   return runs;
 }
 
+/**
+ * The sweep a mutant of the catalog (src/testing/mutants.ts) needs: with key-value clients when its
+ * broken rule shows only when they write (`workload: 'kv'`, default rate unless `workload` is given),
+ * with the membership nemesis when it breaks a rule of changing the configuration (`membershipSweep`:
+ * back-to-back changes in some runs, what a leader that forgets "one at a time" gets wrong).
+ */
+export function mutantSweepOptions(
+  mutant: { readonly workload?: 'kv'; readonly membershipSweep?: { readonly caughtBy: string } },
+  workload?: WorkloadOptions,
+): { workload?: WorkloadOptions; membership?: MembershipOptions } {
+  return {
+    ...(mutant.workload === 'kv' ? { workload: workload ?? { rate: DEFAULT_KV_RATE } } : {}),
+    ...(mutant.membershipSweep ? { membership: {} } : {}),
+  };
+}
+
 /** Runs each of `all` and counts what broke (see `sweep`). */
 export function sweepRuns(all: readonly SimOptions[], { stopWhen, withKv = false }: { stopWhen?: (result: SimResult) => boolean; withKv?: boolean } = {}): SweepReport {
   const caughtBy = new Map<string, number>();
@@ -189,6 +228,7 @@ export function sweepRuns(all: readonly SimOptions[], { stopWhen, withKv = false
   let leaseOverlapRuns = 0;
   let dualLeaderMs = 0;
   let dualLeaderRuns = 0;
+  let membership: { requested: number; accepted: number; committed: number; refused: number; changedRuns: number } | null = null;
   for (const options of all) {
     const result = simulate(options);
     runs++;
@@ -210,11 +250,19 @@ export function sweepRuns(all: readonly SimOptions[], { stopWhen, withKv = false
       kv.staleReads += result.kv.staleReads;
       kv.unavailableMs += result.kv.unavailableMs;
     }
+    if (result.membership) {
+      membership ??= { requested: 0, accepted: 0, committed: 0, refused: 0, changedRuns: 0 };
+      membership.requested += result.membership.requested;
+      membership.accepted += result.membership.accepted;
+      membership.committed += result.membership.committed;
+      membership.refused += result.membership.refused;
+      if (result.membership.configuration.index > 0) membership.changedRuns++;
+    }
     if (result.violations.length === 0) continue;
     failed++;
     firstFailure ??= { options, result };
     for (const invariant of new Set(result.violations.map((v) => v.invariant))) caughtBy.set(invariant, (caughtBy.get(invariant) ?? 0) + 1);
     if (stopWhen?.(result)) break;
   }
-  return { runs, caughtBy, failed, leaseOverlapMs, leaseOverlapRuns, dualLeaderMs, dualLeaderRuns, firstFailure, kv: withKv ? kv : null };
+  return { runs, caughtBy, failed, leaseOverlapMs, leaseOverlapRuns, dualLeaderMs, dualLeaderRuns, firstFailure, kv: withKv ? kv : null, membership };
 }

@@ -50,6 +50,28 @@ export interface SimOptions {
    * is checked at the end and summed up in the result's `kv`. Absent: no client, the run as always.
    */
   readonly workload?: WorkloadOptions;
+  /**
+   * Spare nodes (`--spares N`): members of the simulated network, ids after the voters and observers,
+   * that start outside the configuration (NodeConfig voters [] and observers []): they wait to be
+   * contacted by a leader that added them. They crash, restart and are partitioned like any node.
+   * Only for algorithms with membership change (Algorithm.membershipChange). Default 0.
+   */
+  readonly spares?: number;
+  /**
+   * The membership nemesis (`--membership`, src/sim/membership.ts): at random times it asks the leader
+   * to add a node as a learner, promote a learner or remove a member. Absent: the configuration never
+   * changes (unless a schedule asks), the run as always.
+   */
+  readonly membership?: MembershipOptions;
+}
+
+/** The membership nemesis's knobs (`--membership`); each is drawn per run (seeded) when not given. */
+export interface MembershipOptions {
+  /**
+   * The chance that a change is followed at once (within 2 ms) by another, while the first cannot have
+   * committed yet: what a leader that forgets "one change at a time" gets wrong (Raft thesis §4.1).
+   */
+  readonly backToBack?: number;
 }
 
 export interface LeaderRecord {
@@ -166,6 +188,30 @@ export interface KvSummary {
   readonly unavailableMs: number;
 }
 
+/** A configuration as the result reports it (Membership without the addresses, which the simulator leaves ''). */
+export interface ConfigurationSummary {
+  /** The position of its entry in the log (0: the configuration the cluster started with). */
+  readonly index: number;
+  readonly voters: readonly NodeId[];
+  readonly observers: readonly NodeId[];
+}
+
+/** `--json`'s `membership` (with `--membership`; docs/invariants.md, "Membership change"). */
+export interface MembershipSummary {
+  /** Changes the nemesis (or a schedule) asked a leader for; a change with no leader to ask is not counted. */
+  readonly requested: number;
+  /** Accepted: the leader appended the configuration entry ('proposed'). */
+  readonly accepted: number;
+  /** Accepted changes whose entry committed as proposed. */
+  readonly committed: number;
+  /** Refused ('request-refused'); requested − accepted − refused were lost with a node that crashed. */
+  readonly refused: number;
+  /** Refusals by reason (MembershipRefusal, or 'not-leader' for a refusal without one); reasons never given are left out. */
+  readonly refusedBy: Record<string, number>;
+  /** The newest configuration known to be committed at the end of the run. */
+  readonly configuration: ConfigurationSummary;
+}
+
 /** The `--json` object of `ballot sim` (CONTRACT.md). */
 export interface SimResult {
   readonly algorithm: string;
@@ -173,6 +219,8 @@ export interface SimResult {
   readonly variant?: string;
   readonly nodes: NodeId[];
   readonly observers: NodeId[];
+  /** Extension: present only with `--spares`: the ids of the nodes that started outside the configuration. */
+  readonly spares?: NodeId[];
   readonly seed: number;
   readonly scenario: string;
   readonly durationMs: number;
@@ -186,6 +234,8 @@ export interface SimResult {
   readonly violations: Violation[];
   /** Only with a workload (`--workload kv`): what the clients saw (src/sim/workload.ts, KvSummary). */
   readonly kv?: KvSummary;
+  /** Only with the membership nemesis (`--membership`): the changes asked for and the final configuration. */
+  readonly membership?: MembershipSummary;
   /** Only when `timeline: true` was asked for; not part of the JSON output. */
   readonly timeline?: TimelineEntry[];
 }

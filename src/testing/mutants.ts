@@ -39,6 +39,12 @@ export interface Mutant {
    * the plain election sweep.
    */
   readonly workload?: 'kv';
+  /**
+   * The broken rule is one of changing the configuration: the sweep with the membership nemesis and
+   * spare nodes (src/sim/membership.ts) flags it too, by `caughtBy` there (the rule's own checker, which
+   * sees the broken step itself, where `scenario` stages its consequence). `npm run mutants` sweeps it so.
+   */
+  readonly membershipSweep?: { readonly caughtBy: string };
   /** Breaks the rule; returns what restores the correct core. */
   apply(): () => void;
 }
@@ -160,9 +166,12 @@ export const mutants: readonly Mutant[] = [
     rule: 'Raft thesis §4.1: one membership change at a time — a leader accepts a change only once the previous configuration entry is committed (and an entry of its own term is)',
     algorithm: asAny(raft),
     caughtBy: 'log-agreement',
-    // The sweep changes no membership (the simulator's membership nemesis may join it later): the
-    // thesis's disjoint majorities, staged (src/testing/raft-membership.ts).
+    // The thesis's disjoint majorities, staged (src/testing/raft-membership.ts): the committed entries
+    // that two configurations at once let diverge.
     scenario: () => disjointMajorities().violations,
+    // The random sweep with the membership nemesis asks for changes back to back in some runs: the
+    // second one accepted while the first is uncommitted is configuration-safety's first rule.
+    membershipSweep: { caughtBy: 'configuration-safety' },
     // The leader never finds a change pending: a second change starts while the first is uncommitted.
     apply: () => patch(RaftNode.prototype, 'changePending', () => function () {
       return false;
