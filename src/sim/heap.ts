@@ -1,10 +1,6 @@
 /**
  * A binary min-heap of simulator events ordered by (time, sequence). The sequence number breaks ties
  * in insertion order, which keeps runs deterministic when two events fall on the same instant.
- *
- * The keys are kept beside the items, position for position, in two plain number arrays: the sift
- * loops compare only those. (The engine queues events of five shapes; reading `time` and `seq` off
- * them in every comparison was polymorphic, and the heap was the simulator's busiest code.)
  */
 export interface Timed {
   readonly time: number;
@@ -13,33 +9,22 @@ export interface Timed {
 
 export class EventHeap<E extends Timed> {
   private readonly items: E[] = [];
-  private readonly times: number[] = [];
-  private readonly seqs: number[] = [];
 
   get size(): number {
     return this.items.length;
   }
 
   push(item: E): void {
-    const { items, times, seqs } = this;
-    const time = item.time;
-    const seq = item.seq;
-    let i = items.length;
+    const items = this.items;
     items.push(item);
-    times.push(time);
-    seqs.push(seq);
+    let i = items.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      const parentTime = times[parent]!;
-      if (!(time < parentTime || (time === parentTime && seq < seqs[parent]!))) break;
+      if (!before(item, items[parent]!)) break;
       items[i] = items[parent]!;
-      times[i] = parentTime;
-      seqs[i] = seqs[parent]!;
       i = parent;
     }
     items[i] = item;
-    times[i] = time;
-    seqs[i] = seq;
   }
 
   /** Every queued item, in no particular order (for inspection: the stepping API's snapshot). */
@@ -52,11 +37,9 @@ export class EventHeap<E extends Timed> {
   }
 
   pop(): E | undefined {
-    const { items, times, seqs } = this;
+    const items = this.items;
     const top = items[0];
     const last = items.pop();
-    const lastTime = times.pop()!;
-    const lastSeq = seqs.pop()!;
     if (top === undefined || last === undefined || items.length === 0) return top;
     const n = items.length;
     let i = 0;
@@ -64,18 +47,16 @@ export class EventHeap<E extends Timed> {
       const left = 2 * i + 1;
       if (left >= n) break;
       const right = left + 1;
-      let child = left;
-      if (right < n && (times[right]! < times[left]! || (times[right] === times[left] && seqs[right]! < seqs[left]!))) child = right;
-      const childTime = times[child]!;
-      if (!(childTime < lastTime || (childTime === lastTime && seqs[child]! < lastSeq))) break;
+      const child = right < n && before(items[right]!, items[left]!) ? right : left;
+      if (!before(items[child]!, last)) break;
       items[i] = items[child]!;
-      times[i] = childTime;
-      seqs[i] = seqs[child]!;
       i = child;
     }
     items[i] = last;
-    times[i] = lastTime;
-    seqs[i] = lastSeq;
     return top;
   }
+}
+
+function before(a: Timed, b: Timed): boolean {
+  return a.time < b.time || (a.time === b.time && a.seq < b.seq);
 }
