@@ -1039,7 +1039,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     if (this.transfer === null) {
       this.round++;
       if (this.options.checkQuorum) {
-        this.pendingRounds.set(this.round, { round: this.round, sentAt: now, acks: this.acksOf(this.round) });
+        // Nobody has acknowledged it yet: `acknowledged` ignores rounds above the last one sent.
+        this.pendingRounds.set(this.round, { round: this.round, sentAt: now, acks: 0 });
         this.renewLease(now); // a cluster of one is its own quorum
       }
     }
