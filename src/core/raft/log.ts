@@ -11,6 +11,9 @@ import type { Command, Membership } from '../types.js';
 import { membershipChars } from './membership.js';
 import type { LogEntry, RaftDurable, RaftSnapshot } from './messages.js';
 
+/** What `merge` returns when the log already held every entry (shared: a heartbeat allocates nothing for it). */
+const UNCHANGED = Object.freeze({ changed: false, deletedFrom: null });
+
 export class RaftLog {
   private entries: LogEntry[];
   /** `entries` was handed out (durable): copy it before changing it. */
@@ -92,7 +95,7 @@ export class RaftLog {
       for (let j = k; j < entries.length; j++) log.push(entries[j]!);
       return { changed: true, deletedFrom: existing === undefined ? null : index };
     }
-    return { changed: false, deletedFrom: null };
+    return UNCHANGED; // a heartbeat's empty list, or entries already held
   }
 
   /**

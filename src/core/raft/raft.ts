@@ -53,6 +53,18 @@ import { changedMembership, membersOf, sameMembership, startingMembership } from
 /** The entries of a heartbeat (shared: an empty list allocates nothing per heartbeat). */
 const NO_ENTRIES: readonly LogEntry[] = Object.freeze([]);
 
+/**
+ * A heartbeat round the leader sent that no quorum has acknowledged yet (CheckQuorum's lease, thesis
+ * §6.4): when it left, and how many voters other than the leader have acknowledged it or a later round.
+ * The count is kept as acknowledgements arrive (and recounted when the voters change), so that finding
+ * the newest round a quorum acknowledged is not a count over every voter for every answer.
+ */
+interface PendingRound {
+  readonly round: number;
+  readonly sentAt: number;
+  acks: number;
+}
+
 /** A ReadIndex read waiting at the leader (thesis §6.4). */
 interface PendingRead {
   readonly id: number;
@@ -181,8 +193,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
 
   // Leader state: heartbeat rounds and the lease (only with CheckQuorum).
   private round = 0;
-  /** Send time of each heartbeat round not yet acknowledged by a quorum. */
-  private readonly roundSentAt = new Map<number, number>();
+  /** Each heartbeat round not yet acknowledged by a quorum, oldest first (rounds only grow). */
+  private readonly pendingRounds = new Map<number, PendingRound>();
   /** The highest round each voter acknowledged. */
   private readonly ackedRound = new Map<NodeId, number>();
   /** The leader's clock when a quorum last acknowledged it (the candidacy start until a heartbeat round is acknowledged). */
@@ -372,7 +384,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     if (target === null || target === this.id || !this.membership.voters.includes(target)) return;
     this.transfer = { to: target, round: this.round, deadline: now + this.config.timing.electionTimeoutMinMs, timeoutNowSent: false };
     this.leaseFloorRound = this.round;
-    this.roundSentAt.clear();
+    this.pendingRounds.clear();
     this.leaseHeld = false;
     this.leaseAcked = false;
     this.out.emit({ type: 'transfer-started', term: this.currentTerm, to: target, deadline: this.transfer.deadline });
@@ -734,8 +746,11 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    */
   private acknowledged(now: number, from: NodeId, round: number): void {
     if (this.role !== 'leader' || !this.membership.voters.includes(from) || round > this.round) return;
-    if (round <= (this.ackedRound.get(from) ?? 0)) return;
+    const previous = this.ackedRound.get(from) ?? 0;
+    if (round <= previous) return;
     this.ackedRound.set(from, round);
+    // It now counts toward every pending round after its previous acknowledgement, up to this one.
+    if (from !== this.id) for (const pending of this.pendingRounds.values()) if (pending.round > previous && pending.round <= round) pending.acks++;
     if (this.options.checkQuorum) this.renewLease(now);
     this.serveReads();
   }
@@ -835,19 +850,25 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     // Rounds still unacknowledged by a quorum are few (a heartbeat interval's worth in flight): find the
     // newest one a quorum has acknowledged now.
     const quorum = majority(this.membership.voters.length);
+    const own = this.isVoter ? 1 : 0; // the leader acknowledges its own rounds, if it votes
     let quorumRound = 0;
-    for (const round of this.roundSentAt.keys()) {
+    for (const { round, acks } of this.pendingRounds.values()) {
       if (round <= quorumRound || round <= this.leaseFloorRound) continue;
-      let acks = 0;
-      for (const voter of this.membership.voters) if (voter === this.id || (this.ackedRound.get(voter) ?? 0) >= round) acks++;
-      if (acks >= quorum) quorumRound = round;
+      if (acks + own >= quorum) quorumRound = round;
     }
     if (quorumRound === 0) return; // not a new quorum round
-    const sentAt = this.roundSentAt.get(quorumRound)!;
-    for (const round of this.roundSentAt.keys()) if (round <= quorumRound) this.roundSentAt.delete(round);
+    const sentAt = this.pendingRounds.get(quorumRound)!.sentAt;
+    for (const round of this.pendingRounds.keys()) if (round <= quorumRound) this.pendingRounds.delete(round);
     this.leaseBase = Math.max(this.leaseBase, sentAt);
     this.leaseAcked = true;
     this.refreshLease(now);
+  }
+
+  /** How many voters other than this node have acknowledged `round` or a later one (see PendingRound). */
+  private acksOf(round: number): number {
+    let acks = 0;
+    for (const voter of this.membership.voters) if (voter !== this.id && (this.ackedRound.get(voter) ?? 0) >= round) acks++;
+    return acks;
   }
 
   /** Holds the lease from its start (leaseNotBefore) until its end, announcing each new end. */
@@ -954,7 +975,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     // candidacy started) are what this leader has; it steps down one lease after that start without
     // a heartbeat quorum. It holds no lease until then.
     this.round = 0;
-    this.roundSentAt.clear();
+    this.pendingRounds.clear();
     this.ackedRound.clear();
     this.leaseBase = this.candidacyStartedAt;
     this.leaseHeld = false;
@@ -1016,7 +1037,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     if (this.transfer === null) {
       this.round++;
       if (this.options.checkQuorum) {
-        this.roundSentAt.set(this.round, now);
+        // Nobody has acknowledged it yet: `acknowledged` ignores rounds above the last one sent.
+        this.pendingRounds.set(this.round, { round: this.round, sentAt: now, acks: 0 });
         this.renewLease(now); // a cluster of one is its own quorum
       }
     }
@@ -1226,6 +1248,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
         this.snapshotSent.delete(member);
       }
     }
+    // The voters changed: so may the count of each pending round's acknowledgements.
+    for (const pending of this.pendingRounds.values()) pending.acks = this.acksOf(pending.round);
   }
 
   /**
