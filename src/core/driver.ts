@@ -59,6 +59,12 @@ export interface DriverHost<M extends Message, D> {
    */
   readonly sendsBeforePersist?: ReadonlySet<string>;
   /**
+   * The message types that a CANDIDATE may send before the write of its new term and its vote for
+   * itself is durable: the algorithm's `campaignsBeforePersist` (Raft: RequestVote; etcd's raft does the
+   * same). Only used with persistAsync; absent, they wait for the write like every other message.
+   */
+  readonly campaignsBeforePersist?: ReadonlySet<string>;
+  /**
    * The algorithm's `coalesce` (Raft: contiguous AppendEntries, src/core/raft/coalesce.ts): a pipelined
    * batch's messages to one peer are joined where it says they mean the same as one. Only used with
    * persistAsync.
@@ -202,10 +208,34 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
    *     and this node's vote for itself in it, were then made durable by an earlier batch (a candidate
    *     persists both before asking for votes), so the message rests on nothing this persist writes but
    *     the leader's own new entries — and thesis §10.2.1 lets a leader write those in parallel with
-   *     sending them, provided it counts itself toward a commit only once its write is durable. That
+   *     sending them, provided it counts itself toward a commit only once its write is durable. (A
+   *     candidate that asked for votes before its write (campaignsBeforePersist, below) still leads
+   *     only in a term the driver has reported, hence made durable: its leadership report waits.) That
    *     proviso holds because nothing is stepped while the persist is in flight: a follower's answer,
    *     which could complete a majority, reaches the core only after the leader's entries are on disk.
    *     Per destination the order is kept: once a message to a peer is held, every later one to it is.
+   *   - a message the host names in `campaignsBeforePersist` (Raft's RequestVote) leaves before the
+   *     write starts when the input that made it is the first of the batch to produce state to write
+   *     (so the write holds nothing of an earlier input: the algorithm promises that the candidacy
+   *     itself writes only its new term and its vote for itself). The candidate's own vote is counted
+   *     only once that write is durable, as etcd's raft counts it on its storage append's answer:
+   *     whatever the vote could complete — a majority, hence leadership — is held here, because
+   *     nothing is stepped while the write is in flight (a grant waits for `settled`), and a
+   *     leadership completed within the batch itself (a cluster of one; or grants of the new term that
+   *     reached the batch — answers to an earlier incarnation's request, see below) is in a term that
+   *     is not yet durable, so its messages and its report are held like any other. Safety (§5.1,
+   *     §5.2, §5.4): the voters' grants still wait for their own durable writes. If the candidate
+   *     crashes before its write, no one ever counted its vote, so after restart it may vote for
+   *     another in that term — no double vote. Peers may then have seen the term from a node that
+   *     restarts at its older term T: it accepts only what a follower of T accepts (a leader of T is
+   *     legitimate; a voter who granted the lost term rejects T's entries from then on, so the
+   *     argument of §5.4.3 holds with the grants that exist), and its votes in T are those on disk. If
+   *     it campaigns for the same term again, a stale grant from before the crash counts as a real
+   *     durable vote for it, and what §5.4.3 needs of it still holds: the grant judged a log that was
+   *     durable before the candidacy (the request advertised nothing this write holds), so it held
+   *     every entry the voter had committed; since then only a leader (of T) changed that log, and a
+   *     leader removes no committed entry (Leader Completeness); the voter, once it granted, accepts no
+   *     entry of T, and the candidate's own new vote follows whatever it acknowledged since.
    *   - every other message — a vote, a term change, an AppendEntries response, anything a node sends
    *     that is not leading in a term already durable — is held until the state is durable, then
    *     released in order (DriverHost.persistAsync).
@@ -228,6 +258,7 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
   private pipeline(now: number, inputs: readonly Input<M>[]): void {
     if (this.held !== null) throw new Error('NodeDriver: stepped while a persist is in flight (wait for settled)');
     const early = this.host.sendsBeforePersist;
+    const campaigns = this.host.campaignsBeforePersist;
     const termAtStart = this.last.term;
     let state: unknown = null;
     // Both leave in order, the first after the loop (the host's sockets send a turn's writes together
@@ -246,8 +277,11 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
       const nothingPendingBefore = state === null;
       if (output.persist !== null) state = output.persist;
       const leadsDurably = early !== undefined && leads(status) && status.term === termAtStart;
+      const campaignsAtOnce = campaigns !== undefined && nothingPendingBefore;
       for (const envelope of output.messages) {
-        if (leadsDurably && !waiting.has(envelope.to) && early.has(envelope.message.type)) atOnce.add(envelope.to, envelope.message as M);
+        const type = envelope.message.type;
+        const before = (leadsDurably && early.has(type)) || (campaignsAtOnce && campaigns.has(type));
+        if (before && !waiting.has(envelope.to)) atOnce.add(envelope.to, envelope.message as M);
         else {
           waiting.add(envelope.to);
           held.add(envelope.to, envelope.message as M);

@@ -329,6 +329,7 @@ class NodeHost {
           persistAsync: (state, durable) => this.persistAsync(state, durable),
           settled: () => this.schedule(),
           ...(algorithm.replicatesBeforePersist ? { sendsBeforePersist: new Set<string>(algorithm.replicatesBeforePersist) } : {}),
+          ...(algorithm.campaignsBeforePersist ? { campaignsBeforePersist: new Set<string>(algorithm.campaignsBeforePersist) } : {}),
           ...(algorithm.coalesce ? { coalesce: algorithm.coalesce } : {}),
           send: (to, message) => this.send(to, message),
           publish: (event) => this.observe(event),
