@@ -95,19 +95,24 @@ test('stepAll: a persist that throws sends nothing of the whole batch', () => {
  * A driver whose host persists off its event loop (persistAsync, as a real node does): `complete()`
  * plays the disk finishing the pending write.
  */
-function pipelined(voters: NodeId[], { campaignsEarly = true } = {}) {
+function pipelined(voters: NodeId[], { campaignsEarly = true, inline = false } = {}) {
   const order: string[] = [];
   const sent: { to: NodeId; message: Message }[] = [];
   let pending: (() => void) | null = null;
   let settled = 0;
+  let failInline = false;
   const core = raft.create({ id: 1, voters, observers: [], timing }, raft.initialDurable(0), fixed, 0);
   const driver = new NodeDriver<RaftMessage, RaftDurable>(core, {
-    persist: () => order.push('persist'),
+    persist: () => {
+      order.push('persist');
+      if (failInline) throw new Error('disk full');
+    },
     persistAsync: (_state, durable) => {
       order.push('persist started');
       pending = durable;
     },
     settled: () => settled++,
+    persistsInlineWhenNothingOverlaps: inline,
     sendsBeforePersist: new Set(raft.replicatesBeforePersist),
     ...(campaignsEarly ? { campaignsBeforePersist: new Set<string>(raft.campaignsBeforePersist) } : {}),
     coalesce: (earlier, later) => raft.coalesce!(earlier, later),
@@ -128,7 +133,7 @@ function pipelined(voters: NodeId[], { campaignsEarly = true } = {}) {
     pending = null;
     durable();
   };
-  return { driver, order, sent, complete, settledCount: () => settled };
+  return { driver, order, sent, complete, settledCount: () => settled, failNextInline: () => void (failInline = true) };
 }
 
 /** A pipelined driver whose node 1 has just been elected leader of term 1 (and written its blank entry). */
@@ -306,4 +311,35 @@ test('pipelined persist: a RequestVote whose batch first wrote log entries waits
   assert.deepEqual(order, ['status', 'leader-changed', 'persist started']);
   complete();
   assert.deepEqual(order.slice(3), ['durable', 'send AppendEntriesResponse to 2', 'send RequestVote to 2', 'send RequestVote to 3', 'status', 'leader-changed']);
+});
+
+test('pipelined persist, persistsInlineWhenNothingOverlaps: a batch with nothing to send early (a vote) writes synchronously, then answers', () => {
+  const { driver, order } = pipelined([1, 2, 3], { inline: true });
+  order.length = 0;
+  driver.receive(10, 2, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
+  // The grant waits for the vote (§5.2) exactly as before; only the write is the synchronous one.
+  assert.deepEqual(order, ['persist', 'durable', 'send RequestVoteResponse to 2', 'status']);
+  assert.equal(driver.busy, false, 'nothing in flight');
+});
+
+test('pipelined persist, persistsInlineWhenNothingOverlaps: a batch that sends early still writes off the loop (a candidate, a leader)', () => {
+  const { driver, order, complete } = pipelined([1, 2, 3], { inline: true });
+  order.length = 0;
+  driver.tick(driver.nextDeadline());
+  assert.deepEqual(order, ['send RequestVote to 2', 'send RequestVote to 3', 'persist started']);
+  complete();
+  order.length = 0;
+  driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
+  assert.deepEqual(order.slice(-1), ['persist started'], 'the AppendEntries left before the blank entry is written');
+  assert.ok(order.includes('send AppendEntries to 2'));
+  complete();
+});
+
+test('pipelined persist, persistsInlineWhenNothingOverlaps: an inline write that throws sends nothing of the batch', () => {
+  const { driver, order, sent, failNextInline } = pipelined([1, 2, 3], { inline: true });
+  failNextInline();
+  sent.length = 0;
+  assert.throws(() => driver.receive(10, 2, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 }), /disk full/);
+  assert.equal(sent.length, 0, 'no grant without the vote on disk');
+  assert.ok(!order.includes('durable'));
 });
