@@ -55,9 +55,9 @@ export interface DriverHost<M extends Message, D> {
    * synchronous `persist` instead. The asynchronous write overlaps the disk with what leaves early; with
    * nothing leaving early every message and report of the batch waits for it anyway, and no input may be
    * stepped meanwhile, so the batch gains nothing from it, and a real node pays for it in wake-ups (libuv's
-   * pool thread, then the event loop): on a loaded 2-core machine 3–13 ms for a vote against 0.3–1 ms for
-   * the fdatasync itself (docs/runtime.md, "A vote is written on the event loop"). A voter's grant and a
-   * candidate's own vote sit on the hand-off's path (Raft thesis §3.10).
+   * pool thread, then the event loop): on a loaded 2-core machine 3–13 ms for a vote through the pool
+   * against 2–4 ms inline, five members writing at once (docs/runtime.md, "A vote is written on the event
+   * loop"). A voter's write sits on a hand-off's path (Raft thesis §3.10).
    */
   readonly persistsInlineWhenNothingOverlaps?: boolean;
   /** Called after a pipelined batch's persist completed and its output was released (see persistAsync). */
@@ -215,12 +215,11 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
    *   - a message the host names in `sendsBeforePersist` (Raft's AppendEntries) leaves BEFORE the write
    *     starts (once every input is stepped) when the node, after the input that made it, leads in the
    *     term it had when the batch began. That term,
-   *     and this node's vote for itself in it, were then made durable by an earlier batch (a candidate
-   *     persists both before asking for votes), so the message rests on nothing this persist writes but
+   *     and this node's vote for itself in it, were then made durable by an earlier batch (a report of
+   *     a new term waits for its write, even when the candidate asked for votes before it, see
+   *     campaignsBeforePersist below), so the message rests on nothing this persist writes but
    *     the leader's own new entries — and thesis §10.2.1 lets a leader write those in parallel with
-   *     sending them, provided it counts itself toward a commit only once its write is durable. (A
-   *     candidate that asked for votes before its write (campaignsBeforePersist, below) still leads
-   *     only in a term the driver has reported, hence made durable: its leadership report waits.) That
+   *     sending them, provided it counts itself toward a commit only once its write is durable. That
    *     proviso holds because nothing is stepped while the persist is in flight: a follower's answer,
    *     which could complete a majority, reaches the core only after the leader's entries are on disk.
    *     Per destination the order is kept: once a message to a peer is held, every later one to it is.
