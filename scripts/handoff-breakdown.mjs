@@ -7,8 +7,8 @@
  *
  * and for each kept trial of ballot-raft and etcd it prints, in ms from the old leader's log line that
  * starts the transfer (ballot 'transfer-started', etcd "starts to transfer leadership"): when the target
- * campaigned (it has persisted its new term and vote, and sends its vote requests), when it led (a quorum
- * voted, each after persisting its vote), and when the last survivor named it (the new leader's first
+ * campaigned (ballot: logged once its new term and vote are persisted; its vote requests left before
+ * that write, docs/runtime.md), when it led (a quorum voted, each after persisting its vote), and when the last survivor named it (the new leader's first
  * heartbeat reached it). `signal→start` is the rest of the trial's named time (TrialResult.namedMs):
  * the signal's delivery and the old leader's handling of it. Log times have 1 ms resolution.
  */

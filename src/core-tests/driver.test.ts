@@ -95,20 +95,26 @@ test('stepAll: a persist that throws sends nothing of the whole batch', () => {
  * A driver whose host persists off its event loop (persistAsync, as a real node does): `complete()`
  * plays the disk finishing the pending write.
  */
-function pipelined(voters: NodeId[]) {
+function pipelined(voters: NodeId[], { campaignsEarly = true, inline = false } = {}) {
   const order: string[] = [];
   const sent: { to: NodeId; message: Message }[] = [];
   let pending: (() => void) | null = null;
   let settled = 0;
+  let failInline = false;
   const core = raft.create({ id: 1, voters, observers: [], timing }, raft.initialDurable(0), fixed, 0);
   const driver = new NodeDriver<RaftMessage, RaftDurable>(core, {
-    persist: () => order.push('persist'),
+    persist: () => {
+      order.push('persist');
+      if (failInline) throw new Error('disk full');
+    },
     persistAsync: (_state, durable) => {
       order.push('persist started');
       pending = durable;
     },
     settled: () => settled++,
+    persistsInlineWhenNothingOverlaps: inline,
     sendsBeforePersist: new Set(raft.replicatesBeforePersist),
+    ...(campaignsEarly ? { campaignsBeforePersist: new Set<string>(raft.campaignsBeforePersist) } : {}),
     coalesce: (earlier, later) => raft.coalesce!(earlier, later),
     send: (to, message) => {
       order.push(`send ${message.type} to ${to}`);
@@ -127,7 +133,7 @@ function pipelined(voters: NodeId[]) {
     pending = null;
     durable();
   };
-  return { driver, order, sent, complete, settledCount: () => settled };
+  return { driver, order, sent, complete, settledCount: () => settled, failNextInline: () => void (failInline = true) };
 }
 
 /** A pipelined driver whose node 1 has just been elected leader of term 1 (and written its blank entry). */
@@ -140,8 +146,8 @@ function pipelinedLeader() {
   return node;
 }
 
-test('pipelined persist: a candidate’s RequestVotes wait for its term and vote to be durable (§5.2)', () => {
-  const { driver, order, complete, settledCount } = pipelined([1, 2, 3]);
+test('pipelined persist without campaignsBeforePersist: a candidate’s RequestVotes wait for its term and vote to be durable (§5.2)', () => {
+  const { driver, order, complete, settledCount } = pipelined([1, 2, 3], { campaignsEarly: false });
   order.length = 0;
   driver.tick(driver.nextDeadline());
   assert.deepEqual(order, ['persist started'], 'nothing leaves, nothing is reported while the write runs');
@@ -257,4 +263,83 @@ test('pipelined persist: the proposals of one batch go to each follower as ONE A
   assert.deepEqual(toTwo.entries.map((entry) => entry.command), ['w1', 'w2', 'w3']);
   assert.equal(toTwo.prevLogIndex, 1, 'after the blank entry');
   complete();
+});
+
+test('pipelined persist: a candidate’s RequestVotes leave while its term and self-vote are written; its candidacy is reported once durable', () => {
+  const { driver, order, sent, complete } = pipelined([1, 2, 3]);
+  order.length = 0;
+  driver.tick(driver.nextDeadline());
+  assert.deepEqual(order, ['send RequestVote to 2', 'send RequestVote to 3', 'persist started']);
+  assert.equal((sent[0]!.message as RaftMessage & { type: 'RequestVote' }).term, 1);
+  assert.equal(driver.status().term, 0, 'the new term is reported only once durable');
+  // Its own vote counts only once durable: a grant cannot reach the core while the write runs.
+  assert.throws(() => driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 }), /in flight/);
+  complete();
+  assert.deepEqual(order.slice(3), ['durable', 'status']);
+  driver.receive(231, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
+  assert.equal(driver.status().leader, 1);
+});
+
+test('pipelined persist: a majority completed by the candidate’s own vote within its batch is acted on only once that vote is durable', () => {
+  const { driver, order, complete } = pipelined([1, 2, 3]);
+  order.length = 0;
+  // A grant of term 1 in the very batch of the candidacy (an answer to the request of an incarnation
+  // that crashed before its write): self + node 2 is a majority of 3 in the core at once. Nothing of
+  // that leadership may leave or be reported before the self-vote is on disk.
+  driver.stepAll(driver.nextDeadline(), [
+    { type: 'tick' },
+    { type: 'message', from: 2, message: { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 } },
+  ]);
+  assert.deepEqual(order, ['send RequestVote to 2', 'send RequestVote to 3', 'persist started']);
+  assert.equal(driver.status().leader, null);
+  complete();
+  assert.deepEqual(order.slice(3), ['durable', 'send AppendEntries to 2', 'send AppendEntries to 3', 'status', 'status', 'leader-changed', 'became-leader']);
+  assert.equal(driver.status().leader, 1);
+});
+
+test('pipelined persist: a RequestVote whose batch first wrote log entries waits for them (it must advertise a durable log)', () => {
+  const { driver, order, complete } = pipelined([1, 2, 3]);
+  driver.receive(10, 2, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
+  complete();
+  order.length = 0;
+  // Leader 2's entry and then its TimeoutNow (a hand-off, thesis §3.10) in one batch: the candidacy's
+  // RequestVote names index 1, which this write holds, so it leaves only once the write is durable.
+  driver.stepAll(20, [
+    { type: 'message', from: 2, message: { type: 'AppendEntries', term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: [{ term: 1, command: '' }], leaderCommit: 0, round: 1 } },
+    { type: 'message', from: 2, message: { type: 'TimeoutNow', term: 1, round: 1 } },
+  ]);
+  assert.deepEqual(order, ['status', 'leader-changed', 'persist started']);
+  complete();
+  assert.deepEqual(order.slice(3), ['durable', 'send AppendEntriesResponse to 2', 'send RequestVote to 2', 'send RequestVote to 3', 'status', 'leader-changed']);
+});
+
+test('pipelined persist, persistsInlineWhenNothingOverlaps: a batch with nothing to send early (a vote) writes synchronously, then answers', () => {
+  const { driver, order } = pipelined([1, 2, 3], { inline: true });
+  order.length = 0;
+  driver.receive(10, 2, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
+  // The grant waits for the vote (§5.2) exactly as before; only the write is the synchronous one.
+  assert.deepEqual(order, ['persist', 'durable', 'send RequestVoteResponse to 2', 'status']);
+  assert.equal(driver.busy, false, 'nothing in flight');
+});
+
+test('pipelined persist, persistsInlineWhenNothingOverlaps: a batch that sends early still writes off the loop (a candidate, a leader)', () => {
+  const { driver, order, complete } = pipelined([1, 2, 3], { inline: true });
+  order.length = 0;
+  driver.tick(driver.nextDeadline());
+  assert.deepEqual(order, ['send RequestVote to 2', 'send RequestVote to 3', 'persist started']);
+  complete();
+  order.length = 0;
+  driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
+  assert.deepEqual(order.slice(-1), ['persist started'], 'the AppendEntries left before the blank entry is written');
+  assert.ok(order.includes('send AppendEntries to 2'));
+  complete();
+});
+
+test('pipelined persist, persistsInlineWhenNothingOverlaps: an inline write that throws sends nothing of the batch', () => {
+  const { driver, order, sent, failNextInline } = pipelined([1, 2, 3], { inline: true });
+  failNextInline();
+  sent.length = 0;
+  assert.throws(() => driver.receive(10, 2, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 }), /disk full/);
+  assert.equal(sent.length, 0, 'no grant without the vote on disk');
+  assert.ok(!order.includes('durable'));
 });

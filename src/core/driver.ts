@@ -50,6 +50,16 @@ export interface DriverHost<M extends Message, D> {
    * A host without it persists synchronously through `persist`, with the order of `step`.
    */
   persistAsync?(state: D, durable: () => void): void;
+  /**
+   * With persistAsync: write a batch that sends nothing before its write (no early message) through the
+   * synchronous `persist` instead. The asynchronous write overlaps the disk with what leaves early; with
+   * nothing leaving early every message and report of the batch waits for it anyway, and no input may be
+   * stepped meanwhile, so the batch gains nothing from it, and a real node pays for it in wake-ups (libuv's
+   * pool thread, then the event loop): on a loaded 2-core machine 3–13 ms for a vote through the pool
+   * against 2–4 ms inline, five members writing at once (docs/runtime.md, "A vote is written on the event
+   * loop"). A voter's write sits on a hand-off's path (Raft thesis §3.10).
+   */
+  readonly persistsInlineWhenNothingOverlaps?: boolean;
   /** Called after a pipelined batch's persist completed and its output was released (see persistAsync). */
   settled?(): void;
   /**
@@ -58,6 +68,12 @@ export interface DriverHost<M extends Message, D> {
    * (ZAB, Bully), every message and every report of a batch waits for its write (see pipeline).
    */
   readonly sendsBeforePersist?: ReadonlySet<string>;
+  /**
+   * The message types that a CANDIDATE may send before the write of its new term and its vote for
+   * itself is durable: the algorithm's `campaignsBeforePersist` (Raft: RequestVote; etcd's raft does the
+   * same). Only used with persistAsync; absent, they wait for the write like every other message.
+   */
+  readonly campaignsBeforePersist?: ReadonlySet<string>;
   /**
    * The algorithm's `coalesce` (Raft: contiguous AppendEntries, src/core/raft/coalesce.ts): a pipelined
    * batch's messages to one peer are joined where it says they mean the same as one. Only used with
@@ -199,13 +215,36 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
    *   - a message the host names in `sendsBeforePersist` (Raft's AppendEntries) leaves BEFORE the write
    *     starts (once every input is stepped) when the node, after the input that made it, leads in the
    *     term it had when the batch began. That term,
-   *     and this node's vote for itself in it, were then made durable by an earlier batch (a candidate
-   *     persists both before asking for votes), so the message rests on nothing this persist writes but
+   *     and this node's vote for itself in it, were then made durable by an earlier batch (a report of
+   *     a new term waits for its write, even when the candidate asked for votes before it, see
+   *     campaignsBeforePersist below), so the message rests on nothing this persist writes but
    *     the leader's own new entries — and thesis §10.2.1 lets a leader write those in parallel with
    *     sending them, provided it counts itself toward a commit only once its write is durable. That
    *     proviso holds because nothing is stepped while the persist is in flight: a follower's answer,
    *     which could complete a majority, reaches the core only after the leader's entries are on disk.
    *     Per destination the order is kept: once a message to a peer is held, every later one to it is.
+   *   - a message the host names in `campaignsBeforePersist` (Raft's RequestVote) leaves before the
+   *     write starts when the input that made it is the first of the batch to produce state to write
+   *     (so the write holds nothing of an earlier input: the algorithm promises that the candidacy
+   *     itself writes only its new term and its vote for itself). The candidate's own vote is counted
+   *     only once that write is durable, as etcd's raft counts it on its storage append's answer:
+   *     whatever the vote could complete — a majority, hence leadership — is held here, because
+   *     nothing is stepped while the write is in flight (a grant waits for `settled`), and a
+   *     leadership completed within the batch itself (a cluster of one; or grants of the new term that
+   *     reached the batch — answers to an earlier incarnation's request, see below) is in a term that
+   *     is not yet durable, so its messages and its report are held like any other. Safety (§5.1,
+   *     §5.2, §5.4): the voters' grants still wait for their own durable writes. If the candidate
+   *     crashes before its write, no one ever counted its vote, so after restart it may vote for
+   *     another in that term — no double vote. Peers may then have seen the term from a node that
+   *     restarts at its older term T: it accepts only what a follower of T accepts (a leader of T is
+   *     legitimate; a voter who granted the lost term rejects T's entries from then on, so the
+   *     argument of §5.4.3 holds with the grants that exist), and its votes in T are those on disk. If
+   *     it campaigns for the same term again, a stale grant from before the crash counts as a real
+   *     durable vote for it, and what §5.4.3 needs of it still holds: the grant judged a log that was
+   *     durable before the candidacy (the request advertised nothing this write holds), so it held
+   *     every entry the voter had committed; since then only a leader (of T) changed that log, and a
+   *     leader removes no committed entry (Leader Completeness); the voter, once it granted, accepts no
+   *     entry of T, and the candidate's own new vote follows whatever it acknowledged since.
    *   - every other message — a vote, a term change, an AppendEntries response, anything a node sends
    *     that is not leading in a term already durable — is held until the state is durable, then
    *     released in order (DriverHost.persistAsync).
@@ -228,6 +267,7 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
   private pipeline(now: number, inputs: readonly Input<M>[]): void {
     if (this.held !== null) throw new Error('NodeDriver: stepped while a persist is in flight (wait for settled)');
     const early = this.host.sendsBeforePersist;
+    const campaigns = this.host.campaignsBeforePersist;
     const termAtStart = this.last.term;
     let state: unknown = null;
     // Both leave in order, the first after the loop (the host's sockets send a turn's writes together
@@ -246,8 +286,11 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
       const nothingPendingBefore = state === null;
       if (output.persist !== null) state = output.persist;
       const leadsDurably = early !== undefined && leads(status) && status.term === termAtStart;
+      const campaignsAtOnce = campaigns !== undefined && nothingPendingBefore;
       for (const envelope of output.messages) {
-        if (leadsDurably && !waiting.has(envelope.to) && early.has(envelope.message.type)) atOnce.add(envelope.to, envelope.message as M);
+        const type = envelope.message.type;
+        const before = (leadsDurably && early.has(type)) || (campaignsAtOnce && campaigns.has(type));
+        if (before && !waiting.has(envelope.to)) atOnce.add(envelope.to, envelope.message as M);
         else {
           waiting.add(envelope.to);
           held.add(envelope.to, envelope.message as M);
@@ -263,6 +306,12 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
     for (const { to, message } of atOnce.envelopes) this.host.send(to, message);
     const batch: HeldBatch = { now, state, messages: held.envelopes, reports };
     if (state === null) return this.release(batch);
+    if (atOnce.envelopes.length === 0 && this.host.persistsInlineWhenNothingOverlaps === true) {
+      // Nothing overlaps the write (persistsInlineWhenNothingOverlaps): the order of stepAll. A throw
+      // stops the batch, and none of its held messages leave.
+      this.host.persist(state as D);
+      return this.release(batch);
+    }
     this.held = batch;
     this.host.persistAsync!(state as D, () => {
       if (this.held !== batch) return;

@@ -14,8 +14,11 @@
  *      One exception, for hosts that persist off their event loop: a leader's replication messages
  *      (Algorithm.replicatesBeforePersist, Raft's AppendEntries: thesis §10.2.1) may leave while the
  *      persist runs, when the leader's term was durable before the input, and events in such a term
- *      may be acted on meanwhile (a write a majority already holds, a leader of that term); never a
- *      vote, a term change or an answer. NodeDriver.pipeline states the exact rule and why;
+ *      may be acted on meanwhile (a write a majority already holds, a leader of that term); and a
+ *      candidate's request for votes (Algorithm.campaignsBeforePersist, Raft's RequestVote) may leave
+ *      while its new term and self-vote are written, its own vote counting only once they are durable;
+ *      never a grant, an answer, or anything of a leader whose term is not yet durable.
+ *      NodeDriver.pipeline states the exact rule and why;
  *   3. re-arm ONE timer for `nextDeadline()`.
  */
 
@@ -375,6 +378,17 @@ export interface Algorithm<M extends Message, D> {
    * vote, a term change or an answer. Omitted: every message waits for the persist.
    */
   readonly replicatesBeforePersist?: readonly M['type'][];
+  /**
+   * The message types a CANDIDATE may send before its own write of its new term and its vote for
+   * itself is durable, for hosts that persist off their event loop: Raft's RequestVote (etcd's raft
+   * does the same with asynchronous storage writes: its self-vote is the answer of its own append). Its
+   * own vote is counted only once that write is durable, which the driver ensures: nothing is stepped,
+   * and no leadership the vote could complete is sent or reported, while the write runs. The algorithm
+   * promises that such a message, made by the first input of a batch that changes durable state, rests
+   * on nothing of that write but the new term and the self-vote (Raft: a candidacy appends nothing).
+   * Proof and conditions: NodeDriver.pipeline, docs/runtime.md. Omitted: every message waits.
+   */
+  readonly campaignsBeforePersist?: readonly M['type'][];
   /**
    * Joins two messages to one peer, the second sent right after the first, into one that means the
    * same to the receiver, or null when they do not join (Raft: contiguous AppendEntries within one

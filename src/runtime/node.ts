@@ -358,7 +358,11 @@ class NodeHost {
           persist: (state) => this.persist(state),
           persistAsync: (state, durable) => this.persistAsync(state, durable),
           settled: () => this.schedule(),
+          // A batch that sends nothing before its write (a vote, a follower's copy) writes on the event
+          // loop: one wake-up instead of three (docs/runtime.md, "A vote is written on the event loop").
+          persistsInlineWhenNothingOverlaps: true,
           ...(algorithm.replicatesBeforePersist ? { sendsBeforePersist: new Set<string>(algorithm.replicatesBeforePersist) } : {}),
+          ...(algorithm.campaignsBeforePersist ? { campaignsBeforePersist: new Set<string>(algorithm.campaignsBeforePersist) } : {}),
           ...(algorithm.coalesce ? { coalesce: algorithm.coalesce } : {}),
           send: (to, message) => this.send(to, message),
           publish: (event) => this.observe(event),

@@ -76,6 +76,9 @@ export function createRaft(options: RaftOptions = defaultRaftOptions): Algorithm
   heartbeatTypes: ['AppendEntries', 'AppendEntriesResponse', 'InstallSnapshot', 'InstallSnapshotResponse'],
   // Thesis §10.2.1: the leader writes its new entries in parallel with replicating them (NodeDriver.pipeline).
   replicatesBeforePersist: ['AppendEntries'],
+  // A candidate asks for votes while it writes its new term and self-vote, counting its own vote only
+  // once they are durable (etcd's raft with asynchronous writes; NodeDriver.pipeline has the proof).
+  campaignsBeforePersist: ['RequestVote'],
   coalesce: coalesceRaftMessages,
   boundedCounters: ['term'],
   messageShapes: {
