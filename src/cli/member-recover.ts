@@ -11,9 +11,29 @@ import { raft } from '../core/raft/index.js';
 import type { RaftDurable } from '../core/raft/messages.js';
 import { ConfigError, formatAddress, parseAddress, type Address } from '../runtime/config.js';
 import { DurableStore, STATE_FILE, StorageError } from '../runtime/storage.js';
-import { UsageError, helpText, integer, parseOptions } from './args.js';
+import { UsageError, helpText, integer, parseOptions, type CommandSpec } from './args.js';
 import type { CommandIo } from './io.js';
-import { recoverSpec } from './member.js';
+
+export const recoverSpec: CommandSpec = {
+  name: 'member recover',
+  usage: 'ballot member recover --data-dir DIR --id N --address HOST:PORT --yes-i-know',
+  summary:
+    'UNSAFE quorum-loss recovery, for a Raft cluster that has lost its majority FOR GOOD. Rewrites the\n' +
+    "stopped node's durable state in DIR so that, when started again, it is the only voter of a new\n" +
+    'cluster, at HOST:PORT, with its whole log; then add members back with `ballot member add`.\n' +
+    'What can be lost: every entry only the lost members held (acknowledged writes among them), and\n' +
+    'entries this node held without knowing them committed become committed (a write whose client got\n' +
+    'no answer may take effect). If a lost member ever comes back with its old data dir, it belongs to the\n' +
+    'old cluster: never start one again; wipe it and add it back with --join. Run this on ONE node only,\n' +
+    'with the node stopped (a running node would overwrite the change).',
+  options: {
+    'data-dir': { type: 'string', value: 'DIR', description: "the stopped node's data dir (it must hold the node's state)" },
+    id: { type: 'string', value: 'N', description: "the node's id (the one its data dir belongs to)" },
+    address: { type: 'string', value: 'HOST:PORT', description: 'its peer address in the new configuration (where it will listen)' },
+    'yes-i-know': { type: 'boolean', description: 'confirm that the majority is lost for good and the losses above are accepted' },
+  },
+  epilog: 'Exit status: 0 rewritten; 1 the node seems to run (its address is in use); 2 bad arguments, no\n--yes-i-know, no state in DIR, or a data dir of another algorithm or node.',
+};
 
 export async function runRecover(argv: readonly string[], io: CommandIo): Promise<number> {
   const values = parseOptions(recoverSpec, argv);
