@@ -20,6 +20,7 @@
 import type { KvInput, KvOutput } from '../check/kv.js';
 import type { Input, Message, NodeId, ReplicationEvent } from '../core/types.js';
 import { encodeKvCommand, KvStore } from '../kv/store.js';
+import { PendingRequests, RequestIds, type Waiting } from './requests.js';
 
 /** What a client's request came to. */
 export type KvOutcome =
@@ -35,18 +36,6 @@ export type KvOutcome =
 
 /** The writes: a read (get) is not logged. */
 export type KvWrite = Exclude<KvInput, { op: 'get' }>;
-
-/**
- * The ids of a node's client requests (writes, reads, membership changes): the core answers each by its
- * id ('proposed', 'request-refused'), so every service that submits requests takes them from one counter.
- */
-export class RequestIds {
-  private next = 1;
-
-  take(): number {
-    return this.next++;
-  }
-}
 
 export interface KvOptions {
   /** Compact the log every this many applied entries (default DEFAULT_COMPACT_EVERY; 0: never). */
@@ -71,40 +60,18 @@ export interface KvNumbers {
   readonly pending: number;
 }
 
-interface Pending {
-  readonly id: number;
-  readonly resolve: (outcome: KvOutcome) => void;
-  readonly timer: NodeJS.Timeout;
-}
-
-interface PendingWrite extends Pending {
-  /** Set by `proposed`. */
-  index: number;
-  term: number;
-}
-
-interface PendingRead extends Pending {
-  readonly key: string;
-  /** Set by `read-ready`: serve once the store has applied it. */
-  index: number;
-}
+/** A write waits at its proposal's index; a read (`key`) at read-ready's index, which it stores in `index`. */
+type KvRequest = Waiting<KvOutcome, { readonly key: string | null }>;
 
 export class KvService {
   readonly store = new KvStore();
-  private readonly ids: RequestIds;
-  private readonly writes = new Map<number, PendingWrite>();
-  /** Proposed writes by log index (a leader has at most one proposal per index). */
-  private readonly writesAt = new Map<number, PendingWrite>();
-  private readonly reads = new Map<number, PendingRead>();
+  private readonly requests: PendingRequests<KvOutcome, { readonly key: string | null }>;
   /** Reads whose read-ready index the store has not applied yet. */
-  private readonly readsWaiting = new Set<PendingRead>();
+  private readonly readsWaiting = new Set<KvRequest>();
   private readonly compactEvery: number;
-  private readonly timeoutMs: number;
   private compactedAt = 0;
   private compactions = 0;
   private snapshotsInstalled = 0;
-  private readonly outcomes = new Map<KvOutcome['type'], number>();
-  private closed = false;
 
   constructor(
     /** Hands an input to the node's host loop. */
@@ -112,24 +79,20 @@ export class KvService {
     options: KvOptions = {},
   ) {
     this.compactEvery = options.compactEvery ?? DEFAULT_COMPACT_EVERY;
-    this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    this.ids = options.ids ?? new RequestIds();
+    const timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.requests = new PendingRequests<KvOutcome, { readonly key: string | null }>(options.ids ?? new RequestIds(), timeoutMs, { type: 'unknown' }, { type: 'stopped' }, (request) =>
+      this.readsWaiting.delete(request),
+    );
   }
 
   /** Replicates `write`; resolves with the store's result once this node has applied it. */
   write(write: KvWrite): Promise<KvOutcome> {
-    return this.request((id, resolve, timer) => {
-      this.writes.set(id, { id, resolve, timer, index: 0, term: 0 });
-      this.submit({ type: 'propose', id, command: encodeKvCommand(write) });
-    });
+    return this.requests.start({ key: null }, (id) => this.submit({ type: 'propose', id, command: encodeKvCommand(write) }));
   }
 
   /** A linearizable read of `key` (a read barrier, then the local store). */
   read(key: string): Promise<KvOutcome> {
-    return this.request((id, resolve, timer) => {
-      this.reads.set(id, { id, resolve, timer, key, index: 0 });
-      this.submit({ type: 'read', id });
-    });
+    return this.requests.start({ key }, (id) => this.submit({ type: 'read', id }));
   }
 
   /** The local store's value of `key` now (`?stale=1`): possibly behind the leader. */
@@ -141,26 +104,19 @@ export class KvService {
   onEvent(event: ReplicationEvent): void {
     switch (event.type) {
       case 'proposed': {
-        const write = this.writes.get(event.id);
-        if (!write) return;
-        write.index = event.index;
-        write.term = event.term;
-        this.writesAt.set(event.index, write);
+        const request = this.requests.get(event.id);
+        if (request?.key === null) this.requests.proposed(event.id, event.index, event.term);
         return;
       }
       case 'request-refused': {
-        const request = this.writes.get(event.id) ?? this.reads.get(event.id);
-        if (request) this.finish(request, { type: 'not-leader', leader: event.leader });
+        const request = this.requests.get(event.id);
+        if (request) this.requests.finish(request, { type: 'not-leader', leader: event.leader });
         return;
       }
       case 'committed': {
         const output = this.store.applyCommitted(event.index, event.command);
-        const write = this.writesAt.get(event.index);
-        if (write) {
-          this.writesAt.delete(event.index);
-          // Raft §5.3: the entry at this index in this term is the one proposed; any other term's is not.
-          this.finish(write, write.term === event.term && output !== null ? { type: 'done', output } : { type: 'lost' });
-        }
+        const waiting = this.requests.committed(event.index, event.term);
+        if (waiting) this.requests.finish(waiting.request, waiting.same && output !== null ? { type: 'done', output } : { type: 'lost' });
         this.applied();
         return;
       }
@@ -169,17 +125,13 @@ export class KvService {
         this.compactedAt = event.index;
         this.snapshotsInstalled++;
         // Writes the snapshot covers: whether each is in it (in its term) is not known here.
-        for (const [index, write] of this.writesAt) {
-          if (index > event.index) continue;
-          this.writesAt.delete(index);
-          this.finish(write, { type: 'unknown' });
-        }
+        this.requests.coveredBy(event.index);
         this.applied();
         return;
       }
       case 'read-ready': {
-        const read = this.reads.get(event.id);
-        if (!read) return;
+        const read = this.requests.get(event.id);
+        if (!read || read.key === null) return;
         read.index = event.index;
         if (this.store.applied >= read.index) this.serve(read);
         else this.readsWaiting.add(read);
@@ -200,28 +152,14 @@ export class KvService {
       keys: this.store.size,
       compactions: this.compactions,
       snapshotsInstalled: this.snapshotsInstalled,
-      outcomes: this.outcomes,
-      pending: this.writes.size + this.reads.size,
+      outcomes: this.requests.outcomes,
+      pending: this.requests.size,
     };
   }
 
   /** The node stops: every waiting client is answered 'stopped'. */
   close(): void {
-    this.closed = true;
-    for (const write of [...this.writes.values()]) this.finish(write, { type: 'stopped' });
-    for (const read of [...this.reads.values()]) this.finish(read, { type: 'stopped' });
-  }
-
-  private request(start: (id: number, resolve: (outcome: KvOutcome) => void, timer: NodeJS.Timeout) => void): Promise<KvOutcome> {
-    if (this.closed) return Promise.resolve(this.count({ type: 'stopped' }));
-    return new Promise((resolve) => {
-      const id = this.ids.take();
-      const timer = setTimeout(() => {
-        const request = this.writes.get(id) ?? this.reads.get(id);
-        if (request) this.finish(request, { type: 'unknown' });
-      }, this.timeoutMs);
-      start(id, resolve, timer);
-    });
+    this.requests.close();
   }
 
   /** After the store advanced: serve the reads it now covers, and compact when due. */
@@ -237,22 +175,7 @@ export class KvService {
     }
   }
 
-  private serve(read: PendingRead): void {
-    this.finish(read, { type: 'done', output: this.store.get(read.key) });
-  }
-
-  private finish(request: Pending, outcome: KvOutcome): void {
-    clearTimeout(request.timer);
-    this.writes.delete(request.id);
-    this.reads.delete(request.id);
-    this.readsWaiting.delete(request as PendingRead);
-    const write = request as PendingWrite;
-    if (write.index > 0 && this.writesAt.get(write.index) === write) this.writesAt.delete(write.index);
-    request.resolve(this.count(outcome));
-  }
-
-  private count(outcome: KvOutcome): KvOutcome {
-    this.outcomes.set(outcome.type, (this.outcomes.get(outcome.type) ?? 0) + 1);
-    return outcome;
+  private serve(read: KvRequest): void {
+    this.requests.finish(read, { type: 'done', output: this.store.get(read.key!) });
   }
 }

@@ -21,7 +21,7 @@
  */
 import type { Input, Membership, MembershipChange, MembershipRefusal, Message, NodeId, ReplicationEvent } from '../core/types.js';
 import { ConfigError, formatAddress, parseAddress, type Address } from './config.js';
-import type { RequestIds } from './kv.js';
+import { PendingRequests, type RequestIds } from './requests.js';
 
 /** The configuration a node uses now. */
 export interface MembershipView {
@@ -82,30 +82,20 @@ export interface MembershipNumbers {
   readonly outcomes: ReadonlyMap<ChangeOutcome['type'], number>;
 }
 
-interface PendingChange {
-  readonly id: number;
-  readonly resolve: (outcome: ChangeOutcome) => void;
-  readonly timer: NodeJS.Timeout;
-  index: number;
-  term: number;
-}
-
 export class MembershipService {
   private current: MembershipView;
   /** The members of the last configuration known committed, with their addresses (at first: the flags'). */
   private committedPeers: ReadonlyMap<NodeId, Address>;
   /** The highest index this node knows is committed. */
   private committedIndex = 0;
-  private readonly pending = new Map<number, PendingChange>();
-  private readonly pendingAt = new Map<number, PendingChange>();
-  private readonly outcomes = new Map<ChangeOutcome['type'], number>();
+  private readonly changes: PendingRequests<ChangeOutcome, object>;
   /** The pauses between promotions: each ends at once when the node stops. */
   private readonly pauses = new Map<NodeJS.Timeout, () => void>();
-  private closed = false;
 
   constructor(private readonly options: MembershipOptions) {
     this.current = { index: 0, membership: options.initial, committed: true };
     this.committedPeers = options.seeds;
+    this.changes = new PendingRequests<ChangeOutcome, object>(options.ids, options.changeTimeoutMs ?? DEFAULT_CHANGE_TIMEOUT_MS, { type: 'unknown' }, { type: 'stopped' });
   }
 
   view(): MembershipView {
@@ -118,7 +108,7 @@ export class MembershipService {
   }
 
   numbers(): MembershipNumbers {
-    return { view: this.current, outcomes: this.outcomes };
+    return { view: this.current, outcomes: this.changes.outcomes };
   }
 
   /** The core's replication events (the host hands every one here as well as to the key-value service). */
@@ -131,32 +121,24 @@ export class MembershipService {
         this.options.onPeers(this.peers(), this.current);
         return;
       }
-      case 'proposed': {
-        const change = this.pending.get(event.id);
-        if (!change) return;
-        change.index = event.index;
-        change.term = event.term;
-        this.pendingAt.set(event.index, change);
+      case 'proposed':
+        this.changes.proposed(event.id, event.index, event.term);
         return;
-      }
       case 'request-refused': {
-        const change = this.pending.get(event.id);
+        const change = this.changes.get(event.id);
         if (!change) return;
-        this.finish(change, event.reason === undefined ? { type: 'not-leader', leader: event.leader } : { type: 'refused', reason: event.reason });
+        this.changes.finish(change, event.reason === undefined ? { type: 'not-leader', leader: event.leader } : { type: 'refused', reason: event.reason });
         return;
       }
       case 'committed': {
         this.committedUpTo(event.index);
-        const change = this.pendingAt.get(event.index);
-        // Raft §5.3: the entry at this index in this term is the one proposed; any other term's is not.
-        if (change) this.finish(change, change.term === event.term ? { type: 'done', index: event.index, membership: this.current.membership } : { type: 'lost' });
+        const waiting = this.changes.committed(event.index, event.term);
+        if (waiting) this.changes.finish(waiting.request, waiting.same ? { type: 'done', index: event.index, membership: this.current.membership } : { type: 'lost' });
         return;
       }
       case 'snapshot-installed':
         this.committedUpTo(event.index);
-        for (const [index, change] of this.pendingAt) {
-          if (index <= event.index) this.finish(change, { type: 'unknown' });
-        }
+        this.changes.coveredBy(event.index);
         return;
       case 'read-ready':
         return;
@@ -169,16 +151,7 @@ export class MembershipService {
 
   /** One change, answered once its entry is committed (or refused, redirected, lost, timed out). */
   change(change: MembershipChange): Promise<ChangeOutcome> {
-    if (this.closed) return Promise.resolve(this.count({ type: 'stopped' }));
-    return new Promise((resolve) => {
-      const id = this.options.ids.take();
-      const timer = setTimeout(() => {
-        const pending = this.pending.get(id);
-        if (pending) this.finish(pending, { type: 'unknown' });
-      }, this.options.changeTimeoutMs ?? DEFAULT_CHANGE_TIMEOUT_MS);
-      this.pending.set(id, { id, resolve, timer, index: 0, term: 0 });
-      this.options.submit({ type: 'change-membership', id, change });
-    });
+    return this.changes.start({}, (id) => this.options.submit({ type: 'change-membership', id, change }));
   }
 
   /** A client's request: `add` of a voter is add-learner, then promote once it has caught up. */
@@ -207,7 +180,7 @@ export class MembershipService {
     for (;;) {
       const outcome = await this.change({ type: 'promote', peer });
       const retry = outcome.type === 'refused' && (outcome.reason === 'not-caught-up' || outcome.reason === 'change-pending');
-      if (!retry || this.closed) return outcome;
+      if (!retry || this.changes.isClosed) return outcome;
       if (performance.now() >= deadline) {
         return { ...outcome, detail: `node ${peer} did not catch up within ${Math.round((this.options.catchUpTimeoutMs ?? DEFAULT_CATCH_UP_TIMEOUT_MS) / 1000)} s; it stays a learner (promote it later)` };
       }
@@ -217,13 +190,12 @@ export class MembershipService {
 
   /** The node stops: every waiting client is answered 'stopped'. */
   close(): void {
-    this.closed = true;
+    this.changes.close();
     for (const [timer, wake] of [...this.pauses]) {
       clearTimeout(timer);
       wake();
     }
     this.pauses.clear();
-    for (const change of [...this.pending.values()]) this.finish(change, { type: 'stopped' });
   }
 
   /** Every other member of the configuration in use and of the last one known committed (see the file comment). */
@@ -264,7 +236,7 @@ export class MembershipService {
   }
 
   private done(): ChangeOutcome {
-    return this.count({ type: 'done', index: this.current.index, membership: this.current.membership });
+    return this.changes.count({ type: 'done', index: this.current.index, membership: this.current.membership });
   }
 
   private sleep(ms: number): Promise<void> {
@@ -277,17 +249,6 @@ export class MembershipService {
     });
   }
 
-  private finish(change: PendingChange, outcome: ChangeOutcome): void {
-    clearTimeout(change.timer);
-    this.pending.delete(change.id);
-    if (change.index > 0 && this.pendingAt.get(change.index) === change) this.pendingAt.delete(change.index);
-    change.resolve(this.count(outcome));
-  }
-
-  private count(outcome: ChangeOutcome): ChangeOutcome {
-    this.outcomes.set(outcome.type, (this.outcomes.get(outcome.type) ?? 0) + 1);
-    return outcome;
-  }
 }
 
 /** A peer address from a configuration entry, or undefined when it does not parse. */
