@@ -7,8 +7,22 @@ import { parseArgs } from 'node:util';
 import type { Timing } from '../core/types.js';
 import { heartbeatProblem } from '../runtime/timing-rule.js';
 
+/**
+ * Marks a UsageError across copies of this module. Two copies are loaded at once when `ballot` runs from
+ * its bundled entry (dist/cli/ballot.cjs holds one; the subcommands it loads lazily import tsc's
+ * args.js, the other), so the class a subcommand throws is not the class main.ts catches.
+ */
+const usageErrorBrand = Symbol.for('ballot.usage-error');
+
 /** A mistake in what the user typed: printed as one line on stderr, exit status 2. */
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  readonly [usageErrorBrand] = true;
+
+  /** `instanceof UsageError` tests the brand, so it holds for an error of either copy (see usageErrorBrand). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as { readonly [usageErrorBrand]?: unknown })[usageErrorBrand] === true;
+  }
+}
 
 export interface OptionSpec {
   readonly type: 'string' | 'boolean';

@@ -51,6 +51,26 @@ test('the bundle answers as main.js does: --help, --version, a subcommand outsid
   assert.equal(mistake.stderr.trim().split('\n').length, 1, `one line: ${mistake.stderr}`);
 });
 
+test("a mistake in a subcommand outside the bundle is one line and exit 2 (the bundle's copy of UsageError knows tsc's)", { timeout: 120_000 }, () => {
+  const mistakes: string[][] = [
+    ['sim', '--algorithm', 'paxos'],
+    ['compare', '--no-such-option'],
+    ['check'],
+    ['replay'],
+    ['cluster', '--nodes', '0'],
+    ['member', 'list'],
+    ['bench', 'kv', '--clients', 'x'],
+    ['torture', '--nodes', '99'],
+    ['ui', '--port', 'x'],
+  ];
+  for (const args of mistakes) {
+    const { status, stderr } = run(ballotJs, args);
+    assert.equal(status, 2, `ballot ${args.join(' ')}: ${stderr}`);
+    assert.equal(stderr.trim().split('\n').length, 1, `ballot ${args.join(' ')}: one line, not ${JSON.stringify(stderr)}`);
+    assert.match(stderr, new RegExp(`^ballot ${args[0]}: `));
+  }
+});
+
 test('the bundle runs a node that serves /health and stops cleanly when its stdin closes', { timeout: 60_000 }, async () => {
   const [peerPort, httpPort] = await freePorts(2);
   const child = spawn(process.execPath, [ballotJs, 'node', '--id', '1', '--algorithm', 'raft', '--peers', `1=127.0.0.1:${peerPort!}`, '--http', `127.0.0.1:${httpPort!}`, '--data-dir', join(dir, 'n1'), '--exit-on-stdin-close'], {
