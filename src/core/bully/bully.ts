@@ -52,7 +52,20 @@ import {
   type MembershipRefusal,
 } from '../types.js';
 import { encodedLength, FRAME_BYTES, MAX_COMMAND_LENGTH, MAX_WHOLE_SNAPSHOT_BYTES } from '../limits.js';
-import { MAX_SYNC_ENTRIES, type BullyDurable, type BullyEntry, type BullyMessage, type Copy, type Heartbeat, type Sync, type SyncRequest } from './messages.js';
+import {
+  MAX_BULLY_CHUNK_CHARS,
+  MAX_BULLY_SNAPSHOT_CHARS,
+  MAX_SYNC_ENTRIES,
+  SNAPSHOT_CHUNK_WINDOW,
+  type BullyDurable,
+  type BullyEntry,
+  type BullyMessage,
+  type Copy,
+  type Heartbeat,
+  type SnapshotChunk,
+  type Sync,
+  type SyncRequest,
+} from './messages.js';
 
 export type BullyRole = 'leader' | 'follower' | 'electing';
 
@@ -78,6 +91,22 @@ export function nextGeneration(seen: number, id: NodeId, voters: readonly NodeId
   const first = seen + 1;
   return first + ((((owned - first) % n) + n) % n);
 }
+
+/** A follower's pieces of one snapshot (SnapshotChunk), by offset, until it holds them all. */
+interface SnapshotAssembly {
+  readonly generation: number;
+  readonly index: number;
+  readonly term: number;
+  readonly length: number;
+  readonly pieces: Map<number, string>;
+  /** Characters held (the snapshot is complete at `length`). */
+  received: number;
+  /** The first offset whose piece is not held. */
+  missing: number;
+}
+
+/** The characters of one window of pieces (the most one SyncRequest is answered with). */
+const WINDOW_CHARS = SNAPSHOT_CHUNK_WINDOW * MAX_BULLY_CHUNK_CHARS;
 
 /** Where an electing node stands: waiting T for an Alive, or T' for a Victory after one came. */
 type Phase = 'awaiting-alive' | 'awaiting-victory';
@@ -121,6 +150,8 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
   private followedGeneration = -1;
   /** Follower: when it last asked its coordinator for entries (at most once per heartbeat interval). */
   private syncRequestedAt = -Infinity;
+  /** Follower: the pieces received so far of the snapshot its coordinator is sending (SnapshotChunk). */
+  private assembly: SnapshotAssembly | null = null;
 
   constructor(config: NodeConfig, durable: BullyDurable, random: Random, now: number, options: BullyOptions) {
     if (!config.voters.includes(config.id)) throw new Error(`bully: node ${config.id} is not a member (bully has no non-voting members)`);
@@ -189,6 +220,9 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
       case 'Sync':
         this.handleSync(from, message);
         break;
+      case 'SnapshotChunk':
+        this.handleSnapshotChunk(now, from, message);
+        break;
     }
     // A coordinator whose reign is older than a generation it has just heard of declares again, above
     // it: its generation must stay the newest it knows, or it would be no fencing token.
@@ -242,8 +276,8 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
 
   /** The host's state machine holds everything up to `index` in `snapshot`: drop those entries. */
   compact(_now: number, index: number, snapshot: string): void {
-    // A Sync carries the snapshot whole, within one frame: a larger one is not taken (the log keeps its entries).
-    if (index <= this.snapshotIndex || index > this.lastIndex() || encodedLength(snapshot) > MAX_WHOLE_SNAPSHOT_BYTES) return;
+    // A snapshot too large for one Sync travels in SnapshotChunks, up to their bound; a longer one is not taken (the log keeps its entries).
+    if (index <= this.snapshotIndex || index > this.lastIndex() || snapshot.length > MAX_BULLY_SNAPSHOT_CHARS) return;
     this.snapshotTerm = this.termAt(index)!;
     this.entries = this.entries.slice(index - this.snapshotIndex);
     this.snapshotIndex = index;
@@ -478,7 +512,8 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
   private requestSync(now: number, coordinator: NodeId): void {
     if (now - this.syncRequestedAt < this.config.timing.heartbeatMs) return;
     this.syncRequestedAt = now;
-    this.out.send(coordinator, { type: 'SyncRequest', generation: this.generation, index: this.lastIndex(), term: this.lastTerm() });
+    const offset = this.assembly === null ? {} : { snapshotOffset: this.assembly.missing };
+    this.out.send(coordinator, { type: 'SyncRequest', generation: this.generation, index: this.lastIndex(), term: this.lastTerm(), ...offset });
   }
 
   /**
@@ -491,6 +526,8 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
     if (index >= this.snapshotIndex && index <= this.lastIndex() && this.termAt(index) === term) {
       const start = index - this.snapshotIndex;
       this.out.send(from, { type: 'Sync', generation: this.reign, index, term, snapshot: [], entries: this.syncBatch(start, 0) });
+    } else if (encodedLength(this.snapshotData) > MAX_WHOLE_SNAPSHOT_BYTES) {
+      this.sendSnapshotChunks(from, request.snapshotOffset ?? 0);
     } else {
       const entries = this.syncBatch(0, encodedLength(this.snapshotData));
       this.out.send(from, { type: 'Sync', generation: this.reign, index: this.snapshotIndex, term: this.snapshotTerm, snapshot: [this.snapshotData], entries });
@@ -527,15 +564,71 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
       this.append(sync.entries);
       return;
     }
-    // The coordinator's log replaces this one: what this node applied beyond it is lost.
-    this.snapshotIndex = sync.index;
-    this.snapshotTerm = sync.term;
+    this.install(sync.index, sync.term, snapshot, sync.entries);
+  }
+
+  /** The coordinator's log replaces this one: what this node applied beyond it is lost. */
+  private install(index: number, term: number, snapshot: string, entries: readonly BullyEntry[] = []): void {
+    this.snapshotIndex = index;
+    this.snapshotTerm = term;
     this.snapshotData = snapshot;
     this.entries = [];
-    this.out.emit({ type: 'snapshot-installed', index: sync.index, term: sync.term, snapshot });
-    this.append(sync.entries);
-    if (sync.entries.length === 0) this.persist();
+    this.assembly = null;
+    this.out.emit({ type: 'snapshot-installed', index, term, snapshot });
+    this.append(entries);
+    if (entries.length === 0) this.persist();
     this.syncRequestedAt = -Infinity; // more may follow (MAX_SYNC_ENTRIES): ask again at the next heartbeat
+  }
+
+  /**
+   * A snapshot too large for one Sync: SNAPSHOT_CHUNK_WINDOW pieces of it from the first one the backup
+   * lacks (from the start when that offset is of no piece of ours: the backup then holds another
+   * snapshot's pieces, which ours replace). The backup asks for the next window once it holds this
+   * one, and again at its next heartbeat when a piece is lost. The entries after the snapshot follow
+   * its next SyncRequest, answered as usual once its log ends at the snapshot.
+   */
+  private sendSnapshotChunks(to: NodeId, from: number): void {
+    const { snapshotIndex: index, snapshotTerm: term, snapshotData: data } = this;
+    const start = from % MAX_BULLY_CHUNK_CHARS === 0 && from < data.length ? from : 0;
+    const end = Math.min(data.length, start + SNAPSHOT_CHUNK_WINDOW * MAX_BULLY_CHUNK_CHARS);
+    for (let offset = start; offset < end; offset += MAX_BULLY_CHUNK_CHARS) {
+      this.out.send(to, { type: 'SnapshotChunk', generation: this.reign, index, term, length: data.length, offset, data: data.slice(offset, offset + MAX_BULLY_CHUNK_CHARS) });
+    }
+  }
+
+  /**
+   * A piece of the coordinator's snapshot. Pieces may come in any order, duplicated, or not at all:
+   * they are kept by offset for one snapshot at a time (a newer one of the same reign replaces it; a
+   * piece of another reign is stale), and the snapshot is installed only once every piece is here.
+   */
+  private handleSnapshotChunk(now: number, from: NodeId, chunk: SnapshotChunk): void {
+    if (!this.follows(from, chunk.generation)) return;
+    const { index, term, length, offset, data } = chunk;
+    // Fields that disagree are no piece of any snapshot a correct coordinator sends.
+    if (length > MAX_BULLY_SNAPSHOT_CHARS || offset % MAX_BULLY_CHUNK_CHARS !== 0 || offset >= length || data.length !== Math.min(MAX_BULLY_CHUNK_CHARS, length - offset)) return;
+    if (index < this.snapshotIndex || this.termAt(index) === term) return; // held already, or older than what is held
+    let assembly = this.assembly;
+    if (assembly === null || assembly.generation !== chunk.generation || index > assembly.index) {
+      assembly = { generation: chunk.generation, index, term, length, pieces: new Map(), received: 0, missing: 0 };
+      this.assembly = assembly;
+    } else if (index !== assembly.index || term !== assembly.term || length !== assembly.length) {
+      return; // a piece of an older snapshot of this reign, overtaken
+    }
+    if (assembly.pieces.has(offset)) return; // a duplicate
+    assembly.pieces.set(offset, data);
+    assembly.received += data.length;
+    if (assembly.received < length) {
+      // The first piece it lacks: once that passes the end of a window, ask for the next one now.
+      const before = assembly.missing;
+      while (assembly.pieces.has(assembly.missing)) assembly.missing += MAX_BULLY_CHUNK_CHARS;
+      if (Math.floor(assembly.missing / WINDOW_CHARS) > Math.floor(before / WINDOW_CHARS)) {
+        this.syncRequestedAt = -Infinity;
+        this.requestSync(now, from);
+      }
+      return;
+    }
+    const snapshot = [...assembly.pieces.entries()].sort(([a], [b]) => a - b).map(([, piece]) => piece).join('');
+    this.install(index, term, snapshot);
   }
 
   /** Appends entries after the last one, applies them (`committed`) and makes them durable. */

@@ -3,7 +3,9 @@ import { BullyNode, type BullyOptions } from './bully.js';
 import {
   bullyMessageTypes,
   MAX_BULLY_COMMAND_LENGTH,
+  MAX_BULLY_CHUNK_CHARS,
   MAX_BULLY_LOG_ENTRIES,
+  MAX_BULLY_SNAPSHOT_CHARS,
   MAX_BULLY_SNAPSHOT_LENGTH,
   MAX_SYNC_ENTRIES,
   type BullyDurable,
@@ -34,7 +36,7 @@ export function createBully(options: BullyOptions): Algorithm<BullyMessage, Bull
     defaultTiming: { electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, heartbeatMs: 50 },
     messageTypes: bullyMessageTypes,
     // A settled cluster with clients keeps copying too: replication's messages are no election's cost.
-    heartbeatTypes: ['Heartbeat', 'Copy', 'SyncRequest', 'Sync'],
+    heartbeatTypes: ['Heartbeat', 'Copy', 'SyncRequest', 'Sync', 'SnapshotChunk'],
     boundedCounters: ['generation'],
     messageShapes: {
       Election: { generation: 'term' },
@@ -42,12 +44,14 @@ export function createBully(options: BullyOptions): Algorithm<BullyMessage, Bull
       Victory: { generation: 'term' },
       Heartbeat: { generation: 'term', lastIndex: 'nat', lastTerm: 'term' },
       Copy: { generation: 'term', index: 'nat', prevTerm: 'term', entry: entryShape },
-      SyncRequest: { generation: 'term', index: 'nat', term: 'term' },
+      SyncRequest: { generation: 'term', index: 'nat', term: 'term', snapshotOffset: { optional: 'nat' } },
       Sync: { generation: 'term', index: 'nat', term: 'term', snapshot: { list: { text: MAX_BULLY_SNAPSHOT_LENGTH }, max: 1 }, entries: { list: entryShape, max: MAX_SYNC_ENTRIES } },
+      // The core checks the rest: length at most MAX_BULLY_SNAPSHOT_CHARS, offset a multiple of the piece size, data's length.
+      SnapshotChunk: { generation: 'term', index: 'nat', term: 'term', length: 'nat', offset: 'nat', data: { text: MAX_BULLY_CHUNK_CHARS } },
     },
     durableShape: {
       generation: 'term',
-      snapshot: { optional: { object: { index: 'nat', term: 'term', data: { text: MAX_BULLY_SNAPSHOT_LENGTH } } } },
+      snapshot: { optional: { object: { index: 'nat', term: 'term', data: { text: MAX_BULLY_SNAPSHOT_CHARS } } } },
       log: { optional: { list: entryShape, max: MAX_BULLY_LOG_ENTRIES } },
     },
     // The coordinator acknowledges a write before any copy exists (docs/algorithms/bully.md,

@@ -65,6 +65,11 @@ export interface SyncRequest {
   readonly generation: number;
   readonly index: number;
   readonly term: number;
+  /**
+   * While it assembles a snapshot from SnapshotChunks: the first offset it lacks, where the next
+   * pieces start. Absent otherwise (and from nodes that predate chunked snapshots).
+   */
+  readonly snapshotOffset?: number;
 }
 
 /**
@@ -83,17 +88,50 @@ export interface Sync {
   readonly entries: readonly BullyEntry[];
 }
 
-export type BullyMessage = Election | Alive | Victory | Heartbeat | Copy | SyncRequest | Sync;
+/**
+ * One piece of the coordinator's snapshot, for a snapshot too large for one Sync (more than
+ * MAX_BULLY_SNAPSHOT_LENGTH bytes encoded). The answer to a SyncRequest is then every piece of the
+ * snapshot (`index`, `term`) of `length` characters: `data` is its characters from `offset`, a multiple
+ * of MAX_BULLY_CHUNK_CHARS, and each piece but the last is MAX_BULLY_CHUNK_CHARS long. One SyncRequest
+ * is answered with at most SNAPSHOT_CHUNK_WINDOW pieces from its `snapshotOffset` (so a burst never
+ * overflows a peer link's queue); the backup asks for the next ones as soon as it holds the window. It
+ * assembles pieces in any order, installs the snapshot once it holds all of them, and asks for the
+ * entries after it at the next heartbeat (SyncRequest, as after a Sync); a lost piece makes it ask again.
+ */
+export interface SnapshotChunk {
+  readonly type: 'SnapshotChunk';
+  readonly generation: number;
+  readonly index: number;
+  readonly term: number;
+  /** The whole snapshot's length, in characters (UTF-16 code units). */
+  readonly length: number;
+  readonly offset: number;
+  readonly data: string;
+}
 
-export const bullyMessageTypes = ['Election', 'Alive', 'Victory', 'Heartbeat', 'Copy', 'SyncRequest', 'Sync'] as const satisfies readonly BullyMessage['type'][];
+export type BullyMessage = Election | Alive | Victory | Heartbeat | Copy | SyncRequest | Sync | SnapshotChunk;
+
+export const bullyMessageTypes = ['Election', 'Alive', 'Victory', 'Heartbeat', 'Copy', 'SyncRequest', 'Sync', 'SnapshotChunk'] as const satisfies readonly BullyMessage['type'][];
 
 /** Longest command a Bully log entry carries: the one bound of all cores (src/core/limits.ts). */
 export { MAX_COMMAND_LENGTH as MAX_BULLY_COMMAND_LENGTH } from '../limits.js';
 /**
- * Longest snapshot a Sync carries or the durable state holds, in bytes once JSON-encoded (so also in
- * UTF-16 code units): a Sync carries it whole, within one frame; `compact` with a larger one is ignored.
+ * Longest snapshot a Sync carries whole, in bytes once JSON-encoded (so also in UTF-16 code units),
+ * within one frame; a larger one travels in SnapshotChunks.
  */
 export { MAX_WHOLE_SNAPSHOT_BYTES as MAX_BULLY_SNAPSHOT_LENGTH } from '../limits.js';
+/**
+ * Most characters of snapshot one SnapshotChunk carries: JSON spends at most 6 bytes on one, so a piece
+ * takes at most 48 KiB of a 64 KiB frame (the same bound as Raft's InstallSnapshot chunks).
+ */
+export const MAX_BULLY_CHUNK_CHARS = 8_192;
+/** Most SnapshotChunks one SyncRequest is answered with: well within a peer link's queue of 64 messages. */
+export const SNAPSHOT_CHUNK_WINDOW = 4;
+/**
+ * Longest snapshot the durable state holds and SnapshotChunks carry, in characters (Raft's bound too):
+ * `compact` with a longer one is ignored (the log keeps its entries).
+ */
+export const MAX_BULLY_SNAPSHOT_CHARS = 16 * 1024 * 1024;
 /** Most entries one Sync carries: a backup further behind asks again at the next heartbeat. */
 export const MAX_SYNC_ENTRIES = 64;
 /** Most entries the durable log holds between two compactions (the host compacts long before). */
