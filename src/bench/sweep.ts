@@ -18,6 +18,10 @@
  *                                                     losses, stale reads and non-linearizable runs are counted;
  *                                                     with --mutants, the clients of the mutants that need them
  *                                                     (workload 'kv') and of the Bully proof runs (default kv:50)
+ *   --value-size N                                    with the kv workload (implied): every written value padded to
+ *                                                     N characters (1..4096) over 32 keys, so states pass one
+ *                                                     frame and snapshots travel in chunks (ZAB's SnapChunk,
+ *                                                     Raft's InstallSnapshot); prints how many were sent
  *
  * A failing run prints the options to replay it.
  */
@@ -28,6 +32,10 @@ import { mutantSweepOptions, replicationProofRuns, sweep, sweepRuns, type SweepR
 import { bullyAsConsensus, mutants, replicationMutants, withMutant } from '../testing/mutants.js';
 import { DEFAULT_KV_RATE, parseWorkload } from '../sim/workload.js';
 
+/** --value-size: the largest padding (a kv command holds key and value within MAX_KV_COMMAND_LENGTH), and the keys it spreads over. */
+const MAX_SWEEP_VALUE_CHARS = 4096;
+const LARGE_STATE_KEYS = 32;
+
 function fail(message: string): never {
   process.stderr.write(`sweep: ${message}\n`);
   process.exit(2);
@@ -36,12 +44,12 @@ function fail(message: string): never {
 function main(): void {
   let values;
   try {
-    ({ values } = parseArgs({ options: { runs: { type: 'string' }, from: { type: 'string' }, mutants: { type: 'boolean' }, algorithm: { type: 'string' }, workload: { type: 'string' }, membership: { type: 'boolean' }, help: { type: 'boolean' } } }));
+    ({ values } = parseArgs({ options: { runs: { type: 'string' }, from: { type: 'string' }, mutants: { type: 'boolean' }, algorithm: { type: 'string' }, workload: { type: 'string' }, 'value-size': { type: 'string' }, membership: { type: 'boolean' }, help: { type: 'boolean' } } }));
   } catch (error) {
     fail((error as Error).message);
   }
   if (values.help) {
-    process.stdout.write('usage: node dist/bench/sweep.js [--runs N] [--from SEED] [--mutants] [--algorithm raft|zab|bully] [--workload kv[:RATE]] [--membership]\n');
+    process.stdout.write('usage: node dist/bench/sweep.js [--runs N] [--from SEED] [--mutants] [--algorithm raft|zab|bully] [--workload kv[:RATE]] [--value-size N] [--membership]\n');
     return;
   }
   const runs = Number(values.runs ?? (values.mutants ? 500 : 1000));
@@ -49,8 +57,13 @@ function main(): void {
   // --from S: seeds S..S+N-1 (shards of one sweep on several processes; the targeted runs go with --from 1).
   const firstSeed = Number(values.from ?? 1);
   if (!Number.isSafeInteger(firstSeed) || firstSeed < 1) fail(`--from must be a positive integer, got ${values.from}`);
-  const workload = values.workload === undefined ? undefined : parseWorkload(values.workload);
-  if (typeof workload === 'string') fail(workload);
+  const parsed = values.workload === undefined ? undefined : parseWorkload(values.workload);
+  if (typeof parsed === 'string') fail(parsed);
+  const valueSize = values['value-size'] === undefined ? undefined : Number(values['value-size']);
+  if (valueSize !== undefined && (!Number.isSafeInteger(valueSize) || valueSize < 1 || valueSize > MAX_SWEEP_VALUE_CHARS)) {
+    fail(`--value-size must be an integer from 1 to ${MAX_SWEEP_VALUE_CHARS}, got ${values['value-size']}`);
+  }
+  const workload = valueSize === undefined ? parsed : { ...(parsed ?? { rate: DEFAULT_KV_RATE }), valueChars: valueSize, keys: LARGE_STATE_KEYS };
   const only = values.algorithm;
   if (only !== undefined && !(algorithmNames as readonly string[]).includes(only)) fail(`--algorithm must be one of ${algorithmNames.join(', ')}`);
   const describe = (report: Pick<SweepReport, 'caughtBy'>) =>
@@ -91,6 +104,12 @@ function main(): void {
       if (report.kv) {
         const kv = report.kv;
         process.stdout.write(`  kv: ${kv.ops} operations, ${kv.acked} writes acknowledged, ${kv.lostAcked} lost (in ${kv.lostAckedRuns} runs), ${kv.notLinearizable} runs not linearizable (${kv.undecided} undecided), ${kv.staleReads} stale reads, ${kv.unavailableMs.toFixed(1)} ms without a writable leader\n`);
+      }
+      if (valueSize !== undefined) {
+        for (const type of ['SnapChunk', 'InstallSnapshot']) {
+          const sent = report.messagesByType.get(type);
+          if (sent !== undefined) process.stdout.write(`  ${type}: ${sent} sent, in ${report.runsByType.get(type)} runs\n`);
+        }
       }
       if (report.membership) {
         const m = report.membership;

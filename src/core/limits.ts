@@ -23,6 +23,15 @@ export const MAX_COMMAND_LENGTH = 8_192;
  */
 export const MAX_WHOLE_SNAPSHOT_BYTES = 40 * 1024;
 
+/**
+ * A snapshot that travels in chunks (ZAB's SNAP beyond MAX_WHOLE_SNAPSHOT_BYTES) is cut into pieces of
+ * this many UTF-16 code units: at most 6 bytes each once JSON-encoded, 48 KiB of a 64 KiB frame.
+ */
+export const SNAPSHOT_CHUNK_CHARS = 8_192;
+
+/** The largest snapshot a core that sends it in chunks keeps (a larger `compact` is ignored), in UTF-16 code units. */
+export const MAX_CHUNKED_SNAPSHOT_CHARS = 16 * 1024 * 1024;
+
 /** The bytes `text` takes in a JSON frame (quoted and escaped, UTF-8). */
 export function encodedLength(text: string): number {
   return utf8Length(JSON.stringify(text));

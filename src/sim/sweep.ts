@@ -137,6 +137,9 @@ export interface SweepReport {
   readonly kv: KvSweep | null;
   /** With membership change: the changes asked for and answered, summed over the runs (null without). */
   readonly membership: MembershipSweep | null;
+  /** Messages sent, by type, summed over the runs; and in how many runs each type was sent at all. */
+  readonly messagesByType: ReadonlyMap<string, number>;
+  readonly runsByType: ReadonlyMap<string, number>;
 }
 
 /** The membership nemesis's changes over a sweep (each run's `membership`, docs/invariants.md). */
@@ -229,9 +232,16 @@ export function sweepRuns(all: readonly SimOptions[], { stopWhen, withKv = false
   let dualLeaderMs = 0;
   let dualLeaderRuns = 0;
   let membership: { requested: number; accepted: number; committed: number; refused: number; changedRuns: number } | null = null;
+  const messagesByType = new Map<string, number>();
+  const runsByType = new Map<string, number>();
   for (const options of all) {
     const result = simulate(options);
     runs++;
+    for (const [type, count] of Object.entries(result.messages.byType)) {
+      if (count === 0) continue;
+      messagesByType.set(type, (messagesByType.get(type) ?? 0) + count);
+      runsByType.set(type, (runsByType.get(type) ?? 0) + 1);
+    }
     if (result.leaseOverlapMs > 0) {
       leaseOverlapMs += result.leaseOverlapMs;
       leaseOverlapRuns++;
@@ -264,5 +274,5 @@ export function sweepRuns(all: readonly SimOptions[], { stopWhen, withKv = false
     for (const invariant of new Set(result.violations.map((v) => v.invariant))) caughtBy.set(invariant, (caughtBy.get(invariant) ?? 0) + 1);
     if (stopWhen?.(result)) break;
   }
-  return { runs, caughtBy, failed, leaseOverlapMs, leaseOverlapRuns, dualLeaderMs, dualLeaderRuns, firstFailure, kv: withKv ? kv : null, membership };
+  return { runs, caughtBy, failed, leaseOverlapMs, leaseOverlapRuns, dualLeaderMs, dualLeaderRuns, firstFailure, kv: withKv ? kv : null, membership, messagesByType, runsByType };
 }

@@ -170,6 +170,8 @@ export interface WorkloadOptions {
   readonly timeoutMs?: number;
   /** Hosts compact their log every this many applied entries. */
   readonly compactEvery?: number;
+  /** Pads every written value to this many characters, so that states (and snapshots) grow large. */
+  readonly valueChars?: number;
 }
 
 /** `--json`'s `kv` (docs/reference.md; each field defined in docs/invariants.md, "The key-value workload"). */

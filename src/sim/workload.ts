@@ -82,6 +82,7 @@ export class Workload implements Subscriber {
   private readonly keys: readonly string[];
   private readonly timeoutMs: number;
   private readonly compactEvery: number;
+  private readonly valueChars: number;
   private readonly tasks = new EventHeap<Task>();
   private seq = 0;
   private nextRequest = 1;
@@ -113,6 +114,7 @@ export class Workload implements Subscriber {
     this.keys = Array.from({ length: options.keys ?? DEFAULT_KEYS }, (_, i) => `k${i + 1}`);
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.compactEvery = options.compactEvery ?? DEFAULT_COMPACT_EVERY;
+    this.valueChars = options.valueChars ?? 0;
     for (const node of engine.nodes) {
       this.stores.set(node.id, new KvStore());
       this.terms.set(node.id, []);
@@ -186,7 +188,8 @@ export class Workload implements Subscriber {
 
   private draw(client: number): KvInput {
     const key = this.random.pick(this.keys);
-    const value = `${client + 1}.${this.nextOp}`;
+    const tag = `${client + 1}.${this.nextOp}`;
+    const value = this.valueChars > tag.length ? tag + 'x'.repeat(this.valueChars - tag.length) : tag;
     const roll = this.random.next();
     if (roll < 0.4) return { op: 'get', key };
     if (roll < 0.7) return { op: 'put', key, value };

@@ -309,13 +309,13 @@ test('syncPoint: DIFF from a zxid the leader holds, TRUNC back to where the hist
   assert.deepEqual(syncPoint(log, z(3, 1), 4), { sync: 'diff', baseIndex: 3 }, 'at the snapshot');
 });
 
-test('compaction keeps a snapshot only if a SNAP of it fits one frame', () => {
+test('compaction keeps a snapshot up to MAX_SNAPSHOT_LENGTH characters, and nothing beyond the commit point', () => {
   const { c, leader } = electedNet(3);
   local(c, leader, { type: 'propose', command: 'a' });
   c.run(10);
-  local(c, leader, { type: 'compact', index: 1, snapshot: 'é'.repeat(MAX_SNAPSHOT_LENGTH) });
-  assert.equal(c.node(leader).history.snapshot.index, 0, 'too large once encoded: ignored');
-  local(c, leader, { type: 'compact', index: 1, snapshot: 'x'.repeat(MAX_SNAPSHOT_LENGTH - 2) });
+  local(c, leader, { type: 'compact', index: 1, snapshot: 'x'.repeat(MAX_SNAPSHOT_LENGTH + 1) });
+  assert.equal(c.node(leader).history.snapshot.index, 0, 'too large: ignored');
+  local(c, leader, { type: 'compact', index: 1, snapshot: 'x'.repeat(MAX_SNAPSHOT_LENGTH) });
   assert.equal(c.node(leader).history.snapshot.index, 1);
   local(c, leader, { type: 'compact', index: 2, snapshot: 'beyond' });
   assert.equal(c.node(leader).history.snapshot.index, 1, 'nothing beyond what was committed');

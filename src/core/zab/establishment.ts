@@ -29,6 +29,8 @@ import { encodedLength, syncPoint, utf8Length, type ZabLog } from './log.js';
 import {
   epochOfZxid,
   makeZxid,
+  MAX_WHOLE_SNAPSHOT_LENGTH,
+  SNAPSHOT_CHUNK_CHARS,
   ZXID_COUNTER_MAX,
   type AckEpoch,
   type Inform,
@@ -281,6 +283,7 @@ export class LeaderSession {
       case 'Notification': // answered by the node
       case 'LeaderInfo':
       case 'NewLeader':
+      case 'SnapChunk':
       case 'UpToDate':
       case 'Proposal':
       case 'Commit':
@@ -500,8 +503,11 @@ export class LeaderSession {
     const peerZxid = this.learnerZxid.get(learner) ?? 0;
     const { sync, baseIndex } = syncPoint(log, peerZxid, upTo);
     const snapshot = sync === 'snap' ? log.snapshot.data : undefined;
-    // One frame: the snapshot (bounded by compaction), then as many entries as fit; the rest follow.
-    let bytes = snapshot === undefined ? 0 : encodedLength(snapshot);
+    // A snapshot too large for the NEWLEADER frame goes ahead of it, in chunks (SnapChunk).
+    const chunked = snapshot !== undefined && encodedLength(snapshot) > MAX_WHOLE_SNAPSHOT_LENGTH;
+    if (chunked) this.sendSnapshotChunks(learner, log.snapshot.index, snapshot);
+    // One frame: the snapshot (if whole), then as many entries as fit; the rest follow.
+    let bytes = snapshot === undefined || chunked ? 0 : encodedLength(snapshot);
     let end = baseIndex;
     while (end < upTo) {
       bytes += encodedLength(log.commandAt(end + 1)) + 32;
@@ -520,10 +526,19 @@ export class LeaderSession {
       sync,
       base: log.zxidAt(baseIndex)!,
       baseIndex,
-      snapshot: snapshot ?? '',
+      snapshot: chunked ? '' : snapshot ?? '',
+      ...(chunked ? { snapshotLength: snapshot.length } : {}),
       runs: slice.runs,
       commands: slice.commands,
     };
+  }
+
+  /** A SNAP's snapshot in pieces of SNAPSHOT_CHUNK_CHARS, each a frame of its own. */
+  private sendSnapshotChunks(learner: NodeId, index: number, data: string): void {
+    for (let offset = 0; offset < data.length; offset += SNAPSHOT_CHUNK_CHARS) {
+      const chunk = data.slice(offset, offset + SNAPSHOT_CHUNK_CHARS);
+      this.host.send(learner, { type: 'SnapChunk', epoch: this.newEpoch!, index, total: data.length, offset, data: chunk });
+    }
   }
 }
 

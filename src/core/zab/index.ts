@@ -6,6 +6,8 @@ import {
   MAX_COMMAND_LENGTH,
   MAX_HISTORY_ITEMS,
   MAX_SNAPSHOT_LENGTH,
+  MAX_WHOLE_SNAPSHOT_LENGTH,
+  SNAPSHOT_CHUNK_CHARS,
   serverStates,
   syncModes,
   zabMessageTypes,
@@ -48,6 +50,7 @@ export function checkZabSend(
       return fromVoter ? 'a voter asked to observe' : null;
     case 'LeaderInfo':
     case 'NewLeader':
+    case 'SnapChunk':
     case 'UpToDate':
     case 'Proposal':
     case 'Commit':
@@ -61,6 +64,7 @@ export function checkZabSend(
 
 const commandText = { text: MAX_COMMAND_LENGTH } as const;
 const snapshotText = { text: MAX_SNAPSHOT_LENGTH } as const;
+const wholeSnapshotText = { text: MAX_WHOLE_SNAPSHOT_LENGTH } as const;
 const runShape = { epoch: 'epoch', first: 'nat', count: 'nat' } as const;
 
 export const zab: Algorithm<ZabMessage, ZabDurable> = {
@@ -72,7 +76,8 @@ export const zab: Algorithm<ZabMessage, ZabDurable> = {
   messageTypes: zabMessageTypes,
   // Broadcast (Proposal, Ack, Commit, Inform) is what a settled cluster sends while clients write, not
   // the cost of electing. Ack is also the answer to NEWLEADER (ZooKeeper's one ACK type), so `ballot
-  // compare` counts those n − 1 Acks of each establishment as steady traffic too.
+  // compare` counts those n − 1 Acks of each establishment as steady traffic too. SnapChunk is
+  // synchronization, like the NewLeader it precedes: not steady traffic.
   heartbeatTypes: ['Ping', 'PingReply', 'Proposal', 'Ack', 'Commit', 'Inform'],
   boundedCounters: ['epoch', 'round'],
   messageShapes: {
@@ -88,10 +93,13 @@ export const zab: Algorithm<ZabMessage, ZabDurable> = {
       sync: { oneOf: syncModes },
       base: 'zxid',
       baseIndex: 'nat',
-      snapshot: snapshotText,
+      snapshot: wholeSnapshotText,
+      snapshotLength: { optional: 'nat' },
       runs: { list: { object: runShape }, max: MAX_HISTORY_ITEMS },
       commands: { list: commandText, max: MAX_HISTORY_ITEMS },
     },
+    // The learner checks offset and total against SNAPSHOT_CHUNK_CHARS and MAX_SNAPSHOT_LENGTH (learner.ts).
+    SnapChunk: { epoch: 'epoch', index: 'nat', total: 'nat', offset: 'nat', data: { text: SNAPSHOT_CHUNK_CHARS } },
     Ack: { epoch: 'epoch', zxid: 'zxid' },
     UpToDate: { epoch: 'epoch', zxid: 'zxid' },
     Proposal: { epoch: 'epoch', zxid: 'zxid', prevZxid: 'zxid', command: commandText },

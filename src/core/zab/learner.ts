@@ -6,12 +6,20 @@
  */
 import { abandon, established, type PhaseHost, type PhaseStep, type PhaseTiming } from './establishment.js';
 import type { NodeId } from '../types.js';
-import type { AckEpoch, Inform, NewLeader, Proposal, ZabMessage } from './messages.js';
+import { MAX_SNAPSHOT_LENGTH, SNAPSHOT_CHUNK_CHARS, type AckEpoch, type Inform, type NewLeader, type Proposal, type SnapChunk, type ZabMessage } from './messages.js';
 
 /** How many proposals a learner holds back while it waits for an earlier one. */
 const MAX_HELD_BACK = 1024;
 
 export type LearnerStage = 'connecting' | 'epoch-acked' | 'synchronized' | 'serving';
+
+/** The pieces of one chunked SNAP's snapshot received so far (SnapChunk), by offset. */
+interface ChunkedSnapshot {
+  readonly epoch: number;
+  readonly index: number;
+  readonly total: number;
+  readonly pieces: Map<number, string>;
+}
 
 export class LearnerSession {
   private stageName: LearnerStage = 'connecting';
@@ -21,6 +29,11 @@ export class LearnerSession {
   private resendDeadline: number;
   /** Proposals (INFORMs) that arrived before their predecessor, by the zxid they follow. */
   private readonly heldBack = new Map<number, Proposal | Inform>();
+  /** The chunked snapshot being received, and the NEWLEADER waiting for all of it (not acknowledged yet). */
+  private chunks: ChunkedSnapshot | null = null;
+  private waitingNewLeader: NewLeader | null = null;
+  /** A piece arrived since the last handshake re-send: the leader is still sending, do not ask it again. */
+  private chunkArrived = false;
 
   constructor(
     private readonly host: PhaseHost,
@@ -59,11 +72,19 @@ export class LearnerSession {
         if (this.observer || this.stageName !== 'connecting') return null;
         return this.acceptEpoch(message.epoch);
       case 'NewLeader': {
-        this.heard(now);
-        const expected = this.observer ? 'connecting' : 'epoch-acked';
-        if (this.stageName !== expected || (!this.observer && message.epoch !== this.newEpoch)) return null;
-        return this.synchronize(now, message);
+        // A chunked SNAP's deadline runs from its first NEWLEADER, so that a sync that never completes
+        // (a piece lost for good) times out like any other failed one, however often it is re-sent.
+        const chunked = message.sync === 'snap' && message.snapshotLength !== undefined;
+        if (!chunked || this.waitingNewLeader === null) this.heard(now);
+        if (!this.awaitsSync(message.epoch)) return null;
+        if (!chunked) return this.synchronize(now, message, message.snapshot);
+        this.waitingNewLeader = message;
+        return this.completeChunkedSync(now);
       }
+      case 'SnapChunk':
+        if (!this.awaitsSync(message.epoch)) return null;
+        this.receiveChunk(message);
+        return this.completeChunkedSync(now);
       case 'UpToDate':
         if (this.stageName !== 'synchronized' || message.epoch !== this.newEpoch) return null;
         this.stageName = 'serving';
@@ -165,16 +186,58 @@ export class LearnerSession {
   }
 
   /**
-   * Synchronization: make the history the leader's (DIFF, TRUNC or SNAP) and its epoch current,
-   * durably, then ACK.
+   * Whether a NEWLEADER (or a piece of its snapshot) of `epoch` is what this learner waits for: a
+   * follower takes the epoch it promised; an observer promised none (synchronize checks it).
    */
-  private synchronize(now: number, message: NewLeader): PhaseStep {
+  private awaitsSync(epoch: number): boolean {
+    const expected = this.observer ? 'connecting' : 'epoch-acked';
+    return this.stageName === expected && (this.observer || epoch === this.newEpoch);
+  }
+
+  /**
+   * Keeps one piece of a chunked snapshot. Pieces of another snapshot (another epoch, position or
+   * length) start afresh: the leader compacted again, or this is a new leader session. A piece must
+   * sit on the SNAPSHOT_CHUNK_CHARS grid and fill its cell exactly, so the pieces kept never exceed
+   * `total` characters however many arrive, duplicates included.
+   */
+  private receiveChunk(chunk: SnapChunk): void {
+    const { epoch, index, total, offset, data } = chunk;
+    if (total > MAX_SNAPSHOT_LENGTH || offset >= total || offset % SNAPSHOT_CHUNK_CHARS !== 0) return;
+    if (data.length !== Math.min(SNAPSHOT_CHUNK_CHARS, total - offset)) return;
+    const current = this.chunks;
+    if (current === null || current.epoch !== epoch || current.index !== index || current.total !== total) {
+      if (current !== null && epoch < current.epoch) return; // a straggler of an older session
+      this.chunks = { epoch, index, total, pieces: new Map() };
+    }
+    this.chunks!.pieces.set(offset, data);
+    this.chunkArrived = true;
+  }
+
+  /** Synchronizes by the waiting chunked NEWLEADER once every piece of its snapshot is here. */
+  private completeChunkedSync(now: number): PhaseStep {
+    const message = this.waitingNewLeader;
+    const chunks = this.chunks;
+    if (message === null || chunks === null) return null;
+    const length = message.snapshotLength!;
+    if (chunks.epoch !== message.epoch || chunks.index !== message.baseIndex || chunks.total !== length) return null;
+    if (chunks.pieces.size !== Math.ceil(length / SNAPSHOT_CHUNK_CHARS)) return null;
+    const data = [...chunks.pieces.entries()].sort(([a], [b]) => a - b).map(([, piece]) => piece).join('');
+    this.chunks = null;
+    this.waitingNewLeader = null;
+    return this.synchronize(now, message, data);
+  }
+
+  /**
+   * Synchronization: make the history the leader's (DIFF, TRUNC or SNAP, whose snapshot is
+   * `snapshot`) and its epoch current, durably, then ACK.
+   */
+  private synchronize(now: number, message: NewLeader, snapshot: string): PhaseStep {
     const { epoch } = message;
     const durable = this.host.durable();
     if (epoch < durable.currentEpoch) {
       return abandon(`leader ${this.leader} is in epoch ${epoch}, behind the current epoch ${durable.currentEpoch}`);
     }
-    const problem = this.adoptHistory(message);
+    const problem = this.adoptHistory(message, snapshot);
     if (problem) return abandon(problem);
     this.host.logChanged();
     this.host.update({ acceptedEpoch: Math.max(durable.acceptedEpoch, epoch), currentEpoch: epoch });
@@ -195,11 +258,11 @@ export class LearnerSession {
   }
 
   /** ZooKeeper's Learner.syncWithLeader: apply DIFF, TRUNC or SNAP. Returns a problem, or null. */
-  private adoptHistory(message: NewLeader): string | null {
+  private adoptHistory(message: NewLeader, snapshotData: string): string | null {
     const { log } = this.host;
     const slice = { runs: message.runs, commands: message.commands };
     if (message.sync === 'snap') {
-      const snapshot = { index: message.baseIndex, zxid: message.base, data: message.snapshot };
+      const snapshot = { index: message.baseIndex, zxid: message.base, data: snapshotData };
       log.replace(snapshot, slice);
       this.host.installSnapshot(snapshot); // when it is ahead of what this node delivered
       return null;
@@ -222,10 +285,21 @@ export class LearnerSession {
     if (next) this.log(next);
   }
 
+  /**
+   * Whether a piece of a chunked snapshot arrived since the last re-send (and forgets it): the leader
+   * is still sending it, and asking again would only make it send the whole snapshot once more.
+   */
+  private takeChunkArrived(): boolean {
+    const arrived = this.chunkArrived;
+    this.chunkArrived = false;
+    return arrived;
+  }
+
   /** (Re-)sends the message the leader has not answered yet. */
   private sendHandshake(): void {
     switch (this.stageName) {
       case 'connecting':
+        if (this.observer && this.takeChunkArrived()) return;
         this.host.send(
           this.leader,
           this.observer
@@ -234,6 +308,7 @@ export class LearnerSession {
         );
         return;
       case 'epoch-acked':
+        if (this.takeChunkArrived()) return;
         this.host.send(this.leader, this.ackEpoch!);
         return;
       case 'synchronized':

@@ -131,7 +131,9 @@ export interface ZabSnapshot {
  * The leader's history for one learner, and the epoch it must make current before acknowledging.
  * The learner keeps its history up to `base` (at position `baseIndex`), drops the rest, and appends
  * `runs`, whose newest entries carry `commands` (older ones the empty command). `zxid` is the last
- * zxid the learner then holds. A SNAP carries the snapshot's state as `snapshot` ('' otherwise).
+ * zxid the learner then holds. A SNAP carries the snapshot's state as `snapshot` ('' otherwise) when it
+ * fits one frame; a larger one came before it in SNAPCHUNKs, and `snapshotLength` (present only then)
+ * says how long it is: the learner acknowledges only once it holds all of it.
  */
 export interface NewLeader {
   readonly type: 'NewLeader';
@@ -141,8 +143,26 @@ export interface NewLeader {
   readonly base: number;
   readonly baseIndex: number;
   readonly snapshot: string;
+  /** A SNAP whose snapshot came in chunks: its length (the `snapshot` field is then ''). */
+  readonly snapshotLength?: number;
   readonly runs: readonly ZabRun[];
   readonly commands: readonly Command[];
+}
+
+/**
+ * One piece of a SNAP's snapshot too large for one frame (this project's addition: ZooKeeper streams a
+ * snapshot over its TCP connection). The leader sends them all, then NEWLEADER; `index` is the
+ * snapshot's position (NEWLEADER's baseIndex) and `total` its length, so that a learner can tell the
+ * pieces of one snapshot from another's. `offset` is a multiple of SNAPSHOT_CHUNK_CHARS and `data` that
+ * many characters (fewer only in the last piece). They may arrive in any order, or twice.
+ */
+export interface SnapChunk {
+  readonly type: 'SnapChunk';
+  readonly epoch: number;
+  readonly index: number;
+  readonly total: number;
+  readonly offset: number;
+  readonly data: string;
 }
 
 /**
@@ -219,6 +239,7 @@ export type ZabMessage =
   | LeaderInfo
   | AckEpoch
   | NewLeader
+  | SnapChunk
   | Ack
   | UpToDate
   | Proposal
@@ -234,6 +255,7 @@ export const zabMessageTypes = [
   'LeaderInfo',
   'AckEpoch',
   'NewLeader',
+  'SnapChunk',
   'Ack',
   'UpToDate',
   'Proposal',
@@ -265,10 +287,14 @@ export interface ZabDurable {
 /** The longest command ZAB carries: the one bound of all cores (src/core/limits.ts). */
 export { MAX_COMMAND_LENGTH } from '../limits.js';
 /**
- * The largest snapshot kept and sent (SNAP), in bytes once JSON-encoded (and so in UTF-16 code units):
- * a SNAP travels in one NEWLEADER, within one 64 KiB frame (src/runtime/frames.ts). A larger state is
- * not compacted (Input 'compact' is ignored), so the history keeps its entries instead.
+ * The largest snapshot sent whole in NEWLEADER, in bytes once JSON-encoded (and so in UTF-16 code
+ * units): one 64 KiB frame (src/runtime/frames.ts) holds it. A larger one travels in SNAPCHUNKs.
  */
-export { MAX_WHOLE_SNAPSHOT_BYTES as MAX_SNAPSHOT_LENGTH } from '../limits.js';
+export { MAX_WHOLE_SNAPSHOT_BYTES as MAX_WHOLE_SNAPSHOT_LENGTH } from '../limits.js';
+/**
+ * The largest snapshot kept (and sent in chunks), in UTF-16 code units. A larger state is not compacted
+ * (Input 'compact' is ignored), so the history keeps its entries instead.
+ */
+export { MAX_CHUNKED_SNAPSHOT_CHARS as MAX_SNAPSHOT_LENGTH, SNAPSHOT_CHUNK_CHARS } from '../limits.js';
 /** How many runs and commands a history, or a NEWLEADER, may hold. */
 export const MAX_HISTORY_ITEMS = 1_000_000;

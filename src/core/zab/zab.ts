@@ -26,7 +26,7 @@ import {
 import { FastLeaderElection, toNotification, totalOrderPredicate, type Decision, type ElectionTiming, type Vote } from './election.js';
 import { LeaderSession, type PhaseHost, type PhaseStep } from './establishment.js';
 import { LearnerSession } from './learner.js';
-import { encodedLength, historyFields, historyOf, type ZabLog } from './log.js';
+import { historyFields, historyOf, type ZabLog } from './log.js';
 import {
   epochOfZxid,
   MAX_COMMAND_LENGTH,
@@ -237,7 +237,7 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
 
   /** The host's state machine holds every entry up to `index` in `snapshot`: keep it, drop those entries. */
   compact(_now: number, index: number, snapshot: string): void {
-    if (index <= this.log.snapshot.index || index > this.committed || encodedLength(snapshot) > MAX_SNAPSHOT_LENGTH) return;
+    if (index <= this.log.snapshot.index || index > this.committed || snapshot.length > MAX_SNAPSHOT_LENGTH) return;
     this.log.compact(index, snapshot);
     this.logDirty = true;
   }
@@ -472,6 +472,7 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
         epoch = Math.max(message.epoch, epochOfZxid(message.zxid), epochOfZxid(message.base));
         break;
       case 'LeaderInfo':
+      case 'SnapChunk':
         epoch = message.epoch;
         break;
       case 'Ack':
