@@ -15,34 +15,34 @@ const cases = [
 ] as const;
 
 for (const { algorithm, chunk } of cases) {
-test(`${algorithm}: a member that was down while the state passed 40 KiB receives the snapshot in pieces and serves it`, { timeout: 180_000 }, async () => {
-  const { cluster, close } = await testCluster({ name: `${algorithm}-snap`, algorithm, voters: 3, logs: true, extraArgs: ['--compact-every', '10'] });
-  try {
-    cluster.startAll();
-    await cluster.agreed('three nodes to agree on a leader', (all) => all.length === 3, 60_000);
-    await cluster.kill(1);
-    const value = (i: number): string => `${i}:`.padEnd(7_000, String.fromCharCode(97 + (i % 26)));
-    for (let i = 1; i <= 36; i++) assert.equal((await callLeader(cluster, 'PUT', `/kv/k${i}`, value(i), 60_000, [2, 3])).status, 200);
-    cluster.start(1);
-    // After the restart 1 follows the leader and is behind its snapshot at 30 (and 6 entries).
-    const last = await waitFor('node 1 to hold the last value', 60_000, async () => {
-      const answer = await call(cluster.httpPort(1), 'GET', '/kv/k36?stale=1').catch(() => undefined);
-      return answer?.status === 200 ? answer : undefined;
-    });
-    assert.equal(last.body.value, value(36));
-    // It came in pieces: a state this large never fits one frame.
-    const metrics = await fetch(`http://127.0.0.1:${cluster.httpPort(1)}/metrics`).then((r) => r.text());
-    const pieces = metricValue(metrics, `ballot_messages_received_total{type="${chunk}"}`) ?? 0;
-    assert.ok(pieces >= Math.ceil((30 * 7_000) / 8_192), `${pieces} ${chunk}s received`);
-    for (const i of [1, 7, 19]) assert.equal((await call(cluster.httpPort(1), 'GET', `/kv/k${i}?stale=1`)).body.value, value(i), `k${i}`);
-    // And the entries after the snapshot still arrive as copies.
-    assert.equal((await callLeader(cluster, 'PUT', '/kv/after', 'x', 60_000, [2, 3])).status, 200);
-    await waitFor('node 1 to apply the write after the snapshot', 30_000, async () => {
-      const answer = await call(cluster.httpPort(1), 'GET', '/kv/after?stale=1').catch(() => undefined);
-      return answer?.status === 200 && answer.body.value === 'x' ? true : undefined;
-    });
-  } finally {
-    await close();
-  }
-});
+  test(`${algorithm}: a member that was down while the state passed 40 KiB receives the snapshot in pieces and serves it`, { timeout: 180_000 }, async () => {
+    const { cluster, close } = await testCluster({ name: `${algorithm}-snap`, algorithm, voters: 3, logs: true, extraArgs: ['--compact-every', '10'] });
+    try {
+      cluster.startAll();
+      await cluster.agreed('three nodes to agree on a leader', (all) => all.length === 3, 60_000);
+      await cluster.kill(1);
+      const value = (i: number): string => `${i}:`.padEnd(7_000, String.fromCharCode(97 + (i % 26)));
+      for (let i = 1; i <= 36; i++) assert.equal((await callLeader(cluster, 'PUT', `/kv/k${i}`, value(i), 60_000, [2, 3])).status, 200);
+      cluster.start(1);
+      // After the restart 1 follows the leader and is behind its snapshot at 30 (and 6 entries).
+      const last = await waitFor('node 1 to hold the last value', 60_000, async () => {
+        const answer = await call(cluster.httpPort(1), 'GET', '/kv/k36?stale=1').catch(() => undefined);
+        return answer?.status === 200 ? answer : undefined;
+      });
+      assert.equal(last.body.value, value(36));
+      // It came in pieces: a state this large never fits one frame.
+      const metrics = await fetch(`http://127.0.0.1:${cluster.httpPort(1)}/metrics`).then((r) => r.text());
+      const pieces = metricValue(metrics, `ballot_messages_received_total{type="${chunk}"}`) ?? 0;
+      assert.ok(pieces >= Math.ceil((30 * 7_000) / 8_192), `${pieces} ${chunk}s received`);
+      for (const i of [1, 7, 19]) assert.equal((await call(cluster.httpPort(1), 'GET', `/kv/k${i}?stale=1`)).body.value, value(i), `k${i}`);
+      // And the entries after the snapshot still arrive as copies.
+      assert.equal((await callLeader(cluster, 'PUT', '/kv/after', 'x', 60_000, [2, 3])).status, 200);
+      await waitFor('node 1 to apply the write after the snapshot', 30_000, async () => {
+        const answer = await call(cluster.httpPort(1), 'GET', '/kv/after?stale=1').catch(() => undefined);
+        return answer?.status === 200 && answer.body.value === 'x' ? true : undefined;
+      });
+    } finally {
+      await close();
+    }
+  });
 }
