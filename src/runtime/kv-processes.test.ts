@@ -9,8 +9,8 @@ import type { NodeId } from '../core/types.js';
 import { MAX_VALUE_LENGTH } from '../kv/store.js';
 import { MAX_KV_BODY_BYTES } from './kv-http.js';
 import type { LocalCluster } from './local-cluster.js';
-import { callLeader, httpCall as call, testCluster, type TestCluster } from './test-cluster.js';
-import { metricValue, sleep, waitFor } from './testing.js';
+import { callLeader, httpCall as call, testCluster, writeLoad, type TestCluster, type WriteLoad } from './test-cluster.js';
+import { metricValue, waitFor } from './testing.js';
 
 async function startCluster(name: string): Promise<TestCluster> {
   const started = await testCluster({ name, algorithm: 'raft', voters: 3, logs: true, advertiseUrls: true });
@@ -83,52 +83,10 @@ test('the /kv API on three real Raft nodes: writes, reads, cas, redirects and ev
 });
 
 /**
- * 16 closed-loop writers to the leader (following redirects, waiting out elections), recording every
- * write answered 200: what must survive any crash.
- */
-function writeLoad(cluster: LocalCluster, leaderPort: number) {
-  let at = leaderPort;
-  const acknowledged = new Map<string, string>();
-  let stop = false;
-  const writer = async (client: number): Promise<void> => {
-    for (let i = 0; !stop; i++) {
-      const key = `c${client}-${i}`;
-      const value = `v${client}.${i}`;
-      try {
-        const answer = await call(at, 'PUT', `/kv/${key}`, value);
-        if (answer.status === 200) acknowledged.set(key, value);
-        // Leadership may move on a loaded machine: follow the redirect, wait out an election.
-        else if (answer.status === 307 && answer.location !== null) at = Number(new URL(answer.location).port);
-        else await sleep(100);
-      } catch {
-        if (stop) return; // the connection died with the node
-        // A dead leader: try the members in turn (a follower redirects to the new one).
-        at = cluster.httpPort(cluster.members[(client + i) % cluster.members.length]!);
-        await sleep(100);
-      }
-    }
-  };
-  const writers = Array.from({ length: 16 }, (_, client) => writer(client));
-  return {
-    acknowledged,
-    /** Resolves once `count` more writes have been acknowledged. */
-    async more(count: number, label: string): Promise<void> {
-      const target = acknowledged.size + count;
-      await waitFor(`${label} ${count} acknowledged writes`, 90_000, () => (acknowledged.size >= target ? true : undefined), 20);
-    },
-    async stop(): Promise<Map<string, string>> {
-      stop = true;
-      await Promise.all(writers);
-      return new Map(acknowledged);
-    },
-  };
-}
-
-/**
  * kill -9 of every node at once (no node survives to hold what the others lost), then a restart: every
  * write acknowledged before the kill must read back.
  */
-async function killAllThenCheck(cluster: LocalCluster, load: ReturnType<typeof writeLoad>): Promise<void> {
+async function killAllThenCheck(cluster: LocalCluster, load: WriteLoad): Promise<void> {
   await Promise.all(cluster.members.map((id) => cluster.kill(id, 'SIGKILL')));
   const before = await load.stop();
   cluster.startAll();
@@ -154,7 +112,7 @@ test('kill -9 of every node during writes: every acknowledged write is there aft
   try {
     await leaderOf(cluster);
     assert.equal((await callLeader(cluster, 'PUT', '/kv/first', '0', 60_000)).status, 200);
-    const load = writeLoad(cluster, cluster.httpPort(await leaderOf(cluster)));
+    const load = writeLoad(cluster, 16);
     await load.more(200, 'the first');
     await killAllThenCheck(cluster, load);
   } finally {
@@ -174,7 +132,7 @@ test('kill -9 of the leader alone, three times during writes, then of every node
   try {
     let leader = await leaderOf(cluster);
     assert.equal((await callLeader(cluster, 'PUT', '/kv/first', '0', 60_000)).status, 200);
-    const load = writeLoad(cluster, cluster.httpPort(leader));
+    const load = writeLoad(cluster, 16);
     for (let cycle = 1; cycle <= 3; cycle++) {
       await load.more(100, `cycle ${cycle}:`);
       await cluster.kill(leader, 'SIGKILL');

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { NodeId } from '../core/types.js';
 import { generateClusterCertificates, writeClusterCertificates } from './certificates.js';
 import type { LocalCluster } from './local-cluster.js';
-import { callLeader, httpCall, mainJs, testCluster } from './test-cluster.js';
+import { callLeader, httpCall, mainJs, testCluster, writeLoad, type WriteLoad } from './test-cluster.js';
 import { metricValue, sleep, waitFor } from './testing.js';
 
 interface Run {
@@ -42,32 +42,6 @@ async function members(cluster: LocalCluster, id: NodeId): Promise<Record<string
   return (await httpCall(cluster.httpPort(id), 'GET', '/members')).body;
 }
 
-/** Clients writing through /kv until stopped; every acknowledged write is remembered. */
-function writers(cluster: LocalCluster, count: number, via: () => readonly NodeId[]): { acknowledged: Map<string, string>; stop: () => Promise<void> } {
-  const acknowledged = new Map<string, string>();
-  let stopped = false;
-  const run = async (client: number): Promise<void> => {
-    for (let i = 0; !stopped; i++) {
-      const key = `c${client}-${i}`;
-      const value = `v${client}.${i}`;
-      try {
-        const answer = await callLeader(cluster, 'PUT', `/kv/${key}`, value, 5_000, via());
-        if (answer.status === 200) acknowledged.set(key, value);
-      } catch {
-        await sleep(100); // no leader for a while: an election, a removed leader stepping down
-      }
-    }
-  };
-  const running = Array.from({ length: count }, (_, client) => run(client));
-  return {
-    acknowledged,
-    stop: async () => {
-      stopped = true;
-      await Promise.all(running);
-    },
-  };
-}
-
 test('add a node with --join and remove the leader while clients write: nothing acknowledged is lost, the removed node cannot disturb', { timeout: 240_000 }, async () => {
   // Slow elections: on a loaded 2-core machine the default 150-300 ms elect now and then by themselves,
   // and the test asks whether the REMOVED node causes one.
@@ -76,12 +50,12 @@ test('add a node with --join and remove the leader while clients write: nothing 
   const record = join(tmpdir(), `ballot-member-${process.pid}.rec`);
   const memberArgs = (id: NodeId): string[] => (id === 4 ? ['--record', record] : []);
   const { cluster, close } = await testCluster({ name: 'member', algorithm: 'raft', voters: 3, joiners: 1, logs: true, advertiseUrls: true, extraArgs, memberArgs });
-  let load: ReturnType<typeof writers> | null = null;
+  let load: WriteLoad | null = null;
   try {
     cluster.startAll();
     const first = (await cluster.agreed('three nodes to agree on a leader', (all) => all.length === 3, 60_000))[0]!.leader!;
     let serving: readonly NodeId[] = [1, 2, 3];
-    const running = (load = writers(cluster, 4, () => serving));
+    const running = (load = writeLoad(cluster, 4, () => serving));
     await waitFor('writes acknowledged', 60_000, () => (running.acknowledged.size >= 20 ? true : undefined), 20);
 
     // Node 4 runs, in no configuration yet: no member talks to it, it knows no leader.

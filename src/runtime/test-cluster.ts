@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NodeId } from '../core/types.js';
 import { LocalCluster, type LocalClusterOptions } from './local-cluster.js';
-import { freePorts, sleep } from './testing.js';
+import { freePorts, sleep, waitFor } from './testing.js';
 
 /** dist/cli/main.js, the entry point every test process runs. */
 export const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -90,4 +90,48 @@ export async function callLeader(cluster: LocalCluster, method: string, path: st
     if (Date.now() > deadline) throw new Error(`${method} ${path}: no leader answered within ${timeoutMs} ms`);
     await sleep(100);
   }
+}
+
+/** Writers through /kv running until stopped: what they got acknowledged, and how to wait for more. */
+export interface WriteLoad {
+  /** Every write answered 200, key → value: what must survive any crash or membership change. */
+  readonly acknowledged: ReadonlyMap<string, string>;
+  /** Resolves once `count` more writes have been acknowledged (within 90 s). */
+  more(count: number, label: string): Promise<void>;
+  /** Stops the writers; resolves with what was acknowledged. */
+  stop(): Promise<Map<string, string>>;
+}
+
+/**
+ * `clients` closed-loop writers of distinct keys through /kv, each through callLeader (it follows the
+ * redirect to the leader and waits out elections) starting at the members `via()` names now.
+ */
+export function writeLoad(cluster: LocalCluster, clients: number, via: () => readonly NodeId[] = () => cluster.members): WriteLoad {
+  const acknowledged = new Map<string, string>();
+  let stopped = false;
+  const write = async (client: number): Promise<void> => {
+    for (let i = 0; !stopped; i++) {
+      const key = `c${client}-${i}`;
+      const value = `v${client}.${i}`;
+      try {
+        const answer = await callLeader(cluster, 'PUT', `/kv/${key}`, value, 5_000, via());
+        if (answer.status === 200) acknowledged.set(key, value);
+      } catch {
+        await sleep(100); // no leader for a while: an election, a crash, a removed leader stepping down
+      }
+    }
+  };
+  const writers = Array.from({ length: clients }, (_, client) => write(client));
+  return {
+    acknowledged,
+    async more(count, label) {
+      const target = acknowledged.size + count;
+      await waitFor(`${label} ${count} acknowledged writes`, 90_000, () => (acknowledged.size >= target ? true : undefined), 20);
+    },
+    async stop() {
+      stopped = true;
+      await Promise.all(writers);
+      return new Map(acknowledged);
+    },
+  };
 }
