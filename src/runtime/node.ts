@@ -348,7 +348,7 @@ class NodeHost {
     // The start configuration's addresses travel in the configuration entries (membership.ts); the core never reads them.
     const nodeConfig = { id, voters, observers, timing, addresses: this.membership.view().membership.addresses };
     const core = algorithm.create(nodeConfig, durable, random, 0);
-    this.recorder?.start({ algorithm: algorithm.name, variant: algorithm.variant ?? null, id, voters, observers, timing, durable: startedFrom, startedAt: new Date().toISOString() });
+    this.recorder?.start({ algorithm: algorithm.name, variant: algorithm.variant ?? null, id, voters, observers, addresses: nodeConfig.addresses, timing, durable: startedFrom, startedAt: new Date().toISOString() });
     this.state = 'running';
     // processMs: since the process started (module loading, ports bound), the first phase of a cold start.
     this.logger.info('started', { algorithm: algorithm.name, cluster: this.config.clusterId, term: core.status().term, fresh: this.fresh, processMs: Math.round(this.origin) });
