@@ -231,7 +231,8 @@ class NodeHost {
       (error, reign) => this.emit('job-failed', { error, reign }),
       () => this.status(),
     );
-    this.preferred = transfersLeadership(config.algorithm) ? new PreferredLeader(config.id, config.priority, config.voters, preferenceTiming(config.timing)) : null;
+    // The voters in force, asked at each check: membership changes add and remove them (membership.md).
+    this.preferred = transfersLeadership(config.algorithm) ? new PreferredLeader(config.id, config.priority, () => this.membership.voters(), preferenceTiming(config.timing)) : null;
     const ids = new RequestIds();
     this.kv = new KvService((input) => this.step(input), { compactEvery: config.compactEvery, ids });
     this.membership = new MembershipService({
