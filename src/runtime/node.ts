@@ -238,6 +238,7 @@ class NodeHost {
     this.membership = new MembershipService({
       id: config.id,
       initial: startMembership(config.voters, config.observers, { id: config.id, address: config.self ?? config.listen }, config.addresses),
+      joining: config.join,
       seeds: config.addresses,
       submit: (input) => this.step(input),
       ids,
@@ -285,6 +286,7 @@ class NodeHost {
       if (this.config.http) {
         this.http = await StatusServer.listen(this.config.http, {
           status: () => this.status(),
+          member: () => this.membership.standing(),
           algorithm: algorithm.name,
           metrics: () => this.metrics.text(),
           metricsContentType: this.metrics.contentType,
