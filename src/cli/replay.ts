@@ -63,7 +63,7 @@ function describeRun(run: ReplayedRun, index: number): string {
   // Records made before the header had addresses have none: then the run's line names none.
   const at = header.addresses === undefined ? '' : ` at ${describeAddresses(header.addresses)}`;
   const lines = [
-    `run ${index + 1}: ${algorithm} node ${header.id} of voters ${header.voters.join(',')}${header.observers.length > 0 ? ` observers ${header.observers.join(',')}` : ''}${at}, ` +
+    `run ${index + 1}: ${algorithm} node ${header.id} of voters ${header.voters.join(',') || '-'}${header.observers.length > 0 ? ` observers ${header.observers.join(',')}` : ''}${at}, ` +
       `started ${header.startedAt || '(time unknown)'} from ${JSON.stringify(header.durable)}; ${run.inputs} inputs`,
     ...inTimeOrder(run.transitions, run.configurations),
   ];
