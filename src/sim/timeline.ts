@@ -2,12 +2,12 @@
  * The timeline: the events of the stream a reader wants to see, each a typed entry (`kind` and its
  * fields, for the page and the tests) with its line of text (for `ballot sim`).
  */
+import type { Membership, NodeId, ReplicationEvent } from '../core/types.js';
 import { roundMs, type Engine } from './engine.js';
 import type { SimEvent, SimEventType, Subscriber } from './events.js';
 import { describeConfiguration, type ConfigurationEntry } from './membership.js';
 import { describeAction, type Action } from './schedule.js';
 import type { NetworkChange, TimelineEntry } from './types.js';
-import type { Membership, NodeId, ReplicationEvent } from '../core/types.js';
 
 /** Distributes over the union: each kind of entry without the two fields every entry has. */
 type EntryFields<E> = E extends TimelineEntry ? Omit<E, 'atMs' | 'text'> : never;
