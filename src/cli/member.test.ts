@@ -6,6 +6,8 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { raft } from '../core/raft/index.js';
@@ -149,4 +151,42 @@ test('recover: refused without --yes-i-know; with it, the node is the sole voter
   const after = DurableStore.open(dataDir, raft, 1).durable as RaftDurable;
   assert.deepEqual([after.currentTerm, after.votedFor, after.log.length], [6, 1, 3]);
   assert.deepEqual(after.log.slice(0, 2), before.log, 'the log it held is kept');
+});
+
+/** A stand-in for a member's GET /members (a real HTTP server on 127.0.0.1) answering `body`. */
+async function listFrom(body: object): Promise<{ code: number; out: string; err: string }> {
+  const server = createServer((_request, response) => response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body)));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    return await run(['member', 'list', '--to', `http://127.0.0.1:${(server.address() as AddressInfo).port}`]);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+test('ballot member list: each member\'s role in force and address in an aligned table; a removed or joining node says so', async () => {
+  const view = {
+    id: 3, index: 10, committed: true, voters: [2, 3, 12], observers: [4], leader: 2, member: 'voter',
+    addresses: { '2': '127.0.0.1:7002', '3': '127.0.0.1:7003', '4': '127.0.0.1:7004', '12': 'node-twelve.example:7012' },
+  };
+  const listed = await listFrom(view);
+  assert.equal(listed.code, 0, listed.err);
+  assert.equal(listed.out, [
+    'index 10 (committed), leader 2, as node 3 sees it',
+    '',
+    'node  role     address',
+    '----  -------  ------------------------',
+    '   2  voter    127.0.0.1:7002',
+    '   3  voter    127.0.0.1:7003',
+    '   4  learner  127.0.0.1:7004',
+    '  12  voter    node-twelve.example:7012',
+    '',
+  ].join('\n'));
+  const removed = await listFrom({ ...view, id: 1, member: 'removed', committed: false });
+  assert.match(removed.out, /^index 10 \(not committed yet\), leader 2, as node 1 sees it; node 1 was removed from it \(stop it\)\n/);
+  const joining = await listFrom({ ...view, id: 5, index: 0, voters: [], observers: [], addresses: {}, leader: null, member: 'joining' });
+  assert.match(joining.out, /^index 0 \(committed\), leader unknown, as node 5 sees it; node 5 is not in it yet \(started with --join: add it with ballot member add\)\n/);
+  // A node of an earlier version sends no `member`: the line is as it was.
+  const { member: _member, ...older } = view;
+  assert.match((await listFrom(older)).out, /^index 10 \(committed\), leader 2, as node 3 sees it\n\n/);
 });

@@ -8,6 +8,7 @@
  * leader, no answer in time, unreachable); 2 a mistake in the command (bad arguments, a request the
  * node calls malformed, or an algorithm whose membership is fixed: ZAB and Bully, which can never do it).
  */
+import { renderText } from '../compare/report.js';
 import { UsageError, helpText, integer, parseOptions, type CommandSpec, type ParsedOptions } from './args.js';
 import type { CommandIo } from './io.js';
 
@@ -185,6 +186,22 @@ export async function runMember(argv: readonly string[], io: CommandIo): Promise
   return status === 400 || status === 413 || status === 501 ? 2 : 1;
 }
 
+/**
+ * Where the answering node stands, when it is no member (GET /members `member`; absent from nodes
+ * before it was added): `; node 1 was removed from it` — a removed node shows the configuration that left it out.
+ */
+function standingWords(body: Record<string, unknown>): string {
+  const id = String(body.id);
+  switch (body.member) {
+    case 'removed':
+      return `; node ${id} was removed from it (stop it)`;
+    case 'joining':
+      return `; node ${id} is not in it yet (started with --join: add it with ballot member add)`;
+    default:
+      return '';
+  }
+}
+
 /** One readable answer. */
 function describe(command: MemberCommand, body: Record<string, unknown>): string {
   const voters = Array.isArray(body.voters) ? (body.voters as number[]) : [];
@@ -193,9 +210,13 @@ function describe(command: MemberCommand, body: Record<string, unknown>): string
   const configuration = `configuration index ${String(body.index)}: voters ${voters.join(',') || '-'}; learners ${observers.join(',') || '-'}`;
   switch (command.action) {
     case 'list': {
-      const rows = [...voters.map((id) => ['voter', id] as const), ...observers.map((id) => ['learner', id] as const)];
-      const head = `index ${String(body.index)} (${body.committed === true ? 'committed' : 'not committed yet'}), leader ${body.leader === null ? 'unknown' : String(body.leader)}, as node ${String(body.id)} sees it`;
-      return [head, ...rows.map(([role, id]) => `${role.padEnd(8)}${String(id).padStart(4)}  ${addresses[String(id)] || '-'}`)].join('\n') + '\n';
+      // Each member's role in the configuration in force and its peer address, ascending by id.
+      const members = [...voters.map((id) => [id, 'voter'] as const), ...observers.map((id) => [id, 'learner'] as const)].sort(([a], [b]) => a - b);
+      const rows = members.map(([id, role]) => [String(id), role, addresses[String(id)] || '-']);
+      const title =
+        `index ${String(body.index)} (${body.committed === true ? 'committed' : 'not committed yet'}), leader ${body.leader === null ? 'unknown' : String(body.leader)}, ` +
+        `as node ${String(body.id)} sees it${standingWords(body)}`;
+      return renderText({ title, columns: ['node', 'role', 'address'], align: ['right', 'left', 'left'], rows });
     }
     case 'add': {
       const id = command.body!.id;

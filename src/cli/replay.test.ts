@@ -7,8 +7,11 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { NodeId } from '../core/types.js';
+import { NodeDriver } from '../core/driver.js';
+import { algorithms } from '../core/algorithms.js';
 import { fetchStatus, type NodeStatus } from '../runtime/local-cluster.js';
-import type { ReplayedRun } from '../runtime/record.js';
+import { cryptoRandom } from '../runtime/random.js';
+import { InputRecorder, type ReplayedRun } from '../runtime/record.js';
 import { freePorts, waitFor } from '../runtime/testing.js';
 import { main } from './main.js';
 
@@ -96,6 +99,9 @@ test('replay of each node of a real 3-node Raft cluster, its leader killed -9, e
       const { runs } = JSON.parse(out) as { runs: ReplayedRun[] };
       assert.equal(runs.length, 1);
       replayed.set(node.id, runs[0]!);
+      // The header says where every member was at the start (its own address included).
+      assert.deepEqual(runs[0]!.header.addresses, Object.fromEntries([1, 2, 3].map((id) => [String(id), `127.0.0.1:${ports[id - 1]}`])));
+      assert.deepEqual(runs[0]!.configurations.map((c) => [c.index, c.membership.voters, c.membership.addresses]), [[0, [1, 2, 3], runs[0]!.header.addresses]]);
       const reported = reportedChanges(node.stderr);
       // The node saw at least the first leader, and each survivor also the second.
       assert.ok(reported.length >= (node === killed ? 1 : 2), `node ${node.id} reported ${JSON.stringify(reported)}`);
@@ -157,4 +163,45 @@ test('ballot node --record mistakes: one line on stderr, exit 2', async () => {
     assert.equal(code, 2, err);
     assert.match(err, expected);
   }
+});
+
+/**
+ * A lone Raft voter, recorded: it elects itself and adds node 2 as a learner. `addresses` null writes the
+ * header as records made before it had addresses.
+ */
+function recordGrowingCluster(path: string, addresses: Record<string, string> | null): void {
+  const raft = algorithms.raft;
+  const recorder = new InputRecorder(path, 1 << 20, () => {});
+  const timing = raft.defaultTiming;
+  const durable = raft.initialDurable(0);
+  const config = { id: 1, voters: [1], observers: [], timing, ...(addresses ? { addresses } : {}) };
+  const core = raft.create(config, durable, recorder.random(cryptoRandom()), 0);
+  recorder.start({ algorithm: 'raft', variant: raft.variant ?? null, ...config, durable, startedAt: new Date(0).toISOString() });
+  const driver = new NodeDriver(core, { persist: () => {}, send: () => {}, publish: (event) => recorder.observe(event) }, 0);
+  driver.tick(driver.nextDeadline());
+  driver.stepAll(400, [{ type: 'change-membership', id: 1, change: { type: 'add-learner', peer: 2, address: '127.0.0.1:7002' } }]);
+  recorder.close();
+}
+
+test('ballot replay prints where each member was: the header\'s addresses and every configuration the node used', async () => {
+  const file = join(dir, 'growing.jsonl');
+  recordGrowingCluster(file, { '1': '127.0.0.1:7001' });
+  const { code, out, err } = await run([file]);
+  assert.equal(code, 0, err);
+  const lines = out.trimEnd().split('\n');
+  assert.match(lines[0]!, /^run 1: raft node 1 of voters 1 at 1=127\.0\.0\.1:7001, started /);
+  assert.match(out, /\n +0\.000 ms {2}configuration 0: voters 1, learners -, at 1=127\.0\.0\.1:7001\n/);
+  assert.match(out, /\n +400\.000 ms {2}configuration \d+: voters 1, learners 2, at 1=127\.0\.0\.1:7001,2=127\.0\.0\.1:7002\n/);
+  const leads = lines.findIndex((line) => / leader +leader 1 /.test(line));
+  const added = lines.findIndex((line) => /learners 2/.test(line));
+  assert.ok(leads > 0 && added > leads, 'in time order:\n' + out);
+
+  // A record made before headers had addresses: the run's line names none, its start configuration says it knows none.
+  const old = join(dir, 'growing-old.jsonl');
+  recordGrowingCluster(old, null);
+  const replayed = await run([old]);
+  assert.equal(replayed.code, 0, replayed.err);
+  assert.match(replayed.out, /^run 1: raft node 1 of voters 1, started /);
+  assert.match(replayed.out, /configuration 0: voters 1, learners -, at 1=\?\n/);
+  assert.match(replayed.out, /configuration \d+: voters 1, learners 2, at 1=\?,2=127\.0\.0\.1:7002\n/);
 });

@@ -4,7 +4,8 @@
  * the real node made: the way to turn a production incident into a deterministic test (docs/runtime.md).
  */
 import { readFileSync } from 'node:fs';
-import { RecordError, ReplayDiverged, replayRecord, type ReplayedRun, type Transition } from '../runtime/record.js';
+import type { Membership } from '../core/types.js';
+import { RecordError, ReplayDiverged, replayRecord, type ReplayedConfiguration, type ReplayedRun, type Transition } from '../runtime/record.js';
 import { UsageError, helpText, parseOptions, type CommandSpec } from './args.js';
 import type { CommandIo } from './io.js';
 
@@ -14,9 +15,10 @@ export const replaySpec: CommandSpec = {
   summary:
     "Replays a node's record (written by `ballot node ... --record FILE`): every input, at its time, with\n" +
     'the random numbers the node drew, into a fresh core through the same host loop. Prints the state\n' +
-    'transitions (time in ms since the node started, role, leader, term, events): the ones the node made.',
+    'transitions (time in ms since the node started, role, leader, term, events): the ones the node made,\n' +
+    'and each configuration it used (Raft: voters, learners, and each member\'s address).',
   options: {
-    json: { type: 'boolean', description: 'print one JSON object: {"runs":[{header, inputs, full, cut, transitions}]}' },
+    json: { type: 'boolean', description: 'print one JSON object: {"runs":[{header, inputs, full, cut, transitions, configurations}]}' },
   },
   epilog:
     'A node restarted with the same --record appends a new run; each run is replayed from its own header.\n' +
@@ -58,18 +60,48 @@ export function runReplay(argv: readonly string[], io: CommandIo): number {
 function describeRun(run: ReplayedRun, index: number): string {
   const { header } = run;
   const algorithm = header.variant === null ? header.algorithm : `${header.algorithm} (${header.variant})`;
+  // Records made before the header had addresses have none: then the run's line names none.
+  const at = header.addresses === undefined ? '' : ` at ${describeAddresses(header.addresses)}`;
   const lines = [
-    `run ${index + 1}: ${algorithm} node ${header.id} of voters ${header.voters.join(',')}${header.observers.length > 0 ? ` observers ${header.observers.join(',')}` : ''}, ` +
+    `run ${index + 1}: ${algorithm} node ${header.id} of voters ${header.voters.join(',') || '-'}${header.observers.length > 0 ? ` observers ${header.observers.join(',')}` : ''}${at}, ` +
       `started ${header.startedAt || '(time unknown)'} from ${JSON.stringify(header.durable)}; ${run.inputs} inputs`,
-    ...run.transitions.map(describeTransition),
+    ...inTimeOrder(run.transitions, run.configurations),
   ];
   if (run.full) lines.push('  (the record reached its size limit here; the node went on unrecorded)');
   if (run.cut) lines.push("  (the file's last line was cut short and was left out)");
   return lines.join('\n') + '\n';
 }
 
+/** The transitions and the configurations as lines, by time (a configuration after the transition of its step). */
+function inTimeOrder(transitions: readonly Transition[], configurations: readonly ReplayedConfiguration[]): string[] {
+  const lines: string[] = [];
+  let next = 0;
+  for (const transition of transitions) {
+    while (next < configurations.length && configurations[next]!.atMs < transition.atMs) lines.push(describeConfiguration(configurations[next++]!));
+    lines.push(describeTransition(transition));
+  }
+  while (next < configurations.length) lines.push(describeConfiguration(configurations[next++]!));
+  return lines;
+}
+
+/**
+ * `1=127.0.0.1:7001,2=127.0.0.1:7002` (as --peers takes them), ascending by id; `?` for an address not
+ * known (a record without addresses in its header: the core fills in '').
+ */
+function describeAddresses(addresses: Membership['addresses']): string {
+  const entries = Object.entries(addresses).sort(([a], [b]) => Number(a) - Number(b));
+  return entries.length === 0 ? '-' : entries.map(([id, address]) => `${id}=${address || '?'}`).join(',');
+}
+
+function describeConfiguration({ atMs, index, membership }: ReplayedConfiguration): string {
+  const { voters, observers, addresses } = membership;
+  return `${timeColumn(atMs)}  configuration ${index}: voters ${voters.join(',') || '-'}, learners ${observers.join(',') || '-'}, at ${describeAddresses(addresses)}`;
+}
+
+const timeColumn = (atMs: number): string => `${atMs.toFixed(3)} ms`.padStart(14);
+
 function describeTransition(transition: Transition): string {
-  const at = `${transition.atMs.toFixed(3)} ms`.padStart(14);
+  const at = timeColumn(transition.atMs);
   const leader = `leader ${transition.leader ?? '-'}`.padEnd(12);
   return `${at}  ${transition.role.padEnd(10)} ${leader} term ${String(transition.term).padEnd(5)} ${transition.events.join(' ')}`.trimEnd();
 }

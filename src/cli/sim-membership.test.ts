@@ -80,6 +80,18 @@ test('a schedule adds a spare as a learner, promotes it and removes a voter: the
   const keys = Object.keys(result);
   assert.deepEqual(keys.slice(0, 4), ['algorithm', 'nodes', 'observers', 'spares']);
   assert.equal(keys[keys.length - 1], 'membership');
+
+  // The text timeline tells the same story: each configuration once, as appended and as committed.
+  const text = await runMain('sim', '--algorithm', 'raft', '--spares', '1', '--schedule', path, '--seed', '4');
+  assert.equal(text.code, 0, text.err);
+  const lines = text.out.split('\n');
+  const appended = lines.filter((l) => / appends configuration /.test(l));
+  assert.equal(appended.length, 3, text.out);
+  assert.match(appended[0]!, /^ +\d+\.\d {2}\d appends configuration \d+ \(adds 6 as a learner\): voters 1,2,3,4,5, learners 6$/);
+  assert.match(appended[1]!, /\(promotes 6\): voters 1,2,3,4,5,6, learners -$/);
+  assert.match(appended[2]!, /\(removes 1\): voters 2,3,4,5,6, learners -$/);
+  assert.equal(lines.filter((l) => / committed: voters /.test(l)).length, 3, text.out);
+  assert.match(text.out, new RegExp(`configuration ${membership.configuration.index} committed: voters 2,3,4,5,6, learners -`));
 });
 
 test('a schedule\'s change asked of a ZAB leader is refused as unsupported, and counted', async () => {

@@ -5,6 +5,7 @@ import { MAX_EPOCH } from '../core/bounds.js';
 import { bullyStable } from '../core/bully/index.js';
 import type { History, HistoryRun } from '../core/history.js';
 import { createRaft } from '../core/raft/index.js';
+import { describeConfiguration } from '../sim/membership.js';
 import { parseSchedule, ScheduleError, type Action } from '../sim/schedule.js';
 import { isScenarioName, scenarioNames, type ScenarioName } from '../sim/scenarios.js';
 import { simulate, type SimOptions, type SimResult } from '../sim/simulation.js';
@@ -227,7 +228,7 @@ export function formatTimeline(result: SimResult, argv: readonly string[]): stri
     const reasons = Object.entries(m.refusedBy).map(([reason, count]) => `${reason} ${count}`).join(', ');
     const { configuration } = m;
     lines.push(`membership: ${m.requested} changes asked, ${m.accepted} accepted, ${m.committed} committed, ${m.refused} refused${reasons ? ` (${reasons})` : ''}`);
-    lines.push(`  configuration at the end (index ${configuration.index}): voters ${configuration.voters.join(',') || '-'}, learners ${configuration.observers.join(',') || '-'}`);
+    lines.push(`  configuration at the end (index ${configuration.index}): ${describeConfiguration(configuration)}`);
   }
   lines.push('final:');
   lines.push(`  ${'node'.padEnd(6)}${'up'.padEnd(5)}${'role'.padEnd(13)}${'leader'.padEnd(8)}term`);

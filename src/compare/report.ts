@@ -12,6 +12,8 @@ export interface Table {
   readonly title: string;
   readonly columns: readonly string[];
   readonly rows: readonly (readonly string[])[];
+  /** Each column's alignment in text; absent: the first column left, the others (numbers) right. */
+  readonly align?: readonly ('left' | 'right')[];
   /** Sentences under the table: definitions and caveats. */
   readonly notes?: readonly string[];
 }
@@ -296,7 +298,7 @@ export function oddEvenAnswer(result: CompareResult): string[] {
 export function renderText(table: Table): string {
   const widths = table.columns.map((c, i) => Math.max(c.length, ...table.rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) =>
-    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd();
+    cells.map((cell, i) => ((table.align?.[i] ?? (i === 0 ? 'left' : 'right')) === 'left' ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd();
   const out = [table.title, '', line(table.columns), widths.map((w) => '-'.repeat(w)).join('  ')];
   for (const r of table.rows) out.push(line(r));
   for (const note of table.notes ?? []) out.push(`  ${note}`);

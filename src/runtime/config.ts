@@ -224,6 +224,8 @@ export function resolveConfig(options: NodeOptions): ResolvedConfig {
         : `priority: ${algorithm.name} cannot hand leadership over, so it cannot prefer a leader (only raft can)`,
     );
   }
-  if (priority > 0 && !voters.includes(id)) throw new ConfigError(`priority: node ${id} is not a voter, and only voters can lead`);
+  // A joining node is in no configuration yet, but `ballot member add` makes it a voter: its priority
+  // counts from then on (the leader reads the voters in force). A node listed as an observer is refused.
+  if (priority > 0 && !voters.includes(id) && !join) throw new ConfigError(`priority: node ${id} is not a voter, and only voters can lead`);
   return { id, algorithm, voters, observers, addresses, listen, http, dataDir: options.dataDir, clusterId, timing, joinNew: options.joinNew === true, join, self: own ?? null, tls, insecure, priority, compactEvery };
 }

@@ -12,6 +12,7 @@ import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { algorithms } from '../core/algorithms.js';
 import { CHECK_INTERVAL_MS, HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, MAX_HTTP_CONNECTIONS, StatusServer, type HttpHandlers, type Readiness } from './http.js';
+import type { MemberStanding } from './membership.js';
 import { testCluster, type TestCluster } from './test-cluster.js';
 import { metricValue, sleep, waitFor } from './testing.js';
 
@@ -160,6 +161,21 @@ test('the endpoints: /status and /health as the contract says, /livez, /readyz 2
   }
 });
 
+test('/status says where the node stands in its configuration after the contract\'s fields: a removed node is no "learner" only', async () => {
+  let standing: MemberStanding = 'voter';
+  const server = await StatusServer.listen({ host: HOST, port: 0 }, handlers({ status: () => ({ id: 1, role: 'learner', leader: null, term: 7 }), member: () => standing }));
+  try {
+    const port = server.port();
+    assert.equal((await probe(port, '/status')).body, '{"id":1,"algorithm":"raft","role":"learner","leader":null,"term":7,"lease":false,"member":"voter"}');
+    for (const next of ['observer', 'joining', 'removed'] as const) {
+      standing = next;
+      assert.deepEqual(JSON.parse((await probe(port, '/status')).body), { id: 1, algorithm: 'raft', role: 'learner', leader: null, term: 7, lease: false, member: next });
+    }
+  } finally {
+    await server.close();
+  }
+});
+
 test(`a slowloris of 300 connections: probes still answer within 1 s, and a request in progress is not evicted (cap ${MAX_HTTP_CONNECTIONS})`, { timeout: 30_000 }, async (t) => {
   // /metrics answers only when told to: a request kept in progress while the flood arrives.
   let release!: () => void;
@@ -246,7 +262,7 @@ test('a real node under a slowloris of 300 connections: /status, /livez, /readyz
     t.diagnostic(`${probes} probes under the slowloris, slowest ${slowestMs.toFixed(0)} ms; ${attack.closedByServer} attacking connections evicted or timed out`);
     assert.equal(replies.get('/livez')?.status, 200);
     assert.equal(replies.get('/readyz')?.status, 200, replies.get('/readyz')?.body);
-    assert.deepEqual(JSON.parse(replies.get('/status')!.body), { id: before.leader, algorithm: 'raft', role: 'leader', leader: before.leader, term: before.term, lease: true });
+    assert.deepEqual(JSON.parse(replies.get('/status')!.body), { id: before.leader, algorithm: 'raft', role: 'leader', leader: before.leader, term: before.term, lease: true, member: 'voter' });
     attack.stop();
     attack = null;
     assert.deepEqual(await agreed(), before, 'the same leader in the same term, on every node');

@@ -18,6 +18,7 @@ import { ConfigError, formatAddress, type Address } from './config.js';
 import type { LeaderInfo } from './leadership.js';
 import { handleKv, isKvPath, type KvHttpContext } from './kv-http.js';
 import { handleMembers, MEMBERS_PATH, type MembersHttpContext } from './members-http.js';
+import type { MemberStanding } from './membership.js';
 import { leaderBody, WatchHub } from './watch.js';
 
 /** Whether the node is fit to serve (`GET /readyz`), and why, in one line. */
@@ -28,6 +29,8 @@ export interface Readiness {
 
 export interface HttpHandlers {
   readonly status: () => Status;
+  /** Where this node stands in its configuration (`member` in /status, after the contract's fields); omitted: no such field. */
+  readonly member?: () => MemberStanding;
   readonly algorithm: string;
   readonly metrics: () => Promise<string>;
   readonly metricsContentType: string;
@@ -83,8 +86,9 @@ export class StatusServer {
         case '/status': {
           const { id, role, leader, term, lease } = handlers.status();
           // The contract's fields first, in the contract's order; then whether this node holds a leader
-          // lease now (always false for algorithms without leases: ZAB and Bully promise none).
-          const body = JSON.stringify({ id, algorithm: handlers.algorithm, role, leader, term, lease: lease === true });
+          // lease now (always false for algorithms without leases: ZAB and Bully promise none), and where it
+          // stands in its configuration (a removed Raft node's role is 'learner', as a joiner's is).
+          const body = JSON.stringify({ id, algorithm: handlers.algorithm, role, leader, term, lease: lease === true, ...(handlers.member ? { member: handlers.member() } : {}) });
           response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body);
           return;
         }

@@ -331,10 +331,15 @@ export class PreferredLeader {
   /** Targets that failed: how many times in a row, and until when they are passed over. */
   private readonly failures = new Map<NodeId, { readonly count: number; readonly until: number }>();
 
+  /**
+   * `voters`: the voters of the configuration in force, asked at each choice — not those the node was
+   * started with: a voter removed since is never a target, and a learner added and promoted since may be
+   * (docs/membership.md).
+   */
   constructor(
     private readonly id: NodeId,
     readonly priority: number,
-    private readonly voters: readonly NodeId[],
+    private readonly voters: () => readonly NodeId[],
     private readonly timing: PreferenceTiming,
   ) {}
 
@@ -371,10 +376,11 @@ export class PreferredLeader {
 
   /** The voter in `live` of the highest priority strictly above `floor` that `eligible` accepts; the lowest id among equals. */
   private highest(live: ReadonlyMap<NodeId, number>, floor: number, eligible: (peer: NodeId) => boolean): NodeId | null {
+    const voters = this.voters();
     let best: NodeId | null = null;
     let bestPriority = floor;
     for (const [peer, priority] of live) {
-      if (peer === this.id || !this.voters.includes(peer) || !eligible(peer)) continue;
+      if (peer === this.id || !voters.includes(peer) || !eligible(peer)) continue;
       // Strictly higher than the best so far (the floor first): equal never moves; among equals the lowest id.
       if (priority > bestPriority || (best !== null && priority === bestPriority && peer < best)) {
         best = peer;

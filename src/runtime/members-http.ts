@@ -1,7 +1,8 @@
 /**
  * Membership on the node's HTTP port (issue 15, item 6; docs/membership.md):
  *
- *   GET  /members   200 {"id","index","committed","voters","observers","addresses","leader"}: this node's view
+ *   GET  /members   200 {"id","index","committed","voters","observers","addresses","leader","member"}: this node's view
+ *                   (`member`: where this node stands in it, MemberStanding)
  *   POST /members   {"action":"add","id":4,"address":"HOST:PORT"[,"learner":true]}
  *                   {"action":"remove","id":1}   {"action":"promote","id":4}
  *                   200 {"action","id","index","voters","observers","addresses"} once the change is committed
@@ -71,7 +72,10 @@ export function fixedMembership(algorithm: string): string {
 
 function viewBody(context: MembersHttpContext): object {
   const { index, committed, membership } = context.membership.view();
-  return { id: context.id, index, committed, voters: membership.voters, observers: membership.observers, addresses: membership.addresses, leader: context.leader()?.id ?? null };
+  return {
+    id: context.id, index, committed, voters: membership.voters, observers: membership.observers, addresses: membership.addresses, leader: context.leader()?.id ?? null,
+    member: context.membership.standing(),
+  };
 }
 
 function answer(response: ServerResponse, request: MemberRequest, outcome: ChangeOutcome, context: MembersHttpContext, url: string): void {

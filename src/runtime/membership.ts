@@ -32,6 +32,14 @@ export interface MembershipView {
   readonly committed: boolean;
 }
 
+/**
+ * Where this node stands in the configuration it uses (GET /status and GET /members, `member`): a
+ * voter, an observer (a Raft learner), `joining` (started with --join and in no configuration yet: a
+ * leader has not added it), or `removed` (it was a member, and the configuration in force no longer
+ * names it). The core's role alone cannot tell the last three apart: each is a Raft 'learner'.
+ */
+export type MemberStanding = 'voter' | 'observer' | 'joining' | 'removed';
+
 /** What a change request came to. */
 export type ChangeOutcome =
   | { readonly type: 'done'; readonly index: number; readonly membership: Membership }
@@ -61,6 +69,8 @@ export interface MembershipOptions {
   readonly id: NodeId;
   /** The configuration the node was started with (index 0), addresses included (its own too). */
   readonly initial: Membership;
+  /** Started with --join: in no configuration until a leader adds it (`joining`, not `removed`). */
+  readonly joining?: boolean;
   /** The peers the node's flags name (--peers, --observers), dialed while it has only `initial`. */
   readonly seeds: ReadonlyMap<NodeId, Address>;
   /** Hands an input to the node's host loop. */
@@ -88,18 +98,29 @@ export class MembershipService {
   private committedPeers: ReadonlyMap<NodeId, Address>;
   /** The highest index this node knows is committed. */
   private committedIndex = 0;
+  /** Whether a configuration this node used since it started named it (its flags' do, unless --join). */
+  private wasMember: boolean;
   private readonly changes: PendingRequests<ChangeOutcome, object>;
   /** The pauses between promotions: each ends at once when the node stops. */
   private readonly pauses = new Map<NodeJS.Timeout, () => void>();
 
   constructor(private readonly options: MembershipOptions) {
     this.current = { index: 0, membership: options.initial, committed: true };
+    this.wasMember = options.joining !== true || this.names(options.initial);
     this.committedPeers = options.seeds;
     this.changes = new PendingRequests<ChangeOutcome, object>(options.ids, options.changeTimeoutMs ?? DEFAULT_CHANGE_TIMEOUT_MS, { type: 'unknown' }, { type: 'stopped' });
   }
 
   view(): MembershipView {
     return this.current;
+  }
+
+  /** Where this node stands in the configuration in use (see MemberStanding). */
+  standing(): MemberStanding {
+    const { voters, observers } = this.current.membership;
+    if (voters.includes(this.options.id)) return 'voter';
+    if (observers.includes(this.options.id)) return 'observer';
+    return this.wasMember ? 'removed' : 'joining';
   }
 
   /** The voters of the configuration in use. */
@@ -116,6 +137,7 @@ export class MembershipService {
     switch (event.type) {
       case 'membership-changed': {
         this.current = { index: event.index, membership: event.membership, committed: event.index <= this.committedIndex };
+        if (this.names(event.membership)) this.wasMember = true;
         // Index 0 is the configuration of the flags: the flags' peers stay (a joiner's are the members it was told of).
         if (this.current.committed && event.index > 0) this.committedPeers = this.peersOf(this.current.membership);
         this.options.onPeers(this.peers(), this.current);
@@ -203,6 +225,10 @@ export class MembershipService {
     const peers = this.peersOf(this.current.membership);
     for (const [member, address] of this.committedPeers) if (!peers.has(member) && member !== this.options.id) peers.set(member, address);
     return peers;
+  }
+
+  private names(membership: Membership): boolean {
+    return membership.voters.includes(this.options.id) || membership.observers.includes(this.options.id);
   }
 
   /** Every member of `membership` but this node, at the address its entry carries. */

@@ -231,12 +231,14 @@ class NodeHost {
       (error, reign) => this.emit('job-failed', { error, reign }),
       () => this.status(),
     );
-    this.preferred = transfersLeadership(config.algorithm) ? new PreferredLeader(config.id, config.priority, config.voters, preferenceTiming(config.timing)) : null;
+    // The voters in force, asked at each check: membership changes add and remove them (membership.md).
+    this.preferred = transfersLeadership(config.algorithm) ? new PreferredLeader(config.id, config.priority, () => this.membership.voters(), preferenceTiming(config.timing)) : null;
     const ids = new RequestIds();
     this.kv = new KvService((input) => this.step(input), { compactEvery: config.compactEvery, ids });
     this.membership = new MembershipService({
       id: config.id,
       initial: startMembership(config.voters, config.observers, { id: config.id, address: config.self ?? config.listen }, config.addresses),
+      joining: config.join,
       seeds: config.addresses,
       submit: (input) => this.step(input),
       ids,
@@ -284,6 +286,7 @@ class NodeHost {
       if (this.config.http) {
         this.http = await StatusServer.listen(this.config.http, {
           status: () => this.status(),
+          member: () => this.membership.standing(),
           algorithm: algorithm.name,
           metrics: () => this.metrics.text(),
           metricsContentType: this.metrics.contentType,
@@ -348,7 +351,7 @@ class NodeHost {
     // The start configuration's addresses travel in the configuration entries (membership.ts); the core never reads them.
     const nodeConfig = { id, voters, observers, timing, addresses: this.membership.view().membership.addresses };
     const core = algorithm.create(nodeConfig, durable, random, 0);
-    this.recorder?.start({ algorithm: algorithm.name, variant: algorithm.variant ?? null, id, voters, observers, timing, durable: startedFrom, startedAt: new Date().toISOString() });
+    this.recorder?.start({ algorithm: algorithm.name, variant: algorithm.variant ?? null, id, voters, observers, addresses: nodeConfig.addresses, timing, durable: startedFrom, startedAt: new Date().toISOString() });
     this.state = 'running';
     // processMs: since the process started (module loading, ports bound), the first phase of a cold start.
     this.logger.info('started', { algorithm: algorithm.name, cluster: this.config.clusterId, term: core.status().term, fresh: this.fresh, processMs: Math.round(this.origin) });

@@ -5,7 +5,8 @@
  * back to node 3 by one transfer when it is started again. The terms count the elections: every hand
  * over costs exactly one term, so no election happened that the policy did not ask for. Timing is slow
  * (election timeout 1-2 s) so that a loaded machine's stalls do not depose anyone; the test asserts
- * who and which term, not how fast.
+ * who and which term, not how fast. After membership changes the policy goes by the voters in force: a
+ * node started with --join and --priority leads once it has been added and promoted.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,8 +14,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NodeId } from '../core/types.js';
 import type { NodeStatus } from './local-cluster.js';
-import { testCluster } from './test-cluster.js';
-import { sleep } from './testing.js';
+import { httpCall, testCluster } from './test-cluster.js';
+import { sleep, waitFor } from './testing.js';
 
 const slow = ['--election-timeout', '1000-2000', '--heartbeat', '100', '--log', 'info'];
 const PREFERRED = 3;
@@ -72,6 +73,40 @@ test('raft processes: leadership goes to the node of higher priority by one tran
     assert.deepEqual(handedBack.map((line) => line.to), [PREFERRED], `node ${interim} handed over once, to node ${PREFERRED}`);
     const transfers = logged(logDir, interim!, 'transfer-started').filter((line) => line.term === interimTerm);
     assert.equal(transfers.length, 1, `one transfer in term ${interimTerm}: ${JSON.stringify(transfers)}`);
+  } finally {
+    await close(3000);
+  }
+});
+
+test('raft processes: a node added with --priority, once promoted to voter, gets the leadership by one transfer', { timeout: 180_000 }, async () => {
+  const JOINER = 4;
+  const { cluster, close } = await testCluster({
+    name: 'priority-join',
+    algorithm: 'raft',
+    voters: 3,
+    joiners: 1,
+    extraArgs: slow,
+    memberArgs: (id) => (id === JOINER ? ['--priority', '5'] : []),
+  });
+  try {
+    cluster.startAll();
+    cluster.start(JOINER);
+    // Node 4 knows no leader until it is added: the three voters' agreement is what counts.
+    const voters = async (): Promise<NodeStatus[] | undefined> => {
+      const views = await Promise.all([1, 2, 3].map((id) => cluster.status(id)));
+      const leader = views[0]?.leader ?? null;
+      return leader !== null && views.every((view) => view !== null && view.leader === leader && view.term === views[0]!.term) ? (views as NodeStatus[]) : undefined;
+    };
+    const agreed = await waitFor('the three voters agree on a leader', 60_000, voters, 50);
+    const { leader: firstLeader, term: firstTerm } = agreed[0]!;
+    const standing = async (): Promise<unknown> => (await httpCall(cluster.httpPort(JOINER), 'GET', '/status')).body.member;
+    assert.equal(await standing(), 'joining');
+
+    const added = await httpCall(cluster.httpPort(firstLeader!), 'POST', '/members', JSON.stringify({ action: 'add', id: JOINER, address: cluster.peerAddress(JOINER) }));
+    assert.equal(added.status, 200, JSON.stringify(added.body));
+    const moved = await cluster.agreed(`node ${JOINER}, promoted, leads`, (s) => s.length === 4 && s[0]!.leader === JOINER, 90_000);
+    assert.equal(moved[0]!.term, firstTerm + 1, `one transfer from node ${firstLeader} (term ${firstTerm}): ${describe(moved)}`);
+    assert.equal(await standing(), 'voter');
   } finally {
     await close(3000);
   }

@@ -105,3 +105,46 @@ test('the requests of issue 15 (propose, read, compact) are recorded and replaye
   assert.equal(run!.inputs, 3);
   assert.throws(() => replayRecord(readFileSync(path, 'utf8').replace('"kind":"read","id":2', '"kind":"read","id":-2')), /a read needs an "id"/);
 });
+
+test('the header carries the members\' addresses, and the replay reports every configuration with the addresses its entry carried', () => {
+  const path = join(dir, 'addresses.jsonl');
+  const recorder = new InputRecorder(path, 1 << 20, () => {});
+  const timing = raft.defaultTiming;
+  const durable = raft.initialDurable(0);
+  const addresses = { '1': '127.0.0.1:7001' };
+  const core = raft.create({ id: 1, voters: [1], observers: [], timing, addresses }, durable, recorder.random(cryptoRandom()), 0);
+  recorder.start({ algorithm: 'raft', variant: raft.variant ?? null, id: 1, voters: [1], observers: [], addresses, timing, durable, startedAt: new Date(0).toISOString() });
+  const driver = new NodeDriver(core, { persist: () => {}, send: () => {}, publish: (event) => recorder.observe(event) }, 0);
+  driver.tick(driver.nextDeadline()); // a lone voter elects itself
+  assert.equal(driver.status().role, 'leader');
+  driver.stepAll(400, [{ type: 'change-membership', id: 1, change: { type: 'add-learner', peer: 2, address: '127.0.0.1:7002' } }]);
+  recorder.close();
+
+  const text = readFileSync(path, 'utf8');
+  assert.deepEqual((JSON.parse(text.split('\n')[0]!) as { addresses: unknown }).addresses, addresses);
+  const [run] = replayRecord(text);
+  assert.deepEqual(run!.header.addresses, addresses);
+  assert.deepEqual(run!.configurations.map((c) => [c.index, c.membership]), [
+    [0, { voters: [1], observers: [], addresses }],
+    [run!.configurations[1]!.index, { voters: [1], observers: [2], addresses: { '1': '127.0.0.1:7001', '2': '127.0.0.1:7002' } }],
+  ]);
+  assert.ok(run!.configurations[1]!.index > 0);
+  assert.equal(run!.configurations[1]!.atMs, 400);
+
+  // A header with something else than addresses there is no record of this ballot.
+  const bad = text.replace('"addresses":{"1":"127.0.0.1:7001"}', '"addresses":{"one":"127.0.0.1:7001"}');
+  assert.notEqual(bad, text);
+  assert.throws(() => replayRecord(bad), /line 1: header: addresses must map node ids to HOST:PORT strings/);
+});
+
+test('a record made before headers had addresses replays the same, and says it knows none', () => {
+  const path = join(dir, 'no-addresses.jsonl');
+  const { changes } = recordLonelyVoter(path, 1 << 20, 20);
+  const text = readFileSync(path, 'utf8');
+  assert.ok(!text.split('\n')[0]!.includes('"addresses"'), 'recordLonelyVoter writes the old header');
+  const [run] = replayRecord(text);
+  assert.equal(run!.header.addresses, undefined);
+  assert.ok(!('addresses' in run!.header), 'no addresses field is made up');
+  assert.deepEqual(run!.transitions.map((t) => t.atMs), changes.map((event) => event.atMs));
+  assert.deepEqual(run!.configurations.map((c) => [c.atMs, c.index, c.membership]), [[0, 0, { voters: [1, 2, 3], observers: [], addresses: { '1': '', '2': '', '3': '' } }]], "'': not known (NodeConfig.addresses absent)");
+});

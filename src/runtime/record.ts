@@ -11,6 +11,7 @@
  *
  * The format, JSON lines, one object each (version 1):
  *   {"ballotRecord":1,"algorithm":"raft","variant":null,"id":1,"voters":[1,2,3],"observers":[],
+ *    "addresses":{"1":"127.0.0.1:7001",…},
  *    "timing":{...},"durable":{...},"startedAt":"2026-…Z","draws":[0.42]}        one per run (header)
  *   {"at":152.3,"kind":"tick","draws":[0.17]}                                    an input
  *   {"at":160.9,"kind":"message","from":2,"message":{"type":"AppendEntries",…}}   an input
@@ -22,6 +23,9 @@
  *   {"at":190.0,"kind":"compact","index":1000,"snapshot":"…"}                    an input: the state machine's snapshot
  *   {"kind":"full","at":…}                                                       the size limit was reached
  * `at` is ms since the run started on the node's monotonic clock: the very number the core was given.
+ * `addresses` (each starting member's peer address, by id) is absent in records made before it was
+ * added: they replay all the same. The configurations the node used later carry their own addresses
+ * in its log (a membership change), and the replay reports each (ReplayedRun.configurations).
  * A node restarted with the same --record appends a new header, and replay runs each run in turn.
  *
  * Writing: lines are buffered and appended synchronously (write(2), no fsync) whenever a step changed
@@ -38,7 +42,7 @@ import { bullyStable } from '../core/bully/index.js';
 import { algorithms, findAlgorithm } from '../core/algorithms.js';
 import { NodeDriver, type DriverEvent } from '../core/driver.js';
 import { createRaft, raftOptionsOfVariant } from '../core/raft/index.js';
-import type { AnyAlgorithm, Input, MembershipChange, Message, NodeId, Random, Status, Timing } from '../core/types.js';
+import type { AnyAlgorithm, Input, Membership, MembershipChange, Message, NodeId, Random, Status, Timing } from '../core/types.js';
 import { durableSchema, messageValidator } from './schema.js';
 
 export const RECORD_FORMAT = 1;
@@ -63,6 +67,12 @@ export interface RecordHeader {
   readonly id: NodeId;
   readonly voters: readonly NodeId[];
   readonly observers: readonly NodeId[];
+  /**
+   * Each member's peer address (HOST:PORT) at the start, by id as a decimal string (NodeConfig.addresses:
+   * the starting configuration's, this node's own included). Optional: records written before it was
+   * added have none, and replay the same.
+   */
+  readonly addresses?: Readonly<Record<string, string>>;
   readonly timing: Timing;
   /** The durable state the core started from (read back from --data-dir). */
   readonly durable: unknown;
@@ -225,6 +235,15 @@ export interface Transition {
   readonly events: readonly string[];
 }
 
+/** A configuration the replayed core put in force (its 'membership-changed'), and when. */
+export interface ReplayedConfiguration {
+  readonly atMs: number;
+  /** The configuration entry's log index; 0: the one the node was started with. */
+  readonly index: number;
+  /** Voters, learners, and where each member was (the addresses its entry carried). */
+  readonly membership: Membership;
+}
+
 export interface ReplayedRun {
   readonly header: RecordHeader;
   readonly inputs: number;
@@ -233,6 +252,11 @@ export interface ReplayedRun {
   /** The file's last line was cut short (the machine stopped mid-write) and was left out. */
   readonly cut: boolean;
   readonly transitions: readonly Transition[];
+  /**
+   * Every configuration the core used, in order (the first: the one it started with, from its log or
+   * its flags), with the members' addresses: who was where, across membership changes.
+   */
+  readonly configurations: readonly ReplayedConfiguration[];
 }
 
 /** Every algorithm a node can run, by name and variant. */
@@ -256,6 +280,11 @@ function isChange(value: unknown): value is MembershipChange {
   const { type, peer, address } = value as Record<string, unknown>;
   if (!isNat(peer) || peer === 0) return false;
   return type === 'add-learner' ? typeof address === 'string' : type === 'promote' || type === 'remove';
+}
+/** Addresses by node id: `{"1":"127.0.0.1:7001"}` (Membership.addresses). */
+function isAddresses(value: unknown): value is Record<string, string> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  return Object.entries(value).every(([id, address]) => /^[1-9]\d*$/.test(id) && typeof address === 'string');
 }
 const isDraws = (value: unknown): value is number[] => Array.isArray(value) && value.every((draw) => typeof draw === 'number' && draw >= 0 && draw < 1);
 
@@ -308,6 +337,8 @@ function parseHeader(fields: Record<string, unknown>, where: string): RecordHead
   }
   if (!durableSchema(algorithm).safeParse(fields.durable).success) throw new RecordError(`${where}: header: durable is not a valid ${algorithm.name} state`);
   if (!isDraws(fields.draws)) throw new RecordError(`${where}: header: draws must be a list of numbers in [0, 1)`);
+  const addresses = fields.addresses;
+  if (addresses !== undefined && !isAddresses(addresses)) throw new RecordError(`${where}: header: addresses must map node ids to HOST:PORT strings`);
   return {
     ballotRecord: RECORD_FORMAT,
     algorithm: algorithm.name,
@@ -315,6 +346,7 @@ function parseHeader(fields: Record<string, unknown>, where: string): RecordHead
     id: fields.id,
     voters: fields.voters,
     observers: fields.observers,
+    ...(addresses !== undefined ? { addresses } : {}),
     timing: { electionTimeoutMinMs: timing.electionTimeoutMinMs!, electionTimeoutMaxMs: timing.electionTimeoutMaxMs!, heartbeatMs: timing.heartbeatMs! },
     durable: fields.durable,
     startedAt: typeof fields.startedAt === 'string' ? fields.startedAt : '',
@@ -354,6 +386,7 @@ class RunReplayer {
   /** The algorithm changes its membership at run time: any other node may have become a member (or been told of, by --join). */
   private readonly dynamic: boolean;
   private readonly transitions: Transition[] = [];
+  private readonly configurations: ReplayedConfiguration[] = [];
   private step: { atMs: number; events: string[]; status: Status | null } | null = null;
   private inputs = 0;
   private full = false;
@@ -366,8 +399,10 @@ class RunReplayer {
     this.members = new Set([...header.voters, ...header.observers]);
     this.dynamic = algorithm.membershipChange;
     this.random.serve(header.draws, 'header');
-    const { id, voters, observers, timing } = header;
-    const core = algorithm.create({ id, voters, observers, timing }, header.durable, this.random, 0);
+    const { id, voters, observers, timing, addresses } = header;
+    // The addresses only travel in configuration entries (the core never reads them): the replay's
+    // entries carry the node's, as its log did.
+    const core = algorithm.create({ id, voters, observers, timing, ...(addresses !== undefined ? { addresses } : {}) }, header.durable, this.random, 0);
     this.random.check();
     this.step = { atMs: 0, events: [], status: null };
     this.driver = new NodeDriver(core, { persist: () => {}, send: () => {}, publish: (event) => this.observe(event) }, 0);
@@ -435,7 +470,7 @@ class RunReplayer {
   }
 
   finish(): ReplayedRun {
-    return { header: this.header, inputs: this.inputs, full: this.full, cut: this.cut, transitions: this.transitions };
+    return { header: this.header, inputs: this.inputs, full: this.full, cut: this.cut, transitions: this.transitions, configurations: this.configurations };
   }
 
   private observe(event: DriverEvent): void {
@@ -448,6 +483,7 @@ class RunReplayer {
         // The core's own leadership events say what the driver derives from status (and publishes
         // below): list them once, the driver's way, as every host reports them.
         if (event.event.type === 'election-started') step.events.push(event.event.type);
+        if (event.event.type === 'membership-changed') this.configurations.push({ atMs: step.atMs, index: event.event.index, membership: event.event.membership });
         return;
       case 'status':
         step.status = event.status;

@@ -43,6 +43,11 @@ export function summarize(entry: ConfigurationEntry): ConfigurationSummary {
   return { index: entry.index, voters: [...entry.membership.voters], observers: [...entry.membership.observers] };
 }
 
+/** A configuration in words, as `ballot sim` prints it: `voters 1,2,3, learners 4` (`-` for none). */
+export function describeConfiguration(config: { readonly voters: readonly NodeId[]; readonly observers: readonly NodeId[] }): string {
+  return `voters ${config.voters.join(',') || '-'}, learners ${config.observers.join(',') || '-'}`;
+}
+
 /**
  * Whether a majority of `a` and a majority of `b` can have no voter in common: then two leaders, one
  * elected (or committing) under each, could act at once. Single-server changes never allow it between a

@@ -57,3 +57,40 @@ test('dual leaders are an entry with each believer and its term, and their end s
   assert.ok(ended?.kind === 'one-leader');
   assert.equal(ended.afterMs, result.dualLeaderMs);
 });
+
+test('a membership change is an entry when its configuration is first appended, and another when it commits', () => {
+  const changes: Action[] = [
+    { atMs: 1000, do: 'change-membership', change: 'add-learner', node: 4 },
+    { atMs: 2000, do: 'change-membership', change: 'promote', node: 4 },
+    { atMs: 3000, do: 'change-membership', change: 'remove', node: 'leader' },
+  ];
+  const result = simulate({ algorithm: algorithms.raft, nodes: 3, spares: 1, seed: 2, schedule: changes, timeline: true });
+  const timeline = result.timeline!;
+  const appended = timeline.filter((e) => e.kind === 'membership-changed');
+  const committed = timeline.filter((e) => e.kind === 'membership-committed');
+  assert.equal(appended.length, 3, 'one line per configuration, not one per node that reports it');
+  assert.deepEqual(appended.slice(0, 2).map((e) => e.kind === 'membership-changed' && [e.voters, e.observers]), [
+    [[1, 2, 3], [4]],
+    [[1, 2, 3, 4], []],
+  ]);
+  const [learner, promoted, removed] = appended;
+  assert.ok(learner?.kind === 'membership-changed' && promoted?.kind === 'membership-changed' && removed?.kind === 'membership-changed');
+  const leaderThen = result.leaders.filter((l) => l.atMs <= learner.atMs).at(-1)!.node;
+  assert.equal(learner.node, leaderThen, 'the first to report a configuration is the leader that appends it');
+  assert.equal(learner.text, `${leaderThen} appends configuration ${learner.index} (adds 4 as a learner): voters 1,2,3, learners 4`);
+  assert.match(promoted.text, /^\d+ appends configuration \d+ \(promotes 4\): voters 1,2,3,4, learners -$/);
+  assert.equal(removed.voters.length, 3);
+  assert.deepEqual(removed.observers, []);
+  assert.ok(!removed.voters.includes(removed.node), 'the leader removed itself');
+  assert.match(removed.text, new RegExp(`\\(removes ${removed.node}\\)`));
+
+  assert.deepEqual(committed.map((e) => e.kind === 'membership-committed' && e.index), appended.map((e) => e.kind === 'membership-changed' && e.index));
+  for (let i = 0; i < committed.length; i++) assert.ok(committed[i]!.atMs >= appended[i]!.atMs, 'committed after appended');
+  assert.equal(committed.at(-1)!.text, `configuration ${removed.index} committed: voters ${removed.voters.join(',')}, learners -`);
+  assert.deepEqual(result.membership?.configuration, { index: removed.index, voters: [...removed.voters], observers: [] });
+});
+
+test('a run whose configuration cannot change has no membership entries', () => {
+  const result = simulate({ algorithm: algorithms.raft, nodes: 3, seed: 2, scenario: 'random', timeline: true });
+  assert.ok(result.timeline!.every((e) => e.kind !== 'membership-changed' && e.kind !== 'membership-committed'));
+});

@@ -156,6 +156,10 @@ export type TimelineEntry = { readonly atMs: number; readonly text: string } & (
   /** Every live node of the largest group agrees on `leader`, `afterMs` after the election began. */
   | { readonly kind: 'agreed'; readonly leader: NodeId; readonly term: number; readonly afterMs: number }
   | { readonly kind: 'violation'; readonly invariant: string; readonly detail: string }
+  /** A configuration entry (Raft membership change), at its first report: normally the leader appending it. */
+  | { readonly kind: 'membership-changed'; readonly node: NodeId; readonly index: number; readonly voters: readonly NodeId[]; readonly observers: readonly NodeId[] }
+  /** The newest configuration known committed moved on to this one. */
+  | { readonly kind: 'membership-committed'; readonly index: number; readonly voters: readonly NodeId[]; readonly observers: readonly NodeId[] }
 );
 
 export type TimelineKind = TimelineEntry['kind'];

@@ -338,6 +338,8 @@ function timelineClass(entry: TimelineEntry): 'violation' | 'leader' | 'agree' |
     case 'latency':
     case 'skipped':
     case 'one-leader':
+    case 'membership-changed':
+    case 'membership-committed':
       return '';
   }
 }

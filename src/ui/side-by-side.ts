@@ -412,6 +412,8 @@ function entryCaption(algorithm: AnyAlgorithm, entry: TimelineEntry, snap: RunSn
     case 'loss':
     case 'duplicate':
     case 'latency':
+    case 'membership-changed':
+    case 'membership-committed':
       return entry.text;
     case 'skipped':
       return 'No leader to fault right now: skipped';
