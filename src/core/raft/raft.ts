@@ -88,7 +88,8 @@ export interface RaftOptions {
    * Fast start (docs/algorithms/raft.md, "Fast start"; absent: off, as in the simulator): a node whose
    * durable term is 0 keeps no quiet period, and once it is connected to a quorum of voters ('peer-up')
    * while still a follower of term 0 knowing no leader, it campaigns after uniform [0, T_max − T_min)
-   * instead of the rest of §5.2's timeout (etcd's initial election tick advance). Real nodes run with it on.
+   * instead of the rest of §5.2's timeout (etcd's initial election tick advance); and a node of term 0
+   * campaigns without the pre-vote round (skipsPreVote). Real nodes run with it on.
    */
   readonly fastStart?: boolean;
 }
