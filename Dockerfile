@@ -35,5 +35,7 @@ VOLUME ["/data"]
 EXPOSE 7000 8080
 # Exec form: node is PID 1 and receives SIGTERM itself, and `ballot node` stops cleanly on it
 # (a shell in between would not pass the signal on, and the container would be killed after the grace).
-ENTRYPOINT ["node", "dist/cli/main.js"]
+# The bundle `bin` names (built in stage 1, packed with dist/): one file to load, not about 40
+# (docs/runtime.md, "Start-up").
+ENTRYPOINT ["node", "dist/cli/ballot.cjs"]
 CMD ["node"]

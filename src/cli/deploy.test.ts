@@ -86,8 +86,11 @@ test('the Dockerfile: node:20-slim, production dependencies of the packed packag
   const user = instruction('USER');
   assert.equal(user.length, 1);
   assert.ok(!['root', '0'].includes(user[0]!));
-  // Exec form (a JSON array): node is PID 1 and gets SIGTERM itself.
-  assert.deepEqual(JSON.parse(instruction('ENTRYPOINT')[0]!), ['node', 'dist/cli/main.js']);
+  // Exec form (a JSON array): node is PID 1 and gets SIGTERM itself. The entry is the bundle `bin` names,
+  // which the build stage makes (scripts/bundle.mjs) and `npm pack` ships.
+  assert.deepEqual(JSON.parse(instruction('ENTRYPOINT')[0]!), ['node', 'dist/cli/ballot.cjs']);
+  assert.match(read('Dockerfile'), /RUN npx tsc -p tsconfig.json && node scripts\/bundle\.mjs/);
+  assert.equal((JSON.parse(read('package.json')) as { bin: { ballot: string } }).bin.ballot, 'dist/cli/ballot.cjs');
   assert.deepEqual(JSON.parse(instruction('CMD')[0]!), ['node']);
   assert.deepEqual(instruction('EXPOSE')[0]!.split(/\s+/), ['7000', '8080']);
   assert.deepEqual(JSON.parse(instruction('VOLUME')[0]!), ['/data']);

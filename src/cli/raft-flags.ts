@@ -13,7 +13,7 @@ export const raftOptions = {
   'fast-start': {
     type: 'string',
     value: 'on|off',
-    description: 'raft only: a node of term 0 keeps no quiet period and, once connected to a quorum, campaigns within T_max - T_min instead of a full timeout (default: on for ballot node and cluster, off for ballot sim and compare)',
+    description: 'raft only: a node of term 0 keeps no quiet period and, once connected to a quorum, campaigns within T_max - T_min instead of a full timeout, asking for votes without a pre-vote round (default: on for ballot node and cluster, off for ballot sim and compare)',
   },
   'max-clock-drift': {
     type: 'string',

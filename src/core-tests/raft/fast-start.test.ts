@@ -79,7 +79,28 @@ describe('raft fast start: campaigning early once a quorum is connected', () => 
     peerUp(n, 40, 3);
     assert.equal(n.nextDeadline(), 40 + 75);
     n.tick(115);
-    assert.equal(n.status().role, 'precandidate', 'it asks for pre-votes as usual (thesis §9.6)');
+    assert.equal(n.status().role, 'candidate', 'from term 0 it asks for votes at once, without pre-votes (skipsPreVote)');
+    const out = n.takeOutput();
+    assert.equal((out.persist as RaftDurable | null)?.currentTerm, 1, 'its term and own vote are durable before the request leaves');
+    assert.equal((out.persist as RaftDurable | null)?.votedFor, 1);
+    assert.deepEqual(out.messages[0]?.message, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
+  });
+
+  test('on: only the first campaign from term 0 skips the pre-vote; a split vote in term 1 is retried with pre-votes (thesis §9.6)', () => {
+    const n = node(fast);
+    peerUp(n, 0, 2, 3);
+    n.tick(75);
+    assert.equal(n.status().role, 'candidate');
+    answers(n);
+    n.tick(75 + 225); // no majority answered: the election timed out
+    assert.equal(n.status().role, 'precandidate');
+    assert.deepEqual(answers(n)[0], { type: 'PreVote', term: 2, lastLogIndex: 0, lastLogTerm: 0 });
+  });
+
+  test('off: a fresh node times out into a pre-vote as before', () => {
+    const n = node(defaultRaftOptions);
+    n.tick(225);
+    assert.equal(n.status().role, 'precandidate');
     assert.deepEqual(answers(n)[0], { type: 'PreVote', term: 1, lastLogIndex: 0, lastLogTerm: 0 });
   });
 

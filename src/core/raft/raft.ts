@@ -88,7 +88,8 @@ export interface RaftOptions {
    * Fast start (docs/algorithms/raft.md, "Fast start"; absent: off, as in the simulator): a node whose
    * durable term is 0 keeps no quiet period, and once it is connected to a quorum of voters ('peer-up')
    * while still a follower of term 0 knowing no leader, it campaigns after uniform [0, T_max − T_min)
-   * instead of the rest of §5.2's timeout (etcd's initial election tick advance). Real nodes run with it on.
+   * instead of the rest of §5.2's timeout (etcd's initial election tick advance); and a node of term 0
+   * campaigns without the pre-vote round (skipsPreVote). Real nodes run with it on.
    */
   readonly fastStart?: boolean;
 }
@@ -368,6 +369,20 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   }
 
   /**
+   * Fast start: a node of term 0 campaigns without the pre-vote round (one round trip less, and a
+   * narrower window in which two fresh nodes split the vote). PreVote (thesis §9.6) keeps a node from
+   * disrupting a leader with a term it cannot win; this RequestVote is for term 1, and every leader's term
+   * is at least 1, so it never carries a term above a leader's: it deposes no one (a receiver of a later
+   * term refuses it unchanged, §5.1; one of term 1 judges it as any vote) and, with CheckQuorum, followers
+   * hearing a leader drop it. If it
+   * loses, the node is in term 1 and asks for pre-votes from then on. etcd 3.4 runs without PreVote by
+   * default. Votes stay §5.2's (one per term, persisted before the grant), so safety is untouched.
+   */
+  private skipsPreVote(): boolean {
+    return this.options.fastStart === true && this.currentTerm === 0;
+  }
+
+  /**
    * Thesis §3.10 (etcd's MsgTimeoutNow): hand leadership to `to`, or to the most up-to-date voter (the
    * highest matchIndex, then the newest heartbeat round acknowledged, then the lowest id). The leader
    * gives up its lease at once, BEFORE TimeoutNow leaves (the host drains the lease's end with this
@@ -528,9 +543,9 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     // §5.2: "If election timeout elapses without receiving AppendEntries from current leader or granting
     // vote to candidate: convert to candidate." A candidate whose election timed out (split vote) starts
     // a new one with a new randomized timeout; with PreVote (thesis §9.6) every attempt asks for
-    // pre-votes first.
+    // pre-votes first — except, with fast start, a node of term 0 (see skipsPreVote).
     if (this.campaigns() && now >= this.electionDeadline) {
-      if (this.options.preVote) this.becomePreCandidate(now);
+      if (this.options.preVote && !this.skipsPreVote()) this.becomePreCandidate(now);
       else this.becomeCandidate(now);
     }
   }
