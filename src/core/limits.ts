@@ -24,10 +24,18 @@ export const MAX_COMMAND_LENGTH = 8_192;
 export const MAX_WHOLE_SNAPSHOT_BYTES = 40 * 1024;
 
 /**
- * A snapshot that travels in chunks (ZAB's SNAP beyond MAX_WHOLE_SNAPSHOT_BYTES) is cut into pieces of
- * this many UTF-16 code units: at most 6 bytes each once JSON-encoded, 48 KiB of a 64 KiB frame.
+ * A snapshot that travels in chunks (beyond MAX_WHOLE_SNAPSHOT_BYTES: ZAB's SnapChunk, Bully's
+ * SnapshotChunk) is cut into pieces of this many UTF-16 code units: at most 6 bytes each once
+ * JSON-encoded, 48 KiB of a 64 KiB frame.
  */
 export const SNAPSHOT_CHUNK_CHARS = 8_192;
+
+/**
+ * Most pieces of a chunked snapshot sent at once (src/core/chunks.ts): the receiver asks for the next
+ * window once it holds this one. Well within a runtime peer link's queue (src/runtime/links.ts, 64
+ * messages, the oldest dropped beyond), so a window is not lost to the sender's own burst.
+ */
+export const SNAPSHOT_CHUNK_WINDOW = 4;
 
 /** The largest snapshot a core that sends it in chunks keeps (a larger `compact` is ignored), in UTF-16 code units. */
 export const MAX_CHUNKED_SNAPSHOT_CHARS = 16 * 1024 * 1024;

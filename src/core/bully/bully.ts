@@ -52,11 +52,10 @@ import {
   type MembershipRefusal,
 } from '../types.js';
 import { encodedLength, FRAME_BYTES, MAX_COMMAND_LENGTH, MAX_WHOLE_SNAPSHOT_BYTES } from '../limits.js';
+import { isPiece, isPieceOffset, SnapshotPieces, windowPieces } from '../chunks.js';
 import {
-  MAX_BULLY_CHUNK_CHARS,
   MAX_BULLY_SNAPSHOT_CHARS,
   MAX_SYNC_ENTRIES,
-  SNAPSHOT_CHUNK_WINDOW,
   type BullyDurable,
   type BullyEntry,
   type BullyMessage,
@@ -92,21 +91,13 @@ export function nextGeneration(seen: number, id: NodeId, voters: readonly NodeId
   return first + ((((owned - first) % n) + n) % n);
 }
 
-/** A follower's pieces of one snapshot (SnapshotChunk), by offset, until it holds them all. */
+/** A follower's pieces of one snapshot (SnapshotChunk) of the reign `generation`, until it holds them all. */
 interface SnapshotAssembly {
   readonly generation: number;
   readonly index: number;
   readonly term: number;
-  readonly length: number;
-  readonly pieces: Map<number, string>;
-  /** Characters held (the snapshot is complete at `length`). */
-  received: number;
-  /** The first offset whose piece is not held. */
-  missing: number;
+  readonly pieces: SnapshotPieces;
 }
-
-/** The characters of one window of pieces (the most one SyncRequest is answered with). */
-const WINDOW_CHARS = SNAPSHOT_CHUNK_WINDOW * MAX_BULLY_CHUNK_CHARS;
 
 /** Where an electing node stands: waiting T for an Alive, or T' for a Victory after one came. */
 type Phase = 'awaiting-alive' | 'awaiting-victory';
@@ -512,7 +503,7 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
   private requestSync(now: number, coordinator: NodeId): void {
     if (now - this.syncRequestedAt < this.config.timing.heartbeatMs) return;
     this.syncRequestedAt = now;
-    const offset = this.assembly === null ? {} : { snapshotOffset: this.assembly.missing };
+    const offset = this.assembly === null ? {} : { snapshotOffset: this.assembly.pieces.missing };
     this.out.send(coordinator, { type: 'SyncRequest', generation: this.generation, index: this.lastIndex(), term: this.lastTerm(), ...offset });
   }
 
@@ -589,10 +580,8 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
    */
   private sendSnapshotChunks(to: NodeId, from: number): void {
     const { snapshotIndex: index, snapshotTerm: term, snapshotData: data } = this;
-    const start = from % MAX_BULLY_CHUNK_CHARS === 0 && from < data.length ? from : 0;
-    const end = Math.min(data.length, start + SNAPSHOT_CHUNK_WINDOW * MAX_BULLY_CHUNK_CHARS);
-    for (let offset = start; offset < end; offset += MAX_BULLY_CHUNK_CHARS) {
-      this.out.send(to, { type: 'SnapshotChunk', generation: this.reign, index, term, length: data.length, offset, data: data.slice(offset, offset + MAX_BULLY_CHUNK_CHARS) });
+    for (const piece of windowPieces(data, isPieceOffset(data.length, from) ? from : 0)) {
+      this.out.send(to, { type: 'SnapshotChunk', generation: this.reign, index, term, length: data.length, ...piece });
     }
   }
 
@@ -605,30 +594,26 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
     if (!this.follows(from, chunk.generation)) return;
     const { index, term, length, offset, data } = chunk;
     // Fields that disagree are no piece of any snapshot a correct coordinator sends.
-    if (length > MAX_BULLY_SNAPSHOT_CHARS || offset % MAX_BULLY_CHUNK_CHARS !== 0 || offset >= length || data.length !== Math.min(MAX_BULLY_CHUNK_CHARS, length - offset)) return;
+    if (!isPiece(length, offset, data.length)) return;
     if (index < this.snapshotIndex || this.termAt(index) === term) return; // held already, or older than what is held
     let assembly = this.assembly;
     if (assembly === null || assembly.generation !== chunk.generation || index > assembly.index) {
-      assembly = { generation: chunk.generation, index, term, length, pieces: new Map(), received: 0, missing: 0 };
+      assembly = { generation: chunk.generation, index, term, pieces: new SnapshotPieces(length) };
       this.assembly = assembly;
-    } else if (index !== assembly.index || term !== assembly.term || length !== assembly.length) {
+    } else if (index !== assembly.index || term !== assembly.term || length !== assembly.pieces.length) {
       return; // a piece of an older snapshot of this reign, overtaken
     }
-    if (assembly.pieces.has(offset)) return; // a duplicate
-    assembly.pieces.set(offset, data);
-    assembly.received += data.length;
-    if (assembly.received < length) {
-      // The first piece it lacks: once that passes the end of a window, ask for the next one now.
-      const before = assembly.missing;
-      while (assembly.pieces.has(assembly.missing)) assembly.missing += MAX_BULLY_CHUNK_CHARS;
-      if (Math.floor(assembly.missing / WINDOW_CHARS) > Math.floor(before / WINDOW_CHARS)) {
+    const added = assembly.pieces.add(offset, data);
+    if (added === 'duplicate') return;
+    if (!assembly.pieces.complete) {
+      // Once the first piece it lacks passes the end of a window, it asks for the next window now.
+      if (added === 'window-held') {
         this.syncRequestedAt = -Infinity;
         this.requestSync(now, from);
       }
       return;
     }
-    const snapshot = [...assembly.pieces.entries()].sort(([a], [b]) => a - b).map(([, piece]) => piece).join('');
-    this.install(index, term, snapshot);
+    this.install(index, term, assembly.pieces.assemble());
   }
 
   /** Appends entries after the last one, applies them (`committed`) and makes them durable. */

@@ -124,14 +124,14 @@ export { MAX_WHOLE_SNAPSHOT_BYTES as MAX_BULLY_SNAPSHOT_LENGTH } from '../limits
  * Most characters of snapshot one SnapshotChunk carries: JSON spends at most 6 bytes on one, so a piece
  * takes at most 48 KiB of a 64 KiB frame (the same bound as Raft's InstallSnapshot chunks).
  */
-export const MAX_BULLY_CHUNK_CHARS = 8_192;
+export { SNAPSHOT_CHUNK_CHARS as MAX_BULLY_CHUNK_CHARS } from '../limits.js';
 /** Most SnapshotChunks one SyncRequest is answered with: well within a peer link's queue of 64 messages. */
-export const SNAPSHOT_CHUNK_WINDOW = 4;
+export { SNAPSHOT_CHUNK_WINDOW } from '../limits.js';
 /**
  * Longest snapshot the durable state holds and SnapshotChunks carry, in characters (Raft's bound too):
  * `compact` with a longer one is ignored (the log keeps its entries).
  */
-export const MAX_BULLY_SNAPSHOT_CHARS = 16 * 1024 * 1024;
+export { MAX_CHUNKED_SNAPSHOT_CHARS as MAX_BULLY_SNAPSHOT_CHARS } from '../limits.js';
 /** Most entries one Sync carries: a backup further behind asks again at the next heartbeat. */
 export const MAX_SYNC_ENTRIES = 64;
 /** Most entries the durable log holds between two compactions (the host compacts long before). */

@@ -23,6 +23,7 @@
  * is in learner.ts.
  */
 import { increment, MAX_EPOCH } from '../bounds.js';
+import { windowPieces } from '../chunks.js';
 import { isQuorum } from '../quorum.js';
 import type { Command, ElectionEvent, NodeId } from '../types.js';
 import { encodedLength, syncPoint, utf8Length, type ZabLog } from './log.js';
@@ -30,12 +31,12 @@ import {
   epochOfZxid,
   makeZxid,
   MAX_WHOLE_SNAPSHOT_LENGTH,
-  SNAPSHOT_CHUNK_CHARS,
   ZXID_COUNTER_MAX,
   type AckEpoch,
   type Inform,
   type NewLeader,
   type Proposal,
+  type SnapRequest,
   type ZabDurable,
   type ZabMessage,
   type ZabSnapshot,
@@ -280,6 +281,9 @@ export class LeaderSession {
         this.releaseReads();
         return null;
       }
+      case 'SnapRequest':
+        if (message.epoch === this.newEpoch) this.answerSnapRequest(from, message);
+        return null;
       case 'Notification': // answered by the node
       case 'LeaderInfo':
       case 'NewLeader':
@@ -339,6 +343,8 @@ export class LeaderSession {
     const progress = this.progress.get(from);
     const index = this.host.log.indexOf(zxid);
     if (progress && index !== null) progress.acked = Math.max(progress.acked, index);
+    // It holds the chunked snapshot it was sent: no more pieces of it are needed.
+    if (progress?.snapshot && progress.acked >= progress.snapshot.index) progress.snapshot = null;
   }
 
   /** The leader's commit point as a zxid (what COMMIT, UPTODATE and PING carry). */
@@ -503,9 +509,9 @@ export class LeaderSession {
     const peerZxid = this.learnerZxid.get(learner) ?? 0;
     const { sync, baseIndex } = syncPoint(log, peerZxid, upTo);
     const snapshot = sync === 'snap' ? log.snapshot.data : undefined;
-    // A snapshot too large for the NEWLEADER frame goes ahead of it, in chunks (SnapChunk).
+    // A snapshot too large for the NEWLEADER frame follows it in chunks (SnapChunk), a window for each
+    // SnapRequest of the learner (answerSnapRequest).
     const chunked = snapshot !== undefined && encodedLength(snapshot) > MAX_WHOLE_SNAPSHOT_LENGTH;
-    if (chunked) this.sendSnapshotChunks(learner, log.snapshot.index, snapshot);
     // One frame: the snapshot (if whole), then as many entries as fit; the rest follow.
     let bytes = snapshot === undefined || chunked ? 0 : encodedLength(snapshot);
     let end = baseIndex;
@@ -518,7 +524,14 @@ export class LeaderSession {
     // A follower synchronizing (again: it restarted) serves once it acknowledges, told by UPTODATE.
     if (!observer) this.serving.delete(learner);
     const known = this.progress.get(learner);
-    this.progress.set(learner, { observer, acked: known?.acked ?? 0, ackedAtLastPing: -1, sentUpTo: end, round: known?.round ?? 0 });
+    this.progress.set(learner, {
+      observer,
+      acked: known?.acked ?? 0,
+      ackedAtLastPing: -1,
+      sentUpTo: end,
+      round: known?.round ?? 0,
+      snapshot: chunked ? log.snapshot : null,
+    });
     return {
       type: 'NewLeader',
       epoch: this.newEpoch!,
@@ -533,11 +546,30 @@ export class LeaderSession {
     };
   }
 
-  /** A SNAP's snapshot in pieces of SNAPSHOT_CHUNK_CHARS, each a frame of its own. */
-  private sendSnapshotChunks(learner: NodeId, index: number, data: string): void {
-    for (let offset = 0; offset < data.length; offset += SNAPSHOT_CHUNK_CHARS) {
-      const chunk = data.slice(offset, offset + SNAPSHOT_CHUNK_CHARS);
-      this.host.send(learner, { type: 'SnapChunk', epoch: this.newEpoch!, index, total: data.length, offset, data: chunk });
+  /**
+   * A learner asks for the next window of the chunked snapshot its NEWLEADER announced: the pieces
+   * from `offset`, the first it lacks (src/core/chunks.ts). ZooKeeper's LearnerHandler writes the
+   * whole snapshot to the follower's socket after SNAP, and TCP's flow control paces it; here each
+   * piece is a frame of its own, and a runtime peer link drops the oldest frames of a burst beyond its
+   * queue (src/runtime/links.ts), so the leader sends one window per request and the learner's
+   * requests pace the transfer. A lost piece costs one request from where the learner stands, never
+   * the whole snapshot again. The pieces come from the snapshot the learner was told of, kept for it
+   * (a compaction meanwhile does not restart its transfer). A request for another snapshot (its
+   * NEWLEADER is older than the last one sent it, which was lost) is answered with NEWLEADER again; a
+   * request from a learner being sent no chunked snapshot, or with an offset that starts no piece, is
+   * ignored.
+   */
+  private answerSnapRequest(learner: NodeId, request: SnapRequest): void {
+    const progress = this.progress.get(learner);
+    const snapshot = progress?.snapshot;
+    if (progress === undefined || snapshot == null) return;
+    if (request.index !== snapshot.index) {
+      this.host.send(learner, this.newLeaderMessage(learner, progress.observer));
+      return;
+    }
+    const { index, data } = snapshot;
+    for (const piece of windowPieces(data, request.offset)) {
+      this.host.send(learner, { type: 'SnapChunk', epoch: this.newEpoch!, index, total: data.length, ...piece });
     }
   }
 }
@@ -553,4 +585,6 @@ interface LearnerProgress {
   sentUpTo: number;
   /** The last ping round it answered. */
   round: number;
+  /** The chunked snapshot its NEWLEADER announced, until it acknowledges holding it (null: none). */
+  snapshot: ZabSnapshot | null;
 }

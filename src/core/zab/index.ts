@@ -58,6 +58,7 @@ export function checkZabSend(
     case 'Ping':
       return fromVoter ? null : `observer sent ${message.type}, acting as a leader`;
     case 'PingReply':
+    case 'SnapRequest': // a learner's, observer or follower
       return null;
   }
 }
@@ -76,8 +77,8 @@ export const zab: Algorithm<ZabMessage, ZabDurable> = {
   messageTypes: zabMessageTypes,
   // Broadcast (Proposal, Ack, Commit, Inform) is what a settled cluster sends while clients write, not
   // the cost of electing. Ack is also the answer to NEWLEADER (ZooKeeper's one ACK type), so `ballot
-  // compare` counts those n − 1 Acks of each establishment as steady traffic too. SnapChunk is
-  // synchronization, like the NewLeader it precedes: not steady traffic.
+  // compare` counts those n − 1 Acks of each establishment as steady traffic too. SnapChunk and
+  // SnapRequest are synchronization, like the NewLeader they follow: not steady traffic.
   heartbeatTypes: ['Ping', 'PingReply', 'Proposal', 'Ack', 'Commit', 'Inform'],
   boundedCounters: ['epoch', 'round'],
   messageShapes: {
@@ -100,6 +101,8 @@ export const zab: Algorithm<ZabMessage, ZabDurable> = {
     },
     // The learner checks offset and total against SNAPSHOT_CHUNK_CHARS and MAX_SNAPSHOT_LENGTH (learner.ts).
     SnapChunk: { epoch: 'epoch', index: 'nat', total: 'nat', offset: 'nat', data: { text: SNAPSHOT_CHUNK_CHARS } },
+    // The leader answers only for the snapshot it is sending that learner, from an offset that starts a piece of it.
+    SnapRequest: { epoch: 'epoch', index: 'nat', offset: 'nat' },
     Ack: { epoch: 'epoch', zxid: 'zxid' },
     UpToDate: { epoch: 'epoch', zxid: 'zxid' },
     Proposal: { epoch: 'epoch', zxid: 'zxid', prevZxid: 'zxid', command: commandText },

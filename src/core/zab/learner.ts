@@ -5,20 +5,20 @@
  * or committed INFORMs (an observer). The leader's side, and the phases' shared types: establishment.ts.
  */
 import { abandon, established, type PhaseHost, type PhaseStep, type PhaseTiming } from './establishment.js';
+import { isPiece, SnapshotPieces } from '../chunks.js';
 import type { NodeId } from '../types.js';
-import { MAX_SNAPSHOT_LENGTH, SNAPSHOT_CHUNK_CHARS, type AckEpoch, type Inform, type NewLeader, type Proposal, type SnapChunk, type ZabMessage } from './messages.js';
+import type { AckEpoch, Inform, NewLeader, Proposal, SnapChunk, ZabMessage } from './messages.js';
 
 /** How many proposals a learner holds back while it waits for an earlier one. */
 const MAX_HELD_BACK = 1024;
 
 export type LearnerStage = 'connecting' | 'epoch-acked' | 'synchronized' | 'serving';
 
-/** The pieces of one chunked SNAP's snapshot received so far (SnapChunk), by offset. */
+/** The pieces of one chunked SNAP's snapshot received so far (SnapChunk): the leader's epoch, the snapshot's position. */
 interface ChunkedSnapshot {
   readonly epoch: number;
   readonly index: number;
-  readonly total: number;
-  readonly pieces: Map<number, string>;
+  readonly pieces: SnapshotPieces;
 }
 
 export class LearnerSession {
@@ -32,7 +32,7 @@ export class LearnerSession {
   /** The chunked snapshot being received, and the NEWLEADER waiting for all of it (not acknowledged yet). */
   private chunks: ChunkedSnapshot | null = null;
   private waitingNewLeader: NewLeader | null = null;
-  /** A piece arrived since the last handshake re-send: the leader is still sending, do not ask it again. */
+  /** A new piece arrived since the last handshake re-send: the leader is still sending, do not ask it again. */
   private chunkArrived = false;
 
   constructor(
@@ -72,18 +72,25 @@ export class LearnerSession {
         if (this.observer || this.stageName !== 'connecting') return null;
         return this.acceptEpoch(message.epoch);
       case 'NewLeader': {
-        // A chunked SNAP's deadline runs from its first NEWLEADER, so that a sync that never completes
-        // (a piece lost for good) times out like any other failed one, however often it is re-sent.
+        // A chunked SNAP's deadline runs from its first NEWLEADER and then from each new piece, so that
+        // a transfer making progress goes on however long it takes, and one that stalls for good (no new
+        // piece within the init timeout) fails like any other sync, however often NEWLEADER is re-sent.
         const chunked = message.sync === 'snap' && message.snapshotLength !== undefined;
         if (!chunked || this.waitingNewLeader === null) this.heard(now);
         if (!this.awaitsSync(message.epoch)) return null;
         if (!chunked) return this.synchronize(now, message, message.snapshot);
+        const previous = this.waitingNewLeader;
+        const resent = previous !== null && previous.epoch === message.epoch && previous.baseIndex === message.baseIndex && previous.snapshotLength === message.snapshotLength;
         this.waitingNewLeader = message;
-        return this.completeChunkedSync(now);
+        const step = this.completeChunkedSync(now);
+        // Not all here: ask for pieces from the first one missing (a re-sent NEWLEADER resumes there),
+        // unless its pieces are still arriving (a request would only duplicate the window in flight).
+        if (step === null && (!resent || !this.chunkArrived)) this.requestSnapWindow();
+        return step;
       }
       case 'SnapChunk':
         if (!this.awaitsSync(message.epoch)) return null;
-        this.receiveChunk(message);
+        this.receiveChunk(now, message);
         return this.completeChunkedSync(now);
       case 'UpToDate':
         if (this.stageName !== 'synchronized' || message.epoch !== this.newEpoch) return null;
@@ -119,6 +126,7 @@ export class LearnerSession {
       case 'AckEpoch':
       case 'Ack':
       case 'PingReply':
+      case 'SnapRequest':
         return null;
     }
   }
@@ -195,22 +203,46 @@ export class LearnerSession {
   }
 
   /**
-   * Keeps one piece of a chunked snapshot. Pieces of another snapshot (another epoch, position or
-   * length) start afresh: the leader compacted again, or this is a new leader session. A piece must
-   * sit on the SNAPSHOT_CHUNK_CHARS grid and fill its cell exactly, so the pieces kept never exceed
-   * `total` characters however many arrive, duplicates included.
+   * Keeps one piece of a chunked snapshot (src/core/chunks.ts checks its place and length, so the
+   * pieces kept never exceed its length however many arrive). Pieces already held are kept across
+   * re-sends of the same snapshot (epoch, position, length); a piece of another snapshot of the
+   * NEWLEADER waited for, or of an older one, is stale; without a NEWLEADER yet, a newer snapshot's
+   * piece starts afresh. A new piece is progress: it keeps the sync alive, and once the learner holds
+   * a whole window it asks for the next one at once.
    */
-  private receiveChunk(chunk: SnapChunk): void {
+  private receiveChunk(now: number, chunk: SnapChunk): void {
     const { epoch, index, total, offset, data } = chunk;
-    if (total > MAX_SNAPSHOT_LENGTH || offset >= total || offset % SNAPSHOT_CHUNK_CHARS !== 0) return;
-    if (data.length !== Math.min(SNAPSHOT_CHUNK_CHARS, total - offset)) return;
-    const current = this.chunks;
-    if (current === null || current.epoch !== epoch || current.index !== index || current.total !== total) {
-      if (current !== null && epoch < current.epoch) return; // a straggler of an older session
-      this.chunks = { epoch, index, total, pieces: new Map() };
+    if (!isPiece(total, offset, data.length)) return;
+    const waiting = this.waitingNewLeader;
+    let current = this.chunks;
+    if (waiting !== null) {
+      if (epoch !== waiting.epoch || index !== waiting.baseIndex || total !== waiting.snapshotLength) return; // not the awaited snapshot
+    } else if (current !== null && (epoch < current.epoch || (epoch === current.epoch && index < current.index))) {
+      return; // a straggler of an older session, or of an older snapshot of this one
     }
-    this.chunks!.pieces.set(offset, data);
+    if (current === null || current.epoch !== epoch || current.index !== index || current.pieces.length !== total) {
+      current = { epoch, index, pieces: new SnapshotPieces(total) };
+      this.chunks = current;
+    }
+    const added = current.pieces.add(offset, data);
+    if (added === 'duplicate') return;
     this.chunkArrived = true;
+    this.heard(now);
+    if (added === 'window-held' && !current.pieces.complete) this.requestSnapWindow();
+  }
+
+  /**
+   * Asks the leader for the window of the awaited snapshot from the first piece missing: the one the
+   * waiting NEWLEADER announced, or else the one whose pieces are arriving.
+   */
+  private requestSnapWindow(): void {
+    const waiting = this.waitingNewLeader;
+    const chunks = this.chunks;
+    const epoch = waiting?.epoch ?? chunks?.epoch;
+    const index = waiting?.baseIndex ?? chunks?.index;
+    if (epoch === undefined || index === undefined) return;
+    const held = chunks !== null && chunks.epoch === epoch && chunks.index === index && (waiting === null || chunks.pieces.length === waiting.snapshotLength);
+    this.host.send(this.leader, { type: 'SnapRequest', epoch, index, offset: held ? chunks.pieces.missing : 0 });
   }
 
   /** Synchronizes by the waiting chunked NEWLEADER once every piece of its snapshot is here. */
@@ -218,13 +250,11 @@ export class LearnerSession {
     const message = this.waitingNewLeader;
     const chunks = this.chunks;
     if (message === null || chunks === null) return null;
-    const length = message.snapshotLength!;
-    if (chunks.epoch !== message.epoch || chunks.index !== message.baseIndex || chunks.total !== length) return null;
-    if (chunks.pieces.size !== Math.ceil(length / SNAPSHOT_CHUNK_CHARS)) return null;
-    const data = [...chunks.pieces.entries()].sort(([a], [b]) => a - b).map(([, piece]) => piece).join('');
+    if (chunks.epoch !== message.epoch || chunks.index !== message.baseIndex || chunks.pieces.length !== message.snapshotLength) return null;
+    if (!chunks.pieces.complete) return null;
     this.chunks = null;
     this.waitingNewLeader = null;
-    return this.synchronize(now, message, data);
+    return this.synchronize(now, message, chunks.pieces.assemble());
   }
 
   /**
@@ -286,8 +316,8 @@ export class LearnerSession {
   }
 
   /**
-   * Whether a piece of a chunked snapshot arrived since the last re-send (and forgets it): the leader
-   * is still sending it, and asking again would only make it send the whole snapshot once more.
+   * Whether a new piece of a chunked snapshot arrived since the last re-send (and forgets it): the
+   * leader is still sending its window, and asking again would only make it send the window twice.
    */
   private takeChunkArrived(): boolean {
     const arrived = this.chunkArrived;
@@ -295,11 +325,23 @@ export class LearnerSession {
     return arrived;
   }
 
+  /**
+   * While synchronizing: nothing to re-send while pieces arrive; after a heartbeat without a new one (a
+   * piece or a request was lost), the window from the first piece missing, once a chunked NEWLEADER
+   * came. Returns whether that took the place of the handshake's re-send.
+   */
+  private resumeChunkedSync(): boolean {
+    if (this.takeChunkArrived()) return true;
+    if (this.waitingNewLeader === null) return false;
+    this.requestSnapWindow();
+    return true;
+  }
+
   /** (Re-)sends the message the leader has not answered yet. */
   private sendHandshake(): void {
     switch (this.stageName) {
       case 'connecting':
-        if (this.observer && this.takeChunkArrived()) return;
+        if (this.observer && this.resumeChunkedSync()) return;
         this.host.send(
           this.leader,
           this.observer
@@ -308,7 +350,7 @@ export class LearnerSession {
         );
         return;
       case 'epoch-acked':
-        if (this.takeChunkArrived()) return;
+        if (this.resumeChunkedSync()) return;
         this.host.send(this.leader, this.ackEpoch!);
         return;
       case 'synchronized':

@@ -132,8 +132,9 @@ export interface ZabSnapshot {
  * The learner keeps its history up to `base` (at position `baseIndex`), drops the rest, and appends
  * `runs`, whose newest entries carry `commands` (older ones the empty command). `zxid` is the last
  * zxid the learner then holds. A SNAP carries the snapshot's state as `snapshot` ('' otherwise) when it
- * fits one frame; a larger one came before it in SNAPCHUNKs, and `snapshotLength` (present only then)
- * says how long it is: the learner acknowledges only once it holds all of it.
+ * fits one frame; a larger one follows it in SNAPCHUNKs, window by window as the learner asks
+ * (SnapRequest), and `snapshotLength` (present only then) says how long it is: the learner
+ * acknowledges only once it holds all of it.
  */
 export interface NewLeader {
   readonly type: 'NewLeader';
@@ -151,10 +152,11 @@ export interface NewLeader {
 
 /**
  * One piece of a SNAP's snapshot too large for one frame (this project's addition: ZooKeeper streams a
- * snapshot over its TCP connection). The leader sends them all, then NEWLEADER; `index` is the
+ * snapshot over its TCP connection, whose flow control paces it). The leader sends a window of
+ * SNAPSHOT_CHUNK_WINDOW pieces in answer to each SnapRequest (src/core/chunks.ts); `index` is the
  * snapshot's position (NEWLEADER's baseIndex) and `total` its length, so that a learner can tell the
  * pieces of one snapshot from another's. `offset` is a multiple of SNAPSHOT_CHUNK_CHARS and `data` that
- * many characters (fewer only in the last piece). They may arrive in any order, or twice.
+ * many characters (fewer only in the last piece). They may arrive in any order, twice, or not at all.
  */
 export interface SnapChunk {
   readonly type: 'SnapChunk';
@@ -163,6 +165,22 @@ export interface SnapChunk {
   readonly total: number;
   readonly offset: number;
   readonly data: string;
+}
+
+/**
+ * A learner's request for the next window of the chunked snapshot its NEWLEADER announced (`epoch`,
+ * the snapshot at `index`): the pieces from `offset`, the first one it lacks. It asks when the NEWLEADER
+ * arrives (again: a re-sent one resumes where it stands), as soon as it holds a window, and every
+ * heartbeat in which no new piece came (a piece was lost). This project's addition, standing in for
+ * the TCP flow control under ZooKeeper's snapshot stream: the runtime's peer links drop the oldest
+ * frames of a burst beyond their queue (src/runtime/links.ts), so the leader never sends more than a
+ * window unasked.
+ */
+export interface SnapRequest {
+  readonly type: 'SnapRequest';
+  readonly epoch: number;
+  readonly index: number;
+  readonly offset: number;
 }
 
 /**
@@ -240,6 +258,7 @@ export type ZabMessage =
   | AckEpoch
   | NewLeader
   | SnapChunk
+  | SnapRequest
   | Ack
   | UpToDate
   | Proposal
@@ -256,6 +275,7 @@ export const zabMessageTypes = [
   'AckEpoch',
   'NewLeader',
   'SnapChunk',
+  'SnapRequest',
   'Ack',
   'UpToDate',
   'Proposal',

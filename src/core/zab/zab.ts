@@ -473,6 +473,7 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
         break;
       case 'LeaderInfo':
       case 'SnapChunk':
+      case 'SnapRequest':
         epoch = message.epoch;
         break;
       case 'Ack':
