@@ -360,3 +360,32 @@ test('a transfer making progress outlives the sync deadline; one that stalls sti
   assert.equal(state(), 'looking', 'the stalled sync timed out');
   assert.ok(at - lastPiece <= 1000, `timed out ${at - lastPiece} ms after the last new piece`);
 });
+
+test('a learner whose NEWLEADER was cut by the budget, acknowledging it after the leader compacted past what it was sent, is synchronized again (the leader does not fail on an entry compacted away)', () => {
+  const c = zabNet({ voters: 3 });
+  const leader = c.runUntilAgreed(2000);
+  c.run(20);
+  const lagging = c.voters.find((id) => id !== leader)!;
+  c.crash(lagging);
+  let request = 1;
+  const propose = (command: string) => c.driver(leader).step(c.now, { type: 'propose', id: request++, command } satisfies Input);
+  // More than one NEWLEADER holds (NEWLEADER_BUDGET_BYTES): the rest would follow as proposals.
+  for (let k = 0; k < 12; k++) propose(`${k}:`.padEnd(8_000, 'x'));
+  c.run(20);
+  const restartAt = c.now;
+  c.restart(lagging);
+  c.runUntilTrue(() => c.sentOfType('NewLeader', restartAt).some((s) => s.to === lagging), 2000);
+  const newLeader = c.sentOfType('NewLeader', restartAt).find((s) => s.to === lagging)!.message;
+  c.crash(lagging); // its ACK is delivered by hand below, after the compaction
+  const epoch = c.node(leader).status().term;
+  for (let k = 12; k < 16; k++) propose(`${k}`);
+  c.run(20);
+  const committed = c.node(leader).history.lastIndex;
+  c.driver(leader).step(c.now, { type: 'compact', index: committed, snapshot: 'state' });
+  assert.equal(c.node(leader).history.snapshot.index, committed);
+  assert.ok(newLeader.zxid < c.node(leader).history.zxidAt(committed)!, 'NEWLEADER was cut short of what is now compacted');
+  assert.doesNotThrow(() => c.driver(leader).step(c.now, { type: 'message', from: lagging, message: { type: 'Ack', epoch, zxid: newLeader.zxid } }));
+  // It comes back and is synchronized again, by SNAP, and holds the leader's history.
+  c.restart(lagging);
+  c.runUntilTrue(() => c.node(lagging).history.lastIndex === c.node(leader).history.lastIndex && c.node(lagging).status().role === 'following', 5000);
+});
