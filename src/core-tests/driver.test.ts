@@ -160,15 +160,16 @@ test('pipelined persist without campaignsBeforePersist: a candidate’s RequestV
   assert.equal(settledCount(), 1);
 });
 
-test('pipelined persist: a new leader’s AppendEntries leave, and its election is reported, while its blank entry is written (thesis §10.2.1)', () => {
+test('pipelined persist: a new leader’s AppendEntries leave, then its election is reported, while its blank entry is written (thesis §10.2.1)', () => {
   const { driver, order, complete } = pipelined([1, 2, 3]);
   driver.tick(driver.nextDeadline());
   complete();
   order.length = 0;
   driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
   // Term 1 and the vote for itself were durable before this input: the heartbeats carrying the no-op
-  // go now, and so does the news that it leads term 1 (one leader per term: nothing this write holds).
-  assert.deepEqual(order, ['status', 'leader-changed', 'became-leader', 'send AppendEntries to 2', 'send AppendEntries to 3', 'persist started']);
+  // go now, and so does the news that it leads term 1 (one leader per term: nothing this write holds),
+  // after them (the followers hear of the election before the host's own handlers run).
+  assert.deepEqual(order, ['send AppendEntries to 2', 'send AppendEntries to 3', 'status', 'leader-changed', 'became-leader', 'persist started']);
   assert.equal(driver.status().leader, 1);
   complete();
   assert.deepEqual(order.slice(6), ['durable']);
@@ -248,7 +249,8 @@ test('pipelined persist: a write a majority holds is reported committed at once,
     { type: 'message', from: 2, message: { type: 'AppendEntriesResponse', term: 1, success: true, round: 1, matchIndex: 2 } },
     { type: 'propose', id: 2, command: 'y' },
   ]);
-  assert.deepEqual(order, ['committed 1', 'committed 2', 'send AppendEntries to 2', 'send AppendEntries to 3', 'persist started']);
+  // The messages that leave at once go first, then the reports (stepAll's order: send, then report).
+  assert.deepEqual(order, ['send AppendEntries to 2', 'send AppendEntries to 3', 'committed 1', 'committed 2', 'persist started']);
   complete();
   assert.deepEqual(order.slice(5), ['durable']);
 });

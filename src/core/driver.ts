@@ -277,6 +277,8 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
     const held = new Outbox<M>(this.host.coalesce);
     const waiting = new Set<NodeId>();
     const reports: { readonly events: readonly ElectionEvent[]; readonly status: Status }[] = [];
+    /** Reports released at once (see above), after the messages that leave at once, as stepAll orders them. */
+    const reportsNow: { readonly events: readonly ElectionEvent[]; readonly status: Status }[] = [];
     for (const input of inputs) {
       if (this.publishInputs) this.host.publish({ type: 'input', atMs: now, input });
       this.core.step(now, input);
@@ -300,10 +302,13 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
       // (see above): reported now, unless an earlier report of the batch waits.
       const report = { events: output.events, status };
       const settled = output.events.length === 0 || (input.type === 'message' && nothingPendingBefore);
-      if (reports.length === 0 && early !== undefined && status.term === termAtStart && settled) this.report(now, report);
+      if (reports.length === 0 && early !== undefined && status.term === termAtStart && settled) reportsNow.push(report);
       else reports.push(report);
     }
+    // Sends first: a new leader's first AppendEntries (its election's news to the followers) then leaves
+    // before the host's handlers of its election run (logs, lead() jobs, watchers).
     for (const { to, message } of atOnce.envelopes) this.host.send(to, message);
+    for (const report of reportsNow) this.report(now, report);
     const batch: HeldBatch = { now, state, messages: held.envelopes, reports };
     if (state === null) return this.release(batch);
     if (atOnce.envelopes.length === 0 && this.host.persistsInlineWhenNothingOverlaps === true) {
