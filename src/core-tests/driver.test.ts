@@ -95,7 +95,7 @@ test('stepAll: a persist that throws sends nothing of the whole batch', () => {
  * A driver whose host persists off its event loop (persistAsync, as a real node does): `complete()`
  * plays the disk finishing the pending write.
  */
-function pipelined(voters: NodeId[], { campaignsEarly = true, inline = false } = {}) {
+function pipelined(voters: NodeId[], { campaignsEarly = true, inline = false, flushes = false } = {}) {
   const order: string[] = [];
   const sent: { to: NodeId; message: Message }[] = [];
   let pending: (() => void) | null = null;
@@ -120,6 +120,7 @@ function pipelined(voters: NodeId[], { campaignsEarly = true, inline = false } =
       order.push(`send ${message.type} to ${to}`);
       sent.push({ to, message });
     },
+    ...(flushes ? { flushSends: () => void order.push('written out') } : {}),
     publish: (event) => {
       if (event.type === 'persisted') order.push('durable');
       else if (event.type === 'core') {
@@ -344,4 +345,22 @@ test('pipelined persist, persistsInlineWhenNothingOverlaps: an inline write that
   assert.throws(() => driver.receive(10, 2, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 }), /disk full/);
   assert.equal(sent.length, 0, 'no grant without the vote on disk');
   assert.ok(!order.includes('durable'));
+});
+
+test('pipelined persist: flushSends comes after the messages that leave, before the reports (a hand-off\'s messages do not wait for the handlers)', () => {
+  // A new leader: its AppendEntries are written out before its election is reported.
+  const leader = pipelined([1, 2, 3], { flushes: true });
+  leader.driver.tick(leader.driver.nextDeadline());
+  assert.deepEqual(leader.order.slice(-4), ['send RequestVote to 2', 'send RequestVote to 3', 'written out', 'persist started'], 'RequestVotes are written out before the candidate\'s write starts');
+  leader.complete();
+  leader.order.length = 0;
+  leader.driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
+  assert.deepEqual(leader.order, ['send AppendEntries to 2', 'send AppendEntries to 3', 'written out', 'status', 'leader-changed', 'became-leader', 'persist started']);
+  leader.complete();
+  assert.ok(!leader.order.slice(7).includes('written out'), 'a release without messages writes nothing out');
+  // A voter writing inline: its grant is written out before its new term is reported.
+  const voter = pipelined([1, 2, 3], { flushes: true, inline: true });
+  voter.order.length = 0;
+  voter.driver.receive(10, 2, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
+  assert.deepEqual(voter.order, ['persist', 'durable', 'send RequestVoteResponse to 2', 'written out', 'status']);
 });

@@ -82,6 +82,14 @@ export interface DriverHost<M extends Message, D> {
   coalesce?(earlier: M, later: M): M | null;
   /** Hand a message to the network (never blocks). */
   send(to: NodeId, message: M): void;
+  /**
+   * Optional, with persistAsync: called once the messages of a batch that may leave now have all been
+   * handed to `send`, before the reports that follow them. A host that gathers a turn's writes (a real
+   * node corks its sockets until the turn ends) writes them out here, so that they do not wait for the
+   * reports' handlers (logs, watchers, lead() jobs): a new leader's first AppendEntries, a voter's
+   * grant, TimeoutNow (Raft thesis §3.10: each on a hand-off's path).
+   */
+  flushSends?(): void;
   /** Every event of the stream, in order; see DriverEvent. */
   publish(event: DriverEvent): void;
   /**
@@ -308,6 +316,7 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
     // Sends first: a new leader's first AppendEntries (its election's news to the followers) then leaves
     // before the host's handlers of its election run (logs, lead() jobs, watchers).
     for (const { to, message } of atOnce.envelopes) this.host.send(to, message);
+    if (atOnce.envelopes.length > 0) this.host.flushSends?.();
     for (const report of reportsNow) this.report(now, report);
     const batch: HeldBatch = { now, state, messages: held.envelopes, reports };
     if (state === null) return this.release(batch);
@@ -330,6 +339,7 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
   private release({ now, state, messages, reports }: HeldBatch): void {
     if (state !== null) this.host.publish({ type: 'persisted', atMs: now, state });
     for (const { to, message } of messages) this.host.send(to, message as M);
+    if (messages.length > 0) this.host.flushSends?.();
     for (const report of reports) this.report(now, report);
   }
 

@@ -368,6 +368,8 @@ class NodeHost {
           ...(algorithm.campaignsBeforePersist ? { campaignsBeforePersist: new Set<string>(algorithm.campaignsBeforePersist) } : {}),
           ...(algorithm.coalesce ? { coalesce: algorithm.coalesce } : {}),
           send: (to, message) => this.send(to, message),
+          // A batch's messages leave before its reports are handled, not at the end of the turn.
+          flushSends: () => this.transport?.writeCorked(),
           publish: (event) => this.observe(event),
         },
         0,
