@@ -169,8 +169,9 @@ test('pipelined persist: a new leader’s AppendEntries leave, then its election
   driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
   // Term 1 and the vote for itself were durable before this input: the heartbeats carrying the no-op
   // go now, and so does the news that it leads term 1 (one leader per term: nothing this write holds),
-  // after them (the followers hear of the election before the host's own handlers run).
-  assert.deepEqual(order, ['send AppendEntries to 2', 'send AppendEntries to 3', 'status', 'leader-changed', 'became-leader', 'persist started']);
+  // after them and after the write has started (the followers hear of the election before the host's
+  // own handlers run).
+  assert.deepEqual(order, ['send AppendEntries to 2', 'send AppendEntries to 3', 'persist started', 'status', 'leader-changed', 'became-leader']);
   assert.equal(driver.status().leader, 1);
   complete();
   assert.deepEqual(order.slice(6), ['durable']);
@@ -186,7 +187,7 @@ test('pipelined persist: a follower names its term’s leader at once, but answe
   order.length = 0;
   // … then hears 2's first AppendEntries, with its blank entry: it names 2 now, and acknowledges later.
   driver.receive(20, 2, { type: 'AppendEntries', term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: [{ term: 1, command: '' }], leaderCommit: 0, round: 1 });
-  assert.deepEqual(order, ['status', 'leader-changed', 'persist started']);
+  assert.deepEqual(order, ['persist started', 'status', 'leader-changed']);
   complete();
   assert.deepEqual(order.slice(3), ['durable', 'send AppendEntriesResponse to 2']);
 });
@@ -250,8 +251,8 @@ test('pipelined persist: a write a majority holds is reported committed at once,
     { type: 'message', from: 2, message: { type: 'AppendEntriesResponse', term: 1, success: true, round: 1, matchIndex: 2 } },
     { type: 'propose', id: 2, command: 'y' },
   ]);
-  // The messages that leave at once go first, then the reports (stepAll's order: send, then report).
-  assert.deepEqual(order, ['send AppendEntries to 2', 'send AppendEntries to 3', 'committed 1', 'committed 2', 'persist started']);
+  // The messages that leave at once go first, then the write starts, then the reports.
+  assert.deepEqual(order, ['send AppendEntries to 2', 'send AppendEntries to 3', 'persist started', 'committed 1', 'committed 2']);
   complete();
   assert.deepEqual(order.slice(5), ['durable']);
 });
@@ -311,7 +312,7 @@ test('pipelined persist: a RequestVote whose batch first wrote log entries waits
     { type: 'message', from: 2, message: { type: 'AppendEntries', term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: [{ term: 1, command: '' }], leaderCommit: 0, round: 1 } },
     { type: 'message', from: 2, message: { type: 'TimeoutNow', term: 1, round: 1 } },
   ]);
-  assert.deepEqual(order, ['status', 'leader-changed', 'persist started']);
+  assert.deepEqual(order, ['persist started', 'status', 'leader-changed']);
   complete();
   assert.deepEqual(order.slice(3), ['durable', 'send AppendEntriesResponse to 2', 'send RequestVote to 2', 'send RequestVote to 3', 'status', 'leader-changed']);
 });
@@ -333,7 +334,7 @@ test('pipelined persist, persistsInlineWhenNothingOverlaps: a batch that sends e
   complete();
   order.length = 0;
   driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
-  assert.deepEqual(order.slice(-1), ['persist started'], 'the AppendEntries left before the blank entry is written');
+  assert.deepEqual(order.slice(-4), ['persist started', 'status', 'leader-changed', 'became-leader'], 'the AppendEntries left before the blank entry is written');
   assert.ok(order.includes('send AppendEntries to 2'));
   complete();
 });
@@ -351,11 +352,11 @@ test('pipelined persist: flushSends comes after the messages that leave, before 
   // A new leader: its AppendEntries are written out before its election is reported.
   const leader = pipelined([1, 2, 3], { flushes: true });
   leader.driver.tick(leader.driver.nextDeadline());
-  assert.deepEqual(leader.order.slice(-4), ['send RequestVote to 2', 'send RequestVote to 3', 'written out', 'persist started'], 'RequestVotes are written out before the candidate\'s write starts');
+  assert.deepEqual(leader.order.slice(-4), ['send RequestVote to 2', 'send RequestVote to 3', 'persist started', 'written out'], 'RequestVotes are written out once the candidate\'s write has started');
   leader.complete();
   leader.order.length = 0;
   leader.driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
-  assert.deepEqual(leader.order, ['send AppendEntries to 2', 'send AppendEntries to 3', 'written out', 'status', 'leader-changed', 'became-leader', 'persist started']);
+  assert.deepEqual(leader.order, ['send AppendEntries to 2', 'send AppendEntries to 3', 'persist started', 'written out', 'status', 'leader-changed', 'became-leader']);
   leader.complete();
   assert.ok(!leader.order.slice(7).includes('written out'), 'a release without messages writes nothing out');
   // A voter writing inline: its grant is written out before its new term is reported.

@@ -316,23 +316,43 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
     // Sends first: a new leader's first AppendEntries (its election's news to the followers) then leaves
     // before the host's handlers of its election run (logs, lead() jobs, watchers).
     for (const { to, message } of atOnce.envelopes) this.host.send(to, message);
-    if (atOnce.envelopes.length > 0) this.host.flushSends?.();
-    for (const report of reportsNow) this.report(now, report);
     const batch: HeldBatch = { now, state, messages: held.envelopes, reports };
-    if (state === null) return this.release(batch);
+    // The messages that leave at once are written out (flushSends) once the write has started — a
+    // candidate's own vote is on its election's path as much as its RequestVotes are, and writing them
+    // out first let the woken voters take the CPU before the write began (scripts/handoff-trace.mjs) —
+    // and before the reports, whose handlers (logs, watchers, lead() jobs) they need not wait for.
+    const reportNow = (): void => {
+      if (atOnce.envelopes.length > 0) this.host.flushSends?.();
+      for (const report of reportsNow) this.report(now, report);
+    };
+    if (state === null) {
+      reportNow();
+      return this.release(batch);
+    }
     if (atOnce.envelopes.length === 0 && this.host.persistsInlineWhenNothingOverlaps === true) {
       // Nothing overlaps the write (persistsInlineWhenNothingOverlaps): the order of stepAll. A throw
       // stops the batch, and none of its held messages leave.
+      reportNow();
       this.host.persist(state as D);
       return this.release(batch);
     }
     this.held = batch;
-    this.host.persistAsync!(state as D, () => {
-      if (this.held !== batch) return;
+    /** Whether persistAsync has returned; a write durable before it did is released after reportNow. */
+    let started = false;
+    let durableAtOnce = false;
+    const settle = (): void => {
       this.held = null;
       this.release(batch);
       this.host.settled?.();
+    };
+    this.host.persistAsync!(state as D, () => {
+      if (this.held !== batch) return;
+      if (started) settle();
+      else durableAtOnce = true;
     });
+    started = true;
+    reportNow();
+    if (durableAtOnce) settle();
   }
 
   /** A pipelined batch's output once its state is durable: persisted, then the held messages, then events. */
