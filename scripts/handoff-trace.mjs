@@ -9,8 +9,9 @@
  * leader (a graceful stop hands leadership over, thesis §3.10), and prints, in ms after the signal by
  * the members' log times (1 ms resolution, one machine so one clock): when the old leader started the
  * transfer, when the target reported its candidacy (once its term and vote are durable), when it led,
- * and when the last survivor named it; `lastNamedRead` is when this script read that last line (what
- * `ballot bench failover` calls the named time, without the bench's polling beside it). Then medians.
+ * and when the last survivor named it (what `ballot bench failover` reports as the named time by the
+ * members' own clocks, `namedLoggedMs`); `lastNamedRead` is when this script read that last line (the
+ * bench's `namedMs`). Then medians.
  * HANDOFF_TRACE_LINES=1 also prints every member's log line after the signal. scripts/handoff-breakdown.mjs
  * does the same from a bench run's kept data (etcd beside ballot).
  */
@@ -55,7 +56,9 @@ for (let trial = 1; trial <= trials; trial++) {
     await new Promise((resolve) => setTimeout(resolve, 1000 + Math.random() * 50)); // as the bench settles
     const [{ leader }] = await cluster.agreed('a leader after settling', undefined, 60_000);
     signalledAt = performance.now();
-    const wallAtSignal = performance.timeOrigin + signalledAt;
+    // As the bench's named time by the members' clocks (namedLoggedMs): Date.now(), floored to the ms
+    // like the members' stamps, so the difference carries no bias from the flooring.
+    const wallAtSignal = Date.now();
     cluster.signal(leader, 'SIGTERM');
     await new Promise((resolve) => setTimeout(resolve, 600));
     const events = lines.flatMap(({ id, read, line }) => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { algorithms } from '../core/algorithms.js';
 import { freePortBlock, waitFor } from '../runtime/testing.js';
-import { announcedLeader, ballotSystem } from './ballot-system.js';
+import { announcedLeader, announcement, ballotSystem } from './ballot-system.js';
 import { agreementOf } from './failover.js';
 
 test('the ballot adapter: start, agree, kill -9 the leader, survivors agree on another, stop', { skip: !algorithms.raft, timeout: 30_000 }, async () => {
@@ -23,7 +23,12 @@ test('the ballot adapter: start, agree, kill -9 the leader, survivors agree on a
     // ballot's Raft holds a lease (CheckQuorum, on by default): the adapter reports it.
     assert.equal(typeof own.lease, 'boolean');
     const said = new Map<number, number | null>();
-    const unsubscribe = cluster.announcements!((member, named) => said.set(member, named));
+    const stamps: number[] = [];
+    const unsubscribe = cluster.announcements!((member, named, loggedAt) => {
+      said.set(member, named);
+      if (loggedAt !== undefined) stamps.push(loggedAt);
+    });
+    const killedAt = Date.now();
     await cluster.signal(leader, 'SIGKILL');
     const survivors = cluster.members.filter((id) => id !== leader);
     const next = await waitFor('a new leader', 10_000, async () => {
@@ -34,6 +39,8 @@ test('the ballot adapter: start, agree, kill -9 the leader, survivors agree on a
     await waitFor('every survivor to announce the new leader', 10_000, () => (survivors.every((id) => said.get(id) === next) ? true : undefined));
     unsubscribe();
     assert.notEqual(next, leader);
+    // Each line carries the node's own stamp, on the bench's clock: after the kill, not after it was read.
+    assert.ok(stamps.length >= survivors.length && stamps.every((at) => at >= killedAt && at <= Date.now()), `stamps ${stamps.map((at) => at - killedAt).join(',')} ms after the kill`);
   } finally {
     await cluster.stop();
     await cluster.stop(); // safe twice
@@ -62,4 +69,8 @@ test("log lines: the leader a node's 'leader-changed' line names, null for none;
   assert.equal(announcedLeader('{"time":"t","level":"info","node":2,"event":"leader-changed","leader":null,"term":4,"role":"candidate","atMs":1}'), null);
   assert.equal(announcedLeader('{"time":"t","level":"info","node":2,"event":"transfer-started","term":4,"to":3}'), undefined);
   assert.equal(announcedLeader('ballot node: something went wrong'), undefined);
+  // With the node's own time stamp (the named time by the members' clocks).
+  assert.deepEqual(announcement('{"time":"2026-11-30T17:45:25.877Z","level":"info","node":2,"event":"leader-changed","leader":1,"term":3,"role":"follower","atMs":1}'), { leader: 1, loggedAt: Date.UTC(2026, 10, 30, 17, 45, 25, 877) });
+  assert.deepEqual(announcement('{"time":"t","level":"info","node":2,"event":"leader-changed","leader":1,"term":3,"role":"follower","atMs":1}'), { leader: 1, loggedAt: undefined });
+  assert.equal(announcement('{"time":"2026-11-30T17:45:25.877Z","event":"stopped"}'), undefined);
 });

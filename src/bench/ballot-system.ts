@@ -6,7 +6,7 @@
 import { findAlgorithm } from '../core/index.js';
 import { LocalCluster, ballotJs, type MemberExit } from '../runtime/local-cluster.js';
 import { waitFor } from '../runtime/testing.js';
-import type { ClusterOptions, ClusterUnderTest, SystemUnderTest } from './system.js';
+import { loggedTime, type ClusterOptions, type ClusterUnderTest, type SystemUnderTest } from './system.js';
 
 /** How long a status poll may take before the member counts as naming no leader. */
 const POLL_TIMEOUT_MS = 500;
@@ -15,6 +15,7 @@ const START_TIMEOUT_MS = 60_000;
 export function ballotSystem(algorithm: string): SystemUnderTest {
   return {
     name: `ballot-${algorithm}`,
+    announces: true,
     describe: (options) =>
       `ballot ${algorithm}, ${options.nodes} processes, heartbeat ${options.heartbeatMs} ms, election timeout ${options.electionTimeoutMinMs}-${options.electionTimeoutMaxMs} ms`,
     start: (options) => startBallotCluster(algorithm, options),
@@ -90,8 +91,8 @@ async function startBallotCluster(algorithm: string, options: ClusterOptions): P
       // The node's own log line on every leader change (node.ts: 'leader-changed', at info).
       return cluster.onStderrLine((id, line) => {
         if (!line.includes('"leader-changed"')) return;
-        const leader = announcedLeader(line);
-        if (leader !== undefined) listener(id, leader);
+        const announced = announcement(line);
+        if (announced !== undefined) listener(id, announced.leader, announced.loggedAt);
       });
     },
     stop() {
@@ -103,14 +104,26 @@ async function startBallotCluster(algorithm: string, options: ClusterOptions): P
 
 /** The leader a `leader-changed` log line names (null: none); undefined for any other line. */
 export function announcedLeader(line: string): number | null | undefined {
+  return announcement(line)?.leader;
+}
+
+/**
+ * A `leader-changed` log line: the leader it names (null: none) and the node's own time stamp on it
+ * (its `time`, ISO 8601 with ms, as ms since the epoch; undefined if missing or unreadable); undefined
+ * for any other line.
+ */
+export function announcement(line: string): { readonly leader: number | null; readonly loggedAt: number | undefined } | undefined {
   try {
-    const entry = JSON.parse(line) as { event?: unknown; leader?: unknown };
+    const entry = JSON.parse(line) as { event?: unknown; leader?: unknown; time?: unknown };
     if (entry.event !== 'leader-changed') return undefined;
-    return typeof entry.leader === 'number' ? entry.leader : entry.leader === null ? null : undefined;
+    const leader = typeof entry.leader === 'number' ? entry.leader : entry.leader === null ? null : undefined;
+    if (leader === undefined) return undefined;
+    return { leader, loggedAt: loggedTime(entry.time) };
   } catch {
     return undefined;
   }
 }
+
 
 /** `"lease": true|false` of a Raft node's /status (issue 12); undefined when the node does not report one. */
 export function leaseOf(status: object): boolean | undefined {

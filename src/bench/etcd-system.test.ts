@@ -6,7 +6,7 @@ import { Agent, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { announcedLeader, etcdArgs, etcdBinary, etcdDefaultTiming, etcdSystem, etcdTiming, fetchStatus, parseEtcdStatus } from './etcd-system.js';
+import { announcedLeader, etcdArgs, etcdLoggedTime, etcdBinary, etcdDefaultTiming, etcdSystem, etcdTiming, fetchStatus, parseEtcdStatus } from './etcd-system.js';
 import { runFailoverBench } from './failover.js';
 import { liveProcessCount } from './processes.js';
 import { requires } from '../testing/requires.js';
@@ -47,6 +47,9 @@ test("log lines: the leader a member's raft names (hex in the log, decimal like 
   assert.equal(announcedLeader(line('raft.node: 50dc888c673e741 lost leader 50dc888c673e741 at term 3')), null);
   assert.equal(announcedLeader(line('50dc888c673e741 became leader at term 2')), undefined);
   assert.equal(announcedLeader('not json at all'), undefined);
+  // The member's own stamp on the line (zap's ts, ms resolution).
+  assert.equal(etcdLoggedTime(line('raft.node: 50dc888c673e741 elected leader 9 at term 3')), Date.UTC(2026, 10, 30, 12, 4, 46, 177));
+  assert.equal(etcdLoggedTime('not json at all'), undefined);
 });
 
 test('status replies: own member id and leader id; 0 or absent means no leader', () => {

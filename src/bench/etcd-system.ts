@@ -23,7 +23,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { prepareProcessCluster, startAll, startProcess, type ProcessClusterParts } from './processes.js';
-import type { ClusterOptions, SystemUnderTest } from './system.js';
+import { loggedTime, type AnnouncementListener, type ClusterOptions, type SystemUnderTest } from './system.js';
 
 /** etcd's own defaults (heartbeat 100 ms, election timeout 1000 ms) in ballot's terms (see above). */
 export const etcdDefaultTiming = { heartbeatMs: 100, electionTimeoutMinMs: 900, electionTimeoutMaxMs: 1900 } as const;
@@ -129,6 +129,14 @@ export function announcedLeader(line: string): string | null | undefined {
   return match[1] === 'lost leader' ? null : BigInt(`0x${match[2]!}`).toString();
 }
 
+/**
+ * The member's own time stamp on a line of its log (zap's `"ts":"2026-11-30T12:17:36.792Z"`: ISO 8601
+ * of the wall clock, ms resolution), as ms since the epoch; undefined when the line has none.
+ */
+export function etcdLoggedTime(line: string): number | undefined {
+  return loggedTime(/"ts":"([^"]+)"/.exec(line)?.[1]);
+}
+
 /** One member's status over a keep-alive connection; null when it does not answer in time. */
 export function fetchStatus(agent: Agent, port: number, timeoutMs: number): Promise<EtcdStatus | null> {
   return new Promise((resolve) => {
@@ -155,7 +163,7 @@ function etcdParts(options: ClusterOptions): ProcessClusterParts {
   const agents = new Map<number, Agent>();
   /** etcd's member ids (from each member's own status) → our 1..N. */
   const memberOf = new Map<string, number>();
-  const listeners = new Set<(member: number, leader: number | null) => void>();
+  const listeners = new Set<AnnouncementListener>();
   return {
     async prepare() {
       await Promise.all(Array.from({ length: options.nodes }, (_, i) => mkdir(join(options.dataDir, `n${i + 1}`), { recursive: true })));
@@ -171,7 +179,9 @@ function etcdParts(options: ClusterOptions): ProcessClusterParts {
           if (named === undefined) return;
           // Hex ids in the log, decimal in /v3/maintenance/status (learned by the polls since the start).
           const leader = named === null ? null : (memberOf.get(named) ?? undefined);
-          if (leader !== undefined) for (const listener of listeners) listener(member, leader);
+          if (leader === undefined) return;
+          const loggedAt = etcdLoggedTime(line);
+          for (const listener of listeners) listener(member, leader, loggedAt);
         };
         return startProcess(binary, { args: etcdArgs(options, member, token), logFile: join(options.dataDir, `n${member}.log`), onLine });
       });
@@ -199,6 +209,7 @@ function etcdParts(options: ClusterOptions): ProcessClusterParts {
 
 export const etcdSystem: SystemUnderTest = {
   name: 'etcd',
+  announces: true,
   describe(options) {
     const t = etcdTiming(options);
     return `heartbeat-interval ${t.heartbeatMs}, election-timeout ${t.electionMs} (campaigns ${t.effectiveMs[0]}–${t.effectiveMs[1]} ms after the last heartbeat, mean ${Math.round(t.effectiveMeanMs)})`;

@@ -10,7 +10,9 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clusterOptions, interleave, PORT_BLOCK_SIZE, PORT_BLOCKS, runFailoverBench, runFailoverRows, type Clock, type FailoverBenchOptions } from './failover.js';
-import type { ClusterOptions, ClusterUnderTest, MemberView, SystemUnderTest } from './system.js';
+import type { AnnouncementListener, ClusterOptions, ClusterUnderTest, MemberView, SystemUnderTest } from './system.js';
+
+const WALL_ORIGIN = 1_800_000_000_000;
 
 /**
  * Virtual time: `sleep` registers a timer; one timer fires per macrotask turn (setImmediate), so all
@@ -24,6 +26,11 @@ class VirtualClock implements Clock {
 
   now(): number {
     return this.time;
+  }
+
+  /** The wall clock: virtual time from an arbitrary epoch, in whole ms like Date.now(). */
+  wall(): number {
+    return WALL_ORIGIN + Math.floor(this.time);
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -84,6 +91,13 @@ interface FakeScript {
   announceAfterMs?: number[];
   /** Then the last survivor says it follows nobody, this long after the signal. */
   unannounceAfterMs?: number;
+  /**
+   * Each announcing line carries the member's own wall-clock stamp, this many ms before the bench reads
+   * it (the pipe and the bench's event loop); absent: the lines carry no stamp.
+   */
+  stampedEarlierMs?: number;
+  /** SystemUnderTest.announces. */
+  announces?: boolean;
   startRejects?: string;
   startHangs?: boolean;
   viewsThrowAfterKill?: string;
@@ -104,6 +118,7 @@ interface FakeLog {
 function fakeSystem(clock: VirtualClock, script: FakeScript, log: FakeLog, name = 'fake'): SystemUnderTest {
   return {
     name,
+    ...(script.announces !== undefined ? { announces: script.announces } : {}),
     describe: (o) => `heartbeat ${o.heartbeatMs}`,
     async start(options) {
       log.starts.push(options);
@@ -116,12 +131,13 @@ function fakeSystem(clock: VirtualClock, script: FakeScript, log: FakeLog, name 
       let signalledAt = 0;
       let resumedAt: number | null = null;
       let stopped = false;
-      let announce: ((member: number, leader: number | null) => void) | null = null;
+      let announce: AnnouncementListener | null = null;
       const announceFailover = (): void => {
         const successor = members.find((m) => m !== old)!;
         const survivors = members.filter((m) => m !== old);
-        script.announceAfterMs!.forEach((ms, i) => void clock.sleep(ms).then(() => announce?.(survivors[i]!, successor)));
-        if (script.unannounceAfterMs !== undefined) void clock.sleep(script.unannounceAfterMs).then(() => announce?.(survivors.at(-1)!, null));
+        const stamp = (): number | undefined => (script.stampedEarlierMs === undefined ? undefined : clock.wall() - script.stampedEarlierMs);
+        script.announceAfterMs!.forEach((ms, i) => void clock.sleep(ms).then(() => announce?.(survivors[i]!, successor, stamp())));
+        if (script.unannounceAfterMs !== undefined) void clock.sleep(script.unannounceAfterMs).then(() => announce?.(survivors.at(-1)!, null, stamp()));
       };
       const cluster: ClusterUnderTest = {
         members,
@@ -170,7 +186,7 @@ function fakeSystem(clock: VirtualClock, script: FakeScript, log: FakeLog, name 
         },
         ...(script.announceAfterMs
           ? {
-              announcements(listener: (member: number, leader: number | null) => void) {
+              announcements(listener: AnnouncementListener) {
                 announce = listener;
                 return () => void (announce = null);
               },
@@ -478,5 +494,80 @@ test('named time: when the last survivor announced the new leader, from its own 
     const report = await run({ failoverMs: 200 }, { workDir, trials: 1 }).result;
     assert.equal(report.trials[0]!.namedMs, null, 'a system that does not announce');
     assert.equal(report.named, null);
+  });
+});
+
+test('named time by the members\' own clocks: the stamp on the last survivor\'s line less the wall clock at the signal', async () => {
+  await withWorkDir(async (workDir) => {
+    const report = await run({ failoverMs: 200, announceAfterMs: [30, 70], stampedEarlierMs: 4 }, { workDir, trials: 2 }).result;
+    for (const trial of report.trials) {
+      assert.equal(trial.namedMs, 70, 'read by the bench 70 ms after the signal');
+      assert.equal(trial.namedLoggedMs, 66, 'stamped by the member 4 ms before it was read');
+    }
+    assert.equal(report.namedLogged?.median, 66);
+  });
+  await withWorkDir(async (workDir) => {
+    // Lines without a stamp: a named time as read, none by the members' clocks.
+    const report = await run({ failoverMs: 200, announceAfterMs: [30, 70] }, { workDir, trials: 1 }).result;
+    assert.equal(report.trials[0]!.namedMs, 70);
+    assert.equal(report.trials[0]!.namedLoggedMs, null);
+    assert.equal(report.namedLogged, null);
+  });
+});
+
+test('quiet watch: when every row announces, no poll until the survivors\' lines agree, then a poll confirms', async () => {
+  await withWorkDir(async (workDir) => {
+    // The polls would agree at 50 ms, the lines only at 70: nothing polls before 70.
+    const { result } = run({ failoverMs: 50, announceAfterMs: [30, 70], stampedEarlierMs: 2, announces: true }, { workDir, trials: 2 });
+    const report = await result;
+    assert.equal(report.failures, 0);
+    for (const trial of report.trials) {
+      assert.equal(trial.failoverWatch, 'announcements');
+      assert.equal(trial.failoverPolls, 1, 'one confirming poll');
+      assert.ok(trial.failoverMs! >= 70 && trial.failoverMs! < 75, `failover ${trial.failoverMs}`);
+      assert.equal(trial.namedMs, 70);
+      assert.equal(trial.namedLoggedMs, 68);
+    }
+  });
+  await withWorkDir(async (workDir) => {
+    // The lines agree before the polls do (a member names the leader in its log before /status says so): polls until they agree too.
+    const report = await run({ failoverMs: 200, announceAfterMs: [30, 70], announces: true }, { workDir, trials: 1 }).result;
+    const trial = report.trials[0]!;
+    assert.equal(trial.failoverWatch, 'announcements');
+    assert.ok(trial.failoverMs! >= 200 && trial.failoverMs! < 205, `failover ${trial.failoverMs}`);
+    assert.ok(trial.failoverPolls > 1);
+  });
+  await withWorkDir(async (workDir) => {
+    // Asked to poll: polls from the signal on, as before.
+    const report = await run({ failoverMs: 50, announceAfterMs: [30, 70], announces: true }, { workDir, trials: 1, pollDuringFailover: true }).result;
+    const trial = report.trials[0]!;
+    assert.equal(trial.failoverWatch, 'polls');
+    assert.ok(trial.failoverMs! >= 50 && trial.failoverMs! < 55, `failover ${trial.failoverMs}`);
+    assert.equal(trial.namedMs, 70, 'the named time waits for the lines all the same');
+  });
+  await withWorkDir(async (workDir) => {
+    // Lines that never agree: a failure at the failover's bound, saying what each survivor said last.
+    const report = await run({ failoverMs: 50, announceAfterMs: [30], announces: true }, { workDir, trials: 1, failoverTimeoutMs: 500 }).result;
+    assert.equal(report.trials[0]!.ok, false);
+    assert.equal(report.trials[0]!.failure!.phase, 'failover');
+    assert.match(report.trials[0]!.failure!.message, /log lines of members 1,2 did not agree .* 1→1 2→\?/);
+  });
+});
+
+test('quiet watch: a run with a row whose system does not announce polls in every row, so ratios compare like with like', async () => {
+  await withWorkDir(async (workDir) => {
+    const clock = new VirtualClock();
+    const log = newLog();
+    const announcing = fakeSystem(clock, { failoverMs: 50, announceAfterMs: [30, 70], announces: true }, log, 'announcing');
+    const silent = fakeSystem(clock, { failoverMs: 50 }, log, 'silent');
+    const reports = await runFailoverRows(
+      [
+        { system: announcing, nodes: 3, kind: 'kill', timing },
+        { system: silent, nodes: 3, kind: 'kill', timing },
+      ],
+      { trials: 1, basePort: 30000, workDir, clock, random: () => 0.5, load: () => 1 },
+    );
+    assert.deepEqual(reports.map((r) => r.trials[0]!.failoverWatch), ['polls', 'polls']);
+    assert.equal(reports[0]!.trials[0]!.namedMs, 70);
   });
 });

@@ -22,7 +22,11 @@
  *      lease: the lease time. Where the system's members log each leader they learn (ballot, etcd:
  *      ClusterUnderTest.announcements), also the named time: from just before the signal until the
  *      last survivor's log line naming the new leader was read, with no poll in between (a poll adds
- *      its own round trips to four busy processes, and up to an interval of waiting);
+ *      its own round trips to four busy processes, and up to an interval of waiting); and the same by
+ *      the members' own clocks (namedLoggedMs: the stamp on that last line less the bench's wall clock
+ *      just before the signal; one machine, one clock). When every row's system announces, the bench
+ *      does not poll at all until the survivors' lines agree (the quiet watch, failoverWatch), so its
+ *      polls take no CPU from the members while they decide; polls then confirm it;
  *   6. 'pause' only: SIGCONT to the old leader, then watches every member for a window (default 2 s):
  *      does any survivor name another leader, or none, after the old leader wakes up (a disruption)?
  *      And how long does the old leader go on naming itself?
@@ -40,12 +44,18 @@ import type { ClusterOptions, ClusterUnderTest, MemberSignal, MemberView, System
 
 export interface Clock {
   now(): number;
+  /**
+   * The wall clock, ms since the epoch (Date.now()): what the members stamp their log lines with, on
+   * this same machine. Absent (a test's virtual clock without one): no named time by the members' clocks.
+   */
+  wall?(): number;
   /** Resolves after `ms`; rejects if `signal` aborts first. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 export const realClock: Clock = {
   now: () => performance.now(),
+  wall: () => Date.now(),
   sleep: (ms, signal) => sleepFor(Math.max(0, ms), undefined, signal ? { signal } : {}),
 };
 
@@ -90,6 +100,14 @@ export interface FailoverRunOptions {
   readonly settleMs?: number;
   /** 'pause': how long every member is watched after the old leader resumes (default 2000 ms). */
   readonly resumeWindowMs?: number;
+  /**
+   * Poll the survivors during every failover, as the bench always did. Without it (the default), when
+   * every row's system announces leaders (SystemUnderTest.announces), the failover is watched quietly:
+   * no poll until every survivor's own log line names the same new leader, then polls to confirm it
+   * (TrialResult.failoverWatch). A run with a system that does not announce (ZooKeeper) polls in every
+   * row, so that ratios compare like with like.
+   */
+  readonly pollDuringFailover?: boolean;
   /** Keep every trial's data directory (logs), not only those of failed trials. */
   readonly keepData?: boolean;
   /** Bound on stopping a cluster (default 10 s). */
@@ -109,6 +127,33 @@ export interface FailoverBenchOptions extends FailoverRunOptions {
   readonly timing: FailoverTiming;
   /** Default 'kill'. */
   readonly kind?: FailoverKind;
+}
+
+/** How a failover is watched: see TrialResult.failoverWatch. */
+export type FailoverWatch = 'polls' | 'announcements';
+
+/** A survivor's latest word on its leader: when the bench read it, and the member's own stamp on it. */
+interface Announcement {
+  readonly leader: number | null;
+  /** clock.now() when the line was read. */
+  readonly at: number;
+  /** The member's own wall-clock stamp on the line (AnnouncementListener), if it has one. */
+  readonly loggedAt: number | undefined;
+}
+
+/**
+ * The leader every one of `survivors` names in its latest announcement read at or after `since`, if
+ * they all name the same one (and not `excluded`); null otherwise.
+ */
+export function announcedAgreement(announced: ReadonlyMap<number, Announcement>, survivors: readonly number[], excluded: number | null, since: number): number | null {
+  let leader: number | null = null;
+  for (const member of survivors) {
+    const word = announced.get(member);
+    if (word === undefined || word.at < since || word.leader === null || word.leader === excluded) return null;
+    if (leader !== null && word.leader !== leader) return null;
+    leader = word.leader;
+  }
+  return leader;
 }
 
 /** How long after the polls agree the members' log lines may still be on their way (see namedTime). */
@@ -151,6 +196,22 @@ export interface TrialResult {
    * (ClusterUnderTest.announcements) or the lines did not agree with the polls.
    */
   readonly namedMs: number | null;
+  /**
+   * The named time by the members' own clocks: from the bench's wall clock just before the signal
+   * (Date.now()) until the latest time stamp among the survivors' lines that make up namedMs (each
+   * line's own `time` / `ts`, written by the member as it decides: 1 ms resolution, no pipe, no bench
+   * event loop in between). Valid because every member runs on this machine and reads the same
+   * CLOCK_REALTIME as the bench; null where namedMs is null, a line has no time stamp, or the difference
+   * is negative (the wall clock was stepped back meanwhile). Absent in reports saved before it.
+   */
+  readonly namedLoggedMs?: number | null;
+  /**
+   * How the failover was watched (absent in reports saved before it: 'polls'). 'polls': every survivor
+   * polled every ~5 ms until they agree (failoverMs is the end of the first poll that saw it).
+   * 'announcements': no poll until every survivor's own log line named the same new leader, then polls
+   * until one sees it (failoverMs is the end of that confirming poll; failoverPolls counts them).
+   */
+  readonly failoverWatch?: FailoverWatch;
   /** The leader taken down (killed, paused or stopped), and the one that followed it. */
   readonly killed: number | null;
   readonly newLeader: number | null;
@@ -186,6 +247,8 @@ export interface FailoverReport {
   readonly lease: Summary | null;
   /** Named times of the trials that have one (TrialResult.namedMs); null when none does (absent in reports saved before it). */
   readonly named?: Summary | null;
+  /** Named times by the members' own clocks (TrialResult.namedLoggedMs); null when none has one (absent in reports saved before it). */
+  readonly namedLogged?: Summary | null;
   readonly coldStart: Summary | null;
   /** The load of the row's trials. */
   readonly load: Summary | null;
@@ -279,6 +342,8 @@ export async function runFailoverRows(rows: readonly FailoverRow[], options: Fai
   const resumeWindowMs = options.resumeWindowMs ?? 2000;
   const stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
   const { signal } = options;
+  // Quiet only when every row can be watched so: a ratio then compares two rows watched alike.
+  const quietWatch = options.pollDuringFailover !== true && rows.every((row) => row.system.announces === true);
 
   /** Polls `members` once, bounded; a slow poll is null ("no agreement yet"), an adapter's error fails the trial. */
   async function pollOnce(cluster: ClusterUnderTest, members: readonly number[], deadline: number, phase: TrialPhase): Promise<Views | null> {
@@ -336,16 +401,43 @@ export async function runFailoverRows(rows: readonly FailoverRow[], options: Fai
 
   /**
    * When the last of `survivors` announced `leader` (its latest announcement, read after `since`), less
-   * `since`. A log line may reach the bench a little after a poll saw the same news, so this waits for
-   * it, a bounded while; null if some survivor's latest word still names another leader (or none).
+   * `since` (`readMs`); and the same by the members' own stamps on those lines, less `wallSince` (the
+   * wall clock at `since`): `loggedMs` (TrialResult.namedLoggedMs). A log line may reach the bench a
+   * little after a poll saw the same news, so this waits for it, a bounded while; null if some
+   * survivor's latest word still names another leader (or none).
    */
-  async function namedTime(announced: ReadonlyMap<number, { readonly leader: number | null; readonly at: number }>, survivors: readonly number[], leader: number, since: number): Promise<number | null> {
+  async function namedTime(announced: ReadonlyMap<number, Announcement>, survivors: readonly number[], leader: number, since: number, wallSince: number | null): Promise<{ readonly readMs: number; readonly loggedMs: number | null } | null> {
     const deadline = clock.now() + ANNOUNCEMENT_GRACE_MS;
     for (;;) {
-      const latest = survivors.map((member) => announced.get(member));
-      if (latest.every((word) => word !== undefined && word.leader === leader && word.at >= since)) return Math.max(...latest.map((word) => word!.at)) - since;
+      if (announcedAgreement(announced, survivors, null, since) === leader) {
+        const latest = survivors.map((member) => announced.get(member)!);
+        const stamps = latest.flatMap((word) => (word.loggedAt === undefined ? [] : [word.loggedAt]));
+        const loggedMs = wallSince === null || stamps.length < latest.length ? null : Math.max(...stamps) - wallSince;
+        return { readMs: Math.max(...latest.map((word) => word.at)) - since, loggedMs: loggedMs !== null && loggedMs >= 0 ? loggedMs : null };
+      }
       if (clock.now() >= deadline || signal?.aborted) return null;
       await clock.sleep(pollIntervalMs, signal).catch(() => undefined);
+    }
+  }
+
+  /**
+   * The quiet watch (FailoverRunOptions.pollDuringFailover): waits, without polling anyone, until every
+   * one of `survivors` has announced the same leader other than `excluded` since `since`; a TrialError
+   * if `deadline` passes first (a system whose lines disagree with what it does is worth a failure, not
+   * a number). Woken by each announcement (`announcements.changed`).
+   */
+  async function untilAnnounced(announcements: AnnouncementBoard, survivors: readonly number[], excluded: number, since: number, deadline: number): Promise<void> {
+    while (announcedAgreement(announcements.latest, survivors, excluded, since) === null) {
+      if (signal?.aborted) throw new TrialError('failover', 'interrupted');
+      const left = deadline - clock.now();
+      if (left <= 0) {
+        const words = survivors.map((member) => {
+          const word = announcements.latest.get(member);
+          return `${member}→${word === undefined || word.at < since ? '?' : (word.leader ?? '-')}`;
+        });
+        throw new TrialError('failover', `the log lines of members ${survivors.join(',')} did not agree on a leader other than ${excluded} in ${Math.round(clock.now() - since)} ms (no polls: the quiet watch); their latest words since the signal (member→leader, ? none): ${words.join(' ')}`);
+      }
+      await announcements.changed(left, signal);
     }
   }
 
@@ -396,8 +488,10 @@ export async function runFailoverRows(rows: readonly FailoverRow[], options: Fai
     let leaseMs: number | null = null;
     let leaseReported = false;
     let namedMs: number | null = null;
-    /** Each survivor's latest announced leader and when it was read (ClusterUnderTest.announcements). */
-    const announced = new Map<number, { readonly leader: number | null; readonly at: number }>();
+    let namedLoggedMs: number | null = null;
+    let failoverWatch: FailoverWatch = 'polls';
+    /** Each survivor's latest announced leader, when it was read and its own stamp (ClusterUnderTest.announcements). */
+    const announcements = new AnnouncementBoard(clock);
     let unsubscribe: (() => void) | null = null;
     let killed: number | null = null;
     let newLeader: number | null = null;
@@ -444,19 +538,32 @@ export async function runFailoverRows(rows: readonly FailoverRow[], options: Fai
         const old = current.leader;
         killed = old;
         killDelayMs = current.at - first.at;
-        unsubscribe = running.announcements?.((member, leader) => announced.set(member, { leader, at: clock.now() })) ?? null;
+        unsubscribe = running.announcements?.((member, leader, loggedAt) => announcements.record(member, { leader, at: clock.now(), loggedAt })) ?? null;
         const tSignal = clock.now();
+        // The members stamp their lines with the wall clock (Date.now(), floored to the ms like their
+        // stamps, so the difference has no bias from the flooring): the named time by their clocks.
+        const wallAtSignal = clock.wall?.() ?? null;
         if (kind === 'pause') paused = old;
         await within(running.signal(old, signalOf[kind]), stopTimeoutMs, clock, 'signal', `${signalOf[kind]} to member ${old}`);
 
         enter('failover');
         const survivors = running.members.filter((member) => member !== old);
+        if (quietWatch && unsubscribe !== null) {
+          // No poll while the survivors decide: four HTTP round trips every 5 ms take CPU from members
+          // that share the machine's cores, inflating what is measured. Their own lines say when.
+          failoverWatch = 'announcements';
+          await untilAnnounced(announcements, survivors, old, tSignal, tSignal + failoverTimeoutMs);
+        }
         const after = await waitForAgreement(running, survivors, old, tSignal + failoverTimeoutMs, 'failover');
         failoverMs = after.at - tSignal;
         newLeader = after.leader;
         failoverPolls = after.polls;
         decidingPollMs = after.pollMs;
-        if (unsubscribe !== null) namedMs = await namedTime(announced, survivors, after.leader, tSignal);
+        if (unsubscribe !== null) {
+          const named = await namedTime(announcements.latest, survivors, after.leader, tSignal, wallAtSignal);
+          namedMs = named?.readMs ?? null;
+          namedLoggedMs = named?.loggedMs ?? null;
+        }
 
         const leaseOf = (views: Views, leader: number): boolean | undefined => views.get(leader)?.lease;
         leaseReported = leaseOf(after.views, after.leader) !== undefined;
@@ -507,6 +614,8 @@ export async function runFailoverRows(rows: readonly FailoverRow[], options: Fai
       leaseMs,
       leaseReported,
       namedMs,
+      namedLoggedMs,
+      failoverWatch,
       killed,
       newLeader,
       killDelayMs,
@@ -560,6 +669,7 @@ function summarizeRow(row: FailoverRow, trials: readonly TrialResult[], aborted:
     failover: summarize(values((t) => t.failoverMs, succeeded)),
     lease: summarize(values((t) => t.leaseMs, succeeded)),
     named: summarize(values((t) => t.namedMs, succeeded)),
+    namedLogged: summarize(values((t) => t.namedLoggedMs ?? null, succeeded)),
     coldStart: summarize(values((t) => t.coldStartMs, trials)),
     load: summarize(trials.map((t) => t.load)),
     resumeDisrupted: row.kind === 'pause' ? succeeded.filter((t) => t.resumeDisrupted === true).length : null,
@@ -572,6 +682,37 @@ function summarizeRow(row: FailoverRow, trials: readonly TrialResult[], aborted:
 export async function runFailoverBench(system: SystemUnderTest, options: FailoverBenchOptions): Promise<FailoverReport> {
   const [report] = await runFailoverRows([{ system, nodes: options.nodes, kind: options.kind ?? 'kill', timing: options.timing }], options);
   return report!;
+}
+
+/**
+ * Every member's latest announcement (ClusterUnderTest.announcements), and a way to wait for the next
+ * one without polling.
+ */
+class AnnouncementBoard {
+  readonly latest = new Map<number, Announcement>();
+  private wake: (() => void) | null = null;
+
+  constructor(private readonly clock: Clock) {}
+
+  record(member: number, word: Announcement): void {
+    this.latest.set(member, word);
+    this.wake?.();
+  }
+
+  /** Resolves at the next announcement, after `ms`, or when `signal` aborts. */
+  async changed(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    const timer = new AbortController();
+    const next = new Promise<void>((resolve) => (this.wake = resolve));
+    const onAbort = (): void => timer.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await Promise.race([next, this.clock.sleep(ms, timer.signal).catch(() => undefined)]);
+    } finally {
+      this.wake = null;
+      signal?.removeEventListener('abort', onAbort);
+      timer.abort();
+    }
+  }
 }
 
 /** The options of one trial's cluster: its port block (the `slot`-th, rotating) and its data directory. */

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, createWriteStream, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import type { ClusterUnderTest, MemberSignal, MemberView } from './system.js';
+import type { AnnouncementListener, ClusterUnderTest, MemberSignal, MemberView } from './system.js';
 
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
@@ -98,7 +98,7 @@ export interface ProcessClusterParts {
   /** Releases what polling one member (or, without an argument, every member) holds: keep-alive connections. */
   release?(member?: number): void;
   /** See ClusterUnderTest.announcements; absent where the system's log does not name the leader. */
-  announcements?(listener: (member: number, leader: number | null) => void): () => void;
+  announcements?(listener: AnnouncementListener): () => void;
 }
 
 /**

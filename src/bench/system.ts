@@ -54,16 +54,30 @@ export interface ClusterUnderTest {
   stop(): Promise<void>;
   /**
    * Each member's own word on the leader it follows, as it writes it (its log line on a leader change,
-   * read from its stderr as it comes, no polling): `listener` is called at once with the member and the
-   * leader it now names (null: none). Absent where the system's log does not say whom it follows
-   * (ZooKeeper). Returns the function that unsubscribes.
+   * read from its stderr as it comes, no polling): `listener` is called at once with the member, the
+   * leader it now names (null: none) and, where the line carries one, the member's own time stamp on it
+   * (`loggedAt`: wall-clock ms since the epoch, as Date.now(); see AnnouncementListener). Absent where
+   * the system's log does not say whom it follows (ZooKeeper). Returns the function that unsubscribes.
    */
-  announcements?(listener: (member: number, leader: number | null) => void): () => void;
+  announcements?(listener: AnnouncementListener): () => void;
 }
+
+/**
+ * One member's log line naming the leader it follows. `loggedAt` is the time the member wrote on the
+ * line (ballot's `time`, etcd's `ts`: ISO 8601 of the wall clock, 1 ms resolution), as ms since the
+ * epoch; undefined when the line has none. Every member runs on the bench's own machine, so it is the
+ * same clock as the bench's Date.now() (failover.ts: the named time by the members' clocks).
+ */
+export type AnnouncementListener = (member: number, leader: number | null, loggedAt?: number) => void;
 
 export interface SystemUnderTest {
   /** e.g. 'ballot-raft', 'etcd', 'zookeeper'. */
   readonly name: string;
+  /**
+   * Whether its clusters announce leaders (ClusterUnderTest.announcements): known before any start, so
+   * the bench can choose how to watch a failover for all rows of a run alike (failover.ts, quiet watch).
+   */
+  readonly announces?: boolean;
   /** A one-line description of the settings actually used (what "matched settings" means here). */
   describe(options: ClusterOptions): string;
   /** Starts a fresh cluster; rejects with a clear message if the system is not installed. */
@@ -82,4 +96,11 @@ export interface SystemUnderTest {
    * a file): five members kept ~600 MB a trial, and a run of `--keep-data` once filled the disk.
    */
   trimKept?(dataDir: string, nodes: number): Promise<void>;
+}
+
+/** A log line's ISO 8601 time stamp as ms since the epoch (AnnouncementListener's `loggedAt`); undefined unless Date.parse reads it. */
+export function loggedTime(stamp: unknown): number | undefined {
+  if (typeof stamp !== 'string') return undefined;
+  const at = Date.parse(stamp);
+  return Number.isFinite(at) ? at : undefined;
 }

@@ -101,8 +101,8 @@ test('the table: one row per system and size, failures counted, unavailable syst
   ]);
   const lines = table.trimEnd().split('\n');
   assert.equal(lines.length, 4);
-  assert.match(lines[0]!, /\| system \| N \| kind \| settings \| failover p50 \| p90 \| p99 \| max \| named p50 \| lease p50 \| disrupted after resume \| cold start p50 \| load p50 \| failures \|/);
-  assert.equal(lines[2], '| etcd | 3 | kill | heartbeat-interval 30, election-timeout 150 | 150 | 190 | 199 | 200 | n/a | n/a | - | 585 | 2.0 | 1/3 |');
+  assert.match(lines[0]!, /\| system \| N \| kind \| settings \| failover p50 \| p90 \| p99 \| max \| named p50 \| named \(own clocks\) p50 \| lease p50 \| disrupted after resume \| cold start p50 \| load p50 \| failures \|/);
+  assert.equal(lines[2], '| etcd | 3 | kill | heartbeat-interval 30, election-timeout 150 | 150 | 190 | 199 | 200 | n/a | n/a | n/a | - | 585 | 2.0 | 1/3 |');
   assert.match(lines[3]!, /ballot-raft \| 3 \| - \| not available: not in this build/);
 });
 
@@ -167,7 +167,7 @@ test('ballot bench report: ratios per file, disruptions after a resume, and file
     let out = '';
     const io = { out: (t: string) => void (out += t), err: () => undefined, tty: false };
     assert.equal(await runBench(['report', join(dir, 'old.json'), join(dir, 'new.json')], io), 0);
-    assert.match(out, /\| ballot-raft \| 3 \| kill \| s \| 150 \| 190 \| 199 \| 200 \| n\/a \| n\/a \| - \| 150 \| - \| 0\/2 \|/);
+    assert.match(out, /\| ballot-raft \| 3 \| kill \| s \| 150 \| 190 \| 199 \| 200 \| n\/a \| n\/a \| n\/a \| - \| 150 \| - \| 0\/2 \|/);
     assert.match(out, /\| ballot-bully \| 3 \| pause \| s \| .* \| n\/a \| 1\/2 \| 150 \| 3\.3 \| 0\/2 \|/);
     assert.match(out, /old\.json:\n.*\nRaft ÷ etcd, N=3, kill: median 0\.50 \(95% CI 0\.50–0\.50\), p99 0\.50 \(0\.50–0\.50\); 2 and 2 trials/);
     assert.match(out, /ballot-bully N=3 trial 1 \(old leader 3, new 2\): \+27 ms: 1→3 2→- 3→3/);
@@ -206,7 +206,7 @@ test('ballot bench report: a cold-start row per system and size (every kind pool
     let out = '';
     const io = { out: (t: string) => void (out += t), err: () => undefined, tty: false };
     assert.equal(await runBench(['report', join(dir, 'run.json')], io), 0);
-    assert.match(out, /\| ballot-raft \| 5 \| start \| s \| - \| - \| - \| - \| - \| - \| - \| - \| - \| 0\/2 \|/, 'a start row has no failover, no named time, no lease');
+    assert.match(out, /\| ballot-raft \| 5 \| start \| s \| - \| - \| - \| - \| - \| - \| - \| - \| - \| - \| 0\/2 \|/, 'a start row has no failover, no named time, no lease');
     assert.match(out, /\| ballot-raft \| 5 \| 200 \| 280 \| 298 \| 300 \| 1\.0 \| 3 \|/, 'cold starts of both kinds, pooled');
     assert.match(out, /\| etcd \| 5 \| 400 \| 400 \| 400 \| 400 \| 1\.0 \| 3 \|/);
     assert.match(out, /Raft ÷ etcd, N=5: median 0\.50 \(95% CI 0\.25–0\.75\), p99 0\.74 \(95% CI .*\); 3 and 3 cold starts/);

@@ -56,6 +56,7 @@ export const benchFailoverSpec: CommandSpec = {
     'keep-data': { type: 'boolean', description: "keep every trial's data and logs (those of failed trials are always kept; etcd's members keep only their logs: its WAL is ~600 MB a trial)" },
     settle: { type: 'string', value: 'MS', description: 'quiet time between agreement and the signal, before the random phase (default 1000)' },
     timeout: { type: 'string', value: 'MS', description: 'a failover, or a lease after it, slower than this is a failed trial (default 30000)' },
+    'poll-during-failover': { type: 'boolean', description: "poll the survivors every ~5 ms during a failover even when every system logs the leaders it learns (without it such a run polls only once their lines agree: see docs/bench.md)" },
     json: { type: 'boolean', description: 'print every trial and summary as one JSON object' },
   },
   epilog:
@@ -89,6 +90,7 @@ export interface BenchCommand {
   readonly failoverTimeoutMs: number;
   readonly resumeWindowMs: number;
   readonly keepData: boolean;
+  readonly pollDuringFailover: boolean;
   readonly json: boolean;
 }
 
@@ -154,7 +156,7 @@ export function parseBenchFailoverArgs(argv: readonly string[]): BenchCommand | 
   const settleMs = integer(values.settle, 'settle', 1000, 0, 600_000);
   const failoverTimeoutMs = integer(values.timeout, 'timeout', 30_000, 100, 3_600_000);
   const resumeWindowMs = integer(values['resume-window'], 'resume-window', 2000, 0, 600_000);
-  return { targets, nodes, kinds, trials, timing, basePort, dataDir, settleMs, failoverTimeoutMs, resumeWindowMs, keepData: values['keep-data'] === true, json: values.json === true };
+  return { targets, nodes, kinds, trials, timing, basePort, dataDir, settleMs, failoverTimeoutMs, resumeWindowMs, keepData: values['keep-data'] === true, pollDuringFailover: values['poll-during-failover'] === true, json: values.json === true };
 }
 
 /** The timing a target runs at: the matched timing, or with --defaults the system's own. */
@@ -221,6 +223,12 @@ function leaseCell(report: FailoverReport): string {
   return 'n/a';
 }
 
+/** A named time's median: '-' for a start row (no failover), 'n/a' where no trial has one (or saved before the field). */
+function namedCell(report: FailoverReport, named: FailoverReport['named']): string {
+  if (named) return ms(named.median);
+  return report.kind === 'start' ? '-' : 'n/a';
+}
+
 function disruptedCell(report: FailoverReport): string {
   if (report.kind !== 'pause' || report.resumeDisrupted === null || report.resumeDisrupted === undefined) return '-';
   return `${report.resumeDisrupted}/${report.trials.filter((t) => t.ok).length}`;
@@ -228,18 +236,18 @@ function disruptedCell(report: FailoverReport): string {
 
 /** The side-by-side table, in Markdown (readable in a terminal, pasted as is into docs/bench.md). */
 export function formatTable(rows: readonly Row[]): string {
-  const header = ['system', 'N', 'kind', 'settings', 'failover p50', 'p90', 'p99', 'max', 'named p50', 'lease p50', 'disrupted after resume', 'cold start p50', 'load p50', 'failures'];
+  const header = ['system', 'N', 'kind', 'settings', 'failover p50', 'p90', 'p99', 'max', 'named p50', 'named (own clocks) p50', 'lease p50', 'disrupted after resume', 'cold start p50', 'load p50', 'failures'];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i >= 4 ? '---:' : '---')).join('|')}|`];
   for (const row of rows) {
     if (row.kind === 'unavailable') {
-      lines.push(`| ${row.system} | ${row.nodes} | ${row.failoverKind ?? '-'} | not available: ${row.reason} | - | - | - | - | - | - | - | - | - | - |`);
+      lines.push(`| ${row.system} | ${row.nodes} | ${row.failoverKind ?? '-'} | not available: ${row.reason} | - | - | - | - | - | - | - | - | - | - | - |`);
       continue;
     }
     const r = row.report;
     const f = r.failover;
     const load = r.load ? r.load.median.toFixed(1) : '-';
     lines.push(
-      `| ${r.system} | ${r.nodes} | ${r.kind} | ${r.settings} | ${ms(f?.median)} | ${ms(f?.p90)} | ${ms(f?.p99)} | ${ms(f?.max)} | ${r.named ? ms(r.named.median) : r.kind === 'start' ? '-' : 'n/a'} | ${leaseCell(r)} | ${disruptedCell(r)} | ${ms(r.coldStart?.median)} | ${load} | ${r.failures}/${r.trials.length}${r.aborted ? ' (interrupted)' : ''} |`,
+      `| ${r.system} | ${r.nodes} | ${r.kind} | ${r.settings} | ${ms(f?.median)} | ${ms(f?.p90)} | ${ms(f?.p99)} | ${ms(f?.max)} | ${namedCell(r, r.named)} | ${namedCell(r, r.namedLogged)} | ${leaseCell(r)} | ${disruptedCell(r)} | ${ms(r.coldStart?.median)} | ${load} | ${r.failures}/${r.trials.length}${r.aborted ? ' (interrupted)' : ''} |`,
     );
   }
   return lines.join('\n') + '\n';
@@ -315,7 +323,8 @@ function progressPrinter(io: BenchIo): ((event: ProgressEvent) => void) | undefi
       const r = event.result;
       const lease = r.leaseMs !== null ? `, lease ${Math.round(r.leaseMs)} ms` : '';
       const resume = r.resumeDisrupted !== null ? `, ${r.resumeDisrupted ? `disrupted after the resume (${r.resumeDisruption})` : 'undisturbed after the resume'}` : '';
-      const named = r.namedMs !== null && r.namedMs !== undefined ? `, named ${Math.round(r.namedMs)} ms` : '';
+      const logged = r.namedLoggedMs !== null && r.namedLoggedMs !== undefined ? ` (${Math.round(r.namedLoggedMs)} by their clocks)` : '';
+      const named = r.namedMs !== null && r.namedMs !== undefined ? `, named ${Math.round(r.namedMs)} ms${logged}` : '';
       const failover = r.failoverMs === null ? '' : `failover ${Math.round(r.failoverMs)} ms (${r.killed} → ${r.newLeader})${named}${lease}${resume}, `;
       io.err(`\r\x1b[K${head}: ${r.ok ? `${failover}cold start ${Math.round(r.coldStartMs!)} ms, load ${r.load.toFixed(1)}` : `FAILED in ${r.failure?.phase}`}\n`);
     }
@@ -380,6 +389,7 @@ export async function runBench(argv: readonly string[], io: BenchIo): Promise<nu
       failoverTimeoutMs: command.failoverTimeoutMs,
       resumeWindowMs: command.resumeWindowMs,
       keepData: command.keepData,
+      pollDuringFailover: command.pollDuringFailover,
       signal: abort.signal,
       ...(onProgress ? { onProgress } : {}),
     });

@@ -95,7 +95,7 @@ test('stepAll: a persist that throws sends nothing of the whole batch', () => {
  * A driver whose host persists off its event loop (persistAsync, as a real node does): `complete()`
  * plays the disk finishing the pending write.
  */
-function pipelined(voters: NodeId[], { campaignsEarly = true, inline = false } = {}) {
+function pipelined(voters: NodeId[], { campaignsEarly = true, inline = false, flushes = false } = {}) {
   const order: string[] = [];
   const sent: { to: NodeId; message: Message }[] = [];
   let pending: (() => void) | null = null;
@@ -120,6 +120,7 @@ function pipelined(voters: NodeId[], { campaignsEarly = true, inline = false } =
       order.push(`send ${message.type} to ${to}`);
       sent.push({ to, message });
     },
+    ...(flushes ? { flushSends: () => void order.push('written out') } : {}),
     publish: (event) => {
       if (event.type === 'persisted') order.push('durable');
       else if (event.type === 'core') {
@@ -160,15 +161,17 @@ test('pipelined persist without campaignsBeforePersist: a candidate’s RequestV
   assert.equal(settledCount(), 1);
 });
 
-test('pipelined persist: a new leader’s AppendEntries leave, and its election is reported, while its blank entry is written (thesis §10.2.1)', () => {
+test('pipelined persist: a new leader’s AppendEntries leave, then its election is reported, while its blank entry is written (thesis §10.2.1)', () => {
   const { driver, order, complete } = pipelined([1, 2, 3]);
   driver.tick(driver.nextDeadline());
   complete();
   order.length = 0;
   driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
   // Term 1 and the vote for itself were durable before this input: the heartbeats carrying the no-op
-  // go now, and so does the news that it leads term 1 (one leader per term: nothing this write holds).
-  assert.deepEqual(order, ['status', 'leader-changed', 'became-leader', 'send AppendEntries to 2', 'send AppendEntries to 3', 'persist started']);
+  // go now, and so does the news that it leads term 1 (one leader per term: nothing this write holds),
+  // after them and after the write has started (the followers hear of the election before the host's
+  // own handlers run).
+  assert.deepEqual(order, ['send AppendEntries to 2', 'send AppendEntries to 3', 'persist started', 'status', 'leader-changed', 'became-leader']);
   assert.equal(driver.status().leader, 1);
   complete();
   assert.deepEqual(order.slice(6), ['durable']);
@@ -184,7 +187,7 @@ test('pipelined persist: a follower names its term’s leader at once, but answe
   order.length = 0;
   // … then hears 2's first AppendEntries, with its blank entry: it names 2 now, and acknowledges later.
   driver.receive(20, 2, { type: 'AppendEntries', term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: [{ term: 1, command: '' }], leaderCommit: 0, round: 1 });
-  assert.deepEqual(order, ['status', 'leader-changed', 'persist started']);
+  assert.deepEqual(order, ['persist started', 'status', 'leader-changed']);
   complete();
   assert.deepEqual(order.slice(3), ['durable', 'send AppendEntriesResponse to 2']);
 });
@@ -248,7 +251,8 @@ test('pipelined persist: a write a majority holds is reported committed at once,
     { type: 'message', from: 2, message: { type: 'AppendEntriesResponse', term: 1, success: true, round: 1, matchIndex: 2 } },
     { type: 'propose', id: 2, command: 'y' },
   ]);
-  assert.deepEqual(order, ['committed 1', 'committed 2', 'send AppendEntries to 2', 'send AppendEntries to 3', 'persist started']);
+  // The messages that leave at once go first, then the write starts, then the reports.
+  assert.deepEqual(order, ['send AppendEntries to 2', 'send AppendEntries to 3', 'persist started', 'committed 1', 'committed 2']);
   complete();
   assert.deepEqual(order.slice(5), ['durable']);
 });
@@ -308,7 +312,7 @@ test('pipelined persist: a RequestVote whose batch first wrote log entries waits
     { type: 'message', from: 2, message: { type: 'AppendEntries', term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: [{ term: 1, command: '' }], leaderCommit: 0, round: 1 } },
     { type: 'message', from: 2, message: { type: 'TimeoutNow', term: 1, round: 1 } },
   ]);
-  assert.deepEqual(order, ['status', 'leader-changed', 'persist started']);
+  assert.deepEqual(order, ['persist started', 'status', 'leader-changed']);
   complete();
   assert.deepEqual(order.slice(3), ['durable', 'send AppendEntriesResponse to 2', 'send RequestVote to 2', 'send RequestVote to 3', 'status', 'leader-changed']);
 });
@@ -330,7 +334,7 @@ test('pipelined persist, persistsInlineWhenNothingOverlaps: a batch that sends e
   complete();
   order.length = 0;
   driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
-  assert.deepEqual(order.slice(-1), ['persist started'], 'the AppendEntries left before the blank entry is written');
+  assert.deepEqual(order.slice(-4), ['persist started', 'status', 'leader-changed', 'became-leader'], 'the AppendEntries left before the blank entry is written');
   assert.ok(order.includes('send AppendEntries to 2'));
   complete();
 });
@@ -342,4 +346,22 @@ test('pipelined persist, persistsInlineWhenNothingOverlaps: an inline write that
   assert.throws(() => driver.receive(10, 2, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 }), /disk full/);
   assert.equal(sent.length, 0, 'no grant without the vote on disk');
   assert.ok(!order.includes('durable'));
+});
+
+test('pipelined persist: flushSends comes after the messages that leave, before the reports (a hand-off\'s messages do not wait for the handlers)', () => {
+  // A new leader: its AppendEntries are written out before its election is reported.
+  const leader = pipelined([1, 2, 3], { flushes: true });
+  leader.driver.tick(leader.driver.nextDeadline());
+  assert.deepEqual(leader.order.slice(-4), ['send RequestVote to 2', 'send RequestVote to 3', 'persist started', 'written out'], 'RequestVotes are written out once the candidate\'s write has started');
+  leader.complete();
+  leader.order.length = 0;
+  leader.driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
+  assert.deepEqual(leader.order, ['send AppendEntries to 2', 'send AppendEntries to 3', 'persist started', 'written out', 'status', 'leader-changed', 'became-leader']);
+  leader.complete();
+  assert.ok(!leader.order.slice(7).includes('written out'), 'a release without messages writes nothing out');
+  // A voter writing inline: its grant is written out before its new term is reported.
+  const voter = pipelined([1, 2, 3], { flushes: true, inline: true });
+  voter.order.length = 0;
+  voter.driver.receive(10, 2, { type: 'RequestVote', term: 1, lastLogIndex: 0, lastLogTerm: 0, transfer: 0 });
+  assert.deepEqual(voter.order, ['persist', 'durable', 'send RequestVoteResponse to 2', 'written out', 'status']);
 });

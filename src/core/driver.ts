@@ -82,6 +82,14 @@ export interface DriverHost<M extends Message, D> {
   coalesce?(earlier: M, later: M): M | null;
   /** Hand a message to the network (never blocks). */
   send(to: NodeId, message: M): void;
+  /**
+   * Optional, with persistAsync: called once the messages of a batch that may leave now have all been
+   * handed to `send`, before the reports that follow them. A host that gathers a turn's writes (a real
+   * node corks its sockets until the turn ends) writes them out here, so that they do not wait for the
+   * reports' handlers (logs, watchers, lead() jobs): a new leader's first AppendEntries, a voter's
+   * grant, TimeoutNow (Raft thesis §3.10: each on a hand-off's path).
+   */
+  flushSends?(): void;
   /** Every event of the stream, in order; see DriverEvent. */
   publish(event: DriverEvent): void;
   /**
@@ -277,6 +285,8 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
     const held = new Outbox<M>(this.host.coalesce);
     const waiting = new Set<NodeId>();
     const reports: { readonly events: readonly ElectionEvent[]; readonly status: Status }[] = [];
+    /** Reports released at once (see above), after the messages that leave at once, as stepAll orders them. */
+    const reportsNow: { readonly events: readonly ElectionEvent[]; readonly status: Status }[] = [];
     for (const input of inputs) {
       if (this.publishInputs) this.host.publish({ type: 'input', atMs: now, input });
       this.core.step(now, input);
@@ -300,31 +310,56 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
       // (see above): reported now, unless an earlier report of the batch waits.
       const report = { events: output.events, status };
       const settled = output.events.length === 0 || (input.type === 'message' && nothingPendingBefore);
-      if (reports.length === 0 && early !== undefined && status.term === termAtStart && settled) this.report(now, report);
+      if (reports.length === 0 && early !== undefined && status.term === termAtStart && settled) reportsNow.push(report);
       else reports.push(report);
     }
+    // Sends first: a new leader's first AppendEntries (its election's news to the followers) then leaves
+    // before the host's handlers of its election run (logs, lead() jobs, watchers).
     for (const { to, message } of atOnce.envelopes) this.host.send(to, message);
     const batch: HeldBatch = { now, state, messages: held.envelopes, reports };
-    if (state === null) return this.release(batch);
+    // The messages that leave at once are written out (flushSends) once the write has started — a
+    // candidate's own vote is on its election's path as much as its RequestVotes are, and writing them
+    // out first let the woken voters take the CPU before the write began (scripts/handoff-trace.mjs) —
+    // and before the reports, whose handlers (logs, watchers, lead() jobs) they need not wait for.
+    const reportNow = (): void => {
+      if (atOnce.envelopes.length > 0) this.host.flushSends?.();
+      for (const report of reportsNow) this.report(now, report);
+    };
+    if (state === null) {
+      reportNow();
+      return this.release(batch);
+    }
     if (atOnce.envelopes.length === 0 && this.host.persistsInlineWhenNothingOverlaps === true) {
       // Nothing overlaps the write (persistsInlineWhenNothingOverlaps): the order of stepAll. A throw
       // stops the batch, and none of its held messages leave.
+      reportNow();
       this.host.persist(state as D);
       return this.release(batch);
     }
     this.held = batch;
-    this.host.persistAsync!(state as D, () => {
-      if (this.held !== batch) return;
+    /** Whether persistAsync has returned; a write durable before it did is released after reportNow. */
+    let started = false;
+    let durableAtOnce = false;
+    const settle = (): void => {
       this.held = null;
       this.release(batch);
       this.host.settled?.();
+    };
+    this.host.persistAsync!(state as D, () => {
+      if (this.held !== batch) return;
+      if (started) settle();
+      else durableAtOnce = true;
     });
+    started = true;
+    reportNow();
+    if (durableAtOnce) settle();
   }
 
   /** A pipelined batch's output once its state is durable: persisted, then the held messages, then events. */
   private release({ now, state, messages, reports }: HeldBatch): void {
     if (state !== null) this.host.publish({ type: 'persisted', atMs: now, state });
     for (const { to, message } of messages) this.host.send(to, message as M);
+    if (messages.length > 0) this.host.flushSends?.();
     for (const report of reports) this.report(now, report);
   }
 

@@ -135,8 +135,8 @@ export class PeerLink {
   /** The last connection was closed by the peer right after it opened (see 'close'). */
   private unstable = false;
   private sentSinceTick = false;
-  /** The socket is corked until the end of the current synchronous turn (see send). */
-  private corked = false;
+  /** The socket corked until the end of the current synchronous turn, or an earlier flush (see send). */
+  private corked: Socket | null = null;
   /** The current connection is being closed for silence (not a refusal by the peer). */
   private timedOut = false;
   /** The peer's certificate was refused since the link last opened (logged once). */
@@ -158,19 +158,31 @@ export class PeerLink {
     this.dial();
   }
 
+  /**
+   * Writes the frames corked so far at once rather than at the end of the turn: the host's messages
+   * that may leave are all handed over, and what follows in the turn (its reports) need not delay them
+   * (Transport.writeCorked).
+   */
+  writeCorked(): void {
+    if (this.corked !== null) this.uncork(this.corked);
+  }
+
+  private uncork(socket: Socket): void {
+    if (this.corked !== socket) return;
+    this.corked = null;
+    socket.uncork();
+  }
+
   send(frame: Buffer): void {
     if (this.closed) return;
     if (this.open && this.queue.length === 0 && this.socket!.writableLength < HIGH_WATER_BYTES) {
       const socket = this.socket!;
       // The frames of one send phase (a batch of inputs can send dozens: one AppendEntries per
       // proposal) leave in one writev, not one syscall each: corked until the phase's synchronous turn ends.
-      if (!this.corked) {
-        this.corked = true;
+      if (this.corked === null) {
+        this.corked = socket;
         socket.cork();
-        process.nextTick(() => {
-          this.corked = false;
-          socket.uncork();
-        });
+        process.nextTick(() => this.uncork(socket));
       }
       socket.write(frame);
       this.sentSinceTick = true;

@@ -209,6 +209,8 @@ class NodeHost {
    */
   private queue: Input<Message>[] = [];
   private flushing: NodeJS.Immediate | null = null;
+  /** True while flush() steps the driver: an input that asks to be stepped now then waits for the next flush. */
+  private inFlush = false;
   private persists = 0;
   private persistedInputs = 0;
   /** The pipelined write in flight (persistAsync), which close() waits for; null when none. */
@@ -369,6 +371,8 @@ class NodeHost {
           ...(algorithm.campaignsBeforePersist ? { campaignsBeforePersist: new Set<string>(algorithm.campaignsBeforePersist) } : {}),
           ...(algorithm.coalesce ? { coalesce: algorithm.coalesce } : {}),
           send: (to, message) => this.send(to, message),
+          // A batch's messages leave before its reports are handled, not at the end of the turn.
+          flushSends: () => this.transport?.writeCorked(),
           publish: (event) => this.observe(event),
         },
         0,
@@ -557,7 +561,9 @@ class NodeHost {
   private step(input: Input<Message>, now = false): void {
     if (this.state !== 'running' || !this.driver) return;
     this.queue.push(input);
-    if (now) return this.flush();
+    // `now` from inside a flush (an embedder's event handler calling transferLeadership) must not
+    // re-enter the driver: it waits for the next flush like any input.
+    if (now && !this.inFlush) return this.flush();
     this.schedule();
   }
 
@@ -583,6 +589,8 @@ class NodeHost {
     this.queue = [];
     if (inputs.length === 0) return;
     const persistsBefore = this.persists;
+    const outer = this.inFlush;
+    this.inFlush = true;
     try {
       this.driver.stepAll(this.now(), inputs);
       if (this.persists > persistsBefore) this.persistedInputs += inputs.length;
@@ -590,6 +598,8 @@ class NodeHost {
       this.recorder?.endInput();
       this.fail(error, error instanceof PersistFailed ? 'cannot persist durable state' : 'the algorithm failed');
       return;
+    } finally {
+      this.inFlush = outer;
     }
     this.recorder?.endInput();
     this.arm();
@@ -626,11 +636,16 @@ class NodeHost {
         if (this.state === 'running') this.fail(new PersistFailed(error), 'cannot persist durable state');
         return;
       }
+      // durable() reports events, whose handlers may ask for a step now (see step): not re-entrantly.
+      const outer = this.inFlush;
+      this.inFlush = true;
       try {
         durable();
       } catch (thrown) {
         this.fail(thrown, 'the algorithm failed');
         return;
+      } finally {
+        this.inFlush = outer;
       }
       this.arm();
     });
@@ -836,7 +851,9 @@ class NodeHost {
     // driver sends before it reports the status that says so): leases never overlap, even if this
     // process were descheduled right after the write.
     if (this.last.lease === true) this.leadership.observe({ ...this.last, lease: false });
-    this.step({ type: 'transfer-leadership', to });
+    // Stepped at once, not after this turn's I/O (setImmediate): on SIGTERM TimeoutNow is the first
+    // thing the stopping leader writes, in the signal handler's own turn (issue 13: a hand-off's path).
+    this.step({ type: 'transfer-leadership', to }, true);
     return this.untilStatus((status) => status.term > term && status.leader !== null && status.leader !== id, timing.electionTimeoutMaxMs);
   }
 

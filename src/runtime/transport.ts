@@ -295,6 +295,15 @@ export class Transport {
     link.send(this.lastFrame);
   }
 
+  /**
+   * Writes what send() handed to the links in this turn now, not when the turn ends (each link corks its
+   * socket for a turn so that a batch's frames leave in one writev): a node calls it once a batch's
+   * messages that may leave are all sent, before it reports the batch (NodeDriver's flushSends).
+   */
+  writeCorked(): void {
+    for (const link of this.links.values()) link.writeCorked();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
