@@ -248,6 +248,7 @@ class NodeHost {
       kv: this.kv.numbers(),
       storageAppends: this.store?.appends ?? 0,
       storageRewrites: this.store?.rewrites ?? 0,
+      storageSnapshotWrites: this.store?.fileWrites ?? 0,
       persists: this.persists,
       persistedInputs: this.persistedInputs,
     });
