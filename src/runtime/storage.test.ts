@@ -482,3 +482,13 @@ test('a data dir of format 1 (the snapshot inside state.json and its records) st
   assert.equal((JSON.parse(readFileSync(join(dir, STATE_FILE), 'utf8')) as { format: number }).format, 2);
   assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, { ...expected, log: [...expected.log, { term: 2, command: 'put 52' }] });
 });
+
+test('erase leaves the data dir as a node that never ran finds it: no state, no snapshot file', () => {
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, replicating, 1);
+  store.save(compacted(50, 1));
+  writeFileSync(join(dir, 'unrelated.txt'), 'kept');
+  store.erase();
+  assert.deepEqual(readdirSync(dir), ['unrelated.txt']);
+  assert.equal(DurableStore.open(dir, replicating, 1).durable, null);
+});

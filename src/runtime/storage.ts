@@ -451,6 +451,21 @@ export class DurableStore {
     return { fd: this.logFd!, record, written: pending };
   }
 
+  /** Removes every file of this store (state.json, state.log, the snapshot files): the data dir as a node that never ran finds it. */
+  erase(): void {
+    removeFile(this.path);
+    removeFile(this.logPath);
+    let names: string[] = [];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      // nothing to list: nothing left to remove
+    }
+    for (const name of names) if (FIELD_FILE.test(name)) removeFile(join(this.dir, name));
+    this.external.clear();
+    this.persisted = null;
+  }
+
   /** Closes state.log (a stopped node; a later save reopens it through a rewrite); after an fdatasync in flight. */
   close(): void {
     this.persisted = null;
