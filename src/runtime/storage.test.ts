@@ -492,3 +492,20 @@ test('erase leaves the data dir as a node that never ran finds it: no state, no 
   assert.deepEqual(readdirSync(dir), ['unrelated.txt']);
   assert.equal(DurableStore.open(dir, replicating, 1).durable, null);
 });
+
+test('a field removed (a Bully log emptied by a compaction) is a record, not a rewrite', () => {
+  const dir = freshDir();
+  const bully = algorithms.bully!;
+  const { store } = DurableStore.open(dir, bully, 1);
+  const snapshot = snapshotAt(2, 100_000);
+  store.save({ generation: 1 });
+  store.save({ generation: 1, log: [{ term: 1, command: 'a' }, { term: 1, command: 'b' }] });
+  store.save({ generation: 1, snapshot }); // compacted: the log is gone
+  store.save({ generation: 1, snapshot: { ...snapshot }, log: [{ term: 1, command: 'c' }] });
+  assert.equal(store.rewrites, 1);
+  assert.equal(store.fileWrites, 1);
+  assert.deepEqual(DurableStore.open(dir, bully, 1).durable, { generation: 1, snapshot, log: [{ term: 1, command: 'c' }] });
+  store.save({ generation: 2 }); // and the snapshot removed too: its file goes with it
+  assert.deepEqual(snapshotFiles(dir), []);
+  assert.deepEqual(DurableStore.open(dir, bully, 1).durable, { generation: 2 });
+});

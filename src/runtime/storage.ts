@@ -7,8 +7,8 @@
  * a replicated log that grows by a few entries per write, rewriting it all would cost O(log) per write;
  * instead the store remembers what it last made durable and, when the new state keeps a prefix of its
  * arrays (the log: same entries, new ones at the end, or a tail replaced: a Raft log truncated by a new
- * leader, ZAB's last run counting one more) and changes a few small fields, appends ONE record to
- * state.log and fsyncs it (fdatasync): O(change) per persist. Anything else — a field removed, a record
+ * leader, ZAB's last run counting one more) and changes or removes a few small fields, appends ONE record to
+ * state.log and fsyncs it (fdatasync): O(change) per persist. Anything else — an array that became something else, a record
  * over 64 KiB, a log grown past its bound — rewrites state.json atomically: write a temporary file,
  * fsync it, rename it over the old file, fsync the directory (so the rename itself survives a power
  * loss), then empty state.log. A crash at any point leaves either the old state or the new one.
@@ -132,7 +132,8 @@ export interface FieldFile {
 
 /**
  * One record of state.log: the generation it applies to, fields replaced (`s`), arrays extended (`a`),
- * arrays cut to a length then extended (`r`: [length, items]), fields now in files of their own (`f`).
+ * arrays cut to a length then extended (`r`: [length, items]), fields now in files of their own (`f`),
+ * fields removed (`d`).
  */
 interface LogRecord {
   readonly g: number;
@@ -140,6 +141,8 @@ interface LogRecord {
   readonly a?: Readonly<Record<string, readonly unknown[]>>;
   readonly r?: Readonly<Record<string, readonly [number, readonly unknown[]]>>;
   readonly f?: Readonly<Record<string, FieldFile>>;
+  /** Fields removed (a Bully node omits its log while it is empty). */
+  readonly d?: readonly string[];
 }
 
 type Fields = Record<string, unknown>;
@@ -338,6 +341,10 @@ export class DurableStore {
       }
       offset = end + 1;
       if (record.g !== this.generation) continue; // written against an older state.json
+      for (const key of record.d ?? []) {
+        delete fields[key];
+        files.delete(key);
+      }
       for (const [key, value] of Object.entries(record.s ?? {})) {
         fields[key] = value;
         files.delete(key);
@@ -574,6 +581,10 @@ export class DurableStore {
   private advance(record: LogRecord, state: Fields, written: readonly PendingFile[]): void {
     const persisted = this.persisted!;
     const replaced = new Map(this.external);
+    for (const key of record.d ?? []) {
+      delete persisted[key];
+      this.external.delete(key);
+    }
     for (const key of Object.keys(record.s ?? {})) {
       persisted[key] = Array.isArray(state[key]) ? (state[key] as unknown[]).slice() : state[key];
       this.external.delete(key);
@@ -588,17 +599,17 @@ export class DurableStore {
       array.push(...items);
     }
     for (const [key, items] of Object.entries(record.a ?? {})) (persisted[key] as unknown[]).push(...items);
-    if (written.length > 0 || record.s !== undefined) this.removeReplaced(replaced);
+    if (written.length > 0 || record.s !== undefined || record.d !== undefined) this.removeReplaced(replaced);
   }
 
   /**
    * The record that turns `before` into `after`, with the field files it refers to: 'same' when nothing
-   * changed, null when only a rewrite can (a field removed, an array that became something else, a
-   * state that is not an object).
+   * changed, null when only a rewrite can (an array that became something else, a state that is not an
+   * object).
    */
   private difference(before: Fields, after: Fields): { readonly record: LogRecord; readonly pending: readonly PendingFile[] } | 'same' | null {
     if (typeof after !== 'object' || after === null || Array.isArray(after)) return null;
-    for (const key of Object.keys(before)) if (!Object.hasOwn(after, key)) return null;
+    const removed = Object.keys(before).filter((key) => !Object.hasOwn(after, key));
     let replaced: Record<string, unknown> | undefined;
     let appended: Record<string, unknown[]> | undefined;
     let cut: Record<string, [number, unknown[]]> | undefined;
@@ -606,7 +617,9 @@ export class DurableStore {
     const pending: PendingFile[] = [];
     for (const [key, value] of Object.entries(after)) {
       const old = before[key];
-      if (Array.isArray(value)) {
+      if (Array.isArray(value) && old === undefined) {
+        (replaced ??= {})[key] = value; // a new array (a Bully node's first entry)
+      } else if (Array.isArray(value)) {
         if (!Array.isArray(old)) return null;
         const kept = commonPrefix(old, value);
         if (kept < old.length) (cut ??= {})[key] = [kept, value.slice(kept)];
@@ -622,9 +635,16 @@ export class DurableStore {
         }
       }
     }
-    if (replaced === undefined && appended === undefined && cut === undefined && filed === undefined) return 'same';
+    if (replaced === undefined && appended === undefined && cut === undefined && filed === undefined && removed.length === 0) return 'same';
     return {
-      record: { g: this.generation, ...(replaced ? { s: replaced } : {}), ...(appended ? { a: appended } : {}), ...(cut ? { r: cut } : {}), ...(filed ? { f: filed } : {}) },
+      record: {
+        g: this.generation,
+        ...(replaced ? { s: replaced } : {}),
+        ...(appended ? { a: appended } : {}),
+        ...(cut ? { r: cut } : {}),
+        ...(filed ? { f: filed } : {}),
+        ...(removed.length > 0 ? { d: removed } : {}),
+      },
       pending,
     };
   }
@@ -718,7 +738,7 @@ function parseRecord(line: Buffer): LogRecord | null {
     return null;
   }
   if (typeof record !== 'object' || record === null) return null;
-  const { g, s, a, r, f } = record as Record<string, unknown>;
+  const { g, s, a, r, f, d } = record as Record<string, unknown>;
   if (typeof g !== 'number' || !Number.isSafeInteger(g)) return null;
   if (s !== undefined && (typeof s !== 'object' || s === null || Array.isArray(s))) return null;
   if (a !== undefined && (typeof a !== 'object' || a === null || Array.isArray(a) || !Object.values(a).every(Array.isArray))) return null;
@@ -726,6 +746,7 @@ function parseRecord(line: Buffer): LogRecord | null {
     Array.isArray(entry) && entry.length === 2 && typeof entry[0] === 'number' && Number.isSafeInteger(entry[0]) && entry[0] >= 0 && Array.isArray(entry[1]);
   if (r !== undefined && (typeof r !== 'object' || r === null || Array.isArray(r) || !Object.values(r).every(cutOk))) return null;
   if (f !== undefined && fieldFiles(f) === null) return null;
+  if (d !== undefined && (!Array.isArray(d) || !d.every((key) => typeof key === 'string'))) return null;
   return record as LogRecord;
 }
 
