@@ -301,6 +301,8 @@ export interface ReplicationNumbers {
   /** Records appended to state.log, and rewrites of state.json (storage.ts). */
   readonly storageAppends: number;
   readonly storageRewrites: number;
+  /** Files written for a field too large to log or rewrite each time: the snapshot (storage.ts). */
+  readonly storageSnapshotWrites: number;
   /** Persists (fsyncs), and the inputs they covered (group commit: inputs / persists is the batch size). */
   readonly persists: number;
   readonly persistedInputs: number;
@@ -322,6 +324,12 @@ function replicationFamilies(numbers: ReplicationNumbers): string[] {
     family('ballot_kv_snapshots_installed_total', 'counter', 'Snapshots that replaced the store (from the leader, or read back at start).', [sample('ballot_kv_snapshots_installed_total', {}, kv.snapshotsInstalled)]),
     family('ballot_storage_appends_total', 'counter', 'Records appended to the durable log (state.log), each one fdatasync.', [sample('ballot_storage_appends_total', {}, numbers.storageAppends)]),
     family('ballot_storage_rewrites_total', 'counter', 'Atomic rewrites of the whole durable state (state.json: a truncated or compacted log, a large change).', [sample('ballot_storage_rewrites_total', {}, numbers.storageRewrites)]),
+    family(
+      'ballot_storage_snapshot_writes_total',
+      'counter',
+      'Snapshot files written (snapshot.N.json: a field over 64 KiB kept beside state.json, written once per change, not per append).',
+      [sample('ballot_storage_snapshot_writes_total', {}, numbers.storageSnapshotWrites)],
+    ),
     family('ballot_storage_persists_total', 'counter', 'Persists of the durable state (one fsync each).', [sample('ballot_storage_persists_total', {}, numbers.persists)]),
     family('ballot_storage_persisted_inputs_total', 'counter', 'Inputs covered by those persists (group commit: several inputs of one event-loop turn share one).', [sample('ballot_storage_persisted_inputs_total', {}, numbers.persistedInputs)]),
   ];

@@ -11,7 +11,6 @@
  * started) and ONE timer re-armed for `nextDeadline()`. No polling: an idle follower wakes only for
  * messages and its own deadline.
  */
-import { rmSync } from 'node:fs';
 import { NodeDriver, leads, type DriverEvent } from '../core/driver.js';
 import { isQuorum, majority } from '../core/quorum.js';
 import type { ElectionEvent, Input, Message, NodeId, Status } from '../core/types.js';
@@ -252,6 +251,7 @@ class NodeHost {
       kv: this.kv.numbers(),
       storageAppends: this.store?.appends ?? 0,
       storageRewrites: this.store?.rewrites ?? 0,
+      storageSnapshotWrites: this.store?.fileWrites ?? 0,
       persists: this.persists,
       persistedInputs: this.persistedInputs,
     });
@@ -534,8 +534,7 @@ class NodeHost {
       this.joinNewLogged = true;
       return;
     }
-    rmSync(this.store!.path, { force: true });
-    rmSync(this.store!.logPath, { force: true });
+    this.store!.erase();
     this.halt(
       new ConfigError(
         `data dir ${dataDir} is empty but node ${peer} knows node ${id} as an existing member: its votes may be lost; ` +

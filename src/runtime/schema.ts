@@ -335,10 +335,14 @@ export const recognizedSchema: Validator<typeof RECOGNIZED> = validator(strictOb
 
 /**
  * The envelope of a state file (storage.ts): which format, algorithm and node it belongs to, the state,
- * and the generation its append-only log (state.log) must carry (absent in files written before the log).
+ * the generation its append-only log (state.log) must carry (absent in files written before the log),
+ * and (format 2) the fields kept in files of their own, which storage.ts checks.
  */
-export function envelopeSchema(format: number): Validator<{ format: number; algorithm: string; node: number; state: unknown; generation?: number }> {
+export function envelopeSchema(format: number): Validator<{ format: number; algorithm: string; node: number; state: unknown; generation?: number; files?: unknown }> {
   return validator(
-    strictObject({ format: literal(format), algorithm: string(Number.MAX_SAFE_INTEGER), node: integer(1), state: () => null, generation: integer(0) }, new Set(['generation'])),
+    strictObject(
+      { format: literal(format), algorithm: string(Number.MAX_SAFE_INTEGER), node: integer(1), state: () => null, generation: integer(0), files: () => null },
+      new Set(['generation', 'files']),
+    ),
   );
 }

@@ -1,6 +1,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { algorithms } from '../core/algorithms.js';
@@ -57,7 +57,8 @@ test('a crash before the rename leaves the previous state intact', () => {
   assert.deepEqual(DurableStore.open(dir, raft, 1).durable, before);
   const failing: FileOps = { ...realFileOps, rename: () => { throw new Error('EIO'); } };
   const { store: broken } = DurableStore.open(dir, raft, 1, failing);
-  // A truncated log is a rewrite of state.json, whose rename fails.
+  // After a close the next save rewrites state.json, whose rename fails.
+  broken.close();
   assert.throws(() => broken.save({ currentTerm: 5, votedFor: 3, log: [] }), /EIO/);
   assert.deepEqual(DurableStore.open(dir, raft, 1).durable, before);
 });
@@ -69,7 +70,9 @@ test('a corrupt or foreign state file is refused, never reset', () => {
     ['{"format":1,"algorithm":"raft","node":1,"state":{"currentTerm":-1,"votedFor":2,"log":[]}}', /corrupt \(state\.currentTerm/],
     ['{"format":1,"algorithm":"raft","node":1,"state":{"currentTerm":1,"votedFor":0,"log":[]}}', /corrupt \(state\.votedFor/],
     ['{"format":1,"algorithm":"raft","node":1,"state":{"currentTerm":1,"votedFor":null,"log":[],"extra":1}}', /corrupt/],
-    ['{"format":2,"algorithm":"raft","node":1,"state":{"currentTerm":1,"votedFor":null,"log":[]}}', /corrupt \(format/],
+    ['{"format":3,"algorithm":"raft","node":1,"state":{"currentTerm":1,"votedFor":null,"log":[]}}', /in format 3, newer than this build reads \(1, 2\)/],
+    ['{"format":"2","algorithm":"raft","node":1,"state":{"currentTerm":1,"votedFor":null,"log":[]}}', /corrupt \(format/],
+    ['{"format":2,"algorithm":"raft","node":1,"state":{"currentTerm":1,"votedFor":null,"log":[]},"files":{"snapshot":{"name":"../x","bytes":1,"crc32":"00000000"}}}', /corrupt \(files/],
     ['{"format":1,"algorithm":"zab","node":1,"state":{"currentTerm":1,"votedFor":null,"log":[]}}', /state of a zab node/],
     ['{"format":1,"algorithm":"raft","node":2,"state":{"currentTerm":1,"votedFor":null,"log":[]}}', /state of node 2/],
   ];
@@ -175,21 +178,39 @@ test('a log that grows is appended to state.log, not rewritten; recovery reads t
   assert.equal(store.appends, 51);
 });
 
-test('a truncated log rewrites state.json under a new generation; records of the old one are ignored', () => {
+test('a truncated log is a record that keeps the common prefix and replaces the tail', () => {
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, replicating, 1);
+  store.save(raftState(1, [{ term: 1 }]));
+  store.save(raftState(1, [{ term: 1 }, { term: 1, command: 'a' }, { term: 1, command: 'b' }]));
+  // A new leader of term 2 overwrote entries 2 and 3 with one of its own.
+  store.save(raftState(2, [{ term: 1 }, { term: 2, command: 'c' }]));
+  assert.equal(store.rewrites, 1);
+  assert.equal(store.appends, 2);
+  assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, raftState(2, [{ term: 1 }, { term: 2, command: 'c' }]));
+  // The tail only: ZAB's last run counting one more entry is one small record, not a rewrite.
+  const zabLike = (count: number) => ({ ...raftState(2, [{ term: 1 }, { term: 2, command: `c${count}` }]) });
+  for (let count = 1; count <= 5; count++) store.save(zabLike(count));
+  assert.equal(store.rewrites, 1);
+  assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, zabLike(5));
+});
+
+test('a rewrite of state.json is under a new generation; records of the old one are ignored', () => {
   const dir = freshDir();
   const { store } = DurableStore.open(dir, replicating, 1);
   store.save(raftState(1, [{ term: 1 }]));
   store.save(raftState(1, [{ term: 1 }, { term: 1, command: 'a' }]));
   const stale = readFileSync(join(dir, LOG_FILE));
   assert.ok(stale.length > 0);
-  // A new leader of term 2 overwrote entry 2.
-  store.save(raftState(2, [{ term: 1 }, { term: 2, command: 'b' }]));
+  // A new leader of term 2 overwrote entry 2 with an entry too large for a record.
+  const large = [{ term: 1 }, { term: 2, command: 'b'.repeat(70_000) }];
+  store.save(raftState(2, large));
   assert.equal(store.rewrites, 2);
   assert.equal(statSync(join(dir, LOG_FILE)).size, 0);
-  assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, raftState(2, [{ term: 1 }, { term: 2, command: 'b' }]));
+  assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, raftState(2, large));
   // A crash between the rename and the emptying of state.log: its records are of the old generation.
   writeFileSync(join(dir, LOG_FILE), stale);
-  assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, raftState(2, [{ term: 1 }, { term: 2, command: 'b' }]));
+  assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, raftState(2, large));
 });
 
 test('a torn last record (a crash mid-write) is cut off, and the node appends after the last good one', () => {
@@ -238,17 +259,7 @@ test('a record that does not fit the schema is refused when the state is validat
   assert.throws(() => DurableStore.open(dir, replicating, 1), /corrupt \(state\.currentTerm/);
 });
 
-test('a large change (a snapshot) rewrites state.json rather than logging it', () => {
-  const dir = freshDir();
-  const { store } = DurableStore.open(dir, replicating, 1);
-  store.save(raftState(1, [{ term: 1, command: 'x' }]));
-  const snapshot = { index: 1, term: 1, data: 'v'.repeat(100_000) };
-  store.save({ ...raftState(1, []), snapshot });
-  assert.equal(store.rewrites, 2);
-  store.save({ ...raftState(1, [{ term: 1, command: 'y' }]), snapshot });
-  assert.equal(store.rewrites, 2, 'an entry after the snapshot is appended');
-  assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, { ...raftState(1, [{ term: 1, command: 'y' }]), snapshot });
-});
+
 
 test('an append after state.log was removed fails rather than writing to a file no restart finds', () => {
   const dir = freshDir();
@@ -307,4 +318,194 @@ test('saveAsync: an append after state.log was removed calls back with the error
   await saveAsync(store, raftState(3, []));
   assert.equal(store.rewrites, 2);
   assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, raftState(3, []));
+});
+
+// ---- the snapshot in a file of its own (snapshot.N.json) --------------------------------------------
+
+const snapshotFiles = (dir: string): string[] => readdirSync(dir).filter((name) => /^snapshot\.\d+\.json/.test(name)).sort();
+/** A snapshot of `chars` characters taken at `index` (a fresh object each time, as a core may hand over). */
+const snapshotAt = (index: number, chars = 200_000) => ({ index, term: 1, data: `${index}:`.padEnd(chars, 'v') });
+/** A compacted Raft state: the snapshot at `index`, then `after` entries. */
+const compacted = (index: number, after: number) => ({
+  ...raftState(1, Array.from({ length: after }, (_, i) => ({ term: 1, command: `put ${index + i + 1}` }))),
+  snapshot: snapshotAt(index),
+});
+
+test('the snapshot is written to its own file once per compaction, never per append; state.json stays small', () => {
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, replicating, 1);
+  store.save(raftState(1, []));
+  for (let compaction = 1; compaction <= 3; compaction++) {
+    const index = compaction * 50;
+    for (let after = 0; after <= 20; after++) store.save(compacted(index, after)); // the snapshot copied anew each time
+  }
+  assert.equal(store.fileWrites, 3, 'one snapshot file per compaction');
+  assert.equal(store.rewrites, 1, 'neither a compaction nor an append rewrites state.json');
+  assert.equal(store.appends, 3 * 21);
+  assert.ok(statSync(join(dir, STATE_FILE)).size < 1_000);
+  assert.ok(statSync(join(dir, LOG_FILE)).size < 3 * 21 * 1_000, 'no record holds the snapshot');
+  assert.deepEqual(snapshotFiles(dir), ['snapshot.3.json'], 'the files it replaced are removed');
+  const reopened = DurableStore.open(dir, replicating, 1);
+  assert.deepEqual(reopened.durable, compacted(150, 20));
+  // A fold of state.json (here: after a close) refers to the file it has, without writing it again.
+  reopened.store.close();
+  reopened.store.save(compacted(150, 21));
+  assert.equal(reopened.store.fileWrites, 0);
+  assert.equal(reopened.store.rewrites, 1);
+  const state = JSON.parse(readFileSync(join(dir, STATE_FILE), 'utf8')) as { format: number; files: Record<string, { name: string }> };
+  assert.equal(state.format, 2);
+  assert.equal(state.files.snapshot!.name, 'snapshot.3.json');
+  assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, compacted(150, 21));
+});
+
+test('saveAsync: the file a new snapshot replaces is removed only once the record that refers to the new one is durable', async () => {
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, replicating, 1);
+  store.save(compacted(50, 2));
+  assert.deepEqual(snapshotFiles(dir), ['snapshot.1.json']);
+  const done = saveAsync(store, compacted(100, 0));
+  assert.deepEqual(snapshotFiles(dir), ['snapshot.1.json', 'snapshot.2.json'], 'the new file is written before the record; the old one stays until it is durable');
+  await done;
+  assert.deepEqual(snapshotFiles(dir), ['snapshot.2.json']);
+  assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, compacted(100, 0));
+});
+
+/** Every file of `dir`, name → bytes. */
+function filesOf(dir: string): Map<string, Buffer> {
+  return new Map(readdirSync(dir).map((name) => [name, readFileSync(join(dir, name))]));
+}
+
+/** Makes `dir` hold exactly `files`. */
+function leave(dir: string, files: ReadonlyMap<string, Buffer>): void {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir);
+  for (const [name, bytes] of files) writeFileSync(join(dir, name), bytes);
+}
+
+test('a crash at each step of a compaction recovers the state before it or after it, and removes the file left over', () => {
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, replicating, 1);
+  const before = compacted(50, 3);
+  store.save(raftState(1, []));
+  store.save(before);
+  const old = filesOf(dir);
+  const after = compacted(100, 0);
+  store.save(after);
+  const next = filesOf(dir);
+  const oldFile = [...old.keys()].find((name) => name.startsWith('snapshot.'));
+  const newFile = snapshotFiles(dir)[0];
+  assert.ok(oldFile !== undefined && newFile !== undefined && oldFile !== newFile);
+  const record = next.get(LOG_FILE)!.subarray(old.get(LOG_FILE)!.length);
+  assert.ok(record.length > 0 && record.length < 1_000, 'the compaction is one small record');
+  const crashes: [string, Map<string, Buffer>, unknown, string[]][] = [
+    // The new file's temporary file, cut short: before its rename.
+    ['mid-way through the temporary file', new Map([...old, [`${newFile}.tmp`, next.get(newFile)!.subarray(0, 1000)]]), before, [oldFile]],
+    // Renamed and synced, but no record refers to it yet.
+    ['after the file, before the record', new Map([...old, [newFile, next.get(newFile)!]]), before, [oldFile]],
+    // The record written in part (its fdatasync never returned).
+    ['mid-way through the record', new Map([...old, [newFile, next.get(newFile)!], [LOG_FILE, Buffer.concat([old.get(LOG_FILE)!, record.subarray(0, record.length - 5)])]]), before, [oldFile]],
+    // The record durable, the old file not yet removed.
+    ['after the record, before the old file is removed', new Map([...next, [oldFile, old.get(oldFile)!]]), after, [newFile]],
+  ];
+  for (const [when, files, expected, left] of crashes) {
+    leave(dir, files);
+    const reopened = DurableStore.open(dir, replicating, 1);
+    assert.deepEqual(reopened.durable, expected, when);
+    assert.deepEqual(snapshotFiles(dir), left, `${when}: the file nothing refers to is removed`);
+    // And the node goes on from there: the next compaction takes a name never used before.
+    reopened.store.save(compacted(150, 0));
+    assert.ok(!snapshotFiles(dir).includes(newFile) || expected === after, when);
+    assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, compacted(150, 0), when);
+  }
+});
+
+test('a crash while state.json is rewritten with a new snapshot leaves the old state and file', () => {
+  const dir = freshDir();
+  const failing: FileOps = { ...realFileOps, rename: (from, to) => (to.endsWith(STATE_FILE) ? (() => { throw new Error('EIO'); })() : realFileOps.rename(from, to)) };
+  const { store } = DurableStore.open(dir, replicating, 1);
+  const before = compacted(50, 1);
+  store.save(before);
+  const { store: broken } = DurableStore.open(dir, replicating, 1, failing);
+  broken.close(); // the next save is a rewrite
+  assert.throws(() => broken.save(compacted(100, 1)), /EIO/);
+  assert.equal(snapshotFiles(dir).length, 2, 'the new file was written, then the rename of state.json failed');
+  assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, before);
+  assert.equal(snapshotFiles(dir).length, 1);
+});
+
+test('a snapshot file that is missing, cut short or altered is refused, never read as an empty state', () => {
+  const setup = (): { dir: string; path: string } => {
+    const dir = freshDir();
+    DurableStore.open(dir, replicating, 1).store.save(compacted(50, 1));
+    return { dir, path: join(dir, snapshotFiles(dir)[0]!) };
+  };
+  const cases: [string, (path: string) => void, RegExp][] = [
+    ['missing', (path) => rmSync(path), /snapshot\.1\.json is missing \(state\.json or state\.log refers to it\); refusing to start/],
+    ['cut short', (path) => truncateSync(path, 1000), /snapshot\.1\.json is corrupt \(1000 bytes, not the \d+ written\); refusing to start/],
+    [
+      'one byte altered',
+      (path) => {
+        const bytes = readFileSync(path);
+        bytes[5000] = bytes[5000] === 0x76 ? 0x77 : 0x76;
+        writeFileSync(path, bytes);
+      },
+      /snapshot\.1\.json is corrupt \(its checksum does not match\); refusing to start/,
+    ],
+  ];
+  for (const [what, damage, expected] of cases) {
+    const { dir, path } = setup();
+    damage(path);
+    const left = filesOf(dir);
+    assert.throws(() => DurableStore.open(dir, replicating, 1), (error: unknown) => {
+      assert.ok(error instanceof StorageError, String(error));
+      assert.match(error.message, expected, what);
+      return true;
+    });
+    assert.deepEqual(filesOf(dir), left, `${what}: nothing is removed or rewritten`);
+  }
+});
+
+test('a data dir of format 1 (the snapshot inside state.json and its records) still loads, and is written as format 2 from then on', () => {
+  const dir = freshDir();
+  mkdirSync(dir);
+  const snapshot = snapshotAt(50);
+  const base = { currentTerm: 1, votedFor: 1, log: [], snapshot };
+  writeFileSync(join(dir, STATE_FILE), JSON.stringify({ format: 1, algorithm: 'raft', node: 1, generation: 4, state: base }));
+  const records = [{ g: 4, a: { log: [{ term: 1, command: 'put 51' }] } }, { g: 4, s: { currentTerm: 2 } }];
+  writeFileSync(join(dir, LOG_FILE), records.map((record) => { const json = JSON.stringify(record); return `${crc32(Buffer.from(json)).toString(16).padStart(8, '0')} ${json}\n`; }).join(''));
+  const expected = { currentTerm: 2, votedFor: 1, log: [{ term: 1, command: 'put 51' }], snapshot };
+  const { store, durable } = DurableStore.open(dir, replicating, 1);
+  assert.deepEqual(durable, expected);
+  store.save({ ...expected, log: [...expected.log, { term: 2, command: 'put 52' }] });
+  assert.equal(store.rewrites, 1, 'the first save rewrites: the store does not know which fields of the old file are in files of their own');
+  assert.equal(store.fileWrites, 1);
+  assert.equal((JSON.parse(readFileSync(join(dir, STATE_FILE), 'utf8')) as { format: number }).format, 2);
+  assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, { ...expected, log: [...expected.log, { term: 2, command: 'put 52' }] });
+});
+
+test('erase leaves the data dir as a node that never ran finds it: no state, no snapshot file', () => {
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, replicating, 1);
+  store.save(compacted(50, 1));
+  writeFileSync(join(dir, 'unrelated.txt'), 'kept');
+  store.erase();
+  assert.deepEqual(readdirSync(dir), ['unrelated.txt']);
+  assert.equal(DurableStore.open(dir, replicating, 1).durable, null);
+});
+
+test('a field removed (a Bully log emptied by a compaction) is a record, not a rewrite', () => {
+  const dir = freshDir();
+  const bully = algorithms.bully!;
+  const { store } = DurableStore.open(dir, bully, 1);
+  const snapshot = snapshotAt(2, 100_000);
+  store.save({ generation: 1 });
+  store.save({ generation: 1, log: [{ term: 1, command: 'a' }, { term: 1, command: 'b' }] });
+  store.save({ generation: 1, snapshot }); // compacted: the log is gone
+  store.save({ generation: 1, snapshot: { ...snapshot }, log: [{ term: 1, command: 'c' }] });
+  assert.equal(store.rewrites, 1);
+  assert.equal(store.fileWrites, 1);
+  assert.deepEqual(DurableStore.open(dir, bully, 1).durable, { generation: 1, snapshot, log: [{ term: 1, command: 'c' }] });
+  store.save({ generation: 2 }); // and the snapshot removed too: its file goes with it
+  assert.deepEqual(snapshotFiles(dir), []);
+  assert.deepEqual(DurableStore.open(dir, bully, 1).durable, { generation: 2 });
 });

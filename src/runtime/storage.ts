@@ -1,23 +1,34 @@
 /**
- * Durable state on disk, in the node's data directory: `state.json`, the whole state as of its last
- * rewrite, and `state.log`, an append-only log of what changed since (docs/runtime.md, "Durable log").
+ * Durable state on disk, in the node's data directory: `state.json`, the state as of its last rewrite,
+ * `state.log`, an append-only log of what changed since, and `snapshot.N.json`, a field too large to
+ * rewrite or log at each change — the snapshot — in a file of its own (docs/runtime.md, "Durability").
  *
  * The core hands over its WHOLE durable state at each persist (src/core/types.ts, Output.persist). With
  * a replicated log that grows by a few entries per write, rewriting it all would cost O(log) per write;
- * instead the store remembers what it last made durable and, when the new state only extends its arrays
- * (the log: same prefix, new entries at the end) and changes a few small fields, appends ONE record to
- * state.log and fsyncs it (fdatasync): O(change) per persist. Anything else — an array that shrank or
- * was rewritten (a Raft log truncated by a new leader, compacted by a snapshot), a large field, a log
- * grown past its bound — rewrites state.json atomically: write a temporary file, fsync it, rename it
- * over the old file, fsync the directory (so the rename itself survives a power loss), then empty
- * state.log. A crash at any point leaves either the old state or the new one, never a mix.
+ * instead the store remembers what it last made durable and, when the new state keeps a prefix of its
+ * arrays (the log: same entries, new ones at the end, or a tail replaced: a Raft log truncated by a new
+ * leader, ZAB's last run counting one more) and changes or removes a few small fields, appends ONE record to
+ * state.log and fsyncs it (fdatasync): O(change) per persist. Anything else — an array that became something else, a record
+ * over 64 KiB, a log grown past its bound — rewrites state.json atomically: write a temporary file,
+ * fsync it, rename it over the old file, fsync the directory (so the rename itself survives a power
+ * loss), then empty state.log. A crash at any point leaves either the old state or the new one.
+ *
+ * A field whose JSON is over 64 KiB (the snapshot: megabytes, once a key-value store is large) is in
+ * neither: it is written to `FIELD.SEQ.json` (temporary file, fsync, rename, fsync the directory) only
+ * when it changes — once per compaction or installed snapshot — and state.json (`files`) or a record
+ * (`f`) refers to it by name, length and CRC-32. The file is durable before the reference is written,
+ * and the file it replaces is removed only once the new reference is durable, so a crash between the
+ * steps leaves the old reference and its file (the new file, unreferenced, is removed at the next start),
+ * or the new one and both files (the old one is removed). A referenced file that is missing, or whose
+ * length or checksum differs, is corruption: the node refuses to start (see `load`).
  *
  * Each record of state.log is one line, `CRC32 JSON\n`, and carries the generation of the state.json it
  * applies to (a rewrite increments it, so records of an older state.json are ignored if a crash came
- * between the rename and the emptying). Recovery reads state.json, applies the records in order, and
- * validates the result (durableSchema). A record cut short by a crash — the last one, without its
- * newline or with a checksum that does not match — was never acknowledged (its fsync did not return),
- * so it is cut off, never reported as corruption; a bad record FOLLOWED by good ones is corruption.
+ * between the rename and the emptying). Recovery reads state.json, applies the records in order, reads
+ * the files they refer to, and validates the result (durableSchema). A record cut short by a crash — the
+ * last one, without its newline or with a checksum that does not match — was never acknowledged (its
+ * fsync did not return), so it is cut off, never reported as corruption; a bad record FOLLOWED by good
+ * ones is corruption.
  *
  * Two ways to save. `save` is synchronous: it returns once the state is on disk. `saveAsync`, which a
  * running node uses, writes the record on the event loop (into the page cache: microseconds) but runs
@@ -25,15 +36,15 @@
  * writing its sockets while the disk works. The ordering rule is the host's, not the store's: a node
  * sends nothing that depends on the state before the callback (a Raft vote is on disk before the grant
  * leaves, §5.2 / Figure 2; NodeDriver.pipeline), and starts no second save before it. Rewrites of
- * state.json (rare: a truncated or compacted log) stay synchronous in both. The host makes one persist
- * serve many inputs (group commit: the inputs that arrive while a persist runs are stepped together
- * once it completes, src/runtime/node.ts).
+ * state.json and writes of a snapshot file (rare: a compaction) stay synchronous in both. The host
+ * makes one persist serve many inputs (group commit: the inputs that arrive while a persist runs are
+ * stepped together once it completes, src/runtime/node.ts).
  *
  * Reads are strict: a file that is not valid JSON, or does not match the algorithm's durable shape,
  * or belongs to another algorithm or node, is an error, never a silent reset: forgetting a vote would
  * let the node vote twice in one term.
  */
-import { closeSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync, accessSync, constants } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync, accessSync, constants } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
 import { durableSchema, envelopeSchema, type Issue, type Validator } from './schema.js';
@@ -41,14 +52,22 @@ import { durableSchema, envelopeSchema, type Issue, type Validator } from './sch
 export const STATE_FILE = 'state.json';
 /** The append-only log of changes since state.json was last rewritten. */
 export const LOG_FILE = 'state.log';
-const FORMAT = 1;
+/**
+ * The format this store writes: 2 since large fields moved to files of their own (`files`, records with
+ * `f` and `r`). Format 1 (state.json without `files`, records with `s` and `a` only) is read as well: it
+ * is a subset. A build that reads only format 1 refuses a format-2 file rather than miss its snapshot.
+ */
+const FORMAT = 2;
+const READABLE_FORMATS: readonly number[] = [1, 2];
+/** A large field's own file: `snapshot.12.json`; its temporary file adds `.tmp`. */
+const FIELD_FILE = /^([A-Za-z][A-Za-z0-9_]*)\.(\d{1,15})\.json(\.tmp)?$/;
 
 /** The data directory cannot be used, or holds state this node must not run from. */
 export class StorageError extends Error {}
 
 /** The file-system calls a write is made of, injectable so tests can check their order. */
 export interface FileOps {
-  writeFile(path: string, data: string): void;
+  writeFile(path: string, data: string | Uint8Array): void;
   rename(from: string, to: string): void;
   fsyncDir(path: string): void;
 }
@@ -97,27 +116,61 @@ function makeDirectory(dir: string): void {
   mkdirSync(dir);
 }
 
-/** A record larger than this rewrites state.json instead (a snapshot, a long vote history). */
+/** A record larger than this rewrites state.json instead (a long vote history, a log replaced whole). */
 const MAX_RECORD_BYTES = 64 * 1024;
+/** A field (not an array) whose JSON is longer than this lives in a file of its own: the snapshot. */
+const MAX_INLINE_FIELD_BYTES = 64 * 1024;
 /** state.log is folded into state.json once it is this long and longer than state.json itself. */
 const MIN_LOG_BYTES_TO_FOLD = 4 * 1024 * 1024;
 
-/** One record of state.log: the generation it applies to, fields replaced, arrays extended. */
+/** Where a field kept in its own file is: the file's name, length in bytes and CRC-32 (8 hex digits). */
+export interface FieldFile {
+  readonly name: string;
+  readonly bytes: number;
+  readonly crc32: string;
+}
+
+/**
+ * One record of state.log: the generation it applies to, fields replaced (`s`), arrays extended (`a`),
+ * arrays cut to a length then extended (`r`: [length, items]), fields now in files of their own (`f`),
+ * fields removed (`d`).
+ */
 interface LogRecord {
   readonly g: number;
   readonly s?: Readonly<Record<string, unknown>>;
   readonly a?: Readonly<Record<string, readonly unknown[]>>;
+  readonly r?: Readonly<Record<string, readonly [number, readonly unknown[]]>>;
+  readonly f?: Readonly<Record<string, FieldFile>>;
+  /** Fields removed (a Bully node omits its log while it is empty). */
+  readonly d?: readonly string[];
 }
 
 type Fields = Record<string, unknown>;
 
+/** A field in its own file, durable: where, and the value it holds (to see whether a save changes it). */
+interface External {
+  readonly file: FieldFile;
+  readonly value: unknown;
+}
+
+/** A field file to write before the record or state.json that refers to it. */
+interface PendingFile {
+  readonly key: string;
+  readonly file: FieldFile;
+  readonly data: Buffer;
+  readonly value: unknown;
+}
+
 export class DurableStore {
   readonly path: string;
   readonly logPath: string;
-  private readonly envelope = envelopeSchema(FORMAT);
   private readonly state: Validator;
   /** What is durable now: its top-level fields (arrays as this store's own copies), or null before the first save. */
   private persisted: Fields | null = null;
+  /** The fields in files of their own, as durable now (kept across a failed save: files are never overwritten). */
+  private external = new Map<string, External>();
+  /** The next field file's sequence number (never reused: a name always means one content). */
+  private nextFile = 1;
   /** The generation of state.json; state.log's records carry it. */
   private generation = 0;
   /** state.log, open for appending (after the first save or load). */
@@ -127,9 +180,10 @@ export class DurableStore {
   /** An fdatasync of saveAsync is in flight; close() then waits for it. */
   private syncing = false;
   private closeAfterSync = false;
-  /** Counts, for /metrics: records appended, and rewrites of state.json. */
+  /** Counts, for /metrics: records appended, rewrites of state.json, field files written (snapshots). */
   appends = 0;
   rewrites = 0;
+  fileWrites = 0;
 
   private constructor(
     readonly dir: string,
@@ -182,8 +236,12 @@ export class DurableStore {
       return this.refuse(`corrupt (${issue ? `${path || 'top level'}: ${issue.message}` : 'invalid'})`);
     };
     // The envelope first: a data dir of another algorithm or node is named as such, not as a state
-    // that fails this algorithm's schema.
-    const envelope = this.envelope.safeParse(json);
+    // that fails this algorithm's schema. A format this build does not know is named too (a newer build's).
+    const format = typeof json === 'object' && json !== null ? (json as { format?: unknown }).format : undefined;
+    if (typeof format === 'number' && Number.isSafeInteger(format) && format > FORMAT) {
+      throw this.refuse(`in format ${format}, newer than this build reads (${READABLE_FORMATS.join(', ')})`);
+    }
+    const envelope = envelopeSchema(format === 1 ? 1 : FORMAT).safeParse(json);
     if (!envelope.success) throw corrupt(envelope.error, '');
     const { algorithm, node } = envelope.data;
     if (algorithm !== this.algorithm.name) throw this.refuse(`the state of a ${algorithm} node, not ${this.algorithm.name}`);
@@ -191,20 +249,78 @@ export class DurableStore {
     this.generation = envelope.data.generation ?? 0;
     this.baseBytes = Buffer.byteLength(text);
     const fields = envelope.data.state;
+    const files = new Map<string, FieldFile>();
+    if (envelope.data.files !== undefined) {
+      const named = fieldFiles(envelope.data.files);
+      if (named === null || envelope.data.format === 1) throw this.refuse('corrupt (files: expected the fields kept in files of their own)');
+      for (const [key, file] of Object.entries(named)) files.set(key, file);
+    }
     if (typeof fields === 'object' && fields !== null && !Array.isArray(fields)) {
-      this.replay(fields as Fields);
+      this.replay(fields as Fields, files);
+      // Only the last reference of each field counts: the files of earlier ones may be gone already.
+      for (const [key, file] of files) {
+        const value = this.readField(file);
+        (fields as Fields)[key] = value;
+        this.external.set(key, { file, value });
+      }
+    } else if (files.size > 0) {
+      throw this.refuse('corrupt (files beside a state that is not an object)');
     }
     const state = this.state.safeParse(fields);
     if (!state.success) throw corrupt(state.error, 'state');
     this.remember(state.data);
+    // A format-1 directory becomes format 2 at the first save, by a rewrite: records of format 2 after a
+    // format-1 state.json would be misread (not refused) by a build that reads only format 1.
+    if (envelope.data.format !== FORMAT) this.persisted = null;
+    this.removeStaleFiles();
     return state.data;
   }
 
+  /** The value a field file holds, checked against the reference's length and checksum. */
+  private readField(file: FieldFile): unknown {
+    const path = join(this.dir, file.name);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path);
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') throw this.refuse(`missing (${STATE_FILE} or ${LOG_FILE} refers to it)`, path);
+      throw new StorageError(`cannot read ${path} (${errnoCode(error)})`);
+    }
+    if (bytes.length !== file.bytes) throw this.refuse(`corrupt (${bytes.length} bytes, not the ${file.bytes} written)`, path);
+    if (hex32(crc32(bytes)) !== file.crc32) throw this.refuse('corrupt (its checksum does not match)', path);
+    try {
+      return JSON.parse(bytes.toString('utf8'));
+    } catch {
+      throw this.refuse('corrupt (not JSON)', path);
+    }
+  }
+
   /**
-   * Applies state.log's records of this generation to `fields`, cuts a torn last record off, and opens
-   * the log for appending after the last good record.
+   * After a successful load: removes the field files nothing refers to (written before a crash that came
+   * before their reference, or replaced before a crash that came before their removal), and numbers the
+   * next file after every one seen.
    */
-  private replay(fields: Fields): void {
+  private removeStaleFiles(): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return; // housekeeping only
+    }
+    const referenced = new Set([...this.external.values()].map(({ file }) => file.name));
+    for (const name of names) {
+      const match = FIELD_FILE.exec(name);
+      if (!match) continue;
+      this.nextFile = Math.max(this.nextFile, Number(match[2]) + 1);
+      if (!referenced.has(name)) removeFile(join(this.dir, name));
+    }
+  }
+
+  /**
+   * Applies state.log's records of this generation to `fields` and `files`, cuts a torn last record
+   * off, and opens the log for appending after the last good record.
+   */
+  private replay(fields: Fields, files: Map<string, FieldFile>): void {
     let bytes: Buffer;
     try {
       bytes = readFileSync(this.logPath);
@@ -225,12 +341,29 @@ export class DurableStore {
       }
       offset = end + 1;
       if (record.g !== this.generation) continue; // written against an older state.json
-      for (const [key, value] of Object.entries(record.s ?? {})) fields[key] = value;
-      for (const [key, items] of Object.entries(record.a ?? {})) {
+      for (const key of record.d ?? []) {
+        delete fields[key];
+        files.delete(key);
+      }
+      for (const [key, value] of Object.entries(record.s ?? {})) {
+        fields[key] = value;
+        files.delete(key);
+      }
+      for (const [key, file] of Object.entries(record.f ?? {})) {
+        delete fields[key];
+        files.set(key, file);
+      }
+      const array = (key: string): unknown[] => {
         const current = fields[key];
         if (!Array.isArray(current)) throw this.refuse(`corrupt (a record extends ${key}, which is not an array)`, this.logPath);
-        fields[key] = current.concat(items);
+        return current;
+      };
+      for (const [key, [length, items]] of Object.entries(record.r ?? {})) {
+        const current = array(key);
+        if (length > current.length) throw this.refuse(`corrupt (a record keeps ${length} items of ${key}, which has ${current.length})`, this.logPath);
+        fields[key] = current.slice(0, length).concat(items);
       }
+      for (const [key, items] of Object.entries(record.a ?? {})) fields[key] = array(key).concat(items);
       good = offset;
     }
     try {
@@ -258,7 +391,7 @@ export class DurableStore {
       if (found === null) return;
       fdatasyncSync(found.fd);
       this.appends++;
-      this.advance(found.record, state as Fields);
+      this.advance(found.record, state as Fields, found.written);
     } catch (error) {
       this.persisted = null;
       throw error;
@@ -272,18 +405,17 @@ export class DurableStore {
    * a time: the caller starts the next only after the callback.
    */
   saveAsync(state: unknown, durable: (error: unknown) => void): void {
-    let fd: number;
-    let record: LogRecord;
+    let found: Appended;
     try {
-      const found = this.append(state);
-      if (found === null) return durable(null);
-      ({ fd, record } = found);
+      const appended = this.append(state);
+      if (appended === null) return durable(null);
+      found = appended;
     } catch (error) {
       this.persisted = null;
       return durable(error);
     }
     this.syncing = true;
-    fdatasync(fd, (error) => {
+    fdatasync(found.fd, (error) => {
       this.syncing = false;
       const closed = this.closeAfterSync;
       if (closed) this.close();
@@ -292,33 +424,53 @@ export class DurableStore {
         return durable(error);
       }
       this.appends++;
-      if (!closed) this.advance(record, state as Fields);
+      if (!closed) this.advance(found.record, state as Fields, found.written);
       durable(null);
     });
   }
 
   /**
    * What save and saveAsync share: a rewrite (done here, synchronously), nothing to do (null), or the
-   * record written to state.log, whose fdatasync is the caller's.
+   * record written to state.log — after the field files it refers to, durable — whose fdatasync is the
+   * caller's.
    */
-  private append(state: unknown): { readonly fd: number; readonly record: LogRecord } | null {
-    const record = this.persisted === null || this.logFd === null ? null : this.difference(this.persisted, state as Fields);
-    if (record === null) {
+  private append(state: unknown): Appended | null {
+    const found = this.persisted === null || this.logFd === null ? null : this.difference(this.persisted, state as Fields);
+    if (found === null) {
       this.rewrite(state);
       return null;
     }
-    if (record === 'same') return null;
+    if (found === 'same') return null;
+    const { record, pending } = found;
     const line = encodeRecord(record);
     if (line.length > MAX_RECORD_BYTES || (this.logBytes + line.length > MIN_LOG_BYTES_TO_FOLD && this.logBytes > this.baseBytes)) {
-      this.rewrite(state);
+      this.rewrite(state, pending);
       return null;
     }
     // An open file outlives its name: were state.log (or the data dir) removed, the appends would go to
     // a file no restart can find. One fstat per append (a fraction of the fdatasync) says so.
     if (fstatSync(this.logFd!).nlink === 0) throw new Error(`${this.logPath} was removed`);
+    // The files first, durable (their rename and the directory synced): a record never refers to a
+    // file a crash could take back.
+    for (const file of pending) this.writeField(file);
     writeAll(this.logFd!, line);
     this.logBytes += line.length;
-    return { fd: this.logFd!, record };
+    return { fd: this.logFd!, record, written: pending };
+  }
+
+  /** Removes every file of this store (state.json, state.log, the snapshot files): the data dir as a node that never ran finds it. */
+  erase(): void {
+    removeFile(this.path);
+    removeFile(this.logPath);
+    let names: string[] = [];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      // nothing to list: nothing left to remove
+    }
+    for (const name of names) if (FIELD_FILE.test(name)) removeFile(join(this.dir, name));
+    this.external.clear();
+    this.persisted = null;
   }
 
   /** Closes state.log (a stopped node; a later save reopens it through a rewrite); after an fdatasync in flight. */
@@ -334,12 +486,38 @@ export class DurableStore {
     this.logFd = null;
   }
 
-  /** Writes the whole state to state.json under a new generation, then empties state.log. */
-  private rewrite(state: unknown): void {
+  /**
+   * Writes the state to state.json under a new generation — its large fields in files of their own,
+   * written first unless durable already — then empties state.log and removes the files it replaced.
+   */
+  private rewrite(state: unknown, prepared: readonly PendingFile[] = []): void {
     const generation = this.generation + 1;
-    const data = JSON.stringify({ format: FORMAT, algorithm: this.algorithm.name, node: this.node, generation, state });
+    let inline = state;
+    const external = new Map<string, External>();
+    const pending: PendingFile[] = [];
+    if (typeof state === 'object' && state !== null && !Array.isArray(state)) {
+      const fields: Fields = {};
+      for (const [key, value] of Object.entries(state)) {
+        const kept = Array.isArray(value) ? undefined : this.external.get(key);
+        if (kept !== undefined && sameValue(kept.value, value)) {
+          external.set(key, kept);
+          continue;
+        }
+        const file = Array.isArray(value) ? null : (prepared.find((candidate) => candidate.key === key) ?? this.fieldFile(key, value));
+        if (file === null) {
+          fields[key] = value;
+        } else {
+          pending.push(file);
+          external.set(key, { file: file.file, value });
+        }
+      }
+      inline = fields;
+    }
+    const files = Object.fromEntries([...external].map(([key, { file }]) => [key, file]));
+    const data = JSON.stringify({ format: FORMAT, algorithm: this.algorithm.name, node: this.node, generation, state: inline, ...(external.size > 0 ? { files } : {}) });
     const temp = `${this.path}.tmp`;
     this.persisted = null;
+    for (const file of pending) this.writeField(file);
     this.ops.writeFile(temp, data);
     this.ops.rename(temp, this.path);
     this.ops.fsyncDir(this.dir);
@@ -351,7 +529,41 @@ export class DurableStore {
     ftruncateSync(this.logFd, 0);
     this.logBytes = 0;
     this.rewrites++;
+    const replaced = this.external;
+    this.external = external;
+    this.removeReplaced(replaced);
     this.remember(state);
+  }
+
+  /**
+   * The file `value` of field `key` goes to when its JSON is too long to keep inline, else null. Its
+   * name is new (never reused), so writing it cannot touch a file anything refers to.
+   */
+  private fieldFile(key: string, value: unknown): PendingFile | null {
+    const json = JSON.stringify(value);
+    if (json === undefined || json.length <= MAX_INLINE_FIELD_BYTES / 3) {
+      // Fewer UTF-16 units than a third of the bound cannot exceed it in UTF-8: no byte count needed.
+      return null;
+    }
+    const data = Buffer.from(json, 'utf8');
+    if (data.length <= MAX_INLINE_FIELD_BYTES) return null;
+    const file = { name: `${key}.${this.nextFile++}.json`, bytes: data.length, crc32: hex32(crc32(data)) };
+    return { key, file, data, value };
+  }
+
+  /** A field file, atomically and durably: temporary file, fsync, rename, fsync the directory. */
+  private writeField({ file, data }: PendingFile): void {
+    const path = join(this.dir, file.name);
+    this.ops.writeFile(`${path}.tmp`, data);
+    this.ops.rename(`${path}.tmp`, path);
+    this.ops.fsyncDir(this.dir);
+    this.fileWrites++;
+  }
+
+  /** Removes the files of `replaced` that the durable state no longer refers to. */
+  private removeReplaced(replaced: ReadonlyMap<string, External>): void {
+    const current = new Set([...this.external.values()].map(({ file }) => file.name));
+    for (const { file } of replaced.values()) if (!current.has(file.name)) removeFile(join(this.dir, file.name));
   }
 
   /** Remembers `state` as durable: arrays are copied, since a core may push to the array it handed over. */
@@ -366,62 +578,159 @@ export class DurableStore {
   }
 
   /** After an append: the remembered state catches up with `state` without copying what it had. */
-  private advance(record: LogRecord, state: Fields): void {
+  private advance(record: LogRecord, state: Fields, written: readonly PendingFile[]): void {
     const persisted = this.persisted!;
-    for (const key of Object.keys(record.s ?? {})) persisted[key] = Array.isArray(state[key]) ? (state[key] as unknown[]).slice() : state[key];
+    const replaced = new Map(this.external);
+    for (const key of record.d ?? []) {
+      delete persisted[key];
+      this.external.delete(key);
+    }
+    for (const key of Object.keys(record.s ?? {})) {
+      persisted[key] = Array.isArray(state[key]) ? (state[key] as unknown[]).slice() : state[key];
+      this.external.delete(key);
+    }
+    for (const { key, file, value } of written) {
+      persisted[key] = value;
+      this.external.set(key, { file, value });
+    }
+    for (const [key, [length, items]] of Object.entries(record.r ?? {})) {
+      const array = persisted[key] as unknown[];
+      array.length = length;
+      array.push(...items);
+    }
     for (const [key, items] of Object.entries(record.a ?? {})) (persisted[key] as unknown[]).push(...items);
+    if (written.length > 0 || record.s !== undefined || record.d !== undefined) this.removeReplaced(replaced);
   }
 
   /**
-   * The record that turns `before` into `after`: 'same' when nothing changed, null when only a rewrite
-   * can (a field removed, an array that is not an extension of the durable one, a state that is not an
+   * The record that turns `before` into `after`, with the field files it refers to: 'same' when nothing
+   * changed, null when only a rewrite can (an array that became something else, a state that is not an
    * object).
    */
-  private difference(before: Fields, after: Fields): LogRecord | 'same' | null {
+  private difference(before: Fields, after: Fields): { readonly record: LogRecord; readonly pending: readonly PendingFile[] } | 'same' | null {
     if (typeof after !== 'object' || after === null || Array.isArray(after)) return null;
-    for (const key of Object.keys(before)) if (!Object.hasOwn(after, key)) return null;
+    const removed = Object.keys(before).filter((key) => !Object.hasOwn(after, key));
     let replaced: Record<string, unknown> | undefined;
     let appended: Record<string, unknown[]> | undefined;
+    let cut: Record<string, [number, unknown[]]> | undefined;
+    let filed: Record<string, FieldFile> | undefined;
+    const pending: PendingFile[] = [];
     for (const [key, value] of Object.entries(after)) {
       const old = before[key];
-      if (Array.isArray(value)) {
+      if (Array.isArray(value) && old === undefined) {
+        (replaced ??= {})[key] = value; // a new array (a Bully node's first entry)
+      } else if (Array.isArray(value)) {
         if (!Array.isArray(old)) return null;
-        if (!extends_(old, value)) return null;
-        if (value.length > old.length) (appended ??= {})[key] = value.slice(old.length);
+        const kept = commonPrefix(old, value);
+        if (kept < old.length) (cut ??= {})[key] = [kept, value.slice(kept)];
+        else if (value.length > kept) (appended ??= {})[key] = value.slice(kept);
+      } else if (Array.isArray(old)) {
+        return null;
       } else if (!sameValue(old, value)) {
-        (replaced ??= {})[key] = value;
+        const file = this.fieldFile(key, value);
+        if (file === null) (replaced ??= {})[key] = value;
+        else {
+          pending.push(file);
+          (filed ??= {})[key] = file.file;
+        }
       }
     }
-    if (replaced === undefined && appended === undefined) return 'same';
-    return { g: this.generation, ...(replaced ? { s: replaced } : {}), ...(appended ? { a: appended } : {}) };
+    if (replaced === undefined && appended === undefined && cut === undefined && filed === undefined && removed.length === 0) return 'same';
+    return {
+      record: {
+        g: this.generation,
+        ...(replaced ? { s: replaced } : {}),
+        ...(appended ? { a: appended } : {}),
+        ...(cut ? { r: cut } : {}),
+        ...(filed ? { f: filed } : {}),
+        ...(removed.length > 0 ? { d: removed } : {}),
+      },
+      pending,
+    };
   }
 }
 
-/** Whether `next` starts with every element of `prefix` (by identity, else by value). */
-function extends_(prefix: readonly unknown[], next: readonly unknown[]): boolean {
-  if (next.length < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (prefix[i] !== next[i] && !sameValue(prefix[i], next[i])) return false;
-  return true;
+/** A record written to state.log, not yet synced: its descriptor, and the field files it refers to. */
+interface Appended {
+  readonly fd: number;
+  readonly record: LogRecord;
+  readonly written: readonly PendingFile[];
 }
 
-/** Equal as JSON (the durable state is JSON): identity first, the text only when that fails. */
+/** How many leading elements `next` shares with `prev` (by identity, else by value). */
+function commonPrefix(prev: readonly unknown[], next: readonly unknown[]): number {
+  const length = Math.min(prev.length, next.length);
+  let i = 0;
+  while (i < length && (prev[i] === next[i] || sameValue(prev[i], next[i]))) i++;
+  return i;
+}
+
+/**
+ * Equal as JSON values (the durable state is JSON): identity first, then structure. No text is built:
+ * a core that hands over a fresh copy of a snapshot of megabytes costs a comparison of its strings
+ * (memcmp), not two JSON encodings, at every persist.
+ */
 function sameValue(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  return JSON.stringify(a) === JSON.stringify(b);
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameValue(a[i], b[i])) return false;
+    return true;
+  }
+  const keysA = Object.keys(a).filter((key) => (a as Fields)[key] !== undefined);
+  const keysB = Object.keys(b).filter((key) => (b as Fields)[key] !== undefined);
+  if (keysA.length !== keysB.length) return false;
+  for (const key of keysA) if (!Object.hasOwn(b, key) || !sameValue((a as Fields)[key], (b as Fields)[key])) return false;
+  return true;
+}
+
+function hex32(value: number): string {
+  return value.toString(16).padStart(8, '0');
+}
+
+/** A reference to a field file, as state.json's `files` or a record's `f` holds it, or null. */
+function fieldFileOf(value: unknown): FieldFile | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const { name, bytes, crc32: sum } = value as Record<string, unknown>;
+  if (typeof name !== 'string' || !FIELD_FILE.test(name) || name.endsWith('.tmp')) return null;
+  if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0) return null;
+  if (typeof sum !== 'string' || !/^[0-9a-f]{8}$/.test(sum)) return null;
+  return { name, bytes, crc32: sum };
+}
+
+/** state.json's `files` (or a record's `f`): field → its file, or null when malformed. */
+function fieldFiles(value: unknown): Record<string, FieldFile> | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const files: Record<string, FieldFile> = {};
+  for (const [key, entry] of Object.entries(value)) {
+    const file = fieldFileOf(entry);
+    if (file === null) return null;
+    files[key] = file;
+  }
+  return files;
+}
+
+/** Removes a file; one already gone is fine (housekeeping: a file left behind is removed at the next start). */
+function removeFile(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // ENOENT, or anything else: nothing refers to it, and the next start tries again
+  }
 }
 
 /** `CRC32 JSON\n`, as bytes. */
 function encodeRecord(record: LogRecord): Buffer {
   const json = Buffer.from(JSON.stringify(record), 'utf8');
-  return Buffer.concat([Buffer.from(`${crc32(json).toString(16).padStart(8, '0')} `, 'latin1'), json, Buffer.from('\n')]);
+  return Buffer.concat([Buffer.from(`${hex32(crc32(json))} `, 'latin1'), json, Buffer.from('\n')]);
 }
 
 /** The record a line holds, or null when it is torn or not a record of this format. */
 function parseRecord(line: Buffer): LogRecord | null {
   if (line.length < 10 || line[8] !== 0x20) return null;
   const json = line.subarray(9);
-  if (line.toString('latin1', 0, 8) !== crc32(json).toString(16).padStart(8, '0')) return null;
+  if (line.toString('latin1', 0, 8) !== hex32(crc32(json))) return null;
   let record: unknown;
   try {
     record = JSON.parse(json.toString('utf8'));
@@ -429,10 +738,15 @@ function parseRecord(line: Buffer): LogRecord | null {
     return null;
   }
   if (typeof record !== 'object' || record === null) return null;
-  const { g, s, a } = record as Record<string, unknown>;
+  const { g, s, a, r, f, d } = record as Record<string, unknown>;
   if (typeof g !== 'number' || !Number.isSafeInteger(g)) return null;
   if (s !== undefined && (typeof s !== 'object' || s === null || Array.isArray(s))) return null;
   if (a !== undefined && (typeof a !== 'object' || a === null || Array.isArray(a) || !Object.values(a).every(Array.isArray))) return null;
+  const cutOk = (entry: unknown): boolean =>
+    Array.isArray(entry) && entry.length === 2 && typeof entry[0] === 'number' && Number.isSafeInteger(entry[0]) && entry[0] >= 0 && Array.isArray(entry[1]);
+  if (r !== undefined && (typeof r !== 'object' || r === null || Array.isArray(r) || !Object.values(r).every(cutOk))) return null;
+  if (f !== undefined && fieldFiles(f) === null) return null;
+  if (d !== undefined && (!Array.isArray(d) || !d.every((key) => typeof key === 'string'))) return null;
   return record as LogRecord;
 }
 
