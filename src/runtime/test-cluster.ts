@@ -78,16 +78,24 @@ export async function httpCall(port: number, method: string, path: string, body?
 export async function callLeader(cluster: LocalCluster, method: string, path: string, body?: string, timeoutMs = 30_000, via: readonly NodeId[] = cluster.members): Promise<HttpAnswer> {
   const deadline = Date.now() + timeoutMs;
   let port = cluster.httpPort(via[0]!);
+  // A redirect is followed at once, a few in a row (a leader named is usually the leader); a refusal, a
+  // failed call or a redirect loop waits a little before the next member is tried.
+  let redirects = 0;
   for (let attempt = 0; ; attempt++) {
+    let redirected = false;
     try {
       const answer = await httpCall(port, method, path, body);
-      if (answer.status === 307 && answer.location !== null) port = Number(new URL(answer.location).port);
-      else if (answer.status !== 503 && answer.status !== 504) return answer;
+      if (answer.status === 307 && answer.location !== null) {
+        port = Number(new URL(answer.location).port);
+        redirected = true;
+      } else if (answer.status !== 503 && answer.status !== 504) return answer;
       else port = cluster.httpPort(via[attempt % via.length]!);
     } catch {
       port = cluster.httpPort(via[attempt % via.length]!);
     }
     if (Date.now() > deadline) throw new Error(`${method} ${path}: no leader answered within ${timeoutMs} ms`);
+    redirects = redirected ? redirects + 1 : 0;
+    if (redirected && redirects <= 3) continue;
     await sleep(100);
   }
 }

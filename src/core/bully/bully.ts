@@ -135,6 +135,8 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
   private snapshotIndex: number;
   private snapshotTerm: number;
   private snapshotData: string;
+  /** encodedLength(snapshotData), kept while the snapshot stands: a SyncRequest comes for each window of a chunked transfer, and measuring megabytes each time cost seconds. */
+  private snapshotBytes: { readonly data: string; readonly bytes: number } | null = null;
   /** The entries after the snapshot: entries[i] is at index snapshotIndex + 1 + i. */
   private entries: BullyEntry[];
   /** Follower: the generation of the reign it follows (copies of other reigns are stale). */
@@ -517,12 +519,17 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
     if (index >= this.snapshotIndex && index <= this.lastIndex() && this.termAt(index) === term) {
       const start = index - this.snapshotIndex;
       this.out.send(from, { type: 'Sync', generation: this.reign, index, term, snapshot: [], entries: this.syncBatch(start, 0) });
-    } else if (encodedLength(this.snapshotData) > MAX_WHOLE_SNAPSHOT_BYTES) {
+    } else if (this.snapshotEncodedLength() > MAX_WHOLE_SNAPSHOT_BYTES) {
       this.sendSnapshotChunks(from, request.snapshotOffset ?? 0);
     } else {
-      const entries = this.syncBatch(0, encodedLength(this.snapshotData));
+      const entries = this.syncBatch(0, this.snapshotEncodedLength());
       this.out.send(from, { type: 'Sync', generation: this.reign, index: this.snapshotIndex, term: this.snapshotTerm, snapshot: [this.snapshotData], entries });
     }
+  }
+
+  private snapshotEncodedLength(): number {
+    if (this.snapshotBytes?.data !== this.snapshotData) this.snapshotBytes = { data: this.snapshotData, bytes: encodedLength(this.snapshotData) };
+    return this.snapshotBytes.bytes;
   }
 
   /**
