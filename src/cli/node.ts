@@ -244,6 +244,13 @@ export function fatalExitCode(error: Error): 1 | 2 {
   return error instanceof ConfigError ? 2 : 1;
 }
 
+/**
+ * The exit status of a node the cluster removed (NodeEvents 'removed'): distinct from a failure (1) and
+ * a mistake (2), so that a supervisor can be told not to restart it (systemd RestartPreventExitStatus=3):
+ * started again on the same data dir, it would only learn it again and stop.
+ */
+export const REMOVED_EXIT_CODE = 3;
+
 /** Runs the node until a signal (or stdin closing, if asked); returns the exit status. */
 export async function runNode(argv: readonly string[], io: CommandIo): Promise<number> {
   const command = parseNodeArgs(argv);
@@ -277,6 +284,10 @@ export async function runNode(argv: readonly string[], io: CommandIo): Promise<n
       process.stdin.on('close', stop);
       process.stdin.resume();
     }
+    handle.on('removed', ({ index, by }) => {
+      io.err(`ballot node: node ${handle.id} was removed from the cluster (node ${by} says so: configuration index ${index}); wipe its data dir before it joins again (--join)\n`);
+      code = REMOVED_EXIT_CODE;
+    });
     handle.on('fatal', ({ error }) => {
       io.err(`ballot node: ${error.message}\n`);
       code = fatalExitCode(error);
