@@ -66,6 +66,7 @@ export const nodeSpec: CommandSpec = {
     'the current term and forgotten it. --join-new runs it anyway; that is safe only once the cluster has\n' +
     'moved past the term in which the disk was lost. --join is different: a node the cluster never knew,\n' +
     'started empty on purpose, which takes part only once the leader adds it (ballot member add).\n' +
+    'Exit status 3: the cluster removed this node (a member said so); wipe its data dir before --join.\n' +
     'Example: ballot node --id 1 --algorithm raft --listen 127.0.0.1:7001 --http 127.0.0.1:8001 \\\n' +
     '           --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 --data-dir ./data/n1',
 };

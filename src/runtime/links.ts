@@ -112,7 +112,7 @@ export const TCP_KEEPALIVE_MS = 5000;
 /** An outbound connection closed sooner than this after opening counts as refused. */
 const UNSTABLE_MS = 1000;
 /** What an acceptor may send on an inbound connection: keepalives, `{"recognized":true}` and `{"notMember":true,"index":N}`. */
-const MAX_ANSWER_BYTES = 64;
+export const MAX_ANSWER_BYTES = 64;
 
 /**
  * Runs `act` if `stillDue()` still holds once the event loop has read what the kernel has buffered:
