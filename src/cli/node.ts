@@ -288,6 +288,7 @@ export async function runNode(argv: readonly string[], io: CommandIo): Promise<n
     handle.on('removed', ({ index, by }) => {
       io.err(`ballot node: node ${handle.id} was removed from the cluster (node ${by} says so: configuration index ${index}); wipe its data dir before it joins again (--join)\n`);
       code = REMOVED_EXIT_CODE;
+      stop(); // the node is stopping already; this lets go of stdin
     });
     handle.on('fatal', ({ error }) => {
       io.err(`ballot node: ${error.message}\n`);
