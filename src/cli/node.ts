@@ -66,6 +66,7 @@ export const nodeSpec: CommandSpec = {
     'the current term and forgotten it. --join-new runs it anyway; that is safe only once the cluster has\n' +
     'moved past the term in which the disk was lost. --join is different: a node the cluster never knew,\n' +
     'started empty on purpose, which takes part only once the leader adds it (ballot member add).\n' +
+    'Exit status 3: the cluster removed this node (a member said so); wipe its data dir before --join.\n' +
     'Example: ballot node --id 1 --algorithm raft --listen 127.0.0.1:7001 --http 127.0.0.1:8001 \\\n' +
     '           --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 --data-dir ./data/n1',
 };
@@ -244,6 +245,13 @@ export function fatalExitCode(error: Error): 1 | 2 {
   return error instanceof ConfigError ? 2 : 1;
 }
 
+/**
+ * The exit status of a node the cluster removed (NodeEvents 'removed'): distinct from a failure (1) and
+ * a mistake (2), so that a supervisor can be told not to restart it (systemd RestartPreventExitStatus=3):
+ * started again on the same data dir, it would only learn it again and stop.
+ */
+export const REMOVED_EXIT_CODE = 3;
+
 /** Runs the node until a signal (or stdin closing, if asked); returns the exit status. */
 export async function runNode(argv: readonly string[], io: CommandIo): Promise<number> {
   const command = parseNodeArgs(argv);
@@ -277,6 +285,11 @@ export async function runNode(argv: readonly string[], io: CommandIo): Promise<n
       process.stdin.on('close', stop);
       process.stdin.resume();
     }
+    handle.on('removed', ({ index, by }) => {
+      io.err(`ballot node: node ${handle.id} was removed from the cluster (node ${by} says so: configuration index ${index}); wipe its data dir before it joins again (--join)\n`);
+      code = REMOVED_EXIT_CODE;
+      stop(); // the node is stopping already; this lets go of stdin
+    });
     handle.on('fatal', ({ error }) => {
       io.err(`ballot node: ${error.message}\n`);
       code = fatalExitCode(error);

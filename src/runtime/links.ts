@@ -7,7 +7,7 @@ import { connect, type Socket } from 'node:net';
 import type { NodeId, Timing } from '../core/types.js';
 import type { Address } from './config.js';
 import { FrameDecoder, KEEPALIVE, KEEPALIVE_FRAME, type RejectReason } from './frames.js';
-import { recognizedSchema } from './schema.js';
+import { notMemberSchema, recognizedSchema } from './schema.js';
 import type { Logger } from './log.js';
 import type { NodeMetrics } from './metrics.js';
 import type { PeerTls } from './tls.js';
@@ -18,6 +18,12 @@ export interface LinkOptions {
   readonly logger: Logger;
   /** A peer answered our fresh handshake: it knew this node before, so this node has lost its state. */
   readonly onRecognized?: (peer: NodeId) => void;
+  /**
+   * A peer this node dialed (with TLS: whose certificate names it) refused our handshake because its
+   * configuration in force, at `index`, leaves this node out (schema.ts, NotMember). Only the answer
+   * on an outbound connection counts: an inbound one is any caller's, and refuses such a frame.
+   */
+  readonly onNotMember?: (peer: NodeId, index: number) => void;
   /**
    * The connection with `peer` closed, or a dial to it failed: the hint a dead process gives at once
    * (its sockets close). The node hands it to the core as a 'peer-down' input.
@@ -105,8 +111,8 @@ const BACKOFF_MIN_MS = 25;
 export const TCP_KEEPALIVE_MS = 5000;
 /** An outbound connection closed sooner than this after opening counts as refused. */
 const UNSTABLE_MS = 1000;
-/** What an acceptor may send on an inbound connection: keepalives and `{"recognized":true}`. */
-const MAX_ANSWER_BYTES = 64;
+/** What an acceptor may send on an inbound connection: keepalives, `{"recognized":true}` and `{"notMember":true,"index":N}`. */
+export const MAX_ANSWER_BYTES = 64;
 
 /**
  * Runs `act` if `stillDue()` still holds once the event loop has read what the kernel has buffered:
@@ -270,8 +276,9 @@ export class PeerLink {
       this.options.onPeerUp?.(this.peer);
     });
     socket.on('drain', () => this.flush());
-    // The peer writes only keepalives here, and `{"recognized":true}` to a fresh handshake; anything
-    // else is a broken or foreign peer.
+    // The peer writes only keepalives here, `{"recognized":true}` to a fresh handshake, and
+    // `{"notMember":true,"index":N}` before it closes a connection from a node it no longer counts as
+    // a member; anything else is a broken or foreign peer.
     socket.on('data', (chunk: Buffer) => {
       if (this.socket !== socket) return;
       this.lastHeard = performance.now();
@@ -281,6 +288,12 @@ export class PeerLink {
         if (recognizedSchema.safeParse(value).success) {
           this.options.logger.info('recognized-by-peer', { peer: this.peer, hint: 'this node started on an empty data dir, but the peer knew it before' });
           this.options.onRecognized?.(this.peer);
+          continue;
+        }
+        const notMember = notMemberSchema.safeParse(value);
+        if (notMember.success) {
+          this.options.logger.debug('not-a-member-answer', { peer: this.peer, index: notMember.data.index });
+          this.options.onNotMember?.(this.peer, notMember.data.index);
           continue;
         }
         this.refuse('bad-message');

@@ -40,6 +40,16 @@ export interface MembershipView {
  */
 export type MemberStanding = 'voter' | 'observer' | 'joining' | 'removed';
 
+/**
+ * How this node learned that the cluster removed it: a member it dialed answered its handshake with a
+ * not-a-member frame (schema.ts, NotMember) naming the configuration at `index`.
+ */
+export interface Removal {
+  readonly index: number;
+  /** The member that said so. */
+  readonly by: NodeId;
+}
+
 /** What a change request came to. */
 export type ChangeOutcome =
   | { readonly type: 'done'; readonly index: number; readonly membership: Membership }
@@ -101,6 +111,8 @@ export class MembershipService {
   /** Whether a configuration this node used since it started named it (its flags' do, unless --join). */
   private wasMember: boolean;
   private readonly changes: PendingRequests<ChangeOutcome, object>;
+  /** Set once a member said the cluster removed this node (notMember). */
+  private removal: Removal | null = null;
   /** The pauses between promotions: each ends at once when the node stops. */
   private readonly pauses = new Map<NodeJS.Timeout, () => void>();
 
@@ -117,10 +129,37 @@ export class MembershipService {
 
   /** Where this node stands in the configuration in use (see MemberStanding). */
   standing(): MemberStanding {
+    if (this.removal !== null) return 'removed';
     const { voters, observers } = this.current.membership;
     if (voters.includes(this.options.id)) return 'voter';
     if (observers.includes(this.options.id)) return 'observer';
     return this.wasMember ? 'removed' : 'joining';
+  }
+
+  /**
+   * A member this node dialed (and, with TLS, authenticated) refused it: its configuration in force, at
+   * `index`, leaves this node out. Believed — returned as the Removal, once — only when it tells of a
+   * removal this node has not seen, which is the only removal a member can tell:
+   * - this node was a member (a node started with --join and never added is refused the same way
+   *   until a leader adds it: that is no news);
+   * - `index` is beyond the configuration this node uses, or equal to it while that one already leaves
+   *   this node out. A member that lags (its configuration predates the entry that added this node)
+   *   refuses it too, with a lower index: ignored. A member refuses a node only once the configuration
+   *   that leaves it out is committed (its links keep the last committed configuration's members,
+   *   peers()), so an uncommitted removal that a new leader might drop is never told.
+   * Without TLS the frame is as trustworthy as the address dialed (docs/membership.md, "Limits").
+   */
+  notMember(by: NodeId, index: number): Removal | null {
+    if (this.removal !== null || !this.wasMember) return null;
+    const stillNamed = this.names(this.current.membership);
+    if (index < this.current.index || (index === this.current.index && stillNamed)) return null;
+    this.removal = { index, by };
+    return this.removal;
+  }
+
+  /** How this node learned it was removed (notMember); null while it has not. */
+  removedBy(): Removal | null {
+    return this.removal;
   }
 
   /** The voters of the configuration in use. */

@@ -44,6 +44,14 @@ export interface NodeEvents {
    * its data dir was empty while a peer knew it as an existing member (then `error` is a ConfigError).
    */
   readonly fatal: { readonly error: Error };
+  /**
+   * The cluster removed this node: a member it dialed refused it, naming a configuration (at `index`)
+   * that leaves it out and that this node had not seen (docs/membership.md, "Removing a member"). Like
+   * an etcd member told it was "permanently removed from the cluster", the node then stops itself (no
+   * hand-over: it leads nothing the cluster counts); `stopped` resolves once it is closed. Its data dir
+   * belongs to a configuration that no longer names it: wipe it before the node joins again (--join).
+   */
+  readonly removed: { readonly index: number; readonly by: NodeId };
   /** A run of a `lead()` job threw or rejected, and the job has no `onError` (leadership.ts). */
   readonly 'job-failed': { readonly error: unknown; readonly reign: Reign };
 }
@@ -317,6 +325,9 @@ class NodeHost {
         // recognizedBy stops it unless it was told --join-new (see there).
         fresh: this.fresh,
         onRecognized: (peer) => this.recognizedBy(peer),
+        // A member refusing this node says at which configuration (membership.ts, notMember).
+        configurationIndex: () => this.membership.view().index,
+        onNotMember: (peer, index) => this.notMemberAnswer(peer, index),
         meta: this.meta,
         priority: this.config.priority,
         // The leader's meta may arrive after the leader is known (its handshake on a later connection).
@@ -515,6 +526,20 @@ class NodeHost {
     if (view.index === 0 || member || view.index === this.notMemberLogged) return;
     this.notMemberLogged = view.index;
     this.logger.info('not-a-member', { index: view.index, hint: 'this node is in no configuration of the cluster (removed, or not added yet); stop it, or add it back' });
+  }
+
+  /**
+   * A member refused this node, naming the configuration in force on its side. If that tells of a
+   * removal (MembershipService.notMember decides), this node stops: a removed server that keeps
+   * campaigning only disrupts (thesis §4.2.3), and nothing it serves is current any more.
+   */
+  private notMemberAnswer(peer: NodeId, index: number): void {
+    if (this.state !== 'running') return;
+    const removal = this.membership.notMember(peer, index);
+    if (removal === null) return;
+    this.logger.info('removed-from-cluster', { index: removal.index, by: removal.by, hint: 'this node is no longer a member; it stops. Wipe its data dir before it joins again (--join)' });
+    this.emit('removed', removal);
+    this.stopping ??= this.close();
   }
 
   // ---- a lost data dir ------------------------------------------------------------------------------

@@ -6,7 +6,9 @@ import { MAX_EPOCH, MAX_TERM, MAX_ZXID } from '../core/bounds.js';
 import { makeZxid } from '../core/zab/messages.js';
 import type { FieldShape, ShapeOf } from '../core/shapes.js';
 import type { AnyAlgorithm } from '../core/types.js';
-import { durableSchema, fieldSchema, handshakeSchema, messageValidator, objectSchema, sampleMessages } from './schema.js';
+import { encodeFrame, FrameDecoder } from './frames.js';
+import { MAX_ANSWER_BYTES } from './links.js';
+import { durableSchema, fieldSchema, handshakeSchema, messageValidator, notMemberSchema, objectSchema, RECOGNIZED, recognizedSchema, sampleMessages } from './schema.js';
 
 /** Values of a shape, for property tests. */
 function arbitrary(shape: FieldShape): fc.Arbitrary<unknown> {
@@ -204,4 +206,35 @@ test('text and optional shapes: a bounded string; an optional field may be absen
   assert.equal(ok({ command: 5 }), false, 'not a string');
   assert.equal(ok({ command: '', snapshot: 'wxyz' }), false, 'an optional field present is checked');
   assert.equal(ok({ command: '', extra: 1 }), false, 'still strict about unknown keys');
+});
+
+test('the not-a-member frame: a configuration index above 0, nothing else; it fits what a dialer reads', () => {
+  assert.equal(notMemberSchema.safeParse({ notMember: true, index: 12 }).success, true);
+  assert.equal(notMemberSchema.safeParse({ notMember: true, index: Number.MAX_SAFE_INTEGER }).success, true);
+  for (const bad of [
+    { notMember: true, index: 0 }, // index 0 is the flags' configuration: never sent
+    { notMember: true, index: -1 },
+    { notMember: true, index: 1.5 },
+    { notMember: true, index: '12' },
+    { notMember: true, index: Number.MAX_SAFE_INTEGER + 1 },
+    { notMember: false, index: 12 },
+    { notMember: true },
+    { index: 12 },
+    { notMember: true, index: 12, by: 3 },
+    JSON.parse('{"notMember":true,"index":12,"__proto__":{"x":1}}') as unknown,
+    [true, 12],
+    null,
+    'notMember',
+    RECOGNIZED,
+  ]) {
+    assert.equal(notMemberSchema.safeParse(bad).success, false, JSON.stringify(bad));
+  }
+  // And it is not mistaken for the other answer an acceptor writes.
+  assert.equal(recognizedSchema.safeParse({ notMember: true, index: 12 }).success, false);
+  // The largest one decodes within the dialer's answer bound (links.ts), one byte more would not.
+  const largest = encodeFrame({ notMember: true, index: Number.MAX_SAFE_INTEGER })!;
+  const decoded = new FrameDecoder(MAX_ANSWER_BYTES).push(largest);
+  assert.deepEqual([decoded.values, decoded.error], [[{ notMember: true, index: Number.MAX_SAFE_INTEGER }], null]);
+  const oversized = new FrameDecoder(MAX_ANSWER_BYTES).push(encodeFrame({ notMember: true, index: 1, pad: 'x'.repeat(MAX_ANSWER_BYTES) })!);
+  assert.equal(oversized.error, 'oversized', 'a longer answer is refused before it is parsed');
 });

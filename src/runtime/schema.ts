@@ -334,6 +334,21 @@ export const RECOGNIZED = { recognized: true } as const;
 export const recognizedSchema: Validator<typeof RECOGNIZED> = validator(strictObject({ recognized: literal(true) }));
 
 /**
+ * The acceptor's answer to a handshake that is valid in every way (this cluster, this algorithm, this
+ * node as the receiver; with TLS, a certificate naming the sender) but from a node that the
+ * configuration in force leaves out (transport.ts): `index` is that configuration's index. Like
+ * etcd's `410 Gone` ("the member has been permanently removed from the cluster") it lets a removed
+ * node learn what no entry will tell it (the leader stops replicating to a member it removes). Written
+ * only for an index above 0 (index 0 is the configuration of the flags: nothing to tell). A node of an
+ * earlier version refuses it as a bad frame on a connection that is closing anyway: no version bump.
+ */
+export interface NotMember {
+  readonly notMember: true;
+  readonly index: number;
+}
+export const notMemberSchema: Validator<NotMember> = validator(strictObject({ notMember: literal(true), index: integer(1) }));
+
+/**
  * The envelope of a state file (storage.ts): which format, algorithm and node it belongs to, the state,
  * the generation its append-only log (state.log) must carry (absent in files written before the log),
  * and (format 2) the fields kept in files of their own, which storage.ts checks.

@@ -52,13 +52,16 @@ interface Peer {
   readonly metrics: NodeMetrics;
   readonly received: { from: NodeId; message: Message }[];
   readonly recognized: NodeId[];
+  /** The not-a-member answers its links heard: [peer, index]. */
+  readonly notMember: [NodeId, number][];
 }
 
-async function startPeer(id: NodeId, ports: ReadonlyMap<NodeId, number>, { fresh = false } = {}): Promise<Peer> {
+async function startPeer(id: NodeId, ports: ReadonlyMap<NodeId, number>, { fresh = false, configurationIndex = 0 } = {}): Promise<Peer> {
   const members = [...ports.keys()];
   const metrics = new NodeMetrics(raft, id, 'ballot', members);
   const received: Peer['received'] = [];
   const recognized: NodeId[] = [];
+  const notMember: [NodeId, number][] = [];
   const peers = new Map([...ports].filter(([peer]) => peer !== id).map(([peer, port]) => [peer, { host: '127.0.0.1', port }]));
   const transport = await Transport.listen({
     id,
@@ -72,9 +75,11 @@ async function startPeer(id: NodeId, ports: ReadonlyMap<NodeId, number>, { fresh
     timing,
     fresh,
     onRecognized: (peer) => recognized.push(peer),
+    configurationIndex: () => configurationIndex,
+    onNotMember: (peer, index) => notMember.push([peer, index]),
     onMessage: (from, message) => received.push({ from, message }),
   });
-  return { transport, metrics, received, recognized };
+  return { transport, metrics, received, recognized, notMember };
 }
 
 async function sample(peer: Peer, name: string): Promise<number> {
@@ -319,7 +324,70 @@ test('setPeers: a member added later is admitted and dialed; a removed one is cu
     await sleep(300);
     assert.equal(a.received.length, delivered, 'nothing from a removed member reaches the node');
     assert.deepEqual(a.transport.livePeers(), [2], 'the other member is untouched');
+    assert.deepEqual(c.notMember, [], 'a node whose configuration came from its flags (index 0) says nothing when it refuses');
   } finally {
     await Promise.all([a.transport.close(), b.transport.close(), c.transport.close()]);
+  }
+});
+
+test('a member refuses a non-member with one not-a-member frame naming its configuration; the dialer hears it on its own link only', { timeout: 20_000 }, async () => {
+  const [p1, p2, p3] = await freePorts(3);
+  // Node 1's configuration in force (index 9) has members 1 and 2; node 3 still counts itself in.
+  const a = await startPeer(1, new Map([[1, p1!], [2, p2!]]), { configurationIndex: 9 });
+  const c = await startPeer(3, new Map([[1, p1!], [3, p3!]]));
+  try {
+    await waitFor('node 3 told it is not a member', 5000, () => (c.notMember.length > 0 ? true : undefined));
+    assert.deepEqual(c.notMember[0], [1, 9]);
+    assert.ok((await sample(a, 'ballot_frames_rejected_by_reason_total{reason="unknown-sender"}')) >= 1, 'still refused, and counted, as a stranger');
+    assert.deepEqual(a.transport.livePeers(), []);
+    assert.equal(a.received.length, 0);
+
+    // The frame is an acceptor's answer: as a caller's first frame it is no handshake, and refused.
+    const forged = await rawConnection(p3!);
+    forged.on('error', () => {});
+    forged.write(frame({ notMember: true, index: 1_000_000 }));
+    assert.equal(await closedWithin(forged, 3000), 'closed');
+    assert.ok((await sample(c, 'ballot_frames_rejected_by_reason_total{reason="bad-handshake"}')) >= 1);
+    // And after a valid handshake, on the inbound side, it is no message either.
+    const after = await rawConnection(p3!);
+    after.on('error', () => {});
+    after.write(handshake(1, 3));
+    after.write(frame({ notMember: true, index: 1_000_000 }));
+    assert.equal(await closedWithin(after, 3000), 'closed');
+    assert.ok((await sample(c, 'ballot_frames_rejected_by_reason_total{reason="bad-message"}')) >= 1);
+    assert.ok(c.notMember.every(([peer, index]) => peer === 1 && index === 9), `only node 1's real answers: ${JSON.stringify(c.notMember)}`);
+  } finally {
+    await Promise.all([a.transport.close(), c.transport.close()]);
+  }
+});
+
+test('a dialer refuses a malformed not-a-member answer; a well-formed one from whoever answers at the address is heard (plaintext trusts the network)', { timeout: 20_000 }, async () => {
+  const [p1, p3] = await freePorts(2);
+  // A fake "node 1" at node 1's address: it answers every handshake with the next of these frames.
+  const answers: unknown[] = [
+    { notMember: true, index: 0 },
+    { notMember: true, index: -3 },
+    { notMember: true, index: 5, extra: 1 },
+    { notMember: 'yes', index: 5 },
+    { notMember: true, index: 7 },
+  ];
+  let next = 0;
+  const fake: Server = createServer((socket) => {
+    socket.on('error', () => {});
+    socket.once('data', () => {
+      const answer = answers[Math.min(next++, answers.length - 1)];
+      socket.end(frame(answer));
+    });
+  });
+  await new Promise<void>((resolve) => fake.listen(p1!, '127.0.0.1', resolve));
+  const c = await startPeer(3, new Map([[1, p1!], [3, p3!]]));
+  try {
+    await waitFor('the well-formed answer heard', 10_000, () => (c.notMember.length > 0 ? true : undefined));
+    assert.deepEqual(c.notMember[0], [1, 7], 'the four malformed answers were refused, not heard');
+    assert.ok(c.notMember.every(([peer, index]) => peer === 1 && index === 7));
+    assert.ok((await sample(c, 'ballot_frames_rejected_by_reason_total{reason="bad-message"}')) >= 4);
+  } finally {
+    await c.transport.close();
+    await new Promise<void>((resolve) => fake.close(() => resolve()));
   }
 });

@@ -23,6 +23,9 @@
  * does not replace X's established connection, it waits as X's candidate until the established one
  * dies (closed, or silent past the liveness deadline), so a fake handshake for X, or a fake that sends
  * refused frames, cannot cut X's live link. Each member thus holds at most two inbound connections.
+ * A node that is no member (removed, or not added yet) is refused; when its handshake is valid in every
+ * other way, it is told so first: one not-a-member frame naming the configuration in force
+ * (refuseNonMember; schema.ts NotMember), which a removed node acts on (links.ts, node.ts).
  *
  * TLS (tls.ts). With a node's `tls`, every connection is mutual TLS: the acceptor runs the TLS
  * handshake on the connection admission already counts as pending, so the handshake deadline and the
@@ -45,7 +48,7 @@ import { encodeFrame, FrameDecoder, KEEPALIVE, KEEPALIVE_FRAME, MAX_FRAME_BYTES,
 import type { ConnectionRejectReason } from './metrics.js';
 import { confirmAfterPoll, linkTiming, PeerLink, TCP_KEEPALIVE_MS, type LinkOptions, type LinkTiming } from './links.js';
 import type { Meta } from './meta.js';
-import { handshakeSchema, PROTOCOL_VERSION, RECOGNIZED, type Handshake, type MessageValidator } from './schema.js';
+import { handshakeSchema, PROTOCOL_VERSION, RECOGNIZED, type Handshake, type MessageValidator, type NotMember } from './schema.js';
 
 export interface TransportOptions extends LinkOptions {
   readonly id: NodeId;
@@ -68,6 +71,13 @@ export interface TransportOptions extends LinkOptions {
   readonly onMeta?: (peer: NodeId, meta: Meta) => void;
   /** This node's leadership priority (preferred leader, leadership.ts), sent in its handshakes when above 0. */
   readonly priority?: number;
+  /**
+   * The index of the configuration in force (membership.ts). Above 0, a node that is not a member but
+   * sends a handshake valid in every other way (with TLS, under its own certificate) is answered with a
+   * not-a-member frame naming it before the connection closes, so that a removed node learns it
+   * (schema.ts, NotMember). Absent or 0: such a node is refused without a word, as any stranger.
+   */
+  readonly configurationIndex?: () => number;
   /** Called for every valid message, in arrival order per sender. */
   readonly onMessage: (from: NodeId, message: Message) => void;
   readonly maxFrameBytes?: number;
@@ -177,8 +187,9 @@ export class Transport {
    * The members changed (a configuration entry, src/runtime/membership.ts): dial the members added (or
    * moved to a new address), and forget the ones removed: their outbound link closes, their inbound
    * connections are closed, and admission refuses their next handshake ('unknown-sender'), as it refuses
-   * any stranger's. With TLS a new member must still present a certificate from the cluster CA naming
-   * it (checkIdentity): membership decides who may speak, the certificate who is speaking.
+   * any stranger's, answering it with the configuration's index (refuseNonMember) so that it learns
+   * it. With TLS a new member must still present a certificate from the cluster CA naming it
+   * (checkIdentity): membership decides who may speak, the certificate who is speaking.
    */
   setPeers(peers: ReadonlyMap<NodeId, Address>): { readonly added: NodeId[]; readonly removed: NodeId[] } {
     const added: NodeId[] = [];
@@ -439,6 +450,7 @@ export class Transport {
       const checked = value === KEEPALIVE ? 'bad-handshake' : this.checkHandshake(value);
       const verdict = typeof checked === 'string' ? checked : this.checkIdentity(connection, checked);
       if (typeof verdict === 'string') return this.reject(connection, verdict);
+      if (!this.links.has(verdict.from)) return this.refuseNonMember(connection, verdict.from);
       return this.admit(connection, verdict);
     }
     const from = connection.from!;
@@ -543,6 +555,27 @@ export class Transport {
     connection.socket.destroy();
   }
 
+  /**
+   * A checked handshake (identity included) from a node the configuration leaves out: refused as
+   * 'unknown-sender', as any stranger, but told why first (schema.ts, NotMember) when the configuration
+   * in force came from an entry. The frame leaves with the FIN (end, not destroy: a write followed by
+   * a destroy may never reach the wire); the socket is destroyed if the peer does not close its side
+   * within the handshake timeout. One frame per connection that presented a valid handshake: the peer
+   * gets no more than any stranger's refused dial costs.
+   */
+  private refuseNonMember(connection: Inbound, from: NodeId): void {
+    const index = this.options.configurationIndex?.() ?? 0;
+    if (index <= 0) return this.reject(connection, 'unknown-sender');
+    connection.done = true;
+    this.pending.delete(connection);
+    this.options.metrics.frameRejected('unknown-sender');
+    this.options.logger.debug('frame-rejected', { reason: 'unknown-sender', remote: connection.remote, peer: from, answered: 'not-a-member', index });
+    const answer: NotMember = { notMember: true, index };
+    const socket = connection.socket;
+    socket.end(encodeFrame(answer)!);
+    setTimeout(() => socket.destroy(), this.timing.handshakeTimeoutMs).unref();
+  }
+
   private evict(connection: Inbound, reason: ConnectionRejectReason): void {
     if (connection.done) return;
     connection.done = true;
@@ -560,7 +593,7 @@ export class Transport {
     if (handshake.cluster !== this.options.clusterId) return 'wrong-cluster';
     if (handshake.algorithm !== this.options.algorithmName) return 'wrong-algorithm';
     if (handshake.to !== this.options.id) return 'wrong-recipient';
-    if (!this.links.has(handshake.from)) return 'unknown-sender';
+    // Whether the sender is a member is judged after its identity (receive: refuseNonMember).
     return handshake;
   }
 
