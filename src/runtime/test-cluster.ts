@@ -78,8 +78,9 @@ export async function httpCall(port: number, method: string, path: string, body?
 export async function callLeader(cluster: LocalCluster, method: string, path: string, body?: string, timeoutMs = 30_000, via: readonly NodeId[] = cluster.members): Promise<HttpAnswer> {
   const deadline = Date.now() + timeoutMs;
   let port = cluster.httpPort(via[0]!);
-  // A redirect is followed at once, a few in a row (a leader named is usually the leader); a refusal, a
-  // failed call or a redirect loop waits a little before the next member is tried.
+  // A redirect (or a 503 naming another member as the leader) is followed at once, a few in a row (a
+  // leader named is usually the leader); a refusal, a failed call or a loop waits a little before the
+  // next member is tried.
   let redirects = 0;
   for (let attempt = 0; ; attempt++) {
     let redirected = false;
@@ -89,7 +90,11 @@ export async function callLeader(cluster: LocalCluster, method: string, path: st
         port = Number(new URL(answer.location).port);
         redirected = true;
       } else if (answer.status !== 503 && answer.status !== 504) return answer;
-      else port = cluster.httpPort(via[attempt % via.length]!);
+      else if (answer.status === 503 && typeof answer.body['leader'] === 'number' && cluster.members.includes(answer.body['leader']) && cluster.httpPort(answer.body['leader']) !== port) {
+        // A follower of a cluster that advertises no URL names the leader: ask it next, at once.
+        port = cluster.httpPort(answer.body['leader']);
+        redirected = true;
+      } else port = cluster.httpPort(via[attempt % via.length]!);
     } catch {
       port = cluster.httpPort(via[attempt % via.length]!);
     }
