@@ -17,7 +17,8 @@ import { coalesceRaftMessages } from './coalesce.js';
 
 export * from './messages.js';
 export { addressProblem, changedMembership, forceNewCluster, MAX_ADDRESS_CHARS, MAX_MEMBERS, membershipShape } from './membership.js';
-export { RaftNode, defaultRaftOptions, leaseDurationMs, type RaftOptions, type RaftRole } from './raft.js';
+export { RaftNode, defaultRaftOptions, type RaftOptions, type RaftRole } from './raft.js';
+export { leaseDurationMs } from './lease.js';
 
 /**
  * What a real node runs unless told otherwise (`ballot node`, `ballot cluster`, startNode with

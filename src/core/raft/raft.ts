@@ -47,23 +47,12 @@ import {
   type RequestVoteResponse,
   type TimeoutNow,
 } from './messages.js';
+import { LeaderLease } from './lease.js';
 import { RaftLog } from './log.js';
 import { changedMembership, membersOf, sameMembership, startingMembership } from './membership.js';
 
 /** The entries of a heartbeat (shared: an empty list allocates nothing per heartbeat). */
 const NO_ENTRIES: readonly LogEntry[] = Object.freeze([]);
-
-/**
- * A heartbeat round the leader sent that no quorum has acknowledged yet (CheckQuorum's lease, thesis
- * §6.4): when it left, and how many voters other than the leader have acknowledged it or a later round.
- * The count is kept as acknowledgements arrive (and recounted when the voters change), so that finding
- * the newest round a quorum acknowledged is not a count over every voter for every answer.
- */
-interface PendingRound {
-  readonly round: number;
-  readonly sentAt: number;
-  acks: number;
-}
 
 /** A ReadIndex read waiting at the leader (thesis §6.4). */
 interface PendingRead {
@@ -100,17 +89,6 @@ export interface RaftOptions {
  */
 export const defaultRaftOptions: RaftOptions = { preVote: true, checkQuorum: true, maxClockDrift: 0.05 };
 
-/**
- * How long a lease lasts after the send time t (by the leader's clock) of a heartbeat a quorum
- * acknowledged: electionTimeoutMin × (1 − ρ)/(1 + ρ). Each acknowledging follower refuses every vote
- * until its own clock has advanced electionTimeoutMin past the moment it received that heartbeat, which is
- * at least electionTimeoutMin/(1 + ρ) of real time after t; the lease, measured by a clock that may run
- * slow, lasts at most lease/(1 − ρ) of real time. So the lease ends before any quorum can elect a rival.
- */
-export function leaseDurationMs(electionTimeoutMinMs: number, maxClockDrift: number): number {
-  return (electionTimeoutMinMs * (1 - maxClockDrift)) / (1 + maxClockDrift);
-}
-
 export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   readonly id: NodeId;
   private readonly config: NodeConfig;
@@ -130,7 +108,6 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   /** Whether this node votes in it (counts its own vote, and campaigns: see `campaigns`). */
   private isVoter: boolean;
   private readonly options: RaftOptions;
-  private readonly leaseMs: number;
 
   // Durable state (Figure 2): persisted before any message that depends on it is sent.
   private currentTerm: number;
@@ -182,8 +159,6 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * matches the leader's (`timeoutNowSent`).
    */
   private transfer: { readonly to: NodeId; readonly round: number; readonly deadline: number; timeoutNowSent: boolean } | null = null;
-  /** Leader only: rounds up to this one were given up by a transfer; no lease rests on them again. */
-  private leaseFloorRound = 0;
   /** When the current (pre-)candidacy started, by this node's clock. */
   private candidacyStartedAt = 0;
   /** Fast start: the voters this node is connected to (peer-up, until peer-down), and whether it campaigned early. */
@@ -192,25 +167,11 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   /** The last status handed out (see `status`). */
   private lastStatus: Status = { id: 0, role: '', leader: null, term: -1 };
 
-  // Leader state: heartbeat rounds and the lease (only with CheckQuorum).
+  // Leader state: heartbeat rounds and the lease (lease.ts; the lease only with CheckQuorum).
+  /** The last heartbeat round sent (0: none yet in this term). */
   private round = 0;
-  /** Each heartbeat round not yet acknowledged by a quorum, oldest first (rounds only grow). */
-  private readonly pendingRounds = new Map<number, PendingRound>();
-  /** The highest round each voter acknowledged. */
-  private readonly ackedRound = new Map<NodeId, number>();
-  /** The leader's clock when a quorum last acknowledged it (the candidacy start until a heartbeat round is acknowledged). */
-  private leaseBase = 0;
-  /** A quorum acknowledged a heartbeat round of this term, and the lease has not expired since. */
-  private leaseHeld = false;
-  /** A quorum has acknowledged a heartbeat round of this term. */
-  private leaseAcked = false;
-  /**
-   * The lease cannot start before this (this node's clock): every promise made to an earlier leader by
-   * the voters that elected this one has certainly ended (their promiseMs, stretched by (1 + ρ)/(1 − ρ)).
-   */
-  private leaseNotBefore = -Infinity;
-  /** The lease end last announced ('lease-renewed'), so that each new end is announced once. */
-  private announcedUntil = -Infinity;
+  /** The rounds each voter acknowledged, and the lease resting on them. */
+  private readonly lease: LeaderLease;
 
   // Leader state for replication (Figure 2, "Volatile state on leaders"), reset at each election.
   /** The next index to send each other member (optimistic: advanced as entries are sent, etcd's pipelining). */
@@ -227,7 +188,16 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.config = config;
     this.random = random;
     this.options = options;
-    this.leaseMs = leaseDurationMs(config.timing.electionTimeoutMinMs, options.maxClockDrift);
+    this.lease = new LeaderLease(
+      {
+        id: this.id,
+        voters: () => this.membership.voters,
+        isVoter: () => this.isVoter,
+        renewed: (until) => this.out.emit({ type: 'lease-renewed', term: this.currentTerm, until }),
+      },
+      config.timing.electionTimeoutMinMs,
+      options.maxClockDrift,
+    );
     // The quiet period protects leases resting on acknowledgements (heartbeats, votes) this node gave
     // before it restarted. Every acknowledgement is sent in a term ≥ 1 that this node had adopted and
     // persisted first (a heartbeat's or a candidate's term; terms start at 0 and every campaign
@@ -398,10 +368,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     const target = to ?? this.transferTarget();
     if (target === null || target === this.id || !this.membership.voters.includes(target)) return;
     this.transfer = { to: target, round: this.round, deadline: now + this.config.timing.electionTimeoutMinMs, timeoutNowSent: false };
-    this.leaseFloorRound = this.round;
-    this.pendingRounds.clear();
-    this.leaseHeld = false;
-    this.leaseAcked = false;
+    this.lease.giveUp(this.round);
     this.out.emit({ type: 'transfer-started', term: this.currentTerm, to: target, deadline: this.transfer.deadline });
     // Reads waiting for a new round would wait for the transfer's end: refuse them now (no leader to name).
     this.refusePendingReads(null);
@@ -425,7 +392,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     for (const voter of [...this.membership.voters].sort((a, b) => a - b)) {
       if (voter === this.id) continue;
       const match = this.matchIndex.get(voter) ?? 0;
-      const round = this.ackedRound.get(voter) ?? 0;
+      const round = this.lease.ackedRound(voter);
       if (match > bestMatch || (match === bestMatch && round > bestRound)) [best, bestMatch, bestRound] = [voter, match, round];
     }
     return best;
@@ -504,7 +471,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       return;
     }
     const index = this.committedInOwnTerm() ? this.commitIndex : null;
-    if (index !== null && this.leaseHeld) {
+    if (index !== null && this.lease.held) {
       this.out.emit({ type: 'read-ready', id, index });
       return;
     }
@@ -532,11 +499,10 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
         this.out.emit({ type: 'transfer-abandoned', term: this.currentTerm, to: this.transfer.to });
         this.transfer = null;
         this.heartbeatDeadline = now;
-        // CheckQuorum's grace starts again, as for a new leader: one lease to have a new round
-        // acknowledged by a quorum, or step down. (No lease is held meanwhile: leaseAcked is false.)
-        this.leaseBase = now;
+        // CheckQuorum's grace starts again, as for a new leader (no lease is held meanwhile).
+        this.lease.restartGrace(now);
       }
-      if (this.options.checkQuorum) this.refreshLease(now);
+      if (this.options.checkQuorum) this.lease.refresh(now);
       if (now >= this.heartbeatDeadline) this.broadcastHeartbeat(now);
       return;
     }
@@ -555,9 +521,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     // During a transfer the lease is given up and CheckQuorum waits for the transfer's end (checkLease).
     if (this.transfer !== null) return Math.min(this.heartbeatDeadline, this.transfer.deadline);
     if (!this.options.checkQuorum) return this.heartbeatDeadline;
-    // A lease acknowledged but waiting for earlier promises to end starts at leaseNotBefore.
-    const leaseStarts = this.leaseAcked && !this.leaseHeld ? this.leaseNotBefore : Infinity;
-    return Math.min(this.heartbeatDeadline, this.leaseEnd(), leaseStarts);
+    return Math.min(this.heartbeatDeadline, this.lease.nextDeadline());
   }
 
   takeOutput(): Output<RaftMessage, RaftDurable> {
@@ -567,7 +531,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   status(): Status {
     // Asked after every input: the same object while nothing in it changed (the simulator's hot path).
     const last = this.lastStatus;
-    const lease = this.options.checkQuorum ? this.leaseHeld : undefined;
+    const lease = this.options.checkQuorum ? this.lease.held : undefined;
     if (last.role === this.role && last.leader === this.leader && last.term === this.currentTerm && last.lease === lease) return last;
     // Without CheckQuorum there is no lease to report (like Bully and ZAB).
     this.lastStatus =
@@ -614,12 +578,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private handleRequestVoteResponse(now: number, voter: NodeId, response: RequestVoteResponse): void {
     if (this.role !== 'candidate' || response.term !== this.currentTerm) return; // stale answer
     this.votes.set(voter, response.voteGranted);
-    if (response.voteGranted && response.promiseMs > 0) {
-      // The voter's promise ends within promiseMs of its clock, i.e. promiseMs/(1 − ρ) of real time after
-      // it answered; our clock measures that as at most promiseMs(1 + ρ)/(1 − ρ).
-      const rho = this.options.maxClockDrift;
-      this.leaseNotBefore = Math.max(this.leaseNotBefore, now + (response.promiseMs * (1 + rho)) / (1 - rho));
-    }
+    if (response.voteGranted && response.promiseMs > 0) this.lease.awaitVoterPromise(now, response.promiseMs);
     // §5.2: a candidate wins with votes from a majority of the voters, for this term.
     if (tallyVotes(this.membership.voters, this.votes) === 'won') this.becomeLeader(now);
   }
@@ -761,12 +720,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    */
   private acknowledged(now: number, from: NodeId, round: number): void {
     if (this.role !== 'leader' || !this.membership.voters.includes(from) || round > this.round) return;
-    const previous = this.ackedRound.get(from) ?? 0;
-    if (round <= previous) return;
-    this.ackedRound.set(from, round);
-    // It now counts toward every pending round after its previous acknowledgement, up to this one.
-    if (from !== this.id) for (const pending of this.pendingRounds.values()) if (pending.round > previous && pending.round <= round) pending.acks++;
-    if (this.options.checkQuorum) this.renewLease(now);
+    if (!this.lease.acknowledge(from, round)) return;
+    if (this.options.checkQuorum) this.lease.renew(now);
     this.serveReads();
   }
 
@@ -860,45 +815,11 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     return Math.max(0, earlier - now);
   }
 
-  /** The lease runs from the send time of the highest round a quorum of voters (this leader included) acknowledged. */
-  private renewLease(now: number): void {
-    // Rounds still unacknowledged by a quorum are few (a heartbeat interval's worth in flight): find the
-    // newest one a quorum has acknowledged now.
-    const quorum = majority(this.membership.voters.length);
-    const own = this.isVoter ? 1 : 0; // the leader acknowledges its own rounds, if it votes
-    let quorumRound = 0;
-    for (const { round, acks } of this.pendingRounds.values()) {
-      if (round <= quorumRound || round <= this.leaseFloorRound) continue;
-      if (acks + own >= quorum) quorumRound = round;
-    }
-    if (quorumRound === 0) return; // not a new quorum round
-    const sentAt = this.pendingRounds.get(quorumRound)!.sentAt;
-    for (const round of this.pendingRounds.keys()) if (round <= quorumRound) this.pendingRounds.delete(round);
-    this.leaseBase = Math.max(this.leaseBase, sentAt);
-    this.leaseAcked = true;
-    this.refreshLease(now);
-  }
-
-  /** How many voters other than this node have acknowledged `round` or a later one (see PendingRound). */
-  private acksOf(round: number): number {
-    let acks = 0;
-    for (const voter of this.membership.voters) if (voter !== this.id && (this.ackedRound.get(voter) ?? 0) >= round) acks++;
-    return acks;
-  }
-
-  /** Holds the lease from its start (leaseNotBefore) until its end, announcing each new end. */
-  private refreshLease(now: number): void {
-    this.leaseHeld = this.leaseAcked && now >= this.leaseNotBefore && now < this.leaseEnd();
-    if (!this.leaseHeld || this.leaseEnd() === this.announcedUntil) return;
-    this.announcedUntil = this.leaseEnd();
-    this.out.emit({ type: 'lease-renewed', term: this.currentTerm, until: this.announcedUntil });
-  }
-
   // ---- role changes -------------------------------------------------------------------------------
 
   private becomeFollower(now: number, term: number, leader: NodeId | null): void {
     const wasLeader = this.role === 'leader';
-    this.leaseHeld = false;
+    this.lease.forfeit();
     this.transfer = null;
     if (term > this.currentTerm) {
       this.currentTerm = term;
@@ -957,7 +878,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     if (this.role !== 'precandidate') this.candidacyStartedAt = now;
     // Our own vote: our promise to the leader we last heard (if its connection closed early) must end too
     // — except, in a transfer, the promise to the leader who handed over (its lease is given up).
-    this.leaseNotBefore = transfer > 0 && this.promisedRound > 0 ? this.earlierPromiseUntil : this.quietUntil;
+    this.lease.startCandidacy(transfer > 0 && this.promisedRound > 0 ? this.earlierPromiseUntil : this.quietUntil);
     this.promisedRound = 0;
     this.role = 'candidate';
     this.currentTerm = term;
@@ -986,18 +907,10 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.role = 'leader';
     this.votes.clear();
     this.electionDeadline = Infinity;
-    // CheckQuorum: until a quorum acknowledges a heartbeat, the votes (answers to requests sent after the
-    // candidacy started) are what this leader has; it steps down one lease after that start without
-    // a heartbeat quorum. It holds no lease until then.
+    // CheckQuorum: the lease's grace runs from the candidacy's start (see LeaderLease.lead).
     this.round = 0;
-    this.pendingRounds.clear();
-    this.ackedRound.clear();
-    this.leaseBase = this.candidacyStartedAt;
-    this.leaseHeld = false;
-    this.leaseAcked = false;
-    this.announcedUntil = -Infinity;
+    this.lease.lead(this.candidacyStartedAt);
     this.transfer = null;
-    this.leaseFloorRound = 0;
     this.setLeader(this.id);
     // Figure 2: nextIndex starts just past the leader's last entry, matchIndex at 0.
     this.nextIndex.clear();
@@ -1015,16 +928,6 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   // ---- helpers ------------------------------------------------------------------------------------
 
   /**
-   * The end of the lease (or of the grace before the first heartbeat quorum), by this node's clock. A
-   * lone voter is its own quorum at every instant (no rival can be elected without its vote): its lease
-   * never ends, so a timer that fires late (a loaded host) does not depose it.
-   */
-  private leaseEnd(): number {
-    const { voters } = this.membership;
-    return voters.length === 1 && voters[0] === this.id ? Infinity : this.leaseBase + this.leaseMs;
-  }
-
-  /**
    * CheckQuorum (thesis §6.4): a leader whose lease ran out steps down — before any rival can be
    * elected, by the inequality of leaseDurationMs. It stays in its term, names no leader, and may
    * campaign again after an election timeout.
@@ -1032,7 +935,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private checkLease(now: number): void {
     // During a transfer (at most an election timeout) the lease is already given up: stepping down would
     // only stop the heartbeats that keep the followers quiet while the target campaigns.
-    if (this.role !== 'leader' || !this.options.checkQuorum || this.transfer !== null || now < this.leaseEnd()) return;
+    if (this.role !== 'leader' || !this.options.checkQuorum || this.transfer !== null || now < this.lease.expiresAt()) return;
     this.becomeFollower(now, this.currentTerm, null);
   }
 
@@ -1053,8 +956,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       this.round++;
       if (this.options.checkQuorum) {
         // Nobody has acknowledged it yet: `acknowledged` ignores rounds above the last one sent.
-        this.pendingRounds.set(this.round, { round: this.round, sentAt: now, acks: 0 });
-        this.renewLease(now); // a cluster of one is its own quorum
+        this.lease.sent(this.round, now); // a cluster of one is its own quorum
       }
     }
     let shared: AppendEntries | null = null;
@@ -1195,7 +1097,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   /** Answers the waiting reads whose round a quorum of voters acknowledged, once this term has committed. */
   private serveReads(): void {
     if (this.pendingReads.length === 0 || this.role !== 'leader') return;
-    const rounds = this.membership.voters.map((voter) => (voter === this.id ? this.round : (this.ackedRound.get(voter) ?? 0)));
+    const rounds = this.membership.voters.map((voter) => (voter === this.id ? this.round : this.lease.ackedRound(voter)));
     rounds.sort((a, b) => b - a);
     const quorumRound = rounds[majority(this.membership.voters.length) - 1]!;
     const ownTerm = this.committedInOwnTerm();
@@ -1259,12 +1161,11 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
         if (this.members.includes(member)) continue;
         this.nextIndex.delete(member);
         this.matchIndex.delete(member);
-        this.ackedRound.delete(member);
+        this.lease.forget(member);
         this.snapshotSent.delete(member);
       }
     }
-    // The voters changed: so may the count of each pending round's acknowledgements.
-    for (const pending of this.pendingRounds.values()) pending.acks = this.acksOf(pending.round);
+    this.lease.recount(); // the voters changed: so may each pending round's count
   }
 
   /**
