@@ -82,6 +82,14 @@ export class LeaderLease {
     return this.acked.get(voter) ?? 0;
   }
 
+  /** The newest round a quorum of voters acknowledged, the leader counting `ownRound` (its last round sent) for itself. */
+  quorumRound(ownRound: number): number {
+    const voters = this.host.voters();
+    const rounds = voters.map((voter) => (voter === this.host.id ? ownRound : this.ackedRound(voter)));
+    rounds.sort((a, b) => b - a);
+    return rounds[majority(voters.length) - 1]!;
+  }
+
   // ---- the candidacy ------------------------------------------------------------------------------
 
   /** A candidacy starts: the lease of the leader it may make waits for this node's own promise, until `ownPromiseUntil`. */

@@ -49,19 +49,11 @@ import {
 } from './messages.js';
 import { LeaderLease } from './lease.js';
 import { RaftLog } from './log.js';
+import { ReadIndexQueue } from './reads.js';
 import { changedMembership, membersOf, sameMembership, startingMembership } from './membership.js';
 
 /** The entries of a heartbeat (shared: an empty list allocates nothing per heartbeat). */
 const NO_ENTRIES: readonly LogEntry[] = Object.freeze([]);
-
-/** A ReadIndex read waiting at the leader (thesis §6.4). */
-interface PendingRead {
-  readonly id: number;
-  /** The commitIndex when it arrived; null until an entry of this leader's term is committed. */
-  index: number | null;
-  /** The heartbeat round, sent after the read arrived, that a quorum must acknowledge. */
-  readonly round: number;
-}
 
 export type RaftRole = 'follower' | 'precandidate' | 'candidate' | 'leader' | 'learner';
 
@@ -181,7 +173,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   /** The snapshot chunk each member has acknowledged up to (characters), while it is sent one (§7). */
   private readonly snapshotSent = new Map<NodeId, { readonly index: number; readonly offset: number }>();
   /** ReadIndex reads waiting for a heartbeat quorum or for this term's first commit (thesis §6.4). */
-  private pendingReads: PendingRead[] = [];
+  private readonly reads: ReadIndexQueue;
 
   constructor(config: NodeConfig, durable: RaftDurable, random: Random, now: number, options: RaftOptions = defaultRaftOptions) {
     this.id = config.id;
@@ -198,6 +190,10 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       config.timing.electionTimeoutMinMs,
       options.maxClockDrift,
     );
+    this.reads = new ReadIndexQueue({
+      readIndex: () => (this.committedInOwnTerm() ? this.commitIndex : null),
+      emit: (event) => this.out.emit(event),
+    });
     // The quiet period protects leases resting on acknowledgements (heartbeats, votes) this node gave
     // before it restarted. Every acknowledgement is sent in a term ≥ 1 that this node had adopted and
     // persisted first (a heartbeat's or a candidate's term; terms start at 0 and every campaign
@@ -371,7 +367,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.lease.giveUp(this.round);
     this.out.emit({ type: 'transfer-started', term: this.currentTerm, to: target, deadline: this.transfer.deadline });
     // Reads waiting for a new round would wait for the transfer's end: refuse them now (no leader to name).
-    this.refusePendingReads(null);
+    this.reads.refuseAll(null);
     if ((this.matchIndex.get(target) ?? 0) === this.log.lastIndex()) this.sendTimeoutNow();
     else this.replicateTo(target);
   }
@@ -458,24 +454,14 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     return this.membershipIndex > this.commitIndex || !this.committedInOwnTerm();
   }
 
-  /**
-   * A linearizable read (thesis §6.4, ReadIndex): the leader records its commitIndex and answers once
-   * it knows it still led after the read arrived — a quorum acknowledged a heartbeat round sent after
-   * it — or at once while it holds its lease (CheckQuorum). Either way it must first have committed an
-   * entry of its own term (its no-op), or its commitIndex could lag behind what an earlier leader committed.
-   */
+  /** A linearizable read (thesis §6.4, ReadIndex; see reads.ts), taken only by a leader that is not handing over. */
   read(now: number, id: number): void {
     this.checkLease(now);
     if (this.role !== 'leader' || this.transfer !== null) {
       this.out.emit({ type: 'request-refused', id, leader: this.refusalLeader() });
       return;
     }
-    const index = this.committedInOwnTerm() ? this.commitIndex : null;
-    if (index !== null && this.lease.held) {
-      this.out.emit({ type: 'read-ready', id, index });
-      return;
-    }
-    this.pendingReads.push({ id, index, round: this.round + 1 });
+    if (this.reads.arrive(id, this.lease.held, this.round)) return;
     // A new heartbeat round now, shared by every read that arrives before it leaves.
     this.heartbeatDeadline = Math.min(this.heartbeatDeadline, now);
   }
@@ -833,7 +819,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     if (wasLeader && this.role === 'follower') this.resetElectionTimer(now);
     this.setLeader(leader);
     // A deposed leader answers its waiting reads: not ready here; try the leader it now knows.
-    this.refusePendingReads(leader);
+    this.reads.refuseAll(leader);
   }
 
   /**
@@ -1096,23 +1082,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
 
   /** Answers the waiting reads whose round a quorum of voters acknowledged, once this term has committed. */
   private serveReads(): void {
-    if (this.pendingReads.length === 0 || this.role !== 'leader') return;
-    const rounds = this.membership.voters.map((voter) => (voter === this.id ? this.round : this.lease.ackedRound(voter)));
-    rounds.sort((a, b) => b - a);
-    const quorumRound = rounds[majority(this.membership.voters.length) - 1]!;
-    const ownTerm = this.committedInOwnTerm();
-    const waiting: PendingRead[] = [];
-    for (const read of this.pendingReads) {
-      if (read.index === null && ownTerm) read.index = this.commitIndex;
-      if (read.index !== null && read.round <= quorumRound) this.out.emit({ type: 'read-ready', id: read.id, index: read.index });
-      else waiting.push(read);
-    }
-    this.pendingReads = waiting;
-  }
-
-  private refusePendingReads(leader: NodeId | null): void {
-    for (const read of this.pendingReads) this.out.emit({ type: 'request-refused', id: read.id, leader });
-    this.pendingReads = [];
+    if (!this.reads.waiting || this.role !== 'leader') return;
+    this.reads.serve(this.lease.quorumRound(this.round));
   }
 
   /** The leader a refused request is pointed at: the one this node knows, none while it hands over. */
