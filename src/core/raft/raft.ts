@@ -29,16 +29,12 @@ import {
   type Status,
 } from '../types.js';
 import {
-  MAX_APPEND_CHARS,
-  MAX_APPEND_ENTRIES,
-  MAX_CHUNK_CHARS,
   MAX_COMMAND_CHARS,
   MAX_SNAPSHOT_CHARS,
   type AppendEntries,
   type AppendEntriesResponse,
   type InstallSnapshot,
   type InstallSnapshotResponse,
-  type LogEntry,
   type PreVote,
   type PreVoteResponse,
   type RaftDurable,
@@ -50,10 +46,8 @@ import {
 import { LeaderLease } from './lease.js';
 import { RaftLog } from './log.js';
 import { ReadIndexQueue } from './reads.js';
+import { LeaderReplication } from './replication.js';
 import { changedMembership, membersOf, sameMembership, startingMembership } from './membership.js';
-
-/** The entries of a heartbeat (shared: an empty list allocates nothing per heartbeat). */
-const NO_ENTRIES: readonly LogEntry[] = Object.freeze([]);
 
 export type RaftRole = 'follower' | 'precandidate' | 'candidate' | 'leader' | 'learner';
 
@@ -165,13 +159,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   /** The rounds each voter acknowledged, and the lease resting on them. */
   private readonly lease: LeaderLease;
 
-  // Leader state for replication (Figure 2, "Volatile state on leaders"), reset at each election.
-  /** The next index to send each other member (optimistic: advanced as entries are sent, etcd's pipelining). */
-  private readonly nextIndex = new Map<NodeId, number>();
-  /** The highest index known replicated on each other member. */
-  private readonly matchIndex = new Map<NodeId, number>();
-  /** The snapshot chunk each member has acknowledged up to (characters), while it is sent one (§7). */
-  private readonly snapshotSent = new Map<NodeId, { readonly index: number; readonly offset: number }>();
+  /** Leader state for replication (Figure 2, "Volatile state on leaders"), reset at each election. */
+  private readonly replication: LeaderReplication;
   /** ReadIndex reads waiting for a heartbeat quorum or for this term's first commit (thesis §6.4). */
   private readonly reads: ReadIndexQueue;
 
@@ -203,6 +192,15 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.currentTerm = durable.currentTerm;
     this.votedFor = durable.votedFor;
     this.log = new RaftLog(durable);
+    this.replication = new LeaderReplication({
+      id: this.id,
+      log: this.log,
+      members: () => this.members,
+      term: () => this.currentTerm,
+      commitIndex: () => this.commitIndex,
+      round: () => this.round,
+      send: (to, message) => this.out.send(to, message),
+    });
     // Thesis §4.1: the latest configuration in the log (or the snapshot), else the one it was started with.
     this.startingMembership = startingMembership(config);
     const latest = this.log.latestMembership();
@@ -368,8 +366,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.out.emit({ type: 'transfer-started', term: this.currentTerm, to: target, deadline: this.transfer.deadline });
     // Reads waiting for a new round would wait for the transfer's end: refuse them now (no leader to name).
     this.reads.refuseAll(null);
-    if ((this.matchIndex.get(target) ?? 0) === this.log.lastIndex()) this.sendTimeoutNow();
-    else this.replicateTo(target);
+    if (this.replication.matchOf(target) === this.log.lastIndex()) this.sendTimeoutNow();
+    else this.replication.replicateTo(target);
   }
 
   /** TimeoutNow to the transfer's target, whose log matches ours now. */
@@ -387,7 +385,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     let bestRound = -1;
     for (const voter of [...this.membership.voters].sort((a, b) => a - b)) {
       if (voter === this.id) continue;
-      const match = this.matchIndex.get(voter) ?? 0;
+      const match = this.replication.matchOf(voter);
       const round = this.lease.ackedRound(voter);
       if (match > bestMatch || (match === bestMatch && round > bestRound)) [best, bestMatch, bestRound] = [voter, match, round];
     }
@@ -407,7 +405,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       return;
     }
     this.appendOwnEntry(now, command, undefined, id);
-    for (const member of this.members) if (member !== this.id) this.replicateTo(member);
+    this.replication.replicateToAll();
   }
 
   /**
@@ -434,7 +432,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     }
     this.appendOwnEntry(now, '', next, id);
     // (Still the leader: a change that removes it commits only once another voter holds it.)
-    for (const member of this.members) if (member !== this.id) this.replicateTo(member);
+    this.replication.replicateToAll();
   }
 
   /** The configuration `change` makes of the one in force, or why the leader refuses it now (see changeMembership). */
@@ -442,7 +440,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     if (this.changePending()) return 'change-pending';
     const next = changedMembership(this.membership, change);
     if (typeof next === 'string') return next;
-    if (change.type === 'promote' && (this.matchIndex.get(change.peer) ?? 0) < this.commitIndex) return 'not-caught-up';
+    if (change.type === 'promote' && this.replication.matchOf(change.peer) < this.commitIndex) return 'not-caught-up';
     return next;
   }
 
@@ -670,23 +668,14 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    */
   private handleAppendEntriesResponse(now: number, from: NodeId, response: AppendEntriesResponse): void {
     if (this.role !== 'leader' || response.term !== this.currentTerm || from === this.id || !this.members.includes(from)) return;
-    const match = this.matchIndex.get(from) ?? 0;
     if (response.success) {
-      if (response.matchIndex > match && response.matchIndex <= this.log.lastIndex()) {
-        this.matchIndex.set(from, response.matchIndex);
-        if ((this.nextIndex.get(from) ?? 0) <= response.matchIndex) this.nextIndex.set(from, response.matchIndex + 1);
+      if (this.replication.matched(from, response.matchIndex)) {
         if (this.membership.voters.includes(from)) this.advanceCommit(now);
         if (this.role !== 'leader') return;
       }
-      // A follower catching up gets the next batch (in steady state nextIndex is already past the end).
-      if ((this.nextIndex.get(from) ?? 0) <= this.log.lastIndex()) this.replicateTo(from);
+      this.replication.continueTo(from);
     } else {
-      // §5.3: "decrement nextIndex and retry", to the follower's hint at once (never below what it matched).
-      const next = Math.max(response.matchIndex, match) + 1;
-      if (next < (this.nextIndex.get(from) ?? 0)) {
-        this.nextIndex.set(from, next);
-        this.replicateTo(from);
-      }
+      this.replication.rejected(from, response.matchIndex);
     }
     this.acknowledged(now, from, response.round);
     this.continueTransfer(from);
@@ -696,7 +685,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private continueTransfer(from: NodeId): void {
     const transfer = this.transfer;
     if (this.role !== 'leader' || transfer === null || transfer.timeoutNowSent || transfer.to !== from) return;
-    if ((this.matchIndex.get(from) ?? 0) === this.log.lastIndex()) this.sendTimeoutNow();
+    if (this.replication.matchOf(from) === this.log.lastIndex()) this.sendTimeoutNow();
   }
 
   /**
@@ -758,16 +747,10 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private handleInstallSnapshotResponse(now: number, from: NodeId, response: InstallSnapshotResponse): void {
     if (this.role !== 'leader' || response.term !== this.currentTerm || from === this.id || !this.members.includes(from)) return;
     if (response.done) {
-      this.snapshotSent.delete(from);
-      if (response.lastIncludedIndex > (this.matchIndex.get(from) ?? 0) && response.lastIncludedIndex <= this.log.lastIndex()) {
-        this.matchIndex.set(from, response.lastIncludedIndex);
-        if (this.membership.voters.includes(from)) this.advanceCommit(now);
-      }
-      if ((this.nextIndex.get(from) ?? 0) <= response.lastIncludedIndex) this.nextIndex.set(from, response.lastIncludedIndex + 1);
-      if (this.role === 'leader') this.replicateTo(from);
-    } else if (this.log.snapshot !== null && response.lastIncludedIndex === this.log.snapshot.index) {
-      this.snapshotSent.set(from, { index: this.log.snapshot.index, offset: response.offset });
-      this.replicateTo(from);
+      if (this.replication.snapshotInstalled(from, response.lastIncludedIndex) && this.membership.voters.includes(from)) this.advanceCommit(now);
+      if (this.role === 'leader') this.replication.continueAfterSnapshot(from, response.lastIncludedIndex);
+    } else {
+      this.replication.chunkAcknowledged(from, response.lastIncludedIndex, response.offset);
     }
     this.acknowledged(now, from, response.round);
     this.continueTransfer(from);
@@ -898,11 +881,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.lease.lead(this.candidacyStartedAt);
     this.transfer = null;
     this.setLeader(this.id);
-    // Figure 2: nextIndex starts just past the leader's last entry, matchIndex at 0.
-    this.nextIndex.clear();
-    this.matchIndex.clear();
-    this.snapshotSent.clear();
-    for (const member of this.members) if (member !== this.id) this.nextIndex.set(member, this.log.lastIndex() + 1);
+    this.replication.lead();
     // Thesis §6.4 / paper §8: a blank entry of the new term at once, so that the leader can commit (and
     // with it every earlier entry, §5.4.2) and serve reads without waiting for a client's write.
     this.appendOwnEntry(now, '');
@@ -931,11 +910,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   }
 
   /**
-   * §5.2: a heartbeat to every other member — an AppendEntries that also carries whatever entries the
-   * member still lacks (§5.3: the leader "retries AppendEntries indefinitely"), or a chunk of the
-   * snapshot. Members that lack nothing share one message object (the simulator's election-only hot
-   * path allocates no more than before). During a transfer the given-up round is repeated, keeping
-   * followers quiet without a new promise.
+   * §5.2: a heartbeat to every other member, carrying what it still lacks (LeaderReplication.heartbeat).
+   * During a transfer the given-up round is repeated, keeping followers quiet without a new promise.
    */
   private broadcastHeartbeat(now: number): void {
     if (this.transfer === null) {
@@ -945,75 +921,9 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
         this.lease.sent(this.round, now); // a cluster of one is its own quorum
       }
     }
-    let shared: AppendEntries | null = null;
-    const next = this.log.lastIndex() + 1;
-    for (const member of this.members) {
-      if (member === this.id) continue;
-      if (this.nextIndex.get(member) !== next) {
-        this.replicateTo(member);
-        continue;
-      }
-      shared ??= this.appendEntriesFrom(next, NO_ENTRIES);
-      this.out.send(member, shared);
-    }
+    this.replication.heartbeat();
     this.heartbeatDeadline = now + this.config.timing.heartbeatMs;
     this.serveReads(); // a cluster of one acknowledges its own rounds
-  }
-
-  /**
-   * Sends `member` what it lacks from its nextIndex on: up to MAX_APPEND_ENTRIES entries and
-   * MAX_APPEND_CHARS characters of commands (one longer entry goes alone), then advances nextIndex past
-   * them at once (pipelining, as etcd's replicate state: a failed check sets it back to the hint). A
-   * member whose next entry was compacted away gets the snapshot instead, one chunk at a time (§7).
-   */
-  private replicateTo(member: NodeId): void {
-    const next = this.nextIndex.get(member) ?? this.log.lastIndex() + 1;
-    if (next <= this.log.snapshotIndex()) {
-      this.sendSnapshotChunk(member);
-      return;
-    }
-    const last = this.log.lastIndex();
-    let entries = NO_ENTRIES;
-    if (next <= last) {
-      entries = this.log.batchFrom(next, MAX_APPEND_ENTRIES, MAX_APPEND_CHARS);
-      this.nextIndex.set(member, next + entries.length);
-    }
-    this.out.send(member, this.appendEntriesFrom(next, entries));
-  }
-
-  /** The AppendEntries carrying `entries` from index `next` on, in the current term and round. */
-  private appendEntriesFrom(next: number, entries: readonly LogEntry[]): AppendEntries {
-    return {
-      type: 'AppendEntries',
-      term: this.currentTerm,
-      prevLogIndex: next - 1,
-      prevLogTerm: this.log.termAt(next - 1)!,
-      entries,
-      leaderCommit: this.commitIndex,
-      round: this.round,
-    };
-  }
-
-  /** §7: the next chunk of our snapshot to `member`, from what it acknowledged (resent at each heartbeat until it answers). */
-  private sendSnapshotChunk(member: NodeId): void {
-    const snapshot = this.log.snapshot!;
-    const sent = this.snapshotSent.get(member);
-    const offset = sent !== undefined && sent.index === snapshot.index ? sent.offset : 0;
-    const data = snapshot.data.slice(offset, offset + MAX_CHUNK_CHARS);
-    const done = offset + data.length >= snapshot.data.length;
-    const chunk: InstallSnapshot = {
-      type: 'InstallSnapshot',
-      term: this.currentTerm,
-      lastIncludedIndex: snapshot.index,
-      lastIncludedTerm: snapshot.term,
-      offset,
-      data,
-      done,
-      round: this.round,
-      // The configuration goes with the last chunk, where the follower installs (paper §7).
-      ...(done && snapshot.membership !== undefined ? { membership: snapshot.membership } : {}),
-    };
-    this.out.send(member, chunk);
   }
 
   /** The leader appends an entry of its term, durably (before this step's messages leave); returns its index. */
@@ -1037,9 +947,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private advanceCommit(now: number): void {
     const { voters } = this.membership;
     if (this.role !== 'leader' || voters.length === 0) return;
-    const matched = voters.map((voter) => (voter === this.id ? this.log.lastIndex() : (this.matchIndex.get(voter) ?? 0)));
-    matched.sort((a, b) => b - a);
-    const quorumIndex = matched[majority(voters.length) - 1]!;
+    const quorumIndex = this.replication.quorumIndex(voters, majority(voters.length));
     if (quorumIndex <= this.commitIndex || !this.commitsByCounting(quorumIndex)) return;
     this.commitUpTo(quorumIndex);
     this.serveReads();
@@ -1054,7 +962,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    */
   private stepDownIfRemoved(now: number): void {
     if (this.role !== 'leader' || this.isVoter || this.commitIndex < this.membershipIndex) return;
-    for (const member of this.members) if (member !== this.id) this.replicateTo(member);
+    this.replication.replicateToAll();
     this.becomeFollower(now, this.currentTerm, null);
   }
 
@@ -1127,14 +1035,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.out.emit({ type: 'membership-changed', index, membership });
     this.refreshRole(now);
     if (this.role === 'leader') {
-      for (const member of this.members) if (member !== this.id && !this.nextIndex.has(member)) this.nextIndex.set(member, index);
-      for (const member of [...this.nextIndex.keys()]) {
-        if (this.members.includes(member)) continue;
-        this.nextIndex.delete(member);
-        this.matchIndex.delete(member);
-        this.lease.forget(member);
-        this.snapshotSent.delete(member);
-      }
+      for (const removed of this.replication.membersChanged(index)) this.lease.forget(removed);
     }
     this.lease.recount(); // the voters changed: so may each pending round's count
   }
