@@ -46,6 +46,7 @@ import {
 import { LeaderLease } from './lease.js';
 import { RaftLog } from './log.js';
 import { ReadIndexQueue } from './reads.js';
+import { LeadershipTransfer } from './transfer.js';
 import { LeaderReplication } from './replication.js';
 import { changedMembership, membersOf, sameMembership, startingMembership } from './membership.js';
 
@@ -140,11 +141,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * (promiseMs), as only the transferring leader's own promises are released by a transfer.
    */
   private earlierPromiseUntil = -Infinity;
-  /**
-   * Leader only: the transfer under way (thesis §3.10), or null. TimeoutNow leaves once the target's log
-   * matches the leader's (`timeoutNowSent`).
-   */
-  private transfer: { readonly to: NodeId; readonly round: number; readonly deadline: number; timeoutNowSent: boolean } | null = null;
+  /** Leader only: the leadership transfer under way, if any (thesis §3.10; transfer.ts). */
+  private readonly transfer: LeadershipTransfer;
   /** When the current (pre-)candidacy started, by this node's clock. */
   private candidacyStartedAt = 0;
   /** Fast start: the voters this node is connected to (peer-up, until peer-down), and whether it campaigned early. */
@@ -179,6 +177,16 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       config.timing.electionTimeoutMinMs,
       options.maxClockDrift,
     );
+    this.transfer = new LeadershipTransfer({
+      id: this.id,
+      voters: () => this.membership.voters,
+      term: () => this.currentTerm,
+      lastIndex: () => this.log.lastIndex(),
+      matchOf: (voter) => this.replication.matchOf(voter),
+      ackedRound: (voter) => this.lease.ackedRound(voter),
+      send: (to, message) => this.out.send(to, message),
+      emit: (event) => this.out.emit(event),
+    });
     this.reads = new ReadIndexQueue({
       readIndex: () => (this.committedInOwnTerm() ? this.commitIndex : null),
       emit: (event) => this.out.emit(event),
@@ -358,38 +366,13 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    */
   transferLeadership(now: number, to: NodeId | null): void {
     this.checkLease(now);
-    if (this.role !== 'leader' || this.transfer !== null) return;
-    const target = to ?? this.transferTarget();
-    if (target === null || target === this.id || !this.membership.voters.includes(target)) return;
-    this.transfer = { to: target, round: this.round, deadline: now + this.config.timing.electionTimeoutMinMs, timeoutNowSent: false };
+    if (this.role !== 'leader' || this.transfer.underway) return;
+    const target = this.transfer.start(to, this.round, now + this.config.timing.electionTimeoutMinMs);
+    if (target === null) return;
     this.lease.giveUp(this.round);
-    this.out.emit({ type: 'transfer-started', term: this.currentTerm, to: target, deadline: this.transfer.deadline });
     // Reads waiting for a new round would wait for the transfer's end: refuse them now (no leader to name).
     this.reads.refuseAll(null);
-    if (this.replication.matchOf(target) === this.log.lastIndex()) this.sendTimeoutNow();
-    else this.replication.replicateTo(target);
-  }
-
-  /** TimeoutNow to the transfer's target, whose log matches ours now. */
-  private sendTimeoutNow(): void {
-    const transfer = this.transfer!;
-    transfer.timeoutNowSent = true;
-    const timeoutNow: TimeoutNow = { type: 'TimeoutNow', term: this.currentTerm, round: transfer.round };
-    this.out.send(transfer.to, timeoutNow);
-  }
-
-  /** The most up-to-date other voter (see transferLeadership), or null in a cluster of one. */
-  private transferTarget(): NodeId | null {
-    let best: NodeId | null = null;
-    let bestMatch = -1;
-    let bestRound = -1;
-    for (const voter of [...this.membership.voters].sort((a, b) => a - b)) {
-      if (voter === this.id) continue;
-      const match = this.replication.matchOf(voter);
-      const round = this.lease.ackedRound(voter);
-      if (match > bestMatch || (match === bestMatch && round > bestRound)) [best, bestMatch, bestRound] = [voter, match, round];
-    }
-    return best;
+    if (!this.transfer.sendTimeoutNowIfCaughtUp()) this.replication.replicateTo(target);
   }
 
   /**
@@ -400,7 +383,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    */
   propose(now: number, id: number, command: Command): void {
     this.checkLease(now);
-    if (this.role !== 'leader' || this.transfer !== null || command.length > MAX_COMMAND_CHARS) {
+    if (this.role !== 'leader' || this.transfer.underway || command.length > MAX_COMMAND_CHARS) {
       this.out.emit({ type: 'request-refused', id, leader: this.refusalLeader() });
       return;
     }
@@ -420,7 +403,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    */
   changeMembership(now: number, id: number, change: MembershipChange): void {
     this.checkLease(now);
-    if (this.role !== 'leader' || this.transfer !== null) {
+    if (this.role !== 'leader' || this.transfer.underway) {
       this.out.emit({ type: 'request-refused', id, leader: this.refusalLeader() });
       return;
     }
@@ -455,7 +438,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   /** A linearizable read (thesis §6.4, ReadIndex; see reads.ts), taken only by a leader that is not handing over. */
   read(now: number, id: number): void {
     this.checkLease(now);
-    if (this.role !== 'leader' || this.transfer !== null) {
+    if (this.role !== 'leader' || this.transfer.underway) {
       this.out.emit({ type: 'request-refused', id, leader: this.refusalLeader() });
       return;
     }
@@ -477,11 +460,9 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   tick(now: number): void {
     this.checkLease(now);
     if (this.role === 'leader') {
-      if (this.transfer !== null && now >= this.transfer.deadline) {
-        // etcd abandons a transfer after an election timeout: the target did not win; lead on. The
-        // next heartbeat starts a new round, and a lease can rest only on rounds after the floor.
-        this.out.emit({ type: 'transfer-abandoned', term: this.currentTerm, to: this.transfer.to });
-        this.transfer = null;
+      if (this.transfer.abandonIfExpired(now)) {
+        // The target did not win; lead on. The next heartbeat starts a new round, and a lease can rest
+        // only on rounds after the floor.
         this.heartbeatDeadline = now;
         // CheckQuorum's grace starts again, as for a new leader (no lease is held meanwhile).
         this.lease.restartGrace(now);
@@ -503,7 +484,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   nextDeadline(): number {
     if (this.role !== 'leader') return this.electionDeadline;
     // During a transfer the lease is given up and CheckQuorum waits for the transfer's end (checkLease).
-    if (this.transfer !== null) return Math.min(this.heartbeatDeadline, this.transfer.deadline);
+    if (this.transfer.underway) return Math.min(this.heartbeatDeadline, this.transfer.deadline);
     if (!this.options.checkQuorum) return this.heartbeatDeadline;
     return Math.min(this.heartbeatDeadline, this.lease.nextDeadline());
   }
@@ -678,14 +659,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       this.replication.rejected(from, response.matchIndex);
     }
     this.acknowledged(now, from, response.round);
-    this.continueTransfer(from);
-  }
-
-  /** Thesis §3.10: once the transfer's target holds our whole log, TimeoutNow leaves. */
-  private continueTransfer(from: NodeId): void {
-    const transfer = this.transfer;
-    if (this.role !== 'leader' || transfer === null || transfer.timeoutNowSent || transfer.to !== from) return;
-    if (this.replication.matchOf(from) === this.log.lastIndex()) this.sendTimeoutNow();
+    // Thesis §3.10: once the transfer's target holds our whole log, TimeoutNow leaves.
+    if (this.role === 'leader') this.transfer.answered(from);
   }
 
   /**
@@ -753,7 +728,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       this.replication.chunkAcknowledged(from, response.lastIncludedIndex, response.offset);
     }
     this.acknowledged(now, from, response.round);
-    this.continueTransfer(from);
+    // Thesis §3.10: once the transfer's target holds our whole log, TimeoutNow leaves.
+    if (this.role === 'leader') this.transfer.answered(from);
   }
 
   /**
@@ -789,7 +765,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private becomeFollower(now: number, term: number, leader: NodeId | null): void {
     const wasLeader = this.role === 'leader';
     this.lease.forfeit();
-    this.transfer = null;
+    this.transfer.cancel();
     if (term > this.currentTerm) {
       this.currentTerm = term;
       this.votedFor = null;
@@ -879,7 +855,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     // CheckQuorum: the lease's grace runs from the candidacy's start (see LeaderLease.lead).
     this.round = 0;
     this.lease.lead(this.candidacyStartedAt);
-    this.transfer = null;
+    this.transfer.cancel();
     this.setLeader(this.id);
     this.replication.lead();
     // Thesis §6.4 / paper §8: a blank entry of the new term at once, so that the leader can commit (and
@@ -900,7 +876,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private checkLease(now: number): void {
     // During a transfer (at most an election timeout) the lease is already given up: stepping down would
     // only stop the heartbeats that keep the followers quiet while the target campaigns.
-    if (this.role !== 'leader' || !this.options.checkQuorum || this.transfer !== null || now < this.lease.expiresAt()) return;
+    if (this.role !== 'leader' || !this.options.checkQuorum || this.transfer.underway || now < this.lease.expiresAt()) return;
     this.becomeFollower(now, this.currentTerm, null);
   }
 
@@ -914,7 +890,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * During a transfer the given-up round is repeated, keeping followers quiet without a new promise.
    */
   private broadcastHeartbeat(now: number): void {
-    if (this.transfer === null) {
+    if (!this.transfer.underway) {
       this.round++;
       if (this.options.checkQuorum) {
         // Nobody has acknowledged it yet: `acknowledged` ignores rounds above the last one sent.
