@@ -45,6 +45,7 @@ import {
 } from './messages.js';
 import { LeaderLease } from './lease.js';
 import { RaftLog } from './log.js';
+import { PromisesToLeaders } from './promises.js';
 import { ReadIndexQueue } from './reads.js';
 import { LeadershipTransfer } from './transfer.js';
 import { LeaderReplication } from './replication.js';
@@ -117,30 +118,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private votes = new Map<NodeId, boolean>();
   private electionDeadline = Infinity;
   private heartbeatDeadline = Infinity;
-  /**
-   * Until then the node grants no vote (§4.2.3 of the thesis, with CheckQuorum) and no pre-vote (§9.6):
-   * it heard a live leader less than electionTimeoutMin ago, or it started less than that ago (a node
-   * that restarts has forgotten whom it heard, and a lease may rest on its acknowledgement).
-   */
-  private quietUntil: number;
-  /**
-   * The connection to the leader this follower heard closed (a peer-down input) and no heartbeat came
-   * since: it no longer "hears a leader", so it grants (pre-)votes before `quietUntil` — telling each
-   * candidate how long its promise still runs (RequestVoteResponse.promiseMs).
-   */
-  private leaderConnectionClosed = false;
-  /**
-   * The highest heartbeat round of the current term's leader this node acknowledged (the leader: the
-   * highest it sent); 0 when none. A leadership transfer after round n is voted for only by nodes whose
-   * acknowledgements stop at n (RequestVote.transfer).
-   */
-  private promisedRound = 0;
-  /**
-   * How long promises to leaders of EARLIER terms run (this node's clock): `quietUntil` as it stood
-   * when this node first acknowledged the current term's leader. A transfer vote reports these
-   * (promiseMs), as only the transferring leader's own promises are released by a transfer.
-   */
-  private earlierPromiseUntil = -Infinity;
+  /** The promises not to vote this node made to the leaders it heard (thesis §4.2.3; promises.ts). */
+  private readonly promises: PromisesToLeaders;
   /** Leader only: the leadership transfer under way, if any (thesis §3.10; transfer.ts). */
   private readonly transfer: LeadershipTransfer;
   /** When the current (pre-)candidacy started, by this node's clock. */
@@ -196,7 +175,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     // persisted first (a heartbeat's or a candidate's term; terms start at 0 and every campaign
     // increments), so a durable term of 0 proves it never gave one: with fast start it needs no quiet.
     const neverAcknowledged = options.fastStart === true && durable.currentTerm === 0;
-    this.quietUntil = neverAcknowledged ? now : now + config.timing.electionTimeoutMinMs;
+    const { electionTimeoutMinMs } = config.timing;
+    this.promises = new PromisesToLeaders(neverAcknowledged ? now : now + electionTimeoutMinMs, electionTimeoutMinMs);
     this.currentTerm = durable.currentTerm;
     this.votedFor = durable.votedFor;
     this.log = new RaftLog(durable);
@@ -309,7 +289,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.connectedVoters.delete(peer);
     if (!this.options.preVote || !this.options.checkQuorum) return; // the paper's Raft would depose a live leader on a lie
     if (this.role !== 'follower' || peer !== this.leader) return;
-    this.leaderConnectionClosed = true;
+    this.promises.leaderConnectionLost();
     this.electionDeadline = Math.min(this.electionDeadline, now + uniform(this.random, 0, this.config.timing.heartbeatMs));
   }
 
@@ -534,7 +514,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       // §5.2: granting a vote resets the election timer (a non-voter has none).
       if (this.campaigns()) this.resetElectionTimer(now);
     }
-    const promiseUntil = transferPromiseMs !== null ? now + transferPromiseMs : this.quietUntil;
+    const promiseUntil = transferPromiseMs !== null ? now + transferPromiseMs : this.promises.until;
     const promiseMs = grant && this.options.checkQuorum ? Math.max(0, Math.ceil(promiseUntil - now)) : 0;
     const response: RequestVoteResponse = { type: 'RequestVoteResponse', term: this.currentTerm, voteGranted: grant, promiseMs };
     this.out.send(candidate, response);
@@ -629,10 +609,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       return false;
     }
     this.setLeader(leader);
-    this.leaderConnectionClosed = false;
-    if (this.promisedRound === 0) this.earlierPromiseUntil = this.quietUntil;
-    this.promisedRound = Math.max(this.promisedRound, round);
-    this.quietUntil = Math.max(this.quietUntil, now + this.config.timing.electionTimeoutMinMs);
+    this.promises.heard(now, round);
     if (this.campaigns()) this.resetElectionTimer(now);
     return true;
   }
@@ -739,7 +716,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    */
   private handleTimeoutNow(now: number, leader: NodeId, request: TimeoutNow): void {
     if (request.term !== this.currentTerm || this.role !== 'follower' || this.leader !== leader) return;
-    if (this.promisedRound > request.round) return;
+    if (this.promises.round > request.round) return;
     this.becomeCandidate(now, request.round);
   }
 
@@ -754,10 +731,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    */
   private transferPromiseMs(now: number, request: RequestVote): number | null {
     if (!this.options.checkQuorum || request.transfer === 0 || request.term !== this.currentTerm + 1) return null;
-    const round = this.role === 'leader' ? this.round : this.promisedRound;
-    if (round > request.transfer) return null;
-    const earlier = round === 0 || this.role === 'leader' ? this.quietUntil : this.earlierPromiseUntil;
-    return Math.max(0, earlier - now);
+    return this.promises.transferPromiseMs(now, request.transfer, this.role === 'leader' ? this.round : null);
   }
 
   // ---- role changes -------------------------------------------------------------------------------
@@ -769,7 +743,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     if (term > this.currentTerm) {
       this.currentTerm = term;
       this.votedFor = null;
-      this.promisedRound = 0;
+      this.promises.newTerm();
       this.persistDurable();
     }
     this.role = this.campaigns() ? 'follower' : 'learner';
@@ -821,10 +795,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     // Without PreVote the candidacy starts here; with it, when the pre-vote round started (the lease
     // of a leader it becomes is measured from the earlier of the two: both precede every vote).
     if (this.role !== 'precandidate') this.candidacyStartedAt = now;
-    // Our own vote: our promise to the leader we last heard (if its connection closed early) must end too
-    // — except, in a transfer, the promise to the leader who handed over (its lease is given up).
-    this.lease.startCandidacy(transfer > 0 && this.promisedRound > 0 ? this.earlierPromiseUntil : this.quietUntil);
-    this.promisedRound = 0;
+    // Our own vote: its promise must end too (PromisesToLeaders.campaign).
+    this.lease.startCandidacy(this.promises.campaign(transfer));
     this.role = 'candidate';
     this.currentTerm = term;
     this.votedFor = this.id;
@@ -882,7 +854,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
 
   /** Whether a live leader was heard within electionTimeoutMin (a leader hears itself). */
   private hearsLeader(now: number): boolean {
-    return this.role === 'leader' || (now < this.quietUntil && !this.leaderConnectionClosed);
+    return this.role === 'leader' || this.promises.hearsLeader(now);
   }
 
   /**
