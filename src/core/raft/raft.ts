@@ -44,6 +44,7 @@ import {
   type TimeoutNow,
 } from './messages.js';
 import { LeaderLease } from './lease.js';
+import { IncomingSnapshot } from './incoming-snapshot.js';
 import { RaftLog } from './log.js';
 import { PromisesToLeaders } from './promises.js';
 import { ReadIndexQueue } from './reads.js';
@@ -109,7 +110,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   /** The highest index reported by a `committed` event in this incarnation (Figure 2's lastApplied). */
   private reportedIndex: number;
   /** Follower: the snapshot being received in chunks (Figure 13), or null. */
-  private incoming: { readonly index: number; readonly term: number; readonly chunks: string[]; length: number } | null = null;
+  private readonly incoming = new IncomingSnapshot();
 
   // Volatile state.
   private role: RaftRole;
@@ -653,8 +654,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   }
 
   /**
-   * §7, Figure 13: a chunk of the leader's snapshot. Chunks are taken in order (an out-of-order one is
-   * answered with what we hold, and the leader resends from there); on the last, the snapshot replaces
+   * §7, Figure 13: a chunk of the leader's snapshot, taken in order (incoming-snapshot.ts); on the last, the snapshot replaces
    * the log — keeping the entries after it if our log holds its last entry (step 6) — and the host's
    * state machine (`snapshot-installed`).
    */
@@ -668,23 +668,9 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     if (!this.hearLeader(now, leader, round)) return;
     // Everything it covers is committed here already: nothing to install.
     if (index <= this.commitIndex) return answer(request.offset + request.data.length, true);
-    const incoming = this.incoming;
-    if (request.offset === 0) {
-      this.incoming = { index, term, chunks: [request.data], length: request.data.length };
-    } else if (incoming !== null && incoming.index === index && incoming.term === term && incoming.length === request.offset) {
-      incoming.chunks.push(request.data);
-      incoming.length += request.data.length;
-    } else {
-      return answer(incoming !== null && incoming.index === index && incoming.term === term ? incoming.length : 0, false);
-    }
-    const received = this.incoming!;
-    if (received.length > MAX_SNAPSHOT_CHARS) {
-      this.incoming = null; // bounded: a snapshot this large is refused (the leader never makes one)
-      return answer(0, false);
-    }
-    if (!request.done) return answer(received.length, false);
-    this.incoming = null;
-    const data = received.chunks.join('');
+    const received = this.incoming.receive(request);
+    if (!received.done) return answer(received.offset, false);
+    const { data } = received;
     const { membership } = request;
     this.log.install(membership === undefined ? { index, term, data } : { index, term, data, membership });
     this.commitIndex = this.reportedIndex = index;
