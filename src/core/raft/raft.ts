@@ -44,6 +44,7 @@ import {
   type TimeoutNow,
 } from './messages.js';
 import { LeaderLease } from './lease.js';
+import { FastStart } from './fast-start.js';
 import { IncomingSnapshot } from './incoming-snapshot.js';
 import { RaftLog } from './log.js';
 import { PromisesToLeaders } from './promises.js';
@@ -67,7 +68,7 @@ export interface RaftOptions {
    * durable term is 0 keeps no quiet period, and once it is connected to a quorum of voters ('peer-up')
    * while still a follower of term 0 knowing no leader, it campaigns after uniform [0, T_max − T_min)
    * instead of the rest of §5.2's timeout (etcd's initial election tick advance); and a node of term 0
-   * campaigns without the pre-vote round (skipsPreVote). Real nodes run with it on.
+   * campaigns without the pre-vote round (fast-start.ts). Real nodes run with it on.
    */
   readonly fastStart?: boolean;
 }
@@ -125,9 +126,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private readonly transfer: LeadershipTransfer;
   /** When the current (pre-)candidacy started, by this node's clock. */
   private candidacyStartedAt = 0;
-  /** Fast start: the voters this node is connected to (peer-up, until peer-down), and whether it campaigned early. */
-  private readonly connectedVoters = new Set<NodeId>();
-  private startAdvanced = false;
+  /** Fast start (fast-start.ts; RaftOptions.fastStart). */
+  private readonly fastStart: FastStart;
   /** The last status handed out (see `status`). */
   private lastStatus: Status = { id: 0, role: '', leader: null, term: -1 };
 
@@ -171,11 +171,10 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       readIndex: () => (this.committedInOwnTerm() ? this.commitIndex : null),
       emit: (event) => this.out.emit(event),
     });
+    this.fastStart = new FastStart(options.fastStart === true, random, config.timing);
     // The quiet period protects leases resting on acknowledgements (heartbeats, votes) this node gave
-    // before it restarted. Every acknowledgement is sent in a term ≥ 1 that this node had adopted and
-    // persisted first (a heartbeat's or a candidate's term; terms start at 0 and every campaign
-    // increments), so a durable term of 0 proves it never gave one: with fast start it needs no quiet.
-    const neverAcknowledged = options.fastStart === true && durable.currentTerm === 0;
+    // before it restarted; a node that never adopted a term never gave one (see FastStart.isFresh).
+    const neverAcknowledged = this.fastStart.isFresh(durable.currentTerm);
     const { electionTimeoutMinMs } = config.timing;
     this.promises = new PromisesToLeaders(neverAcknowledged ? now : now + electionTimeoutMinMs, electionTimeoutMinMs);
     this.currentTerm = durable.currentTerm;
@@ -287,7 +286,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * promise its voters made to the old one has certainly ended (docs/algorithms/raft.md, "Closed connections").
    */
   peerDown(now: number, peer: NodeId): void {
-    this.connectedVoters.delete(peer);
+    this.fastStart.disconnected(peer);
     if (!this.options.preVote || !this.options.checkQuorum) return; // the paper's Raft would depose a live leader on a lie
     if (this.role !== 'follower' || peer !== this.leader) return;
     this.promises.leaderConnectionLost();
@@ -295,44 +294,20 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   }
 
   /**
-   * An established connection (src/core/types.ts, 'peer-up'). Fast start, a documented departure from
-   * §5.2's full timeout (etcd's `adjustTicks`, which advances a member's election ticks once peers are
-   * connected): a follower that has never adopted a term and knows no leader, once connected to a
-   * quorum, campaigns after uniform [0, T_max − T_min). The fixed part T_min of the timeout is there so
-   * that a live leader's heartbeat comes first; a node of term 0 has never heard one, and campaigning
-   * early disrupts no one: its first campaign is for term 1, and every leader's term is at least 1, so
-   * its RequestVote never carries a term above a leader's (and with PreVote, followers hearing a leader
-   * refuse it first). The random part stays, so split votes stay as rare as in any election of §5.2;
-   * elections are safe whenever they start.
+   * An established connection (src/core/types.ts, 'peer-up'). With fast start, a fresh follower
+   * connected to a quorum of voters campaigns early (fast-start.ts: a departure from §5.2's full timeout).
    */
   peerUp(now: number, peer: NodeId): void {
-    if (this.options.fastStart !== true || !this.membership.voters.includes(peer)) return;
-    this.connectedVoters.add(peer);
+    if (!this.fastStart.enabled || !this.membership.voters.includes(peer)) return;
+    this.fastStart.connected(peer);
     this.startEarlyIfConnected(now);
   }
 
-  /** Fast start (see peerUp): once, for a fresh follower connected to a quorum (a lone voter at once: no rival to split with). */
+  /** Fast start (see peerUp): once, for a follower that has never adopted a term and knows no leader. */
   private startEarlyIfConnected(now: number): void {
-    if (this.options.fastStart !== true || this.startAdvanced || this.role !== 'follower' || this.currentTerm !== 0 || this.leader !== null) return;
-    if (this.connectedVoters.size + 1 < majority(this.membership.voters.length)) return;
-    this.startAdvanced = true;
-    const { electionTimeoutMinMs, electionTimeoutMaxMs } = this.config.timing;
-    const delay = this.membership.voters.length === 1 ? 0 : uniform(this.random, 0, electionTimeoutMaxMs - electionTimeoutMinMs);
-    this.electionDeadline = Math.min(this.electionDeadline, now + delay);
-  }
-
-  /**
-   * Fast start: a node of term 0 campaigns without the pre-vote round (one round trip less, and a
-   * narrower window in which two fresh nodes split the vote). PreVote (thesis §9.6) keeps a node from
-   * disrupting a leader with a term it cannot win; this RequestVote is for term 1, and every leader's term
-   * is at least 1, so it never carries a term above a leader's: it deposes no one (a receiver of a later
-   * term refuses it unchanged, §5.1; one of term 1 judges it as any vote) and, with CheckQuorum, followers
-   * hearing a leader drop it. If it
-   * loses, the node is in term 1 and asks for pre-votes from then on. etcd 3.4 runs without PreVote by
-   * default. Votes stay §5.2's (one per term, persisted before the grant), so safety is untouched.
-   */
-  private skipsPreVote(): boolean {
-    return this.options.fastStart === true && this.currentTerm === 0;
+    if (this.role !== 'follower' || this.currentTerm !== 0 || this.leader !== null) return;
+    const delay = this.fastStart.earlyCampaignDelay(this.membership.voters);
+    if (delay !== null) this.electionDeadline = Math.min(this.electionDeadline, now + delay);
   }
 
   /**
@@ -455,9 +430,9 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     // §5.2: "If election timeout elapses without receiving AppendEntries from current leader or granting
     // vote to candidate: convert to candidate." A candidate whose election timed out (split vote) starts
     // a new one with a new randomized timeout; with PreVote (thesis §9.6) every attempt asks for
-    // pre-votes first — except, with fast start, a node of term 0 (see skipsPreVote).
+    // pre-votes first — except, with fast start, a node of term 0 (see FastStart.isFresh).
     if (this.campaigns() && now >= this.electionDeadline) {
-      if (this.options.preVote && !this.skipsPreVote()) this.becomePreCandidate(now);
+      if (this.options.preVote && !this.fastStart.isFresh(this.currentTerm)) this.becomePreCandidate(now);
       else this.becomeCandidate(now);
     }
   }
