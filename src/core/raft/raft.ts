@@ -51,7 +51,8 @@ import { PromisesToLeaders } from './promises.js';
 import { ReadIndexQueue } from './reads.js';
 import { LeadershipTransfer } from './transfer.js';
 import { LeaderReplication } from './replication.js';
-import { changedMembership, membersOf, sameMembership, startingMembership } from './membership.js';
+import { ConfigurationInUse } from './configuration.js';
+import { changedMembership, startingMembership } from './membership.js';
 
 export type RaftRole = 'follower' | 'precandidate' | 'candidate' | 'leader' | 'learner';
 
@@ -84,19 +85,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private readonly config: NodeConfig;
   private readonly random: Random;
   private readonly out = new OutputBuffer<RaftMessage, RaftDurable>();
-  /** The configuration the node was started with: in force while neither the log nor the snapshot holds one. */
-  private readonly startingMembership: Membership;
-  /**
-   * The configuration this node uses (thesis §4.1: "a server always uses the latest configuration in its
-   * log, regardless of whether the entry is committed"), and the index of its entry: 0 for the starting
-   * configuration, the snapshot's index for the snapshot's. Every quorum is counted among its voters.
-   */
-  private membership: Membership;
-  private membershipIndex: number;
-  /** Its voters and learners: the leader's heartbeats go to both. */
-  private members: readonly NodeId[];
-  /** Whether this node votes in it (counts its own vote, and campaigns: see `campaigns`). */
-  private isVoter: boolean;
+  /** The configuration this node uses (thesis §4.1; configuration.ts): every quorum is counted among its voters. */
+  private readonly configuration: ConfigurationInUse;
   private readonly options: RaftOptions;
 
   // Durable state (Figure 2): persisted before any message that depends on it is sent.
@@ -150,8 +140,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.lease = new LeaderLease(
       {
         id: this.id,
-        voters: () => this.membership.voters,
-        isVoter: () => this.isVoter,
+        voters: () => this.configuration.voters,
+        isVoter: () => this.configuration.isVoter,
         renewed: (until) => this.out.emit({ type: 'lease-renewed', term: this.currentTerm, until }),
       },
       config.timing.electionTimeoutMinMs,
@@ -159,7 +149,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     );
     this.transfer = new LeadershipTransfer({
       id: this.id,
-      voters: () => this.membership.voters,
+      voters: () => this.configuration.voters,
       term: () => this.currentTerm,
       lastIndex: () => this.log.lastIndex(),
       matchOf: (voter) => this.replication.matchOf(voter),
@@ -183,26 +173,21 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.replication = new LeaderReplication({
       id: this.id,
       log: this.log,
-      members: () => this.members,
+      members: () => this.configuration.members,
       term: () => this.currentTerm,
       commitIndex: () => this.commitIndex,
       round: () => this.round,
       send: (to, message) => this.out.send(to, message),
     });
     // Thesis §4.1: the latest configuration in the log (or the snapshot), else the one it was started with.
-    this.startingMembership = startingMembership(config);
-    const latest = this.log.latestMembership();
-    this.membership = latest?.membership ?? this.startingMembership;
-    this.membershipIndex = latest?.index ?? 0;
-    this.members = membersOf(this.membership);
-    this.isVoter = this.membership.voters.includes(this.id);
+    this.configuration = new ConfigurationInUse(this.id, startingMembership(config), this.log);
     // A snapshot holds only committed entries: the state machine starts from it (types.ts, committed).
     this.commitIndex = this.reportedIndex = this.log.snapshotIndex();
     if (this.log.snapshot !== null) {
       const { index, term, data } = this.log.snapshot;
       this.out.emit({ type: 'snapshot-installed', index, term, snapshot: data });
     }
-    this.out.emit({ type: 'membership-changed', index: this.membershipIndex, membership: this.membership });
+    this.out.emit({ type: 'membership-changed', index: this.configuration.index, membership: this.configuration.membership });
     // §5.2: servers start up as followers (learners never campaign, so they need no election timer).
     this.role = this.campaigns() ? 'follower' : 'learner';
     if (this.role === 'follower') this.resetElectionTimer(now);
@@ -298,7 +283,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * connected to a quorum of voters campaigns early (fast-start.ts: a departure from §5.2's full timeout).
    */
   peerUp(now: number, peer: NodeId): void {
-    if (!this.fastStart.enabled || !this.membership.voters.includes(peer)) return;
+    if (!this.fastStart.enabled || !this.configuration.voters.includes(peer)) return;
     this.fastStart.connected(peer);
     this.startEarlyIfConnected(now);
   }
@@ -306,7 +291,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   /** Fast start (see peerUp): once, for a follower that has never adopted a term and knows no leader. */
   private startEarlyIfConnected(now: number): void {
     if (this.role !== 'follower' || this.currentTerm !== 0 || this.leader !== null) return;
-    const delay = this.fastStart.earlyCampaignDelay(this.membership.voters);
+    const delay = this.fastStart.earlyCampaignDelay(this.configuration.voters);
     if (delay !== null) this.electionDeadline = Math.min(this.electionDeadline, now + delay);
   }
 
@@ -377,7 +362,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   /** The configuration `change` makes of the one in force, or why the leader refuses it now (see changeMembership). */
   private nextMembership(change: MembershipChange): Membership | MembershipRefusal | 'invalid' {
     if (this.changePending()) return 'change-pending';
-    const next = changedMembership(this.membership, change);
+    const next = changedMembership(this.configuration.membership, change);
     if (typeof next === 'string') return next;
     if (change.type === 'promote' && this.replication.matchOf(change.peer) < this.commitIndex) return 'not-caught-up';
     return next;
@@ -388,7 +373,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * an entry of its own term yet: no new change may start.
    */
   private changePending(): boolean {
-    return this.membershipIndex > this.commitIndex || !this.committedInOwnTerm();
+    return this.configuration.index > this.commitIndex || !this.committedInOwnTerm();
   }
 
   /** A linearizable read (thesis §6.4, ReadIndex; see reads.ts), taken only by a leader that is not handing over. */
@@ -501,7 +486,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.votes.set(voter, response.voteGranted);
     if (response.voteGranted && response.promiseMs > 0) this.lease.awaitVoterPromise(now, response.promiseMs);
     // §5.2: a candidate wins with votes from a majority of the voters, for this term.
-    if (tallyVotes(this.membership.voters, this.votes) === 'won') this.becomeLeader(now);
+    if (tallyVotes(this.configuration.voters, this.votes) === 'won') this.becomeLeader(now);
   }
 
   /**
@@ -526,7 +511,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     if (this.role !== 'precandidate') return;
     if (response.voteGranted ? response.term !== this.currentTerm + 1 : response.term !== this.currentTerm) return; // stale
     this.votes.set(voter, response.voteGranted);
-    if (tallyVotes(this.membership.voters, this.votes) === 'won') this.becomeCandidate(now);
+    if (tallyVotes(this.configuration.voters, this.votes) === 'won') this.becomeCandidate(now);
   }
 
   private handleAppendEntries(now: number, leader: NodeId, request: AppendEntries): void {
@@ -559,7 +544,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       this.persistDurable(); // before the answer leaves
       // Thesis §4.1: a configuration entry is in force as soon as it is in the log, and the one before it
       // again as soon as a conflicting leader's entries delete it.
-      if ((deletedFrom !== null && deletedFrom <= this.membershipIndex) || entries.some((entry) => entry.membership !== undefined)) this.useLatestMembership(now);
+      if ((deletedFrom !== null && deletedFrom <= this.configuration.index) || entries.some((entry) => entry.membership !== undefined)) this.useLatestMembership(now);
     }
     const lastNewIndex = prevLogIndex + entries.length;
     // Figure 2: "If leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of last new entry)."
@@ -601,10 +586,10 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * acknowledges its round (see acknowledged).
    */
   private handleAppendEntriesResponse(now: number, from: NodeId, response: AppendEntriesResponse): void {
-    if (this.role !== 'leader' || response.term !== this.currentTerm || from === this.id || !this.members.includes(from)) return;
+    if (this.role !== 'leader' || response.term !== this.currentTerm || from === this.id || !this.configuration.members.includes(from)) return;
     if (response.success) {
       if (this.replication.matched(from, response.matchIndex)) {
-        if (this.membership.voters.includes(from)) this.advanceCommit(now);
+        if (this.configuration.voters.includes(from)) this.advanceCommit(now);
         if (this.role !== 'leader') return;
       }
       this.replication.continueTo(from);
@@ -622,7 +607,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * send time of r. ReadIndex reads waiting for a round are served when a quorum acknowledged it.
    */
   private acknowledged(now: number, from: NodeId, round: number): void {
-    if (this.role !== 'leader' || !this.membership.voters.includes(from) || round > this.round) return;
+    if (this.role !== 'leader' || !this.configuration.voters.includes(from) || round > this.round) return;
     if (!this.lease.acknowledge(from, round)) return;
     if (this.options.checkQuorum) this.lease.renew(now);
     this.serveReads();
@@ -658,9 +643,9 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   }
 
   private handleInstallSnapshotResponse(now: number, from: NodeId, response: InstallSnapshotResponse): void {
-    if (this.role !== 'leader' || response.term !== this.currentTerm || from === this.id || !this.members.includes(from)) return;
+    if (this.role !== 'leader' || response.term !== this.currentTerm || from === this.id || !this.configuration.members.includes(from)) return;
     if (response.done) {
-      if (this.replication.snapshotInstalled(from, response.lastIncludedIndex) && this.membership.voters.includes(from)) this.advanceCommit(now);
+      if (this.replication.snapshotInstalled(from, response.lastIncludedIndex) && this.configuration.voters.includes(from)) this.advanceCommit(now);
       if (this.role === 'leader') this.replication.continueAfterSnapshot(from, response.lastIncludedIndex);
     } else {
       this.replication.chunkAcknowledged(from, response.lastIncludedIndex, response.offset);
@@ -728,12 +713,12 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.candidacyStartedAt = now;
     this.votes = new Map([[this.id, true]]);
     this.resetElectionTimer(now);
-    if (tallyVotes(this.membership.voters, this.votes) === 'won') {
+    if (tallyVotes(this.configuration.voters, this.votes) === 'won') {
       this.becomeCandidate(now); // a cluster of one
       return;
     }
     const request: PreVote = { type: 'PreVote', term: this.currentTerm + 1, lastLogIndex: this.log.lastIndex(), lastLogTerm: this.log.lastTerm() };
-    this.out.broadcast(this.membership.voters, this.id, request);
+    this.out.broadcast(this.configuration.voters, this.id, request);
   }
 
   /**
@@ -766,7 +751,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.votes = new Map([[this.id, true]]);
     this.resetElectionTimer(now);
     this.out.emit({ type: 'election-started', term: this.currentTerm });
-    if (tallyVotes(this.membership.voters, this.votes) === 'won') {
+    if (tallyVotes(this.configuration.voters, this.votes) === 'won') {
       this.becomeLeader(now); // a cluster of one
       return;
     }
@@ -777,7 +762,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       lastLogTerm: this.log.lastTerm(),
       transfer,
     };
-    this.out.broadcast(this.membership.voters, this.id, request);
+    this.out.broadcast(this.configuration.voters, this.id, request);
   }
 
   private becomeLeader(now: number): void {
@@ -854,7 +839,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * of the configuration in use (thesis §4.1); a leader it no longer names does not count itself.
    */
   private advanceCommit(now: number): void {
-    const { voters } = this.membership;
+    const { voters } = this.configuration;
     if (this.role !== 'leader' || voters.length === 0) return;
     const quorumIndex = this.replication.quorumIndex(voters, majority(voters.length));
     if (quorumIndex <= this.commitIndex || !this.commitsByCounting(quorumIndex)) return;
@@ -870,7 +855,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * timeouts run out (a host that wants it sooner transfers leadership before removing the leader).
    */
   private stepDownIfRemoved(now: number): void {
-    if (this.role !== 'leader' || this.isVoter || this.commitIndex < this.membershipIndex) return;
+    if (this.role !== 'leader' || this.configuration.isVoter || this.commitIndex < this.configuration.index) return;
     this.replication.replicateToAll();
     this.becomeFollower(now, this.currentTerm, null);
   }
@@ -923,8 +908,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
 
   /** Thesis §4.1: the latest configuration in the log (or the snapshot), else the starting one. */
   private useLatestMembership(now: number): void {
-    const latest = this.log.latestMembership();
-    this.useMembership(now, latest?.index ?? 0, latest?.membership ?? this.startingMembership);
+    const latest = this.configuration.latestIn(this.log);
+    this.useMembership(now, latest.index, latest.membership);
   }
 
   /**
@@ -936,11 +921,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * stops it. A leader leads on until the entry commits (§4.2.2).
    */
   private useMembership(now: number, index: number, membership: Membership): void {
-    if (index === this.membershipIndex && sameMembership(membership, this.membership)) return;
-    this.membership = membership;
-    this.membershipIndex = index;
-    this.members = membersOf(membership);
-    this.isVoter = membership.voters.includes(this.id);
+    if (!this.configuration.use(index, membership)) return;
     this.out.emit({ type: 'membership-changed', index, membership });
     this.refreshRole(now);
     if (this.role === 'leader') {
@@ -949,16 +930,9 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.lease.recount(); // the voters changed: so may each pending round's count
   }
 
-  /**
-   * Whether this node campaigns when its election timer runs out: a voter of its configuration; and
-   * (thesis §4.2.2) a server its latest configuration removes, until it knows that
-   * configuration committed — it "might still be needed": a leader that removed itself and lost its lease
-   * before the entry committed may be the only server holding it, and the others, whose logs are behind
-   * its own, cannot be elected without its vote. It does not count its own vote (tallies count voters).
-   * A learner, a joiner and a removed server that knows its removal committed never campaign.
-   */
+  /** Whether this node campaigns when its election timer runs out (ConfigurationInUse.campaigns, thesis §4.2.2). */
   private campaigns(): boolean {
-    return this.isVoter || (this.commitIndex < this.membershipIndex && !this.members.includes(this.id));
+    return this.configuration.campaigns(this.commitIndex);
   }
 
   /** A node that does not lead is a 'follower' with an election timer while it campaigns, else a 'learner' without one. */
