@@ -77,8 +77,6 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private commitIndex: number;
   /** The highest index reported by a `committed` event in this incarnation (Figure 2's lastApplied). */
   private reportedIndex: number;
-  /** Follower: the snapshot being received in chunks (Figure 13), or null. */
-  private readonly incoming = new IncomingSnapshot();
 
   // Volatile state.
   private role: RaftRole;
@@ -87,27 +85,28 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private votes = new Map<NodeId, boolean>();
   private electionDeadline = Infinity;
   private heartbeatDeadline = Infinity;
-  /** The promises not to vote this node made to the leaders it heard (thesis §4.2.3; promises.ts). */
-  private readonly promises: PromisesToLeaders;
-  /** Leader only: the leadership transfer under way, if any (thesis §3.10; transfer.ts). */
-  private readonly transfer: LeadershipTransfer;
   /** When the current (pre-)candidacy started, by this node's clock. */
   private candidacyStartedAt = 0;
-  /** Fast start (fast-start.ts; RaftOptions.fastStart). */
-  private readonly fastStart: FastStart;
   /** The last status handed out (see `status`). */
   private lastStatus: Status = { id: 0, role: '', leader: null, term: -1 };
-
-  // Leader state: heartbeat rounds and the lease (lease.ts; the lease only with CheckQuorum).
-  /** The last heartbeat round sent (0: none yet in this term). */
+  /** Leader: the last heartbeat round sent (0: none yet in this term). */
   private round = 0;
-  /** The rounds each voter acknowledged, and the lease resting on them. */
-  private readonly lease: LeaderLease;
 
-  /** Leader state for replication (Figure 2, "Volatile state on leaders"), reset at each election. */
+  // The parts, each owning its own state (one file each; docs/algorithms/raft.md lists them).
+  /** The promises not to vote this node made to the leaders it heard (thesis §4.2.3). */
+  private readonly promises: PromisesToLeaders;
+  /** Follower: the leader's snapshot being received in chunks (Figure 13). */
+  private readonly incoming = new IncomingSnapshot();
+  /** Fast start (RaftOptions.fastStart). */
+  private readonly fastStart: FastStart;
+  /** Leader: the heartbeat rounds each voter acknowledged, and the lease resting on them (thesis §6.4, with CheckQuorum). */
+  private readonly lease: LeaderLease;
+  /** Leader: replication to each member (Figure 2, "Volatile state on leaders"), reset at each election. */
   private readonly replication: LeaderReplication;
-  /** ReadIndex reads waiting for a heartbeat quorum or for this term's first commit (thesis §6.4). */
+  /** Leader: ReadIndex reads waiting for a heartbeat quorum or for this term's first commit (thesis §6.4). */
   private readonly reads: ReadIndexQueue;
+  /** Leader: the leadership transfer under way, if any (thesis §3.10). */
+  private readonly transfer: LeadershipTransfer;
 
   constructor(config: NodeConfig, durable: RaftDurable, random: Random, now: number, options: RaftOptions = defaultRaftOptions) {
     this.id = config.id;
@@ -591,9 +590,9 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   }
 
   /**
-   * §7, Figure 13: a chunk of the leader's snapshot, taken in order (incoming-snapshot.ts); on the last, the snapshot replaces
-   * the log — keeping the entries after it if our log holds its last entry (step 6) — and the host's
-   * state machine (`snapshot-installed`).
+   * §7, Figure 13: a chunk of the leader's snapshot, taken in order (IncomingSnapshot); on the last, the
+   * snapshot replaces the log — keeping the entries after it if our log holds its last entry (step 6) —
+   * and the host's state machine (`snapshot-installed`).
    */
   private handleInstallSnapshot(now: number, leader: NodeId, request: InstallSnapshot): void {
     const { lastIncludedIndex: index, lastIncludedTerm: term, round } = request;
