@@ -89,7 +89,8 @@ test('the lease checker catches a mutant that skips the quiet period after every
     ...fastRaft,
     create(config, durable, random, now) {
       const node = fastRaft.create(config, durable as RaftDurable, random, now);
-      (node as unknown as { quietUntil: number }).quietUntil = now; // the broken rule: no quiet, whatever the term
+      // The broken rule: no quiet, whatever the term (the quiet period is kept by src/core/raft/promises.ts).
+      (node as unknown as { promises: { quietUntil: number } }).promises.quietUntil = now;
       return node;
     },
   };

@@ -9,7 +9,8 @@ import {
   type RaftMessage,
 } from './messages.js';
 import type { FieldShape } from '../shapes.js';
-import { defaultRaftOptions, RaftNode, type RaftOptions } from './raft.js';
+import { RaftNode } from './raft.js';
+import { defaultRaftOptions, type RaftOptions } from './options.js';
 import { majority } from '../quorum.js';
 import { historyRuns, lastHistoryTerm } from '../history.js';
 import { membershipShape } from './membership.js';
@@ -17,7 +18,9 @@ import { coalesceRaftMessages } from './coalesce.js';
 
 export * from './messages.js';
 export { addressProblem, changedMembership, forceNewCluster, MAX_ADDRESS_CHARS, MAX_MEMBERS, membershipShape } from './membership.js';
-export { RaftNode, defaultRaftOptions, leaseDurationMs, type RaftOptions, type RaftRole } from './raft.js';
+export { RaftNode } from './raft.js';
+export { defaultRaftOptions, type RaftOptions, type RaftRole } from './options.js';
+export { leaseDurationMs } from './lease.js';
 
 /**
  * What a real node runs unless told otherwise (`ballot node`, `ballot cluster`, startNode with

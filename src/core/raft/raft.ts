@@ -29,16 +29,12 @@ import {
   type Status,
 } from '../types.js';
 import {
-  MAX_APPEND_CHARS,
-  MAX_APPEND_ENTRIES,
-  MAX_CHUNK_CHARS,
   MAX_COMMAND_CHARS,
   MAX_SNAPSHOT_CHARS,
   type AppendEntries,
   type AppendEntriesResponse,
   type InstallSnapshot,
   type InstallSnapshotResponse,
-  type LogEntry,
   type PreVote,
   type PreVoteResponse,
   type RaftDurable,
@@ -47,90 +43,28 @@ import {
   type RequestVoteResponse,
   type TimeoutNow,
 } from './messages.js';
+import { LeaderLease } from './lease.js';
+import { FastStart } from './fast-start.js';
+import { IncomingSnapshot } from './incoming-snapshot.js';
 import { RaftLog } from './log.js';
-import { changedMembership, membersOf, sameMembership, startingMembership } from './membership.js';
+import { PromisesToLeaders } from './promises.js';
+import { ReadIndexQueue } from './reads.js';
+import { LeadershipTransfer } from './transfer.js';
+import { LeaderReplication } from './replication.js';
+import { ConfigurationInUse } from './configuration.js';
+import { changedMembership, startingMembership } from './membership.js';
+import { defaultRaftOptions, type RaftOptions, type RaftRole } from './options.js';
 
-/** The entries of a heartbeat (shared: an empty list allocates nothing per heartbeat). */
-const NO_ENTRIES: readonly LogEntry[] = Object.freeze([]);
-
-/**
- * A heartbeat round the leader sent that no quorum has acknowledged yet (CheckQuorum's lease, thesis
- * §6.4): when it left, and how many voters other than the leader have acknowledged it or a later round.
- * The count is kept as acknowledgements arrive (and recounted when the voters change), so that finding
- * the newest round a quorum acknowledged is not a count over every voter for every answer.
- */
-interface PendingRound {
-  readonly round: number;
-  readonly sentAt: number;
-  acks: number;
-}
-
-/** A ReadIndex read waiting at the leader (thesis §6.4). */
-interface PendingRead {
-  readonly id: number;
-  /** The commitIndex when it arrived; null until an entry of this leader's term is committed. */
-  index: number | null;
-  /** The heartbeat round, sent after the read arrived, that a quorum must acknowledge. */
-  readonly round: number;
-}
-
-export type RaftRole = 'follower' | 'precandidate' | 'candidate' | 'leader' | 'learner';
-
-/** The production extensions, each on by default (`--pre-vote`, `--check-quorum`, `--max-clock-drift`). */
-export interface RaftOptions {
-  /** Thesis §9.6: ask for pre-votes for term + 1 before incrementing the term. */
-  readonly preVote: boolean;
-  /** Thesis §6.4: the leader holds a lease and steps down when it expires; followers that hear a live leader grant no vote. */
-  readonly checkQuorum: boolean;
-  /** ρ: every clock runs at a rate within [1 − ρ, 1 + ρ] of real time (0 ≤ ρ < 1). */
-  readonly maxClockDrift: number;
-  /**
-   * Fast start (docs/algorithms/raft.md, "Fast start"; absent: off, as in the simulator): a node whose
-   * durable term is 0 keeps no quiet period, and once it is connected to a quorum of voters ('peer-up')
-   * while still a follower of term 0 knowing no leader, it campaigns after uniform [0, T_max − T_min)
-   * instead of the rest of §5.2's timeout (etcd's initial election tick advance); and a node of term 0
-   * campaigns without the pre-vote round (skipsPreVote). Real nodes run with it on.
-   */
-  readonly fastStart?: boolean;
-}
-
-/**
- * ρ = 0.05 is 100 times the 500 ppm an NTP-disciplined clock may be slewed by, and 500 times a cheap
- * quartz oscillator's 100 ppm; it costs 9.5% of the lease ((1 − ρ)/(1 + ρ) = 0.905).
- */
-export const defaultRaftOptions: RaftOptions = { preVote: true, checkQuorum: true, maxClockDrift: 0.05 };
-
-/**
- * How long a lease lasts after the send time t (by the leader's clock) of a heartbeat a quorum
- * acknowledged: electionTimeoutMin × (1 − ρ)/(1 + ρ). Each acknowledging follower refuses every vote
- * until its own clock has advanced electionTimeoutMin past the moment it received that heartbeat, which is
- * at least electionTimeoutMin/(1 + ρ) of real time after t; the lease, measured by a clock that may run
- * slow, lasts at most lease/(1 − ρ) of real time. So the lease ends before any quorum can elect a rival.
- */
-export function leaseDurationMs(electionTimeoutMinMs: number, maxClockDrift: number): number {
-  return (electionTimeoutMinMs * (1 - maxClockDrift)) / (1 + maxClockDrift);
-}
+export { defaultRaftOptions, type RaftOptions, type RaftRole } from './options.js';
 
 export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   readonly id: NodeId;
   private readonly config: NodeConfig;
   private readonly random: Random;
   private readonly out = new OutputBuffer<RaftMessage, RaftDurable>();
-  /** The configuration the node was started with: in force while neither the log nor the snapshot holds one. */
-  private readonly startingMembership: Membership;
-  /**
-   * The configuration this node uses (thesis §4.1: "a server always uses the latest configuration in its
-   * log, regardless of whether the entry is committed"), and the index of its entry: 0 for the starting
-   * configuration, the snapshot's index for the snapshot's. Every quorum is counted among its voters.
-   */
-  private membership: Membership;
-  private membershipIndex: number;
-  /** Its voters and learners: the leader's heartbeats go to both. */
-  private members: readonly NodeId[];
-  /** Whether this node votes in it (counts its own vote, and campaigns: see `campaigns`). */
-  private isVoter: boolean;
+  /** The configuration this node uses (thesis §4.1; configuration.ts): every quorum is counted among its voters. */
+  private readonly configuration: ConfigurationInUse;
   private readonly options: RaftOptions;
-  private readonly leaseMs: number;
 
   // Durable state (Figure 2): persisted before any message that depends on it is sent.
   private currentTerm: number;
@@ -143,8 +77,6 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private commitIndex: number;
   /** The highest index reported by a `committed` event in this incarnation (Figure 2's lastApplied). */
   private reportedIndex: number;
-  /** Follower: the snapshot being received in chunks (Figure 13), or null. */
-  private incoming: { readonly index: number; readonly term: number; readonly chunks: string[]; length: number } | null = null;
 
   // Volatile state.
   private role: RaftRole;
@@ -153,104 +85,85 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private votes = new Map<NodeId, boolean>();
   private electionDeadline = Infinity;
   private heartbeatDeadline = Infinity;
-  /**
-   * Until then the node grants no vote (§4.2.3 of the thesis, with CheckQuorum) and no pre-vote (§9.6):
-   * it heard a live leader less than electionTimeoutMin ago, or it started less than that ago (a node
-   * that restarts has forgotten whom it heard, and a lease may rest on its acknowledgement).
-   */
-  private quietUntil: number;
-  /**
-   * The connection to the leader this follower heard closed (a peer-down input) and no heartbeat came
-   * since: it no longer "hears a leader", so it grants (pre-)votes before `quietUntil` — telling each
-   * candidate how long its promise still runs (RequestVoteResponse.promiseMs).
-   */
-  private leaderConnectionClosed = false;
-  /**
-   * The highest heartbeat round of the current term's leader this node acknowledged (the leader: the
-   * highest it sent); 0 when none. A leadership transfer after round n is voted for only by nodes whose
-   * acknowledgements stop at n (RequestVote.transfer).
-   */
-  private promisedRound = 0;
-  /**
-   * How long promises to leaders of EARLIER terms run (this node's clock): `quietUntil` as it stood
-   * when this node first acknowledged the current term's leader. A transfer vote reports these
-   * (promiseMs), as only the transferring leader's own promises are released by a transfer.
-   */
-  private earlierPromiseUntil = -Infinity;
-  /**
-   * Leader only: the transfer under way (thesis §3.10), or null. TimeoutNow leaves once the target's log
-   * matches the leader's (`timeoutNowSent`).
-   */
-  private transfer: { readonly to: NodeId; readonly round: number; readonly deadline: number; timeoutNowSent: boolean } | null = null;
-  /** Leader only: rounds up to this one were given up by a transfer; no lease rests on them again. */
-  private leaseFloorRound = 0;
   /** When the current (pre-)candidacy started, by this node's clock. */
   private candidacyStartedAt = 0;
-  /** Fast start: the voters this node is connected to (peer-up, until peer-down), and whether it campaigned early. */
-  private readonly connectedVoters = new Set<NodeId>();
-  private startAdvanced = false;
   /** The last status handed out (see `status`). */
   private lastStatus: Status = { id: 0, role: '', leader: null, term: -1 };
-
-  // Leader state: heartbeat rounds and the lease (only with CheckQuorum).
+  /** Leader: the last heartbeat round sent (0: none yet in this term). */
   private round = 0;
-  /** Each heartbeat round not yet acknowledged by a quorum, oldest first (rounds only grow). */
-  private readonly pendingRounds = new Map<number, PendingRound>();
-  /** The highest round each voter acknowledged. */
-  private readonly ackedRound = new Map<NodeId, number>();
-  /** The leader's clock when a quorum last acknowledged it (the candidacy start until a heartbeat round is acknowledged). */
-  private leaseBase = 0;
-  /** A quorum acknowledged a heartbeat round of this term, and the lease has not expired since. */
-  private leaseHeld = false;
-  /** A quorum has acknowledged a heartbeat round of this term. */
-  private leaseAcked = false;
-  /**
-   * The lease cannot start before this (this node's clock): every promise made to an earlier leader by
-   * the voters that elected this one has certainly ended (their promiseMs, stretched by (1 + ρ)/(1 − ρ)).
-   */
-  private leaseNotBefore = -Infinity;
-  /** The lease end last announced ('lease-renewed'), so that each new end is announced once. */
-  private announcedUntil = -Infinity;
 
-  // Leader state for replication (Figure 2, "Volatile state on leaders"), reset at each election.
-  /** The next index to send each other member (optimistic: advanced as entries are sent, etcd's pipelining). */
-  private readonly nextIndex = new Map<NodeId, number>();
-  /** The highest index known replicated on each other member. */
-  private readonly matchIndex = new Map<NodeId, number>();
-  /** The snapshot chunk each member has acknowledged up to (characters), while it is sent one (§7). */
-  private readonly snapshotSent = new Map<NodeId, { readonly index: number; readonly offset: number }>();
-  /** ReadIndex reads waiting for a heartbeat quorum or for this term's first commit (thesis §6.4). */
-  private pendingReads: PendingRead[] = [];
+  // The parts, each owning its own state (one file each; docs/algorithms/raft.md lists them).
+  /** The promises not to vote this node made to the leaders it heard (thesis §4.2.3). */
+  private readonly promises: PromisesToLeaders;
+  /** Follower: the leader's snapshot being received in chunks (Figure 13). */
+  private readonly incoming = new IncomingSnapshot();
+  /** Fast start (RaftOptions.fastStart). */
+  private readonly fastStart: FastStart;
+  /** Leader: the heartbeat rounds each voter acknowledged, and the lease resting on them (thesis §6.4, with CheckQuorum). */
+  private readonly lease: LeaderLease;
+  /** Leader: replication to each member (Figure 2, "Volatile state on leaders"), reset at each election. */
+  private readonly replication: LeaderReplication;
+  /** Leader: ReadIndex reads waiting for a heartbeat quorum or for this term's first commit (thesis §6.4). */
+  private readonly reads: ReadIndexQueue;
+  /** Leader: the leadership transfer under way, if any (thesis §3.10). */
+  private readonly transfer: LeadershipTransfer;
 
   constructor(config: NodeConfig, durable: RaftDurable, random: Random, now: number, options: RaftOptions = defaultRaftOptions) {
     this.id = config.id;
     this.config = config;
     this.random = random;
     this.options = options;
-    this.leaseMs = leaseDurationMs(config.timing.electionTimeoutMinMs, options.maxClockDrift);
+    this.lease = new LeaderLease(
+      {
+        id: this.id,
+        voters: () => this.configuration.voters,
+        isVoter: () => this.configuration.isVoter,
+        renewed: (until) => this.out.emit({ type: 'lease-renewed', term: this.currentTerm, until }),
+      },
+      config.timing.electionTimeoutMinMs,
+      options.maxClockDrift,
+    );
+    this.transfer = new LeadershipTransfer({
+      id: this.id,
+      voters: () => this.configuration.voters,
+      term: () => this.currentTerm,
+      lastIndex: () => this.log.lastIndex(),
+      matchOf: (voter) => this.replication.matchOf(voter),
+      ackedRound: (voter) => this.lease.ackedRound(voter),
+      send: (to, message) => this.out.send(to, message),
+      emit: (event) => this.out.emit(event),
+    });
+    this.reads = new ReadIndexQueue({
+      readIndex: () => (this.committedInOwnTerm() ? this.commitIndex : null),
+      emit: (event) => this.out.emit(event),
+    });
+    this.fastStart = new FastStart(options.fastStart === true, random, config.timing);
     // The quiet period protects leases resting on acknowledgements (heartbeats, votes) this node gave
-    // before it restarted. Every acknowledgement is sent in a term ≥ 1 that this node had adopted and
-    // persisted first (a heartbeat's or a candidate's term; terms start at 0 and every campaign
-    // increments), so a durable term of 0 proves it never gave one: with fast start it needs no quiet.
-    const neverAcknowledged = options.fastStart === true && durable.currentTerm === 0;
-    this.quietUntil = neverAcknowledged ? now : now + config.timing.electionTimeoutMinMs;
+    // before it restarted; a node that never adopted a term never gave one (see FastStart.isFresh).
+    const neverAcknowledged = this.fastStart.isFresh(durable.currentTerm);
+    const { electionTimeoutMinMs } = config.timing;
+    this.promises = new PromisesToLeaders(neverAcknowledged ? now : now + electionTimeoutMinMs, electionTimeoutMinMs);
     this.currentTerm = durable.currentTerm;
     this.votedFor = durable.votedFor;
     this.log = new RaftLog(durable);
+    this.replication = new LeaderReplication({
+      id: this.id,
+      log: this.log,
+      members: () => this.configuration.members,
+      term: () => this.currentTerm,
+      commitIndex: () => this.commitIndex,
+      round: () => this.round,
+      send: (to, message) => this.out.send(to, message),
+    });
     // Thesis §4.1: the latest configuration in the log (or the snapshot), else the one it was started with.
-    this.startingMembership = startingMembership(config);
-    const latest = this.log.latestMembership();
-    this.membership = latest?.membership ?? this.startingMembership;
-    this.membershipIndex = latest?.index ?? 0;
-    this.members = membersOf(this.membership);
-    this.isVoter = this.membership.voters.includes(this.id);
+    this.configuration = new ConfigurationInUse(this.id, startingMembership(config), this.log);
     // A snapshot holds only committed entries: the state machine starts from it (types.ts, committed).
     this.commitIndex = this.reportedIndex = this.log.snapshotIndex();
     if (this.log.snapshot !== null) {
       const { index, term, data } = this.log.snapshot;
       this.out.emit({ type: 'snapshot-installed', index, term, snapshot: data });
     }
-    this.out.emit({ type: 'membership-changed', index: this.membershipIndex, membership: this.membership });
+    this.out.emit({ type: 'membership-changed', index: this.configuration.index, membership: this.configuration.membership });
     // §5.2: servers start up as followers (learners never campaign, so they need no election timer).
     this.role = this.campaigns() ? 'follower' : 'learner';
     if (this.role === 'follower') this.resetElectionTimer(now);
@@ -334,52 +247,28 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * promise its voters made to the old one has certainly ended (docs/algorithms/raft.md, "Closed connections").
    */
   peerDown(now: number, peer: NodeId): void {
-    this.connectedVoters.delete(peer);
+    this.fastStart.disconnected(peer);
     if (!this.options.preVote || !this.options.checkQuorum) return; // the paper's Raft would depose a live leader on a lie
     if (this.role !== 'follower' || peer !== this.leader) return;
-    this.leaderConnectionClosed = true;
+    this.promises.leaderConnectionLost();
     this.electionDeadline = Math.min(this.electionDeadline, now + uniform(this.random, 0, this.config.timing.heartbeatMs));
   }
 
   /**
-   * An established connection (src/core/types.ts, 'peer-up'). Fast start, a documented departure from
-   * §5.2's full timeout (etcd's `adjustTicks`, which advances a member's election ticks once peers are
-   * connected): a follower that has never adopted a term and knows no leader, once connected to a
-   * quorum, campaigns after uniform [0, T_max − T_min). The fixed part T_min of the timeout is there so
-   * that a live leader's heartbeat comes first; a node of term 0 has never heard one, and campaigning
-   * early disrupts no one: its first campaign is for term 1, and every leader's term is at least 1, so
-   * its RequestVote never carries a term above a leader's (and with PreVote, followers hearing a leader
-   * refuse it first). The random part stays, so split votes stay as rare as in any election of §5.2;
-   * elections are safe whenever they start.
+   * An established connection (src/core/types.ts, 'peer-up'). With fast start, a fresh follower
+   * connected to a quorum of voters campaigns early (fast-start.ts: a departure from §5.2's full timeout).
    */
   peerUp(now: number, peer: NodeId): void {
-    if (this.options.fastStart !== true || !this.membership.voters.includes(peer)) return;
-    this.connectedVoters.add(peer);
+    if (!this.fastStart.enabled || !this.configuration.voters.includes(peer)) return;
+    this.fastStart.connected(peer);
     this.startEarlyIfConnected(now);
   }
 
-  /** Fast start (see peerUp): once, for a fresh follower connected to a quorum (a lone voter at once: no rival to split with). */
+  /** Fast start (see peerUp): once, for a follower that has never adopted a term and knows no leader. */
   private startEarlyIfConnected(now: number): void {
-    if (this.options.fastStart !== true || this.startAdvanced || this.role !== 'follower' || this.currentTerm !== 0 || this.leader !== null) return;
-    if (this.connectedVoters.size + 1 < majority(this.membership.voters.length)) return;
-    this.startAdvanced = true;
-    const { electionTimeoutMinMs, electionTimeoutMaxMs } = this.config.timing;
-    const delay = this.membership.voters.length === 1 ? 0 : uniform(this.random, 0, electionTimeoutMaxMs - electionTimeoutMinMs);
-    this.electionDeadline = Math.min(this.electionDeadline, now + delay);
-  }
-
-  /**
-   * Fast start: a node of term 0 campaigns without the pre-vote round (one round trip less, and a
-   * narrower window in which two fresh nodes split the vote). PreVote (thesis §9.6) keeps a node from
-   * disrupting a leader with a term it cannot win; this RequestVote is for term 1, and every leader's term
-   * is at least 1, so it never carries a term above a leader's: it deposes no one (a receiver of a later
-   * term refuses it unchanged, §5.1; one of term 1 judges it as any vote) and, with CheckQuorum, followers
-   * hearing a leader drop it. If it
-   * loses, the node is in term 1 and asks for pre-votes from then on. etcd 3.4 runs without PreVote by
-   * default. Votes stay §5.2's (one per term, persisted before the grant), so safety is untouched.
-   */
-  private skipsPreVote(): boolean {
-    return this.options.fastStart === true && this.currentTerm === 0;
+    if (this.role !== 'follower' || this.currentTerm !== 0 || this.leader !== null) return;
+    const delay = this.fastStart.earlyCampaignDelay(this.configuration.voters);
+    if (delay !== null) this.electionDeadline = Math.min(this.electionDeadline, now + delay);
   }
 
   /**
@@ -394,41 +283,13 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    */
   transferLeadership(now: number, to: NodeId | null): void {
     this.checkLease(now);
-    if (this.role !== 'leader' || this.transfer !== null) return;
-    const target = to ?? this.transferTarget();
-    if (target === null || target === this.id || !this.membership.voters.includes(target)) return;
-    this.transfer = { to: target, round: this.round, deadline: now + this.config.timing.electionTimeoutMinMs, timeoutNowSent: false };
-    this.leaseFloorRound = this.round;
-    this.pendingRounds.clear();
-    this.leaseHeld = false;
-    this.leaseAcked = false;
-    this.out.emit({ type: 'transfer-started', term: this.currentTerm, to: target, deadline: this.transfer.deadline });
+    if (this.role !== 'leader' || this.transfer.underway) return;
+    const target = this.transfer.start(to, this.round, now + this.config.timing.electionTimeoutMinMs);
+    if (target === null) return;
+    this.lease.giveUp(this.round);
     // Reads waiting for a new round would wait for the transfer's end: refuse them now (no leader to name).
-    this.refusePendingReads(null);
-    if ((this.matchIndex.get(target) ?? 0) === this.log.lastIndex()) this.sendTimeoutNow();
-    else this.replicateTo(target);
-  }
-
-  /** TimeoutNow to the transfer's target, whose log matches ours now. */
-  private sendTimeoutNow(): void {
-    const transfer = this.transfer!;
-    transfer.timeoutNowSent = true;
-    const timeoutNow: TimeoutNow = { type: 'TimeoutNow', term: this.currentTerm, round: transfer.round };
-    this.out.send(transfer.to, timeoutNow);
-  }
-
-  /** The most up-to-date other voter (see transferLeadership), or null in a cluster of one. */
-  private transferTarget(): NodeId | null {
-    let best: NodeId | null = null;
-    let bestMatch = -1;
-    let bestRound = -1;
-    for (const voter of [...this.membership.voters].sort((a, b) => a - b)) {
-      if (voter === this.id) continue;
-      const match = this.matchIndex.get(voter) ?? 0;
-      const round = this.ackedRound.get(voter) ?? 0;
-      if (match > bestMatch || (match === bestMatch && round > bestRound)) [best, bestMatch, bestRound] = [voter, match, round];
-    }
-    return best;
+    this.reads.refuseAll(null);
+    if (!this.transfer.sendTimeoutNowIfCaughtUp()) this.replication.replicateTo(target);
   }
 
   /**
@@ -439,12 +300,12 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    */
   propose(now: number, id: number, command: Command): void {
     this.checkLease(now);
-    if (this.role !== 'leader' || this.transfer !== null || command.length > MAX_COMMAND_CHARS) {
+    if (this.role !== 'leader' || this.transfer.underway || command.length > MAX_COMMAND_CHARS) {
       this.out.emit({ type: 'request-refused', id, leader: this.refusalLeader() });
       return;
     }
     this.appendOwnEntry(now, command, undefined, id);
-    for (const member of this.members) if (member !== this.id) this.replicateTo(member);
+    this.replication.replicateToAll();
   }
 
   /**
@@ -459,7 +320,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    */
   changeMembership(now: number, id: number, change: MembershipChange): void {
     this.checkLease(now);
-    if (this.role !== 'leader' || this.transfer !== null) {
+    if (this.role !== 'leader' || this.transfer.underway) {
       this.out.emit({ type: 'request-refused', id, leader: this.refusalLeader() });
       return;
     }
@@ -471,15 +332,15 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     }
     this.appendOwnEntry(now, '', next, id);
     // (Still the leader: a change that removes it commits only once another voter holds it.)
-    for (const member of this.members) if (member !== this.id) this.replicateTo(member);
+    this.replication.replicateToAll();
   }
 
   /** The configuration `change` makes of the one in force, or why the leader refuses it now (see changeMembership). */
   private nextMembership(change: MembershipChange): Membership | MembershipRefusal | 'invalid' {
     if (this.changePending()) return 'change-pending';
-    const next = changedMembership(this.membership, change);
+    const next = changedMembership(this.configuration.membership, change);
     if (typeof next === 'string') return next;
-    if (change.type === 'promote' && (this.matchIndex.get(change.peer) ?? 0) < this.commitIndex) return 'not-caught-up';
+    if (change.type === 'promote' && this.replication.matchOf(change.peer) < this.commitIndex) return 'not-caught-up';
     return next;
   }
 
@@ -488,27 +349,17 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * an entry of its own term yet: no new change may start.
    */
   private changePending(): boolean {
-    return this.membershipIndex > this.commitIndex || !this.committedInOwnTerm();
+    return this.configuration.index > this.commitIndex || !this.committedInOwnTerm();
   }
 
-  /**
-   * A linearizable read (thesis §6.4, ReadIndex): the leader records its commitIndex and answers once
-   * it knows it still led after the read arrived — a quorum acknowledged a heartbeat round sent after
-   * it — or at once while it holds its lease (CheckQuorum). Either way it must first have committed an
-   * entry of its own term (its no-op), or its commitIndex could lag behind what an earlier leader committed.
-   */
+  /** A linearizable read (thesis §6.4, ReadIndex; see reads.ts), taken only by a leader that is not handing over. */
   read(now: number, id: number): void {
     this.checkLease(now);
-    if (this.role !== 'leader' || this.transfer !== null) {
+    if (this.role !== 'leader' || this.transfer.underway) {
       this.out.emit({ type: 'request-refused', id, leader: this.refusalLeader() });
       return;
     }
-    const index = this.committedInOwnTerm() ? this.commitIndex : null;
-    if (index !== null && this.leaseHeld) {
-      this.out.emit({ type: 'read-ready', id, index });
-      return;
-    }
-    this.pendingReads.push({ id, index, round: this.round + 1 });
+    if (this.reads.arrive(id, this.lease.held, this.round)) return;
     // A new heartbeat round now, shared by every read that arrives before it leaves.
     this.heartbeatDeadline = Math.min(this.heartbeatDeadline, now);
   }
@@ -526,26 +377,23 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   tick(now: number): void {
     this.checkLease(now);
     if (this.role === 'leader') {
-      if (this.transfer !== null && now >= this.transfer.deadline) {
-        // etcd abandons a transfer after an election timeout: the target did not win; lead on. The
-        // next heartbeat starts a new round, and a lease can rest only on rounds after the floor.
-        this.out.emit({ type: 'transfer-abandoned', term: this.currentTerm, to: this.transfer.to });
-        this.transfer = null;
+      if (this.transfer.abandonIfExpired(now)) {
+        // The target did not win; lead on. The next heartbeat starts a new round, and a lease can rest
+        // only on rounds after the floor.
         this.heartbeatDeadline = now;
-        // CheckQuorum's grace starts again, as for a new leader: one lease to have a new round
-        // acknowledged by a quorum, or step down. (No lease is held meanwhile: leaseAcked is false.)
-        this.leaseBase = now;
+        // CheckQuorum's grace starts again, as for a new leader (no lease is held meanwhile).
+        this.lease.restartGrace(now);
       }
-      if (this.options.checkQuorum) this.refreshLease(now);
+      if (this.options.checkQuorum) this.lease.refresh(now);
       if (now >= this.heartbeatDeadline) this.broadcastHeartbeat(now);
       return;
     }
     // §5.2: "If election timeout elapses without receiving AppendEntries from current leader or granting
     // vote to candidate: convert to candidate." A candidate whose election timed out (split vote) starts
     // a new one with a new randomized timeout; with PreVote (thesis §9.6) every attempt asks for
-    // pre-votes first — except, with fast start, a node of term 0 (see skipsPreVote).
+    // pre-votes first — except, with fast start, a node of term 0 (see FastStart.isFresh).
     if (this.campaigns() && now >= this.electionDeadline) {
-      if (this.options.preVote && !this.skipsPreVote()) this.becomePreCandidate(now);
+      if (this.options.preVote && !this.fastStart.isFresh(this.currentTerm)) this.becomePreCandidate(now);
       else this.becomeCandidate(now);
     }
   }
@@ -553,11 +401,9 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   nextDeadline(): number {
     if (this.role !== 'leader') return this.electionDeadline;
     // During a transfer the lease is given up and CheckQuorum waits for the transfer's end (checkLease).
-    if (this.transfer !== null) return Math.min(this.heartbeatDeadline, this.transfer.deadline);
+    if (this.transfer.underway) return Math.min(this.heartbeatDeadline, this.transfer.deadline);
     if (!this.options.checkQuorum) return this.heartbeatDeadline;
-    // A lease acknowledged but waiting for earlier promises to end starts at leaseNotBefore.
-    const leaseStarts = this.leaseAcked && !this.leaseHeld ? this.leaseNotBefore : Infinity;
-    return Math.min(this.heartbeatDeadline, this.leaseEnd(), leaseStarts);
+    return Math.min(this.heartbeatDeadline, this.lease.nextDeadline());
   }
 
   takeOutput(): Output<RaftMessage, RaftDurable> {
@@ -567,7 +413,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   status(): Status {
     // Asked after every input: the same object while nothing in it changed (the simulator's hot path).
     const last = this.lastStatus;
-    const lease = this.options.checkQuorum ? this.leaseHeld : undefined;
+    const lease = this.options.checkQuorum ? this.lease.held : undefined;
     if (last.role === this.role && last.leader === this.leader && last.term === this.currentTerm && last.lease === lease) return last;
     // Without CheckQuorum there is no lease to report (like Bully and ZAB).
     this.lastStatus =
@@ -605,7 +451,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       // §5.2: granting a vote resets the election timer (a non-voter has none).
       if (this.campaigns()) this.resetElectionTimer(now);
     }
-    const promiseUntil = transferPromiseMs !== null ? now + transferPromiseMs : this.quietUntil;
+    const promiseUntil = transferPromiseMs !== null ? now + transferPromiseMs : this.promises.until;
     const promiseMs = grant && this.options.checkQuorum ? Math.max(0, Math.ceil(promiseUntil - now)) : 0;
     const response: RequestVoteResponse = { type: 'RequestVoteResponse', term: this.currentTerm, voteGranted: grant, promiseMs };
     this.out.send(candidate, response);
@@ -614,14 +460,9 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private handleRequestVoteResponse(now: number, voter: NodeId, response: RequestVoteResponse): void {
     if (this.role !== 'candidate' || response.term !== this.currentTerm) return; // stale answer
     this.votes.set(voter, response.voteGranted);
-    if (response.voteGranted && response.promiseMs > 0) {
-      // The voter's promise ends within promiseMs of its clock, i.e. promiseMs/(1 − ρ) of real time after
-      // it answered; our clock measures that as at most promiseMs(1 + ρ)/(1 − ρ).
-      const rho = this.options.maxClockDrift;
-      this.leaseNotBefore = Math.max(this.leaseNotBefore, now + (response.promiseMs * (1 + rho)) / (1 - rho));
-    }
+    if (response.voteGranted && response.promiseMs > 0) this.lease.awaitVoterPromise(now, response.promiseMs);
     // §5.2: a candidate wins with votes from a majority of the voters, for this term.
-    if (tallyVotes(this.membership.voters, this.votes) === 'won') this.becomeLeader(now);
+    if (tallyVotes(this.configuration.voters, this.votes) === 'won') this.becomeLeader(now);
   }
 
   /**
@@ -646,7 +487,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     if (this.role !== 'precandidate') return;
     if (response.voteGranted ? response.term !== this.currentTerm + 1 : response.term !== this.currentTerm) return; // stale
     this.votes.set(voter, response.voteGranted);
-    if (tallyVotes(this.membership.voters, this.votes) === 'won') this.becomeCandidate(now);
+    if (tallyVotes(this.configuration.voters, this.votes) === 'won') this.becomeCandidate(now);
   }
 
   private handleAppendEntries(now: number, leader: NodeId, request: AppendEntries): void {
@@ -679,7 +520,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       this.persistDurable(); // before the answer leaves
       // Thesis §4.1: a configuration entry is in force as soon as it is in the log, and the one before it
       // again as soon as a conflicting leader's entries delete it.
-      if ((deletedFrom !== null && deletedFrom <= this.membershipIndex) || entries.some((entry) => entry.membership !== undefined)) this.useLatestMembership(now);
+      if ((deletedFrom !== null && deletedFrom <= this.configuration.index) || entries.some((entry) => entry.membership !== undefined)) this.useLatestMembership(now);
     }
     const lastNewIndex = prevLogIndex + entries.length;
     // Figure 2: "If leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of last new entry)."
@@ -705,10 +546,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       return false;
     }
     this.setLeader(leader);
-    this.leaderConnectionClosed = false;
-    if (this.promisedRound === 0) this.earlierPromiseUntil = this.quietUntil;
-    this.promisedRound = Math.max(this.promisedRound, round);
-    this.quietUntil = Math.max(this.quietUntil, now + this.config.timing.electionTimeoutMinMs);
+    this.promises.heard(now, round);
     if (this.campaigns()) this.resetElectionTimer(now);
     return true;
   }
@@ -724,34 +562,19 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * acknowledges its round (see acknowledged).
    */
   private handleAppendEntriesResponse(now: number, from: NodeId, response: AppendEntriesResponse): void {
-    if (this.role !== 'leader' || response.term !== this.currentTerm || from === this.id || !this.members.includes(from)) return;
-    const match = this.matchIndex.get(from) ?? 0;
+    if (this.role !== 'leader' || response.term !== this.currentTerm || from === this.id || !this.configuration.members.includes(from)) return;
     if (response.success) {
-      if (response.matchIndex > match && response.matchIndex <= this.log.lastIndex()) {
-        this.matchIndex.set(from, response.matchIndex);
-        if ((this.nextIndex.get(from) ?? 0) <= response.matchIndex) this.nextIndex.set(from, response.matchIndex + 1);
-        if (this.membership.voters.includes(from)) this.advanceCommit(now);
+      if (this.replication.matched(from, response.matchIndex)) {
+        if (this.configuration.voters.includes(from)) this.advanceCommit(now);
         if (this.role !== 'leader') return;
       }
-      // A follower catching up gets the next batch (in steady state nextIndex is already past the end).
-      if ((this.nextIndex.get(from) ?? 0) <= this.log.lastIndex()) this.replicateTo(from);
+      this.replication.continueTo(from);
     } else {
-      // §5.3: "decrement nextIndex and retry", to the follower's hint at once (never below what it matched).
-      const next = Math.max(response.matchIndex, match) + 1;
-      if (next < (this.nextIndex.get(from) ?? 0)) {
-        this.nextIndex.set(from, next);
-        this.replicateTo(from);
-      }
+      this.replication.rejected(from, response.matchIndex);
     }
     this.acknowledged(now, from, response.round);
-    this.continueTransfer(from);
-  }
-
-  /** Thesis §3.10: once the transfer's target holds our whole log, TimeoutNow leaves. */
-  private continueTransfer(from: NodeId): void {
-    const transfer = this.transfer;
-    if (this.role !== 'leader' || transfer === null || transfer.timeoutNowSent || transfer.to !== from) return;
-    if ((this.matchIndex.get(from) ?? 0) === this.log.lastIndex()) this.sendTimeoutNow();
+    // Thesis §3.10: once the transfer's target holds our whole log, TimeoutNow leaves.
+    if (this.role === 'leader') this.transfer.answered(from);
   }
 
   /**
@@ -760,21 +583,16 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * send time of r. ReadIndex reads waiting for a round are served when a quorum acknowledged it.
    */
   private acknowledged(now: number, from: NodeId, round: number): void {
-    if (this.role !== 'leader' || !this.membership.voters.includes(from) || round > this.round) return;
-    const previous = this.ackedRound.get(from) ?? 0;
-    if (round <= previous) return;
-    this.ackedRound.set(from, round);
-    // It now counts toward every pending round after its previous acknowledgement, up to this one.
-    if (from !== this.id) for (const pending of this.pendingRounds.values()) if (pending.round > previous && pending.round <= round) pending.acks++;
-    if (this.options.checkQuorum) this.renewLease(now);
+    if (this.role !== 'leader' || !this.configuration.voters.includes(from) || round > this.round) return;
+    if (!this.lease.acknowledge(from, round)) return;
+    if (this.options.checkQuorum) this.lease.renew(now);
     this.serveReads();
   }
 
   /**
-   * §7, Figure 13: a chunk of the leader's snapshot. Chunks are taken in order (an out-of-order one is
-   * answered with what we hold, and the leader resends from there); on the last, the snapshot replaces
-   * the log — keeping the entries after it if our log holds its last entry (step 6) — and the host's
-   * state machine (`snapshot-installed`).
+   * §7, Figure 13: a chunk of the leader's snapshot, taken in order (IncomingSnapshot); on the last, the
+   * snapshot replaces the log — keeping the entries after it if our log holds its last entry (step 6) —
+   * and the host's state machine (`snapshot-installed`).
    */
   private handleInstallSnapshot(now: number, leader: NodeId, request: InstallSnapshot): void {
     const { lastIncludedIndex: index, lastIncludedTerm: term, round } = request;
@@ -786,23 +604,9 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     if (!this.hearLeader(now, leader, round)) return;
     // Everything it covers is committed here already: nothing to install.
     if (index <= this.commitIndex) return answer(request.offset + request.data.length, true);
-    const incoming = this.incoming;
-    if (request.offset === 0) {
-      this.incoming = { index, term, chunks: [request.data], length: request.data.length };
-    } else if (incoming !== null && incoming.index === index && incoming.term === term && incoming.length === request.offset) {
-      incoming.chunks.push(request.data);
-      incoming.length += request.data.length;
-    } else {
-      return answer(incoming !== null && incoming.index === index && incoming.term === term ? incoming.length : 0, false);
-    }
-    const received = this.incoming!;
-    if (received.length > MAX_SNAPSHOT_CHARS) {
-      this.incoming = null; // bounded: a snapshot this large is refused (the leader never makes one)
-      return answer(0, false);
-    }
-    if (!request.done) return answer(received.length, false);
-    this.incoming = null;
-    const data = received.chunks.join('');
+    const received = this.incoming.receive(request);
+    if (!received.done) return answer(received.offset, false);
+    const { data } = received;
     const { membership } = request;
     this.log.install(membership === undefined ? { index, term, data } : { index, term, data, membership });
     this.commitIndex = this.reportedIndex = index;
@@ -815,21 +619,16 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   }
 
   private handleInstallSnapshotResponse(now: number, from: NodeId, response: InstallSnapshotResponse): void {
-    if (this.role !== 'leader' || response.term !== this.currentTerm || from === this.id || !this.members.includes(from)) return;
+    if (this.role !== 'leader' || response.term !== this.currentTerm || from === this.id || !this.configuration.members.includes(from)) return;
     if (response.done) {
-      this.snapshotSent.delete(from);
-      if (response.lastIncludedIndex > (this.matchIndex.get(from) ?? 0) && response.lastIncludedIndex <= this.log.lastIndex()) {
-        this.matchIndex.set(from, response.lastIncludedIndex);
-        if (this.membership.voters.includes(from)) this.advanceCommit(now);
-      }
-      if ((this.nextIndex.get(from) ?? 0) <= response.lastIncludedIndex) this.nextIndex.set(from, response.lastIncludedIndex + 1);
-      if (this.role === 'leader') this.replicateTo(from);
-    } else if (this.log.snapshot !== null && response.lastIncludedIndex === this.log.snapshot.index) {
-      this.snapshotSent.set(from, { index: this.log.snapshot.index, offset: response.offset });
-      this.replicateTo(from);
+      if (this.replication.snapshotInstalled(from, response.lastIncludedIndex) && this.configuration.voters.includes(from)) this.advanceCommit(now);
+      if (this.role === 'leader') this.replication.continueAfterSnapshot(from, response.lastIncludedIndex);
+    } else {
+      this.replication.chunkAcknowledged(from, response.lastIncludedIndex, response.offset);
     }
     this.acknowledged(now, from, response.round);
-    this.continueTransfer(from);
+    // Thesis §3.10: once the transfer's target holds our whole log, TimeoutNow leaves.
+    if (this.role === 'leader') this.transfer.answered(from);
   }
 
   /**
@@ -839,7 +638,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    */
   private handleTimeoutNow(now: number, leader: NodeId, request: TimeoutNow): void {
     if (request.term !== this.currentTerm || this.role !== 'follower' || this.leader !== leader) return;
-    if (this.promisedRound > request.round) return;
+    if (this.promises.round > request.round) return;
     this.becomeCandidate(now, request.round);
   }
 
@@ -854,56 +653,19 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    */
   private transferPromiseMs(now: number, request: RequestVote): number | null {
     if (!this.options.checkQuorum || request.transfer === 0 || request.term !== this.currentTerm + 1) return null;
-    const round = this.role === 'leader' ? this.round : this.promisedRound;
-    if (round > request.transfer) return null;
-    const earlier = round === 0 || this.role === 'leader' ? this.quietUntil : this.earlierPromiseUntil;
-    return Math.max(0, earlier - now);
-  }
-
-  /** The lease runs from the send time of the highest round a quorum of voters (this leader included) acknowledged. */
-  private renewLease(now: number): void {
-    // Rounds still unacknowledged by a quorum are few (a heartbeat interval's worth in flight): find the
-    // newest one a quorum has acknowledged now.
-    const quorum = majority(this.membership.voters.length);
-    const own = this.isVoter ? 1 : 0; // the leader acknowledges its own rounds, if it votes
-    let quorumRound = 0;
-    for (const { round, acks } of this.pendingRounds.values()) {
-      if (round <= quorumRound || round <= this.leaseFloorRound) continue;
-      if (acks + own >= quorum) quorumRound = round;
-    }
-    if (quorumRound === 0) return; // not a new quorum round
-    const sentAt = this.pendingRounds.get(quorumRound)!.sentAt;
-    for (const round of this.pendingRounds.keys()) if (round <= quorumRound) this.pendingRounds.delete(round);
-    this.leaseBase = Math.max(this.leaseBase, sentAt);
-    this.leaseAcked = true;
-    this.refreshLease(now);
-  }
-
-  /** How many voters other than this node have acknowledged `round` or a later one (see PendingRound). */
-  private acksOf(round: number): number {
-    let acks = 0;
-    for (const voter of this.membership.voters) if (voter !== this.id && (this.ackedRound.get(voter) ?? 0) >= round) acks++;
-    return acks;
-  }
-
-  /** Holds the lease from its start (leaseNotBefore) until its end, announcing each new end. */
-  private refreshLease(now: number): void {
-    this.leaseHeld = this.leaseAcked && now >= this.leaseNotBefore && now < this.leaseEnd();
-    if (!this.leaseHeld || this.leaseEnd() === this.announcedUntil) return;
-    this.announcedUntil = this.leaseEnd();
-    this.out.emit({ type: 'lease-renewed', term: this.currentTerm, until: this.announcedUntil });
+    return this.promises.transferPromiseMs(now, request.transfer, this.role === 'leader' ? this.round : null);
   }
 
   // ---- role changes -------------------------------------------------------------------------------
 
   private becomeFollower(now: number, term: number, leader: NodeId | null): void {
     const wasLeader = this.role === 'leader';
-    this.leaseHeld = false;
-    this.transfer = null;
+    this.lease.forfeit();
+    this.transfer.cancel();
     if (term > this.currentTerm) {
       this.currentTerm = term;
       this.votedFor = null;
-      this.promisedRound = 0;
+      this.promises.newTerm();
       this.persistDurable();
     }
     this.role = this.campaigns() ? 'follower' : 'learner';
@@ -912,7 +674,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     if (wasLeader && this.role === 'follower') this.resetElectionTimer(now);
     this.setLeader(leader);
     // A deposed leader answers its waiting reads: not ready here; try the leader it now knows.
-    this.refusePendingReads(leader);
+    this.reads.refuseAll(leader);
   }
 
   /**
@@ -927,12 +689,12 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.candidacyStartedAt = now;
     this.votes = new Map([[this.id, true]]);
     this.resetElectionTimer(now);
-    if (tallyVotes(this.membership.voters, this.votes) === 'won') {
+    if (tallyVotes(this.configuration.voters, this.votes) === 'won') {
       this.becomeCandidate(now); // a cluster of one
       return;
     }
     const request: PreVote = { type: 'PreVote', term: this.currentTerm + 1, lastLogIndex: this.log.lastIndex(), lastLogTerm: this.log.lastTerm() };
-    this.out.broadcast(this.membership.voters, this.id, request);
+    this.out.broadcast(this.configuration.voters, this.id, request);
   }
 
   /**
@@ -955,10 +717,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     // Without PreVote the candidacy starts here; with it, when the pre-vote round started (the lease
     // of a leader it becomes is measured from the earlier of the two: both precede every vote).
     if (this.role !== 'precandidate') this.candidacyStartedAt = now;
-    // Our own vote: our promise to the leader we last heard (if its connection closed early) must end too
-    // — except, in a transfer, the promise to the leader who handed over (its lease is given up).
-    this.leaseNotBefore = transfer > 0 && this.promisedRound > 0 ? this.earlierPromiseUntil : this.quietUntil;
-    this.promisedRound = 0;
+    // Our own vote: its promise must end too (PromisesToLeaders.campaign).
+    this.lease.startCandidacy(this.promises.campaign(transfer));
     this.role = 'candidate';
     this.currentTerm = term;
     this.votedFor = this.id;
@@ -967,7 +727,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.votes = new Map([[this.id, true]]);
     this.resetElectionTimer(now);
     this.out.emit({ type: 'election-started', term: this.currentTerm });
-    if (tallyVotes(this.membership.voters, this.votes) === 'won') {
+    if (tallyVotes(this.configuration.voters, this.votes) === 'won') {
       this.becomeLeader(now); // a cluster of one
       return;
     }
@@ -978,7 +738,7 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
       lastLogTerm: this.log.lastTerm(),
       transfer,
     };
-    this.out.broadcast(this.membership.voters, this.id, request);
+    this.out.broadcast(this.configuration.voters, this.id, request);
   }
 
   private becomeLeader(now: number): void {
@@ -986,24 +746,12 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
     this.role = 'leader';
     this.votes.clear();
     this.electionDeadline = Infinity;
-    // CheckQuorum: until a quorum acknowledges a heartbeat, the votes (answers to requests sent after the
-    // candidacy started) are what this leader has; it steps down one lease after that start without
-    // a heartbeat quorum. It holds no lease until then.
+    // CheckQuorum: the lease's grace runs from the candidacy's start (see LeaderLease.lead).
     this.round = 0;
-    this.pendingRounds.clear();
-    this.ackedRound.clear();
-    this.leaseBase = this.candidacyStartedAt;
-    this.leaseHeld = false;
-    this.leaseAcked = false;
-    this.announcedUntil = -Infinity;
-    this.transfer = null;
-    this.leaseFloorRound = 0;
+    this.lease.lead(this.candidacyStartedAt);
+    this.transfer.cancel();
     this.setLeader(this.id);
-    // Figure 2: nextIndex starts just past the leader's last entry, matchIndex at 0.
-    this.nextIndex.clear();
-    this.matchIndex.clear();
-    this.snapshotSent.clear();
-    for (const member of this.members) if (member !== this.id) this.nextIndex.set(member, this.log.lastIndex() + 1);
+    this.replication.lead();
     // Thesis §6.4 / paper §8: a blank entry of the new term at once, so that the leader can commit (and
     // with it every earlier entry, §5.4.2) and serve reads without waiting for a client's write.
     this.appendOwnEntry(now, '');
@@ -1015,16 +763,6 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   // ---- helpers ------------------------------------------------------------------------------------
 
   /**
-   * The end of the lease (or of the grace before the first heartbeat quorum), by this node's clock. A
-   * lone voter is its own quorum at every instant (no rival can be elected without its vote): its lease
-   * never ends, so a timer that fires late (a loaded host) does not depose it.
-   */
-  private leaseEnd(): number {
-    const { voters } = this.membership;
-    return voters.length === 1 && voters[0] === this.id ? Infinity : this.leaseBase + this.leaseMs;
-  }
-
-  /**
    * CheckQuorum (thesis §6.4): a leader whose lease ran out steps down — before any rival can be
    * elected, by the inequality of leaseDurationMs. It stays in its term, names no leader, and may
    * campaign again after an election timeout.
@@ -1032,100 +770,30 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
   private checkLease(now: number): void {
     // During a transfer (at most an election timeout) the lease is already given up: stepping down would
     // only stop the heartbeats that keep the followers quiet while the target campaigns.
-    if (this.role !== 'leader' || !this.options.checkQuorum || this.transfer !== null || now < this.leaseEnd()) return;
+    if (this.role !== 'leader' || !this.options.checkQuorum || this.transfer.underway || now < this.lease.expiresAt()) return;
     this.becomeFollower(now, this.currentTerm, null);
   }
 
   /** Whether a live leader was heard within electionTimeoutMin (a leader hears itself). */
   private hearsLeader(now: number): boolean {
-    return this.role === 'leader' || (now < this.quietUntil && !this.leaderConnectionClosed);
+    return this.role === 'leader' || this.promises.hearsLeader(now);
   }
 
   /**
-   * §5.2: a heartbeat to every other member — an AppendEntries that also carries whatever entries the
-   * member still lacks (§5.3: the leader "retries AppendEntries indefinitely"), or a chunk of the
-   * snapshot. Members that lack nothing share one message object (the simulator's election-only hot
-   * path allocates no more than before). During a transfer the given-up round is repeated, keeping
-   * followers quiet without a new promise.
+   * §5.2: a heartbeat to every other member, carrying what it still lacks (LeaderReplication.heartbeat).
+   * During a transfer the given-up round is repeated, keeping followers quiet without a new promise.
    */
   private broadcastHeartbeat(now: number): void {
-    if (this.transfer === null) {
+    if (!this.transfer.underway) {
       this.round++;
       if (this.options.checkQuorum) {
         // Nobody has acknowledged it yet: `acknowledged` ignores rounds above the last one sent.
-        this.pendingRounds.set(this.round, { round: this.round, sentAt: now, acks: 0 });
-        this.renewLease(now); // a cluster of one is its own quorum
+        this.lease.sent(this.round, now); // a cluster of one is its own quorum
       }
     }
-    let shared: AppendEntries | null = null;
-    const next = this.log.lastIndex() + 1;
-    for (const member of this.members) {
-      if (member === this.id) continue;
-      if (this.nextIndex.get(member) !== next) {
-        this.replicateTo(member);
-        continue;
-      }
-      shared ??= this.appendEntriesFrom(next, NO_ENTRIES);
-      this.out.send(member, shared);
-    }
+    this.replication.heartbeat();
     this.heartbeatDeadline = now + this.config.timing.heartbeatMs;
     this.serveReads(); // a cluster of one acknowledges its own rounds
-  }
-
-  /**
-   * Sends `member` what it lacks from its nextIndex on: up to MAX_APPEND_ENTRIES entries and
-   * MAX_APPEND_CHARS characters of commands (one longer entry goes alone), then advances nextIndex past
-   * them at once (pipelining, as etcd's replicate state: a failed check sets it back to the hint). A
-   * member whose next entry was compacted away gets the snapshot instead, one chunk at a time (§7).
-   */
-  private replicateTo(member: NodeId): void {
-    const next = this.nextIndex.get(member) ?? this.log.lastIndex() + 1;
-    if (next <= this.log.snapshotIndex()) {
-      this.sendSnapshotChunk(member);
-      return;
-    }
-    const last = this.log.lastIndex();
-    let entries = NO_ENTRIES;
-    if (next <= last) {
-      entries = this.log.batchFrom(next, MAX_APPEND_ENTRIES, MAX_APPEND_CHARS);
-      this.nextIndex.set(member, next + entries.length);
-    }
-    this.out.send(member, this.appendEntriesFrom(next, entries));
-  }
-
-  /** The AppendEntries carrying `entries` from index `next` on, in the current term and round. */
-  private appendEntriesFrom(next: number, entries: readonly LogEntry[]): AppendEntries {
-    return {
-      type: 'AppendEntries',
-      term: this.currentTerm,
-      prevLogIndex: next - 1,
-      prevLogTerm: this.log.termAt(next - 1)!,
-      entries,
-      leaderCommit: this.commitIndex,
-      round: this.round,
-    };
-  }
-
-  /** §7: the next chunk of our snapshot to `member`, from what it acknowledged (resent at each heartbeat until it answers). */
-  private sendSnapshotChunk(member: NodeId): void {
-    const snapshot = this.log.snapshot!;
-    const sent = this.snapshotSent.get(member);
-    const offset = sent !== undefined && sent.index === snapshot.index ? sent.offset : 0;
-    const data = snapshot.data.slice(offset, offset + MAX_CHUNK_CHARS);
-    const done = offset + data.length >= snapshot.data.length;
-    const chunk: InstallSnapshot = {
-      type: 'InstallSnapshot',
-      term: this.currentTerm,
-      lastIncludedIndex: snapshot.index,
-      lastIncludedTerm: snapshot.term,
-      offset,
-      data,
-      done,
-      round: this.round,
-      // The configuration goes with the last chunk, where the follower installs (paper §7).
-      ...(done && snapshot.membership !== undefined ? { membership: snapshot.membership } : {}),
-    };
-    this.out.send(member, chunk);
   }
 
   /** The leader appends an entry of its term, durably (before this step's messages leave); returns its index. */
@@ -1147,11 +815,9 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * of the configuration in use (thesis §4.1); a leader it no longer names does not count itself.
    */
   private advanceCommit(now: number): void {
-    const { voters } = this.membership;
+    const { voters } = this.configuration;
     if (this.role !== 'leader' || voters.length === 0) return;
-    const matched = voters.map((voter) => (voter === this.id ? this.log.lastIndex() : (this.matchIndex.get(voter) ?? 0)));
-    matched.sort((a, b) => b - a);
-    const quorumIndex = matched[majority(voters.length) - 1]!;
+    const quorumIndex = this.replication.quorumIndex(voters, majority(voters.length));
     if (quorumIndex <= this.commitIndex || !this.commitsByCounting(quorumIndex)) return;
     this.commitUpTo(quorumIndex);
     this.serveReads();
@@ -1165,8 +831,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * timeouts run out (a host that wants it sooner transfers leadership before removing the leader).
    */
   private stepDownIfRemoved(now: number): void {
-    if (this.role !== 'leader' || this.isVoter || this.commitIndex < this.membershipIndex) return;
-    for (const member of this.members) if (member !== this.id) this.replicateTo(member);
+    if (this.role !== 'leader' || this.configuration.isVoter || this.commitIndex < this.configuration.index) return;
+    this.replication.replicateToAll();
     this.becomeFollower(now, this.currentTerm, null);
   }
 
@@ -1194,23 +860,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
 
   /** Answers the waiting reads whose round a quorum of voters acknowledged, once this term has committed. */
   private serveReads(): void {
-    if (this.pendingReads.length === 0 || this.role !== 'leader') return;
-    const rounds = this.membership.voters.map((voter) => (voter === this.id ? this.round : (this.ackedRound.get(voter) ?? 0)));
-    rounds.sort((a, b) => b - a);
-    const quorumRound = rounds[majority(this.membership.voters.length) - 1]!;
-    const ownTerm = this.committedInOwnTerm();
-    const waiting: PendingRead[] = [];
-    for (const read of this.pendingReads) {
-      if (read.index === null && ownTerm) read.index = this.commitIndex;
-      if (read.index !== null && read.round <= quorumRound) this.out.emit({ type: 'read-ready', id: read.id, index: read.index });
-      else waiting.push(read);
-    }
-    this.pendingReads = waiting;
-  }
-
-  private refusePendingReads(leader: NodeId | null): void {
-    for (const read of this.pendingReads) this.out.emit({ type: 'request-refused', id: read.id, leader });
-    this.pendingReads = [];
+    if (!this.reads.waiting || this.role !== 'leader') return;
+    this.reads.serve(this.lease.quorumRound(this.round));
   }
 
   /** The leader a refused request is pointed at: the one this node knows, none while it hands over. */
@@ -1233,8 +884,8 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
 
   /** Thesis §4.1: the latest configuration in the log (or the snapshot), else the starting one. */
   private useLatestMembership(now: number): void {
-    const latest = this.log.latestMembership();
-    this.useMembership(now, latest?.index ?? 0, latest?.membership ?? this.startingMembership);
+    const latest = this.configuration.latestIn(this.log);
+    this.useMembership(now, latest.index, latest.membership);
   }
 
   /**
@@ -1246,37 +897,18 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * stops it. A leader leads on until the entry commits (§4.2.2).
    */
   private useMembership(now: number, index: number, membership: Membership): void {
-    if (index === this.membershipIndex && sameMembership(membership, this.membership)) return;
-    this.membership = membership;
-    this.membershipIndex = index;
-    this.members = membersOf(membership);
-    this.isVoter = membership.voters.includes(this.id);
+    if (!this.configuration.use(index, membership)) return;
     this.out.emit({ type: 'membership-changed', index, membership });
     this.refreshRole(now);
     if (this.role === 'leader') {
-      for (const member of this.members) if (member !== this.id && !this.nextIndex.has(member)) this.nextIndex.set(member, index);
-      for (const member of [...this.nextIndex.keys()]) {
-        if (this.members.includes(member)) continue;
-        this.nextIndex.delete(member);
-        this.matchIndex.delete(member);
-        this.ackedRound.delete(member);
-        this.snapshotSent.delete(member);
-      }
+      for (const removed of this.replication.membersChanged(index)) this.lease.forget(removed);
     }
-    // The voters changed: so may the count of each pending round's acknowledgements.
-    for (const pending of this.pendingRounds.values()) pending.acks = this.acksOf(pending.round);
+    this.lease.recount(); // the voters changed: so may each pending round's count
   }
 
-  /**
-   * Whether this node campaigns when its election timer runs out: a voter of its configuration; and
-   * (thesis §4.2.2) a server its latest configuration removes, until it knows that
-   * configuration committed — it "might still be needed": a leader that removed itself and lost its lease
-   * before the entry committed may be the only server holding it, and the others, whose logs are behind
-   * its own, cannot be elected without its vote. It does not count its own vote (tallies count voters).
-   * A learner, a joiner and a removed server that knows its removal committed never campaign.
-   */
+  /** Whether this node campaigns when its election timer runs out (ConfigurationInUse.campaigns, thesis §4.2.2). */
   private campaigns(): boolean {
-    return this.isVoter || (this.commitIndex < this.membershipIndex && !this.members.includes(this.id));
+    return this.configuration.campaigns(this.commitIndex);
   }
 
   /** A node that does not lead is a 'follower' with an election timer while it campaigns, else a 'learner' without one. */
