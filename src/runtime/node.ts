@@ -26,11 +26,12 @@ import { InputRecorder } from './record.js';
 import { KvService } from './kv.js';
 import { RequestIds } from './requests.js';
 import { MembershipService, startMembership } from './membership.js';
-import { messageValidator, sampleMessages, type MessageValidator } from './schema.js';
+import { messageValidator, sampleMessages } from './schema.js';
 import { DurableStore, StorageError } from './storage.js';
 import type { Address } from './config.js';
 import type { MembershipView } from './membership.js';
-import { Transport, warmUp } from './transport.js';
+import { Transport } from './transport.js';
+import { ReceiveWarmUp } from './warm-up.js';
 
 /** What a node tells the service embedding it. Every event carries the term: use it as a fencing token. */
 export interface NodeEvents {
@@ -151,11 +152,6 @@ export function recognizedBy(handle: NodeHandle, peer: NodeId): void {
   hosts.get(handle)?.recognizedBy(peer);
 }
 
-/** How long (in longest election timeouts) the warm-up waits for every member to be heard; see warmUpOnceAllHeard. */
-const WARM_UP_WAIT_ELECTION_TIMEOUTS = 5;
-/** How long (in longest election timeouts) a known leader must stand before the warm-up starts; see warmUpOnceAllHeard. */
-const WARM_UP_SETTLE_ELECTION_TIMEOUTS = 1;
-
 class NodeHost {
   private readonly metrics: NodeMetrics;
   /** Every other member (the configuration in use, membership.ts): the peers messages may go to. */
@@ -175,11 +171,8 @@ class NodeHost {
   private timer: NodeJS.Timeout | null = null;
   /** A due tick waiting for the I/O that arrived with it (see arm). */
   private dueTick: NodeJS.Immediate | null = null;
-  /** Starts the receive path's warm-up once a leader is known (see warmUpInSlices); null once started. */
-  private startWarmUp: (() => void) | null = null;
-  private warmUpSlice: NodeJS.Immediate | null = null;
-  /** The next check of warmUpOnceAllHeard, while it waits for every member to be heard. */
-  private warmUpWait: NodeJS.Timeout | null = null;
+  /** The receive path's warm-up (warm-up.ts), once a leader is known; null until start(). */
+  private warmUp: ReceiveWarmUp | null = null;
   /** The deadline the armed timer was set for. */
   private timerAt = Infinity;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -283,7 +276,12 @@ class NodeHost {
     }
     this.metrics.observeStatus(this.last);
     const validateMessage = messageValidator(algorithm);
-    this.startWarmUp = () => this.warmUpInSlices(validateMessage, sampleMessages(algorithm));
+    this.warmUp = new ReceiveWarmUp({
+      validate: validateMessage,
+      samples: sampleMessages(algorithm),
+      timing: this.config.timing,
+      everyoneHeard: () => (this.transport?.livePeers().length ?? 0) >= this.members.size - 1,
+    });
     try {
       if (this.config.http) {
         this.http = await StatusServer.listen(this.config.http, {
@@ -423,57 +421,6 @@ class NodeHost {
       return status.lease === true && this.now() >= this.leaseUntil ? { ...status, lease: false } : status;
     }
     return { ...this.last, leader: this.last.leader === this.config.id ? null : this.last.leader };
-  }
-
-  /**
-   * V8 warm-up of the receive path (transport.ts warmUp), off the start-up path: run before listening,
-   * as it was, its 1000 rounds cost 60-670 ms per node (Bully to Raft, measured on a loaded 2-core
-   * machine) before the first election could begin (docs/runtime.md, start-up). It runs once this node knows a leader, in slices of 25 rounds between I/O, so a
-   * heartbeat waits at most one slice.
-   */
-  /**
-   * The warm-up (about 120 ms of CPU for Raft on this 2-core machine) starts once a leader has been
-   * known for WARM_UP_SETTLE_ELECTION_TIMEOUTS longest election timeouts AND every member is heard, or
-   * WARM_UP_WAIT_ELECTION_TIMEOUTS longest election timeouts after the leader became known, whichever
-   * comes first. Members on one machine that start together share its cores: a node that warms up as
-   * soon as it knows a leader takes the CPU the members still loading their modules need, and one that
-   * warms up as soon as every member is heard takes it from the members still learning the leader (every
-   * one is connected, but the last may not have heard the leader's first AppendEntries yet, and each
-   * answers its /status late while four warm-ups run on two cores). The cold start ends only when the
-   * last member names the leader (docs/runtime.md, Start-up: without the warm-up, 5 nodes agreed 600 ms
-   * sooner at load 10, 2.45 against 3.07 s; with it delayed so, they use as little CPU until they agree).
-   */
-  private warmUpOnceAllHeard(since: number): void {
-    const start = this.startWarmUp;
-    if (start === null || this.state !== 'running') return;
-    const everyoneHeard = (this.transport?.livePeers().length ?? 0) >= this.members.size - 1;
-    const known = performance.now() - since;
-    const settled = known >= WARM_UP_SETTLE_ELECTION_TIMEOUTS * this.config.timing.electionTimeoutMaxMs;
-    const waitedEnough = known >= WARM_UP_WAIT_ELECTION_TIMEOUTS * this.config.timing.electionTimeoutMaxMs;
-    if ((everyoneHeard && settled) || waitedEnough) {
-      if (this.warmUpWait) clearTimeout(this.warmUpWait);
-      this.warmUpWait = null;
-      this.startWarmUp = null;
-      start();
-      return;
-    }
-    // One pending check at a time, every heartbeat interval (each leader change calls again).
-    this.warmUpWait ??= setTimeout(() => {
-      this.warmUpWait = null;
-      this.warmUpOnceAllHeard(since);
-    }, this.config.timing.heartbeatMs);
-  }
-
-  private warmUpInSlices(validate: MessageValidator, samples: readonly unknown[], rounds = 1000, slice = 25): void {
-    let left = rounds;
-    const next = (): void => {
-      this.warmUpSlice = null;
-      if (this.state !== 'running') return;
-      warmUp(validate, samples, Math.min(slice, left));
-      left -= slice;
-      if (left > 0) this.warmUpSlice = setImmediate(next);
-    };
-    this.warmUpSlice = setImmediate(next);
   }
 
   // ---- readiness (GET /readyz) ----------------------------------------------------------------------
@@ -763,7 +710,7 @@ class NodeHost {
         return;
       case 'leader-changed':
         this.metrics.leaderChanged(event.leader, event.atMs);
-        if (event.leader !== null) this.warmUpOnceAllHeard(performance.now());
+        if (event.leader !== null) this.warmUp?.leaderKnown(performance.now());
         // atMs: the core's clock, so that `ballot replay` of this node's record can be compared line by line.
         this.logger.info('leader-changed', { leader: event.leader, term: event.term, role: this.last.role, atMs: event.atMs });
         this.emit('leader-changed', { leader: event.leader, term: event.term });
@@ -897,15 +844,12 @@ class NodeHost {
     if (this.dueTick) clearImmediate(this.dueTick);
     this.dueTick = null;
     this.stopPreferenceChecks();
-    if (this.warmUpSlice) clearImmediate(this.warmUpSlice);
-    this.warmUpSlice = null;
+    this.warmUp?.stop();
     if (this.flushing) clearImmediate(this.flushing);
     this.flushing = null;
     this.queue = [];
     this.kv.close();
     this.membership.close();
-    if (this.warmUpWait) clearTimeout(this.warmUpWait);
-    this.warmUpWait = null;
     // Before anything closes: every lead() job is aborted while this node still holds what it held.
     this.leadership.close();
     if (wasLeader) this.emit('lost-leadership', { term: this.last.term });
