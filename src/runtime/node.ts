@@ -17,7 +17,7 @@ import { isQuorum, majority } from '../core/quorum.js';
 import type { ElectionEvent, Input, Message, NodeId, Status } from '../core/types.js';
 import { ConfigError, resolveConfig, transfersLeadership, type NodeOptions, type ResolvedConfig } from './config.js';
 import { StatusServer, type Readiness } from './http.js';
-import { LeadershipScope, PreferredLeader, preferenceTiming, type LeaderInfo, type LeadershipJob, type LeaderJob, type LeadOptions, type Reign } from './leadership.js';
+import { LeadershipScope, PreferenceChecks, PreferredLeader, preferenceTiming, type LeaderInfo, type LeadershipJob, type LeaderJob, type LeadOptions, type Reign } from './leadership.js';
 import { adaptLogger, silentLogger, type Logger, type PinoLikeLogger } from './log.js';
 import { checkMeta, InvalidMeta, type Meta } from './meta.js';
 import { NodeMetrics } from './metrics.js';
@@ -186,10 +186,8 @@ class NodeHost {
   private readonly stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
   /** lead(), leader(), waitForLeader(): fed every status change (leadership.ts). */
   private readonly leadership: LeadershipScope;
-  /** The preferred-leader policy (leadership.ts), where the algorithm can hand leadership over; null elsewhere. */
-  private readonly preferred: PreferredLeader | null;
-  /** Runs the policy's check while this node leads (only then: a follower has nothing to decide). */
-  private preferenceTimer: NodeJS.Timeout | null = null;
+  /** The preferred-leader policy and its checks while this node leads (leadership.ts), where the algorithm can hand leadership over; null elsewhere. */
+  private readonly preference: PreferenceChecks | null;
   /** The replicated key-value store and its waiting clients (kv.ts), fed the core's replication events. */
   private readonly kv: KvService;
   /** The configuration in use and the clients' changes to it (membership.ts), fed the core's replication events. */
@@ -227,7 +225,21 @@ class NodeHost {
       () => this.status(),
     );
     // The voters in force, asked at each check: membership changes add and remove them (membership.md).
-    this.preferred = transfersLeadership(config.algorithm) ? new PreferredLeader(config.id, config.priority, () => this.membership.voters(), preferenceTiming(config.timing)) : null;
+    this.preference = transfersLeadership(config.algorithm)
+      ? new PreferenceChecks(
+          new PreferredLeader(config.id, config.priority, () => this.membership.voters(), preferenceTiming(config.timing)),
+          {
+            now: () => this.now(),
+            status: () => this.status(),
+            reported: () => this.last,
+            running: () => this.state === 'running',
+            stopping: () => this.stopping !== null,
+            peers: () => this.transport,
+            transfer: (to) => this.transferLeadership(to),
+          },
+          logger,
+        )
+      : null;
     const ids = new RequestIds();
     this.kv = new KvService((input) => this.step(input), { compactEvery: config.compactEvery, ids });
     this.membership = new MembershipService({
@@ -705,7 +717,7 @@ class NodeHost {
         for (const waiter of [...this.statusWaiters]) waiter(event.status);
         return;
       case 'lost-leadership':
-        this.stopPreferenceChecks();
+        this.preference?.stop();
         this.emit('lost-leadership', { term: event.term });
         return;
       case 'leader-changed':
@@ -717,7 +729,7 @@ class NodeHost {
         this.http?.leaderChanged();
         return;
       case 'became-leader':
-        this.startPreferenceChecks();
+        this.preference?.start();
         this.emit('became-leader', { term: event.term });
         return;
       default: {
@@ -743,46 +755,6 @@ class NodeHost {
       }
     }
     return true;
-  }
-
-  // ---- preferred leader (leadership.ts, PreferredLeader) --------------------------------------------
-
-  private startPreferenceChecks(): void {
-    const policy = this.preferred;
-    // Not while stopping: a write completing then still reports its batch (persistAsync).
-    if (policy === null || this.preferenceTimer !== null || this.state !== 'running') return;
-    this.preferenceTimer = setInterval(() => this.checkPreference(policy), preferenceTiming(this.config.timing).checkMs);
-  }
-
-  private stopPreferenceChecks(): void {
-    if (this.preferenceTimer !== null) clearInterval(this.preferenceTimer);
-    this.preferenceTimer = null;
-  }
-
-  /** One look at the live voters' priorities (from their handshakes); hands leadership over if the policy says so. */
-  private checkPreference(policy: PreferredLeader): void {
-    // A node that is stopping hands over by itself (stop()), to its own choice.
-    if (this.state !== 'running' || this.stopping !== null || this.transport === null) return;
-    const live = this.livePriorities();
-    const to = policy.target(this.now(), this.status(), live);
-    if (to === null) return;
-    this.logger.info('preferred-leader', { to, priority: live.get(to)!, own: policy.priority, term: this.last.term });
-    void this.transferLeadership(to).then((handedOver) => {
-      const won = handedOver && this.last.leader === to;
-      policy.finished(this.now(), to, won);
-      if (!won && this.state === 'running') this.logger.info('preferred-leader-failed', { to, leader: this.last.leader, term: this.last.term });
-    });
-  }
-
-  /** A stopping leader's target: the live voter of the highest priority, if any has one (leadership.ts). */
-  private handOverTarget(): NodeId | null {
-    return this.preferred === null ? null : this.preferred.handOverTarget(this.now(), this.livePriorities());
-  }
-
-  /** The peers whose links are alive now, with the priority each advertised in its handshake. */
-  private livePriorities(): Map<NodeId, number> {
-    const transport = this.transport;
-    return new Map((transport?.livePeers() ?? []).map((peer) => [peer, transport!.priorityOf(peer)] as const));
   }
 
   // ---- stopping -------------------------------------------------------------------------------------
@@ -826,7 +798,7 @@ class NodeHost {
   private stop(handOver = false): Promise<void> {
     if (this.stopping) return this.stopping;
     if (handOver && this.state === 'running' && leads(this.last) && transfersLeadership(this.config.algorithm)) {
-      this.stopping = this.transferLeadership(this.handOverTarget()).then(() => this.close());
+      this.stopping = this.transferLeadership(this.preference?.handOverTarget() ?? null).then(() => this.close());
       return this.stopping;
     }
     this.stopping = this.close();
@@ -843,7 +815,7 @@ class NodeHost {
     this.timer = null;
     if (this.dueTick) clearImmediate(this.dueTick);
     this.dueTick = null;
-    this.stopPreferenceChecks();
+    this.preference?.stop();
     this.warmUp?.stop();
     if (this.flushing) clearImmediate(this.flushing);
     this.flushing = null;
