@@ -22,6 +22,7 @@ import { adaptLogger, silentLogger, type Logger, type PinoLikeLogger } from './l
 import { checkMeta, InvalidMeta, type Meta } from './meta.js';
 import { NodeMetrics } from './metrics.js';
 import { cryptoRandom } from './random.js';
+import { Listeners } from './listeners.js';
 import { InputRecorder } from './record.js';
 import { KvService } from './kv.js';
 import { RequestIds } from './requests.js';
@@ -140,8 +141,6 @@ function advertised(value: Readonly<Record<string, unknown>>): Meta {
   }
 }
 
-type Listener = (payload: never) => void;
-
 const hosts = new WeakMap<NodeHandle, NodeHost>();
 
 /**
@@ -177,7 +176,8 @@ class NodeHost {
   private timerAt = Infinity;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private last: Status;
-  private readonly listeners = new Map<NodeEventName, Set<Listener>>();
+  /** The embedding API's listeners (listeners.ts), one set per NodeEvents event. */
+  private readonly listeners = new Listeners<NodeEvents>();
   private stopping: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
   /** untilStatus's waiters: each status the driver reports, then null when the node stops. */
@@ -405,12 +405,7 @@ class NodeHost {
         const status = this.status();
         return status.leader === status.id;
       },
-      on: (event, listener) => {
-        let set = this.listeners.get(event);
-        if (!set) this.listeners.set(event, (set = new Set()));
-        set.add(listener as Listener);
-        return () => void set.delete(listener as Listener);
-      },
+      on: (event, listener) => this.listeners.on(event, listener),
       lead: (job, options) => this.leadership.lead(job, options),
       leader: () => this.leadership.leader(),
       waitForLeader: (options) => this.leadership.waitForLeader(options),
@@ -741,20 +736,7 @@ class NodeHost {
 
   /** Returns whether anyone listens to `event`. */
   private emit<E extends NodeEventName>(event: E, payload: NodeEvents[E]): boolean {
-    const listeners = this.listeners.get(event);
-    if (!listeners || listeners.size === 0) return false;
-    for (const listener of listeners) {
-      try {
-        (listener as (payload: NodeEvents[E]) => void)(payload);
-      } catch (error) {
-        // A listener's exception is the embedding service's bug: surface it like an EventEmitter
-        // would, but only after the node has finished this step.
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
-    }
-    return true;
+    return this.listeners.emit(event, payload);
   }
 
   // ---- stopping -------------------------------------------------------------------------------------
