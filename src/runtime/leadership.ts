@@ -319,8 +319,8 @@ export function preferenceTiming(timing: { readonly electionTimeoutMaxMs: number
  * leadership converges in one transfer and does not flap. The transfer itself (the core's) waits for
  * the target to be caught up and is abandoned after an election timeout if the target does not win.
  *
- * A pure policy: the caller (node.ts) gives it the clock, the status and the live peers' priorities
- * (from their handshakes, transport.ts), and carries out the transfer it names.
+ * A pure policy: the caller (PreferenceChecks, below) gives it the clock, the status and the live peers'
+ * priorities (from their handshakes, transport.ts), and carries out the transfer it names.
  */
 export class PreferredLeader {
   /** The term this node leads in and when it began leading in it; null while it does not lead. */
@@ -340,7 +340,7 @@ export class PreferredLeader {
     private readonly id: NodeId,
     readonly priority: number,
     private readonly voters: () => readonly NodeId[],
-    private readonly timing: PreferenceTiming,
+    readonly timing: PreferenceTiming,
   ) {}
 
   /**
@@ -402,5 +402,82 @@ export class PreferredLeader {
     }
     const count = (this.failures.get(to)?.count ?? 0) + 1;
     this.failures.set(to, { count, until: now + this.timing.cooldownMs * 2 ** Math.min(count - 1, 3) });
+  }
+}
+
+/** What PreferenceChecks needs of the node it runs in (node.ts). */
+export interface PreferenceHost {
+  /** The core's clock (ms since the node started). */
+  now(): number;
+  /** The status as the node reports it (its lease checked against the clock). */
+  status(): Status;
+  /** The status the driver last reported (for the logs and the outcome of a transfer). */
+  reported(): Status;
+  /** Whether the node runs (neither new nor stopping). */
+  running(): boolean;
+  /** Whether the node is stopping (then it hands over by itself, to its own choice). */
+  stopping(): boolean;
+  /** The links to the peers (transport.ts), null while there are none. */
+  peers(): LivePeers | null;
+  /** Hands leadership to `to`: true once another node leads in a newer term (node.ts transferLeadership). */
+  transfer(to: NodeId): Promise<boolean>;
+}
+
+/** The peers whose links are alive now, and the priority each advertised in its handshake (transport.ts). */
+export interface LivePeers {
+  livePeers(): NodeId[];
+  priorityOf(peer: NodeId): number;
+}
+
+/**
+ * Runs a PreferredLeader's check every `checkMs` while this node leads (only then: a follower has nothing
+ * to decide), and carries out the transfer it names; node.ts starts it at became-leader and stops it at
+ * lost-leadership and when the node closes.
+ */
+export class PreferenceChecks {
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly policy: PreferredLeader,
+    private readonly host: PreferenceHost,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    // Not while stopping: a write completing then still reports its batch (node.ts persistAsync).
+    if (this.timer !== null || !this.host.running()) return;
+    this.timer = setInterval(() => this.check(), this.policy.timing.checkMs);
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** A stopping leader's target: the live voter of the highest priority, if any has one (PreferredLeader.handOverTarget). */
+  handOverTarget(): NodeId | null {
+    return this.policy.handOverTarget(this.host.now(), this.livePriorities());
+  }
+
+  /** One look at the live voters' priorities (from their handshakes); hands leadership over if the policy says so. */
+  private check(): void {
+    const { host, policy } = this;
+    // A node that is stopping hands over by itself (node.ts stop()), to its own choice.
+    if (!host.running() || host.stopping() || host.peers() === null) return;
+    const live = this.livePriorities();
+    const to = policy.target(host.now(), host.status(), live);
+    if (to === null) return;
+    this.logger.info('preferred-leader', { to, priority: live.get(to)!, own: policy.priority, term: host.reported().term });
+    void host.transfer(to).then((handedOver) => {
+      const won = handedOver && host.reported().leader === to;
+      policy.finished(host.now(), to, won);
+      if (!won && host.running()) this.logger.info('preferred-leader-failed', { to, leader: host.reported().leader, term: host.reported().term });
+    });
+  }
+
+  /** The peers whose links are alive now, with the priority each advertised in its handshake. */
+  private livePriorities(): Map<NodeId, number> {
+    const peers = this.host.peers();
+    return new Map((peers?.livePeers() ?? []).map((peer) => [peer, peers!.priorityOf(peer)] as const));
   }
 }

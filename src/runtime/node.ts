@@ -16,20 +16,22 @@ import { isQuorum, majority } from '../core/quorum.js';
 import type { ElectionEvent, Input, Message, NodeId, Status } from '../core/types.js';
 import { ConfigError, resolveConfig, transfersLeadership, type NodeOptions, type ResolvedConfig } from './config.js';
 import { StatusServer, type Readiness } from './http.js';
-import { LeadershipScope, PreferredLeader, preferenceTiming, type LeaderInfo, type LeadershipJob, type LeaderJob, type LeadOptions, type Reign } from './leadership.js';
+import { LeadershipScope, PreferenceChecks, PreferredLeader, preferenceTiming, type LeaderInfo, type LeadershipJob, type LeaderJob, type LeadOptions, type Reign } from './leadership.js';
 import { adaptLogger, silentLogger, type Logger, type PinoLikeLogger } from './log.js';
 import { checkMeta, InvalidMeta, type Meta } from './meta.js';
 import { NodeMetrics } from './metrics.js';
 import { cryptoRandom } from './random.js';
+import { Listeners } from './listeners.js';
 import { InputRecorder } from './record.js';
 import { KvService } from './kv.js';
 import { RequestIds } from './requests.js';
 import { MembershipService, startMembership } from './membership.js';
-import { messageValidator, sampleMessages, type MessageValidator } from './schema.js';
+import { messageValidator, sampleMessages } from './schema.js';
 import { DurableStore, StorageError } from './storage.js';
 import type { Address } from './config.js';
 import type { MembershipView } from './membership.js';
-import { Transport, warmUp } from './transport.js';
+import { Transport } from './transport.js';
+import { ReceiveWarmUp } from './warm-up.js';
 
 /** What a node tells the service embedding it. Every event carries the term: use it as a fencing token. */
 export interface NodeEvents {
@@ -146,8 +148,6 @@ function advertised(value: Readonly<Record<string, unknown>>): Meta {
   }
 }
 
-type Listener = (payload: never) => void;
-
 const hosts = new WeakMap<NodeHandle, NodeHost>();
 
 /**
@@ -157,11 +157,6 @@ const hosts = new WeakMap<NodeHandle, NodeHost>();
 export function recognizedBy(handle: NodeHandle, peer: NodeId): void {
   hosts.get(handle)?.recognizedBy(peer);
 }
-
-/** How long (in longest election timeouts) the warm-up waits for every member to be heard; see warmUpOnceAllHeard. */
-const WARM_UP_WAIT_ELECTION_TIMEOUTS = 5;
-/** How long (in longest election timeouts) a known leader must stand before the warm-up starts; see warmUpOnceAllHeard. */
-const WARM_UP_SETTLE_ELECTION_TIMEOUTS = 1;
 
 class NodeHost {
   private readonly metrics: NodeMetrics;
@@ -182,16 +177,14 @@ class NodeHost {
   private timer: NodeJS.Timeout | null = null;
   /** A due tick waiting for the I/O that arrived with it (see arm). */
   private dueTick: NodeJS.Immediate | null = null;
-  /** Starts the receive path's warm-up once a leader is known (see warmUpInSlices); null once started. */
-  private startWarmUp: (() => void) | null = null;
-  private warmUpSlice: NodeJS.Immediate | null = null;
-  /** The next check of warmUpOnceAllHeard, while it waits for every member to be heard. */
-  private warmUpWait: NodeJS.Timeout | null = null;
+  /** The receive path's warm-up (warm-up.ts), once a leader is known; null until start(). */
+  private warmUp: ReceiveWarmUp | null = null;
   /** The deadline the armed timer was set for. */
   private timerAt = Infinity;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private last: Status;
-  private readonly listeners = new Map<NodeEventName, Set<Listener>>();
+  /** The embedding API's listeners (listeners.ts), one set per NodeEvents event. */
+  private readonly listeners = new Listeners<NodeEvents>();
   private stopping: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
   /** untilStatus's waiters: each status the driver reports, then null when the node stops. */
@@ -200,10 +193,8 @@ class NodeHost {
   private readonly stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
   /** lead(), leader(), waitForLeader(): fed every status change (leadership.ts). */
   private readonly leadership: LeadershipScope;
-  /** The preferred-leader policy (leadership.ts), where the algorithm can hand leadership over; null elsewhere. */
-  private readonly preferred: PreferredLeader | null;
-  /** Runs the policy's check while this node leads (only then: a follower has nothing to decide). */
-  private preferenceTimer: NodeJS.Timeout | null = null;
+  /** The preferred-leader policy and its checks while this node leads (leadership.ts), where the algorithm can hand leadership over; null elsewhere. */
+  private readonly preference: PreferenceChecks | null;
   /** The replicated key-value store and its waiting clients (kv.ts), fed the core's replication events. */
   private readonly kv: KvService;
   /** The configuration in use and the clients' changes to it (membership.ts), fed the core's replication events. */
@@ -241,7 +232,21 @@ class NodeHost {
       () => this.status(),
     );
     // The voters in force, asked at each check: membership changes add and remove them (membership.md).
-    this.preferred = transfersLeadership(config.algorithm) ? new PreferredLeader(config.id, config.priority, () => this.membership.voters(), preferenceTiming(config.timing)) : null;
+    this.preference = transfersLeadership(config.algorithm)
+      ? new PreferenceChecks(
+          new PreferredLeader(config.id, config.priority, () => this.membership.voters(), preferenceTiming(config.timing)),
+          {
+            now: () => this.now(),
+            status: () => this.status(),
+            reported: () => this.last,
+            running: () => this.state === 'running',
+            stopping: () => this.stopping !== null,
+            peers: () => this.transport,
+            transfer: (to) => this.transferLeadership(to),
+          },
+          logger,
+        )
+      : null;
     const ids = new RequestIds();
     this.kv = new KvService((input) => this.step(input), { compactEvery: config.compactEvery, ids });
     this.membership = new MembershipService({
@@ -291,7 +296,12 @@ class NodeHost {
     }
     this.metrics.observeStatus(this.last);
     const validateMessage = messageValidator(algorithm);
-    this.startWarmUp = () => this.warmUpInSlices(validateMessage, sampleMessages(algorithm));
+    this.warmUp = new ReceiveWarmUp({
+      validate: validateMessage,
+      samples: sampleMessages(algorithm),
+      timing: this.config.timing,
+      everyoneHeard: () => (this.transport?.livePeers().length ?? 0) >= this.members.size - 1,
+    });
     try {
       if (this.config.http) {
         this.http = await StatusServer.listen(this.config.http, {
@@ -406,12 +416,7 @@ class NodeHost {
         const status = this.status();
         return status.leader === status.id;
       },
-      on: (event, listener) => {
-        let set = this.listeners.get(event);
-        if (!set) this.listeners.set(event, (set = new Set()));
-        set.add(listener as Listener);
-        return () => void set.delete(listener as Listener);
-      },
+      on: (event, listener) => this.listeners.on(event, listener),
       lead: (job, options) => this.leadership.lead(job, options),
       leader: () => this.leadership.leader(),
       waitForLeader: (options) => this.leadership.waitForLeader(options),
@@ -434,57 +439,6 @@ class NodeHost {
       return status.lease === true && this.now() >= this.leaseUntil ? { ...status, lease: false } : status;
     }
     return { ...this.last, leader: this.last.leader === this.config.id ? null : this.last.leader };
-  }
-
-  /**
-   * V8 warm-up of the receive path (transport.ts warmUp), off the start-up path: run before listening,
-   * as it was, its 1000 rounds cost 60-670 ms per node (Bully to Raft, measured on a loaded 2-core
-   * machine) before the first election could begin (docs/runtime.md, start-up). It runs once this node knows a leader, in slices of 25 rounds between I/O, so a
-   * heartbeat waits at most one slice.
-   */
-  /**
-   * The warm-up (about 120 ms of CPU for Raft on this 2-core machine) starts once a leader has been
-   * known for WARM_UP_SETTLE_ELECTION_TIMEOUTS longest election timeouts AND every member is heard, or
-   * WARM_UP_WAIT_ELECTION_TIMEOUTS longest election timeouts after the leader became known, whichever
-   * comes first. Members on one machine that start together share its cores: a node that warms up as
-   * soon as it knows a leader takes the CPU the members still loading their modules need, and one that
-   * warms up as soon as every member is heard takes it from the members still learning the leader (every
-   * one is connected, but the last may not have heard the leader's first AppendEntries yet, and each
-   * answers its /status late while four warm-ups run on two cores). The cold start ends only when the
-   * last member names the leader (docs/runtime.md, Start-up: without the warm-up, 5 nodes agreed 600 ms
-   * sooner at load 10, 2.45 against 3.07 s; with it delayed so, they use as little CPU until they agree).
-   */
-  private warmUpOnceAllHeard(since: number): void {
-    const start = this.startWarmUp;
-    if (start === null || this.state !== 'running') return;
-    const everyoneHeard = (this.transport?.livePeers().length ?? 0) >= this.members.size - 1;
-    const known = performance.now() - since;
-    const settled = known >= WARM_UP_SETTLE_ELECTION_TIMEOUTS * this.config.timing.electionTimeoutMaxMs;
-    const waitedEnough = known >= WARM_UP_WAIT_ELECTION_TIMEOUTS * this.config.timing.electionTimeoutMaxMs;
-    if ((everyoneHeard && settled) || waitedEnough) {
-      if (this.warmUpWait) clearTimeout(this.warmUpWait);
-      this.warmUpWait = null;
-      this.startWarmUp = null;
-      start();
-      return;
-    }
-    // One pending check at a time, every heartbeat interval (each leader change calls again).
-    this.warmUpWait ??= setTimeout(() => {
-      this.warmUpWait = null;
-      this.warmUpOnceAllHeard(since);
-    }, this.config.timing.heartbeatMs);
-  }
-
-  private warmUpInSlices(validate: MessageValidator, samples: readonly unknown[], rounds = 1000, slice = 25): void {
-    let left = rounds;
-    const next = (): void => {
-      this.warmUpSlice = null;
-      if (this.state !== 'running') return;
-      warmUp(validate, samples, Math.min(slice, left));
-      left -= slice;
-      if (left > 0) this.warmUpSlice = setImmediate(next);
-    };
-    this.warmUpSlice = setImmediate(next);
   }
 
   // ---- readiness (GET /readyz) ----------------------------------------------------------------------
@@ -782,19 +736,19 @@ class NodeHost {
         for (const waiter of [...this.statusWaiters]) waiter(event.status);
         return;
       case 'lost-leadership':
-        this.stopPreferenceChecks();
+        this.preference?.stop();
         this.emit('lost-leadership', { term: event.term });
         return;
       case 'leader-changed':
         this.metrics.leaderChanged(event.leader, event.atMs);
-        if (event.leader !== null) this.warmUpOnceAllHeard(performance.now());
+        if (event.leader !== null) this.warmUp?.leaderKnown(performance.now());
         // atMs: the core's clock, so that `ballot replay` of this node's record can be compared line by line.
         this.logger.info('leader-changed', { leader: event.leader, term: event.term, role: this.last.role, atMs: event.atMs });
         this.emit('leader-changed', { leader: event.leader, term: event.term });
         this.http?.leaderChanged();
         return;
       case 'became-leader':
-        this.startPreferenceChecks();
+        this.preference?.start();
         this.emit('became-leader', { term: event.term });
         return;
       default: {
@@ -806,60 +760,7 @@ class NodeHost {
 
   /** Returns whether anyone listens to `event`. */
   private emit<E extends NodeEventName>(event: E, payload: NodeEvents[E]): boolean {
-    const listeners = this.listeners.get(event);
-    if (!listeners || listeners.size === 0) return false;
-    for (const listener of listeners) {
-      try {
-        (listener as (payload: NodeEvents[E]) => void)(payload);
-      } catch (error) {
-        // A listener's exception is the embedding service's bug: surface it like an EventEmitter
-        // would, but only after the node has finished this step.
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
-    }
-    return true;
-  }
-
-  // ---- preferred leader (leadership.ts, PreferredLeader) --------------------------------------------
-
-  private startPreferenceChecks(): void {
-    const policy = this.preferred;
-    // Not while stopping: a write completing then still reports its batch (persistAsync).
-    if (policy === null || this.preferenceTimer !== null || this.state !== 'running') return;
-    this.preferenceTimer = setInterval(() => this.checkPreference(policy), preferenceTiming(this.config.timing).checkMs);
-  }
-
-  private stopPreferenceChecks(): void {
-    if (this.preferenceTimer !== null) clearInterval(this.preferenceTimer);
-    this.preferenceTimer = null;
-  }
-
-  /** One look at the live voters' priorities (from their handshakes); hands leadership over if the policy says so. */
-  private checkPreference(policy: PreferredLeader): void {
-    // A node that is stopping hands over by itself (stop()), to its own choice.
-    if (this.state !== 'running' || this.stopping !== null || this.transport === null) return;
-    const live = this.livePriorities();
-    const to = policy.target(this.now(), this.status(), live);
-    if (to === null) return;
-    this.logger.info('preferred-leader', { to, priority: live.get(to)!, own: policy.priority, term: this.last.term });
-    void this.transferLeadership(to).then((handedOver) => {
-      const won = handedOver && this.last.leader === to;
-      policy.finished(this.now(), to, won);
-      if (!won && this.state === 'running') this.logger.info('preferred-leader-failed', { to, leader: this.last.leader, term: this.last.term });
-    });
-  }
-
-  /** A stopping leader's target: the live voter of the highest priority, if any has one (leadership.ts). */
-  private handOverTarget(): NodeId | null {
-    return this.preferred === null ? null : this.preferred.handOverTarget(this.now(), this.livePriorities());
-  }
-
-  /** The peers whose links are alive now, with the priority each advertised in its handshake. */
-  private livePriorities(): Map<NodeId, number> {
-    const transport = this.transport;
-    return new Map((transport?.livePeers() ?? []).map((peer) => [peer, transport!.priorityOf(peer)] as const));
+    return this.listeners.emit(event, payload);
   }
 
   // ---- stopping -------------------------------------------------------------------------------------
@@ -903,7 +804,7 @@ class NodeHost {
   private stop(handOver = false): Promise<void> {
     if (this.stopping) return this.stopping;
     if (handOver && this.state === 'running' && leads(this.last) && transfersLeadership(this.config.algorithm)) {
-      this.stopping = this.transferLeadership(this.handOverTarget()).then(() => this.close());
+      this.stopping = this.transferLeadership(this.preference?.handOverTarget() ?? null).then(() => this.close());
       return this.stopping;
     }
     this.stopping = this.close();
@@ -920,16 +821,13 @@ class NodeHost {
     this.timer = null;
     if (this.dueTick) clearImmediate(this.dueTick);
     this.dueTick = null;
-    this.stopPreferenceChecks();
-    if (this.warmUpSlice) clearImmediate(this.warmUpSlice);
-    this.warmUpSlice = null;
+    this.preference?.stop();
+    this.warmUp?.stop();
     if (this.flushing) clearImmediate(this.flushing);
     this.flushing = null;
     this.queue = [];
     this.kv.close();
     this.membership.close();
-    if (this.warmUpWait) clearTimeout(this.warmUpWait);
-    this.warmUpWait = null;
     // Before anything closes: every lead() job is aborted while this node still holds what it held.
     this.leadership.close();
     if (wasLeader) this.emit('lost-leadership', { term: this.last.term });
