@@ -44,11 +44,8 @@ function pieces(epoch: number, index: number, data: string): SnapChunk[] {
   return out;
 }
 
-/**
- * Three voters; one (`lagging`) is down while the leader logs a, b, c and compacts a 200 KB state at
- * position 2, so that it must be sent in chunks when `lagging` comes back.
- */
-function behindLargeSnapshot() {
+/** Three voters agreed on a leader; one follower (`lagging`) crashed; `propose` asks the leader. */
+function followerDown() {
   const c = zabNet({ voters: 3 });
   const leader = c.runUntilAgreed(2000);
   c.run(20);
@@ -56,6 +53,15 @@ function behindLargeSnapshot() {
   c.crash(lagging);
   let request = 1;
   const propose = (command: string) => c.driver(leader).step(c.now, { type: 'propose', id: request++, command } satisfies Input);
+  return { c, leader, lagging, propose };
+}
+
+/**
+ * Three voters; one (`lagging`) is down while the leader logs a, b, c and compacts a 200 KB state at
+ * position 2, so that it must be sent in chunks when `lagging` comes back.
+ */
+function behindLargeSnapshot() {
+  const { c, leader, lagging, propose } = followerDown();
   for (const command of ['a', 'b', 'c']) propose(command);
   c.run(10);
   const state = bigState(200_000);
@@ -362,13 +368,7 @@ test('a transfer making progress outlives the sync deadline; one that stalls sti
 });
 
 test('a learner whose NEWLEADER was cut by the budget, acknowledging it after the leader compacted past what it was sent, is synchronized again (the leader does not fail on an entry compacted away)', () => {
-  const c = zabNet({ voters: 3 });
-  const leader = c.runUntilAgreed(2000);
-  c.run(20);
-  const lagging = c.voters.find((id) => id !== leader)!;
-  c.crash(lagging);
-  let request = 1;
-  const propose = (command: string) => c.driver(leader).step(c.now, { type: 'propose', id: request++, command } satisfies Input);
+  const { c, leader, lagging, propose } = followerDown();
   // More than one NEWLEADER holds (NEWLEADER_BUDGET_BYTES): the rest would follow as proposals.
   for (let k = 0; k < 12; k++) propose(`${k}:`.padEnd(8_000, 'x'));
   c.run(20);
