@@ -270,7 +270,7 @@ export const groupNames: Record<MessageGroup, string> = { election: 'electing', 
 /** Colours per group (warm: electing; purple: taking office; blue: heartbeat), shades within a group. */
 const groupShades: Record<MessageGroup, readonly string[]> = {
   election: ['#d55e00', '#e69f00', '#b8860b', '#a6611a', '#f4a582'],
-  office: ['#7f3c8d', '#cc79a7', '#9b59b6', '#e7298a', '#5e2a84', '#b07aa1', '#c51b7d'],
+  office: ['#7f3c8d', '#cc79a7', '#9b59b6', '#e7298a', '#5e2a84', '#b07aa1', '#c51b7d', '#8e0152'],
   // The heartbeat and replication (log entries, snapshots, ZAB's broadcast, Bully's copies): blues and teals.
   heartbeat: ['#0072b2', '#56b4e9', '#2c7fb8', '#a6cee3', '#009e73', '#66c2a5', '#1b9e77', '#b3e2cd'],
 };
