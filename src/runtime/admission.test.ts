@@ -9,17 +9,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { NodeId } from '../core/types.js';
-import { LocalCluster } from './local-cluster.js';
 import { PROTOCOL_VERSION } from './schema.js';
-import { frame, freePorts, metricValue, sleep, waitFor } from './testing.js';
-
-const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+import { testCluster } from './test-cluster.js';
+import { frame, metricValue, sleep, waitFor } from './testing.js';
 
 /** Keeps up to `count` idle connections open to `port`, reopening each one that closes, until stopped. */
 class Filler {
@@ -71,15 +65,10 @@ function fakeMember(port: number, from: NodeId, to: NodeId, everyMs: number): ()
 }
 
 test('raft: a member restarts while an outsider fills its peer port and fakes another member; nobody sees a leader change', { timeout: 60_000 }, async (t) => {
-  const ports = await freePorts(10);
-  const dir = mkdtempSync(join(tmpdir(), 'ballot-admission-'));
-  const cluster = new LocalCluster({
-    command: [process.execPath, mainJs, 'node'],
+  const { cluster, peerPorts, close } = await testCluster({
+    name: 'admission',
     algorithm: 'raft',
     voters: 5,
-    peerPorts: ports.slice(0, 5),
-    httpPorts: ports.slice(5),
-    dataDir: dir,
     // Wide enough that a plain restart does not disrupt (with the default 150-300 ms, a restarted Raft
     // follower often campaigns before it hears the leader, attack or not; a separate matter): what
     // this test measures is the attack.
@@ -100,7 +89,7 @@ test('raft: a member restarts while an outsider fills its peer port and fakes an
     const others = cluster.members.filter((id) => id !== restarting);
     const changesBefore = new Map(await Promise.all(others.map(async (id) => [id, metricValue(await metrics(id), 'ballot_leader_changes_total')] as const)));
 
-    const port = ports[restarting - 1]!;
+    const port = peerPorts[restarting - 1]!;
     const filler = new Filler(port, Number(process.env["FILL"] ?? 60));
     stops.push(() => filler.stop());
     if (process.env["FAKE"] !== "0") stops.push(fakeMember(port, faked, restarting, 20));
@@ -137,7 +126,6 @@ test('raft: a member restarts while an outsider fills its peer port and fakes an
     for (const peer of others) assert.equal(metricValue(restarted, `ballot_peer_connected{peer="${peer}",direction="inbound"}`), 1, `node ${peer} got into node ${restarting}'s port`);
   } finally {
     for (const stop of stops) stop();
-    await cluster.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await close();
   }
 });

@@ -12,11 +12,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NodeId } from '../core/types.js';
-import { generateClusterCertificates, writeClusterCertificates } from './certificates.js';
+import { generateClusterCertificates } from './certificates.js';
 import type { LocalCluster, MemberExit } from './local-cluster.js';
 import { callLeader, httpCall, mainJs, testCluster, writeLoad, type WriteLoad } from './test-cluster.js';
 import { metricValue, sleep, waitFor } from './testing.js';
@@ -222,9 +222,8 @@ test('quorum loss: two of three nodes lost for good, the third recovered as the 
 });
 
 test('with mutual TLS: a node added later is admitted on its certificate, a removed one is refused', { timeout: 180_000 }, async () => {
-  const tlsDir = mkdtempSync(join(tmpdir(), 'ballot-member-tls-'));
-  writeClusterCertificates(tlsDir, await generateClusterCertificates([1, 2, 3, 4]));
-  const { cluster, close } = await testCluster({ name: 'member-tls', algorithm: 'raft', voters: 3, joiners: 1, advertiseUrls: true, tlsDir });
+  const certificates = await generateClusterCertificates([1, 2, 3, 4]);
+  const { cluster, close } = await testCluster({ name: 'member-tls', algorithm: 'raft', voters: 3, joiners: 1, advertiseUrls: true, certificates });
   try {
     cluster.startAll();
     await cluster.agreed('three TLS nodes to agree on a leader', (all) => all.length === 3, 60_000);
@@ -249,7 +248,6 @@ test('with mutual TLS: a node added later is admitted on its certificate, a remo
     assert.deepEqual((await members(cluster, 1)).voters, [1, 2, 3]);
   } finally {
     await close();
-    rmSync(tlsDir, { recursive: true, force: true });
   }
 });
 

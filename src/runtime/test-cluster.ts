@@ -8,17 +8,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NodeId } from '../core/types.js';
+import { writeClusterCertificates, type ClusterCertificates } from './certificates.js';
 import { LocalCluster, type LocalClusterOptions } from './local-cluster.js';
 import { freePorts, sleep, waitFor } from './testing.js';
 
 /** dist/cli/main.js, the entry point every test process runs. */
 export const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
-export interface TestClusterOptions extends Omit<LocalClusterOptions, 'command' | 'peerPorts' | 'httpPorts' | 'dataDir' | 'logDir'> {
+export interface TestClusterOptions extends Omit<LocalClusterOptions, 'command' | 'peerPorts' | 'httpPorts' | 'dataDir' | 'logDir' | 'tlsDir'> {
   /** Names the temporary data directory (ballot-NAME-XXXXXX). */
   readonly name: string;
   /** Keep each member's log in the data directory (node-<id>.log). */
   readonly logs?: boolean;
+  /** Mutual TLS on the peer port: these certificates, written to the data directory's tls/. */
+  readonly certificates?: ClusterCertificates;
 }
 
 export interface TestCluster {
@@ -31,11 +34,13 @@ export interface TestCluster {
 }
 
 export async function testCluster(options: TestClusterOptions): Promise<TestCluster> {
-  const { name, logs, ...rest } = options;
+  const { name, logs, certificates, ...rest } = options;
   const total = options.voters + (options.observers ?? 0) + (options.joiners ?? 0);
   const ports = await freePorts(2 * total);
   const dataDir = mkdtempSync(join(tmpdir(), `ballot-${name}-`));
   const peerPorts = ports.slice(0, total);
+  const tlsDir = join(dataDir, 'tls');
+  if (certificates !== undefined) writeClusterCertificates(tlsDir, certificates);
   const cluster = new LocalCluster({
     ...rest,
     command: [process.execPath, mainJs, 'node'],
@@ -43,6 +48,7 @@ export async function testCluster(options: TestClusterOptions): Promise<TestClus
     httpPorts: ports.slice(total),
     dataDir,
     ...(logs ? { logDir: dataDir } : {}),
+    ...(certificates !== undefined ? { tlsDir } : {}),
   });
   return {
     cluster,

@@ -14,18 +14,16 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, TLSSocket } from 'node:tls';
-import { fileURLToPath } from 'node:url';
 import type { NodeId } from '../core/types.js';
 import { generateClusterCertificates, writeClusterCertificates, type MemberCertificate } from './certificates.js';
-import { LocalCluster } from './local-cluster.js';
 import { startNode } from './node.js';
+import { mainJs, testCluster } from './test-cluster.js';
 import { PROTOCOL_VERSION } from './schema.js';
 import { frame, freePorts, metricValue, sendAndAwaitClose, sleep, waitFor } from './testing.js';
 import { memberIdOf, PeerTls } from './tls.js';
 import { ConfigError, isLoopback, resolveConfig } from './config.js';
 import { jsonLogger } from './log.js';
 
-const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 /** Connects over TLS (with `identity`'s certificate, or none), sends `bytes`, and reports whether the node closed it. */
 function tlsAttempt(port: number, identity: MemberCertificate | null, ca: string, bytes: Buffer, timeoutMs = 4000): Promise<'closed' | 'open'> {
@@ -126,24 +124,18 @@ test('a dialer refuses an acceptor whose certificate names another member', { ti
 });
 
 test('raft over mutual TLS: forged frames are refused by reason, and no member sees the term move', { timeout: 90_000 }, async (t) => {
-  const ports = await freePorts(6);
-  const dir = mkdtempSync(join(tmpdir(), 'ballot-tls-'));
   // Members 1-3, and a certificate of the same CA for 9, who is not a member.
   const certificates = await generateClusterCertificates([1, 2, 3, 9]);
-  writeClusterCertificates(join(dir, 'tls'), certificates);
   const foreign = (await generateClusterCertificates([2])).members.get(2)!;
-  const cluster = new LocalCluster({
-    command: [process.execPath, mainJs, 'node'],
+  const { cluster, peerPorts, close } = await testCluster({
+    name: 'tls',
     algorithm: 'raft',
     voters: 3,
-    peerPorts: ports.slice(0, 3),
-    httpPorts: ports.slice(3),
-    dataDir: dir,
-    tlsDir: join(dir, 'tls'),
+    certificates,
+    logs: true,
     // Wide, so that a loaded machine does not make the members campaign on their own: the test
     // watches for a term the attacks would move.
     extraArgs: ['--election-timeout', '1000-2000', '--heartbeat', '100', '--log', 'debug'],
-    logDir: dir,
   });
   try {
     cluster.startAll();
@@ -155,7 +147,7 @@ test('raft over mutual TLS: forged frames are refused by reason, and no member s
 
     // Node 1 is the target; every attack carries a RequestVote far ahead, which would depose the leader.
     const target: NodeId = 1;
-    const port = ports[target - 1]!;
+    const port = peerPorts[target - 1]!;
     const forged = (from: NodeId): Buffer =>
       Buffer.concat([frame({ ballot: PROTOCOL_VERSION, cluster: 'ballot', algorithm: 'raft', from, to: target }), frame({ type: 'RequestVote', term: term + 1000, lastLogIndex: 1e6, lastLogTerm: term + 999, transfer: 0 })]);
     const member = (id: NodeId): MemberCertificate => certificates.members.get(id)!;
@@ -191,8 +183,7 @@ test('raft over mutual TLS: forged frames are refused by reason, and no member s
       assert.equal(metricValue(text, `ballot_peer_connected{peer="${peer}",direction="inbound"}`), 1, `member ${peer} is still connected`);
     }
   } finally {
-    await cluster.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await close();
   }
 });
 
