@@ -135,8 +135,8 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
   private snapshotIndex: number;
   private snapshotTerm: number;
   private snapshotData: string;
-  /** encodedLength(snapshotData), kept while the snapshot stands: a SyncRequest comes for each window of a chunked transfer, and measuring megabytes each time cost seconds. */
-  private snapshotBytes: { readonly data: string; readonly bytes: number } | null = null;
+  /** encodedLength(snapshotData), kept while the snapshot stands: a SyncRequest comes for each window of a chunked transfer, and measuring megabytes each time cost seconds. Null until measured; every change of snapshotData resets it. */
+  private snapshotBytes: number | null = null;
   /** The entries after the snapshot: entries[i] is at index snapshotIndex + 1 + i. */
   private entries: BullyEntry[];
   /** Follower: the generation of the reign it follows (copies of other reigns are stale). */
@@ -275,6 +275,7 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
     this.entries = this.entries.slice(index - this.snapshotIndex);
     this.snapshotIndex = index;
     this.snapshotData = snapshot;
+    this.snapshotBytes = null;
     this.persist();
   }
 
@@ -528,8 +529,8 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
   }
 
   private snapshotEncodedLength(): number {
-    if (this.snapshotBytes?.data !== this.snapshotData) this.snapshotBytes = { data: this.snapshotData, bytes: encodedLength(this.snapshotData) };
-    return this.snapshotBytes.bytes;
+    this.snapshotBytes ??= encodedLength(this.snapshotData);
+    return this.snapshotBytes;
   }
 
   /**
@@ -570,6 +571,7 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
     this.snapshotIndex = index;
     this.snapshotTerm = term;
     this.snapshotData = snapshot;
+    this.snapshotBytes = null;
     this.entries = [];
     this.assembly = null;
     this.out.emit({ type: 'snapshot-installed', index, term, snapshot });
