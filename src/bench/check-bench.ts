@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { checkLinearizability, generateKvHistory, kvModel, type KvWorkload } from '../check/index.js';
-import { Prng } from '../sim/prng.js';
+import { Prng } from '../core/prng.js';
 
 const cases: (KvWorkload & { readonly label: string })[] = [
   { label: '10 clients, every operation answered', operations: 10_000, keys: 10, clients: 10 },

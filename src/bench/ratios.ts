@@ -4,11 +4,11 @@
  * bootstrap 95% interval (src/core/stats.ts). With 20 trials a side, a ratio alone says little: the
  * interval says whether it is distinguishable from 1.
  *
- * The resampling is seeded (src/sim/prng.ts), one stream per ratio, named after it: the same file gives
+ * The resampling is seeded (src/core/prng.ts), one stream per ratio, named after it: the same file gives
  * the same intervals on every `ballot bench report`, whatever other rows it holds.
  */
 import { bootstrapInterval, quantile, type Interval } from '../core/index.js';
-import { Prng } from '../sim/prng.js';
+import { Prng } from '../core/prng.js';
 import type { FailoverKind, FailoverReport } from './failover.js';
 
 /** Which of ballot's algorithms is compared with which system (matched timing: docs/bench.md). */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Prng } from '../sim/prng.js';
+import { Prng } from '../core/prng.js';
 import { checkLinearizability, type Excerpt } from './checker.js';
 import { generateKvHistory } from './generate.js';
 import { formatKvHistory, parseKvHistory, type KvOperation } from './kv-history.js';

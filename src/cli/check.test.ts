@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatKvHistory } from '../check/kv-history.js';
 import { generateKvHistory } from '../check/generate.js';
-import { Prng } from '../sim/prng.js';
+import { Prng } from '../core/prng.js';
 import { main } from './main.js';
 
 /** Runs `ballot check` on files written into a fresh directory, capturing what it prints. */

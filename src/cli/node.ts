@@ -275,8 +275,10 @@ export async function runNode(argv: readonly string[], io: CommandIo): Promise<n
     let code = 0;
     // A second signal while stopping is ignored: stop() is idempotent.
     const stop = (): void => {
-      if (command.exitOnStdinClose) process.stdin.destroy();
+      // The node first: a leader's hand-off (TimeoutNow) is written within handle.stop(), and a
+      // hand-off's time counts from the signal (issue 13). Letting go of stdin can wait.
       void handle.stop();
+      if (command.exitOnStdinClose) process.stdin.destroy();
     };
     // A signal that came while the node was starting stops it now (signals.ts).
     onStopSignal(stop);

@@ -170,7 +170,7 @@ test('pipelined persist: a new leader’s AppendEntries leave, then its election
   // Term 1 and the vote for itself were durable before this input: the heartbeats carrying the no-op
   // go now, and so does the news that it leads term 1 (one leader per term: nothing this write holds),
   // after them and after the write has started (the followers hear of the election before the host's
-  // own handlers run).
+  // own handlers run; this host has no flushSends, see the next test).
   assert.deepEqual(order, ['send AppendEntries to 2', 'send AppendEntries to 3', 'persist started', 'status', 'leader-changed', 'became-leader']);
   assert.equal(driver.status().leader, 1);
   complete();
@@ -348,15 +348,15 @@ test('pipelined persist, persistsInlineWhenNothingOverlaps: an inline write that
   assert.ok(!order.includes('durable'));
 });
 
-test('pipelined persist: flushSends comes after the messages that leave, before the reports (a hand-off\'s messages do not wait for the handlers)', () => {
-  // A new leader: its AppendEntries are written out before its election is reported.
+test('pipelined persist: flushSends comes after the messages that leave, before the write starts and before the reports (a hand-off\'s messages do not wait)', () => {
+  // A new leader: its AppendEntries are written out before its write starts and its election is reported.
   const leader = pipelined([1, 2, 3], { flushes: true });
   leader.driver.tick(leader.driver.nextDeadline());
-  assert.deepEqual(leader.order.slice(-4), ['send RequestVote to 2', 'send RequestVote to 3', 'persist started', 'written out'], 'RequestVotes are written out once the candidate\'s write has started');
+  assert.deepEqual(leader.order.slice(-4), ['send RequestVote to 2', 'send RequestVote to 3', 'written out', 'persist started'], 'RequestVotes are written out before the candidate\'s write starts');
   leader.complete();
   leader.order.length = 0;
   leader.driver.receive(230, 2, { type: 'RequestVoteResponse', term: 1, voteGranted: true, promiseMs: 0 });
-  assert.deepEqual(leader.order, ['send AppendEntries to 2', 'send AppendEntries to 3', 'persist started', 'written out', 'status', 'leader-changed', 'became-leader']);
+  assert.deepEqual(leader.order, ['send AppendEntries to 2', 'send AppendEntries to 3', 'written out', 'persist started', 'status', 'leader-changed', 'became-leader']);
   leader.complete();
   assert.ok(!leader.order.slice(7).includes('written out'), 'a release without messages writes nothing out');
   // A voter writing inline: its grant is written out before its new term is reported.

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { bootstrapInterval, mean, quantile, quantileSorted, summarize } from '../core/stats.js';
-import { Prng } from '../sim/prng.js';
+import { Prng } from '../core/prng.js';
 
 test('median of an odd count is the middle sample, of an even count the mean of the middle two', () => {
   assert.equal(quantile([5, 1, 3], 0.5), 3);

@@ -84,7 +84,7 @@ export interface DriverHost<M extends Message, D> {
   send(to: NodeId, message: M): void;
   /**
    * Optional, with persistAsync: called once the messages of a batch that may leave now have all been
-   * handed to `send`, before the reports that follow them. A host that gathers a turn's writes (a real
+   * handed to `send`, before the batch's write starts and before the reports that follow them. A host that gathers a turn's writes (a real
    * node corks its sockets until the turn ends) writes them out here, so that they do not wait for the
    * reports' handlers (logs, watchers, lead() jobs): a new leader's first AppendEntries, a voter's
    * grant, TimeoutNow (Raft thesis §3.10: each on a hand-off's path).
@@ -314,15 +314,15 @@ export class NodeDriver<M extends Message = Message, D = unknown> {
       else reports.push(report);
     }
     // Sends first: a new leader's first AppendEntries (its election's news to the followers) then leaves
-    // before the host's handlers of its election run (logs, lead() jobs, watchers).
+    // before the host's handlers of its election run (logs, lead() jobs, watchers). They are written out
+    // (flushSends) before this batch's write starts, too: a candidate's voters and a leader's followers
+    // begin their own writes — the slower part of the round — while this one's runs. (Written after the
+    // write had started, a planned hand-off of 5 real nodes took 1 ms longer at the median:
+    // scripts/handoff-trace.mjs, docs/bench.md "Where a hand-off's time goes".)
     for (const { to, message } of atOnce.envelopes) this.host.send(to, message);
+    if (atOnce.envelopes.length > 0) this.host.flushSends?.();
     const batch: HeldBatch = { now, state, messages: held.envelopes, reports };
-    // The messages that leave at once are written out (flushSends) once the write has started — a
-    // candidate's own vote is on its election's path as much as its RequestVotes are, and writing them
-    // out first let the woken voters take the CPU before the write began (scripts/handoff-trace.mjs) —
-    // and before the reports, whose handlers (logs, watchers, lead() jobs) they need not wait for.
     const reportNow = (): void => {
-      if (atOnce.envelopes.length > 0) this.host.flushSends?.();
       for (const report of reportsNow) this.report(now, report);
     };
     if (state === null) {

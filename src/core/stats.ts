@@ -81,7 +81,7 @@ export interface Interval {
 }
 
 export interface BootstrapOptions {
-  /** Seeded (src/sim/prng.ts) so that a report is reproducible. */
+  /** Seeded (src/core/prng.ts) so that a report is reproducible. */
   readonly random: Random;
   /** Resamples drawn (default 10,000). */
   readonly resamples?: number;

@@ -11,8 +11,10 @@
  * started) and ONE timer re-armed for `nextDeadline()`. No polling: an idle follower wakes only for
  * messages and its own deadline.
  */
+import { stat } from 'node:fs';
 import { NodeDriver, leads, type DriverEvent } from '../core/driver.js';
 import { isQuorum, majority } from '../core/quorum.js';
+import { rehearse } from '../core/rehearsal.js';
 import type { ElectionEvent, Input, Message, NodeId, Status } from '../core/types.js';
 import { ConfigError, resolveConfig, transfersLeadership, type NodeOptions, type ResolvedConfig } from './config.js';
 import { StatusServer, type Readiness } from './http.js';
@@ -31,7 +33,7 @@ import { DurableStore, StorageError } from './storage.js';
 import type { Address } from './config.js';
 import type { MembershipView } from './membership.js';
 import { Transport } from './transport.js';
-import { ReceiveWarmUp } from './warm-up.js';
+import { WarmUp } from './warm-up.js';
 
 /** What a node tells the service embedding it. Every event carries the term: use it as a fencing token. */
 export interface NodeEvents {
@@ -177,8 +179,8 @@ class NodeHost {
   private timer: NodeJS.Timeout | null = null;
   /** A due tick waiting for the I/O that arrived with it (see arm). */
   private dueTick: NodeJS.Immediate | null = null;
-  /** The receive path's warm-up (warm-up.ts), once a leader is known; null until start(). */
-  private warmUp: ReceiveWarmUp | null = null;
+  /** The warm-up (warm-up.ts: the receive path, then rehearsals), once a leader is known; null until start(). */
+  private warmUp: WarmUp | null = null;
   /** The deadline the armed timer was set for. */
   private timerAt = Infinity;
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -274,6 +276,10 @@ class NodeHost {
     const { algorithm, id } = this.config;
     const opened = DurableStore.open(this.config.dataDir, algorithm, id);
     const store = opened.store;
+    // libuv's thread pool starts now, not at the first write that needs it: its first use creates its
+    // threads (1-1.7 ms measured), and that use is a candidate's first pipelined write, on an election's
+    // path (NodeDriver.pipeline). Any asynchronous fs call starts it; the answer is not needed.
+    stat(this.config.dataDir, () => {});
     let durable = opened.durable;
     this.fresh = durable === null;
     if (durable === null) {
@@ -296,11 +302,13 @@ class NodeHost {
     }
     this.metrics.observeStatus(this.last);
     const validateMessage = messageValidator(algorithm);
-    this.warmUp = new ReceiveWarmUp({
+    this.warmUp = new WarmUp({
       validate: validateMessage,
       samples: sampleMessages(algorithm),
       timing: this.config.timing,
       everyoneHeard: () => (this.transport?.livePeers().length ?? 0) >= this.members.size - 1,
+      rehearse: (round) =>
+        rehearse({ algorithm, voters: this.config.voters.length, timing: this.config.timing, round, persisted: (before, after) => this.store?.rehearse(before, after) }),
     });
     try {
       if (this.config.http) {

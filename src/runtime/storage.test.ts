@@ -509,3 +509,21 @@ test('a field removed (a Bully log emptied by a compaction) is a record, not a r
   assert.deepEqual(snapshotFiles(dir), []);
   assert.deepEqual(DurableStore.open(dir, bully, 1).durable, { generation: 2 });
 });
+
+test('rehearse runs a change\'s encoding and changes nothing: no file, no counter, not the next snapshot file\'s name', () => {
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, replicating, 1);
+  store.save(raftState(1, []));
+  const files = (): [string, number][] => readdirSync(dir).sort().map((name) => [name, statSync(join(dir, name)).size]);
+  const before = files();
+  // A vote's change, an append, and a change with a snapshot too large to log (it would go to a file).
+  store.rehearse(raftState(1, []), raftState(2, []));
+  store.rehearse(raftState(2, []), raftState(2, [{ term: 2, command: 'put a' }]));
+  store.rehearse(raftState(2, []), compacted(50, 1));
+  store.rehearse(null, raftState(1, []));
+  assert.deepEqual(files(), before, 'nothing written');
+  assert.deepEqual([store.appends, store.rewrites, store.fileWrites], [0, 1, 0]);
+  store.save(compacted(50, 1));
+  assert.deepEqual(snapshotFiles(dir), ['snapshot.1.json'], 'the first snapshot file is still number 1');
+  assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, compacted(50, 1));
+});

@@ -399,6 +399,22 @@ export class DurableStore {
   }
 
   /**
+   * Runs the code of one change's record — the difference of `after` from `before`, its encoding and
+   * checksum — and writes nothing: a rehearsing node's states (src/core/rehearsal.ts) warm the code a
+   * vote's write runs, rarely, on an election's path. Changes nothing in this store.
+   */
+  rehearse(before: unknown, after: unknown): void {
+    if (typeof before !== 'object' || before === null || Array.isArray(before)) return;
+    const nextFile = this.nextFile;
+    try {
+      const found = this.difference(before as Fields, after as Fields);
+      if (found !== null && found !== 'same') encodeRecord(found.record);
+    } finally {
+      this.nextFile = nextFile;
+    }
+  }
+
+  /**
    * Makes `state` durable and calls `durable(null)` once it is on disk, or `durable(error)`: like save,
    * but an append's fdatasync runs in libuv's thread pool (see the top of this file). The callback may
    * come before this returns (nothing to wait for, or a rewrite, which stays synchronous). One save at

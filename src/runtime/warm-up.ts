@@ -1,9 +1,14 @@
 /**
- * V8 warm-up of a node's receive path (transport.ts warmUp), off the start-up path. Run before
- * listening, as it was, its 1000 rounds cost 60-670 ms per node (Bully to Raft, measured on a loaded
- * 2-core machine) before the first election could begin (docs/runtime.md, Start-up). It runs once this
- * node knows a leader (see `leaderKnown`), in slices of 25 rounds between I/O, so a heartbeat waits at
- * most one slice.
+ * V8 warm-up of a node, off the start-up path, in two parts:
+ * - the receive path (transport.ts warmUp: encode, decode, validate), 1000 rounds in slices of 25. Run
+ *   before listening, as it was, it cost 60-670 ms per node (Bully to Raft, measured on a loaded 2-core
+ *   machine) before the first election could begin (docs/runtime.md, Start-up);
+ * - a rehearsal of the rare paths (src/core/rehearsal.ts: an election, a write, a hand-off, a crash),
+ *   REHEARSAL_ROUNDS rounds, then one every REHEARSAL_INTERVAL_MS: V8 drops the compiled code of a
+ *   function that did not run for a few garbage collections (`--bytecode-old-age`, 5), and a node's
+ *   election code may not run for days, until the hand-off that needs it fast.
+ * It starts once this node knows a leader (see `leaderKnown`); each slice or round runs between I/O,
+ * so a heartbeat waits for one at most (a round: about 5 ms of CPU once compiled).
  */
 import type { MessageValidator } from './schema.js';
 import { warmUp } from './transport.js';
@@ -12,26 +17,37 @@ import { warmUp } from './transport.js';
 const WARM_UP_WAIT_ELECTION_TIMEOUTS = 5;
 /** How long (in longest election timeouts) a known leader must stand before the warm-up starts; see leaderKnown. */
 const WARM_UP_SETTLE_ELECTION_TIMEOUTS = 1;
+/** Rehearsal rounds once the receive path is warm (3 brought a hand-off's steps to their warm cost). */
+const REHEARSAL_ROUNDS = 3;
+/** Then one round this often, so the rehearsed code stays compiled (well inside 5 idle garbage collections). */
+const REHEARSAL_INTERVAL_MS = 60_000;
 
-export interface ReceiveWarmUpOptions {
+export interface WarmUpOptions {
   /** The node's frame validator and one sample of each message (schema.ts sampleMessages). */
   readonly validate: MessageValidator;
   readonly samples: readonly unknown[];
   readonly timing: { readonly electionTimeoutMaxMs: number; readonly heartbeatMs: number };
   /** Whether this node hears every other member now (a live link to each). */
   readonly everyoneHeard: () => boolean;
+  /** Runs rehearsal round `round` (src/core/rehearsal.ts, with this node's algorithm, timing and store). */
+  readonly rehearse: (round: number) => void;
+  /** Default REHEARSAL_INTERVAL_MS (a test shortens it). */
+  readonly rehearsalIntervalMs?: number;
 }
 
-/** The receive path's warm-up of one node: at most once, started by `leaderKnown`, ended by `stop`. */
-export class ReceiveWarmUp {
+/** The warm-up of one node: started once by `leaderKnown`, ended by `stop`. */
+export class WarmUp {
   /** Whether the warm-up has begun (it runs once) or the node stopped: leaderKnown then does nothing. */
   private started = false;
   private stopped = false;
   private slice: NodeJS.Immediate | null = null;
+  /** The next periodic rehearsal round. */
+  private again: NodeJS.Timeout | null = null;
+  private rounds = 0;
   /** The next check of leaderKnown, while it waits for every member to be heard. */
   private wait: NodeJS.Timeout | null = null;
 
-  constructor(private readonly options: ReceiveWarmUpOptions) {}
+  constructor(private readonly options: WarmUpOptions) {}
 
   /**
    * A leader became known at `since` (performance.now()). The warm-up (about 120 ms of CPU for Raft on
@@ -73,6 +89,8 @@ export class ReceiveWarmUp {
     this.slice = null;
     if (this.wait) clearTimeout(this.wait);
     this.wait = null;
+    if (this.again) clearTimeout(this.again);
+    this.again = null;
   }
 
   private inSlices(rounds = 1000, slice = 25): void {
@@ -84,7 +102,23 @@ export class ReceiveWarmUp {
       warmUp(validate, samples, Math.min(slice, left));
       left -= slice;
       if (left > 0) this.slice = setImmediate(next);
+      else this.rehearse(REHEARSAL_ROUNDS);
     };
     this.slice = setImmediate(next);
+  }
+
+  /** `rounds` rehearsal rounds, one per slice; then one every REHEARSAL_INTERVAL_MS. */
+  private rehearse(rounds: number): void {
+    this.slice = setImmediate(() => {
+      this.slice = null;
+      if (this.stopped) return;
+      this.options.rehearse(this.rounds++);
+      if (rounds > 1) return this.rehearse(rounds - 1);
+      this.again = setTimeout(() => {
+        this.again = null;
+        this.rehearse(1);
+      }, this.options.rehearsalIntervalMs ?? REHEARSAL_INTERVAL_MS);
+      this.again.unref();
+    });
   }
 }

@@ -11,7 +11,7 @@ import { algorithms } from '../core/algorithms.js';
 import type { AlgorithmName } from '../core/algorithms.js';
 import type { Algorithm, AnyAlgorithm, Message, NodeId } from '../core/types.js';
 import { createRun, simulate, type SimResult } from './simulation.js';
-import { TestNet } from './testnet.js';
+import { TestNet } from '../core/testnet.js';
 
 type CaseName =
   | 'cold start elects one leader that every node follows'

@@ -10,7 +10,7 @@ import type { AnyAlgorithm, Input, Message, NodeConfig, NodeId, Status, Timing }
 import type { SimEvent } from './events.js';
 import { EventHeap } from './heap.js';
 import { Network } from './network.js';
-import { Prng } from './prng.js';
+import { Prng } from '../core/prng.js';
 import type { Action } from './schedule.js';
 import { Configurations } from './membership.js';
 import type { InFlight, SimOptions } from './types.js';

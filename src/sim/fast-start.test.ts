@@ -14,7 +14,7 @@ import { test } from 'node:test';
 import { createRaft, defaultRaftOptions, raft } from '../core/raft/index.js';
 import type { RaftDurable } from '../core/raft/messages.js';
 import type { AnyAlgorithm } from '../core/types.js';
-import { Prng } from './prng.js';
+import { Prng } from '../core/prng.js';
 import type { Action } from './schedule.js';
 import { simulate, type SimOptions, type SimResult } from './simulation.js';
 import { sweepOptions } from './sweep.js';

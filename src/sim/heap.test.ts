@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EventHeap } from './heap.js';
-import { Prng } from './prng.js';
+import { Prng } from '../core/prng.js';
 
 interface Item {
   readonly time: number;

@@ -14,7 +14,7 @@
 import { majority } from '../core/quorum.js';
 import type { Membership, MembershipChange, MembershipRefusal, NodeId, ReplicationEvent, Timing } from '../core/types.js';
 import type { SimEvent, SimEventType, Subscriber } from './events.js';
-import { Prng } from './prng.js';
+import { Prng } from '../core/prng.js';
 import { nemesisQuietAtMs, timeScale } from './scenarios.js';
 import type { Action, MembershipChangeKind } from './schedule.js';
 import type { ConfigurationSummary, MembershipOptions, MembershipSummary } from './types.js';

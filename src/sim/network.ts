@@ -4,7 +4,7 @@
  * as UDP would allow (TCP would not; the runtime's transport preserves order per link).
  */
 import type { NodeId } from '../core/types.js';
-import type { Prng } from './prng.js';
+import type { Prng } from '../core/prng.js';
 
 export interface LatencyRange {
   readonly minMs: number;

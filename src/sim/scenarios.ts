@@ -4,7 +4,7 @@
  */
 import type { NodeId, Timing } from '../core/types.js';
 import type { LatencyRange } from './network.js';
-import { Prng } from './prng.js';
+import { Prng } from '../core/prng.js';
 import type { Action } from './schedule.js';
 
 export const scenarioNames = ['cold-start', 'leader-crash', 'leader-isolate', 'partition', 'flapping', 'random'] as const;

@@ -7,7 +7,7 @@
 import type { History, HistoryRun } from '../core/history.js';
 import { majority } from '../core/quorum.js';
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
-import { Prng } from './prng.js';
+import { Prng } from '../core/prng.js';
 import type { Action } from './schedule.js';
 import { simulate, type SimOptions, type SimResult } from './simulation.js';
 import type { MembershipOptions } from './types.js';

@@ -25,7 +25,7 @@ import { encodeKvCommand, KvStore } from '../kv/store.js';
 import { roundMs, type Engine, type SimNode } from './engine.js';
 import type { SimEvent, SimEventType, Subscriber } from './events.js';
 import { EventHeap } from './heap.js';
-import { Prng } from './prng.js';
+import { Prng } from '../core/prng.js';
 import type { KvSummary, WorkloadOptions } from './types.js';
 
 export type { KvSummary, WorkloadOptions } from './types.js';

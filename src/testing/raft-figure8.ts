@@ -1,6 +1,6 @@
 /**
  * Figure 8 of the Raft paper (Ongaro & Ousterhout 2014, §5.4.2) as a deterministic run of five real
- * RaftNodes on the test network (src/sim/testnet.ts), checked by the simulator's own log checker
+ * RaftNodes on the test network (src/core/testnet.ts), checked by the simulator's own log checker
  * (log-agreement, src/sim/checkers/replication.ts). Shared by the core's tests and the mutation catalog
  * (src/testing/mutants.ts: `raft-commit-previous-term`), because the random sweep hardly ever reaches
  * it: a new leader appends its blank entry at once, so an entry of an earlier term is counted alone
@@ -20,7 +20,7 @@ import { MAX_APPEND_ENTRIES, type LogEntry, type RaftDurable, type RaftMessage }
 import { raft } from '../core/raft/index.js';
 import type { NodeId } from '../core/types.js';
 import { LogAgreement } from '../sim/checkers/replication.js';
-import { TestNet } from '../sim/testnet.js';
+import { TestNet } from '../core/testnet.js';
 
 export interface Figure8Outcome {
   /** Whether S1 reported the term-2 entries committed in (c). */

@@ -1,7 +1,7 @@
 /**
  * Why Raft changes one server at a time, and only once the previous change is committed (Ongaro's
  * thesis §4.1, its disjoint majorities): a deterministic run of five real RaftNodes on the
- * test network (src/sim/testnet.ts), checked by the simulator's own log checker (log-agreement,
+ * test network (src/core/testnet.ts), checked by the simulator's own log checker (log-agreement,
  * src/sim/checkers/replication.ts). Shared by the core's tests and the mutation catalog
  * (src/testing/mutants.ts: `raft-membership-unchecked`), because the random sweep changes no membership.
  *
@@ -17,7 +17,7 @@
 import { RaftNode } from '../core/raft/raft.js';
 import { raft } from '../core/raft/index.js';
 import type { Membership, NodeId } from '../core/types.js';
-import { TestNet } from '../sim/testnet.js';
+import { TestNet } from '../core/testnet.js';
 import { local, logAgreement, reported, type RaftNet } from './raft-net.js';
 
 /** The configuration `node` reported last (membership-changed), with its index. */

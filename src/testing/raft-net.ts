@@ -1,5 +1,5 @@
 /**
- * Helpers for tests that run real RaftNodes on the test network (src/sim/testnet.ts), as a host runs
+ * Helpers for tests that run real RaftNodes on the test network (src/core/testnet.ts), as a host runs
  * them: hand a node a local request, read what it reported, and read the run with the simulator's own
  * safety checkers (src/sim/checkers.ts, src/sim/checkers/replication.ts).
  */
@@ -11,7 +11,7 @@ import { ElectionSafety } from '../sim/checkers.js';
 import { LeaseSafety } from '../sim/checkers/lease-safety.js';
 import { AckedDurable, LogAgreement } from '../sim/checkers/replication.js';
 import type { Engine } from '../sim/engine.js';
-import type { TestNet } from '../sim/testnet.js';
+import type { TestNet } from '../core/testnet.js';
 
 export type RaftNet = TestNet<RaftMessage, RaftDurable, RaftNode>;
 

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { checkLinearizability } from '../check/checker.js';
 import { parseKvHistory } from '../check/kv-history.js';
 import { kvModel, type KvInput, type KvState } from '../check/kv.js';
-import { Prng } from '../sim/prng.js';
+import { Prng } from '../core/prng.js';
 import { classify, historyRecord, runKvClient } from './clients.js';
 
 type Flaw = 'none' | 'stale-reads' | 'lost-answers';

@@ -23,7 +23,7 @@
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { KvRecord } from '../check/kv-history.js';
 import type { KvOp } from '../check/kv.js';
-import type { Prng } from '../sim/prng.js';
+import type { Prng } from '../core/prng.js';
 
 export type KvRequest =
   | { readonly op: 'get'; readonly key: string }

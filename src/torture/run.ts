@@ -18,7 +18,7 @@ import { findAlgorithm } from '../core/algorithms.js';
 import type { NodeId, Timing } from '../core/types.js';
 import { LocalCluster, type NodeStatus } from '../runtime/local-cluster.js';
 import { convergenceBoundMs } from '../sim/checkers.js';
-import { Prng } from '../sim/prng.js';
+import { Prng } from '../core/prng.js';
 import { historyRecord, performKv, runKvClient, type KvAnswer } from './clients.js';
 import { checkStatusSamples, type StatusSample, type Violation } from './election.js';
 import { Lab, removeLeftovers, type Capabilities } from './netns.js';

@@ -5,7 +5,7 @@
  * cannot make is skipped or made another way (run.ts says which, per cycle). Pure.
  */
 import type { NodeId } from '../core/types.js';
-import { Prng } from '../sim/prng.js';
+import { Prng } from '../core/prng.js';
 
 /** Whom a fault hits: a fixed member, or whoever leads when it starts (a random member when nobody does). */
 export type Target = { readonly leader: true } | { readonly id: NodeId };

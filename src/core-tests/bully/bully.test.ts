@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import type { DriverEvent } from '../../core/driver.js';
 import type { NodeId, Random, Timing } from '../../core/types.js';
 import { createBully, nextGeneration, type BullyDurable, type BullyMessage, type BullyMode } from '../../core/bully/index.js';
-import { TestNet, type Sent } from '../../sim/testnet.js';
+import { TestNet, type Sent } from '../../core/testnet.js';
 
 const timing: Timing = { electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, heartbeatMs: 50 };
 
@@ -22,7 +22,7 @@ function lcg(seed: number): Random {
 }
 
 /**
- * A hand-driven cluster on the test network (src/sim/testnet.ts): the test decides who ticks when;
+ * A hand-driven cluster on the test network (src/core/testnet.ts): the test decides who ticks when;
  * messages are delivered in send order at the instant they are sent (latency 0).
  */
 class Cluster extends TestNet<BullyMessage, BullyDurable> {

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NodeId, ReplicationEvent } from '../../core/types.js';
 import { bully, type BullyDurable, type BullyMessage } from '../../core/bully/index.js';
-import { TestNet } from '../../sim/testnet.js';
+import { TestNet } from '../../core/testnet.js';
 
 function cluster(): TestNet<BullyMessage, BullyDurable> {
   return new TestNet({ algorithm: bully, voters: 5, latencyMs: 1 });

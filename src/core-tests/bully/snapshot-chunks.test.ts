@@ -16,7 +16,7 @@ import {
   type BullyMessage,
   type SnapshotChunk,
 } from '../../core/bully/index.js';
-import { TestNet } from '../../sim/testnet.js';
+import { TestNet } from '../../core/testnet.js';
 
 /** A snapshot of `length` characters, with multi-byte characters and surrogate pairs that pieces may split. */
 function bigSnapshot(length: number, seed = 'k'): string {

@@ -1,7 +1,7 @@
 /**
  * Raft's single-server membership changes (Ongaro's thesis §4.1–§4.2, §4.4), rule by rule on one
  * RaftNode driven by hand, then on five real RaftNodes hosted by NodeDriver on the test network
- * (src/sim/testnet.ts), every run read by the simulator's log checker (log-agreement).
+ * (src/core/testnet.ts), every run read by the simulator's log checker (log-agreement).
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -14,8 +14,8 @@ import { MAX_APPEND_CHARS, MAX_APPEND_ENTRIES, MAX_CHUNK_CHARS, type AppendEntri
 import { defaultRaftOptions, RaftNode, type RaftOptions } from '../../core/raft/raft.js';
 import type { ElectionEvent, Membership, MembershipChange, NodeConfig, NodeId, Random } from '../../core/types.js';
 import { durableSchema, messageValidator } from '../../runtime/schema.js';
-import { Prng } from '../../sim/prng.js';
-import { TestNet } from '../../sim/testnet.js';
+import { Prng } from '../../core/prng.js';
+import { TestNet } from '../../core/testnet.js';
 import { disjointMajorities, membershipOf } from '../../testing/raft-membership.js';
 import { crash, local, logAgreement, reported, safetyViolations, type Crashes, type RaftNet } from '../../testing/raft-net.js';
 import { mutants, withMutant } from '../../testing/mutants.js';

@@ -1,7 +1,7 @@
 /**
  * Raft log replication (Ongaro & Ousterhout 2014, §5.3, §5.4.2), compaction (§7), ReadIndex reads
  * (thesis §6.4) and the transfer's catch-up (thesis §3.10), on five or three real RaftNodes hosted by
- * NodeDriver on the test network (src/sim/testnet.ts). Every run is also read by the simulator's log
+ * NodeDriver on the test network (src/core/testnet.ts). Every run is also read by the simulator's log
  * checker (log-agreement): committed entries agree across nodes, in order, once per incarnation.
  */
 import assert from 'node:assert/strict';
@@ -18,8 +18,8 @@ import {
 import { RaftNode, defaultRaftOptions } from '../../core/raft/raft.js';
 import type { ElectionEvent, NodeConfig, NodeId, Random } from '../../core/types.js';
 import { AckedDurable, LogAgreement } from '../../sim/checkers/replication.js';
-import { Prng } from '../../sim/prng.js';
-import { TestNet } from '../../sim/testnet.js';
+import { Prng } from '../../core/prng.js';
+import { TestNet } from '../../core/testnet.js';
 import { figure8 } from '../../testing/raft-figure8.js';
 import { mutants, withMutant } from '../../testing/mutants.js';
 import { local, logAgreement, reported, type RaftNet } from '../../testing/raft-net.js';

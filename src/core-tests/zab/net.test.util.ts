@@ -1,12 +1,12 @@
 /**
- * ZAB on the test network (src/sim/testnet.ts), for transcript tests: fixed latency (1 ms unless
+ * ZAB on the test network (src/core/testnet.ts), for transcript tests: fixed latency (1 ms unless
  * told), no randomness, and the concrete ZabNode so a test can look at its phase.
  */
 import type { NodeId, Timing } from '../../core/types.js';
 import { zab } from '../../core/zab/index.js';
 import type { ZabDurable, ZabMessage } from '../../core/zab/messages.js';
 import { ZabNode, defaultZabOptions, type ZabOptions } from '../../core/zab/zab.js';
-import { TestNet } from '../../sim/testnet.js';
+import { TestNet } from '../../core/testnet.js';
 
 export interface ZabNetOptions {
   readonly voters: number;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { AnyAlgorithm, Input, Message, NodeId } from '../../core/types.js';
 import { zab, ZabNode, type ZabDurable, type ZabMessage } from '../../core/zab/index.js';
-import { Prng } from '../../sim/prng.js';
+import { Prng } from '../../core/prng.js';
 import { scenarioNames, scenarioPhaseMs } from '../../sim/scenarios.js';
 import { simulate, type SimResult } from '../../sim/simulation.js';
 

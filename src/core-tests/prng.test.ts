@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Prng } from './prng.js';
+import { Prng } from '../core/prng.js';
 
 // Recorded from the implementation before its state became int32 (issue 10, item 8): every simulated
 // run, and so the golden record of `ballot sim --json`, depends on this exact stream.

@@ -1,9 +1,9 @@
 /**
- * Seeded randomness for the simulator. One seed drives everything; each subsystem (network, each node,
- * the nemesis) gets its own stream derived from it, so adding randomness in one place does not shift
+ * Seeded randomness for the simulator, the test network and the statistics. One seed drives
+ * everything; each subsystem (network, each node, the nemesis) gets its own stream derived from it, so adding randomness in one place does not shift
  * the draws of another (TigerBeetle's VOPR does the same).
  */
-import type { Random } from '../core/types.js';
+import type { Random } from './types.js';
 
 /** splitmix32: a good 32-bit mixer, used to expand a seed into generator state. */
 function splitmix32(state: number): () => number {

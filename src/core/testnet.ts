@@ -5,11 +5,12 @@
  * `isolate` a node, `cut` a link, `crash` and `restart`, or `runUntil` a time with deliveries and
  * deadlines in time order. It logs every message sent, every batch a node released and every driver
  * event, so a transcript test can assert on them. The simulator (simulation.ts) is the randomized,
- * measured version of the same thing; this one is for tests that walk through a protocol step by step.
+ * measured version of the same thing; this one is for tests that walk through a protocol step by step,
+ * and for a running node's rehearsal of its rare paths (rehearsal.ts).
  */
-import { NodeDriver, leads, type DriverEvent } from '../core/driver.js';
-import type { History } from '../core/history.js';
-import type { Algorithm, ElectionNode, Message, NodeConfig, NodeId, Random, Status, Timing } from '../core/types.js';
+import { NodeDriver, leads, type DriverEvent } from './driver.js';
+import type { History } from './history.js';
+import type { Algorithm, ElectionNode, Message, NodeConfig, NodeId, Random, Status, Timing } from './types.js';
 import { Prng } from './prng.js';
 
 export interface TestNetOptions<M extends Message, D, N extends ElectionNode<M, D>> {
@@ -27,6 +28,8 @@ export interface TestNetOptions<M extends Message, D, N extends ElectionNode<M, 
   readonly random?: (id: NodeId) => Random;
   /** Builds a node (default: the algorithm's `create`); a test may build the concrete class to inspect it. */
   readonly create?: (config: NodeConfig, durable: D, random: Random, now: number) => N;
+  /** Called with each state a node persists (rehearsal.ts warms a host's storage code with them). */
+  readonly persisted?: (node: NodeId, state: D) => void;
 }
 
 export interface Sent<M extends Message = Message> {
@@ -246,6 +249,7 @@ export class TestNet<M extends Message, D, N extends ElectionNode<M, D> = Electi
       persist: (state: D) => {
         this.durable.set(id, state);
         if (this.batch) this.batch.persist = state;
+        this.options.persisted?.(id, state);
       },
       send: (to: NodeId, message: M) => this.send(id, to, message),
       publish: (event: DriverEvent) => {
