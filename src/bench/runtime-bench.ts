@@ -20,13 +20,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { agreedLeader, algorithms, findAlgorithm, summarize, type AlgorithmName, type AnyAlgorithm } from '../core/index.js';
-import { LocalCluster } from '../runtime/local-cluster.js';
+import { LocalCluster, mainJs } from '../runtime/local-cluster.js';
 import { freePortBlock, freePorts, sleep, waitFor } from '../runtime/testing.js';
 import { ballotSystem } from './ballot-system.js';
 import { agreementOf } from './failover.js';
 import type { ClusterUnderTest } from './system.js';
 
-const MAIN_JS = new URL('../cli/main.js', import.meta.url).pathname;
 
 /** One trial; a port taken by someone else between choosing it and binding it costs a retry, not the run. */
 async function failoverTrial(algorithm: AnyAlgorithm, nodes: number, pollMs: number): Promise<number> {
@@ -94,7 +93,7 @@ async function idleCost(algorithm: AnyAlgorithm, nodes: number, seconds: number,
   const dataDir = mkdtempSync(join(tmpdir(), `ballot-idle-${algorithm.name}-`));
   const ports = await freePorts(2 * nodes);
   const cluster = new LocalCluster({
-    command: [process.execPath, MAIN_JS, 'node'],
+    command: [process.execPath, mainJs, 'node'],
     algorithm: algorithm.name,
     voters: nodes,
     peerPorts: ports.slice(0, nodes),

@@ -14,11 +14,10 @@ import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ballotJs } from '../runtime/local-cluster.js';
+import { mainJs, ballotJs } from '../runtime/local-cluster.js';
 import { freePorts, waitFor } from '../runtime/testing.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const mainJs = fileURLToPath(new URL('./main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'ballot-bundle-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 

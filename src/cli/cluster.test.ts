@@ -5,15 +5,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { agreedLeader } from '../core/agreement.js';
-import { fetchStatus } from '../runtime/local-cluster.js';
+import { mainJs, fetchStatus } from '../runtime/local-cluster.js';
 import { freePortBlock, waitFor } from '../runtime/testing.js';
 import { parseClusterArgs } from './cluster.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ballot-cli-cluster-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const mainJs = fileURLToPath(new URL('./main.js', import.meta.url));
 
 const alive = (pid: number): boolean => {
   try {

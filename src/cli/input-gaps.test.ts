@@ -8,18 +8,17 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { mainJs } from '../runtime/local-cluster.js';
 import { startNode } from '../runtime/node.js';
 import { algorithms } from '../core/algorithms.js';
 import { DurableStore } from '../runtime/storage.js';
 
-const binary = fileURLToPath(new URL('./main.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'ballot-input-gaps-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
 function ballot(...args: string[]) {
   // SIGKILL on timeout: a spinning process ignores nothing else reliably (the /proc case used to).
-  return spawnSync(process.execPath, [binary, ...args], { encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' });
+  return spawnSync(process.execPath, [mainJs, ...args], { encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' });
 }
 
 function assertOneLine(args: string[], expected: RegExp): void {

@@ -14,13 +14,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { ballotJs, mainJs } from '../runtime/local-cluster.js';
 import { freePorts, waitFor } from '../runtime/testing.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ballot-lazy-modules-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const mainJs = fileURLToPath(new URL('./main.js', import.meta.url));
-const ballotJs = fileURLToPath(new URL('./ballot.cjs', import.meta.url));
 
 // The hook runs on the loader's own thread; it appends each module's URL to the file named in the environment.
 const hookJs = join(dir, 'hook.mjs');

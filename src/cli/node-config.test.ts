@@ -8,13 +8,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { UsageError } from './args.js';
 import { envName, idFromHostname, parseNodeArgs, type NodeCommand } from './node.js';
+import { mainJs } from '../runtime/local-cluster.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ballot-node-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const mainJs = fileURLToPath(new URL('./main.js', import.meta.url));
 
 function parse(argv: string[], env: NodeJS.ProcessEnv = {}): NodeCommand {
   const command = parseNodeArgs(argv, env);

@@ -5,8 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { fetchStatus } from '../runtime/local-cluster.js';
+import { mainJs, fetchStatus } from '../runtime/local-cluster.js';
 import { freePorts, waitFor } from '../runtime/testing.js';
 import { main } from './main.js';
 import { ConfigError } from '../runtime/index.js';
@@ -14,7 +13,6 @@ import { fatalExitCode, parseNodeArgs } from './node.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ballot-cli-node-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const mainJs = fileURLToPath(new URL('./main.js', import.meta.url));
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';

@@ -5,11 +5,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import type { NodeId } from '../core/types.js';
 import { NodeDriver } from '../core/driver.js';
 import { algorithms } from '../core/algorithms.js';
-import { fetchStatus, type NodeStatus } from '../runtime/local-cluster.js';
+import { mainJs, fetchStatus, type NodeStatus } from '../runtime/local-cluster.js';
 import { cryptoRandom } from '../runtime/random.js';
 import { InputRecorder, type ReplayedRun } from '../runtime/record.js';
 import { freePorts, waitFor } from '../runtime/testing.js';
@@ -17,7 +16,6 @@ import { main } from './main.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ballot-cli-replay-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const mainJs = fileURLToPath(new URL('./main.js', import.meta.url));
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';

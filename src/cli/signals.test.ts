@@ -13,12 +13,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { freePorts, sleep } from '../runtime/testing.js';
+import { mainJs } from '../runtime/local-cluster.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ballot-signals-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const mainJs = fileURLToPath(new URL('./main.js', import.meta.url));
 
 const MARKER = 'sigterm-handler-installed';
 const preload = `data:text/javascript,${encodeURIComponent(

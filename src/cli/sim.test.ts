@@ -4,17 +4,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { mainJs } from '../runtime/local-cluster.js';
 import { UsageError } from './args.js';
 import { main } from './main.js';
 import { parseSimArgs } from './sim.js';
 
-const binary = fileURLToPath(new URL('./main.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'ballot-cli-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
 function ballot(...args: string[]) {
-  return spawnSync(process.execPath, [binary, ...args], { encoding: 'utf8', timeout: 30_000 });
+  return spawnSync(process.execPath, [mainJs, ...args], { encoding: 'utf8', timeout: 30_000 });
 }
 
 async function runMain(...args: string[]) {

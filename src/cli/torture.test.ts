@@ -9,13 +9,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { requires } from '../testing/requires.js';
 import { namesWithPrefix, removeLeftovers, toolsPresent } from '../torture/netns.js';
 import type { TortureResult } from '../torture/run.js';
 import { main } from './main.js';
+import { mainJs } from '../runtime/local-cluster.js';
 
-const mainJs = fileURLToPath(new URL('./main.js', import.meta.url));
 const tools = toolsPresent();
 const ready = tools.root && tools.ip && tools.iptables && tools.tc;
 const needs = 'needs root, ip, iptables and tc (network namespaces and faults)';

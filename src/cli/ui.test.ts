@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { mainJs } from '../runtime/local-cluster.js';
 import { UsageError } from './args.js';
 import { main } from './main.js';
 import { parseUiArgs } from './ui.js';
@@ -34,8 +34,7 @@ test('ballot ui --help prints the options; a mistake exits 2 with one line', asy
 });
 
 test('ballot ui prints its URL, serves the page, and stops on SIGINT with exit 0', { timeout: 15_000 }, async () => {
-  const main = fileURLToPath(new URL('./main.js', import.meta.url));
-  const child = spawn(process.execPath, [main, 'ui', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [mainJs, 'ui', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

@@ -12,15 +12,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { algorithms } from '../core/algorithms.js';
 import { FrameDecoder } from './frames.js';
-import { fetchStatus } from './local-cluster.js';
+import { mainJs, fetchStatus } from './local-cluster.js';
 import { PROTOCOL_VERSION } from './schema.js';
 import { DurableStore } from './storage.js';
 import { frame, freePorts, rawConnection, waitFor } from './testing.js';
 
-const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 /** A fake member: accepts the node's outbound connection and records what it sends. */
 class FakePeer {

@@ -81,6 +81,9 @@ const HOST = '127.0.0.1';
  */
 export const ballotJs = fileURLToPath(new URL('../cli/ballot.cjs', import.meta.url));
 
+/** The unbundled command (`tsc`'s output, dist/cli/main.js): what tests and `ballot torture` spawn, the same code as ballotJs. */
+export const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+
 /** The --tls-* arguments of member `id`, in the layout of certificates.ts's certificateFiles. */
 function tlsArgs(dir: string, id: NodeId): string[] {
   return ['--tls-cert', join(dir, `node-${id}.crt`), '--tls-key', join(dir, `node-${id}.key`), '--tls-ca', join(dir, 'ca.crt')];

@@ -18,7 +18,8 @@ import { join } from 'node:path';
 import type { NodeId } from '../core/types.js';
 import { generateClusterCertificates } from './certificates.js';
 import type { LocalCluster, MemberExit } from './local-cluster.js';
-import { callLeader, httpCall, mainJs, testCluster, writeLoad, type WriteLoad } from './test-cluster.js';
+import { mainJs } from './local-cluster.js';
+import { callLeader, httpCall, testCluster, writeLoad, type WriteLoad } from './test-cluster.js';
 import { metricValue, sleep, waitFor } from './testing.js';
 
 interface Run {

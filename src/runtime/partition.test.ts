@@ -17,13 +17,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import type { NodeId, Status } from '../core/types.js';
 import { requires } from '../testing/requires.js';
 import { Lab, removeLeftovers, toolsPresent } from '../torture/netns.js';
 import { sleep, waitFor } from './testing.js';
+import { mainJs } from './local-cluster.js';
 
-const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 interface Sample {
   readonly at: number;

@@ -6,14 +6,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { NodeId } from '../core/types.js';
 import { writeClusterCertificates, type ClusterCertificates } from './certificates.js';
-import { LocalCluster, type LocalClusterOptions } from './local-cluster.js';
+import { mainJs, LocalCluster, type LocalClusterOptions } from './local-cluster.js';
 import { freePorts, sleep, waitFor } from './testing.js';
-
-/** dist/cli/main.js, the entry point every test process runs. */
-export const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 export interface TestClusterOptions extends Omit<LocalClusterOptions, 'command' | 'peerPorts' | 'httpPorts' | 'dataDir' | 'logDir' | 'tlsDir'> {
   /** Names the temporary data directory (ballot-NAME-XXXXXX). */

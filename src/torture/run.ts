@@ -9,14 +9,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { checkLinearizability } from '../check/checker.js';
 import { parseKvLine, type KvOperation } from '../check/kv-history.js';
 import { kvModel } from '../check/kv.js';
 import { agreedLeader } from '../core/agreement.js';
 import { findAlgorithm } from '../core/algorithms.js';
 import type { NodeId, Timing } from '../core/types.js';
-import { LocalCluster, type NodeStatus } from '../runtime/local-cluster.js';
+import { mainJs, LocalCluster, type NodeStatus } from '../runtime/local-cluster.js';
 import { convergenceBoundMs } from '../sim/checkers.js';
 import { Prng } from '../core/prng.js';
 import { historyRecord, performKv, runKvClient, type KvAnswer } from './clients.js';
@@ -24,7 +23,6 @@ import { checkStatusSamples, type StatusSample, type Violation } from './electio
 import { Lab, removeLeftovers, type Capabilities } from './netns.js';
 import { describeFault, plannedCycle, type FaultKind, type FaultPlan, type Target } from './schedule.js';
 
-const mainJs = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const PEER_PORT = 7000;
 const HTTP_PORT = 8000;
 const POLL_EVERY_MS = 50;
