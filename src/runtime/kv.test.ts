@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Input, Message } from '../core/types.js';
 import { encodeKvCommand } from '../kv/store.js';
-import { KvService } from './kv.js';
+import { KvService, compactionPhase } from './kv.js';
 
 /** A service whose submitted inputs are collected, as a core would receive them. */
 function service(options: ConstructorParameters<typeof KvService>[1] = {}) {
@@ -79,4 +79,20 @@ test('every compactEvery applied entries the core is handed the store’s snapsh
   assert.equal(kv.store.applied, 9);
   assert.equal(kv.numbers().keys, 6);
   assert.equal(kv.numbers().snapshotsInstalled, 1);
+});
+
+test('a compaction phase moves this node\'s compactions earlier in the cycle, also after an installed snapshot; members\' phases differ', () => {
+  const { kv, inputs } = service({ compactEvery: 10, compactionPhase: 0.5 });
+  const commit = (index: number): void => kv.onEvent({ type: 'committed', index, term: 1, command: encodeKvCommand({ op: 'put', key: `k${index}`, value: 'v' }) });
+  for (let index = 1; index <= 26; index++) commit(index);
+  const compacted = (): (number | false)[] => inputs.filter((input) => input.type === 'compact').map((input) => input.type === 'compact' && input.index);
+  assert.deepEqual(compacted(), [5, 15, 25], 'half a cycle early');
+  kv.onEvent({ type: 'snapshot-installed', index: 40, term: 2, snapshot: kv.store.snapshot() });
+  for (let index = 41; index <= 46; index++) commit(index);
+  assert.deepEqual(compacted(), [5, 15, 25, 45], 'still half a cycle early after a leader\'s snapshot');
+  const phases = [1, 2, 3, 4, 5, 6, 7].map(compactionPhase);
+  assert.equal(phases[0], 0);
+  for (const phase of phases) assert.ok(phase >= 0 && phase < 1);
+  const sorted = [...phases].sort((a, b) => a - b);
+  for (let i = 1; i < sorted.length; i++) assert.ok(sorted[i]! - sorted[i - 1]! > 0.05, `phases of 7 members apart: ${sorted.join(', ')}`);
 });

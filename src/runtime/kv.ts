@@ -40,6 +40,14 @@ export type KvWrite = Exclude<KvInput, { op: 'get' }>;
 export interface KvOptions {
   /** Compact the log every this many applied entries (default DEFAULT_COMPACT_EVERY; 0: never). */
   readonly compactEvery?: number;
+  /**
+   * Where in the cycle of `compactEvery` entries this node compacts, a fraction in [0, 1) (default 0):
+   * its compactions come that share of a cycle earlier. Members with different phases (compactionPhase)
+   * do not compact at the same index: writing a large snapshot stalls a node (docs/runtime.md,
+   * Durability), and a leader whose followers all stalled at once lost its quorum's answers and stepped
+   * down at each compaction.
+   */
+  readonly compactionPhase?: number;
   /** A request not answered within this time is answered 'unknown' (default DEFAULT_REQUEST_TIMEOUT_MS). */
   readonly requestTimeoutMs?: number;
   /** The node's request ids, when other services submit requests too (membership.ts). */
@@ -47,6 +55,11 @@ export interface KvOptions {
 }
 
 export const DEFAULT_COMPACT_EVERY = 10_000;
+
+/** Member `id`'s compaction phase: the fractional parts of multiples of the golden ratio, spread for any cluster size. */
+export function compactionPhase(id: NodeId): number {
+  return ((id - 1) * 0.6180339887498949) % 1;
+}
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
 
 /** The numbers of /metrics (ballot_kv_*). */
@@ -69,7 +82,9 @@ export class KvService {
   /** Reads whose read-ready index the store has not applied yet. */
   private readonly readsWaiting = new Set<KvRequest>();
   private readonly compactEvery: number;
-  private compactedAt = 0;
+  /** compactEvery × the phase: entries by which this node's compactions come early. */
+  private readonly compactionLead: number;
+  private compactedAt: number;
   private compactions = 0;
   private snapshotsInstalled = 0;
 
@@ -79,6 +94,8 @@ export class KvService {
     options: KvOptions = {},
   ) {
     this.compactEvery = options.compactEvery ?? DEFAULT_COMPACT_EVERY;
+    this.compactionLead = Math.floor((options.compactionPhase ?? 0) * this.compactEvery);
+    this.compactedAt = -this.compactionLead;
     const timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.requests = new PendingRequests<KvOutcome, { readonly key: string | null }>(options.ids ?? new RequestIds(), timeoutMs, { type: 'unknown' }, { type: 'stopped' }, (request) =>
       this.readsWaiting.delete(request),
@@ -122,7 +139,7 @@ export class KvService {
       }
       case 'snapshot-installed': {
         this.store.restore(event.index, event.snapshot);
-        this.compactedAt = event.index;
+        this.compactedAt = event.index - this.compactionLead;
         this.snapshotsInstalled++;
         // Writes the snapshot covers: whether each is in it (in its term) is not known here.
         this.requests.coveredBy(event.index);

@@ -25,7 +25,7 @@ import { NodeMetrics } from './metrics.js';
 import { cryptoRandom } from './random.js';
 import { Listeners } from './listeners.js';
 import { InputRecorder } from './record.js';
-import { KvService } from './kv.js';
+import { compactionPhase, KvService } from './kv.js';
 import { RequestIds } from './requests.js';
 import { MembershipService, startMembership } from './membership.js';
 import { messageValidator, sampleMessages } from './schema.js';
@@ -250,7 +250,7 @@ class NodeHost {
         )
       : null;
     const ids = new RequestIds();
-    this.kv = new KvService((input) => this.step(input), { compactEvery: config.compactEvery, ids });
+    this.kv = new KvService((input) => this.step(input), { compactEvery: config.compactEvery, compactionPhase: compactionPhase(config.id), ids });
     this.membership = new MembershipService({
       id: config.id,
       initial: startMembership(config.voters, config.observers, { id: config.id, address: config.self ?? config.listen }, config.addresses),
