@@ -312,6 +312,13 @@ export interface ElectionNode<M extends Message, D> {
   /** Drains what the host must do; see Output. */
   takeOutput(): Output<M, D>;
   status(): Status;
+  /**
+   * Optional, pure: the field of the durable state that a `compact` input with these arguments would
+   * set now, and its value; null when the input would change nothing. A host writes a large snapshot's
+   * file ahead with it, in the background (src/runtime/storage.ts, prepareField), so that the persist
+   * of the compaction itself only refers to the file and no input waits for the write.
+   */
+  compactionPreview?(index: number, snapshot: string): { readonly field: string; readonly value: unknown } | null;
 }
 
 /** Timing knobs shared by the command line of all three algorithms (`--election-timeout`, `--heartbeat`). */

@@ -96,3 +96,13 @@ test('a compaction phase moves this node\'s compactions earlier in the cycle, al
   const sorted = [...phases].sort((a, b) => a - b);
   for (let i = 1; i < sorted.length; i++) assert.ok(sorted[i]! - sorted[i - 1]! > 0.05, `phases of 7 members apart: ${sorted.join(', ')}`);
 });
+
+test('a due compaction is handed to the core only once prepareCompaction says it is ready (the node writes its file ahead)', () => {
+  const prepared: { index: number; snapshot: string; ready: () => void }[] = [];
+  const { kv, inputs } = service({ compactEvery: 3, prepareCompaction: (index, snapshot, ready) => void prepared.push({ index, snapshot, ready }) });
+  for (let index = 1; index <= 3; index++) kv.onEvent({ type: 'committed', index, term: 1, command: encodeKvCommand({ op: 'put', key: `k${index}`, value: 'v' }) });
+  assert.deepEqual(prepared.map(({ index }) => index), [3]);
+  assert.equal(inputs.filter((input) => input.type === 'compact').length, 0, 'not before the file is ready');
+  prepared[0]!.ready();
+  assert.deepEqual(inputs.filter((input) => input.type === 'compact'), [{ type: 'compact', index: 3, snapshot: prepared[0]!.snapshot }]);
+});

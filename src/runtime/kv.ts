@@ -48,6 +48,12 @@ export interface KvOptions {
    * down at each compaction.
    */
   readonly compactionPhase?: number;
+  /**
+   * Called when a compaction is due, before the core is handed it: `ready` hands it over. The node
+   * writes the snapshot's file ahead there (DurableStore.prepareField), so that the compaction's own
+   * persist does not stall the node for the write. Default: at once.
+   */
+  readonly prepareCompaction?: (index: number, snapshot: string, ready: () => void) => void;
   /** A request not answered within this time is answered 'unknown' (default DEFAULT_REQUEST_TIMEOUT_MS). */
   readonly requestTimeoutMs?: number;
   /** The node's request ids, when other services submit requests too (membership.ts). */
@@ -82,6 +88,7 @@ export class KvService {
   /** Reads whose read-ready index the store has not applied yet. */
   private readonly readsWaiting = new Set<KvRequest>();
   private readonly compactEvery: number;
+  private readonly prepareCompaction: (index: number, snapshot: string, ready: () => void) => void;
   /** compactEvery × the phase: entries by which this node's compactions come early. */
   private readonly compactionLead: number;
   private compactedAt: number;
@@ -96,6 +103,7 @@ export class KvService {
     this.compactEvery = options.compactEvery ?? DEFAULT_COMPACT_EVERY;
     this.compactionLead = Math.floor((options.compactionPhase ?? 0) * this.compactEvery);
     this.compactedAt = -this.compactionLead;
+    this.prepareCompaction = options.prepareCompaction ?? ((_index, _snapshot, ready) => ready());
     const timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.requests = new PendingRequests<KvOutcome, { readonly key: string | null }>(options.ids ?? new RequestIds(), timeoutMs, { type: 'unknown' }, { type: 'stopped' }, (request) =>
       this.readsWaiting.delete(request),
@@ -188,7 +196,8 @@ export class KvService {
     if (this.compactEvery > 0 && applied - this.compactedAt >= this.compactEvery) {
       this.compactedAt = applied;
       this.compactions++;
-      this.submit({ type: 'compact', index: applied, snapshot: this.store.snapshot() });
+      const snapshot = this.store.snapshot();
+      this.prepareCompaction(applied, snapshot, () => this.submit({ type: 'compact', index: applied, snapshot }));
     }
   }
 

@@ -250,7 +250,12 @@ class NodeHost {
         )
       : null;
     const ids = new RequestIds();
-    this.kv = new KvService((input) => this.step(input), { compactEvery: config.compactEvery, compactionPhase: compactionPhase(config.id), ids });
+    this.kv = new KvService((input) => this.step(input), {
+      compactEvery: config.compactEvery,
+      compactionPhase: compactionPhase(config.id),
+      prepareCompaction: (index, snapshot, ready) => this.prepareCompaction(index, snapshot, ready),
+      ids,
+    });
     this.membership = new MembershipService({
       id: config.id,
       initial: startMembership(config.voters, config.observers, { id: config.id, address: config.self ?? config.listen }, config.addresses),
@@ -589,6 +594,22 @@ class NodeHost {
     }
     this.recorder?.endInput();
     this.arm();
+  }
+
+  /**
+   * A compaction is due: the snapshot's file is written ahead, in the background, where the core can
+   * say what it will hold (ElectionNode.compactionPreview, Raft), and the core is handed the compaction
+   * once it is durable; its persist then only refers to the file. Without this, writing a snapshot of
+   * many megabytes stalled the node inside the persist for longer than an election timeout
+   * (docs/runtime.md, Durability). A failed write ahead is logged; the persist then writes the file.
+   */
+  private prepareCompaction(index: number, snapshot: string, ready: () => void): void {
+    const preview = this.driver?.core.compactionPreview?.(index, snapshot) ?? null;
+    if (preview === null || this.store === null) return ready();
+    this.store.prepareField(preview.field, preview.value, (error) => {
+      if (error !== null) this.logger.info('snapshot-ahead-failed', { index, error: (error as NodeJS.ErrnoException).code ?? String(error) });
+      ready();
+    });
   }
 
   private persist(state: unknown): void {

@@ -533,3 +533,48 @@ test('rehearse runs a change\'s encoding and changes nothing: no file, no counte
   assert.deepEqual(snapshotFiles(dir), ['snapshot.1.json'], 'the first snapshot file is still number 1');
   assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, compacted(50, 1));
 });
+
+/** prepareField as a promise. */
+const prepare = (store: DurableStore, key: string, value: unknown): Promise<void> =>
+  new Promise((resolve, reject) => store.prepareField(key, value, (error) => (error === null ? resolve() : reject(error as Error))));
+
+test('prepareField writes a large field\'s file ahead; the save that holds that value refers to it and writes nothing more', async () => {
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, replicating, 1);
+  store.save(compacted(50, 2));
+  assert.deepEqual(snapshotFiles(dir), ['snapshot.1.json']);
+  const next = compacted(100, 0);
+  await prepare(store, 'snapshot', next.snapshot);
+  assert.deepEqual(snapshotFiles(dir), ['snapshot.1.json', 'snapshot.2.json'], 'written ahead, durable, before any save refers to it');
+  assert.equal(store.fileWrites, 2);
+  await saveAsync(store, next);
+  assert.equal(store.fileWrites, 2, 'the save wrote no file of its own');
+  assert.deepEqual(snapshotFiles(dir), ['snapshot.2.json'], 'the file it replaced is removed');
+  assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, next);
+});
+
+test('prepareField: a save holding another value removes the file written ahead; a small value writes nothing; a stray file goes at the next start', async () => {
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, replicating, 1);
+  store.save(compacted(50, 2));
+  await prepare(store, 'snapshot', compacted(100, 0).snapshot);
+  store.save(compacted(120, 0)); // another snapshot than the one prepared
+  assert.deepEqual(snapshotFiles(dir), ['snapshot.3.json'], 'the one written ahead is gone, the saved one written');
+  await prepare(store, 'snapshot', { index: 1, term: 1, data: 'small' });
+  assert.deepEqual(snapshotFiles(dir), ['snapshot.3.json'], 'a value that lives inline is not written ahead');
+  await prepare(store, 'snapshot', compacted(150, 0).snapshot); // and then the node stops before the compaction
+  assert.deepEqual(snapshotFiles(dir), ['snapshot.3.json', 'snapshot.4.json']);
+  store.close();
+  const reopened = DurableStore.open(dir, replicating, 1);
+  assert.deepEqual(reopened.durable, compacted(120, 0));
+  assert.deepEqual(snapshotFiles(dir), ['snapshot.3.json'], 'nothing referred to it: removed at the start');
+});
+
+test('prepareField reports a write that fails (here: the data dir is gone), never as done', async () => {
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, replicating, 1);
+  store.save(compacted(50, 2));
+  rmSync(dir, { recursive: true, force: true });
+  await assert.rejects(prepare(store, 'snapshot', compacted(100, 0).snapshot), /ENOENT/);
+  assert.equal(store.fileWrites, 1);
+});

@@ -45,6 +45,7 @@
  * let the node vote twice in one term.
  */
 import { closeSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync, accessSync, constants } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
 import { durableSchema, envelopeSchema, type Issue, type Validator } from './schema.js';
@@ -159,6 +160,8 @@ interface PendingFile {
   readonly file: FieldFile;
   readonly data: Buffer;
   readonly value: unknown;
+  /** Durable already: written ahead, in the background (prepareField). */
+  readonly written?: true;
 }
 
 export class DurableStore {
@@ -171,6 +174,8 @@ export class DurableStore {
   private external = new Map<string, External>();
   /** The next field file's sequence number (never reused: a name always means one content). */
   private nextFile = 1;
+  /** Field files written ahead (prepareField), by field, for the save that will hold their value. */
+  private ahead = new Map<string, PendingFile>();
   /** The generation of state.json; state.log's records carry it. */
   private generation = 0;
   /** state.log, open for appending (after the first save or load). */
@@ -406,12 +411,50 @@ export class DurableStore {
   rehearse(before: unknown, after: unknown): void {
     if (typeof before !== 'object' || before === null || Array.isArray(before)) return;
     const nextFile = this.nextFile;
+    const ahead = this.ahead;
+    this.ahead = new Map();
     try {
       const found = this.difference(before as Fields, after as Fields);
       if (found !== null && found !== 'same') encodeRecord(found.record);
     } finally {
       this.nextFile = nextFile;
+      this.ahead = ahead;
     }
+  }
+
+  /**
+   * Writes ahead, in the background, the file of field `key` holding `value` (a snapshot about to be
+   * compacted into the state: ElectionNode.compactionPreview), and calls `done(null)` once it is durable
+   * — temporary file, fsync, rename, fsync the directory, in libuv's thread pool — or `done(error)`.
+   * Only its JSON and checksum are computed on the event loop. The save that then holds `value` at
+   * `key` refers to this file instead of writing one, so that the compaction's persist, which the
+   * node's inputs wait for, stalls nothing for the write (docs/runtime.md, Durability); a save that
+   * holds another value there removes it. Until a record refers to it the file is a stray, which a
+   * start removes (removeStaleFiles) as it does a file written before a crash. Returns at once.
+   */
+  prepareField(key: string, value: unknown, done: (error: unknown) => void): void {
+    let file: PendingFile | null;
+    try {
+      file = this.fieldFile(key, value);
+    } catch (error) {
+      return done(error);
+    }
+    if (file === null) return done(null); // small enough to live inline: nothing to write ahead
+    const prepared = file;
+    const path = join(this.dir, prepared.file.name);
+    writeFileDurably(path, prepared.data, this.dir).then(
+      () => {
+        this.fileWrites++;
+        const replaced = this.ahead.get(key);
+        if (replaced !== undefined) removeFile(join(this.dir, replaced.file.name));
+        this.ahead.set(key, { ...prepared, written: true });
+        done(null);
+      },
+      (error: unknown) => {
+        removeFile(`${path}.tmp`);
+        done(error);
+      },
+    );
   }
 
   /**
@@ -556,6 +599,13 @@ export class DurableStore {
    * name is new (never reused), so writing it cannot touch a file anything refers to.
    */
   private fieldFile(key: string, value: unknown): PendingFile | null {
+    const ahead = this.ahead.get(key);
+    if (ahead !== undefined) {
+      this.ahead.delete(key);
+      // The value it was written for (the same snapshot: comparing is cheap, its string is the same one).
+      if (sameValue(ahead.value, value)) return ahead;
+      removeFile(join(this.dir, ahead.file.name));
+    }
     const json = JSON.stringify(value);
     if (json === undefined || json.length <= MAX_INLINE_FIELD_BYTES / 3) {
       // Fewer UTF-16 units than a third of the bound cannot exceed it in UTF-8: no byte count needed.
@@ -568,7 +618,8 @@ export class DurableStore {
   }
 
   /** A field file, atomically and durably: temporary file, fsync, rename, fsync the directory. */
-  private writeField({ file, data }: PendingFile): void {
+  private writeField({ file, data, written }: PendingFile): void {
+    if (written) return;
     const path = join(this.dir, file.name);
     this.ops.writeFile(`${path}.tmp`, data);
     this.ops.rename(`${path}.tmp`, path);
@@ -699,6 +750,24 @@ function sameValue(a: unknown, b: unknown): boolean {
   if (keysA.length !== keysB.length) return false;
   for (const key of keysA) if (!Object.hasOwn(b, key) || !sameValue((a as Fields)[key], (b as Fields)[key])) return false;
   return true;
+}
+
+/** `path` written atomically and durably, off the event loop: temporary file, fsync, rename, fsync `dir`. */
+async function writeFileDurably(path: string, data: Buffer, dir: string): Promise<void> {
+  const temp = await open(`${path}.tmp`, 'w', 0o600);
+  try {
+    await temp.writeFile(data);
+    await temp.sync();
+  } finally {
+    await temp.close();
+  }
+  await rename(`${path}.tmp`, path);
+  const directory = await open(dir, 'r');
+  try {
+    await directory.sync();
+  } finally {
+    await directory.close();
+  }
 }
 
 function hex32(value: number): string {

@@ -285,13 +285,20 @@ describe('raft membership: removed servers (thesis §4.2.2, §4.2.3)', () => {
 describe('raft membership: snapshots carry the configuration (paper §7)', () => {
   test('compaction records the configuration as of its index (none before any change), and a restart uses it', () => {
     const n = leader([1]);
+    // compactionPreview says what a compaction will hold (a host writes its file ahead with it), and nothing where it would do nothing.
+    const preview1 = n.compactionPreview(1, 's1');
     n.step(200, { type: 'compact', index: 1, snapshot: 's1' });
     assert.deepEqual(n.takeOutput().persist?.snapshot, { index: 1, term: 1, data: 's1' }, 'no change yet: no configuration recorded');
+    assert.deepEqual(preview1, { field: 'snapshot', value: { index: 1, term: 1, data: 's1' } });
+    assert.equal(n.compactionPreview(1, 's1'), null, 'not past the snapshot');
     assert.equal(change(n, 201, 1, { type: 'add-learner', peer: 2, address: 'b:2' }), 'proposed@2');
     n.step(202, { type: 'propose', id: 2, command: 'x' });
     n.takeOutput();
+    assert.equal(n.compactionPreview(4, 's4'), null, 'not past what was reported committed');
+    const preview3 = n.compactionPreview(3, 's3');
     n.step(203, { type: 'compact', index: 3, snapshot: 's3' });
     const durable = n.takeOutput().persist!;
+    assert.deepEqual(preview3, { field: 'snapshot', value: durable.snapshot }, 'the preview is what the compaction then held, configuration included');
     assert.deepEqual(durable.snapshot, { index: 3, term: 1, data: 's3', membership: membership([1], [2], { 2: 'b:2' }) });
     assert.deepEqual(durable.log, []);
     const restarted = new RaftNode(config(1, [1, 2, 3]), durable, fixed(0), 300, paper);

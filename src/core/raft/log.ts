@@ -134,6 +134,14 @@ export class RaftLog {
    * snapshot records the latest configuration as of `index` (paper §7), when there is one.
    */
   compact(index: number, data: string): void {
+    const snapshot = this.compacted(index, data);
+    this.entries = this.entries.slice(index - this.snapshotIndex());
+    this.shared = false;
+    this.snapshotHeld = snapshot;
+  }
+
+  /** The snapshot `compact(index, data)` would hold: its last entry's term, and the configuration as of it. */
+  compacted(index: number, data: string): RaftSnapshot {
     const term = this.termAt(index)!;
     let membership = this.snapshotHeld?.membership;
     for (let k = index - this.snapshotIndex() - 1; k >= 0; k--) {
@@ -143,9 +151,7 @@ export class RaftLog {
         break;
       }
     }
-    this.entries = this.entries.slice(index - this.snapshotIndex());
-    this.shared = false;
-    this.snapshotHeld = membership === undefined ? { index, term, data } : { index, term, data, membership };
+    return membership === undefined ? { index, term, data } : { index, term, data, membership };
   }
 
   /**

@@ -369,9 +369,19 @@ export class RaftNode implements ElectionNode<RaftMessage, RaftDurable> {
    * the durable state and drop the entries it covers. Only what was reported committed can be compacted.
    */
   compact(_now: number, index: number, snapshot: string): void {
-    if (index <= this.log.snapshotIndex() || index > this.reportedIndex || snapshot.length > MAX_SNAPSHOT_CHARS) return;
+    if (!this.compacts(index, snapshot)) return;
     this.log.compact(index, snapshot);
     this.persistDurable();
+  }
+
+  /** The durable `snapshot` that compact(index, snapshot) would hold now (ElectionNode.compactionPreview). */
+  compactionPreview(index: number, snapshot: string): { readonly field: string; readonly value: unknown } | null {
+    return this.compacts(index, snapshot) ? { field: 'snapshot', value: this.log.compacted(index, snapshot) } : null;
+  }
+
+  /** Whether compact(index, snapshot) compacts: past the current snapshot, reported committed, not too large. */
+  private compacts(index: number, snapshot: string): boolean {
+    return index > this.log.snapshotIndex() && index <= this.reportedIndex && snapshot.length <= MAX_SNAPSHOT_CHARS;
   }
 
   tick(now: number): void {
