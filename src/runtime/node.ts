@@ -597,8 +597,8 @@ class NodeHost {
   }
 
   /**
-   * A compaction is due: the snapshot's file is written ahead, in the background, where the core can
-   * say what it will hold (ElectionNode.compactionPreview, Raft), and the core is handed the compaction
+   * A compaction is due: the snapshot's file is written ahead, in a worker thread, where the core can
+   * say what it will hold (ElectionNode.compactionPreview), and the core is handed the compaction
    * once it is durable; its persist then only refers to the file. Without this, writing a snapshot of
    * many megabytes stalled the node inside the persist for longer than an election timeout
    * (docs/runtime.md, Durability). A failed write ahead is logged; the persist then writes the file.

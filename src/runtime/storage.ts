@@ -45,9 +45,9 @@
  * let the node vote twice in one term.
  */
 import { closeSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync, accessSync, constants } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
+import { writeFieldFile } from './field-writer.js';
 import { durableSchema, envelopeSchema, type Issue, type Validator } from './schema.js';
 
 export const STATE_FILE = 'state.json';
@@ -158,10 +158,9 @@ interface External {
 interface PendingFile {
   readonly key: string;
   readonly file: FieldFile;
-  readonly data: Buffer;
+  /** Its bytes; null when it is durable already, written ahead in the background (prepareField). */
+  readonly data: Buffer | null;
   readonly value: unknown;
-  /** Durable already: written ahead, in the background (prepareField). */
-  readonly written?: true;
 }
 
 export class DurableStore {
@@ -425,29 +424,24 @@ export class DurableStore {
   /**
    * Writes ahead, in the background, the file of field `key` holding `value` (a snapshot about to be
    * compacted into the state: ElectionNode.compactionPreview), and calls `done(null)` once it is durable
-   * — temporary file, fsync, rename, fsync the directory, in libuv's thread pool — or `done(error)`.
-   * Only its JSON and checksum are computed on the event loop. The save that then holds `value` at
+   * — encoded, checksummed, and written to a temporary file, fsynced, renamed, the directory fsynced, all
+   * in a worker thread (field-writer.ts) — or `done(error)`; `done(null)` too, writing nothing, when
+   * the value is small enough to live inline. The event loop only hands the value over. The save that then holds `value` at
    * `key` refers to this file instead of writing one, so that the compaction's persist, which the
    * node's inputs wait for, stalls nothing for the write (docs/runtime.md, Durability); a save that
    * holds another value there removes it. Until a record refers to it the file is a stray, which a
    * start removes (removeStaleFiles) as it does a file written before a crash. Returns at once.
    */
   prepareField(key: string, value: unknown, done: (error: unknown) => void): void {
-    let file: PendingFile | null;
-    try {
-      file = this.fieldFile(key, value);
-    } catch (error) {
-      return done(error);
-    }
-    if (file === null) return done(null); // small enough to live inline: nothing to write ahead
-    const prepared = file;
-    const path = join(this.dir, prepared.file.name);
-    writeFileDurably(path, prepared.data, this.dir).then(
-      () => {
+    const file = `${key}.${this.nextFile++}.json`;
+    const path = join(this.dir, file);
+    writeFieldFile(path, this.dir, value, MAX_INLINE_FIELD_BYTES).then(
+      (written) => {
+        if (written === null) return done(null); // small enough to live inline: nothing written ahead
         this.fileWrites++;
         const replaced = this.ahead.get(key);
         if (replaced !== undefined) removeFile(join(this.dir, replaced.file.name));
-        this.ahead.set(key, { ...prepared, written: true });
+        this.ahead.set(key, { key, file: { name: file, bytes: written.bytes, crc32: hex32(written.crc32) }, data: null, value });
         done(null);
       },
       (error: unknown) => {
@@ -618,8 +612,8 @@ export class DurableStore {
   }
 
   /** A field file, atomically and durably: temporary file, fsync, rename, fsync the directory. */
-  private writeField({ file, data, written }: PendingFile): void {
-    if (written) return;
+  private writeField({ file, data }: PendingFile): void {
+    if (data === null) return;
     const path = join(this.dir, file.name);
     this.ops.writeFile(`${path}.tmp`, data);
     this.ops.rename(`${path}.tmp`, path);
@@ -750,24 +744,6 @@ function sameValue(a: unknown, b: unknown): boolean {
   if (keysA.length !== keysB.length) return false;
   for (const key of keysA) if (!Object.hasOwn(b, key) || !sameValue((a as Fields)[key], (b as Fields)[key])) return false;
   return true;
-}
-
-/** `path` written atomically and durably, off the event loop: temporary file, fsync, rename, fsync `dir`. */
-async function writeFileDurably(path: string, data: Buffer, dir: string): Promise<void> {
-  const temp = await open(`${path}.tmp`, 'w', 0o600);
-  try {
-    await temp.writeFile(data);
-    await temp.sync();
-  } finally {
-    await temp.close();
-  }
-  await rename(`${path}.tmp`, path);
-  const directory = await open(dir, 'r');
-  try {
-    await directory.sync();
-  } finally {
-    await directory.close();
-  }
 }
 
 function hex32(value: number): string {

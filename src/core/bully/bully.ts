@@ -269,14 +269,20 @@ export class BullyNode implements ElectionNode<BullyMessage, BullyDurable> {
 
   /** The host's state machine holds everything up to `index` in `snapshot`: drop those entries. */
   compact(_now: number, index: number, snapshot: string): void {
-    // A snapshot too large for one Sync travels in SnapshotChunks, up to their bound; a longer one is not taken (the log keeps its entries).
-    if (index <= this.snapshotIndex || index > this.lastIndex() || snapshot.length > MAX_BULLY_SNAPSHOT_CHARS) return;
+    if (this.compactionPreview(index, snapshot) === null) return;
     this.snapshotTerm = this.termAt(index)!;
     this.entries = this.entries.slice(index - this.snapshotIndex);
     this.snapshotIndex = index;
     this.snapshotData = snapshot;
     this.snapshotBytes = null;
     this.persist();
+  }
+
+  /** The durable `snapshot` that compact(index, snapshot) would hold now (ElectionNode.compactionPreview). */
+  compactionPreview(index: number, snapshot: string): { readonly field: string; readonly value: unknown } | null {
+    // A snapshot too large for one Sync travels in SnapshotChunks, up to their bound; a longer one is not taken (the log keeps its entries).
+    if (index <= this.snapshotIndex || index > this.lastIndex() || snapshot.length > MAX_BULLY_SNAPSHOT_CHARS) return null;
+    return { field: 'snapshot', value: { index, term: this.termAt(index)!, data: snapshot } };
   }
 
   tick(now: number): void {

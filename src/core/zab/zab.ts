@@ -237,9 +237,16 @@ export class ZabNode implements ElectionNode<ZabMessage, ZabDurable> {
 
   /** The host's state machine holds every entry up to `index` in `snapshot`: keep it, drop those entries. */
   compact(_now: number, index: number, snapshot: string): void {
-    if (index <= this.log.snapshot.index || index > this.committed || snapshot.length > MAX_SNAPSHOT_LENGTH) return;
+    if (this.compactionPreview(index, snapshot) === null) return;
     this.log.compact(index, snapshot);
     this.logDirty = true;
+  }
+
+  /** The durable `snapshot` that compact(index, snapshot) would hold now (ElectionNode.compactionPreview). */
+  compactionPreview(index: number, snapshot: string): { readonly field: string; readonly value: unknown } | null {
+    if (index <= this.log.snapshot.index || index > this.committed || snapshot.length > MAX_SNAPSHOT_LENGTH) return null;
+    const zxid = this.log.zxidAt(index);
+    return zxid === null ? null : { field: 'snapshot', value: { index, zxid, data: snapshot } };
   }
 
   /** Reports the history up to `index` as committed, in order, each position once. */
