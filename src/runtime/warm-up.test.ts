@@ -14,6 +14,8 @@ async function until(done: () => boolean, what: string): Promise<void> {
 
 function warmUp(everyoneHeard: () => boolean, electionTimeoutMaxMs = timing.electionTimeoutMaxMs) {
   const rounds: number[] = [];
+  /** How many samples the receive path had validated when each round began. */
+  const validatedAtRound: number[] = [];
   let validated = 0;
   const warm = new WarmUp({
     validate: (value) => {
@@ -23,19 +25,19 @@ function warmUp(everyoneHeard: () => boolean, electionTimeoutMaxMs = timing.elec
     samples: [{ type: 'Heartbeat', term: 1 }],
     timing: { ...timing, electionTimeoutMaxMs },
     everyoneHeard,
-    rehearse: (round) => void rounds.push(round),
+    rehearse: (round) => void (rounds.push(round), validatedAtRound.push(validated)),
     rehearsalIntervalMs: 15,
   });
-  return { warm, rounds, validated: () => validated };
+  return { warm, rounds, validatedAtRound, validated: () => validated };
 }
 
-test('the warm-up runs the receive path, then three rehearsal rounds, then one round at each interval until stopped', async () => {
-  const { warm, rounds, validated } = warmUp(() => true);
+test('the warm-up runs three rehearsal rounds, then the receive path, then one round at each interval until stopped', async () => {
+  const { warm, rounds, validatedAtRound, validated } = warmUp(() => true);
   warm.leaderKnown(performance.now() - timing.electionTimeoutMaxMs); // a leader that has stood an election timeout
-  await until(() => rounds.length >= 1, 'the first rehearsal round');
-  assert.equal(validated(), 1000, 'the receive path first: 1000 rounds of the samples');
   await until(() => rounds.length >= 5, 'rounds at the interval after the first three');
   assert.deepEqual(rounds.slice(0, 5), [0, 1, 2, 3, 4]);
+  assert.deepEqual(validatedAtRound.slice(0, 4), [0, 0, 0, 1000], 'the rehearsal first, then 1000 rounds of the receive path');
+  assert.equal(validated(), 1000);
   warm.stop();
   const stoppedAt = rounds.length;
   await sleep(40);
@@ -50,8 +52,7 @@ test('the warm-up waits for a leader to stand and every member to be heard (or f
   await sleep(30);
   assert.equal(validated(), 0, 'not while a member is not heard yet');
   heard = true;
-  await until(() => rounds.length >= 3, 'the rehearsal once every member is heard (and the leader stood 400 ms)');
-  assert.equal(validated(), 1000);
+  await until(() => rounds.length >= 3 && validated() === 1000, 'the warm-up once every member is heard (and the leader stood 400 ms)');
   warm.stop();
 });
 

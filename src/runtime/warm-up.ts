@@ -1,5 +1,5 @@
 /**
- * V8 warm-up of a node, off the start-up path, in two parts:
+ * V8 warm-up of a node, off the start-up path, in two parts, rehearsal first:
  * - the receive path (transport.ts warmUp: encode, decode, validate), 1000 rounds in slices of 25. Run
  *   before listening, as it was, it cost 60-670 ms per node (Bully to Raft, measured on a loaded 2-core
  *   machine) before the first election could begin (docs/runtime.md, Start-up);
@@ -7,8 +7,9 @@
  *   REHEARSAL_ROUNDS rounds, then one every REHEARSAL_INTERVAL_MS: V8 drops the compiled code of a
  *   function that did not run for a few garbage collections (`--bytecode-old-age`, 5), and a node's
  *   election code may not run for days, until the hand-off that needs it fast.
- * It starts once this node knows a leader (see `leaderKnown`); each slice or round runs between I/O,
- * so a heartbeat waits for one at most (a round: about 5 ms of CPU once compiled).
+ * It starts once this node knows a leader (see `leaderKnown`); each slice or round runs alone, after a
+ * pause (WARM_UP_PAUSE_MS), so a heartbeat waits for one at most (a round: about 5 ms of CPU once
+ * compiled) and the warm-up takes a fraction of a core.
  */
 import type { MessageValidator } from './schema.js';
 import { warmUp } from './transport.js';
@@ -17,8 +18,15 @@ import { warmUp } from './transport.js';
 const WARM_UP_WAIT_ELECTION_TIMEOUTS = 5;
 /** How long (in longest election timeouts) a known leader must stand before the warm-up starts; see leaderKnown. */
 const WARM_UP_SETTLE_ELECTION_TIMEOUTS = 1;
-/** Rehearsal rounds once the receive path is warm (3 brought a hand-off's steps to their warm cost). */
+/** Rehearsal rounds at the start of the warm-up (3 brought a hand-off's steps to their warm cost). */
 const REHEARSAL_ROUNDS = 3;
+/**
+ * The pause before each slice of the warm-up. Run back to back (setImmediate), five members' warm-ups
+ * on two cores delayed the answers to the new leader's heartbeats past its CheckQuorum window, and it
+ * stepped down within a second of its election in 2 of 5 cold starts (none of 6 without a warm-up); a
+ * pause of 20 ms after each slice of a few ms keeps a member's warm-up to a fraction of a core.
+ */
+const WARM_UP_PAUSE_MS = 20;
 /** Then one round this often, so the rehearsed code stays compiled (well inside 5 idle garbage collections). */
 const REHEARSAL_INTERVAL_MS = 60_000;
 
@@ -40,7 +48,7 @@ export class WarmUp {
   /** Whether the warm-up has begun (it runs once) or the node stopped: leaderKnown then does nothing. */
   private started = false;
   private stopped = false;
-  private slice: NodeJS.Immediate | null = null;
+  private slice: NodeJS.Timeout | null = null;
   /** The next periodic rehearsal round. */
   private again: NodeJS.Timeout | null = null;
   private rounds = 0;
@@ -72,7 +80,7 @@ export class WarmUp {
       if (this.wait) clearTimeout(this.wait);
       this.wait = null;
       this.started = true;
-      this.inSlices();
+      this.begin();
       return;
     }
     // One pending check at a time, every heartbeat interval (each leader change calls again).
@@ -85,7 +93,7 @@ export class WarmUp {
   /** The node stops: nothing more runs, now or later. */
   stop(): void {
     this.stopped = true;
-    if (this.slice) clearImmediate(this.slice);
+    if (this.slice) clearTimeout(this.slice);
     this.slice = null;
     if (this.wait) clearTimeout(this.wait);
     this.wait = null;
@@ -93,32 +101,46 @@ export class WarmUp {
     this.again = null;
   }
 
+  /** The rehearsal first (a hand-off soon after the start finds its code compiled), then the receive path. */
+  private begin(): void {
+    this.rehearse(REHEARSAL_ROUNDS, () => this.inSlices());
+  }
+
+  /** Runs `work` after WARM_UP_PAUSE_MS, unless the node stopped meanwhile. */
+  private later(work: () => void): void {
+    this.slice = setTimeout(() => {
+      this.slice = null;
+      if (!this.stopped) work();
+    }, WARM_UP_PAUSE_MS);
+  }
+
+  /** `rounds` rehearsal rounds, one per slice, then `then`. */
+  private rehearse(rounds: number, then: () => void): void {
+    this.later(() => {
+      this.options.rehearse(this.rounds++);
+      if (rounds > 1) this.rehearse(rounds - 1, then);
+      else then();
+    });
+  }
+
   private inSlices(rounds = 1000, slice = 25): void {
     const { validate, samples } = this.options;
     let left = rounds;
     const next = (): void => {
-      this.slice = null;
-      if (this.stopped) return;
       warmUp(validate, samples, Math.min(slice, left));
       left -= slice;
-      if (left > 0) this.slice = setImmediate(next);
-      else this.rehearse(REHEARSAL_ROUNDS);
+      if (left > 0) this.later(next);
+      else this.periodically();
     };
-    this.slice = setImmediate(next);
+    this.later(next);
   }
 
-  /** `rounds` rehearsal rounds, one per slice; then one every REHEARSAL_INTERVAL_MS. */
-  private rehearse(rounds: number): void {
-    this.slice = setImmediate(() => {
-      this.slice = null;
-      if (this.stopped) return;
-      this.options.rehearse(this.rounds++);
-      if (rounds > 1) return this.rehearse(rounds - 1);
-      this.again = setTimeout(() => {
-        this.again = null;
-        this.rehearse(1);
-      }, this.options.rehearsalIntervalMs ?? REHEARSAL_INTERVAL_MS);
-      this.again.unref();
-    });
+  /** One rehearsal round every REHEARSAL_INTERVAL_MS from now on. */
+  private periodically(): void {
+    this.again = setTimeout(() => {
+      this.again = null;
+      this.rehearse(1, () => this.periodically());
+    }, this.options.rehearsalIntervalMs ?? REHEARSAL_INTERVAL_MS);
+    this.again.unref();
   }
 }
