@@ -22,8 +22,8 @@ export interface RehearsalOptions<M extends Message, D> {
   readonly timing: Timing;
   /** Which round this is (a different seed each, so rounds differ in their timeouts). */
   readonly round: number;
-  /** Each durable state a rehearsing node persists, after the state it persisted before (null: none). */
-  readonly persisted?: (before: D | null, after: D) => void;
+  /** Each durable state a rehearsing node persists, after the state it held before. */
+  readonly persisted?: (before: D, after: D) => void;
 }
 
 /** Heartbeat intervals a rehearsal lets pass after each change, so that followers catch up and ack. */
@@ -37,17 +37,13 @@ export interface Rehearsal {
 /** Runs one rehearsal round (a few ms of CPU once compiled). Throws only if the algorithm is broken. */
 export function rehearse<M extends Message, D>(options: RehearsalOptions<M, D>): Rehearsal {
   const { algorithm, timing, round } = options;
-  const previous = new Map<NodeId, D>();
   const net = new TestNet<M, D>({
     algorithm,
     voters: Math.max(3, options.voters),
     timing,
     latencyMs: 1,
     random: (id) => new Prng(round, `rehearsal:${id}`),
-    persisted: (id, state) => {
-      options.persisted?.(previous.get(id) ?? null, state);
-      previous.set(id, state);
-    },
+    ...(options.persisted ? { persisted: (_id: NodeId, before: D, after: D) => options.persisted!(before, after) } : {}),
   });
   const leaders: NodeId[] = [];
   const settle = (): NodeId => {

@@ -28,8 +28,8 @@ export interface TestNetOptions<M extends Message, D, N extends ElectionNode<M, 
   readonly random?: (id: NodeId) => Random;
   /** Builds a node (default: the algorithm's `create`); a test may build the concrete class to inspect it. */
   readonly create?: (config: NodeConfig, durable: D, random: Random, now: number) => N;
-  /** Called with each state a node persists (rehearsal.ts warms a host's storage code with them). */
-  readonly persisted?: (node: NodeId, state: D) => void;
+  /** Called with each state a node persists, after the one it held before (rehearsal.ts warms a host's storage code with them). */
+  readonly persisted?: (node: NodeId, before: D, after: D) => void;
 }
 
 export interface Sent<M extends Message = Message> {
@@ -247,9 +247,9 @@ export class TestNet<M extends Message, D, N extends ElectionNode<M, D> = Electi
   private host(id: NodeId) {
     return {
       persist: (state: D) => {
+        this.options.persisted?.(id, this.durable.get(id)!, state);
         this.durable.set(id, state);
         if (this.batch) this.batch.persist = state;
-        this.options.persisted?.(id, state);
       },
       send: (to: NodeId, message: M) => this.send(id, to, message),
       publish: (event: DriverEvent) => {

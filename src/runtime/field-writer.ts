@@ -22,18 +22,7 @@ interface Reply {
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { open, rename } = require('node:fs/promises');
-const zlib = require('node:zlib');
-let table = null;
-function crc32(data) {
-  if (typeof zlib.crc32 === 'function') return zlib.crc32(data);
-  if (table === null) {
-    table = new Int32Array(256);
-    for (let n = 0; n < 256; n++) { let c = n; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; table[n] = c; }
-  }
-  let crc = -1;
-  for (let i = 0; i < data.length; i++) crc = table[(crc ^ data[i]) & 0xff] ^ (crc >>> 8);
-  return (crc ^ -1) >>> 0;
-}
+const { crc32 } = require('node:zlib');
 async function write({ path, dir, value, inlineBytes }) {
   const data = Buffer.from(JSON.stringify(value), 'utf8');
   if (data.length <= inlineBytes) return null;
@@ -51,6 +40,13 @@ parentPort.on('message', (request) => {
   );
 });
 `;
+
+/**
+ * Whether this Node.js has what the worker needs: process.getBuiltinModule (20.16) to start it lazily,
+ * and with it zlib.crc32 (20.15). Without them (engines says >= 20), a snapshot is written the old way,
+ * in the persist (DurableStore.prepareField then writes nothing ahead).
+ */
+export const fieldWriterAvailable = typeof process.getBuiltinModule === 'function';
 
 let worker: Worker | null = null;
 let nextId = 1;

@@ -47,7 +47,7 @@
 import { closeSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync, accessSync, constants } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
-import { writeFieldFile } from './field-writer.js';
+import { fieldWriterAvailable, writeFieldFile } from './field-writer.js';
 import { durableSchema, envelopeSchema, type Issue, type Validator } from './schema.js';
 
 export const STATE_FILE = 'state.json';
@@ -433,6 +433,7 @@ export class DurableStore {
    * start removes (removeStaleFiles) as it does a file written before a crash. Returns at once.
    */
   prepareField(key: string, value: unknown, done: (error: unknown) => void): void {
+    if (!fieldWriterAvailable) return done(null);
     const file = `${key}.${this.nextFile++}.json`;
     const path = join(this.dir, file);
     writeFieldFile(path, this.dir, value, MAX_INLINE_FIELD_BYTES).then(
