@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { algorithms } from '../core/algorithms.js';
 import { MAX_EPOCH, MAX_TERM, MAX_ZXID } from '../core/bounds.js';
 import type { AnyAlgorithm } from '../core/types.js';
+import { encodeKvCommand, KvStore } from '../kv/store.js';
 import { crc32, crc32Loop, DurableStore, LOG_FILE, realFileOps, StorageError, STATE_FILE, type FileOps } from './storage.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ballot-storage-'));
@@ -568,6 +569,23 @@ test('prepareField: a save holding another value removes the file written ahead;
   const reopened = DurableStore.open(dir, replicating, 1);
   assert.deepEqual(reopened.durable, compacted(120, 0));
   assert.deepEqual(snapshotFiles(dir), ['snapshot.3.json'], 'nothing referred to it: removed at the start');
+});
+
+test('prepareField with a snapshot\'s pieces: the worker is sent them in batches and writes the same file; the save refers to it', async () => {
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, replicating, 1);
+  store.save(compacted(50, 2));
+  const kv = new KvStore();
+  // About 900 KB: four batches of pieces (256 Ki characters each), quotes and newlines to escape.
+  for (let index = 1; index <= 220; index++) kv.applyCommitted(index, encodeKvCommand({ op: 'put', key: `key-${index}`, value: `"${index}"\n`.padEnd(4_000, 'xy') }));
+  const snapshot = kv.snapshotText();
+  const next = { ...raftState(1, []), snapshot: { index: 220, term: 1, data: snapshot.text } };
+  await new Promise<void>((resolve, reject) => store.prepareField('snapshot', next.snapshot, (error) => (error === null ? resolve() : reject(error as Error)), snapshot));
+  const [file] = snapshotFiles(dir).filter((name) => name !== 'snapshot.1.json');
+  assert.equal(readFileSync(join(dir, file!), 'utf8'), JSON.stringify(next.snapshot), 'the file holds the value\'s JSON, the pieces joined where its string was');
+  await saveAsync(store, next);
+  assert.equal(store.fileWrites, 2, 'the save wrote no file of its own');
+  assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, next);
 });
 
 test('prepareField reports a write that fails (here: the data dir is gone), never as done', async () => {

@@ -47,7 +47,7 @@
 import { closeSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync, accessSync, constants } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
-import { fieldWriterAvailable, writeFieldFile } from './field-writer.js';
+import { fieldWriterAvailable, writeFieldFile, type PartedText } from './field-writer.js';
 import { durableSchema, envelopeSchema, type Issue, type Validator } from './schema.js';
 
 export const STATE_FILE = 'state.json';
@@ -431,12 +431,14 @@ export class DurableStore {
    * node's inputs wait for, stalls nothing for the write (docs/runtime.md, Durability); a save that
    * holds another value there removes it. Until a record refers to it the file is a stray, which a
    * start removes (removeStaleFiles) as it does a file written before a crash. Returns at once.
+   * `parted`: a string of `value`'s of megabytes, with the pieces it was joined from, which the worker
+   * is sent instead (field-writer.ts, PartedText).
    */
-  prepareField(key: string, value: unknown, done: (error: unknown) => void): void {
+  prepareField(key: string, value: unknown, done: (error: unknown) => void, parted?: PartedText): void {
     if (!fieldWriterAvailable) return done(null);
     const file = `${key}.${this.nextFile++}.json`;
     const path = join(this.dir, file);
-    writeFieldFile(path, this.dir, value, MAX_INLINE_FIELD_BYTES).then(
+    writeFieldFile(path, this.dir, value, MAX_INLINE_FIELD_BYTES, parted).then(
       (written) => {
         if (written === null) return done(null); // small enough to live inline: nothing written ahead
         this.fileWrites++;
