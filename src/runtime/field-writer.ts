@@ -24,9 +24,9 @@ interface Reply {
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
-const texts = new Map();
 const { open, rename } = require('node:fs/promises');
 const { crc32 } = require('node:zlib');
+const received = new Map();
 async function write({ path, dir, value, inlineBytes }) {
   const data = Buffer.from(JSON.stringify(value), 'utf8');
   if (data.length <= inlineBytes) return null;
@@ -38,16 +38,21 @@ async function write({ path, dir, value, inlineBytes }) {
   return { bytes: data.length, crc32: crc32(data) };
 }
 parentPort.on('message', (request) => {
-  if (request.parts !== undefined) {
-    const held = texts.get(request.id);
-    if (held === undefined) texts.set(request.id, request.parts);
-    else for (const part of request.parts) held.push(part);
+  if (request.batch !== undefined) {
+    const streams = received.get(request.id) || [];
+    received.set(request.id, streams);
+    const held = (streams[request.stream] ||= []);
+    for (const piece of request.batch) held.push(piece);
     return;
   }
-  if (request.textKey !== undefined) {
-    request.value[request.textKey] = (texts.get(request.id) || []).join('');
-    texts.delete(request.id);
-  }
+  const streams = received.get(request.id) || [];
+  received.delete(request.id);
+  (request.streams || []).forEach(({ at, text }, i) => {
+    let parent = request.value;
+    for (const key of at.slice(0, -1)) parent = parent[key];
+    const pieces = streams[i] || [];
+    parent[at[at.length - 1]] = text ? pieces.join('') : pieces;
+  });
   write(request).then(
     (written) => parentPort.postMessage({ id: request.id, written }),
     (error) => parentPort.postMessage({ id: request.id, error: (error && error.code) || String(error) }),
@@ -101,16 +106,22 @@ export interface PartedText {
   readonly parts: readonly string[];
 }
 
-/** The characters of pieces posted in one turn of the event loop. */
-const PART_BATCH_CHARS = 256 * 1024;
+/**
+ * Part of the value sent in batches, a batch per turn of the event loop, and put in place in the
+ * worker: at the property path `at` of the value (which holds a placeholder there), the string the
+ * pieces `text` join to, or the array of `items`.
+ */
+export type Streamed = { readonly at: readonly string[]; readonly text: readonly string[] } | { readonly at: readonly string[]; readonly items: readonly unknown[] };
+
+/** About this many characters of pieces are posted in one turn of the event loop. */
+const BATCH_CHARS = 256 * 1024;
 
 /**
  * Encodes `value` as JSON and, when that is longer than `inlineBytes` in UTF-8, writes it to `path`
  * atomically and durably (in `dir`); resolves with its length and CRC-32, or null when it is short
- * enough to live inline (nothing written). With `parted`, the property of `value` that holds
- * `parted.text` is sent as its pieces, a batch per turn, and joined in the worker.
+ * enough to live inline (nothing written). `streamed`: parts of the value sent in batches (Streamed).
  */
-export function writeFieldFile(path: string, dir: string, value: unknown, inlineBytes: number, parted?: PartedText): Promise<WrittenField> {
+export function writeFieldFile(path: string, dir: string, value: unknown, inlineBytes: number, streamed: readonly Streamed[] = []): Promise<WrittenField> {
   return new Promise((resolve, reject) => {
     const id = nextId++;
     waiting.set(id, { resolve, reject });
@@ -120,39 +131,53 @@ export function writeFieldFile(path: string, dir: string, value: unknown, inline
     try {
       const thread = started();
       thread.ref(); // a write in flight keeps the process until it is durable
-      const textKey = parted === undefined ? undefined : keyHolding(value, parted.text);
-      if (textKey === undefined) {
-        thread.postMessage({ id, path, dir, value, inlineBytes });
-        return;
-      }
-      const rest = { ...(value as Record<string, unknown>), [textKey]: '' };
-      const parts = parted!.parts;
-      const post = (from: number): void => {
+      const post = (stream: number, from: number): void => {
         if (!waiting.has(id)) return; // the worker died meanwhile: the write was failed already
         try {
+          if (stream === streamed.length) {
+            thread.postMessage({ id, path, dir, value, inlineBytes, streams: streamed.map((part) => ({ at: part.at, text: 'text' in part })) });
+            return;
+          }
+          const part = streamed[stream]!;
+          const pieces: readonly unknown[] = 'text' in part ? part.text : part.items;
           let next = from;
           let chars = 0;
-          while (next < parts.length && (next === from || chars < PART_BATCH_CHARS)) chars += parts[next++]!.length;
-          if (next > from) thread.postMessage({ id, parts: parts.slice(from, next) });
-          if (next < parts.length) setImmediate(post, next);
-          else thread.postMessage({ id, path, dir, value: rest, textKey, inlineBytes });
+          while (next < pieces.length && (next === from || chars < BATCH_CHARS)) chars += roughChars(pieces[next++]);
+          if (next > from) thread.postMessage({ id, stream, batch: pieces.slice(from, next) });
+          if (next < pieces.length) setImmediate(post, stream, next);
+          else post(stream + 1, 0);
         } catch (error) {
           fail(error);
         }
       };
-      post(0);
+      post(0, 0);
     } catch (error) {
       fail(error);
     }
   });
 }
 
+/** A value's characters, roughly: its strings' lengths (what a structured clone mostly copies). */
+function roughChars(value: unknown): number {
+  if (typeof value === 'string') return value.length;
+  if (typeof value !== 'object' || value === null) return 8;
+  let chars = 8;
+  for (const property of Object.values(value)) chars += roughChars(property);
+  return chars;
+}
+
 /**
- * The top-level property of `value` that holds `text` itself, by identity: strings of another length
- * are passed over unread (comparing equal lengths reads no characters when the strings are the same one).
+ * `value` with its top-level property holding `parted.text` (that very string, by identity) replaced
+ * by a placeholder, and the stream that puts the pieces there; null when no property holds it. Strings
+ * of another length are passed over unread (comparing equal lengths reads no characters when the
+ * strings are the same one).
  */
-function keyHolding(value: unknown, text: string): string | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  for (const [key, property] of Object.entries(value)) if (typeof property === 'string' && property.length === text.length && property === text) return key;
-  return undefined;
+export function streamText(value: unknown, parted: PartedText): { readonly value: unknown; readonly streamed: readonly Streamed[] } | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  for (const [key, property] of Object.entries(value)) {
+    if (typeof property === 'string' && property.length === parted.text.length && property === parted.text) {
+      return { value: { ...value, [key]: '' }, streamed: [{ at: [key], text: parted.parts }] };
+    }
+  }
+  return null;
 }
