@@ -9,9 +9,11 @@
  * arrays (the log: same entries, new ones at the end, or a tail replaced: a Raft log truncated by a new
  * leader, ZAB's last run counting one more) and changes or removes a few small fields, appends ONE record to
  * state.log and fsyncs it (fdatasync): O(change) per persist. Anything else — an array that became something else, a record
- * over 64 KiB, a log grown past its bound — rewrites state.json atomically: write a temporary file,
- * fsync it, rename it over the old file, fsync the directory (so the rename itself survives a power
- * loss), then empty state.log. A crash at any point leaves either the old state or the new one.
+ * over 64 KiB — rewrites state.json atomically: write a temporary file, fsync it, rename it over the
+ * old file, fsync the directory (so the rename itself survives a power loss), then empty state.log. A
+ * crash at any point leaves either the old state or the new one. A log grown past its bound is folded
+ * into state.json the same way but in the background (startFold, installFold): the state is written
+ * by a worker thread while records go on, and the next save installs it.
  *
  * A field whose JSON is over 64 KiB (the snapshot: megabytes, once a key-value store is large) is in
  * neither: it is written to `FIELD.SEQ.json` (temporary file, fsync, rename, fsync the directory) only
