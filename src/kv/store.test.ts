@@ -61,6 +61,34 @@ test('a snapshot restores the same store, deleted keys keep their versions', () 
   assert.throws(() => copy.restore(4, '{"entries":[["k",1]]}'), /malformed/);
 });
 
+test('a snapshot is the JSON of every key in key order, re-encoding only what changed since the last one; its parts join to it', () => {
+  const store = new KvStore();
+  const model = new Map<string, [string | null, number]>();
+  const expected = () => JSON.stringify({ applied: store.applied, entries: [...model].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, [value, version]]) => [key, value, version]) });
+  let index = 0;
+  const write = (input: KvInput) => {
+    store.applyCommitted(++index, encodeKvCommand(input));
+    const [, version] = model.get(input.key) ?? [null, 0];
+    model.set(input.key, [input.op === 'delete' ? null : (input as { value: string }).value, version + 1]);
+  };
+  for (let round = 0; round < 4; round++) {
+    for (let k = 0; k < 12; k++) if ((k + round) % 3 !== 0) write({ op: 'put', key: `key-${(k * 7) % 12}`, value: `"v${round}.${k}"\n` });
+    write({ op: 'delete', key: [...model].find(([, [value]]) => value !== null)![0] });
+    const { text, parts } = store.snapshotText();
+    assert.equal(text, expected(), `round ${round}: a key written since the last snapshot shows its new value`);
+    assert.equal(parts.join(''), text);
+    assert.equal(store.snapshot(), text);
+  }
+  const copy = new KvStore();
+  copy.restore(index, store.snapshot());
+  copy.applyCommitted(index + 1, encodeKvCommand({ op: 'put', key: 'key-1', value: 'after' }));
+  model.set('key-1', ['after', model.get('key-1')![1] + 1]);
+  store.applyCommitted(index + 1, encodeKvCommand({ op: 'put', key: 'key-1', value: 'after' }));
+  assert.equal(copy.snapshot(), expected(), 'a restored store encodes its own entries');
+  copy.restore(0, '');
+  assert.equal(copy.snapshot(), '{"applied":0,"entries":[]}', 'emptied, nothing of the old entries is left');
+});
+
 test('bounds: keys and values are checked, and the largest command fits its bound', () => {
   assert.equal(keyProblem('ok-key_1.2'), null);
   assert.match(keyProblem('')!, /empty/);

@@ -83,11 +83,26 @@ export function decodeKvCommand(command: Command): KvInput | null {
   }
 }
 
-/** One entry of a snapshot: a key that was ever written, its value (null: deleted) and version. */
-type SnapshotEntry = readonly [key: string, value: string | null, version: number];
+/**
+ * A snapshot as one string and as the pieces it is joined from, in order. The string is built by
+ * concatenation, which V8 keeps as a tree of those pieces (a rope) until something reads its
+ * characters; a host that hands the pieces to a worker thread rather than the string never makes the
+ * event loop copy megabytes (src/runtime/field-writer.ts).
+ */
+export interface SnapshotText {
+  readonly text: string;
+  readonly parts: readonly string[];
+}
 
 export class KvStore {
   private readonly keys = new Map<string, KvState>();
+  /**
+   * Each key's entry of the snapshot, `[key, value, version]` as JSON, made at the first snapshot after
+   * the key's last write and kept until its next: a snapshot re-encodes only what changed since the
+   * last one (the unchanged values are most of a large store), at the cost of a second copy of each
+   * value in memory.
+   */
+  private readonly encodedEntries = new Map<string, string>();
   /** The index of the last committed entry applied (0: none). */
   private appliedIndex = 0;
 
@@ -111,7 +126,10 @@ export class KvStore {
   /** Applies one operation now (a get changes nothing): the result the specification gives. */
   apply(input: KvInput): KvOutput {
     const { state, output } = applyKvInput(this.state(input.key), input);
-    if (input.op !== 'get') this.keys.set(input.key, state);
+    if (input.op !== 'get') {
+      this.keys.set(input.key, state);
+      this.encodedEntries.delete(input.key);
+    }
     return output;
   }
 
@@ -127,10 +145,34 @@ export class KvStore {
     return present;
   }
 
-  /** The store as a string (the `compact` input's snapshot): every key ever written, in key order. */
+  /**
+   * The store as a string (the `compact` input's snapshot): every key ever written, in key order —
+   * `{"applied":N,"entries":[[key,value,version],…]}`, the JSON of that object.
+   */
   snapshot(): string {
-    const entries: SnapshotEntry[] = [...this.keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, state]) => [key, state.value, state.version]);
-    return JSON.stringify({ applied: this.appliedIndex, entries });
+    return this.snapshotText().text;
+  }
+
+  /** The snapshot, and the pieces it is joined from (SnapshotText). */
+  snapshotText(): SnapshotText {
+    const parts = [`{"applied":${this.appliedIndex},"entries":[`];
+    let first = true;
+    for (const key of [...this.keys.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
+      let entry = this.encodedEntries.get(key);
+      if (entry === undefined) {
+        const { value, version } = this.keys.get(key)!;
+        entry = JSON.stringify([key, value, version]);
+        this.encodedEntries.set(key, entry);
+      }
+      if (!first) parts.push(',');
+      parts.push(entry);
+      first = false;
+    }
+    parts.push(']}');
+    // Concatenated, not joined: join copies every character into one new string at once.
+    let text = '';
+    for (const part of parts) text += part;
+    return { text, parts };
   }
 
   /**
@@ -142,12 +184,14 @@ export class KvStore {
     if (snapshot === '') {
       // The empty snapshot is the state before any entry (src/core/types.ts, snapshot-installed).
       this.keys.clear();
+      this.encodedEntries.clear();
       this.appliedIndex = index;
       return;
     }
     const parsed = JSON.parse(snapshot) as { entries?: unknown };
     if (!Array.isArray(parsed.entries)) throw new Error('kv: malformed snapshot');
     this.keys.clear();
+    this.encodedEntries.clear();
     for (const entry of parsed.entries as unknown[]) {
       if (!Array.isArray(entry) || entry.length !== 3) throw new Error('kv: malformed snapshot entry');
       const [key, value, version] = entry as [unknown, unknown, unknown];

@@ -3,7 +3,10 @@
  * (JSON, UTF-8, CRC-32) and writes it atomically and durably — temporary file, fsync, rename, fsync the
  * directory. For DurableStore.prepareField: encoded on the event loop, an 8 MB Raft snapshot (JSON that
  * holds JSON, every quote escaped) stalled its node 8–100 ms at each compaction (docs/runtime.md,
- * Durability); here the event loop only hands the value over (a copy of its string).
+ * Durability); here the event loop only hands the value over. A string of megabytes is handed over as
+ * the pieces it was joined from (PartedText), a slice of them per turn of the event loop: posted whole,
+ * a 16 MB string cost the event loop 140 ms (the structured clone copies it into fresh memory, and on
+ * this kind of VM first touching 16 MB of pages alone costs 70 ms).
  *
  * One worker per process, started at its first use (no compaction, no thread) and never holding the
  * process open. Its source is a string, so the one-file bundle (dist/cli/ballot.cjs) carries it.
@@ -23,6 +26,7 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { open, rename } = require('node:fs/promises');
 const { crc32 } = require('node:zlib');
+const received = new Map();
 async function write({ path, dir, value, inlineBytes }) {
   const data = Buffer.from(JSON.stringify(value), 'utf8');
   if (data.length <= inlineBytes) return null;
@@ -34,6 +38,21 @@ async function write({ path, dir, value, inlineBytes }) {
   return { bytes: data.length, crc32: crc32(data) };
 }
 parentPort.on('message', (request) => {
+  if (request.batch !== undefined) {
+    const streams = received.get(request.id) || [];
+    received.set(request.id, streams);
+    const held = (streams[request.stream] ||= []);
+    for (const piece of request.batch) held.push(piece);
+    return;
+  }
+  const streams = received.get(request.id) || [];
+  received.delete(request.id);
+  (request.streams || []).forEach(({ at, text }, i) => {
+    let parent = request.value;
+    for (const key of at.slice(0, -1)) parent = parent[key];
+    const pieces = streams[i] || [];
+    parent[at[at.length - 1]] = text ? pieces.join('') : pieces;
+  });
   write(request).then(
     (written) => parentPort.postMessage({ id: request.id, written }),
     (error) => parentPort.postMessage({ id: request.id, error: (error && error.code) || String(error) }),
@@ -78,21 +97,87 @@ function started(): Worker {
 }
 
 /**
+ * A string of a field's value (a top-level property of it, the very same string) together with the
+ * pieces it was concatenated from, in order: SnapshotText (src/kv/store.ts). V8 keeps such a string
+ * as a tree of its pieces until its characters are read; sending the pieces leaves it so.
+ */
+export interface PartedText {
+  readonly text: string;
+  readonly parts: readonly string[];
+}
+
+/**
+ * Part of the value sent in batches, a batch per turn of the event loop, and put in place in the
+ * worker: at the property path `at` of the value (which holds a placeholder there), the string the
+ * pieces `text` join to, or the array of `items`.
+ */
+export type Streamed = { readonly at: readonly string[]; readonly text: readonly string[] } | { readonly at: readonly string[]; readonly items: readonly unknown[] };
+
+/** About this many characters of pieces are posted in one turn of the event loop. */
+const BATCH_CHARS = 256 * 1024;
+
+/**
  * Encodes `value` as JSON and, when that is longer than `inlineBytes` in UTF-8, writes it to `path`
  * atomically and durably (in `dir`); resolves with its length and CRC-32, or null when it is short
- * enough to live inline (nothing written).
+ * enough to live inline (nothing written). `streamed`: parts of the value sent in batches (Streamed).
  */
-export function writeFieldFile(path: string, dir: string, value: unknown, inlineBytes: number): Promise<WrittenField> {
+export function writeFieldFile(path: string, dir: string, value: unknown, inlineBytes: number, streamed: readonly Streamed[] = []): Promise<WrittenField> {
   return new Promise((resolve, reject) => {
     const id = nextId++;
     waiting.set(id, { resolve, reject });
+    const fail = (error: unknown): void => {
+      if (waiting.delete(id)) reject(error as Error);
+    };
     try {
       const thread = started();
       thread.ref(); // a write in flight keeps the process until it is durable
-      thread.postMessage({ id, path, dir, value, inlineBytes });
+      const post = (stream: number, from: number): void => {
+        if (!waiting.has(id)) return; // the worker died meanwhile: the write was failed already
+        try {
+          if (stream === streamed.length) {
+            thread.postMessage({ id, path, dir, value, inlineBytes, streams: streamed.map((part) => ({ at: part.at, text: 'text' in part })) });
+            return;
+          }
+          const part = streamed[stream]!;
+          const pieces: readonly unknown[] = 'text' in part ? part.text : part.items;
+          let next = from;
+          let chars = 0;
+          while (next < pieces.length && (next === from || chars < BATCH_CHARS)) chars += roughChars(pieces[next++]);
+          if (next > from) thread.postMessage({ id, stream, batch: pieces.slice(from, next) });
+          if (next < pieces.length) setImmediate(post, stream, next);
+          else post(stream + 1, 0);
+        } catch (error) {
+          fail(error);
+        }
+      };
+      post(0, 0);
     } catch (error) {
-      waiting.delete(id);
-      reject(error as Error);
+      fail(error);
     }
   });
+}
+
+/** A value's characters, roughly: its strings' lengths (what a structured clone mostly copies). */
+function roughChars(value: unknown): number {
+  if (typeof value === 'string') return value.length;
+  if (typeof value !== 'object' || value === null) return 8;
+  let chars = 8;
+  for (const property of Object.values(value)) chars += roughChars(property);
+  return chars;
+}
+
+/**
+ * `value` with its top-level property holding `parted.text` (that very string, by identity) replaced
+ * by a placeholder, and the stream that puts the pieces there; null when no property holds it. Strings
+ * of another length are passed over unread (comparing equal lengths reads no characters when the
+ * strings are the same one).
+ */
+export function streamText(value: unknown, parted: PartedText): { readonly value: unknown; readonly streamed: readonly Streamed[] } | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  for (const [key, property] of Object.entries(value)) {
+    if (typeof property === 'string' && property.length === parted.text.length && property === parted.text) {
+      return { value: { ...value, [key]: '' }, streamed: [{ at: [key], text: parted.parts }] };
+    }
+  }
+  return null;
 }

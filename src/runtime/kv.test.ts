@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Input, Message } from '../core/types.js';
-import { encodeKvCommand } from '../kv/store.js';
+import { encodeKvCommand, type SnapshotText } from '../kv/store.js';
 import { KvService, compactionPhase } from './kv.js';
 
 /** A service whose submitted inputs are collected, as a core would receive them. */
@@ -98,11 +98,11 @@ test('a compaction phase moves this node\'s compactions earlier in the cycle, al
 });
 
 test('a due compaction is handed to the core only once prepareCompaction says it is ready (the node writes its file ahead)', () => {
-  const prepared: { index: number; snapshot: string; ready: () => void }[] = [];
+  const prepared: { index: number; snapshot: SnapshotText; ready: () => void }[] = [];
   const { kv, inputs } = service({ compactEvery: 3, prepareCompaction: (index, snapshot, ready) => void prepared.push({ index, snapshot, ready }) });
   for (let index = 1; index <= 3; index++) kv.onEvent({ type: 'committed', index, term: 1, command: encodeKvCommand({ op: 'put', key: `k${index}`, value: 'v' }) });
   assert.deepEqual(prepared.map(({ index }) => index), [3]);
   assert.equal(inputs.filter((input) => input.type === 'compact').length, 0, 'not before the file is ready');
   prepared[0]!.ready();
-  assert.deepEqual(inputs.filter((input) => input.type === 'compact'), [{ type: 'compact', index: 3, snapshot: prepared[0]!.snapshot }]);
+  assert.deepEqual(inputs.filter((input) => input.type === 'compact'), [{ type: 'compact', index: 3, snapshot: prepared[0]!.snapshot.text }]);
 });

@@ -19,7 +19,7 @@
  */
 import type { KvInput, KvOutput } from '../check/kv.js';
 import type { Input, Message, NodeId, ReplicationEvent } from '../core/types.js';
-import { encodeKvCommand, KvStore } from '../kv/store.js';
+import { encodeKvCommand, KvStore, type SnapshotText } from '../kv/store.js';
 import { PendingRequests, RequestIds, type Waiting } from './requests.js';
 
 /** What a client's request came to. */
@@ -51,9 +51,10 @@ export interface KvOptions {
   /**
    * Called when a compaction is due, before the core is handed it: `ready` hands it over. The node
    * writes the snapshot's file ahead there (DurableStore.prepareField), so that the compaction's own
-   * persist does not stall the node for the write. Default: at once.
+   * persist does not stall the node for the write. `snapshot` comes with the pieces it is joined from
+   * (SnapshotText), which the writer is sent rather than the string. Default: at once.
    */
-  readonly prepareCompaction?: (index: number, snapshot: string, ready: () => void) => void;
+  readonly prepareCompaction?: (index: number, snapshot: SnapshotText, ready: () => void) => void;
   /** A request not answered within this time is answered 'unknown' (default DEFAULT_REQUEST_TIMEOUT_MS). */
   readonly requestTimeoutMs?: number;
   /** The node's request ids, when other services submit requests too (membership.ts). */
@@ -88,7 +89,7 @@ export class KvService {
   /** Reads whose read-ready index the store has not applied yet. */
   private readonly readsWaiting = new Set<KvRequest>();
   private readonly compactEvery: number;
-  private readonly prepareCompaction: (index: number, snapshot: string, ready: () => void) => void;
+  private readonly prepareCompaction: (index: number, snapshot: SnapshotText, ready: () => void) => void;
   /** compactEvery × the phase: entries by which this node's compactions come early. */
   private readonly compactionLead: number;
   private compactedAt: number;
@@ -196,8 +197,8 @@ export class KvService {
     if (this.compactEvery > 0 && applied - this.compactedAt >= this.compactEvery) {
       this.compactedAt = applied;
       this.compactions++;
-      const snapshot = this.store.snapshot();
-      this.prepareCompaction(applied, snapshot, () => this.submit({ type: 'compact', index: applied, snapshot }));
+      const snapshot = this.store.snapshotText();
+      this.prepareCompaction(applied, snapshot, () => this.submit({ type: 'compact', index: applied, snapshot: snapshot.text }));
     }
   }
 

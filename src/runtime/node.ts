@@ -26,6 +26,7 @@ import { cryptoRandom } from './random.js';
 import { Listeners } from './listeners.js';
 import { InputRecorder } from './record.js';
 import { compactionPhase, KvService } from './kv.js';
+import type { SnapshotText } from '../kv/store.js';
 import { RequestIds } from './requests.js';
 import { MembershipService, startMembership } from './membership.js';
 import { messageValidator, sampleMessages } from './schema.js';
@@ -603,13 +604,18 @@ class NodeHost {
    * many megabytes stalled the node inside the persist for longer than an election timeout
    * (docs/runtime.md, Durability). A failed write ahead is logged; the persist then writes the file.
    */
-  private prepareCompaction(index: number, snapshot: string, ready: () => void): void {
-    const preview = this.driver?.core.compactionPreview?.(index, snapshot) ?? null;
+  private prepareCompaction(index: number, snapshot: SnapshotText, ready: () => void): void {
+    const preview = this.driver?.core.compactionPreview?.(index, snapshot.text) ?? null;
     if (preview === null || this.store === null) return ready();
-    this.store.prepareField(preview.field, preview.value, (error) => {
-      if (error !== null) this.logger.info('snapshot-ahead-failed', { index, error: (error as NodeJS.ErrnoException).code ?? String(error) });
-      ready();
-    });
+    this.store.prepareField(
+      preview.field,
+      preview.value,
+      (error) => {
+        if (error !== null) this.logger.info('snapshot-ahead-failed', { index, error: (error as NodeJS.ErrnoException).code ?? String(error) });
+        ready();
+      },
+      snapshot,
+    );
   }
 
   private persist(state: unknown): void {

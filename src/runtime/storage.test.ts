@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { algorithms } from '../core/algorithms.js';
 import { MAX_EPOCH, MAX_TERM, MAX_ZXID } from '../core/bounds.js';
 import type { AnyAlgorithm } from '../core/types.js';
+import { encodeKvCommand, KvStore } from '../kv/store.js';
 import { crc32, crc32Loop, DurableStore, LOG_FILE, realFileOps, StorageError, STATE_FILE, type FileOps } from './storage.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ballot-storage-'));
@@ -425,6 +426,85 @@ test('a crash at each step of a compaction recovers the state before it or after
   }
 });
 
+/** Waits until `store`'s fold in the background is written (it is installed at the next save). */
+async function folded(store: DurableStore): Promise<void> {
+  const until = performance.now() + 10_000;
+  while (store.folding !== 'written') {
+    if (store.folding === null || performance.now() > until) assert.fail(`no fold written (${store.folding})`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** A store that folds past 4 KiB, saved up to the save that begins a fold; `grow` saves ~250-byte entries more. */
+function folding(ops: FileOps = realFileOps): { dir: string; store: DurableStore; log: { term: number; command: string }[]; grow: (count: number) => void } {
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, replicating, 1, ops, { foldBytes: 4096 });
+  const log: { term: number; command: string }[] = [];
+  store.save(raftState(1, log));
+  const grow = (count: number): void => {
+    for (let k = 0; k < count; k++) {
+      log.push({ term: 1, command: `put ${log.length} `.padEnd(200, '.') });
+      store.save(raftState(1, log));
+    }
+  };
+  // Up to the save that begins the fold: the log past 4 KiB, and past state.json's length.
+  for (let k = 0; k < 100 && store.folding === null; k++) grow(1);
+  assert.notEqual(store.folding, null, 'a fold began');
+  assert.equal(store.rewrites, 1, 'not a rewrite on the event loop: only the first save was one');
+  return { dir, store, log, grow };
+}
+
+/** What a fold leaves behind until it is installed: its file (or temporary file), a temporary state.log. */
+const foldFiles = (dir: string): string[] => readdirSync(dir).filter((name) => /^state\.\d+\.json/.test(name) || name === `${LOG_FILE}.tmp`);
+
+test('a log past its bound is folded into state.json in the background: saves go on meanwhile, and the next save installs it', async () => {
+  const { dir, store, log, grow } = folding();
+  grow(3); // saves while the fold is written
+  await folded(store);
+  const logBefore = statSync(join(dir, LOG_FILE)).size;
+  grow(1);
+  assert.equal(store.folding, null);
+  assert.equal(store.rewrites, 2, 'installed: state.json is the fold');
+  assert.deepEqual(foldFiles(dir), []);
+  assert.ok(statSync(join(dir, LOG_FILE)).size < logBefore / 4, 'state.log holds only the records since the folded state');
+  assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, raftState(1, log), 'the records of the saves during the fold were kept');
+  // A fold that a crash cut short, and a temporary state.log, are removed at the next start.
+  store.close();
+  for (const name of ['state.90.json.tmp', 'state.91.json', `${LOG_FILE}.tmp`]) writeFileSync(join(dir, name), '{"partial');
+  const reopened = DurableStore.open(dir, replicating, 1, realFileOps, { foldBytes: 4096 });
+  assert.deepEqual(reopened.durable, raftState(1, log));
+  assert.deepEqual(foldFiles(dir), []);
+  reopened.store.save(raftState(2, log));
+  assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, raftState(2, log));
+});
+
+test('a crash at each step of installing a fold recovers the last state saved', async () => {
+  for (const step of ['state.json renamed', 'state.log written', 'state.log renamed', 'none']) {
+    let armed = false;
+    const fail = (at: string): void => {
+      if (armed && step === at) throw new Error('EIO');
+    };
+    const ops: FileOps = {
+      writeFile: (path, data) => (path.endsWith(`${LOG_FILE}.tmp`) && fail('state.log written'), realFileOps.writeFile(path, data)),
+      rename: (from, to) => (to.endsWith(STATE_FILE) && fail('state.json renamed'), to.endsWith(LOG_FILE) && fail('state.log renamed'), realFileOps.rename(from, to)),
+      fsyncDir: realFileOps.fsyncDir,
+    };
+    const { dir, store, log, grow } = folding(ops);
+    grow(3);
+    await folded(store);
+    const saved = raftState(1, log.slice());
+    armed = true;
+    log.push({ term: 2, command: 'the save that installs the fold' });
+    if (step === 'none') store.save(raftState(2, log));
+    else assert.throws(() => store.save(raftState(2, log)), /EIO/, step);
+    const reopened = DurableStore.open(dir, replicating, 1);
+    assert.deepEqual(reopened.durable, step === 'none' ? raftState(2, log) : saved, step);
+    assert.deepEqual(foldFiles(dir), [], `${step}: nothing of the fold is left`);
+    reopened.store.save(raftState(3, log));
+    assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, raftState(3, log), `${step}: and the node goes on from there`);
+  }
+});
+
 test('a crash while state.json is rewritten with a new snapshot leaves the old state and file', () => {
   const dir = freshDir();
   const failing: FileOps = { ...realFileOps, rename: (from, to) => (to.endsWith(STATE_FILE) ? (() => { throw new Error('EIO'); })() : realFileOps.rename(from, to)) };
@@ -568,6 +648,23 @@ test('prepareField: a save holding another value removes the file written ahead;
   const reopened = DurableStore.open(dir, replicating, 1);
   assert.deepEqual(reopened.durable, compacted(120, 0));
   assert.deepEqual(snapshotFiles(dir), ['snapshot.3.json'], 'nothing referred to it: removed at the start');
+});
+
+test('prepareField with a snapshot\'s pieces: the worker is sent them in batches and writes the same file; the save refers to it', async () => {
+  const dir = freshDir();
+  const { store } = DurableStore.open(dir, replicating, 1);
+  store.save(compacted(50, 2));
+  const kv = new KvStore();
+  // About 900 KB: four batches of pieces (256 Ki characters each), quotes and newlines to escape.
+  for (let index = 1; index <= 220; index++) kv.applyCommitted(index, encodeKvCommand({ op: 'put', key: `key-${index}`, value: `"${index}"\n`.padEnd(4_000, 'xy') }));
+  const snapshot = kv.snapshotText();
+  const next = { ...raftState(1, []), snapshot: { index: 220, term: 1, data: snapshot.text } };
+  await new Promise<void>((resolve, reject) => store.prepareField('snapshot', next.snapshot, (error) => (error === null ? resolve() : reject(error as Error)), snapshot));
+  const [file] = snapshotFiles(dir).filter((name) => name !== 'snapshot.1.json');
+  assert.equal(readFileSync(join(dir, file!), 'utf8'), JSON.stringify(next.snapshot), 'the file holds the value\'s JSON, the pieces joined where its string was');
+  await saveAsync(store, next);
+  assert.equal(store.fileWrites, 2, 'the save wrote no file of its own');
+  assert.deepEqual(DurableStore.open(dir, replicating, 1).durable, next);
 });
 
 test('prepareField reports a write that fails (here: the data dir is gone), never as done', async () => {

@@ -9,9 +9,11 @@
  * arrays (the log: same entries, new ones at the end, or a tail replaced: a Raft log truncated by a new
  * leader, ZAB's last run counting one more) and changes or removes a few small fields, appends ONE record to
  * state.log and fsyncs it (fdatasync): O(change) per persist. Anything else — an array that became something else, a record
- * over 64 KiB, a log grown past its bound — rewrites state.json atomically: write a temporary file,
- * fsync it, rename it over the old file, fsync the directory (so the rename itself survives a power
- * loss), then empty state.log. A crash at any point leaves either the old state or the new one.
+ * over 64 KiB — rewrites state.json atomically: write a temporary file, fsync it, rename it over the
+ * old file, fsync the directory (so the rename itself survives a power loss), then empty state.log. A
+ * crash at any point leaves either the old state or the new one. A log grown past its bound is folded
+ * into state.json the same way but in the background (startFold, installFold): the state is written
+ * by a worker thread while records go on, and the next save installs it.
  *
  * A field whose JSON is over 64 KiB (the snapshot: megabytes, once a key-value store is large) is in
  * neither: it is written to `FIELD.SEQ.json` (temporary file, fsync, rename, fsync the directory) only
@@ -47,7 +49,7 @@
 import { closeSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync, accessSync, constants } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
-import { fieldWriterAvailable, writeFieldFile } from './field-writer.js';
+import { fieldWriterAvailable, streamText, writeFieldFile, type PartedText, type Streamed } from './field-writer.js';
 import { durableSchema, envelopeSchema, type Issue, type Validator } from './schema.js';
 
 export const STATE_FILE = 'state.json';
@@ -123,6 +125,28 @@ const MAX_RECORD_BYTES = 64 * 1024;
 const MAX_INLINE_FIELD_BYTES = 64 * 1024;
 /** state.log is folded into state.json once it is this long and longer than state.json itself. */
 const MIN_LOG_BYTES_TO_FOLD = 4 * 1024 * 1024;
+/** A fold's state.json, written in the background: `state.SEQ.json` (numbered as field files are). */
+const FOLD_FILE = /^state\.(\d{1,15})\.json(\.tmp)?$/;
+
+export interface StoreOptions {
+  /** Fold state.log into state.json once it is this long and longer than state.json (default 4 MiB). */
+  readonly foldBytes?: number;
+}
+
+/**
+ * A fold of state.log into state.json, written in the background (startFold) while records go on
+ * being appended to state.log under the current generation; installed at the next save once durable.
+ */
+interface Fold {
+  /** The generation of state.json when it began: it is void if another rewrite came first. */
+  readonly base: number;
+  /** The file it is written to (state.SEQ.json). */
+  readonly path: string;
+  /** The records appended since the state it holds, in order: they go on under its generation. */
+  readonly since: LogRecord[];
+  /** Its length in bytes once durable; null while it is written. */
+  written: number | null;
+}
 
 /** Where a field kept in its own file is: the file's name, length in bytes and CRC-32 (8 hex digits). */
 export interface FieldFile {
@@ -181,6 +205,11 @@ export class DurableStore {
   private logFd: number | null = null;
   private logBytes = 0;
   private baseBytes = 0;
+  /** A fold in the background, or null. */
+  private fold: Fold | null = null;
+  /** A fold in the background failed: the next one is a rewrite, on the event loop. */
+  private foldFailed = false;
+  private readonly foldBytes: number;
   /** An fdatasync of saveAsync is in flight; close() then waits for it. */
   private syncing = false;
   private closeAfterSync = false;
@@ -194,7 +223,9 @@ export class DurableStore {
     private readonly algorithm: AnyAlgorithm,
     private readonly node: NodeId,
     private readonly ops: FileOps,
+    options: StoreOptions,
   ) {
+    this.foldBytes = options.foldBytes ?? MIN_LOG_BYTES_TO_FOLD;
     this.path = join(dir, STATE_FILE);
     this.logPath = join(dir, LOG_FILE);
     this.state = durableSchema(algorithm);
@@ -204,14 +235,14 @@ export class DurableStore {
    * Opens (creating it if needed) a node's data directory and reads back its durable state: null for a
    * node that has never run. Throws StorageError with a one-line explanation.
    */
-  static open(dir: string, algorithm: AnyAlgorithm, node: NodeId, ops: FileOps = realFileOps): { store: DurableStore; durable: unknown } {
+  static open(dir: string, algorithm: AnyAlgorithm, node: NodeId, ops: FileOps = realFileOps, options: StoreOptions = {}): { store: DurableStore; durable: unknown } {
     try {
       makeDirectory(dir);
       accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
     } catch (error) {
       throw new StorageError(`cannot use data dir ${dir} (${errnoCode(error)})`);
     }
-    const store = new DurableStore(dir, algorithm, node, ops);
+    const store = new DurableStore(dir, algorithm, node, ops, options);
     return { store, durable: store.load() };
   }
 
@@ -313,6 +344,13 @@ export class DurableStore {
     }
     const referenced = new Set([...this.external.values()].map(({ file }) => file.name));
     for (const name of names) {
+      // A fold not installed before a crash, its temporary file, or state.log's while it was cut (installFold).
+      const fold = FOLD_FILE.exec(name);
+      if (fold !== null || name === `${LOG_FILE}.tmp`) {
+        if (fold !== null) this.nextFile = Math.max(this.nextFile, Number(fold[1]) + 1);
+        removeFile(join(this.dir, name));
+        continue;
+      }
       const match = FIELD_FILE.exec(name);
       if (!match) continue;
       this.nextFile = Math.max(this.nextFile, Number(match[2]) + 1);
@@ -431,12 +469,15 @@ export class DurableStore {
    * node's inputs wait for, stalls nothing for the write (docs/runtime.md, Durability); a save that
    * holds another value there removes it. Until a record refers to it the file is a stray, which a
    * start removes (removeStaleFiles) as it does a file written before a crash. Returns at once.
+   * `parted`: a string of `value`'s of megabytes, with the pieces it was joined from, which the worker
+   * is sent instead (field-writer.ts, PartedText).
    */
-  prepareField(key: string, value: unknown, done: (error: unknown) => void): void {
+  prepareField(key: string, value: unknown, done: (error: unknown) => void, parted?: PartedText): void {
     if (!fieldWriterAvailable) return done(null);
     const file = `${key}.${this.nextFile++}.json`;
     const path = join(this.dir, file);
-    writeFieldFile(path, this.dir, value, MAX_INLINE_FIELD_BYTES).then(
+    const streamed = parted === undefined ? null : streamText(value, parted);
+    writeFieldFile(path, this.dir, streamed?.value ?? value, MAX_INLINE_FIELD_BYTES, streamed?.streamed).then(
       (written) => {
         if (written === null) return done(null); // small enough to live inline: nothing written ahead
         this.fileWrites++;
@@ -489,6 +530,7 @@ export class DurableStore {
    * caller's.
    */
   private append(state: unknown): Appended | null {
+    this.installFold();
     const found = this.persisted === null || this.logFd === null ? null : this.difference(this.persisted, state as Fields);
     if (found === null) {
       this.rewrite(state);
@@ -497,7 +539,8 @@ export class DurableStore {
     if (found === 'same') return null;
     const { record, pending } = found;
     const line = encodeRecord(record);
-    if (line.length > MAX_RECORD_BYTES || (this.logBytes + line.length > MIN_LOG_BYTES_TO_FOLD && this.logBytes > this.baseBytes)) {
+    const foldDue = this.logBytes + line.length > this.foldBytes && this.logBytes > this.baseBytes;
+    if (line.length > MAX_RECORD_BYTES || (foldDue && (this.foldFailed || !fieldWriterAvailable))) {
       this.rewrite(state, pending);
       return null;
     }
@@ -509,6 +552,8 @@ export class DurableStore {
     for (const file of pending) this.writeField(file);
     writeAll(this.logFd!, line);
     this.logBytes += line.length;
+    this.fold?.since.push(record);
+    if (foldDue && this.fold === null && pending.length === 0) this.startFold(state as Fields);
     return { fd: this.logFd!, record, written: pending };
   }
 
@@ -530,6 +575,7 @@ export class DurableStore {
   /** Closes state.log (a stopped node; a later save reopens it through a rewrite); after an fdatasync in flight. */
   close(): void {
     this.persisted = null;
+    this.dropFold();
     if (this.syncing) {
       // The thread pool still holds the descriptor: closing it now could let a new file take its number.
       this.closeAfterSync = true;
@@ -545,6 +591,8 @@ export class DurableStore {
    * written first unless durable already — then empties state.log and removes the files it replaced.
    */
   private rewrite(state: unknown, prepared: readonly PendingFile[] = []): void {
+    this.dropFold();
+    this.foldFailed = false;
     const generation = this.generation + 1;
     let inline = state;
     const external = new Map<string, External>();
@@ -587,6 +635,94 @@ export class DurableStore {
     this.external = external;
     this.removeReplaced(replaced);
     this.remember(state);
+  }
+
+  /**
+   * Folds state.log into state.json without stalling the node: `state` (just appended: the log is past
+   * its bound) is written to state.SEQ.json under the next generation by the worker thread (field-writer.ts),
+   * its arrays — the log, megabytes — sent a batch per turn; meanwhile saves go on appending to
+   * state.log under the current generation, and `since` keeps their records. Written on the event loop,
+   * a log of 8 MB stalled every member at once for longer than the leader's lease (they fold at the same
+   * index), and the leader stepped down. A state with a field file not yet durable is not folded (the
+   * next append starts it).
+   */
+  private startFold(state: Fields): void {
+    const inline: Fields = {};
+    const files: Record<string, FieldFile> = {};
+    const streamed: Streamed[] = [];
+    for (const [key, value] of Object.entries(state)) {
+      const kept = Array.isArray(value) ? undefined : this.external.get(key);
+      if (kept !== undefined && sameValue(kept.value, value)) {
+        files[key] = kept.file;
+      } else if (Array.isArray(value)) {
+        inline[key] = []; // the items follow in batches; a copy, as the core may push to the array it handed over
+        streamed.push({ at: ['state', key], items: value.slice() });
+      } else {
+        inline[key] = value;
+      }
+    }
+    const envelope = { format: FORMAT, algorithm: this.algorithm.name, node: this.node, generation: this.generation + 1, state: inline, ...(Object.keys(files).length > 0 ? { files } : {}) };
+    const fold: Fold = { base: this.generation, path: join(this.dir, `state.${this.nextFile++}.json`), since: [], written: null };
+    this.fold = fold;
+    writeFieldFile(fold.path, this.dir, envelope, -1, streamed).then(
+      (written) => {
+        if (this.fold === fold) fold.written = written!.bytes;
+        else removeFile(fold.path); // dropped meanwhile
+      },
+      () => {
+        removeFile(`${fold.path}.tmp`);
+        if (this.fold !== fold) return;
+        this.fold = null;
+        this.foldFailed = true; // the next fold is a rewrite, which reports its error as a save's
+      },
+    );
+  }
+
+  /**
+   * A fold whose file is durable becomes state.json, before the next record (synchronous; a few small
+   * writes). Each step leaves a state a restart reads right:
+   * 1. the records since the folded state are appended again under the new generation, and synced:
+   *    state.json still is the old one, whose generation's records are all there (the new ones are skipped);
+   * 2. the fold is renamed over state.json, the directory synced: from now on its generation's records
+   *    count (the old ones are skipped), which are exactly those since the state it holds;
+   * 3. state.log is replaced by one holding only those (a temporary file, synced and renamed).
+   */
+  private installFold(): void {
+    const fold = this.fold;
+    if (fold === null || fold.written === null) return;
+    this.fold = null;
+    if (fold.base !== this.generation || this.logFd === null || this.persisted === null) {
+      removeFile(fold.path);
+      return;
+    }
+    const generation = fold.base + 1;
+    const lines = Buffer.concat(fold.since.map((record) => encodeRecord({ ...record, g: generation })));
+    writeAll(this.logFd, lines);
+    fdatasyncSync(this.logFd);
+    this.ops.rename(fold.path, this.path);
+    this.ops.fsyncDir(this.dir);
+    this.generation = generation;
+    this.baseBytes = fold.written;
+    this.rewrites++;
+    const temp = `${this.logPath}.tmp`;
+    this.ops.writeFile(temp, lines);
+    this.ops.rename(temp, this.logPath);
+    this.ops.fsyncDir(this.dir);
+    closeSync(this.logFd);
+    this.logFd = openSync(this.logPath, 'a', 0o600);
+    this.logBytes = lines.length;
+  }
+
+  /** The fold in the background, if any: 'writing' its file, or 'written' (installed at the next save). */
+  get folding(): 'writing' | 'written' | null {
+    return this.fold === null ? null : this.fold.written === null ? 'writing' : 'written';
+  }
+
+  /** Forgets the fold in the background (a rewrite or a close came first); its file is removed once written. */
+  private dropFold(): void {
+    const fold = this.fold;
+    this.fold = null;
+    if (fold !== null && fold.written !== null) removeFile(fold.path);
   }
 
   /**
