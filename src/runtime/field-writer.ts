@@ -1,7 +1,7 @@
 /**
- * Writes a large field's file (a snapshot) entirely off the event loop: a worker thread encodes it
- * (JSON, UTF-8, CRC-32) and writes it atomically and durably — temporary file, fsync, rename, fsync the
- * directory. For DurableStore.prepareField: encoded on the event loop, an 8 MB Raft snapshot (JSON that
+ * Writes a large field's file (a snapshot), or a fold's state.json (DurableStore.startFold), entirely
+ * off the event loop: a worker thread encodes it (JSON, UTF-8, CRC-32) and writes it atomically and
+ * durably — temporary file, fsync, rename, fsync the directory. For DurableStore.prepareField: encoded on the event loop, an 8 MB Raft snapshot (JSON that
  * holds JSON, every quote escaped) stalled its node 8–100 ms at each compaction (docs/runtime.md,
  * Durability); here the event loop only hands the value over. A string of megabytes is handed over as
  * the pieces it was joined from (PartedText), a slice of them per turn of the event loop: posted whole,
