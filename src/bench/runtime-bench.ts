@@ -73,15 +73,22 @@ async function failoverTrialOnce(algorithm: AnyAlgorithm, nodes: number, pollMs:
 
 interface IdleCost {
   readonly cpuPercentPerNode: readonly number[];
+  /** The kernel's share of each node's CPU (system time: mostly the sockets' writes, which on loopback deliver to the peer too). */
+  readonly systemPercentPerNode: readonly number[];
   readonly leaderCpuPercent: number;
   readonly rssMiBPerNode: readonly number[];
 }
 
-function cpuTicks(pid: number): number {
+/** A process's CPU time so far, in clock ticks: user + system, and system alone. */
+function cpuTimes(pid: number): { readonly total: number; readonly system: number } {
   // Fields after the command name (which may contain spaces): utime is field 14, stime 15.
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
+  return { total: Number(fields[11]) + Number(fields[12]), system: Number(fields[12]) };
+}
+
+function cpuTicks(pid: number): number {
+  return cpuTimes(pid).total;
 }
 
 function rssMiB(pid: number): number {
@@ -113,17 +120,20 @@ async function idleCost(algorithm: AnyAlgorithm, nodes: number, seconds: number,
     if (![...settled.values()].every((view) => view?.leader === leader)) throw new Error(`${algorithm.name}: the leader changed during the warm-up`);
     const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
     const pids = cluster.members.map((id) => cluster.pid(id)!);
-    const before = pids.map(cpuTicks);
+    const before = pids.map(cpuTimes);
     const startedAt = performance.now();
     await sleep(seconds * 1000);
     const elapsed = (performance.now() - startedAt) / 1000;
-    const cpu = pids.map((pid, i) => ((cpuTicks(pid) - before[i]!) / ticksPerSecond / elapsed) * 100);
+    const after = pids.map(cpuTimes);
+    const percent = (ticks: number): number => (ticks / ticksPerSecond / elapsed) * 100;
+    const cpu = after.map(({ total }, i) => percent(total - before[i]!.total));
+    const system = after.map(({ system: ticks }, i) => percent(ticks - before[i]!.system));
     const rss = pids.map(rssMiB);
     // The leader at the end of the window must be the one it started with, or the window saw an election.
-    const after = await cluster.statuses(500);
-    const stable = [...after.values()].every((view) => view?.leader === leader);
+    const ended = await cluster.statuses(500);
+    const stable = [...ended.values()].every((view) => view?.leader === leader);
     if (!stable) throw new Error(`${algorithm.name}: the leader changed during the idle window; run again on a quieter machine`);
-    return { cpuPercentPerNode: cpu, leaderCpuPercent: cpu[leader - 1]!, rssMiBPerNode: rss };
+    return { cpuPercentPerNode: cpu, systemPercentPerNode: system, leaderCpuPercent: cpu[leader - 1]!, rssMiBPerNode: rss };
   } finally {
     await cluster.stop();
     process.off('exit', killAll);
@@ -209,7 +219,7 @@ async function main(): Promise<void> {
       trials,
       failoverMs: failover && { median: failover.median, p90: failover.p90, p99: failover.p99, min: failover.min, max: failover.max },
       samplesMs: samples.map((s) => Math.round(s * 10) / 10),
-      idleCpuPercent: { leader: idle.leaderCpuPercent, max: Math.max(...idle.cpuPercentPerNode), perNode: idle.cpuPercentPerNode },
+      idleCpuPercent: { leader: idle.leaderCpuPercent, max: Math.max(...idle.cpuPercentPerNode), perNode: idle.cpuPercentPerNode, systemPerNode: idle.systemPercentPerNode },
       rssMiB: { max: Math.max(...idle.rssMiBPerNode), perNode: idle.rssMiBPerNode },
     });
   }
@@ -217,11 +227,14 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify(results, null, 2) + '\n');
     return;
   }
-  const f = (n: unknown, digits = 0): string => (typeof n === 'number' ? n.toFixed(digits) : String(n));
-  process.stdout.write(`| algorithm | timing | failover median | p90 | p99 | min–max | idle CPU/node (leader) | RSS/node |\n|---|---|---|---|---|---|---|---|\n`);
-  for (const r of results as { algorithm: string; timing: string; failoverMs: Record<string, number> | null; idleCpuPercent: { leader: number; max: number }; rssMiB: { max: number } }[]) {
+  // No trials (--trials 0): no failover columns to fill, a dash rather than "undefined ms".
+  const ms = (n: number | undefined): string => (n === undefined ? '-' : `${n.toFixed(0)} ms`);
+  const range = (failover: Record<string, number> | null): string => (failover === null ? '-' : `${failover.min!.toFixed(0)}–${failover.max!.toFixed(0)} ms`);
+  process.stdout.write(`| algorithm | timing | failover median | p90 | p99 | min–max | idle CPU/node (leader) | of it, kernel | RSS/node |\n|---|---|---|---|---|---|---|---|---|\n`);
+  for (const r of results as { algorithm: string; timing: string; failoverMs: Record<string, number> | null; idleCpuPercent: { leader: number; max: number; systemPerNode: readonly number[] }; rssMiB: { max: number } }[]) {
+    const kernel = r.idleCpuPercent.systemPerNode;
     process.stdout.write(
-      `| ${r.algorithm} | ${r.timing} | ${f(r.failoverMs?.median)} ms | ${f(r.failoverMs?.p90)} ms | ${f(r.failoverMs?.p99)} ms | ${f(r.failoverMs?.min)}–${f(r.failoverMs?.max)} ms | ≤ ${f(r.idleCpuPercent.max, 2)}% (${f(r.idleCpuPercent.leader, 2)}%) | ≤ ${f(r.rssMiB.max, 1)} MiB |\n`,
+      `| ${r.algorithm} | ${r.timing} | ${ms(r.failoverMs?.median)} | ${ms(r.failoverMs?.p90)} | ${ms(r.failoverMs?.p99)} | ${range(r.failoverMs)} | ≤ ${r.idleCpuPercent.max.toFixed(2)}% (${r.idleCpuPercent.leader.toFixed(2)}%) | ${Math.min(...kernel).toFixed(2)}–${Math.max(...kernel).toFixed(2)}% | ≤ ${r.rssMiB.max.toFixed(1)} MiB |\n`,
     );
   }
 }
