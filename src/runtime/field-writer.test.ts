@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { crc32 } from './storage.js';
+import { crc32 } from './state-format.js';
 import { fieldWriterAvailable, streamText, writeFieldFile, type PartedText } from './field-writer.js';
 
 const skip = fieldWriterAvailable ? false : 'this Node.js has no process.getBuiltinModule (20.16): nothing is written ahead';

@@ -7,7 +7,8 @@ import { algorithms } from '../core/algorithms.js';
 import { MAX_EPOCH, MAX_TERM, MAX_ZXID } from '../core/bounds.js';
 import type { AnyAlgorithm } from '../core/types.js';
 import { encodeKvCommand, KvStore } from '../kv/store.js';
-import { crc32, crc32Loop, DurableStore, LOG_FILE, realFileOps, StorageError, STATE_FILE, type FileOps } from './storage.js';
+import { DurableStore, LOG_FILE, realFileOps, StorageError, STATE_FILE, type FileOps } from './storage.js';
+import { crc32, crc32Loop } from './state-format.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ballot-storage-'));
 after(() => rmSync(root, { recursive: true, force: true }));
