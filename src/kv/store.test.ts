@@ -67,7 +67,11 @@ test('a snapshot is the JSON of every key in key order, re-encoding only what ch
   const expected = () => JSON.stringify({ applied: store.applied, entries: [...model].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, [value, version]]) => [key, value, version]) });
   let index = 0;
   const write = (input: KvInput) => {
+    const growth = store.growth(input);
+    const before = store.snapshotLength;
     store.applyCommitted(++index, encodeKvCommand(input));
+    // What growth foretold, but for the header's index (its digits may grow by one).
+    assert.equal(store.snapshotLength - before - (String(index).length - String(index - 1).length), growth, `growth of ${JSON.stringify(input)}`);
     const [, version] = model.get(input.key) ?? [null, 0];
     model.set(input.key, [input.op === 'delete' ? null : (input as { value: string }).value, version + 1]);
   };
@@ -76,11 +80,13 @@ test('a snapshot is the JSON of every key in key order, re-encoding only what ch
     write({ op: 'delete', key: [...model].find(([, [value]]) => value !== null)![0] });
     const { text, parts } = store.snapshotText();
     assert.equal(text, expected(), `round ${round}: a key written since the last snapshot shows its new value`);
+    assert.equal(store.snapshotLength, text.length, `round ${round}: the length is kept without a snapshot`);
     assert.equal(parts.join(''), text);
     assert.equal(store.snapshot(), text);
   }
   const copy = new KvStore();
   copy.restore(index, store.snapshot());
+  assert.equal(copy.snapshotLength, store.snapshotLength, 'restored, the same length');
   copy.applyCommitted(index + 1, encodeKvCommand({ op: 'put', key: 'key-1', value: 'after' }));
   model.set('key-1', ['after', model.get('key-1')![1] + 1]);
   store.applyCommitted(index + 1, encodeKvCommand({ op: 'put', key: 'key-1', value: 'after' }));

@@ -94,15 +94,24 @@ export interface SnapshotText {
   readonly parts: readonly string[];
 }
 
+/** The snapshot's JSON around its entries. */
+const snapshotHead = (applied: number): string => `{"applied":${applied},"entries":[`;
+const SNAPSHOT_TAIL = ']}';
+
+/** A key's entry of the snapshot: `[key, value, version]` as JSON. */
+const encodedEntry = (key: string, { value, version }: KvState): string => JSON.stringify([key, value, version]);
+
 export class KvStore {
   private readonly keys = new Map<string, KvState>();
   /**
-   * Each key's entry of the snapshot, `[key, value, version]` as JSON, made at the first snapshot after
-   * the key's last write and kept until its next: a snapshot re-encodes only what changed since the
-   * last one (the unchanged values are most of a large store), at the cost of a second copy of each
-   * value in memory.
+   * Each key's entry of the snapshot, `[key, value, version]` as JSON, made when the key is written:
+   * a snapshot joins these rather than encoding the store (the unchanged values are most of a large
+   * one), and the snapshot's length is known at every write (snapshotLength), at the cost of a second
+   * copy of each value in memory.
    */
   private readonly encodedEntries = new Map<string, string>();
+  /** The characters of all of encodedEntries. */
+  private entriesLength = 0;
   /** The index of the last committed entry applied (0: none). */
   private appliedIndex = 0;
 
@@ -128,9 +137,34 @@ export class KvStore {
     const { state, output } = applyKvInput(this.state(input.key), input);
     if (input.op !== 'get') {
       this.keys.set(input.key, state);
-      this.encodedEntries.delete(input.key);
+      this.encode(input.key, state);
     }
     return output;
+  }
+
+  /**
+   * How many characters `input` would add to the snapshot, applied now (negative: it shrinks it). A
+   * delete keeps the key's entry, with a null value and its version, so that a re-created key cannot be
+   * mistaken for the old one.
+   */
+  growth(input: KvInput): number {
+    if (input.op === 'get') return 0;
+    const old = this.encodedEntries.get(input.key);
+    const { state } = applyKvInput(this.state(input.key), input);
+    const entry = encodedEntry(input.key, state).length;
+    return old === undefined ? entry + (this.encodedEntries.size > 0 ? 1 : 0) : entry - old.length;
+  }
+
+  /** The length of snapshot(), kept as the store changes (no snapshot is made to know it). */
+  get snapshotLength(): number {
+    const entries = this.encodedEntries.size;
+    return snapshotHead(this.appliedIndex).length + this.entriesLength + Math.max(0, entries - 1) + SNAPSHOT_TAIL.length;
+  }
+
+  private encode(key: string, state: KvState): void {
+    const entry = encodedEntry(key, state);
+    this.entriesLength += entry.length - (this.encodedEntries.get(key)?.length ?? 0);
+    this.encodedEntries.set(key, entry);
   }
 
   /** The value and version of `key` (a local read; linearizable only after a read barrier). */
@@ -155,20 +189,14 @@ export class KvStore {
 
   /** The snapshot, and the pieces it is joined from (SnapshotText). */
   snapshotText(): SnapshotText {
-    const parts = [`{"applied":${this.appliedIndex},"entries":[`];
+    const parts = [snapshotHead(this.appliedIndex)];
     let first = true;
     for (const key of [...this.keys.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
-      let entry = this.encodedEntries.get(key);
-      if (entry === undefined) {
-        const { value, version } = this.keys.get(key)!;
-        entry = JSON.stringify([key, value, version]);
-        this.encodedEntries.set(key, entry);
-      }
       if (!first) parts.push(',');
-      parts.push(entry);
+      parts.push(this.encodedEntries.get(key)!);
       first = false;
     }
-    parts.push(']}');
+    parts.push(SNAPSHOT_TAIL);
     // Concatenated, not joined: join copies every character into one new string at once.
     let text = '';
     for (const part of parts) text += part;
@@ -185,6 +213,7 @@ export class KvStore {
       // The empty snapshot is the state before any entry (src/core/types.ts, snapshot-installed).
       this.keys.clear();
       this.encodedEntries.clear();
+      this.entriesLength = 0;
       this.appliedIndex = index;
       return;
     }
@@ -192,11 +221,14 @@ export class KvStore {
     if (!Array.isArray(parsed.entries)) throw new Error('kv: malformed snapshot');
     this.keys.clear();
     this.encodedEntries.clear();
+    this.entriesLength = 0;
     for (const entry of parsed.entries as unknown[]) {
       if (!Array.isArray(entry) || entry.length !== 3) throw new Error('kv: malformed snapshot entry');
       const [key, value, version] = entry as [unknown, unknown, unknown];
       if (typeof key !== 'string' || (value !== null && typeof value !== 'string') || typeof version !== 'number') throw new Error('kv: malformed snapshot entry');
-      this.keys.set(key, kvState(value, version));
+      const state = kvState(value, version);
+      this.keys.set(key, state);
+      this.encode(key, state);
     }
     this.appliedIndex = index;
   }

@@ -142,10 +142,20 @@ function answer(response: ServerResponse, key: string, outcome: KvOutcome, conte
     }
     case 'not-leader':
       return notLeader(response, outcome.leader, context, url);
+    case 'full':
+      // 507 Insufficient Storage (RFC 4918): the request is fine, the store has no room for it.
+      return send(response, 507, {
+        error: `the store is full: this write would make its snapshot longer than ${outcome.limit} characters (${outcome.snapshotLength} now, writes in flight included); delete keys or write shorter values`,
+        key,
+      });
     case 'lost':
     case 'unknown':
     case 'stopped':
       return unsettled(response, outcome.type, 'the write may or may not have taken effect');
+    default: {
+      const unreachable: never = outcome;
+      return unreachable;
+    }
   }
 }
 

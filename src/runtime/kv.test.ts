@@ -106,3 +106,38 @@ test('a due compaction is handed to the core only once prepareCompaction says it
   prepared[0]!.ready();
   assert.deepEqual(inputs.filter((input) => input.type === 'compact'), [{ type: 'compact', index: 3, snapshot: prepared[0]!.snapshot.text }]);
 });
+
+test('a write that would grow the snapshot past its bound is answered "full" at once, counting the writes in flight; a delete always goes ahead', async () => {
+  const { kv, inputs } = service({ maxSnapshotLength: 200 });
+  const put = (key: string, value: string) => ({ op: 'put' as const, key, value });
+  let index = 0;
+  const commit = (input: { op: 'put' | 'delete'; key: string; value?: string }) => {
+    const id = idOf(inputs.at(-1));
+    kv.onEvent({ type: 'proposed', id, index: ++index, term: 1 });
+    kv.onEvent({ type: 'committed', index, term: 1, command: encodeKvCommand(input as Parameters<typeof encodeKvCommand>[0]) });
+  };
+  const first = kv.write(put('a', 'x'.repeat(60)));
+  commit(put('a', 'x'.repeat(60)));
+  assert.equal((await first).type, 'done');
+  const length = kv.store.snapshotLength; // ~95 characters
+  // Two writes of ~75 characters each: the first fits; with it in flight, the second does not.
+  const second = kv.write(put('b', 'y'.repeat(60)));
+  assert.equal(inputs.length, 2, 'proposed');
+  const third = await kv.write(put('c', 'z'.repeat(60)));
+  assert.equal(third.type, 'full');
+  assert.ok(third.type === 'full' && third.limit === 200 && third.snapshotLength > length, 'what is in flight counts');
+  assert.equal(inputs.length, 2, 'not proposed');
+  commit(put('b', 'y'.repeat(60)));
+  assert.equal((await second).type, 'done');
+  // A delete shrinks the snapshot (the key's value becomes null), and goes ahead even when full.
+  const deleted = kv.write({ op: 'delete', key: 'a' });
+  assert.equal(inputs.length, 3);
+  commit({ op: 'delete', key: 'a' });
+  assert.equal((await deleted).type, 'done');
+  const again = kv.write(put('c', 'z'.repeat(60)));
+  assert.equal(inputs.length, 4, 'room again once a value was deleted');
+  commit(put('c', 'z'.repeat(60)));
+  assert.equal((await again).type, 'done');
+  assert.ok(kv.store.snapshotLength <= 200);
+  assert.equal(kv.numbers().outcomes.get('full'), 1);
+});

@@ -19,6 +19,7 @@
  */
 import type { KvInput, KvOutput } from '../check/kv.js';
 import type { Input, Message, NodeId, ReplicationEvent } from '../core/types.js';
+import { MAX_CHUNKED_SNAPSHOT_CHARS } from '../core/limits.js';
 import { encodeKvCommand, KvStore, type SnapshotText } from '../kv/store.js';
 import { PendingRequests, RequestIds, type Waiting } from './requests.js';
 
@@ -32,7 +33,12 @@ export type KvOutcome =
   /** No answer in time (leadership lost, a partition, a snapshot that covered it): it may or may not take effect. */
   | { readonly type: 'unknown' }
   /** The node stopped before an answer. */
-  | { readonly type: 'stopped' };
+  | { readonly type: 'stopped' }
+  /**
+   * Refused before it was proposed: applied, it would make the store's snapshot longer than a snapshot
+   * may be (`limit`, characters), and a store that cannot be snapshotted cannot compact its log.
+   */
+  | { readonly type: 'full'; readonly snapshotLength: number; readonly limit: number };
 
 /** The writes: a read (get) is not logged. */
 export type KvWrite = Exclude<KvInput, { op: 'get' }>;
@@ -57,11 +63,24 @@ export interface KvOptions {
   readonly prepareCompaction?: (index: number, snapshot: SnapshotText, ready: () => void) => void;
   /** A request not answered within this time is answered 'unknown' (default DEFAULT_REQUEST_TIMEOUT_MS). */
   readonly requestTimeoutMs?: number;
+  /**
+   * The longest the store's snapshot may grow (characters; default DEFAULT_MAX_SNAPSHOT_LENGTH): a write
+   * that would pass it is answered 'full' rather than proposed.
+   */
+  readonly maxSnapshotLength?: number;
   /** The node's request ids, when other services submit requests too (membership.ts). */
   readonly ids?: RequestIds;
 }
 
 export const DEFAULT_COMPACT_EVERY = 10_000;
+
+/**
+ * The store's snapshot stops growing below the largest snapshot a core keeps (MAX_CHUNKED_SNAPSHOT_CHARS,
+ * 16 MiB characters; a longer `compact` is ignored, so the log would grow for ever), less 64 KiB: the
+ * writes admitted at once are counted, but the snapshot's header and a key written twice while both
+ * writes wait move it by a few characters more.
+ */
+export const DEFAULT_MAX_SNAPSHOT_LENGTH = MAX_CHUNKED_SNAPSHOT_CHARS - 64 * 1024;
 
 /** Member `id`'s compaction phase: the fractional parts of multiples of the golden ratio, spread for any cluster size. */
 export function compactionPhase(id: NodeId): number {
@@ -81,11 +100,17 @@ export interface KvNumbers {
 }
 
 /** A write waits at its proposal's index; a read (`key`) at read-ready's index, which it stores in `index`. */
-type KvRequest = Waiting<KvOutcome, { readonly key: string | null }>;
+type KvRequest = Waiting<KvOutcome, KvFields>;
+
+/** A request's own fields: the key of a read (null: a write), and how much a write may grow the snapshot. */
+interface KvFields {
+  readonly key: string | null;
+  readonly growth: number;
+}
 
 export class KvService {
   readonly store = new KvStore();
-  private readonly requests: PendingRequests<KvOutcome, { readonly key: string | null }>;
+  private readonly requests: PendingRequests<KvOutcome, KvFields>;
   /** Reads whose read-ready index the store has not applied yet. */
   private readonly readsWaiting = new Set<KvRequest>();
   private readonly compactEvery: number;
@@ -95,6 +120,9 @@ export class KvService {
   private compactedAt: number;
   private compactions = 0;
   private snapshotsInstalled = 0;
+  private readonly maxSnapshotLength: number;
+  /** What the writes admitted and not yet answered may add to the snapshot (their growth, when positive). */
+  private pendingGrowth = 0;
 
   constructor(
     /** Hands an input to the node's host loop. */
@@ -106,19 +134,33 @@ export class KvService {
     this.compactedAt = -this.compactionLead;
     this.prepareCompaction = options.prepareCompaction ?? ((_index, _snapshot, ready) => ready());
     const timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    this.requests = new PendingRequests<KvOutcome, { readonly key: string | null }>(options.ids ?? new RequestIds(), timeoutMs, { type: 'unknown' }, { type: 'stopped' }, (request) =>
-      this.readsWaiting.delete(request),
-    );
+    this.maxSnapshotLength = options.maxSnapshotLength ?? DEFAULT_MAX_SNAPSHOT_LENGTH;
+    this.requests = new PendingRequests<KvOutcome, KvFields>(options.ids ?? new RequestIds(), timeoutMs, { type: 'unknown' }, { type: 'stopped' }, (request) => {
+      this.readsWaiting.delete(request);
+      this.pendingGrowth -= request.growth;
+    });
   }
 
-  /** Replicates `write`; resolves with the store's result once this node has applied it. */
+  /**
+   * Replicates `write`; resolves with the store's result once this node has applied it — or at once
+   * with 'full' when, with the writes already waiting, it would grow the snapshot past its bound (a
+   * write that shrinks it, a delete, always goes ahead).
+   */
   write(write: KvWrite): Promise<KvOutcome> {
-    return this.requests.start({ key: null }, (id) => this.submit({ type: 'propose', id, command: encodeKvCommand(write) }));
+    const growth = Math.max(0, this.store.growth(write));
+    const snapshotLength = this.store.snapshotLength + this.pendingGrowth;
+    if (growth > 0 && snapshotLength + growth > this.maxSnapshotLength) {
+      return Promise.resolve(this.requests.count({ type: 'full', snapshotLength, limit: this.maxSnapshotLength }));
+    }
+    return this.requests.start({ key: null, growth }, (id) => {
+      this.pendingGrowth += growth; // until answered (onAnswered); a node stopped starts nothing
+      this.submit({ type: 'propose', id, command: encodeKvCommand(write) });
+    });
   }
 
   /** A linearizable read of `key` (a read barrier, then the local store). */
   read(key: string): Promise<KvOutcome> {
-    return this.requests.start({ key }, (id) => this.submit({ type: 'read', id }));
+    return this.requests.start({ key, growth: 0 }, (id) => this.submit({ type: 'read', id }));
   }
 
   /** The local store's value of `key` now (`?stale=1`): possibly behind the leader. */

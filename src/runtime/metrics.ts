@@ -317,7 +317,7 @@ function replicationFamilies(numbers: ReplicationNumbers): string[] {
     family(
       'ballot_kv_requests_total',
       'counter',
-      'Client requests answered, by outcome (done, not-leader, lost, unknown, stopped).',
+      'Client requests answered, by outcome (done, not-leader, lost, unknown, stopped, full).',
       byLabel('ballot_kv_requests_total', 'outcome', kv.outcomes),
     ),
     family('ballot_kv_compactions_total', 'counter', 'Snapshots of the store handed to the core (compact), each letting it drop the log it covers.', [sample('ballot_kv_compactions_total', {}, kv.compactions)]),
