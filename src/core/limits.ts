@@ -37,7 +37,7 @@ export const SNAPSHOT_CHUNK_CHARS = 8_192;
  */
 export const SNAPSHOT_CHUNK_WINDOW = 4;
 
-/** The largest snapshot a core that sends it in chunks keeps (a larger `compact` is ignored), in UTF-16 code units. */
+/** The largest snapshot a core keeps (a larger `compact` is ignored), in UTF-16 code units: every core sends it in chunks. The key-value store stops growing below it (src/runtime/kv.ts). */
 export const MAX_CHUNKED_SNAPSHOT_CHARS = 16 * 1024 * 1024;
 
 /** The bytes `text` takes in a JSON frame (quoted and escaped, UTF-8). */

@@ -206,5 +206,5 @@ export const MAX_APPEND_ENTRIES = 64;
 export const MAX_APPEND_CHARS = 8_192;
 /** Characters of snapshot data per InstallSnapshot chunk (§7, Figure 13's `offset`/`data`/`done`). */
 export const MAX_CHUNK_CHARS = 8_192;
-/** The largest snapshot a node keeps or accepts (characters); `compact` with a larger one is ignored. */
-export const MAX_SNAPSHOT_CHARS = 16 * 1024 * 1024;
+/** The largest snapshot a node keeps or accepts (characters); `compact` with a larger one is ignored. One bound for all cores (the key-value store stops growing below it). */
+export { MAX_CHUNKED_SNAPSHOT_CHARS as MAX_SNAPSHOT_CHARS } from '../limits.js';
