@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FailoverReport } from '../bench/failover.js';
@@ -182,8 +182,11 @@ test('ballot bench kv: help, bad arguments exit 2, and a short real run of ballo
   const io = { out: (t: string) => void (out += t), err: (t: string) => void (err += t) };
   assert.equal(await main(['bench', 'kv', '--help'], io), 0);
   assert.match(out, /--clients N/);
+  const benchDirs = async () => (await readdir(tmpdir())).filter((name) => name.startsWith('ballot-bench-kv-')).sort();
+  const dirsBefore = await benchDirs();
   assert.equal(await main(['bench', 'kv', '--clients', '0'], io), 2);
   assert.equal(err, 'ballot bench: --clients must be at least 1, got 0\n');
+  assert.deepEqual(await benchDirs(), dirsBefore, 'a bad argument leaves no data dir behind');
   out = '';
   const code = await runBench(['kv', '--no-etcd', '--clients', '4', '--duration', '1000', '--warmup', '300', '--rounds', '1', '--base-port', '23700', '--json'], { ...io, tty: false });
   assert.equal(code, 0, err);

@@ -505,8 +505,7 @@ async function runKv(argv: readonly string[], io: BenchIo): Promise<number> {
   }
   const { runKvBench, formatKvReport } = await import('../bench/kv-bench.js');
   const given = values['data-dir'];
-  const dataDir = typeof given === 'string' ? resolve(given) : await mkdtemp(join(tmpdir(), 'ballot-bench-kv-'));
-  const options = {
+  const settings = {
     clients: integer(values.clients, 'clients', 64, 1, 4096),
     durationMs: integer(values.duration, 'duration', 5000, 100),
     warmupMs: integer(values.warmup, 'warmup', 1000, 0),
@@ -514,16 +513,17 @@ async function runKv(argv: readonly string[], io: BenchIo): Promise<number> {
     readFraction: integer(values.reads, 'reads', 0, 0, 100) / 100,
     nodes: 3,
     basePort: integer(values['base-port'], 'base-port', 23000, 1024, 32000),
-    dataDir,
     etcd: values['no-etcd'] !== true,
     // etcd's own default timing for both (heartbeat 100 ms, elections after ~1-2 s): a throughput
     // benchmark on a shared machine measures writes, not elections caused by a starved event loop.
     timing: etcdDefaultTiming,
     progress: (line: string) => io.err(`${line}\n`),
   };
+  // Made once the arguments are known good: a bad one exits 2 and must leave nothing behind.
+  const dataDir = typeof given === 'string' ? resolve(given) : await mkdtemp(join(tmpdir(), 'ballot-bench-kv-'));
   const load = loadavg()[0]!;
   try {
-    const report = await runKvBench(options);
+    const report = await runKvBench({ ...settings, dataDir });
     const after = loadavg()[0]!;
     if (values.json === true) io.out(`${JSON.stringify({ ...report, load: { before: load, after }, cpus: cpus().length }, null, 2)}\n`);
     else io.out(`${formatKvReport(report)}\nload average ${load.toFixed(1)} before, ${after.toFixed(1)} after (${cpus().length} cpus)\n`);
