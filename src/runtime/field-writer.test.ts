@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from './state-format.js';
-import { fieldWriterAvailable, streamText, writeFieldFile, type PartedText } from './field-writer.js';
+import type { SnapshotText } from '../kv/store.js';
+import { fieldWriterAvailable, streamText, writeFieldFile } from './field-writer.js';
 
 const skip = fieldWriterAvailable ? false : 'this Node.js has no process.getBuiltinModule (20.16): nothing is written ahead';
 
@@ -15,7 +16,7 @@ test('a field file holds the value\'s JSON; with pieces, the worker joins them w
     const text = parts.join(',');
     const value = { index: 7, data: text, term: 2 };
     const whole = await writeFieldFile(join(dir, 'whole.json'), dir, value, 1024);
-    const joined = (pieces: readonly string[]): PartedText => ({ text, parts: pieces.flatMap((part, i) => (i === 0 ? [part] : [',', part])) });
+    const joined = (pieces: readonly string[]): SnapshotText => ({ text, parts: pieces.flatMap((part, i) => (i === 0 ? [part] : [',', part])) });
     const sent = streamText(value, joined(parts))!;
     assert.deepEqual(sent.value, { index: 7, data: '', term: 2 }, 'the string is left out of what is posted whole');
     const pieces = await writeFieldFile(join(dir, 'pieces.json'), dir, sent.value, 1024, sent.streamed);

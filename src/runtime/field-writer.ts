@@ -4,7 +4,7 @@
  * durably — temporary file, fsync, rename, fsync the directory. For DurableStore.prepareField: encoded on the event loop, an 8 MB Raft snapshot (JSON that
  * holds JSON, every quote escaped) stalled its node 8–100 ms at each compaction (docs/runtime.md,
  * Durability); here the event loop only hands the value over. A string of megabytes is handed over as
- * the pieces it was joined from (PartedText), a slice of them per turn of the event loop: posted whole,
+ * the pieces it was joined from (SnapshotText, src/kv/store.ts), a slice of them per turn of the event loop: posted whole,
  * a 16 MB string cost the event loop 140 ms (the structured clone copies it into fresh memory, and on
  * this kind of VM first touching 16 MB of pages alone costs 70 ms).
  *
@@ -12,6 +12,7 @@
  * process open. Its source is a string, so the one-file bundle (dist/cli/ballot.cjs) carries it.
  */
 import type { Worker } from 'node:worker_threads';
+import type { SnapshotText } from '../kv/store.js';
 
 /** What was written: the file's length in bytes and its CRC-32; null when the JSON is small enough to live inline. */
 export type WrittenField = { readonly bytes: number; readonly crc32: number } | null;
@@ -97,16 +98,6 @@ function started(): Worker {
 }
 
 /**
- * A string of a field's value (a top-level property of it, the very same string) together with the
- * pieces it was concatenated from, in order: SnapshotText (src/kv/store.ts). V8 keeps such a string
- * as a tree of its pieces until its characters are read; sending the pieces leaves it so.
- */
-export interface PartedText {
-  readonly text: string;
-  readonly parts: readonly string[];
-}
-
-/**
  * Part of the value sent in batches, a batch per turn of the event loop, and put in place in the
  * worker: at the property path `at` of the value (which holds a placeholder there), the string the
  * pieces `text` join to, or the array of `items`.
@@ -172,7 +163,7 @@ function roughChars(value: unknown): number {
  * of another length are passed over unread (comparing equal lengths reads no characters when the
  * strings are the same one).
  */
-export function streamText(value: unknown, parted: PartedText): { readonly value: unknown; readonly streamed: readonly Streamed[] } | null {
+export function streamText(value: unknown, parted: SnapshotText): { readonly value: unknown; readonly streamed: readonly Streamed[] } | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
   for (const [key, property] of Object.entries(value)) {
     if (typeof property === 'string' && property.length === parted.text.length && property === parted.text) {

@@ -86,6 +86,7 @@ export const DEFAULT_MAX_SNAPSHOT_LENGTH = MAX_CHUNKED_SNAPSHOT_CHARS - 64 * 102
 export function compactionPhase(id: NodeId): number {
   return ((id - 1) * 0.6180339887498949) % 1;
 }
+
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
 
 /** The numbers of /metrics (ballot_kv_*). */

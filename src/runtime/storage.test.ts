@@ -651,7 +651,7 @@ test('prepareField: a save holding another value removes the file written ahead;
   assert.deepEqual(snapshotFiles(dir), ['snapshot.3.json'], 'nothing referred to it: removed at the start');
 });
 
-test('prepareField with a snapshot\'s pieces: the worker is sent them in batches and writes the same file; the save refers to it', async () => {
+test('prepareField with a snapshot\'s pieces writes the value\'s JSON; the save that holds it refers to that file', async () => {
   const dir = freshDir();
   const { store } = DurableStore.open(dir, replicating, 1);
   store.save(compacted(50, 2));

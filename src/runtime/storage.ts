@@ -49,7 +49,8 @@
 import { closeSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync, accessSync, constants } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AnyAlgorithm, NodeId } from '../core/types.js';
-import { fieldWriterAvailable, streamText, writeFieldFile, type PartedText, type Streamed } from './field-writer.js';
+import { fieldWriterAvailable, streamText, writeFieldFile, type Streamed } from './field-writer.js';
+import type { SnapshotText } from '../kv/store.js';
 import { durableSchema, envelopeSchema, type Issue, type Validator } from './schema.js';
 import { crc32, encodeRecord, FIELD_FILE, fieldFiles, hex32, parseRecord, type FieldFile, type LogRecord } from './state-format.js';
 
@@ -447,9 +448,9 @@ export class DurableStore {
    * holds another value there removes it. Until a record refers to it the file is a stray, which a
    * start removes (removeStaleFiles) as it does a file written before a crash. Returns at once.
    * `parted`: a string of `value`'s of megabytes, with the pieces it was joined from, which the worker
-   * is sent instead (field-writer.ts, PartedText).
+   * is sent instead (SnapshotText, field-writer.ts).
    */
-  prepareField(key: string, value: unknown, done: (error: unknown) => void, parted?: PartedText): void {
+  prepareField(key: string, value: unknown, done: (error: unknown) => void, parted?: SnapshotText): void {
     if (!fieldWriterAvailable) return done(null);
     const file = `${key}.${this.nextFile++}.json`;
     const path = join(this.dir, file);
